@@ -1,0 +1,182 @@
+//! Building avatar URLs for clients: identity + options -> URL.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::hash::HashAlgorithm;
+use crate::identity::Identity;
+use crate::request::DEFAULT_MAX_SIZE;
+use crate::scheme::Scheme;
+use crate::srv::{BaseUrl, Fallback};
+
+/// Everything but RFC 3986's unreserved characters is encoded in a `d=` value, so the value
+/// survives any server's decoding exactly once.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Builds the URL of an identity's avatar.
+///
+/// The query carries `s` (clamped to 1..=512, left out when unset), `d` (percent-encoded exactly
+/// once, left out when unset or empty) and `f=y` (only when forcing the default), in that order.
+///
+/// ```
+/// use avatar_proto::{AvatarUrlBuilder, HashAlgorithm, Identity, Scheme};
+///
+/// let url = AvatarUrlBuilder::new(Identity::parse("George@example.com")?)
+///     .scheme(Scheme::Https)
+///     .algorithm(HashAlgorithm::Sha256)
+///     .size(1000)
+///     .default_image("https://example.org/nobody.png?a=1&b=2")
+///     .build();
+/// assert_eq!(
+///     url,
+///     "https://seccdn.libravatar.org/avatar/\
+///      47508cb4512f7b46aaeb34b4a514c63d63ec240bf28cbc4410addd4867c10066\
+///      ?s=512&d=https%3A%2F%2Fexample.org%2Fnobody.png%3Fa%3D1%26b%3D2"
+/// );
+/// # Ok::<(), avatar_proto::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct AvatarUrlBuilder {
+    identity: Identity,
+    scheme: Scheme,
+    algorithm: HashAlgorithm,
+    size: Option<u32>,
+    default: Option<String>,
+    force_default: bool,
+}
+
+impl AvatarUrlBuilder {
+    /// A builder for `identity`: http, MD5 (SHA-256 for OpenIDs), no size, no default.
+    pub fn new(identity: Identity) -> Self {
+        Self {
+            identity,
+            scheme: Scheme::Http,
+            algorithm: HashAlgorithm::Md5,
+            size: None,
+            default: None,
+            force_default: false,
+        }
+    }
+
+    /// The scheme of the page the avatar is shown on (decides the central server and, with
+    /// discovery, the SRV service).
+    pub const fn scheme(mut self, scheme: Scheme) -> Self {
+        self.scheme = scheme;
+        self
+    }
+
+    /// The hash algorithm for email addresses; OpenID URLs always use SHA-256.
+    pub const fn algorithm(mut self, algorithm: HashAlgorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// The size in pixels; clamped to 1..=512 in the URL.
+    pub const fn size(mut self, size: u32) -> Self {
+        self.size = Some(size);
+        self
+    }
+
+    /// The `d` value: a keyword such as `identicon`, or a URL. Give it unencoded.
+    pub fn default_image(mut self, default: impl Into<String>) -> Self {
+        self.default = Some(default.into());
+        self
+    }
+
+    /// Whether to send `f=y`.
+    pub const fn force_default(mut self, force: bool) -> Self {
+        self.force_default = force;
+        self
+    }
+
+    /// The identity this builder is for.
+    #[must_use]
+    pub const fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The configured scheme.
+    #[must_use]
+    pub const fn scheme_of_page(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The URL on the central server (no discovery).
+    #[must_use]
+    pub fn build(&self) -> String {
+        self.build_with_base(&BaseUrl::central(self.scheme, Fallback::NotAttempted))
+    }
+
+    /// The URL under `base` (from discovery).
+    #[must_use]
+    pub fn build_with_base(&self, base: &BaseUrl) -> String {
+        let mut url = format!("{base}{}", self.identity.hash(self.algorithm));
+        let query = self.query();
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query);
+        }
+        url
+    }
+
+    /// The query string alone, without `?` (empty when there is nothing to send).
+    #[must_use]
+    pub fn query(&self) -> String {
+        let mut pairs = Vec::with_capacity(3);
+        if let Some(size) = self.size {
+            pairs.push(format!("s={}", size.clamp(1, DEFAULT_MAX_SIZE)));
+        }
+        if let Some(default) = self.default.as_deref().filter(|default| !default.is_empty()) {
+            pairs.push(format!("d={}", utf8_percent_encode(default, QUERY_VALUE)));
+        }
+        if self.force_default {
+            pairs.push("f=y".to_owned());
+        }
+        pairs.join("&")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder(identity: &str) -> AvatarUrlBuilder {
+        AvatarUrlBuilder::new(Identity::parse(identity).unwrap())
+    }
+
+    #[test]
+    fn plain_urls_on_both_central_servers() {
+        assert_eq!(
+            builder("George@example.com").build(),
+            "http://cdn.libravatar.org/avatar/40f8d096a3777232204cb3f796c577b7"
+        );
+        assert_eq!(
+            builder("George@example.com").scheme(Scheme::Https).build(),
+            "https://seccdn.libravatar.org/avatar/40f8d096a3777232204cb3f796c577b7"
+        );
+    }
+
+    #[test]
+    fn openids_are_always_sha256() {
+        let url = builder("https://example.com/id/bob").algorithm(HashAlgorithm::Md5).build();
+        let hash = url.rsplit('/').next().unwrap();
+        assert_eq!(hash.len(), 64);
+    }
+
+    #[test]
+    fn query_order_clamping_and_single_encoding() {
+        let b = builder("a@b.c").size(0).default_image("mm").force_default(true);
+        assert_eq!(b.query(), "s=1&d=mm&f=y");
+        assert_eq!(builder("a@b.c").size(513).query(), "s=512");
+        assert_eq!(builder("a@b.c").default_image("").query(), "");
+        // An already-encoded URL is encoded once more, as a value must be: %20 -> %2520.
+        assert_eq!(
+            builder("a@b.c").default_image("https://x.org/a%20b c+d").query(),
+            "d=https%3A%2F%2Fx.org%2Fa%2520b%20c%2Bd"
+        );
+    }
+}
