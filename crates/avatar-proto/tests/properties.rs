@@ -7,7 +7,7 @@ use avatar_proto::{
 };
 use proptest::prelude::*;
 
-/// A small deterministic generator (SplitMix64) seeded by proptest, for the weighted draw.
+/// A small deterministic generator (`SplitMix64`) seeded by proptest, for the weighted draw.
 struct SplitMix(u64);
 
 impl SplitMix {
@@ -169,6 +169,7 @@ proptest! {
         weights in prop::collection::vec(prop_oneof![1 => Just(0u16), 4 => 1u16..=65535], 1..6),
         seed in any::<u64>(),
     ) {
+        const DRAWS: u32 = 20_000;
         let total: u64 = weights.iter().map(|&weight| u64::from(weight)).sum();
         prop_assume!(total >= 1000);
         let records: Vec<SrvRecord> = weights
@@ -178,7 +179,6 @@ proptest! {
             .collect();
         let mut counts = vec![0u32; records.len()];
         let mut rng = SplitMix(seed);
-        const DRAWS: u32 = 20_000;
         for _ in 0..DRAWS {
             let SrvChoice::Record(chosen) = select(&records, &mut |max| rng.uniform_inclusive(max)) else {
                 panic!("records with targets always give a record");
@@ -187,7 +187,7 @@ proptest! {
             counts[index] += 1;
         }
         for (index, &weight) in weights.iter().enumerate() {
-            let expected = f64::from(weight) / total as f64;
+            let expected = f64::from(weight) / f64::from(u32::try_from(total).unwrap());
             let observed = f64::from(counts[index]) / f64::from(DRAWS);
             prop_assert!(
                 (observed - expected).abs() <= 0.02,

@@ -1,0 +1,37 @@
+//! `avatars`: federated avatars from the command line.
+//!
+//! ```text
+//! avatars hash [--json] IDENTITY
+//! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
+//! ```
+//!
+//! Bad input exits with status 2 and one line on stderr.
+
+mod cli;
+mod commands;
+mod error;
+
+use std::io::{self, Write as _};
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+use crate::error::CliError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut stdout = io::stdout().lock();
+    let result = match cli.command {
+        Command::Hash(args) => commands::hash::run(&args, &mut stdout),
+        Command::Url(args) => commands::url::run(&args, &mut stdout),
+    };
+    let result = result.and_then(|()| stdout.flush().map_err(CliError::Output));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("avatars: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

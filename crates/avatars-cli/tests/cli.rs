@@ -1,0 +1,96 @@
+//! The `avatars` binary as a user runs it: output, exit status, and one-line errors.
+
+use std::process::{Command, Output};
+
+fn avatars(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avatars"))
+        .args(args)
+        .output()
+        .expect("the avatars binary runs")
+}
+
+fn stdout(output: &Output) -> &str {
+    std::str::from_utf8(&output.stdout).unwrap()
+}
+
+fn stderr(output: &Output) -> &str {
+    std::str::from_utf8(&output.stderr).unwrap()
+}
+
+#[test]
+fn hash_prints_md5_and_sha256_for_an_email() {
+    let output = avatars(&["hash", "George@example.com"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "md5 40f8d096a3777232204cb3f796c577b7\n\
+         sha256 47508cb4512f7b46aaeb34b4a514c63d63ec240bf28cbc4410addd4867c10066\n"
+    );
+}
+
+#[test]
+fn hash_prints_only_sha256_for_an_openid_in_any_case() {
+    for identity in ["HTTP://UserName:Password@EXAMPLE.COM/ID/Bob", "hTtP://UserName:Password@example.com/ID/Bob"] {
+        let output = avatars(&["hash", identity]);
+        assert!(output.status.success());
+        assert_eq!(
+            stdout(&output),
+            "sha256 b9a30942701c1937b4cdb5bd95adad4aaf208a81ecb490023b3e5d5daca7f469\n"
+        );
+    }
+}
+
+#[test]
+fn hash_json_is_one_parsable_object() {
+    let output = avatars(&["hash", "--json", " Whatever@Wherever.whichever   "]);
+    assert!(output.status.success());
+    let value: serde_json::Value = serde_json::from_str(stdout(&output)).unwrap();
+    assert_eq!(value["identity"], "whatever@wherever.whichever");
+    assert_eq!(value["kind"], "email");
+    assert_eq!(value["md5"], "a60fc0828e808b9a6a9d50f1792240c8");
+    assert_eq!(stdout(&output).lines().count(), 1);
+}
+
+#[test]
+fn url_without_discovery_uses_the_central_servers() {
+    let output = avatars(&["url", "--no-discovery", "George@example.com"]);
+    assert_eq!(stdout(&output), "http://cdn.libravatar.org/avatar/40f8d096a3777232204cb3f796c577b7\n");
+
+    let output = avatars(&[
+        "url", "--no-discovery", "--https", "--sha256", "--size", "0", "--default", "retro", "--force-default",
+        "George@example.com",
+    ]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output),
+        "https://seccdn.libravatar.org/avatar/47508cb4512f7b46aaeb34b4a514c63d63ec240bf28cbc4410addd4867c10066?s=1&d=retro&f=y\n"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["hash", "nobody.example.org"], "no @"),
+        (&["hash", ""], "empty"),
+        (&["hash", "   "], "empty"),
+        (&["hash", "https://"], "no host"),
+        (&["url", "--no-discovery", "@example.org"], "before the @"),
+        (&["url", "--no-discovery", "http://exa mple.org/"], "white space"),
+        (&["url", "george@example.com"], "--no-discovery"),
+    ];
+    for (args, reason) in cases {
+        let output = avatars(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("avatars: ") && err.contains(reason), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [&["url", "--size", "-3", "a@b.c"][..], &["url", "--size", "big", "a@b.c"], &["frobnicate"], &[]] {
+        assert_eq!(avatars(args).status.code(), Some(2), "{args:?}");
+    }
+}
