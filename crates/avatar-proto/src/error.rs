@@ -18,7 +18,9 @@ pub enum Error {
     },
 
     /// An email address could not be used as an identity.
-    #[error("invalid email address {found:?}: {reason}; expected an address like alice@example.org")]
+    #[error(
+        "invalid email address {found:?}: {reason}; expected an address like alice@example.org"
+    )]
     InvalidEmail {
         /// The offending text, shortened to at most 80 characters.
         found: String,
@@ -27,7 +29,9 @@ pub enum Error {
     },
 
     /// An OpenID URL could not be used as an identity.
-    #[error("invalid OpenID URL {found:?}: {reason}; expected a URL like https://example.org/id/alice")]
+    #[error(
+        "invalid OpenID URL {found:?}: {reason}; expected a URL like https://example.org/id/alice"
+    )]
     InvalidOpenId {
         /// The offending text, shortened to at most 80 characters.
         found: String,
@@ -86,7 +90,12 @@ mod tests {
 
     #[test]
     fn messages_say_what_is_accepted() {
-        let err = Error::InvalidHash { found: "xyz".into() };
-        assert!(err.to_string().contains("32 (MD5) or 64 (SHA-256) hex digits"));
+        let err = Error::InvalidHash {
+            found: "xyz".into(),
+        };
+        assert!(
+            err.to_string()
+                .contains("32 (MD5) or 64 (SHA-256) hex digits")
+        );
     }
 }

@@ -133,12 +133,22 @@ mod tests {
         let sha: AvatarHash = text.parse().unwrap();
         assert_eq!(sha.algorithm(), HashAlgorithm::Sha256);
         assert_eq!(sha.to_string(), text.to_ascii_lowercase());
-        assert_eq!(format!("{sha:?}"), format!("sha256({})", text.to_ascii_lowercase()));
+        assert_eq!(
+            format!("{sha:?}"),
+            format!("sha256({})", text.to_ascii_lowercase())
+        );
     }
 
     #[test]
     fn refuses_other_lengths_and_characters() {
-        for bad in ["", "abc", &"a".repeat(31), &"a".repeat(33), &"a".repeat(40), &"g".repeat(32)] {
+        for bad in [
+            "",
+            "abc",
+            &"a".repeat(31),
+            &"a".repeat(33),
+            &"a".repeat(40),
+            &"g".repeat(32),
+        ] {
             let err = bad.parse::<AvatarHash>().unwrap_err();
             assert!(matches!(err, Error::InvalidHash { .. }), "{bad:?}");
         }

@@ -10,7 +10,10 @@ use std::fmt;
 /// # Errors
 /// Only those of the underlying formatter.
 pub fn write_lower(f: &mut impl fmt::Write, bytes: &[u8]) -> fmt::Result {
-    bytes.iter().flat_map(|&byte| digits(byte)).try_for_each(|digit| f.write_char(digit))
+    bytes
+        .iter()
+        .flat_map(|&byte| digits(byte))
+        .try_for_each(|digit| f.write_char(digit))
 }
 
 /// Returns `bytes` as a lowercase hex string.

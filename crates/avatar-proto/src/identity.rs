@@ -209,10 +209,7 @@ impl OpenId {
             reason,
         };
         let trimmed = input.trim();
-        if trimmed
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
+        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("it contains white space or control characters"));
         }
         let Some((scheme, rest)) = trimmed.split_once("://") else {
@@ -234,7 +231,9 @@ impl OpenId {
                 None => return Err(invalid("its IPv6 host has no closing ]")),
             }
         } else {
-            host_port.split_once(':').map_or(host_port, |(host, _port)| host)
+            host_port
+                .split_once(':')
+                .map_or(host_port, |(host, _port)| host)
         };
         if host.is_empty() || host == "[]" {
             return Err(invalid("it has no host"));
@@ -295,7 +294,12 @@ impl OpenId {
         let http_without_slash = http[..http.len() - 1].to_owned();
         let https_without_slash = format!("https://{}", &http_without_slash["http://".len()..]);
         let https_with_slash = format!("{https_without_slash}/");
-        [http, http_without_slash, https_without_slash, https_with_slash]
+        [
+            http,
+            http_without_slash,
+            https_without_slash,
+            https_with_slash,
+        ]
     }
 
     /// The SHA-256 hashes of [`OpenId::variants`], in the same order.
@@ -379,7 +383,10 @@ mod tests {
     #[test]
     fn spec_openid_example() {
         let openid = OpenId::parse("HTTP://UserName:Password@EXAMPLE.COM/ID/Bob").unwrap();
-        assert_eq!(openid.as_str(), "http://UserName:Password@example.com/ID/Bob");
+        assert_eq!(
+            openid.as_str(),
+            "http://UserName:Password@example.com/ID/Bob"
+        );
         assert_eq!(openid.host(), "example.com");
         // sha256 of the normalised URL, computed independently with Python's hashlib.
         assert_eq!(
@@ -391,7 +398,10 @@ mod tests {
     #[test]
     fn openid_normalisation_follows_the_reference() {
         let cases = [
-            ("https://Example.COM:8443/Path?Q=1#Frag", "https://example.com/Path?Q=1#Frag"),
+            (
+                "https://Example.COM:8443/Path?Q=1#Frag",
+                "https://example.com/Path?Q=1#Frag",
+            ),
             ("http://example.com", "http://example.com"),
             ("http://user@EXAMPLE.com/", "http://user@example.com/"),
             ("http://user:@EXAMPLE.com/", "http://user@example.com/"),
@@ -407,7 +417,13 @@ mod tests {
 
     #[test]
     fn openid_refuses_bad_urls() {
-        for bad in ["http://", "http:///path", "ftp://example.com/", "http://exa mple.com/", "http://[::1/"] {
+        for bad in [
+            "http://",
+            "http:///path",
+            "ftp://example.com/",
+            "http://exa mple.com/",
+            "http://[::1/",
+        ] {
             assert!(
                 matches!(OpenId::parse(bad), Err(Error::InvalidOpenId { .. })),
                 "{bad}"
@@ -470,9 +486,17 @@ mod tests {
         assert_eq!(id.domain().unwrap(), "xn--bcher-kva.example");
         let openid = Identity::parse("http://user:pw@Sub.Example.org:8080/x").unwrap();
         assert_eq!(openid.domain().unwrap(), "sub.example.org");
-        for bad in ["alice@[192.0.2.1]", "alice@192.0.2.1", "alice@.", "alice@exa%41mple.org"] {
+        for bad in [
+            "alice@[192.0.2.1]",
+            "alice@192.0.2.1",
+            "alice@.",
+            "alice@exa%41mple.org",
+        ] {
             let id = Identity::parse(bad).unwrap();
-            assert!(matches!(id.domain(), Err(Error::InvalidDomain { .. })), "{bad}");
+            assert!(
+                matches!(id.domain(), Err(Error::InvalidDomain { .. })),
+                "{bad}"
+            );
         }
     }
 }

@@ -130,7 +130,11 @@ impl AvatarUrlBuilder {
         if let Some(size) = self.size {
             pairs.push(format!("s={}", size.clamp(1, DEFAULT_MAX_SIZE)));
         }
-        if let Some(default) = self.default.as_deref().filter(|default| !default.is_empty()) {
+        if let Some(default) = self
+            .default
+            .as_deref()
+            .filter(|default| !default.is_empty())
+        {
             pairs.push(format!("d={}", utf8_percent_encode(default, QUERY_VALUE)));
         }
         if self.force_default {
@@ -162,20 +166,27 @@ mod tests {
 
     #[test]
     fn openids_are_always_sha256() {
-        let url = builder("https://example.com/id/bob").algorithm(HashAlgorithm::Md5).build();
+        let url = builder("https://example.com/id/bob")
+            .algorithm(HashAlgorithm::Md5)
+            .build();
         let hash = url.rsplit('/').next().unwrap();
         assert_eq!(hash.len(), 64);
     }
 
     #[test]
     fn query_order_clamping_and_single_encoding() {
-        let b = builder("a@b.c").size(0).default_image("mm").force_default(true);
+        let b = builder("a@b.c")
+            .size(0)
+            .default_image("mm")
+            .force_default(true);
         assert_eq!(b.query(), "s=1&d=mm&f=y");
         assert_eq!(builder("a@b.c").size(513).query(), "s=512");
         assert_eq!(builder("a@b.c").default_image("").query(), "");
         // An already-encoded URL is encoded once more, as a value must be: %20 -> %2520.
         assert_eq!(
-            builder("a@b.c").default_image("https://x.org/a%20b c+d").query(),
+            builder("a@b.c")
+                .default_image("https://x.org/a%20b c+d")
+                .query(),
             "d=https%3A%2F%2Fx.org%2Fa%2520b%20c%2Bd"
         );
     }

@@ -34,8 +34,10 @@ impl SplitMix {
 
 /// Query strings made of the characters that matter, so the interesting paths are reached often.
 fn query_like() -> impl Strategy<Value = String> {
-    proptest::string::string_regex("((s|size|d|default|f|forcedefault|robohash|r|x)=[-0-9a-zA-Z%+&=/:.\\\\ ]{0,12}&?){0,6}")
-        .expect("valid regex")
+    proptest::string::string_regex(
+        "((s|size|d|default|f|forcedefault|robohash|r|x)=[-0-9a-zA-Z%+&=/:.\\\\ ]{0,12}&?){0,6}",
+    )
+    .expect("valid regex")
 }
 
 proptest! {
@@ -199,14 +201,25 @@ proptest! {
 
 #[test]
 fn all_zero_weights_spread_evenly() {
-    let records: Vec<SrvRecord> = (0..4).map(|index| SrvRecord::new(0, 0, 443, format!("h{index}"))).collect();
+    let records: Vec<SrvRecord> = (0..4)
+        .map(|index| SrvRecord::new(0, 0, 443, format!("h{index}")))
+        .collect();
     let mut counts = [0u32; 4];
     let mut rng = SplitMix(42);
     for _ in 0..20_000 {
-        let SrvChoice::Record(chosen) = select(&records, &mut |max| rng.uniform_inclusive(max)) else { panic!() };
-        counts[records.iter().position(|record| std::ptr::eq(record, chosen)).unwrap()] += 1;
+        let SrvChoice::Record(chosen) = select(&records, &mut |max| rng.uniform_inclusive(max))
+        else {
+            panic!()
+        };
+        counts[records
+            .iter()
+            .position(|record| std::ptr::eq(record, chosen))
+            .unwrap()] += 1;
     }
     for count in counts {
-        assert!((f64::from(count) / 20_000.0 - 0.25).abs() <= 0.02, "{counts:?}");
+        assert!(
+            (f64::from(count) / 20_000.0 - 0.25).abs() <= 0.02,
+            "{counts:?}"
+        );
     }
 }

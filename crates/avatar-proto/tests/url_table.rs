@@ -28,22 +28,39 @@ fn url_builder_table() {
     for scheme in schemes {
         for algorithm in algorithms {
             for size in sizes {
-                let mut builder = AvatarUrlBuilder::new(email.clone()).scheme(scheme).algorithm(algorithm);
+                let mut builder = AvatarUrlBuilder::new(email.clone())
+                    .scheme(scheme)
+                    .algorithm(algorithm);
                 if let Some(size) = size {
                     builder = builder.size(size);
                 }
-                row(format!("email {scheme} {algorithm} size={size:?}"), &builder);
+                row(
+                    format!("email {scheme} {algorithm} size={size:?}"),
+                    &builder,
+                );
             }
         }
         for default in defaults {
-            let builder = AvatarUrlBuilder::new(email.clone()).scheme(scheme).size(80).default_image(default);
+            let builder = AvatarUrlBuilder::new(email.clone())
+                .scheme(scheme)
+                .size(80)
+                .default_image(default);
             row(format!("email {scheme} d={default:?}"), &builder);
         }
-        let forced = AvatarUrlBuilder::new(email.clone()).scheme(scheme).default_image("mp").force_default(true);
+        let forced = AvatarUrlBuilder::new(email.clone())
+            .scheme(scheme)
+            .default_image("mp")
+            .force_default(true);
         row(format!("email {scheme} d=mp f=y"), &forced);
         for algorithm in algorithms {
-            let builder = AvatarUrlBuilder::new(openid.clone()).scheme(scheme).algorithm(algorithm).size(64);
-            row(format!("openid {scheme} asked {algorithm} size=64"), &builder);
+            let builder = AvatarUrlBuilder::new(openid.clone())
+                .scheme(scheme)
+                .algorithm(algorithm)
+                .size(64);
+            row(
+                format!("openid {scheme} asked {algorithm} size=64"),
+                &builder,
+            );
         }
     }
     insta::assert_snapshot!(table);

@@ -33,7 +33,10 @@ pub(crate) struct HashArgs {
 
 /// `avatars url`.
 #[derive(Debug, Args)]
-#[expect(clippy::struct_excessive_bools, reason = "command-line flags are booleans")]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "command-line flags are booleans"
+)]
 pub(crate) struct UrlArgs {
     /// Use the central server instead of looking up the domain's avatar server in DNS.
     #[arg(long)]

@@ -30,7 +30,10 @@ fn hash_prints_md5_and_sha256_for_an_email() {
 
 #[test]
 fn hash_prints_only_sha256_for_an_openid_in_any_case() {
-    for identity in ["HTTP://UserName:Password@EXAMPLE.COM/ID/Bob", "hTtP://UserName:Password@example.com/ID/Bob"] {
+    for identity in [
+        "HTTP://UserName:Password@EXAMPLE.COM/ID/Bob",
+        "hTtP://UserName:Password@example.com/ID/Bob",
+    ] {
         let output = avatars(&["hash", identity]);
         assert!(output.status.success());
         assert_eq!(
@@ -54,10 +57,21 @@ fn hash_json_is_one_parsable_object() {
 #[test]
 fn url_without_discovery_uses_the_central_servers() {
     let output = avatars(&["url", "--no-discovery", "George@example.com"]);
-    assert_eq!(stdout(&output), "http://cdn.libravatar.org/avatar/40f8d096a3777232204cb3f796c577b7\n");
+    assert_eq!(
+        stdout(&output),
+        "http://cdn.libravatar.org/avatar/40f8d096a3777232204cb3f796c577b7\n"
+    );
 
     let output = avatars(&[
-        "url", "--no-discovery", "--https", "--sha256", "--size", "0", "--default", "retro", "--force-default",
+        "url",
+        "--no-discovery",
+        "--https",
+        "--sha256",
+        "--size",
+        "0",
+        "--default",
+        "retro",
+        "--force-default",
         "George@example.com",
     ]);
     assert!(output.status.success());
@@ -75,7 +89,10 @@ fn bad_input_exits_2_with_one_clear_line() {
         (&["hash", "   "], "empty"),
         (&["hash", "https://"], "no host"),
         (&["url", "--no-discovery", "@example.org"], "before the @"),
-        (&["url", "--no-discovery", "http://exa mple.org/"], "white space"),
+        (
+            &["url", "--no-discovery", "http://exa mple.org/"],
+            "white space",
+        ),
         (&["url", "george@example.com"], "--no-discovery"),
     ];
     for (args, reason) in cases {
@@ -84,13 +101,21 @@ fn bad_input_exits_2_with_one_clear_line() {
         assert!(output.stdout.is_empty(), "{args:?}");
         let err = stderr(&output);
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(err.starts_with("avatars: ") && err.contains(reason), "{args:?}: {err}");
+        assert!(
+            err.starts_with("avatars: ") && err.contains(reason),
+            "{args:?}: {err}"
+        );
     }
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    for args in [&["url", "--size", "-3", "a@b.c"][..], &["url", "--size", "big", "a@b.c"], &["frobnicate"], &[]] {
+    for args in [
+        &["url", "--size", "-3", "a@b.c"][..],
+        &["url", "--size", "big", "a@b.c"],
+        &["frobnicate"],
+        &[],
+    ] {
         assert_eq!(avatars(args).status.code(), Some(2), "{args:?}");
     }
 }

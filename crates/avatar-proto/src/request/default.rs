@@ -63,7 +63,9 @@ impl DefaultKeyword {
             "monsterid" => Self::MonsterId,
             "wavatar" => Self::Wavatar,
             "retro" => Self::Retro,
-            "robohash" => Self::Robohash(robohash_set.map_or_else(RobohashSet::default, RobohashSet::parse)),
+            "robohash" => {
+                Self::Robohash(robohash_set.map_or_else(RobohashSet::default, RobohashSet::parse))
+            }
             "pagan" => Self::Pagan,
             "blank" => Self::Blank,
             _ => return None,
@@ -136,19 +138,45 @@ mod tests {
         for name in DefaultKeyword::ACCEPTED {
             assert!(DefaultKeyword::parse(name, None).is_some(), "{name}");
         }
-        for other in ["", "MM", "Identicon", "identicon ", "robohash2", "nobody", "4040"] {
+        for other in [
+            "",
+            "MM",
+            "Identicon",
+            "identicon ",
+            "robohash2",
+            "nobody",
+            "4040",
+        ] {
             assert_eq!(DefaultKeyword::parse(other, None), None, "{other:?}");
         }
-        assert_eq!(DefaultKeyword::parse("mm", None), DefaultKeyword::parse("mp", None));
+        assert_eq!(
+            DefaultKeyword::parse("mm", None),
+            DefaultKeyword::parse("mp", None)
+        );
     }
 
     #[test]
     fn robohash_set_is_taken_from_its_parameter() {
         let parse = |set| DefaultKeyword::parse("robohash", set);
-        assert_eq!(parse(None), Some(DefaultKeyword::Robohash(RobohashSet::Set1)));
-        assert_eq!(parse(Some("set2")), Some(DefaultKeyword::Robohash(RobohashSet::Set2)));
-        assert_eq!(parse(Some("set3")), Some(DefaultKeyword::Robohash(RobohashSet::Set3)));
-        assert_eq!(parse(Some("SET3")), Some(DefaultKeyword::Robohash(RobohashSet::Set1)));
-        assert_eq!(parse(Some("set9")), Some(DefaultKeyword::Robohash(RobohashSet::Set1)));
+        assert_eq!(
+            parse(None),
+            Some(DefaultKeyword::Robohash(RobohashSet::Set1))
+        );
+        assert_eq!(
+            parse(Some("set2")),
+            Some(DefaultKeyword::Robohash(RobohashSet::Set2))
+        );
+        assert_eq!(
+            parse(Some("set3")),
+            Some(DefaultKeyword::Robohash(RobohashSet::Set3))
+        );
+        assert_eq!(
+            parse(Some("SET3")),
+            Some(DefaultKeyword::Robohash(RobohashSet::Set1))
+        );
+        assert_eq!(
+            parse(Some("set9")),
+            Some(DefaultKeyword::Robohash(RobohashSet::Set1))
+        );
     }
 }

@@ -102,7 +102,11 @@ impl RequestRules {
         let raw = raw?;
         DefaultKeyword::parse(raw, robohash)
             .map(DefaultImage::Keyword)
-            .or_else(|| self.trusted_urls.redirect_target(raw).map(DefaultImage::Redirect))
+            .or_else(|| {
+                self.trusted_urls
+                    .redirect_target(raw)
+                    .map(DefaultImage::Redirect)
+            })
     }
 }
 
@@ -147,7 +151,11 @@ impl AvatarRequest {
         query: impl AsRef<[u8]>,
     ) -> Result<Self, Error> {
         let hash = parse_hash_segment(hash_segment.as_ref())?;
-        Ok(Self::from_query(rules, hash, &AvatarQuery::parse(query.as_ref())))
+        Ok(Self::from_query(
+            rules,
+            hash,
+            &AvatarQuery::parse(query.as_ref()),
+        ))
     }
 
     /// Interprets an already decoded query for `hash`.
@@ -224,7 +232,10 @@ mod tests {
         assert_eq!(rules.size(Some("100")), 64);
         assert_eq!(rules.size(None), 64);
         assert_eq!(rules.size(Some("10")), 10);
-        assert_eq!(RequestRules::default().max_size(0).unwrap_err(), Error::InvalidMaxSize { found: 0 });
+        assert_eq!(
+            RequestRules::default().max_size(0).unwrap_err(),
+            Error::InvalidMaxSize { found: 0 }
+        );
         assert!(RequestRules::default().max_size(4097).is_err());
     }
 
@@ -232,11 +243,23 @@ mod tests {
     fn default_rules_of_the_decisions_table() {
         let keyword = |k| Some(DefaultImage::Keyword(k));
         assert_eq!(parse("d=404").default, keyword(DefaultKeyword::NotFound));
-        assert_eq!(parse("d=mm").default, keyword(DefaultKeyword::MysteryPerson));
-        assert_eq!(parse("d=mp").default, keyword(DefaultKeyword::MysteryPerson));
+        assert_eq!(
+            parse("d=mm").default,
+            keyword(DefaultKeyword::MysteryPerson)
+        );
+        assert_eq!(
+            parse("d=mp").default,
+            keyword(DefaultKeyword::MysteryPerson)
+        );
         assert_eq!(parse("d=blank").default, keyword(DefaultKeyword::Blank));
-        assert_eq!(parse("d=mm&default=retro").default, keyword(DefaultKeyword::Retro));
-        assert_eq!(parse("default=&d=retro").default, keyword(DefaultKeyword::Retro));
+        assert_eq!(
+            parse("d=mm&default=retro").default,
+            keyword(DefaultKeyword::Retro)
+        );
+        assert_eq!(
+            parse("default=&d=retro").default,
+            keyword(DefaultKeyword::Retro)
+        );
         assert_eq!(parse("d=Retro").default, None);
         assert_eq!(parse("d=unknown").default, None);
         assert_eq!(parse("d=").default, None);
@@ -244,12 +267,18 @@ mod tests {
             parse("d=robohash&robohash=set3").default,
             keyword(DefaultKeyword::Robohash(RobohashSet::Set3))
         );
-        assert_eq!(parse("d=retro&robohash=set3").default, keyword(DefaultKeyword::Retro));
+        assert_eq!(
+            parse("d=retro&robohash=set3").default,
+            keyword(DefaultKeyword::Retro)
+        );
         assert!(matches!(
             parse("d=https%3A%2F%2Fgravatar.com%2Favatar%2Fx").default,
             Some(DefaultImage::Redirect(_))
         ));
-        assert_eq!(parse("d=https%3A%2F%2Fevil.example%2Favatar%2Fx").default, None);
+        assert_eq!(
+            parse("d=https%3A%2F%2Fevil.example%2Favatar%2Fx").default,
+            None
+        );
         assert_eq!(parse("d=%2F%2Fevil.example").default, None);
     }
 
@@ -264,13 +293,33 @@ mod tests {
 
     #[test]
     fn hash_segment_forms() {
-        for segment in [MD5, &MD5.to_uppercase(), &format!("{MD5}.png"), &format!("{MD5}.JPEG"), &format!("{MD5}.webp")] {
+        for segment in [
+            MD5,
+            &MD5.to_uppercase(),
+            &format!("{MD5}.png"),
+            &format!("{MD5}.JPEG"),
+            &format!("{MD5}.webp"),
+        ] {
             let hash = parse_hash_segment(segment.as_bytes()).unwrap();
             assert_eq!(hash.to_string(), MD5, "{segment}");
         }
         let sha = "47508cb4512f7b46aaeb34b4a514c63d63ec240bf28cbc4410addd4867c10066";
-        assert_eq!(parse_hash_segment(format!("{sha}.gif").as_bytes()).unwrap().algorithm(), HashAlgorithm::Sha256);
-        for bad in ["", ".png", "abc", &format!("{MD5}.bmp"), &format!("{MD5}.png.png"), &format!("{MD5}png"), &format!("%34{}", &MD5[1..]), &format!("../{MD5}")] {
+        assert_eq!(
+            parse_hash_segment(format!("{sha}.gif").as_bytes())
+                .unwrap()
+                .algorithm(),
+            HashAlgorithm::Sha256
+        );
+        for bad in [
+            "",
+            ".png",
+            "abc",
+            &format!("{MD5}.bmp"),
+            &format!("{MD5}.png.png"),
+            &format!("{MD5}png"),
+            &format!("%34{}", &MD5[1..]),
+            &format!("../{MD5}"),
+        ] {
             let err = parse_hash_segment(bad.as_bytes()).unwrap_err();
             assert!(matches!(err, Error::InvalidHash { .. }), "{bad}");
         }

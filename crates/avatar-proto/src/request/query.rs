@@ -94,13 +94,22 @@ mod tests {
     fn last_non_empty_repeat_counts_and_unknown_names_are_ignored() {
         let query = parse("s=1&s=2&s=&S=9&rating=x&r=g&foo=bar");
         assert_eq!(query.size.as_deref(), Some("2"));
-        assert_eq!(query, AvatarQuery { size: Some("2".into()), ..AvatarQuery::default() });
+        assert_eq!(
+            query,
+            AvatarQuery {
+                size: Some("2".into()),
+                ..AvatarQuery::default()
+            }
+        );
     }
 
     #[test]
     fn values_are_decoded_exactly_once() {
         let query = parse("d=https%3A%2F%2Fexample.org%2Fa%2520b+c");
-        assert_eq!(query.default.as_deref(), Some("https://example.org/a%20b c"));
+        assert_eq!(
+            query.default.as_deref(),
+            Some("https://example.org/a%20b c")
+        );
     }
 
     #[test]

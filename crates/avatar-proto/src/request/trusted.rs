@@ -79,7 +79,9 @@ impl TrustedUrl {
         };
         let host_ok = match &self.host {
             HostMatch::Exact(exact) => host == exact,
-            HostMatch::Suffix(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+            HostMatch::Suffix(suffix) => {
+                host.len() > suffix.len() && host.ends_with(suffix.as_str())
+            }
         };
         url.scheme() == self.scheme.as_str()
             && host_ok
@@ -111,17 +113,24 @@ impl FromStr for TrustedUrl {
             return Err(invalid("it has no path prefix (end the host with /)"));
         }
         if rest.contains(['*', '@', '\\', '?', '#']) || rest.chars().any(char::is_whitespace) {
-            return Err(invalid("only a leading *. may be a wildcard, and @ \\ ? # and spaces are not allowed"));
+            return Err(invalid(
+                "only a leading *. may be a wildcard, and @ \\ ? # and spaces are not allowed",
+            ));
         }
         let url = Url::parse(&format!("{}://{rest}", scheme.as_str()))
             .map_err(|_| invalid("its host or port is not valid"))?;
-        let host = url.host_str().ok_or_else(|| invalid("it has no host"))?.to_owned();
+        let host = url
+            .host_str()
+            .ok_or_else(|| invalid("it has no host"))?
+            .to_owned();
         // Compare what the pattern says with what the URL parser made of it, so that a pattern
         // never silently means something else (a path with dot segments, an encoded host).
         let path_prefix = url.path().to_owned();
         let raw_path = rest.find('/').map_or("", |start| &rest[start..]);
         if raw_path != path_prefix {
-            return Err(invalid("its path prefix is not in normal form (no dot segments or encoded characters)"));
+            return Err(invalid(
+                "its path prefix is not in normal form (no dot segments or encoded characters)",
+            ));
         }
         Ok(Self {
             scheme,
@@ -253,7 +262,8 @@ impl TrustedUrls {
         }
         let base = Url::parse(BASE).expect("the base is a valid URL");
         let url = base.join(candidate).ok()?;
-        let same_origin = url.origin() == base.origin() && url.username().is_empty() && url.password().is_none();
+        let same_origin =
+            url.origin() == base.origin() && url.username().is_empty() && url.password().is_none();
         // Dot segments can normalise "/.//evil.example" into "//evil.example", which a browser
         // reads as another host.
         if !same_origin || url.path().starts_with("//") {
@@ -352,11 +362,17 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_setting() {
-        assert_eq!(target("/img/nobody.png?s=80").as_deref(), Some("/img/nobody.png?s=80"));
+        assert_eq!(
+            target("/img/nobody.png?s=80").as_deref(),
+            Some("/img/nobody.png?s=80")
+        );
         assert_eq!(target("/a/../b c").as_deref(), Some("/b%20c"));
         let strict = TrustedUrls::default().allow_relative(false);
         assert_eq!(strict.redirect_target("/img/nobody.png"), None);
-        assert_eq!(TrustedUrls::none().redirect_target("https://gravatar.com/avatar/x"), None);
+        assert_eq!(
+            TrustedUrls::none().redirect_target("https://gravatar.com/avatar/x"),
+            None
+        );
     }
 
     #[test]
@@ -368,9 +384,18 @@ mod tests {
         ] {
             assert_eq!(pattern.parse::<TrustedUrl>().unwrap().to_string(), pattern);
         }
-        let custom = TrustedUrls::none().with("https://avatars.example.org:8443/img/".parse().unwrap());
-        assert!(custom.redirect_target("https://avatars.example.org:8443/img/a.png").is_some());
-        assert!(custom.redirect_target("https://avatars.example.org/img/a.png").is_none());
+        let custom =
+            TrustedUrls::none().with("https://avatars.example.org:8443/img/".parse().unwrap());
+        assert!(
+            custom
+                .redirect_target("https://avatars.example.org:8443/img/a.png")
+                .is_some()
+        );
+        assert!(
+            custom
+                .redirect_target("https://avatars.example.org/img/a.png")
+                .is_none()
+        );
 
         for bad in [
             "gravatar.com/avatar/",

@@ -184,7 +184,11 @@ impl BaseUrl {
     /// Selects, sanitises and builds from the SRV records of the scheme's service name, falling
     /// back to the central server when there is no usable record.
     #[must_use]
-    pub fn from_srv(scheme: Scheme, records: &[SrvRecord], random: &mut impl UniformRandom) -> Self {
+    pub fn from_srv(
+        scheme: Scheme,
+        records: &[SrvRecord],
+        random: &mut impl UniformRandom,
+    ) -> Self {
         match select(records, random) {
             SrvChoice::NoRecords => Self::central(scheme, Fallback::NoRecords),
             SrvChoice::NoService => Self::central(scheme, Fallback::NoService),
@@ -230,18 +234,35 @@ mod tests {
 
     #[test]
     fn default_ports_are_omitted_and_others_kept() {
-        assert_eq!(base(Scheme::Http, 80, "avatars.example.org.").as_str(), "http://avatars.example.org/avatar/");
-        assert_eq!(base(Scheme::Https, 443, "avatars.example.org").as_str(), "https://avatars.example.org/avatar/");
-        assert_eq!(base(Scheme::Http, 8080, "avatars.example.org").as_str(), "http://avatars.example.org:8080/avatar/");
-        assert_eq!(base(Scheme::Https, 80, "avatars.example.org").as_str(), "https://avatars.example.org:80/avatar/");
-        assert_eq!(base(Scheme::Http, 443, "avatars.example.org").as_str(), "http://avatars.example.org:443/avatar/");
+        assert_eq!(
+            base(Scheme::Http, 80, "avatars.example.org.").as_str(),
+            "http://avatars.example.org/avatar/"
+        );
+        assert_eq!(
+            base(Scheme::Https, 443, "avatars.example.org").as_str(),
+            "https://avatars.example.org/avatar/"
+        );
+        assert_eq!(
+            base(Scheme::Http, 8080, "avatars.example.org").as_str(),
+            "http://avatars.example.org:8080/avatar/"
+        );
+        assert_eq!(
+            base(Scheme::Https, 80, "avatars.example.org").as_str(),
+            "https://avatars.example.org:80/avatar/"
+        );
+        assert_eq!(
+            base(Scheme::Http, 443, "avatars.example.org").as_str(),
+            "http://avatars.example.org:443/avatar/"
+        );
     }
 
     #[test]
     fn one_trailing_dot_is_stripped_and_hosts_are_lowercased() {
         let url = base(Scheme::Https, 443, "Avatars.Example.ORG.");
         assert_eq!(url.as_str(), "https://avatars.example.org/avatar/");
-        assert!(matches!(url.origin(), BaseOrigin::Federated(target) if target.host() == "avatars.example.org"));
+        assert!(
+            matches!(url.origin(), BaseOrigin::Federated(target) if target.host() == "avatars.example.org")
+        );
     }
 
     #[test]
@@ -260,17 +281,33 @@ mod tests {
         ];
         for (target, port, reason) in cases {
             let url = base(Scheme::Https, port, target);
-            assert_eq!(url.as_str(), "https://seccdn.libravatar.org/avatar/", "{target:?}");
+            assert_eq!(
+                url.as_str(),
+                "https://seccdn.libravatar.org/avatar/",
+                "{target:?}"
+            );
             assert_eq!(url.origin(), &BaseOrigin::Central(reason), "{target:?}");
         }
         let long = format!("{}.example", "a".repeat(250));
-        assert_eq!(base(Scheme::Http, 80, &long).origin(), &BaseOrigin::Central(Fallback::InvalidTarget));
+        assert_eq!(
+            base(Scheme::Http, 80, &long).origin(),
+            &BaseOrigin::Central(Fallback::InvalidTarget)
+        );
     }
 
     #[test]
     fn central_fallbacks_per_scheme() {
-        assert_eq!(BaseUrl::central(Scheme::Http, Fallback::NotAttempted).as_str(), "http://cdn.libravatar.org/avatar/");
-        assert_eq!(BaseUrl::central(Scheme::Https, Fallback::LookupFailed).as_str(), "https://seccdn.libravatar.org/avatar/");
-        assert_eq!(Scheme::Http.srv_name("example.org."), "_avatars._tcp.example.org.");
+        assert_eq!(
+            BaseUrl::central(Scheme::Http, Fallback::NotAttempted).as_str(),
+            "http://cdn.libravatar.org/avatar/"
+        );
+        assert_eq!(
+            BaseUrl::central(Scheme::Https, Fallback::LookupFailed).as_str(),
+            "https://seccdn.libravatar.org/avatar/"
+        );
+        assert_eq!(
+            Scheme::Http.srv_name("example.org."),
+            "_avatars._tcp.example.org."
+        );
     }
 }

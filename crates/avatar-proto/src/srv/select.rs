@@ -52,7 +52,10 @@ pub fn select<'a>(records: &'a [SrvRecord], random: &mut impl UniformRandom) -> 
         .iter()
         .filter(|record| record.priority == lowest && record.weight > 0);
     let candidates: Vec<&SrvRecord> = zero.chain(weighted).collect();
-    let total: u64 = candidates.iter().map(|record| u64::from(record.weight)).sum();
+    let total: u64 = candidates
+        .iter()
+        .map(|record| u64::from(record.weight))
+        .sum();
 
     let chosen = if total == 0 {
         let count = candidates.len() as u64;
@@ -86,16 +89,24 @@ mod tests {
     #[test]
     fn empty_and_dot_targets() {
         assert_eq!(select(&[], &mut fixed(0)), SrvChoice::NoRecords);
-        assert_eq!(select(&[record(0, 0, ".")], &mut fixed(0)), SrvChoice::NoService);
+        assert_eq!(
+            select(&[record(0, 0, ".")], &mut fixed(0)),
+            SrvChoice::NoService
+        );
         let mixed = [record(0, 10, "a.example"), record(5, 0, ".")];
         assert_eq!(select(&mixed, &mut fixed(0)), SrvChoice::NoService);
     }
 
     #[test]
     fn lowest_priority_value_wins_whatever_the_weights() {
-        let records = [record(20, 65535, "late.example"), record(10, 1, "early.example")];
+        let records = [
+            record(20, 65535, "late.example"),
+            record(10, 1, "early.example"),
+        ];
         for r in [0, 1, 1000] {
-            let SrvChoice::Record(chosen) = select(&records, &mut fixed(r)) else { panic!() };
+            let SrvChoice::Record(chosen) = select(&records, &mut fixed(r)) else {
+                panic!()
+            };
             assert_eq!(chosen.target, "early.example");
         }
     }
@@ -125,7 +136,9 @@ mod tests {
             asked = Some(max);
             2
         };
-        let SrvChoice::Record(chosen) = select(&records, &mut source) else { panic!() };
+        let SrvChoice::Record(chosen) = select(&records, &mut source) else {
+            panic!()
+        };
         assert_eq!(chosen.target, "c");
         assert_eq!(asked, Some(2));
     }

@@ -18,10 +18,17 @@ pub(crate) fn run(args: &HashArgs, out: &mut impl Write) -> Result<(), CliError>
     if args.json {
         let mut object = serde_json::Map::new();
         object.insert("identity".into(), identity.as_str().into());
-        let kind = if matches!(identity, Identity::Email(_)) { "email" } else { "openid" };
+        let kind = if matches!(identity, Identity::Email(_)) {
+            "email"
+        } else {
+            "openid"
+        };
         object.insert("kind".into(), kind.into());
         for &algorithm in algorithms {
-            object.insert(algorithm.name().into(), identity.hash(algorithm).to_string().into());
+            object.insert(
+                algorithm.name().into(),
+                identity.hash(algorithm).to_string().into(),
+            );
         }
         writeln!(out, "{}", serde_json::Value::Object(object))?;
     } else {
@@ -38,7 +45,13 @@ mod tests {
 
     fn output(identity: &str, json: bool) -> Result<String, CliError> {
         let mut out = Vec::new();
-        run(&HashArgs { json, identity: identity.into() }, &mut out)?;
+        run(
+            &HashArgs {
+                json,
+                identity: identity.into(),
+            },
+            &mut out,
+        )?;
         Ok(String::from_utf8(out).unwrap())
     }
 
@@ -56,8 +69,14 @@ mod tests {
         let text = output("HTTP://UserName:Password@EXAMPLE.COM/ID/Bob", true).unwrap();
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["kind"], "openid");
-        assert_eq!(value["identity"], "http://UserName:Password@example.com/ID/Bob");
-        assert_eq!(value["sha256"], "b9a30942701c1937b4cdb5bd95adad4aaf208a81ecb490023b3e5d5daca7f469");
+        assert_eq!(
+            value["identity"],
+            "http://UserName:Password@example.com/ID/Bob"
+        );
+        assert_eq!(
+            value["sha256"],
+            "b9a30942701c1937b4cdb5bd95adad4aaf208a81ecb490023b3e5d5daca7f469"
+        );
         assert!(value.get("md5").is_none());
     }
 

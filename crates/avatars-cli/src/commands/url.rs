@@ -24,8 +24,16 @@ pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> 
 fn builder(args: &UrlArgs) -> Result<AvatarUrlBuilder, CliError> {
     let identity = Identity::parse(&args.identity)?;
     let mut builder = AvatarUrlBuilder::new(identity)
-        .scheme(if args.https { Scheme::Https } else { Scheme::Http })
-        .algorithm(if args.sha256 { HashAlgorithm::Sha256 } else { HashAlgorithm::Md5 })
+        .scheme(if args.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        })
+        .algorithm(if args.sha256 {
+            HashAlgorithm::Sha256
+        } else {
+            HashAlgorithm::Md5
+        })
         .force_default(args.force_default);
     if let Some(size) = args.size {
         builder = builder.size(size);
@@ -81,7 +89,11 @@ mod tests {
 
     #[test]
     fn discovery_is_asked_for_explicitly_until_it_exists() {
-        let err = output(&UrlArgs { no_discovery: false, ..args("a@example.org") }).unwrap_err();
+        let err = output(&UrlArgs {
+            no_discovery: false,
+            ..args("a@example.org")
+        })
+        .unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--no-discovery"));
     }

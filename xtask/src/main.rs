@@ -1,0 +1,117 @@
+//! Project automation, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
+//!
+//! - `ci`: the whole gate CI runs: format check, clippy with `-D warnings`, every test
+//!   (unit, integration, property, snapshot and doc tests), and the docs with warnings denied.
+//!
+//! Later issues add `conformance`, `bench` and `fuzz`.
+
+use std::env;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// One step of a task: a name for the progress line, and the cargo arguments.
+struct Step {
+    name: &'static str,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const CI_STEPS: &[Step] = &[
+    Step {
+        name: "format check",
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "tests",
+        args: &["test", "--workspace", "--locked"],
+        // Snapshots are compared, never rewritten, in the gate.
+        env: &[("INSTA_UPDATE", "no")],
+    },
+    Step {
+        name: "docs",
+        args: &["doc", "--workspace", "--no-deps", "--locked"],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+];
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci    format check, clippy -D warnings, all tests, docs with warnings denied";
+
+fn main() -> ExitCode {
+    let task = env::args().nth(1);
+    match task.as_deref() {
+        Some("ci") => run_steps(CI_STEPS),
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Some(other) => {
+            eprintln!("xtask: unknown task {other:?}\n{USAGE}");
+            ExitCode::from(2)
+        }
+        None => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the steps in order, stopping at the first failure, with a progress line around each.
+fn run_steps(steps: &[Step]) -> ExitCode {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let started = Instant::now();
+    for (index, step) in steps.iter().enumerate() {
+        let number = index + 1;
+        eprintln!("xtask [{number}/{}] {} ...", steps.len(), step.name);
+        let step_started = Instant::now();
+        let status = Command::new(&cargo)
+            .args(step.args)
+            .envs(step.env.iter().copied())
+            .status();
+        let seconds = step_started.elapsed().as_secs_f64();
+        match status {
+            Ok(status) if status.success() => {
+                eprintln!(
+                    "xtask [{number}/{}] {} ok in {seconds:.1}s",
+                    steps.len(),
+                    step.name
+                );
+            }
+            Ok(status) => {
+                eprintln!(
+                    "xtask [{number}/{}] {} FAILED ({status}) after {seconds:.1}s: cargo {}",
+                    steps.len(),
+                    step.name,
+                    step.args.join(" ")
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("xtask: cannot run {cargo}: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    eprintln!(
+        "xtask: all {} steps passed in {:.1}s",
+        steps.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
