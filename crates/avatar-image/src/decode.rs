@@ -1,0 +1,164 @@
+//! Decoding untrusted bytes under [`Limits`]: header checks first, then a bounded decode.
+
+use std::io::Cursor;
+
+use image::{AnimationDecoder as _, DynamicImage, ImageDecoder as _, ImageReader};
+
+use crate::error::ImageError;
+use crate::format::ImageFormat;
+use crate::limits::Limits;
+
+/// What the header of an image says, checked against the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The format, from the file signature.
+    pub format: ImageFormat,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+/// A decoded image: one picture, or the composited frames of an animated GIF.
+pub(crate) enum Decoded {
+    Still(DynamicImage),
+    Animated(Vec<image::Frame>),
+}
+
+/// Reads only the header: format and dimensions, refused early when over the limits.
+///
+/// # Errors
+/// [`ImageError::InputTooLarge`], [`ImageError::UnknownFormat`], [`ImageError::Dimensions`],
+/// [`ImageError::DecodedTooLarge`] or [`ImageError::Corrupt`].
+pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
+    if bytes.len() > limits.max_input_bytes {
+        return Err(ImageError::InputTooLarge {
+            size: bytes.len(),
+            limit: limits.max_input_bytes,
+        });
+    }
+    let format = ImageFormat::sniff(bytes).ok_or(ImageError::UnknownFormat)?;
+    let reader = ImageReader::with_format(Cursor::new(bytes), format.to_image_crate());
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|err| corrupt(format, &err))?;
+    if width == 0 || height == 0 || width > limits.max_side || height > limits.max_side {
+        return Err(ImageError::Dimensions {
+            width,
+            height,
+            max_side: limits.max_side,
+        });
+    }
+    if frame_bytes(width, height) > limits.max_decoded_bytes {
+        return Err(ImageError::DecodedTooLarge {
+            limit: limits.max_decoded_bytes,
+        });
+    }
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+    })
+}
+
+/// Decodes the whole image, so a truncated or corrupt file is caught before it is stored.
+///
+/// # Errors
+/// Everything [`probe`] refuses, plus [`ImageError::TooManyFrames`] and [`ImageError::Corrupt`].
+pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
+    let (info, _) = decode(bytes, limits)?;
+    Ok(info)
+}
+
+pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decoded), ImageError> {
+    let info = probe(bytes, limits)?;
+    if info.format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageError::Corrupt {
+            format: info.format,
+            detail: "the file ends before its end-of-image marker (truncated)".to_owned(),
+        });
+    }
+    let decoded = if info.format == ImageFormat::Gif {
+        decode_gif(bytes, &info, limits)?
+    } else {
+        let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format.to_image_crate());
+        reader.limits(limits.for_image_crate());
+        Decoded::Still(
+            reader
+                .decode()
+                .map_err(|err| map_decode_error(info.format, &err, limits))?,
+        )
+    };
+    Ok((info, decoded))
+}
+
+/// GIF frames are composited to full canvases; each one counts against the memory limit.
+fn decode_gif(bytes: &[u8], info: &ImageInfo, limits: &Limits) -> Result<Decoded, ImageError> {
+    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
+        .map_err(|err| map_decode_error(info.format, &err, limits))?;
+    decoder
+        .set_limits(limits.for_image_crate())
+        .map_err(|err| map_decode_error(info.format, &err, limits))?;
+    let per_frame = frame_bytes(info.width, info.height);
+    let mut frames = Vec::new();
+    let mut used = 0u64;
+    for frame in decoder.into_frames() {
+        let frame = frame.map_err(|err| map_decode_error(info.format, &err, limits))?;
+        used += per_frame;
+        if used > limits.max_decoded_bytes {
+            return Err(ImageError::DecodedTooLarge {
+                limit: limits.max_decoded_bytes,
+            });
+        }
+        if frames.len() >= limits.max_frames as usize {
+            return Err(ImageError::TooManyFrames {
+                limit: limits.max_frames,
+            });
+        }
+        frames.push(frame);
+    }
+    match frames.len() {
+        0 => Err(ImageError::Corrupt {
+            format: info.format,
+            detail: "the animation has no frames".to_owned(),
+        }),
+        1 => {
+            let frame = frames.pop().expect("one frame");
+            Ok(Decoded::Still(DynamicImage::ImageRgba8(
+                frame.into_buffer(),
+            )))
+        }
+        _ => Ok(Decoded::Animated(frames)),
+    }
+}
+
+/// Whether an end-of-image marker (FF D9) follows the last start-of-scan marker (FF DA).
+///
+/// The JPEG decoder fills in missing rows of a truncated file instead of failing; a stored avatar
+/// must not be half grey. Byte stuffing keeps both markers out of entropy-coded data, so this is
+/// exact for the scan data (an embedded thumbnail's own markers come before the last scan).
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|pair| pair == [0xff, 0xda]);
+    last_scan.is_some_and(|start| bytes[start..].windows(2).any(|pair| pair == [0xff, 0xd9]))
+}
+
+/// Memory one RGBA frame takes.
+fn frame_bytes(width: u32, height: u32) -> u64 {
+    u64::from(width) * u64::from(height) * 4
+}
+
+fn map_decode_error(format: ImageFormat, err: &image::ImageError, limits: &Limits) -> ImageError {
+    match err {
+        image::ImageError::Limits(_) => ImageError::DecodedTooLarge {
+            limit: limits.max_decoded_bytes,
+        },
+        other => corrupt(format, other),
+    }
+}
+
+fn corrupt(format: ImageFormat, err: &image::ImageError) -> ImageError {
+    ImageError::Corrupt {
+        format,
+        detail: err.to_string(),
+    }
+}

@@ -1,0 +1,75 @@
+//! The one error type of this crate.
+
+use crate::format::ImageFormat;
+
+/// Why an image could not be decoded, rendered or encoded.
+///
+/// Messages say what was wrong and what is accepted, so they can be shown to the person who
+/// uploaded the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// The file is larger than [`Limits::max_input_bytes`](crate::Limits::max_input_bytes).
+    #[error("image file is {size} bytes; at most {limit} bytes are accepted")]
+    InputTooLarge {
+        /// Size of the file.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// The bytes are not one of the supported formats.
+    #[error("not a PNG, JPEG, GIF or WebP image (unrecognised file signature)")]
+    UnknownFormat,
+
+    /// A side is longer than [`Limits::max_side`](crate::Limits::max_side), or the image is empty.
+    #[error("image is {width} x {height} pixels; each side must be from 1 to {max_side} pixels")]
+    Dimensions {
+        /// Width claimed by the file.
+        width: u32,
+        /// Height claimed by the file.
+        height: u32,
+        /// The limit.
+        max_side: u32,
+    },
+
+    /// Decoding would need more memory than [`Limits::max_decoded_bytes`](crate::Limits::max_decoded_bytes)
+    /// (a decompression bomb, or simply too many large frames).
+    #[error("decoding this image would need more than {limit} bytes of memory; it is refused")]
+    DecodedTooLarge {
+        /// The limit.
+        limit: u64,
+    },
+
+    /// An animation has more frames than [`Limits::max_frames`](crate::Limits::max_frames).
+    #[error("animation has more than {limit} frames; at most {limit} are accepted")]
+    TooManyFrames {
+        /// The limit.
+        limit: u32,
+    },
+
+    /// The file claims a supported format but its data is truncated or corrupt.
+    #[error("corrupt or truncated {format} image: {detail}")]
+    Corrupt {
+        /// The format the signature claimed.
+        format: ImageFormat,
+        /// What the decoder said.
+        detail: String,
+    },
+
+    /// Encoding the result failed (not expected for valid input).
+    #[error("could not encode the {format} result: {detail}")]
+    Encode {
+        /// The format being written.
+        format: ImageFormat,
+        /// What the encoder said.
+        detail: String,
+    },
+
+    /// A requested size is outside 1..=4096.
+    #[error("cannot render at {size} pixels: sizes from 1 to 4096 are accepted")]
+    InvalidSize {
+        /// The requested size.
+        size: u32,
+    },
+}

@@ -1,0 +1,39 @@
+//! Avatar images: decode untrusted files under limits, crop the centred square, resize to exactly
+//! N x N, encode in the stored format; cache renditions; draw the default images.
+//!
+//! ```
+//! use avatar_image::{ImageFormat, Limits, render_square};
+//!
+//! // A 3 x 2 PNG, as an upload would bring it.
+//! let mut png = Vec::new();
+//! image::RgbImage::from_pixel(3, 2, image::Rgb([200, 30, 30]))
+//!     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+//!
+//! let rendered = render_square(&png, 80, &Limits::default())?;
+//! assert_eq!(rendered.format, ImageFormat::Png);
+//! let decoded = image::load_from_memory(&rendered.bytes)?;
+//! assert_eq!((decoded.width(), decoded.height()), (80, 80));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Where things live: [`decode`] (limits, probing, validation), `resize` (crop and resize),
+//! `encode`, [`render`] (the pipeline), [`cache`] (the render cache), [`defaults`] (drawn
+//! default images and the generator seam).
+
+pub mod cache;
+pub mod decode;
+pub mod defaults;
+mod encode;
+mod error;
+mod format;
+mod limits;
+pub mod render;
+mod resize;
+
+pub use cache::{RenderCache, RenderKey};
+pub use decode::{ImageInfo, probe, validate};
+pub use defaults::render_default;
+pub use error::ImageError;
+pub use format::ImageFormat;
+pub use limits::Limits;
+pub use render::{Rendered, render_square};

@@ -1,0 +1,35 @@
+//! Resource limits for untrusted images.
+
+/// What an image may cost before it is refused. The defaults suit avatars from strangers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted file, in bytes. Default 8 MiB.
+    pub max_input_bytes: usize,
+    /// Longest accepted side, in pixels. Default 8192.
+    pub max_side: u32,
+    /// Most memory the decoded pixels may take, over all frames, in bytes. Default 256 MiB.
+    pub max_decoded_bytes: u64,
+    /// Most frames an animation may have. Default 300.
+    pub max_frames: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: 8 << 20,
+            max_side: 8192,
+            max_decoded_bytes: 256 << 20,
+            max_frames: 300,
+        }
+    }
+}
+
+impl Limits {
+    pub(crate) fn for_image_crate(&self) -> image::Limits {
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(self.max_side);
+        limits.max_image_height = Some(self.max_side);
+        limits.max_alloc = Some(self.max_decoded_bytes);
+        limits
+    }
+}
