@@ -1,0 +1,62 @@
+//! The one error type of this crate.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A filesystem operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("read", "write", "create directory", ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// A file in the store is not what the layout says it should be.
+    #[error("store file {} is damaged: {reason}", path.display())]
+    Damaged {
+        /// The damaged file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
+    /// The directory holds a store of another layout version, or something else entirely.
+    #[error(
+        "{} is not an avatars store of this version (its VERSION file says {found:?}; expected {expected:?}); \
+         use an empty or new directory",
+        path.display()
+    )]
+    WrongVersion {
+        /// The store directory.
+        path: PathBuf,
+        /// What the VERSION file says.
+        found: String,
+        /// What this release writes.
+        expected: &'static str,
+    },
+
+    /// A blocking task was cancelled or panicked.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

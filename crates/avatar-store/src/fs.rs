@@ -1,0 +1,306 @@
+//! The filesystem store, the embedded default.
+
+use std::fs::{self, File};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use avatar_proto::{AvatarHash, HashAlgorithm, Identity, hex};
+use bytes::Bytes;
+
+use crate::{Store, StoreError, StoredEntry, StoredImage};
+
+/// What the `VERSION` file of a store of this layout says.
+const LAYOUT_VERSION: &str = "avatars-store 1";
+/// Stored files larger than this are treated as damaged rather than read into memory.
+const DEFAULT_MAX_FILE_BYTES: u64 = 16 << 20;
+/// Temporary files older than this are left-overs of a crash and are removed on open.
+const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
+
+/// Avatars in a directory. Every write is atomic: the bytes go to a temporary file in `tmp/`,
+/// which is flushed to disk (`fsync`) and then renamed into place, and the directory is synced,
+/// so a crash or a concurrent reader sees the old file or the new one, never a torn one.
+///
+/// Layout (version 1, recorded in `VERSION`):
+///
+/// ```text
+/// ROOT/
+///   VERSION                     "avatars-store 1"
+///   identities/ID/image         the avatar file as uploaded (PNG, JPEG, GIF or WebP)
+///   identities/ID/identity      the normalised identity (UTF-8, one line)
+///   hashes/md5/HEX32            "ID": which identity this MD5 belongs to
+///   hashes/sha256/HEX64         "ID": likewise for SHA-256 (four per OpenID)
+///   tmp/                        files being written, renamed into place when complete
+/// ```
+///
+/// `ID` is the lowercase hex SHA-256 of the normalised identity. Every path is built from a
+/// parsed hash or such an `ID`, never from request text, so nothing can name a file outside the
+/// store. Cloning is cheap; clones share the directory.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    root: PathBuf,
+    max_file_bytes: u64,
+}
+
+impl FsStore {
+    /// Opens the store at `root`, creating the directory and its layout if they do not exist.
+    /// Temporary files left by a crash more than an hour ago are removed.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] if the directories cannot be created, or [`StoreError::WrongVersion`]
+    /// if `root` holds something other than a store of this layout.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = root.as_ref().to_path_buf();
+        for dir in ["identities", "hashes/md5", "hashes/sha256", "tmp"] {
+            let path = root.join(dir);
+            fs::create_dir_all(&path).map_err(StoreError::io("create directory", path))?;
+        }
+        let store = Self {
+            root,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+        };
+        store.check_version()?;
+        store.remove_stale_temporaries();
+        Ok(store)
+    }
+
+    /// Treats stored files larger than `bytes` as damaged (default 16 MiB), so a file dropped
+    /// into the directory by hand cannot make a request read gigabytes.
+    #[must_use]
+    pub const fn max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+
+    /// The store's directory.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn check_version(&self) -> Result<(), StoreError> {
+        let path = self.root.join("VERSION");
+        match fs::read_to_string(&path) {
+            Ok(found) if found.trim() == LAYOUT_VERSION => Ok(()),
+            Ok(found) => Err(StoreError::WrongVersion {
+                path: self.root.clone(),
+                found: found.trim().chars().take(80).collect(),
+                expected: LAYOUT_VERSION,
+            }),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                self.write_atomic(&path, format!("{LAYOUT_VERSION}\n").as_bytes())
+            }
+            Err(err) => Err(StoreError::io("read", path)(err)),
+        }
+    }
+
+    fn remove_stale_temporaries(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .ok()
+                .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+                .is_some_and(|age| age > STALE_TEMPORARY);
+            if stale {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    fn hash_path(&self, hash: &AvatarHash) -> PathBuf {
+        let algorithm = match hash.algorithm() {
+            HashAlgorithm::Md5 => "md5",
+            HashAlgorithm::Sha256 => "sha256",
+        };
+        self.root
+            .join("hashes")
+            .join(algorithm)
+            .join(hash.to_string())
+    }
+
+    fn identity_dir(&self, id: &str) -> PathBuf {
+        self.root.join("identities").join(id)
+    }
+
+    /// Writes `bytes` to `destination` through a synced temporary file and a rename.
+    fn write_atomic(&self, destination: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.subsec_nanos());
+        let name = format!(
+            "{}-{}-{nanos}.tmp",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let temporary = self.root.join("tmp").join(name);
+        let written = (|| {
+            let mut file =
+                File::create(&temporary).map_err(StoreError::io("create", &temporary))?;
+            file.write_all(bytes)
+                .map_err(StoreError::io("write", &temporary))?;
+            file.sync_all()
+                .map_err(StoreError::io("sync", &temporary))?;
+            fs::rename(&temporary, destination)
+                .map_err(StoreError::io("rename into place", destination))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        written?;
+        if let Some(parent) = destination.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    fn get_blocking(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
+        let pointer = self.hash_path(hash);
+        let Some(id) = read_if_exists(&pointer, 128)? else {
+            return Ok(None);
+        };
+        let id = parse_id(&id).ok_or_else(|| StoreError::Damaged {
+            path: pointer.clone(),
+            reason: "expected 64 hex digits naming an identity",
+        })?;
+        let image = self.identity_dir(&id).join("image");
+        // A concurrent remove can take the image away between the two reads: that is a miss.
+        let Some(bytes) = read_if_exists(&image, self.max_file_bytes)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredImage::new(Bytes::from(bytes))))
+    }
+
+    fn put_blocking(&self, identity: &Identity, bytes: &[u8]) -> Result<(), StoreError> {
+        let id = identity_id(identity);
+        let dir = self.identity_dir(&id);
+        fs::create_dir_all(&dir).map_err(StoreError::io("create directory", &dir))?;
+        self.write_atomic(&dir.join("identity"), format!("{identity}\n").as_bytes())?;
+        self.write_atomic(&dir.join("image"), bytes)?;
+        for hash in identity.published_hashes() {
+            self.write_atomic(&self.hash_path(&hash), format!("{id}\n").as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn remove_blocking(&self, identity: &Identity) -> Result<bool, StoreError> {
+        // Pointers first, so no reader finds an identity whose image is being removed.
+        for hash in identity.published_hashes() {
+            let pointer = self.hash_path(&hash);
+            match fs::remove_file(&pointer) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(StoreError::io("remove", pointer)(err)),
+            }
+        }
+        let dir = self.identity_dir(&identity_id(identity));
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(err) => Err(StoreError::io("remove", dir)(err)),
+        }
+    }
+
+    fn list_blocking(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        let dir = self.root.join("identities");
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(StoreError::io("list", &dir))? {
+            let entry = entry.map_err(StoreError::io("list", &dir))?;
+            let path = entry.path();
+            let Some(identity) = read_if_exists(&path.join("identity"), 4096)? else {
+                continue;
+            };
+            let Ok(meta) = fs::metadata(path.join("image")) else {
+                continue;
+            };
+            entries.push(StoredEntry {
+                identity: String::from_utf8_lossy(&identity).trim().to_owned(),
+                bytes: meta.len(),
+            });
+        }
+        entries.sort_by(|a, b| a.identity.cmp(&b.identity));
+        Ok(entries)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Self) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(store))
+            .await
+            .map_err(|err| StoreError::Task(err.to_string()))?
+    }
+}
+
+impl Store for FsStore {
+    async fn get(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
+        let hash = *hash;
+        self.blocking(move |store| store.get_blocking(&hash)).await
+    }
+
+    async fn put(&self, identity: &Identity, bytes: Bytes) -> Result<(), StoreError> {
+        let identity = identity.clone();
+        self.blocking(move |store| store.put_blocking(&identity, &bytes))
+            .await
+    }
+
+    async fn remove(&self, identity: &Identity) -> Result<bool, StoreError> {
+        let identity = identity.clone();
+        self.blocking(move |store| store.remove_blocking(&identity))
+            .await
+    }
+
+    async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        self.blocking(|store| store.list_blocking()).await
+    }
+}
+
+/// The directory name of an identity: the hex SHA-256 of its normalised text.
+fn identity_id(identity: &Identity) -> String {
+    HashAlgorithm::Sha256
+        .digest(identity.as_str().as_bytes())
+        .to_string()
+}
+
+fn parse_id(text: &[u8]) -> Option<String> {
+    let trimmed = text.strip_suffix(b"\n").unwrap_or(text);
+    hex::decode_exact::<32>(trimmed).map(|bytes| hex::encode_lower(&bytes))
+}
+
+/// Reads a whole file of at most `limit` bytes; `None` if it does not exist.
+fn read_if_exists(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(StoreError::io("read", path)(err)),
+    };
+    if !meta.is_file() {
+        return Err(StoreError::Damaged {
+            path: path.to_owned(),
+            reason: "expected a regular file",
+        });
+    }
+    if meta.len() > limit {
+        return Err(StoreError::Damaged {
+            path: path.to_owned(),
+            reason: "larger than the store's file size limit",
+        });
+    }
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(StoreError::io("read", path)(err)),
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(StoreError::io("sync directory", dir))
+}

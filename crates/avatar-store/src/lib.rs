@@ -1,0 +1,120 @@
+//! Where avatars live: the [`Store`] trait and its backends.
+//!
+//! - [`MemoryStore`]: for tests and for applications that keep avatars elsewhere;
+//! - [`FsStore`]: the embedded default, a directory with atomic writes (see its docs for the
+//!   layout).
+//!
+//! A store files an image under its identity and answers for every hash that identity publishes
+//! (MD5 and SHA-256 of an email; the four SHA-256 variants of an OpenID URL).
+//!
+//! ```
+//! use avatar_proto::{HashAlgorithm, Identity};
+//! use avatar_store::{FsStore, Store};
+//! use bytes::Bytes;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let store = FsStore::open(dir.path())?;
+//! let george = Identity::parse("George@example.com")?;
+//! store.put(&george, Bytes::from_static(b"\x89PNG...")).await?;
+//!
+//! let found = store.get(&george.hash(HashAlgorithm::Md5)).await?.expect("stored");
+//! assert_eq!(&found.bytes[..], b"\x89PNG...");
+//! assert!(store.remove(&george).await?);
+//! assert!(store.get(&george.hash(HashAlgorithm::Sha256)).await?.is_none());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod error;
+mod fs;
+mod memory;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use avatar_proto::{AvatarHash, Identity};
+use bytes::Bytes;
+use sha2::{Digest as _, Sha256};
+
+pub use error::StoreError;
+pub use fs::FsStore;
+pub use memory::MemoryStore;
+
+/// A stored avatar, as found by a hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredImage {
+    /// The image file as it was stored.
+    pub bytes: Bytes,
+    /// SHA-256 of `bytes`: changes whenever the avatar does (render caches key on it).
+    pub content: [u8; 32],
+}
+
+impl StoredImage {
+    /// Wraps `bytes`, computing their SHA-256.
+    #[must_use]
+    pub fn new(bytes: Bytes) -> Self {
+        let content = Sha256::digest(&bytes).into();
+        Self { bytes, content }
+    }
+}
+
+/// One stored avatar, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The normalised identity.
+    pub identity: String,
+    /// Size of the stored file in bytes.
+    pub bytes: u64,
+}
+
+/// Somewhere avatars are kept. Implementations must be safe to share between tasks and must
+/// never let a reader see a partly written image: a reader gets the old avatar or the new one,
+/// whole.
+pub trait Store: Send + Sync + 'static {
+    /// The avatar published under `hash`, if any.
+    fn get(
+        &self,
+        hash: &AvatarHash,
+    ) -> impl Future<Output = Result<Option<StoredImage>, StoreError>> + Send;
+
+    /// Stores (or replaces) the avatar of `identity`, answering for all its published hashes.
+    /// The caller validates the image first (see `avatar_image::validate`).
+    fn put(
+        &self,
+        identity: &Identity,
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Removes the avatar of `identity`; `Ok(false)` if there was none.
+    fn remove(&self, identity: &Identity) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every stored avatar, sorted by identity.
+    fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
+}
+
+impl<S: Store> Store for Arc<S> {
+    fn get(
+        &self,
+        hash: &AvatarHash,
+    ) -> impl Future<Output = Result<Option<StoredImage>, StoreError>> + Send {
+        (**self).get(hash)
+    }
+
+    fn put(
+        &self,
+        identity: &Identity,
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put(identity, bytes)
+    }
+
+    fn remove(&self, identity: &Identity) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).remove(identity)
+    }
+
+    fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send {
+        (**self).list()
+    }
+}

@@ -1,0 +1,208 @@
+//! The Store contract, run against both backends, and the filesystem backend's guarantees.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_store::{FsStore, MemoryStore, Store, StoreError};
+use bytes::Bytes;
+
+fn identity(text: &str) -> Identity {
+    Identity::parse(text).unwrap()
+}
+
+async fn contract(store: impl Store) {
+    let george = identity("George@example.com");
+    let bob = identity("https://example.com/id/Bob");
+    assert!(
+        store
+            .get(&george.hash(HashAlgorithm::Md5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    store
+        .put(&george, Bytes::from_static(b"first"))
+        .await
+        .unwrap();
+    store.put(&bob, Bytes::from_static(b"bob's")).await.unwrap();
+    let by_md5 = store
+        .get(&george.hash(HashAlgorithm::Md5))
+        .await
+        .unwrap()
+        .unwrap();
+    let by_sha = store
+        .get(&george.hash(HashAlgorithm::Sha256))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_md5, by_sha);
+    assert_eq!(&by_md5.bytes[..], b"first");
+
+    // Every OpenID spelling finds the same avatar.
+    for variant in [
+        "http://example.com/id/Bob",
+        "http://example.com/id/Bob/",
+        "https://example.com/id/Bob/",
+    ] {
+        let found = store
+            .get(&identity(variant).hash(HashAlgorithm::Sha256))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.map(|image| image.bytes),
+            Some(Bytes::from_static(b"bob's")),
+            "{variant}"
+        );
+    }
+
+    store
+        .put(&george, Bytes::from_static(b"second, longer"))
+        .await
+        .unwrap();
+    let replaced = store
+        .get(&george.hash(HashAlgorithm::Md5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&replaced.bytes[..], b"second, longer");
+    assert_ne!(replaced.content, by_md5.content);
+
+    let listed = store.list().await.unwrap();
+    let names: Vec<_> = listed.iter().map(|entry| entry.identity.as_str()).collect();
+    assert_eq!(names, ["george@example.com", "https://example.com/id/Bob"]);
+    assert_eq!(listed[0].bytes, 14);
+
+    assert!(store.remove(&george).await.unwrap());
+    assert!(!store.remove(&george).await.unwrap());
+    assert!(
+        store
+            .get(&george.hash(HashAlgorithm::Sha256))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.list().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn memory_store_keeps_the_contract() {
+    contract(MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn fs_store_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    contract(FsStore::open(dir.path()).unwrap()).await;
+    contract(Arc::new(
+        FsStore::open(tempfile::tempdir().unwrap().path()).unwrap(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn fs_store_persists_and_leaves_no_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let george = identity("george@example.com");
+    FsStore::open(dir.path())
+        .unwrap()
+        .put(&george, Bytes::from_static(b"kept"))
+        .await
+        .unwrap();
+
+    let reopened = FsStore::open(dir.path()).unwrap();
+    let found = reopened
+        .get(&george.hash(HashAlgorithm::Md5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&found.bytes[..], b"kept");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("VERSION")).unwrap(),
+        "avatars-store 1\n"
+    );
+}
+
+#[tokio::test]
+async fn fs_store_refuses_a_directory_of_another_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("VERSION"), "something else 9\n").unwrap();
+    let err = FsStore::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::WrongVersion { .. }), "{err}");
+    assert!(err.to_string().contains("use an empty or new directory"));
+}
+
+#[tokio::test]
+async fn damaged_and_oversized_files_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap().max_file_bytes(8);
+    let george = identity("george@example.com");
+    let md5 = george.hash(HashAlgorithm::Md5);
+
+    store
+        .put(&george, Bytes::from_static(b"0123456789"))
+        .await
+        .unwrap();
+    let err = store.get(&md5).await.unwrap_err();
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+
+    std::fs::write(
+        dir.path().join("hashes/md5").join(md5.to_string()),
+        "../../etc/passwd",
+    )
+    .unwrap();
+    let err = store.get(&md5).await.unwrap_err();
+    assert!(err.to_string().contains("expected 64 hex digits"), "{err}");
+}
+
+/// A writer flips one identity between two images while readers read: every read is one of the
+/// two images, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_torn_or_mixed_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap();
+    let george = identity("george@example.com");
+    let first = Bytes::from(vec![b'a'; 200_000]);
+    let second = Bytes::from(vec![b'b'; 150_000]);
+    store.put(&george, first.clone()).await.unwrap();
+
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (store, done, first, second) =
+            (store.clone(), done.clone(), first.clone(), second.clone());
+        let hash = george.hash(HashAlgorithm::Md5);
+        tokio::spawn(async move {
+            let mut reads = 0u32;
+            while !done.load(Ordering::Relaxed) || reads < 50 {
+                let image = store
+                    .get(&hash)
+                    .await
+                    .unwrap()
+                    .expect("never missing while only replaced");
+                assert!(
+                    image.bytes == first || image.bytes == second,
+                    "torn read of {} bytes",
+                    image.bytes.len()
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for round in 0..100 {
+        let bytes = if round % 2 == 0 {
+            second.clone()
+        } else {
+            first.clone()
+        };
+        store.put(&george, bytes).await.unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    let reads = reader.await.unwrap();
+    assert!(reads >= 50);
+}
