@@ -3,6 +3,7 @@
 use avatar_proto::{AvatarHash, DefaultKeyword};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
+use sha2::{Digest as _, Sha256};
 
 use crate::render::Rendered;
 
@@ -26,6 +27,45 @@ pub enum RenderKey {
         /// Width and height.
         size: u32,
     },
+}
+
+/// Bumped whenever decoding, resizing, encoding or drawing changes what bytes a key renders to,
+/// so fingerprints (and the ETags built from them) never outlive the bytes they stood for.
+pub const RENDERER_VERSION: u8 = 1;
+
+impl RenderKey {
+    /// A 16-byte digest of the key and [`RENDERER_VERSION`]: the same for every rendition of the
+    /// same key by the same renderer (the pipeline is deterministic), so it serves as a strong
+    /// validator without hashing the output.
+    #[must_use]
+    pub fn fingerprint(&self) -> [u8; 16] {
+        let mut hasher = Sha256::new();
+        hasher.update([RENDERER_VERSION]);
+        match self {
+            Self::Stored { content, size } => {
+                hasher.update(b"stored");
+                hasher.update(content);
+                hasher.update(size.to_be_bytes());
+            }
+            Self::Default {
+                keyword,
+                hash,
+                size,
+            } => {
+                hasher.update(b"default");
+                hasher.update(keyword.name().as_bytes());
+                if let DefaultKeyword::Robohash(set) = keyword {
+                    hasher.update(set.name().as_bytes());
+                }
+                hasher.update(hash.as_bytes());
+                hasher.update(size.to_be_bytes());
+            }
+        }
+        let digest: [u8; 32] = hasher.finalize().into();
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&digest[..16]);
+        fingerprint
+    }
 }
 
 #[derive(Clone)]
@@ -119,6 +159,8 @@ impl RenderCache {
 mod tests {
     use bytes::Bytes;
 
+    use avatar_proto::RobohashSet;
+
     use super::*;
     use crate::format::ImageFormat;
 
@@ -144,6 +186,54 @@ mod tests {
         }
         assert!(cache.used_bytes() <= 100_000, "{cache:?}");
         assert!(!cache.is_empty());
+    }
+
+    #[test]
+    fn fingerprints_tell_every_part_of_the_key_apart() {
+        let hash = AvatarHash::Md5([3; 16]);
+        let keys = [
+            RenderKey::Stored {
+                content: [1; 32],
+                size: 80,
+            },
+            RenderKey::Stored {
+                content: [2; 32],
+                size: 80,
+            },
+            RenderKey::Stored {
+                content: [1; 32],
+                size: 81,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Retro,
+                hash,
+                size: 80,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Identicon,
+                hash,
+                size: 80,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Robohash(RobohashSet::Set1),
+                hash,
+                size: 80,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Robohash(RobohashSet::Set2),
+                hash,
+                size: 80,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Retro,
+                hash: AvatarHash::Md5([4; 16]),
+                size: 80,
+            },
+        ];
+        let fingerprints: std::collections::HashSet<_> =
+            keys.iter().map(RenderKey::fingerprint).collect();
+        assert_eq!(fingerprints.len(), keys.len());
+        assert_eq!(keys[0].fingerprint(), keys[0].clone().fingerprint());
     }
 
     #[test]

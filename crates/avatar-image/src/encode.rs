@@ -43,22 +43,19 @@ pub(crate) fn still(pixels: Pixels, format: ImageFormat) -> Result<Vec<u8>, Imag
             ExtendedColorType::Rgba8,
         ),
     };
-    match format {
+    let written = match format {
         ImageFormat::Png => {
             PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Adaptive)
                 .write_image(&raw, width, height, color)
-                .map_err(error)?
         }
         ImageFormat::Jpeg => JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
-            .write_image(&raw, width, height, color)
-            .map_err(error)?,
-        ImageFormat::Gif => GifEncoder::new(&mut out)
-            .encode(&raw, width, height, color)
-            .map_err(error)?,
-        ImageFormat::Webp => WebPEncoder::new_lossless(&mut out)
-            .write_image(&raw, width, height, color)
-            .map_err(error)?,
-    }
+            .write_image(&raw, width, height, color),
+        ImageFormat::Gif => GifEncoder::new(&mut out).encode(&raw, width, height, color),
+        ImageFormat::Webp => {
+            WebPEncoder::new_lossless(&mut out).write_image(&raw, width, height, color)
+        }
+    };
+    written.map_err(error)?;
     Ok(out)
 }
 

@@ -16,6 +16,17 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// Percent-encodes a query value (such as a `d=` URL) exactly once: everything but RFC 3986's
+/// unreserved characters is encoded.
+///
+/// ```
+/// assert_eq!(avatar_proto::url_builder::encode_query_value("a b&c=/%"), "a%20b%26c%3D%2F%25");
+/// ```
+#[must_use]
+pub fn encode_query_value(value: &str) -> String {
+    utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
 /// Builds the URL of an identity's avatar.
 ///
 /// The query carries `s` (clamped to 1..=512, left out when unset), `d` (percent-encoded exactly
@@ -135,7 +146,7 @@ impl AvatarUrlBuilder {
             .as_deref()
             .filter(|default| !default.is_empty())
         {
-            pairs.push(format!("d={}", utf8_percent_encode(default, QUERY_VALUE)));
+            pairs.push(format!("d={}", encode_query_value(default)));
         }
         if self.force_default {
             pairs.push("f=y".to_owned());

@@ -1,0 +1,173 @@
+//! Configuration and the builder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use avatar_image::{Limits, RenderCache, cache::DEFAULT_CACHE_BYTES};
+use avatar_proto::{DefaultKeyword, RequestRules, TrustedUrls};
+use avatar_store::Store;
+use http::HeaderValue;
+
+use crate::error::ServiceError;
+use crate::service::{AvatarService, Shared};
+use crate::upstream::{Upstream, UpstreamClient};
+
+/// How long browsers and proxies may keep a stored avatar: one day.
+pub const DEFAULT_HIT_MAX_AGE: Duration = Duration::from_secs(86_400);
+/// How long they may keep a default image, a 404 or a redirect: five minutes, so a newly
+/// uploaded avatar shows up soon.
+pub const DEFAULT_DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// The settled configuration a service runs with.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) prefix: String,
+    pub(crate) rules: RequestRules,
+    pub(crate) server_default: DefaultKeyword,
+    pub(crate) limits: Limits,
+    pub(crate) hit_cache_control: HeaderValue,
+    pub(crate) default_cache_control: HeaderValue,
+}
+
+/// Builds an [`AvatarService`]. Every setting has a default that works.
+///
+/// ```
+/// use std::time::Duration;
+/// use avatar_proto::DefaultKeyword;
+/// use avatar_service::AvatarService;
+/// use avatar_store::MemoryStore;
+///
+/// let service = AvatarService::builder(MemoryStore::new())
+///     .prefix("/avatars")
+///     .max_size(256)
+///     .server_default(DefaultKeyword::NotFound)
+///     .hit_max_age(Duration::from_secs(3600))
+///     .build()?;
+/// # let _ = service;
+/// # Ok::<(), avatar_service::ServiceError>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct AvatarServiceBuilder<St> {
+    store: St,
+    prefix: String,
+    max_size: Option<u32>,
+    trusted_urls: TrustedUrls,
+    server_default: DefaultKeyword,
+    cache_bytes: u64,
+    hit_max_age: Duration,
+    default_max_age: Duration,
+    limits: Limits,
+    upstream: Upstream,
+}
+
+impl<St: Store> AvatarServiceBuilder<St> {
+    pub(crate) fn new(store: St) -> Self {
+        Self {
+            store,
+            prefix: String::new(),
+            max_size: None,
+            trusted_urls: TrustedUrls::default(),
+            server_default: DefaultKeyword::MysteryPerson,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            hit_max_age: DEFAULT_HIT_MAX_AGE,
+            default_max_age: DEFAULT_DEFAULT_MAX_AGE,
+            limits: Limits::default(),
+            upstream: Upstream::off(),
+        }
+    }
+
+    /// Serves `{prefix}/avatar/{hash}` (default: no prefix, `/avatar/{hash}`). With
+    /// `Router::nest_service`, leave it empty: axum strips the nesting path itself.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The largest size served (default 512); larger requests are clamped to it.
+    pub const fn max_size(mut self, max_size: u32) -> Self {
+        self.max_size = Some(max_size);
+        self
+    }
+
+    /// Which `d=` URLs may be redirected to (default: ivatar's list plus relative paths).
+    pub fn trusted_urls(mut self, trusted_urls: TrustedUrls) -> Self {
+        self.trusted_urls = trusted_urls;
+        self
+    }
+
+    /// What a miss without `d=` answers (default: the `mp` silhouette; `NotFound` for a 404).
+    pub const fn server_default(mut self, keyword: DefaultKeyword) -> Self {
+        self.server_default = keyword;
+        self
+    }
+
+    /// The render cache's budget in bytes (default 64 MiB; 0 turns caching off).
+    pub const fn cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bytes = bytes;
+        self
+    }
+
+    /// `Cache-Control` max-age of stored avatars (default one day).
+    pub const fn hit_max_age(mut self, max_age: Duration) -> Self {
+        self.hit_max_age = max_age;
+        self
+    }
+
+    /// `Cache-Control` max-age of defaults, 404s and redirects (default five minutes).
+    pub const fn default_max_age(mut self, max_age: Duration) -> Self {
+        self.default_max_age = max_age;
+        self
+    }
+
+    /// Limits for decoding stored images.
+    pub const fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// What to do on a miss before the default flow (default: nothing, see [`Upstream`]).
+    pub fn upstream(mut self, upstream: Upstream) -> Self {
+        self.upstream = upstream;
+        self
+    }
+
+    /// Checks the settings and builds the service.
+    ///
+    /// # Errors
+    /// [`ServiceError`] naming the setting that is wrong.
+    pub fn build(self) -> Result<AvatarService<St>, ServiceError> {
+        let prefix_ok = self.prefix.is_empty()
+            || (self.prefix.starts_with('/')
+                && !self.prefix.ends_with('/')
+                && !self.prefix.contains(['?', '#', '%', '\\'])
+                && !self.prefix.chars().any(char::is_whitespace));
+        if !prefix_ok {
+            return Err(ServiceError::InvalidPrefix { found: self.prefix });
+        }
+        let mut rules = RequestRules::default().trusted_urls(self.trusted_urls);
+        if let Some(max_size) = self.max_size {
+            rules = rules.max_size(max_size)?;
+        }
+        let config = Config {
+            prefix: self.prefix,
+            rules,
+            server_default: self.server_default,
+            limits: self.limits,
+            hit_cache_control: cache_control(self.hit_max_age),
+            default_cache_control: cache_control(self.default_max_age),
+        };
+        let upstream = UpstreamClient::new(self.upstream, self.limits)?;
+        Ok(AvatarService::from_shared(Arc::new(Shared {
+            store: self.store,
+            config,
+            cache: RenderCache::with_budget(self.cache_bytes),
+            upstream,
+        })))
+    }
+}
+
+fn cache_control(max_age: Duration) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+        .expect("digits are a valid header value")
+}

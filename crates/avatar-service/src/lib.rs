@@ -1,0 +1,61 @@
+//! The Libravatar HTTP API (`GET /avatar/{hash}?s=&d=&f=`) as a tower [`Service`] and [`Layer`],
+//! for axum, hyper, or anything else built on tower.
+//!
+//! ```
+//! use avatar_proto::{HashAlgorithm, Identity};
+//! use avatar_service::AvatarService;
+//! use avatar_store::{MemoryStore, Store as _};
+//! use http::{Request, StatusCode};
+//! use tower::ServiceExt as _;
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! // An avatar for George, as a PNG file.
+//! let mut png = Vec::new();
+//! image::RgbImage::from_pixel(120, 90, image::Rgb([20, 120, 200]))
+//!     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+//! let store = MemoryStore::new();
+//! let george = Identity::parse("George@example.com")?;
+//! store.put(&george, png.into()).await?;
+//!
+//! let service = AvatarService::new(store);
+//! let uri = format!("/avatar/{}?s=64", george.hash(HashAlgorithm::Sha256));
+//! let response = service.oneshot(Request::get(uri).body(())?).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.headers()["content-type"], "image/png");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Mount it in axum as a nested service (`Router::nest_service("/avatars", service)`) or as a
+//! layer in front of an application ([`AvatarLayer`]), which passes every other request through
+//! untouched. `examples/axum.rs` shows both. [`AvatarService::from_dir`] is the embedded default:
+//! a filesystem store in a directory.
+//!
+//! Behaviour follows the Libravatar spec and the project's decisions (`shared/spec/libravatar.md`):
+//! sizes 1..=512 (80 by default, larger clamped); `d=404`, `mp`/`mm`, `blank` and the generated
+//! keywords drawn at the requested size; trusted or relative `d=` URLs redirected, everything else
+//! ignored; `f=y`; `Content-Type` from the bytes, `Content-Length`, a strong `ETag` and
+//! `If-None-Match` -> 304, `Cache-Control` with separate max-ages for hits and defaults, CORS and
+//! `nosniff`; HEAD, OPTIONS (standard methods in `Allow`), 405 with `Allow` for the rest;
+//! malformed hashes get a 400 whose one-line body says what is accepted.
+//!
+//! Where things live: [`config`] (the builder), `service` (the Service), `layer` (the Layer),
+//! `respond` (the request flow: route, parse, look up, render, respond), [`upstream`] (the
+//! optional Gravatar fallback).
+//!
+//! [`Service`]: tower_service::Service
+//! [`Layer`]: tower_layer::Layer
+
+pub mod config;
+mod error;
+mod layer;
+mod respond;
+mod service;
+pub mod upstream;
+
+pub use config::AvatarServiceBuilder;
+pub use error::ServiceError;
+pub use layer::{Avatar, AvatarLayer, ResponseFuture as LayerResponseFuture};
+pub use service::{AvatarBody, AvatarService, ResponseFuture};
+pub use upstream::{Upstream, UpstreamMode};

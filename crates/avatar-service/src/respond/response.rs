@@ -1,0 +1,204 @@
+//! Turning an [`Answer`] (or a refusal) into an HTTP response with the right headers.
+
+use avatar_image::ImageFormat;
+use avatar_proto::hex;
+use bytes::Bytes;
+use http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, LOCATION, X_CONTENT_TYPE_OPTIONS,
+};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+
+use super::Answer;
+use crate::config::Config;
+use crate::service::AvatarBody;
+
+/// The methods avatar paths answer. OPTIONS lists these standard methods (not the default
+/// keywords some servers put in `Allow`; those are documented instead).
+const ALLOWED: &str = "GET, HEAD, OPTIONS";
+
+pub(super) fn from_answer(
+    answer: Answer,
+    request_headers: &HeaderMap,
+    config: &Config,
+) -> Response<AvatarBody> {
+    match answer {
+        Answer::Image {
+            rendered,
+            fingerprint,
+            hit,
+        } => {
+            let etag = etag(&fingerprint);
+            let cache_control = if hit {
+                config.hit_cache_control.clone()
+            } else {
+                config.default_cache_control.clone()
+            };
+            if if_none_match(request_headers, &etag) {
+                let mut response = common(StatusCode::NOT_MODIFIED, Bytes::new());
+                response.headers_mut().remove(CONTENT_LENGTH);
+                let headers = response.headers_mut();
+                headers.insert(ETAG, etag);
+                headers.insert(CACHE_CONTROL, cache_control);
+                return response;
+            }
+            let content_type = ImageFormat::sniff(&rendered.bytes)
+                .unwrap_or(rendered.format)
+                .mime_type();
+            let mut response = common(StatusCode::OK, rendered.bytes);
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(ETAG, etag);
+            headers.insert(CACHE_CONTROL, cache_control);
+            response
+        }
+        Answer::NotFound => {
+            let mut response = text(StatusCode::NOT_FOUND, "no avatar for this hash");
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, config.default_cache_control.clone());
+            response
+        }
+        Answer::Redirect { location } => {
+            let mut response = common(StatusCode::FOUND, Bytes::new());
+            let headers = response.headers_mut();
+            match HeaderValue::try_from(location) {
+                Ok(location) => headers.insert(LOCATION, location),
+                // Locations come out of the trusted-URL filter or are built from a hash: always
+                // valid header text. Never redirect somewhere unchecked.
+                Err(_) => {
+                    return text(StatusCode::INTERNAL_SERVER_ERROR, "invalid redirect target");
+                }
+            };
+            headers.insert(CACHE_CONTROL, config.default_cache_control.clone());
+            response
+        }
+    }
+}
+
+pub(super) fn bad_request(err: &avatar_proto::Error) -> Response<AvatarBody> {
+    let mut response = text(StatusCode::BAD_REQUEST, &err.to_string());
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub(super) fn not_an_avatar_path(prefix: &str) -> Response<AvatarBody> {
+    text(
+        StatusCode::NOT_FOUND,
+        &format!("not an avatar URL: expected {prefix}/avatar/HASH"),
+    )
+}
+
+pub(super) fn method_not_allowed(method: &Method) -> Response<AvatarBody> {
+    let mut response = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method {method} is not allowed here; use GET, HEAD or OPTIONS"),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    response
+}
+
+/// A CORS-friendly answer to OPTIONS (also a preflight answer).
+pub(super) fn options() -> Response<AvatarBody> {
+    let mut response = common(StatusCode::NO_CONTENT, Bytes::new());
+    let headers = response.headers_mut();
+    headers.remove(CONTENT_LENGTH);
+    headers.insert(ALLOW, HeaderValue::from_static(ALLOWED));
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(ALLOWED),
+    );
+    headers.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("if-none-match"),
+    );
+    headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    response
+}
+
+/// HEAD: every header of GET (Content-Length included), no body.
+pub(super) fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
+    let (parts, _) = response.into_parts();
+    Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
+/// A one-line plain-text response.
+fn text(status: StatusCode, line: &str) -> Response<AvatarBody> {
+    let mut body = line.replace(['\r', '\n'], " ");
+    body.push('\n');
+    let mut response = common(status, Bytes::from(body));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// The headers every avatar response carries.
+fn common(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
+    let length = body.len();
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// A strong ETag from a rendition's fingerprint.
+fn etag(fingerprint: &[u8; 16]) -> HeaderValue {
+    let mut value = String::with_capacity(34);
+    value.push('"');
+    hex::write_lower(&mut value, fingerprint).expect("writing to a String cannot fail");
+    value.push('"');
+    HeaderValue::try_from(value).expect("quoted hex is a valid header value")
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for this header) or is `*`.
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let ours = etag.as_bytes();
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|candidate| {
+            candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate).as_bytes() == ours
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_forms() {
+        let ours = etag(&[0xab; 16]);
+        let quoted = ours.to_str().unwrap().to_owned();
+        let matches = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            if_none_match(&headers, &ours)
+        };
+        assert!(matches(&quoted));
+        assert!(matches(&format!("W/{quoted}")));
+        assert!(matches(&format!("\"other\", {quoted}")));
+        assert!(matches("*"));
+        assert!(!matches("\"other\""));
+        assert!(!matches(quoted.trim_matches('"')));
+    }
+
+    #[test]
+    fn text_bodies_are_one_line() {
+        let response = text(StatusCode::BAD_REQUEST, "a\r\nb");
+        assert_eq!(response.headers()[CONTENT_LENGTH], "5");
+    }
+}

@@ -1,0 +1,171 @@
+//! [`AvatarService`]: the tower `Service` answering the Libravatar HTTP API.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use avatar_image::RenderCache;
+use avatar_store::{FsStore, Store};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use tower_service::Service;
+
+use crate::config::{AvatarServiceBuilder, Config};
+use crate::error::ServiceError;
+use crate::respond;
+use crate::upstream::UpstreamClient;
+
+/// The response body of every avatar response: the whole image (or a short text) at once.
+pub type AvatarBody = Full<Bytes>;
+
+/// State shared by all clones of a service.
+pub(crate) struct Shared<St> {
+    pub(crate) store: St,
+    pub(crate) config: Config,
+    pub(crate) cache: RenderCache,
+    pub(crate) upstream: UpstreamClient,
+}
+
+/// Serves `{prefix}/avatar/{hash}` from a [`Store`]; answers every other path with a 404 that
+/// says what is served. Cheap to clone (clones share the store and the render cache).
+///
+/// Mount it alone (hyper, `Router::nest_service`, `fallback_service`) or wrap another service
+/// with [`AvatarLayer`](crate::AvatarLayer).
+///
+/// ```
+/// use avatar_service::AvatarService;
+/// use avatar_store::MemoryStore;
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt as _;
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let service = AvatarService::new(MemoryStore::new());
+/// let request = Request::get("/avatar/40f8d096a3777232204cb3f796c577b7?s=64&d=404").body(())?;
+/// let response = service.oneshot(request).await?;
+/// assert_eq!(response.status(), StatusCode::NOT_FOUND);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct AvatarService<St> {
+    shared: Arc<Shared<St>>,
+}
+
+impl<St> Clone for AvatarService<St> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<St> fmt::Debug for AvatarService<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AvatarService")
+            .field("config", &self.shared.config)
+            .field("cache", &self.shared.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: Store> AvatarService<St> {
+    /// A service with every default, serving from `store`.
+    ///
+    /// # Panics
+    /// Never: only settings changed through [`AvatarService::builder`] can be invalid.
+    #[must_use]
+    pub fn new(store: St) -> Self {
+        Self::builder(store)
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// A builder to change the defaults.
+    pub fn builder(store: St) -> AvatarServiceBuilder<St> {
+        AvatarServiceBuilder::new(store)
+    }
+
+    pub(crate) const fn from_shared(shared: Arc<Shared<St>>) -> Self {
+        Self { shared }
+    }
+
+    /// Whether `path` is one this service answers (`{prefix}/avatar/...`).
+    #[must_use]
+    pub fn serves(&self, path: &str) -> bool {
+        respond::avatar_segment(&self.shared.config.prefix, path).is_some()
+    }
+
+    /// The store avatars are served from.
+    #[must_use]
+    pub fn store(&self) -> &St {
+        &self.shared.store
+    }
+
+    /// The render cache (for statistics).
+    #[must_use]
+    pub fn render_cache(&self) -> &RenderCache {
+        &self.shared.cache
+    }
+
+    pub(crate) fn respond_to<B>(&self, request: &Request<B>) -> ResponseFuture {
+        let shared = Arc::clone(&self.shared);
+        let (method, uri, headers) = (
+            request.method().clone(),
+            request.uri().clone(),
+            request.headers().clone(),
+        );
+        ResponseFuture {
+            inner: Box::pin(
+                async move { Ok(respond::respond(&shared, &method, &uri, &headers).await) },
+            ),
+        }
+    }
+}
+
+impl AvatarService<FsStore> {
+    /// The embedded default: a service over a filesystem store in `dir` (created if missing).
+    ///
+    /// # Errors
+    /// [`ServiceError::Store`] if the directory cannot be created or holds something else.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, ServiceError> {
+        Ok(Self::new(FsStore::open(dir)?))
+    }
+}
+
+impl<St: Store, B> Service<Request<B>> for AvatarService<St> {
+    type Response = Response<AvatarBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        self.respond_to(&request)
+    }
+}
+
+/// The future of an [`AvatarService`] response.
+pub struct ResponseFuture {
+    inner: Pin<Box<dyn Future<Output = Result<Response<AvatarBody>, Infallible>> + Send>>,
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<AvatarBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}

@@ -1,0 +1,259 @@
+//! Optional fallback to an upstream server (Gravatar) on a miss. Off by default: privacy is
+//! the point of self-hosting.
+
+use std::time::{Duration, Instant};
+
+use avatar_image::{ImageFormat, Limits, Rendered};
+use avatar_proto::url_builder::encode_query_value;
+use avatar_proto::{AvatarHash, AvatarRequest, DefaultImage, DefaultKeyword, HashAlgorithm};
+use bytes::Bytes;
+use http::{Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use quick_cache::sync::Cache;
+
+use crate::error::ServiceError;
+use crate::respond::Answer;
+
+/// Gravatar's avatar base, the default upstream.
+pub const GRAVATAR_BASE: &str = "https://secure.gravatar.com/avatar/";
+
+/// What happens on a miss before the default flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamMode {
+    /// Nothing: the default flow (the default).
+    #[default]
+    Off,
+    /// A 302 to the upstream's URL for the same hash, size and default.
+    Redirect,
+    /// Fetch from the upstream (with `d=404`) and serve its bytes; any upstream error or timeout
+    /// degrades to the default flow and is remembered for a short time.
+    Proxy,
+}
+
+/// The upstream fallback settings.
+///
+/// ```
+/// use std::time::Duration;
+/// use avatar_service::Upstream;
+///
+/// let upstream = Upstream::proxy()
+///     .base_url("http://avatars.internal.example/avatar/")
+///     .timeout(Duration::from_millis(800));
+/// # let _ = upstream;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Upstream {
+    mode: UpstreamMode,
+    base_url: String,
+    timeout: Duration,
+    negative_ttl: Duration,
+}
+
+impl Upstream {
+    /// No upstream (the default).
+    pub fn off() -> Self {
+        Self::with_mode(UpstreamMode::Off)
+    }
+
+    /// Redirect misses to the upstream.
+    pub fn redirect() -> Self {
+        Self::with_mode(UpstreamMode::Redirect)
+    }
+
+    /// Proxy misses from the upstream.
+    pub fn proxy() -> Self {
+        Self::with_mode(UpstreamMode::Proxy)
+    }
+
+    fn with_mode(mode: UpstreamMode) -> Self {
+        Self {
+            mode,
+            base_url: GRAVATAR_BASE.to_owned(),
+            timeout: Duration::from_secs(2),
+            negative_ttl: Duration::from_secs(300),
+        }
+    }
+
+    /// The upstream's avatar base, ending in `/` (default Gravatar's). Proxying needs `http://`:
+    /// this build has no TLS client, so put a local TLS-terminating proxy in front of an https
+    /// upstream; redirects work with either scheme.
+    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
+        self.base_url = base_url.into();
+        self
+    }
+
+    /// How long a proxied fetch may take before the default flow answers (default 2 s).
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a failed or missing upstream answer is remembered (default 5 minutes).
+    pub const fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
+    }
+
+    /// The mode.
+    #[must_use]
+    pub const fn mode(&self) -> UpstreamMode {
+        self.mode
+    }
+}
+
+/// The upstream settings plus what proxying needs at run time.
+pub(crate) struct UpstreamClient {
+    settings: Upstream,
+    limits: Limits,
+    client: Option<Client<HttpConnector, Empty<Bytes>>>,
+    misses: Cache<(AvatarHash, u32), Instant>,
+}
+
+impl UpstreamClient {
+    pub(crate) fn new(settings: Upstream, limits: Limits) -> Result<Self, ServiceError> {
+        let invalid = |reason| ServiceError::InvalidUpstream {
+            found: settings.base_url.clone(),
+            reason,
+        };
+        if settings.mode != UpstreamMode::Off {
+            let uri: Uri = settings
+                .base_url
+                .parse()
+                .map_err(|_| invalid("not a valid URL"))?;
+            if uri.host().is_none() || !settings.base_url.ends_with('/') {
+                return Err(invalid(
+                    "expected an absolute URL ending in /, like https://secure.gravatar.com/avatar/",
+                ));
+            }
+            match uri.scheme_str() {
+                Some("http") => {}
+                Some("https") if settings.mode == UpstreamMode::Redirect => {}
+                Some("https") => {
+                    return Err(invalid(
+                        "proxying needs an http:// upstream (this build has no TLS client); use redirect mode or a local TLS-terminating proxy",
+                    ));
+                }
+                _ => return Err(invalid("the scheme must be http or https")),
+            }
+        }
+        let client = (settings.mode == UpstreamMode::Proxy)
+            .then(|| Client::builder(TokioExecutor::new()).build(HttpConnector::new()));
+        Ok(Self {
+            settings,
+            limits,
+            client,
+            misses: Cache::new(10_000),
+        })
+    }
+
+    /// The upstream's answer to a miss, or `None` to go on with the default flow.
+    pub(crate) async fn answer(&self, request: &AvatarRequest) -> Option<Answer> {
+        match self.settings.mode {
+            UpstreamMode::Off => None,
+            UpstreamMode::Redirect => Some(Answer::Redirect {
+                location: self.url(request, request.default.as_ref()),
+            }),
+            UpstreamMode::Proxy => self.proxy(request).await,
+        }
+    }
+
+    /// `{base}{hash}?s={size}[&d=...]`: the request's default goes along when the upstream can
+    /// understand it (a keyword Gravatar knows, or a trusted URL), encoded exactly once.
+    fn url(&self, request: &AvatarRequest, default: Option<&DefaultImage>) -> String {
+        let mut url = format!(
+            "{}{}?s={}",
+            self.settings.base_url, request.hash, request.size
+        );
+        let forwarded = match default {
+            Some(DefaultImage::Keyword(DefaultKeyword::Pagan)) | None => None,
+            Some(DefaultImage::Keyword(keyword)) => Some(keyword.name().to_owned()),
+            Some(DefaultImage::Redirect(target)) if target.as_str().starts_with("http") => {
+                Some(target.as_str().to_owned())
+            }
+            Some(DefaultImage::Redirect(_)) => None,
+        };
+        if let Some(default) = forwarded {
+            url.push_str("&d=");
+            url.push_str(&encode_query_value(&default));
+        }
+        url
+    }
+
+    async fn proxy(&self, request: &AvatarRequest) -> Option<Answer> {
+        let key = (request.hash, request.size);
+        if self
+            .misses
+            .get(&key)
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return None;
+        }
+        match self.fetch(request).await {
+            Ok(bytes) => {
+                let format = ImageFormat::sniff(&bytes)?;
+                let fingerprint = fingerprint_of(&bytes);
+                Some(Answer::Image {
+                    rendered: Rendered {
+                        bytes,
+                        format,
+                        size: request.size,
+                    },
+                    fingerprint,
+                    hit: false,
+                })
+            }
+            Err(reason) => {
+                tracing::debug!(hash = %request.hash, reason, "upstream has no usable avatar; using the default");
+                self.misses
+                    .insert(key, Instant::now() + self.settings.negative_ttl);
+                None
+            }
+        }
+    }
+
+    async fn fetch(&self, request: &AvatarRequest) -> Result<Bytes, &'static str> {
+        let client = self.client.as_ref().ok_or("no client")?;
+        let not_found = DefaultImage::Keyword(DefaultKeyword::NotFound);
+        let uri: Uri = self
+            .url(request, Some(&not_found))
+            .parse()
+            .map_err(|_| "bad URL")?;
+        let upstream_request = Request::get(uri)
+            .body(Empty::new())
+            .map_err(|_| "bad request")?;
+        let exchange = async {
+            let response = client
+                .request(upstream_request)
+                .await
+                .map_err(|_| "connection failed")?;
+            if response.status() != StatusCode::OK {
+                return Err("not found or failed upstream");
+            }
+            let body = Limited::new(response.into_body(), self.limits.max_input_bytes);
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|_| "body failed or too large")?
+                .to_bytes();
+            if ImageFormat::sniff(&bytes).is_none() {
+                return Err("not an image");
+            }
+            Ok(bytes)
+        };
+        tokio::time::timeout(self.settings.timeout, exchange)
+            .await
+            .map_err(|_| "timed out")?
+    }
+}
+
+/// Proxied bytes are not rendered here, so their ETag comes from a digest of the bytes.
+fn fingerprint_of(bytes: &[u8]) -> [u8; 16] {
+    let digest = HashAlgorithm::Sha256.digest(bytes);
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&digest.as_bytes()[..16]);
+    fingerprint
+}
