@@ -38,10 +38,12 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
         });
     }
     let format = ImageFormat::sniff(bytes).ok_or(ImageError::UnknownFormat)?;
-    let reader = ImageReader::with_format(Cursor::new(bytes), format.to_image_crate());
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|err| corrupt(format, &err))?;
+    let (width, height) = match fixed_header_dimensions(format, bytes) {
+        Some(dimensions) => dimensions,
+        None => ImageReader::with_format(Cursor::new(bytes), format.to_image_crate())
+            .into_dimensions()
+            .map_err(|err| corrupt(format, &err))?,
+    };
     if width == 0 || height == 0 || width > limits.max_side || height > limits.max_side {
         return Err(ImageError::Dimensions {
             width,
@@ -140,6 +142,23 @@ fn decode_gif(bytes: &[u8], info: &ImageInfo, limits: &Limits) -> Result<Decoded
 fn jpeg_is_complete(bytes: &[u8]) -> bool {
     let last_scan = bytes.windows(2).rposition(|pair| pair == [0xff, 0xda]);
     last_scan.is_some_and(|start| bytes[start..].windows(2).any(|pair| pair == [0xff, 0xd9]))
+}
+
+/// Dimensions read straight from the fixed header fields of PNG (IHDR) and GIF (logical
+/// screen), so a file that is nothing but a huge header is refused for its size, not reported
+/// as truncated. Other formats go through the decoder's header parser.
+fn fixed_header_dimensions(format: ImageFormat, bytes: &[u8]) -> Option<(u32, u32)> {
+    match format {
+        ImageFormat::Png if bytes.len() >= 24 && &bytes[12..16] == b"IHDR" => Some((
+            u32::from_be_bytes(bytes[16..20].try_into().ok()?),
+            u32::from_be_bytes(bytes[20..24].try_into().ok()?),
+        )),
+        ImageFormat::Gif if bytes.len() >= 10 => Some((
+            u32::from(u16::from_le_bytes([bytes[6], bytes[7]])),
+            u32::from(u16::from_le_bytes([bytes[8], bytes[9]])),
+        )),
+        _ => None,
+    }
 }
 
 /// Memory one RGBA frame takes.

@@ -1,6 +1,12 @@
 //! The command line, as clap derives it.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
+
+/// Where avatars are kept unless `--data-dir` says otherwise: a folder the user can see.
+pub(crate) const DEFAULT_DATA_DIR: &str = "avatars-data";
 
 /// Federated avatars: Libravatar hashes and avatar URLs.
 #[derive(Debug, Parser)]
@@ -14,10 +20,82 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Serve the Libravatar HTTP API from a data directory.
+    Serve(ServeArgs),
+    /// Store (or replace) the avatar of an email address or OpenID URL.
+    Import(ImportArgs),
+    /// Remove the avatar of an email address or OpenID URL.
+    Remove(RemoveArgs),
+    /// List the stored avatars.
+    List(ListArgs),
     /// Print the avatar hashes of an email address (md5 and sha256) or an OpenID URL (sha256).
     Hash(HashArgs),
     /// Print the avatar URL of an email address or OpenID URL.
     Url(UrlArgs),
+}
+
+/// The data directory option shared by the commands that use the store.
+#[derive(Debug, Args)]
+pub(crate) struct DataDir {
+    /// Where avatars are stored (created on first use).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    pub(crate) data_dir: PathBuf,
+}
+
+/// `avatars serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: SocketAddr,
+
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+
+    /// Import an avatar before serving, as ADDRESS=FILE (repeatable).
+    #[arg(long = "email", value_name = "ADDR=FILE", value_parser = parse_email_file)]
+    pub(crate) emails: Vec<(String, PathBuf)>,
+}
+
+/// `avatars import`.
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+
+    /// An email address, or an OpenID URL starting with http:// or https://.
+    pub(crate) identity: String,
+
+    /// A PNG, JPEG, GIF or WebP file.
+    pub(crate) file: PathBuf,
+}
+
+/// `avatars remove`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+
+    /// An email address, or an OpenID URL starting with http:// or https://.
+    pub(crate) identity: String,
+}
+
+/// `avatars list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+}
+
+fn parse_email_file(value: &str) -> Result<(String, PathBuf), String> {
+    match value.split_once('=') {
+        Some((identity, file)) if !identity.is_empty() && !file.is_empty() => {
+            Ok((identity.to_owned(), PathBuf::from(file)))
+        }
+        _ => Err(format!(
+            "expected ADDRESS=FILE, like alice@example.org=alice.png; got {value:?}"
+        )),
+    }
 }
 
 /// `avatars hash`.

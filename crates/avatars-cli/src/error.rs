@@ -1,6 +1,8 @@
 //! The one error type of the CLI, and the exit status each error gets.
 
 use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Everything that makes an `avatars` command fail.
 #[derive(Debug, thiserror::Error)]
@@ -13,17 +15,52 @@ pub(crate) enum CliError {
     #[error("{0}")]
     Unsupported(&'static str),
 
-    /// Writing the result failed, for example a closed pipe (exit status 1).
-    #[error("cannot write output: {0}")]
+    /// An image to import was refused (exit status 2).
+    #[error("{}: {source}", path.display())]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        source: avatar_image::ImageError,
+    },
+
+    /// A file named on the command line cannot be read (exit status 2).
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// The store failed (exit status 1).
+    #[error(transparent)]
+    Store(#[from] avatar_store::StoreError),
+
+    /// The service could not be built (exit status 1).
+    #[error(transparent)]
+    Service(#[from] avatar_service::ServiceError),
+
+    /// The address cannot be listened on (exit status 1).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// Writing the result, or running the server, failed (exit status 1).
+    #[error("{0}")]
     Output(#[from] io::Error),
 }
 
 impl CliError {
-    /// 2 for anything the user can fix by changing the command line, 1 for the rest.
+    /// 2 for anything the user can fix by changing the command line or its files, 1 for the rest.
     pub(crate) const fn exit_code(&self) -> u8 {
         match self {
-            Self::Input(_) | Self::Unsupported(_) => 2,
-            Self::Output(_) => 1,
+            Self::Input(_) | Self::Unsupported(_) | Self::Image { .. } | Self::ReadFile { .. } => 2,
+            Self::Store(_) | Self::Service(_) | Self::Bind { .. } | Self::Output(_) => 1,
         }
     }
 }

@@ -1,6 +1,10 @@
 //! `avatars`: federated avatars from the command line.
 //!
 //! ```text
+//! avatars serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--email ADDR=FILE]...
+//! avatars import [--data-dir DIR] IDENTITY FILE
+//! avatars remove [--data-dir DIR] IDENTITY
+//! avatars list [--data-dir DIR]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
 //! ```
@@ -23,6 +27,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = io::stdout().lock();
     let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(&args, &mut stdout),
+        Command::Import(args) => commands::import::run(&args, &mut stdout),
+        Command::Remove(args) => commands::remove::run(&args, &mut stdout),
+        Command::List(args) => commands::list::run(&args, &mut stdout),
         Command::Hash(args) => commands::hash::run(&args, &mut stdout),
         Command::Url(args) => commands::url::run(&args, &mut stdout),
     };

@@ -1,0 +1,22 @@
+//! `avatars remove`: forget an identity's avatar.
+
+use std::io::Write;
+
+use avatar_proto::Identity;
+use avatar_store::{FsStore, Store as _};
+
+use crate::cli::RemoveArgs;
+use crate::commands::small_runtime;
+use crate::error::CliError;
+
+/// Removing what is not there is not an error (the command is idempotent); it says so.
+pub(crate) fn run(args: &RemoveArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let identity = Identity::parse(&args.identity)?;
+    let store = FsStore::open(&args.data.data_dir)?;
+    if small_runtime()?.block_on(store.remove(&identity))? {
+        writeln!(out, "removed {identity}")?;
+    } else {
+        writeln!(out, "nothing stored for {identity}")?;
+    }
+    Ok(())
+}

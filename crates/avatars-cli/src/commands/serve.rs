@@ -1,0 +1,82 @@
+//! `avatars serve`: the standalone server.
+
+use std::io::Write;
+
+use avatar_image::Limits;
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_service::AvatarService;
+use avatar_store::{FsStore, Store as _};
+use axum::Router;
+
+use crate::cli::ServeArgs;
+use crate::commands::import::{describe, import_file};
+use crate::error::CliError;
+
+/// Opens (or creates) the data directory, imports any `--email` pairs, binds, prints
+/// `listening on http://HOST:PORT` on stdout, and serves until Ctrl-C or SIGTERM, then lets
+/// requests in flight finish.
+pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
+    // Validate every identity before touching anything.
+    let imports = args
+        .emails
+        .iter()
+        .map(|(identity, file)| Ok((Identity::parse(identity)?, file.clone())))
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = FsStore::open(&args.data.data_dir)?;
+        for (identity, file) in &imports {
+            let info = import_file(&store, identity, file, &Limits::default()).await?;
+            eprintln!("{}", describe(identity, &info));
+        }
+        let stored = store.list().await?.len();
+        let service = AvatarService::new(store);
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .map_err(|source| CliError::Bind { addr: args.addr, source })?;
+        let addr = listener.local_addr()?;
+        writeln!(out, "listening on http://{addr}")?;
+        out.flush()?;
+        let example = Identity::parse("george@example.com")?.hash(HashAlgorithm::Md5);
+        eprintln!(
+            "serving {stored} avatar(s) from {}; try http://{addr}/avatar/{example}?s=128&d=identicon (Ctrl-C stops)",
+            args.data.data_dir.display()
+        );
+        axum::serve(listener, Router::new().fallback_service(service))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        eprintln!("shut down");
+        Ok(())
+    })
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,290 @@
+//! `avatars serve`, `import`, `remove` and `list` as a user runs them, over real files and TCP.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
+
+fn avatars(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avatars"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the avatars binary runs")
+}
+
+fn write_png(path: &Path, width: u32, height: u32) {
+    image::RgbImage::from_pixel(width, height, image::Rgb([10, 150, 90]))
+        .save(path)
+        .unwrap();
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// A raw HTTP/1.1 GET; returns the status line, the header block and the body.
+fn http_get(addr: &str, path: &str) -> (String, String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(response[..split].to_vec()).unwrap();
+    let (status, headers) = head.split_once("\r\n").unwrap();
+    (
+        status.to_owned(),
+        headers.to_lowercase(),
+        response[split + 4..].to_vec(),
+    )
+}
+
+#[test]
+fn serve_imports_binds_answers_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("george.png"), 120, 90);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_avatars"))
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--email",
+            "George@example.com=george.png",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
+
+    let (status, headers, body) = http_get(&addr, &format!("/avatar/{GEORGE_MD5}?s=64"));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(headers.contains("content-type: image/png"), "{headers}");
+    let decoded = image::load_from_memory(&body).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (64, 64));
+    // The data dir defaulted to ./avatars-data and was created.
+    assert!(dir.path().join("avatars-data/VERSION").is_file());
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(
+        log.contains("imported george@example.com: PNG 120 x 90"),
+        "{log}"
+    );
+    assert!(log.trim_end().ends_with("shut down"), "{log}");
+}
+
+#[test]
+fn serve_refuses_a_bad_email_pair_and_a_busy_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = avatars(dir.path(), &["serve", "--email", "no-equals-sign"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("expected ADDRESS=FILE"));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = avatars(dir.path(), &["serve", "--addr", &addr]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(&format!("cannot listen on {addr}")),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn import_list_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("a.png"), 30, 30);
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let output = avatars(
+        dir.path(),
+        &["import", "--data-dir", data, "Alice@Example.org", "a.png"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "imported alice@example.org: PNG 30 x 30\n"
+    );
+
+    let listed = avatars(dir.path(), &["list", "--data-dir", data]);
+    assert!(String::from_utf8_lossy(&listed.stdout).ends_with(" alice@example.org\n"));
+
+    let removed = avatars(
+        dir.path(),
+        &["remove", "--data-dir", data, "alice@example.org"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&removed.stdout),
+        "removed alice@example.org\n"
+    );
+    let again = avatars(
+        dir.path(),
+        &["remove", "--data-dir", data, "alice@example.org"],
+    );
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "nothing stored for alice@example.org\n"
+    );
+    assert!(
+        avatars(dir.path(), &["list", "--data-dir", data])
+            .stdout
+            .is_empty()
+    );
+}
+
+/// Every refused import exits 2 with one clear line and leaves the stored avatar untouched.
+#[test]
+fn refused_imports_leave_the_store_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    write_png(&dir.path().join("good.png"), 40, 40);
+    let ok = avatars(
+        dir.path(),
+        &[
+            "import",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "george@example.com",
+            "good.png",
+        ],
+    );
+    assert!(ok.status.success());
+    let image_path = data.join("identities");
+    let stored_before = snapshot(&image_path);
+
+    std::fs::write(dir.path().join("text.png"), "this is not an image").unwrap();
+    let mut truncated = std::fs::read(dir.path().join("good.png")).unwrap();
+    truncated.truncate(truncated.len() / 2);
+    std::fs::write(dir.path().join("truncated.png"), truncated).unwrap();
+    std::fs::write(dir.path().join("big.png"), vec![0u8; 9 << 20]).unwrap();
+    std::fs::write(dir.path().join("bomb.png"), bomb_png()).unwrap();
+
+    let cases = [
+        ("text.png", "not a PNG, JPEG, GIF or WebP image"),
+        ("truncated.png", "corrupt or truncated PNG image"),
+        ("big.png", "at most 8388608 bytes are accepted"),
+        ("bomb.png", "each side must be from 1 to 8192 pixels"),
+        ("missing.png", "cannot read missing.png"),
+    ];
+    for (file, reason) in cases {
+        let output = avatars(
+            dir.path(),
+            &[
+                "import",
+                "--data-dir",
+                data.to_str().unwrap(),
+                "george@example.com",
+                file,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(2), "{file}");
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{file}: {message}");
+        assert!(
+            message.starts_with("avatars: ") && message.contains(reason),
+            "{file}: {message}"
+        );
+        assert_eq!(
+            snapshot(&image_path),
+            stored_before,
+            "{file} changed the store"
+        );
+        assert_eq!(
+            std::fs::read_dir(data.join("tmp")).unwrap().count(),
+            0,
+            "{file} left a temporary file"
+        );
+    }
+}
+
+/// Every file under `dir` with its bytes, for before/after comparisons.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let entry = entry.unwrap().path();
+            if entry.is_dir() {
+                pending.push(entry);
+            } else {
+                files.push((entry.display().to_string(), std::fs::read(&entry).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A valid PNG signature and header claiming 100000 x 100000 pixels.
+fn bomb_png() -> Vec<u8> {
+    let mut header = b"IHDR".to_vec();
+    header.extend_from_slice(&100_000u32.to_be_bytes());
+    header.extend_from_slice(&100_000u32.to_be_bytes());
+    header.extend_from_slice(&[8, 6, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend_from_slice(&13u32.to_be_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&crc32(&header).to_be_bytes());
+    out
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
