@@ -1,9 +1,10 @@
 //! Centre square crop and resize to exactly N x N, with `fast_image_resize`.
 //!
-//! Chosen by measurement (see `benches/resize.rs` and the README's performance notes):
-//! `fast_image_resize` with Lanczos3 against `image::imageops::resize` with Lanczos3 on the same
-//! inputs. The crop is done by the resizer itself (`fit_into_destination` centred), so no cropped
-//! copy is made.
+//! Chosen by measurement (`cargo bench -p avatar-image --bench resize`, 2 cores, 2026-11-21):
+//! with Lanczos3 on the same RGB inputs, `fast_image_resize` took 349 us for 512x512 -> 80,
+//! 511 us for 512x512 -> 256, 1.64 ms for 1024x768 -> 512 and 676 us for 64x64 -> 512, against
+//! 3.88 ms, 5.81 ms, 19.9 ms and 6.61 ms for `image::imageops` (10-12x slower). The crop is done
+//! by the resizer itself (`fit_into_destination` centred), so no cropped copy is made.
 
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};

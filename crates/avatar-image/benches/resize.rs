@@ -1,0 +1,97 @@
+//! Which resizer: `fast_image_resize` (what the pipeline uses) against `image::imageops::resize`,
+//! same filter (Lanczos3), same inputs; and the whole cold render of a 512 x 512 JPEG.
+//!
+//! `cargo bench -p avatar-image --bench resize`
+
+use std::hint::black_box;
+use std::io::Cursor;
+
+use avatar_image::{Limits, render_square};
+use criterion::{Criterion, criterion_group, criterion_main};
+use fast_image_resize::images::Image;
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::imageops::{self, FilterType as ImageFilter};
+use image::{Rgb, RgbImage};
+
+/// Smooth waves plus a ramp: something like a photo for a resizer, deterministic.
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "pixel arithmetic on small, positive values"
+)]
+fn photo_like(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        Rgb([
+            (128.0 + 100.0 * (x as f32 / 17.0).sin()) as u8,
+            (128.0 + 100.0 * (y as f32 / 23.0).cos()) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    })
+}
+
+fn fir(source: &RgbImage, side: u32) -> Vec<u8> {
+    let src = Image::from_vec_u8(
+        source.width(),
+        source.height(),
+        source.as_raw().clone(),
+        PixelType::U8x3,
+    )
+    .unwrap();
+    let mut dst = Image::new(side, side, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .fit_into_destination(Some((0.5, 0.5)));
+    Resizer::new().resize(&src, &mut dst, &options).unwrap();
+    dst.into_vec()
+}
+
+fn image_crate(source: &RgbImage, side: u32) -> RgbImage {
+    let short = source.width().min(source.height());
+    let cropped = imageops::crop_imm(
+        source,
+        (source.width() - short) / 2,
+        (source.height() - short) / 2,
+        short,
+        short,
+    )
+    .to_image();
+    imageops::resize(&cropped, side, side, ImageFilter::Lanczos3)
+}
+
+fn resizers(c: &mut Criterion) {
+    for (width, height, side) in [
+        (512, 512, 80),
+        (512, 512, 256),
+        (1024, 768, 512),
+        (64, 64, 512),
+    ] {
+        let source = photo_like(width, height);
+        let mut group = c.benchmark_group(format!("resize {width}x{height} to {side}"));
+        group.bench_function("fast_image_resize", |b| {
+            b.iter(|| fir(black_box(&source), side));
+        });
+        group.bench_function("image::imageops", |b| {
+            b.iter(|| image_crate(black_box(&source), side));
+        });
+        group.finish();
+    }
+}
+
+fn cold_render(c: &mut Criterion) {
+    let mut jpeg = Vec::new();
+    photo_like(512, 512)
+        .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .unwrap();
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("cold render of a 512x512 JPEG");
+    for side in [80, 512] {
+        group.bench_function(format!("to {side}"), |b| {
+            b.iter(|| render_square(black_box(&jpeg), side, &limits).unwrap());
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, resizers, cold_render);
+criterion_main!(benches);
