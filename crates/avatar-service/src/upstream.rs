@@ -1,6 +1,7 @@
 //! Optional fallback to an upstream server (Gravatar) on a miss. Off by default: privacy is
 //! the point of self-hosting.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use avatar_image::{ImageFormat, Limits, Rendered};
@@ -9,10 +10,13 @@ use avatar_proto::{AvatarHash, AvatarRequest, DefaultImage, DefaultKeyword, Hash
 use bytes::Bytes;
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use quick_cache::sync::Cache;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
 
 use crate::error::ServiceError;
 use crate::respond::Answer;
@@ -51,6 +55,7 @@ pub struct Upstream {
     base_url: String,
     timeout: Duration,
     negative_ttl: Duration,
+    extra_roots: Vec<Vec<u8>>,
 }
 
 impl Upstream {
@@ -75,12 +80,11 @@ impl Upstream {
             base_url: GRAVATAR_BASE.to_owned(),
             timeout: Duration::from_secs(2),
             negative_ttl: Duration::from_secs(300),
+            extra_roots: Vec::new(),
         }
     }
 
-    /// The upstream's avatar base, ending in `/` (default Gravatar's). Proxying needs `http://`:
-    /// this build has no TLS client, so put a local TLS-terminating proxy in front of an https
-    /// upstream; redirects work with either scheme.
+    /// The upstream's avatar base, ending in `/` (default Gravatar's); `http://` or `https://`.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
         self
@@ -98,6 +102,13 @@ impl Upstream {
         self
     }
 
+    /// Trusts one more certificate authority (DER) for an https upstream, besides the usual
+    /// web roots: for a mirror behind a private CA.
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(der.into());
+        self
+    }
+
     /// The mode.
     #[must_use]
     pub const fn mode(&self) -> UpstreamMode {
@@ -109,7 +120,7 @@ impl Upstream {
 pub(crate) struct UpstreamClient {
     settings: Upstream,
     limits: Limits,
-    client: Option<Client<HttpConnector, Empty<Bytes>>>,
+    client: Option<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>>,
     misses: Cache<(AvatarHash, u32), Instant>,
 }
 
@@ -129,19 +140,18 @@ impl UpstreamClient {
                     "expected an absolute URL ending in /, like https://secure.gravatar.com/avatar/",
                 ));
             }
-            match uri.scheme_str() {
-                Some("http") => {}
-                Some("https") if settings.mode == UpstreamMode::Redirect => {}
-                Some("https") => {
-                    return Err(invalid(
-                        "proxying needs an http:// upstream (this build has no TLS client); use redirect mode or a local TLS-terminating proxy",
-                    ));
-                }
-                _ => return Err(invalid("the scheme must be http or https")),
+            if !matches!(uri.scheme_str(), Some("http" | "https")) {
+                return Err(invalid("the scheme must be http or https"));
             }
         }
-        let client = (settings.mode == UpstreamMode::Proxy)
-            .then(|| Client::builder(TokioExecutor::new()).build(HttpConnector::new()));
+        let client =
+            if settings.mode == UpstreamMode::Proxy {
+                Some(proxy_client(&settings.extra_roots).map_err(|_| {
+                    invalid("an added root certificate is not a valid DER certificate")
+                })?)
+            } else {
+                None
+            };
         Ok(Self {
             settings,
             limits,
@@ -248,6 +258,31 @@ impl UpstreamClient {
             .await
             .map_err(|_| "timed out")?
     }
+}
+
+/// An http and https client trusting the web's roots (and any added ones), with ring as the
+/// crypto provider named explicitly, so no process-wide default has to be installed.
+fn proxy_client(
+    extra_roots: &[Vec<u8>],
+) -> Result<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>, rustls::Error> {
+    let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for der in extra_roots {
+        roots
+            .add(CertificateDer::from(der.clone()))
+            .map_err(|_| rustls::Error::General("invalid root certificate".into()))?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
 /// Proxied bytes are not rendered here, so their ETag comes from a digest of the bytes.

@@ -265,13 +265,108 @@ async fn upstream_redirect_and_off() {
     assert_eq!(off.status(), StatusCode::OK);
     assert!(off.headers().get("location").is_none());
 
+    // Proxying to the default (https) upstream builds; a bad extra root is refused clearly.
+    assert!(
+        AvatarService::builder(MemoryStore::new())
+            .upstream(Upstream::proxy())
+            .build()
+            .is_ok()
+    );
     let err = AvatarService::builder(MemoryStore::new())
-        .upstream(Upstream::proxy())
+        .upstream(Upstream::proxy().add_root_certificate(b"not DER".to_vec()))
         .build()
         .unwrap_err();
     assert!(
-        err.to_string()
-            .contains("proxying needs an http:// upstream"),
+        err.to_string().contains("not a valid DER certificate"),
         "{err}"
     );
+    let err = AvatarService::builder(MemoryStore::new())
+        .upstream(Upstream::redirect().base_url("ftp://example.org/avatar/"))
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the scheme must be http or https"),
+        "{err}"
+    );
+}
+
+/// The fake upstream behind TLS, with a fresh self-signed certificate for `localhost`.
+async fn tls_upstream(known: String) -> (SocketAddr, Vec<u8>) {
+    use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, pki_types::PrivatePkcs8KeyDer};
+
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = certified.cert.der().to_vec();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        certified.signing_key.serialize_der(),
+    ));
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+
+    let picture = Bytes::from(jpeg());
+    let router = Router::new().route(
+        "/avatar/{hash}",
+        routing::get(
+            move |axum::extract::Path(hash): axum::extract::Path<String>| {
+                let (known, picture) = (known.clone(), picture.clone());
+                async move {
+                    if hash == known {
+                        ([("content-type", "image/jpeg")], picture).into_response()
+                    } else {
+                        (StatusCode::NOT_FOUND, "no").into_response()
+                    }
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router);
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (addr, certificate)
+}
+
+#[tokio::test]
+async fn upstream_proxy_over_https_trusts_only_what_it_should() {
+    let known = md5("famous@example.com");
+    let (addr, certificate) = tls_upstream(known.clone()).await;
+    let base = format!("https://localhost:{}/avatar/", addr.port());
+
+    let trusting = AvatarService::builder(MemoryStore::new())
+        .upstream(
+            Upstream::proxy()
+                .base_url(base.clone())
+                .add_root_certificate(certificate),
+        )
+        .build()
+        .unwrap();
+    let found = get(&trusting, &format!("/avatar/{known}?s=80")).await;
+    assert_eq!(found.status(), StatusCode::OK);
+    assert_eq!(found.body().as_ref(), jpeg().as_slice());
+
+    // Without the test CA the certificate is not trusted: the default flow answers instead.
+    let untrusting = AvatarService::builder(MemoryStore::new())
+        .upstream(Upstream::proxy().base_url(base))
+        .build()
+        .unwrap();
+    let refused = get(&untrusting, &format!("/avatar/{known}?s=80&d=404")).await;
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
 }

@@ -1,0 +1,96 @@
+//! Store faults under the service: logged, answered as a miss, never a 500.
+
+mod common;
+
+use avatar_service::AvatarService;
+use avatar_store::{FsStore, Store as _};
+use bytes::Bytes;
+use common::*;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+async fn status_and_size(service: &AvatarService<FsStore>, uri: &str) -> (StatusCode, usize) {
+    let response = service
+        .clone()
+        .oneshot(Request::get(uri).body(()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    (
+        status,
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .len(),
+    )
+}
+
+#[tokio::test]
+async fn damaged_or_oversized_store_files_are_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap();
+    store
+        .put(&identity(GEORGE), Bytes::from(png()))
+        .await
+        .unwrap();
+    let service = AvatarService::new(store);
+    let hash = md5(GEORGE);
+    assert_eq!(
+        status_and_size(&service, &format!("/avatar/{hash}?d=404"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // A pointer file that names no identity.
+    std::fs::write(
+        dir.path().join("hashes/md5").join(&hash),
+        "../../../etc/passwd\n",
+    )
+    .unwrap();
+    assert_eq!(
+        status_and_size(&service, &format!("/avatar/{hash}?d=404"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, size) = status_and_size(&service, &format!("/avatar/{hash}?s=24")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(size > 0);
+
+    // The SHA-256 pointer still works; make the image itself too big to read.
+    let sha = sha256(GEORGE);
+    assert_eq!(
+        status_and_size(&service, &format!("/avatar/{sha}?d=404"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let small_limit = AvatarService::new(FsStore::open(dir.path()).unwrap().max_file_bytes(10));
+    assert_eq!(
+        status_and_size(&small_limit, &format!("/avatar/{sha}?d=404"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // The image vanishes between requests.
+    let id_dir = std::fs::read_dir(dir.path().join("identities"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::remove_file(id_dir.join("image")).unwrap();
+    let fresh = AvatarService::new(FsStore::open(dir.path()).unwrap());
+    assert_eq!(
+        status_and_size(&fresh, &format!("/avatar/{sha}?d=404"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
