@@ -265,7 +265,7 @@ impl UpstreamClient {
 fn proxy_client(
     extra_roots: &[Vec<u8>],
 ) -> Result<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>, rustls::Error> {
-    let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut roots: RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
     for der in extra_roots {
         roots
             .add(CertificateDer::from(der.clone()))
