@@ -117,8 +117,20 @@ pub(crate) struct HashArgs {
 )]
 pub(crate) struct UrlArgs {
     /// Use the central server instead of looking up the domain's avatar server in DNS.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["nameservers", "timeout_ms"])]
     pub(crate) no_discovery: bool,
+
+    /// Ask this DNS server (IP:PORT, UDP then TCP) instead of the system's; repeatable.
+    #[arg(long = "nameserver", value_name = "IP:PORT")]
+    pub(crate) nameservers: Vec<SocketAddr>,
+
+    /// Give up on DNS after this many milliseconds and use the central server.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub(crate) timeout_ms: u64,
+
+    /// Also say on stderr where the base URL came from (the SRV target, or why the central server).
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
 
     /// Build an https URL (for pages served over https).
     #[arg(long)]

@@ -11,10 +11,6 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Input(#[from] avatar_proto::Error),
 
-    /// The command needs a feature this build does not have yet (exit status 2).
-    #[error("{0}")]
-    Unsupported(&'static str),
-
     /// An image to import was refused (exit status 2).
     #[error("{}: {source}", path.display())]
     Image {
@@ -59,7 +55,7 @@ impl CliError {
     /// 2 for anything the user can fix by changing the command line or its files, 1 for the rest.
     pub(crate) const fn exit_code(&self) -> u8 {
         match self {
-            Self::Input(_) | Self::Unsupported(_) | Self::Image { .. } | Self::ReadFile { .. } => 2,
+            Self::Input(_) | Self::Image { .. } | Self::ReadFile { .. } => 2,
             Self::Store(_) | Self::Service(_) | Self::Bind { .. } | Self::Output(_) => 1,
         }
     }

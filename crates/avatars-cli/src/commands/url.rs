@@ -1,23 +1,63 @@
-//! `avatars url`: the URL of an identity's avatar.
+//! `avatars url`: the URL of an identity's avatar, found through DNS SRV unless told otherwise.
 
 use std::io::Write;
+use std::time::Duration;
 
-use avatar_proto::{AvatarUrlBuilder, HashAlgorithm, Identity, Scheme};
+use avatar_discovery::Discovery;
+use avatar_proto::{
+    AvatarUrlBuilder, BaseOrigin, BaseUrl, Fallback, HashAlgorithm, Identity, Scheme,
+};
 
 use crate::cli::UrlArgs;
+use crate::commands::small_runtime;
 use crate::error::CliError;
 
-/// Prints the avatar URL. Discovery (DNS SRV) is the default once `avatar-discovery` lands; until
-/// then the command asks for `--no-discovery` rather than silently skipping the lookup.
+/// Prints the avatar URL: the identity's domain is looked up in DNS (the system resolver, or the
+/// given nameservers) and the central server is used whenever that yields nothing usable.
 pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> {
     let builder = builder(args)?;
-    if !args.no_discovery {
-        return Err(CliError::Unsupported(
-            "DNS discovery is not available in this build yet; pass --no-discovery to use the central server",
-        ));
+    let scheme = builder.scheme_of_page();
+    let base = if args.no_discovery {
+        BaseUrl::central(scheme, Fallback::NotAttempted)
+    } else {
+        discover(args, &builder, scheme)?
+    };
+    if args.verbose {
+        match base.origin() {
+            BaseOrigin::Federated(target) => {
+                eprintln!("avatars: federated: {}:{}", target.host(), target.port());
+            }
+            BaseOrigin::Central(reason) => eprintln!("avatars: central server: {reason}"),
+        }
     }
-    writeln!(out, "{}", builder.build())?;
+    writeln!(out, "{}", builder.build_with_base(&base))?;
     Ok(())
+}
+
+fn discover(
+    args: &UrlArgs,
+    builder: &AvatarUrlBuilder,
+    scheme: Scheme,
+) -> Result<BaseUrl, CliError> {
+    let runtime = small_runtime()?;
+    runtime.block_on(async {
+        let mut discovery = Discovery::builder().timeout(Duration::from_millis(args.timeout_ms));
+        for nameserver in &args.nameservers {
+            discovery = discovery.nameserver(*nameserver);
+        }
+        let discovery = match discovery.build() {
+            Ok(discovery) => discovery,
+            Err(err) => {
+                // No usable resolver is one more DNS failure: the spec's answer is the central server.
+                eprintln!("avatars: warning: {err}; using the central server");
+                return Ok(BaseUrl::central(scheme, Fallback::LookupFailed));
+            }
+        };
+        Ok(match builder.identity().domain() {
+            Ok(domain) => discovery.base_url(&domain, scheme).await,
+            Err(_) => BaseUrl::central(scheme, Fallback::InvalidDomain),
+        })
+    })
 }
 
 /// Turns the arguments into a URL builder; shared by every way of finding the base URL.
@@ -51,6 +91,9 @@ mod tests {
     fn args(identity: &str) -> UrlArgs {
         UrlArgs {
             no_discovery: true,
+            nameservers: Vec::new(),
+            timeout_ms: 1000,
+            verbose: false,
             https: false,
             size: None,
             default: None,
@@ -85,16 +128,5 @@ mod tests {
             "https://seccdn.libravatar.org/avatar/47508cb4512f7b46aaeb34b4a514c63d63ec240bf28cbc4410addd4867c10066\
              ?s=512&d=https%3A%2F%2Fexample.org%2Fa%20b.png&f=y\n"
         );
-    }
-
-    #[test]
-    fn discovery_is_asked_for_explicitly_until_it_exists() {
-        let err = output(&UrlArgs {
-            no_discovery: false,
-            ..args("a@example.org")
-        })
-        .unwrap_err();
-        assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("--no-discovery"));
     }
 }

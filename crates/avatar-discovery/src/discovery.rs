@@ -1,0 +1,298 @@
+//! [`Discovery`]: the handle applications keep, and its builder.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use avatar_proto::identity::idna_domain;
+use avatar_proto::{AvatarUrlBuilder, BaseUrl, Fallback, Scheme, SrvRecord};
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+
+use crate::cache::{AnswerCache, Cached};
+use crate::clock::{Clock, SystemClock};
+use crate::error::DiscoveryError;
+use crate::lookup::{self, Outcome};
+use crate::random::SplitMix;
+
+/// Positive answers are kept at least this long, whatever their TTL (the spec's rule).
+pub const MIN_POSITIVE_TTL: Duration = Duration::from_secs(86_400);
+/// Default bound on one lookup.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+type RandomSource = Box<dyn FnMut(u64) -> u64 + Send>;
+
+/// Finds the avatar server of a domain through DNS SRV, as the Libravatar spec demands: the
+/// scheme's service name (`_avatars._tcp` or `_avatars-sec._tcp`), the domain in IDNA ASCII with
+/// no walk up to parent domains, only the lowest priority value, the RFC 2782 weighted draw (made
+/// per call from the cached record set), `.` as "no service", sanitised targets, the trailing dot
+/// stripped, the default port left out; and the central server on no record, a bad record, or
+/// any DNS error or timeout.
+///
+/// Cheap to clone; clones share the resolver and the cache. Positive answers are cached for
+/// max(TTL, 1 day); negative answers and errors for shorter, configurable times; concurrent
+/// lookups of one name share one query.
+///
+/// ```no_run
+/// use avatar_discovery::Discovery;
+/// use avatar_proto::{AvatarUrlBuilder, Identity, Scheme};
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let discovery = Discovery::builder().build()?; // the system's resolver
+/// let base = discovery.base_url("example.org", Scheme::Https).await;
+/// println!("{base}"); // https://avatars.example.org/avatar/ or https://seccdn.libravatar.org/avatar/
+///
+/// let url = discovery
+///     .avatar_url(&AvatarUrlBuilder::new(Identity::parse("alice@example.org")?).size(64))
+///     .await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Discovery {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    resolver: TokioResolver,
+    cache: AnswerCache,
+    clock: Arc<dyn Clock>,
+    random: Mutex<RandomSource>,
+    timeout: Duration,
+    negative_ttl: Duration,
+    error_ttl: Duration,
+}
+
+impl fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Discovery")
+            .field("timeout", &self.inner.timeout)
+            .field("negative_ttl", &self.inner.negative_ttl)
+            .field("error_ttl", &self.inner.error_ttl)
+            .field("cached_names", &self.inner.cache.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Discovery {
+    /// A builder: system resolver, 1 s timeout, 10,000 cached names.
+    pub fn builder() -> DiscoveryBuilder {
+        DiscoveryBuilder::default()
+    }
+
+    /// The SRV records of `domain` for `scheme`'s service, from the cache or DNS.
+    ///
+    /// # Errors
+    /// The [`Fallback`] reason there are none to use: no records, an invalid domain, or a failed
+    /// lookup (each cached for its configured time).
+    pub async fn records(
+        &self,
+        domain: &str,
+        scheme: Scheme,
+    ) -> Result<Arc<[SrvRecord]>, Fallback> {
+        let inner = &self.inner;
+        let key = format!("{}|{}", scheme.as_str(), domain.to_ascii_lowercase());
+        let fetch = async {
+            let outcome = match idna_domain(domain) {
+                Ok(ascii) => Some(
+                    lookup::srv(&inner.resolver, &scheme.srv_name(&ascii), inner.timeout).await,
+                ),
+                Err(_) => None,
+            };
+            let now = inner.clock.now();
+            match outcome {
+                Some(Outcome::Records { records, ttl }) => Cached {
+                    answer: Ok(records),
+                    expires: now + MIN_POSITIVE_TTL.max(Duration::from_secs(u64::from(ttl))),
+                },
+                Some(Outcome::NoRecords) => Cached {
+                    answer: Err(Fallback::NoRecords),
+                    expires: now + inner.negative_ttl,
+                },
+                Some(Outcome::Failed) => Cached {
+                    answer: Err(Fallback::LookupFailed),
+                    expires: now + inner.error_ttl,
+                },
+                None => Cached {
+                    answer: Err(Fallback::InvalidDomain),
+                    expires: now + inner.negative_ttl,
+                },
+            }
+        };
+        inner
+            .cache
+            .get_or_fetch(&key, inner.clock.now(), fetch)
+            .await
+            .answer
+    }
+
+    /// The avatar base URL for `domain` (`http(s)://host[:port]/avatar/`), federated or central.
+    pub async fn base_url(&self, domain: &str, scheme: Scheme) -> BaseUrl {
+        match self.records(domain, scheme).await {
+            Ok(records) => {
+                let mut random = self
+                    .inner
+                    .random
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                BaseUrl::from_srv(scheme, &records, &mut *random)
+            }
+            Err(reason) => BaseUrl::central(scheme, reason),
+        }
+    }
+
+    /// The full avatar URL: the identity's domain is discovered for the builder's scheme, then
+    /// the builder's hash and options are appended.
+    pub async fn avatar_url(&self, url: &AvatarUrlBuilder) -> String {
+        let scheme = url.scheme_of_page();
+        let base = match url.identity().domain() {
+            Ok(domain) => self.base_url(&domain, scheme).await,
+            Err(_) => BaseUrl::central(scheme, Fallback::InvalidDomain),
+        };
+        url.build_with_base(&base)
+    }
+
+    /// How many (scheme, domain) answers are cached.
+    #[must_use]
+    pub fn cached_names(&self) -> usize {
+        self.inner.cache.len()
+    }
+}
+
+/// Builds a [`Discovery`].
+#[must_use]
+pub struct DiscoveryBuilder {
+    nameservers: Vec<SocketAddr>,
+    timeout: Duration,
+    cache_capacity: usize,
+    negative_ttl: Duration,
+    error_ttl: Duration,
+    clock: Arc<dyn Clock>,
+    random: Option<RandomSource>,
+}
+
+impl Default for DiscoveryBuilder {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            cache_capacity: 10_000,
+            negative_ttl: Duration::from_secs(3600),
+            error_ttl: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+            random: None,
+        }
+    }
+}
+
+impl fmt::Debug for DiscoveryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DiscoveryBuilder")
+            .field("nameservers", &self.nameservers)
+            .field("timeout", &self.timeout)
+            .field("cache_capacity", &self.cache_capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscoveryBuilder {
+    /// Asks this nameserver (UDP, then TCP, on the given port) instead of the system's; repeat for
+    /// more. With none, the system configuration (`/etc/resolv.conf`) is used.
+    pub fn nameserver(mut self, addr: SocketAddr) -> Self {
+        self.nameservers.push(addr);
+        self
+    }
+
+    /// Bounds each lookup (default 1 s); past it the central server is used.
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many (scheme, domain) answers to keep (default 10,000).
+    pub const fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// How long "no such name" and "no SRV records" are remembered (default 1 hour).
+    pub const fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
+    }
+
+    /// How long a failed or timed-out lookup is remembered (default 1 minute).
+    pub const fn error_ttl(mut self, ttl: Duration) -> Self {
+        self.error_ttl = ttl;
+        self
+    }
+
+    /// The clock cache expiry is measured with (for tests).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The random source of the weighted draw: called with `max`, returns a number in
+    /// `0..=max` (for tests; the default is a seeded fast generator).
+    pub fn random(mut self, random: impl FnMut(u64) -> u64 + Send + 'static) -> Self {
+        self.random = Some(Box::new(random));
+        self
+    }
+
+    /// Builds the resolver.
+    ///
+    /// # Errors
+    /// [`DiscoveryError::SystemConfig`] if no nameserver was given and the system configuration
+    /// cannot be read; [`DiscoveryError::Setting`] for a zero timeout.
+    pub fn build(self) -> Result<Discovery, DiscoveryError> {
+        if self.timeout.is_zero() {
+            return Err(DiscoveryError::Setting(
+                "the lookup timeout must be more than zero",
+            ));
+        }
+        let mut builder = if self.nameservers.is_empty() {
+            TokioResolver::builder_tokio()
+                .map_err(|err| DiscoveryError::SystemConfig(err.to_string()))?
+        } else {
+            let servers = self
+                .nameservers
+                .iter()
+                .map(|addr| {
+                    let (mut udp, mut tcp) = (ConnectionConfig::udp(), ConnectionConfig::tcp());
+                    udp.port = addr.port();
+                    tcp.port = addr.port();
+                    NameServerConfig::new(addr.ip(), true, vec![udp, tcp])
+                })
+                .collect();
+            TokioResolver::builder_with_config(
+                ResolverConfig::from_name_servers(servers),
+                TokioRuntimeProvider::default(),
+            )
+        };
+        let options = builder.options_mut();
+        options.timeout = self.timeout;
+        options.attempts = 1;
+        // This crate caches answers itself, under the spec's rules.
+        options.cache_size = 0;
+        let resolver = builder
+            .build()
+            .map_err(|err| DiscoveryError::Resolver(err.to_string()))?;
+        let random = self.random.unwrap_or_else(|| {
+            let mut generator = SplitMix::seeded();
+            Box::new(move |max| generator.uniform_inclusive(max))
+        });
+        Ok(Discovery {
+            inner: Arc::new(Inner {
+                resolver,
+                cache: AnswerCache::new(self.cache_capacity),
+                clock: self.clock,
+                random: Mutex::new(random),
+                timeout: self.timeout,
+                negative_ttl: self.negative_ttl,
+                error_ttl: self.error_ttl,
+            }),
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! `avatars url` with DNS discovery against a real DNS server on 127.0.0.1.
+
+use std::process::{Command, Output};
+
+use avatar_discovery::fake_dns::{BlackHole, FakeDns};
+
+const ZONE: &str = "$ORIGIN example.org.
+@ 3600 IN SOA ns.example.org. admin.example.org. 1 7200 900 1209600 300
+_avatars._tcp 300 IN SRV 0 0 8080 avatars.example.org.
+_avatars-sec._tcp 300 IN SRV 0 0 443 secure.example.org.
+";
+
+fn avatars(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avatars"))
+        .args(args)
+        .output()
+        .expect("the avatars binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovers_federated_servers_per_scheme() {
+    let dns = FakeDns::start(&[ZONE]).await.unwrap();
+    let nameserver = dns.addr().to_string();
+    let http = avatars(&["url", "--nameserver", &nameserver, "George@Example.org"]);
+    assert!(
+        http.status.success(),
+        "{}",
+        String::from_utf8_lossy(&http.stderr)
+    );
+    let md5 = avatar_proto::Identity::parse("george@example.org")
+        .unwrap()
+        .hash(avatar_proto::HashAlgorithm::Md5);
+    assert_eq!(
+        stdout(&http),
+        format!("http://avatars.example.org:8080/avatar/{md5}\n")
+    );
+    let https = avatars(&[
+        "url",
+        "--https",
+        "--sha256",
+        "--size",
+        "64",
+        "-v",
+        "--nameserver",
+        &nameserver,
+        "george@example.org",
+    ]);
+    assert!(
+        stdout(&https).starts_with("https://secure.example.org/avatar/"),
+        "{}",
+        stdout(&https)
+    );
+    assert!(stdout(&https).ends_with("?s=64\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&https.stderr),
+        "avatars: federated: secure.example.org:443\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn falls_back_to_the_central_server_and_says_why() {
+    let dns = FakeDns::start(&[ZONE]).await.unwrap();
+    let nameserver = dns.addr().to_string();
+    let missing = avatars(&[
+        "url",
+        "-v",
+        "--nameserver",
+        &nameserver,
+        "someone@nowhere.example.org",
+    ]);
+    assert!(stdout(&missing).starts_with("http://cdn.libravatar.org/avatar/"));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "avatars: central server: no SRV records\n"
+    );
+
+    let hole = BlackHole::start().await.unwrap();
+    let silent = avatars(&[
+        "url",
+        "--https",
+        "-v",
+        "--timeout-ms",
+        "300",
+        "--nameserver",
+        &hole.addr().to_string(),
+        "a@example.org",
+    ]);
+    assert!(silent.status.success());
+    assert!(stdout(&silent).starts_with("https://seccdn.libravatar.org/avatar/"));
+    assert!(String::from_utf8_lossy(&silent.stderr).contains("DNS lookup failed or timed out"));
+}
+
+#[test]
+fn no_discovery_keeps_the_central_server() {
+    let output = avatars(&["url", "--no-discovery", "george@example.org"]);
+    assert!(stdout(&output).starts_with("http://cdn.libravatar.org/avatar/"));
+}
