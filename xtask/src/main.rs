@@ -2,6 +2,8 @@
 //!
 //! - `ci`: the whole gate CI runs: format check, clippy with `-D warnings`, every test
 //!   (unit, integration, property, snapshot and doc tests), and the docs with warnings denied.
+//! - `gallery --out DIR`: an HTML page of every default-image generator for 12 hashes at 32, 80
+//!   and 256 px (runs `avatar-image`'s `gallery` example, so xtask needs none of the crates).
 //!
 //! Later issues add `conformance`, `bench` and `fuzz`.
 
@@ -51,12 +53,14 @@ const CI_STEPS: &[Step] = &[
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci    format check, clippy -D warnings, all tests, docs with warnings denied";
+  ci                 format check, clippy -D warnings, all tests, docs with warnings denied
+  gallery --out DIR  an HTML page with every default-image generator";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1);
     match task.as_deref() {
         Some("ci") => run_steps(CI_STEPS),
+        Some("gallery") => gallery(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -68,6 +72,43 @@ fn main() -> ExitCode {
         None => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `gallery --out DIR`: runs the gallery example in release mode (drawing is quick either way,
+/// but the page is for looking at, so it should match what a server sends).
+fn gallery(args: &[String]) -> ExitCode {
+    let out = match args {
+        [flag, dir] if flag == "--out" => dir.clone(),
+        _ => {
+            eprintln!("xtask: usage: cargo xtask gallery --out DIR");
+            return ExitCode::from(2);
+        }
+    };
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "avatar-image",
+            "--example",
+            "gallery",
+            "--",
+            &out,
+        ])
+        .status();
+    match status {
+        Ok(status) if status.success() => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!("xtask: the gallery example failed ({status})");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("xtask: cannot run cargo: {err}");
+            ExitCode::FAILURE
         }
     }
 }

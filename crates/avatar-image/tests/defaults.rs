@@ -1,32 +1,66 @@
-//! Drawn defaults: exact sizes, determinism, and the hash-dependent stand-ins.
+//! The drawn defaults: exact sizes, determinism, variety, and snapshots of their bytes.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
 
 use avatar_image::render_default;
-use avatar_proto::{AvatarHash, DefaultKeyword, RobohashSet};
+use avatar_proto::{AvatarHash, DefaultKeyword, HashAlgorithm, RobohashSet};
 
-fn hash(n: u8) -> AvatarHash {
-    AvatarHash::Md5([n; 16])
+/// Every keyword that draws an image.
+const DRAWN: [DefaultKeyword; 10] = [
+    DefaultKeyword::Identicon,
+    DefaultKeyword::Retro,
+    DefaultKeyword::MonsterId,
+    DefaultKeyword::Wavatar,
+    DefaultKeyword::Robohash(RobohashSet::Set1),
+    DefaultKeyword::Robohash(RobohashSet::Set2),
+    DefaultKeyword::Robohash(RobohashSet::Set3),
+    DefaultKeyword::Pagan,
+    DefaultKeyword::MysteryPerson,
+    DefaultKeyword::Blank,
+];
+
+/// The generators that must differ between hashes (not `mp` or `blank`).
+const GENERATED: [DefaultKeyword; 8] = [
+    DefaultKeyword::Identicon,
+    DefaultKeyword::Retro,
+    DefaultKeyword::MonsterId,
+    DefaultKeyword::Wavatar,
+    DefaultKeyword::Robohash(RobohashSet::Set1),
+    DefaultKeyword::Robohash(RobohashSet::Set2),
+    DefaultKeyword::Robohash(RobohashSet::Set3),
+    DefaultKeyword::Pagan,
+];
+
+fn label(keyword: DefaultKeyword) -> String {
+    match keyword {
+        DefaultKeyword::Robohash(set) => format!("robohash-{}", set.name()),
+        other => other.name().to_owned(),
+    }
+}
+
+fn hash(n: u32) -> AvatarHash {
+    HashAlgorithm::Md5.digest(format!("person{n}@example.org").as_bytes())
+}
+
+fn draw(keyword: DefaultKeyword, hash: &AvatarHash, size: u32) -> Vec<u8> {
+    render_default(keyword, hash, size)
+        .unwrap()
+        .expect("an image keyword")
+        .bytes
+        .to_vec()
 }
 
 #[test]
-fn every_image_keyword_renders_png_at_exactly_the_size() {
-    let keywords = [
-        DefaultKeyword::MysteryPerson,
-        DefaultKeyword::Blank,
-        DefaultKeyword::Identicon,
-        DefaultKeyword::MonsterId,
-        DefaultKeyword::Wavatar,
-        DefaultKeyword::Retro,
-        DefaultKeyword::Robohash(RobohashSet::Set2),
-        DefaultKeyword::Pagan,
-    ];
-    for keyword in keywords {
+fn every_keyword_is_exactly_n_by_n() {
+    for keyword in DRAWN {
         for size in [1, 2, 31, 80, 512] {
-            let rendered = render_default(keyword, &hash(1), size).unwrap().unwrap();
-            let decoded = image::load_from_memory(&rendered.bytes).unwrap();
+            let decoded = image::load_from_memory(&draw(keyword, &hash(1), size)).unwrap();
             assert_eq!(
                 (decoded.width(), decoded.height()),
                 (size, size),
-                "{keyword} {size}"
+                "{} at {size}",
+                label(keyword)
             );
         }
     }
@@ -37,44 +71,55 @@ fn every_image_keyword_renders_png_at_exactly_the_size() {
 }
 
 #[test]
-fn defaults_are_deterministic_and_stand_ins_differ_by_hash() {
-    let draw = |keyword, n| {
-        render_default(keyword, &hash(n), 64)
-            .unwrap()
-            .unwrap()
-            .bytes
-    };
-    assert_eq!(
-        draw(DefaultKeyword::MysteryPerson, 1),
-        draw(DefaultKeyword::MysteryPerson, 1)
-    );
-    assert_eq!(
-        draw(DefaultKeyword::MysteryPerson, 1),
-        draw(DefaultKeyword::MysteryPerson, 2)
-    );
-    assert_eq!(
-        draw(DefaultKeyword::Identicon, 1),
-        draw(DefaultKeyword::Identicon, 1)
-    );
-    assert_ne!(
-        draw(DefaultKeyword::Identicon, 1),
-        draw(DefaultKeyword::Identicon, 2)
-    );
+fn same_hash_and_size_give_identical_bytes() {
+    for keyword in DRAWN {
+        for size in [7, 80] {
+            assert_eq!(
+                draw(keyword, &hash(3), size),
+                draw(keyword, &hash(3), size),
+                "{}",
+                label(keyword)
+            );
+        }
+    }
 }
 
 #[test]
-fn blank_is_fully_transparent_and_the_silhouette_is_not() {
-    let blank = render_default(DefaultKeyword::Blank, &hash(1), 16)
-        .unwrap()
-        .unwrap();
-    let blank = image::load_from_memory(&blank.bytes).unwrap().to_rgba8();
-    assert!(blank.pixels().all(|pixel| pixel[3] == 0));
+fn a_thousand_hashes_give_a_thousand_distinct_images_per_generator() {
+    for keyword in GENERATED {
+        let images: HashSet<Vec<u8>> = (0..1000).map(|n| draw(keyword, &hash(n), 32)).collect();
+        assert_eq!(images.len(), 1000, "{} repeated itself", label(keyword));
+    }
+}
 
-    let person = render_default(DefaultKeyword::MysteryPerson, &hash(1), 100)
+#[test]
+fn mp_is_the_same_for_everyone_and_blank_is_transparent() {
+    assert_eq!(
+        draw(DefaultKeyword::MysteryPerson, &hash(1), 40),
+        draw(DefaultKeyword::MysteryPerson, &hash(2), 40)
+    );
+    let blank = image::load_from_memory(&draw(DefaultKeyword::Blank, &hash(1), 16))
         .unwrap()
-        .unwrap();
-    let person = image::load_from_memory(&person.bytes).unwrap().to_rgba8();
-    // The head's centre is figure-coloured, the top-left corner background-coloured.
-    assert!(person.get_pixel(50, 39)[0] > 240);
-    assert!(person.get_pixel(2, 2)[0] < 200);
+        .to_rgba8();
+    assert!(blank.pixels().all(|pixel| pixel[3] == 0));
+    let person = image::load_from_memory(&draw(DefaultKeyword::MysteryPerson, &hash(1), 100))
+        .unwrap()
+        .to_rgba8();
+    assert!(person.get_pixel(50, 39)[0] > 240, "the head is drawn");
+    assert!(person.get_pixel(2, 2)[0] < 200, "the corner is background");
+}
+
+/// An accidental change to any generator's output shows up here.
+#[test]
+fn output_digests() {
+    let mut table = String::new();
+    for keyword in DRAWN {
+        for n in [1, 2, 3] {
+            for size in [32, 80] {
+                let digest = HashAlgorithm::Sha256.digest(&draw(keyword, &hash(n), size));
+                writeln!(table, "{:<16} person{n} {size:>3} {digest}", label(keyword)).unwrap();
+            }
+        }
+    }
+    insta::assert_snapshot!(table);
 }
