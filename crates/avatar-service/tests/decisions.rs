@@ -221,6 +221,8 @@ async fn drawn_defaults_at_exactly_the_size_deterministic_and_per_hash() {
             &format!("/avatar/{one}?d=robohash&robohash={set}&s=50"),
         )
         .await;
+        assert_eq!(response.status(), StatusCode::OK, "{set}");
+        assert_eq!(response.headers()["content-type"], "image/png", "{set}");
         assert_eq!(dimensions(response.body()), (50, 50));
     }
 }
