@@ -18,7 +18,7 @@
 //!
 //! Where things live: [`decode`] (limits, probing, validation), `resize` (crop and resize),
 //! `encode`, [`render`] (the pipeline), [`cache`] (the render cache), [`defaults`] (drawn
-//! default images and the generator seam).
+//! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
 
 pub mod cache;
 pub mod decode;
@@ -29,6 +29,7 @@ mod format;
 mod limits;
 pub mod render;
 mod resize;
+pub mod xmpp;
 
 pub use cache::{RenderCache, RenderKey};
 pub use decode::{ImageInfo, probe, validate};
@@ -37,3 +38,4 @@ pub use error::ImageError;
 pub use format::ImageFormat;
 pub use limits::Limits;
 pub use render::{Rendered, render_square};
+pub use xmpp::{XmppRendition, render_xmpp};
