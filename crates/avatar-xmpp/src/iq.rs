@@ -1,0 +1,351 @@
+//! Answering IQ stanzas: XEP-0008 retrieval and storage, vCard (XEP-0054/0153), every row of the
+//! error table, as plain functions behind a tower `Service`.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use avatar_image::{Limits, XmppRendition, render_xmpp, validate};
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_store::Store;
+use bytes::Bytes;
+use jid::Jid;
+use minidom::Element;
+use quick_cache::sync::Cache;
+use tower_service::Service;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
+
+use crate::mapping::JidMapping;
+use crate::payload::{
+    AvatarData, AvatarQuery, Binval, NS_IQ_AVATAR, NS_STORAGE_AVATAR, VCard, VCardPhoto, VCardType,
+};
+
+const NS_VCARD: &str = "vcard-temp";
+
+/// Why an IQ is refused: the error table of `shared/spec/xmpp-avatars.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A subject we could serve, with no avatar: `cancel` / `item-not-found`.
+    NoAvatar,
+    /// A JID that names no identity: `cancel` / `service-unavailable` (or `item-not-found` with
+    /// anti-harvesting on, so the two cannot be told apart).
+    UnknownSubject,
+    /// A namespace this service does not answer: `cancel` / `service-unavailable`.
+    NamespaceNotUnderstood,
+    /// `set` on `jabber:iq:avatar`: `cancel` / `feature-not-implemented`.
+    SetOnIqAvatar,
+    /// Bad base64 or no `<data>`: `modify` / `bad-request`.
+    BadRequest,
+    /// Not an image, too large, wrong format: `modify` / `not-acceptable`.
+    NotAcceptable,
+    /// A set on someone else's avatar: `auth` / `forbidden`.
+    Forbidden,
+    /// The store failed: `wait` / `internal-server-error`.
+    StoreFailed,
+}
+
+impl Refusal {
+    fn stanza_error(self, anti_harvesting: bool) -> StanzaError {
+        let (kind, condition, text) = match self {
+            Self::NoAvatar => (
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+                "no avatar is stored for this address",
+            ),
+            Self::UnknownSubject if anti_harvesting => (
+                ErrorType::Cancel,
+                DefinedCondition::ItemNotFound,
+                "no avatar is stored for this address",
+            ),
+            Self::UnknownSubject => (
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "this JID does not name an address served here",
+            ),
+            Self::NamespaceNotUnderstood => (
+                ErrorType::Cancel,
+                DefinedCondition::ServiceUnavailable,
+                "this service answers jabber:iq:avatar, storage:client:avatar and vcard-temp",
+            ),
+            Self::SetOnIqAvatar => (
+                ErrorType::Cancel,
+                DefinedCondition::FeatureNotImplemented,
+                "jabber:iq:avatar is read-only; set the avatar through storage:client:avatar or vcard-temp",
+            ),
+            Self::BadRequest => (
+                ErrorType::Modify,
+                DefinedCondition::BadRequest,
+                "expected <data mimetype='...'> with base64 image data",
+            ),
+            Self::NotAcceptable => (
+                ErrorType::Modify,
+                DefinedCondition::NotAcceptable,
+                "expected a PNG, JPEG, GIF or WebP image within the size limits",
+            ),
+            Self::Forbidden => (
+                ErrorType::Auth,
+                DefinedCondition::Forbidden,
+                "only the address's owner may set its avatar",
+            ),
+            Self::StoreFailed => (
+                ErrorType::Wait,
+                DefinedCondition::InternalServerError,
+                "the avatar store failed; try again later",
+            ),
+        };
+        StanzaError::new(kind, condition, "en", text)
+    }
+}
+
+/// Settings of an [`IqService`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct IqConfig {
+    mapping: JidMapping,
+    anti_harvesting: bool,
+    limits: Limits,
+}
+
+impl IqConfig {
+    /// JIDs are mapped to identities by `mapping`; anti-harvesting off; default image limits.
+    pub fn new(mapping: JidMapping) -> Self {
+        Self {
+            mapping,
+            anti_harvesting: false,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Answer "unknown subject" exactly like "no avatar" (XEP-0054 1.3.0's anti-harvesting rule).
+    pub const fn anti_harvesting(mut self, on: bool) -> Self {
+        self.anti_harvesting = on;
+        self
+    }
+
+    /// Limits for uploaded images.
+    pub const fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+struct Shared<St> {
+    store: St,
+    config: IqConfig,
+    renditions: Cache<[u8; 32], XmppRendition>,
+}
+
+/// Answers avatar IQs from a [`Store`]. Cheap to clone.
+///
+/// Every `get` and `set` gets a result or an error (RFC 6120); `result` and `error` IQs get no
+/// reply (`None`).
+pub struct IqService<St> {
+    shared: Arc<Shared<St>>,
+}
+
+impl<St> Clone for IqService<St> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<St> std::fmt::Debug for IqService<St> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IqService")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: Store> IqService<St> {
+    /// A service answering from `store`.
+    pub fn new(store: St, config: IqConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                renditions: Cache::new(1024),
+            }),
+        }
+    }
+
+    /// The JID mapping.
+    pub fn mapping(&self) -> &JidMapping {
+        &self.shared.config.mapping
+    }
+
+    /// The XMPP rendition of `identity`'s avatar, if it has one (cached by stored content).
+    ///
+    /// # Errors
+    /// [`Refusal::StoreFailed`] if the store cannot be read. A stored file that cannot be rendered
+    /// counts as no avatar (and is logged).
+    pub async fn rendition(&self, identity: &Identity) -> Result<Option<XmppRendition>, Refusal> {
+        let stored = self
+            .shared
+            .store
+            .get(&identity.hash(HashAlgorithm::Sha256))
+            .await
+            .map_err(|err| {
+                tracing::warn!(%identity, error = %err, "cannot read the stored avatar");
+                Refusal::StoreFailed
+            })?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        if let Some(cached) = self.shared.renditions.get(&stored.content) {
+            return Ok(Some(cached));
+        }
+        let limits = self.shared.config.limits;
+        let bytes = stored.bytes.clone();
+        let rendered = tokio::task::spawn_blocking(move || render_xmpp(&bytes, &limits)).await;
+        match rendered {
+            Ok(Ok(rendition)) => {
+                self.shared
+                    .renditions
+                    .insert(stored.content, rendition.clone());
+                Ok(Some(rendition))
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(%identity, error = %err, "cannot render the stored avatar for XMPP");
+                Ok(None)
+            }
+            Err(err) => {
+                tracing::warn!(%identity, error = %err, "the rendering task failed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The reply to `iq`, or `None` for result and error IQs.
+    pub async fn answer(&self, iq: Iq) -> Option<Iq> {
+        let (from, to, id, outcome) = match iq {
+            Iq::Result { .. } | Iq::Error { .. } => return None,
+            Iq::Get {
+                from,
+                to,
+                id,
+                payload,
+            } => {
+                let outcome = self.get(to.as_ref(), &payload).await;
+                (from, to, id, outcome)
+            }
+            Iq::Set {
+                from,
+                to,
+                id,
+                payload,
+            } => {
+                let outcome = self.set(from.as_ref(), to.as_ref(), &payload).await;
+                (from, to, id, outcome)
+            }
+        };
+        Some(match outcome {
+            Ok(payload) => Iq::Result {
+                from: to,
+                to: from,
+                id,
+                payload,
+            },
+            Err(refusal) => Iq::Error {
+                from: to,
+                to: from,
+                id,
+                error: refusal.stanza_error(self.shared.config.anti_harvesting),
+                payload: None,
+            },
+        })
+    }
+
+    fn subject(&self, to: Option<&Jid>) -> Result<Identity, Refusal> {
+        to.and_then(|jid| self.shared.config.mapping.identity_of(jid))
+            .ok_or(Refusal::UnknownSubject)
+    }
+
+    async fn get(&self, to: Option<&Jid>, payload: &Element) -> Result<Option<Element>, Refusal> {
+        let namespace = payload.ns();
+        if !matches!(
+            namespace.as_str(),
+            NS_IQ_AVATAR | NS_STORAGE_AVATAR | NS_VCARD
+        ) {
+            return Err(Refusal::NamespaceNotUnderstood);
+        }
+        let identity = self.subject(to)?;
+        let rendition = self.rendition(&identity).await?.ok_or(Refusal::NoAvatar)?;
+        let mimetype = rendition.rendered.format.mime_type().to_owned();
+        let bytes = rendition.rendered.bytes.to_vec();
+        Ok(Some(match namespace.as_str() {
+            NS_VCARD => VCard {
+                photo: Some(VCardPhoto {
+                    type_: VCardType { data: mimetype },
+                    binval: Binval { data: bytes },
+                }),
+                payloads: Vec::new(),
+            }
+            .into(),
+            NS_IQ_AVATAR => AvatarQuery {
+                namespace: NS_IQ_AVATAR,
+                data: Some(AvatarData { mimetype, bytes }),
+            }
+            .into(),
+            _ => AvatarQuery {
+                namespace: NS_STORAGE_AVATAR,
+                data: Some(AvatarData { mimetype, bytes }),
+            }
+            .into(),
+        }))
+    }
+
+    async fn set(
+        &self,
+        from: Option<&Jid>,
+        to: Option<&Jid>,
+        payload: &Element,
+    ) -> Result<Option<Element>, Refusal> {
+        let image = match payload.ns().as_str() {
+            NS_IQ_AVATAR => return Err(Refusal::SetOnIqAvatar),
+            NS_STORAGE_AVATAR => {
+                let query = AvatarQuery::try_from(payload).map_err(|_| Refusal::BadRequest)?;
+                query.data.ok_or(Refusal::BadRequest)?.bytes
+            }
+            NS_VCARD => {
+                let vcard = VCard::try_from(payload.clone()).map_err(|_| Refusal::BadRequest)?;
+                vcard.photo.ok_or(Refusal::BadRequest)?.binval.data
+            }
+            _ => return Err(Refusal::NamespaceNotUnderstood),
+        };
+        let identity = self.subject(to)?;
+        if !from.is_some_and(|from| JidMapping::is_owner(from, &identity)) {
+            return Err(Refusal::Forbidden);
+        }
+        validate(&image, &self.shared.config.limits).map_err(|_| Refusal::NotAcceptable)?;
+        self.shared
+            .store
+            .put(&identity, Bytes::from(image))
+            .await
+            .map_err(|err| {
+                tracing::warn!(%identity, error = %err, "cannot store the uploaded avatar");
+                Refusal::StoreFailed
+            })?;
+        Ok(None)
+    }
+}
+
+impl<St: Store> Service<Iq> for IqService<St> {
+    type Response = Option<Iq>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Option<Iq>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, iq: Iq) -> Self::Future {
+        let service = self.clone();
+        Box::pin(async move { Ok(service.answer(iq).await) })
+    }
+}

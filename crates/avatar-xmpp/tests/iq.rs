@@ -1,0 +1,442 @@
+//! Every row of the error table, and the retrievals and uploads, in-process.
+
+use std::io::Cursor;
+
+use avatar_proto::Identity;
+use avatar_store::{MemoryStore, Store as _};
+use avatar_xmpp::payload::{NS_IQ_AVATAR, NS_STORAGE_AVATAR, VCard};
+use avatar_xmpp::{AvatarQuery, IqConfig, IqService, JidMapping};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use minidom::Element;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
+
+fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbImage::from_pixel(width, height, image::Rgb(rgb))
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn service(anti_harvesting: bool) -> IqService<MemoryStore> {
+    let store = MemoryStore::new();
+    store
+        .put(
+            &Identity::parse("alice@example.org").unwrap(),
+            Bytes::from(png(300, 200, [200, 40, 40])),
+        )
+        .await
+        .unwrap();
+    let mapping = JidMapping::new("avatars.example.org").identity_domain("example.org");
+    IqService::new(
+        store,
+        IqConfig::new(mapping).anti_harvesting(anti_harvesting),
+    )
+}
+
+fn iq(kind: &str, from: &str, to: &str, payload: &str) -> Iq {
+    let xml = format!(
+        "<iq xmlns='jabber:component:accept' type='{kind}' id='q1' from='{from}' to='{to}'>{payload}</iq>"
+    );
+    xml.parse::<Element>().unwrap().try_into().unwrap()
+}
+
+async fn refused(service: &IqService<MemoryStore>, request: Iq) -> (ErrorType, DefinedCondition) {
+    match service.answer(request).await {
+        Some(Iq::Error { error, id, .. }) => {
+            assert_eq!(id, "q1");
+            assert!(!error.texts.is_empty(), "errors explain themselves");
+            (error.type_, error.defined_condition)
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+async fn result_payload(service: &IqService<MemoryStore>, request: Iq) -> Option<Element> {
+    match service.answer(request).await {
+        Some(Iq::Result {
+            payload,
+            from,
+            to,
+            id,
+        }) => {
+            assert_eq!(id, "q1");
+            assert_eq!(from.unwrap().to_string(), "alice@avatars.example.org");
+            assert_eq!(to.unwrap().to_string(), "alice@example.org/phone");
+            payload
+        }
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+const ALICE: &str = "alice@avatars.example.org";
+const OWNER: &str = "alice@example.org/phone";
+
+#[tokio::test]
+async fn retrieval_in_every_namespace_gives_one_compliant_image() {
+    let service = service(false).await;
+    let expected = service
+        .rendition(&Identity::parse("alice@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    for namespace in [NS_IQ_AVATAR, NS_STORAGE_AVATAR] {
+        let payload = result_payload(
+            &service,
+            iq(
+                "get",
+                OWNER,
+                ALICE,
+                &format!("<query xmlns='{namespace}'/>"),
+            ),
+        )
+        .await
+        .unwrap();
+        let query = AvatarQuery::try_from(&payload).unwrap();
+        let data = query.data.unwrap();
+        assert_eq!(data.mimetype, "image/png");
+        assert_eq!(data.bytes, expected.rendered.bytes.to_vec(), "{namespace}");
+        assert!(data.bytes.len() < 8192);
+        let decoded = image::load_from_memory(&data.bytes).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (64, 64));
+    }
+    let payload = result_payload(
+        &service,
+        iq("get", OWNER, ALICE, "<vCard xmlns='vcard-temp'/>"),
+    )
+    .await
+    .unwrap();
+    let photo = VCard::try_from(payload).unwrap().photo.unwrap();
+    assert_eq!(photo.type_.data, "image/png");
+    assert_eq!(photo.binval.data, expected.rendered.bytes.to_vec());
+}
+
+#[tokio::test]
+async fn known_subject_without_avatar_is_item_not_found() {
+    let service = service(false).await;
+    let request = iq(
+        "get",
+        OWNER,
+        "carol@avatars.example.org",
+        "<query xmlns='jabber:iq:avatar'/>",
+    );
+    assert_eq!(
+        refused(&service, request).await,
+        (ErrorType::Cancel, DefinedCondition::ItemNotFound)
+    );
+}
+
+#[tokio::test]
+async fn unknown_subject_is_service_unavailable_or_hidden_by_anti_harvesting() {
+    for to in [
+        "avatars.example.org",
+        "alice@elsewhere.example",
+        "bad\\40@avatars.example.org",
+    ] {
+        let request = iq("get", OWNER, to, "<query xmlns='jabber:iq:avatar'/>");
+        assert_eq!(
+            refused(&service(false).await, request).await,
+            (ErrorType::Cancel, DefinedCondition::ServiceUnavailable),
+            "{to}"
+        );
+        let request = iq("get", OWNER, to, "<query xmlns='jabber:iq:avatar'/>");
+        assert_eq!(
+            refused(&service(true).await, request).await,
+            (ErrorType::Cancel, DefinedCondition::ItemNotFound),
+            "{to}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn namespaces_not_understood_are_service_unavailable() {
+    let service = service(false).await;
+    for payload in [
+        "<query xmlns='jabber:iq:version'/>",
+        "<ping xmlns='urn:xmpp:ping'/>",
+    ] {
+        for kind in ["get", "set"] {
+            assert_eq!(
+                refused(&service, iq(kind, OWNER, ALICE, payload)).await,
+                (ErrorType::Cancel, DefinedCondition::ServiceUnavailable),
+                "{kind} {payload}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn set_on_jabber_iq_avatar_is_not_implemented() {
+    let service = service(false).await;
+    let data = STANDARD.encode(png(40, 40, [1, 2, 3]));
+    let request = iq(
+        "set",
+        OWNER,
+        ALICE,
+        &format!(
+            "<query xmlns='jabber:iq:avatar'><data mimetype='image/png'>{data}</data></query>"
+        ),
+    );
+    assert_eq!(
+        refused(&service, request).await,
+        (ErrorType::Cancel, DefinedCondition::FeatureNotImplemented)
+    );
+}
+
+#[tokio::test]
+async fn bad_base64_or_missing_data_is_bad_request() {
+    let service = service(false).await;
+    for payload in [
+        "<query xmlns='storage:client:avatar'/>",
+        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>not*base64</data></query>",
+        "<query xmlns='storage:client:avatar'><data>AAAA</data></query>",
+        "<vCard xmlns='vcard-temp'/>",
+    ] {
+        assert_eq!(
+            refused(&service, iq("set", OWNER, ALICE, payload)).await,
+            (ErrorType::Modify, DefinedCondition::BadRequest),
+            "{payload}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn non_images_and_oversized_images_are_not_acceptable_and_change_nothing() {
+    let service = service(false).await;
+    let before = service
+        .rendition(&Identity::parse("alice@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    bomb.extend_from_slice(&100_000u32.to_be_bytes());
+    bomb.extend_from_slice(&100_000u32.to_be_bytes());
+    bomb.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    for bytes in [b"hello, not an image".to_vec(), bomb] {
+        let data = STANDARD.encode(&bytes);
+        let request = iq(
+            "set",
+            OWNER,
+            ALICE,
+            &format!(
+                "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
+            ),
+        );
+        assert_eq!(
+            refused(&service, request).await,
+            (ErrorType::Modify, DefinedCondition::NotAcceptable)
+        );
+    }
+    let after = service
+        .rendition(&Identity::parse("alice@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.sha1, after.sha1);
+
+    // Too large for the configured limit.
+    let mapping = JidMapping::new("avatars.example.org").identity_domain("example.org");
+    let limits = avatar_image::Limits {
+        max_input_bytes: 1000,
+        ..avatar_image::Limits::default()
+    };
+    let strict = IqService::new(MemoryStore::new(), IqConfig::new(mapping).limits(limits));
+    let data = STANDARD.encode(png(300, 300, [9, 9, 9]).repeat(2));
+    let request = iq(
+        "set",
+        OWNER,
+        ALICE,
+        &format!(
+            "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
+        ),
+    );
+    assert_eq!(
+        refused(&strict, request).await,
+        (ErrorType::Modify, DefinedCondition::NotAcceptable)
+    );
+}
+
+#[tokio::test]
+async fn setting_someone_elses_avatar_is_forbidden() {
+    let service = service(false).await;
+    let data = STANDARD.encode(png(40, 40, [1, 2, 3]));
+    let payload = format!(
+        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
+    );
+    for from in [
+        "mallory@example.org/laptop",
+        "alice@example.org.evil.example/x",
+        "avatars.example.org",
+    ] {
+        assert_eq!(
+            refused(&service, iq("set", from, ALICE, &payload)).await,
+            (ErrorType::Auth, DefinedCondition::Forbidden),
+            "{from}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_owner_uploads_through_storage_or_vcard_and_every_protocol_sees_it() {
+    let service = service(false).await;
+    let alice = Identity::parse("alice@example.org").unwrap();
+    let before = service.rendition(&alice).await.unwrap().unwrap();
+
+    let upload = png(50, 50, [10, 200, 90]);
+    let data = STANDARD.encode(&upload);
+    let payload = format!(
+        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
+    );
+    assert_eq!(
+        result_payload(&service, iq("set", OWNER, ALICE, &payload)).await,
+        None
+    );
+    let after = service.rendition(&alice).await.unwrap().unwrap();
+    assert_ne!(before.sha1, after.sha1);
+
+    let vcard_upload = png(70, 70, [250, 250, 0]);
+    let payload = format!(
+        "<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>{}</BINVAL></PHOTO></vCard>",
+        STANDARD.encode(&vcard_upload)
+    );
+    assert_eq!(
+        result_payload(&service, iq("set", OWNER, ALICE, &payload)).await,
+        None
+    );
+    let latest = service.rendition(&alice).await.unwrap().unwrap();
+    assert_ne!(latest.sha1, after.sha1);
+}
+
+#[tokio::test]
+async fn escaped_addresses_name_any_identity() {
+    let service = service(false).await;
+    let expected = service
+        .rendition(&Identity::parse("alice@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let escaped = "alice\\40example.org@avatars.example.org";
+    match service
+        .answer(iq(
+            "get",
+            OWNER,
+            escaped,
+            "<query xmlns='jabber:iq:avatar'/>",
+        ))
+        .await
+    {
+        Some(Iq::Result { from, payload, .. }) => {
+            assert_eq!(from.unwrap().to_string(), escaped);
+            let data = AvatarQuery::try_from(&payload.unwrap())
+                .unwrap()
+                .data
+                .unwrap();
+            assert_eq!(data.bytes, expected.rendered.bytes.to_vec());
+        }
+        other => panic!("expected a result, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn results_and_errors_get_no_reply() {
+    let service = service(false).await;
+    assert!(
+        service
+            .answer(iq("result", OWNER, ALICE, ""))
+            .await
+            .is_none()
+    );
+    let error = "<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>";
+    assert!(
+        service
+            .answer(iq("error", OWNER, ALICE, error))
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn presence_carries_one_sha1_in_both_protocols_then_the_disabled_forms() {
+    use avatar_xmpp::XAvatar;
+    use avatar_xmpp::payload::VCardUpdate;
+
+    let service = service(false).await;
+    let alice = Identity::parse("alice@example.org").unwrap();
+    let rendition = service.rendition(&alice).await.unwrap().unwrap();
+    let presence = service.presence_for(&alice).await.unwrap();
+    assert_eq!(
+        presence.from.unwrap().to_string(),
+        "alice@avatars.example.org"
+    );
+    let x = presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "jabber:x:avatar"))
+        .unwrap();
+    let update = presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "vcard-temp:x:update"))
+        .unwrap();
+    assert_eq!(
+        XAvatar::try_from(x).unwrap().hash.unwrap().0,
+        rendition.sha1
+    );
+    assert_eq!(
+        VCardUpdate::try_from(update.clone())
+            .unwrap()
+            .photo
+            .unwrap()
+            .data,
+        Some(rendition.sha1)
+    );
+
+    // The IQ data's SHA-1 is the presence hash.
+    let payload = result_payload(
+        &service,
+        iq("get", OWNER, ALICE, "<query xmlns='jabber:iq:avatar'/>"),
+    )
+    .await
+    .unwrap();
+    let data = AvatarQuery::try_from(&payload).unwrap().data.unwrap();
+    let digest: [u8; 20] = <sha1::Sha1 as sha1::Digest>::digest(&data.bytes).into();
+    assert_eq!(digest, rendition.sha1);
+
+    // Someone without an avatar: the disabled forms.
+    let carol = Identity::parse("carol@example.org").unwrap();
+    let presence = service.presence_for(&carol).await.unwrap();
+    let x = presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "jabber:x:avatar"))
+        .unwrap();
+    assert_eq!(XAvatar::try_from(x).unwrap().hash, None);
+    let update = presence
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "vcard-temp:x:update"))
+        .unwrap();
+    assert_eq!(
+        VCardUpdate::try_from(update.clone())
+            .unwrap()
+            .photo
+            .unwrap()
+            .data,
+        None
+    );
+    // Escaped when the address is not on the identity domain.
+    let elsewhere = Identity::parse("bob@elsewhere.net").unwrap();
+    assert_eq!(
+        service
+            .presence_for(&elsewhere)
+            .await
+            .unwrap()
+            .from
+            .unwrap()
+            .to_string(),
+        "bob\\40elsewhere.net@avatars.example.org"
+    );
+}
