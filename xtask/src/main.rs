@@ -45,7 +45,13 @@ const CI_STEPS: &[Step] = &[
     },
     Step {
         name: "docs",
-        args: &["doc", "--workspace", "--no-deps", "--locked"],
+        args: &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--locked",
+        ],
         env: &[("RUSTDOCFLAGS", "-D warnings")],
     },
 ];
