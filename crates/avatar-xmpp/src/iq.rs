@@ -15,6 +15,7 @@ use jid::Jid;
 use minidom::Element;
 use quick_cache::sync::Cache;
 use tower_service::Service;
+use xmpp_parsers::disco::{DiscoInfoResult, Identity as DiscoIdentity};
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
@@ -24,6 +25,17 @@ use crate::payload::{
 };
 
 const NS_VCARD: &str = "vcard-temp";
+const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+
+/// The features disco#info announces: what this service answers.
+pub const FEATURES: [&str; 6] = [
+    NS_DISCO_INFO,
+    NS_IQ_AVATAR,
+    NS_STORAGE_AVATAR,
+    NS_VCARD,
+    "jabber:x:avatar",
+    "vcard-temp:x:update",
+];
 
 /// Why an IQ is refused: the error table of `shared/spec/xmpp-avatars.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,6 +280,9 @@ impl<St: Store> IqService<St> {
 
     async fn get(&self, to: Option<&Jid>, payload: &Element) -> Result<Option<Element>, Refusal> {
         let namespace = payload.ns();
+        if namespace == NS_DISCO_INFO {
+            return self.disco_info(to);
+        }
         if !matches!(
             namespace.as_str(),
             NS_IQ_AVATAR | NS_STORAGE_AVATAR | NS_VCARD
@@ -298,6 +313,28 @@ impl<St: Store> IqService<St> {
             }
             .into(),
         }))
+    }
+
+    /// disco#info for the component's domain and every JID on it.
+    fn disco_info(&self, to: Option<&Jid>) -> Result<Option<Element>, Refusal> {
+        let ours = to.is_some_and(|jid| {
+            jid.domain()
+                .as_str()
+                .eq_ignore_ascii_case(self.shared.config.mapping.component_domain())
+        });
+        if !ours {
+            return Err(Refusal::UnknownSubject);
+        }
+        let info = DiscoInfoResult {
+            node: None,
+            identities: vec![DiscoIdentity::new("component", "generic", "en", "Avatars")],
+            features: FEATURES
+                .iter()
+                .map(|feature| (*feature).to_owned())
+                .collect(),
+            extensions: Vec::new(),
+        };
+        Ok(Some(info.into()))
     }
 
     async fn set(

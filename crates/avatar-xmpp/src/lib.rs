@@ -20,14 +20,17 @@
 //! ```
 //!
 //! Where things live: [`payload`] (the XML payloads), [`escape`] (XEP-0106), [`mapping`] (JID to
-//! identity), [`iq`] (the IQ service and the error table), `presence.rs` (presence hashes).
+//! identity), [`iq`] (the IQ service and the error table), `presence.rs` (presence hashes),
+//! [`component`] (the XEP-0114 connection and its reconnect loop).
 
+pub mod component;
 pub mod escape;
 pub mod iq;
 pub mod mapping;
 pub mod payload;
 mod presence;
 
+pub use component::ComponentConfig;
 pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};

@@ -440,3 +440,30 @@ async fn presence_carries_one_sha1_in_both_protocols_then_the_disabled_forms() {
         "bob\\40elsewhere.net@avatars.example.org"
     );
 }
+
+#[tokio::test]
+async fn disco_info_lists_the_features_for_the_domain_and_its_jids() {
+    use xmpp_parsers::disco::DiscoInfoResult;
+
+    let service = service(false).await;
+    for to in ["avatars.example.org", ALICE] {
+        let Some(Iq::Result {
+            payload: Some(payload),
+            ..
+        }) = service
+            .answer(iq(
+                "get",
+                OWNER,
+                to,
+                "<query xmlns='http://jabber.org/protocol/disco#info'/>",
+            ))
+            .await
+        else {
+            panic!("expected a disco#info result for {to}");
+        };
+        let info = DiscoInfoResult::try_from(payload).unwrap();
+        assert!(info.features.contains("jabber:iq:avatar"), "{to}");
+        assert!(info.features.contains("vcard-temp"), "{to}");
+        assert_eq!(info.identities[0].category, "component");
+    }
+}

@@ -1,0 +1,155 @@
+//! The XEP-0114 component against a fake server on 127.0.0.1 that plays the server side of the
+//! protocol over real TCP: handshake, a query, then closing the stream or refusing the secret.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use avatar_store::MemoryStore;
+use avatar_xmpp::component::run;
+use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping};
+use sha1::Digest as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+const DOMAIN: &str = "avatars.localhost";
+const SECRET: &str = "s3cret";
+
+/// Reads until `marker` has arrived; returns everything read.
+async fn read_until(stream: &mut TcpStream, marker: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+            .await
+            .expect("the component answers in time")
+            .unwrap();
+        assert!(
+            read > 0,
+            "the component closed the connection; so far: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&seen);
+        if text.contains(marker) {
+            return text.into_owned();
+        }
+    }
+}
+
+/// Accepts components; for each connection reports the handshake verdict and, if accepted,
+/// the reply to a disco#info query, then closes the stream.
+async fn fake_server(
+    secret: &'static str,
+) -> (String, mpsc::UnboundedReceiver<String>, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (events, received) = mpsc::unbounded_channel();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let number = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            let stream_id = format!("stream{number}");
+            read_until(&mut stream, ">").await;
+            let header = format!(
+                "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
+                 xmlns:stream='http://etherx.jabber.org/streams' from='{DOMAIN}' id='{stream_id}'>"
+            );
+            stream.write_all(header.as_bytes()).await.unwrap();
+            let handshake = read_until(&mut stream, "</handshake>").await;
+            let digest = handshake
+                .split("<handshake>")
+                .nth(1)
+                .unwrap()
+                .split("</handshake>")
+                .next()
+                .unwrap()
+                .to_owned();
+            let expected: [u8; 20] = sha1::Sha1::digest(format!("{stream_id}{secret}")).into();
+            let expected = avatar_proto::hex::encode_lower(&expected);
+            if digest != expected {
+                let refusal = "<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
+                stream.write_all(refusal.as_bytes()).await.unwrap();
+                let _ = events.send("not-authorized".to_owned());
+                continue;
+            }
+            stream.write_all(b"<handshake/>").await.unwrap();
+            let query = format!(
+                "<iq type='get' id='d{number}' from='user@localhost/test' to='{DOMAIN}'>\
+                 <query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
+            );
+            stream.write_all(query.as_bytes()).await.unwrap();
+            let reply = read_until(&mut stream, "</iq>").await;
+            let _ = events.send(reply);
+            // Close the stream: the component must come back.
+            stream.write_all(b"</stream:stream>").await.unwrap();
+            drop(stream);
+        }
+    });
+    (addr, received, connections)
+}
+
+fn service() -> IqService<MemoryStore> {
+    IqService::new(
+        MemoryStore::new(),
+        IqConfig::new(JidMapping::new(DOMAIN).identity_domain("localhost")),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_and_reconnects_after_the_server_closes_the_stream() {
+    let (addr, mut events, connections) = fake_server(SECRET).await;
+    let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .backoff(Duration::from_millis(50), Duration::from_millis(200));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let component = tokio::spawn(run(config, service(), async move {
+        let _ = stopped.await;
+    }));
+    for session in 1..=2 {
+        let reply = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            reply.contains(&format!("id=\"d{session}\""))
+                || reply.contains(&format!("id='d{session}'")),
+            "{reply}"
+        );
+        assert!(
+            reply.contains("jabber:iq:avatar"),
+            "session {session}: {reply}"
+        );
+    }
+    assert!(connections.load(Ordering::SeqCst) >= 2);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), component)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_secret_is_retried_with_backoff() {
+    let (addr, mut events, _) = fake_server("the server's secret").await;
+    let config = ComponentConfig::new(addr, DOMAIN, "a wrong secret")
+        .backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let component = tokio::spawn(run(config, service(), async move {
+        let _ = stopped.await;
+    }));
+    for _ in 0..3 {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(event, "not-authorized");
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), component)
+        .await
+        .unwrap()
+        .unwrap();
+}
