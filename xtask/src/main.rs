@@ -1,7 +1,9 @@
 //! Project automation, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
 //!
-//! - `ci`: the whole gate CI runs: format check, clippy with `-D warnings`, every test
-//!   (unit, integration, property, snapshot and doc tests), and the docs with warnings denied.
+//! - `ci`: the whole gate CI runs: the test peers (Debian's Prosody, installed by
+//!   `scripts/ensure-prosody.sh` when missing), format check, clippy with `-D warnings`, every
+//!   test (unit, integration, property, snapshot, doc, and the Prosody end-to-end test), and the
+//!   docs with warnings denied.
 //! - `gallery --out DIR`: an HTML page of every default-image generator for 12 hashes at 32, 80
 //!   and 256 px (runs `avatar-image`'s `gallery` example, so xtask needs none of the crates).
 //!
@@ -11,21 +13,31 @@ use std::env;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-/// One step of a task: a name for the progress line, and the cargo arguments.
+/// One step of a task: a name for the progress line, the program (cargo unless said otherwise),
+/// and its arguments.
 struct Step {
     name: &'static str,
+    program: Option<&'static str>,
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
 }
 
 const CI_STEPS: &[Step] = &[
     Step {
+        name: "test peers (Prosody, installed with apt-get when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-prosody.sh"],
+        env: &[],
+    },
+    Step {
         name: "format check",
+        program: None,
         args: &["fmt", "--all", "--check"],
         env: &[],
     },
     Step {
         name: "clippy",
+        program: None,
         args: &[
             "clippy",
             "--workspace",
@@ -39,12 +51,14 @@ const CI_STEPS: &[Step] = &[
     },
     Step {
         name: "tests",
+        program: None,
         args: &["test", "--workspace", "--locked"],
         // Snapshots are compared, never rewritten, in the gate.
         env: &[("INSTA_UPDATE", "no")],
     },
     Step {
         name: "docs",
+        program: None,
         args: &[
             "doc",
             "--workspace",
@@ -59,7 +73,7 @@ const CI_STEPS: &[Step] = &[
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                 format check, clippy -D warnings, all tests, docs with warnings denied
+  ci                 test peers, format check, clippy -D warnings, all tests, docs
   gallery --out DIR  an HTML page with every default-image generator";
 
 fn main() -> ExitCode {
@@ -80,6 +94,12 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The workspace root: xtask lives one level below it.
+fn workspace_root() -> std::path::PathBuf {
+    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
 }
 
 /// `gallery --out DIR`: runs the gallery example in release mode (drawing is quick either way,
@@ -127,7 +147,8 @@ fn run_steps(steps: &[Step]) -> ExitCode {
         let number = index + 1;
         eprintln!("xtask [{number}/{}] {} ...", steps.len(), step.name);
         let step_started = Instant::now();
-        let status = Command::new(&cargo)
+        let status = Command::new(step.program.unwrap_or(&cargo))
+            .current_dir(workspace_root())
             .args(step.args)
             .envs(step.env.iter().copied())
             .status();
@@ -142,9 +163,10 @@ fn run_steps(steps: &[Step]) -> ExitCode {
             }
             Ok(status) => {
                 eprintln!(
-                    "xtask [{number}/{}] {} FAILED ({status}) after {seconds:.1}s: cargo {}",
+                    "xtask [{number}/{}] {} FAILED ({status}) after {seconds:.1}s: {} {}",
                     steps.len(),
                     step.name,
+                    step.program.unwrap_or("cargo"),
                     step.args.join(" ")
                 );
                 return ExitCode::FAILURE;

@@ -28,6 +28,8 @@ pub(crate) enum Command {
     Remove(RemoveArgs),
     /// List the stored avatars.
     List(ListArgs),
+    /// Run the XMPP component (XEP-0114) answering XEP-0008/0153 avatar requests.
+    Xmpp(XmppArgs),
     /// Print the avatar hashes of an email address (md5 and sha256) or an OpenID URL (sha256).
     Hash(HashArgs),
     /// Print the avatar URL of an email address or OpenID URL.
@@ -78,6 +80,34 @@ pub(crate) struct RemoveArgs {
 
     /// An email address, or an OpenID URL starting with http:// or https://.
     pub(crate) identity: String,
+}
+
+/// `avatars xmpp`.
+#[derive(Debug, Args)]
+pub(crate) struct XmppArgs {
+    /// The XMPP server's component port, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub(crate) server: String,
+
+    /// The component's domain, such as avatars.example.org.
+    #[arg(long)]
+    pub(crate) domain: String,
+
+    /// The component secret shared with the server.
+    #[arg(long)]
+    pub(crate) secret: String,
+
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+
+    /// Plain JID nodes name addresses on this domain (alice@DOMAIN is alice@D); escaped
+    /// addresses (alice\40example.org@DOMAIN) always work.
+    #[arg(long, value_name = "D")]
+    pub(crate) identity_domain: Option<String>,
+
+    /// Answer "unknown JID" exactly like "no avatar" (XEP-0054 anti-harvesting).
+    #[arg(long)]
+    pub(crate) anti_harvesting: bool,
 }
 
 /// `avatars list`.

@@ -5,6 +5,7 @@
 //! avatars import [--data-dir DIR] IDENTITY FILE
 //! avatars remove [--data-dir DIR] IDENTITY
 //! avatars list [--data-dir DIR]
+//! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
 //! ```
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Import(args) => commands::import::run(&args, &mut stdout),
         Command::Remove(args) => commands::remove::run(&args, &mut stdout),
         Command::List(args) => commands::list::run(&args, &mut stdout),
+        Command::Xmpp(args) => commands::xmpp::run_component(&args, &mut stdout),
         Command::Hash(args) => commands::hash::run(&args, &mut stdout),
         Command::Url(args) => commands::url::run(&args, &mut stdout),
     };

@@ -10,6 +10,7 @@ use axum::Router;
 
 use crate::cli::ServeArgs;
 use crate::commands::import::{describe, import_file};
+use crate::commands::{init_logging, shutdown_signal};
 use crate::error::CliError;
 
 /// Opens (or creates) the data directory, imports any `--email` pairs, binds, prints
@@ -22,12 +23,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         .iter()
         .map(|(identity, file)| Ok((Identity::parse(identity)?, file.clone())))
         .collect::<Result<Vec<_>, CliError>>()?;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    init_logging();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -57,26 +53,4 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         eprintln!("shut down");
         Ok(())
     })
-}
-
-/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
 }
