@@ -21,15 +21,23 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::mapping::JidMapping;
 use crate::payload::{
-    AvatarData, AvatarQuery, Binval, NS_IQ_AVATAR, NS_STORAGE_AVATAR, VCard, VCardPhoto, VCardType,
+    AvatarData, AvatarQuery, Binval, NS_IQ_AVATAR, NS_STORAGE_AVATAR, PepData, VCard, VCardPhoto,
+    VCardType,
 };
 
 const NS_VCARD: &str = "vcard-temp";
 const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
+const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
+/// XEP-0084's data node.
+pub const NODE_AVATAR_DATA: &str = "urn:xmpp:avatar:data";
+/// XEP-0084's metadata node.
+pub const NODE_AVATAR_METADATA: &str = "urn:xmpp:avatar:metadata";
 
 /// The features disco#info announces: what this service answers.
-pub const FEATURES: [&str; 6] = [
+pub const FEATURES: [&str; 8] = [
     NS_DISCO_INFO,
+    NODE_AVATAR_DATA,
+    NODE_AVATAR_METADATA,
     NS_IQ_AVATAR,
     NS_STORAGE_AVATAR,
     NS_VCARD,
@@ -283,14 +291,28 @@ impl<St: Store> IqService<St> {
         if namespace == NS_DISCO_INFO {
             return self.disco_info(to);
         }
-        if !matches!(
+        let pep_node = if namespace == NS_PUBSUB {
+            let node = payload
+                .get_child("items", NS_PUBSUB)
+                .and_then(|items| items.attr("node"));
+            match node {
+                Some(NODE_AVATAR_DATA) => Some(NODE_AVATAR_DATA),
+                Some(NODE_AVATAR_METADATA) => Some(NODE_AVATAR_METADATA),
+                _ => return Err(Refusal::NamespaceNotUnderstood),
+            }
+        } else if matches!(
             namespace.as_str(),
             NS_IQ_AVATAR | NS_STORAGE_AVATAR | NS_VCARD
         ) {
+            None
+        } else {
             return Err(Refusal::NamespaceNotUnderstood);
-        }
+        };
         let identity = self.subject(to)?;
         let rendition = self.rendition(&identity).await?.ok_or(Refusal::NoAvatar)?;
+        if let Some(node) = pep_node {
+            return Ok(Some(pep_items(node, &rendition)));
+        }
         let mimetype = rendition.rendered.format.mime_type().to_owned();
         let bytes = rendition.rendered.bytes.to_vec();
         Ok(Some(match namespace.as_str() {
@@ -370,6 +392,41 @@ impl<St: Store> IqService<St> {
             })?;
         Ok(None)
     }
+}
+
+/// A XEP-0084 `<pubsub><items node=...><item id=SHA1>...</item></items></pubsub>` answer: the
+/// rendition itself (data node) or its description (metadata node), under the same SHA-1.
+fn pep_items(node: &str, rendition: &XmppRendition) -> Element {
+    let name = |text: &str| minidom::rxml::NcName::try_from(text).expect("a valid XML name");
+    let id = avatar_proto::hex::encode_lower(&rendition.sha1);
+    let payload: Element = if node == NODE_AVATAR_DATA {
+        PepData {
+            data: rendition.rendered.bytes.to_vec(),
+        }
+        .into()
+    } else {
+        Element::builder("metadata", NODE_AVATAR_METADATA)
+            .append(
+                Element::builder("info", NODE_AVATAR_METADATA)
+                    .attr(name("bytes"), rendition.rendered.bytes.len().to_string())
+                    .attr(name("id"), id.clone())
+                    .attr(name("type"), rendition.rendered.format.mime_type())
+                    .attr(name("width"), rendition.rendered.size.to_string())
+                    .attr(name("height"), rendition.rendered.size.to_string()),
+            )
+            .build()
+    };
+    Element::builder("pubsub", NS_PUBSUB)
+        .append(
+            Element::builder("items", NS_PUBSUB)
+                .attr(name("node"), node)
+                .append(
+                    Element::builder("item", NS_PUBSUB)
+                        .attr(name("id"), id)
+                        .append(payload),
+                ),
+        )
+        .build()
 }
 
 impl<St: Store> Service<Iq> for IqService<St> {

@@ -467,3 +467,96 @@ async fn disco_info_lists_the_features_for_the_domain_and_its_jids() {
         assert_eq!(info.identities[0].category, "component");
     }
 }
+
+#[tokio::test]
+async fn xep_0084_data_and_metadata_carry_the_same_sha1_as_xep_0008() {
+    use avatar_xmpp::payload::{PepData, PepMetadata};
+
+    let service = service(false).await;
+    let rendition = service
+        .rendition(&Identity::parse("alice@example.org").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let hex = avatar_proto::hex::encode_lower(&rendition.sha1);
+    let item = |payload: &Element| -> Element {
+        let items = payload
+            .get_child("items", "http://jabber.org/protocol/pubsub")
+            .unwrap();
+        let item = items
+            .get_child("item", "http://jabber.org/protocol/pubsub")
+            .unwrap();
+        assert_eq!(item.attr("id"), Some(hex.as_str()), "item id = SHA-1");
+        item.children().next().unwrap().clone()
+    };
+
+    let request = "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'/></pubsub>";
+    let payload = result_payload(&service, iq("get", OWNER, ALICE, request))
+        .await
+        .unwrap();
+    let data = PepData::try_from(item(&payload)).unwrap().data;
+    assert_eq!(data, rendition.rendered.bytes.to_vec());
+    let digest: [u8; 20] = <sha1::Sha1 as sha1::Digest>::digest(&data).into();
+    assert_eq!(digest, rendition.sha1);
+
+    let request = "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:metadata'/></pubsub>";
+    let payload = result_payload(&service, iq("get", OWNER, ALICE, request))
+        .await
+        .unwrap();
+    let metadata = PepMetadata::try_from(item(&payload)).unwrap();
+    let info = &metadata.infos[0];
+    assert_eq!(info.bytes as usize, data.len());
+    assert_eq!(info.type_, "image/png");
+    assert_eq!((info.width, info.height), (Some(64), Some(64)));
+
+    let other = "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:microblog:0'/></pubsub>";
+    assert_eq!(
+        refused(&service, iq("get", OWNER, ALICE, other)).await,
+        (ErrorType::Cancel, DefinedCondition::ServiceUnavailable)
+    );
+    let nobody = "<pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'/></pubsub>";
+    assert_eq!(
+        refused(
+            &service,
+            iq("get", OWNER, "carol@avatars.example.org", nobody)
+        )
+        .await,
+        (ErrorType::Cancel, DefinedCondition::ItemNotFound)
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_are_accepted_and_answered_with_presence() {
+    use avatar_xmpp::component::replies;
+    use xmpp_parsers::presence::{Presence, Type};
+    use xmpp_parsers::stanza::Stanza;
+
+    let service = service(false).await;
+    let subscribe = Presence::new(Type::Subscribe)
+        .with_from("bob@example.org".parse::<jid::Jid>().unwrap())
+        .with_to(ALICE.parse::<jid::Jid>().unwrap());
+    let answers = replies(&service, Stanza::Presence(subscribe)).await;
+    assert_eq!(answers.len(), 2);
+    let Stanza::Presence(subscribed) = &answers[0] else {
+        panic!()
+    };
+    assert_eq!(subscribed.type_, Type::Subscribed);
+    assert_eq!(
+        subscribed.to.as_ref().unwrap().to_string(),
+        "bob@example.org"
+    );
+    let Stanza::Presence(current) = &answers[1] else {
+        panic!()
+    };
+    assert!(
+        current
+            .payloads
+            .iter()
+            .any(|payload| payload.is("x", "jabber:x:avatar"))
+    );
+    // Unavailable presence and messages need no answer.
+    let gone = Presence::new(Type::Unavailable)
+        .with_from("bob@example.org".parse::<jid::Jid>().unwrap())
+        .with_to(ALICE.parse::<jid::Jid>().unwrap());
+    assert!(replies(&service, Stanza::Presence(gone)).await.is_empty());
+}
