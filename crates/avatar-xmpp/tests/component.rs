@@ -43,6 +43,15 @@ async fn read_until(stream: &mut TcpStream, marker: &str) -> String {
 async fn fake_server(
     secret: &'static str,
 ) -> (String, mpsc::UnboundedReceiver<String>, Arc<AtomicUsize>) {
+    fake_server_with(secret, false).await
+}
+
+/// As [`fake_server`]; with `conflict`, every accepted session is ended at once with a
+/// `conflict` stream error (another component took the domain).
+async fn fake_server_with(
+    secret: &'static str,
+    conflict: bool,
+) -> (String, mpsc::UnboundedReceiver<String>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let (events, received) = mpsc::unbounded_channel();
@@ -77,6 +86,12 @@ async fn fake_server(
                 continue;
             }
             stream.write_all(b"<handshake/>").await.unwrap();
+            if conflict {
+                let error = "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>";
+                stream.write_all(error.as_bytes()).await.unwrap();
+                let _ = events.send("conflict".to_owned());
+                continue;
+            }
             let query = format!(
                 "<iq type='get' id='d{number}' from='user@localhost/test' to='{DOMAIN}'>\
                  <query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
@@ -147,6 +162,30 @@ async fn a_refused_secret_is_retried_with_backoff() {
             .unwrap();
         assert_eq!(event, "not-authorized");
     }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), component)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_ends_the_session_and_the_component_comes_back() {
+    let (addr, mut events, connections) = fake_server_with(SECRET, true).await;
+    let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let component = tokio::spawn(run(config, service(), async move {
+        let _ = stopped.await;
+    }));
+    for _ in 0..3 {
+        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(event, "conflict");
+    }
+    assert!(connections.load(Ordering::SeqCst) >= 3);
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), component)
         .await

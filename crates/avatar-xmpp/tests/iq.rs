@@ -560,3 +560,48 @@ async fn subscriptions_are_accepted_and_answered_with_presence() {
         .with_to(ALICE.parse::<jid::Jid>().unwrap());
     assert!(replies(&service, Stanza::Presence(gone)).await.is_empty());
 }
+
+#[tokio::test]
+async fn removing_the_avatar_turns_presence_into_the_disabled_forms() {
+    use avatar_store::MemoryStore;
+    use avatar_xmpp::XAvatar;
+    use avatar_xmpp::payload::VCardUpdate;
+
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let alice = Identity::parse("alice@example.org").unwrap();
+    store
+        .put(&alice, Bytes::from(png(50, 50, [1, 2, 3])))
+        .await
+        .unwrap();
+    let mapping = JidMapping::new("avatars.example.org").identity_domain("example.org");
+    let service = IqService::new(std::sync::Arc::clone(&store), IqConfig::new(mapping));
+    let before = service.presence_for(&alice).await.unwrap();
+    let x = before
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "jabber:x:avatar"))
+        .unwrap();
+    assert!(XAvatar::try_from(x).unwrap().hash.is_some());
+
+    assert!(store.remove(&alice).await.unwrap());
+    let after = service.presence_for(&alice).await.unwrap();
+    let x = after
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "jabber:x:avatar"))
+        .unwrap();
+    assert_eq!(XAvatar::try_from(x).unwrap().hash, None);
+    let update = after
+        .payloads
+        .iter()
+        .find(|p| p.is("x", "vcard-temp:x:update"))
+        .unwrap();
+    assert_eq!(
+        VCardUpdate::try_from(update.clone())
+            .unwrap()
+            .photo
+            .unwrap()
+            .data,
+        None
+    );
+}
