@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use avatar_proto::identity::idna_domain;
+use avatar_proto::srv::UniformRandom as _;
 use avatar_proto::{AvatarUrlBuilder, BaseUrl, Fallback, Scheme, SrvRecord};
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
@@ -15,7 +16,7 @@ use crate::cache::{AnswerCache, Cached};
 use crate::clock::{Clock, SystemClock};
 use crate::error::DiscoveryError;
 use crate::lookup::{self, Outcome};
-use crate::random::SplitMix;
+use crate::random;
 
 /// Positive answers are kept at least this long, whatever their TTL (the spec's rule).
 pub const MIN_POSITIVE_TTL: Duration = Duration::from_secs(86_400);
@@ -280,7 +281,7 @@ impl DiscoveryBuilder {
             .build()
             .map_err(|err| DiscoveryError::Resolver(err.to_string()))?;
         let random = self.random.unwrap_or_else(|| {
-            let mut generator = SplitMix::seeded();
+            let mut generator = random::seeded();
             Box::new(move |max| generator.uniform_inclusive(max))
         });
         Ok(Discovery {

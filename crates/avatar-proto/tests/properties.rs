@@ -1,36 +1,11 @@
 //! Property tests: parsers never panic, builders and parsers agree, selection obeys RFC 2782.
 
-use avatar_proto::srv::{SrvChoice, select};
+use avatar_proto::srv::{SplitMix64, SrvChoice, UniformRandom as _, select};
 use avatar_proto::{
     AvatarHash, AvatarQuery, AvatarRequest, AvatarUrlBuilder, BaseOrigin, BaseUrl, Email,
     HashAlgorithm, Identity, RequestRules, Scheme, SrvRecord, TrustedUrls,
 };
 use proptest::prelude::*;
-
-/// A small deterministic generator (`SplitMix64`) seeded by proptest, for the weighted draw.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..=max` by rejection, so the test itself adds no bias.
-    fn uniform_inclusive(&mut self, max: u64) -> u64 {
-        let span = max + 1;
-        let zone = u64::MAX - (u64::MAX % span);
-        loop {
-            let value = self.next();
-            if value < zone {
-                return value % span;
-            }
-        }
-    }
-}
 
 /// Query strings made of the characters that matter, so the interesting paths are reached often.
 fn query_like() -> impl Strategy<Value = String> {
@@ -116,7 +91,7 @@ proptest! {
             .map(|(priority, weight, port, target)| SrvRecord::new(priority, weight, port, target))
             .collect();
         let lowest = records.iter().map(|record| record.priority).min().unwrap();
-        let mut rng = SplitMix(seed);
+        let mut rng = SplitMix64::new(seed);
         for _ in 0..32 {
             match select(&records, &mut |max| rng.uniform_inclusive(max)) {
                 SrvChoice::Record(record) => prop_assert_eq!(record.priority, lowest),
@@ -180,7 +155,7 @@ proptest! {
             .map(|(index, &weight)| SrvRecord::new(7, weight, 443, format!("host{index}")))
             .collect();
         let mut counts = vec![0u32; records.len()];
-        let mut rng = SplitMix(seed);
+        let mut rng = SplitMix64::new(seed);
         for _ in 0..DRAWS {
             let SrvChoice::Record(chosen) = select(&records, &mut |max| rng.uniform_inclusive(max)) else {
                 panic!("records with targets always give a record");
@@ -205,7 +180,7 @@ fn all_zero_weights_spread_evenly() {
         .map(|index| SrvRecord::new(0, 0, 443, format!("h{index}")))
         .collect();
     let mut counts = [0u32; 4];
-    let mut rng = SplitMix(42);
+    let mut rng = SplitMix64::new(42);
     for _ in 0..20_000 {
         let SrvChoice::Record(chosen) = select(&records, &mut |max| rng.uniform_inclusive(max))
         else {

@@ -16,7 +16,7 @@
 
 mod select;
 
-pub use select::{SrvChoice, UniformRandom, select};
+pub use select::{SplitMix64, SrvChoice, UniformRandom, select};
 
 use std::fmt;
 

@@ -17,6 +17,45 @@ impl<F: FnMut(u64) -> u64> UniformRandom for F {
     }
 }
 
+/// A small, fast generator (`SplitMix64`) drawing uniformly by rejection (no modulo bias): the
+/// default source for the weighted draw. SRV weights spread load and are no secret, so a
+/// non-cryptographic generator is enough; the caller chooses the seed.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator starting from `seed`.
+    #[must_use]
+    pub const fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl UniformRandom for SplitMix64 {
+    fn uniform_inclusive(&mut self, max: u64) -> u64 {
+        if max == u64::MAX {
+            return self.next_u64();
+        }
+        let span = max + 1;
+        let zone = u64::MAX - (u64::MAX % span);
+        loop {
+            let value = self.next_u64();
+            if value < zone {
+                return value % span;
+            }
+        }
+    }
+}
+
 /// What the records of a name say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SrvChoice<'a> {
@@ -126,6 +165,17 @@ mod tests {
         assert_eq!(pick(40), "b");
         // Out-of-range draws are reduced, never a panic.
         assert_eq!(pick(41), "zero");
+    }
+
+    #[test]
+    fn split_mix_stays_in_range_and_covers_it() {
+        let mut random = SplitMix64::new(7);
+        let mut seen = [false; 5];
+        for _ in 0..1000 {
+            seen[usize::try_from(random.uniform_inclusive(4)).unwrap()] = true;
+        }
+        assert!(seen.iter().all(|&hit| hit));
+        assert_eq!(random.uniform_inclusive(0), 0);
     }
 
     #[test]
