@@ -119,10 +119,7 @@ async fn answers_and_reconnects_after_the_server_closes_the_stream() {
     let (addr, mut events, connections) = fake_server(SECRET).await;
     let config = ComponentConfig::new(addr, DOMAIN, SECRET)
         .backoff(Duration::from_millis(50), Duration::from_millis(200));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let component = tokio::spawn(run(config, service(), async move {
-        let _ = stopped.await;
-    }));
+    let component = Running::start(config);
     for session in 1..=2 {
         let reply = tokio::time::timeout(Duration::from_secs(20), events.recv())
             .await
@@ -139,11 +136,7 @@ async fn answers_and_reconnects_after_the_server_closes_the_stream() {
         );
     }
     assert!(connections.load(Ordering::SeqCst) >= 2);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), component)
-        .await
-        .unwrap()
-        .unwrap();
+    component.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,22 +144,9 @@ async fn a_refused_secret_is_retried_with_backoff() {
     let (addr, mut events, _) = fake_server("the server's secret").await;
     let config = ComponentConfig::new(addr, DOMAIN, "a wrong secret")
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let component = tokio::spawn(run(config, service(), async move {
-        let _ = stopped.await;
-    }));
-    for _ in 0..3 {
-        let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(event, "not-authorized");
-    }
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), component)
-        .await
-        .unwrap()
-        .unwrap();
+    let component = Running::start(config);
+    expect_events(&mut events, 3, "not-authorized").await;
+    component.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,21 +154,44 @@ async fn a_conflict_ends_the_session_and_the_component_comes_back() {
     let (addr, mut events, connections) = fake_server_with(SECRET, true).await;
     let config = ComponentConfig::new(addr, DOMAIN, SECRET)
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let component = tokio::spawn(run(config, service(), async move {
-        let _ = stopped.await;
-    }));
-    for _ in 0..3 {
+    let component = Running::start(config);
+    expect_events(&mut events, 3, "conflict").await;
+    assert!(connections.load(Ordering::SeqCst) >= 3);
+    component.stop().await;
+}
+
+/// A component running in the background until stopped.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(config: ComponentConfig) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(run(config, service(), async move {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    /// Stops it and checks that it does stop.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// The next `count` server events are all `expected`.
+async fn expect_events(events: &mut mpsc::UnboundedReceiver<String>, count: usize, expected: &str) {
+    for _ in 0..count {
         let event = tokio::time::timeout(Duration::from_secs(20), events.recv())
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(event, "conflict");
+        assert_eq!(event, expected);
     }
-    assert!(connections.load(Ordering::SeqCst) >= 3);
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), component)
-        .await
-        .unwrap()
-        .unwrap();
 }
