@@ -5,13 +5,24 @@
 use std::future::Future;
 use std::time::Duration;
 
+use std::borrow::Cow;
+
 use avatar_store::Store;
-use futures_util::StreamExt as _;
-use tokio_xmpp::Component;
-use tokio_xmpp::connect::DnsConfig;
+use futures_util::{SinkExt as _, StreamExt as _};
+use jid::Jid;
+use tokio::io::BufStream;
+use tokio::net::TcpStream;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
-use tokio_xmpp::xmlstream::Timeouts;
+use tokio_xmpp::xmlstream::{
+    FallibleStreamElement, RawStanzaHeader, ReadError, StreamElementError, StreamHeader, Timeouts,
+    XmppStream, XmppStreamElement, initiate_stream,
+};
+use xmpp_parsers::component::Handshake;
+use xmpp_parsers::iq::Iq;
+use xmpp_parsers::ns;
+use xmpp_parsers::ping::Ping;
 use xmpp_parsers::stanza::Stanza;
+use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
 use crate::iq::IqService;
 
@@ -70,9 +81,9 @@ pub async fn run<St: Store>(
     loop {
         let session = async {
             match connect(&config).await {
-                Ok(component) => {
+                Ok((session, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
-                    serve(component, &service).await;
+                    serve(session, &service, &own).await;
                     tracing::warn!(domain = %config.domain, "the server closed the stream; reconnecting");
                     true
                 }
@@ -98,33 +109,159 @@ pub async fn run<St: Store>(
     }
 }
 
-async fn connect(
-    config: &ComponentConfig,
-) -> Result<Component<tokio_xmpp::connect::TcpServerConnector>, tokio_xmpp::Error> {
-    Component::new_plaintext(
-        &config.domain,
-        &config.secret,
-        DnsConfig::Addr {
-            addr: config.server.clone(),
-        },
-        Timeouts::tight(),
-    )
-    .await
+/// One authenticated component stream.
+type Session = XmppStream<BufStream<TcpStream>>;
+
+/// Why a connection attempt failed.
+#[derive(Debug)]
+enum ConnectError {
+    Io(std::io::Error),
+    Refused(String),
 }
 
-/// Answers stanzas until the stream ends.
-async fn serve<St: Store>(
-    mut component: Component<tokio_xmpp::connect::TcpServerConnector>,
-    service: &IqService<St>,
-) {
-    while let Some(stanza) = component.next().await {
-        for reply in replies(service, stanza).await {
-            if let Err(err) = component.send_stanza(reply).await {
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(err) => write!(f, "{err}"),
+            Self::Refused(why) => write!(f, "handshake refused: {why}"),
+        }
+    }
+}
+
+/// Opens the TCP connection and the `jabber:component:accept` stream, and proves the secret
+/// (XEP-0114: the handshake is the lowercase hex SHA-1 of the stream id and the secret).
+async fn connect(config: &ComponentConfig) -> Result<(Session, Jid), ConnectError> {
+    let own = Jid::new(&config.domain).map_err(|err| {
+        ConnectError::Refused(format!("{:?} is not a valid domain: {err}", config.domain))
+    })?;
+    let tcp = TcpStream::connect(&config.server)
+        .await
+        .map_err(ConnectError::Io)?;
+    let header = StreamHeader {
+        from: None,
+        to: Some(Cow::Borrowed(config.domain.as_str())),
+        id: None,
+    };
+    let mut pending = initiate_stream(BufStream::new(tcp), ns::COMPONENT, header, timeouts())
+        .await
+        .map_err(ConnectError::Io)?;
+    let Some(stream_id) = pending.take_header().id else {
+        return Err(ConnectError::Refused(
+            "the server's stream header has no id".to_owned(),
+        ));
+    };
+    let mut session: Session = pending.skip_features();
+    let handshake = Handshake::from_stream_id_and_password(stream_id.into_owned(), &config.secret);
+    session
+        .send(&XmppStreamElement::ComponentHandshake(handshake))
+        .await
+        .map_err(ConnectError::Io)?;
+    loop {
+        match session.next().await {
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
+                return Ok((session, own));
+            }
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(error)))) => {
+                return Err(ConnectError::Refused(error.0.condition.to_string()));
+            }
+            Some(Err(ReadError::SoftTimeout)) => {}
+            Some(Err(ReadError::HardError(err))) => return Err(ConnectError::Io(err)),
+            Some(Ok(other)) => {
+                return Err(ConnectError::Refused(format!(
+                    "expected <handshake/>, got {other:?}"
+                )));
+            }
+            Some(Err(other)) => return Err(ConnectError::Refused(other.to_string())),
+            None => return Err(ConnectError::Refused("the stream ended".to_owned())),
+        }
+    }
+}
+
+/// Read timeouts: after a minute of silence the component pings itself through the server, and
+/// a server silent for 30 s more is taken as gone.
+fn timeouts() -> Timeouts {
+    Timeouts {
+        read_timeout: Duration::from_secs(60),
+        response_timeout: Duration::from_secs(30),
+    }
+}
+
+/// Answers stanzas until the stream ends. A stanza that does not parse does not end the
+/// session: an IQ `get` or `set` gets `modify` / `bad-request`, anything else is dropped.
+async fn serve<St: Store>(mut session: Session, service: &IqService<St>, own: &Jid) {
+    let mut pings = 0u64;
+    loop {
+        let replies = match session.next().await {
+            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
+                replies(service, stanza).await
+            }
+            Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
+                name,
+                header,
+                error,
+                ..
+            }))) => {
+                tracing::debug!(%error, "malformed {name}");
+                malformed_stanza_reply(&name.to_string(), &header, own)
+                    .into_iter()
+                    .collect()
+            }
+            Some(Ok(other)) => {
+                tracing::debug!(?other, "ignoring a stream-level element");
+                Vec::new()
+            }
+            Some(Err(ReadError::SoftTimeout)) => {
+                pings += 1;
+                vec![self_ping(own, pings)]
+            }
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "the stream failed");
+                return;
+            }
+            None => return,
+        };
+        for reply in replies {
+            if let Err(err) = session.send(&XmppStreamElement::Stanza(reply)).await {
                 tracing::warn!(error = %err, "cannot send a reply");
                 return;
             }
         }
     }
+}
+
+/// `modify` / `bad-request` for an IQ request that could not be parsed (RFC 6120 8.3.3.1); no
+/// reply to anything else (a malformed result, error, presence or message).
+fn malformed_stanza_reply(name: &str, header: &RawStanzaHeader, own: &Jid) -> Option<Stanza> {
+    if name != "iq" || !matches!(header.type_.as_deref(), Some("get" | "set")) {
+        return None;
+    }
+    let id = header.id.clone()?;
+    let from = header
+        .to
+        .as_deref()
+        .and_then(|to| Jid::new(to).ok())
+        .unwrap_or_else(|| own.clone());
+    let error = StanzaError::new(
+        ErrorType::Modify,
+        DefinedCondition::BadRequest,
+        "en",
+        "this IQ is malformed: it needs an id, a type of get or set, and exactly one payload element",
+    );
+    let mut reply = Iq::from_error(id, error).with_from(from);
+    if let Some(to) = header.from.as_deref().and_then(|to| Jid::new(to).ok()) {
+        reply = reply.with_to(to);
+    }
+    Some(Stanza::Iq(reply))
+}
+
+/// A XEP-0199 ping to the component's own domain, routed through the server: traffic both ways
+/// that proves the server is still there.
+fn self_ping(own: &Jid, counter: u64) -> Stanza {
+    Stanza::Iq(
+        Iq::from_get(format!("keepalive-{counter}"), Ping)
+            .with_from(own.clone())
+            .with_to(own.clone()),
+    )
 }
 
 /// What to send back for one incoming stanza.

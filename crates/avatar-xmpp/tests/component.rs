@@ -1,5 +1,6 @@
 //! The XEP-0114 component against a fake server on 127.0.0.1 that plays the server side of the
-//! protocol over real TCP: handshake, a query, then closing the stream or refusing the secret.
+//! protocol over real TCP: handshake, a malformed IQ and a query, then closing the stream or
+//! refusing the secret.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -92,13 +93,18 @@ async fn fake_server_with(
                 let _ = events.send("conflict".to_owned());
                 continue;
             }
+            // A malformed IQ (a get with no payload) must get bad-request, not end the session.
+            let malformed =
+                format!("<iq type='get' id='m{number}' from='user@localhost/test' to='{DOMAIN}'/>");
+            stream.write_all(malformed.as_bytes()).await.unwrap();
+            let refusal = read_until(&mut stream, "</iq>").await;
             let query = format!(
                 "<iq type='get' id='d{number}' from='user@localhost/test' to='{DOMAIN}'>\
                  <query xmlns='http://jabber.org/protocol/disco#info'/></iq>"
             );
             stream.write_all(query.as_bytes()).await.unwrap();
             let reply = read_until(&mut stream, "</iq>").await;
-            let _ = events.send(reply);
+            let _ = events.send(format!("{refusal}{reply}"));
             // Close the stream: the component must come back.
             stream.write_all(b"</stream:stream>").await.unwrap();
             drop(stream);
@@ -133,6 +139,10 @@ async fn answers_and_reconnects_after_the_server_closes_the_stream() {
         assert!(
             reply.contains("jabber:iq:avatar"),
             "session {session}: {reply}"
+        );
+        assert!(
+            reply.contains("bad-request") && reply.contains(&format!("m{session}")),
+            "a malformed IQ gets bad-request and the session goes on: {reply}"
         );
     }
     assert!(connections.load(Ordering::SeqCst) >= 2);
