@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hickory_proto::rr::LowerName;
+use hickory_proto::rr::{LowerName, Record, RecordSet, RrKey};
 use hickory_proto::serialize::txt::Parser;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_server::Server;
@@ -42,11 +42,36 @@ impl FakeDns {
     /// [`DiscoveryError::Zone`] for zone text that does not parse or lacks an SOA;
     /// [`DiscoveryError::Bind`] if no port could be bound.
     pub async fn start(zones: &[&str]) -> Result<Self, DiscoveryError> {
+        Self::start_with_records(zones, Vec::new()).await
+    }
+
+    /// As [`FakeDns::start`], plus `extra` records added to the zone they fall in. Zone text
+    /// cannot spell every answer a hostile server might send (hickory's parser refuses escaped
+    /// bytes and inner underscores in names); records built in code can, such as an SRV target
+    /// whose label holds a space or a slash.
+    ///
+    /// # Errors
+    /// As [`FakeDns::start`]; [`DiscoveryError::Zone`] also for an extra record outside every zone.
+    pub async fn start_with_records(
+        zones: &[&str],
+        mut extra: Vec<Record>,
+    ) -> Result<Self, DiscoveryError> {
         let mut catalog = Catalog::new();
         for text in zones {
-            let (origin, records) = Parser::new(*text, None, None)
+            let (origin, mut records) = Parser::new(*text, None, None)
                 .parse()
                 .map_err(|err| DiscoveryError::Zone(err.to_string()))?;
+            let (inside, outside): (Vec<Record>, Vec<Record>) = extra
+                .into_iter()
+                .partition(|record| origin.zone_of(&record.name));
+            extra = outside;
+            for record in inside {
+                let key = RrKey::new(LowerName::from(&record.name), record.record_type());
+                records
+                    .entry(key)
+                    .or_insert_with(|| RecordSet::new(record.name.clone(), record.record_type(), 0))
+                    .insert(record, 0);
+            }
             let handler = InMemoryZoneHandler::<TokioRuntimeProvider>::new(
                 origin.clone(),
                 records,
@@ -55,6 +80,12 @@ impl FakeDns {
             )
             .map_err(DiscoveryError::Zone)?;
             catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
+        }
+        if let Some(record) = extra.first() {
+            return Err(DiscoveryError::Zone(format!(
+                "the extra record for {} is outside every zone",
+                record.name
+            )));
         }
         let (udp, tcp) = bind_pair().await?;
         let addr = udp.local_addr().map_err(DiscoveryError::Bind)?;

@@ -10,13 +10,11 @@ use std::borrow::Cow;
 use avatar_store::Store;
 use futures_util::{SinkExt as _, StreamExt as _};
 use jid::Jid;
+use minidom::Element;
 use tokio::io::BufStream;
 use tokio::net::TcpStream;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
-use tokio_xmpp::xmlstream::{
-    FallibleStreamElement, RawStanzaHeader, ReadError, StreamElementError, StreamHeader, Timeouts,
-    XmppStream, XmppStreamElement, initiate_stream,
-};
+use tokio_xmpp::xmlstream::{ReadError, StreamHeader, Timeouts, XmlStream, initiate_stream};
 use xmpp_parsers::component::Handshake;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::ns;
@@ -109,8 +107,9 @@ pub async fn run<St: Store>(
     }
 }
 
-/// One authenticated component stream.
-type Session = XmppStream<BufStream<TcpStream>>;
+/// One authenticated component stream, read as raw elements so that a malformed stanza is seen
+/// (and answered) rather than ending the stream.
+type Session = XmlStream<BufStream<TcpStream>, Element>;
 
 /// Why a connection attempt failed.
 #[derive(Debug)]
@@ -153,24 +152,27 @@ async fn connect(config: &ComponentConfig) -> Result<(Session, Jid), ConnectErro
     let mut session: Session = pending.skip_features();
     let handshake = Handshake::from_stream_id_and_password(stream_id.into_owned(), &config.secret);
     session
-        .send(&XmppStreamElement::ComponentHandshake(handshake))
+        .send(&Element::from(handshake))
         .await
         .map_err(ConnectError::Io)?;
     loop {
         match session.next().await {
-            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::ComponentHandshake(_)))) => {
-                return Ok((session, own));
+            Some(Ok(element)) if element.name() == "handshake" => return Ok((session, own)),
+            Some(Ok(element)) if element.name() == "error" => {
+                let condition = element
+                    .children()
+                    .next()
+                    .map_or("an unnamed stream error", Element::name);
+                return Err(ConnectError::Refused(condition.to_owned()));
             }
-            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::StreamError(error)))) => {
-                return Err(ConnectError::Refused(error.0.condition.to_string()));
+            Some(Ok(other)) => {
+                return Err(ConnectError::Refused(format!(
+                    "expected <handshake/>, got <{}>",
+                    other.name()
+                )));
             }
             Some(Err(ReadError::SoftTimeout)) => {}
             Some(Err(ReadError::HardError(err))) => return Err(ConnectError::Io(err)),
-            Some(Ok(other)) => {
-                return Err(ConnectError::Refused(format!(
-                    "expected <handshake/>, got {other:?}"
-                )));
-            }
             Some(Err(other)) => return Err(ConnectError::Refused(other.to_string())),
             None => return Err(ConnectError::Refused("the stream ended".to_owned())),
         }
@@ -186,33 +188,19 @@ fn timeouts() -> Timeouts {
     }
 }
 
-/// Answers stanzas until the stream ends. A stanza that does not parse does not end the
-/// session: an IQ `get` or `set` gets `modify` / `bad-request`, anything else is dropped.
+/// Answers stanzas until the stream ends; see [`replies_to_element`] for malformed ones.
 async fn serve<St: Store>(mut session: Session, service: &IqService<St>, own: &Jid) {
     let mut pings = 0u64;
     loop {
         let replies = match session.next().await {
-            Some(Ok(FallibleStreamElement::Ok(XmppStreamElement::Stanza(stanza)))) => {
-                replies(service, stanza).await
+            Some(Ok(element)) if element.name() == "error" => {
+                tracing::warn!(error = %String::from(&element), "stream error from the server");
+                return;
             }
-            Some(Ok(FallibleStreamElement::Err(StreamElementError::InvalidStanza {
-                name,
-                header,
-                error,
-                ..
-            }))) => {
-                tracing::debug!(%error, "malformed {name}");
-                malformed_stanza_reply(&name.to_string(), &header, own)
-                    .into_iter()
-                    .collect()
-            }
-            Some(Ok(other)) => {
-                tracing::debug!(?other, "ignoring a stream-level element");
-                Vec::new()
-            }
+            Some(Ok(element)) => replies_to_element(service, element, own).await,
             Some(Err(ReadError::SoftTimeout)) => {
                 pings += 1;
-                vec![self_ping(own, pings)]
+                vec![Element::from(self_ping(own, pings))]
             }
             Some(Err(err)) => {
                 tracing::warn!(error = %err, "the stream failed");
@@ -221,7 +209,7 @@ async fn serve<St: Store>(mut session: Session, service: &IqService<St>, own: &J
             None => return,
         };
         for reply in replies {
-            if let Err(err) = session.send(&XmppStreamElement::Stanza(reply)).await {
+            if let Err(err) = session.send(&reply).await {
                 tracing::warn!(error = %err, "cannot send a reply");
                 return;
             }
@@ -231,7 +219,7 @@ async fn serve<St: Store>(mut session: Session, service: &IqService<St>, own: &J
 
 /// `modify` / `bad-request` for an IQ request that could not be parsed (RFC 6120 8.3.3.1); no
 /// reply to anything else (a malformed result, error, presence or message).
-fn malformed_stanza_reply(name: &str, header: &RawStanzaHeader, own: &Jid) -> Option<Stanza> {
+fn malformed_stanza_reply(name: &str, header: &StanzaHeader, own: &Jid) -> Option<Stanza> {
     if name != "iq" || !matches!(header.type_.as_deref(), Some("get" | "set")) {
         return None;
     }
@@ -256,12 +244,10 @@ fn malformed_stanza_reply(name: &str, header: &RawStanzaHeader, own: &Jid) -> Op
 
 /// A XEP-0199 ping to the component's own domain, routed through the server: traffic both ways
 /// that proves the server is still there.
-fn self_ping(own: &Jid, counter: u64) -> Stanza {
-    Stanza::Iq(
-        Iq::from_get(format!("keepalive-{counter}"), Ping)
-            .with_from(own.clone())
-            .with_to(own.clone()),
-    )
+fn self_ping(own: &Jid, counter: u64) -> Iq {
+    Iq::from_get(format!("keepalive-{counter}"), Ping)
+        .with_from(own.clone())
+        .with_to(own.clone())
 }
 
 /// What to send back for one incoming stanza.
@@ -276,6 +262,52 @@ pub async fn replies<St: Store>(service: &IqService<St>, stanza: Stanza) -> Vec<
         Stanza::Presence(presence) => presence_replies(service, presence).await,
         Stanza::Message(_) => Vec::new(),
     }
+}
+
+/// What to send back for one incoming stanza given as XML, exactly as the connected component
+/// does: [`replies`] for a stanza that parses. An IQ `get` or `set` that is malformed (it does not
+/// parse, or does not hold exactly one payload element, RFC 6120 8.2.3) gets `modify` /
+/// `bad-request` from `own` (the component's JID) unless it was addressed to another JID of the
+/// component; anything else malformed gets nothing. For embedding the service behind another
+/// XMPP stack, and for the conformance suite's in-process target.
+pub async fn replies_to_element<St: Store>(
+    service: &IqService<St>,
+    element: Element,
+    own: &Jid,
+) -> Vec<Element> {
+    let header = StanzaHeader {
+        from: element.attr("from").map(str::to_owned),
+        to: element.attr("to").map(str::to_owned),
+        type_: element.attr("type").map(str::to_owned),
+        id: element.attr("id").map(str::to_owned),
+    };
+    let name = element.name().to_owned();
+    let request = matches!(header.type_.as_deref(), Some("get" | "set"));
+    let one_payload = element.children().count() == 1;
+    let parsed = if name == "iq" && request && !one_payload {
+        None
+    } else {
+        Stanza::try_from(element).ok()
+    };
+    match parsed {
+        Some(stanza) => replies(service, stanza)
+            .await
+            .into_iter()
+            .map(Element::from)
+            .collect(),
+        None => malformed_stanza_reply(&name, &header, own)
+            .map(Element::from)
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The routing attributes of a stanza, as sent.
+struct StanzaHeader {
+    from: Option<String>,
+    to: Option<String>,
+    type_: Option<String>,
+    id: Option<String>,
 }
 
 /// Probes get the subject's presence; subscriptions are accepted, then answered with presence.

@@ -166,6 +166,11 @@ pub(crate) struct UrlArgs {
     #[arg(long)]
     pub(crate) https: bool,
 
+    /// The scheme of the page, http or https (`--scheme https` is `--https`); for tools that
+    /// pass the scheme as a word, such as the conformance suite's --client-cmd.
+    #[arg(long, value_name = "SCHEME", value_parser = ["http", "https"], conflicts_with = "https")]
+    pub(crate) scheme: Option<String>,
+
     /// Size in pixels (clamped to 1..=512).
     #[arg(long, value_name = "N")]
     pub(crate) size: Option<u32>,

@@ -64,7 +64,7 @@ fn discover(
 fn builder(args: &UrlArgs) -> Result<AvatarUrlBuilder, CliError> {
     let identity = Identity::parse(&args.identity)?;
     let mut builder = AvatarUrlBuilder::new(identity)
-        .scheme(if args.https {
+        .scheme(if args.https || args.scheme.as_deref() == Some("https") {
             Scheme::Https
         } else {
             Scheme::Http
@@ -95,6 +95,7 @@ mod tests {
             timeout_ms: 1000,
             verbose: false,
             https: false,
+            scheme: None,
             size: None,
             default: None,
             force_default: false,
@@ -117,6 +118,7 @@ mod tests {
         );
         let all = UrlArgs {
             https: true,
+            scheme: None,
             size: Some(9999),
             default: Some("https://example.org/a b.png".into()),
             force_default: true,

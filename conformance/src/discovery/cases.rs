@@ -1,0 +1,408 @@
+//! The `libravatar-discovery` cases: every rule of section 3 of `shared/spec/libravatar.md` and
+//! every known bug of another client library listed there. The zones they run against are in
+//! `conformance/zones/`; each name there says which case uses it.
+
+use std::time::Duration;
+
+use avatar_proto::Scheme;
+
+use super::{DiscoveryCheck, DiscoveryExpect, Nameserver};
+use crate::case::{Case, Check, Group, Level};
+
+use DiscoveryExpect::{Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Share, Within};
+use Level::{Compat, Must, Should};
+use Scheme::{Http, Https};
+
+const SPEC: &str = "Libravatar API: federation through DNS SRV";
+const SANITISE: &str = "Libravatar API: sanitise the target (MUST)";
+const RFC2782: &str = "Libravatar API and RFC 2782: priorities and weights";
+const PROJECT: &str = "shared/spec/libravatar.md section 3";
+
+#[expect(clippy::too_many_arguments, reason = "one call per row of a table")]
+fn case(
+    id: &'static str,
+    level: Level,
+    source: &'static str,
+    title: &'static str,
+    identity: &'static str,
+    scheme: Scheme,
+    draws: u32,
+    expect: Vec<DiscoveryExpect>,
+) -> Case {
+    Case {
+        id,
+        group: Group::LibravatarDiscovery,
+        title,
+        source,
+        level,
+        check: Check::Discovery(DiscoveryCheck {
+            identity,
+            scheme,
+            nameserver: Nameserver::Fake,
+            draws,
+            expect,
+        }),
+    }
+}
+
+/// The discovery cases, in report order.
+#[must_use]
+#[expect(
+    clippy::too_many_lines,
+    reason = "a table of cases reads best as one list"
+)]
+pub fn discovery_cases() -> Vec<Case> {
+    let mut cases = vec![
+        case(
+            "discovery-http",
+            Must,
+            SPEC,
+            "an http page uses _avatars._tcp; port 80 is omitted",
+            "alice@example.org",
+            Http,
+            1,
+            vec![Base("http://avatars.example.org/avatar/")],
+        ),
+        case(
+            "discovery-https",
+            Must,
+            SPEC,
+            "an https page uses _avatars-sec._tcp; port 443 is omitted",
+            "alice@example.org",
+            Https,
+            1,
+            vec![Base("https://secure-avatars.example.org/avatar/")],
+        ),
+        case(
+            "discovery-trailing-dot",
+            Must,
+            "bug of pyLibravatar: the trailing dot kept in the host",
+            "the target's trailing dot is stripped",
+            "alice@example.org",
+            Http,
+            1,
+            vec![NoTrailingDot, Base("http://avatars.example.org/avatar/")],
+        ),
+        case(
+            "discovery-hash",
+            Must,
+            SPEC,
+            "the URL ends in /avatar/ and the email's hash",
+            "alice@example.org",
+            Http,
+            1,
+            vec![HashOfIdentity],
+        ),
+        case(
+            "discovery-normalised-email",
+            Must,
+            "Libravatar API: lowercase the email",
+            "the email is lowercased before hashing and the domain looked up without case",
+            "Alice@EXAMPLE.ORG",
+            Http,
+            1,
+            vec![Base("http://avatars.example.org/avatar/"), HashOfIdentity],
+        ),
+        case(
+            "discovery-https-base-form",
+            Compat,
+            "bug of Perl Libravatar::URL: https/avatar",
+            "a federated https base is https://host/avatar/, not the literal https/avatar",
+            "alice@example.org",
+            Https,
+            1,
+            vec![
+                Base("https://secure-avatars.example.org/avatar/"),
+                HashOfIdentity,
+            ],
+        ),
+        case(
+            "discovery-custom-port-http",
+            Must,
+            SPEC,
+            "a custom port of a single record is kept (go-libravatar drops it)",
+            "alice@custom.example.org",
+            Http,
+            1,
+            vec![Base("http://img.custom.example.org:8080/avatar/")],
+        ),
+        case(
+            "discovery-custom-port-https",
+            Must,
+            SPEC,
+            "a custom https port of a single record is kept",
+            "alice@custom.example.org",
+            Https,
+            1,
+            vec![Base("https://img.custom.example.org:8443/avatar/")],
+        ),
+        case(
+            "discovery-https-port-80",
+            Must,
+            SPEC,
+            "https with port 80 keeps :80",
+            "alice@http80.example.org",
+            Https,
+            1,
+            vec![Base("https://img.example.org:80/avatar/")],
+        ),
+        case(
+            "discovery-http-port-443",
+            Must,
+            SPEC,
+            "http with port 443 keeps :443",
+            "alice@https443.example.org",
+            Http,
+            1,
+            vec![Base("http://img.example.org:443/avatar/")],
+        ),
+        case(
+            "discovery-several-records-port",
+            Must,
+            "bug of go-libravatar: ports kept only for several records",
+            "with several records the chosen one's port is kept too",
+            "alice@multi.example.org",
+            Http,
+            40,
+            vec![EachOf(&[
+                "http://m1.example.org:8080/avatar/",
+                "http://m2.example.org:8080/avatar/",
+            ])],
+        ),
+        case(
+            "discovery-priority",
+            Must,
+            RFC2782,
+            "only the lowest priority value is used, whatever the weights",
+            "alice@priorities.example.org",
+            Http,
+            30,
+            vec![Base("http://early.example.org/avatar/")],
+        ),
+        case(
+            "discovery-weights",
+            Must,
+            RFC2782,
+            "weights 10 and 30 share the draws about 1:3",
+            "alice@weights.example.org",
+            Http,
+            200,
+            vec![
+                EachOf(&[
+                    "http://a.example.org/avatar/",
+                    "http://b.example.org/avatar/",
+                ]),
+                Share {
+                    base: "http://b.example.org/avatar/",
+                    low: 0.6,
+                    high: 0.9,
+                },
+            ],
+        ),
+        case(
+            "discovery-zero-weights",
+            Must,
+            "RFC 2782; bug of go-libravatar: panics on all-zero weights",
+            "all-zero weights work and every record gets chosen",
+            "alice@zero.example.org",
+            Http,
+            40,
+            vec![EachOf(&[
+                "http://z1.example.org/avatar/",
+                "http://z2.example.org/avatar/",
+            ])],
+        ),
+        case(
+            "discovery-junk-underscore",
+            Must,
+            SANITISE,
+            "a target with an underscore falls back to the central server",
+            "alice@junk.example.org",
+            Http,
+            1,
+            vec![Central],
+        ),
+    ];
+    macro_rules! junk {
+        ($id:literal, $subdomain:literal, $what:literal) => {
+            case(
+                $id,
+                Must,
+                SANITISE,
+                concat!("a target with ", $what, " falls back to the central server"),
+                concat!("alice@", $subdomain, ".example.org"),
+                Http,
+                1,
+                vec![Central],
+            )
+        };
+    }
+    cases.extend([
+        junk!("discovery-junk-space", "junk-space", "a space in a label"),
+        junk!(
+            "discovery-junk-slash",
+            "junk-slash",
+            "a slash (a path smuggled into the host)"
+        ),
+        junk!(
+            "discovery-junk-at",
+            "junk-at",
+            "an @ (userinfo smuggled into the host)"
+        ),
+        junk!(
+            "discovery-junk-colon",
+            "junk-colon",
+            "a colon (a port smuggled into the host)"
+        ),
+    ]);
+    cases.extend([
+        case(
+            "discovery-sanitiser-called",
+            Compat,
+            "bug of an old Ruby gem: sanitiser defined but never called",
+            "junk targets are refused on https pages too",
+            "alice@junk-slash.example.org",
+            Https,
+            1,
+            vec![Central],
+        ),
+        case(
+            "discovery-port-zero",
+            Must,
+            SANITISE,
+            "port 0 falls back to the central server",
+            "alice@portzero.example.org",
+            Http,
+            1,
+            vec![Central],
+        ),
+        case(
+            "discovery-dot-target",
+            Must,
+            "RFC 2782: a target of . means no service",
+            "a . target falls back to the central server",
+            "alice@noservice.example.org",
+            Http,
+            1,
+            vec![Central],
+        ),
+        case(
+            "discovery-uppercase-target",
+            Should,
+            PROJECT,
+            "an uppercase target is a valid host",
+            "alice@shouting.example.org",
+            Http,
+            1,
+            vec![Base("http://avatars.example.org/avatar/")],
+        ),
+        case(
+            "discovery-subdomain",
+            Must,
+            SPEC,
+            "a subdomain with its own records uses them",
+            "alice@team.example.org",
+            Http,
+            1,
+            vec![Base("http://team-avatars.example.org/avatar/")],
+        ),
+        case(
+            "discovery-no-walking-up",
+            Must,
+            SPEC,
+            "a subdomain without records does not inherit its parent's",
+            "alice@deep.example.org",
+            Http,
+            1,
+            vec![Central],
+        ),
+        case(
+            "discovery-nxdomain",
+            Must,
+            SPEC,
+            "a name that does not exist falls back to the central server",
+            "alice@missing.example.org",
+            Http,
+            1,
+            vec![Central],
+        ),
+        case(
+            "discovery-refused",
+            Must,
+            SPEC,
+            "a domain the nameserver refuses falls back to the central server",
+            "alice@not-served.test",
+            Https,
+            1,
+            vec![Central],
+        ),
+        case(
+            "discovery-idn",
+            Must,
+            SPEC,
+            "an IDN domain is looked up as IDNA ASCII (bücher -> xn--bcher-kva)",
+            "user@bücher.example",
+            Http,
+            1,
+            vec![Base("http://avatars.xn--bcher-kva.example/avatar/")],
+        ),
+        case(
+            "discovery-openid",
+            Must,
+            SPEC,
+            "an OpenID URL's host is looked up, and the hash is its SHA-256",
+            "https://example.org/id/bob",
+            Http,
+            1,
+            vec![Base("http://avatars.example.org/avatar/"), HashOfIdentity],
+        ),
+        case(
+            "discovery-openid-port",
+            Compat,
+            "bug of PHP Services_Libravatar: the OpenID port in the SRV name",
+            "an OpenID's port does not leak into the SRV name",
+            "https://example.org:8443/id/bob",
+            Https,
+            1,
+            vec![Base("https://secure-avatars.example.org/avatar/")],
+        ),
+        case(
+            "discovery-central-http",
+            Must,
+            SPEC,
+            "the central http base is http://cdn.libravatar.org/avatar/",
+            "alice@missing.example.org",
+            Http,
+            1,
+            vec![Base("http://cdn.libravatar.org/avatar/"), HashOfIdentity],
+        ),
+        case(
+            "discovery-central-https",
+            Must,
+            SPEC,
+            "the central https base is https://seccdn.libravatar.org/avatar/",
+            "alice@missing.example.org",
+            Https,
+            1,
+            vec![
+                Base("https://seccdn.libravatar.org/avatar/"),
+                HashOfIdentity,
+            ],
+        ),
+    ]);
+    cases.push(Case {
+        id: "discovery-dns-down",
+        group: Group::LibravatarDiscovery,
+        title: "a nameserver that never answers falls back to the central server within a few seconds (not 20 s)",
+        source: PROJECT,
+        level: Should,
+        check: Check::Discovery(DiscoveryCheck {
+            identity: "alice@example.org",
+            scheme: Http,
+            nameserver: Nameserver::Silent,
+            draws: 1,
+            expect: vec![Central, Within(Duration::from_secs(5))],
+        }),
+    });
+    cases
+}

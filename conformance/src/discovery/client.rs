@@ -1,0 +1,123 @@
+//! The discovery client under test: this project's, in process, or any program that prints an
+//! avatar URL for an identity when pointed at a nameserver.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use avatar_discovery::Discovery;
+use avatar_proto::{AvatarUrlBuilder, Identity, Scheme};
+
+use crate::error::ConformanceError;
+
+/// How long one run of a client may take.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The client under test.
+#[derive(Debug, Clone)]
+pub enum DiscoveryClient {
+    /// This project's [`Discovery`] with its defaults (1 s timeout), pointed at the nameserver.
+    InProcess,
+    /// A program, given as a template of whitespace-separated words in which `{identity}`,
+    /// `{nameserver}` (`IP:PORT`) and `{scheme}` (`http` or `https`) are replaced; it must print
+    /// the avatar URL on its first line of standard output. No shell is involved.
+    Command(Vec<String>),
+}
+
+impl DiscoveryClient {
+    /// A command client from a template such as
+    /// `'avatars url --nameserver {nameserver} --scheme {scheme} {identity}'`.
+    ///
+    /// # Errors
+    /// [`ConformanceError::Usage`] for an empty template or one without `{identity}` and
+    /// `{nameserver}`.
+    pub fn command(template: &str) -> Result<Self, ConformanceError> {
+        let words: Vec<String> = template.split_whitespace().map(str::to_owned).collect();
+        let has = |placeholder: &str| words.iter().any(|word| word.contains(placeholder));
+        if words.is_empty() || !has("{identity}") || !has("{nameserver}") {
+            return Err(ConformanceError::Usage(format!(
+                "--client-cmd {template:?}: expected 'PROG ARGS...' using {{identity}} and {{nameserver}} (and {{scheme}} for https cases)"
+            )));
+        }
+        Ok(Self::Command(words))
+    }
+
+    /// A fresh session: one in-process [`Discovery`] (so its cache spans one case's draws), or
+    /// the command template.
+    ///
+    /// # Errors
+    /// A message if the in-process resolver cannot be built.
+    pub fn session(&self, nameserver: SocketAddr) -> Result<ClientSession, String> {
+        Ok(match self {
+            Self::InProcess => ClientSession::InProcess(
+                Discovery::builder()
+                    .nameserver(nameserver)
+                    .build()
+                    .map_err(|err| format!("building the resolver: {err}"))?,
+            ),
+            Self::Command(words) => ClientSession::Command {
+                words: words.clone(),
+                nameserver,
+            },
+        })
+    }
+}
+
+/// A client ready to answer one case's queries.
+#[derive(Debug)]
+pub enum ClientSession {
+    /// This project's discovery.
+    InProcess(Discovery),
+    /// A program run once per query.
+    Command {
+        /// The template.
+        words: Vec<String>,
+        /// The nameserver it is pointed at.
+        nameserver: SocketAddr,
+    },
+}
+
+impl ClientSession {
+    /// The avatar URL the client builds for `identity` on a page served over `scheme`.
+    ///
+    /// # Errors
+    /// A message saying what went wrong (unparsable identity, program failure, timeout).
+    pub async fn avatar_url(&self, identity: &str, scheme: Scheme) -> Result<String, String> {
+        match self {
+            Self::InProcess(discovery) => {
+                let identity =
+                    Identity::parse(identity).map_err(|err| format!("{identity:?}: {err}"))?;
+                Ok(discovery
+                    .avatar_url(&AvatarUrlBuilder::new(identity).scheme(scheme))
+                    .await)
+            }
+            Self::Command { words, nameserver } => {
+                let expand = |word: &String| {
+                    word.replace("{identity}", identity)
+                        .replace("{nameserver}", &nameserver.to_string())
+                        .replace("{scheme}", scheme.as_str())
+                };
+                let args: Vec<String> = words.iter().map(expand).collect();
+                let mut command = tokio::process::Command::new(&args[0]);
+                command.args(&args[1..]).kill_on_drop(true);
+                let output = tokio::time::timeout(CLIENT_TIMEOUT, command.output())
+                    .await
+                    .map_err(|_| format!("{args:?} did not finish within {CLIENT_TIMEOUT:?}"))?
+                    .map_err(|err| format!("cannot run {args:?}: {err}"))?;
+                if !output.status.success() {
+                    return Err(format!(
+                        "{args:?} exited with {}: {}",
+                        output.status,
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ));
+                }
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                stdout
+                    .lines()
+                    .next()
+                    .map(|line| line.trim().to_owned())
+                    .filter(|line| !line.is_empty())
+                    .ok_or_else(|| format!("{args:?} printed nothing"))
+            }
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Libravatar discovery cases: a client is asked for an identity's avatar URL with the fake DNS
+//! server (or a silent one) as its nameserver, and the URLs it builds are checked.
+
+mod cases;
+mod client;
+mod dns;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use avatar_proto::{HashAlgorithm, Identity, Scheme};
+
+pub use cases::discovery_cases;
+pub use client::{ClientSession, DiscoveryClient};
+pub use dns::{JUNK_TARGETS, Nameservers, ZONES};
+
+use crate::case::Verdict;
+
+/// Which nameserver the client is pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nameserver {
+    /// The fake DNS server with the zones.
+    Fake,
+    /// A nameserver that never answers.
+    Silent,
+}
+
+/// What the URLs must show.
+#[derive(Debug, Clone)]
+pub enum DiscoveryExpect {
+    /// Every URL starts with this base (host compared without regard to case).
+    Base(&'static str),
+    /// Every URL uses the central server for the scheme.
+    Central,
+    /// Every URL uses one of these bases, and each of them is seen.
+    EachOf(&'static [&'static str]),
+    /// The share of URLs using `base` lies within `low..=high`.
+    Share {
+        /// The base.
+        base: &'static str,
+        /// Lowest acceptable share.
+        low: f64,
+        /// Highest acceptable share.
+        high: f64,
+    },
+    /// The host has no trailing dot.
+    NoTrailingDot,
+    /// The path after `/avatar/` is the MD5 or SHA-256 of the normalised email (SHA-256 for an
+    /// OpenID).
+    HashOfIdentity,
+    /// All the draws finished within this time.
+    Within(Duration),
+}
+
+impl fmt::Display for DiscoveryExpect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Base(base) => write!(f, "URLs under {base}"),
+            Self::Central => f.write_str("the central server"),
+            Self::EachOf(bases) => write!(f, "URLs under each of {}", bases.join(", ")),
+            Self::Share { base, low, high } => {
+                write!(
+                    f,
+                    "between {:.0}% and {:.0}% under {base}",
+                    low * 100.0,
+                    high * 100.0
+                )
+            }
+            Self::NoTrailingDot => f.write_str("a host without a trailing dot"),
+            Self::HashOfIdentity => f.write_str("/avatar/ followed by the identity's hash"),
+            Self::Within(limit) => write!(f, "an answer within {limit:?}"),
+        }
+    }
+}
+
+/// The check of a discovery case.
+#[derive(Debug, Clone)]
+pub struct DiscoveryCheck {
+    /// The email address or OpenID URL.
+    pub identity: &'static str,
+    /// The scheme of the page.
+    pub scheme: Scheme,
+    /// Where the client looks.
+    pub nameserver: Nameserver,
+    /// How many times to ask.
+    pub draws: u32,
+    /// What every answer (or all of them together) must show.
+    pub expect: Vec<DiscoveryExpect>,
+}
+
+impl DiscoveryCheck {
+    /// Asks the client `draws` times and checks the URLs.
+    pub async fn run(&self, client: &DiscoveryClient, nameservers: &Nameservers) -> Verdict {
+        let address = match self.nameserver {
+            Nameserver::Fake => nameservers.dns(),
+            Nameserver::Silent => nameservers.black_hole(),
+        };
+        let request = format!(
+            "avatar URL of {:?} for an {} page, nameserver {address}{}",
+            self.identity,
+            self.scheme,
+            if self.draws > 1 {
+                format!(", {} times", self.draws)
+            } else {
+                String::new()
+            }
+        );
+        let session = match client.session(address) {
+            Ok(session) => session,
+            Err(err) => return Verdict::fail(request, "a client", err),
+        };
+        let started = Instant::now();
+        let mut urls = Vec::with_capacity(self.draws as usize);
+        for _ in 0..self.draws {
+            match session.avatar_url(self.identity, self.scheme).await {
+                Ok(url) => urls.push(url),
+                Err(err) => return Verdict::fail(request, "an avatar URL", err),
+            }
+        }
+        let elapsed = started.elapsed();
+        for expect in &self.expect {
+            if let Err(got) = self.holds(expect, &urls, elapsed) {
+                return Verdict::fail(request, expect.to_string(), got);
+            }
+        }
+        Verdict::Pass
+    }
+
+    fn holds(
+        &self,
+        expect: &DiscoveryExpect,
+        urls: &[String],
+        elapsed: Duration,
+    ) -> Result<(), String> {
+        let summary = || summarise(urls);
+        let check = |holds: bool| if holds { Ok(()) } else { Err(summary()) };
+        match expect {
+            DiscoveryExpect::Base(base) => check(urls.iter().all(|url| same_base(url, base))),
+            DiscoveryExpect::Central => {
+                let central = self.scheme.central_base();
+                check(urls.iter().all(|url| same_base(url, central)))
+            }
+            DiscoveryExpect::EachOf(bases) => check(
+                urls.iter()
+                    .all(|url| bases.iter().any(|base| same_base(url, base)))
+                    && bases
+                        .iter()
+                        .all(|base| urls.iter().any(|url| same_base(url, base))),
+            ),
+            DiscoveryExpect::Share { base, low, high } => {
+                let hits = urls.iter().filter(|url| same_base(url, base)).count();
+                #[expect(clippy::cast_precision_loss, reason = "counts are small")]
+                let share = hits as f64 / urls.len().max(1) as f64;
+                if (*low..=*high).contains(&share) {
+                    Ok(())
+                } else {
+                    Err(format!("{:.1}% under {base}; {}", share * 100.0, summary()))
+                }
+            }
+            DiscoveryExpect::NoTrailingDot => check(
+                urls.iter()
+                    .all(|url| host_of(url).is_some_and(|host| !host.ends_with('.'))),
+            ),
+            DiscoveryExpect::HashOfIdentity => {
+                let Ok(identity) = Identity::parse(self.identity) else {
+                    return Err(format!(
+                        "the case's identity {:?} does not parse",
+                        self.identity
+                    ));
+                };
+                let mut hashes = vec![identity.hash(HashAlgorithm::Sha256).to_string()];
+                if matches!(identity, Identity::Email(_)) {
+                    hashes.push(identity.hash(HashAlgorithm::Md5).to_string());
+                }
+                check(urls.iter().all(|url| {
+                    let hash = url
+                        .split_once("/avatar/")
+                        .map(|(_, rest)| rest.split(['?', '.']).next().unwrap_or(""));
+                    hash.is_some_and(|hash| hashes.iter().any(|known| known == hash))
+                }))
+            }
+            DiscoveryExpect::Within(limit) => {
+                if elapsed <= *limit {
+                    Ok(())
+                } else {
+                    Err(format!("took {elapsed:?}; {}", summary()))
+                }
+            }
+        }
+    }
+}
+
+/// Whether `url` starts with `base`, the scheme and host compared without regard to case.
+fn same_base(url: &str, base: &str) -> bool {
+    url.len() >= base.len()
+        && url.is_char_boundary(base.len())
+        && url[..base.len()].eq_ignore_ascii_case(base)
+        && url[base.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| next != '/')
+}
+
+/// The host of an `http(s)://host[:port]/...` URL.
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    Some(
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, port)| {
+                if port.bytes().all(|byte| byte.is_ascii_digit()) {
+                    host
+                } else {
+                    authority
+                }
+            }),
+    )
+}
+
+/// The distinct URLs with their counts, for failure messages.
+fn summarise(urls: &[String]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for url in urls {
+        match counts.iter_mut().find(|(seen, _)| *seen == url) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((url, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(url, count)| {
+            if urls.len() > 1 {
+                format!("{url} (x{count})")
+            } else {
+                (*url).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_compare_scheme_and_host_without_case() {
+        assert!(same_base(
+            "http://Avatars.Example.ORG/avatar/abc",
+            "http://avatars.example.org/avatar/"
+        ));
+        assert!(!same_base(
+            "http://avatars.example.org./avatar/abc",
+            "http://avatars.example.org/avatar/"
+        ));
+        assert!(!same_base(
+            "http://avatars.example.org:80/avatar/abc",
+            "http://avatars.example.org/avatar/"
+        ));
+        assert_eq!(
+            host_of("https://img.example.org:80/avatar/x"),
+            Some("img.example.org")
+        );
+        assert_eq!(
+            host_of("http://a.example.org./avatar/x"),
+            Some("a.example.org.")
+        );
+    }
+}

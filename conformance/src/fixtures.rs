@@ -1,0 +1,296 @@
+//! The fixture identities and their images: what a server under test must hold before the suite
+//! runs. `avatar-conformance fixtures --out DIR` writes them with a manifest so that another
+//! implementation can load them first.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use avatar_proto::{HashAlgorithm, Identity};
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, Frame, Rgb, RgbImage, Rgba, RgbaImage};
+use serde::Serialize;
+
+use crate::error::ConformanceError;
+
+/// One identity the suite refers to by `name` in its request templates.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// The short name used in templates: `{george}` is its MD5, `{george.sha256}` its SHA-256.
+    pub name: &'static str,
+    /// The email address or OpenID URL.
+    pub identity: &'static str,
+    /// The file name in a fixtures directory, or `None` for identities that must have no avatar.
+    pub file: Option<&'static str>,
+    /// What the file holds, in words.
+    pub description: &'static str,
+    /// For another spelling of a stored identity (an OpenID variant): the fixture it resolves to.
+    pub variant_of: Option<&'static str>,
+}
+
+/// Every identity the suite uses. The ones without a file must have no avatar on the target.
+pub const FIXTURES: &[Fixture] = &[
+    Fixture {
+        name: "george",
+        identity: "George@example.com",
+        file: Some("george.png"),
+        description: "PNG, 300 x 200, three vertical bands: red, green, blue",
+        variant_of: None,
+    },
+    Fixture {
+        name: "jpeg",
+        identity: "jpeg@example.com",
+        file: Some("jpeg.jpg"),
+        description: "JPEG, 90 x 120, orange",
+        variant_of: None,
+    },
+    Fixture {
+        name: "animated",
+        identity: "animated@example.com",
+        file: Some("animated.gif"),
+        description: "GIF, 40 x 40, three frames of 100 ms",
+        variant_of: None,
+    },
+    Fixture {
+        name: "small",
+        identity: "small@example.com",
+        file: Some("small.png"),
+        description: "PNG, 20 x 20, for upscaling",
+        variant_of: None,
+    },
+    Fixture {
+        name: "openid",
+        identity: "https://example.com/id/Bob",
+        file: Some("openid.png"),
+        description: "PNG, 64 x 64, stored for an OpenID URL",
+        variant_of: None,
+    },
+    Fixture {
+        name: "nobody",
+        identity: "nobody@example.com",
+        file: None,
+        description: "no avatar: every request for it is a miss",
+        variant_of: None,
+    },
+    Fixture {
+        name: "stranger",
+        identity: "stranger@example.net",
+        file: None,
+        description: "no avatar: a second miss, to compare generated defaults",
+        variant_of: None,
+    },
+    Fixture {
+        name: "writer",
+        identity: "writer@example.com",
+        file: None,
+        description: "no avatar at first; the XMPP storage cases set one as its owner",
+        variant_of: None,
+    },
+    Fixture {
+        name: "openid-http",
+        identity: "http://example.com/id/Bob",
+        file: None,
+        description: "the openid fixture over http: ivatar answers to all four variants",
+        variant_of: Some("openid"),
+    },
+    Fixture {
+        name: "openid-slash",
+        identity: "https://example.com/id/Bob/",
+        file: None,
+        description: "the openid fixture with a trailing slash",
+        variant_of: Some("openid"),
+    },
+    Fixture {
+        name: "openid-http-slash",
+        identity: "http://example.com/id/Bob/",
+        file: None,
+        description: "the openid fixture over http with a trailing slash",
+        variant_of: Some("openid"),
+    },
+];
+
+/// The fixture called `name`.
+#[must_use]
+pub fn fixture(name: &str) -> Option<&'static Fixture> {
+    FIXTURES.iter().find(|fixture| fixture.name == name)
+}
+
+impl Fixture {
+    /// The parsed identity.
+    ///
+    /// # Panics
+    /// Never for the constants above (a unit test parses every one).
+    #[must_use]
+    pub fn parsed(&self) -> Identity {
+        Identity::parse(self.identity).expect("fixture identities are valid")
+    }
+
+    /// Lowercase hex MD5 (SHA-256 for an OpenID, which has no MD5).
+    #[must_use]
+    pub fn md5(&self) -> String {
+        let identity = self.parsed();
+        let algorithm = match identity {
+            Identity::Email(_) => HashAlgorithm::Md5,
+            Identity::OpenId(_) => HashAlgorithm::Sha256,
+        };
+        identity.hash(algorithm).to_string()
+    }
+
+    /// Lowercase hex SHA-256.
+    #[must_use]
+    pub fn sha256(&self) -> String {
+        self.parsed().hash(HashAlgorithm::Sha256).to_string()
+    }
+
+    /// The image bytes, for fixtures that have one.
+    #[must_use]
+    pub fn image(&self) -> Option<Vec<u8>> {
+        Some(match self.name {
+            "george" => encode(
+                &RgbImage::from_fn(300, 200, |x, _| match x / 100 {
+                    0 => Rgb([220, 40, 40]),
+                    1 => Rgb([40, 180, 60]),
+                    _ => Rgb([40, 60, 220]),
+                }),
+                image::ImageFormat::Png,
+            ),
+            "jpeg" => encode(
+                &RgbImage::from_pixel(90, 120, Rgb([200, 120, 30])),
+                image::ImageFormat::Jpeg,
+            ),
+            "animated" => animated_gif(),
+            "small" => encode(
+                &RgbImage::from_fn(20, 20, |x, y| Rgb([(x * 12) as u8, (y * 12) as u8, 90])),
+                image::ImageFormat::Png,
+            ),
+            "openid" => encode(
+                &RgbImage::from_fn(64, 64, |x, y| {
+                    if (x / 8 + y / 8) % 2 == 0 {
+                        Rgb([30, 30, 30])
+                    } else {
+                        Rgb([240, 240, 240])
+                    }
+                }),
+                image::ImageFormat::Png,
+            ),
+            _ => return None,
+        })
+    }
+}
+
+fn encode(image: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Encoding an in-memory RGB image into a Vec cannot fail for these formats.
+    let _ = image.write_to(&mut Cursor::new(&mut out), format);
+    out
+}
+
+fn animated_gif() -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut out);
+        let _ = encoder.set_repeat(Repeat::Infinite);
+        for shade in [30u8, 130, 230] {
+            let frame = RgbaImage::from_pixel(40, 40, Rgba([shade, 50, 100, 255]));
+            let _ = encoder.encode_frame(Frame::from_parts(
+                frame,
+                0,
+                0,
+                Delay::from_numer_denom_ms(100, 1),
+            ));
+        }
+    }
+    out
+}
+
+/// The manifest written next to the images: which identity each file belongs to.
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    /// Format version of this file.
+    pub version: u32,
+    /// Identities to import before running the suite (the ones with a file).
+    pub avatars: Vec<ManifestEntry>,
+    /// Identities that must have no avatar.
+    pub absent: Vec<String>,
+}
+
+/// One avatar to import.
+#[derive(Debug, Serialize)]
+pub struct ManifestEntry {
+    /// The email address or OpenID URL.
+    pub identity: String,
+    /// The file, relative to the manifest.
+    pub file: String,
+    /// Its MD5 (SHA-256 for an OpenID).
+    pub md5: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// What the image is.
+    pub description: String,
+}
+
+/// The manifest for [`FIXTURES`].
+#[must_use]
+pub fn manifest() -> Manifest {
+    Manifest {
+        version: 1,
+        avatars: FIXTURES
+            .iter()
+            .filter_map(|fixture| {
+                Some(ManifestEntry {
+                    identity: fixture.identity.to_owned(),
+                    file: fixture.file?.to_owned(),
+                    md5: fixture.md5(),
+                    sha256: fixture.sha256(),
+                    description: fixture.description.to_owned(),
+                })
+            })
+            .collect(),
+        absent: FIXTURES
+            .iter()
+            .filter(|fixture| fixture.file.is_none() && fixture.variant_of.is_none())
+            .map(|fixture| fixture.identity.to_owned())
+            .collect(),
+    }
+}
+
+/// Writes every fixture image and `manifest.json` into `dir` (created if missing).
+///
+/// # Errors
+/// [`ConformanceError::Io`] when the directory or a file cannot be written.
+pub fn write_fixtures(dir: &Path) -> Result<Manifest, ConformanceError> {
+    let io = |err, path: &Path| ConformanceError::Io(path.display().to_string(), err);
+    std::fs::create_dir_all(dir).map_err(|err| io(err, dir))?;
+    for fixture in FIXTURES {
+        if let (Some(file), Some(bytes)) = (fixture.file, fixture.image()) {
+            let path = dir.join(file);
+            std::fs::write(&path, bytes).map_err(|err| io(err, &path))?;
+        }
+    }
+    let manifest = manifest();
+    let path = dir.join("manifest.json");
+    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    std::fs::write(&path, text + "\n").map_err(|err| io(err, &path))?;
+    Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fixture_parses_and_every_file_has_an_image() {
+        for fixture in FIXTURES {
+            let _ = fixture.parsed();
+            assert_eq!(
+                fixture.file.is_some(),
+                fixture.image().is_some(),
+                "{}",
+                fixture.name
+            );
+        }
+        assert_eq!(
+            fixture("george").unwrap().md5(),
+            "40f8d096a3777232204cb3f796c577b7"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Where HTTP requests go: this project's service in process, or any server at a URL.
+
+use std::time::Duration;
+
+use avatar_service::AvatarService;
+use avatar_store::{MemoryStore, Store as _};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tower::ServiceExt as _;
+
+use crate::error::ConformanceError;
+use crate::fixtures::FIXTURES;
+
+/// One response, whole.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Exchange {
+    /// The value of header `name` as text, if present and printable.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Status, headers and the start of the body, for failure messages.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}", self.status);
+        let mut names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            for value in self.headers.get_all(name) {
+                text.push_str(&format!(
+                    "\n  {name}: {}",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+            }
+        }
+        text.push_str(&format!("\n  body: {}", describe_body(&self.body)));
+        text
+    }
+}
+
+/// A short description of a body: its kind and size, or its text if it is short text.
+#[must_use]
+pub fn describe_body(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty)".to_owned();
+    }
+    if let Some(format) = avatar_image::ImageFormat::sniff(body) {
+        let dimensions = image::load_from_memory(body)
+            .map(|image| format!(" {}x{}", image.width(), image.height()))
+            .unwrap_or_default();
+        return format!("{} bytes of {}{dimensions}", body.len(), format.mime_type());
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) if text.len() <= 200 => format!("{text:?}"),
+        Ok(text) => format!("{:?}... ({} bytes)", head(text, 200), body.len()),
+        Err(_) => format!("{} bytes of binary data", body.len()),
+    }
+}
+
+/// At most `limit` bytes of `text`, cut at a character boundary.
+fn head(text: &str, limit: usize) -> &str {
+    let mut end = limit.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The Libravatar server under test.
+#[derive(Clone)]
+pub enum HttpTarget {
+    /// This project's [`AvatarService`] with default settings, holding the fixtures.
+    InProcess(AvatarService<MemoryStore>),
+    /// A server reached over TCP; requests go to `base` + `/avatar/...`.
+    Url {
+        /// `http://host:port` with an optional path prefix, no trailing slash.
+        base: String,
+        /// The HTTP/1 client.
+        client: Client<HttpConnector, Full<Bytes>>,
+    },
+}
+
+impl std::fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InProcess(_) => f.write_str("HttpTarget::InProcess"),
+            Self::Url { base, .. } => write!(f, "HttpTarget::Url({base})"),
+        }
+    }
+}
+
+/// How long one request may take before it counts as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+impl HttpTarget {
+    /// This project's service with default settings and the fixtures in a memory store.
+    ///
+    /// # Errors
+    /// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
+    pub async fn in_process() -> Result<Self, ConformanceError> {
+        let store = MemoryStore::new();
+        for fixture in FIXTURES {
+            if let Some(bytes) = fixture.image() {
+                store
+                    .put(&fixture.parsed(), Bytes::from(bytes))
+                    .await
+                    .map_err(|err| ConformanceError::Target(format!("storing a fixture: {err}")))?;
+            }
+        }
+        Ok(Self::InProcess(AvatarService::new(store)))
+    }
+
+    /// A server at `url` (`http://host:port`, optionally with a path prefix under which
+    /// `/avatar/HASH` is served).
+    ///
+    /// # Errors
+    /// [`ConformanceError::Usage`] for anything but an `http://` URL without query or fragment.
+    pub fn url(url: &str) -> Result<Self, ConformanceError> {
+        let parsed: http::Uri = url.parse().map_err(|err| {
+            ConformanceError::Usage(format!("--target-url {url:?} is not a URL: {err}"))
+        })?;
+        if parsed.scheme_str() != Some("http") || parsed.authority().is_none() {
+            return Err(ConformanceError::Usage(format!(
+                "--target-url {url:?}: expected http://HOST:PORT[/PREFIX] (https is not supported; put the server behind plain HTTP on loopback)"
+            )));
+        }
+        if parsed.query().is_some() {
+            return Err(ConformanceError::Usage(format!(
+                "--target-url {url:?}: no query string, please; the suite adds its own"
+            )));
+        }
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Ok(Self::Url {
+            base: url.trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+
+    /// Sends one request; `target` is the path and query (`/avatar/...`).
+    ///
+    /// # Errors
+    /// A message when the request cannot be built, sent or read in time.
+    pub async fn send(
+        &self,
+        method: &Method,
+        target: &str,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, String> {
+        let uri = match self {
+            Self::InProcess(_) => target.to_owned(),
+            Self::Url { base, .. } => format!("{base}{target}"),
+        };
+        let mut builder = Request::builder().method(method.clone()).uri(&uri);
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|err| format!("cannot build the request {method} {uri}: {err}"))?;
+        let exchange = async {
+            match self {
+                Self::InProcess(service) => {
+                    let Ok(response) = service.clone().oneshot(request).await;
+                    let (parts, body) = response.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map_err(|err| format!("reading the body: {err}"))?
+                        .to_bytes();
+                    Ok(Exchange {
+                        status: parts.status.as_u16(),
+                        headers: parts.headers,
+                        body,
+                    })
+                }
+                Self::Url { client, .. } => {
+                    let response = client
+                        .request(request)
+                        .await
+                        .map_err(|err| format!("{method} {uri}: {err}"))?;
+                    let (parts, body) = response.into_parts();
+                    let body = body
+                        .collect()
+                        .await
+                        .map_err(|err| format!("reading the body of {method} {uri}: {err}"))?
+                        .to_bytes();
+                    Ok(Exchange {
+                        status: parts.status.as_u16(),
+                        headers: parts.headers,
+                        body,
+                    })
+                }
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("{method} {uri}: no answer within {REQUEST_TIMEOUT:?}"))?
+    }
+}

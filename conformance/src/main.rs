@@ -1,0 +1,270 @@
+//! `avatar-conformance`: run the suite against this project or any other implementation.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use avatar_conformance::fixtures::write_fixtures;
+use avatar_conformance::{
+    ConformanceError, DiscoveryClient, Group, HttpTarget, Level, Progress, Targets, XmppTarget,
+    all_cases, report, run,
+};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Conformance suite for Libravatar servers and clients and XMPP avatar services.
+///
+/// Without options every group runs against this project's own implementation, in process.
+/// Each option below swaps one group's target for another implementation.
+#[derive(Debug, Parser)]
+#[command(version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the fixture images and manifest.json (identity -> file) for another implementation
+    /// to load before a run.
+    Fixtures {
+        /// Where to write them (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// List the cases: id, group, level, title.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    /// Only MUST failures fail the run.
+    Must,
+    /// MUST and SHOULD failures fail the run.
+    Should,
+    /// Any failure fails the run.
+    Compat,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Test the Libravatar server at this URL (http://HOST:PORT[/PREFIX]) instead of the
+    /// in-process one. Load the fixtures into it first (see `fixtures`).
+    #[arg(long, value_name = "URL")]
+    target_url: Option<String>,
+    /// Test this discovery client instead of the in-process one: a command template using
+    /// {identity}, {nameserver} (IP:PORT) and {scheme} (http/https); it must print the avatar URL.
+    #[arg(long, value_name = "TEMPLATE")]
+    client_cmd: Option<String>,
+    /// Test an XEP-0114 component: listen here (HOST:PORT, port 0 for any) as its server.
+    #[arg(long, value_name = "ADDR", requires = "secret", conflicts_with = "c2s")]
+    component_listen: Option<String>,
+    /// The component secret.
+    #[arg(long)]
+    secret: Option<String>,
+    /// How long to wait for the component to connect, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    component_wait: u64,
+    /// Test through a real XMPP server: log in at HOST:PORT (plain c2s) and query JIDs of
+    /// --subject-domain.
+    #[arg(long, value_name = "HOST:PORT", requires_all = ["jid", "password", "subject_domain"])]
+    c2s: Option<String>,
+    /// The account to log in with (--c2s).
+    #[arg(long, value_name = "USER@DOMAIN")]
+    jid: Option<String>,
+    /// Its password (--c2s).
+    #[arg(long)]
+    password: Option<String>,
+    /// The domain of the avatar component behind the server (--c2s).
+    #[arg(long, value_name = "DOMAIN")]
+    subject_domain: Option<String>,
+    /// Run only these groups (repeatable): libravatar-server, libravatar-discovery, xep-0008,
+    /// xep-0153, xep-0084.
+    #[arg(long = "group", value_name = "GROUP")]
+    groups: Vec<String>,
+    /// Write the report as JSON to FILE (- for standard output).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the report as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the report as an HTML page with the returned images to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// The least binding level whose failures make the run fail.
+    #[arg(long, value_enum, default_value_t = FailOn::Must)]
+    fail_on: FailOn,
+    /// No progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("avatar-conformance: cannot start the runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command {
+        Some(Command::Fixtures { out }) => write_fixtures(&out).map(|manifest| {
+            println!(
+                "wrote {} images and manifest.json to {}",
+                manifest.avatars.len(),
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }),
+        Some(Command::List) => {
+            for case in all_cases() {
+                println!(
+                    "{:<40} {:<21} {:<6} {}",
+                    case.id, case.group, case.level, case.title
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => runtime.block_on(run_suite(cli.run)),
+    };
+    outcome.unwrap_or_else(|err| {
+        eprintln!("avatar-conformance: {err}");
+        ExitCode::from(2)
+    })
+}
+
+async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
+    let groups = if args.groups.is_empty() {
+        Group::ALL.to_vec()
+    } else {
+        args.groups
+            .iter()
+            .map(|name| {
+                Group::from_name(name).ok_or_else(|| {
+                    let known: Vec<&str> = Group::ALL.iter().map(|group| group.name()).collect();
+                    ConformanceError::Usage(format!(
+                        "--group {name:?}: expected one of {}",
+                        known.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let wants = |check: fn(&Group) -> bool| groups.iter().any(check);
+    let mut targets = Targets::default();
+    if wants(|group| *group == Group::LibravatarServer) {
+        targets.http = Some(match &args.target_url {
+            Some(url) => {
+                targets
+                    .described
+                    .push(("libravatar-server".to_owned(), url.clone()));
+                HttpTarget::url(url)?
+            }
+            None => {
+                targets.described.push((
+                    "libravatar-server".to_owned(),
+                    "in-process AvatarService".to_owned(),
+                ));
+                HttpTarget::in_process().await?
+            }
+        });
+    }
+    if wants(|group| *group == Group::LibravatarDiscovery) {
+        targets.discovery = Some(match &args.client_cmd {
+            Some(template) => {
+                targets
+                    .described
+                    .push(("libravatar-discovery".to_owned(), template.clone()));
+                DiscoveryClient::command(template)?
+            }
+            None => {
+                targets.described.push((
+                    "libravatar-discovery".to_owned(),
+                    "in-process Discovery".to_owned(),
+                ));
+                DiscoveryClient::InProcess
+            }
+        });
+    }
+    if wants(|group| group.is_xmpp()) {
+        targets.xmpp = Some(xmpp_target(&args, &mut targets.described).await?);
+    }
+    let progress = if args.quiet {
+        Progress::Quiet
+    } else {
+        Progress::Stderr
+    };
+    let report = run(&all_cases(), &mut targets, &groups, progress).await?;
+    print!("{}", report::summary(&report));
+    let write = |path: &PathBuf, text: String| {
+        if path.as_os_str() == "-" {
+            println!("{text}");
+            Ok(())
+        } else {
+            std::fs::write(path, text)
+                .map_err(|err| ConformanceError::Io(path.display().to_string(), err))
+        }
+    };
+    if let Some(path) = &args.json {
+        write(path, report::json(&report))?;
+    }
+    if let Some(path) = &args.junit {
+        write(path, report::junit(&report))?;
+    }
+    if let Some(path) = &args.html {
+        write(path, report::html(&report))?;
+    }
+    let level = match args.fail_on {
+        FailOn::Must => Level::Must,
+        FailOn::Should => Level::Should,
+        FailOn::Compat => Level::Compat,
+    };
+    let failed = report.failures_at_least(level).count();
+    if failed > 0 {
+        eprintln!("avatar-conformance: {failed} failure(s) at {level} level or stricter");
+        Ok(ExitCode::FAILURE)
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn xmpp_target(
+    args: &RunArgs,
+    described: &mut Vec<(String, String)>,
+) -> Result<XmppTarget, ConformanceError> {
+    if let Some(addr) = &args.component_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|err| ConformanceError::Usage(format!("--component-listen {addr}: {err}")))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|err| ConformanceError::Target(err.to_string()))?;
+        eprintln!("avatar-conformance: waiting for a component on {bound}");
+        let secret = args.secret.as_deref().unwrap_or_default();
+        let target =
+            XmppTarget::component(&listener, secret, Duration::from_secs(args.component_wait))
+                .await?;
+        described.push((
+            "xmpp".to_owned(),
+            format!("component {} connected to {bound}", target.domain()),
+        ));
+        return Ok(target);
+    }
+    if let (Some(server), Some(jid), Some(password), Some(domain)) =
+        (&args.c2s, &args.jid, &args.password, &args.subject_domain)
+    {
+        described.push((
+            "xmpp".to_owned(),
+            format!("{domain} through {server} as {jid}"),
+        ));
+        return XmppTarget::client(server, jid, password, domain).await;
+    }
+    described.push(("xmpp".to_owned(), "in-process IqService".to_owned()));
+    XmppTarget::in_process().await
+}

@@ -1,0 +1,37 @@
+//! The reports of a run: a terminal summary, JSON, JUnit XML and a self-contained HTML page.
+
+mod html;
+mod junit;
+mod terminal;
+
+pub use html::html;
+pub use junit::junit;
+pub use terminal::summary;
+
+use crate::runner::Report;
+
+/// The report as pretty-printed JSON.
+#[must_use]
+pub fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
+}
+
+/// Escapes text for XML and HTML content and attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}

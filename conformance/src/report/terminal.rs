@@ -1,0 +1,83 @@
+//! The terminal summary: counts per group, then every failure with its request, what was
+//! expected and what came back.
+
+use std::fmt::Write as _;
+
+use crate::case::{Group, Verdict};
+use crate::runner::Report;
+
+/// The summary printed at the end of a run.
+#[must_use]
+pub fn summary(report: &Report) -> String {
+    let mut out = String::new();
+    for (role, target) in &report.targets {
+        let _ = writeln!(out, "{role}: {target}");
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<22} {:>5} {:>5} {:>5}   failed MUST/SHOULD/COMPAT",
+        "group", "pass", "fail", "skip"
+    );
+    for group in Group::ALL {
+        let outcomes: Vec<_> = report
+            .outcomes
+            .iter()
+            .filter(|outcome| outcome.group == group)
+            .collect();
+        if outcomes.is_empty() {
+            continue;
+        }
+        let count = |label| {
+            outcomes
+                .iter()
+                .filter(|outcome| outcome.verdict.label() == label)
+                .count()
+        };
+        let failed_at = |level| {
+            outcomes
+                .iter()
+                .filter(|outcome| outcome.level == level && outcome.verdict.label() == "FAIL")
+                .count()
+        };
+        let _ = writeln!(
+            out,
+            "{:<22} {:>5} {:>5} {:>5}   {}/{}/{}",
+            group.name(),
+            count("pass"),
+            count("FAIL"),
+            count("skip"),
+            failed_at(crate::case::Level::Must),
+            failed_at(crate::case::Level::Should),
+            failed_at(crate::case::Level::Compat),
+        );
+    }
+    for outcome in &report.outcomes {
+        if let Verdict::Fail {
+            request,
+            expected,
+            got,
+        } = &outcome.verdict
+        {
+            let _ = writeln!(
+                out,
+                "\nFAIL [{}] {} ({}): {}\n  source:   {}\n  request:  {}\n  expected: {}\n  got:      {}",
+                outcome.level,
+                outcome.id,
+                outcome.group,
+                outcome.title,
+                outcome.source,
+                request,
+                expected,
+                got.replace('\n', "\n            ")
+            );
+        }
+    }
+    let (pass, fail, skip) = report.counts();
+    let _ = writeln!(
+        out,
+        "\n{} cases: {pass} passed, {fail} failed, {skip} skipped in {:.1} s",
+        report.outcomes.len(),
+        report.millis as f64 / 1000.0
+    );
+    out
+}

@@ -1,0 +1,169 @@
+//! Running the cases: each against its group's target, one after the other, with a progress line.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::case::{Case, Check, Group, Level, Outcome, Verdict};
+use crate::discovery::{DiscoveryClient, Nameservers, discovery_cases};
+use crate::error::ConformanceError;
+use crate::http::{HttpTarget, server_cases};
+use crate::xmpp::{XmppTarget, xmpp_cases};
+
+/// Every case, in report order.
+#[must_use]
+pub fn all_cases() -> Vec<Case> {
+    let mut cases = server_cases();
+    cases.extend(discovery_cases());
+    cases.extend(xmpp_cases());
+    cases
+}
+
+/// The targets of one run; a group runs only when its target is set.
+#[derive(Debug, Default)]
+pub struct Targets {
+    /// For `libravatar-server`.
+    pub http: Option<HttpTarget>,
+    /// For `libravatar-discovery`.
+    pub discovery: Option<DiscoveryClient>,
+    /// For the XMPP groups.
+    pub xmpp: Option<XmppTarget>,
+    /// A description of each target, for the reports.
+    pub described: Vec<(String, String)>,
+}
+
+/// Where progress goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing.
+    Quiet,
+    /// A line on standard error per case (rewritten in place on a terminal).
+    Stderr,
+}
+
+/// The result of a run.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// What each group ran against.
+    pub targets: Vec<(String, String)>,
+    /// One outcome per case that ran.
+    pub outcomes: Vec<Outcome>,
+    /// How long the run took, in milliseconds.
+    pub millis: u64,
+}
+
+impl Report {
+    /// The failed cases at or above `level` (MUST < SHOULD < COMPAT in strictness order).
+    pub fn failures_at_least(&self, level: Level) -> impl Iterator<Item = &Outcome> {
+        self.outcomes.iter().filter(move |outcome| {
+            outcome.level <= level && matches!(outcome.verdict, Verdict::Fail { .. })
+        })
+    }
+
+    /// Counts of passed, failed and skipped cases.
+    #[must_use]
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |label| {
+            self.outcomes
+                .iter()
+                .filter(|outcome| outcome.verdict.label() == label)
+                .count()
+        };
+        (count("pass"), count("FAIL"), count("skip"))
+    }
+}
+
+/// Runs `cases` (those whose group has a target and is in `groups`) and reports.
+///
+/// # Errors
+/// [`ConformanceError::Dns`] when discovery cases are to run and the fake DNS cannot start.
+pub async fn run(
+    cases: &[Case],
+    targets: &mut Targets,
+    groups: &[Group],
+    progress: Progress,
+) -> Result<Report, ConformanceError> {
+    let started = Instant::now();
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|case| groups.contains(&case.group))
+        .filter(|case| match case.group {
+            Group::LibravatarServer => targets.http.is_some(),
+            Group::LibravatarDiscovery => targets.discovery.is_some(),
+            _ => targets.xmpp.is_some(),
+        })
+        .collect();
+    let nameservers = if selected
+        .iter()
+        .any(|case| case.group == Group::LibravatarDiscovery)
+    {
+        Some(Nameservers::start().await?)
+    } else {
+        None
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let mut outcomes = Vec::with_capacity(selected.len());
+    let mut failed = 0;
+    for (index, case) in selected.iter().enumerate() {
+        if progress == Progress::Stderr {
+            let line = format!(
+                "[{:>3}/{}] {failed} failed  {}",
+                index + 1,
+                selected.len(),
+                case.id
+            );
+            if terminal {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                eprintln!("{line}");
+            }
+            let _ = std::io::stderr().flush();
+        }
+        let began = Instant::now();
+        let (verdict, images) = run_case(case, targets, nameservers.as_ref()).await;
+        if matches!(verdict, Verdict::Fail { .. }) {
+            failed += 1;
+        }
+        outcomes.push(Outcome {
+            id: case.id,
+            group: case.group,
+            title: case.title,
+            source: case.source,
+            level: case.level,
+            verdict,
+            millis: u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX),
+            images,
+        });
+    }
+    if progress == Progress::Stderr && terminal {
+        eprintln!();
+    }
+    Ok(Report {
+        targets: targets.described.clone(),
+        outcomes,
+        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+async fn run_case(
+    case: &Case,
+    targets: &mut Targets,
+    nameservers: Option<&Nameservers>,
+) -> (Verdict, Vec<crate::case::SeenImage>) {
+    match (&case.check, nameservers) {
+        (Check::Http(check), _) => match &targets.http {
+            Some(target) => check.run(target).await,
+            None => (Verdict::skip("no HTTP target"), Vec::new()),
+        },
+        (Check::Discovery(check), Some(nameservers)) => match &targets.discovery {
+            Some(client) => (check.run(client, nameservers).await, Vec::new()),
+            None => (Verdict::skip("no discovery client"), Vec::new()),
+        },
+        (Check::Discovery(_), None) => (Verdict::skip("no DNS server"), Vec::new()),
+        (Check::Xmpp(check), _) => match &mut targets.xmpp {
+            Some(target) => check.run(case.id, target).await,
+            None => (Verdict::skip("no XMPP target"), Vec::new()),
+        },
+    }
+}

@@ -1,0 +1,249 @@
+//! The XMPP avatar service under test: this project's IQ service in process, a component that
+//! connects to the harness (XEP-0114, the harness plays the server), or a real server reached as
+//! a client.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use avatar_store::{MemoryStore, Store as _};
+use avatar_xmpp::component::replies_to_element;
+use avatar_xmpp::{IqConfig, IqService, JidMapping};
+use bytes::Bytes;
+use jid::Jid;
+use minidom::Element;
+use tokio::net::TcpListener;
+
+use super::wire::{Handshake, NS_COMPONENT, XmlStream, accept_component, client_login};
+use crate::error::ConformanceError;
+use crate::fixtures::FIXTURES;
+
+/// The component domain of the in-process target.
+pub const IN_PROCESS_DOMAIN: &str = "avatars.conformance.test";
+
+/// The JID the harness sends from when it may choose (in process and as the component's server).
+pub const TESTER: &str = "tester@conformance.test/harness";
+
+/// How the harness reaches the service.
+#[derive(Debug)]
+enum Link {
+    InProcess {
+        service: IqService<MemoryStore>,
+        own: Jid,
+        replies: VecDeque<Element>,
+    },
+    Component {
+        stream: XmlStream,
+        handshake: Handshake,
+    },
+    Client {
+        stream: XmlStream,
+    },
+}
+
+/// The XMPP service under test, with what the cases need to address it.
+#[derive(Debug)]
+pub struct XmppTarget {
+    link: Link,
+    domain: String,
+    sender: Option<String>,
+    stash: Vec<Element>,
+}
+
+impl XmppTarget {
+    /// This project's [`IqService`] with the fixtures in a memory store, answering for
+    /// [`IN_PROCESS_DOMAIN`].
+    ///
+    /// # Errors
+    /// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
+    pub async fn in_process() -> Result<Self, ConformanceError> {
+        let store = MemoryStore::new();
+        for fixture in FIXTURES {
+            if let Some(bytes) = fixture.image() {
+                store
+                    .put(&fixture.parsed(), Bytes::from(bytes))
+                    .await
+                    .map_err(|err| ConformanceError::Target(format!("storing a fixture: {err}")))?;
+            }
+        }
+        let service = IqService::new(store, IqConfig::new(JidMapping::new(IN_PROCESS_DOMAIN)));
+        let own = Jid::new(IN_PROCESS_DOMAIN)
+            .map_err(|err| ConformanceError::Target(format!("the in-process domain: {err}")))?;
+        Ok(Self {
+            link: Link::InProcess {
+                service,
+                own,
+                replies: VecDeque::new(),
+            },
+            domain: IN_PROCESS_DOMAIN.to_owned(),
+            sender: Some(TESTER.to_owned()),
+            stash: Vec::new(),
+        })
+    }
+
+    /// Waits on `listener` for a component to connect and checks its handshake against
+    /// `secret`. A refused handshake still gives a target: its cases then fail with the reason.
+    ///
+    /// # Errors
+    /// [`ConformanceError::Target`] when no component connects within `wait`.
+    pub async fn component(
+        listener: &TcpListener,
+        secret: &str,
+        wait: Duration,
+    ) -> Result<Self, ConformanceError> {
+        let (stream, handshake) = accept_component(listener, secret, wait)
+            .await
+            .map_err(ConformanceError::Target)?;
+        Ok(Self {
+            domain: handshake.domain.clone(),
+            link: Link::Component { stream, handshake },
+            sender: Some(TESTER.to_owned()),
+            stash: Vec::new(),
+        })
+    }
+
+    /// Logs into the server at `server` (`HOST:PORT`, plain c2s) as `jid`; the service under
+    /// test answers for `subject_domain` (a component of that server).
+    ///
+    /// # Errors
+    /// [`ConformanceError::Target`] when the login fails.
+    pub async fn client(
+        server: &str,
+        jid: &str,
+        password: &str,
+        subject_domain: &str,
+    ) -> Result<Self, ConformanceError> {
+        let (stream, _full) = client_login(server, jid, password)
+            .await
+            .map_err(ConformanceError::Target)?;
+        Ok(Self {
+            link: Link::Client { stream },
+            domain: subject_domain.to_owned(),
+            sender: None,
+            stash: Vec::new(),
+        })
+    }
+
+    /// The domain whose JIDs name the subjects.
+    #[must_use]
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The JID the harness sends from, when it can choose one (not as a client: the server
+    /// stamps it).
+    #[must_use]
+    pub fn sender(&self) -> Option<&str> {
+        self.sender.as_deref()
+    }
+
+    /// The component's handshake, when the target is a connected component.
+    #[must_use]
+    pub const fn handshake(&self) -> Option<&Handshake> {
+        match &self.link {
+            Link::Component { handshake, .. } => Some(handshake),
+            _ => None,
+        }
+    }
+
+    /// Whether the target is a real server reached as a client.
+    #[must_use]
+    pub const fn is_client(&self) -> bool {
+        matches!(self.link, Link::Client { .. })
+    }
+
+    /// Sends one stanza, given as XML text without a namespace on its root.
+    ///
+    /// # Errors
+    /// When the text is not XML (in process) or the connection fails.
+    pub async fn send(&mut self, xml: &str) -> Result<(), String> {
+        match &mut self.link {
+            Link::InProcess {
+                service,
+                own,
+                replies,
+            } => {
+                let element: Element = with_namespace(xml, NS_COMPONENT)
+                    .parse()
+                    .map_err(|err| format!("the case's stanza is not XML ({err}): {xml}"))?;
+                replies.extend(replies_to_element(service, element, own).await);
+                Ok(())
+            }
+            Link::Component { stream, handshake } => {
+                if !handshake.accepted() {
+                    return Err(format!(
+                        "the component's handshake was refused: sent {:?}, expected {:?} (SHA-1 of stream id {:?} and the secret)",
+                        handshake.sent, handshake.expected, handshake.stream_id
+                    ));
+                }
+                stream.send(xml).await
+            }
+            Link::Client { stream } => stream.send(xml).await,
+        }
+    }
+
+    /// The first element matching `wanted` that arrives within `wait` (earlier unmatched ones
+    /// are kept for later calls).
+    ///
+    /// # Errors
+    /// When the connection breaks.
+    pub async fn wait_for(
+        &mut self,
+        wanted: impl Fn(&Element) -> bool,
+        wait: Duration,
+    ) -> Result<Option<Element>, String> {
+        if let Some(index) = self.stash.iter().position(&wanted) {
+            return Ok(Some(self.stash.remove(index)));
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let next = match &mut self.link {
+                Link::InProcess { replies, .. } => replies.pop_front(),
+                Link::Component { stream, .. } | Link::Client { stream } => {
+                    if left.is_zero() {
+                        None
+                    } else {
+                        stream.next(left).await?
+                    }
+                }
+            };
+            match next {
+                Some(element) if wanted(&element) => return Ok(Some(element)),
+                Some(element) => {
+                    if self.stash.len() >= 256 {
+                        self.stash.remove(0);
+                    }
+                    self.stash.push(element);
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Puts `xmlns='NS'` on the root element of a stanza written without one.
+fn with_namespace(xml: &str, namespace: &str) -> String {
+    let start = xml.find('<').map_or(0, |index| index + 1);
+    let name_end = xml[start..]
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .map_or(xml.len(), |index| start + index);
+    format!(
+        "{} xmlns='{namespace}'{}",
+        &xml[..name_end],
+        &xml[name_end..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_namespace_goes_on_the_root() {
+        assert_eq!(
+            with_namespace("<iq type='get'/>", "jabber:client"),
+            "<iq xmlns='jabber:client' type='get'/>"
+        );
+        assert_eq!(with_namespace("<presence/>", "x"), "<presence xmlns='x'/>");
+    }
+}

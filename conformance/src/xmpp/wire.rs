@@ -1,0 +1,329 @@
+//! XML streams on the wire, for the harness's two network roles: the server side of XEP-0114
+//! (a component under test connects to it) and a plain c2s client (it logs into a real server).
+//! Stanzas are read whole with rxml and minidom's tree builder, so the suite sees exactly what
+//! the peer sent, malformed or not.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use minidom::Element;
+use minidom::rxml::error::EndOrError;
+use minidom::rxml::{Parse as _, RawEvent, RawParser};
+use minidom::tree_builder::TreeBuilder;
+use sha1::Digest as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The stream namespace.
+pub const NS_STREAM: &str = "http://etherx.jabber.org/streams";
+/// The component protocol's content namespace (XEP-0114).
+pub const NS_COMPONENT: &str = "jabber:component:accept";
+/// The client protocol's content namespace.
+pub const NS_CLIENT: &str = "jabber:client";
+
+/// The most a peer may send before one stanza is complete.
+const MAX_BUFFERED: usize = 4 << 20;
+
+/// One XML stream over TCP: raw text out, whole elements in.
+pub struct XmlStream {
+    tcp: TcpStream,
+    parser: RawParser,
+    tree: TreeBuilder,
+    pending: Vec<u8>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for XmlStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XmlStream")
+            .field("peer", &self.tcp.peer_addr().ok())
+            .field("depth", &self.tree.depth())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XmlStream {
+    /// Wraps a connected socket.
+    #[must_use]
+    pub fn new(tcp: TcpStream) -> Self {
+        Self {
+            tcp,
+            parser: RawParser::new(),
+            tree: TreeBuilder::new(),
+            pending: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Sends raw XML text.
+    ///
+    /// # Errors
+    /// The socket's error, as text.
+    pub async fn send(&mut self, xml: &str) -> Result<(), String> {
+        self.tcp
+            .write_all(xml.as_bytes())
+            .await
+            .map_err(|err| format!("sending: {err}"))
+    }
+
+    /// The stream header once it has been read (the root element, without children).
+    pub async fn header(&mut self, wait: Duration) -> Result<Element, String> {
+        tokio::time::timeout(wait, async {
+            loop {
+                if self.tree.depth() >= 1 {
+                    if let Some(root) = self.tree.top() {
+                        return Ok(root.clone());
+                    }
+                }
+                self.fill().await?;
+            }
+        })
+        .await
+        .map_err(|_| format!("no stream header within {wait:?}"))?
+    }
+
+    /// The next top-level element, or `None` if none arrives within `wait`.
+    ///
+    /// # Errors
+    /// When the peer closes the stream, sends something that is not XML, or sends too much.
+    pub async fn next(&mut self, wait: Duration) -> Result<Option<Element>, String> {
+        match tokio::time::timeout(wait, self.next_element()).await {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn next_element(&mut self) -> Result<Element, String> {
+        loop {
+            if self.tree.depth() == 1 {
+                if let Some(element) = self.tree.unshift_child() {
+                    return Ok(element);
+                }
+            }
+            if self.closed {
+                return Err("the peer closed the stream".to_owned());
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Reads from the socket and feeds the parser until an event completes an element or the
+    /// buffer runs dry.
+    async fn fill(&mut self) -> Result<(), String> {
+        loop {
+            let mut slice = self.pending.as_slice();
+            let result = self.parser.parse(&mut slice, false);
+            let consumed = self.pending.len() - slice.len();
+            self.pending.drain(..consumed);
+            match result {
+                Ok(Some(event)) => {
+                    let ends_element = matches!(event, RawEvent::ElementFoot(_));
+                    self.tree
+                        .process_event(event)
+                        .map_err(|err| format!("not XML: {err}"))?;
+                    if self.tree.depth() == 0 && self.tree.root.is_some() {
+                        self.closed = true;
+                        return Ok(());
+                    }
+                    if ends_element || self.tree.depth() == 1 {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => {
+                    self.closed = true;
+                    return Ok(());
+                }
+                Err(EndOrError::NeedMoreData) => {
+                    let mut chunk = [0u8; 16 * 1024];
+                    let read = self
+                        .tcp
+                        .read(&mut chunk)
+                        .await
+                        .map_err(|err| format!("reading: {err}"))?;
+                    if read == 0 {
+                        self.closed = true;
+                        return Err("the peer closed the connection".to_owned());
+                    }
+                    self.pending.extend_from_slice(&chunk[..read]);
+                    if self.pending.len() > MAX_BUFFERED {
+                        return Err(format!(
+                            "more than {MAX_BUFFERED} bytes without a whole element"
+                        ));
+                    }
+                }
+                Err(EndOrError::Error(err)) => return Err(format!("not XML: {err}")),
+            }
+        }
+    }
+}
+
+/// How a component's handshake went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// The domain the component asked for (the `to` of its stream header).
+    pub domain: String,
+    /// The stream id the harness sent.
+    pub stream_id: String,
+    /// The handshake value the component sent.
+    pub sent: String,
+    /// The value XEP-0114 requires: lowercase hex SHA-1 of stream id and secret.
+    pub expected: String,
+}
+
+impl Handshake {
+    /// Whether the component proved the secret.
+    #[must_use]
+    pub fn accepted(&self) -> bool {
+        self.sent == self.expected
+    }
+}
+
+/// Waits on `listener` for a component, plays the server side of XEP-0114 and returns the stream
+/// with how the handshake went. A wrong handshake is answered with `not-authorized` and the
+/// stream closed, as a real server does; the verdict is still returned.
+///
+/// # Errors
+/// When no component connects within `wait`, or the exchange breaks off.
+pub async fn accept_component(
+    listener: &TcpListener,
+    secret: &str,
+    wait: Duration,
+) -> Result<(XmlStream, Handshake), String> {
+    let (tcp, _) = tokio::time::timeout(wait, listener.accept())
+        .await
+        .map_err(|_| format!("no component connected within {wait:?}"))?
+        .map_err(|err| format!("accepting: {err}"))?;
+    let mut stream = XmlStream::new(tcp);
+    let header = stream.header(Duration::from_secs(10)).await?;
+    let domain = header.attr("to").unwrap_or_default().to_owned();
+    let stream_id = format!("conformance-{:016x}", rand_id());
+    stream
+        .send(&format!(
+            "<?xml version='1.0'?><stream:stream xmlns='{NS_COMPONENT}' xmlns:stream='{NS_STREAM}' from='{domain}' id='{stream_id}'>"
+        ))
+        .await?;
+    let sent = match stream.next(Duration::from_secs(10)).await? {
+        Some(element) if element.name() == "handshake" => element.text().trim().to_owned(),
+        Some(other) => {
+            return Err(format!(
+                "expected <handshake>, got {}",
+                String::from(&other)
+            ));
+        }
+        None => return Err("no <handshake> within 10 s".to_owned()),
+    };
+    let digest = sha1::Sha1::digest(format!("{stream_id}{secret}").as_bytes());
+    let expected = avatar_proto::hex::encode_lower(digest.as_slice());
+    let handshake = Handshake {
+        domain,
+        stream_id,
+        sent,
+        expected,
+    };
+    if handshake.accepted() {
+        stream.send("<handshake/>").await?;
+    } else {
+        let _ = stream
+            .send("<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>")
+            .await;
+    }
+    Ok((stream, handshake))
+}
+
+/// A number that differs between calls, for stream ids.
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    #[expect(clippy::cast_possible_truncation, reason = "only the low bits matter")]
+    let nanos = nanos as u64;
+    nanos ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32)
+}
+
+/// Logs into an XMPP server as a client over plain TCP: stream, SASL PLAIN, resource binding,
+/// session, initial presence. Returns the stream and the full JID the server bound.
+///
+/// # Errors
+/// A message naming the step that failed and what the server said.
+pub async fn client_login(
+    server: &str,
+    jid: &str,
+    password: &str,
+) -> Result<(XmlStream, String), String> {
+    let (user, domain) = jid
+        .split_once('@')
+        .ok_or_else(|| format!("--jid {jid:?}: expected USER@DOMAIN"))?;
+    let tcp = TcpStream::connect(server)
+        .await
+        .map_err(|err| format!("connecting to {server}: {err}"))?;
+    let mut stream = XmlStream::new(tcp);
+    let wait = Duration::from_secs(10);
+    let open = format!(
+        "<?xml version='1.0'?><stream:stream to='{domain}' version='1.0' xmlns='{NS_CLIENT}' xmlns:stream='{NS_STREAM}'>"
+    );
+    stream.send(&open).await?;
+    stream.header(wait).await?;
+    expect_features(&mut stream, wait).await?;
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+    stream
+        .send(&format!(
+            "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{credentials}</auth>"
+        ))
+        .await?;
+    match stream.next(wait).await? {
+        Some(element) if element.name() == "success" => {}
+        Some(other) => return Err(format!("SASL PLAIN refused: {}", String::from(&other))),
+        None => return Err("no answer to SASL PLAIN".to_owned()),
+    }
+    // A new stream after SASL: a fresh parser.
+    let tcp = stream.tcp;
+    let mut stream = XmlStream::new(tcp);
+    stream.send(&open).await?;
+    stream.header(wait).await?;
+    expect_features(&mut stream, wait).await?;
+    stream
+        .send("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>conformance</resource></bind></iq>")
+        .await?;
+    let bound = reply_to(&mut stream, "bind", wait).await?;
+    let full = bound
+        .get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
+        .and_then(|bind| bind.get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind"))
+        .map(Element::text)
+        .ok_or_else(|| format!("binding failed: {}", String::from(&bound)))?;
+    stream
+        .send("<iq type='set' id='session'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
+        .await?;
+    let _ = reply_to(&mut stream, "session", wait).await;
+    stream.send("<presence/>").await?;
+    Ok((stream, full))
+}
+
+async fn expect_features(stream: &mut XmlStream, wait: Duration) -> Result<Element, String> {
+    match stream.next(wait).await? {
+        Some(element) if element.name() == "features" => Ok(element),
+        Some(other) => Err(format!(
+            "expected stream features, got {}",
+            String::from(&other)
+        )),
+        None => Err("no stream features".to_owned()),
+    }
+}
+
+/// The IQ answering `id`, skipping anything else.
+async fn reply_to(stream: &mut XmlStream, id: &str, wait: Duration) -> Result<Element, String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match stream.next(left).await? {
+            Some(element) if element.name() == "iq" && element.attr("id") == Some(id) => {
+                return Ok(element);
+            }
+            Some(_) => {}
+            None => return Err(format!("no answer to IQ {id} within {wait:?}")),
+        }
+    }
+}
