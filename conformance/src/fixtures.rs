@@ -159,7 +159,7 @@ impl Fixture {
             ),
             "animated" => animated_gif(),
             "small" => encode(
-                &RgbImage::from_fn(20, 20, |x, y| Rgb([(x * 12) as u8, (y * 12) as u8, 90])),
+                &RgbImage::from_fn(20, 20, |x, y| Rgb([channel(x * 12), channel(y * 12), 90])),
                 image::ImageFormat::Png,
             ),
             "openid" => encode(
@@ -175,6 +175,11 @@ impl Fixture {
             _ => return None,
         })
     }
+}
+
+/// A colour channel from a small computed value (saturating at 255).
+fn channel(value: u32) -> u8 {
+    u8::try_from(value).unwrap_or(u8::MAX)
 }
 
 fn encode(image: &RgbImage, format: image::ImageFormat) -> Vec<u8> {

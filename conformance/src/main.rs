@@ -35,6 +35,17 @@ enum Command {
     },
     /// List the cases: id, group, level, title.
     List,
+    /// Print the avatar URL this project's client builds, as a reference (and the shape a
+    /// --client-cmd program must have): IDENTITY NAMESERVER SCHEME.
+    Client {
+        /// An email address or OpenID URL.
+        identity: String,
+        /// The DNS server to ask, IP:PORT.
+        nameserver: std::net::SocketAddr,
+        /// The scheme of the page: http or https.
+        #[arg(value_parser = ["http", "https"])]
+        scheme: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -131,6 +142,11 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Client {
+            identity,
+            nameserver,
+            scheme,
+        }) => runtime.block_on(reference_client(&identity, nameserver, &scheme)),
         None => runtime.block_on(run_suite(cli.run)),
     };
     outcome.unwrap_or_else(|err| {
@@ -159,37 +175,31 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     let wants = |check: fn(&Group) -> bool| groups.iter().any(check);
     let mut targets = Targets::default();
     if wants(|group| *group == Group::LibravatarServer) {
-        targets.http = Some(match &args.target_url {
-            Some(url) => {
-                targets
-                    .described
-                    .push(("libravatar-server".to_owned(), url.clone()));
-                HttpTarget::url(url)?
-            }
-            None => {
-                targets.described.push((
-                    "libravatar-server".to_owned(),
-                    "in-process AvatarService".to_owned(),
-                ));
-                HttpTarget::in_process().await?
-            }
+        targets.http = Some(if let Some(url) = &args.target_url {
+            targets
+                .described
+                .push(("libravatar-server".to_owned(), url.clone()));
+            HttpTarget::url(url)?
+        } else {
+            targets.described.push((
+                "libravatar-server".to_owned(),
+                "in-process AvatarService".to_owned(),
+            ));
+            HttpTarget::in_process().await?
         });
     }
     if wants(|group| *group == Group::LibravatarDiscovery) {
-        targets.discovery = Some(match &args.client_cmd {
-            Some(template) => {
-                targets
-                    .described
-                    .push(("libravatar-discovery".to_owned(), template.clone()));
-                DiscoveryClient::command(template)?
-            }
-            None => {
-                targets.described.push((
-                    "libravatar-discovery".to_owned(),
-                    "in-process Discovery".to_owned(),
-                ));
-                DiscoveryClient::InProcess
-            }
+        targets.discovery = Some(if let Some(template) = &args.client_cmd {
+            targets
+                .described
+                .push(("libravatar-discovery".to_owned(), template.clone()));
+            DiscoveryClient::command(template)?
+        } else {
+            targets.described.push((
+                "libravatar-discovery".to_owned(),
+                "in-process Discovery".to_owned(),
+            ));
+            DiscoveryClient::InProcess
         });
     }
     if wants(|group| group.is_xmpp()) {
@@ -232,6 +242,27 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+async fn reference_client(
+    identity: &str,
+    nameserver: std::net::SocketAddr,
+    scheme: &str,
+) -> Result<ExitCode, ConformanceError> {
+    let scheme = if scheme == "https" {
+        avatar_proto::Scheme::Https
+    } else {
+        avatar_proto::Scheme::Http
+    };
+    let session = DiscoveryClient::InProcess
+        .session(nameserver)
+        .map_err(ConformanceError::Target)?;
+    let url = session
+        .avatar_url(identity, scheme)
+        .await
+        .map_err(ConformanceError::Usage)?;
+    println!("{url}");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn xmpp_target(

@@ -113,10 +113,12 @@ pub async fn run(
                 selected.len(),
                 case.id
             );
+            let group_starts = index == 0 || selected[index - 1].group != case.group;
             if terminal {
                 eprint!("\r\x1b[2K{line}");
-            } else {
-                eprintln!("{line}");
+            } else if group_starts || index % 20 == 0 {
+                // Logs get a line per group and every 20 cases, not one per case.
+                eprintln!("{line} ({})", case.group);
             }
             let _ = std::io::stderr().flush();
         }

@@ -7,7 +7,13 @@
 //! - `gallery --out DIR`: an HTML page of every default-image generator for 12 hashes at 32, 80
 //!   and 256 px (runs `avatar-image`'s `gallery` example, so xtask needs none of the crates).
 //!
-//! Later issues add `conformance`, `bench` and `fuzz`.
+//! - `conformance`: the conformance suite against this project in process, against the
+//!   `avatars serve` and `avatars url` binaries, and against the `avatars xmpp` component; reports
+//!   in `target/conformance/`. Part of `ci`.
+//!
+//! Later issues add `bench` and `fuzz`.
+
+mod conformance;
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -57,6 +63,12 @@ const CI_STEPS: &[Step] = &[
         env: &[("INSTA_UPDATE", "no")],
     },
     Step {
+        name: "conformance (in process, avatars serve/url over TCP, avatars xmpp as a component)",
+        program: None,
+        args: &["xtask", "conformance"],
+        env: &[],
+    },
+    Step {
         name: "docs",
         program: None,
         args: &[
@@ -73,13 +85,15 @@ const CI_STEPS: &[Step] = &[
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci                 test peers, format check, clippy -D warnings, all tests, docs
+  ci                 test peers, format check, clippy -D warnings, all tests, conformance, docs
+  conformance        the conformance suite against every target; reports in target/conformance/
   gallery --out DIR  an HTML page with every default-image generator";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1);
     match task.as_deref() {
         Some("ci") => run_steps(CI_STEPS),
+        Some("conformance") => conformance::conformance(),
         Some("gallery") => gallery(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");

@@ -1,5 +1,6 @@
 //! Where HTTP requests go: this project's service in process, or any server at a URL.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use avatar_service::AvatarService;
@@ -42,13 +43,14 @@ impl Exchange {
         names.dedup();
         for name in names {
             for value in self.headers.get_all(name) {
-                text.push_str(&format!(
+                let _ = write!(
+                    text,
                     "\n  {name}: {}",
                     String::from_utf8_lossy(value.as_bytes())
-                ));
+                );
             }
         }
-        text.push_str(&format!("\n  body: {}", describe_body(&self.body)));
+        let _ = write!(text, "\n  body: {}", describe_body(&self.body));
         text
     }
 }
@@ -91,7 +93,7 @@ pub enum HttpTarget {
         /// `http://host:port` with an optional path prefix, no trailing slash.
         base: String,
         /// The HTTP/1 client.
-        client: Client<HttpConnector, Full<Bytes>>,
+        client: Box<Client<HttpConnector, Full<Bytes>>>,
     },
 }
 
@@ -144,7 +146,7 @@ impl HttpTarget {
                 "--target-url {url:?}: no query string, please; the suite adds its own"
             )));
         }
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        let client = Box::new(Client::builder(TokioExecutor::new()).build_http());
         Ok(Self::Url {
             base: url.trim_end_matches('/').to_owned(),
             client,

@@ -33,22 +33,9 @@ fn class(verdict: &Verdict) -> &'static str {
     }
 }
 
-/// The report as one HTML page with the images inline.
-#[must_use]
-pub fn html(report: &Report) -> String {
-    let (pass, fail, skip) = report.counts();
-    let mut out = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body>\n<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
-    );
-    for (role, target) in &report.targets {
-        let _ = write!(
-            out,
-            "<li>{}: <code>{}</code></li>",
-            escape(role),
-            escape(target)
-        );
-    }
-    out.push_str("</ul>\n<h2>Matrix</h2>\n<div class=\"matrix\">\n");
+/// The pass/fail matrix: per group and level, one coloured square per case.
+fn matrix(report: &Report, out: &mut String) {
+    out.push_str("<h2>Matrix</h2>\n<div class=\"matrix\">\n");
     for group in Group::ALL {
         for level in [Level::Must, Level::Should, Level::Compat] {
             let outcomes: Vec<_> = report
@@ -78,6 +65,25 @@ pub fn html(report: &Report) -> String {
         }
     }
     out.push_str("</div>\n");
+}
+
+/// The report as one HTML page with the images inline.
+#[must_use]
+pub fn html(report: &Report) -> String {
+    let (pass, fail, skip) = report.counts();
+    let mut out = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body>\n<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
+    );
+    for (role, target) in &report.targets {
+        let _ = write!(
+            out,
+            "<li>{}: <code>{}</code></li>",
+            escape(role),
+            escape(target)
+        );
+    }
+    out.push_str("</ul>\n");
+    matrix(report, &mut out);
     for group in Group::ALL {
         let outcomes: Vec<_> = report
             .outcomes

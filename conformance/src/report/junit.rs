@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::escape;
+use super::seconds;
 use crate::case::{Group, Verdict};
 use crate::runner::Report;
 
@@ -15,7 +16,7 @@ pub fn junit(report: &Report) -> String {
         out,
         "<testsuites name=\"avatar-conformance\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" time=\"{:.3}\">",
         report.outcomes.len(),
-        report.millis as f64 / 1000.0
+        seconds(report.millis)
     );
     for group in Group::ALL {
         let outcomes: Vec<_> = report
@@ -48,7 +49,7 @@ pub fn junit(report: &Report) -> String {
                 outcome.id,
                 outcome.level,
                 escape(outcome.title),
-                outcome.millis as f64 / 1000.0
+                seconds(outcome.millis)
             );
             match &outcome.verdict {
                 Verdict::Pass => out.push_str("/>\n"),

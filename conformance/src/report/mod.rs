@@ -1,5 +1,7 @@
 //! The reports of a run: a terminal summary, JSON, JUnit XML and a self-contained HTML page.
 
+use std::fmt::Write as _;
+
 mod html;
 mod junit;
 mod terminal;
@@ -16,6 +18,11 @@ pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"))
 }
 
+/// Milliseconds as seconds, for display.
+pub(crate) fn seconds(millis: u64) -> f64 {
+    std::time::Duration::from_millis(millis).as_secs_f64()
+}
+
 /// Escapes text for XML and HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -28,7 +35,7 @@ pub(crate) fn escape(text: &str) -> String {
             '\'' => out.push_str("&apos;"),
             // Characters XML 1.0 cannot carry at all.
             c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
         }

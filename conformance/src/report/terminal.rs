@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::seconds;
 use crate::case::{Group, Verdict};
 use crate::runner::Report;
 
@@ -77,7 +78,7 @@ pub fn summary(report: &Report) -> String {
         out,
         "\n{} cases: {pass} passed, {fail} failed, {skip} skipped in {:.1} s",
         report.outcomes.len(),
-        report.millis as f64 / 1000.0
+        seconds(report.millis)
     );
     out
 }

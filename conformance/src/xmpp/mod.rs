@@ -30,7 +30,7 @@ const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
 /// How long to wait for an answer that must come.
-const ANSWER_WAIT: Duration = Duration::from_secs(10);
+const ANSWER_WAIT: Duration = Duration::from_secs(5);
 /// How long to wait before concluding that no answer comes.
 const SILENCE_WAIT: Duration = Duration::from_secs(1);
 
@@ -262,7 +262,11 @@ fn base64_of(bytes: &[u8]) -> String {
 /// A 48 x 48 PNG for uploads, base64.
 fn upload_png() -> String {
     let image = image::RgbImage::from_fn(48, 48, |x, y| {
-        image::Rgb([(x * 5) as u8, (y * 5) as u8, 160])
+        image::Rgb([
+            (x * 5).try_into().unwrap_or(u8::MAX),
+            (y * 5).try_into().unwrap_or(u8::MAX),
+            160,
+        ])
     });
     let mut out = Vec::new();
     let _ = image.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png);
@@ -328,6 +332,7 @@ fn presence_request(placeholders: &Placeholders, target: &XmppTarget, subject: &
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "one short arm per expectation")]
 async fn run_step(
     step: &Step,
     id: &str,
@@ -374,7 +379,7 @@ async fn run_step(
     let shown = |reply: &Option<Element>| {
         reply
             .as_ref()
-            .map_or_else(|| "no answer".to_owned(), |element| String::from(element))
+            .map_or_else(|| "no answer".to_owned(), String::from)
     };
     let answer = || reply.as_ref().ok_or_else(|| "no answer".to_owned());
     match &step.expect {
@@ -683,7 +688,7 @@ fn check_image(
     sides: (u32, u32),
     max_bytes: usize,
 ) -> Result<(), String> {
-    let actual = avatar_image::ImageFormat::sniff(bytes).map(|format| format.mime_type());
+    let actual = avatar_image::ImageFormat::sniff(bytes).map(avatar_image::ImageFormat::mime_type);
     if !matches!(actual, Some("image/png" | "image/jpeg" | "image/gif")) {
         return Err(format!(
             "{} bytes that are not GIF, JPEG or PNG",

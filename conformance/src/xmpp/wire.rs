@@ -68,13 +68,16 @@ impl XmlStream {
     }
 
     /// The stream header once it has been read (the root element, without children).
+    ///
+    /// # Errors
+    /// When none arrives within `wait` or the bytes are not XML.
     pub async fn header(&mut self, wait: Duration) -> Result<Element, String> {
         tokio::time::timeout(wait, async {
             loop {
-                if self.tree.depth() >= 1 {
-                    if let Some(root) = self.tree.top() {
-                        return Ok(root.clone());
-                    }
+                if self.tree.depth() >= 1
+                    && let Some(root) = self.tree.top()
+                {
+                    return Ok(root.clone());
                 }
                 self.fill().await?;
             }
@@ -96,10 +99,10 @@ impl XmlStream {
 
     async fn next_element(&mut self) -> Result<Element, String> {
         loop {
-            if self.tree.depth() == 1 {
-                if let Some(element) = self.tree.unshift_child() {
-                    return Ok(element);
-                }
+            if self.tree.depth() == 1
+                && let Some(element) = self.tree.unshift_child()
+            {
+                return Ok(element);
             }
             if self.closed {
                 return Err("the peer closed the stream".to_owned());
@@ -135,17 +138,16 @@ impl XmlStream {
                     return Ok(());
                 }
                 Err(EndOrError::NeedMoreData) => {
-                    let mut chunk = [0u8; 16 * 1024];
+                    self.pending.reserve(16 * 1024);
                     let read = self
                         .tcp
-                        .read(&mut chunk)
+                        .read_buf(&mut self.pending)
                         .await
                         .map_err(|err| format!("reading: {err}"))?;
                     if read == 0 {
                         self.closed = true;
                         return Err("the peer closed the connection".to_owned());
                     }
-                    self.pending.extend_from_slice(&chunk[..read]);
                     if self.pending.len() > MAX_BUFFERED {
                         return Err(format!(
                             "more than {MAX_BUFFERED} bytes without a whole element"

@@ -1,0 +1,360 @@
+//! The harness can fail: pointed at deliberately wrong targets (a server that ignores `s`, one
+//! that follows any `d` URL, a client that keeps the trailing dot, a component that never
+//! answers with an error, one with the wrong secret), the matching cases fail and the run exits
+//! non-zero. And pointed at this project, nothing fails.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use avatar_conformance::xmpp::wire::{NS_COMPONENT, NS_STREAM, XmlStream};
+use avatar_conformance::{
+    DiscoveryClient, Group, HttpTarget, Level, Progress, Report, Targets, Verdict, XmppTarget,
+    all_cases, run,
+};
+use axum::body::Body;
+use http::{Request, Response};
+use sha1::Digest as _;
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt as _;
+
+fn failed(report: &Report) -> BTreeSet<&'static str> {
+    report
+        .outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome.verdict, Verdict::Fail { .. }))
+        .map(|outcome| outcome.id)
+        .collect()
+}
+
+fn assert_fail(report: &Report, ids: &[&str]) {
+    let failed = failed(report);
+    for id in ids {
+        assert!(failed.contains(id), "{id} should fail; failed: {failed:?}");
+    }
+}
+
+async fn run_groups(targets: &mut Targets, groups: &[Group]) -> Report {
+    run(&all_cases(), targets, groups, Progress::Quiet)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn this_project_passes_every_case_in_process() {
+    let mut targets = Targets {
+        http: Some(HttpTarget::in_process().await.unwrap()),
+        discovery: Some(DiscoveryClient::InProcess),
+        xmpp: Some(XmppTarget::in_process().await.unwrap()),
+        described: Vec::new(),
+    };
+    let report = run_groups(&mut targets, &Group::ALL).await;
+    assert!(
+        failed(&report).is_empty(),
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+    let count = |xmpp: bool| {
+        report
+            .outcomes
+            .iter()
+            .filter(|outcome| outcome.group.is_xmpp() == xmpp)
+            .count()
+    };
+    assert!(count(false) >= 60, "{} Libravatar cases", count(false));
+    assert!(count(true) >= 20, "{} XMPP cases", count(true));
+}
+
+/// What a deliberately wrong server does with a request.
+enum Altered {
+    /// Pass it (changed) to this project's service.
+    Forward(Request<Body>),
+    /// Answer it without the service.
+    Answer(Response<Body>),
+}
+
+/// Serves this project's service over TCP with `alter` applied to every request first.
+async fn wrong_server(alter: fn(Request<Body>) -> Altered) -> String {
+    let HttpTarget::InProcess(service) = HttpTarget::in_process().await.unwrap() else {
+        unreachable!("in_process gives the in-process target")
+    };
+    let handler = tower::service_fn(move |request: Request<Body>| {
+        let service = service.clone();
+        async move {
+            let request = match alter(request) {
+                Altered::Forward(request) => request,
+                Altered::Answer(response) => return Ok::<_, std::convert::Infallible>(response),
+            };
+            let Ok(response) = service.oneshot(request).await;
+            Ok(response.map(Body::new))
+        }
+    });
+    let router = axum::Router::new().fallback_service(handler);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Drops `s` and `size` from the query.
+fn ignore_size(mut request: Request<Body>) -> Altered {
+    let uri = request.uri().clone();
+    let query: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.starts_with("s=") && !pair.starts_with("size="))
+        .collect();
+    *request.uri_mut() = format!("{}?{}", uri.path(), query.join("&"))
+        .parse()
+        .unwrap();
+    Altered::Forward(request)
+}
+
+/// Redirects to whatever `d` says, decoded: an open redirect.
+fn follow_any_default(request: Request<Body>) -> Altered {
+    let location = request.uri().query().and_then(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| name == "d" && value.len() > 5)
+            .map(|(_, value)| value.into_owned())
+    });
+    match location {
+        Some(location) if !matches!(location.as_str(), "identicon" | "monsterid" | "robohash") => {
+            let location = location.replace(['\r', '\n'], "");
+            Altered::Answer(
+                Response::builder()
+                    .status(302)
+                    .header("location", location)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+        }
+        _ => Altered::Forward(request),
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_s_fails_the_size_cases() {
+    let url = wrong_server(ignore_size).await;
+    let mut targets = Targets {
+        http: Some(HttpTarget::url(&url).unwrap()),
+        ..Targets::default()
+    };
+    let report = run_groups(&mut targets, &[Group::LibravatarServer]).await;
+    assert_fail(
+        &report,
+        &[
+            "server-size-1",
+            "server-size-512",
+            "server-size-long-name",
+            "server-size-clamp",
+        ],
+    );
+    assert!(report.failures_at_least(Level::Must).count() >= 3);
+    assert!(!failed(&report).contains("server-default-404"));
+}
+
+#[tokio::test]
+async fn a_server_that_follows_any_url_fails_the_open_redirect_cases() {
+    let url = wrong_server(follow_any_default).await;
+    let mut targets = Targets {
+        http: Some(HttpTarget::url(&url).unwrap()),
+        ..Targets::default()
+    };
+    let report = run_groups(&mut targets, &[Group::LibravatarServer]).await;
+    assert_fail(
+        &report,
+        &[
+            "server-url-default-protocol-relative",
+            "server-url-default-untrusted",
+            "server-url-default-javascript",
+            "server-url-default-userinfo",
+            "server-url-default-data",
+            "server-url-default-suffix-trick",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn the_binary_exits_non_zero_on_must_failures_and_prints_what_came_back() {
+    let url = wrong_server(ignore_size).await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+        .args(["-q", "--group", "libravatar-server", "--target-url", &url])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL [MUST] server-size-1 "), "{stdout}");
+    assert!(
+        stdout.contains("expected: an image of exactly 1x1 pixels"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("got:      200"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("dotted-client");
+    // The reference client's URL with a dot put back after the host, as pyLibravatar does.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nurl=$('{}' client \"$1\" \"$2\" \"$3\") || exit 1\nprintf '%s\\n' \"$url\" | sed -E 's#^(https?://[^/:]+)#\\1.#'\n",
+            env!("CARGO_BIN_EXE_avatar-conformance")
+        ),
+    )
+    .unwrap();
+    let status = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let template = format!(
+        "{} {{identity}} {{nameserver}} {{scheme}}",
+        script.display()
+    );
+    let mut targets = Targets {
+        discovery: Some(DiscoveryClient::command(&template).unwrap()),
+        ..Targets::default()
+    };
+    let report = run_groups(&mut targets, &[Group::LibravatarDiscovery]).await;
+    assert_fail(
+        &report,
+        &[
+            "discovery-trailing-dot",
+            "discovery-http",
+            "discovery-https",
+        ],
+    );
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+        .args([
+            "-q",
+            "--group",
+            "libravatar-discovery",
+            "--client-cmd",
+            &template,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("http://avatars.example.org./avatar/"),
+        "the failure shows the dotted URL: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn the_reference_client_passes_through_a_command_template() {
+    let template = format!(
+        "{} client {{identity}} {{nameserver}} {{scheme}}",
+        env!("CARGO_BIN_EXE_avatar-conformance")
+    );
+    let mut targets = Targets {
+        discovery: Some(DiscoveryClient::command(&template).unwrap()),
+        ..Targets::default()
+    };
+    let report = run_groups(&mut targets, &[Group::LibravatarDiscovery]).await;
+    assert!(
+        failed(&report).is_empty(),
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+}
+
+/// A component that connects to the harness, proves `secret`, and answers every IQ get or set
+/// with an empty result: never an error.
+async fn agreeable_component(addr: std::net::SocketAddr, secret: &'static str) {
+    let mut stream = XmlStream::new(TcpStream::connect(addr).await.unwrap());
+    stream
+        .send(&format!(
+            "<?xml version='1.0'?><stream:stream xmlns='{NS_COMPONENT}' xmlns:stream='{NS_STREAM}' to='agreeable.test'>"
+        ))
+        .await
+        .unwrap();
+    let header = stream.header(Duration::from_secs(5)).await.unwrap();
+    let id = header.attr("id").unwrap().to_owned();
+    let digest = sha1::Sha1::digest(format!("{id}{secret}").as_bytes());
+    let handshake = avatar_proto::hex::encode_lower(digest.as_slice());
+    stream
+        .send(&format!("<handshake>{handshake}</handshake>"))
+        .await
+        .unwrap();
+    while let Ok(next) = stream.next(Duration::from_secs(30)).await {
+        let Some(stanza) = next else { continue };
+        if stanza.name() == "iq" && matches!(stanza.attr("type"), Some("get" | "set")) {
+            let reply = format!(
+                "<iq type='result' id='{}' from='{}' to='{}'/>",
+                stanza.attr("id").unwrap_or(""),
+                stanza.attr("to").unwrap_or(""),
+                stanza.attr("from").unwrap_or("")
+            );
+            if stream.send(&reply).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn component_target(secret: &'static str) -> XmppTarget {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(agreeable_component(addr, secret));
+    XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_component_that_never_answers_with_an_error_fails_the_error_table() {
+    let mut targets = Targets {
+        xmpp: Some(component_target("right secret").await),
+        ..Targets::default()
+    };
+    let report = run_groups(
+        &mut targets,
+        &[Group::Xep0008, Group::Xep0153, Group::Xep0084],
+    )
+    .await;
+    assert_fail(
+        &report,
+        &[
+            "xep0008-no-avatar",
+            "xep0008-unknown-subject",
+            "xep0008-unknown-namespace",
+            "xep0008-set-iq-avatar",
+            "xep0008-storage-forbidden",
+            "xep0008-storage-bad-base64",
+            "xep0008-storage-not-image",
+            "xep0008-retrieve",
+            "xep0153-vcard-set-forbidden",
+        ],
+    );
+    assert!(!failed(&report).contains("xep0114-handshake"));
+    assert!(report.failures_at_least(Level::Must).count() >= 8);
+}
+
+#[tokio::test]
+async fn a_component_with_the_wrong_secret_fails_the_handshake_and_everything_after() {
+    let mut targets = Targets {
+        xmpp: Some(component_target("wrong secret").await),
+        ..Targets::default()
+    };
+    let report = run_groups(&mut targets, &[Group::Xep0008]).await;
+    assert_fail(&report, &["xep0114-handshake", "xep0008-retrieve"]);
+    let Some(handshake) = report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.id == "xep0114-handshake")
+    else {
+        panic!("the handshake case ran");
+    };
+    let Verdict::Fail { got, .. } = &handshake.verdict else {
+        panic!("it failed");
+    };
+    assert!(got.contains("expected"), "{got}");
+}
