@@ -49,13 +49,13 @@ fn case(
         level,
         check: Check::Xmpp(XmppCheck {
             steps,
-            chooses_sender: false,
+            direct_only: false,
         }),
     }
 }
 
-/// A case whose stanzas come from the subject's owner.
-fn owner_case(
+/// A case that needs a direct line to the service (see [`XmppCheck::direct_only`]).
+fn direct_case(
     id: &'static str,
     level: Level,
     source: &'static str,
@@ -64,7 +64,7 @@ fn owner_case(
 ) -> Case {
     let mut case = case(id, Group::Xep0008, level, source, title, steps);
     if let Check::Xmpp(check) = &mut case.check {
-        check.chooses_sender = true;
+        check.direct_only = true;
     }
     case
 }
@@ -95,7 +95,7 @@ pub fn xmpp_cases() -> Vec<Case> {
                     send: Send::Nothing,
                     expect: HandshakeValid,
                 }],
-                chooses_sender: false,
+                direct_only: false,
             }),
         },
         case(
@@ -221,7 +221,7 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("auth", "forbidden"),
             )],
         ),
-        owner_case(
+        direct_case(
             "xep0008-storage-bad-base64",
             Must,
             ERRORS,
@@ -231,7 +231,7 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("modify", "bad-request"),
             )],
         ),
-        owner_case(
+        direct_case(
             "xep0008-storage-missing-data",
             Must,
             ERRORS,
@@ -241,7 +241,7 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("modify", "bad-request"),
             )],
         ),
-        owner_case(
+        direct_case(
             "xep0008-storage-not-image",
             Must,
             ERRORS,
@@ -251,7 +251,7 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("modify", "not-acceptable"),
             )],
         ),
-        owner_case(
+        direct_case(
             "xep0008-storage-too-large",
             Should,
             ERRORS,
@@ -261,7 +261,7 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("modify", "not-acceptable"),
             )],
         ),
-        owner_case(
+        direct_case(
             "xep0008-storage-owner-set",
             Should,
             XEP_0008,
@@ -299,9 +299,8 @@ pub fn xmpp_cases() -> Vec<Case> {
                 NoReply,
             )],
         ),
-        case(
+        direct_case(
             "xep0008-malformed-empty-get",
-            Xep0008,
             Should,
             RFC_6120,
             "a get without a payload gets modify/bad-request",
@@ -310,9 +309,8 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("modify", "bad-request"),
             )],
         ),
-        case(
+        direct_case(
             "xep0008-malformed-two-payloads",
-            Xep0008,
             Should,
             RFC_6120,
             "a get with two payloads gets modify/bad-request",
@@ -321,9 +319,8 @@ pub fn xmpp_cases() -> Vec<Case> {
                 Error("modify", "bad-request"),
             )],
         ),
-        case(
+        direct_case(
             "xep0008-malformed-survives",
-            Xep0008,
             Must,
             RFC_6120,
             "after malformed stanzas the service still answers",

@@ -67,8 +67,7 @@ impl ImageIn {
 pub enum Send {
     /// A stanza template; see [`Placeholders`] for what `{...}` stands for.
     Stanza(&'static str),
-    /// Ask for the presence of a subject (a placeholder name): a probe where the harness may
-    /// send one, a subscription request as a client.
+    /// Ask for the presence of a subject (a placeholder name) with a probe.
     Presence(&'static str),
     /// Nothing: the step only looks at the connection (the handshake).
     Nothing,
@@ -190,8 +189,9 @@ pub struct Step {
 pub struct XmppCheck {
     /// The steps, in order.
     pub steps: Vec<Step>,
-    /// Whether it sends from a chosen JID (the owner's): not possible as a client.
-    pub chooses_sender: bool,
+    /// Whether it needs a direct line to the service: it sends from a chosen JID (the owner's),
+    /// or sends malformed stanzas that a real server would answer itself. Skipped as a client.
+    pub direct_only: bool,
 }
 
 /// The fixed values the stanza templates refer to.
@@ -285,10 +285,10 @@ impl XmppCheck {
     /// Runs the steps against `target`; collects the images seen.
     pub async fn run(&self, case_id: &str, target: &mut XmppTarget) -> (Verdict, Vec<SeenImage>) {
         let mut images = Vec::new();
-        if self.chooses_sender && target.is_client() {
+        if self.direct_only && target.is_client() {
             return (
                 Verdict::skip(
-                    "needs to send as the subject's owner; a client cannot choose its JID",
+                    "needs a direct line to the service: a client cannot choose its JID, and a server answers malformed stanzas itself",
                 ),
                 images,
             );
@@ -311,7 +311,7 @@ impl XmppCheck {
             let id = format!("{case_id}-{index}");
             let request = match &step.send {
                 Send::Stanza(template) => placeholders.expand(template, &id),
-                Send::Presence(subject) => presence_request(&placeholders, target, subject),
+                Send::Presence(subject) => presence_request(&placeholders, subject),
                 Send::Nothing => "(the connection's handshake)".to_owned(),
             };
             let outcome = run_step(step, &id, &request, &placeholders, target, &mut images).await;
@@ -323,13 +323,9 @@ impl XmppCheck {
     }
 }
 
-fn presence_request(placeholders: &Placeholders, target: &XmppTarget, subject: &str) -> String {
+fn presence_request(placeholders: &Placeholders, subject: &str) -> String {
     let to = placeholders.subject_jid(subject);
-    if target.is_client() {
-        format!("<presence type='subscribe' to='{to}'/>")
-    } else {
-        placeholders.expand(&format!("<presence type='probe' to='{to}'{{from}}/>"), "")
-    }
+    placeholders.expand(&format!("<presence type='probe' to='{to}'{{from}}/>"), "")
 }
 
 #[expect(clippy::too_many_lines, reason = "one short arm per expectation")]

@@ -10,13 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use avatar_conformance::xmpp::wire::{XmlStream, client_login};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_xmpp::{AvatarQuery, XAvatar};
 use base64::Engine as _;
 use minidom::Element;
 use sha1::Digest as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 const SECRET: &str = "component-secret";
 const DOMAIN: &str = "avatars.localhost";
@@ -159,115 +158,36 @@ Component "{DOMAIN}"
     }
 }
 
-/// A minimal c2s client over plain TCP: stream, SASL PLAIN, bind, then whole stanzas in and
-/// out. Enough to drive Prosody like any client would; the protocol under test is the
-/// component's, not this one's.
+/// A logged-in client: the conformance suite's plain c2s login (stream, SASL PLAIN, bind), then
+/// whole stanzas in and out.
 struct C2s {
-    stream: TcpStream,
-    buffer: String,
+    stream: XmlStream,
 }
 
 impl C2s {
     async fn online(user: &str, prosody: &Prosody) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", prosody.c2s))
-            .await
-            .unwrap();
-        let mut client = Self {
-            stream,
-            buffer: String::new(),
-        };
-        client.open().await;
-        client.read_until("</stream:features>").await;
-        let credentials = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0pw"));
-        client
-            .send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>{credentials}</auth>"))
-            .await;
-        let outcome = client.read_until("<success").await;
-        assert!(
-            outcome.contains("<success"),
-            "SASL PLAIN failed for {user}: {outcome}"
-        );
-        client.buffer.clear();
-        client.open().await;
-        client.read_until("</stream:features>").await;
-        client.buffer.clear();
-        client
-            .send("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>test</resource></bind></iq>")
-            .await;
-        let bound = client.next_stanza().await;
-        assert_eq!(
-            bound.attr("type"),
-            Some("result"),
-            "bind failed: {}",
-            String::from(&bound)
-        );
-        client.send("<iq type='set' id='session'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>").await;
-        client.next_stanza().await;
-        client
-    }
-
-    async fn open(&mut self) {
-        self.send("<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
-            .await;
+        let (stream, _) = client_login(
+            &format!("127.0.0.1:{}", prosody.c2s),
+            &format!("{user}@localhost"),
+            "pw",
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{user} cannot log in: {err}"));
+        Self { stream }
     }
 
     async fn send(&mut self, xml: &str) {
-        self.stream.write_all(xml.as_bytes()).await.unwrap();
-    }
-
-    async fn read_more(&mut self) {
-        let mut chunk = [0u8; 8192];
-        let read = tokio::time::timeout(Duration::from_secs(20), self.stream.read(&mut chunk))
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "Prosody did not answer in time; read so far: {}",
-                    self.buffer
-                )
-            })
-            .unwrap();
-        assert!(read > 0, "Prosody closed the stream: {}", self.buffer);
-        self.buffer
-            .push_str(&String::from_utf8_lossy(&chunk[..read]));
-    }
-
-    /// Reads until `marker` (or a SASL failure) has arrived; returns what was read.
-    async fn read_until(&mut self, marker: &str) -> String {
-        while !self.buffer.contains(marker) && !self.buffer.contains("<failure") {
-            self.read_more().await;
-        }
-        self.buffer.clone()
-    }
-
-    /// The next whole top-level stanza (`<iq>`, `<presence>` or `<message>`), in jabber:client.
-    async fn next_stanza(&mut self) -> Element {
-        loop {
-            if let Some((start, end)) = first_stanza(&self.buffer) {
-                let text = self.buffer[start..end].to_owned();
-                self.buffer.drain(..end);
-                // Stanzas inherit jabber:client from the stream; give the fragment its namespace.
-                let opening = &text[..text.find('>').unwrap_or(text.len())];
-                let fixed = if opening.contains("xmlns=") {
-                    text.clone()
-                } else if let Some(bare) = opening.strip_suffix('/') {
-                    format!(
-                        "{bare} xmlns='jabber:client'/>{}",
-                        &text[opening.len() + 1..]
-                    )
-                } else {
-                    text.replacen('>', " xmlns='jabber:client'>", 1)
-                };
-                return fixed
-                    .parse()
-                    .unwrap_or_else(|err| panic!("unparsable stanza {text}: {err}"));
-            }
-            self.read_more().await;
-        }
+        self.stream.send(xml).await.unwrap();
     }
 
     async fn stanza_matching(&mut self, wanted: impl Fn(&Element) -> bool) -> Element {
         loop {
-            let stanza = self.next_stanza().await;
+            let stanza = self
+                .stream
+                .next(Duration::from_secs(20))
+                .await
+                .unwrap()
+                .expect("Prosody answers in time");
             if wanted(&stanza) {
                 return stanza;
             }
@@ -283,35 +203,6 @@ impl C2s {
         self.stanza_matching(|stanza| stanza.name() == "iq" && stanza.attr("id") == Some(id))
             .await
     }
-}
-
-/// Byte range of the first complete top-level stanza in `text`, if one has fully arrived.
-fn first_stanza(text: &str) -> Option<(usize, usize)> {
-    let start = ["<iq", "<presence", "<message"]
-        .iter()
-        .filter_map(|tag| text.find(tag))
-        .min()?;
-    let mut depth = 0i32;
-    let mut index = start;
-    let bytes = text.as_bytes();
-    while index < bytes.len() {
-        if bytes[index] == b'<' {
-            let close = text[index..].find('>')? + index;
-            let tag = &text[index..=close];
-            if tag.starts_with("</") {
-                depth -= 1;
-            } else if !tag.ends_with("/>") && !tag.starts_with("<?") {
-                depth += 1;
-            }
-            if depth == 0 {
-                return Some((start, close + 1));
-            }
-            index = close + 1;
-        } else {
-            index += 1;
-        }
-    }
-    None
 }
 
 fn data_of(answer: &Element) -> Vec<u8> {
@@ -361,6 +252,24 @@ async fn prosody_end_to_end() {
         "{}",
         String::from_utf8_lossy(&imported.stderr)
     );
+
+    // The conformance suite's fixtures, for its c2s run at the end.
+    let fixtures =
+        avatar_conformance::fixtures::write_fixtures(&prosody.dir.join("fixtures")).unwrap();
+    for entry in &fixtures.avatars {
+        let imported = Command::new(avatars)
+            .args(["import", "--data-dir"])
+            .arg(&data)
+            .arg(&entry.identity)
+            .arg(prosody.dir.join("fixtures").join(&entry.file))
+            .output()
+            .unwrap();
+        assert!(
+            imported.status.success(),
+            "{}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+    }
 
     let component = Command::new(avatars)
         .args([
@@ -483,6 +392,46 @@ async fn prosody_end_to_end() {
         served.as_raw(),
         uploaded.as_raw(),
         "HTTP serves the picture uploaded over XMPP"
+    );
+
+    conformance_through_prosody(&prosody).await;
+}
+
+/// The conformance suite's XMPP groups in `--c2s` mode: logged into Prosody as Bob, asking the
+/// component through the real server. Cases that need a direct line to the component are skipped;
+/// nothing may fail.
+async fn conformance_through_prosody(prosody: &Prosody) {
+    use avatar_conformance::{Group, Progress, Targets, Verdict, XmppTarget, all_cases, run};
+    let target = XmppTarget::client(
+        &format!("127.0.0.1:{}", prosody.c2s),
+        "bob@localhost",
+        "pw",
+        DOMAIN,
+    )
+    .await
+    .unwrap();
+    let mut targets = Targets {
+        xmpp: Some(target),
+        ..Targets::default()
+    };
+    let report = run(
+        &all_cases(),
+        &mut targets,
+        &[Group::Xep0008, Group::Xep0153, Group::Xep0084],
+        Progress::Quiet,
+    )
+    .await
+    .unwrap();
+    eprintln!("{}", avatar_conformance::report::summary(&report));
+    let passed = report
+        .outcomes
+        .iter()
+        .filter(|outcome| outcome.verdict == Verdict::Pass)
+        .count();
+    assert!(
+        report.counts().1 == 0 && passed >= 20,
+        "{}",
+        avatar_conformance::report::summary(&report)
     );
 }
 
