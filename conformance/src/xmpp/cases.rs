@@ -252,6 +252,16 @@ pub fn xmpp_cases() -> Vec<Case> {
             )],
         ),
         direct_case(
+            "xep0008-storage-wrong-format",
+            Must,
+            ERRORS,
+            "the owner's set of a BMP (an image, but not GIF, JPEG or PNG) gets modify/not-acceptable",
+            vec![step(
+                "<iq type='set' id='{id}' to='{writer}'{owner}><query xmlns='storage:client:avatar'><data mimetype='image/bmp'>{bmp}</data></query></iq>",
+                Error("modify", "not-acceptable"),
+            )],
+        ),
+        direct_case(
             "xep0008-storage-too-large",
             Should,
             ERRORS,

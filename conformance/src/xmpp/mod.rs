@@ -222,7 +222,7 @@ impl Placeholders {
 
     /// Fills in `{id}`, `{from}`, `{owner}`, `{domain}`, the subjects (`{subject}` george, `{empty}`
     /// nobody, `{writer}`, `{unknown}`) and the payloads (`{png}`, `{png_wrapped}`, `{not_image}`,
-    /// `{huge}`).
+    /// `{huge}`, `{bmp}`).
     fn expand(&self, template: &str, id: &str) -> String {
         let from = self
             .sender
@@ -252,6 +252,7 @@ impl Placeholders {
                 &base64_of(b"this is not an image, just text"),
             )
             .replace("{huge}", &base64_of(&huge_png()))
+            .replace("{bmp}", &base64_of(&tiny_bmp()))
     }
 }
 
@@ -271,6 +272,26 @@ fn upload_png() -> String {
     let mut out = Vec::new();
     let _ = image.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png);
     base64_of(&out)
+}
+
+/// A real 2 x 2 BMP: an image, but not one of the formats XEP-0008 allows.
+fn tiny_bmp() -> Vec<u8> {
+    let mut bmp = Vec::with_capacity(70);
+    bmp.extend_from_slice(b"BM");
+    bmp.extend_from_slice(&70u32.to_le_bytes()); // file size
+    bmp.extend_from_slice(&[0; 4]);
+    bmp.extend_from_slice(&54u32.to_le_bytes()); // pixel data offset
+    bmp.extend_from_slice(&40u32.to_le_bytes()); // BITMAPINFOHEADER
+    bmp.extend_from_slice(&2i32.to_le_bytes());
+    bmp.extend_from_slice(&2i32.to_le_bytes());
+    bmp.extend_from_slice(&1u16.to_le_bytes()); // planes
+    bmp.extend_from_slice(&24u16.to_le_bytes()); // bits per pixel
+    bmp.extend_from_slice(&[0; 4]); // no compression
+    bmp.extend_from_slice(&16u32.to_le_bytes()); // image size
+    bmp.extend_from_slice(&[0; 16]);
+    // Two rows of two BGR pixels, each row padded to 4 bytes.
+    bmp.extend_from_slice(&[0, 0, 255, 0, 255, 0, 0, 0, 255, 0, 0, 255, 255, 255, 0, 0]);
+    bmp
 }
 
 /// A real PNG 20000 pixels wide: small in bytes, beyond any avatar limit in size.
