@@ -6,6 +6,8 @@ use std::io::Cursor;
 use std::path::Path;
 
 use avatar_proto::{HashAlgorithm, Identity};
+use avatar_store::{MemoryStore, Store as _};
+use bytes::Bytes;
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, Rgb, RgbImage, Rgba, RgbaImage};
 use serde::Serialize;
@@ -205,6 +207,23 @@ fn animated_gif() -> Vec<u8> {
         }
     }
     out
+}
+
+/// A memory store holding every fixture avatar: what the in-process targets serve.
+///
+/// # Errors
+/// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
+pub async fn memory_store() -> Result<MemoryStore, ConformanceError> {
+    let store = MemoryStore::new();
+    for fixture in FIXTURES {
+        if let Some(bytes) = fixture.image() {
+            store
+                .put(&fixture.parsed(), Bytes::from(bytes))
+                .await
+                .map_err(|err| ConformanceError::Target(format!("storing a fixture: {err}")))?;
+        }
+    }
+    Ok(store)
 }
 
 /// The manifest written next to the images: which identity each file belongs to.

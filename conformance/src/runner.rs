@@ -61,6 +61,18 @@ impl Report {
         })
     }
 
+    /// The groups that ran, in report order, each with its outcomes.
+    pub fn by_group(&self) -> impl Iterator<Item = (Group, Vec<&Outcome>)> {
+        Group::ALL.into_iter().filter_map(|group| {
+            let outcomes: Vec<&Outcome> = self
+                .outcomes
+                .iter()
+                .filter(|outcome| outcome.group == group)
+                .collect();
+            (!outcomes.is_empty()).then_some((group, outcomes))
+        })
+    }
+
     /// Counts of passed, failed and skipped cases.
     #[must_use]
     pub fn counts(&self) -> (usize, usize, usize) {

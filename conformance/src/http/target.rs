@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use avatar_service::AvatarService;
-use avatar_store::{MemoryStore, Store as _};
+use avatar_store::MemoryStore;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, Full};
@@ -14,7 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt as _;
 
 use crate::error::ConformanceError;
-use crate::fixtures::FIXTURES;
+use crate::fixtures::memory_store;
 
 /// One response, whole.
 #[derive(Debug, Clone)]
@@ -115,15 +115,7 @@ impl HttpTarget {
     /// # Errors
     /// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
     pub async fn in_process() -> Result<Self, ConformanceError> {
-        let store = MemoryStore::new();
-        for fixture in FIXTURES {
-            if let Some(bytes) = fixture.image() {
-                store
-                    .put(&fixture.parsed(), Bytes::from(bytes))
-                    .await
-                    .map_err(|err| ConformanceError::Target(format!("storing a fixture: {err}")))?;
-            }
-        }
+        let store = memory_store().await?;
         Ok(Self::InProcess(AvatarService::new(store)))
     }
 

@@ -84,15 +84,7 @@ pub fn html(report: &Report) -> String {
     }
     out.push_str("</ul>\n");
     matrix(report, &mut out);
-    for group in Group::ALL {
-        let outcomes: Vec<_> = report
-            .outcomes
-            .iter()
-            .filter(|outcome| outcome.group == group)
-            .collect();
-        if outcomes.is_empty() {
-            continue;
-        }
+    for (group, outcomes) in report.by_group() {
         let _ = write!(
             out,
             "<h2>{}</h2>\n<table><tr><th>case</th><th>level</th><th>verdict</th><th>what</th><th>returned</th></tr>\n",

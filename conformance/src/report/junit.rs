@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::escape;
 use super::seconds;
-use crate::case::{Group, Verdict};
+use crate::case::Verdict;
 use crate::runner::Report;
 
 /// The report as JUnit XML.
@@ -18,15 +18,7 @@ pub fn junit(report: &Report) -> String {
         report.outcomes.len(),
         seconds(report.millis)
     );
-    for group in Group::ALL {
-        let outcomes: Vec<_> = report
-            .outcomes
-            .iter()
-            .filter(|outcome| outcome.group == group)
-            .collect();
-        if outcomes.is_empty() {
-            continue;
-        }
+    for (group, outcomes) in report.by_group() {
         let failed = outcomes
             .iter()
             .filter(|outcome| outcome.verdict.label() == "FAIL")

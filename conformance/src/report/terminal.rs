@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::seconds;
-use crate::case::{Group, Verdict};
+use crate::case::Verdict;
 use crate::runner::Report;
 
 /// The summary printed at the end of a run.
@@ -19,15 +19,7 @@ pub fn summary(report: &Report) -> String {
         "\n{:<22} {:>5} {:>5} {:>5}   failed MUST/SHOULD/COMPAT",
         "group", "pass", "fail", "skip"
     );
-    for group in Group::ALL {
-        let outcomes: Vec<_> = report
-            .outcomes
-            .iter()
-            .filter(|outcome| outcome.group == group)
-            .collect();
-        if outcomes.is_empty() {
-            continue;
-        }
+    for (group, outcomes) in report.by_group() {
         let count = |label| {
             outcomes
                 .iter()

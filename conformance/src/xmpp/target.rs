@@ -5,17 +5,16 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use avatar_store::{MemoryStore, Store as _};
+use avatar_store::MemoryStore;
 use avatar_xmpp::component::replies_to_element;
 use avatar_xmpp::{IqConfig, IqService, JidMapping};
-use bytes::Bytes;
 use jid::Jid;
 use minidom::Element;
 use tokio::net::TcpListener;
 
 use super::wire::{Handshake, NS_COMPONENT, XmlStream, accept_component, client_login};
 use crate::error::ConformanceError;
-use crate::fixtures::FIXTURES;
+use crate::fixtures::memory_store;
 
 /// The component domain of the in-process target.
 pub const IN_PROCESS_DOMAIN: &str = "avatars.conformance.test";
@@ -56,15 +55,7 @@ impl XmppTarget {
     /// # Errors
     /// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
     pub async fn in_process() -> Result<Self, ConformanceError> {
-        let store = MemoryStore::new();
-        for fixture in FIXTURES {
-            if let Some(bytes) = fixture.image() {
-                store
-                    .put(&fixture.parsed(), Bytes::from(bytes))
-                    .await
-                    .map_err(|err| ConformanceError::Target(format!("storing a fixture: {err}")))?;
-            }
-        }
+        let store = memory_store().await?;
         let service = IqService::new(store, IqConfig::new(JidMapping::new(IN_PROCESS_DOMAIN)));
         let own = Jid::new(IN_PROCESS_DOMAIN)
             .map_err(|err| ConformanceError::Target(format!("the in-process domain: {err}")))?;
