@@ -132,14 +132,19 @@ fn follow_any_default(request: Request<Body>) -> Altered {
     }
 }
 
-#[tokio::test]
-async fn a_server_that_ignores_s_fails_the_size_cases() {
-    let url = wrong_server(ignore_size).await;
+/// The server group against a wrong server, over TCP.
+async fn server_report(alter: fn(Request<Body>) -> Altered) -> Report {
+    let url = wrong_server(alter).await;
     let mut targets = Targets {
         http: Some(HttpTarget::url(&url).unwrap()),
         ..Targets::default()
     };
-    let report = run_groups(&mut targets, &[Group::LibravatarServer]).await;
+    run_groups(&mut targets, &[Group::LibravatarServer]).await
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_s_fails_the_size_cases() {
+    let report = server_report(ignore_size).await;
     assert_fail(
         &report,
         &[
@@ -155,12 +160,7 @@ async fn a_server_that_ignores_s_fails_the_size_cases() {
 
 #[tokio::test]
 async fn a_server_that_follows_any_url_fails_the_open_redirect_cases() {
-    let url = wrong_server(follow_any_default).await;
-    let mut targets = Targets {
-        http: Some(HttpTarget::url(&url).unwrap()),
-        ..Targets::default()
-    };
-    let report = run_groups(&mut targets, &[Group::LibravatarServer]).await;
+    let report = server_report(follow_any_default).await;
     assert_fail(
         &report,
         &[

@@ -74,6 +74,25 @@ pub fn describe_body(body: &[u8]) -> String {
     }
 }
 
+/// A response with its body read whole.
+async fn whole<B>(response: http::Response<B>) -> Result<Exchange, String>
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Display,
+{
+    let (parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|err| format!("reading the body: {err}"))?
+        .to_bytes();
+    Ok(Exchange {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    })
+}
+
 /// At most `limit` bytes of `text`, cut at a character boundary.
 fn head(text: &str, limit: usize) -> &str {
     let mut end = limit.min(text.len());
@@ -170,36 +189,14 @@ impl HttpTarget {
             match self {
                 Self::InProcess(service) => {
                     let Ok(response) = service.clone().oneshot(request).await;
-                    let (parts, body) = response.into_parts();
-                    let body = body
-                        .collect()
-                        .await
-                        .map_err(|err| format!("reading the body: {err}"))?
-                        .to_bytes();
-                    Ok(Exchange {
-                        status: parts.status.as_u16(),
-                        headers: parts.headers,
-                        body,
-                    })
+                    whole(response).await
                 }
-                Self::Url { client, .. } => {
-                    let response = client
-                        .request(request)
-                        .await
-                        .map_err(|err| format!("{method} {uri}: {err}"))?;
-                    let (parts, body) = response.into_parts();
-                    let body = body
-                        .collect()
-                        .await
-                        .map_err(|err| format!("reading the body of {method} {uri}: {err}"))?
-                        .to_bytes();
-                    Ok(Exchange {
-                        status: parts.status.as_u16(),
-                        headers: parts.headers,
-                        body,
-                    })
-                }
+                Self::Url { client, .. } => match client.request(request).await {
+                    Ok(response) => whole(response).await,
+                    Err(err) => Err(err.to_string()),
+                },
             }
+            .map_err(|err| format!("{method} {uri}: {err}"))
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
