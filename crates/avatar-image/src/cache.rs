@@ -130,6 +130,34 @@ impl RenderCache {
         }
     }
 
+    /// The rendition for `key`: from the cache, or made by `render` and kept.
+    ///
+    /// Concurrent calls for a key that is not cached yet wait for the first one's `render`
+    /// instead of each running their own, so a burst of first requests renders once. If that
+    /// render fails, the next caller in line tries its own. With a budget of 0 every call
+    /// renders.
+    ///
+    /// # Errors
+    /// Whatever `render` returns.
+    pub async fn get_or_render<E>(
+        &self,
+        key: RenderKey,
+        render: impl Future<Output = Result<Rendered, E>>,
+    ) -> Result<Rendered, E> {
+        if self.budget == 0 {
+            return render.await;
+        }
+        match self.cache.get_value_or_guard_async(&key).await {
+            Ok(cached) => Ok(cached),
+            Err(guard) => {
+                let rendered = render.await?;
+                // Refused only when a single rendition outweighs the whole budget.
+                let _ = guard.insert(rendered.clone());
+                Ok(rendered)
+            }
+        }
+    }
+
     /// Bytes currently held (as weighed).
     #[must_use]
     pub fn used_bytes(&self) -> u64 {
@@ -234,6 +262,56 @@ mod tests {
             keys.iter().map(RenderKey::fingerprint).collect();
         assert_eq!(fingerprints.len(), keys.len());
         assert_eq!(keys[0].fingerprint(), keys[0].clone().fingerprint());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_requests_render_once() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let cache = Arc::new(RenderCache::default());
+        let renders = Arc::new(AtomicUsize::new(0));
+        let key = RenderKey::Stored {
+            content: [9; 32],
+            size: 80,
+        };
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, renders, key) = (Arc::clone(&cache), Arc::clone(&renders), key.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_render(key, async {
+                            renders.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            Ok::<_, ()>(rendition(10))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(rendition(10)));
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_render_is_not_kept_and_the_next_caller_tries_again() {
+        let cache = RenderCache::default();
+        let key = RenderKey::Stored {
+            content: [8; 32],
+            size: 80,
+        };
+        let failed = cache
+            .get_or_render(key.clone(), async { Err("corrupt") })
+            .await;
+        assert_eq!(failed, Err("corrupt"));
+        assert_eq!(cache.get(&key), None);
+        let made = cache
+            .get_or_render(key.clone(), async { Ok::<_, &str>(rendition(3)) })
+            .await;
+        assert_eq!(made, Ok(rendition(3)));
+        assert_eq!(cache.get(&key), Some(rendition(3)));
     }
 
     #[test]

@@ -22,12 +22,16 @@ pub fn encode_lower(bytes: &[u8]) -> String {
     bytes.iter().flat_map(|&byte| digits(byte)).collect()
 }
 
-fn digits(byte: u8) -> [char; 2] {
+/// The two lowercase hex digits of `byte`, as ASCII bytes: for writing hex into a buffer
+/// without allocating.
+#[must_use]
+pub const fn lower_digits(byte: u8) -> [u8; 2] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    [
-        char::from(DIGITS[usize::from(byte >> 4)]),
-        char::from(DIGITS[usize::from(byte & 0x0f)]),
-    ]
+    [DIGITS[(byte >> 4) as usize], DIGITS[(byte & 0x0f) as usize]]
+}
+
+fn digits(byte: u8) -> [char; 2] {
+    lower_digits(byte).map(char::from)
 }
 
 /// Decodes exactly `N` bytes from `2 * N` hex digits of either case.

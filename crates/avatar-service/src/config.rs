@@ -9,6 +9,7 @@ use avatar_store::Store;
 use http::HeaderValue;
 
 use crate::error::ServiceError;
+use crate::respond::StoreIndex;
 use crate::service::{AvatarService, Shared};
 use crate::upstream::{Upstream, UpstreamClient};
 
@@ -102,7 +103,9 @@ impl<St: Store> AvatarServiceBuilder<St> {
         self
     }
 
-    /// The render cache's budget in bytes (default 64 MiB; 0 turns caching off).
+    /// The render cache's budget in bytes (default 64 MiB; 0 turns caching off). A small
+    /// index of what the store holds for each hash (about 100 bytes per hash, one hash per KiB
+    /// of budget) comes with it.
     pub const fn cache_bytes(mut self, bytes: u64) -> Self {
         self.cache_bytes = bytes;
         self
@@ -162,6 +165,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
             store: self.store,
             config,
             cache: RenderCache::with_budget(self.cache_bytes),
+            index: StoreIndex::for_budget(self.cache_bytes),
             upstream,
         })))
     }

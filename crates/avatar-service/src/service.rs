@@ -17,7 +17,7 @@ use tower_service::Service;
 
 use crate::config::{AvatarServiceBuilder, Config};
 use crate::error::ServiceError;
-use crate::respond;
+use crate::respond::{self, Prepared, StoreIndex};
 use crate::upstream::UpstreamClient;
 
 /// The response body of every avatar response: the whole image (or a short text) at once.
@@ -28,6 +28,7 @@ pub(crate) struct Shared<St> {
     pub(crate) store: St,
     pub(crate) config: Config,
     pub(crate) cache: RenderCache,
+    pub(crate) index: StoreIndex,
     pub(crate) upstream: UpstreamClient,
 }
 
@@ -69,6 +70,7 @@ impl<St> fmt::Debug for AvatarService<St> {
         f.debug_struct("AvatarService")
             .field("config", &self.shared.config)
             .field("cache", &self.shared.cache)
+            .field("indexed_hashes", &self.shared.index.len())
             .finish_non_exhaustive()
     }
 }
@@ -112,18 +114,25 @@ impl<St: Store> AvatarService<St> {
         &self.shared.cache
     }
 
+    /// Answers at once when the caches can; otherwise returns a future that looks up.
     pub(crate) fn respond_to<B>(&self, request: &Request<B>) -> ResponseFuture {
-        let shared = Arc::clone(&self.shared);
-        let (method, uri, headers) = (
-            request.method().clone(),
-            request.uri().clone(),
-            request.headers().clone(),
+        let prepared = respond::prepare(
+            &self.shared,
+            request.method(),
+            request.uri(),
+            request.headers(),
         );
-        ResponseFuture {
-            inner: Box::pin(
-                async move { Ok(respond::respond(&shared, &method, &uri, &headers).await) },
-            ),
-        }
+        let inner = match prepared {
+            Prepared::Ready(response) => Inner::Ready(Some(response)),
+            Prepared::Pending(pending) => {
+                let shared = Arc::clone(&self.shared);
+                let headers = request.headers().clone();
+                Inner::Pending(Box::pin(async move {
+                    Ok(respond::finish(&shared, pending, &headers).await)
+                }))
+            }
+        };
+        ResponseFuture { inner }
     }
 }
 
@@ -151,9 +160,14 @@ impl<St: Store, B> Service<Request<B>> for AvatarService<St> {
     }
 }
 
-/// The future of an [`AvatarService`] response.
+/// The future of an [`AvatarService`] response: already complete when the caches answered.
 pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Result<Response<AvatarBody>, Infallible>> + Send>>,
+    inner: Inner,
+}
+
+enum Inner {
+    Ready(Option<Response<AvatarBody>>),
+    Pending(Pin<Box<dyn Future<Output = Result<Response<AvatarBody>, Infallible>> + Send>>),
 }
 
 impl fmt::Debug for ResponseFuture {
@@ -165,7 +179,12 @@ impl fmt::Debug for ResponseFuture {
 impl Future for ResponseFuture {
     type Output = Result<Response<AvatarBody>, Infallible>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Inner::Ready(response) => Poll::Ready(Ok(response
+                .take()
+                .expect("ResponseFuture polled after completion"))),
+            Inner::Pending(future) => future.as_mut().poll(cx),
+        }
     }
 }

@@ -160,6 +160,11 @@ impl UpstreamClient {
         })
     }
 
+    /// Whether misses go straight to the default flow (no upstream to wait for).
+    pub(crate) fn is_off(&self) -> bool {
+        self.settings.mode == UpstreamMode::Off
+    }
+
     /// The upstream's answer to a miss, or `None` to go on with the default flow.
     pub(crate) async fn answer(&self, request: &AvatarRequest) -> Option<Answer> {
         match self.settings.mode {

@@ -3,8 +3,9 @@
 use std::fs::{self, File};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use avatar_proto::{AvatarHash, HashAlgorithm, Identity, hex};
 use bytes::Bytes;
@@ -17,6 +18,10 @@ const LAYOUT_VERSION: &str = "avatars-store 1";
 const DEFAULT_MAX_FILE_BYTES: u64 = 16 << 20;
 /// Temporary files older than this are left-overs of a crash and are removed on open.
 const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
+/// How often [`Store::generation`] looks at the change marker for other processes' writes.
+const DEFAULT_EXTERNAL_WRITES_CHECK: Duration = Duration::from_secs(1);
+/// The change marker: rewritten with a fresh token after every put and remove.
+const MARKER: &str = "changed";
 
 /// Avatars in a directory. Every write is atomic: the bytes go to a temporary file in `tmp/`,
 /// which is flushed to disk (`fsync`) and then renamed into place, and the directory is synced,
@@ -32,6 +37,8 @@ const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
 ///   hashes/md5/HEX32            "ID": which identity this MD5 belongs to
 ///   hashes/sha256/HEX64         "ID": likewise for SHA-256 (four per OpenID)
 ///   tmp/                        files being written, renamed into place when complete
+///   changed                     a fresh random token after every put and remove, so other
+///                               processes serving this directory notice the change
 /// ```
 ///
 /// `ID` is the lowercase hex SHA-256 of the normalised identity. Every path is built from a
@@ -41,6 +48,19 @@ const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
 pub struct FsStore {
     root: PathBuf,
     max_file_bytes: u64,
+    changes: Arc<Changes>,
+}
+
+/// What the clones of one store know about writes to its directory, for [`Store::generation`].
+#[derive(Debug)]
+struct Changes {
+    generation: AtomicU64,
+    /// A digest of the marker file's contents when last read (0: no marker).
+    seen_marker: AtomicU64,
+    /// When the marker was last read, in milliseconds after `opened`.
+    checked_at_ms: AtomicU64,
+    opened: Instant,
+    check_every_ms: AtomicU64,
 }
 
 impl FsStore {
@@ -56,9 +76,17 @@ impl FsStore {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(StoreError::io("create directory", path))?;
         }
+        let seen_marker = read_marker(&root);
         let store = Self {
             root,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            changes: Arc::new(Changes {
+                generation: AtomicU64::new(0),
+                seen_marker: AtomicU64::new(seen_marker),
+                checked_at_ms: AtomicU64::new(0),
+                opened: Instant::now(),
+                check_every_ms: AtomicU64::new(millis(DEFAULT_EXTERNAL_WRITES_CHECK)),
+            }),
         };
         store.check_version()?;
         store.remove_stale_temporaries();
@@ -70,6 +98,19 @@ impl FsStore {
     #[must_use]
     pub const fn max_file_bytes(mut self, bytes: u64) -> Self {
         self.max_file_bytes = bytes;
+        self
+    }
+
+    /// How soon writes by *other processes* (another `FsStore` on the same directory, such as
+    /// `avatars import` while `avatars serve` runs) show in [`Store::generation`], and so how
+    /// long a server may keep answering from its caches after such a write (default one
+    /// second). The change marker is read at most this often; [`Duration::ZERO`] reads it on
+    /// every call. Writes through this store, or its clones, show at once.
+    #[must_use]
+    pub fn external_writes_check(self, every: Duration) -> Self {
+        self.changes
+            .check_every_ms
+            .store(millis(every), Ordering::Release);
         self
     }
 
@@ -159,6 +200,33 @@ impl FsStore {
         Ok(())
     }
 
+    /// Runs a write, then tells this process (the generation) and others (the marker) that the
+    /// directory changed, whether or not the write succeeded: a failed write may have done part
+    /// of its work. A marker that cannot be written (a full disk) leaves other processes to
+    /// notice later; the write's own result is what the caller hears.
+    fn changing<T>(
+        &self,
+        write: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = write(self);
+        let token = HashAlgorithm::Sha256
+            .digest(
+                format!(
+                    "{}-{:?}-{:?}",
+                    std::process::id(),
+                    SystemTime::now(),
+                    Instant::now()
+                )
+                .as_bytes(),
+            )
+            .to_string();
+        // This process's own poll will see the new marker too and bump once more: harmless, and
+        // simpler than remembering our token (which another process may overwrite at once).
+        let _ = self.write_atomic(&self.root.join(MARKER), token.as_bytes());
+        self.changes.generation.fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
     fn get_blocking(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
         let pointer = self.hash_path(hash);
         let Some(id) = read_if_exists(&pointer, 128)? else {
@@ -246,18 +314,38 @@ impl Store for FsStore {
 
     async fn put(&self, identity: &Identity, bytes: Bytes) -> Result<(), StoreError> {
         let identity = identity.clone();
-        self.blocking(move |store| store.put_blocking(&identity, &bytes))
+        self.blocking(move |store| store.changing(|store| store.put_blocking(&identity, &bytes)))
             .await
     }
 
     async fn remove(&self, identity: &Identity) -> Result<bool, StoreError> {
         let identity = identity.clone();
-        self.blocking(move |store| store.remove_blocking(&identity))
+        self.blocking(move |store| store.changing(|store| store.remove_blocking(&identity)))
             .await
     }
 
     async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
         self.blocking(|store| store.list_blocking()).await
+    }
+
+    fn generation(&self) -> Option<u64> {
+        let changes = &*self.changes;
+        let now = millis(changes.opened.elapsed());
+        let checked = changes.checked_at_ms.load(Ordering::Acquire);
+        // One caller at a time reads the marker, at most once per interval: a small read from
+        // the page cache, once a second by default, not once per request.
+        if now.saturating_sub(checked) >= changes.check_every_ms.load(Ordering::Relaxed)
+            && changes
+                .checked_at_ms
+                .compare_exchange(checked, now, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let marker = read_marker(&self.root);
+            if changes.seen_marker.swap(marker, Ordering::AcqRel) != marker {
+                changes.generation.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        Some(changes.generation.load(Ordering::Acquire))
     }
 }
 
@@ -297,6 +385,25 @@ fn read_if_exists(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, StoreError
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(err) => Err(StoreError::io("read", path)(err)),
     }
+}
+
+/// A digest of the change marker's contents (0 when there is none or it cannot be read).
+fn read_marker(root: &Path) -> u64 {
+    read_if_exists(&root.join(MARKER), 256)
+        .ok()
+        .flatten()
+        .map_or(0, |bytes| marker_digest(&bytes))
+}
+
+/// FNV-1a: only equality matters, and the tokens are random.
+fn marker_digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    }) | 1
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {

@@ -92,6 +92,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored avatar, sorted by identity.
     fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
+
+    /// A number that changes after every [`put`](Store::put) and [`remove`](Store::remove), so
+    /// a cache in front of the store knows when what it learned may be out of date. It is read
+    /// on every request, so it must be cheap (no I/O on most calls).
+    ///
+    /// A cache must take the generation *before* asking the store and keep an answer only
+    /// while the generation is unchanged: then an answer read just before a change is never
+    /// kept past it.
+    ///
+    /// `None` (the default) means the store cannot tell, and nothing is cached in front of it.
+    /// [`MemoryStore`] changes it on every write; [`FsStore`] also notices writes by other
+    /// processes (such as `avatars import`) within [`FsStore::external_writes_check`].
+    fn generation(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<S: Store> Store for Arc<S> {
@@ -116,5 +131,9 @@ impl<S: Store> Store for Arc<S> {
 
     fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send {
         (**self).list()
+    }
+
+    fn generation(&self) -> Option<u64> {
+        (**self).generation()
     }
 }

@@ -1,6 +1,7 @@
 //! A store in memory.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use avatar_proto::{AvatarHash, Identity};
@@ -12,6 +13,8 @@ use crate::{Store, StoreError, StoredEntry, StoredImage};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    /// Bumped after every write, while the write lock is still held.
+    generation: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +50,7 @@ impl Store for MemoryStore {
         state
             .by_identity
             .insert(identity.as_str().to_owned(), image);
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -55,7 +59,9 @@ impl Store for MemoryStore {
         for hash in identity.published_hashes() {
             state.by_hash.remove(&hash);
         }
-        Ok(state.by_identity.remove(identity.as_str()).is_some())
+        let removed = state.by_identity.remove(identity.as_str()).is_some();
+        self.generation.fetch_add(1, Ordering::Release);
+        Ok(removed)
     }
 
     async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
@@ -68,5 +74,9 @@ impl Store for MemoryStore {
                 bytes: image.bytes.len() as u64,
             })
             .collect())
+    }
+
+    fn generation(&self) -> Option<u64> {
+        Some(self.generation.load(Ordering::Acquire))
     }
 }

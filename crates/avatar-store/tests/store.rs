@@ -22,10 +22,15 @@ async fn contract(store: impl Store) {
             .is_none()
     );
 
+    let before = store
+        .generation()
+        .expect("both stores tell their generation");
     store
         .put(&george, Bytes::from_static(b"first"))
         .await
         .unwrap();
+    let after_put = store.generation().unwrap();
+    assert_ne!(before, after_put, "a put changes the generation");
     store.put(&bob, Bytes::from_static(b"bob's")).await.unwrap();
     let by_md5 = store
         .get(&george.hash(HashAlgorithm::Md5))
@@ -74,7 +79,13 @@ async fn contract(store: impl Store) {
     assert_eq!(names, ["george@example.com", "https://example.com/id/Bob"]);
     assert_eq!(listed[0].bytes, 14);
 
+    let before_remove = store.generation().unwrap();
     assert!(store.remove(&george).await.unwrap());
+    assert_ne!(
+        store.generation().unwrap(),
+        before_remove,
+        "a remove changes it"
+    );
     assert!(!store.remove(&george).await.unwrap());
     assert!(
         store
@@ -99,6 +110,38 @@ async fn fs_store_keeps_the_contract() {
         FsStore::open(tempfile::tempdir().unwrap().path()).unwrap(),
     ))
     .await;
+}
+
+#[tokio::test]
+async fn fs_store_notices_another_process_writing_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    // A second store on the same directory stands for `avatars import` in another process.
+    let writer = FsStore::open(dir.path()).unwrap();
+    let george = identity("george@example.com");
+
+    let slow = FsStore::open(dir.path())
+        .unwrap()
+        .external_writes_check(std::time::Duration::from_secs(3600));
+    let slow_before = slow.generation();
+    let eager = FsStore::open(dir.path())
+        .unwrap()
+        .external_writes_check(std::time::Duration::ZERO);
+    let eager_before = eager.generation();
+
+    writer
+        .put(&george, Bytes::from_static(b"new"))
+        .await
+        .unwrap();
+    assert_ne!(eager.generation(), eager_before, "read on every call");
+    assert_eq!(
+        slow.generation(),
+        slow_before,
+        "not read again within the hour"
+    );
+    let eager_after_put = eager.generation();
+    assert_eq!(eager.generation(), eager_after_put, "no write, no change");
+    writer.remove(&george).await.unwrap();
+    assert_ne!(eager.generation(), eager_after_put);
 }
 
 #[tokio::test]

@@ -160,7 +160,7 @@ impl AvatarRequest {
 
     /// Interprets an already decoded query for `hash`.
     #[must_use]
-    pub fn from_query(rules: &RequestRules, hash: AvatarHash, query: &AvatarQuery) -> Self {
+    pub fn from_query(rules: &RequestRules, hash: AvatarHash, query: &AvatarQuery<'_>) -> Self {
         Self {
             hash,
             size: rules.size(query.size.as_deref()),

@@ -1,5 +1,7 @@
 //! The lexical layer of an avatar request: which raw values the query string carries.
 
+use std::borrow::Cow;
+
 /// The query parameters that matter, decoded and with the precedence rules applied, but not yet
 /// interpreted (no size clamping, no keyword or URL validation).
 ///
@@ -12,31 +14,34 @@
 ///   also takes the last);
 /// - the long name wins over the short one: `size` over `s`, `default` over `d`, `forcedefault`
 ///   over `f`.
+///
+/// Values borrow from the query string unless decoding changed them, so a plain query such as
+/// `s=80&d=identicon` is parsed without allocating.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AvatarQuery {
+pub struct AvatarQuery<'a> {
     /// `size` or `s`, as sent.
-    pub size: Option<String>,
+    pub size: Option<Cow<'a, str>>,
     /// `default` or `d`, decoded once.
-    pub default: Option<String>,
+    pub default: Option<Cow<'a, str>>,
     /// `forcedefault` or `f`, as sent.
-    pub force_default: Option<String>,
+    pub force_default: Option<Cow<'a, str>>,
     /// `robohash`, as sent.
-    pub robohash: Option<String>,
+    pub robohash: Option<Cow<'a, str>>,
 }
 
-impl AvatarQuery {
+impl<'a> AvatarQuery<'a> {
     /// Decodes a raw query string (without the leading `?`). Never fails.
     #[must_use]
-    pub fn parse(query: &[u8]) -> Self {
+    pub fn parse(query: &'a [u8]) -> Self {
         #[derive(Default)]
-        struct Seen {
-            size: Option<String>,
-            s: Option<String>,
-            default: Option<String>,
-            d: Option<String>,
-            forcedefault: Option<String>,
-            f: Option<String>,
-            robohash: Option<String>,
+        struct Seen<'a> {
+            size: Option<Cow<'a, str>>,
+            s: Option<Cow<'a, str>>,
+            default: Option<Cow<'a, str>>,
+            d: Option<Cow<'a, str>>,
+            forcedefault: Option<Cow<'a, str>>,
+            f: Option<Cow<'a, str>>,
+            robohash: Option<Cow<'a, str>>,
         }
         let mut seen = Seen::default();
         for (name, value) in form_urlencoded::parse(query) {
@@ -53,7 +58,7 @@ impl AvatarQuery {
                 "robohash" => &mut seen.robohash,
                 _ => continue,
             };
-            *slot = Some(value.into_owned());
+            *slot = Some(value);
         }
         Self {
             size: seen.size.or(seen.s),
@@ -74,7 +79,7 @@ impl AvatarQuery {
 mod tests {
     use super::*;
 
-    fn parse(query: &str) -> AvatarQuery {
+    fn parse(query: &str) -> AvatarQuery<'_> {
         AvatarQuery::parse(query.as_bytes())
     }
 

@@ -1,9 +1,11 @@
-//! Finding the picture: the store, the render cache, the drawn defaults.
+//! Finding the picture: the index and render cache first, then the store, the renderer and the
+//! drawn defaults.
 
 use avatar_image::{ImageError, RenderKey, Rendered, render_default, render_square};
 use avatar_proto::{AvatarRequest, DefaultKeyword};
 use avatar_store::Store;
 
+use super::index::Found;
 use crate::service::Shared;
 
 /// What a request gets, before it becomes an HTTP response.
@@ -21,36 +23,93 @@ pub(crate) enum Answer {
     Redirect { location: String },
 }
 
+impl Answer {
+    fn image(rendered: Rendered, key: &RenderKey, hit: bool) -> Self {
+        Self::Image {
+            rendered,
+            fingerprint: key.fingerprint(),
+            hit,
+        }
+    }
+}
+
+/// What the caches alone know about a request's stored avatar.
+#[derive(Debug)]
+pub(crate) enum Cached {
+    /// The rendition, ready.
+    Hit(Answer),
+    /// Nothing is stored under the hash (in the store's current generation).
+    NotStored,
+    /// The store must be asked (or the rendition made).
+    Unknown,
+}
+
+/// The stored avatar at the requested size from the index and the render cache, without
+/// touching the store or the decoder. `generation` is the store's, taken now.
+pub(crate) fn stored_cached<St>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+    generation: Option<u64>,
+) -> Cached {
+    let Some(generation) = generation else {
+        return Cached::Unknown;
+    };
+    match shared.index.get(&request.hash, generation) {
+        Some(Found::Nothing) => Cached::NotStored,
+        Some(Found::Stored(content)) => {
+            let key = RenderKey::Stored {
+                content,
+                size: request.size,
+            };
+            shared.cache.get(&key).map_or(Cached::Unknown, |rendered| {
+                Cached::Hit(Answer::image(rendered, &key, true))
+            })
+        }
+        None => Cached::Unknown,
+    }
+}
+
 /// The stored avatar at the requested size, or `None` (a miss, or an unreadable or corrupt
-/// file, which is logged and then treated as a miss).
+/// file, which is logged and then treated as a miss). What the store says is remembered in the
+/// index; the rendition is made once however many requests ask for it at the same time.
 pub(crate) async fn stored<St: Store>(
     shared: &Shared<St>,
     request: &AvatarRequest,
 ) -> Option<Answer> {
+    // Taken before the store is asked: an answer read just before a write is then never kept.
+    let generation = shared.store.generation();
+    match stored_cached(shared, request, generation) {
+        Cached::Hit(answer) => return Some(answer),
+        Cached::NotStored => return None,
+        Cached::Unknown => {}
+    }
+    let remember = |found| {
+        if let Some(generation) = generation {
+            shared.index.insert(request.hash, generation, found);
+        }
+    };
     let image = match shared.store.get(&request.hash).await {
         Ok(Some(image)) => image,
-        Ok(None) => return None,
+        Ok(None) => {
+            remember(Found::Nothing);
+            return None;
+        }
         Err(err) => {
             tracing::warn!(hash = %request.hash, error = %err, "cannot read the stored avatar; answering as a miss");
             return None;
         }
     };
+    remember(Found::Stored(image.content));
     let key = RenderKey::Stored {
         content: image.content,
         size: request.size,
     };
-    let limits = shared.config.limits;
-    let size = request.size;
-    match rendered(shared, key.clone(), move || {
+    let (limits, size) = (shared.config.limits, request.size);
+    let rendered = render_blocking(shared, key.clone(), move || {
         Ok(render_square(&image.bytes, size, &limits)?)
-    })
-    .await
-    {
-        Ok(rendered) => Some(Answer::Image {
-            rendered,
-            fingerprint: key.fingerprint(),
-            hit: true,
-        }),
+    });
+    match rendered.await {
+        Ok(rendered) => Some(Answer::image(rendered, &key, true)),
         Err(err) => {
             tracing::warn!(hash = %request.hash, error = %err, "cannot render the stored avatar; answering as a miss");
             None
@@ -58,28 +117,38 @@ pub(crate) async fn stored<St: Store>(
     }
 }
 
-/// A drawn default (never `404`, which the caller handles).
-pub(crate) async fn drawn_default<St: Store>(
+fn default_key(request: &AvatarRequest, keyword: DefaultKeyword) -> RenderKey {
+    RenderKey::Default {
+        keyword,
+        hash: request.hash,
+        size: request.size,
+    }
+}
+
+/// A drawn default from the render cache, if it was drawn before.
+pub(crate) fn drawn_default_cached<St>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+    keyword: DefaultKeyword,
+) -> Option<Answer> {
+    let key = default_key(request, keyword);
+    let rendered = shared.cache.get(&key)?;
+    Some(Answer::image(rendered, &key, false))
+}
+
+/// A drawn default (never `404`, which the caller handles), cached like stored renditions.
+pub(crate) async fn drawn_default<St>(
     shared: &Shared<St>,
     request: &AvatarRequest,
     keyword: DefaultKeyword,
 ) -> Answer {
-    let key = RenderKey::Default {
-        keyword,
-        hash: request.hash,
-        size: request.size,
-    };
+    let key = default_key(request, keyword);
     let (hash, size) = (request.hash, request.size);
-    let drawn = rendered(shared, key.clone(), move || {
+    let drawn = render_blocking(shared, key.clone(), move || {
         render_default(keyword, &hash, size)?.ok_or(RenderError::NotAnImage)
-    })
-    .await;
-    match drawn {
-        Ok(rendered) => Answer::Image {
-            rendered,
-            fingerprint: key.fingerprint(),
-            hit: false,
-        },
+    });
+    match drawn.await {
+        Ok(rendered) => Answer::image(rendered, &key, false),
         Err(err) => {
             // Sizes are validated by parsing and drawing cannot fail otherwise; say so loudly.
             tracing::error!(%keyword, size, error = %err, "cannot draw a default image; answering 404");
@@ -99,16 +168,15 @@ enum RenderError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// The rendition for `key` from the cache, or made by `render` on a blocking thread and cached.
-async fn rendered<St>(
+/// The rendition for `key` from the cache, or made by `render` on a blocking thread (once for
+/// all concurrent requests of the same key) and cached.
+async fn render_blocking<St>(
     shared: &Shared<St>,
     key: RenderKey,
     render: impl FnOnce() -> Result<Rendered, RenderError> + Send + 'static,
 ) -> Result<Rendered, RenderError> {
-    if let Some(cached) = shared.cache.get(&key) {
-        return Ok(cached);
-    }
-    let rendered = tokio::task::spawn_blocking(render).await??;
-    shared.cache.insert(key, rendered.clone());
-    Ok(rendered)
+    shared
+        .cache
+        .get_or_render(key, async { tokio::task::spawn_blocking(render).await? })
+        .await
 }

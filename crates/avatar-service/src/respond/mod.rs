@@ -1,6 +1,12 @@
 //! Answering one request, as plain functions: route -> method -> parse (avatar-proto) -> look up
-//! (store, upstream) -> render (avatar-image, through the cache) -> response.
+//! (index, render cache, store, upstream) -> render (avatar-image, once per rendition) ->
+//! response.
+//!
+//! [`prepare`] goes as far as it can without waiting: a request the caches can answer (a hit,
+//! a known miss, a drawn default, a 304) is answered there and then, with no task, no disk and
+//! no decoding. Anything else comes back [`Prepared::Pending`] for [`finish`].
 
+mod index;
 mod lookup;
 mod response;
 
@@ -10,40 +16,80 @@ use http::{HeaderMap, Method, Response, Uri};
 
 use crate::service::{AvatarBody, Shared};
 
+pub(crate) use index::StoreIndex;
 pub(crate) use lookup::Answer;
+use lookup::Cached;
 
 /// The text after `{prefix}/avatar/` in `path`, if `path` is an avatar path.
 pub(crate) fn avatar_segment<'a>(prefix: &str, path: &'a str) -> Option<&'a str> {
     path.strip_prefix(prefix)?.strip_prefix("/avatar/")
 }
 
-/// The whole response to one request.
-pub(crate) async fn respond<St: Store>(
+/// How far a request got without waiting.
+pub(crate) enum Prepared {
+    /// Answered from the request and the caches alone.
+    Ready(Response<AvatarBody>),
+    /// Needs the store, a render or the upstream: see [`finish`].
+    Pending(Pending),
+}
+
+/// A parsed avatar request still to be looked up.
+pub(crate) struct Pending {
+    request: AvatarRequest,
+    head: bool,
+}
+
+/// Routes, checks the method, parses, and answers from the caches when they know the answer.
+pub(crate) fn prepare<St: Store>(
     shared: &Shared<St>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Response<AvatarBody> {
+) -> Prepared {
     let config = &shared.config;
     let Some(segment) = avatar_segment(&config.prefix, uri.path()) else {
-        return response::not_an_avatar_path(&config.prefix);
+        return Prepared::Ready(response::not_an_avatar_path(&config.prefix));
     };
     let head = match *method {
         Method::GET => false,
         Method::HEAD => true,
-        Method::OPTIONS => return response::options(),
-        _ => return response::method_not_allowed(method),
+        Method::OPTIONS => return Prepared::Ready(response::options()),
+        _ => return Prepared::Ready(response::method_not_allowed(method)),
     };
     let request = match AvatarRequest::parse(&config.rules, segment, uri.query().unwrap_or("")) {
         Ok(request) => request,
-        Err(err) => return response::bad_request(&err),
+        Err(err) => return Prepared::Ready(response::bad_request(&err)),
     };
-    let answer = answer(shared, &request).await;
-    let response = response::from_answer(answer, headers, config);
-    if head {
-        response::without_body(response)
-    } else {
-        response
+    match cached_answer(shared, &request) {
+        Some(answer) => Prepared::Ready(response::for_answer(answer, headers, config, head)),
+        None => Prepared::Pending(Pending { request, head }),
+    }
+}
+
+/// Looks up what [`prepare`] could not answer, rendering if need be; `headers` are the
+/// request's.
+pub(crate) async fn finish<St: Store>(
+    shared: &Shared<St>,
+    pending: Pending,
+    headers: &HeaderMap,
+) -> Response<AvatarBody> {
+    let answer = answer(shared, &pending.request).await;
+    response::for_answer(answer, headers, &shared.config, pending.head)
+}
+
+/// The answer from the index and the render cache alone, or `None` when the store, a render
+/// or the upstream has to be waited for. Decides exactly as [`answer`] does.
+fn cached_answer<St: Store>(shared: &Shared<St>, request: &AvatarRequest) -> Option<Answer> {
+    if !request.force_default {
+        match lookup::stored_cached(shared, request, shared.store.generation()) {
+            Cached::Hit(answer) => return Some(answer),
+            Cached::NotStored if shared.upstream.is_off() => {}
+            Cached::NotStored | Cached::Unknown => return None,
+        }
+    }
+    match on_miss(shared, request) {
+        Miss::Answer(answer) => Some(answer),
+        Miss::Draw(keyword) => lookup::drawn_default_cached(shared, request, keyword),
     }
 }
 
@@ -57,15 +103,33 @@ pub(crate) async fn answer<St: Store>(shared: &Shared<St>, request: &AvatarReque
             return found;
         }
     }
-    let default = request
-        .default
-        .clone()
-        .unwrap_or(DefaultImage::Keyword(shared.config.server_default));
-    match default {
-        DefaultImage::Keyword(DefaultKeyword::NotFound) => Answer::NotFound,
-        DefaultImage::Keyword(keyword) => lookup::drawn_default(shared, request, keyword).await,
-        DefaultImage::Redirect(target) => Answer::Redirect {
+    match on_miss(shared, request) {
+        Miss::Answer(answer) => answer,
+        Miss::Draw(keyword) => lookup::drawn_default(shared, request, keyword).await,
+    }
+}
+
+/// What a miss (or `forcedefault`) gets.
+enum Miss {
+    /// A 404 or a redirect.
+    Answer(Answer),
+    /// A drawn default.
+    Draw(DefaultKeyword),
+}
+
+fn on_miss<St>(shared: &Shared<St>, request: &AvatarRequest) -> Miss {
+    match &request.default {
+        None => keyword_miss(shared.config.server_default),
+        Some(DefaultImage::Keyword(keyword)) => keyword_miss(*keyword),
+        Some(DefaultImage::Redirect(target)) => Miss::Answer(Answer::Redirect {
             location: target.as_str().to_owned(),
-        },
+        }),
+    }
+}
+
+const fn keyword_miss(keyword: DefaultKeyword) -> Miss {
+    match keyword {
+        DefaultKeyword::NotFound => Miss::Answer(Answer::NotFound),
+        keyword => Miss::Draw(keyword),
     }
 }

@@ -19,7 +19,22 @@ use crate::service::AvatarBody;
 /// keywords some servers put in `Allow`; those are documented instead).
 const ALLOWED: &str = "GET, HEAD, OPTIONS";
 
-pub(super) fn from_answer(
+/// The response to an answer; for HEAD, the same without its body.
+pub(super) fn for_answer(
+    answer: Answer,
+    request_headers: &HeaderMap,
+    config: &Config,
+    head: bool,
+) -> Response<AvatarBody> {
+    let response = from_answer(answer, request_headers, config);
+    if head {
+        without_body(response)
+    } else {
+        response
+    }
+}
+
+fn from_answer(
     answer: Answer,
     request_headers: &HeaderMap,
     config: &Config,
@@ -123,7 +138,7 @@ pub(super) fn options() -> Response<AvatarBody> {
 }
 
 /// HEAD: every header of GET (Content-Length included), no body.
-pub(super) fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
+fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
     let (parts, _) = response.into_parts();
     Response::from_parts(parts, Full::new(Bytes::new()))
 }
@@ -146,19 +161,22 @@ fn common(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    // Formatted on the stack: `HeaderValue::from(usize)` allocates twice.
+    let length = HeaderValue::from_str(itoa::Buffer::new().format(length))
+        .expect("digits are a valid header value");
+    headers.insert(CONTENT_LENGTH, length);
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }
 
-/// A strong ETag from a rendition's fingerprint.
+/// A strong ETag from a rendition's fingerprint: quoted lowercase hex, built on the stack.
 fn etag(fingerprint: &[u8; 16]) -> HeaderValue {
-    let mut value = String::with_capacity(34);
-    value.push('"');
-    hex::write_lower(&mut value, fingerprint).expect("writing to a String cannot fail");
-    value.push('"');
-    HeaderValue::try_from(value).expect("quoted hex is a valid header value")
+    let mut text = [b'"'; 34];
+    for (pair, &byte) in text[1..33].chunks_exact_mut(2).zip(fingerprint) {
+        pair.copy_from_slice(&hex::lower_digits(byte));
+    }
+    HeaderValue::from_bytes(&text).expect("quoted hex is a valid header value")
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for this header) or is `*`.

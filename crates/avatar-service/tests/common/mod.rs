@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
-use avatar_store::{MemoryStore, Store as _};
+use avatar_store::{MemoryStore, Store};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt as _;
@@ -104,13 +104,13 @@ pub async fn service() -> AvatarService<MemoryStore> {
 }
 
 /// Sends one request through `service` and returns the response with its body collected.
-pub async fn send(service: &AvatarService<MemoryStore>, request: Request<()>) -> Response<Bytes> {
+pub async fn send<St: Store>(service: &AvatarService<St>, request: Request<()>) -> Response<Bytes> {
     let response = service.clone().oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
 
-pub async fn get(service: &AvatarService<MemoryStore>, uri: &str) -> Response<Bytes> {
+pub async fn get<St: Store>(service: &AvatarService<St>, uri: &str) -> Response<Bytes> {
     send(service, Request::get(uri).body(()).unwrap()).await
 }
 

@@ -1,0 +1,171 @@
+//! The hot path: a request the caches can answer reads no file, decodes nothing and allocates
+//! only its response; writes through the store, or by another process, are seen.
+
+mod common;
+
+use std::future::Future as _;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use avatar_service::AvatarService;
+use avatar_store::{FsStore, Store as _};
+use bytes::Bytes;
+use common::*;
+use http::header::{ETAG, IF_NONE_MATCH};
+use http::{Request, StatusCode};
+use tower::Service as _;
+
+/// Calls the service for `request` and polls the response future exactly once, counting the
+/// allocations of both; `None` if the response was not ready at once.
+fn answer_at_once<St: avatar_store::Store>(
+    service: &mut AvatarService<St>,
+    request: Request<()>,
+) -> (Option<http::Response<avatar_service::AvatarBody>>, u64) {
+    let mut polled = Poll::Pending;
+    let mut future = None;
+    let allocations = allocation_counter::measure(|| {
+        let call = future.insert(service.call(request));
+        polled = std::pin::Pin::new(call).poll(&mut Context::from_waker(Waker::noop()));
+    })
+    .count_total;
+    drop(future);
+    match polled {
+        Poll::Ready(Ok(response)) => (Some(response), allocations),
+        Poll::Pending => (None, allocations),
+    }
+}
+
+fn fs_service(dir: &std::path::Path) -> AvatarService<FsStore> {
+    // Other processes' writes checked once an hour: only this process writes here.
+    AvatarService::new(
+        FsStore::open(dir)
+            .unwrap()
+            .external_writes_check(Duration::from_secs(3600)),
+    )
+}
+
+#[tokio::test]
+async fn a_cached_hit_needs_no_file_and_allocates_only_its_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = fs_service(dir.path());
+    service
+        .store()
+        .put(&identity(GEORGE), Bytes::from(jpeg()))
+        .await
+        .unwrap();
+    let uri = format!("/avatar/{}?s=80", md5(GEORGE));
+    let first = get(&service, &uri).await;
+    assert_eq!(first.status(), StatusCode::OK);
+
+    // Take the files away behind the store's back: a hit that touched the disk would now miss.
+    std::fs::remove_dir_all(dir.path().join("identities")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("hashes")).unwrap();
+
+    let request = Request::get(&uri).body(()).unwrap();
+    let (response, allocations) = answer_at_once(&mut service, request);
+    let response = response.expect("a cached hit is answered without waiting");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[ETAG], first.headers()[ETAG]);
+    // The response itself: the header map (its index and entry tables), and the two header
+    // values made per response (Content-Length and ETag). The body is the cached bytes, shared.
+    assert!(
+        allocations <= 4,
+        "a cached hit made {allocations} allocations; its response needs 4"
+    );
+
+    // A revalidation is answered from the cache as well.
+    let mut revalidation = Request::get(&uri).body(()).unwrap();
+    revalidation
+        .headers_mut()
+        .insert(IF_NONE_MATCH, first.headers()[ETAG].clone());
+    let (response, _) = answer_at_once(&mut service, revalidation);
+    assert_eq!(
+        response.expect("answered at once").status(),
+        StatusCode::NOT_MODIFIED
+    );
+}
+
+#[tokio::test]
+async fn known_misses_and_drawn_defaults_are_answered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = fs_service(dir.path());
+    let nobody = md5("nobody@example.com");
+    for query in ["d=404", "d=identicon&s=80", "d=retro&f=y"] {
+        let uri = format!("/avatar/{nobody}?{query}");
+        let cold = get(&service, &uri).await;
+        let (warm, _) = answer_at_once(&mut service, Request::get(&uri).body(()).unwrap());
+        let warm = warm.unwrap_or_else(|| panic!("{query}: not answered at once when warm"));
+        assert_eq!(warm.status(), cold.status(), "{query}");
+        assert_eq!(
+            warm.headers().get(ETAG),
+            cold.headers().get(ETAG),
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn writes_through_the_store_are_seen_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = fs_service(dir.path());
+    let uri = format!("/avatar/{}?s=80&d=404", md5(GEORGE));
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
+
+    service
+        .store()
+        .put(&identity(GEORGE), Bytes::from(jpeg()))
+        .await
+        .unwrap();
+    let jpeg_hit = get(&service, &uri).await;
+    assert_eq!(
+        jpeg_hit.status(),
+        StatusCode::OK,
+        "a cached miss was not forgotten"
+    );
+    assert_eq!(&jpeg_hit.body()[..3], b"\xff\xd8\xff");
+
+    service
+        .store()
+        .put(&identity(GEORGE), Bytes::from(png()))
+        .await
+        .unwrap();
+    let png_hit = get(&service, &uri).await;
+    assert_eq!(
+        &png_hit.body()[..4],
+        b"\x89PNG",
+        "a replaced avatar was served from the cache"
+    );
+    assert_ne!(png_hit.headers()[ETAG], jpeg_hit.headers()[ETAG]);
+
+    service.store().remove(&identity(GEORGE)).await.unwrap();
+    assert_eq!(
+        get(&service, &uri).await.status(),
+        StatusCode::NOT_FOUND,
+        "a removed avatar was served from the cache"
+    );
+}
+
+#[tokio::test]
+async fn writes_by_another_process_are_seen_after_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // The serving process checks for other writers on every request here (default: every second).
+    let service = AvatarService::new(
+        FsStore::open(dir.path())
+            .unwrap()
+            .external_writes_check(Duration::ZERO),
+    );
+    // Another FsStore on the same directory stands for `avatars import` in another process.
+    let importer = FsStore::open(dir.path()).unwrap();
+    let uri = format!("/avatar/{}?s=80&d=404", md5(GEORGE));
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
+
+    importer
+        .put(&identity(GEORGE), Bytes::from(jpeg()))
+        .await
+        .unwrap();
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::OK);
+
+    importer.remove(&identity(GEORGE)).await.unwrap();
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
+}
