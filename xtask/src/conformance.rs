@@ -11,20 +11,11 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::process::{Running, start_server, wait_bounded};
 use crate::workspace_root;
-
-/// Kills the child when dropped, so a failing step never leaves a server behind.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 const SECRET: &str = "conformance-secret";
 const DOMAIN: &str = "avatars.conformance.test";
@@ -80,7 +71,7 @@ fn run() -> Result<bool, String> {
 
     let data = work.join("data");
     load_fixtures(&suite, &avatars, &work, &data)?;
-    let (server, url) = start_server(&avatars, &data)?;
+    let (server, url) = start_server(&avatars, &data, "xtask conformance")?;
     let client = format!(
         "{} url --nameserver {{nameserver}} --scheme {{scheme}} {{identity}}",
         avatars.display()
@@ -181,32 +172,6 @@ fn load_fixtures(suite: &Path, avatars: &Path, work: &Path, data: &Path) -> Resu
     Ok(())
 }
 
-/// Starts `avatars serve` on a free port; returns it with its base URL.
-fn start_server(avatars: &Path, data: &Path) -> Result<(Running, String), String> {
-    let mut child = Command::new(avatars)
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|err| format!("cannot start avatars serve: {err}"))?;
-    let stdout = child.stdout.take().ok_or("no stdout from avatars serve")?;
-    let server = Running(child);
-    let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .map_err(|err| format!("reading avatars serve's first line: {err}"))?;
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .ok_or_else(|| format!("avatars serve said {first:?}, expected 'listening on URL'"))?
-        .to_owned();
-    eprintln!("xtask conformance: avatars serve is listening on {url}");
-    Ok((server, url))
-}
-
 /// Starts the suite as a component's server, then `avatars xmpp` pointed at it.
 fn run_component(suite: &Path, avatars: &Path, work: &Path, data: &Path) -> Result<bool, String> {
     let name = "avatars-xmpp";
@@ -263,7 +228,7 @@ fn run_component(suite: &Path, avatars: &Path, work: &Path, data: &Path) -> Resu
             eprintln!("{line}");
         }
     });
-    let status = wait_bounded(&mut harness, Duration::from_secs(300))?;
+    let status = wait_bounded(&mut harness, "the suite", Duration::from_secs(300))?;
     let _ = forward.join();
     drop(component);
     eprintln!(
@@ -272,19 +237,4 @@ fn run_component(suite: &Path, avatars: &Path, work: &Path, data: &Path) -> Resu
         started.elapsed().as_secs_f64()
     );
     Ok(status)
-}
-
-/// Waits for `child` at most `limit`, killing it after that.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Result<bool, String> {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().map_err(|err| err.to_string())? {
-            return Ok(status.success());
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            return Err(format!("the suite did not finish within {limit:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

@@ -56,7 +56,7 @@ pub(crate) fn still(pixels: Pixels, format: ImageFormat) -> Result<Vec<u8>, Imag
         }
     };
     written.map_err(error)?;
-    Ok(out)
+    Ok(exact(out))
 }
 
 /// Encodes PNG from RGBA (the drawn defaults).
@@ -75,5 +75,13 @@ pub(crate) fn animated_gif(frames: Vec<image::Frame>) -> Result<Vec<u8>, ImageEr
         encoder.set_repeat(Repeat::Infinite).map_err(error)?;
         encoder.encode_frames(frames).map_err(error)?;
     }
-    Ok(out)
+    Ok(exact(out))
+}
+
+/// Gives back the spare capacity the encoder's growth left: renditions live in the cache for
+/// long, and a vector that doubled its way up can hold nearly twice its length (which the
+/// cache, weighing lengths, would not see).
+fn exact(mut encoded: Vec<u8>) -> Vec<u8> {
+    encoded.shrink_to_fit();
+    encoded
 }

@@ -60,6 +60,7 @@ pub struct AvatarServiceBuilder<St> {
     default_max_age: Duration,
     limits: Limits,
     upstream: Upstream,
+    render_threads: Option<usize>,
 }
 
 impl<St: Store> AvatarServiceBuilder<St> {
@@ -75,6 +76,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
             default_max_age: DEFAULT_DEFAULT_MAX_AGE,
             limits: Limits::default(),
             upstream: Upstream::off(),
+            render_threads: None,
         }
     }
 
@@ -135,6 +137,19 @@ impl<St: Store> AvatarServiceBuilder<St> {
         self
     }
 
+    /// How many renders (decode, resize, encode, or drawing a default) may run at once
+    /// (default: the number of CPUs). Rendering is CPU-bound, so more gains nothing, and each
+    /// render in flight holds a decoded image in memory; requests beyond this wait.
+    ///
+    /// Renders and filesystem reads run on tokio's blocking pool. With glibc's allocator, a
+    /// runtime built with a small pool (`max_blocking_threads` of about the CPU count plus two,
+    /// as `avatars serve` does) keeps the resident set much lower than the default of 512
+    /// threads, each of which may get its own malloc arena.
+    pub const fn render_threads(mut self, threads: usize) -> Self {
+        self.render_threads = Some(threads);
+        self
+    }
+
     /// Checks the settings and builds the service.
     ///
     /// # Errors
@@ -161,11 +176,17 @@ impl<St: Store> AvatarServiceBuilder<St> {
             default_cache_control: cache_control(self.default_max_age),
         };
         let upstream = UpstreamClient::new(self.upstream, self.limits)?;
+        let render_threads = match self.render_threads {
+            Some(0) => return Err(ServiceError::NoRenderThreads),
+            Some(threads) => threads,
+            None => std::thread::available_parallelism().map_or(2, usize::from),
+        };
         Ok(AvatarService::from_shared(Arc::new(Shared {
             store: self.store,
             config,
             cache: RenderCache::with_budget(self.cache_bytes),
             index: StoreIndex::for_budget(self.cache_bytes),
+            renders: tokio::sync::Semaphore::new(render_threads),
             upstream,
         })))
     }

@@ -21,6 +21,10 @@ pub enum ServiceError {
     #[error(transparent)]
     Store(#[from] avatar_store::StoreError),
 
+    /// `render_threads(0)`: nothing could ever be rendered.
+    #[error("render_threads must be at least 1")]
+    NoRenderThreads,
+
     /// The upstream configuration cannot work.
     #[error("invalid upstream {found:?}: {reason}")]
     InvalidUpstream {

@@ -40,9 +40,20 @@
 //! `nosniff`; HEAD, OPTIONS (standard methods in `Allow`), 405 with `Allow` for the rest;
 //! malformed hashes get a 400 whose one-line body says what is accepted.
 //!
+//! Speed: what the store holds for each hash is remembered (`respond/index.rs`), keyed to the
+//! store's [generation](avatar_store::Store::generation) so a put or remove is seen at once, and
+//! renditions are kept in a byte-bounded cache (64 MiB by default, [`cache_bytes`]). A request
+//! the two can answer (a hit, a known miss, a drawn default, a 304) is answered inside `call`,
+//! with no task, no file access, no decoding, and no allocation beyond its response. Cold
+//! renders run on blocking threads, at most [`render_threads`] at once, and concurrent requests
+//! for the same rendition share one render.
+//!
 //! Where things live: [`config`] (the builder), `service` (the Service), `layer` (the Layer),
-//! `respond` (the request flow: route, parse, look up, render, respond), [`upstream`] (the
-//! optional Gravatar fallback).
+//! `respond` (the request flow: route, parse, look up in `index` and the cache, render,
+//! respond), [`upstream`] (the optional Gravatar fallback).
+//!
+//! [`cache_bytes`]: AvatarServiceBuilder::cache_bytes
+//! [`render_threads`]: AvatarServiceBuilder::render_threads
 //!
 //! [`Service`]: tower_service::Service
 //! [`Layer`]: tower_layer::Layer

@@ -29,6 +29,8 @@ pub(crate) struct Shared<St> {
     pub(crate) config: Config,
     pub(crate) cache: RenderCache,
     pub(crate) index: StoreIndex,
+    /// One permit per render allowed to run at once.
+    pub(crate) renders: tokio::sync::Semaphore,
     pub(crate) upstream: UpstreamClient,
 }
 

@@ -166,10 +166,15 @@ enum RenderError {
     NotAnImage,
     #[error("the render task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("the service is shutting down")]
+    Closed,
 }
 
 /// The rendition for `key` from the cache, or made by `render` on a blocking thread (once for
-/// all concurrent requests of the same key) and cached.
+/// all concurrent requests of the same key) and cached. At most
+/// [`render_threads`](crate::AvatarServiceBuilder::render_threads) renders run at once; the
+/// rest wait their turn, so a burst of cold requests costs neither unbounded threads nor the
+/// memory of that many decoded images.
 async fn render_blocking<St>(
     shared: &Shared<St>,
     key: RenderKey,
@@ -177,6 +182,13 @@ async fn render_blocking<St>(
 ) -> Result<Rendered, RenderError> {
     shared
         .cache
-        .get_or_render(key, async { tokio::task::spawn_blocking(render).await? })
+        .get_or_render(key, async {
+            let _permit = shared
+                .renders
+                .acquire()
+                .await
+                .map_err(|_| RenderError::Closed)?;
+            tokio::task::spawn_blocking(render).await?
+        })
         .await
 }

@@ -70,7 +70,7 @@ fn from_answer(
             response
         }
         Answer::NotFound => {
-            let mut response = text(StatusCode::NOT_FOUND, "no avatar for this hash");
+            let mut response = static_text(StatusCode::NOT_FOUND, "no avatar for this hash\n");
             response
                 .headers_mut()
                 .insert(CACHE_CONTROL, config.default_cache_control.clone());
@@ -147,7 +147,16 @@ fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
 fn text(status: StatusCode, line: &str) -> Response<AvatarBody> {
     let mut body = line.replace(['\r', '\n'], " ");
     body.push('\n');
-    let mut response = common(status, Bytes::from(body));
+    plain_text(status, Bytes::from(body))
+}
+
+/// A fixed one-line plain-text response (`line` ends in a newline): no copy of the text.
+fn static_text(status: StatusCode, line: &'static str) -> Response<AvatarBody> {
+    plain_text(status, Bytes::from_static(line.as_bytes()))
+}
+
+fn plain_text(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
+    let mut response = common(status, body);
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
