@@ -150,10 +150,13 @@ fn run(options: &Options) -> Result<bool, String> {
     });
 
     if options.criterion {
-        eprintln!("{TASK}: criterion benches (cargo bench --workspace --benches) ...");
+        let names = bench_targets(&root)?;
+        eprintln!("{TASK}: criterion benches ({}) ...", names.join(", "));
         let status = Command::new(&cargo)
             .current_dir(&root)
-            .args(["bench", "--locked", "--workspace", "--benches", "--"])
+            .args(["bench", "--locked", "--workspace"])
+            .args(names.iter().flat_map(|name| ["--bench", name.as_str()]))
+            .arg("--")
             .args(["--warm-up-time", "1", "--measurement-time", "3"])
             .status()
             .map_err(|err| format!("cannot run cargo bench: {err}"))?;
@@ -259,7 +262,14 @@ fn server_benches(
         let results = http_comparison(options, &avatars, &data, work, &hash)?;
         targets.extend(http_targets(&results));
         print_table(&results);
-        fs::write(work.join("bench.svg"), svg(&results))
+        let caption = format!(
+            "{}, {} CPUs, {} rounds x {} s",
+            report["date"].as_str().unwrap_or_default(),
+            report["machine"]["cpus"],
+            options.rounds,
+            options.seconds
+        );
+        fs::write(work.join("bench.svg"), svg(&results, &caption))
             .map_err(|err| format!("writing bench.svg: {err}"))?;
         report["http"] = json!(results.iter().map(CaseResult::to_json).collect::<Vec<_>>());
         report["http_load"] = json!({
@@ -280,6 +290,32 @@ fn server_benches(
 
 // ---------------------------------------------------------------------------------------------
 // criterion
+
+/// The names of every `crates/*/benches/*.rs` target. Named one by one: `--benches` would
+/// also run the libraries' test harnesses, which refuse criterion's options.
+fn bench_targets(root: &Path) -> Result<Vec<String>, String> {
+    let crates = root.join("crates");
+    let mut names = Vec::new();
+    for krate in
+        fs::read_dir(&crates).map_err(|err| format!("listing {}: {err}", crates.display()))?
+    {
+        let Ok(entries) =
+            fs::read_dir(krate.map_err(|err| err.to_string())?.path().join("benches"))
+        else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "rs")
+                && let Some(stem) = path.file_stem().and_then(|stem| stem.to_str())
+            {
+                names.push(stem.to_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
 
 /// Median estimates (ns) by full benchmark id, from criterion's `target/criterion/`.
 fn criterion_medians(dir: &Path) -> Result<std::collections::BTreeMap<String, f64>, String> {
@@ -1047,7 +1083,7 @@ fn memory_targets(memory: &Memory) -> Vec<Target> {
 
 /// Two panels: requests per second per case (avatars against nginx, with the 0.8x mark), and
 /// p99 latency.
-fn svg(results: &[CaseResult]) -> String {
+fn svg(results: &[CaseResult], caption: &str) -> String {
     const WIDTH: f64 = 960.0;
     const LABEL: f64 = 170.0;
     const ROW: f64 = 54.0;
@@ -1070,12 +1106,14 @@ fn svg(results: &[CaseResult]) -> String {
         .iter()
         .flat_map(|result| [p99(&result.ours), p99(&result.nginx)])
         .fold(0.001, f64::max);
+    let caption_x = WIDTH - 20.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="white"/>
 <text x="20" y="28" font-size="18" font-weight="bold">avatars serve vs nginx (same bytes, wrk -t2 -c32, loopback)</text>
+<text x="{caption_x}" y="28" font-size="12" fill="#4a5568" text-anchor="end">{caption}</text>
 <rect x="20" y="42" width="12" height="12" fill="#2b6cb0"/><text x="38" y="53">avatars</text>
 <rect x="110" y="42" width="12" height="12" fill="#a0aec0"/><text x="128" y="53">nginx</text>
 <line x1="200" y1="48" x2="220" y2="48" stroke="#c53030" stroke-dasharray="4 3" stroke-width="2"/><text x="226" y="53">0.8 x nginx (target)</text>"##
