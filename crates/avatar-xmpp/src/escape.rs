@@ -26,7 +26,7 @@ pub fn escape_node(text: &str) -> String {
             let rest = &text[index..];
             let looks_escaped = ESCAPES
                 .iter()
-                .any(|(_, escape)| rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(escape));
+                .any(|(_, escape)| starts_with_escape(rest, escape));
             out.push_str(if looks_escaped { "\\5c" } else { "\\" });
         } else if let Some((_, escape)) = ESCAPES.iter().find(|(raw, _)| *raw == c) {
             out.push_str(escape);
@@ -37,6 +37,14 @@ pub fn escape_node(text: &str) -> String {
     out
 }
 
+/// Whether `text` starts with the three-character `escape` (`\\40`), in any case. Compares
+/// bytes: slicing the text at 3 could split a multi-byte character (found by fuzzing).
+fn starts_with_escape(text: &str, escape: &str) -> bool {
+    text.as_bytes()
+        .get(..escape.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(escape.as_bytes()))
+}
+
 /// Reverses [`escape_node`] (`alice\40example.org` -> `alice@example.org`).
 #[must_use]
 pub fn unescape_node(node: &str) -> String {
@@ -45,9 +53,9 @@ pub fn unescape_node(node: &str) -> String {
     while let Some(position) = rest.find('\\') {
         out.push_str(&rest[..position]);
         let candidate = &rest[position..];
-        let escape = ESCAPES.iter().find(|(_, escape)| {
-            candidate.len() >= 3 && candidate[..3].eq_ignore_ascii_case(escape)
-        });
+        let escape = ESCAPES
+            .iter()
+            .find(|(_, escape)| starts_with_escape(candidate, escape));
         if let Some((raw, escape)) = escape {
             out.push(*raw);
             rest = &candidate[escape.len()..];
@@ -63,6 +71,18 @@ pub fn unescape_node(node: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backslash_before_a_multibyte_character_is_kept_not_a_panic() {
+        // Found by `cargo xtask fuzz` (target `stanza`): `\4` then a two-byte character.
+        assert_eq!(
+            unescape_node("gekrge\\4\u{3ba}xample.com"),
+            "gekrge\\4\u{3ba}xample.com"
+        );
+        assert_eq!(unescape_node("\\\u{3ba}"), "\\\u{3ba}");
+        assert_eq!(escape_node("a\\4\u{3ba}"), "a\\4\u{3ba}");
+        assert_eq!(unescape_node(&escape_node("\\4\u{3ba}")), "\\4\u{3ba}");
+    }
 
     #[test]
     fn xep_0106_examples_round_trip() {

@@ -594,3 +594,19 @@ fn assert_disabled(presence: &xmpp_parsers::presence::Presence) {
         None
     );
 }
+
+/// Found by `cargo xtask fuzz` (target `stanza`): a subject node with `\4` before a two-byte
+/// character made unescaping slice inside the character and panic, ending the session.
+#[tokio::test]
+async fn a_backslash_before_a_multibyte_character_in_the_subject_is_answered() {
+    let service = service(false).await;
+    let stanza: Element = "<iq xmlns='jabber:component:accept' type='get' id='f1' \
+         from='bob@example.org/r' to='alice\\4\u{3ba}xample.org@avatars.example.org'>\
+         <query xmlns='jabber:iq:avatar'/></iq>"
+        .parse()
+        .unwrap();
+    let own = "avatars.example.org".parse().unwrap();
+    let replies = avatar_xmpp::component::replies_to_element(&service, stanza, &own).await;
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].attr("type"), Some("error"));
+}
