@@ -16,10 +16,12 @@
 //!   when a target is not met (see `bench.rs`). Not part of `ci`: it takes minutes and wants a
 //!   quiet machine.
 //!
-//! A later issue adds `fuzz`.
+//! - `fuzz [--seconds N] [--target NAME]...`: the cargo-fuzz targets of `fuzz/`, N seconds each,
+//!   on the stable toolchain (see `fuzz.rs`).
 
 mod bench;
 mod conformance;
+mod fuzz;
 mod process;
 
 use std::env;
@@ -103,9 +105,10 @@ fn main() -> ExitCode {
         Some("ci") => run_steps(CI_STEPS),
         Some("conformance") => conformance::conformance(),
         Some("bench") => bench::bench(&env::args().skip(2).collect::<Vec<_>>()),
+        Some("fuzz") => fuzz::fuzz(&env::args().skip(2).collect::<Vec<_>>()),
         Some("gallery") => gallery(&env::args().skip(2).collect::<Vec<_>>()),
         Some("help" | "--help" | "-h") => {
-            println!("{USAGE}{}", bench::USAGE);
+            println!("{USAGE}{}\n{}", bench::USAGE, fuzz::USAGE);
             ExitCode::SUCCESS
         }
         Some(other) => {

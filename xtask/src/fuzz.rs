@@ -1,0 +1,163 @@
+//! `cargo xtask fuzz [--seconds N] [--target NAME]...`: every cargo-fuzz target in `fuzz/` for N
+//! seconds each (default 60), one after the other.
+//!
+//! On the stable toolchain: cargo-fuzz (installed with `cargo install cargo-fuzz --locked` when
+//! missing) asks rustc for `-Z` flags, which stable accepts with `RUSTC_BOOTSTRAP=1`; the
+//! targets build without a sanitizer (`--sanitizer none`: the workspace forbids `unsafe` and its
+//! decoders are pure Rust, and libFuzzer runs about twice as fast without the address sanitizer). The corpus
+//! grows in `fuzz/corpus/TARGET/` (not committed); a crash is written to
+//! `fuzz/artifacts/TARGET/` and fails the task, naming the file. Crashes found are kept as
+//! regression tests in the crates' own test suites.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::process::wait_bounded;
+use crate::workspace_root;
+
+const TASK: &str = "xtask fuzz";
+
+/// The targets, in `fuzz/Cargo.toml`'s order.
+const TARGETS: &[&str] = &[
+    "request",
+    "identity",
+    "srv",
+    "stanza",
+    "image_render",
+    "xmpp_rendition",
+];
+
+pub(crate) const USAGE: &str = "  fuzz [--seconds N] [--target NAME]...
+                     each cargo-fuzz target for N seconds (default 60); crashes in
+                     fuzz/artifacts/ fail the task";
+
+pub(crate) fn fuzz(args: &[String]) -> ExitCode {
+    let mut seconds = 60u64;
+    let mut chosen = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--seconds", Some(value)) => match value.parse() {
+                Ok(value) if value > 0 => seconds = value,
+                _ => return usage(&format!("--seconds takes a positive number, not {value:?}")),
+            },
+            ("--target", Some(name)) if TARGETS.contains(&name.as_str()) => {
+                chosen.push(name.clone());
+            }
+            ("--target", Some(name)) => {
+                return usage(&format!(
+                    "no fuzz target {name:?}; the targets are {}",
+                    TARGETS.join(", ")
+                ));
+            }
+            _ => return usage(&format!("unexpected argument {arg:?}")),
+        }
+    }
+    if chosen.is_empty() {
+        chosen = TARGETS.iter().map(|&name| name.to_owned()).collect();
+    }
+    match run(&chosen, seconds) {
+        Ok(()) => {
+            eprintln!("{TASK}: no crash in {} target(s)", chosen.len());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{TASK}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("{TASK}: {problem}\nusage: cargo xtask{USAGE}");
+    ExitCode::from(2)
+}
+
+fn run(targets: &[String], seconds: u64) -> Result<(), String> {
+    let root = workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    ensure_cargo_fuzz(&cargo)?;
+    let fuzz_dir = root.join("fuzz");
+    for (number, target) in targets.iter().enumerate() {
+        eprintln!(
+            "{TASK}: [{}/{}] {target} for {seconds} s ...",
+            number + 1,
+            targets.len()
+        );
+        let corpus = fuzz_dir.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|err| format!("creating {}: {err}", corpus.display()))?;
+        let (started, started_at) = (Instant::now(), SystemTime::now());
+        let mut child = Command::new(&cargo)
+            .current_dir(&root)
+            .env("RUSTC_BOOTSTRAP", "1")
+            .args(["fuzz", "run", "--fuzz-dir"])
+            .arg(&fuzz_dir)
+            .args(["--sanitizer", "none", target])
+            .arg(&corpus)
+            .arg(fuzz_dir.join("seeds").join(target))
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .args(["-rss_limit_mb=2048", "-timeout=10", "-print_final_stats=1"])
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|err| format!("cannot run cargo fuzz: {err}"))?;
+        // Building the target comes first: allow for it on top of the fuzzing time.
+        let ok = wait_bounded(
+            &mut child,
+            &format!("fuzzing {target}"),
+            Duration::from_secs(seconds + 900),
+        )?;
+        if !ok {
+            let seconds = started.elapsed().as_secs_f64();
+            return Err(match artifact(&fuzz_dir, target, started_at) {
+                Some(input) => format!(
+                    "{target} FAILED after {seconds:.0} s: the crashing input is {}",
+                    input.display()
+                ),
+                None => format!(
+                    "{target} FAILED after {seconds:.0} s without a crash file: a build or \
+                     libFuzzer error, see above"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Installs cargo-fuzz when `cargo fuzz` is not there.
+fn ensure_cargo_fuzz(cargo: &str) -> Result<(), String> {
+    let present = Command::new(cargo)
+        .args(["fuzz", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if present {
+        return Ok(());
+    }
+    eprintln!("{TASK}: installing cargo-fuzz (cargo install cargo-fuzz --locked) ...");
+    let status = Command::new(cargo)
+        .args(["install", "cargo-fuzz", "--locked"])
+        .status()
+        .map_err(|err| format!("cannot run cargo install: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("installing cargo-fuzz failed ({status})"))
+    }
+}
+
+/// The newest input cargo-fuzz saved for `target` (a crash, a leak or a timeout) since
+/// `since`, if any.
+fn artifact(fuzz_dir: &Path, target: &str, since: SystemTime) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(fuzz_dir.join("artifacts").join(target))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+        .filter(|(modified, _)| *modified >= since)
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
+}
