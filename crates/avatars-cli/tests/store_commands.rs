@@ -202,7 +202,8 @@ fn refused_imports_leave_the_store_as_it_was() {
     let mut truncated = std::fs::read(dir.path().join("good.png")).unwrap();
     truncated.truncate(truncated.len() / 2);
     std::fs::write(dir.path().join("truncated.png"), truncated).unwrap();
-    std::fs::write(dir.path().join("big.png"), vec![0u8; 9 << 20]).unwrap();
+    // A 50 MB "upload": refused from its size, before it is read.
+    std::fs::write(dir.path().join("big.png"), vec![0u8; 50 << 20]).unwrap();
     std::fs::write(dir.path().join("bomb.png"), bomb_png()).unwrap();
 
     let cases = [
