@@ -354,3 +354,31 @@ async fn bad_zone_text_is_a_clear_error() {
     .unwrap_err();
     assert!(err.to_string().contains("SOA"), "{err}");
 }
+
+/// The nameserver stops answering mid-run: what was cached stays federated, a new lookup falls
+/// back to the central server after the timeout, and nothing hangs.
+#[tokio::test]
+async fn a_nameserver_that_stops_answering_falls_back_after_the_timeout() {
+    let dns = dns().await;
+    let discovery = discovery(&dns);
+    let federated = base(&discovery, "example.org", Scheme::Http).await;
+    assert_eq!(federated, "http://avatars.example.org/avatar/");
+
+    drop(dns);
+    let started = std::time::Instant::now();
+    let fallback = discovery.base_url("custom.example.org", Scheme::Http).await;
+    let waited = started.elapsed();
+    assert_eq!(fallback.as_str(), "http://cdn.libravatar.org/avatar/");
+    assert!(
+        matches!(fallback.origin(), BaseOrigin::Central(_)),
+        "{:?}",
+        fallback.origin()
+    );
+    // The 500 ms timeout, with room for a loaded machine; not the system's 5 s.
+    assert!(waited < Duration::from_secs(3), "took {waited:?}");
+    assert_eq!(
+        base(&discovery, "example.org", Scheme::Http).await,
+        federated,
+        "the cached answer was lost"
+    );
+}

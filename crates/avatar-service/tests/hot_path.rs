@@ -169,3 +169,52 @@ async fn writes_by_another_process_are_seen_after_the_check() {
     importer.remove(&identity(GEORGE)).await.unwrap();
     assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
 }
+
+/// Imports racing with reads: every answer is the old avatar or the new one, whole, never a
+/// mix, and after the last write the new one is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_racing_imports_see_one_avatar_or_the_other_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = fs_service(dir.path());
+    let george = identity(GEORGE);
+    let uri = format!("/avatar/{}?s=32&d=404", md5(GEORGE));
+    let (first, second) = (Bytes::from(png()), Bytes::from(jpeg()));
+    service.store().put(&george, second.clone()).await.unwrap();
+    let second_rendition = get(&service, &uri).await.into_body();
+    service.store().put(&george, first.clone()).await.unwrap();
+    let first_rendition = get(&service, &uri).await.into_body();
+    assert_ne!(first_rendition, second_rendition);
+
+    let writer = {
+        let service = service.clone();
+        let george = george.clone();
+        tokio::spawn(async move {
+            for round in 0..100 {
+                let bytes = if round % 2 == 0 { &second } else { &first };
+                service.store().put(&george, bytes.clone()).await.unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (service, uri) = (service.clone(), uri.clone());
+            let (a, b) = (first_rendition.clone(), second_rendition.clone());
+            tokio::spawn(async move {
+                let mut reads = 0;
+                while reads < 300 {
+                    let response = get(&service, &uri).await;
+                    assert_eq!(response.status(), StatusCode::OK);
+                    let body = response.into_body();
+                    assert!(body == a || body == b, "a mixed or torn image");
+                    reads += 1;
+                }
+            })
+        })
+        .collect();
+    writer.await.unwrap();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    // The last write put the first image back.
+    assert_eq!(get(&service, &uri).await.into_body(), first_rendition);
+}

@@ -1,0 +1,225 @@
+//! Filesystem faults under the real binary, on real filesystems: the data directory turns
+//! read-only while `avatars serve` runs, and the disk fills up during an import. Nothing stored
+//! is lost, reads go on, and the failing command says what happened.
+//!
+//! Both need mounts (a read-only bind mount, a small tmpfs), so root: CI runs as root. Anywhere
+//! `mount` is refused the tests say so on stderr and pass without checking anything.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
+
+fn avatars(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avatars"))
+        .args(args)
+        .output()
+        .expect("the avatars binary runs")
+}
+
+/// A PNG of noise (so it does not compress): about `side * side * 3` bytes.
+fn write_noise_png(path: &Path, side: u32) {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    image::RgbImage::from_fn(side, side, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [r, g, b, ..] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    })
+    .save(path)
+    .unwrap();
+}
+
+/// A mount that is undone when dropped, even when the test fails.
+struct Mounted(PathBuf);
+
+impl Mounted {
+    /// Runs `mount ARGS... TARGET`; `None` (after saying why) if mounting is not allowed here.
+    fn new(args: &[&str], target: &Path) -> Option<Self> {
+        let output = Command::new("mount").args(args).arg(target).output().ok()?;
+        if output.status.success() {
+            Some(Self(target.to_owned()))
+        } else {
+            eprintln!(
+                "SKIPPED: cannot mount here ({}); this test needs root",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            None
+        }
+    }
+
+    fn remount_read_only(&self) {
+        let status = Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remounting read-only failed");
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+struct Server(Child, String);
+
+impl Server {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_avatars"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self(child, addr)
+    }
+
+    /// The status code and body of a GET.
+    fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut stream = TcpStream::connect(&self.1).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let status = String::from_utf8_lossy(&response[9..12]).parse().unwrap();
+        (status, response[split + 4..].to_vec())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn import(data: &Path, identity: &str, file: &Path) -> Output {
+    avatars(&[
+        "import",
+        "--data-dir",
+        data.to_str().unwrap(),
+        identity,
+        file.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_data_directory_turning_read_only_keeps_serving_and_refuses_imports_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // Bind the directory onto itself, so it can be made read-only in place.
+    let Some(mount) = Mounted::new(&["--bind", data.to_str().unwrap()], &data) else {
+        return;
+    };
+    write_noise_png(&dir.path().join("george.png"), 40);
+    write_noise_png(&dir.path().join("new.png"), 50);
+    assert!(
+        import(&data, "george@example.com", &dir.path().join("george.png"))
+            .status
+            .success()
+    );
+
+    let server = Server::start(&data);
+    let (status, before) = server.get(&format!("/avatar/{GEORGE_MD5}?s=64"));
+    assert_eq!(status, 200);
+
+    mount.remount_read_only();
+    let refused = import(&data, "george@example.com", &dir.path().join("new.png"));
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("Read-only file system"), "{message}");
+
+    // Served as before: from the cache, and from the disk for sizes not yet rendered.
+    assert_eq!(
+        server.get(&format!("/avatar/{GEORGE_MD5}?s=64")),
+        (200, before)
+    );
+    assert_eq!(server.get(&format!("/avatar/{GEORGE_MD5}?s=48")).0, 200);
+    assert_eq!(
+        server.get(&format!("/avatar/{}?d=404", "0".repeat(32))).0,
+        404
+    );
+    drop(server);
+    drop(mount);
+
+    // Writable again: the refused import left nothing behind and can be done now.
+    assert_eq!(std::fs::read_dir(data.join("tmp")).unwrap().count(), 0);
+    assert!(
+        import(&data, "george@example.com", &dir.path().join("new.png"))
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    // A 256 KiB filesystem: room for a small avatar, not for a 300 KB one.
+    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=256k", "tmpfs"], &data) else {
+        return;
+    };
+    write_noise_png(&dir.path().join("small.png"), 40);
+    write_noise_png(&dir.path().join("large.png"), 320);
+    assert!(
+        import(&data, "george@example.com", &dir.path().join("small.png"))
+            .status
+            .success()
+    );
+    let stored = std::fs::read_dir(data.join("identities"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("image");
+    let before = std::fs::read(&stored).unwrap();
+
+    let refused = import(&data, "george@example.com", &dir.path().join("large.png"));
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.contains("No space left on device"), "{message}");
+
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        before,
+        "the old avatar changed"
+    );
+    assert_eq!(
+        std::fs::read_dir(data.join("tmp")).unwrap().count(),
+        0,
+        "a partial temporary file was left on the full disk"
+    );
+    let server = Server::start(&data);
+    let (status, body) = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
+    assert_eq!(status, 200);
+    assert_eq!(image::load_from_memory(&body).unwrap().width(), 40);
+}
