@@ -2,16 +2,20 @@
 //! from an [`IqService`], and reconnect with backoff whenever the server refuses the handshake
 //! (`not-authorized`), replaces the session (`conflict`), or the stream drops.
 
-use std::future::Future;
-use std::time::Duration;
-
 use std::borrow::Cow;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use avatar_store::Store;
 use futures_util::{SinkExt as _, StreamExt as _};
 use jid::Jid;
 use minidom::Element;
-use tokio::io::BufStream;
+use tokio::io::{AsyncRead, AsyncWrite, BufStream, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_xmpp::parsers::presence::{Presence, Type as PresenceType};
 use tokio_xmpp::xmlstream::{ReadError, StreamHeader, Timeouts, XmlStream, initiate_stream};
@@ -33,7 +37,12 @@ pub struct ComponentConfig {
     secret: String,
     initial_backoff: Duration,
     max_backoff: Duration,
+    max_stanza_bytes: usize,
 }
+
+/// The default largest stanza: room for the largest image the default limits accept (8 MiB,
+/// so about 10.7 MiB of base64) and its envelope.
+pub const DEFAULT_MAX_STANZA_BYTES: usize = 12 << 20;
 
 impl ComponentConfig {
     /// Connect to `server` (`HOST:PORT` of the server's component port) as `domain`, proving
@@ -49,7 +58,17 @@ impl ComponentConfig {
             secret: secret.into(),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
         }
+    }
+
+    /// The most bytes one stanza may take on the wire (default
+    /// [`DEFAULT_MAX_STANZA_BYTES`]). A larger one ends the session, which is then
+    /// reconnected: the stream reader keeps a stanza in memory until it is complete, so without
+    /// a bound one endless stanza could take all of it.
+    pub const fn max_stanza_bytes(mut self, bytes: usize) -> Self {
+        self.max_stanza_bytes = bytes;
+        self
     }
 
     /// Sets the first wait before reconnecting and the longest one.
@@ -79,9 +98,9 @@ pub async fn run<St: Store>(
     loop {
         let session = async {
             match connect(&config).await {
-                Ok((session, own)) => {
+                Ok((session, budget, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
-                    serve(session, &service, &own).await;
+                    serve(session, &budget, &service, &own).await;
                     tracing::warn!(domain = %config.domain, "the server closed the stream; reconnecting");
                     true
                 }
@@ -109,7 +128,83 @@ pub async fn run<St: Store>(
 
 /// One authenticated component stream, read as raw elements so that a malformed stanza is seen
 /// (and answered) rather than ending the stream.
-type Session = XmlStream<BufStream<TcpStream>, Element>;
+type Session = XmlStream<BufStream<Budgeted<TcpStream>>, Element>;
+
+/// A byte stream with a budget per stanza: reading fails once more than the budget has arrived
+/// since the last [`refill`](Budget::refill), so a huge or endless stanza ends the session
+/// instead of growing the reader's buffer without bound. Writes pass through.
+struct Budgeted<S> {
+    inner: S,
+    budget: Budget,
+}
+
+/// What is left of the current stanza's byte budget; shared by the reader and the session loop.
+#[derive(Clone)]
+struct Budget {
+    left: Arc<AtomicUsize>,
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Self {
+        Self {
+            left: Arc::new(AtomicUsize::new(limit)),
+            limit,
+        }
+    }
+
+    /// A stanza is complete: the next one gets the whole budget.
+    fn refill(&self) {
+        self.left.store(self.limit, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Budgeted<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.budget.left.load(Ordering::Relaxed) == 0 {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a stanza larger than {} bytes (max_stanza_bytes)",
+                    this.budget.limit
+                ),
+            )));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let read = buf.filled().len() - before;
+        let _ = this
+            .budget
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                Some(left.saturating_sub(read))
+            });
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Budgeted<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
 
 /// Why a connection attempt failed.
 #[derive(Debug)]
@@ -129,7 +224,7 @@ impl std::fmt::Display for ConnectError {
 
 /// Opens the TCP connection and the `jabber:component:accept` stream, and proves the secret
 /// (XEP-0114: the handshake is the lowercase hex SHA-1 of the stream id and the secret).
-async fn connect(config: &ComponentConfig) -> Result<(Session, Jid), ConnectError> {
+async fn connect(config: &ComponentConfig) -> Result<(Session, Budget, Jid), ConnectError> {
     let own = Jid::new(&config.domain).map_err(|err| {
         ConnectError::Refused(format!("{:?} is not a valid domain: {err}", config.domain))
     })?;
@@ -140,6 +235,11 @@ async fn connect(config: &ComponentConfig) -> Result<(Session, Jid), ConnectErro
         from: None,
         to: Some(Cow::Borrowed(config.domain.as_str())),
         id: None,
+    };
+    let budget = Budget::new(config.max_stanza_bytes);
+    let tcp = Budgeted {
+        inner: tcp,
+        budget: budget.clone(),
     };
     let mut pending = initiate_stream(BufStream::new(tcp), ns::COMPONENT, header, timeouts())
         .await
@@ -157,7 +257,10 @@ async fn connect(config: &ComponentConfig) -> Result<(Session, Jid), ConnectErro
         .map_err(ConnectError::Io)?;
     loop {
         match session.next().await {
-            Some(Ok(element)) if element.name() == "handshake" => return Ok((session, own)),
+            Some(Ok(element)) if element.name() == "handshake" => {
+                budget.refill();
+                return Ok((session, budget, own));
+            }
             Some(Ok(element)) if element.name() == "error" => {
                 let condition = element
                     .children()
@@ -188,8 +291,14 @@ fn timeouts() -> Timeouts {
     }
 }
 
-/// Answers stanzas until the stream ends; see [`replies_to_element`] for malformed ones.
-async fn serve<St: Store>(mut session: Session, service: &IqService<St>, own: &Jid) {
+/// Answers stanzas until the stream ends; see [`replies_to_element`] for malformed ones. Each
+/// complete stanza refills the byte `budget` for the next.
+async fn serve<St: Store>(
+    mut session: Session,
+    budget: &Budget,
+    service: &IqService<St>,
+    own: &Jid,
+) {
     let mut pings = 0u64;
     loop {
         let replies = match session.next().await {
@@ -197,7 +306,10 @@ async fn serve<St: Store>(mut session: Session, service: &IqService<St>, own: &J
                 tracing::warn!(error = %String::from(&element), "stream error from the server");
                 return;
             }
-            Some(Ok(element)) => replies_to_element(service, element, own).await,
+            Some(Ok(element)) => {
+                budget.refill();
+                replies_to_element(service, element, own).await
+            }
             Some(Err(ReadError::SoftTimeout)) => {
                 pings += 1;
                 vec![Element::from(self_ping(own, pings))]

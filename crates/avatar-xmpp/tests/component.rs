@@ -205,3 +205,60 @@ async fn expect_events(events: &mut mpsc::UnboundedReceiver<String>, count: usiz
         assert_eq!(event, expected);
     }
 }
+
+/// A stanza larger than `max_stanza_bytes` ends the session (the reader would otherwise keep
+/// all of it in memory), and the component comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_stanza_ends_the_session_and_the_component_comes_back() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (events, mut received) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        for number in 1..=2 {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            read_until(&mut stream, ">").await;
+            let header = format!(
+                "<?xml version='1.0'?><stream:stream xmlns='jabber:component:accept' \
+                 xmlns:stream='http://etherx.jabber.org/streams' from='{DOMAIN}' id='big{number}'>"
+            );
+            stream.write_all(header.as_bytes()).await.unwrap();
+            read_until(&mut stream, "</handshake>").await;
+            stream.write_all(b"<handshake/>").await.unwrap();
+            // 4 MiB of base64 that never ends, against a 1 MiB limit.
+            let start = format!(
+                "<iq type='set' id='u{number}' from='a@localhost/r' to='{DOMAIN}'>\
+                 <query xmlns='storage:client:avatar'><data mimetype='image/png'>"
+            );
+            let mut sent = stream.write_all(start.as_bytes()).await.is_ok();
+            let chunk = vec![b'A'; 64 << 10];
+            for _ in 0..64 {
+                if !sent {
+                    break;
+                }
+                sent = stream.write_all(&chunk).await.is_ok();
+            }
+            // The component hangs up: the rest of the stream reads as the end, or a reset.
+            let mut rest = [0u8; 1024];
+            let closed = loop {
+                match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut rest)).await {
+                    Ok(Ok(0) | Err(_)) => break true,
+                    Ok(Ok(_)) => {}
+                    Err(_) => break false,
+                }
+            };
+            let _ = events.send(format!("session {number}: closed={closed}"));
+        }
+    });
+    let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .backoff(Duration::from_millis(20), Duration::from_millis(100))
+        .max_stanza_bytes(1 << 20);
+    let component = Running::start(config);
+    for number in 1..=2 {
+        let event = tokio::time::timeout(Duration::from_secs(30), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(event, format!("session {number}: closed=true"));
+    }
+    component.stop().await;
+}
