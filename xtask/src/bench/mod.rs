@@ -8,7 +8,9 @@
 //!    same rendered bytes, both driven by wrk with the same bounded load, A/B order alternating
 //!    every round;
 //! 3. memory: resident set of a fresh `avatars serve` after rounds of 100,000 requests over
-//!    10,000 distinct (hash, size) pairs.
+//!    10,000 distinct (hash, size) pairs;
+//! 4. load: 60 s at 256 connections of mixed hits, defaults and 404s (`load.rs`): no other
+//!    status, and a flat resident set after warm-up.
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
@@ -26,6 +28,8 @@ use serde_json::{Value, json};
 use crate::process::{Running, start_server, wait_bounded};
 use crate::workspace_root;
 
+mod load;
+
 const TASK: &str = "xtask bench";
 /// The stored avatar: a real 512 x 512 photograph (see `xtask/assets/README.md`).
 const PHOTO: &str = "xtask/assets/astronaut-512.jpg";
@@ -39,28 +43,45 @@ const RSS_TARGET_MIB: f64 = 100.0;
 const RSS_GROWTH_ALLOWED_MIB: f64 = 4.0;
 
 pub(crate) const USAGE: &str =
-    "  bench [--rounds N] [--seconds S] [--only criterion|http|memory]...
+    "  bench [--rounds N] [--seconds S] [--only criterion|http|memory|load]...
                      criterion benches; avatars serve vs nginx under wrk (A/B, N rounds of
                      S seconds per case, default 3 x 10); memory after 100k requests over 10k
-                     (hash, size) pairs; results in target/bench/";
+                     (hash, size) pairs; 60 s at 256 connections; results in target/bench/";
+
+/// The parts of the bench, in the order they run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Criterion,
+    Http,
+    Memory,
+    Load,
+}
+
+const PARTS: [(&str, Part); 4] = [
+    ("criterion", Part::Criterion),
+    ("http", Part::Http),
+    ("memory", Part::Memory),
+    ("load", Part::Load),
+];
 
 struct Options {
     rounds: u32,
     seconds: u32,
-    criterion: bool,
-    http: bool,
-    memory: bool,
+    parts: Vec<Part>,
+}
+
+impl Options {
+    fn wants(&self, part: Part) -> bool {
+        self.parts.contains(&part)
+    }
 }
 
 fn options(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         rounds: 3,
         seconds: 10,
-        criterion: true,
-        http: true,
-        memory: true,
+        parts: Vec::new(),
     };
-    let mut only = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| {
@@ -83,21 +104,22 @@ fn options(args: &[String]) -> Result<Options, String> {
                     .filter(|seconds| (1..=120).contains(seconds))
                     .ok_or("--seconds takes a number from 1 to 120")?;
             }
-            "--only" => only.push(value("--only")?),
+            "--only" => {
+                let name = value("--only")?;
+                let part = PARTS
+                    .iter()
+                    .find(|(known, _)| *known == name)
+                    .map(|(_, part)| *part)
+                    .ok_or_else(|| {
+                        format!("--only takes criterion, http, memory or load, not {name:?}")
+                    })?;
+                options.parts.push(part);
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if !only.is_empty() {
-        for part in &only {
-            if !["criterion", "http", "memory"].contains(&part.as_str()) {
-                return Err(format!(
-                    "--only takes criterion, http or memory, not {part:?}"
-                ));
-            }
-        }
-        options.criterion = only.iter().any(|part| part == "criterion");
-        options.http = only.iter().any(|part| part == "http");
-        options.memory = only.iter().any(|part| part == "memory");
+    if options.parts.is_empty() {
+        options.parts = PARTS.iter().map(|(_, part)| *part).collect();
     }
     Ok(options)
 }
@@ -149,7 +171,7 @@ fn run(options: &Options) -> Result<bool, String> {
         "machine": machine(),
     });
 
-    if options.criterion {
+    if options.wants(Part::Criterion) {
         let names = bench_targets(&root)?;
         eprintln!("{TASK}: criterion benches ({}) ...", names.join(", "));
         let status = Command::new(&cargo)
@@ -168,7 +190,7 @@ fn run(options: &Options) -> Result<bool, String> {
         report["criterion_median_ns"] = json!(medians);
     }
 
-    if options.http || options.memory {
+    if options.wants(Part::Http) || options.wants(Part::Memory) || options.wants(Part::Load) {
         server_benches(
             options,
             &root,
@@ -258,7 +280,7 @@ fn server_benches(
     }
     let hash = md5_of(&avatars, OWNER)?;
 
-    if options.http {
+    if options.wants(Part::Http) {
         let results = http_comparison(options, &avatars, &data, work, &hash)?;
         targets.extend(http_targets(&results));
         print_table(&results);
@@ -280,10 +302,16 @@ fn server_benches(
             "rounds": options.rounds,
         });
     }
-    if options.memory {
+    if options.wants(Part::Memory) {
         let memory = memory_rounds(&avatars, &data, &hash)?;
         targets.extend(memory_targets(&memory));
         report["memory"] = memory.to_json();
+    }
+    if options.wants(Part::Load) {
+        let load = load::run(&avatars, &data, work, &hash)?;
+        load.print();
+        targets.extend(load.targets());
+        report["load"] = load.to_json();
     }
     Ok(())
 }
@@ -689,19 +717,24 @@ fn wrk(
     parse_wrk(&text, status).map_err(|err| format!("wrk on {url}: {err}\n{text}"))
 }
 
+/// The 50th and 99th percentile latencies of wrk's `--latency` output, in milliseconds.
+fn parse_latency(text: &str) -> Option<(f64, f64)> {
+    let percentile = |label: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(label))
+            .and_then(|value| duration_ms(value.trim()))
+    };
+    Some((percentile("50%")?, percentile("99%")?))
+}
+
 fn parse_wrk(text: &str, status: u16) -> Result<Run, String> {
     let mut requests_per_second = None;
-    let mut p50 = None;
-    let mut p99 = None;
     let mut non_2xx_3xx = 0u64;
     let mut total = None;
     for line in text.lines().map(str::trim) {
         if let Some(value) = line.strip_prefix("Requests/sec:") {
             requests_per_second = value.trim().parse::<f64>().ok();
-        } else if let Some(value) = line.strip_prefix("50%") {
-            p50 = duration_ms(value.trim());
-        } else if let Some(value) = line.strip_prefix("99%") {
-            p99 = duration_ms(value.trim());
         } else if let Some(value) = line.strip_prefix("Non-2xx or 3xx responses:") {
             non_2xx_3xx = value.trim().parse().unwrap_or(u64::MAX);
         } else if line.contains(" requests in ") {
@@ -720,10 +753,11 @@ fn parse_wrk(text: &str, status: u16) -> Result<Run, String> {
             "{non_2xx_3xx} of {total} responses were not 2xx/3xx; expected {expected_non_2xx_3xx}"
         ));
     }
+    let (p50_ms, p99_ms) = parse_latency(text).ok_or("no 50% or 99% latency")?;
     Ok(Run {
         requests_per_second: requests_per_second.ok_or("no Requests/sec line")?,
-        p50_ms: p50.ok_or("no 50% latency")?,
-        p99_ms: p99.ok_or("no 99% latency")?,
+        p50_ms,
+        p99_ms,
     })
 }
 
@@ -884,35 +918,7 @@ const SIZES: [u32; 10] = [24, 32, 48, 64, 80, 100, 128, 200, 256, 512];
 fn memory_rounds(avatars: &Path, data: &Path, hash: &str) -> Result<Memory, String> {
     let (server, url) = start_server(avatars, data, TASK)?;
     let pid = server.0.id();
-    let keywords = [
-        "identicon",
-        "monsterid",
-        "wavatar",
-        "retro",
-        "robohash",
-        "pagan",
-        "mp",
-    ];
-    let mut paths = Vec::new();
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    for index in 0..1000 {
-        let (target, query) = if index == 0 {
-            (hash.to_owned(), String::new())
-        } else {
-            let mut hex = String::new();
-            for _ in 0..2 {
-                // xorshift64: deterministic hashes that no one has stored.
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let _ = write!(hex, "{state:016x}");
-            }
-            (hex, format!("&d={}", keywords[index % keywords.len()]))
-        };
-        for size in SIZES {
-            paths.push(format!("/avatar/{target}?s={size}{query}"));
-        }
-    }
+    let paths = mixed_paths(hash, 1000, false);
     let addr = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("unexpected server URL {url}"))?
@@ -945,6 +951,44 @@ fn memory_rounds(avatars: &Path, data: &Path, hash: &str) -> Result<Memory, Stri
         start_mib,
         rounds_mib,
     })
+}
+
+/// Paths over `hashes` hashes at each of [`SIZES`]: the stored photo first, then hashes no one
+/// has stored, cycling through the drawn defaults (and `d=404` when `with_404`).
+pub(crate) fn mixed_paths(hash: &str, hashes: usize, with_404: bool) -> Vec<String> {
+    let mut keywords = vec![
+        "identicon",
+        "monsterid",
+        "wavatar",
+        "retro",
+        "robohash",
+        "pagan",
+        "mp",
+    ];
+    if with_404 {
+        keywords.push("404");
+    }
+    let mut paths = Vec::new();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for index in 0..hashes {
+        let (target, query) = if index == 0 {
+            (hash.to_owned(), String::new())
+        } else {
+            let mut hex = String::new();
+            for _ in 0..2 {
+                // xorshift64: deterministic hashes that no one has stored.
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let _ = write!(hex, "{state:016x}");
+            }
+            (hex, format!("&d={}", keywords[index % keywords.len()]))
+        };
+        for size in SIZES {
+            paths.push(format!("/avatar/{target}?s={size}{query}"));
+        }
+    }
+    paths
 }
 
 /// Sends exactly `total` GETs for `paths` in turn over 16 keep-alive connections; how many
