@@ -5,11 +5,12 @@
 //! Both need mounts (a read-only bind mount, a small tmpfs), so root: CI runs as root. Anywhere
 //! `mount` is refused the tests say so on stderr and pass without checking anything.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
+
+use common::Server;
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
@@ -68,55 +69,6 @@ impl Drop for Mounted {
     }
 }
 
-struct Server(Child, String);
-
-impl Server {
-    fn start(data: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_avatars"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-            .arg(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self(child, addr)
-    }
-
-    /// The status code and body of a GET.
-    fn get(&self, path: &str) -> (u16, Vec<u8>) {
-        let mut stream = TcpStream::connect(&self.1).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).unwrap();
-        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-        let status = String::from_utf8_lossy(&response[9..12]).parse().unwrap();
-        (status, response[split + 4..].to_vec())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn import(data: &Path, identity: &str, file: &Path) -> Output {
     avatars(&[
         "import",
@@ -144,9 +96,9 @@ fn a_data_directory_turning_read_only_keeps_serving_and_refuses_imports_clearly(
             .success()
     );
 
-    let server = Server::start(&data);
-    let (status, before) = server.get(&format!("/avatar/{GEORGE_MD5}?s=64"));
-    assert_eq!(status, 200);
+    let server = Server::start(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
+    let before = server.get(&format!("/avatar/{GEORGE_MD5}?s=64"));
+    assert_eq!(before.status, 200);
 
     mount.remount_read_only();
     let refused = import(&data, "george@example.com", &dir.path().join("new.png"));
@@ -156,15 +108,14 @@ fn a_data_directory_turning_read_only_keeps_serving_and_refuses_imports_clearly(
     assert!(message.contains("Read-only file system"), "{message}");
 
     // Served as before: from the cache, and from the disk for sizes not yet rendered.
+    let again = server.get(&format!("/avatar/{GEORGE_MD5}?s=64"));
+    assert_eq!((again.status, again.body), (200, before.body));
     assert_eq!(
-        server.get(&format!("/avatar/{GEORGE_MD5}?s=64")),
-        (200, before)
+        server.get(&format!("/avatar/{GEORGE_MD5}?s=48")).status,
+        200
     );
-    assert_eq!(server.get(&format!("/avatar/{GEORGE_MD5}?s=48")).0, 200);
-    assert_eq!(
-        server.get(&format!("/avatar/{}?d=404", "0".repeat(32))).0,
-        404
-    );
+    let unknown = format!("/avatar/{}?d=404", "0".repeat(32));
+    assert_eq!(server.get(&unknown).status, 404);
     drop(server);
     drop(mount);
 
@@ -218,8 +169,8 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
         0,
         "a partial temporary file was left on the full disk"
     );
-    let server = Server::start(&data);
-    let (status, body) = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
-    assert_eq!(status, 200);
-    assert_eq!(image::load_from_memory(&body).unwrap().width(), 40);
+    let server = Server::start(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
+    let response = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
+    assert_eq!(response.status, 200);
+    assert_eq!(image::load_from_memory(&response.body).unwrap().width(), 40);
 }

@@ -5,6 +5,8 @@
 //! Skips (loudly) only when Prosody is not installed, which the script allows only where there
 //! is no apt-get.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -14,6 +16,7 @@ use avatar_conformance::xmpp::wire::{XmlStream, client_login};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_xmpp::{AvatarQuery, XAvatar};
 use base64::Engine as _;
+use common::Server;
 use minidom::Element;
 use sha1::Digest as _;
 
@@ -363,29 +366,13 @@ async fn prosody_end_to_end() {
         String::from(&stored)
     );
 
-    let mut server = Command::new(avatars)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    processes.0.push(server);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .to_owned();
+    let server = Server::start(&prosody.dir, &["--data-dir", data.to_str().unwrap()], false);
     let md5 = Identity::parse("alice@localhost")
         .unwrap()
         .hash(HashAlgorithm::Md5);
-    let body = http_get(&addr, &format!("/avatar/{md5}?s=40"));
+    let response = server.get(&format!("/avatar/{md5}?s=40"));
+    assert_eq!(response.status, 200);
+    let body = response.body;
     let served = image::load_from_memory(&body).unwrap().to_rgb8();
     let uploaded = image::load_from_memory(&upload).unwrap().to_rgb8();
     assert_eq!(
@@ -433,23 +420,4 @@ async fn conformance_through_prosody(prosody: &Prosody) {
         "{}",
         avatar_conformance::report::summary(&report)
     );
-}
-
-fn http_get(addr: &str, path: &str) -> Vec<u8> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    assert!(
-        response.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&response[..split])
-    );
-    response[split + 4..].to_vec()
 }

@@ -1,10 +1,13 @@
 //! `avatars serve`, `import`, `remove` and `list` as a user runs them, over real files and TCP.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+mod common;
+
+use std::io::Read as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use common::{Response, Server};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
@@ -26,59 +29,24 @@ fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
-/// A raw HTTP/1.1 GET; returns the status line, the header block and the body.
-fn http_get(addr: &str, path: &str) -> (String, String, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8(response[..split].to_vec()).unwrap();
-    let (status, headers) = head.split_once("\r\n").unwrap();
-    (
-        status.to_owned(),
-        headers.to_lowercase(),
-        response[split + 4..].to_vec(),
-    )
-}
-
 #[test]
 fn serve_imports_binds_answers_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("george.png"), 120, 90);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_avatars"))
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--email",
-            "George@example.com=george.png",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let mut server = Server::start(
+        dir.path(),
+        &["--email", "George@example.com=george.png"],
+        true,
+    );
+    let addr = server.addr.clone();
     assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
 
-    let (status, headers, body) = http_get(&addr, &format!("/avatar/{GEORGE_MD5}?s=64"));
-    assert_eq!(status, "HTTP/1.1 200 OK");
+    let Response {
+        status,
+        headers,
+        body,
+    } = server.get(&format!("/avatar/{GEORGE_MD5}?s=64"));
+    assert_eq!(status, 200);
     assert!(headers.contains("content-type: image/png"), "{headers}");
     let decoded = image::load_from_memory(&body).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (64, 64));
@@ -86,13 +54,13 @@ fn serve_imports_binds_answers_and_shuts_down_gracefully() {
     assert!(dir.path().join("avatars-data/VERSION").is_file());
 
     let interrupted = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &server.child().id().to_string()])
         .status()
         .unwrap();
     assert!(interrupted.success());
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = server.child().try_wait().unwrap() {
             break status;
         }
         assert!(
@@ -103,7 +71,8 @@ fn serve_imports_binds_answers_and_shuts_down_gracefully() {
     };
     assert!(status.success(), "{status}");
     let mut log = String::new();
-    child
+    server
+        .child()
         .stderr
         .take()
         .unwrap()
