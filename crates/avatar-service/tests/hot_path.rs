@@ -218,3 +218,47 @@ async fn reads_racing_imports_see_one_avatar_or_the_other_whole() {
     // The last write put the first image back.
     assert_eq!(get(&service, &uri).await.into_body(), first_rendition);
 }
+
+/// Removals racing with reads (the file vanishing mid-request included): every answer is the
+/// avatar whole or a clean 404, never an error or a broken image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_racing_removals_see_the_avatar_whole_or_a_404() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = fs_service(dir.path());
+    let george = identity(GEORGE);
+    let uri = format!("/avatar/{}?s=32&d=404", md5(GEORGE));
+    let image = Bytes::from(png());
+    service.store().put(&george, image.clone()).await.unwrap();
+    let rendition = get(&service, &uri).await.into_body();
+
+    let writer = {
+        let service = service.clone();
+        let george = george.clone();
+        tokio::spawn(async move {
+            for _ in 0..50 {
+                service.store().remove(&george).await.unwrap();
+                service.store().put(&george, image.clone()).await.unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (service, uri, rendition) = (service.clone(), uri.clone(), rendition.clone());
+            tokio::spawn(async move {
+                for _ in 0..300 {
+                    let response = get(&service, &uri).await;
+                    match response.status() {
+                        StatusCode::OK => assert_eq!(response.into_body(), rendition),
+                        StatusCode::NOT_FOUND => {}
+                        other => panic!("{other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.await.unwrap();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert_eq!(get(&service, &uri).await.into_body(), rendition);
+}
