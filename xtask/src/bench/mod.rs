@@ -777,7 +777,29 @@ fn duration_ms(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|value| value * scale)
 }
 
-fn start_nginx(work: &Path, root: &Path, addr: &str) -> Result<Running, String> {
+/// nginx, stopped gracefully when dropped: killing its master alone would leave the workers
+/// running and holding the port.
+struct Nginx {
+    master: Running,
+    prefix: PathBuf,
+    conf: PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("/usr/sbin/nginx")
+            .arg("-p")
+            .arg(&self.prefix)
+            .arg("-c")
+            .arg(&self.conf)
+            .args(["-s", "stop"])
+            .stderr(Stdio::null())
+            .status();
+        let _ = wait_bounded(&mut self.master.0, "nginx", Duration::from_secs(10));
+    }
+}
+
+fn start_nginx(work: &Path, root: &Path, addr: &str) -> Result<Nginx, String> {
     let prefix = work.join("nginx");
     let temp = prefix.join("temp");
     fs::create_dir_all(&temp).map_err(|err| err.to_string())?;
@@ -825,7 +847,11 @@ http {{
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|err| format!("cannot start nginx: {err}"))?;
-    let nginx = Running(child);
+    let nginx = Nginx {
+        master: Running(child),
+        prefix: prefix.clone(),
+        conf: conf.clone(),
+    };
     let started = Instant::now();
     while TcpStream::connect(addr).is_err() {
         if started.elapsed() > Duration::from_secs(10) {
