@@ -1,4 +1,4 @@
-//! The `libravatar-discovery` cases: every rule of section 3 of `shared/spec/libravatar.md` and
+//! The `libravatar-discovery` cases: every rule of section 3 of `docs/protocol.md` and
 //! every known bug of another client library listed there. The zones they run against are in
 //! `conformance/zones/`; each name there says which case uses it.
 
@@ -16,7 +16,7 @@ use Scheme::{Http, Https};
 const SPEC: &str = "Libravatar API: federation through DNS SRV";
 const SANITISE: &str = "Libravatar API: sanitise the target (MUST)";
 const RFC2782: &str = "Libravatar API and RFC 2782: priorities and weights";
-const PROJECT: &str = "shared/spec/libravatar.md section 3";
+const PROJECT: &str = "docs/protocol.md section 3";
 
 #[expect(clippy::too_many_arguments, reason = "one call per row of a table")]
 fn case(

@@ -1,5 +1,5 @@
 //! The `libravatar-server` cases: every row of the decisions table in
-//! `shared/spec/libravatar.md` section 2 and every rule of the API page.
+//! `docs/protocol.md` section 2 and every rule of the API page.
 
 use crate::case::{Case, Check, Group, Level};
 use crate::http::{Expect, HttpCheck, Req};
@@ -13,12 +13,12 @@ use Expect::{
 use Level::{Compat, Must, Should};
 
 const SPEC: &str = "Libravatar API (wiki.libravatar.org/api)";
-const HASH_FORM: &str = "decisions table: hash form";
-const SIZE: &str = "decisions table: size";
-const DEFAULT: &str = "decisions table: default";
-const URL_DEFAULT: &str = "decisions table: URL default (open redirect, CWE-601)";
-const HEADERS: &str = "decisions table: headers";
-const METHODS: &str = "decisions table: methods";
+const HASH_FORM: &str = "docs/protocol.md [server.hash-form]";
+const SIZE: &str = "docs/protocol.md [server.size]";
+const DEFAULT: &str = "docs/protocol.md [server.default-keyword]";
+const URL_DEFAULT: &str = "docs/protocol.md [server.default-url] (open redirect, CWE-601)";
+const HEADERS: &str = "docs/protocol.md [server.headers]";
+const METHODS: &str = "docs/protocol.md [server.methods]";
 
 fn case(
     id: &'static str,
@@ -271,7 +271,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-size-upscale",
             Should,
-            "decisions table: hit",
+            "docs/protocol.md [server.hit]",
             "a 20 px image is upscaled to exactly the requested size",
             Req::get("/avatar/{small}?s=100"),
             vec![Status(200), Square(100)],
@@ -280,7 +280,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-hit-centre-crop",
             Should,
-            "decisions table: hit",
+            "docs/protocol.md [server.hit]",
             "a 300 x 200 image is cropped to its centred square (the green band)",
             Req::get("/avatar/{george}?s=50"),
             vec![Status(200), Square(50), CentreColour([40, 180, 60])],
@@ -288,7 +288,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-hit-jpeg",
             Should,
-            "decisions table: hit",
+            "docs/protocol.md [server.hit]",
             "a stored JPEG is served as JPEG at the size",
             Req::get("/avatar/{jpeg}?s=70"),
             vec![Status(200), ContentType("image/jpeg"), Square(70)],
@@ -296,7 +296,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-hit-animated-gif",
             Should,
-            "decisions table: hit",
+            "docs/protocol.md [server.hit]",
             "an animated GIF stays animated",
             Req::get("/avatar/{animated}?s=90"),
             vec![
@@ -367,7 +367,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-default-404-body",
             Should,
-            "decisions table: 404",
+            "docs/protocol.md [server.default-404]",
             "the 404 is a short plain-text body",
             Req::get("/avatar/{nobody}?d=404"),
             vec![Status(404), ContentType("text/plain"), BodyShorterThan(200)],
@@ -407,7 +407,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-default-blank",
             Compat,
-            "Gravatar; decisions table",
+            "Gravatar; docs/protocol.md [server.default-drawn]",
             "d=blank gives a 48 x 48 image",
             Req::get("/avatar/{nobody}?s=48&d=blank"),
             vec![Status(200), Square(48)],
@@ -481,7 +481,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-miss-no-default",
             Should,
-            "decisions table: miss, no default",
+            "docs/protocol.md [server.miss]",
             "a miss without d is one 200 image at the size, no redirect",
             NOBODY_DEFAULT,
             vec![Status(200), Square(48), NoRedirect],
@@ -506,7 +506,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-forcedefault-only-y",
             Should,
-            "decisions table: forcedefault",
+            "docs/protocol.md [server.forcedefault]",
             "f=Y is not y: the stored avatar is served",
             Req::get("/avatar/{george}?s=32&f=Y"),
             vec![Status(200), SameBodyAs(GEORGE_32)],
@@ -514,7 +514,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-forcedefault-true",
             Should,
-            "decisions table: forcedefault",
+            "docs/protocol.md [server.forcedefault]",
             "f=true is not y either",
             Req::get("/avatar/{george}?s=32&f=true"),
             vec![Status(200), SameBodyAs(GEORGE_32)],
@@ -669,7 +669,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-conditional-hit",
             Should,
-            "decisions table: conditional",
+            "docs/protocol.md [server.conditional]",
             "If-None-Match with the ETag gives 304 and no body",
             GEORGE_64,
             vec![Status(200), Revalidates],
@@ -677,7 +677,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-conditional-default",
             Should,
-            "decisions table: conditional",
+            "docs/protocol.md [server.conditional]",
             "a generated default revalidates too",
             Req::get("/avatar/{nobody}?s=64&d=identicon"),
             vec![Status(200), Revalidates],
@@ -751,7 +751,7 @@ pub fn server_cases() -> Vec<Case> {
         case(
             "server-params-case-sensitive",
             Should,
-            "decisions table: other params",
+            "docs/protocol.md [server.other-params]",
             "S=99 is an unknown parameter, not s",
             Req::get("/avatar/{george}?s=40&S=99"),
             vec![Status(200), Square(40)],

@@ -1,4 +1,4 @@
-//! The XMPP cases: every row of the error table in `shared/spec/xmpp-avatars.md`, the presence
+//! The XMPP cases: every row of the error table in `docs/protocol.md` section 4, the presence
 //! states, the image rules, hash agreement across the three protocols, the XEP-0114 handshake
 //! and malformed stanzas.
 
@@ -14,7 +14,7 @@ use XmppExpect::{
 const XEP_0008: &str = "XEP-0008 v0.3.1";
 const XEP_0153: &str = "XEP-0153 1.1.1";
 const XEP_0084: &str = "XEP-0084 1.1.4";
-const ERRORS: &str = "xmpp-avatars.md error table; RFC 6120 8.2.3";
+const ERRORS: &str = "docs/protocol.md [xmpp.error.*]; RFC 6120 8.2.3";
 const RFC_6120: &str = "RFC 6120 8.2.3 and 8.3";
 
 const GET_IQ_AVATAR: &str =

@@ -360,7 +360,7 @@ pub fn idna_domain(domain: &str) -> Result<String, Error> {
 mod tests {
     use super::*;
 
-    /// The spec's own examples (wiki.libravatar.org/api, via ../shared/spec/libravatar.md).
+    /// The spec's own examples (`docs/protocol.md` `[identity.email]`, from the API page).
     #[test]
     fn spec_email_examples() {
         let george = Email::parse("George@example.com").unwrap();

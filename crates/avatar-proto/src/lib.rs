@@ -37,6 +37,12 @@
 //! - [`srv`]: SRV records, RFC 2782 selection, sanitising, base URLs and central fallbacks;
 //! - [`url_builder`]: [`AvatarUrlBuilder`] for clients;
 //! - [`hex`]: the one hex codec of the project.
+//!
+//! The rules themselves, each with its source, follow: they are `docs/protocol.md` of the
+//! repository, included here so they are read where the code that follows them is documented.
+//! Code cites them by id (`[server.size]`).
+//!
+#![doc = include_str!("../../../docs/protocol.md")]
 
 mod error;
 pub mod hash;
