@@ -32,7 +32,7 @@
 //! untouched. `examples/axum.rs` shows both. [`AvatarService::from_dir`] is the embedded default:
 //! a filesystem store in a directory.
 //!
-//! Behaviour follows the Libravatar spec and the project's decisions (`shared/spec/libravatar.md`):
+//! Behaviour follows the Libravatar API and the project's decisions (`docs/protocol.md` section 2):
 //! sizes 1..=512 (80 by default, larger clamped); `d=404`, `mp`/`mm`, `blank` and the generated
 //! keywords drawn at the requested size; trusted or relative `d=` URLs redirected, everything else
 //! ignored; `f=y`; `Content-Type` from the bytes, `Content-Length`, a strong `ETag` and
@@ -48,7 +48,8 @@
 //! renders run on blocking threads, at most [`render_threads`] at once, and concurrent requests
 //! for the same rendition share one render.
 //!
-//! Where things live: [`config`] (the builder), `service` (the Service), `layer` (the Layer),
+//! Where things live: [`config`] (the builder), [`service`] (the Service and its future),
+//! [`layer`] (the Layer, the middleware it makes, its future and body), `body` ([`AvatarBody`]),
 //! `respond` (the request flow: route, parse, look up in `index` and the cache, render,
 //! respond), [`upstream`] (the optional Gravatar fallback).
 //!
@@ -58,15 +59,17 @@
 //! [`Service`]: tower_service::Service
 //! [`Layer`]: tower_layer::Layer
 
+mod body;
 pub mod config;
 mod error;
-mod layer;
+pub mod layer;
 mod respond;
-mod service;
+pub mod service;
 pub mod upstream;
 
+pub use body::AvatarBody;
 pub use config::AvatarServiceBuilder;
 pub use error::ServiceError;
-pub use layer::{Avatar, AvatarLayer, ResponseFuture as LayerResponseFuture};
-pub use service::{AvatarBody, AvatarService, ResponseFuture};
+pub use layer::{AvatarLayer, AvatarMiddleware};
+pub use service::AvatarService;
 pub use upstream::{Upstream, UpstreamMode};

@@ -1,4 +1,5 @@
-//! [`AvatarService`]: the tower `Service` answering the Libravatar HTTP API.
+//! [`AvatarService`]: the tower `Service` answering the Libravatar HTTP API, and its
+//! [`ResponseFuture`].
 
 use std::convert::Infallible;
 use std::fmt;
@@ -10,18 +11,14 @@ use std::task::{Context, Poll};
 
 use avatar_image::RenderCache;
 use avatar_store::{FsStore, Store};
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
 use tower_service::Service;
 
+use crate::body::AvatarBody;
 use crate::config::{AvatarServiceBuilder, Config};
 use crate::error::ServiceError;
 use crate::respond::{self, Prepared, StoreIndex};
 use crate::upstream::UpstreamClient;
-
-/// The response body of every avatar response: the whole image (or a short text) at once.
-pub type AvatarBody = Full<Bytes>;
 
 /// State shared by all clones of a service.
 pub(crate) struct Shared<St> {

@@ -1,33 +1,36 @@
-//! [`AvatarLayer`]: wraps an application so `{prefix}/avatar/{hash}` is answered by avatars and
-//! everything else reaches the application untouched.
+//! [`AvatarLayer`] and the service it makes, [`AvatarMiddleware`]: avatars answered in front of
+//! an application, so `{prefix}/avatar/{hash}` is served from the store and every other request
+//! reaches the application untouched.
+//!
+//! ```
+//! use avatar_service::{AvatarLayer, AvatarService};
+//! use avatar_store::MemoryStore;
+//! use axum::{Router, routing::get};
+//!
+//! let avatars = AvatarService::builder(MemoryStore::new()).prefix("/avatars").build()?;
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "home" }))
+//!     .layer(AvatarLayer::new(avatars));
+//! # Ok::<(), avatar_service::ServiceError>(())
+//! ```
+
+mod body;
+mod future;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use avatar_store::Store;
 use http::{Request, Response};
-use http_body_util::Either;
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::service::{AvatarBody, AvatarService, ResponseFuture as AvatarFuture};
+use crate::service::AvatarService;
 
-/// A layer answering avatar paths in front of any service.
-///
-/// ```
-/// use avatar_service::{AvatarLayer, AvatarService};
-/// use avatar_store::MemoryStore;
-/// use axum::{Router, routing::get};
-///
-/// let avatars = AvatarService::builder(MemoryStore::new()).prefix("/avatars").build()?;
-/// let app: Router = Router::new()
-///     .route("/", get(|| async { "home" }))
-///     .layer(AvatarLayer::new(avatars));
-/// # Ok::<(), avatar_service::ServiceError>(())
-/// ```
+pub use self::body::ResponseBody;
+pub use self::future::ResponseFuture;
+
+/// A layer answering avatar paths in front of any service (see the [module docs](self)).
 pub struct AvatarLayer<St> {
     avatars: AvatarService<St>,
 }
@@ -57,23 +60,48 @@ impl<St> fmt::Debug for AvatarLayer<St> {
 }
 
 impl<S, St> Layer<S> for AvatarLayer<St> {
-    type Service = Avatar<S, St>;
+    type Service = AvatarMiddleware<S, St>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Avatar {
-            inner,
-            avatars: self.avatars.clone(),
-        }
+        AvatarMiddleware::new(inner, self.avatars.clone())
     }
 }
 
-/// The service [`AvatarLayer`] makes: avatars for avatar paths, `S` for the rest.
-pub struct Avatar<S, St> {
+/// The service [`AvatarLayer`] makes: `avatars` answers avatar paths, `S` everything else.
+pub struct AvatarMiddleware<S, St> {
     inner: S,
     avatars: AvatarService<St>,
 }
 
-impl<S: Clone, St> Clone for Avatar<S, St> {
+impl<S, St> AvatarMiddleware<S, St> {
+    /// `inner` with `avatars` in front of it.
+    #[must_use]
+    pub const fn new(inner: S, avatars: AvatarService<St>) -> Self {
+        Self { inner, avatars }
+    }
+
+    /// The wrapped service.
+    pub const fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub const fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps this middleware, returning the wrapped service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The avatar service answering in front.
+    pub const fn avatars(&self) -> &AvatarService<St> {
+        &self.avatars
+    }
+}
+
+impl<S: Clone, St> Clone for AvatarMiddleware<S, St> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -82,21 +110,21 @@ impl<S: Clone, St> Clone for Avatar<S, St> {
     }
 }
 
-impl<S: fmt::Debug, St> fmt::Debug for Avatar<S, St> {
+impl<S: fmt::Debug, St> fmt::Debug for AvatarMiddleware<S, St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Avatar")
+        f.debug_struct("AvatarMiddleware")
             .field("inner", &self.inner)
             .field("avatars", &self.avatars)
             .finish()
     }
 }
 
-impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for Avatar<S, St>
+impl<S, St, ReqBody, ResBody> Service<Request<ReqBody>> for AvatarMiddleware<S, St>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     St: Store,
 {
-    type Response = Response<Either<AvatarBody, ResBody>>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -105,56 +133,10 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let kind = if self.avatars.serves(request.uri().path()) {
-            Kind::Avatar {
-                future: self.avatars.respond_to(&request),
-            }
+        if self.avatars.serves(request.uri().path()) {
+            ResponseFuture::avatar(self.avatars.respond_to(&request))
         } else {
-            Kind::Inner {
-                future: self.inner.call(request),
-            }
-        };
-        ResponseFuture { kind }
-    }
-}
-
-pin_project! {
-    /// The future of an [`Avatar`] response.
-    pub struct ResponseFuture<F> {
-        #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProjection]
-    enum Kind<F> {
-        Avatar { #[pin] future: AvatarFuture },
-        Inner { #[pin] future: F },
-    }
-}
-
-impl<F> fmt::Debug for ResponseFuture<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, ResBody, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-{
-    type Output = Result<Response<Either<AvatarBody, ResBody>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProjection::Avatar { future } => future.poll(cx).map(|result| match result {
-                Ok(response) => Ok(response.map(Either::Left)),
-                Err(never) => match never {},
-            }),
-            KindProjection::Inner { future } => future
-                .poll(cx)
-                .map(|result| result.map(|response| response.map(Either::Right))),
+            ResponseFuture::inner(self.inner.call(request))
         }
     }
 }

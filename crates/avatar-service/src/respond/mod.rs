@@ -14,7 +14,8 @@ use avatar_proto::{AvatarRequest, DefaultImage, DefaultKeyword};
 use avatar_store::Store;
 use http::{HeaderMap, Method, Response, Uri};
 
-use crate::service::{AvatarBody, Shared};
+use crate::body::AvatarBody;
+use crate::service::Shared;
 
 pub(crate) use index::StoreIndex;
 pub(crate) use lookup::Answer;

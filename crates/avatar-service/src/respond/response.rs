@@ -9,11 +9,10 @@ use http::header::{
     IF_NONE_MATCH, LOCATION, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
-use http_body_util::Full;
 
 use super::Answer;
+use crate::body::AvatarBody;
 use crate::config::Config;
-use crate::service::AvatarBody;
 
 /// The methods avatar paths answer. OPTIONS lists these standard methods (not the default
 /// keywords some servers put in `Allow`; those are documented instead).
@@ -140,7 +139,7 @@ pub(super) fn options() -> Response<AvatarBody> {
 /// HEAD: every header of GET (Content-Length included), no body.
 fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
     let (parts, _) = response.into_parts();
-    Response::from_parts(parts, Full::new(Bytes::new()))
+    Response::from_parts(parts, AvatarBody::empty())
 }
 
 /// A one-line plain-text response.
@@ -167,7 +166,7 @@ fn plain_text(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
 /// The headers every avatar response carries.
 fn common(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
     let length = body.len();
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(AvatarBody::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
     // Formatted on the stack: `HeaderValue::from(usize)` allocates twice.
