@@ -182,13 +182,42 @@ impl Verdict {
         }
     }
 
-    /// `pass`, `FAIL` or `skip`.
+    /// Which of the three it is, without the details.
+    #[must_use]
+    pub const fn kind(&self) -> VerdictKind {
+        match self {
+            Self::Pass => VerdictKind::Pass,
+            Self::Fail { .. } => VerdictKind::Fail,
+            Self::Skip { .. } => VerdictKind::Skip,
+        }
+    }
+
+    /// `pass`, `FAIL` or `skip`, for reports.
     #[must_use]
     pub const fn label(&self) -> &'static str {
+        self.kind().label()
+    }
+}
+
+/// A [`Verdict`] without its details: what reports count and filter by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VerdictKind {
+    /// [`Verdict::Pass`].
+    Pass,
+    /// [`Verdict::Fail`].
+    Fail,
+    /// [`Verdict::Skip`].
+    Skip,
+}
+
+impl VerdictKind {
+    /// `pass`, `FAIL` (in capitals, so a failure stands out in a terminal) or `skip`.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
         match self {
             Self::Pass => "pass",
-            Self::Fail { .. } => "FAIL",
-            Self::Skip { .. } => "skip",
+            Self::Fail => "FAIL",
+            Self::Skip => "skip",
         }
     }
 }

@@ -212,15 +212,12 @@ fn animated_gif() -> Vec<u8> {
 /// A memory store holding every fixture avatar: what the in-process targets serve.
 ///
 /// # Errors
-/// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
+/// [`ConformanceError::Store`] if a fixture cannot be stored (it never should).
 pub async fn memory_store() -> Result<MemoryStore, ConformanceError> {
     let store = MemoryStore::new();
     for fixture in FIXTURES {
         if let Some(bytes) = fixture.image() {
-            store
-                .put(&fixture.parsed(), Bytes::from(bytes))
-                .await
-                .map_err(|err| ConformanceError::Target(format!("storing a fixture: {err}")))?;
+            store.put(&fixture.parsed(), Bytes::from(bytes)).await?;
         }
     }
     Ok(store)
@@ -280,9 +277,12 @@ pub fn manifest() -> Manifest {
 /// Writes every fixture image and `manifest.json` into `dir` (created if missing).
 ///
 /// # Errors
-/// [`ConformanceError::Io`] when the directory or a file cannot be written.
+/// [`ConformanceError::File`] when the directory or a file cannot be written.
 pub fn write_fixtures(dir: &Path) -> Result<Manifest, ConformanceError> {
-    let io = |err, path: &Path| ConformanceError::Io(path.display().to_string(), err);
+    let io = |source, path: &Path| ConformanceError::File {
+        path: path.to_path_buf(),
+        source,
+    };
     std::fs::create_dir_all(dir).map_err(|err| io(err, dir))?;
     for fixture in FIXTURES {
         if let (Some(file), Some(bytes)) = (fixture.file, fixture.image()) {

@@ -38,7 +38,7 @@ pub mod report;
 pub mod runner;
 pub mod xmpp;
 
-pub use case::{Case, Check, Group, Level, Outcome, Verdict};
+pub use case::{Case, Check, Group, Level, Outcome, Verdict, VerdictKind};
 pub use discovery::DiscoveryClient;
 pub use error::ConformanceError;
 pub use http::HttpTarget;

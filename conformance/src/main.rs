@@ -217,8 +217,10 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
             println!("{text}");
             Ok(())
         } else {
-            std::fs::write(path, text)
-                .map_err(|err| ConformanceError::Io(path.display().to_string(), err))
+            std::fs::write(path, text).map_err(|source| ConformanceError::File {
+                path: path.clone(),
+                source,
+            })
         }
     };
     if let Some(path) = &args.json {
@@ -254,13 +256,8 @@ async fn reference_client(
     } else {
         avatar_proto::Scheme::Http
     };
-    let session = DiscoveryClient::InProcess
-        .session(nameserver)
-        .map_err(ConformanceError::Target)?;
-    let url = session
-        .avatar_url(identity, scheme)
-        .await
-        .map_err(ConformanceError::Usage)?;
+    let session = DiscoveryClient::InProcess.session(nameserver)?;
+    let url = session.avatar_url(identity, scheme).await?;
     println!("{url}");
     Ok(ExitCode::SUCCESS)
 }
@@ -275,7 +272,10 @@ async fn xmpp_target(
             .map_err(|err| ConformanceError::Usage(format!("--component-listen {addr}: {err}")))?;
         let bound = listener
             .local_addr()
-            .map_err(|err| ConformanceError::Target(err.to_string()))?;
+            .map_err(|source| ConformanceError::Network {
+                action: format!("listening on {addr}"),
+                source,
+            })?;
         eprintln!("avatar-conformance: waiting for a component on {bound}");
         let secret = args.secret.as_deref().unwrap_or_default();
         let target =

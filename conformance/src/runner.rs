@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::case::{Case, Check, Group, Level, Outcome, Verdict};
+use crate::case::{Case, Check, Group, Level, Outcome, Verdict, VerdictKind};
 use crate::discovery::{DiscoveryClient, Nameservers, discovery_cases};
 use crate::error::ConformanceError;
 use crate::http::{HttpTarget, server_cases};
@@ -76,13 +76,17 @@ impl Report {
     /// Counts of passed, failed and skipped cases.
     #[must_use]
     pub fn counts(&self) -> (usize, usize, usize) {
-        let count = |label| {
+        let count = |kind| {
             self.outcomes
                 .iter()
-                .filter(|outcome| outcome.verdict.label() == label)
+                .filter(|outcome| outcome.verdict.kind() == kind)
                 .count()
         };
-        (count("pass"), count("FAIL"), count("skip"))
+        (
+            count(VerdictKind::Pass),
+            count(VerdictKind::Fail),
+            count(VerdictKind::Skip),
+        )
     }
 }
 

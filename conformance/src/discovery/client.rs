@@ -7,7 +7,7 @@ use std::time::Duration;
 use avatar_discovery::Discovery;
 use avatar_proto::{AvatarUrlBuilder, Identity, Scheme};
 
-use crate::error::ConformanceError;
+use crate::error::{ConformanceError, Result};
 
 /// How long one run of a client may take.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -30,7 +30,7 @@ impl DiscoveryClient {
     /// # Errors
     /// [`ConformanceError::Usage`] for an empty template or one without `{identity}` and
     /// `{nameserver}`.
-    pub fn command(template: &str) -> Result<Self, ConformanceError> {
+    pub fn command(template: &str) -> Result<Self> {
         let words: Vec<String> = template.split_whitespace().map(str::to_owned).collect();
         let has = |placeholder: &str| words.iter().any(|word| word.contains(placeholder));
         if words.is_empty() || !has("{identity}") || !has("{nameserver}") {
@@ -45,15 +45,12 @@ impl DiscoveryClient {
     /// the command template.
     ///
     /// # Errors
-    /// A message if the in-process resolver cannot be built.
-    pub fn session(&self, nameserver: SocketAddr) -> Result<ClientSession, String> {
+    /// [`ConformanceError::Dns`] if the in-process resolver cannot be built.
+    pub fn session(&self, nameserver: SocketAddr) -> Result<ClientSession> {
         Ok(match self {
-            Self::InProcess => ClientSession::InProcess(
-                Discovery::builder()
-                    .nameserver(nameserver)
-                    .build()
-                    .map_err(|err| format!("building the resolver: {err}"))?,
-            ),
+            Self::InProcess => {
+                ClientSession::InProcess(Discovery::builder().nameserver(nameserver).build()?)
+            }
             Self::Command(words) => ClientSession::Command {
                 words: words.clone(),
                 nameserver,
@@ -80,12 +77,15 @@ impl ClientSession {
     /// The avatar URL the client builds for `identity` on a page served over `scheme`.
     ///
     /// # Errors
-    /// A message saying what went wrong (unparsable identity, program failure, timeout).
-    pub async fn avatar_url(&self, identity: &str, scheme: Scheme) -> Result<String, String> {
+    /// [`ConformanceError::Mismatch`] for an identity this client cannot parse;
+    /// [`ConformanceError::Timeout`], [`ConformanceError::Spawn`] or
+    /// [`ConformanceError::Client`] when the program does not run, finish or print a URL.
+    pub async fn avatar_url(&self, identity: &str, scheme: Scheme) -> Result<String> {
         match self {
             Self::InProcess(discovery) => {
-                let identity =
-                    Identity::parse(identity).map_err(|err| format!("{identity:?}: {err}"))?;
+                let identity = Identity::parse(identity).map_err(|err| {
+                    ConformanceError::Mismatch(format!("{identity:?} refused: {err}"))
+                })?;
                 Ok(discovery
                     .avatar_url(&AvatarUrlBuilder::new(identity).scheme(scheme))
                     .await)
@@ -101,13 +101,19 @@ impl ClientSession {
                 command.args(&args[1..]).kill_on_drop(true);
                 let output = tokio::time::timeout(CLIENT_TIMEOUT, command.output())
                     .await
-                    .map_err(|_| format!("{args:?} did not finish within {CLIENT_TIMEOUT:?}"))?
-                    .map_err(|err| format!("cannot run {args:?}: {err}"))?;
+                    .map_err(|_| ConformanceError::Timeout {
+                        waiting_for: format!("{args:?} to finish"),
+                        after: CLIENT_TIMEOUT,
+                    })?
+                    .map_err(|source| ConformanceError::Spawn {
+                        command: args.clone(),
+                        source,
+                    })?;
                 if !output.status.success() {
-                    return Err(format!(
-                        "{args:?} exited with {}: {}",
+                    return Err(ConformanceError::client_exited(
+                        args,
                         output.status,
-                        String::from_utf8_lossy(&output.stderr).trim()
+                        &output.stderr,
                     ));
                 }
                 let stdout = String::from_utf8_lossy(&output.stdout);
@@ -116,7 +122,10 @@ impl ClientSession {
                     .next()
                     .map(|line| line.trim().to_owned())
                     .filter(|line| !line.is_empty())
-                    .ok_or_else(|| format!("{args:?} printed nothing"))
+                    .ok_or_else(|| ConformanceError::Client {
+                        command: args.clone(),
+                        problem: "printed nothing".to_owned(),
+                    })
             }
         }
     }

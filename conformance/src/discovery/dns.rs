@@ -41,15 +41,12 @@ impl Nameservers {
     /// Starts both.
     ///
     /// # Errors
-    /// [`ConformanceError::Dns`] if a zone does not load or no port can be bound.
+    /// [`ConformanceError::Dns`] if a zone does not load or no port can be bound;
+    /// [`ConformanceError::Record`] if a junk record cannot be built.
     pub async fn start() -> Result<Self, ConformanceError> {
         let zones: Vec<&str> = ZONES.iter().map(|(_, text)| *text).collect();
-        let dns = FakeDns::start_with_records(&zones, junk_records()?)
-            .await
-            .map_err(|err| ConformanceError::Dns(err.to_string()))?;
-        let black_hole = BlackHole::start()
-            .await
-            .map_err(|err| ConformanceError::Dns(err.to_string()))?;
+        let dns = FakeDns::start_with_records(&zones, junk_records()?).await?;
+        let black_hole = BlackHole::start().await?;
         Ok(Self { dns, black_hole })
     }
 
@@ -67,13 +64,11 @@ impl Nameservers {
 }
 
 fn junk_records() -> Result<Vec<Record>, ConformanceError> {
-    let bad = |err: hickory_proto::ProtoError| ConformanceError::Dns(err.to_string());
     JUNK_TARGETS
         .iter()
         .map(|(subdomain, labels)| {
-            let name =
-                Name::from_ascii(format!("_avatars._tcp.{subdomain}.example.org.")).map_err(bad)?;
-            let mut target = Name::from_labels(labels.iter().copied()).map_err(bad)?;
+            let name = Name::from_ascii(format!("_avatars._tcp.{subdomain}.example.org."))?;
+            let mut target = Name::from_labels(labels.iter().copied())?;
             target.set_fqdn(true);
             Ok(Record::from_rdata(
                 name,

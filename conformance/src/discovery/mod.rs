@@ -15,6 +15,7 @@ pub use client::{ClientSession, DiscoveryClient};
 pub use dns::{JUNK_TARGETS, Nameservers, ZONES};
 
 use crate::case::Verdict;
+use crate::error::{ConformanceError, Result};
 
 /// Which nameserver the client is pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,33 +108,34 @@ impl DiscoveryCheck {
         );
         let session = match client.session(address) {
             Ok(session) => session,
-            Err(err) => return Verdict::fail(request, "a client", err),
+            Err(err) => return Verdict::fail(request, "a client", err.to_string()),
         };
         let started = Instant::now();
         let mut urls = Vec::with_capacity(self.draws as usize);
         for _ in 0..self.draws {
             match session.avatar_url(self.identity, self.scheme).await {
                 Ok(url) => urls.push(url),
-                Err(err) => return Verdict::fail(request, "an avatar URL", err),
+                Err(err) => return Verdict::fail(request, "an avatar URL", err.to_string()),
             }
         }
         let elapsed = started.elapsed();
         for expect in &self.expect {
             if let Err(got) = self.holds(expect, &urls, elapsed) {
-                return Verdict::fail(request, expect.to_string(), got);
+                return Verdict::fail(request, expect.to_string(), got.to_string());
             }
         }
         Verdict::Pass
     }
 
-    fn holds(
-        &self,
-        expect: &DiscoveryExpect,
-        urls: &[String],
-        elapsed: Duration,
-    ) -> Result<(), String> {
+    fn holds(&self, expect: &DiscoveryExpect, urls: &[String], elapsed: Duration) -> Result<()> {
         let summary = || summarise(urls);
-        let check = |holds: bool| if holds { Ok(()) } else { Err(summary()) };
+        let check = |holds: bool| {
+            if holds {
+                Ok(())
+            } else {
+                Err(ConformanceError::Mismatch(summary()))
+            }
+        };
         match expect {
             DiscoveryExpect::Base(base) => check(urls.iter().all(|url| same_base(url, base))),
             DiscoveryExpect::Central => {
@@ -154,7 +156,11 @@ impl DiscoveryCheck {
                 if (*low..=*high).contains(&share) {
                     Ok(())
                 } else {
-                    Err(format!("{:.1}% under {base}; {}", share * 100.0, summary()))
+                    Err(ConformanceError::Mismatch(format!(
+                        "{:.1}% under {base}; {}",
+                        share * 100.0,
+                        summary()
+                    )))
                 }
             }
             DiscoveryExpect::NoTrailingDot => check(
@@ -163,10 +169,10 @@ impl DiscoveryCheck {
             ),
             DiscoveryExpect::HashOfIdentity => {
                 let Ok(identity) = Identity::parse(self.identity) else {
-                    return Err(format!(
+                    return Err(ConformanceError::Mismatch(format!(
                         "the case's identity {:?} does not parse",
                         self.identity
-                    ));
+                    )));
                 };
                 let mut hashes = vec![identity.hash(HashAlgorithm::Sha256).to_string()];
                 if matches!(identity, Identity::Email(_)) {
@@ -183,7 +189,10 @@ impl DiscoveryCheck {
                 if elapsed <= *limit {
                     Ok(())
                 } else {
-                    Err(format!("took {elapsed:?}; {}", summary()))
+                    Err(ConformanceError::Mismatch(format!(
+                        "took {elapsed:?}; {}",
+                        summary()
+                    )))
                 }
             }
         }

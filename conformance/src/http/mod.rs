@@ -12,6 +12,7 @@ pub use cases::server_cases;
 pub use target::{Exchange, HttpTarget, describe_body};
 
 use crate::case::{SeenImage, Verdict};
+use crate::error::ConformanceError;
 use crate::fixtures::fixture;
 
 /// A request, as a template: `{george}` is the MD5 of the `george` fixture, `{george.sha256}`
@@ -209,7 +210,7 @@ impl HttpCheck {
             Ok(exchange) => exchange,
             Err(err) => {
                 return (
-                    Verdict::fail(self.request.to_string(), "an answer", err),
+                    Verdict::fail(self.request.to_string(), "an answer", err.to_string()),
                     images,
                 );
             }
@@ -224,7 +225,11 @@ impl HttpCheck {
         for expect in &self.expect {
             if let Err(got) = check(expect, &self.request, &exchange, target).await {
                 return (
-                    Verdict::fail(self.request.to_string(), expect.to_string(), got),
+                    Verdict::fail(
+                        self.request.to_string(),
+                        expect.to_string(),
+                        got.to_string(),
+                    ),
                     images,
                 );
             }
@@ -233,7 +238,7 @@ impl HttpCheck {
     }
 }
 
-async fn send(target: &HttpTarget, request: &Req) -> Result<Exchange, String> {
+async fn send(target: &HttpTarget, request: &Req) -> Result<Exchange, ConformanceError> {
     send_with(target, request, &[]).await
 }
 
@@ -241,9 +246,10 @@ async fn send_with(
     target: &HttpTarget,
     request: &Req,
     extra: &[(String, String)],
-) -> Result<Exchange, String> {
-    let method = Method::from_bytes(request.method.as_bytes())
-        .map_err(|err| format!("bad method {}: {err}", request.method))?;
+) -> Result<Exchange, ConformanceError> {
+    let method = Method::from_bytes(request.method.as_bytes()).map_err(|err| {
+        ConformanceError::Usage(format!("the case's method {}: {err}", request.method))
+    })?;
     let mut headers: Vec<(String, String)> = request
         .headers
         .iter()
@@ -255,15 +261,15 @@ async fn send_with(
         .await
 }
 
-/// Checks one expectation; `Err` holds what came back instead.
+/// Checks one expectation; [`ConformanceError::Mismatch`] holds what came back instead.
 #[expect(clippy::too_many_lines, reason = "one short arm per expectation")]
 async fn check(
     expect: &Expect,
     request: &Req,
     got: &Exchange,
     target: &HttpTarget,
-) -> Result<(), String> {
-    let whole = || got.describe();
+) -> Result<(), ConformanceError> {
+    let whole = || ConformanceError::Mismatch(got.describe());
     let ok = |holds: bool| if holds { Ok(()) } else { Err(whole()) };
     match expect {
         Expect::Status(code) => ok(got.status == *code),
@@ -354,11 +360,11 @@ async fn check(
             if holds {
                 Ok(())
             } else {
-                Err(format!(
+                Err(ConformanceError::Mismatch(format!(
                     "{}\nand {other} gave {}",
-                    whole(),
+                    got.describe(),
                     second.describe()
-                ))
+                )))
             }
         }
         Expect::Revalidates => {
@@ -374,7 +380,10 @@ async fn check(
             if again.status == 304 && again.body.is_empty() && again.header("etag") == Some(etag) {
                 Ok(())
             } else {
-                Err(format!("with If-None-Match: {etag}: {}", again.describe()))
+                Err(ConformanceError::Mismatch(format!(
+                    "with If-None-Match: {etag}: {}",
+                    again.describe()
+                )))
             }
         }
     }

@@ -75,17 +75,15 @@ pub fn describe_body(body: &[u8]) -> String {
 }
 
 /// A response with its body read whole.
-async fn whole<B>(response: http::Response<B>) -> Result<Exchange, String>
+async fn whole<B>(
+    response: http::Response<B>,
+) -> Result<Exchange, Box<dyn std::error::Error + Send + Sync>>
 where
     B: http_body::Body,
-    B::Error: std::fmt::Display,
+    B::Error: std::error::Error + Send + Sync + 'static,
 {
     let (parts, body) = response.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(|err| format!("reading the body: {err}"))?
-        .to_bytes();
+    let body = body.collect().await?.to_bytes();
     Ok(Exchange {
         status: parts.status.as_u16(),
         headers: parts.headers,
@@ -132,7 +130,7 @@ impl HttpTarget {
     /// This project's service with default settings and the fixtures in a memory store.
     ///
     /// # Errors
-    /// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
+    /// [`ConformanceError::Store`] if a fixture cannot be stored (it never should).
     pub async fn in_process() -> Result<Self, ConformanceError> {
         let store = memory_store().await?;
         Ok(Self::InProcess(AvatarService::new(store)))
@@ -167,13 +165,14 @@ impl HttpTarget {
     /// Sends one request; `target` is the path and query (`/avatar/...`).
     ///
     /// # Errors
-    /// A message when the request cannot be built, sent or read in time.
+    /// [`ConformanceError::Http`] when the request cannot be built, sent or read;
+    /// [`ConformanceError::Timeout`] when no whole answer comes in time.
     pub async fn send(
         &self,
         method: &Method,
         target: &str,
         headers: &[(String, String)],
-    ) -> Result<Exchange, String> {
+    ) -> Result<Exchange, ConformanceError> {
         let uri = match self {
             Self::InProcess(_) => target.to_owned(),
             Self::Url { base, .. } => format!("{base}{target}"),
@@ -182,9 +181,13 @@ impl HttpTarget {
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
+        let failed = |source| ConformanceError::Http {
+            request: format!("{method} {uri}"),
+            source,
+        };
         let request = builder
             .body(Full::new(Bytes::new()))
-            .map_err(|err| format!("cannot build the request {method} {uri}: {err}"))?;
+            .map_err(|err| failed(err.into()))?;
         let exchange = async {
             match self {
                 Self::InProcess(service) => {
@@ -193,13 +196,16 @@ impl HttpTarget {
                 }
                 Self::Url { client, .. } => match client.request(request).await {
                     Ok(response) => whole(response).await,
-                    Err(err) => Err(err.to_string()),
+                    Err(err) => Err(err.into()),
                 },
             }
-            .map_err(|err| format!("{method} {uri}: {err}"))
+            .map_err(failed)
         };
         tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .map_err(|_| format!("{method} {uri}: no answer within {REQUEST_TIMEOUT:?}"))?
+            .map_err(|_| ConformanceError::Timeout {
+                waiting_for: format!("an answer to {method} {uri}"),
+                after: REQUEST_TIMEOUT,
+            })?
     }
 }

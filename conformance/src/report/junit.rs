@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::escape;
 use super::seconds;
-use crate::case::Verdict;
+use crate::case::{Verdict, VerdictKind};
 use crate::runner::Report;
 
 /// The report as JUnit XML.
@@ -21,11 +21,11 @@ pub fn junit(report: &Report) -> String {
     for (group, outcomes) in report.by_group() {
         let failed = outcomes
             .iter()
-            .filter(|outcome| outcome.verdict.label() == "FAIL")
+            .filter(|outcome| outcome.verdict.kind() == VerdictKind::Fail)
             .count();
         let skipped = outcomes
             .iter()
-            .filter(|outcome| outcome.verdict.label() == "skip")
+            .filter(|outcome| outcome.verdict.kind() == VerdictKind::Skip)
             .count();
         let _ = writeln!(
             out,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::seconds;
-use crate::case::Verdict;
+use crate::case::{Verdict, VerdictKind};
 use crate::runner::Report;
 
 /// The summary printed at the end of a run.
@@ -20,25 +20,27 @@ pub fn summary(report: &Report) -> String {
         "group", "pass", "fail", "skip"
     );
     for (group, outcomes) in report.by_group() {
-        let count = |label| {
+        let count = |kind| {
             outcomes
                 .iter()
-                .filter(|outcome| outcome.verdict.label() == label)
+                .filter(|outcome| outcome.verdict.kind() == kind)
                 .count()
         };
         let failed_at = |level| {
             outcomes
                 .iter()
-                .filter(|outcome| outcome.level == level && outcome.verdict.label() == "FAIL")
+                .filter(|outcome| {
+                    outcome.level == level && outcome.verdict.kind() == VerdictKind::Fail
+                })
                 .count()
         };
         let _ = writeln!(
             out,
             "{:<22} {:>5} {:>5} {:>5}   {}/{}/{}",
             group.name(),
-            count("pass"),
-            count("FAIL"),
-            count("skip"),
+            count(VerdictKind::Pass),
+            count(VerdictKind::Fail),
+            count(VerdictKind::Skip),
             failed_at(crate::case::Level::Must),
             failed_at(crate::case::Level::Should),
             failed_at(crate::case::Level::Compat),

@@ -16,6 +16,7 @@ pub use cases::xmpp_cases;
 pub use target::{IN_PROCESS_DOMAIN, TESTER, XmppTarget};
 
 use crate::case::{SeenImage, Verdict};
+use crate::error::{ConformanceError, Result};
 use crate::fixtures::fixture;
 
 const NS_IQ_AVATAR: &str = "jabber:iq:avatar";
@@ -337,7 +338,10 @@ impl XmppCheck {
             };
             let outcome = run_step(step, &id, &request, &placeholders, target, &mut images).await;
             if let Err(got) = outcome {
-                return (Verdict::fail(request, step.expect.to_string(), got), images);
+                return (
+                    Verdict::fail(request, step.expect.to_string(), got.to_string()),
+                    images,
+                );
             }
         }
         (Verdict::Pass, images)
@@ -357,7 +361,7 @@ async fn run_step(
     placeholders: &Placeholders,
     target: &mut XmppTarget,
     images: &mut Vec<SeenImage>,
-) -> Result<(), String> {
+) -> Result<()> {
     let reply = match &step.send {
         Send::Nothing => None,
         Send::Stanza(_) => {
@@ -398,7 +402,7 @@ async fn run_step(
             .as_ref()
             .map_or_else(|| "no answer".to_owned(), String::from)
     };
-    let answer = || reply.as_ref().ok_or_else(|| "no answer".to_owned());
+    let answer = || reply.as_ref().ok_or_else(|| mismatch("no answer"));
     match &step.expect {
         XmppExpect::Result => expect_type(answer()?, "result"),
         XmppExpect::Error(kind, condition) => expect_error(answer()?, kind, &[condition]),
@@ -406,7 +410,7 @@ async fn run_step(
         XmppExpect::Answered => answer().map(|_| ()),
         XmppExpect::NoReply => match reply {
             None => Ok(()),
-            Some(_) => Err(shown(&reply)),
+            Some(_) => Err(mismatch(shown(&reply))),
         },
         XmppExpect::Image {
             at,
@@ -437,7 +441,11 @@ async fn run_step(
             ]
             .into_iter()
             .any(|at| image_in(answer, at).is_ok());
-            if carries { Err(shown(&reply)) } else { Ok(()) }
+            if carries {
+                Err(mismatch(shown(&reply)))
+            } else {
+                Ok(())
+            }
         }
         XmppExpect::Features(features) => {
             let answer = answer()?;
@@ -459,7 +467,10 @@ async fn run_step(
             if missing.is_empty() {
                 Ok(())
             } else {
-                Err(format!("missing {missing:?} in {}", shown(&reply)))
+                Err(mismatch(format!(
+                    "missing {missing:?} in {}",
+                    shown(&reply)
+                )))
             }
         }
         XmppExpect::PresenceHash(subject) => {
@@ -468,16 +479,16 @@ async fn run_step(
                 .get_child("x", NS_X_AVATAR)
                 .and_then(|x| x.get_child("hash", NS_X_AVATAR))
                 .map(|hash| hash.text().trim().to_lowercase())
-                .ok_or_else(|| shown(&reply))?;
+                .ok_or_else(|| mismatch(shown(&reply)))?;
             let expected =
                 sha1_of(&fetch_image(placeholders, target, subject, ImageIn::IqAvatar).await?);
             if hash == expected {
                 Ok(())
             } else {
-                Err(format!(
+                Err(mismatch(format!(
                     "hash {hash}, but the XEP-0008 image's SHA-1 is {expected}: {}",
                     shown(&reply)
-                ))
+                )))
             }
         }
         XmppExpect::PresenceHashDisabled => {
@@ -489,7 +500,7 @@ async fn run_step(
                 {
                     Ok(())
                 }
-                _ => Err(shown(&reply)),
+                _ => Err(mismatch(shown(&reply))),
             }
         }
         XmppExpect::PresencePhoto(subject) => {
@@ -498,16 +509,16 @@ async fn run_step(
                 .get_child("x", NS_VCARD_UPDATE)
                 .and_then(|x| x.get_child("photo", NS_VCARD_UPDATE))
                 .map(|photo| photo.text().trim().to_lowercase())
-                .ok_or_else(|| shown(&reply))?;
+                .ok_or_else(|| mismatch(shown(&reply)))?;
             let expected =
                 sha1_of(&fetch_image(placeholders, target, subject, ImageIn::VCard).await?);
             if photo == expected {
                 Ok(())
             } else {
-                Err(format!(
+                Err(mismatch(format!(
                     "photo {photo}, but the vCard photo's SHA-1 is {expected}: {}",
                     shown(&reply)
-                ))
+                )))
             }
         }
         XmppExpect::PresenceNoPhoto => {
@@ -517,7 +528,7 @@ async fn run_step(
                 .and_then(|x| x.get_child("photo", NS_VCARD_UPDATE));
             match photo {
                 Some(photo) if photo.text().trim().is_empty() => Ok(()),
-                _ => Err(shown(&reply)),
+                _ => Err(mismatch(shown(&reply))),
             }
         }
         XmppExpect::PepMetadataMatches(subject) => {
@@ -527,14 +538,14 @@ async fn run_step(
                 .get_child("pubsub", NS_PUBSUB)
                 .and_then(|pubsub| pubsub.get_child("items", NS_PUBSUB))
                 .and_then(|items| items.get_child("item", NS_PUBSUB))
-                .ok_or_else(|| format!("no pubsub item: {}", shown(&reply)))?;
+                .ok_or_else(|| mismatch(format!("no pubsub item: {}", shown(&reply))))?;
             let info = item
                 .get_child("metadata", NS_PEP_METADATA)
                 .and_then(|metadata| metadata.get_child("info", NS_PEP_METADATA))
-                .ok_or_else(|| format!("no metadata/info: {}", shown(&reply)))?;
+                .ok_or_else(|| mismatch(format!("no metadata/info: {}", shown(&reply))))?;
             let data = fetch_image(placeholders, target, subject, ImageIn::PepData).await?;
             let decoded = image::load_from_memory(&data)
-                .map_err(|err| format!("the PEP data is not an image: {err}"))?;
+                .map_err(|err| mismatch(format!("the PEP data is not an image: {err}")))?;
             let expected_id = sha1_of(&data);
             let checks = [
                 (
@@ -570,10 +581,10 @@ async fn run_step(
             ];
             for (what, got, expected) in checks {
                 if got.as_deref() != Some(expected.as_str()) {
-                    return Err(format!(
+                    return Err(mismatch(format!(
                         "{what} is {got:?}, expected {expected:?}: {}",
                         shown(&reply)
-                    ));
+                    )));
                 }
             }
             Ok(())
@@ -587,16 +598,16 @@ async fn run_step(
             if hashes.iter().all(|(_, hash)| *hash == hashes[0].1) {
                 Ok(())
             } else {
-                Err(format!("{hashes:?}"))
+                Err(mismatch(format!("{hashes:?}")))
             }
         }
         XmppExpect::HandshakeValid => match target.handshake() {
-            None => Err("not a component target".to_owned()),
+            None => Err(mismatch("not a component target")),
             Some(handshake) if handshake.accepted() => Ok(()),
-            Some(handshake) => Err(format!(
+            Some(handshake) => Err(mismatch(format!(
                 "sent {:?} for stream id {:?}; expected {:?}",
                 handshake.sent, handshake.stream_id, handshake.expected
-            )),
+            ))),
         },
     }
 }
@@ -607,7 +618,7 @@ async fn fetch_image(
     target: &mut XmppTarget,
     subject: &str,
     at: ImageIn,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>> {
     let id = format!("fetch-{at:?}-{subject}");
     let request = placeholders.expand(&at.request(&placeholders.subject_jid(subject)), &id);
     target.send(&request).await?;
@@ -617,21 +628,21 @@ async fn fetch_image(
             ANSWER_WAIT,
         )
         .await?
-        .ok_or_else(|| format!("no answer to {request}"))?;
+        .ok_or_else(|| mismatch(format!("no answer to {request}")))?;
     image_in(&reply, at)
         .map(|(_, bytes)| bytes)
-        .map_err(|err| format!("fetching {at:?} of {subject}: {err}"))
+        .map_err(|err| mismatch(format!("fetching {at:?} of {subject}: {err}")))
 }
 
-fn expect_type(answer: &Element, kind: &str) -> Result<(), String> {
+fn expect_type(answer: &Element, kind: &str) -> Result<()> {
     if answer.attr("type") == Some(kind) {
         Ok(())
     } else {
-        Err(String::from(answer))
+        Err(mismatch(String::from(answer)))
     }
 }
 
-fn expect_error(answer: &Element, kind: &str, conditions: &[&str]) -> Result<(), String> {
+fn expect_error(answer: &Element, kind: &str, conditions: &[&str]) -> Result<()> {
     let error = answer
         .children()
         .find(|child| child.name() == "error")
@@ -645,12 +656,12 @@ fn expect_error(answer: &Element, kind: &str, conditions: &[&str]) -> Result<(),
     if holds {
         Ok(())
     } else {
-        Err(String::from(answer))
+        Err(mismatch(String::from(answer)))
     }
 }
 
 /// The declared type and bytes of the image in `answer` at `at`.
-fn image_in(answer: &Element, at: ImageIn) -> Result<(String, Vec<u8>), String> {
+fn image_in(answer: &Element, at: ImageIn) -> Result<(String, Vec<u8>)> {
     let shown = || String::from(answer);
     let (declared, text) = match at {
         ImageIn::IqAvatar | ImageIn::Storage => {
@@ -662,24 +673,24 @@ fn image_in(answer: &Element, at: ImageIn) -> Result<(String, Vec<u8>), String> 
             let data = answer
                 .get_child("query", namespace)
                 .and_then(|query| query.get_child("data", namespace))
-                .ok_or_else(|| format!("no <query><data>: {}", shown()))?;
+                .ok_or_else(|| mismatch(format!("no <query><data>: {}", shown())))?;
             let mimetype = data
                 .attr("mimetype")
-                .ok_or_else(|| format!("<data> without mimetype: {}", shown()))?;
+                .ok_or_else(|| mismatch(format!("<data> without mimetype: {}", shown())))?;
             (mimetype.to_owned(), data.text())
         }
         ImageIn::VCard => {
             let photo = answer
                 .get_child("vCard", NS_VCARD)
                 .and_then(|vcard| vcard.get_child("PHOTO", NS_VCARD))
-                .ok_or_else(|| format!("no vCard PHOTO: {}", shown()))?;
+                .ok_or_else(|| mismatch(format!("no vCard PHOTO: {}", shown())))?;
             let kind = photo
                 .get_child("TYPE", NS_VCARD)
                 .map(Element::text)
                 .unwrap_or_default();
             let binval = photo
                 .get_child("BINVAL", NS_VCARD)
-                .ok_or_else(|| format!("no BINVAL: {}", shown()))?;
+                .ok_or_else(|| mismatch(format!("no BINVAL: {}", shown())))?;
             (kind, binval.text())
         }
         ImageIn::PepData => {
@@ -688,46 +699,47 @@ fn image_in(answer: &Element, at: ImageIn) -> Result<(String, Vec<u8>), String> 
                 .and_then(|pubsub| pubsub.get_child("items", NS_PUBSUB))
                 .and_then(|items| items.get_child("item", NS_PUBSUB))
                 .and_then(|item| item.get_child("data", NS_PEP_DATA))
-                .ok_or_else(|| format!("no pubsub item with <data>: {}", shown()))?;
+                .ok_or_else(|| mismatch(format!("no pubsub item with <data>: {}", shown())))?;
             ("image/png".to_owned(), data.text())
         }
     };
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(cleaned)
-        .map_err(|err| format!("bad base64 ({err}): {}", shown()))?;
+        .map_err(|err| mismatch(format!("bad base64 ({err}): {}", shown())))?;
     Ok((declared, bytes))
 }
 
-fn check_image(
-    declared: &str,
-    bytes: &[u8],
-    sides: (u32, u32),
-    max_bytes: usize,
-) -> Result<(), String> {
+fn check_image(declared: &str, bytes: &[u8], sides: (u32, u32), max_bytes: usize) -> Result<()> {
     let actual = avatar_image::ImageFormat::sniff(bytes).map(avatar_image::ImageFormat::mime_type);
     if !matches!(actual, Some("image/png" | "image/jpeg" | "image/gif")) {
-        return Err(format!(
+        return Err(mismatch(format!(
             "{} bytes that are not GIF, JPEG or PNG",
             bytes.len()
-        ));
+        )));
     }
     if actual != Some(declared) {
-        return Err(format!(
+        return Err(mismatch(format!(
             "declared {declared}, but the bytes are {}",
             actual.unwrap_or("unknown")
-        ));
+        )));
     }
-    let image = image::load_from_memory(bytes).map_err(|err| format!("does not decode: {err}"))?;
+    let image = image::load_from_memory(bytes)
+        .map_err(|err| mismatch(format!("does not decode: {err}")))?;
     let (width, height) = (image.width(), image.height());
     let within = |side: u32| (sides.0..=sides.1).contains(&side);
     if !within(width) || !within(height) {
-        return Err(format!("{width}x{height} px"));
+        return Err(mismatch(format!("{width}x{height} px")));
     }
     if bytes.len() >= max_bytes {
-        return Err(format!("{} bytes", bytes.len()));
+        return Err(mismatch(format!("{} bytes", bytes.len())));
     }
     Ok(())
+}
+
+/// What came back, as the error a failed expectation is reported with.
+fn mismatch(got: impl Into<String>) -> ConformanceError {
+    ConformanceError::Mismatch(got.into())
 }
 
 fn sha1_of(bytes: &[u8]) -> String {

@@ -53,12 +53,13 @@ impl XmppTarget {
     /// [`IN_PROCESS_DOMAIN`].
     ///
     /// # Errors
-    /// [`ConformanceError::Target`] if a fixture cannot be stored (it never should).
+    /// [`ConformanceError::Store`] if a fixture cannot be stored (it never should).
     pub async fn in_process() -> Result<Self, ConformanceError> {
         let store = memory_store().await?;
         let service = IqService::new(store, IqConfig::new(JidMapping::new(IN_PROCESS_DOMAIN)));
-        let own = Jid::new(IN_PROCESS_DOMAIN)
-            .map_err(|err| ConformanceError::Target(format!("the in-process domain: {err}")))?;
+        let own = Jid::new(IN_PROCESS_DOMAIN).map_err(|err| {
+            ConformanceError::Usage(format!("the in-process domain {IN_PROCESS_DOMAIN}: {err}"))
+        })?;
         Ok(Self {
             link: Link::InProcess {
                 service,
@@ -75,7 +76,8 @@ impl XmppTarget {
     /// `secret`. A refused handshake still gives a target: its cases then fail with the reason.
     ///
     /// # Errors
-    /// [`ConformanceError::Target`] when no component connects within `wait`.
+    /// [`ConformanceError::Setup`] when no component connects within `wait` or the exchange
+    /// breaks off.
     pub async fn component(
         listener: &TcpListener,
         secret: &str,
@@ -83,7 +85,7 @@ impl XmppTarget {
     ) -> Result<Self, ConformanceError> {
         let (stream, handshake) = accept_component(listener, secret, wait)
             .await
-            .map_err(ConformanceError::Target)?;
+            .map_err(|err| err.setting_up("the component under test"))?;
         Ok(Self {
             domain: handshake.domain.clone(),
             link: Link::Component { stream, handshake },
@@ -96,7 +98,7 @@ impl XmppTarget {
     /// test answers for `subject_domain` (a component of that server).
     ///
     /// # Errors
-    /// [`ConformanceError::Target`] when the login fails.
+    /// [`ConformanceError::Setup`] when the login fails.
     pub async fn client(
         server: &str,
         jid: &str,
@@ -105,7 +107,7 @@ impl XmppTarget {
     ) -> Result<Self, ConformanceError> {
         let (stream, _full) = client_login(server, jid, password)
             .await
-            .map_err(ConformanceError::Target)?;
+            .map_err(|err| err.setting_up(format!("logging into {server} as {jid}")))?;
         Ok(Self {
             link: Link::Client { stream },
             domain: subject_domain.to_owned(),
@@ -145,26 +147,31 @@ impl XmppTarget {
     /// Sends one stanza, given as XML text without a namespace on its root.
     ///
     /// # Errors
-    /// When the text is not XML (in process) or the connection fails.
-    pub async fn send(&mut self, xml: &str) -> Result<(), String> {
+    /// [`ConformanceError::Usage`] when the case's text is not XML (in process);
+    /// [`ConformanceError::Protocol`] when the component's handshake was refused;
+    /// [`ConformanceError::Network`] when the connection fails.
+    pub async fn send(&mut self, xml: &str) -> Result<(), ConformanceError> {
         match &mut self.link {
             Link::InProcess {
                 service,
                 own,
                 replies,
             } => {
-                let element: Element = with_namespace(xml, NS_COMPONENT)
-                    .parse()
-                    .map_err(|err| format!("the case's stanza is not XML ({err}): {xml}"))?;
+                let element: Element =
+                    with_namespace(xml, NS_COMPONENT).parse().map_err(|err| {
+                        ConformanceError::Usage(format!(
+                            "the case's stanza is not XML ({err}): {xml}"
+                        ))
+                    })?;
                 replies.extend(replies_to_element(service, element, own).await);
                 Ok(())
             }
             Link::Component { stream, handshake } => {
                 if !handshake.accepted() {
-                    return Err(format!(
+                    return Err(ConformanceError::Protocol(format!(
                         "the component's handshake was refused: sent {:?}, expected {:?} (SHA-1 of stream id {:?} and the secret)",
                         handshake.sent, handshake.expected, handshake.stream_id
-                    ));
+                    )));
                 }
                 stream.send(xml).await
             }
@@ -176,12 +183,13 @@ impl XmppTarget {
     /// are kept for later calls).
     ///
     /// # Errors
-    /// When the connection breaks.
+    /// What [`XmlStream::next`](super::wire::XmlStream::next) refuses: a broken connection,
+    /// bytes that are not XML.
     pub async fn wait_for(
         &mut self,
         wanted: impl Fn(&Element) -> bool,
         wait: Duration,
-    ) -> Result<Option<Element>, String> {
+    ) -> Result<Option<Element>, ConformanceError> {
         if let Some(index) = self.stash.iter().position(&wanted) {
             return Ok(Some(self.stash.remove(index)));
         }

@@ -14,6 +14,8 @@ use sha1::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::error::{ConformanceError, Result};
+
 /// The stream namespace.
 pub const NS_STREAM: &str = "http://etherx.jabber.org/streams";
 /// The component protocol's content namespace (XEP-0114).
@@ -59,19 +61,22 @@ impl XmlStream {
     /// Sends raw XML text.
     ///
     /// # Errors
-    /// The socket's error, as text.
-    pub async fn send(&mut self, xml: &str) -> Result<(), String> {
+    /// [`ConformanceError::Network`] with the socket's error.
+    pub async fn send(&mut self, xml: &str) -> Result<()> {
         self.tcp
             .write_all(xml.as_bytes())
             .await
-            .map_err(|err| format!("sending: {err}"))
+            .map_err(|source| ConformanceError::Network {
+                action: "sending".to_owned(),
+                source,
+            })
     }
 
     /// The stream header once it has been read (the root element, without children).
     ///
     /// # Errors
-    /// When none arrives within `wait` or the bytes are not XML.
-    pub async fn header(&mut self, wait: Duration) -> Result<Element, String> {
+    /// [`ConformanceError::Timeout`] when none arrives within `wait`; what reading refuses.
+    pub async fn header(&mut self, wait: Duration) -> Result<Element> {
         tokio::time::timeout(wait, async {
             loop {
                 if self.tree.depth() >= 1
@@ -83,21 +88,26 @@ impl XmlStream {
             }
         })
         .await
-        .map_err(|_| format!("no stream header within {wait:?}"))?
+        .map_err(|_| ConformanceError::Timeout {
+            waiting_for: "a stream header".to_owned(),
+            after: wait,
+        })?
     }
 
     /// The next top-level element, or `None` if none arrives within `wait`.
     ///
     /// # Errors
-    /// When the peer closes the stream, sends something that is not XML, or sends too much.
-    pub async fn next(&mut self, wait: Duration) -> Result<Option<Element>, String> {
+    /// [`ConformanceError::Protocol`] when the peer closes the stream or sends too much without
+    /// completing an element; [`ConformanceError::Xml`] for bytes that are not XML;
+    /// [`ConformanceError::Network`] when reading fails.
+    pub async fn next(&mut self, wait: Duration) -> Result<Option<Element>> {
         match tokio::time::timeout(wait, self.next_element()).await {
             Ok(result) => result.map(Some),
             Err(_) => Ok(None),
         }
     }
 
-    async fn next_element(&mut self) -> Result<Element, String> {
+    async fn next_element(&mut self) -> Result<Element> {
         loop {
             if self.tree.depth() == 1
                 && let Some(element) = self.tree.unshift_child()
@@ -105,7 +115,9 @@ impl XmlStream {
                 return Ok(element);
             }
             if self.closed {
-                return Err("the peer closed the stream".to_owned());
+                return Err(ConformanceError::Protocol(
+                    "the peer closed the stream".to_owned(),
+                ));
             }
             self.fill().await?;
         }
@@ -113,7 +125,7 @@ impl XmlStream {
 
     /// Reads from the socket and feeds the parser until an event completes an element or the
     /// buffer runs dry.
-    async fn fill(&mut self) -> Result<(), String> {
+    async fn fill(&mut self) -> Result<()> {
         loop {
             let mut slice = self.pending.as_slice();
             let result = self.parser.parse(&mut slice, false);
@@ -124,7 +136,7 @@ impl XmlStream {
                     let ends_element = matches!(event, RawEvent::ElementFoot(_));
                     self.tree
                         .process_event(event)
-                        .map_err(|err| format!("not XML: {err}"))?;
+                        .map_err(|err| ConformanceError::Xml(Box::new(err)))?;
                     if self.tree.depth() == 0 && self.tree.root.is_some() {
                         self.closed = true;
                         return Ok(());
@@ -143,18 +155,23 @@ impl XmlStream {
                         .tcp
                         .read_buf(&mut self.pending)
                         .await
-                        .map_err(|err| format!("reading: {err}"))?;
+                        .map_err(|source| ConformanceError::Network {
+                            action: "reading".to_owned(),
+                            source,
+                        })?;
                     if read == 0 {
                         self.closed = true;
-                        return Err("the peer closed the connection".to_owned());
-                    }
-                    if self.pending.len() > MAX_BUFFERED {
-                        return Err(format!(
-                            "more than {MAX_BUFFERED} bytes without a whole element"
+                        return Err(ConformanceError::Protocol(
+                            "the peer closed the connection".to_owned(),
                         ));
                     }
+                    if self.pending.len() > MAX_BUFFERED {
+                        return Err(ConformanceError::Protocol(format!(
+                            "more than {MAX_BUFFERED} bytes without a whole element"
+                        )));
+                    }
                 }
-                Err(EndOrError::Error(err)) => return Err(format!("not XML: {err}")),
+                Err(EndOrError::Error(err)) => return Err(ConformanceError::Xml(Box::new(err))),
             }
         }
     }
@@ -186,16 +203,23 @@ impl Handshake {
 /// stream closed, as a real server does; the verdict is still returned.
 ///
 /// # Errors
-/// When no component connects within `wait`, or the exchange breaks off.
+/// [`ConformanceError::Timeout`] when no component connects within `wait`; what reading
+/// refuses when the exchange breaks off.
 pub async fn accept_component(
     listener: &TcpListener,
     secret: &str,
     wait: Duration,
-) -> Result<(XmlStream, Handshake), String> {
+) -> Result<(XmlStream, Handshake)> {
     let (tcp, _) = tokio::time::timeout(wait, listener.accept())
         .await
-        .map_err(|_| format!("no component connected within {wait:?}"))?
-        .map_err(|err| format!("accepting: {err}"))?;
+        .map_err(|_| ConformanceError::Timeout {
+            waiting_for: "a component to connect".to_owned(),
+            after: wait,
+        })?
+        .map_err(|source| ConformanceError::Network {
+            action: "accepting".to_owned(),
+            source,
+        })?;
     let mut stream = XmlStream::new(tcp);
     let header = stream.header(Duration::from_secs(10)).await?;
     let domain = header.attr("to").unwrap_or_default().to_owned();
@@ -208,12 +232,17 @@ pub async fn accept_component(
     let sent = match stream.next(Duration::from_secs(10)).await? {
         Some(element) if element.name() == "handshake" => element.text().trim().to_owned(),
         Some(other) => {
-            return Err(format!(
+            return Err(ConformanceError::Protocol(format!(
                 "expected <handshake>, got {}",
                 String::from(&other)
-            ));
+            )));
         }
-        None => return Err("no <handshake> within 10 s".to_owned()),
+        None => {
+            return Err(ConformanceError::Timeout {
+                waiting_for: "<handshake>".to_owned(),
+                after: Duration::from_secs(10),
+            });
+        }
     };
     let digest = sha1::Sha1::digest(format!("{stream_id}{secret}").as_bytes());
     let expected = avatar_proto::hex::encode_lower(digest.as_slice());
@@ -249,18 +278,18 @@ fn rand_id() -> u64 {
 /// session, initial presence. Returns the stream and the full JID the server bound.
 ///
 /// # Errors
-/// A message naming the step that failed and what the server said.
-pub async fn client_login(
-    server: &str,
-    jid: &str,
-    password: &str,
-) -> Result<(XmlStream, String), String> {
+/// [`ConformanceError::Usage`] for a JID without `@`; otherwise an error naming the step that
+/// failed and what the server said.
+pub async fn client_login(server: &str, jid: &str, password: &str) -> Result<(XmlStream, String)> {
     let (user, domain) = jid
         .split_once('@')
-        .ok_or_else(|| format!("--jid {jid:?}: expected USER@DOMAIN"))?;
+        .ok_or_else(|| ConformanceError::Usage(format!("--jid {jid:?}: expected USER@DOMAIN")))?;
     let tcp = TcpStream::connect(server)
         .await
-        .map_err(|err| format!("connecting to {server}: {err}"))?;
+        .map_err(|source| ConformanceError::Network {
+            action: format!("connecting to {server}"),
+            source,
+        })?;
     let mut stream = XmlStream::new(tcp);
     let wait = Duration::from_secs(10);
     let open = format!(
@@ -278,8 +307,18 @@ pub async fn client_login(
         .await?;
     match stream.next(wait).await? {
         Some(element) if element.name() == "success" => {}
-        Some(other) => return Err(format!("SASL PLAIN refused: {}", String::from(&other))),
-        None => return Err("no answer to SASL PLAIN".to_owned()),
+        Some(other) => {
+            return Err(ConformanceError::Protocol(format!(
+                "SASL PLAIN refused: {}",
+                String::from(&other)
+            )));
+        }
+        None => {
+            return Err(ConformanceError::Timeout {
+                waiting_for: "an answer to SASL PLAIN".to_owned(),
+                after: wait,
+            });
+        }
     }
     // A new stream after SASL: a fresh parser.
     let tcp = stream.tcp;
@@ -295,7 +334,9 @@ pub async fn client_login(
         .get_child("bind", "urn:ietf:params:xml:ns:xmpp-bind")
         .and_then(|bind| bind.get_child("jid", "urn:ietf:params:xml:ns:xmpp-bind"))
         .map(Element::text)
-        .ok_or_else(|| format!("binding failed: {}", String::from(&bound)))?;
+        .ok_or_else(|| {
+            ConformanceError::Protocol(format!("binding failed: {}", String::from(&bound)))
+        })?;
     stream
         .send("<iq type='set' id='session'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
         .await?;
@@ -304,19 +345,22 @@ pub async fn client_login(
     Ok((stream, full))
 }
 
-async fn expect_features(stream: &mut XmlStream, wait: Duration) -> Result<Element, String> {
+async fn expect_features(stream: &mut XmlStream, wait: Duration) -> Result<Element> {
     match stream.next(wait).await? {
         Some(element) if element.name() == "features" => Ok(element),
-        Some(other) => Err(format!(
+        Some(other) => Err(ConformanceError::Protocol(format!(
             "expected stream features, got {}",
             String::from(&other)
-        )),
-        None => Err("no stream features".to_owned()),
+        ))),
+        None => Err(ConformanceError::Timeout {
+            waiting_for: "stream features".to_owned(),
+            after: wait,
+        }),
     }
 }
 
 /// The IQ answering `id`, skipping anything else.
-async fn reply_to(stream: &mut XmlStream, id: &str, wait: Duration) -> Result<Element, String> {
+async fn reply_to(stream: &mut XmlStream, id: &str, wait: Duration) -> Result<Element> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -325,7 +369,12 @@ async fn reply_to(stream: &mut XmlStream, id: &str, wait: Duration) -> Result<El
                 return Ok(element);
             }
             Some(_) => {}
-            None => return Err(format!("no answer to IQ {id} within {wait:?}")),
+            None => {
+                return Err(ConformanceError::Timeout {
+                    waiting_for: format!("an answer to IQ {id}"),
+                    after: wait,
+                });
+            }
         }
     }
 }

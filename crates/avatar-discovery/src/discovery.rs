@@ -246,7 +246,8 @@ impl DiscoveryBuilder {
     ///
     /// # Errors
     /// [`DiscoveryError::SystemConfig`] if no nameserver was given and the system configuration
-    /// cannot be read; [`DiscoveryError::Setting`] for a zero timeout.
+    /// cannot be read; [`DiscoveryError::Resolver`] if the resolver refuses the settings;
+    /// [`DiscoveryError::Setting`] for a zero timeout.
     pub fn build(self) -> Result<Discovery, DiscoveryError> {
         if self.timeout.is_zero() {
             return Err(DiscoveryError::Setting(
@@ -255,7 +256,7 @@ impl DiscoveryBuilder {
         }
         let mut builder = if self.nameservers.is_empty() {
             TokioResolver::builder_tokio()
-                .map_err(|err| DiscoveryError::SystemConfig(err.to_string()))?
+                .map_err(|source| DiscoveryError::SystemConfig { source })?
         } else {
             let servers = self
                 .nameservers
@@ -279,7 +280,7 @@ impl DiscoveryBuilder {
         options.cache_size = 0;
         let resolver = builder
             .build()
-            .map_err(|err| DiscoveryError::Resolver(err.to_string()))?;
+            .map_err(|source| DiscoveryError::Resolver { source })?;
         let random = self.random.unwrap_or_else(|| {
             let mut generator = random::seeded();
             Box::new(move |max| generator.uniform_inclusive(max))

@@ -1,31 +1,64 @@
-//! The one error type of this crate: what can go wrong while building a [`Discovery`](crate::Discovery).
+//! The one error type of this crate: what can go wrong while building a [`Discovery`](crate::Discovery)
+//! (or, with the `fake-dns` feature, starting a [`FakeDns`](crate::fake_dns::FakeDns)).
 //!
 //! Lookups themselves never fail: every DNS problem ends in the central server, with the reason
 //! in [`BaseUrl::origin`](avatar_proto::BaseUrl::origin).
 
 /// Why a [`Discovery`](crate::Discovery) could not be built.
+///
+/// Each variant keeps the error it came from as its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
     /// The system resolver configuration (`/etc/resolv.conf`) could not be read.
-    #[error("cannot read the system DNS configuration: {0}; pass nameservers explicitly (IP:PORT)")]
-    SystemConfig(String),
+    #[error(
+        "cannot read the system DNS configuration ({source}); pass nameservers explicitly (IP:PORT)"
+    )]
+    SystemConfig {
+        /// What the resolver said.
+        source: hickory_resolver::net::NetError,
+    },
 
     /// The resolver could not be built from the given settings.
-    #[error("cannot build the DNS resolver: {0}")]
-    Resolver(String),
+    #[error("cannot build the DNS resolver: {source}")]
+    Resolver {
+        /// What the resolver said.
+        source: hickory_resolver::net::NetError,
+    },
 
     /// A setting is out of range.
     #[error("invalid discovery setting: {0}")]
     Setting(&'static str),
 
-    /// Zone-file text for the fake DNS server is invalid.
+    /// Zone-file text for the fake DNS server does not parse.
     #[cfg(feature = "fake-dns")]
-    #[error("invalid zone: {0}")]
-    Zone(String),
+    #[error("invalid zone file text: {source}")]
+    ZoneText {
+        /// What the zone parser said.
+        source: hickory_proto::serialize::txt::ParseError,
+    },
+
+    /// A zone parsed but cannot be served (hickory-server says why only in words, for example a
+    /// missing SOA record).
+    #[cfg(feature = "fake-dns")]
+    #[error("cannot serve the zone {origin}: {reason}")]
+    Zone {
+        /// The zone's origin.
+        origin: String,
+        /// Why hickory-server refused it.
+        reason: String,
+    },
+
+    /// A record given beside the zones belongs to none of them.
+    #[cfg(feature = "fake-dns")]
+    #[error("the extra record for {name} is outside every zone; add the zone it belongs to")]
+    RecordOutsideZones {
+        /// The record's owner name.
+        name: String,
+    },
 
     /// The fake DNS server could not bind a port.
     #[cfg(feature = "fake-dns")]
-    #[error("cannot bind the fake DNS server: {0}")]
-    Bind(std::io::Error),
+    #[error("cannot bind the fake DNS server to a loopback port: {0}")]
+    Bind(#[source] std::io::Error),
 }

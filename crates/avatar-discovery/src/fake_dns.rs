@@ -39,7 +39,8 @@ impl FakeDns {
     /// record (an in-memory zone needs one).
     ///
     /// # Errors
-    /// [`DiscoveryError::Zone`] for zone text that does not parse or lacks an SOA;
+    /// [`DiscoveryError::ZoneText`] for zone text that does not parse, [`DiscoveryError::Zone`]
+    /// for a zone hickory-server cannot serve (no SOA, say);
     /// [`DiscoveryError::Bind`] if no port could be bound.
     pub async fn start(zones: &[&str]) -> Result<Self, DiscoveryError> {
         Self::start_with_records(zones, Vec::new()).await
@@ -51,7 +52,8 @@ impl FakeDns {
     /// whose label holds a space or a slash.
     ///
     /// # Errors
-    /// As [`FakeDns::start`]; [`DiscoveryError::Zone`] also for an extra record outside every zone.
+    /// As [`FakeDns::start`]; [`DiscoveryError::RecordOutsideZones`] for an extra record outside
+    /// every zone.
     pub async fn start_with_records(
         zones: &[&str],
         mut extra: Vec<Record>,
@@ -60,7 +62,7 @@ impl FakeDns {
         for text in zones {
             let (origin, mut records) = Parser::new(*text, None, None)
                 .parse()
-                .map_err(|err| DiscoveryError::Zone(err.to_string()))?;
+                .map_err(|source| DiscoveryError::ZoneText { source })?;
             let (inside, outside): (Vec<Record>, Vec<Record>) = extra
                 .into_iter()
                 .partition(|record| origin.zone_of(&record.name));
@@ -78,14 +80,16 @@ impl FakeDns {
                 ZoneType::Primary,
                 AxfrPolicy::Deny,
             )
-            .map_err(DiscoveryError::Zone)?;
+            .map_err(|reason| DiscoveryError::Zone {
+                origin: origin.to_string(),
+                reason,
+            })?;
             catalog.upsert(LowerName::from(&origin), vec![Arc::new(handler)]);
         }
         if let Some(record) = extra.first() {
-            return Err(DiscoveryError::Zone(format!(
-                "the extra record for {} is outside every zone",
-                record.name
-            )));
+            return Err(DiscoveryError::RecordOutsideZones {
+                name: record.name.to_string(),
+            });
         }
         let (udp, tcp) = bind_pair().await?;
         let addr = udp.local_addr().map_err(DiscoveryError::Bind)?;

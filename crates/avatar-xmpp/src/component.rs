@@ -26,6 +26,7 @@ use xmpp_parsers::ping::Ping;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
+use crate::error::ConfigError;
 use crate::iq::IqService;
 
 /// Where and as whom the component connects.
@@ -47,19 +48,53 @@ pub const DEFAULT_MAX_STANZA_BYTES: usize = 12 << 20;
 impl ComponentConfig {
     /// Connect to `server` (`HOST:PORT` of the server's component port) as `domain`, proving
     /// the shared `secret`. Backoff starts at 1 s and doubles up to 60 s.
+    ///
+    /// ```
+    /// use avatar_xmpp::{ComponentConfig, ConfigError};
+    ///
+    /// let config = ComponentConfig::new("127.0.0.1:5347", "avatars.example.org", "s3cret")?;
+    /// assert_eq!(config.domain(), "avatars.example.org");
+    /// assert!(matches!(
+    ///     ComponentConfig::new("127.0.0.1:5347", "alice@example.org", "s3cret"),
+    ///     Err(ConfigError::NotADomain { .. })
+    /// ));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::InvalidDomain`] or [`ConfigError::NotADomain`] for a domain that is not a
+    /// bare JID domain; [`ConfigError::InvalidServer`] for a server without a numeric port;
+    /// [`ConfigError::EmptySecret`].
     pub fn new(
         server: impl Into<String>,
         domain: impl Into<String>,
         secret: impl Into<String>,
-    ) -> Self {
-        Self {
-            server: server.into(),
-            domain: domain.into(),
-            secret: secret.into(),
+    ) -> Result<Self, ConfigError> {
+        let (server, domain, secret) = (server.into(), domain.into(), secret.into());
+        let jid = Jid::new(&domain).map_err(|source| ConfigError::InvalidDomain {
+            domain: domain.clone(),
+            source,
+        })?;
+        if jid.node().is_some() || jid.resource().is_some() {
+            return Err(ConfigError::NotADomain { domain });
+        }
+        let has_port = server.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !has_port {
+            return Err(ConfigError::InvalidServer { server });
+        }
+        if secret.is_empty() {
+            return Err(ConfigError::EmptySecret);
+        }
+        Ok(Self {
+            server,
+            domain,
+            secret,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
-        }
+        })
     }
 
     /// The most bytes one stanza may take on the wire (default

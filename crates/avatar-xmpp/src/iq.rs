@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use avatar_image::{Limits, XmppRendition, render_xmpp, validate};
+use avatar_image::{ImageError, Limits, XmppRendition, render_xmpp, validate};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::Store;
 use bytes::Bytes;
@@ -45,78 +45,61 @@ pub const FEATURES: [&str; 8] = [
     "vcard-temp:x:update",
 ];
 
-/// Why an IQ is refused: the error table of `shared/spec/xmpp-avatars.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why an IQ is refused: the error table of `docs/protocol.md` section 4 (`[xmpp.error.*]`).
+///
+/// Its [`Display`](std::fmt::Display) is the text sent in the stanza error (with anti-harvesting
+/// off), so a log line and the client see the same words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// A subject we could serve, with no avatar: `cancel` / `item-not-found`.
+    #[error("no avatar is stored for this address")]
     NoAvatar,
     /// A JID that names no identity: `cancel` / `service-unavailable` (or `item-not-found` with
     /// anti-harvesting on, so the two cannot be told apart).
+    #[error("this JID does not name an address served here")]
     UnknownSubject,
     /// A namespace this service does not answer: `cancel` / `service-unavailable`.
+    #[error("this service answers jabber:iq:avatar, storage:client:avatar and vcard-temp")]
     NamespaceNotUnderstood,
     /// `set` on `jabber:iq:avatar`: `cancel` / `feature-not-implemented`.
+    #[error(
+        "jabber:iq:avatar is read-only; set the avatar through storage:client:avatar or vcard-temp"
+    )]
     SetOnIqAvatar,
     /// Bad base64 or no `<data>`: `modify` / `bad-request`.
+    #[error("expected <data mimetype='...'> with base64 image data")]
     BadRequest,
-    /// Not an image, too large, wrong format: `modify` / `not-acceptable`.
-    NotAcceptable,
+    /// Not an image, too large, wrong format: `modify` / `not-acceptable`, with the limit the
+    /// upload broke.
+    #[error("the image is refused: {0}")]
+    NotAcceptable(#[source] ImageError),
     /// A set on someone else's avatar: `auth` / `forbidden`.
+    #[error("only the address's owner may set its avatar")]
     Forbidden,
     /// The store failed: `wait` / `internal-server-error`.
+    #[error("the avatar store failed; try again later")]
     StoreFailed,
 }
 
 impl Refusal {
-    fn stanza_error(self, anti_harvesting: bool) -> StanzaError {
-        let (kind, condition, text) = match self {
-            Self::NoAvatar => (
-                ErrorType::Cancel,
-                DefinedCondition::ItemNotFound,
-                "no avatar is stored for this address",
-            ),
-            Self::UnknownSubject if anti_harvesting => (
-                ErrorType::Cancel,
-                DefinedCondition::ItemNotFound,
-                "no avatar is stored for this address",
-            ),
-            Self::UnknownSubject => (
-                ErrorType::Cancel,
-                DefinedCondition::ServiceUnavailable,
-                "this JID does not name an address served here",
-            ),
-            Self::NamespaceNotUnderstood => (
-                ErrorType::Cancel,
-                DefinedCondition::ServiceUnavailable,
-                "this service answers jabber:iq:avatar, storage:client:avatar and vcard-temp",
-            ),
-            Self::SetOnIqAvatar => (
-                ErrorType::Cancel,
-                DefinedCondition::FeatureNotImplemented,
-                "jabber:iq:avatar is read-only; set the avatar through storage:client:avatar or vcard-temp",
-            ),
-            Self::BadRequest => (
-                ErrorType::Modify,
-                DefinedCondition::BadRequest,
-                "expected <data mimetype='...'> with base64 image data",
-            ),
-            Self::NotAcceptable => (
-                ErrorType::Modify,
-                DefinedCondition::NotAcceptable,
-                "expected a PNG, JPEG, GIF or WebP image within the size limits",
-            ),
-            Self::Forbidden => (
-                ErrorType::Auth,
-                DefinedCondition::Forbidden,
-                "only the address's owner may set its avatar",
-            ),
-            Self::StoreFailed => (
-                ErrorType::Wait,
-                DefinedCondition::InternalServerError,
-                "the avatar store failed; try again later",
-            ),
+    /// The stanza error sent for this refusal.
+    fn stanza_error(&self, anti_harvesting: bool) -> StanzaError {
+        let (kind, condition) = match self {
+            Self::NoAvatar => (ErrorType::Cancel, DefinedCondition::ItemNotFound),
+            Self::UnknownSubject if anti_harvesting => {
+                return Self::NoAvatar.stanza_error(anti_harvesting);
+            }
+            Self::UnknownSubject | Self::NamespaceNotUnderstood => {
+                (ErrorType::Cancel, DefinedCondition::ServiceUnavailable)
+            }
+            Self::SetOnIqAvatar => (ErrorType::Cancel, DefinedCondition::FeatureNotImplemented),
+            Self::BadRequest => (ErrorType::Modify, DefinedCondition::BadRequest),
+            Self::NotAcceptable(_) => (ErrorType::Modify, DefinedCondition::NotAcceptable),
+            Self::Forbidden => (ErrorType::Auth, DefinedCondition::Forbidden),
+            Self::StoreFailed => (ErrorType::Wait, DefinedCondition::InternalServerError),
         };
-        StanzaError::new(kind, condition, "en", text)
+        StanzaError::new(kind, condition, "en", self.to_string())
     }
 }
 
@@ -381,7 +364,7 @@ impl<St: Store> IqService<St> {
         if !from.is_some_and(|from| JidMapping::is_owner(from, &identity)) {
             return Err(Refusal::Forbidden);
         }
-        validate(&image, &self.shared.config.limits).map_err(|_| Refusal::NotAcceptable)?;
+        validate(&image, &self.shared.config.limits).map_err(Refusal::NotAcceptable)?;
         self.shared
             .store
             .put(&identity, Bytes::from(image))

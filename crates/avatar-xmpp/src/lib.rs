@@ -24,6 +24,7 @@
 //! [`component`] (the XEP-0114 connection and its reconnect loop).
 
 pub mod component;
+mod error;
 pub mod escape;
 pub mod iq;
 pub mod mapping;
@@ -31,6 +32,7 @@ pub mod payload;
 mod presence;
 
 pub use component::ComponentConfig;
+pub use error::ConfigError;
 pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};

@@ -29,6 +29,10 @@ pub(crate) enum CliError {
         source: io::Error,
     },
 
+    /// The XMPP component's settings are refused (exit status 2).
+    #[error(transparent)]
+    Component(#[from] avatar_xmpp::ConfigError),
+
     /// The store failed (exit status 1).
     #[error(transparent)]
     Store(#[from] avatar_store::StoreError),
@@ -55,7 +59,7 @@ impl CliError {
     /// 2 for anything the user can fix by changing the command line or its files, 1 for the rest.
     pub(crate) const fn exit_code(&self) -> u8 {
         match self {
-            Self::Input(_) | Self::Image { .. } | Self::ReadFile { .. } => 2,
+            Self::Input(_) | Self::Image { .. } | Self::ReadFile { .. } | Self::Component(_) => 2,
             Self::Store(_) | Self::Service(_) | Self::Bind { .. } | Self::Output(_) => 1,
         }
     }

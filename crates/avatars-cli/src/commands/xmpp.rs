@@ -13,6 +13,8 @@ use crate::error::CliError;
 /// Connects to the server's component port and answers until Ctrl-C or SIGTERM, reconnecting
 /// with backoff whenever the server refuses or drops the component.
 pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(), CliError> {
+    // Refused here, before connecting: a wrong domain would otherwise be retried forever.
+    let config = ComponentConfig::new(&args.server, &args.domain, &args.secret)?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -33,12 +35,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             args.domain, args.server
         )?;
         out.flush()?;
-        run(
-            ComponentConfig::new(&args.server, &args.domain, &args.secret),
-            service,
-            shutdown_signal(),
-        )
-        .await;
+        run(config, service, shutdown_signal()).await;
         eprintln!("shut down");
         Ok(())
     })
