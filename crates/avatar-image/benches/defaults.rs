@@ -5,26 +5,15 @@
 use std::hint::black_box;
 
 use avatar_image::render_default;
-use avatar_proto::{AvatarHash, DefaultKeyword, RobohashSet};
+use avatar_proto::{AvatarHash, DefaultKeyword};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn generators(c: &mut Criterion) {
     let hash: AvatarHash = "40f8d096a3777232204cb3f796c577b7".parse().unwrap();
-    let keywords = [
-        DefaultKeyword::Identicon,
-        DefaultKeyword::Retro,
-        DefaultKeyword::MonsterId,
-        DefaultKeyword::Wavatar,
-        DefaultKeyword::Robohash(RobohashSet::Set1),
-        DefaultKeyword::Robohash(RobohashSet::Set2),
-        DefaultKeyword::Robohash(RobohashSet::Set3),
-        DefaultKeyword::Pagan,
-        DefaultKeyword::MysteryPerson,
-        DefaultKeyword::Blank,
-    ];
+    let keywords = DefaultKeyword::ALL.into_iter().filter(|k| k.is_drawn());
     for size in [80, 512] {
         let mut group = c.benchmark_group(format!("default at {size} px"));
-        for keyword in keywords {
+        for keyword in keywords.clone() {
             let name = match keyword {
                 DefaultKeyword::Robohash(set) => format!("robohash {}", set.name()),
                 other => other.name().to_owned(),

@@ -4,31 +4,14 @@
 //! `cargo bench -p avatar-image --bench resize`
 
 use std::hint::black_box;
-use std::io::Cursor;
 
 use avatar_image::{Limits, render_square};
 use criterion::{Criterion, criterion_group, criterion_main};
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
 use image::imageops::{self, FilterType as ImageFilter};
-use image::{Rgb, RgbImage};
-
-/// Smooth waves plus a ramp: something like a photo for a resizer, deterministic.
-#[expect(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "pixel arithmetic on small, positive values"
-)]
-fn photo_like(width: u32, height: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |x, y| {
-        Rgb([
-            (128.0 + 100.0 * (x as f32 / 17.0).sin()) as u8,
-            (128.0 + 100.0 * (y as f32 / 23.0).cos()) as u8,
-            ((x + y) % 256) as u8,
-        ])
-    })
-}
+use test_support::images::{encode, photo_like};
 
 fn fir(source: &RgbImage, side: u32) -> Vec<u8> {
     let src = Image::from_vec_u8(
@@ -79,10 +62,7 @@ fn resizers(c: &mut Criterion) {
 }
 
 fn cold_render(c: &mut Criterion) {
-    let mut jpeg = Vec::new();
-    photo_like(512, 512)
-        .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
-        .unwrap();
+    let jpeg = encode(&photo_like(512, 512), image::ImageFormat::Jpeg);
     let limits = Limits::default();
     let mut group = c.benchmark_group("cold render of a 512x512 JPEG");
     for side in [80, 512] {

@@ -6,24 +6,17 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use avatar_image::render_default;
-use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity, RobohashSet};
+use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity};
 
 const SIZES: [u32; 3] = [32, 80, 256];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: gallery OUT-DIR")?);
     std::fs::create_dir_all(&out)?;
-    let keywords = [
-        ("identicon", DefaultKeyword::Identicon),
-        ("retro", DefaultKeyword::Retro),
-        ("monsterid", DefaultKeyword::MonsterId),
-        ("wavatar", DefaultKeyword::Wavatar),
-        ("robohash-set1", DefaultKeyword::Robohash(RobohashSet::Set1)),
-        ("robohash-set2", DefaultKeyword::Robohash(RobohashSet::Set2)),
-        ("robohash-set3", DefaultKeyword::Robohash(RobohashSet::Set3)),
-        ("pagan", DefaultKeyword::Pagan),
-        ("mp", DefaultKeyword::MysteryPerson),
-    ];
+    // Every drawn keyword but blank (nothing to see).
+    let keywords = DefaultKeyword::ALL
+        .into_iter()
+        .filter(|k| k.is_drawn() && *k != DefaultKeyword::Blank);
     let people: Vec<String> = (1..=12).map(|n| format!("person{n}@example.org")).collect();
 
     let mut html = String::from(
@@ -34,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          <h1>Default images</h1><p>Each generator for 12 addresses at 32, 80 and 256 px, drawn at that size.</p>",
     );
     let mut written = 0;
-    for (name, keyword) in keywords {
+    for keyword in keywords {
+        let name = keyword.label();
         write!(html, "<h2>{name}</h2><table>")?;
         for person in &people {
             let hash = Identity::parse(person)?.hash(HashAlgorithm::Md5);

@@ -6,7 +6,6 @@
 
 use std::future::Future as _;
 use std::hint::black_box;
-use std::io::Cursor;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
@@ -17,20 +16,8 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::header::{ETAG, IF_NONE_MATCH};
 use http::{HeaderValue, Request};
-use image::{Rgb, RgbImage};
+use test_support::images;
 use tower::{Service as _, ServiceExt as _};
-
-fn jpeg_512() -> Vec<u8> {
-    let image = RgbImage::from_fn(512, 512, |x, y| {
-        let [x, y] = [x, y].map(|v| u8::try_from(v % 256).unwrap_or(0));
-        Rgb([x, y, x ^ y])
-    });
-    let mut out = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
-        .unwrap();
-    out
-}
 
 fn service_requests(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -41,7 +28,8 @@ fn service_requests(c: &mut Criterion) {
         .hash(HashAlgorithm::Md5);
     let store = MemoryStore::new();
     let mut service = runtime.block_on(async {
-        store.put(&george, Bytes::from(jpeg_512())).await.unwrap();
+        let jpeg = images::encode(&images::photo_like(512, 512), image::ImageFormat::Jpeg);
+        store.put(&george, Bytes::from(jpeg)).await.unwrap();
         AvatarService::new(store)
     });
     let cases = [

@@ -4,39 +4,11 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use avatar_image::render_default;
-use avatar_proto::{AvatarHash, DefaultKeyword, HashAlgorithm, RobohashSet};
+use avatar_proto::{AvatarHash, DefaultKeyword, HashAlgorithm};
 
 /// Every keyword that draws an image.
-const DRAWN: [DefaultKeyword; 10] = [
-    DefaultKeyword::Identicon,
-    DefaultKeyword::Retro,
-    DefaultKeyword::MonsterId,
-    DefaultKeyword::Wavatar,
-    DefaultKeyword::Robohash(RobohashSet::Set1),
-    DefaultKeyword::Robohash(RobohashSet::Set2),
-    DefaultKeyword::Robohash(RobohashSet::Set3),
-    DefaultKeyword::Pagan,
-    DefaultKeyword::MysteryPerson,
-    DefaultKeyword::Blank,
-];
-
-/// The generators that must differ between hashes (not `mp` or `blank`).
-const GENERATED: [DefaultKeyword; 8] = [
-    DefaultKeyword::Identicon,
-    DefaultKeyword::Retro,
-    DefaultKeyword::MonsterId,
-    DefaultKeyword::Wavatar,
-    DefaultKeyword::Robohash(RobohashSet::Set1),
-    DefaultKeyword::Robohash(RobohashSet::Set2),
-    DefaultKeyword::Robohash(RobohashSet::Set3),
-    DefaultKeyword::Pagan,
-];
-
-fn label(keyword: DefaultKeyword) -> String {
-    match keyword {
-        DefaultKeyword::Robohash(set) => format!("robohash-{}", set.name()),
-        other => other.name().to_owned(),
-    }
+fn drawn() -> impl Iterator<Item = DefaultKeyword> {
+    DefaultKeyword::ALL.into_iter().filter(|k| k.is_drawn())
 }
 
 fn hash(n: u32) -> AvatarHash {
@@ -53,14 +25,14 @@ fn draw(keyword: DefaultKeyword, hash: &AvatarHash, size: u32) -> Vec<u8> {
 
 #[test]
 fn every_keyword_is_exactly_n_by_n() {
-    for keyword in DRAWN {
+    for keyword in drawn() {
         for size in [1, 2, 31, 80, 512] {
             let decoded = image::load_from_memory(&draw(keyword, &hash(1), size)).unwrap();
             assert_eq!(
                 (decoded.width(), decoded.height()),
                 (size, size),
                 "{} at {size}",
-                label(keyword)
+                keyword.label()
             );
         }
     }
@@ -72,13 +44,13 @@ fn every_keyword_is_exactly_n_by_n() {
 
 #[test]
 fn same_hash_and_size_give_identical_bytes() {
-    for keyword in DRAWN {
+    for keyword in drawn() {
         for size in [7, 80] {
             assert_eq!(
                 draw(keyword, &hash(3), size),
                 draw(keyword, &hash(3), size),
                 "{}",
-                label(keyword)
+                keyword.label()
             );
         }
     }
@@ -86,9 +58,9 @@ fn same_hash_and_size_give_identical_bytes() {
 
 #[test]
 fn a_thousand_hashes_give_a_thousand_distinct_images_per_generator() {
-    for keyword in GENERATED {
+    for keyword in DefaultKeyword::ALL.into_iter().filter(|k| k.is_generated()) {
         let images: HashSet<Vec<u8>> = (0..1000).map(|n| draw(keyword, &hash(n), 32)).collect();
-        assert_eq!(images.len(), 1000, "{} repeated itself", label(keyword));
+        assert_eq!(images.len(), 1000, "{} repeated itself", keyword.label());
     }
 }
 
@@ -113,11 +85,16 @@ fn mp_is_the_same_for_everyone_and_blank_is_transparent() {
 #[test]
 fn output_digests() {
     let mut table = String::new();
-    for keyword in DRAWN {
+    for keyword in drawn() {
         for n in [1, 2, 3] {
             for size in [32, 80] {
                 let digest = HashAlgorithm::Sha256.digest(&draw(keyword, &hash(n), size));
-                writeln!(table, "{:<16} person{n} {size:>3} {digest}", label(keyword)).unwrap();
+                writeln!(
+                    table,
+                    "{:<16} person{n} {size:>3} {digest}",
+                    keyword.label()
+                )
+                .unwrap();
             }
         }
     }

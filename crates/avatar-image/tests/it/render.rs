@@ -3,52 +3,10 @@
 use std::io::Cursor;
 
 use avatar_image::{ImageError, ImageFormat, Limits, probe, render_square, validate};
-use image::codecs::gif::{GifDecoder, GifEncoder, Repeat};
-use image::{AnimationDecoder as _, Delay, Frame, Rgb, RgbImage, Rgba, RgbaImage};
-
-/// A `width` x `height` image in three vertical bands: red, green, blue.
-fn bands(width: u32, height: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |x, _| match 3 * x / width {
-        0 => Rgb([255, 0, 0]),
-        1 => Rgb([0, 255, 0]),
-        _ => Rgb([0, 0, 255]),
-    })
-}
-
-fn encode(image: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
-    let mut out = Vec::new();
-    let dynamic = image::DynamicImage::ImageRgb8(image.clone());
-    let dynamic = if format == image::ImageFormat::WebP || format == image::ImageFormat::Gif {
-        image::DynamicImage::ImageRgba8(dynamic.to_rgba8())
-    } else {
-        dynamic
-    };
-    dynamic
-        .write_to(&mut Cursor::new(&mut out), format)
-        .unwrap();
-    out
-}
-
-fn animated_gif(frames: u32, side: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    {
-        let mut encoder = GifEncoder::new(&mut out);
-        encoder.set_repeat(Repeat::Infinite).unwrap();
-        for index in 0..frames {
-            let shade = u8::try_from(index * 40 % 256).unwrap();
-            let frame = RgbaImage::from_pixel(side, side, Rgba([shade, 100, 200, 255]));
-            encoder
-                .encode_frame(Frame::from_parts(
-                    frame,
-                    0,
-                    0,
-                    Delay::from_numer_denom_ms(100, 1),
-                ))
-                .unwrap();
-        }
-    }
-    out
-}
+use image::codecs::gif::GifDecoder;
+use image::{AnimationDecoder as _, Rgb};
+use test_support::hostile::png_claiming;
+use test_support::images::{animated_gif, bands, encode};
 
 const FORMATS: [(image::ImageFormat, ImageFormat); 4] = [
     (image::ImageFormat::Png, ImageFormat::Png),
@@ -136,44 +94,6 @@ fn junk_and_truncated_files_are_refused_clearly() {
             "{format}: {err:?}"
         );
     }
-}
-
-/// A PNG whose header claims `width` x `height` and whose data is one empty IDAT.
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: [u8; 4], data: &[u8]) {
-        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
-        let mut crc_input = kind.to_vec();
-        crc_input.extend_from_slice(data);
-        out.extend_from_slice(&crc_input);
-        out.extend_from_slice(&crc32(&crc_input).to_be_bytes());
-    }
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffffu32;
-        for &byte in bytes {
-            crc ^= u32::from(byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut header = Vec::new();
-    header.extend_from_slice(&width.to_be_bytes());
-    header.extend_from_slice(&height.to_be_bytes());
-    header.extend_from_slice(&[8, 6, 0, 0, 0]);
-    chunk(&mut out, *b"IHDR", &header);
-    chunk(
-        &mut out,
-        *b"IDAT",
-        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-    );
-    chunk(&mut out, *b"IEND", &[]);
-    out
 }
 
 #[test]

@@ -6,32 +6,7 @@ use avatar_image::{ImageFormat, Limits, render_xmpp};
 use image::{Rgb, RgbImage};
 use proptest::prelude::*;
 use sha1::{Digest as _, Sha1};
-
-/// Noise is the worst case for compression.
-fn noise(width: u32, height: u32, seed: u64) -> RgbImage {
-    let mut state = seed | 1;
-    RgbImage::from_fn(width, height, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let [a, b, c, ..] = state.to_le_bytes();
-        Rgb([a, b, c])
-    })
-}
-
-fn encode(image: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
-    let mut out = Vec::new();
-    let dynamic = image::DynamicImage::ImageRgb8(image.clone());
-    let dynamic = if matches!(format, image::ImageFormat::Gif | image::ImageFormat::WebP) {
-        image::DynamicImage::ImageRgba8(dynamic.to_rgba8())
-    } else {
-        dynamic
-    };
-    dynamic
-        .write_to(&mut Cursor::new(&mut out), format)
-        .unwrap();
-    out
-}
+use test_support::images::{encode, noise};
 
 fn check(bytes: &[u8]) {
     let rendition = render_xmpp(bytes, &Limits::default()).unwrap();

@@ -37,6 +37,51 @@ pub enum DefaultKeyword {
 }
 
 impl DefaultKeyword {
+    /// Every keyword, each robohash set on its own: the generators first (in the order they
+    /// were added), then the fixed images (`mp`, `blank`), then `404`. Tests, benches and the
+    /// gallery iterate over this rather than writing the list out again.
+    ///
+    /// ```
+    /// use avatar_proto::DefaultKeyword;
+    ///
+    /// let drawn = DefaultKeyword::ALL.iter().filter(|keyword| keyword.is_drawn()).count();
+    /// assert_eq!(drawn, DefaultKeyword::ALL.len() - 1);
+    /// ```
+    pub const ALL: [Self; 11] = [
+        Self::Identicon,
+        Self::Retro,
+        Self::MonsterId,
+        Self::Wavatar,
+        Self::Robohash(RobohashSet::Set1),
+        Self::Robohash(RobohashSet::Set2),
+        Self::Robohash(RobohashSet::Set3),
+        Self::Pagan,
+        Self::MysteryPerson,
+        Self::Blank,
+        Self::NotFound,
+    ];
+
+    /// Whether the keyword is answered with an image (every keyword but `404`).
+    #[must_use]
+    pub const fn is_drawn(self) -> bool {
+        !matches!(self, Self::NotFound)
+    }
+
+    /// Whether the image differs from hash to hash (the generators; not `mp`, `blank` or `404`).
+    #[must_use]
+    pub const fn is_generated(self) -> bool {
+        !matches!(self, Self::NotFound | Self::MysteryPerson | Self::Blank)
+    }
+
+    /// The name with the robohash set, for file names and tables: `robohash-set2`, `identicon`.
+    #[must_use]
+    pub fn label(self) -> String {
+        match self {
+            Self::Robohash(set) => format!("robohash-{}", set.name()),
+            other => other.name().to_owned(),
+        }
+    }
+
     /// Every keyword spelling accepted in `d`/`default`, in a stable order (for `Allow`-style
     /// listings and documentation). `mm` and `mp` are the same keyword.
     pub const ACCEPTED: [&'static str; 10] = [
@@ -108,6 +153,9 @@ pub enum RobohashSet {
 }
 
 impl RobohashSet {
+    /// The three sets, in order.
+    pub const ALL: [Self; 3] = [Self::Set1, Self::Set2, Self::Set3];
+
     /// `set2` and `set3` exactly; anything else is the default `set1`.
     #[must_use]
     pub fn parse(value: &str) -> Self {
@@ -152,6 +200,30 @@ mod tests {
         assert_eq!(
             DefaultKeyword::parse("mm", None),
             DefaultKeyword::parse("mp", None)
+        );
+    }
+
+    #[test]
+    fn all_names_every_accepted_spelling_and_each_robohash_set_once() {
+        let mut names: Vec<&str> = DefaultKeyword::ALL.iter().map(|k| k.name()).collect();
+        names.dedup();
+        let mut accepted: Vec<&str> = DefaultKeyword::ACCEPTED
+            .iter()
+            .filter(|&&name| name != "mm")
+            .copied()
+            .collect();
+        names.sort_unstable();
+        accepted.sort_unstable();
+        assert_eq!(names, accepted);
+        for set in RobohashSet::ALL {
+            assert!(DefaultKeyword::ALL.contains(&DefaultKeyword::Robohash(set)));
+        }
+        assert_eq!(
+            DefaultKeyword::ALL
+                .iter()
+                .filter(|k| k.is_generated())
+                .count(),
+            8
         );
     }
 

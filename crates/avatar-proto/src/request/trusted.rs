@@ -317,44 +317,7 @@ mod tests {
 
     #[test]
     fn hostile_forms_are_refused() {
-        let hostile = [
-            "//evil.example/avatar/",
-            "///evil.example/",
-            "/\\evil.example/",
-            "\\\\evil.example",
-            "https:\\\\gravatar.com\\avatar\\",
-            "javascript:alert(1)",
-            "JavaScript://gravatar.com/avatar/%0aalert(1)",
-            "data:image/png;base64,AAAA",
-            "ftp://gravatar.com/avatar/",
-            "http:/gravatar.com/avatar/",
-            "http:gravatar.com/avatar/",
-            "https://gravatar.com@evil.example/avatar/",
-            "https://evil.example@gravatar.com/avatar/",
-            "https://user:pw@gravatar.com/avatar/",
-            "https://evil.example#@gravatar.com/avatar/",
-            "https://evil.example/?x=https://secure.gravatar.com/avatar/",
-            "https://gravatar.com.example.org/avatar/x",
-            "https://gravatar.com%2eevil.example/avatar/",
-            "https://gravatar.com./avatar/x",
-            "https://evilgravatar.com/avatar/x",
-            "https://.gravatar.com/avatar/x",
-            "https://gravatar.com:8443/avatar/x",
-            "https://gravatar.com/avatar",
-            "https://gravatar.com/other/",
-            "https://gravatar.com/avatar/../evil",
-            "https://gravatar.com/avatar/%2e%2e/evil",
-            "https://gravatar.com/avatar/..%2fevil",
-            "https://gravatar.com/avatar/..%5Cevil",
-            "https://gr\u{430}vatar.com/avatar/x",
-            "http\t://gravatar.com/avatar/",
-            "https://gravatar.com/avatar/\nLocation: evil",
-            "/.//evil.example/x",
-            "/a/../..//evil.example/x",
-            " https://gravatar.com/avatar/",
-            "",
-        ];
-        for candidate in hostile {
+        for candidate in test_support::hostile::OPEN_REDIRECTS {
             assert_eq!(target(candidate), None, "{candidate:?} must be refused");
         }
         assert_eq!(target(&format!("/{}", "a".repeat(MAX_REDIRECT_LEN))), None);

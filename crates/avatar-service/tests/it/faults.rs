@@ -1,13 +1,11 @@
 //! Store faults under the service: logged, answered as a miss, never a 500.
 
-mod common;
-
 use avatar_service::AvatarService;
 use avatar_store::{FsStore, Store as _};
 use bytes::Bytes;
-use common::*;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
+use test_support::suite::*;
 use tower::ServiceExt as _;
 
 async fn status_and_size(service: &AvatarService<FsStore>, uri: &str) -> (StatusCode, usize) {
@@ -34,7 +32,7 @@ async fn damaged_or_oversized_store_files_are_misses() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsStore::open(dir.path()).unwrap();
     store
-        .put(&identity(GEORGE), Bytes::from(png()))
+        .put(&identity(GEORGE), Bytes::from(george_png()))
         .await
         .unwrap();
     // Caching off: this test damages the directory behind the store's back, which a caching

@@ -2,16 +2,17 @@
 //! redirected anywhere untrusted, damaged or hostile stored files are misses, and nothing
 //! already stored changes.
 
-mod common;
-
 use avatar_service::AvatarService;
 use avatar_store::{MemoryStore, Store as _};
 use bytes::Bytes;
-use common::*;
 use http::header::{CONTENT_TYPE, LOCATION};
 use http::{Request, StatusCode};
+use test_support::hostile::{
+    OPEN_REDIRECTS, gif_claiming_the_largest, png_claiming, webp_claiming,
+};
+use test_support::suite::*;
 
-const NOBODY: &str = "0123456789abcdef0123456789abcdef";
+const NOBODY_HASH: &str = "0123456789abcdef0123456789abcdef";
 
 /// What George's avatar is, to check after every attack that it still is.
 async fn george_bytes(service: &AvatarService<MemoryStore>) -> Bytes {
@@ -39,12 +40,12 @@ async fn malformed_hashes_and_traversal_get_a_clear_400_or_404() {
     let paths = [
         "/avatar/".to_owned(),
         "/avatar/xyz".to_owned(),
-        format!("/avatar/{}", &NOBODY[..31]),
-        format!("/avatar/{NOBODY}0"),
+        format!("/avatar/{}", &NOBODY_HASH[..31]),
+        format!("/avatar/{NOBODY_HASH}0"),
         format!("/avatar/{long}"),
-        format!("/avatar/{NOBODY}.exe"),
-        format!("/avatar/{NOBODY}/"),
-        format!("/avatar/{NOBODY}%00"),
+        format!("/avatar/{NOBODY_HASH}.exe"),
+        format!("/avatar/{NOBODY_HASH}/"),
+        format!("/avatar/{NOBODY_HASH}%00"),
         "/avatar/../../../../etc/passwd".to_owned(),
         "/avatar/..%2f..%2f..%2fetc%2fpasswd".to_owned(),
         "/avatar/%2e%2e%2f%2e%2e%2fetc%2fpasswd".to_owned(),
@@ -111,50 +112,6 @@ async fn huge_repeated_and_badly_encoded_queries_are_answered_normally() {
     }
 }
 
-/// `d=` values that must never become a redirect: each is sent as is, percent-encoded once and
-/// percent-encoded twice.
-const OPEN_REDIRECTS: &[&str] = &[
-    "//evil.example/avatar/",
-    "///evil.example/",
-    "////evil.example/",
-    "/\\evil.example/",
-    "\\/evil.example/",
-    "\\\\evil.example",
-    "https:\\\\gravatar.com\\avatar\\",
-    "https:/\\evil.example",
-    "javascript:alert(1)",
-    "JaVaScRiPt:alert(1)",
-    "java\tscript:alert(1)",
-    "javascript://gravatar.com/avatar/%0aalert(1)",
-    "data:image/png;base64,AAAA",
-    "DATA:text/html,<script>alert(1)</script>",
-    "vbscript:msgbox(1)",
-    "ftp://gravatar.com/avatar/",
-    "HTTPS://evil.example/avatar/",
-    "http:/gravatar.com/avatar/",
-    "http:gravatar.com/avatar/",
-    "https://gravatar.com@evil.example/avatar/",
-    "https://evil.example@gravatar.com/avatar/",
-    "https://user:pw@gravatar.com/avatar/",
-    "https://evil.example#@gravatar.com/avatar/",
-    "https://evil.example\\@gravatar.com/avatar/",
-    "https://evil.example/?x=https://secure.gravatar.com/avatar/",
-    "https://gravatar.com.evil.example/avatar/x",
-    "https://gravatar.com%2eevil.example/avatar/x",
-    "https://evilgravatar.com/avatar/x",
-    "https://gr\u{430}vatar.com/avatar/x",
-    "https://xn--grvatar-4fg.com/avatar/x",
-    "https://gravatar.com/avatar/../../evil",
-    "https://gravatar.com/avatar/%2e%2e/%2e%2e/evil",
-    "http\t://gravatar.com/avatar/",
-    "https://gravatar.com/avatar/\r\nLocation: https://evil.example/",
-    "\thttps://evil.example/",
-    " //evil.example/",
-    "/.//evil.example/x",
-    "/a/../..//evil.example/x",
-    "https://0x7f.0x0.0x0.0x1/avatar/",
-    "https://[::1]/avatar/",
-];
 
 fn percent_encode(text: &str) -> String {
     text.bytes()
@@ -181,7 +138,7 @@ async fn open_redirect_forms_are_never_followed() {
             ("twice", twice),
         ] {
             for name in ["d", "default"] {
-                let uri = format!("/avatar/{NOBODY}?{name}={value}");
+                let uri = format!("/avatar/{NOBODY_HASH}?{name}={value}");
                 let Some(request) = Request::get(&uri).body(()).ok() else {
                     continue;
                 };
@@ -200,62 +157,11 @@ async fn open_redirect_forms_are_never_followed() {
     }
 }
 
-/// A PNG whose header claims `width` x `height`, with a valid IHDR and no pixel data.
-fn png_claiming(width: u32, height: u32) -> Vec<u8> {
-    let mut ihdr = b"IHDR".to_vec();
-    ihdr.extend(width.to_be_bytes());
-    ihdr.extend(height.to_be_bytes());
-    ihdr.extend([8, 2, 0, 0, 0]);
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend(13u32.to_be_bytes());
-    png.extend(&ihdr);
-    png.extend(crc32(&ihdr).to_be_bytes());
-    png.extend(0u32.to_be_bytes());
-    png.extend(b"IEND");
-    png.extend(crc32(b"IEND").to_be_bytes());
-    png
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    !bytes.iter().fold(u32::MAX, |crc, &byte| {
-        (0..8).fold(crc ^ u32::from(byte), |crc, _| {
-            if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            }
-        })
-    })
-}
-
-/// A GIF whose screen and image descriptor claim 65535 x 65535 (the format's largest).
-fn gif_claiming_the_largest() -> Vec<u8> {
-    let mut gif = b"GIF89a".to_vec();
-    gif.extend([0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00]);
-    gif.extend([0x2c, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x00]);
-    gif.extend([0x02, 0x02, 0x44, 0x01, 0x00, 0x3b]);
-    gif
-}
-
-/// A WebP (VP8X) whose canvas claims 100000 x 100000.
-fn webp_claiming(side: u32) -> Vec<u8> {
-    let mut vp8x = b"VP8X".to_vec();
-    vp8x.extend(10u32.to_le_bytes());
-    vp8x.extend([0, 0, 0, 0]);
-    vp8x.extend(&(side - 1).to_le_bytes()[..3]);
-    vp8x.extend(&(side - 1).to_le_bytes()[..3]);
-    let mut webp = b"RIFF".to_vec();
-    webp.extend(u32::try_from(4 + vp8x.len()).unwrap().to_le_bytes());
-    webp.extend(b"WEBP");
-    webp.extend(vp8x);
-    webp
-}
-
 #[tokio::test]
 async fn hostile_stored_files_are_misses_and_harm_nothing_else() {
     let service = service().await;
     let before = george_bytes(&service).await;
-    let mut truncated = png();
+    let mut truncated = george_png();
     truncated.truncate(truncated.len() / 2);
     let mut corrupt = jpeg();
     let middle = corrupt.len() / 2;

@@ -1,8 +1,6 @@
 //! The hot path: a request the caches can answer reads no file, decodes nothing and allocates
 //! only its response; writes through the store, or by another process, are seen.
 
-mod common;
-
 use std::future::Future as _;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -10,9 +8,9 @@ use std::time::Duration;
 use avatar_service::AvatarService;
 use avatar_store::{FsStore, Store as _};
 use bytes::Bytes;
-use common::*;
 use http::header::{ETAG, IF_NONE_MATCH};
 use http::{Request, StatusCode};
+use test_support::suite::*;
 use tower::Service as _;
 
 /// Calls the service for `request` and polls the response future exactly once, counting the
@@ -126,7 +124,7 @@ async fn writes_through_the_store_are_seen_at_once() {
 
     service
         .store()
-        .put(&identity(GEORGE), Bytes::from(png()))
+        .put(&identity(GEORGE), Bytes::from(george_png()))
         .await
         .unwrap();
     let png_hit = get(&service, &uri).await;
@@ -178,7 +176,7 @@ async fn reads_racing_imports_see_one_avatar_or_the_other_whole() {
     let service = fs_service(dir.path());
     let george = identity(GEORGE);
     let uri = format!("/avatar/{}?s=32&d=404", md5(GEORGE));
-    let (first, second) = (Bytes::from(png()), Bytes::from(jpeg()));
+    let (first, second) = (Bytes::from(george_png()), Bytes::from(jpeg()));
     service.store().put(&george, second.clone()).await.unwrap();
     let second_rendition = get(&service, &uri).await.into_body();
     service.store().put(&george, first.clone()).await.unwrap();
@@ -227,7 +225,7 @@ async fn reads_racing_removals_see_the_avatar_whole_or_a_404() {
     let service = fs_service(dir.path());
     let george = identity(GEORGE);
     let uri = format!("/avatar/{}?s=32&d=404", md5(GEORGE));
-    let image = Bytes::from(png());
+    let image = Bytes::from(george_png());
     service.store().put(&george, image.clone()).await.unwrap();
     let rendition = get(&service, &uri).await.into_body();
 

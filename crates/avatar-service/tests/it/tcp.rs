@@ -1,8 +1,6 @@
 //! Over real TCP on 127.0.0.1: the service alone (hyper and axum), nested, as a layer, and the
 //! upstream fallback against a real (local) upstream server.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -12,12 +10,12 @@ use axum::Router;
 use axum::response::IntoResponse as _;
 use axum::routing;
 use bytes::Bytes;
-use common::*;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use test_support::suite::*;
 
 async fn serve_router(router: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -124,6 +124,7 @@ fn service() -> IqService<MemoryStore> {
 async fn answers_and_reconnects_after_the_server_closes_the_stream() {
     let (addr, mut events, connections) = fake_server(SECRET).await;
     let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .unwrap()
         .backoff(Duration::from_millis(50), Duration::from_millis(200));
     let component = Running::start(config);
     for session in 1..=2 {
@@ -153,6 +154,7 @@ async fn answers_and_reconnects_after_the_server_closes_the_stream() {
 async fn a_refused_secret_is_retried_with_backoff() {
     let (addr, mut events, _) = fake_server("the server's secret").await;
     let config = ComponentConfig::new(addr, DOMAIN, "a wrong secret")
+        .unwrap()
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
     let component = Running::start(config);
     expect_events(&mut events, 3, "not-authorized").await;
@@ -163,6 +165,7 @@ async fn a_refused_secret_is_retried_with_backoff() {
 async fn a_conflict_ends_the_session_and_the_component_comes_back() {
     let (addr, mut events, connections) = fake_server_with(SECRET, true).await;
     let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .unwrap()
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
     let component = Running::start(config);
     expect_events(&mut events, 3, "conflict").await;
@@ -250,6 +253,7 @@ async fn an_oversized_stanza_ends_the_session_and_the_component_comes_back() {
         }
     });
     let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .unwrap()
         .backoff(Duration::from_millis(20), Duration::from_millis(100))
         .max_stanza_bytes(1 << 20);
     let component = Running::start(config);

@@ -1,7 +1,6 @@
 //! Hostile XML and uploads: each gets a stanza error or is refused before it is a stanza, memory
 //! stays bounded, and the stored avatar never changes.
 
-use std::io::Cursor;
 use std::sync::Arc;
 
 use avatar_proto::Identity;
@@ -12,17 +11,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use minidom::Element;
+use test_support::images;
 
 const ALICE: &str = "alice@avatars.example.org";
 const OWNER: &str = "alice@example.org/phone";
 const DOMAIN: &str = "avatars.example.org";
 
 fn png(side: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::RgbImage::from_pixel(side, side, image::Rgb([200, 40, 40]))
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
+    images::png(&images::solid(side, side, [200, 40, 40]))
 }
 
 type Service = IqService<Arc<MemoryStore>>;

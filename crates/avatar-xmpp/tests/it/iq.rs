@@ -1,7 +1,5 @@
 //! Every row of the error table, and the retrievals and uploads, in-process.
 
-use std::io::Cursor;
-
 use avatar_proto::Identity;
 use avatar_store::{MemoryStore, Store as _};
 use avatar_xmpp::payload::{NS_IQ_AVATAR, NS_STORAGE_AVATAR, VCard};
@@ -10,15 +8,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use minidom::Element;
+use test_support::hostile::png_claiming;
+use test_support::images;
 use xmpp_parsers::iq::Iq;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType};
 
 fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::RgbImage::from_pixel(width, height, image::Rgb(rgb))
-        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
+    images::png(&images::solid(width, height, rgb))
 }
 
 async fn service(anti_harvesting: bool) -> IqService<MemoryStore> {
@@ -45,14 +41,36 @@ fn iq(kind: &str, from: &str, to: &str, payload: &str) -> Iq {
 }
 
 async fn refused(service: &IqService<MemoryStore>, request: Iq) -> (ErrorType, DefinedCondition) {
+    let (kind, condition, _) = refused_with_text(service, request).await;
+    (kind, condition)
+}
+
+/// The error's type, condition and text.
+async fn refused_with_text(
+    service: &IqService<MemoryStore>,
+    request: Iq,
+) -> (ErrorType, DefinedCondition, String) {
     match service.answer(request).await {
         Some(Iq::Error { error, id, .. }) => {
             assert_eq!(id, "q1");
-            assert!(!error.texts.is_empty(), "errors explain themselves");
-            (error.type_, error.defined_condition)
+            let text = error
+                .texts
+                .values()
+                .next()
+                .expect("errors explain themselves")
+                .clone();
+            (error.type_, error.defined_condition, text)
         }
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+/// A `storage:client:avatar` payload carrying `bytes` as a PNG.
+fn storage(bytes: &[u8]) -> String {
+    format!(
+        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{}</data></query>",
+        STANDARD.encode(bytes)
+    )
 }
 
 async fn result_payload(service: &IqService<MemoryStore>, request: Iq) -> Option<Element> {
@@ -211,24 +229,17 @@ async fn non_images_and_oversized_images_are_not_acceptable_and_change_nothing()
         .await
         .unwrap()
         .unwrap();
-    let mut bomb = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
-    bomb.extend_from_slice(&100_000u32.to_be_bytes());
-    bomb.extend_from_slice(&100_000u32.to_be_bytes());
-    bomb.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-    for bytes in [b"hello, not an image".to_vec(), bomb] {
-        let data = STANDARD.encode(&bytes);
-        let request = iq(
-            "set",
-            OWNER,
-            ALICE,
-            &format!(
-                "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
-            ),
-        );
+    for (bytes, says) in [
+        (b"hello, not an image".to_vec(), "not a PNG, JPEG, GIF or WebP"),
+        (png_claiming(100_000, 100_000), "from 1 to 8192 pixels"),
+    ] {
+        let request = iq("set", OWNER, ALICE, &storage(&bytes));
+        let (kind, condition, text) = refused_with_text(&service, request).await;
         assert_eq!(
-            refused(&service, request).await,
+            (kind, condition),
             (ErrorType::Modify, DefinedCondition::NotAcceptable)
         );
+        assert!(text.contains(says), "the refusal names the rule: {text}");
     }
     let after = service
         .rendition(&Identity::parse("alice@example.org").unwrap())
@@ -244,28 +255,27 @@ async fn non_images_and_oversized_images_are_not_acceptable_and_change_nothing()
         ..avatar_image::Limits::default()
     };
     let strict = IqService::new(MemoryStore::new(), IqConfig::new(mapping).limits(limits));
-    let data = STANDARD.encode(png(300, 300, [9, 9, 9]).repeat(2));
     let request = iq(
         "set",
         OWNER,
         ALICE,
-        &format!(
-            "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
-        ),
+        &storage(&png(300, 300, [9, 9, 9]).repeat(2)),
     );
+    let (kind, condition, text) = refused_with_text(&strict, request).await;
     assert_eq!(
-        refused(&strict, request).await,
+        (kind, condition),
         (ErrorType::Modify, DefinedCondition::NotAcceptable)
+    );
+    assert!(
+        text.contains("at most 1000 bytes are accepted"),
+        "the refusal names the limit: {text}"
     );
 }
 
 #[tokio::test]
 async fn setting_someone_elses_avatar_is_forbidden() {
     let service = service(false).await;
-    let data = STANDARD.encode(png(40, 40, [1, 2, 3]));
-    let payload = format!(
-        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
-    );
+    let payload = storage(&png(40, 40, [1, 2, 3]));
     for from in [
         "mallory@example.org/laptop",
         "alice@example.org.evil.example/x",
@@ -285,11 +295,7 @@ async fn the_owner_uploads_through_storage_or_vcard_and_every_protocol_sees_it()
     let alice = Identity::parse("alice@example.org").unwrap();
     let before = service.rendition(&alice).await.unwrap().unwrap();
 
-    let upload = png(50, 50, [10, 200, 90]);
-    let data = STANDARD.encode(&upload);
-    let payload = format!(
-        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{data}</data></query>"
-    );
+    let payload = storage(&png(50, 50, [10, 200, 90]));
     assert_eq!(
         result_payload(&service, iq("set", OWNER, ALICE, &payload)).await,
         None

@@ -1,21 +1,6 @@
 //! The `avatars` binary as a user runs it: output, exit status, and one-line errors.
 
-use std::process::{Command, Output};
-
-fn avatars(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avatars"))
-        .args(args)
-        .output()
-        .expect("the avatars binary runs")
-}
-
-fn stdout(output: &Output) -> &str {
-    std::str::from_utf8(&output.stdout).unwrap()
-}
-
-fn stderr(output: &Output) -> &str {
-    std::str::from_utf8(&output.stderr).unwrap()
-}
+use crate::{avatars, stderr, stdout};
 
 #[test]
 fn hash_prints_md5_and_sha256_for_an_email() {
@@ -47,7 +32,7 @@ fn hash_prints_only_sha256_for_an_openid_in_any_case() {
 fn hash_json_is_one_parsable_object() {
     let output = avatars(&["hash", "--json", " Whatever@Wherever.whichever   "]);
     assert!(output.status.success());
-    let value: serde_json::Value = serde_json::from_str(stdout(&output)).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(value["identity"], "whatever@wherever.whichever");
     assert_eq!(value["kind"], "email");
     assert_eq!(value["md5"], "a60fc0828e808b9a6a9d50f1792240c8");
@@ -117,4 +102,27 @@ fn usage_errors_exit_2() {
     ] {
         assert_eq!(avatars(args).status.code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn xmpp_refuses_a_bad_domain_server_or_secret_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let cases = [
+        ("127.0.0.1:5347", "alice@example.org", "s3cret", "owns a whole domain"),
+        ("127.0.0.1:5347", "avatars..example.org", "s3cret", "invalid component domain"),
+        ("127.0.0.1", "avatars.example.org", "s3cret", "expected HOST:PORT"),
+        ("127.0.0.1:5347", "avatars.example.org", "", "secret is empty"),
+    ];
+    for (server, domain, secret, reason) in cases {
+        let output = avatars(&[
+            "xmpp", "--server", server, "--domain", domain, "--secret", secret, "--data-dir", data,
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{domain} {server}");
+        let err = stderr(&output);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("avatars: ") && err.contains(reason), "{err}");
+    }
+    assert!(!dir.path().join("data").exists(), "nothing was created");
 }

@@ -5,34 +5,20 @@
 //! Both need mounts (a read-only bind mount, a small tmpfs), so root: CI runs as root. Anywhere
 //! `mount` is refused the tests say so on stderr and pass without checking anything.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::Server;
+use test_support::images;
+
+use crate::{avatars, serve};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
-fn avatars(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avatars"))
-        .args(args)
-        .output()
-        .expect("the avatars binary runs")
-}
-
 /// A PNG of noise (so it does not compress): about `side * side * 3` bytes.
 fn write_noise_png(path: &Path, side: u32) {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    image::RgbImage::from_fn(side, side, |_, _| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let [r, g, b, ..] = state.to_le_bytes();
-        image::Rgb([r, g, b])
-    })
-    .save(path)
-    .unwrap();
+    images::noise(side, side, 0x2545_f491_4f6c_dd1d)
+        .save(path)
+        .unwrap();
 }
 
 /// A mount that is undone when dropped, even when the test fails.
@@ -96,7 +82,7 @@ fn a_data_directory_turning_read_only_keeps_serving_and_refuses_imports_clearly(
             .success()
     );
 
-    let server = Server::start(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
+    let server = serve(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
     let before = server.get(&format!("/avatar/{GEORGE_MD5}?s=64"));
     assert_eq!(before.status, 200);
 
@@ -169,7 +155,7 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
         0,
         "a partial temporary file was left on the full disk"
     );
-    let server = Server::start(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
+    let server = serve(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
     let response = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
     assert_eq!(response.status, 200);
     assert_eq!(image::load_from_memory(&response.body).unwrap().width(), 40);

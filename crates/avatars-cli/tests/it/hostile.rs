@@ -1,33 +1,20 @@
 //! Hostile requests over real TCP to the real `avatars serve`: what the HTTP layer refuses
 //! before the service sees it gets a clear 4xx, and the server goes on serving.
 
-mod common;
+use test_support::raw_http;
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use common::Server;
+use crate::serve;
 
 /// Sends `request` as is and returns the status code of the answer (0 if the connection was
 /// closed without one).
 fn raw(addr: &str, request: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let _ = stream.write_all(request);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    String::from_utf8_lossy(response.get(9..12).unwrap_or_default())
-        .parse()
-        .unwrap_or(0)
+    raw_http::send(addr, request).map_or(0, |response| response.status)
 }
 
 #[test]
 fn oversized_and_malformed_requests_get_a_4xx_and_the_server_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["--data-dir", "data"], false);
+    let server = serve(dir.path(), &["--data-dir", "data"], false);
     let hash = "0123456789abcdef0123456789abcdef";
 
     // A 64 KiB query: over `http::Uri`'s 65,534-byte limit, refused by hyper.

@@ -5,8 +5,6 @@
 //! Skips (loudly) only when Prosody is not installed, which the script allows only where there
 //! is no apt-get.
 
-mod common;
-
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,9 +14,11 @@ use avatar_conformance::xmpp::wire::{XmlStream, client_login};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_xmpp::{AvatarQuery, XAvatar};
 use base64::Engine as _;
-use common::Server;
 use minidom::Element;
 use sha1::Digest as _;
+use test_support::images;
+
+use crate::{AVATARS, serve};
 
 const SECRET: &str = "component-secret";
 const DOMAIN: &str = "avatars.localhost";
@@ -79,15 +79,7 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
 }
 
 fn write_png(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
-    image::RgbImage::from_fn(width, height, |x, y| {
-        if (x / 5 + y / 5) % 2 == 0 {
-            image::Rgb(rgb)
-        } else {
-            image::Rgb([255, 255, 255])
-        }
-    })
-    .save(path)
-    .unwrap();
+    images::checkers(width, height, rgb).save(path).unwrap();
 }
 
 struct Prosody {
@@ -238,7 +230,7 @@ async fn prosody_end_to_end() {
     let mut processes = Processes(Vec::new());
     let prosody = start_prosody(&mut processes);
     let data = prosody.dir.join("avatars");
-    let avatars = env!("CARGO_BIN_EXE_avatars");
+    let avatars = AVATARS;
 
     // Alice's avatar, imported as a user would.
     let picture = prosody.dir.join("alice.png");
@@ -366,7 +358,7 @@ async fn prosody_end_to_end() {
         String::from(&stored)
     );
 
-    let server = Server::start(&prosody.dir, &["--data-dir", data.to_str().unwrap()], false);
+    let server = serve(&prosody.dir, &["--data-dir", data.to_str().unwrap()], false);
     let md5 = Identity::parse("alice@localhost")
         .unwrap()
         .hash(HashAlgorithm::Md5);

@@ -1,39 +1,29 @@
 //! `avatars serve`, `import`, `remove` and `list` as a user runs them, over real files and TCP.
 
-mod common;
-
 use std::io::Read as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Response, Server};
+use test_support::hostile::png_claiming;
+use test_support::images;
+use test_support::raw_http::RawResponse;
+
+use crate::{avatars_in as avatars, serve, stderr};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
-fn avatars(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avatars"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the avatars binary runs")
-}
-
 fn write_png(path: &Path, width: u32, height: u32) {
-    image::RgbImage::from_pixel(width, height, image::Rgb([10, 150, 90]))
+    images::solid(width, height, [10, 150, 90])
         .save(path)
         .unwrap();
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8(output.stderr.clone()).unwrap()
 }
 
 #[test]
 fn serve_imports_binds_answers_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     write_png(&dir.path().join("george.png"), 120, 90);
-    let mut server = Server::start(
+    let mut server = serve(
         dir.path(),
         &["--email", "George@example.com=george.png"],
         true,
@@ -41,7 +31,7 @@ fn serve_imports_binds_answers_and_shuts_down_gracefully() {
     let addr = server.addr.clone();
     assert!(!addr.ends_with(":0"), "the real port is printed: {addr}");
 
-    let Response {
+    let RawResponse {
         status,
         headers,
         body,
@@ -173,7 +163,7 @@ fn refused_imports_leave_the_store_as_it_was() {
     std::fs::write(dir.path().join("truncated.png"), truncated).unwrap();
     // A 50 MB "upload": refused from its size, before it is read.
     std::fs::write(dir.path().join("big.png"), vec![0u8; 50 << 20]).unwrap();
-    std::fs::write(dir.path().join("bomb.png"), bomb_png()).unwrap();
+    std::fs::write(dir.path().join("bomb.png"), png_claiming(100_000, 100_000)).unwrap();
 
     let cases = [
         ("text.png", "not a PNG, JPEG, GIF or WebP image"),
@@ -229,32 +219,4 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     }
     files.sort();
     files
-}
-
-/// A valid PNG signature and header claiming 100000 x 100000 pixels.
-fn bomb_png() -> Vec<u8> {
-    let mut header = b"IHDR".to_vec();
-    header.extend_from_slice(&100_000u32.to_be_bytes());
-    header.extend_from_slice(&100_000u32.to_be_bytes());
-    header.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend_from_slice(&13u32.to_be_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(&crc32(&header).to_be_bytes());
-    out
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xffff_ffffu32;
-    for &byte in bytes {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
 }

@@ -1,25 +1,14 @@
 //! `avatars url` with DNS discovery against a real DNS server on 127.0.0.1.
 
-use std::process::{Command, Output};
-
 use avatar_discovery::fake_dns::{BlackHole, FakeDns};
+
+use crate::{avatars, stdout};
 
 const ZONE: &str = "$ORIGIN example.org.
 @ 3600 IN SOA ns.example.org. admin.example.org. 1 7200 900 1209600 300
 _avatars._tcp 300 IN SRV 0 0 8080 avatars.example.org.
 _avatars-sec._tcp 300 IN SRV 0 0 443 secure.example.org.
 ";
-
-fn avatars(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avatars"))
-        .args(args)
-        .output()
-        .expect("the avatars binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovers_federated_servers_per_scheme() {

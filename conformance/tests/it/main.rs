@@ -1,0 +1,6 @@
+//! Integration tests of the conformance harness: the suite against this project and against deliberately wrong targets.
+//!
+//! One integration-test binary for the crate (one link of tokio, hyper and image instead of
+//! one per file); each module is a former test file.
+
+mod harness;

@@ -1,0 +1,8 @@
+//! Integration tests of `avatar-image`: the drawn defaults, the render pipeline on real files, the XMPP rendition.
+//!
+//! One integration-test binary for the crate (one link of tokio, hyper and image instead of
+//! one per file); each module is a former test file.
+
+mod defaults;
+mod render;
+mod xmpp;

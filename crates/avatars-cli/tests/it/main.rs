@@ -1,0 +1,49 @@
+//! Integration tests of the `avatars` binary, run as a process: every subcommand, faults, hostile input, and a real Prosody.
+//!
+//! One integration-test binary for the crate (one link of tokio, hyper and image instead of
+//! one per file); each module is a former test file.
+
+mod cli;
+mod faults;
+mod hostile;
+mod prosody;
+mod store_commands;
+mod url_discovery;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use test_support::server::Server;
+
+/// The `avatars` binary of this build.
+const AVATARS: &str = env!("CARGO_BIN_EXE_avatars");
+
+/// Runs `avatars ARGS` in the current directory and waits for it.
+fn avatars(args: &[&str]) -> Output {
+    Command::new(AVATARS)
+        .args(args)
+        .output()
+        .expect("the avatars binary runs")
+}
+
+/// Runs `avatars ARGS` in `dir` and waits for it.
+fn avatars_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(AVATARS)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the avatars binary runs")
+}
+
+/// `avatars serve --addr 127.0.0.1:0 ARGS...` in `dir` (stderr piped when `log`).
+fn serve(dir: &Path, args: &[&str], log: bool) -> Server {
+    Server::start(AVATARS, dir, args, log)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("UTF-8 output")
+}

@@ -1,0 +1,118 @@
+//! Real encoded images, built from plain pixels.
+
+use std::io::Cursor;
+
+use image::codecs::gif::{GifEncoder, Repeat};
+use image::{Delay, DynamicImage, Frame, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
+
+/// `image` encoded as `format` (as RGBA for GIF and WebP, which the encoders want).
+///
+/// # Panics
+/// If the encoder fails, which it does not for in-memory images of these formats.
+#[must_use]
+pub fn encode(image: &RgbImage, format: ImageFormat) -> Vec<u8> {
+    let dynamic = DynamicImage::ImageRgb8(image.clone());
+    let dynamic = if matches!(format, ImageFormat::Gif | ImageFormat::WebP) {
+        DynamicImage::ImageRgba8(dynamic.to_rgba8())
+    } else {
+        dynamic
+    };
+    let mut out = Vec::new();
+    dynamic
+        .write_to(&mut Cursor::new(&mut out), format)
+        .expect("an in-memory image encodes");
+    out
+}
+
+/// `image` as a PNG file.
+#[must_use]
+pub fn png(image: &RgbImage) -> Vec<u8> {
+    encode(image, ImageFormat::Png)
+}
+
+/// A `width` x `height` image in three vertical bands: pure red, green and blue.
+#[must_use]
+pub fn bands(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, _| match 3 * x / width {
+        0 => Rgb([255, 0, 0]),
+        1 => Rgb([0, 255, 0]),
+        _ => Rgb([0, 0, 255]),
+    })
+}
+
+/// A `width` x `height` image of one colour.
+#[must_use]
+pub fn solid(width: u32, height: u32, rgb: [u8; 3]) -> RgbImage {
+    RgbImage::from_pixel(width, height, Rgb(rgb))
+}
+
+/// A `width` x `height` checkerboard of 5-pixel squares, `rgb` and white.
+#[must_use]
+pub fn checkers(width: u32, height: u32, rgb: [u8; 3]) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        if (x / 5 + y / 5) % 2 == 0 {
+            Rgb(rgb)
+        } else {
+            Rgb([255, 255, 255])
+        }
+    })
+}
+
+/// `width` x `height` pixels of xorshift noise from `seed`: the worst case for compression, so
+/// a PNG of it is about `width * height * 3` bytes.
+#[must_use]
+pub fn noise(width: u32, height: u32, seed: u64) -> RgbImage {
+    let mut state = seed | 1;
+    RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let [r, g, b, ..] = state.to_le_bytes();
+        Rgb([r, g, b])
+    })
+}
+
+/// Smooth waves plus a ramp: something like a photo for a resizer or an encoder (it compresses
+/// like one), deterministic.
+#[must_use]
+#[expect(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "pixel arithmetic on small, positive values (28..=228)"
+)]
+pub fn photo_like(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        Rgb([
+            (128.0 + 100.0 * (x as f32 / 17.0).sin()) as u8,
+            (128.0 + 100.0 * (y as f32 / 23.0).cos()) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    })
+}
+
+/// An animated GIF of `frames` frames, `side` x `side`, each 100 ms and a different shade.
+///
+/// # Panics
+/// If the encoder fails, which it does not in memory.
+#[must_use]
+pub fn animated_gif(frames: u32, side: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = GifEncoder::new(&mut out);
+        encoder.set_repeat(Repeat::Infinite).expect("in-memory GIF");
+        for index in 0..frames {
+            let shade = u8::try_from(index * 40 % 256).expect("below 256");
+            let frame = RgbaImage::from_pixel(side, side, Rgba([shade, 100, 200, 255]));
+            encoder
+                .encode_frame(Frame::from_parts(
+                    frame,
+                    0,
+                    0,
+                    Delay::from_numer_denom_ms(100, 1),
+                ))
+                .expect("in-memory GIF");
+        }
+    }
+    out
+}

@@ -1,0 +1,29 @@
+//! Fixtures for the workspace's tests and benches, in one place (the shape of hickory-dns's
+//! `test-support`): nothing under any crate's `src/` depends on this crate.
+//!
+//! ```
+//! use test_support::{hostile, images, suite};
+//!
+//! // Real encoded images, built in memory.
+//! let png = images::png(&images::bands(300, 120));
+//! assert_eq!(image::load_from_memory(&png)?.width(), 300);
+//! // A file whose header claims more than any limit.
+//! assert!(image::load_from_memory(&hostile::png_claiming(100_000, 100_000)).is_err());
+//! // The conformance suite's fixtures: the same bytes a server under test is loaded with.
+//! assert_eq!(suite::md5(suite::GEORGE), "40f8d096a3777232204cb3f796c577b7");
+//! # Ok::<(), image::ImageError>(())
+//! ```
+//!
+//! - [`images`]: encoded images of every format, from plain pixels (bands, solid, checkers,
+//!   noise, animated GIFs);
+//! - [`hostile`]: files that claim enormous dimensions (PNG, GIF, WebP bombs);
+//! - [`suite`]: the conformance suite's fixture identities and images, a memory store holding
+//!   them, and a one-shot call through an [`AvatarService`](avatar_service::AvatarService);
+//! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
+//! - [`server`]: a spawned `avatars serve` process, stopped when dropped.
+
+pub mod hostile;
+pub mod images;
+pub mod raw_http;
+pub mod server;
+pub mod suite;

@@ -1,0 +1,63 @@
+//! A spawned `avatars serve`, stopped when dropped.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::raw_http::{self, RawResponse};
+
+/// `avatars serve --addr 127.0.0.1:0 ARGS...` run in a directory, killed when dropped. Its
+/// stderr is piped (read it through [`Server::child`]) when `log` is set, dropped otherwise.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// `HOST:PORT`, as the server printed it.
+    pub addr: String,
+}
+
+impl Server {
+    /// Starts `binary` (the test's `env!("CARGO_BIN_EXE_avatars")`) in `dir` and waits for its
+    /// `listening on http://HOST:PORT` line.
+    ///
+    /// # Panics
+    /// If the binary does not start or its first line is not the listening line.
+    #[must_use]
+    pub fn start(binary: &str, dir: &Path, args: &[&str], log: bool) -> Self {
+        let mut child = Command::new(binary)
+            .current_dir(dir)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(if log { Stdio::piped() } else { Stdio::null() })
+            .spawn()
+            .expect("the avatars binary runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut line)
+            .expect("the server prints a line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self { child, addr }
+    }
+
+    /// The process, to signal it or read its stderr.
+    pub const fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// `GET path` over a raw connection.
+    #[must_use]
+    pub fn get(&self, path: &str) -> RawResponse {
+        raw_http::get(&self.addr, path)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
