@@ -4,7 +4,10 @@ use avatar_proto::AvatarHash;
 use image::RgbaImage;
 
 use super::Generator;
-use super::canvas::{Canvas, Entropy, hsl};
+use super::canvas::Canvas;
+use super::colour::hsl;
+use super::entropy::Entropy;
+use super::parts::Grid;
 
 /// The classic symmetric block pattern.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,32 +22,31 @@ impl Generator for Identicon {
             entropy.range(0.42, 0.58),
         );
         let mut canvas = Canvas::new(size, [240, 240, 240, 255]);
-        let margin = 0.08;
-        let cell = (1.0 - 2.0 * margin) / 5.0;
-        let mut cells = [[false; 3]; 5];
-        for row in &mut cells {
-            for filled in row.iter_mut() {
-                *filled = entropy.bit();
-            }
-        }
-        if cells.iter().flatten().filter(|&&filled| filled).count() < 5 {
-            // Too sparse to read as a pattern (a few stray blocks): give it a spine.
-            for row in &mut cells {
-                row[2] = true;
-            }
-        }
-        for (row, columns) in (0u8..).zip(cells) {
+        let grid = Grid::with_margin(5, 0.08);
+        for (row, columns) in (0u8..).zip(pattern(&mut entropy)) {
             for (column, filled) in (0u8..).zip(columns) {
-                if !filled {
-                    continue;
-                }
-                for mirrored in [column, 4 - column] {
-                    let x = margin + f32::from(mirrored) * cell;
-                    let y = margin + f32::from(row) * cell;
-                    canvas.fill_rect(x, y, x + cell, y + cell, colour);
+                if filled {
+                    grid.fill_mirrored(&mut canvas, column, row, colour);
                 }
             }
         }
         canvas.into_image()
     }
+}
+
+/// Which cells of the left half and the middle column are filled, five rows of three.
+fn pattern(entropy: &mut Entropy) -> [[bool; 3]; 5] {
+    let mut cells = [[false; 3]; 5];
+    for row in &mut cells {
+        for filled in row.iter_mut() {
+            *filled = entropy.bit();
+        }
+    }
+    if cells.iter().flatten().filter(|&&filled| filled).count() < 5 {
+        // Too sparse to read as a pattern (a few stray blocks): give it a spine.
+        for row in &mut cells {
+            row[2] = true;
+        }
+    }
+    cells
 }

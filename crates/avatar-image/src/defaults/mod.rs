@@ -1,21 +1,28 @@
 //! Default images, drawn by the project at the requested size (never a scaled bitmap).
 //!
-//! Every keyword maps to a [`Generator`], drawn by this crate's own code at the requested size
-//! (see `canvas.rs`: exact-area rectangles for the pixel styles, signed-distance shapes for the
-//! rest), deterministic in the hash: `identicon`, `retro`, `monsterid`, `wavatar`, `robohash`
-//! (`set1` robots, `set2` monsters, `set3` robot heads), `pagan`, the `mp` silhouette and
-//! `blank`. No sprite sheets, nothing scaled up.
-
-// A drawing reads top to bottom in the order its layers are painted, and geometry reads best in
-// its own letters (x, y, r; h, c for colour maths): these two lints would make it worse.
-#![allow(clippy::too_many_lines, clippy::many_single_char_names)]
+//! Every keyword maps to a [`Generator`], drawn by this crate's own code at the requested size,
+//! deterministic in the hash: `identicon`, `retro`, `monsterid`, `wavatar`, `robohash` (`set1`
+//! robots, `set2` monsters, `set3` robot heads), `pagan`, the `mp` silhouette and `blank`. No
+//! sprite sheets, nothing scaled up.
+//!
+//! How a drawing is made:
+//! - `canvas.rs`: the pixels, and how shapes are painted on them (exact-area rectangles for the
+//!   pixel styles, signed distances with one pixel of anti-aliasing for the rest);
+//! - `shapes.rs`: the shapes, with short constructors (`circle(x, y, r)`);
+//! - `parts.rs`: what several generators draw (grids of cells, eyes, lamps, fangs);
+//! - `colour.rs` and `entropy.rs`: colours, and the numbers drawn from the hash;
+//! - one module per generator, one function per part of the figure, painted back to front.
 
 mod canvas;
+mod colour;
+mod entropy;
 mod identicon;
 mod monsterid;
 mod pagan;
+mod parts;
 mod retro;
 mod robohash;
+mod shapes;
 mod silhouette;
 mod wavatar;
 

@@ -1,230 +1,172 @@
 //! `monsterid`: a cartoon monster assembled from hash-chosen body, belly, arms, legs, horns, eyes
-//! and mouth, in a hash-chosen colour.
+//! and mouth, in a hash-chosen colour. Each part is drawn by its own function, back to front.
 
 use avatar_proto::AvatarHash;
 use image::RgbaImage;
 
 use super::Generator;
-use super::canvas::{
-    Canvas, Capsule, Circle, Colour, Ellipse, Entropy, HalfRing, Polygon, RoundedRect, hsl,
-};
+use super::canvas::Canvas;
+use super::colour::{Colour, hsl};
+use super::entropy::Entropy;
+use super::parts::{SIDES, eye, fang};
+use super::shapes::{capsule, circle, ellipse, rounded_rect, smile, triangle};
 
 /// A friendly monster.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MonsterId;
 
-const WHITE: Colour = [255, 255, 255, 255];
 const INK: Colour = [40, 34, 48, 255];
+
+/// The body's centre and half-sizes: every other part is placed from it.
+struct Body {
+    x: f32,
+    y: f32,
+    hw: f32,
+    hh: f32,
+}
+
+/// Skin, the darker limbs, the lighter belly.
+struct Palette {
+    skin: Colour,
+    dark: Colour,
+    belly: Colour,
+}
 
 impl Generator for MonsterId {
     fn draw(&self, hash: &AvatarHash, size: u32) -> RgbaImage {
-        let mut e = Entropy::new(b"monsterid", hash);
-        let hue = e.range(0.0, 360.0);
-        let skin = hsl(hue, e.range(0.5, 0.75), e.range(0.5, 0.62));
-        let dark = hsl(hue, 0.55, 0.36);
-        let belly = hsl(hue + e.range(-30.0, 30.0), 0.6, 0.78);
+        let mut entropy = Entropy::new(b"monsterid", hash);
+        let hue = entropy.range(0.0, 360.0);
+        let palette = Palette {
+            skin: hsl(hue, entropy.range(0.5, 0.75), entropy.range(0.5, 0.62)),
+            dark: hsl(hue, 0.55, 0.36),
+            belly: hsl(hue + entropy.range(-30.0, 30.0), 0.6, 0.78),
+        };
         let mut canvas = Canvas::new(size, hsl(hue + 180.0, 0.25, 0.93));
-
-        let (cx, cy) = (0.5, 0.55);
-        let (hw, hh) = (e.range(0.22, 0.3), e.range(0.2, 0.26));
-
-        // Legs, behind the body.
-        let leg_spread = e.range(0.08, 0.16);
-        for side in [-1.0, 1.0] {
-            let x = cx + side * leg_spread;
-            canvas.fill(
-                &Capsule {
-                    a: (x, cy + hh * 0.5),
-                    b: (x, 0.9),
-                    r: 0.045,
-                },
-                dark,
-            );
-            canvas.fill(
-                &Ellipse {
-                    x: x + side * 0.02,
-                    y: 0.91,
-                    rx: 0.07,
-                    ry: 0.035,
-                },
-                dark,
-            );
-        }
-        // Arms: up, out or down.
-        let arm_lift = [-0.2, 0.0, 0.16][e.below(3)];
-        for side in [-1.0, 1.0] {
-            let shoulder = (cx + side * hw * 0.8, cy);
-            let hand = (cx + side * (hw + 0.14), cy + arm_lift);
-            canvas.fill(
-                &Capsule {
-                    a: shoulder,
-                    b: hand,
-                    r: 0.035,
-                },
-                skin,
-            );
-            canvas.fill(
-                &Circle {
-                    x: hand.0,
-                    y: hand.1,
-                    r: 0.045,
-                },
-                dark,
-            );
-        }
-        // Horns or antennae.
-        match e.below(3) {
-            0 => {
-                for side in [-1.0, 1.0] {
-                    let base = cx + side * hw * 0.55;
-                    canvas.fill(
-                        &Polygon {
-                            points: vec![
-                                (base - 0.04, cy - hh * 0.8),
-                                (base + 0.04, cy - hh * 0.8),
-                                (base + side * 0.05, cy - hh - 0.12),
-                            ],
-                        },
-                        dark,
-                    );
-                }
-            }
-            1 => {
-                for side in [-1.0, 1.0] {
-                    let tip = (cx + side * hw * 0.7, cy - hh - 0.13);
-                    canvas.fill(
-                        &Capsule {
-                            a: (cx + side * hw * 0.35, cy - hh * 0.8),
-                            b: tip,
-                            r: 0.015,
-                        },
-                        dark,
-                    );
-                    canvas.fill(
-                        &Circle {
-                            x: tip.0,
-                            y: tip.1,
-                            r: 0.035,
-                        },
-                        belly,
-                    );
-                }
-            }
-            _ => {}
-        }
-        // Body.
-        if e.bit() {
-            canvas.fill(
-                &Ellipse {
-                    x: cx,
-                    y: cy,
-                    rx: hw,
-                    ry: hh,
-                },
-                skin,
-            );
-        } else {
-            canvas.fill(
-                &RoundedRect {
-                    x: cx,
-                    y: cy,
-                    hw,
-                    hh,
-                    radius: 0.1,
-                },
-                skin,
-            );
-        }
-        canvas.fill(
-            &Ellipse {
-                x: cx,
-                y: cy + hh * 0.35,
-                rx: hw * 0.6,
-                ry: hh * 0.5,
-            },
-            belly,
-        );
-
-        // Eyes: one, two or three.
-        let eyes: &[f32] = match e.below(4) {
-            0 => &[0.0],
-            1 | 2 => &[-0.35, 0.35],
-            _ => &[-0.5, 0.0, 0.5],
+        let body = Body {
+            x: 0.5,
+            y: 0.55,
+            hw: entropy.range(0.22, 0.3),
+            hh: entropy.range(0.2, 0.26),
         };
-        let eye_r = if eyes.len() == 1 {
-            0.085
-        } else {
-            e.range(0.045, 0.06)
-        };
-        let eye_y = cy - hh * 0.35;
-        let look = (e.range(-0.4, 0.4), e.range(-0.3, 0.3));
-        for &offset in eyes {
-            let x = cx + offset * hw;
-            canvas.fill(
-                &Circle {
-                    x,
-                    y: eye_y,
-                    r: eye_r,
-                },
-                WHITE,
-            );
-            canvas.fill(
-                &Circle {
-                    x: x + look.0 * eye_r,
-                    y: eye_y + look.1 * eye_r,
-                    r: eye_r * 0.5,
-                },
-                INK,
-            );
-        }
-        // Mouth.
-        let mouth_y = cy + hh * 0.2;
-        match e.below(3) {
-            0 => canvas.fill(
-                &HalfRing {
-                    x: cx,
-                    y: mouth_y - 0.03,
-                    r: hw * 0.4,
-                    thickness: 0.014,
-                    smile: true,
-                },
-                INK,
-            ),
-            1 => {
-                canvas.fill(
-                    &RoundedRect {
-                        x: cx,
-                        y: mouth_y + 0.02,
-                        hw: hw * 0.45,
-                        hh: 0.035,
-                        radius: 0.02,
-                    },
-                    INK,
-                );
-                for side in [-1.0, 1.0] {
-                    let x = cx + side * hw * 0.2;
-                    canvas.fill(
-                        &Polygon {
-                            points: vec![
-                                (x - 0.02, mouth_y - 0.015),
-                                (x + 0.02, mouth_y - 0.015),
-                                (x, mouth_y + 0.025),
-                            ],
-                        },
-                        WHITE,
-                    );
-                }
-            }
-            _ => canvas.fill(
-                &Ellipse {
-                    x: cx,
-                    y: mouth_y + 0.02,
-                    rx: 0.04,
-                    ry: 0.05,
-                },
-                INK,
-            ),
-        }
+        legs(&mut canvas, &mut entropy, &body, &palette);
+        arms(&mut canvas, &mut entropy, &body, &palette);
+        horns(&mut canvas, &mut entropy, &body, &palette);
+        torso(&mut canvas, &mut entropy, &body, &palette);
+        eyes(&mut canvas, &mut entropy, &body);
+        mouth(&mut canvas, &mut entropy, &body);
         canvas.into_image()
+    }
+}
+
+/// Two legs with feet, behind the body.
+fn legs(canvas: &mut Canvas, entropy: &mut Entropy, body: &Body, palette: &Palette) {
+    let spread = entropy.range(0.08, 0.16);
+    for side in SIDES {
+        let x = body.x + side * spread;
+        canvas.fill(
+            capsule((x, body.y + body.hh * 0.5), (x, 0.9), 0.045),
+            palette.dark,
+        );
+        canvas.fill(ellipse(x + side * 0.02, 0.91, 0.07, 0.035), palette.dark);
+    }
+}
+
+/// Two arms, raised, held out or hanging, with round hands.
+fn arms(canvas: &mut Canvas, entropy: &mut Entropy, body: &Body, palette: &Palette) {
+    let lift = [-0.2, 0.0, 0.16][entropy.below(3)];
+    for side in SIDES {
+        let shoulder = (body.x + side * body.hw * 0.8, body.y);
+        let hand = (body.x + side * (body.hw + 0.14), body.y + lift);
+        canvas.fill(capsule(shoulder, hand, 0.035), palette.skin);
+        canvas.fill(circle(hand.0, hand.1, 0.045), palette.dark);
+    }
+}
+
+/// Horns, antennae, or nothing.
+fn horns(canvas: &mut Canvas, entropy: &mut Entropy, body: &Body, palette: &Palette) {
+    let top = body.y - body.hh * 0.8;
+    match entropy.below(3) {
+        0 => {
+            for side in SIDES {
+                let base = body.x + side * body.hw * 0.55;
+                let tip = (base + side * 0.05, body.y - body.hh - 0.12);
+                canvas.fill(
+                    triangle((base - 0.04, top), (base + 0.04, top), tip),
+                    palette.dark,
+                );
+            }
+        }
+        1 => {
+            for side in SIDES {
+                let tip = (body.x + side * body.hw * 0.7, body.y - body.hh - 0.13);
+                let root = (body.x + side * body.hw * 0.35, top);
+                canvas.fill(capsule(root, tip, 0.015), palette.dark);
+                canvas.fill(circle(tip.0, tip.1, 0.035), palette.belly);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The body, round or boxy, and its belly.
+fn torso(canvas: &mut Canvas, entropy: &mut Entropy, body: &Body, palette: &Palette) {
+    if entropy.bit() {
+        canvas.fill(ellipse(body.x, body.y, body.hw, body.hh), palette.skin);
+    } else {
+        canvas.fill(
+            rounded_rect(body.x, body.y, body.hw, body.hh, 0.1),
+            palette.skin,
+        );
+    }
+    let belly = ellipse(
+        body.x,
+        body.y + body.hh * 0.35,
+        body.hw * 0.6,
+        body.hh * 0.5,
+    );
+    canvas.fill(belly, palette.belly);
+}
+
+/// One, two or three eyes, all looking the same way.
+fn eyes(canvas: &mut Canvas, entropy: &mut Entropy, body: &Body) {
+    let offsets: &[f32] = match entropy.below(4) {
+        0 => &[0.0],
+        1 | 2 => &[-0.35, 0.35],
+        _ => &[-0.5, 0.0, 0.5],
+    };
+    let radius = if offsets.len() == 1 {
+        0.085
+    } else {
+        entropy.range(0.045, 0.06)
+    };
+    let y = body.y - body.hh * 0.35;
+    let look = (entropy.range(-0.4, 0.4), entropy.range(-0.3, 0.3));
+    for &offset in offsets {
+        let centre = (body.x + offset * body.hw, y);
+        let look = (look.0 * radius, look.1 * radius);
+        eye(canvas, centre, radius, look, radius * 0.5, INK);
+    }
+}
+
+/// A smile, a toothy grin, or a surprised "o".
+fn mouth(canvas: &mut Canvas, entropy: &mut Entropy, body: &Body) {
+    let y = body.y + body.hh * 0.2;
+    match entropy.below(3) {
+        0 => canvas.fill(smile(body.x, y - 0.03, body.hw * 0.4, 0.014), INK),
+        1 => {
+            canvas.fill(
+                rounded_rect(body.x, y + 0.02, body.hw * 0.45, 0.035, 0.02),
+                INK,
+            );
+            for side in SIDES {
+                fang(
+                    canvas,
+                    body.x + side * body.hw * 0.2,
+                    0.02,
+                    (y - 0.015, y + 0.025),
+                );
+            }
+        }
+        _ => canvas.fill(ellipse(body.x, y + 0.02, 0.04, 0.05), INK),
     }
 }

@@ -1,17 +1,18 @@
 //! `pagan`: a pixel-art warrior (helmet, face, armour, legs) holding a weapon, on a 16 x 16 grid
-//! in hash-chosen colours.
+//! in hash-chosen colours. The figure stands on columns 4..=11, its left half mirrored.
 
 use avatar_proto::AvatarHash;
 use image::RgbaImage;
 
 use super::Generator;
-use super::canvas::{Canvas, Colour, Entropy, hsl};
+use super::canvas::Canvas;
+use super::colour::{Colour, hsl};
+use super::entropy::Entropy;
+use super::parts::Grid;
 
 /// A tiny warrior.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Pagan;
-
-const GRID: u8 = 16;
 
 /// Skin tones.
 const SKINS: [Colour; 5] = [
@@ -21,116 +22,153 @@ const SKINS: [Colour; 5] = [
     [198, 134, 66, 255],
     [141, 85, 36, 255],
 ];
+const EYES: Colour = [30, 30, 40, 255];
+const WOOD: Colour = [120, 78, 40, 255];
+
+/// The warrior's colours, all but the skin chosen around one hue.
+struct Palette {
+    hue: f32,
+    armour: Colour,
+    trim: Colour,
+    helmet: Colour,
+    skin: Colour,
+    boots: Colour,
+}
+
+impl Palette {
+    fn draw(entropy: &mut Entropy) -> Self {
+        let hue = entropy.range(0.0, 360.0);
+        Self {
+            hue,
+            armour: hsl(hue, entropy.range(0.45, 0.7), entropy.range(0.38, 0.5)),
+            trim: hsl(hue + entropy.range(30.0, 90.0), 0.7, 0.62),
+            helmet: hsl(
+                hue + entropy.range(-40.0, 40.0),
+                0.25,
+                entropy.range(0.45, 0.65),
+            ),
+            skin: SKINS[entropy.below(SKINS.len())],
+            boots: hsl(hue + 200.0, 0.3, 0.25),
+        }
+    }
+}
 
 impl Generator for Pagan {
     fn draw(&self, hash: &AvatarHash, size: u32) -> RgbaImage {
-        let mut e = Entropy::new(b"pagan", hash);
-        let hue = e.range(0.0, 360.0);
-        let armour = hsl(hue, e.range(0.45, 0.7), e.range(0.38, 0.5));
-        let trim = hsl(hue + e.range(30.0, 90.0), 0.7, 0.62);
-        let helmet = hsl(hue + e.range(-40.0, 40.0), 0.25, e.range(0.45, 0.65));
-        let skin = SKINS[e.below(SKINS.len())];
-        let boots = hsl(hue + 200.0, 0.3, 0.25);
-        let eyes: Colour = [30, 30, 40, 255];
-        let mut canvas = Canvas::new(size, hsl(hue + 180.0, 0.3, 0.86));
-        let put = |canvas: &mut Canvas, column: u8, row: u8, colour: Colour| {
-            let cell = 1.0 / f32::from(GRID);
-            let (x, y) = (f32::from(column) * cell, f32::from(row) * cell);
-            canvas.fill_rect(x, y, x + cell, y + cell, colour);
-        };
-        // The figure is drawn on columns 4..=11, left half mirrored.
-        let mirrored = |canvas: &mut Canvas, column: u8, row: u8, colour: Colour| {
-            put(canvas, column, row, colour);
-            put(canvas, 15 - column, row, colour);
-        };
-        // Helmet: rows 2..=5, with a crest, horns or a plume.
-        for row in 2..=4 {
-            for column in 5..=7 {
-                mirrored(&mut canvas, column, row, helmet);
-            }
-        }
-        match e.below(3) {
-            0 => {
-                for row in 0..=1 {
-                    mirrored(&mut canvas, 4, row + 1, helmet);
-                }
-            }
-            1 => {
-                put(&mut canvas, 7, 1, trim);
-                put(&mut canvas, 8, 1, trim);
-                put(&mut canvas, 8, 0, trim);
-            }
-            _ => mirrored(&mut canvas, 7, 1, helmet),
-        }
-        // Face and eyes.
-        for column in 6..=7 {
-            mirrored(&mut canvas, column, 4, skin);
-            mirrored(&mut canvas, column, 5, skin);
-        }
-        mirrored(&mut canvas, 6, 4, eyes);
-        // Armour: rows 6..=10, shoulders wider; a belt or a chest emblem.
-        for row in 6..=10 {
-            let reach = if row == 6 { 4 } else { 5 };
-            for column in reach..=7 {
-                mirrored(&mut canvas, column, row, armour);
-            }
-        }
-        if e.bit() {
-            for column in 5..=7 {
-                mirrored(&mut canvas, column, 9, trim);
-            }
-        } else {
-            mirrored(&mut canvas, 7, 7, trim);
-            mirrored(&mut canvas, 7, 8, trim);
-        }
-        // Hands.
-        mirrored(&mut canvas, 4, 9, skin);
-        // Legs and boots.
-        for row in 11..=13 {
-            mirrored(&mut canvas, 6, row, armour);
-        }
-        mirrored(&mut canvas, 5, 14, boots);
-        mirrored(&mut canvas, 6, 14, boots);
-        // Weapon in the right hand (column 12..=13): sword, axe or staff.
-        let metal = hsl(hue + 180.0, 0.1, 0.78);
-        let wood: Colour = [120, 78, 40, 255];
-        match e.below(3) {
-            0 => {
-                for row in 2..=9 {
-                    put(&mut canvas, 12, row, metal);
-                }
-                put(&mut canvas, 11, 9, trim);
-                put(&mut canvas, 13, 9, trim);
-                put(&mut canvas, 12, 10, wood);
-            }
-            1 => {
-                for row in 3..=12 {
-                    put(&mut canvas, 12, row, wood);
-                }
-                for row in 3..=5 {
-                    put(&mut canvas, 13, row, metal);
-                    put(&mut canvas, 14, row, metal);
-                }
-            }
-            _ => {
-                for row in 2..=13 {
-                    put(&mut canvas, 12, row, wood);
-                }
-                put(&mut canvas, 12, 1, trim);
-                put(&mut canvas, 11, 1, trim);
-                put(&mut canvas, 13, 1, trim);
-                put(&mut canvas, 12, 0, trim);
-            }
-        }
-        // A shield on the other arm, sometimes.
-        if e.bit() {
-            for row in 7..=10 {
-                for column in 2..=3 {
-                    put(&mut canvas, column, row, trim);
-                }
-            }
-            put(&mut canvas, 2, 8, armour);
-        }
+        let mut entropy = Entropy::new(b"pagan", hash);
+        let palette = Palette::draw(&mut entropy);
+        let mut canvas = Canvas::new(size, hsl(palette.hue + 180.0, 0.3, 0.86));
+        let grid = Grid::edge_to_edge(16);
+        helmet(&mut canvas, &grid, &mut entropy, &palette);
+        face(&mut canvas, &grid, &palette);
+        armour(&mut canvas, &grid, &mut entropy, &palette);
+        legs(&mut canvas, &grid, &palette);
+        weapon(&mut canvas, &grid, &mut entropy, &palette);
+        shield(&mut canvas, &grid, &mut entropy, &palette);
         canvas.into_image()
+    }
+}
+
+/// Rows 2..=4, with a crest, horns or a plume.
+fn helmet(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+    for row in 2..=4 {
+        for column in 5..=7 {
+            grid.fill_mirrored(canvas, column, row, palette.helmet);
+        }
+    }
+    match entropy.below(3) {
+        0 => {
+            for row in 0..=1 {
+                grid.fill_mirrored(canvas, 4, row + 1, palette.helmet);
+            }
+        }
+        1 => {
+            grid.fill(canvas, 7, 1, palette.trim);
+            grid.fill(canvas, 8, 1, palette.trim);
+            grid.fill(canvas, 8, 0, palette.trim);
+        }
+        _ => grid.fill_mirrored(canvas, 7, 1, palette.helmet),
+    }
+}
+
+/// Rows 4..=5, and the eyes.
+fn face(canvas: &mut Canvas, grid: &Grid, palette: &Palette) {
+    for column in 6..=7 {
+        grid.fill_mirrored(canvas, column, 4, palette.skin);
+        grid.fill_mirrored(canvas, column, 5, palette.skin);
+    }
+    grid.fill_mirrored(canvas, 6, 4, EYES);
+}
+
+/// Rows 6..=10, shoulders wider; a belt or a chest emblem; the hands.
+fn armour(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+    for row in 6..=10 {
+        let reach = if row == 6 { 4 } else { 5 };
+        for column in reach..=7 {
+            grid.fill_mirrored(canvas, column, row, palette.armour);
+        }
+    }
+    if entropy.bit() {
+        for column in 5..=7 {
+            grid.fill_mirrored(canvas, column, 9, palette.trim);
+        }
+    } else {
+        grid.fill_mirrored(canvas, 7, 7, palette.trim);
+        grid.fill_mirrored(canvas, 7, 8, palette.trim);
+    }
+    grid.fill_mirrored(canvas, 4, 9, palette.skin);
+}
+
+/// Rows 11..=14: legs and boots.
+fn legs(canvas: &mut Canvas, grid: &Grid, palette: &Palette) {
+    for row in 11..=13 {
+        grid.fill_mirrored(canvas, 6, row, palette.armour);
+    }
+    grid.fill_mirrored(canvas, 5, 14, palette.boots);
+    grid.fill_mirrored(canvas, 6, 14, palette.boots);
+}
+
+/// In the right hand (columns 11..=14): a sword, an axe or a staff.
+fn weapon(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+    let metal = hsl(palette.hue + 180.0, 0.1, 0.78);
+    match entropy.below(3) {
+        0 => {
+            for row in 2..=9 {
+                grid.fill(canvas, 12, row, metal);
+            }
+            grid.fill(canvas, 11, 9, palette.trim);
+            grid.fill(canvas, 13, 9, palette.trim);
+            grid.fill(canvas, 12, 10, WOOD);
+        }
+        1 => {
+            for row in 3..=12 {
+                grid.fill(canvas, 12, row, WOOD);
+            }
+            for row in 3..=5 {
+                grid.fill(canvas, 13, row, metal);
+                grid.fill(canvas, 14, row, metal);
+            }
+        }
+        _ => {
+            for row in 2..=13 {
+                grid.fill(canvas, 12, row, WOOD);
+            }
+            grid.fill(canvas, 12, 1, palette.trim);
+            grid.fill(canvas, 11, 1, palette.trim);
+            grid.fill(canvas, 13, 1, palette.trim);
+            grid.fill(canvas, 12, 0, palette.trim);
+        }
+    }
+}
+
+/// A shield on the other arm, sometimes.
+fn shield(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+    if entropy.bit() {
+        for row in 7..=10 {
+            for column in 2..=3 {
+                grid.fill(canvas, column, row, palette.trim);
+            }
+        }
+        grid.fill(canvas, 2, 8, palette.armour);
     }
 }

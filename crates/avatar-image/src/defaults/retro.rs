@@ -5,7 +5,10 @@ use avatar_proto::AvatarHash;
 use image::RgbaImage;
 
 use super::Generator;
-use super::canvas::{Canvas, Entropy, hsl};
+use super::canvas::Canvas;
+use super::colour::hsl;
+use super::entropy::Entropy;
+use super::parts::Grid;
 
 /// An arcade-sprite pattern.
 #[derive(Debug, Clone, Copy, Default)]
@@ -19,7 +22,7 @@ impl Generator for Retro {
         let accent = hsl(hue + entropy.range(120.0, 240.0), 0.8, 0.66);
         let background = hsl(hue + 180.0, 0.3, 0.14);
         let mut canvas = Canvas::new(size, background);
-        let cell = 1.0 / 8.0;
+        let grid = Grid::edge_to_edge(8);
         for row in 0u8..8 {
             for column in 0u8..4 {
                 // Denser towards the middle, like a sprite's body.
@@ -29,10 +32,7 @@ impl Generator for Retro {
                     5..=9 => main,
                     _ => accent,
                 };
-                for mirrored in [column, 7 - column] {
-                    let (x, y) = (f32::from(mirrored) * cell, f32::from(row) * cell);
-                    canvas.fill_rect(x, y, x + cell, y + cell, colour);
-                }
+                grid.fill_mirrored(&mut canvas, column, row, colour);
             }
         }
         canvas.into_image()
