@@ -13,51 +13,54 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use clap::ValueEnum as _;
+
 use crate::process::wait_bounded;
 use crate::workspace_root;
 
 const TASK: &str = "xtask fuzz";
 
+/// `cargo xtask fuzz`'s options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FuzzArgs {
+    /// Seconds per target.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    seconds: u64,
+    /// Runs only this target (repeatable); every target by default.
+    #[arg(long, value_enum)]
+    target: Vec<Target>,
+}
+
 /// The targets, in `fuzz/Cargo.toml`'s order.
-const TARGETS: &[&str] = &[
-    "request",
-    "identity",
-    "srv",
-    "stanza",
-    "image_render",
-    "xmpp_rendition",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub(crate) enum Target {
+    /// `/avatar/{hash}?query` parsing.
+    Request,
+    /// Identity normalisation and hashing.
+    Identity,
+    /// SRV selection and sanitising.
+    Srv,
+    /// XMPP stanzas through the IQ service.
+    Stanza,
+    /// Decoding and rendering any file.
+    ImageRender,
+    /// The XMPP rendition of any file.
+    XmppRendition,
+}
 
-pub(crate) const USAGE: &str = "  fuzz [--seconds N] [--target NAME]...
-                     each cargo-fuzz target for N seconds (default 60); crashes in
-                     fuzz/artifacts/ fail the task";
-
-pub(crate) fn fuzz(args: &[String]) -> ExitCode {
-    let mut seconds = 60u64;
-    let mut chosen = Vec::new();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--seconds", Some(value)) => match value.parse() {
-                Ok(value) if value > 0 => seconds = value,
-                _ => return usage(&format!("--seconds takes a positive number, not {value:?}")),
-            },
-            ("--target", Some(name)) if TARGETS.contains(&name.as_str()) => {
-                chosen.push(name.clone());
-            }
-            ("--target", Some(name)) => {
-                return usage(&format!(
-                    "no fuzz target {name:?}; the targets are {}",
-                    TARGETS.join(", ")
-                ));
-            }
-            _ => return usage(&format!("unexpected argument {arg:?}")),
-        }
-    }
-    if chosen.is_empty() {
-        chosen = TARGETS.iter().map(|&name| name.to_owned()).collect();
-    }
-    match run(&chosen, seconds) {
+/// Runs the chosen targets (all by default), `seconds` each.
+pub(crate) fn fuzz(options: &FuzzArgs) -> ExitCode {
+    let chosen: Vec<String> = if options.target.is_empty() {
+        Target::value_variants()
+            .iter()
+            .copied()
+            .map(Target::name)
+            .collect()
+    } else {
+        options.target.iter().copied().map(Target::name).collect()
+    };
+    match run(&chosen, options.seconds) {
         Ok(()) => {
             eprintln!("{TASK}: no crash in {} target(s)", chosen.len());
             ExitCode::SUCCESS
@@ -69,9 +72,13 @@ pub(crate) fn fuzz(args: &[String]) -> ExitCode {
     }
 }
 
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("{TASK}: {problem}\nusage: cargo xtask{USAGE}");
-    ExitCode::from(2)
+impl Target {
+    /// The cargo-fuzz target's name.
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
 }
 
 fn run(targets: &[String], seconds: u64) -> Result<(), String> {

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{RSS_GROWTH_ALLOWED_MIB, TASK, Target, mixed_paths, parse_latency, rss_mib};
+use super::TASK;
+use super::memory::{RSS_GROWTH_ALLOWED_MIB, mixed_paths, rss_mib};
+use super::report::Target;
+use super::wrk::parse_latency;
 use crate::process::{start_server, wait_bounded};
 
 const SECONDS: u64 = 60;

@@ -1,0 +1,125 @@
+//! `cargo xtask ci`: the whole gate CI runs, step by step with a progress line around each,
+//! stopping at the first failure.
+
+use std::env;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use crate::workspace_root;
+
+/// One step of a task: a name for the progress line, the program (cargo unless said otherwise),
+/// and its arguments.
+struct Step {
+    name: &'static str,
+    program: Option<&'static str>,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+}
+
+const CI_STEPS: &[Step] = &[
+    Step {
+        name: "test peers (Prosody, installed with apt-get when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-prosody.sh"],
+        env: &[],
+    },
+    Step {
+        name: "format check",
+        program: None,
+        args: &["fmt", "--all", "--check"],
+        env: &[],
+    },
+    Step {
+        name: "clippy",
+        program: None,
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "tests",
+        program: None,
+        args: &["test", "--workspace", "--locked"],
+        // Snapshots are compared, never rewritten, in the gate.
+        env: &[("INSTA_UPDATE", "no")],
+    },
+    Step {
+        name: "conformance (in process, avatars serve/url over TCP, avatars xmpp as a component)",
+        program: None,
+        args: &["xtask", "conformance"],
+        env: &[],
+    },
+    Step {
+        name: "docs",
+        program: None,
+        args: &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--locked",
+        ],
+        env: &[("RUSTDOCFLAGS", "-D warnings")],
+    },
+];
+
+/// Runs [`CI_STEPS`].
+pub(crate) fn ci() -> ExitCode {
+    run_steps(CI_STEPS)
+}
+
+/// Runs the steps in order, stopping at the first failure, with a progress line around each.
+fn run_steps(steps: &[Step]) -> ExitCode {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let started = Instant::now();
+    for (index, step) in steps.iter().enumerate() {
+        let number = index + 1;
+        eprintln!("xtask [{number}/{}] {} ...", steps.len(), step.name);
+        let step_started = Instant::now();
+        let status = Command::new(step.program.unwrap_or(&cargo))
+            .current_dir(workspace_root())
+            .args(step.args)
+            // A gate builds everything once from scratch: incremental state would only be
+            // written, never read, and costs time on every crate of the workspace.
+            .env("CARGO_INCREMENTAL", "0")
+            .envs(step.env.iter().copied())
+            .status();
+        let seconds = step_started.elapsed().as_secs_f64();
+        match status {
+            Ok(status) if status.success() => {
+                eprintln!(
+                    "xtask [{number}/{}] {} ok in {seconds:.1}s",
+                    steps.len(),
+                    step.name
+                );
+            }
+            Ok(status) => {
+                eprintln!(
+                    "xtask [{number}/{}] {} FAILED ({status}) after {seconds:.1}s: {} {}",
+                    steps.len(),
+                    step.name,
+                    step.program.unwrap_or("cargo"),
+                    step.args.join(" ")
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(err) => {
+                eprintln!("xtask: cannot run {cargo}: {err}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    eprintln!(
+        "xtask: all {} steps passed in {:.1}s",
+        steps.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
