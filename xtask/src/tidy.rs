@@ -161,14 +161,24 @@ fn every_path_a_document_names_exists() {
     for document in documents {
         let text = fs::read_to_string(&document).unwrap();
         let here = document.parent().unwrap_or(&root);
-        for path in named_paths(&text) {
-            let candidates = [
-                root.join(&path),
-                root.join("crates").join(&path),
-                here.join(&path),
-            ];
-            if !candidates.iter().any(|candidate| candidate.exists()) {
-                broken.push(format!("{}: `{path}`", relative(&document)));
+        for line in text.lines() {
+            let paths = named_paths(line);
+            // In a table row such as `crates/avatar-service` | `src/respond/`, a path under
+            // `src/` or `tests/` belongs to the row's first path.
+            let base = paths
+                .iter()
+                .find(|path| !path.starts_with("src/") && !path.starts_with("tests/"))
+                .map(|path| root.join(path));
+            for path in &paths {
+                let mut candidates = vec![
+                    root.join(path),
+                    root.join("crates").join(path),
+                    here.join(path),
+                ];
+                candidates.extend(base.iter().map(|base| base.join(path)));
+                if !candidates.iter().any(|candidate| candidate.exists()) {
+                    broken.push(format!("{}: `{path}`", relative(&document)));
+                }
             }
         }
     }

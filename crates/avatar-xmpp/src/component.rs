@@ -483,3 +483,48 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
     }
     replies
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_that_can_never_connect_is_refused_when_built() {
+        let new = |server: &str, domain: &str, secret: &str| {
+            ComponentConfig::new(server, domain, secret).map(|config| config.domain().to_owned())
+        };
+        assert_eq!(
+            new("127.0.0.1:5347", "avatars.example.org", "s").unwrap(),
+            "avatars.example.org"
+        );
+        for domain in ["", "bad domain", "avatars..example.org"] {
+            let err = new("127.0.0.1:5347", domain, "s").unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidDomain { .. }),
+                "{domain:?}: {err}"
+            );
+            assert!(
+                err.to_string().contains("such as avatars.example.org"),
+                "{err}"
+            );
+        }
+        for domain in ["alice@example.org", "example.org/resource"] {
+            let err = new("127.0.0.1:5347", domain, "s").unwrap_err();
+            assert!(
+                matches!(err, ConfigError::NotADomain { .. }),
+                "{domain:?}: {err}"
+            );
+        }
+        for server in ["127.0.0.1", ":5347", "host:0", "host:99999", "host:port"] {
+            let err = new(server, "avatars.example.org", "s").unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidServer { .. }),
+                "{server:?}: {err}"
+            );
+        }
+        assert!(matches!(
+            new("127.0.0.1:5347", "avatars.example.org", ""),
+            Err(ConfigError::EmptySecret)
+        ));
+    }
+}

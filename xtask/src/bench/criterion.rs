@@ -48,7 +48,9 @@ pub(super) fn criterion_medians(dir: &Path) -> Result<BTreeMap<String, f64>, Str
     };
     let mut medians = BTreeMap::new();
     // Each benchmark's latest run is `.../new/benchmark.json` beside `.../new/estimates.json`.
-    for benchmark in walk::files(dir, &|_| false, &|path| path.ends_with("new/benchmark.json")) {
+    for benchmark in walk::files(dir, &|_| false, &|path| {
+        path.ends_with("new/benchmark.json")
+    }) {
         let estimates = benchmark.with_file_name("estimates.json");
         if let (Some(benchmark), Some(estimates)) = (read(benchmark), read(estimates))
             && let (Some(id), Some(median)) = (

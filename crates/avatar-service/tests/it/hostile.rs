@@ -112,7 +112,6 @@ async fn huge_repeated_and_badly_encoded_queries_are_answered_normally() {
     }
 }
 
-
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| {

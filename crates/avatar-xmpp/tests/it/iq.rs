@@ -230,7 +230,10 @@ async fn non_images_and_oversized_images_are_not_acceptable_and_change_nothing()
         .unwrap()
         .unwrap();
     for (bytes, says) in [
-        (b"hello, not an image".to_vec(), "not a PNG, JPEG, GIF or WebP"),
+        (
+            b"hello, not an image".to_vec(),
+            "not a PNG, JPEG, GIF or WebP",
+        ),
         (png_claiming(100_000, 100_000), "from 1 to 8192 pixels"),
     ] {
         let request = iq("set", OWNER, ALICE, &storage(&bytes));

@@ -110,19 +110,50 @@ fn xmpp_refuses_a_bad_domain_server_or_secret_before_connecting() {
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let cases = [
-        ("127.0.0.1:5347", "alice@example.org", "s3cret", "owns a whole domain"),
-        ("127.0.0.1:5347", "avatars..example.org", "s3cret", "invalid component domain"),
-        ("127.0.0.1", "avatars.example.org", "s3cret", "expected HOST:PORT"),
-        ("127.0.0.1:5347", "avatars.example.org", "", "secret is empty"),
+        (
+            "127.0.0.1:5347",
+            "alice@example.org",
+            "s3cret",
+            "owns a whole domain",
+        ),
+        (
+            "127.0.0.1:5347",
+            "avatars..example.org",
+            "s3cret",
+            "invalid component domain",
+        ),
+        (
+            "127.0.0.1",
+            "avatars.example.org",
+            "s3cret",
+            "expected HOST:PORT",
+        ),
+        (
+            "127.0.0.1:5347",
+            "avatars.example.org",
+            "",
+            "secret is empty",
+        ),
     ];
     for (server, domain, secret, reason) in cases {
         let output = avatars(&[
-            "xmpp", "--server", server, "--domain", domain, "--secret", secret, "--data-dir", data,
+            "xmpp",
+            "--server",
+            server,
+            "--domain",
+            domain,
+            "--secret",
+            secret,
+            "--data-dir",
+            data,
         ]);
         assert_eq!(output.status.code(), Some(2), "{domain} {server}");
         let err = stderr(&output);
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("avatars: ") && err.contains(reason), "{err}");
+        assert!(
+            err.starts_with("avatars: ") && err.contains(reason),
+            "{err}"
+        );
     }
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }
