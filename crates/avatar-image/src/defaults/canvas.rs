@@ -3,22 +3,30 @@
 //! - [`Canvas::fill_rect`] covers pixels by the exact area of overlap (pixel-grid styles stay
 //!   crisp where cells meet pixels and anti-aliased where they do not);
 //! - [`Canvas::fill`] paints any [`Shape`] by its signed distance, with one pixel of
-//!   anti-aliasing, only inside the shape's bounding box.
+//!   anti-aliasing, only inside the shape's bounding box;
+//! - [`Canvas::fill_below_wave`] paints below a sine curve, one column at a time.
+//!
+//! The pixels are the RGBA image itself, 4 bytes each (a 2048 px canvas is 16 MiB); each paint
+//! blends in floating point and rounds back to bytes.
 
-use image::RgbaImage;
+use image::{Rgba, RgbaImage};
 
 use super::colour::Colour;
 use super::shapes::Shape;
 
+/// An image being drawn.
 pub(crate) struct Canvas {
     size: u32,
-    pixels: Vec<[f32; 4]>,
+    pixels: RgbaImage,
 }
 
 impl Canvas {
+    /// A `size` x `size` canvas filled with `background`.
     pub(crate) fn new(size: u32, background: Colour) -> Self {
-        let pixels = vec![to_float(background); (size * size) as usize];
-        Self { size, pixels }
+        Self {
+            size,
+            pixels: RgbaImage::from_pixel(size, size, Rgba(background)),
+        }
     }
 
     #[expect(clippy::cast_precision_loss, reason = "sizes are at most 4096")]
@@ -102,43 +110,35 @@ impl Canvas {
         (first, last)
     }
 
+    /// Paints `colour` over pixel `(x, y)` with `coverage` (0..=1), straight-alpha "over".
     fn blend(&mut self, x: u32, y: u32, colour: Colour, coverage: f32) {
         if coverage <= 0.0 {
             return;
         }
+        let under = &mut self.pixels.get_pixel_mut(x, y).0;
         if coverage >= 1.0 && colour[3] == 255 {
             // Fully covered by an opaque colour: most pixels of any shape.
-            self.pixels[(y * self.size + x) as usize] = to_float(colour);
+            *under = colour;
             return;
         }
-        let over = to_float(colour);
-        let alpha = over[3] * coverage;
-        let under = &mut self.pixels[(y * self.size + x) as usize];
-        let out_alpha = alpha + under[3] * (1.0 - alpha);
+        let alpha = f32::from(colour[3]) / 255.0 * coverage;
+        let under_alpha = f32::from(under[3]) / 255.0;
+        let out_alpha = alpha + under_alpha * (1.0 - alpha);
         if out_alpha <= 0.0 {
             return;
         }
         for channel in 0..3 {
-            under[channel] =
-                (over[channel] * alpha + under[channel] * under[3] * (1.0 - alpha)) / out_alpha;
+            let mixed = (f32::from(colour[channel]) * alpha
+                + f32::from(under[channel]) * under_alpha * (1.0 - alpha))
+                / out_alpha;
+            under[channel] = to_byte(mixed);
         }
-        under[3] = out_alpha;
+        under[3] = to_byte(out_alpha * 255.0);
     }
 
+    /// The finished image.
     pub(crate) fn into_image(self) -> RgbaImage {
-        let size = self.size;
-        let mut bytes = Vec::with_capacity(self.pixels.len() * 4);
-        for pixel in self.pixels {
-            for channel in pixel {
-                #[expect(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    reason = "clamped to 0..=255"
-                )]
-                bytes.push((channel * 255.0).round().clamp(0.0, 255.0) as u8);
-            }
-        }
-        RgbaImage::from_raw(size, size, bytes).expect("one RGBA quadruple per pixel")
+        self.pixels
     }
 }
 
@@ -147,6 +147,165 @@ fn overlap(from: f32, to: f32, pixel: f32) -> f32 {
     (to.min(pixel + 1.0) - from.max(pixel)).clamp(0.0, 1.0)
 }
 
-fn to_float(colour: Colour) -> [f32; 4] {
-    colour.map(|channel| f32::from(channel) / 255.0)
+/// A channel value in 0.0..=255.0, rounded to a byte.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "clamped to 0..=255"
+)]
+fn to_byte(value: f32) -> u8 {
+    value.round().clamp(0.0, 255.0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every primitive against a golden image (`golden/NAME.png`, compared pixel by pixel after
+    //! decoding), and against what geometry says it must cover. Set `AVATAR_GOLDEN_UPDATE=1` to
+    //! rewrite the golden files after a deliberate change, and look at them before committing.
+
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::defaults::shapes::{capsule, circle, ellipse, rounded_rect, smile, triangle};
+
+    const SIDE: u32 = 24;
+    const BACKGROUND: Colour = [20, 30, 40, 255];
+    const INK: Colour = [250, 200, 100, 255];
+
+    /// Each primitive drawn once on a 24 px canvas.
+    fn primitives() -> Vec<(&'static str, Canvas)> {
+        let draw = |paint: &dyn Fn(&mut Canvas)| {
+            let mut canvas = Canvas::new(SIDE, BACKGROUND);
+            paint(&mut canvas);
+            canvas
+        };
+        vec![
+            ("rect", draw(&|c| c.fill_rect(0.1, 0.23, 0.77, 0.61, INK))),
+            ("circle", draw(&|c| c.fill(circle(0.5, 0.45, 0.3), INK))),
+            (
+                "ellipse",
+                draw(&|c| c.fill(ellipse(0.5, 0.5, 0.4, 0.2), INK)),
+            ),
+            (
+                "rounded_rect",
+                draw(&|c| c.fill(rounded_rect(0.5, 0.5, 0.35, 0.25, 0.1), INK)),
+            ),
+            (
+                "capsule",
+                draw(&|c| c.fill(capsule((0.2, 0.3), (0.8, 0.7), 0.08), INK)),
+            ),
+            (
+                "triangle",
+                draw(&|c| c.fill(triangle((0.1, 0.9), (0.9, 0.9), (0.5, 0.1)), INK)),
+            ),
+            ("smile", draw(&|c| c.fill(smile(0.5, 0.4, 0.3, 0.05), INK))),
+            (
+                "wave",
+                draw(&|c| c.fill_below_wave(0.5, 0.1, 9.0, 0.3, INK)),
+            ),
+            (
+                "translucent",
+                draw(&|c| c.fill(circle(0.5, 0.5, 0.4), [255, 0, 0, 110])),
+            ),
+        ]
+    }
+
+    fn golden_path(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/defaults/golden")
+            .join(format!("{name}.png"))
+    }
+
+    #[test]
+    fn every_primitive_matches_its_golden_image() {
+        let update = std::env::var_os("AVATAR_GOLDEN_UPDATE").is_some();
+        for (name, canvas) in primitives() {
+            let drawn = canvas.into_image();
+            let path = golden_path(name);
+            if update {
+                drawn.save(&path).unwrap();
+                continue;
+            }
+            let golden = image::open(&path)
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+                .to_rgba8();
+            assert_eq!(drawn.dimensions(), golden.dimensions(), "{name}");
+            for (x, y, pixel) in drawn.enumerate_pixels() {
+                assert_eq!(
+                    pixel,
+                    golden.get_pixel(x, y),
+                    "{name}: pixel ({x}, {y}) differs from {}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    /// How much of the canvas `colour` covers, in pixels: each pixel counts by how far it moved
+    /// from the background towards `colour` (red channel).
+    fn covered(image: &RgbaImage) -> f32 {
+        let (from, to) = (f32::from(BACKGROUND[0]), f32::from(INK[0]));
+        image
+            .pixels()
+            .map(|pixel| (f32::from(pixel[0]) - from) / (to - from))
+            .sum()
+    }
+
+    #[test]
+    fn shapes_cover_their_area() {
+        #[expect(clippy::cast_precision_loss, reason = "a small canvas")]
+        let area = |unit: f32| unit * (SIDE * SIDE) as f32;
+        let expected = [
+            ("rect", area(0.67 * 0.38)),
+            ("circle", area(std::f32::consts::PI * 0.3 * 0.3)),
+            ("ellipse", area(std::f32::consts::PI * 0.4 * 0.2)),
+            ("triangle", area(0.5 * 0.8 * 0.8)),
+        ];
+        let drawn = primitives();
+        for (name, want) in expected {
+            let (_, canvas) = drawn.iter().find(|(n, _)| *n == name).unwrap();
+            let got = covered(&canvas.pixels);
+            assert!(
+                (got - want).abs() <= want * 0.03,
+                "{name}: covers {got:.1} px, geometry says {want:.1}"
+            );
+        }
+    }
+
+    #[test]
+    fn inside_is_the_colour_outside_is_untouched() {
+        let mut canvas = Canvas::new(SIDE, BACKGROUND);
+        canvas.fill(circle(0.5, 0.5, 0.25), INK);
+        let image = canvas.into_image();
+        assert_eq!(image.get_pixel(12, 12).0, INK);
+        assert_eq!(image.get_pixel(0, 0).0, BACKGROUND);
+        assert_eq!(image.get_pixel(23, 12).0, BACKGROUND);
+    }
+
+    #[test]
+    fn half_covered_pixels_are_half_way() {
+        let mut canvas = Canvas::new(4, BACKGROUND);
+        // Covers the left half of column 1 and all of column 0.
+        canvas.fill_rect(0.0, 0.0, 0.375, 1.0, INK);
+        let image = canvas.into_image();
+        assert_eq!(image.get_pixel(0, 0).0, INK);
+        let half = image.get_pixel(1, 0).0;
+        for channel in 0..3 {
+            let midway = u16::midpoint(u16::from(BACKGROUND[channel]), u16::from(INK[channel]));
+            assert!(u16::from(half[channel]).abs_diff(midway) <= 1, "{half:?}");
+        }
+        assert_eq!(image.get_pixel(2, 0).0, BACKGROUND);
+    }
+
+    #[test]
+    fn a_translucent_colour_mixes_with_what_is_under_it() {
+        let mut canvas = Canvas::new(2, [0, 0, 255, 255]);
+        canvas.fill_rect(0.0, 0.0, 1.0, 1.0, [255, 0, 0, 128]);
+        let pixel = canvas.into_image().get_pixel(0, 0).0;
+        assert_eq!(pixel[3], 255);
+        assert!(
+            pixel[0].abs_diff(128) <= 1 && pixel[2].abs_diff(127) <= 1,
+            "{pixel:?}"
+        );
+    }
 }
