@@ -83,15 +83,31 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decode
     let decoded = if info.format == ImageFormat::Gif {
         decode_gif(bytes, &info, limits)?
     } else {
-        let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format.to_image_crate());
-        reader.limits(limits.for_image_crate());
-        Decoded::Still(
-            reader
-                .decode()
-                .map_err(|err| map_decode_error(info.format, &err, limits))?,
-        )
+        Decoded::Still(decode_still(bytes, &info, limits)?)
     };
     Ok((info, decoded))
+}
+
+/// Decodes a PNG, JPEG or WebP and turns it upright: phones store the pixels as the sensor saw
+/// them and say in EXIF `Orientation` (2 to 8) how to turn them for display. The orientation is
+/// applied before anything is cropped, so the centred square is the one a viewer sees. The
+/// metadata itself goes no further: every rendition is encoded from pixels alone.
+fn decode_still(
+    bytes: &[u8],
+    info: &ImageInfo,
+    limits: &Limits,
+) -> Result<DynamicImage, ImageError> {
+    let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format.to_image_crate());
+    reader.limits(limits.for_image_crate());
+    let mut decoder = reader.into_decoder().map_err(|err| failed(&err))?;
+    // A damaged EXIF block is no reason to refuse a picture: it is shown as stored.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|err| failed(&err))?;
+    image.apply_orientation(orientation);
+    Ok(image)
 }
 
 /// GIF frames are composited to full canvases; each one counts against the memory limit.

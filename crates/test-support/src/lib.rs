@@ -16,14 +16,18 @@
 //!
 //! - [`images`]: encoded images of every format, from plain pixels (bands, solid, checkers,
 //!   noise, animated GIFs);
+//! - [`exif`]: JPEG, PNG and WebP files with an EXIF orientation, as phones write them;
 //! - [`hostile`]: files that claim enormous dimensions (PNG, GIF, WebP bombs);
 //! - [`suite`]: the conformance suite's fixture identities and images, a memory store holding
 //!   them, and a one-shot call through an [`AvatarService`](avatar_service::AvatarService);
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
-//! - [`server`]: a spawned `avatars serve` process, stopped when dropped.
+//! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
+//! - [`tree`]: what a directory holds, to show a command wrote nothing.
 
+pub mod exif;
 pub mod hostile;
 pub mod images;
 pub mod raw_http;
 pub mod server;
 pub mod suite;
+pub mod tree;

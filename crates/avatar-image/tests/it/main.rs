@@ -4,5 +4,6 @@
 //! one per file); each module is a former test file.
 
 mod defaults;
+mod orientation;
 mod render;
 mod xmpp;
