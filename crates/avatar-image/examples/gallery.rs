@@ -1,6 +1,6 @@
-//! Writes every default-image generator for 12 hashes at 32, 80 and 256 px, plus an HTML page
-//! showing them side by side. Run through `cargo xtask gallery --out DIR`, or directly:
-//! `cargo run -p avatar-image --example gallery -- DIR`.
+//! Writes every default-image generator for 12 identities at 32, 80 and 256 px, and an HTML page
+//! showing them as grids: generators across, identities down, one grid per size. Run through
+//! `cargo xtask gallery --out DIR`, or directly: `cargo run -p avatar-image --example gallery -- DIR`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -14,36 +14,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: gallery OUT-DIR")?);
     std::fs::create_dir_all(&out)?;
     // Every drawn keyword but blank (nothing to see).
-    let keywords = DefaultKeyword::ALL
+    let keywords: Vec<DefaultKeyword> = DefaultKeyword::ALL
         .into_iter()
-        .filter(|k| k.is_drawn() && *k != DefaultKeyword::Blank);
+        .filter(|k| k.is_drawn() && *k != DefaultKeyword::Blank)
+        .collect();
     let people: Vec<String> = (1..=12).map(|n| format!("person{n}@example.org")).collect();
 
     let mut html = String::from(
         "<!doctype html><meta charset=utf-8><title>avatars: default images</title>\
-         <style>body{font:14px system-ui;margin:2em;background:#fafafa}table{border-collapse:collapse}\
-         td,th{padding:6px;border-bottom:1px solid #ddd;vertical-align:middle;text-align:left}\
-         img{image-rendering:auto;margin-right:6px;vertical-align:middle}</style>\
-         <h1>Default images</h1><p>Each generator for 12 addresses at 32, 80 and 256 px, drawn at that size.</p>",
+         <style>body{font:14px system-ui;margin:2em;background:#fafafa}\
+         table{border-collapse:collapse;margin-bottom:2em}\
+         td,th{padding:4px 6px;border-bottom:1px solid #ddd;text-align:center;vertical-align:middle}\
+         th.person{text-align:left;font-weight:normal;color:#4a5568}\
+         img{display:block;margin:auto}</style>\
+         <h1>Default images</h1><p>Every generator (across) for 12 addresses (down), drawn at \
+         each size, not scaled: one grid per size.</p>",
     );
     let mut written = 0;
-    for keyword in keywords {
-        let name = keyword.label();
-        write!(html, "<h2>{name}</h2><table>")?;
+    for size in SIZES {
+        write!(html, "<h2>{size} px</h2><table><tr><th></th>")?;
+        for keyword in &keywords {
+            write!(html, "<th>{}</th>", keyword.label())?;
+        }
+        html.push_str("</tr>");
         for person in &people {
             let hash = Identity::parse(person)?.hash(HashAlgorithm::Md5);
-            write!(html, "<tr><th>{person}</th><td>")?;
-            for size in SIZES {
+            write!(html, "<tr><th class=person>{person}</th>")?;
+            for &keyword in &keywords {
+                let name = keyword.label();
                 let rendered = render_default(keyword, &hash, size)?.ok_or("not an image")?;
                 let file = format!("{name}-{hash}-{size}.png");
                 std::fs::write(out.join(&file), &rendered.bytes)?;
                 write!(
                     html,
-                    "<img src='{file}' width={size} height={size} alt='{name} {size}'>"
+                    "<td><img src='{file}' width={size} height={size} alt='{name} for {person} at {size} px'></td>"
                 )?;
                 written += 1;
             }
-            html.push_str("</td></tr>");
+            html.push_str("</tr>");
         }
         html.push_str("</table>");
     }

@@ -1,7 +1,8 @@
 //! A small 2D rasteriser for the drawn defaults, working in unit coordinates (0..1 across the
 //! image) and drawing at the target size:
-//! - [`Canvas::fill_rect`] covers pixels by the exact area of overlap (pixel-grid styles stay
-//!   crisp where cells meet pixels and anti-aliased where they do not);
+//! - [`Canvas::fill_grid`] covers pixels by the exact area of overlap of grid cells (pixel-grid
+//!   styles stay crisp where cells meet pixels, anti-aliased where they do not, and seamless
+//!   where cells of one colour meet);
 //! - [`Canvas::fill`] paints any [`Shape`] by its signed distance, with one pixel of
 //!   anti-aliasing, only inside the shape's bounding box;
 //! - [`Canvas::fill_below_wave`] paints below a sine curve, one column at a time.
@@ -34,19 +35,60 @@ impl Canvas {
         self.size as f32
     }
 
-    /// Fills the rectangle `[x0, x1) x [y0, y1)` by exact pixel-area coverage.
-    pub(crate) fn fill_rect(&mut self, x0: f32, y0: f32, x1: f32, y1: f32, colour: Colour) {
+    /// Paints a square grid of `cells` x `cells` cells, `cell` wide, from `origin` (both ways),
+    /// each in the colour `colour_of(column, row)` gives (none: left as it is). Cells do not
+    /// overlap, so each pixel is painted once with the exact share every cell covers of it:
+    /// where two cells of one colour meet between pixels, the pixel is that colour, with no
+    /// seam of the background showing through.
+    pub(crate) fn fill_grid(
+        &mut self,
+        origin: f32,
+        cell: f32,
+        cells: usize,
+        colour_of: &dyn Fn(usize, usize) -> Option<Colour>,
+    ) {
         let side = self.side();
-        let (px0, py0, px1, py1) = (x0 * side, y0 * side, x1 * side, y1 * side);
-        let (first_x, last_x) = self.pixel_span(px0, px1);
-        let (first_y, last_y) = self.pixel_span(py0, py1);
-        for y in first_y..last_y {
+        // For each pixel column (and row), the grid columns it touches and how much of each.
+        let spans = |pixel: u32| -> Vec<(usize, f32)> {
             #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
-            let cover_y = overlap(py0, py1, y as f32);
-            for x in first_x..last_x {
-                #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
-                let coverage = cover_y * overlap(px0, px1, x as f32);
-                self.blend(x, y, colour, coverage);
+            let pixel = pixel as f32;
+            (0..cells)
+                .filter_map(|index| {
+                    #[expect(clippy::cast_precision_loss, reason = "at most 16 cells")]
+                    let start = (origin + index as f32 * cell) * side;
+                    let end = start + cell * side;
+                    let covered = overlap(start, end, pixel);
+                    (covered > 0.0).then_some((index, covered))
+                })
+                .collect()
+        };
+        let across: Vec<Vec<(usize, f32)>> = (0..self.size).map(spans).collect();
+        for (y, rows) in (0..self.size).zip(&across) {
+            if rows.is_empty() {
+                continue;
+            }
+            for (x, columns) in (0..self.size).zip(&across) {
+                let mut mixed = [0.0f32; 3];
+                let mut covered = 0.0f32;
+                for &(row, row_share) in rows {
+                    for &(column, column_share) in columns {
+                        if let Some(colour) = colour_of(column, row) {
+                            let share = row_share * column_share * f32::from(colour[3]) / 255.0;
+                            for (sum, channel) in mixed.iter_mut().zip(colour) {
+                                *sum += share * f32::from(channel);
+                            }
+                            covered += share;
+                        }
+                    }
+                }
+                if covered <= 0.0 {
+                    continue;
+                }
+                let under = &mut self.pixels.get_pixel_mut(x, y).0;
+                let covered = covered.min(1.0);
+                for (channel, sum) in under.iter_mut().zip(mixed) {
+                    *channel = to_byte(sum + f32::from(*channel) * (1.0 - covered));
+                }
             }
         }
     }
@@ -172,6 +214,15 @@ mod tests {
     const BACKGROUND: Colour = [20, 30, 40, 255];
     const INK: Colour = [250, 200, 100, 255];
 
+    /// A 3 x 3 checkerboard with its centre in a second colour.
+    fn checkers(column: usize, row: usize) -> Option<Colour> {
+        match (column, row) {
+            (1, 1) => Some([40, 200, 90, 255]),
+            _ if (column + row).is_multiple_of(2) => Some(INK),
+            _ => None,
+        }
+    }
+
     /// Each primitive drawn once on a 24 px canvas.
     fn primitives() -> Vec<(&'static str, Canvas)> {
         let draw = |paint: &dyn Fn(&mut Canvas)| {
@@ -180,7 +231,7 @@ mod tests {
             canvas
         };
         vec![
-            ("rect", draw(&|c| c.fill_rect(0.1, 0.23, 0.77, 0.61, INK))),
+            ("grid", draw(&|c| c.fill_grid(0.1, 0.27, 3, &checkers))),
             ("circle", draw(&|c| c.fill(circle(0.5, 0.45, 0.3), INK))),
             (
                 "ellipse",
@@ -256,7 +307,7 @@ mod tests {
         #[expect(clippy::cast_precision_loss, reason = "a small canvas")]
         let area = |unit: f32| unit * (SIDE * SIDE) as f32;
         let expected = [
-            ("rect", area(0.67 * 0.38)),
+            ("grid", area(4.0 * 0.27 * 0.27)),
             ("circle", area(std::f32::consts::PI * 0.3 * 0.3)),
             ("ellipse", area(std::f32::consts::PI * 0.4 * 0.2)),
             ("triangle", area(0.5 * 0.8 * 0.8)),
@@ -285,8 +336,8 @@ mod tests {
     #[test]
     fn half_covered_pixels_are_half_way() {
         let mut canvas = Canvas::new(4, BACKGROUND);
-        // Covers the left half of column 1 and all of column 0.
-        canvas.fill_rect(0.0, 0.0, 0.375, 1.0, INK);
+        // One cell 1.5 pixels wide: all of column 0, half of column 1 (and of row 1).
+        canvas.fill_grid(0.0, 0.375, 1, &|_, _| Some(INK));
         let image = canvas.into_image();
         assert_eq!(image.get_pixel(0, 0).0, INK);
         let half = image.get_pixel(1, 0).0;
@@ -298,9 +349,18 @@ mod tests {
     }
 
     #[test]
+    fn cells_of_one_colour_meet_without_a_seam() {
+        // Five cells across 23 pixels: every boundary falls inside a pixel.
+        let mut canvas = Canvas::new(23, BACKGROUND);
+        canvas.fill_grid(0.0, 0.2, 5, &|_, _| Some(INK));
+        let image = canvas.into_image();
+        assert!(image.pixels().all(|pixel| pixel.0 == INK), "a seam shows");
+    }
+
+    #[test]
     fn a_translucent_colour_mixes_with_what_is_under_it() {
         let mut canvas = Canvas::new(2, [0, 0, 255, 255]);
-        canvas.fill_rect(0.0, 0.0, 1.0, 1.0, [255, 0, 0, 128]);
+        canvas.fill_grid(0.0, 1.0, 1, &|_, _| Some([255, 0, 0, 128]));
         let pixel = canvas.into_image().get_pixel(0, 0).0;
         assert_eq!(pixel[3], 255);
         assert!(

@@ -22,14 +22,15 @@ impl Generator for Identicon {
             entropy.range(0.42, 0.58),
         );
         let mut canvas = Canvas::new(size, [240, 240, 240, 255]);
-        let grid = Grid::with_margin(5, 0.08);
+        let mut grid = Grid::with_margin(5, 0.08);
         for (row, columns) in (0u8..).zip(pattern(&mut entropy)) {
             for (column, filled) in (0u8..).zip(columns) {
                 if filled {
-                    grid.fill_mirrored(&mut canvas, column, row, colour);
+                    grid.fill_mirrored(column, row, colour);
                 }
             }
         }
+        grid.paint(&mut canvas);
         canvas.into_image()
     }
 }

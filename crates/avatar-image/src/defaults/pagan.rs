@@ -58,117 +58,118 @@ impl Generator for Pagan {
         let mut entropy = Entropy::new(b"pagan", hash);
         let palette = Palette::draw(&mut entropy);
         let mut canvas = Canvas::new(size, hsl(palette.hue + 180.0, 0.3, 0.86));
-        let grid = Grid::edge_to_edge(16);
-        helmet(&mut canvas, &grid, &mut entropy, &palette);
-        face(&mut canvas, &grid, &palette);
-        armour(&mut canvas, &grid, &mut entropy, &palette);
-        legs(&mut canvas, &grid, &palette);
-        weapon(&mut canvas, &grid, &mut entropy, &palette);
-        shield(&mut canvas, &grid, &mut entropy, &palette);
+        let mut grid = Grid::edge_to_edge(16);
+        helmet(&mut grid, &mut entropy, &palette);
+        face(&mut grid, &palette);
+        armour(&mut grid, &mut entropy, &palette);
+        legs(&mut grid, &palette);
+        weapon(&mut grid, &mut entropy, &palette);
+        shield(&mut grid, &mut entropy, &palette);
+        grid.paint(&mut canvas);
         canvas.into_image()
     }
 }
 
 /// Rows 2..=4, with a crest, horns or a plume.
-fn helmet(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+fn helmet(grid: &mut Grid, entropy: &mut Entropy, palette: &Palette) {
     for row in 2..=4 {
         for column in 5..=7 {
-            grid.fill_mirrored(canvas, column, row, palette.helmet);
+            grid.fill_mirrored(column, row, palette.helmet);
         }
     }
     match entropy.below(3) {
         0 => {
             for row in 0..=1 {
-                grid.fill_mirrored(canvas, 4, row + 1, palette.helmet);
+                grid.fill_mirrored(4, row + 1, palette.helmet);
             }
         }
         1 => {
-            grid.fill(canvas, 7, 1, palette.trim);
-            grid.fill(canvas, 8, 1, palette.trim);
-            grid.fill(canvas, 8, 0, palette.trim);
+            grid.fill(7, 1, palette.trim);
+            grid.fill(8, 1, palette.trim);
+            grid.fill(8, 0, palette.trim);
         }
-        _ => grid.fill_mirrored(canvas, 7, 1, palette.helmet),
+        _ => grid.fill_mirrored(7, 1, palette.helmet),
     }
 }
 
 /// Rows 4..=5, and the eyes.
-fn face(canvas: &mut Canvas, grid: &Grid, palette: &Palette) {
+fn face(grid: &mut Grid, palette: &Palette) {
     for column in 6..=7 {
-        grid.fill_mirrored(canvas, column, 4, palette.skin);
-        grid.fill_mirrored(canvas, column, 5, palette.skin);
+        grid.fill_mirrored(column, 4, palette.skin);
+        grid.fill_mirrored(column, 5, palette.skin);
     }
-    grid.fill_mirrored(canvas, 6, 4, EYES);
+    grid.fill_mirrored(6, 4, EYES);
 }
 
 /// Rows 6..=10, shoulders wider; a belt or a chest emblem; the hands.
-fn armour(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+fn armour(grid: &mut Grid, entropy: &mut Entropy, palette: &Palette) {
     for row in 6..=10 {
         let reach = if row == 6 { 4 } else { 5 };
         for column in reach..=7 {
-            grid.fill_mirrored(canvas, column, row, palette.armour);
+            grid.fill_mirrored(column, row, palette.armour);
         }
     }
     if entropy.bit() {
         for column in 5..=7 {
-            grid.fill_mirrored(canvas, column, 9, palette.trim);
+            grid.fill_mirrored(column, 9, palette.trim);
         }
     } else {
-        grid.fill_mirrored(canvas, 7, 7, palette.trim);
-        grid.fill_mirrored(canvas, 7, 8, palette.trim);
+        grid.fill_mirrored(7, 7, palette.trim);
+        grid.fill_mirrored(7, 8, palette.trim);
     }
-    grid.fill_mirrored(canvas, 4, 9, palette.skin);
+    grid.fill_mirrored(4, 9, palette.skin);
 }
 
 /// Rows 11..=14: legs and boots.
-fn legs(canvas: &mut Canvas, grid: &Grid, palette: &Palette) {
+fn legs(grid: &mut Grid, palette: &Palette) {
     for row in 11..=13 {
-        grid.fill_mirrored(canvas, 6, row, palette.armour);
+        grid.fill_mirrored(6, row, palette.armour);
     }
-    grid.fill_mirrored(canvas, 5, 14, palette.boots);
-    grid.fill_mirrored(canvas, 6, 14, palette.boots);
+    grid.fill_mirrored(5, 14, palette.boots);
+    grid.fill_mirrored(6, 14, palette.boots);
 }
 
 /// In the right hand (columns 11..=14): a sword, an axe or a staff.
-fn weapon(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+fn weapon(grid: &mut Grid, entropy: &mut Entropy, palette: &Palette) {
     let metal = hsl(palette.hue + 180.0, 0.1, 0.78);
     match entropy.below(3) {
         0 => {
             for row in 2..=9 {
-                grid.fill(canvas, 12, row, metal);
+                grid.fill(12, row, metal);
             }
-            grid.fill(canvas, 11, 9, palette.trim);
-            grid.fill(canvas, 13, 9, palette.trim);
-            grid.fill(canvas, 12, 10, WOOD);
+            grid.fill(11, 9, palette.trim);
+            grid.fill(13, 9, palette.trim);
+            grid.fill(12, 10, WOOD);
         }
         1 => {
             for row in 3..=12 {
-                grid.fill(canvas, 12, row, WOOD);
+                grid.fill(12, row, WOOD);
             }
             for row in 3..=5 {
-                grid.fill(canvas, 13, row, metal);
-                grid.fill(canvas, 14, row, metal);
+                grid.fill(13, row, metal);
+                grid.fill(14, row, metal);
             }
         }
         _ => {
             for row in 2..=13 {
-                grid.fill(canvas, 12, row, WOOD);
+                grid.fill(12, row, WOOD);
             }
-            grid.fill(canvas, 12, 1, palette.trim);
-            grid.fill(canvas, 11, 1, palette.trim);
-            grid.fill(canvas, 13, 1, palette.trim);
-            grid.fill(canvas, 12, 0, palette.trim);
+            grid.fill(12, 1, palette.trim);
+            grid.fill(11, 1, palette.trim);
+            grid.fill(13, 1, palette.trim);
+            grid.fill(12, 0, palette.trim);
         }
     }
 }
 
 /// A shield on the other arm, sometimes.
-fn shield(canvas: &mut Canvas, grid: &Grid, entropy: &mut Entropy, palette: &Palette) {
+fn shield(grid: &mut Grid, entropy: &mut Entropy, palette: &Palette) {
     if entropy.bit() {
         for row in 7..=10 {
             for column in 2..=3 {
-                grid.fill(canvas, column, row, palette.trim);
+                grid.fill(column, row, palette.trim);
             }
         }
-        grid.fill(canvas, 2, 8, palette.armour);
+        grid.fill(2, 8, palette.armour);
     }
 }

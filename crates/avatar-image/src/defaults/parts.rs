@@ -8,45 +8,55 @@ use super::shapes::{Point, circle, triangle};
 /// Left and right: multiply an offset from the centre line by each to draw a symmetric pair.
 pub(crate) const SIDES: [f32; 2] = [-1.0, 1.0];
 
-/// A square grid of cells starting at `origin` (both ways), `columns` cells across, each `cell`
-/// wide, for the pixel styles (identicon, retro, pagan). Cells are filled by exact area, so they
-/// stay crisp where they meet pixels.
+/// A square grid of `columns` x `columns` cells for the pixel styles (identicon, retro, pagan):
+/// cells are set to colours (a later colour replaces an earlier one), then the grid is painted
+/// in one pass. Each pixel gets exactly the share of each cell's colour that the cell covers of
+/// it, so cells that meet between pixels show no seam, whatever the size.
 pub(crate) struct Grid {
     origin: f32,
     cell: f32,
     columns: u8,
+    cells: Vec<Option<Colour>>,
 }
 
 impl Grid {
     /// `columns` cells across the whole image.
     pub(crate) fn edge_to_edge(columns: u8) -> Self {
-        Self {
-            origin: 0.0,
-            cell: 1.0 / f32::from(columns),
-            columns,
-        }
+        Self::new(0.0, 1.0 / f32::from(columns), columns)
     }
 
     /// `columns` cells across the image less a `margin` on every side.
     pub(crate) fn with_margin(columns: u8, margin: f32) -> Self {
+        Self::new(margin, (1.0 - 2.0 * margin) / f32::from(columns), columns)
+    }
+
+    fn new(origin: f32, cell: f32, columns: u8) -> Self {
         Self {
-            origin: margin,
-            cell: (1.0 - 2.0 * margin) / f32::from(columns),
+            origin,
+            cell,
             columns,
+            cells: vec![None; usize::from(columns) * usize::from(columns)],
         }
     }
 
-    /// Fills the cell at `column`, `row`.
-    pub(crate) fn fill(&self, canvas: &mut Canvas, column: u8, row: u8, colour: Colour) {
-        let x = self.origin + f32::from(column) * self.cell;
-        let y = self.origin + f32::from(row) * self.cell;
-        canvas.fill_rect(x, y, x + self.cell, y + self.cell, colour);
+    /// Sets the cell at `column`, `row` to `colour`.
+    pub(crate) fn fill(&mut self, column: u8, row: u8, colour: Colour) {
+        let index = usize::from(row) * usize::from(self.columns) + usize::from(column);
+        self.cells[index] = Some(colour);
     }
 
-    /// Fills the cell at `column`, `row` and its mirror image across the vertical centre line.
-    pub(crate) fn fill_mirrored(&self, canvas: &mut Canvas, column: u8, row: u8, colour: Colour) {
-        self.fill(canvas, column, row, colour);
-        self.fill(canvas, self.columns - 1 - column, row, colour);
+    /// Sets the cell at `column`, `row` and its mirror image across the vertical centre line.
+    pub(crate) fn fill_mirrored(&mut self, column: u8, row: u8, colour: Colour) {
+        self.fill(column, row, colour);
+        self.fill(self.columns - 1 - column, row, colour);
+    }
+
+    /// Paints every set cell.
+    pub(crate) fn paint(&self, canvas: &mut Canvas) {
+        let columns = usize::from(self.columns);
+        canvas.fill_grid(self.origin, self.cell, columns, &|column, row| {
+            self.cells[row * columns + column]
+        });
     }
 }
 

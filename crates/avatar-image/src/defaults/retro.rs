@@ -22,7 +22,7 @@ impl Generator for Retro {
         let accent = hsl(hue + entropy.range(120.0, 240.0), 0.8, 0.66);
         let background = hsl(hue + 180.0, 0.3, 0.14);
         let mut canvas = Canvas::new(size, background);
-        let grid = Grid::edge_to_edge(8);
+        let mut grid = Grid::edge_to_edge(8);
         for row in 0u8..8 {
             for column in 0u8..4 {
                 // Denser towards the middle, like a sprite's body.
@@ -32,9 +32,10 @@ impl Generator for Retro {
                     5..=9 => main,
                     _ => accent,
                 };
-                grid.fill_mirrored(&mut canvas, column, row, colour);
+                grid.fill_mirrored(column, row, colour);
             }
         }
+        grid.paint(&mut canvas);
         canvas.into_image()
     }
 }

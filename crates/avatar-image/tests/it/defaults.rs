@@ -100,3 +100,72 @@ fn output_digests() {
     }
     insta::assert_snapshot!(table);
 }
+
+/// Where two filled cells of the identicon meet, the pixels are the cells' colour: no lighter
+/// seam of the background between them, at sizes where cell edges fall inside pixels.
+#[test]
+fn the_identicon_has_no_seams_between_cells() {
+    for size in [256u32, 300, 333, 512] {
+        for n in 0..20 {
+            let image = image::load_from_memory(&draw(DefaultKeyword::Identicon, &hash(n), size))
+                .unwrap()
+                .to_rgba8();
+            let side = f64::from(size);
+            let (margin, cell) = (0.08 * side, (1.0 - 0.16) / 5.0 * side);
+            let centre = |index: u32| margin + (f64::from(index) + 0.5) * cell;
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "in 0..size"
+            )]
+            let at = |x: f64, y: f64| image.get_pixel(x as u32, y as u32).0;
+            let colour = (0..5)
+                .flat_map(|row| (0..5).map(move |column| (column, row)))
+                .map(|(column, row)| at(centre(column), centre(row)))
+                .find(|pixel| *pixel != [240, 240, 240, 255]);
+            let Some(colour) = colour else { continue };
+            let filled = |column: u32, row: u32| at(centre(column), centre(row)) == colour;
+            for row in 0..5 {
+                for column in 0..4 {
+                    if filled(column, row) && filled(column + 1, row) {
+                        let boundary = margin + f64::from(column + 1) * cell;
+                        // Every pixel row well inside the two cells, at the boundary column.
+                        let (top, bottom) = (
+                            margin + f64::from(row) * cell,
+                            margin + f64::from(row + 1) * cell,
+                        );
+                        let mut y = top.ceil() + 1.0;
+                        while y < bottom.floor() - 1.0 {
+                            assert_eq!(
+                                at(boundary, y),
+                                colour,
+                                "seam at {size} px, person{n}, x {boundary:.1}, y {y}"
+                            );
+                            y += 1.0;
+                        }
+                    }
+                }
+            }
+            for row in 0..4 {
+                for column in 0..5 {
+                    if filled(column, row) && filled(column, row + 1) {
+                        let boundary = margin + f64::from(row + 1) * cell;
+                        let (left, right) = (
+                            margin + f64::from(column) * cell,
+                            margin + f64::from(column + 1) * cell,
+                        );
+                        let mut x = left.ceil() + 1.0;
+                        while x < right.floor() - 1.0 {
+                            assert_eq!(
+                                at(x, boundary),
+                                colour,
+                                "seam at {size} px, person{n}, x {x}, y {boundary:.1}"
+                            );
+                            x += 1.0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
