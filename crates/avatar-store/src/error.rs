@@ -42,6 +42,29 @@ pub enum StoreError {
         expected: &'static str,
     },
 
+    /// The path holds something that is not a store: files of its own, or a file.
+    #[error(
+        "{} is not an avatars store: it is not empty and has no VERSION file; \
+         point --data-dir at a store, or at a new or empty directory to make one",
+        path.display()
+    )]
+    NotAStore {
+        /// The path.
+        path: PathBuf,
+    },
+
+    /// There is no store at the path (it does not exist, or is an empty directory), and the
+    /// command does not create one.
+    #[error(
+        "there is no avatars store at {} (nothing has been imported there); \
+         `avatars import` or `avatars serve` creates one, or pass --data-dir",
+        path.display()
+    )]
+    NoStore {
+        /// The path.
+        path: PathBuf,
+    },
+
     /// A blocking task was cancelled or panicked.
     #[error("store task failed: {0}")]
     Task(String),

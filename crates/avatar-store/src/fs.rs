@@ -12,6 +12,39 @@ use bytes::Bytes;
 
 use crate::{Store, StoreError, StoredEntry, StoredImage};
 
+/// What is at a store's path before it is opened.
+enum Found {
+    /// Nothing: a store can be made there.
+    Nothing,
+    /// An empty directory: likewise.
+    EmptyDirectory,
+    /// A directory with a `VERSION` file: a store (of some version).
+    Store,
+    /// A file, or a directory holding other things: not to be touched.
+    SomethingElse,
+}
+
+/// Looks at `root` without changing anything.
+fn what_is_at(root: &Path) -> Result<Found, StoreError> {
+    let metadata = match fs::metadata(root) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(err) => return Err(StoreError::io("look at", root)(err)),
+    };
+    if !metadata.is_dir() {
+        return Ok(Found::SomethingElse);
+    }
+    if root.join("VERSION").exists() {
+        return Ok(Found::Store);
+    }
+    let mut entries = fs::read_dir(root).map_err(StoreError::io("list", root))?;
+    Ok(if entries.next().is_none() {
+        Found::EmptyDirectory
+    } else {
+        Found::SomethingElse
+    })
+}
+
 /// What the `VERSION` file of a store of this layout says.
 const LAYOUT_VERSION: &str = "avatars-store 1";
 /// Stored files larger than this are treated as damaged rather than read into memory.
@@ -64,20 +97,55 @@ struct Changes {
 }
 
 impl FsStore {
-    /// Opens the store at `root`, creating the directory and its layout if they do not exist.
-    /// Temporary files left by a crash more than an hour ago are removed.
+    /// Opens the store at `root`, creating it (the directory and its layout) when `root` does
+    /// not exist or is an empty directory. Temporary files left by a crash more than an hour
+    /// ago are removed.
+    ///
+    /// Nothing is written into a directory that holds anything but a store: pointing a
+    /// command at the wrong folder is refused, not turned into a store.
     ///
     /// # Errors
-    /// [`StoreError::Io`] if the directories cannot be created, or [`StoreError::WrongVersion`]
-    /// if `root` holds something other than a store of this layout.
+    /// [`StoreError::NotAStore`] if `root` is a non-empty directory with no `VERSION` file (or
+    /// not a directory); [`StoreError::WrongVersion`] if it holds a store of another layout;
+    /// [`StoreError::Io`] if the directories cannot be created.
     pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
         let root = root.as_ref().to_path_buf();
+        if matches!(what_is_at(&root)?, Found::SomethingElse) {
+            return Err(StoreError::NotAStore { path: root });
+        }
         for dir in ["identities", "hashes/md5", "hashes/sha256", "tmp"] {
             let path = root.join(dir);
             fs::create_dir_all(&path).map_err(StoreError::io("create directory", path))?;
         }
+        let store = Self::at(root);
+        store.check_version(true)?;
+        store.remove_stale_temporaries();
+        Ok(store)
+    }
+
+    /// Opens the store at `root` for reading and for changes to what it holds, without
+    /// creating anything: what `avatars list` and `avatars remove` use.
+    ///
+    /// # Errors
+    /// [`StoreError::NoStore`] if `root` does not exist or is an empty directory;
+    /// [`StoreError::NotAStore`] and [`StoreError::WrongVersion`] as for [`FsStore::open`].
+    pub fn open_existing(root: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let root = root.as_ref().to_path_buf();
+        match what_is_at(&root)? {
+            Found::Store => {}
+            Found::Nothing | Found::EmptyDirectory => {
+                return Err(StoreError::NoStore { path: root });
+            }
+            Found::SomethingElse => return Err(StoreError::NotAStore { path: root }),
+        }
+        let store = Self::at(root);
+        store.check_version(false)?;
+        Ok(store)
+    }
+
+    fn at(root: PathBuf) -> Self {
         let seen_marker = read_marker(&root);
-        let store = Self {
+        Self {
             root,
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             changes: Arc::new(Changes {
@@ -87,10 +155,7 @@ impl FsStore {
                 opened: Instant::now(),
                 check_every_ms: AtomicU64::new(millis(DEFAULT_EXTERNAL_WRITES_CHECK)),
             }),
-        };
-        store.check_version()?;
-        store.remove_stale_temporaries();
-        Ok(store)
+        }
     }
 
     /// Treats stored files larger than `bytes` as damaged (default 16 MiB), so a file dropped
@@ -120,7 +185,8 @@ impl FsStore {
         &self.root
     }
 
-    fn check_version(&self) -> Result<(), StoreError> {
+    /// Checks `VERSION`; writes it when it is missing and `create` is set (a new store).
+    fn check_version(&self, create: bool) -> Result<(), StoreError> {
         let path = self.root.join("VERSION");
         match fs::read_to_string(&path) {
             Ok(found) if found.trim() == LAYOUT_VERSION => Ok(()),
@@ -129,9 +195,12 @@ impl FsStore {
                 found: found.trim().chars().take(80).collect(),
                 expected: LAYOUT_VERSION,
             }),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            Err(err) if err.kind() == io::ErrorKind::NotFound && create => {
                 self.write_atomic(&path, format!("{LAYOUT_VERSION}\n").as_bytes())
             }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Err(StoreError::NoStore {
+                path: self.root.clone(),
+            }),
             Err(err) => Err(StoreError::io("read", path)(err)),
         }
     }

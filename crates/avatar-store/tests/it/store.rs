@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::{FsStore, MemoryStore, Store, StoreError};
 use bytes::Bytes;
+use test_support::tree::snapshot;
 
 fn identity(text: &str) -> Identity {
     Identity::parse(text).unwrap()
@@ -178,6 +179,54 @@ async fn fs_store_refuses_a_directory_of_another_kind() {
     let err = FsStore::open(dir.path()).unwrap_err();
     assert!(matches!(err, StoreError::WrongVersion { .. }), "{err}");
     assert!(err.to_string().contains("use an empty or new directory"));
+}
+
+#[tokio::test]
+async fn a_folder_that_is_not_a_store_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "my own file").unwrap();
+    std::fs::create_dir(dir.path().join("photos")).unwrap();
+    let before = snapshot(dir.path());
+    for err in [
+        FsStore::open(dir.path()).unwrap_err(),
+        FsStore::open_existing(dir.path()).unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        assert!(err.to_string().contains("has no VERSION file"), "{err}");
+    }
+    assert_eq!(snapshot(dir.path()), before, "nothing was written");
+
+    let file = dir.path().join("notes.txt");
+    let err = FsStore::open(&file).unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn opening_an_existing_store_never_creates_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let err = FsStore::open_existing(&missing).unwrap_err();
+    assert!(matches!(err, StoreError::NoStore { .. }), "{err}");
+    assert!(
+        err.to_string().contains("there is no avatars store"),
+        "{err}"
+    );
+    assert!(!missing.exists());
+    let err = FsStore::open_existing(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::NoStore { .. }), "{err}");
+    assert!(
+        snapshot(dir.path()).is_empty(),
+        "the empty folder stays empty"
+    );
+
+    // An empty folder becomes a store on open; open_existing then reads it.
+    let store = FsStore::open(dir.path()).unwrap();
+    store
+        .put(&identity("a@example.org"), Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let existing = FsStore::open_existing(dir.path()).unwrap();
+    assert_eq!(existing.list().await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use crate::error::CliError;
 /// Removing what is not there is not an error (the command is idempotent); it says so.
 pub(crate) fn run(args: &RemoveArgs, out: &mut impl Write) -> Result<(), CliError> {
     let identity = Identity::parse(&args.identity)?;
-    let store = FsStore::open(&args.data.data_dir)?;
+    let store = FsStore::open_existing(&args.data.data_dir)?;
     if small_runtime()?.block_on(store.remove(&identity))? {
         writeln!(out, "removed {identity}")?;
     } else {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use test_support::hostile::png_claiming;
 use test_support::images;
 use test_support::raw_http::RawResponse;
+use test_support::tree::snapshot;
 
 use crate::{avatars_in as avatars, serve, stderr};
 
@@ -203,20 +204,54 @@ fn refused_imports_leave_the_store_as_it_was() {
     }
 }
 
-/// Every file under `dir` with its bytes, for before/after comparisons.
-fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        for entry in std::fs::read_dir(&path).unwrap() {
-            let entry = entry.unwrap().path();
-            if entry.is_dir() {
-                pending.push(entry);
-            } else {
-                files.push((entry.display().to_string(), std::fs::read(&entry).unwrap()));
-            }
-        }
+#[test]
+fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["list"][..], &["remove", "a@example.org"]] {
+        let output = avatars(dir.path(), args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let err = stderr(&output);
+        assert!(
+            err.contains("there is no avatars store at avatars-data"),
+            "{args:?}: {err}"
+        );
     }
-    files.sort();
-    files
+    assert!(
+        !dir.path().join("avatars-data").exists(),
+        "nothing was created"
+    );
+
+    let foreign = dir.path().join("documents");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("letter.txt"), "dear reader").unwrap();
+    write_png(&dir.path().join("a.png"), 30, 30);
+    let before = snapshot(&foreign);
+    let data = foreign.to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["list", "--data-dir", data],
+        &["remove", "--data-dir", data, "a@example.org"],
+        &["import", "--data-dir", data, "a@example.org", "a.png"],
+        &["serve", "--addr", "127.0.0.1:0", "--data-dir", data],
+        &[
+            "xmpp",
+            "--server",
+            "127.0.0.1:1",
+            "--domain",
+            "avatars.example.org",
+            "--secret",
+            "s",
+            "--data-dir",
+            data,
+        ],
+    ];
+    for args in commands {
+        let output = avatars(dir.path(), args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let err = stderr(&output);
+        assert!(
+            err.contains("is not an avatars store") && err.contains("no VERSION file"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(snapshot(&foreign), before, "the folder is as it was");
 }
