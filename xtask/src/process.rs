@@ -26,6 +26,8 @@ pub(crate) fn start_server(
         .arg("--data-dir")
         .arg(data)
         .args(["--addr", "127.0.0.1:0"])
+        // No access log: nginx runs with its own off, and the bench compares like with like.
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

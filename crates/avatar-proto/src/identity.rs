@@ -109,6 +109,70 @@ impl fmt::Display for Identity {
     }
 }
 
+/// The local part of an address: dot-atom text (RFC 5322 atext, extended to every non-ASCII
+/// character by RFC 6531), at most 64 bytes.
+fn check_local_part(local: &str) -> Result<(), &'static str> {
+    if local.is_empty() {
+        return Err("nothing comes before the @");
+    }
+    if local.len() > 64 {
+        return Err("the part before the @ is longer than 64 bytes");
+    }
+    if local.starts_with('"') {
+        return Err("quoted local parts are not accepted");
+    }
+    let atext = |c: char| c.is_alphanumeric() || !c.is_ascii() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    if !local.chars().all(|c| c == '.' || atext(c)) {
+        return Err(
+            "the part before the @ may hold only letters, digits, dots and !#$%&'*+-/=?^_`{|}~",
+        );
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err("dots in the part before the @ must stand between other characters");
+    }
+    Ok(())
+}
+
+/// The domain of an address: a host name whose IDNA ASCII form has labels of letters, digits
+/// and inner hyphens, each 1 to 63 bytes, at most 253 bytes in all.
+fn check_domain(domain: &str) -> Result<(), &'static str> {
+    if domain.is_empty() {
+        return Err("no domain comes after the @");
+    }
+    if domain.starts_with('[') {
+        return Err("address literals such as [192.0.2.1] have no avatar service");
+    }
+    if !domain
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '-' || c == '.' || !c.is_ascii())
+    {
+        return Err("its domain holds characters no host name may have");
+    }
+    let ascii = match url::Host::parse(domain) {
+        Ok(url::Host::Domain(ascii)) => ascii,
+        Ok(_) => return Err("its domain is an IP address, which has no avatar service"),
+        Err(_) => return Err("its domain is not a valid (internationalised) domain name"),
+    };
+    if ascii.len() > 253 {
+        return Err("its domain is longer than 253 bytes");
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err("its domain has an empty label (two dots together, or a dot at an end)");
+        }
+        if label.len() > 63 {
+            return Err("a label of its domain is longer than 63 bytes");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err("a label of its domain starts or ends with a hyphen");
+        }
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err("its domain holds characters no host name may have");
+        }
+    }
+    Ok(())
+}
+
 /// Whether `input` is an OpenID URL rather than an email: it starts (after surrounding white
 /// space) with `http://` or `https://`, in any case.
 #[must_use]
@@ -125,13 +189,30 @@ pub fn looks_like_openid(input: &str) -> bool {
 pub struct Email(String);
 
 impl Email {
-    /// Normalises an email address.
+    /// Normalises an email address, and refuses what is not one address
+    /// (`docs/protocol.md` `[identity.email-syntax]`).
     ///
-    /// Beyond trimming and lowercasing (all the protocol asks), an address must have a non-empty
-    /// part before and after its last `@`, no control characters, and no white space in its domain.
+    /// Beyond trimming and lowercasing (all the protocol asks), an address is one `@` between a
+    /// local part and a domain, as RFC 5321 and RFC 6531 write them: the local part is dot-atom
+    /// text (letters of any script, digits, and ``!#$%&'*+-/=?^_`{|}~``, dots only between
+    /// them; at most 64 bytes), the domain is a host name whose IDNA ASCII form is valid (labels
+    /// of letters, digits and inner hyphens, at most 63 bytes each), the whole at most 254 bytes.
+    /// Quoted local parts and address literals (`[192.0.2.1]`) are refused: no avatar service
+    /// can be discovered for them.
+    ///
+    /// ```
+    /// use avatar_proto::Email;
+    ///
+    /// assert_eq!(Email::parse(" Zoë.Müller+avatars@Bücher.example ")?.as_str(), "zoë.müller+avatars@bücher.example");
+    /// for wrong in ["alice@@example.org", "mailto:george@example.com", "geo rge@example.com",
+    ///               "a@b.org,c@d.org", "george@example..com"] {
+    ///     assert!(Email::parse(wrong).is_err(), "{wrong}");
+    /// }
+    /// # Ok::<(), avatar_proto::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidEmail`], saying which of those rules was broken.
+    /// [`Error::InvalidEmail`], naming the rule that was broken.
     pub fn parse(input: &str) -> Result<Self, Error> {
         let invalid = |reason| Error::InvalidEmail {
             found: excerpt(input),
@@ -141,20 +222,27 @@ impl Email {
         if normalised.is_empty() {
             return Err(invalid("it is empty"));
         }
-        let Some((local, domain)) = normalised.rsplit_once('@') else {
-            return Err(invalid("it has no @"));
-        };
-        if local.is_empty() {
-            return Err(invalid("nothing comes before the @"));
-        }
-        if domain.is_empty() {
-            return Err(invalid("no domain comes after the @"));
-        }
         if normalised.chars().any(char::is_control) {
             return Err(invalid("it contains control characters"));
         }
-        if domain.chars().any(char::is_whitespace) {
-            return Err(invalid("its domain contains white space"));
+        if normalised.chars().any(char::is_whitespace) {
+            return Err(invalid("it contains white space"));
+        }
+        if normalised.starts_with("mailto:") {
+            return Err(invalid("it starts with mailto:; give the address alone"));
+        }
+        let Some((local, domain)) = normalised.rsplit_once('@') else {
+            return Err(invalid("it has no @"));
+        };
+        if local.contains('@') {
+            return Err(invalid(
+                "it has more than one @ (one address at a time, without quotes)",
+            ));
+        }
+        check_local_part(local).map_err(invalid)?;
+        check_domain(domain).map_err(invalid)?;
+        if normalised.len() > 254 {
+            return Err(invalid("it is longer than 254 bytes"));
         }
         Ok(Self(normalised))
     }
@@ -458,10 +546,70 @@ mod tests {
             ("alice@", "after the @"),
             ("alice@exa mple.org", "white space"),
             ("ali\u{7}ce@example.org", "control"),
+            ("alice@@example.org", "more than one @"),
+            ("mailto:george@example.com", "mailto:"),
+            ("geo rge@example.com", "white space"),
+            ("a@b.org,c@d.org", "more than one @"),
+            ("a@b.org, c@d.org", "white space"),
+            ("george@example..com", "empty label"),
+            ("george@example.com.", "empty label"),
+            ("george@.example.com", "empty label"),
+            ("george@-example.com", "hyphen"),
+            ("george@exam_ple.com", "characters no host name may have"),
+            ("george@exa%41mple.com", "characters no host name may have"),
+            ("george@[192.0.2.1]", "address literals"),
+            ("george@192.0.2.1", "IP address"),
+            ("\"george smith\"@example.com", "white space"),
+            ("\"george\"@example.com", "quoted"),
+            (".george@example.com", "dots"),
+            ("geo..rge@example.com", "dots"),
+            ("george.@example.com", "dots"),
+            ("geo(rge)@example.com", "may hold only"),
+            ("geo,rge@example.com", "may hold only"),
+            ("geo<rge>@example.com", "may hold only"),
         ];
         for (input, reason) in cases {
             let err = Email::parse(input).unwrap_err().to_string();
             assert!(err.contains(reason), "{input:?}: {err}");
+            assert!(
+                err.contains("expected an address like alice@example.org"),
+                "{err}"
+            );
+        }
+        let long_local = format!("{}@example.org", "a".repeat(65));
+        assert!(
+            Email::parse(&long_local)
+                .unwrap_err()
+                .to_string()
+                .contains("64 bytes")
+        );
+        let long_label = format!("a@{}.org", "b".repeat(64));
+        assert!(
+            Email::parse(&long_label)
+                .unwrap_err()
+                .to_string()
+                .contains("63 bytes")
+        );
+    }
+
+    #[test]
+    fn addresses_of_every_kind_that_rfc_5321_and_6531_allow_are_accepted() {
+        for good in [
+            "alice@example.org",
+            "o'brien+avatars@example.co.uk",
+            "first.last@sub.example.org",
+            "x!#$%&*+-/=?^_`{|}~@example.org",
+            "zoë@bücher.example",
+            "用户@例子.广告",
+            "пользователь@пример.рф",
+            "a@b.co",
+            "user@xn--bcher-kva.example",
+        ] {
+            assert!(
+                Email::parse(good).is_ok(),
+                "{good}: {:?}",
+                Email::parse(good)
+            );
         }
     }
 
@@ -482,21 +630,24 @@ mod tests {
 
     #[test]
     fn domains_are_idna_ascii_without_trailing_dot() {
-        let id = Identity::parse("alice@Bücher.Example.").unwrap();
+        let id = Identity::parse("alice@Bücher.Example").unwrap();
         assert_eq!(id.domain().unwrap(), "xn--bcher-kva.example");
-        let openid = Identity::parse("http://user:pw@Sub.Example.org:8080/x").unwrap();
+        let openid = Identity::parse("http://user:pw@Sub.Example.org.:8080/x").unwrap();
         assert_eq!(openid.domain().unwrap(), "sub.example.org");
+        // An email whose domain has no avatar service is refused when it is parsed.
         for bad in [
             "alice@[192.0.2.1]",
             "alice@192.0.2.1",
             "alice@.",
+            "alice@example.org.",
             "alice@exa%41mple.org",
         ] {
-            let id = Identity::parse(bad).unwrap();
             assert!(
-                matches!(id.domain(), Err(Error::InvalidDomain { .. })),
+                matches!(Identity::parse(bad), Err(Error::InvalidEmail { .. })),
                 "{bad}"
             );
         }
+        let literal = Identity::parse("http://[2001:db8::1]/id").unwrap();
+        assert!(matches!(literal.domain(), Err(Error::InvalidDomain { .. })));
     }
 }

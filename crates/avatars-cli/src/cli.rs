@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand};
 /// Where avatars are kept unless `--data-dir` says otherwise: a folder the user can see.
 pub(crate) const DEFAULT_DATA_DIR: &str = "avatars-data";
 
-/// Federated avatars: Libravatar hashes and avatar URLs.
+/// Federated avatars: a Libravatar server and its store, an XMPP avatar component, hashes and
+/// avatar URLs.
 #[derive(Debug, Parser)]
 #[command(name = "avatars", version, propagate_version = true)]
 pub(crate) struct Cli {
@@ -47,8 +48,9 @@ pub(crate) struct DataDir {
 /// `avatars serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on: IP:PORT, localhost:PORT, or a bare PORT (on 127.0.0.1); port 0
+    /// picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
     pub(crate) addr: SocketAddr,
 
     #[command(flatten)]
@@ -57,6 +59,78 @@ pub(crate) struct ServeArgs {
     /// Import an avatar before serving, as ADDRESS=FILE (repeatable).
     #[arg(long = "email", value_name = "ADDR=FILE", value_parser = parse_email_file)]
     pub(crate) emails: Vec<(String, PathBuf)>,
+
+    /// Serve PREFIX/avatar/HASH instead of /avatar/HASH (such as /avatars).
+    #[arg(long, value_name = "PREFIX", default_value = "")]
+    pub(crate) prefix: String,
+
+    /// The largest size served; larger requests are clamped (the API's 512 by default, at
+    /// most 4096).
+    #[arg(long, value_name = "PX", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) max_size: u32,
+
+    /// What a miss without d= answers: the mp silhouette, or a 404.
+    #[arg(long, value_name = "mp|404", default_value = "mp", value_parser = ["mp", "404"])]
+    pub(crate) default: String,
+
+    /// A URL pattern d= may redirect to, such as https://*.example.org/avatars/ (repeatable;
+    /// replaces the built-in list of gravatar.com, ui-avatars.com and api.dicebear.com;
+    /// relative paths stay allowed).
+    #[arg(long = "trusted-url", value_name = "PATTERN")]
+    pub(crate) trusted_urls: Vec<String>,
+
+    /// On a miss, before the default: nothing (the default), a redirect to the upstream, or a
+    /// fetch through it.
+    #[arg(long, value_name = "off|redirect|proxy", default_value = "off", value_parser = ["off", "redirect", "proxy"])]
+    pub(crate) upstream: String,
+
+    /// The upstream's avatar base URL (Gravatar's by default).
+    #[arg(long, value_name = "URL", requires = "upstream")]
+    pub(crate) upstream_url: Option<String>,
+
+    /// The render cache's budget in bytes (64 MiB by default; 0 turns caching off).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub(crate) cache_bytes: u64,
+
+    /// How many renders may run at once (the number of CPUs by default).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub(crate) render_threads: Option<u64>,
+
+    /// Cache-Control max-age of stored avatars, in seconds (one day by default).
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    pub(crate) hit_max_age: u64,
+
+    /// Cache-Control max-age of defaults, 404s and redirects, in seconds (five minutes by
+    /// default).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub(crate) default_max_age: u64,
+}
+
+/// `--addr`: `IP:PORT`, `localhost:PORT` (127.0.0.1) or a bare `PORT` (127.0.0.1).
+fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    let port = text
+        .strip_prefix("localhost:")
+        .unwrap_or(text)
+        .parse::<u16>()
+        .map_err(|_| format!("{text:?}: expected IP:PORT, localhost:PORT or a port number"))?;
+    Ok(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// `--nameserver`: `IP:PORT`, or an IP alone for port 53 (`[::1]:53` or `::1` for IPv6).
+fn parse_nameserver(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    text.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| {
+            format!("{text:?}: expected IP or IP:PORT, such as 127.0.0.1 or 127.0.0.1:5353")
+        })
 }
 
 /// `avatars import`.
@@ -93,9 +167,20 @@ pub(crate) struct XmppArgs {
     #[arg(long)]
     pub(crate) domain: String,
 
-    /// The component secret shared with the server.
-    #[arg(long)]
-    pub(crate) secret: String,
+    /// The component secret shared with the server. Prefer --secret-file or the
+    /// `AVATARS_XMPP_SECRET` environment variable: a flag shows in the process list.
+    #[arg(
+        long,
+        env = "AVATARS_XMPP_SECRET",
+        hide_env_values = true,
+        conflicts_with = "secret_file",
+        required_unless_present = "secret_file"
+    )]
+    pub(crate) secret: Option<String>,
+
+    /// A file holding the component secret (one line; a trailing newline is ignored).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) secret_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) data: DataDir,
@@ -150,8 +235,8 @@ pub(crate) struct UrlArgs {
     #[arg(long, conflicts_with_all = ["nameservers", "timeout_ms"])]
     pub(crate) no_discovery: bool,
 
-    /// Ask this DNS server (IP:PORT, UDP then TCP) instead of the system's; repeatable.
-    #[arg(long = "nameserver", value_name = "IP:PORT")]
+    /// Ask this DNS server (IP, or IP:PORT; UDP then TCP) instead of the system's; repeatable.
+    #[arg(long = "nameserver", value_name = "IP[:PORT]", value_parser = parse_nameserver)]
     pub(crate) nameservers: Vec<SocketAddr>,
 
     /// Give up on DNS after this many milliseconds and use the central server.
@@ -190,4 +275,62 @@ pub(crate) struct UrlArgs {
 
     /// An email address, or an OpenID URL starting with http:// or https://.
     pub(crate) identity: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_take_an_ip_localhost_or_a_bare_port() {
+        assert_eq!(
+            parse_listen_addr("0.0.0.0:8080").unwrap(),
+            "0.0.0.0:8080".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("[::1]:81").unwrap(),
+            "[::1]:81".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("localhost:9000").unwrap(),
+            "127.0.0.1:9000".parse().unwrap()
+        );
+        assert_eq!(
+            parse_listen_addr("8081").unwrap(),
+            "127.0.0.1:8081".parse().unwrap()
+        );
+        for bad in ["example.org:80", "localhost", "99999", "", "localhost:x"] {
+            let err = parse_listen_addr(bad).unwrap_err();
+            assert!(err.contains("localhost:PORT"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn nameservers_default_to_port_53() {
+        assert_eq!(
+            parse_nameserver("192.0.2.1").unwrap(),
+            "192.0.2.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("192.0.2.1:5353").unwrap(),
+            "192.0.2.1:5353".parse().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("::1").unwrap(),
+            "[::1]:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("[::1]").unwrap(),
+            "[::1]:53".parse().unwrap()
+        );
+        assert_eq!(
+            parse_nameserver("[::1]:54").unwrap(),
+            "[::1]:54".parse().unwrap()
+        );
+        assert!(
+            parse_nameserver("dns.example.org")
+                .unwrap_err()
+                .contains("IP or IP:PORT")
+        );
+    }
 }

@@ -4,6 +4,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use avatar_store::StoreError;
+
 /// Everything that makes an `avatars` command fail.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
@@ -33,11 +35,23 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Component(#[from] avatar_xmpp::ConfigError),
 
-    /// The store failed (exit status 1).
-    #[error(transparent)]
-    Store(#[from] avatar_store::StoreError),
+    /// The XMPP server's address does not resolve (exit status 2).
+    #[error(
+        "cannot resolve the XMPP server address {server}: {reason}; expected HOST:PORT of its component port"
+    )]
+    Unresolvable {
+        /// The address as given.
+        server: String,
+        /// What the resolver said.
+        reason: String,
+    },
 
-    /// The service could not be built (exit status 1).
+    /// The store failed (exit status 1), or the data directory is not a store or holds none
+    /// (exit status 2).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// The service's settings are refused (exit status 2).
     #[error(transparent)]
     Service(#[from] avatar_service::ServiceError),
 
@@ -59,8 +73,18 @@ impl CliError {
     /// 2 for anything the user can fix by changing the command line or its files, 1 for the rest.
     pub(crate) const fn exit_code(&self) -> u8 {
         match self {
-            Self::Input(_) | Self::Image { .. } | Self::ReadFile { .. } | Self::Component(_) => 2,
-            Self::Store(_) | Self::Service(_) | Self::Bind { .. } | Self::Output(_) => 1,
+            Self::Input(_)
+            | Self::Image { .. }
+            | Self::ReadFile { .. }
+            | Self::Component(_)
+            | Self::Unresolvable { .. }
+            | Self::Service(_)
+            | Self::Store(
+                StoreError::NotAStore { .. }
+                | StoreError::NoStore { .. }
+                | StoreError::WrongVersion { .. },
+            ) => 2,
+            Self::Store(_) | Self::Bind { .. } | Self::Output(_) => 1,
         }
     }
 }

@@ -23,10 +23,26 @@ impl Server {
     /// If the binary does not start or its first line is not the listening line.
     #[must_use]
     pub fn start(binary: &str, dir: &Path, args: &[&str], log: bool) -> Self {
+        Self::start_with_env(binary, dir, args, log, &[])
+    }
+
+    /// As [`Server::start`], with environment variables (such as `RUST_LOG`).
+    ///
+    /// # Panics
+    /// If the binary does not start or its first line is not the listening line.
+    #[must_use]
+    pub fn start_with_env(
+        binary: &str,
+        dir: &Path,
+        args: &[&str],
+        log: bool,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(binary)
             .current_dir(dir)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(if log { Stdio::piped() } else { Stdio::null() })
             .spawn()

@@ -7,11 +7,11 @@
 
 mod default;
 mod query;
-mod trusted;
+pub mod trusted;
 
 pub use default::{DefaultImage, DefaultKeyword, RobohashSet};
 pub use query::AvatarQuery;
-pub use trusted::{MAX_REDIRECT_LEN, RedirectTarget, TrustedUrl, TrustedUrls};
+pub use trusted::{MAX_REDIRECT_LEN, RedirectRefusal, RedirectTarget, TrustedUrl, TrustedUrls};
 
 use crate::error::{Error, excerpt};
 use crate::hash::AvatarHash;

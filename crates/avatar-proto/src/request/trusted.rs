@@ -235,11 +235,33 @@ impl TrustedUrls {
     /// the normalised, percent-encoded `Location`.
     #[must_use]
     pub fn redirect_target(&self, candidate: &str) -> Option<RedirectTarget> {
-        if candidate.is_empty()
-            || candidate.len() > MAX_REDIRECT_LEN
-            || candidate.chars().any(|c| c.is_control() || c == '\\')
-        {
-            return None;
+        self.check(candidate).ok()
+    }
+
+    /// As [`TrustedUrls::redirect_target`], saying why a refused candidate was refused (for a
+    /// server's debug log, or a client's warning).
+    ///
+    /// ```
+    /// use avatar_proto::request::trusted::RedirectRefusal;
+    /// use avatar_proto::TrustedUrls;
+    ///
+    /// let trusted = TrustedUrls::default();
+    /// assert_eq!(trusted.check("//evil.example/x").unwrap_err(), RedirectRefusal::ProtocolRelative);
+    /// assert_eq!(trusted.check("https://evil.example/x").unwrap_err(), RedirectRefusal::NotTrusted);
+    /// assert!(trusted.check("https://gravatar.com/avatar/x").is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// The [`RedirectRefusal`] that applies.
+    pub fn check(&self, candidate: &str) -> Result<RedirectTarget, RedirectRefusal> {
+        if candidate.is_empty() {
+            return Err(RedirectRefusal::Empty);
+        }
+        if candidate.len() > MAX_REDIRECT_LEN {
+            return Err(RedirectRefusal::TooLong);
+        }
+        if candidate.chars().any(|c| c.is_control() || c == '\\') {
+            return Err(RedirectRefusal::ControlOrBackslash);
         }
         let target = if candidate.starts_with('/') {
             self.relative_target(candidate)?
@@ -250,43 +272,85 @@ impl TrustedUrls {
         let path = &target[..path_end];
         let lower = path.to_ascii_lowercase();
         if lower.contains("%2f") || lower.contains("%5c") {
-            return None;
+            return Err(RedirectRefusal::EncodedSeparator);
         }
-        Some(RedirectTarget(target))
+        Ok(RedirectTarget(target))
     }
 
-    fn relative_target(&self, candidate: &str) -> Option<String> {
+    fn relative_target(&self, candidate: &str) -> Result<String, RedirectRefusal> {
         const BASE: &str = "http://relative.invalid/";
-        if !self.allow_relative || candidate.starts_with("//") {
-            return None;
+        if candidate.starts_with("//") {
+            return Err(RedirectRefusal::ProtocolRelative);
+        }
+        if !self.allow_relative {
+            return Err(RedirectRefusal::RelativeNotAllowed);
         }
         let base = Url::parse(BASE).expect("the base is a valid URL");
-        let url = base.join(candidate).ok()?;
+        let url = base
+            .join(candidate)
+            .map_err(|_| RedirectRefusal::Malformed)?;
         let same_origin =
             url.origin() == base.origin() && url.username().is_empty() && url.password().is_none();
         // Dot segments can normalise "/.//evil.example" into "//evil.example", which a browser
         // reads as another host.
         if !same_origin || url.path().starts_with("//") {
-            return None;
+            return Err(RedirectRefusal::ProtocolRelative);
         }
-        Some(url[Position::BeforePath..].to_owned())
+        Ok(url[Position::BeforePath..].to_owned())
     }
 
-    fn absolute_target(&self, candidate: &str) -> Option<String> {
-        let scheme_end = candidate.find("://")?;
+    fn absolute_target(&self, candidate: &str) -> Result<String, RedirectRefusal> {
+        let scheme_end = candidate.find("://").ok_or(RedirectRefusal::NotHttp)?;
         let scheme = &candidate[..scheme_end];
         if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-            return None;
+            return Err(RedirectRefusal::NotHttp);
         }
-        let url = Url::parse(candidate).ok()?;
+        let url = Url::parse(candidate).map_err(|_| RedirectRefusal::Malformed)?;
         if !url.username().is_empty() || url.password().is_some() {
-            return None;
+            return Err(RedirectRefusal::UserInfo);
         }
-        self.patterns
-            .iter()
-            .any(|pattern| pattern.allows(&url))
-            .then(|| url.into())
+        if self.patterns.iter().any(|pattern| pattern.allows(&url)) {
+            Ok(url.into())
+        } else {
+            Err(RedirectRefusal::NotTrusted)
+        }
     }
+}
+
+/// Why a `d=` value is not redirected to (it is then treated as absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectRefusal {
+    /// The value is empty.
+    #[error("it is empty")]
+    Empty,
+    /// Longer than [`MAX_REDIRECT_LEN`].
+    #[error("it is longer than {MAX_REDIRECT_LEN} bytes")]
+    TooLong,
+    /// A control character or a backslash (browsers read `\\` as `/`).
+    #[error("it contains a control character or a backslash")]
+    ControlOrBackslash,
+    /// `//host` (or a relative path that normalises to one): another site.
+    #[error("it is protocol-relative (//host), which leaves this site")]
+    ProtocolRelative,
+    /// Relative paths are turned off.
+    #[error("relative paths are not allowed by this server's settings")]
+    RelativeNotAllowed,
+    /// Neither a relative path nor an `http://` or `https://` URL.
+    #[error("it is neither a path starting with / nor an http(s) URL")]
+    NotHttp,
+    /// Does not parse as a URL.
+    #[error("it is not a well-formed URL")]
+    Malformed,
+    /// `user:password@` in the URL.
+    #[error("it carries a user name or password")]
+    UserInfo,
+    /// An http(s) URL no trusted-URL pattern allows.
+    #[error("no trusted-URL pattern allows it")]
+    NotTrusted,
+    /// `%2F` or `%5C` in the path.
+    #[error("its path holds an encoded / or \\")]
+    EncodedSeparator,
 }
 
 #[cfg(test)]

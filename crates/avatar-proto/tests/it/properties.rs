@@ -54,8 +54,8 @@ proptest! {
 
     #[test]
     fn url_builder_output_parses_back_to_the_same_options(
-        local in "[a-zA-Z0-9._+-]{1,12}",
-        domain in "[a-zA-Z0-9-]{1,10}\\.[a-z]{2,4}",
+        local in "[a-zA-Z0-9_+-]{1,8}(\\.[a-zA-Z0-9_+-]{1,4})?",
+        domain in "[a-zA-Z0-9]([a-zA-Z0-9-]{0,8}[a-zA-Z0-9])?\\.[a-z]{2,4}",
         https in any::<bool>(),
         sha256 in any::<bool>(),
         size in proptest::option::of(any::<u32>()),

@@ -57,13 +57,33 @@ pub(crate) fn prepare<St: Store>(
         Method::OPTIONS => return Prepared::Ready(response::options()),
         _ => return Prepared::Ready(response::method_not_allowed(method)),
     };
-    let request = match AvatarRequest::parse(&config.rules, segment, uri.query().unwrap_or("")) {
+    let query = uri.query().unwrap_or("");
+    let request = match AvatarRequest::parse(&config.rules, segment, query) {
         Ok(request) => request,
         Err(err) => return Prepared::Ready(response::bad_request(&err)),
     };
+    if request.default.is_none() && tracing::enabled!(tracing::Level::DEBUG) {
+        log_refused_default(config, query);
+    }
     match cached_answer(shared, &request) {
         Some(answer) => Prepared::Ready(response::for_answer(answer, headers, config, head)),
         None => Prepared::Pending(Pending { request, head }),
+    }
+}
+
+/// Says, at debug level, why a `d=` value that is neither a keyword nor a trusted URL is
+/// ignored (the request is then answered with the server's own default).
+fn log_refused_default(config: &crate::config::Config, query: &str) {
+    let query = avatar_proto::AvatarQuery::parse(query.as_bytes());
+    let Some(value) = query.default.as_deref() else {
+        return;
+    };
+    if let Err(reason) = config.rules.trusted().check(value) {
+        tracing::debug!(
+            default = value,
+            %reason,
+            "d= ignored: not a default keyword, and as a URL {reason}"
+        );
     }
 }
 

@@ -65,6 +65,15 @@ async fn refused_with_text(
     }
 }
 
+/// Alice's stored avatar as XMPP serves it.
+async fn alice_rendition(service: &IqService<MemoryStore>) -> avatar_image::XmppRendition {
+    service
+        .rendition(&Identity::parse("alice@example.org").unwrap())
+        .await
+        .unwrap()
+        .expect("alice has an avatar")
+}
+
 /// A `storage:client:avatar` payload carrying `bytes` as a PNG.
 fn storage(bytes: &[u8]) -> String {
     format!(
@@ -96,11 +105,7 @@ const OWNER: &str = "alice@example.org/phone";
 #[tokio::test]
 async fn retrieval_in_every_namespace_gives_one_compliant_image() {
     let service = service(false).await;
-    let expected = service
-        .rendition(&Identity::parse("alice@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let expected = alice_rendition(&service).await;
     for namespace in [NS_IQ_AVATAR, NS_STORAGE_AVATAR] {
         let payload = result_payload(
             &service,
@@ -224,11 +229,7 @@ async fn bad_base64_or_missing_data_is_bad_request() {
 #[tokio::test]
 async fn non_images_and_oversized_images_are_not_acceptable_and_change_nothing() {
     let service = service(false).await;
-    let before = service
-        .rendition(&Identity::parse("alice@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let before = alice_rendition(&service).await;
     for (bytes, says) in [
         (
             b"hello, not an image".to_vec(),
@@ -244,11 +245,7 @@ async fn non_images_and_oversized_images_are_not_acceptable_and_change_nothing()
         );
         assert!(text.contains(says), "the refusal names the rule: {text}");
     }
-    let after = service
-        .rendition(&Identity::parse("alice@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let after = alice_rendition(&service).await;
     assert_eq!(before.sha1, after.sha1);
 
     // Too large for the configured limit.
@@ -322,11 +319,7 @@ async fn the_owner_uploads_through_storage_or_vcard_and_every_protocol_sees_it()
 #[tokio::test]
 async fn escaped_addresses_name_any_identity() {
     let service = service(false).await;
-    let expected = service
-        .rendition(&Identity::parse("alice@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let expected = alice_rendition(&service).await;
     let escaped = "alice\\40example.org@avatars.example.org";
     match service
         .answer(iq(
@@ -464,11 +457,7 @@ async fn xep_0084_data_and_metadata_carry_the_same_sha1_as_xep_0008() {
     use avatar_xmpp::payload::{PepData, PepMetadata};
 
     let service = service(false).await;
-    let rendition = service
-        .rendition(&Identity::parse("alice@example.org").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let rendition = alice_rendition(&service).await;
     let hex = avatar_proto::hex::encode_lower(&rendition.sha1);
     let item = |payload: &Element| -> Element {
         let items = payload

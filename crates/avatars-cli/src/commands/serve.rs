@@ -2,11 +2,16 @@
 
 use std::io::Write;
 
+use std::time::{Duration, Instant};
+
 use avatar_image::Limits;
-use avatar_proto::{HashAlgorithm, Identity};
-use avatar_service::AvatarService;
+use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
+use avatar_service::{AvatarService, Upstream};
 use avatar_store::{FsStore, Store as _};
 use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 
 use crate::cli::ServeArgs;
 use crate::commands::import::{describe, import_file};
@@ -41,7 +46,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             eprintln!("{}", describe(identity, &info));
         }
         let stored = store.list().await?.len();
-        let service = AvatarService::new(store);
+        let service = service(args, store)?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .map_err(|source| CliError::Bind { addr: args.addr, source })?;
@@ -53,10 +58,114 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             "serving {stored} avatar(s) from {}; try http://{addr}/avatar/{example}?s=128&d=identicon (Ctrl-C stops)",
             args.data.data_dir.display()
         );
-        axum::serve(listener, Router::new().fallback_service(service))
+        let prefix = args.prefix.clone();
+        let app = Router::new()
+            .route(
+                "/",
+                axum::routing::get(move || {
+                    let page = home_page(&prefix, stored, &example.to_string());
+                    async move { axum::response::Html(page) }
+                }),
+            )
+            .fallback_service(service)
+            .layer(axum::middleware::from_fn(access_log));
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// The service as the flags configure it.
+fn service(args: &ServeArgs, store: FsStore) -> Result<AvatarService<FsStore>, CliError> {
+    let mut builder = AvatarService::builder(store)
+        .prefix(args.prefix.clone())
+        .max_size(args.max_size)
+        .server_default(if args.default == "404" {
+            DefaultKeyword::NotFound
+        } else {
+            DefaultKeyword::MysteryPerson
+        })
+        .cache_bytes(args.cache_bytes)
+        .hit_max_age(Duration::from_secs(args.hit_max_age))
+        .default_max_age(Duration::from_secs(args.default_max_age));
+    if !args.trusted_urls.is_empty() {
+        let mut trusted = TrustedUrls::none();
+        for pattern in &args.trusted_urls {
+            trusted = trusted.with(pattern.parse::<TrustedUrl>()?);
+        }
+        builder = builder.trusted_urls(trusted);
+    }
+    let mut upstream = match args.upstream.as_str() {
+        "redirect" => Upstream::redirect(),
+        "proxy" => Upstream::proxy(),
+        _ => Upstream::off(),
+    };
+    if let Some(url) = &args.upstream_url {
+        upstream = upstream.base_url(url.clone());
+    }
+    builder = builder.upstream(upstream);
+    if let Some(threads) = args.render_threads {
+        builder = builder.render_threads(usize::try_from(threads).unwrap_or(usize::MAX));
+    }
+    Ok(builder.build()?)
+}
+
+/// One line per request at info level: method, path and query, status, body bytes, duration
+/// and the client's address when known.
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |target| target.as_str().to_owned(),
+    );
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.to_string())
+        .unwrap_or_default();
+    let response = next.run(request).await;
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    tracing::info!(
+        target: "avatars::access",
+        "{method} {target} {} {bytes} {:.1}ms {client}",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    response
+}
+
+/// `GET /`: what this server is, what it holds, and how to build an avatar URL, with a live
+/// example.
+fn home_page(prefix: &str, stored: usize, example_hash: &str) -> String {
+    let base = format!("{prefix}/avatar/");
+    format!(
+        "<!doctype html><meta charset=utf-8><title>avatars</title>\
+         <style>body{{font:16px system-ui;max-width:42em;margin:2em auto;line-height:1.5}}\
+         code{{background:#f2f2f2;padding:0 .2em}}img{{vertical-align:middle;margin-right:.5em}}</style>\
+         <h1>A Libravatar server</h1>\
+         <p>This is <code>avatars serve</code>, serving the \
+         <a href=\"https://wiki.libravatar.org/api/\">Libravatar API</a>. It holds \
+         {stored} avatar(s).</p>\
+         <h2>Building an avatar URL</h2>\
+         <p><code>{base}HASH?s=SIZE&amp;d=DEFAULT</code>, where HASH is the MD5 or SHA-256 (in hex) \
+         of the lowercased, trimmed email address; <code>s</code> is the size in pixels (80 by \
+         default); <code>d</code> is what to show when there is no avatar: <code>404</code>, \
+         <code>mp</code>, <code>identicon</code>, <code>monsterid</code>, <code>wavatar</code>, \
+         <code>retro</code>, <code>robohash</code>, <code>pagan</code>, <code>blank</code> or a \
+         URL. <code>avatars hash ADDRESS</code> prints both hashes.</p>\
+         <p><img src=\"{base}{example_hash}?s=80&amp;d=identicon\" width=80 height=80 \
+         alt=\"an example avatar\"><code>{base}{example_hash}?s=80&amp;d=identicon</code> \
+         (george@example.com)</p>"
+    )
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use avatar_discovery::Discovery;
 use avatar_proto::{
-    AvatarUrlBuilder, BaseOrigin, BaseUrl, Fallback, HashAlgorithm, Identity, Scheme,
+    AvatarUrlBuilder, BaseOrigin, BaseUrl, DefaultKeyword, Fallback, HashAlgorithm, Identity,
+    Scheme,
 };
 
 use crate::cli::UrlArgs;
@@ -79,14 +80,75 @@ fn builder(args: &UrlArgs) -> Result<AvatarUrlBuilder, CliError> {
         builder = builder.size(size);
     }
     if let Some(default) = &args.default {
+        if let Some(warning) = default_warning(default) {
+            eprintln!("avatars: warning: {warning}");
+        }
         builder = builder.default_image(default.clone());
     }
     Ok(builder)
 }
 
+/// What is wrong with a `--default` that is neither a keyword nor a URL a server could redirect
+/// to (servers treat it as absent), with the nearest keyword when there is one.
+fn default_warning(default: &str) -> Option<String> {
+    let url = default.starts_with('/')
+        || default
+            .get(..7)
+            .is_some_and(|start| start.eq_ignore_ascii_case("http://"))
+        || default
+            .get(..8)
+            .is_some_and(|start| start.eq_ignore_ascii_case("https://"));
+    if url || DefaultKeyword::parse(default, None).is_some() {
+        return None;
+    }
+    let nearest = DefaultKeyword::ACCEPTED
+        .iter()
+        .map(|keyword| {
+            (
+                strsim::levenshtein(&default.to_lowercase(), keyword),
+                keyword,
+            )
+        })
+        .min()
+        .filter(|(distance, _)| *distance <= 2)
+        .map(|(_, keyword)| format!("; did you mean {keyword}?"));
+    Some(format!(
+        "--default {default:?} is not a default keyword ({}) or a URL, so servers ignore it{}",
+        DefaultKeyword::ACCEPTED.join(", "),
+        nearest.unwrap_or_default()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mistyped_keyword_is_warned_about_and_a_keyword_or_url_is_not() {
+        let warning = default_warning("idnticon").unwrap();
+        assert!(warning.contains("not a default keyword"), "{warning}");
+        assert!(warning.contains("did you mean identicon?"), "{warning}");
+        assert!(
+            default_warning("Identicon")
+                .unwrap()
+                .contains("did you mean identicon?")
+        );
+        assert!(
+            !default_warning("nothing-like-it")
+                .unwrap()
+                .contains("did you mean")
+        );
+        for fine in [
+            "identicon",
+            "404",
+            "mm",
+            "https://example.org/a.png",
+            "HTTP://example.org/a.png",
+            "/img/nobody.png",
+        ] {
+            assert_eq!(default_warning(fine), None, "{fine}");
+        }
+    }
 
     fn args(identity: &str) -> UrlArgs {
         UrlArgs {

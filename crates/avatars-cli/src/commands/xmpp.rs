@@ -6,6 +6,8 @@ use avatar_store::FsStore;
 use avatar_xmpp::component::run;
 use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping};
 
+use std::net::ToSocketAddrs as _;
+
 use crate::cli::XmppArgs;
 use crate::commands::{init_logging, shutdown_signal};
 use crate::error::CliError;
@@ -13,8 +15,11 @@ use crate::error::CliError;
 /// Connects to the server's component port and answers until Ctrl-C or SIGTERM, reconnecting
 /// with backoff whenever the server refuses or drops the component.
 pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(), CliError> {
-    // Refused here, before connecting: a wrong domain would otherwise be retried forever.
-    let config = ComponentConfig::new(&args.server, &args.domain, &args.secret)?;
+    // Refused here, before connecting: a wrong domain, secret or server would otherwise be
+    // retried forever.
+    let secret = secret(args)?;
+    let config = ComponentConfig::new(&args.server, &args.domain, secret)?;
+    resolve(&args.server)?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -39,4 +44,36 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// The secret from `--secret` (or `AVATARS_XMPP_SECRET`) or from `--secret-file`.
+fn secret(args: &XmppArgs) -> Result<String, CliError> {
+    match (&args.secret, &args.secret_file) {
+        (Some(secret), _) => Ok(secret.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        // clap requires one of the two.
+        (None, None) => Ok(String::new()),
+    }
+}
+
+/// Refuses a server address that does not resolve now: at start-up that is a typing mistake,
+/// not a network that will come back.
+fn resolve(server: &str) -> Result<(), CliError> {
+    let unresolvable = |reason: String| CliError::Unresolvable {
+        server: server.to_owned(),
+        reason,
+    };
+    let mut addrs = server
+        .to_socket_addrs()
+        .map_err(|err| unresolvable(err.to_string()))?;
+    if addrs.next().is_none() {
+        return Err(unresolvable("it has no address".to_owned()));
+    }
+    Ok(())
 }

@@ -157,3 +157,105 @@ fn xmpp_refuses_a_bad_domain_server_or_secret_before_connecting() {
     }
     assert!(!dir.path().join("data").exists(), "nothing was created");
 }
+
+#[test]
+fn xmpp_reads_its_secret_from_a_file_or_the_environment_and_refuses_an_unresolvable_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let base = [
+        "xmpp",
+        "--domain",
+        "avatars.example.org",
+        "--data-dir",
+        data,
+    ];
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut command = std::process::Command::new(crate::AVATARS);
+        command
+            .args(base)
+            .args(extra)
+            .env_remove("AVATARS_XMPP_SECRET");
+        if let Some(secret) = env {
+            command.env("AVATARS_XMPP_SECRET", secret);
+        }
+        command.output().unwrap()
+    };
+    let empty = dir.path().join("empty-secret");
+    std::fs::write(&empty, "\n").unwrap();
+    let good = dir.path().join("secret");
+    std::fs::write(&good, "s3cret\n").unwrap();
+    let cases: [(&[&str], Option<&str>, &str); 5] = [
+        (&["--server", "127.0.0.1:5347"], None, "--secret"),
+        (
+            &[
+                "--server",
+                "127.0.0.1:5347",
+                "--secret-file",
+                "no-such-file",
+            ],
+            None,
+            "cannot read no-such-file",
+        ),
+        (
+            &[
+                "--server",
+                "127.0.0.1:5347",
+                "--secret-file",
+                empty.to_str().unwrap(),
+            ],
+            None,
+            "secret is empty",
+        ),
+        (&["--server", "127.0.0.1:5347"], Some(""), "secret is empty"),
+        (
+            &[
+                "--server",
+                "no-such-host.invalid:5347",
+                "--secret-file",
+                good.to_str().unwrap(),
+            ],
+            None,
+            "cannot resolve the XMPP server address no-such-host.invalid:5347",
+        ),
+    ];
+    for (extra, env, reason) in cases {
+        let output = run(extra, env);
+        assert_eq!(output.status.code(), Some(2), "{extra:?} {env:?}");
+        let err = stderr(&output);
+        assert!(err.contains(reason), "{extra:?} {env:?}: {err}");
+    }
+    // A secret from the environment is never shown, even in the help.
+    let help = run(&["--help"], Some("top-secret"));
+    assert!(!stdout(&help).contains("top-secret"));
+}
+
+#[test]
+fn a_mistyped_default_keyword_is_warned_about_but_still_sent() {
+    let output = avatars(&[
+        "url",
+        "--no-discovery",
+        "--default",
+        "idnticon",
+        "george@example.com",
+    ]);
+    assert!(output.status.success());
+    assert!(
+        stdout(&output).trim_end().ends_with("d=idnticon"),
+        "{}",
+        stdout(&output)
+    );
+    let err = stderr(&output);
+    assert!(
+        err.contains("warning") && err.contains("did you mean identicon?"),
+        "{err}"
+    );
+    let quiet = avatars(&[
+        "url",
+        "--no-discovery",
+        "--default",
+        "identicon",
+        "george@example.com",
+    ]);
+    assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
+}

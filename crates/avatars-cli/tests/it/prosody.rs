@@ -78,6 +78,22 @@ fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// `avatars import --data-dir DATA IDENTITY FILE`, which must succeed.
+fn import(data: &Path, identity: &str, file: &Path) {
+    let imported = Command::new(AVATARS)
+        .args(["import", "--data-dir"])
+        .arg(data)
+        .arg(identity)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+}
+
 fn write_png(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
     images::checkers(width, height, rgb).save(path).unwrap();
 }
@@ -235,34 +251,16 @@ async fn prosody_end_to_end() {
     // Alice's avatar, imported as a user would.
     let picture = prosody.dir.join("alice.png");
     write_png(&picture, 120, 90, [200, 30, 30]);
-    let imported = Command::new(avatars)
-        .args(["import", "--data-dir"])
-        .arg(&data)
-        .arg("alice@localhost")
-        .arg(&picture)
-        .output()
-        .unwrap();
-    assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
+    import(&data, "alice@localhost", &picture);
 
     // The conformance suite's fixtures, for its c2s run at the end.
     let fixtures =
         avatar_conformance::fixtures::write_fixtures(&prosody.dir.join("fixtures")).unwrap();
     for entry in &fixtures.avatars {
-        let imported = Command::new(avatars)
-            .args(["import", "--data-dir"])
-            .arg(&data)
-            .arg(&entry.identity)
-            .arg(prosody.dir.join("fixtures").join(&entry.file))
-            .output()
-            .unwrap();
-        assert!(
-            imported.status.success(),
-            "{}",
-            String::from_utf8_lossy(&imported.stderr)
+        import(
+            &data,
+            &entry.identity,
+            &prosody.dir.join("fixtures").join(&entry.file),
         );
     }
 

@@ -1,0 +1,179 @@
+//! `avatars serve`'s settings, its home page and its access log, over real TCP.
+
+use std::io::Read as _;
+use std::process::Command;
+
+use test_support::images;
+use test_support::server::Server;
+
+use crate::AVATARS;
+
+const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
+const NOBODY_MD5: &str = "0123456789abcdef0123456789abcdef";
+
+/// A folder with George's picture in it, to import with `--email`.
+fn folder_with_george() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    images::bands(120, 90)
+        .save(dir.path().join("george.png"))
+        .unwrap();
+    dir
+}
+
+#[test]
+fn every_setting_reaches_the_service() {
+    let dir = folder_with_george();
+    let server = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--email",
+            "George@example.com=george.png",
+            "--prefix",
+            "/avatars",
+            "--max-size",
+            "64",
+            "--default",
+            "404",
+            "--trusted-url",
+            "https://img.example.org/defaults/",
+            "--hit-max-age",
+            "7",
+            "--default-max-age",
+            "3",
+            "--cache-bytes",
+            "0",
+            "--render-threads",
+            "1",
+        ],
+        false,
+    );
+    let hit = server.get(&format!("/avatars/avatar/{GEORGE_MD5}?s=500"));
+    assert_eq!(hit.status, 200);
+    let image = image::load_from_memory(&hit.body).unwrap();
+    assert_eq!((image.width(), image.height()), (64, 64), "--max-size");
+    assert_eq!(hit.header("cache-control"), Some("public, max-age=7"));
+
+    let miss = server.get(&format!("/avatars/avatar/{NOBODY_MD5}"));
+    assert_eq!(miss.status, 404, "--default 404");
+    assert_eq!(miss.header("cache-control"), Some("public, max-age=3"));
+
+    let ours = server.get(&format!(
+        "/avatars/avatar/{NOBODY_MD5}?d=https%3A%2F%2Fimg.example.org%2Fdefaults%2Fa.png"
+    ));
+    assert_eq!(ours.status, 302, "--trusted-url");
+    assert_eq!(
+        ours.header("location"),
+        Some("https://img.example.org/defaults/a.png")
+    );
+    let gravatar = server.get(&format!(
+        "/avatars/avatar/{NOBODY_MD5}?d=https%3A%2F%2Fgravatar.com%2Favatar%2Fx"
+    ));
+    assert_eq!(gravatar.status, 404, "the built-in list is replaced");
+
+    assert_eq!(
+        server.get(&format!("/avatar/{GEORGE_MD5}")).status,
+        404,
+        "--prefix"
+    );
+}
+
+#[test]
+fn bad_settings_exit_2_naming_what_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (&["--max-size", "0"][..], "1..=4096"),
+        (&["--default", "identicon"], "mp, 404"),
+        (&["--upstream", "sometimes"], "off, redirect, proxy"),
+        (&["--trusted-url", "ftp://example.org/"], "trusted"),
+        (&["--prefix", "avatars"], "prefix"),
+        (&["--addr", "example.org:80"], "localhost:PORT"),
+    ] {
+        let output = Command::new(AVATARS)
+            .current_dir(dir.path())
+            .arg("serve")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_home_page_says_what_this_is_and_shows_a_live_example() {
+    let dir = folder_with_george();
+    let server = Server::start(
+        AVATARS,
+        dir.path(),
+        &["--email", "George@example.com=george.png"],
+        false,
+    );
+    let home = server.get("/");
+    assert_eq!(home.status, 200);
+    assert!(
+        home.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = String::from_utf8(home.body).unwrap();
+    assert!(
+        page.contains("Libravatar") && page.contains("holds 1 avatar"),
+        "{page}"
+    );
+    let example = page
+        .split("<img src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a live example image")
+        .replace("&amp;", "&");
+    let image = server.get(&example);
+    assert_eq!(image.status, 200, "{example}");
+    assert_eq!(image.header("content-type"), Some("image/png"));
+}
+
+#[test]
+fn every_request_gets_an_access_log_line_and_a_refused_default_says_why() {
+    let dir = folder_with_george();
+    let mut server = Server::start_with_env(
+        AVATARS,
+        dir.path(),
+        &["--email", "George@example.com=george.png"],
+        true,
+        &[("RUST_LOG", "info,avatar_service=debug")],
+    );
+    assert_eq!(
+        server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status,
+        200
+    );
+    assert_eq!(
+        server
+            .get(&format!(
+                "/avatar/{NOBODY_MD5}?d=https%3A%2F%2Fevil.example%2Fx"
+            ))
+            .status,
+        200
+    );
+    let child = server.child();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(
+        log.lines()
+            .any(|line| line.contains(&format!("GET /avatar/{GEORGE_MD5}?s=40 200 "))),
+        "{log}"
+    );
+    assert!(
+        log.contains("d= ignored") && log.contains("no trusted-URL pattern allows it"),
+        "{log}"
+    );
+}
