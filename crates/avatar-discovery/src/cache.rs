@@ -45,6 +45,11 @@ impl AnswerCache {
         }
     }
 
+    /// The answer for `key` that is still valid at `now`, without fetching.
+    pub(crate) fn peek(&self, key: &str, now: Instant) -> Option<Cached> {
+        self.entries.get(key).filter(|cached| cached.expires > now)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }

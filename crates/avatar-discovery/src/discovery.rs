@@ -18,6 +18,11 @@ use crate::error::DiscoveryError;
 use crate::lookup::{self, Outcome};
 use crate::random;
 
+/// The cache key of one (scheme, domain) answer.
+fn cache_key(domain: &str, scheme: Scheme) -> String {
+    format!("{}|{}", scheme.as_str(), domain.to_ascii_lowercase())
+}
+
 /// Positive answers are kept at least this long, whatever their TTL (the spec's rule).
 pub const MIN_POSITIVE_TTL: Duration = Duration::from_secs(86_400);
 /// Default bound on one lookup.
@@ -93,7 +98,7 @@ impl Discovery {
         scheme: Scheme,
     ) -> Result<Arc<[SrvRecord]>, Fallback> {
         let inner = &self.inner;
-        let key = format!("{}|{}", scheme.as_str(), domain.to_ascii_lowercase());
+        let key = cache_key(domain, scheme);
         let fetch = async {
             let outcome = match idna_domain(domain) {
                 Ok(ascii) => Some(
@@ -130,7 +135,33 @@ impl Discovery {
 
     /// The avatar base URL for `domain` (`http(s)://host[:port]/avatar/`), federated or central.
     pub async fn base_url(&self, domain: &str, scheme: Scheme) -> BaseUrl {
-        match self.records(domain, scheme).await {
+        self.base_from(scheme, self.records(domain, scheme).await)
+    }
+
+    /// The base URL for `domain` without waiting, for rendering pages: the cached answer when
+    /// there is one; otherwise the central server at once ([`Fallback::Resolving`]), with the
+    /// lookup started in the background (one per name however many ask), so that a later call
+    /// gets the domain's own server. A slow DNS server never stalls a page.
+    ///
+    /// Needs a tokio runtime to start the background lookup; without one it only reads the
+    /// cache.
+    #[must_use]
+    pub fn base_url_now(&self, domain: &str, scheme: Scheme) -> BaseUrl {
+        let now = self.inner.clock.now();
+        if let Some(cached) = self.inner.cache.peek(&cache_key(domain, scheme), now) {
+            return self.base_from(scheme, cached.answer);
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (discovery, domain) = (self.clone(), domain.to_owned());
+            runtime.spawn(async move {
+                let _ = discovery.records(&domain, scheme).await;
+            });
+        }
+        BaseUrl::central(scheme, Fallback::Resolving)
+    }
+
+    fn base_from(&self, scheme: Scheme, answer: Result<Arc<[SrvRecord]>, Fallback>) -> BaseUrl {
+        match answer {
             Ok(records) => {
                 let mut random = self
                     .inner
@@ -140,6 +171,50 @@ impl Discovery {
                 BaseUrl::from_srv(scheme, &records, &mut *random)
             }
             Err(reason) => BaseUrl::central(scheme, reason),
+        }
+    }
+
+    /// As [`Discovery::avatar_url`] without waiting (see [`Discovery::base_url_now`]).
+    #[must_use]
+    pub fn avatar_url_now(&self, url: &AvatarUrlBuilder) -> String {
+        let scheme = url.scheme_of_page();
+        let base = match url.identity().domain() {
+            Ok(domain) => self.base_url_now(&domain, scheme),
+            Err(_) => BaseUrl::central(scheme, Fallback::InvalidDomain),
+        };
+        url.build_with_base(&base)
+    }
+
+    /// The URL an application puts in its pages: under its own mount point (`local_base`, such
+    /// as `/avatars/avatar/`) when it holds the avatar itself, otherwise the identity's own
+    /// server or the central one, found without waiting (see [`Discovery::base_url_now`]).
+    ///
+    /// ```
+    /// use avatar_discovery::Discovery;
+    /// use avatar_proto::{AvatarUrlBuilder, Identity};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let discovery = Discovery::builder().nameserver("127.0.0.1:9".parse()?).build()?;
+    /// let alice = AvatarUrlBuilder::new(Identity::parse("alice@example.org")?).size(64);
+    /// let ours = discovery.local_or_discovered(&alice, "/avatars/avatar/", true);
+    /// assert_eq!(ours, "/avatars/avatar/fbf7c6aec1d4280b7c2704c1c0478bd6?s=64");
+    /// let theirs = discovery.local_or_discovered(&alice, "/avatars/avatar/", false);
+    /// assert_eq!(theirs, "http://cdn.libravatar.org/avatar/fbf7c6aec1d4280b7c2704c1c0478bd6?s=64");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn local_or_discovered(
+        &self,
+        url: &AvatarUrlBuilder,
+        local_base: &str,
+        held_locally: bool,
+    ) -> String {
+        if held_locally {
+            url.build_under(local_base)
+        } else {
+            self.avatar_url_now(url)
         }
     }
 

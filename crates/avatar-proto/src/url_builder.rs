@@ -30,7 +30,8 @@ pub fn encode_query_value(value: &str) -> String {
 /// Builds the URL of an identity's avatar.
 ///
 /// The query carries `s` (clamped to 1..=512, left out when unset), `d` (percent-encoded exactly
-/// once, left out when unset or empty) and `f=y` (only when forcing the default), in that order.
+/// once, left out when unset or empty), `f=y` (only when forcing the default) and `v` (a
+/// cache-busting version, when set), in that order.
 ///
 /// ```
 /// use avatar_proto::{AvatarUrlBuilder, HashAlgorithm, Identity, Scheme};
@@ -58,6 +59,7 @@ pub struct AvatarUrlBuilder {
     size: Option<u32>,
     default: Option<String>,
     force_default: bool,
+    version: Option<String>,
 }
 
 impl AvatarUrlBuilder {
@@ -70,6 +72,7 @@ impl AvatarUrlBuilder {
             size: None,
             default: None,
             force_default: false,
+            version: None,
         }
     }
 
@@ -104,6 +107,23 @@ impl AvatarUrlBuilder {
         self
     }
 
+    /// A cache-busting version, sent as `v=` after everything else: change it when the avatar
+    /// changes (a counter, or the upload's time) and browsers fetch the new picture at once,
+    /// although hits carry a long `max-age`. Servers ignore parameters they do not know
+    /// (`docs/protocol.md` `[server.other-params]`), so the avatar is the same with or without.
+    ///
+    /// ```
+    /// use avatar_proto::{AvatarUrlBuilder, Identity};
+    ///
+    /// let url = AvatarUrlBuilder::new(Identity::parse("alice@example.org")?).size(80).version("7").build();
+    /// assert!(url.ends_with("?s=80&v=7"));
+    /// # Ok::<(), avatar_proto::Error>(())
+    /// ```
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
     /// The identity this builder is for.
     #[must_use]
     pub const fn identity(&self) -> &Identity {
@@ -125,7 +145,25 @@ impl AvatarUrlBuilder {
     /// The URL under `base` (from discovery).
     #[must_use]
     pub fn build_with_base(&self, base: &BaseUrl) -> String {
-        let mut url = format!("{base}{}", self.identity.hash(self.algorithm));
+        self.build_under(&base.to_string())
+    }
+
+    /// The URL under any base: the application's own mount point (`/avatars/avatar/`, or an
+    /// absolute `https://app.example/avatars/avatar/`), with a `/` added when missing.
+    ///
+    /// ```
+    /// use avatar_proto::{AvatarUrlBuilder, Identity};
+    ///
+    /// let url = AvatarUrlBuilder::new(Identity::parse("George@example.com")?)
+    ///     .size(64)
+    ///     .build_under("/avatars/avatar");
+    /// assert_eq!(url, "/avatars/avatar/40f8d096a3777232204cb3f796c577b7?s=64");
+    /// # Ok::<(), avatar_proto::Error>(())
+    /// ```
+    #[must_use]
+    pub fn build_under(&self, base: &str) -> String {
+        let separator = if base.ends_with('/') { "" } else { "/" };
+        let mut url = format!("{base}{separator}{}", self.identity.hash(self.algorithm));
         let query = self.query();
         if !query.is_empty() {
             url.push('?');
@@ -150,6 +188,13 @@ impl AvatarUrlBuilder {
         }
         if self.force_default {
             pairs.push("f=y".to_owned());
+        }
+        if let Some(version) = self
+            .version
+            .as_deref()
+            .filter(|version| !version.is_empty())
+        {
+            pairs.push(format!("v={}", encode_query_value(version)));
         }
         pairs.join("&")
     }
@@ -182,6 +227,27 @@ mod tests {
             .build();
         let hash = url.rsplit('/').next().unwrap();
         assert_eq!(hash.len(), 64);
+    }
+
+    #[test]
+    fn versions_come_last_encoded_once_and_bases_get_their_slash() {
+        let b = builder("George@example.com")
+            .size(40)
+            .force_default(true)
+            .version("2026-12-02 10:00");
+        assert_eq!(b.query(), "s=40&f=y&v=2026-12-02%2010%3A00");
+        assert_eq!(builder("a@b.c").version("").query(), "");
+        let hash = "40f8d096a3777232204cb3f796c577b7";
+        for base in ["/avatars/avatar", "/avatars/avatar/"] {
+            assert_eq!(
+                builder("George@example.com").build_under(base),
+                format!("/avatars/avatar/{hash}")
+            );
+        }
+        assert_eq!(
+            builder("George@example.com").build_under("https://app.example/a/"),
+            format!("https://app.example/a/{hash}")
+        );
     }
 
     #[test]

@@ -382,3 +382,54 @@ async fn a_nameserver_that_stops_answering_falls_back_after_the_timeout() {
         "the cached answer was lost"
     );
 }
+
+/// Page rendering never waits on DNS: the first call answers the central server at once and
+/// starts the lookup; once it is done, the federated server comes from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_that_never_waits_answers_central_first_then_the_federated_server() {
+    let dns = dns().await;
+    let discovery = discovery(&dns);
+    let first = discovery.base_url_now("example.org", Scheme::Http);
+    assert_eq!(first.origin(), &BaseOrigin::Central(Fallback::Resolving));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = discovery.base_url_now("example.org", Scheme::Http);
+        if now.as_str() == "http://avatars.example.org/avatar/" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the background lookup never landed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A black-holed nameserver costs a page nothing: the answer is immediate.
+    let hole = BlackHole::start().await.unwrap();
+    let stalled = Discovery::builder()
+        .nameserver(hole.addr())
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let url = stalled.avatar_url_now(&AvatarUrlBuilder::new(
+        avatar_proto::Identity::parse("alice@example.org").unwrap(),
+    ));
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        url.starts_with("http://cdn.libravatar.org/avatar/"),
+        "{url}"
+    );
+    // Held locally: the application's own mount point, no DNS at all.
+    let builder =
+        AvatarUrlBuilder::new(avatar_proto::Identity::parse("alice@example.org").unwrap())
+            .size(64)
+            .version("3");
+    assert_eq!(
+        stalled.local_or_discovered(&builder, "/avatars/avatar", true),
+        "/avatars/avatar/fbf7c6aec1d4280b7c2704c1c0478bd6?s=64&v=3"
+    );
+}

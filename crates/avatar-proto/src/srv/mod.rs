@@ -121,6 +121,9 @@ pub enum Fallback {
     LookupFailed,
     /// The identity's domain could not be turned into a DNS name.
     InvalidDomain,
+    /// The lookup is still running (a caller that does not wait gets the central server
+    /// meanwhile; the next call has the answer).
+    Resolving,
 }
 
 impl fmt::Display for Fallback {
@@ -133,6 +136,7 @@ impl fmt::Display for Fallback {
             Self::InvalidPort => "SRV port is 0",
             Self::LookupFailed => "DNS lookup failed or timed out",
             Self::InvalidDomain => "the domain is not a valid DNS name",
+            Self::Resolving => "the lookup is still running",
         })
     }
 }
