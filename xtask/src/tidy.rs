@@ -194,7 +194,10 @@ fn no_stale_references() {
     let root = workspace_root();
     let stale: &[(&str, &str)] = &[
         ("src/bench.rs", "the bench lives in xtask/src/bench/"),
-        ("shared/spec", "the protocol document is docs/protocol.md"),
+        (
+            concat!("shared", "/spec"),
+            "the protocol document is docs/protocol.md",
+        ),
         ("in later releases", "say what is there now"),
         ("tests/common", "fixtures live in crates/test-support"),
     ];

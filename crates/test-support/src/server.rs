@@ -1,8 +1,9 @@
 //! A spawned `avatars serve`, stopped when dropped.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::raw_http::{self, RawResponse};
 
@@ -62,6 +63,44 @@ impl Server {
     /// The process, to signal it or read its stderr.
     pub const fn child(&mut self) -> &mut Child {
         &mut self.child
+    }
+
+    /// Sends `signal` (`INT` or `TERM`) and waits for the server to end.
+    ///
+    /// # Panics
+    /// If it has not ended within 10 s.
+    pub fn stop(&mut self, signal: &str) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("the child can be waited for") {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the server did not stop within 10 s of SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the server wrote on stderr (started with `log`), read to the end: stop it first.
+    ///
+    /// # Panics
+    /// If stderr was not piped.
+    pub fn log(&mut self) -> String {
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .expect("started with log")
+            .read_to_string(&mut log)
+            .expect("UTF-8 log");
+        log
     }
 
     /// `GET path` over a raw connection.

@@ -1,6 +1,5 @@
 //! `avatars serve`'s settings, its home page and its access log, over real TCP.
 
-use std::io::Read as _;
 use std::process::Command;
 
 use test_support::images;
@@ -155,18 +154,8 @@ fn every_request_gets_an_access_log_line_and_a_refused_default_says_why() {
             .status,
         200
     );
-    let child = server.child();
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    server.stop("TERM");
+    let log = server.log();
     assert!(
         log.lines()
             .any(|line| line.contains(&format!("GET /avatar/{GEORGE_MD5}?s=40 200 "))),

@@ -1,9 +1,6 @@
 //! `avatars serve`, `import`, `remove` and `list` as a user runs them, over real files and TCP.
 
-use std::io::Read as _;
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use test_support::hostile::png_claiming;
 use test_support::images;
@@ -44,31 +41,9 @@ fn serve_imports_binds_answers_and_shuts_down_gracefully() {
     // The data dir defaulted to ./avatars-data and was created.
     assert!(dir.path().join("avatars-data/VERSION").is_file());
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &server.child().id().to_string()])
-        .status()
-        .unwrap();
-    assert!(interrupted.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = server.child().try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the server did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server.stop("INT");
     assert!(status.success(), "{status}");
-    let mut log = String::new();
-    server
-        .child()
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = server.log();
     assert!(
         log.contains("imported george@example.com: PNG 120 x 90"),
         "{log}"
