@@ -1,11 +1,5 @@
 //! `cargo xtask ci`: the whole gate CI runs, step by step with a progress line around each,
 //! stopping at the first failure.
-//!
-//! Clippy does not get a build of its own: every cargo command of the gate runs with
-//! `clippy-driver` as the workspace's compiler (`RUSTC_WORKSPACE_WRAPPER`, what `cargo clippy`
-//! itself sets) and `RUSTFLAGS=-D warnings`, so the one build that tests run from is also the
-//! lint, every target included. A separate `cargo clippy` type-checked all 300 dependencies a
-//! second time: a third of the gate's time.
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -36,14 +30,16 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "build and clippy, every target (clippy-driver compiles the workspace, -D warnings)",
+        name: "clippy",
         program: None,
         args: &[
-            "test",
+            "clippy",
             "--workspace",
             "--all-targets",
             "--locked",
-            "--no-run",
+            "--",
+            "-D",
+            "warnings",
         ],
         env: &[],
     },
@@ -79,22 +75,9 @@ pub(crate) fn ci() -> ExitCode {
     run_steps(CI_STEPS)
 }
 
-/// `clippy-driver` beside the cargo that runs us (the toolchain's own), or from the path.
-fn clippy_driver(cargo: &str) -> String {
-    std::path::Path::new(cargo)
-        .parent()
-        .map(|bin| bin.join("clippy-driver"))
-        .filter(|driver| driver.is_file())
-        .map_or_else(
-            || "clippy-driver".to_owned(),
-            |driver| driver.display().to_string(),
-        )
-}
-
 /// Runs the steps in order, stopping at the first failure, with a progress line around each.
 fn run_steps(steps: &[Step]) -> ExitCode {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let clippy = clippy_driver(&cargo);
     let started = Instant::now();
     for (index, step) in steps.iter().enumerate() {
         let number = index + 1;
@@ -106,10 +89,6 @@ fn run_steps(steps: &[Step]) -> ExitCode {
             // A gate builds everything once from scratch: incremental state would only be
             // written, never read, and costs time on every crate of the workspace.
             .env("CARGO_INCREMENTAL", "0")
-            // Every build is linted, and the same flags everywhere let each step reuse the
-            // artifacts of the one before.
-            .env("RUSTC_WORKSPACE_WRAPPER", &clippy)
-            .env("RUSTFLAGS", "-D warnings")
             .envs(step.env.iter().copied())
             .status();
         let seconds = step_started.elapsed().as_secs_f64();
