@@ -65,7 +65,8 @@ const MARKER: &str = "changed";
 /// ```text
 /// ROOT/
 ///   VERSION                     "avatars-store 1"
-///   identities/ID/image         the avatar file as uploaded (PNG, JPEG, GIF or WebP)
+///   identities/ID/image         the avatar file as uploaded (PNG, JPEG, GIF or WebP); one
+///                               file hard-linked under every identity of a shared put
 ///   identities/ID/identity      the normalised identity (UTF-8, one line)
 ///   hashes/md5/HEX32            "ID": which identity this MD5 belongs to
 ///   hashes/sha256/HEX64         "ID": likewise for SHA-256 (four per OpenID)
@@ -237,8 +238,8 @@ impl FsStore {
         self.root.join("identities").join(id)
     }
 
-    /// Writes `bytes` to `destination` through a synced temporary file and a rename.
-    fn write_atomic(&self, destination: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    /// A fresh name in `tmp/`, unique across processes and threads.
+    fn temporary_path(&self) -> PathBuf {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -248,7 +249,12 @@ impl FsStore {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        let temporary = self.root.join("tmp").join(name);
+        self.root.join("tmp").join(name)
+    }
+
+    /// Writes `bytes` to `destination` through a synced temporary file and a rename.
+    fn write_atomic(&self, destination: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let temporary = self.temporary_path();
         let written = (|| {
             let mut file =
                 File::create(&temporary).map_err(StoreError::io("create", &temporary))?;
@@ -313,16 +319,50 @@ impl FsStore {
         Ok(Some(StoredImage::new(Bytes::from(bytes))))
     }
 
-    fn put_blocking(&self, identity: &Identity, bytes: &[u8]) -> Result<(), StoreError> {
-        let id = identity_id(identity);
-        let dir = self.identity_dir(&id);
-        fs::create_dir_all(&dir).map_err(StoreError::io("create directory", &dir))?;
-        self.write_atomic(&dir.join("identity"), format!("{identity}\n").as_bytes())?;
-        self.write_atomic(&dir.join("image"), bytes)?;
-        for hash in identity.published_hashes() {
-            self.write_atomic(&self.hash_path(&hash), format!("{id}\n").as_bytes())?;
+    /// Writes the image once, under the first identity, and hard-links that file into the
+    /// others' directories: one copy on disk however many addresses share it. Replacing one
+    /// identity's avatar later renames a new file into its place and leaves the others' alone.
+    fn put_blocking(&self, identities: &[Identity], bytes: &[u8]) -> Result<(), StoreError> {
+        let mut first_image: Option<PathBuf> = None;
+        for identity in identities {
+            let id = identity_id(identity);
+            let dir = self.identity_dir(&id);
+            fs::create_dir_all(&dir).map_err(StoreError::io("create directory", &dir))?;
+            self.write_atomic(&dir.join("identity"), format!("{identity}\n").as_bytes())?;
+            let image = dir.join("image");
+            match &first_image {
+                // A filesystem without hard links gets a copy instead.
+                Some(first) if self.link_atomic(first, &image).is_ok() => {}
+                _ => self.write_atomic(&image, bytes)?,
+            }
+            first_image.get_or_insert(image);
+            for hash in identity.published_hashes() {
+                self.write_atomic(&self.hash_path(&hash), format!("{id}\n").as_bytes())?;
+            }
         }
         Ok(())
+    }
+
+    /// Makes `destination` another name of the file at `source`: a hard link made in `tmp/`
+    /// and renamed into place, so a reader sees the old file or the new one.
+    fn link_atomic(&self, source: &Path, destination: &Path) -> Result<(), StoreError> {
+        let temporary = self.temporary_path();
+        fs::hard_link(source, &temporary).map_err(StoreError::io("link", &temporary))?;
+        if let Err(err) = fs::rename(&temporary, destination) {
+            let _ = fs::remove_file(&temporary);
+            return Err(StoreError::io("rename into place", destination)(err));
+        }
+        if let Some(parent) = destination.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(())
+    }
+
+    fn contains_blocking(&self, hash: &AvatarHash) -> Result<bool, StoreError> {
+        let Some(id) = read_if_exists(&self.hash_path(hash), 128)? else {
+            return Ok(false);
+        };
+        Ok(parse_id(&id).is_some_and(|id| self.identity_dir(&id).join("image").is_file()))
     }
 
     fn remove_blocking(&self, identity: &Identity) -> Result<bool, StoreError> {
@@ -382,8 +422,18 @@ impl Store for FsStore {
     }
 
     async fn put(&self, identity: &Identity, bytes: Bytes) -> Result<(), StoreError> {
-        let identity = identity.clone();
-        self.blocking(move |store| store.changing(|store| store.put_blocking(&identity, &bytes)))
+        self.put_shared(std::slice::from_ref(identity), bytes).await
+    }
+
+    async fn put_shared(&self, identities: &[Identity], bytes: Bytes) -> Result<(), StoreError> {
+        let identities = identities.to_vec();
+        self.blocking(move |store| store.changing(|store| store.put_blocking(&identities, &bytes)))
+            .await
+    }
+
+    async fn contains(&self, hash: &AvatarHash) -> Result<bool, StoreError> {
+        let hash = *hash;
+        self.blocking(move |store| store.contains_blocking(&hash))
             .await
     }
 

@@ -87,6 +87,32 @@ pub trait Store: Send + Sync + 'static {
         bytes: Bytes,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Stores (or replaces) one avatar for several identities at once: the verified addresses
+    /// of one person. Backends keep the image once rather than once per identity
+    /// ([`FsStore`] hard-links one file, [`MemoryStore`] shares one buffer); the default
+    /// stores it under each identity in turn.
+    ///
+    /// Identities are written in order; if one fails, those before it keep the new avatar.
+    fn put_shared(
+        &self,
+        identities: &[Identity],
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async move {
+            for identity in identities {
+                self.put(identity, bytes.clone()).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Whether an avatar is published under `hash`, without reading the image: what an
+    /// application asks before choosing between its own avatar URL and discovery. The default
+    /// reads the image.
+    fn contains(&self, hash: &AvatarHash) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move { Ok(self.get(hash).await?.is_some()) }
+    }
+
     /// Removes the avatar of `identity`; `Ok(false)` if there was none.
     fn remove(&self, identity: &Identity) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
@@ -123,6 +149,18 @@ impl<S: Store> Store for Arc<S> {
         bytes: Bytes,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).put(identity, bytes)
+    }
+
+    fn put_shared(
+        &self,
+        identities: &[Identity],
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put_shared(identities, bytes)
+    }
+
+    fn contains(&self, hash: &AvatarHash) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        (**self).contains(hash)
     }
 
     fn remove(&self, identity: &Identity) -> impl Future<Output = Result<bool, StoreError>> + Send {

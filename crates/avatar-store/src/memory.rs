@@ -42,16 +42,31 @@ impl Store for MemoryStore {
     }
 
     async fn put(&self, identity: &Identity, bytes: Bytes) -> Result<(), StoreError> {
+        self.put_shared(std::slice::from_ref(identity), bytes).await
+    }
+
+    /// One buffer (and one digest) for every identity, all stored under one lock.
+    async fn put_shared(&self, identities: &[Identity], bytes: Bytes) -> Result<(), StoreError> {
         let image = StoredImage::new(bytes);
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        for hash in identity.published_hashes() {
-            state.by_hash.insert(hash, identity.as_str().to_owned());
+        for identity in identities {
+            for hash in identity.published_hashes() {
+                state.by_hash.insert(hash, identity.as_str().to_owned());
+            }
+            state
+                .by_identity
+                .insert(identity.as_str().to_owned(), image.clone());
         }
-        state
-            .by_identity
-            .insert(identity.as_str().to_owned(), image);
         self.generation.fetch_add(1, Ordering::Release);
         Ok(())
+    }
+
+    async fn contains(&self, hash: &AvatarHash) -> Result<bool, StoreError> {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(state
+            .by_hash
+            .get(hash)
+            .is_some_and(|identity| state.by_identity.contains_key(identity)))
     }
 
     async fn remove(&self, identity: &Identity) -> Result<bool, StoreError> {

@@ -96,6 +96,149 @@ async fn contract(store: impl Store) {
             .is_none()
     );
     assert_eq!(store.list().await.unwrap().len(), 1);
+
+    shared_contract(&store).await;
+}
+
+/// One picture for the several addresses of one person: stored together, found by each
+/// address's hashes, replaced and removed one address at a time.
+async fn shared_contract(store: &impl Store) {
+    let addresses = [
+        identity("alice@example.org"),
+        identity("alice@work.example"),
+        identity("https://alice.example/"),
+    ];
+    let before = store.generation().unwrap();
+    store
+        .put_shared(&addresses, Bytes::from_static(b"alice"))
+        .await
+        .unwrap();
+    assert_ne!(
+        store.generation().unwrap(),
+        before,
+        "a shared put changes it"
+    );
+    for address in &addresses {
+        for hash in address.published_hashes() {
+            assert!(store.contains(&hash).await.unwrap(), "{address}");
+            let found = store.get(&hash).await.unwrap().expect("stored");
+            assert_eq!(&found.bytes[..], b"alice", "{address}");
+        }
+    }
+    store
+        .put(&addresses[1], Bytes::from_static(b"work"))
+        .await
+        .unwrap();
+    let first = store
+        .get(&addresses[0].hash(HashAlgorithm::Md5))
+        .await
+        .unwrap();
+    let second = store
+        .get(&addresses[1].hash(HashAlgorithm::Md5))
+        .await
+        .unwrap();
+    assert_eq!(
+        &first.unwrap().bytes[..],
+        b"alice",
+        "the others keep theirs"
+    );
+    assert_eq!(&second.unwrap().bytes[..], b"work");
+
+    assert!(store.remove(&addresses[0]).await.unwrap());
+    assert!(
+        !store
+            .contains(&addresses[0].hash(HashAlgorithm::Sha256))
+            .await
+            .unwrap()
+    );
+    let third = store
+        .get(&addresses[2].hash(HashAlgorithm::Sha256))
+        .await
+        .unwrap();
+    assert_eq!(
+        &third.unwrap().bytes[..],
+        b"alice",
+        "removing one keeps the others"
+    );
+    assert!(
+        !store
+            .contains(&identity("nobody@example.org").hash(HashAlgorithm::Md5))
+            .await
+            .unwrap()
+    );
+    store
+        .put_shared(&[], Bytes::from_static(b"no one"))
+        .await
+        .unwrap();
+    for address in &addresses[1..] {
+        assert!(store.remove(address).await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn memory_store_keeps_a_shared_picture_in_one_buffer() {
+    let store = MemoryStore::new();
+    let addresses = [
+        identity("alice@example.org"),
+        identity("alice@work.example"),
+    ];
+    store
+        .put_shared(&addresses, Bytes::from(vec![7u8; 4096]))
+        .await
+        .unwrap();
+    let [first, second] = addresses.map(|address| address.hash(HashAlgorithm::Md5));
+    let first = store.get(&first).await.unwrap().unwrap();
+    let second = store.get(&second).await.unwrap().unwrap();
+    assert_eq!(
+        first.bytes.as_ptr(),
+        second.bytes.as_ptr(),
+        "one buffer, not two"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn fs_store_keeps_a_shared_picture_in_one_file() {
+    use std::os::unix::fs::MetadataExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap();
+    let addresses = [
+        identity("alice@example.org"),
+        identity("alice@work.example"),
+        identity("alice@home.example"),
+    ];
+    store
+        .put_shared(&addresses, Bytes::from(vec![7u8; 4096]))
+        .await
+        .unwrap();
+    let images: Vec<_> = std::fs::read_dir(dir.path().join("identities"))
+        .unwrap()
+        .map(|entry| std::fs::metadata(entry.unwrap().path().join("image")).unwrap())
+        .collect();
+    assert_eq!(images.len(), 3);
+    assert!(
+        images
+            .iter()
+            .all(|image| image.ino() == images[0].ino() && image.nlink() == 3),
+        "one file with three names"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
+
+    // Replacing one address's picture gives it a file of its own and leaves the others whole.
+    store
+        .put(&addresses[0], Bytes::from_static(b"new"))
+        .await
+        .unwrap();
+    let other = store
+        .get(&addresses[2].hash(HashAlgorithm::Sha256))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(other.bytes.len(), 4096);
 }
 
 #[tokio::test]
