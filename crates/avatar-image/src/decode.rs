@@ -64,12 +64,21 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
 }
 
 /// Decodes the whole image, so a truncated or corrupt file is caught before it is stored.
+/// The dimensions returned are those of the picture as shown: a phone photo stored on its side
+/// with an EXIF `Orientation` of 5 to 8 reports its upright width and height.
 ///
 /// # Errors
 /// Everything [`probe`] refuses, plus [`ImageError::TooManyFrames`] and [`ImageError::Corrupt`].
 pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
-    let (info, _) = decode(bytes, limits)?;
-    Ok(info)
+    let (info, decoded) = decode(bytes, limits)?;
+    Ok(match decoded {
+        Decoded::Still(image) => ImageInfo {
+            width: image.width(),
+            height: image.height(),
+            ..info
+        },
+        Decoded::Animated(_) => info,
+    })
 }
 
 pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decoded), ImageError> {

@@ -15,16 +15,20 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_input_bytes: 8 << 20,
-            max_side: 8192,
-            max_decoded_bytes: 256 << 20,
-            max_frames: 300,
-        }
+        Self::DEFAULT
     }
 }
 
 impl Limits {
+    /// The defaults, usable in constants (such as a web framework's body limit derived from
+    /// `max_input_bytes`).
+    pub const DEFAULT: Self = Self {
+        max_input_bytes: 8 << 20,
+        max_side: 8192,
+        max_decoded_bytes: 256 << 20,
+        max_frames: 300,
+    };
+
     pub(crate) fn for_image_crate(&self) -> image::Limits {
         let mut limits = image::Limits::default();
         limits.max_image_width = Some(self.max_side);
