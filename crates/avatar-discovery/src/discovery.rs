@@ -189,6 +189,14 @@ impl Discovery {
     /// as `/avatars/avatar/`) when it holds the avatar itself, otherwise the identity's own
     /// server or the central one, found without waiting (see [`Discovery::base_url_now`]).
     ///
+    /// `held` says whether this site holds the avatar: ask the store with
+    /// `avatar_store::Store::contains`, a cheap check that reads no image. It is a flag because
+    /// discovery does not depend on any store.
+    ///
+    /// `held` says whether this site holds the avatar: ask the store with
+    /// `avatar_store::Store::contains` (a cheap check that reads no image). It is a flag
+    /// because this crate does not depend on the store (`docs/protocol.md` has the layout).
+    ///
     /// ```
     /// use avatar_discovery::Discovery;
     /// use avatar_proto::{AvatarUrlBuilder, Identity};

@@ -51,7 +51,8 @@
 //! Where things live: [`config`] (the builder), [`service`] (the Service and its future),
 //! [`layer`] (the Layer, the middleware it makes, its future and body), `body` ([`AvatarBody`]),
 //! `respond` (the request flow: route, parse, look up in `index` and the cache, render,
-//! respond), [`upstream`] (the optional Gravatar fallback).
+//! respond), [`upstream`] (the optional Gravatar fallback), [`upload`] (storing what a user
+//! uploads, for applications).
 //!
 //! [`cache_bytes`]: AvatarServiceBuilder::cache_bytes
 //! [`render_threads`]: AvatarServiceBuilder::render_threads
@@ -65,6 +66,7 @@ mod error;
 pub mod layer;
 mod respond;
 pub mod service;
+pub mod upload;
 pub mod upstream;
 
 pub use body::AvatarBody;

@@ -85,3 +85,31 @@ impl RawResponse {
         })
     }
 }
+
+/// A whole `POST path` request carrying `file` as the one field `field` of a
+/// `multipart/form-data` form (RFC 7578), as a browser sends an `<input type="file">`, with
+/// `extra_headers` (each ending in CRLF) after the standard ones.
+#[must_use]
+pub fn multipart_post(
+    addr: &str,
+    path: &str,
+    extra_headers: &str,
+    field: &str,
+    file_name: &str,
+    file: &[u8],
+) -> Vec<u8> {
+    const BOUNDARY: &str = "----avatars-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n{extra_headers}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    request
+}

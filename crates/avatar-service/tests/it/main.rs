@@ -3,8 +3,13 @@
 //! One integration-test binary for the crate (one link of tokio, hyper and image instead of
 //! one per file); each module is a former test file.
 
+// The axum example, compiled into the tests so its routes are tested as they are written.
+#[path = "../../examples/axum.rs"]
+#[allow(dead_code)]
+mod axum_example;
 mod faults;
 mod hostile;
 mod hot_path;
 mod settings;
 mod tcp;
+mod upload;

@@ -1,0 +1,108 @@
+//! Storing what a user uploads, for applications that let people set their own picture.
+//!
+//! [`store_upload`] is the whole upload path of an application: it validates the bytes off the
+//! async runtime under the decoding [`Limits`], then stores them once for every verified address
+//! of the user. A refused upload is a [`ServiceError`] whose [`status`](ServiceError::status) is
+//! the HTTP answer (413, 415 or 422) and whose message can be shown to the user; nothing is
+//! stored. `examples/axum.rs` mounts it as an upload route.
+//!
+//! ```
+//! use avatar_image::Limits;
+//! use avatar_proto::{HashAlgorithm, Identity};
+//! use avatar_service::upload::store_upload;
+//! use avatar_store::{MemoryStore, Store as _};
+//! use http::StatusCode;
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let mut png = Vec::new();
+//! image::RgbImage::from_pixel(300, 200, image::Rgb([20, 120, 200]))
+//!     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+//! let store = MemoryStore::new();
+//! let alice = [Identity::parse("alice@example.org")?, Identity::parse("alice@work.example")?];
+//!
+//! let stored = store_upload(&store, &alice, png.into(), &Limits::default()).await?;
+//! assert_eq!((stored.image.width, stored.image.height), (300, 200));
+//! assert_eq!(stored.version.len(), 12);
+//! assert!(store.contains(&alice[1].hash(HashAlgorithm::Md5)).await?);
+//!
+//! let refused = store_upload(&store, &alice, "not a picture".into(), &Limits::default()).await;
+//! assert_eq!(refused.unwrap_err().status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use avatar_image::{ImageError, ImageInfo, Limits, validate};
+use avatar_proto::{Identity, hex};
+use avatar_store::{Store, StoredImage};
+use bytes::Bytes;
+
+use crate::ServiceError;
+
+/// What [`store_upload`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Uploaded {
+    /// The format, and the width and height of the picture as shown (EXIF orientation applied).
+    pub image: ImageInfo,
+    /// A short digest of the stored bytes (12 hex digits), for the cache-busting `v=` of avatar
+    /// URLs ([`AvatarUrlBuilder::version`](avatar_proto::AvatarUrlBuilder::version)): it
+    /// changes whenever the picture does, so the uploader sees the new one at once.
+    pub version: String,
+}
+
+/// Validates an uploaded image and stores it for `identities` (the verified addresses of one
+/// user): the image is kept once, found by every address's hashes, and replaces what each had.
+///
+/// The whole file is decoded before anything is stored, on a blocking thread so the async
+/// runtime keeps serving, and refused if it breaks `limits` (use the service's limits; the
+/// default allows 8 MiB files). EXIF orientation is honoured: the returned dimensions are those
+/// of the upright picture, and every rendition served from it is drawn upright with the
+/// metadata stripped. The stored file is the upload itself, byte for byte.
+///
+/// # Errors
+/// - [`ServiceError::Refused`] when the bytes are not an acceptable image ([`status`]: 413 for a
+///   file over the size limit, 415 for an unknown format, 422 for refused dimensions, a
+///   decompression bomb, too many frames or a corrupt file); the store is untouched;
+/// - [`ServiceError::NoIdentity`] when `identities` is empty (a bug in the caller: 500);
+/// - [`ServiceError::Store`] when the store fails (500); [`ServiceError::Task`] if the
+///   validation thread could not run.
+///
+/// [`status`]: ServiceError::status
+pub async fn store_upload<St: Store>(
+    store: &St,
+    identities: &[Identity],
+    bytes: Bytes,
+    limits: &Limits,
+) -> Result<Uploaded, ServiceError> {
+    if identities.is_empty() {
+        return Err(ServiceError::NoIdentity);
+    }
+    let (image, content) = validate_off_runtime(bytes.clone(), *limits).await?;
+    store.put_shared(identities, bytes).await?;
+    Ok(Uploaded {
+        image,
+        version: hex::encode_lower(&content[..6]),
+    })
+}
+
+/// [`validate`] and the content digest on a blocking thread; files over the size limit are
+/// refused before that, without a thread.
+async fn validate_off_runtime(
+    bytes: Bytes,
+    limits: Limits,
+) -> Result<(ImageInfo, [u8; 32]), ServiceError> {
+    if bytes.len() > limits.max_input_bytes {
+        return Err(ServiceError::Refused(ImageError::InputTooLarge {
+            size: bytes.len(),
+            limit: limits.max_input_bytes,
+        }));
+    }
+    tokio::task::spawn_blocking(move || {
+        let info = validate(&bytes, &limits)?;
+        Ok((info, StoredImage::new(bytes).content))
+    })
+    .await
+    .map_err(|err| ServiceError::Task(err.to_string()))?
+    .map_err(ServiceError::Refused)
+}
