@@ -144,6 +144,11 @@ pub(crate) struct ImportArgs {
 
     /// A PNG, JPEG, GIF or WebP file.
     pub(crate) file: PathBuf,
+
+    /// Another address of the same person to store the picture for (repeatable). The file is
+    /// stored once and found by every address's hashes.
+    #[arg(long, value_name = "IDENTITY")]
+    pub(crate) also: Vec<String>,
 }
 
 /// `avatars remove`.

@@ -1,12 +1,15 @@
-//! `avatars import`: validate an image and store it for an identity.
+//! `avatars import`: validate an image and store it for one identity or several, through the
+//! library's upload path ([`avatar_service::upload::store_upload`]).
 
 use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::Path;
 
-use avatar_image::{ImageError, ImageInfo, Limits, validate};
+use avatar_image::{ImageError, ImageInfo, Limits};
 use avatar_proto::Identity;
-use avatar_store::{FsStore, Store as _};
+use avatar_service::ServiceError;
+use avatar_service::upload::store_upload;
+use avatar_store::FsStore;
 use bytes::Bytes;
 
 use crate::cli::ImportArgs;
@@ -14,23 +17,29 @@ use crate::commands::small_runtime;
 use crate::error::CliError;
 
 pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let identity = Identity::parse(&args.identity)?;
+    let identities = std::iter::once(&args.identity)
+        .chain(&args.also)
+        .map(|text| Identity::parse(text))
+        .collect::<Result<Vec<_>, _>>()?;
     let store = FsStore::open(&args.data.data_dir)?;
     let info = small_runtime()?.block_on(import_file(
         &store,
-        &identity,
+        &identities,
         &args.file,
         &Limits::default(),
     ))?;
-    writeln!(out, "{}", describe(&identity, &info))?;
+    for identity in &identities {
+        writeln!(out, "{}", describe(identity, &info))?;
+    }
     Ok(())
 }
 
 /// Reads `path` (refusing files over the size limit before reading them), decodes it fully under
-/// `limits`, and only then stores it: a refused file leaves the store exactly as it was.
+/// `limits`, and only then stores it, once for all `identities`: a refused file leaves the store
+/// exactly as it was.
 pub(crate) async fn import_file(
     store: &FsStore,
-    identity: &Identity,
+    identities: &[Identity],
     path: &Path,
     limits: &Limits,
 ) -> Result<ImageInfo, CliError> {
@@ -55,12 +64,17 @@ pub(crate) async fn import_file(
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    let info = validate(&bytes, limits).map_err(|source| CliError::Image {
-        path: path.to_owned(),
-        source,
-    })?;
-    store.put(identity, Bytes::from(bytes)).await?;
-    Ok(info)
+    store_upload(store, identities, Bytes::from(bytes), limits)
+        .await
+        .map_err(|err| match err {
+            ServiceError::Refused(source) => CliError::Image {
+                path: path.to_owned(),
+                source,
+            },
+            ServiceError::Store(source) => CliError::Store(source),
+            other => CliError::Service(other),
+        })
+        .map(|uploaded| uploaded.image)
 }
 
 pub(crate) fn describe(identity: &Identity, info: &ImageInfo) -> String {

@@ -42,7 +42,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     runtime.block_on(async {
         let store = FsStore::open(&args.data.data_dir)?;
         for (identity, file) in &imports {
-            let info = import_file(&store, identity, file, &Limits::default()).await?;
+            let info = import_file(&store, std::slice::from_ref(identity), file, &Limits::default()).await?;
             eprintln!("{}", describe(identity, &info));
         }
         let stored = store.list().await?.len();

@@ -113,6 +113,64 @@ fn import_list_remove() {
     );
 }
 
+/// A phone photo stored on its side, imported for two addresses of one person: reported upright,
+/// stored once, listed under both.
+#[test]
+fn import_stores_one_picture_for_several_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let sideways = images::encode(&images::photo_like(40, 30), image::ImageFormat::Jpeg);
+    std::fs::write(
+        dir.path().join("phone.jpg"),
+        test_support::exif::with_orientation(&sideways, 6),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let output = avatars(
+        dir.path(),
+        &[
+            "import",
+            "--data-dir",
+            data,
+            "alice@example.org",
+            "phone.jpg",
+            "--also",
+            "Alice@Work.example",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "imported alice@example.org: JPEG 30 x 40\nimported alice@work.example: JPEG 30 x 40\n"
+    );
+    let listed = avatars(dir.path(), &["list", "--data-dir", data]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(" alice@example.org\n") && listed.contains(" alice@work.example\n"),
+        "{listed}"
+    );
+
+    let refused = avatars(
+        dir.path(),
+        &[
+            "import",
+            "--data-dir",
+            data,
+            "bob@example.org",
+            "phone.jpg",
+            "--also",
+            "not an address",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let listed = avatars(dir.path(), &["list", "--data-dir", data]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("bob"),
+        "nothing stored for bob"
+    );
+}
+
 /// Every refused import exits 2 with one clear line and leaves the stored avatar untouched.
 #[test]
 fn refused_imports_leave_the_store_as_it_was() {
