@@ -417,6 +417,10 @@ pub async fn replies<St: Store>(service: &IqService<St>, stanza: Stanza) -> Vec<
 /// `bad-request` from `own` (the component's JID) unless it was addressed to another JID of the
 /// component; anything else malformed gets nothing. For embedding the service behind another
 /// XMPP stack, and for the conformance suite's in-process target.
+///
+/// A stanza nested deeper than [`MAX_STANZA_DEPTH`] is malformed too, refused before anything
+/// walks it: parsing into typed payloads recurses once per level, and a few hundred kilobytes
+/// of `<x>` would otherwise overflow the task's stack and take the component down.
 pub async fn replies_to_element<St: Store>(
     service: &IqService<St>,
     element: Element,
@@ -431,7 +435,10 @@ pub async fn replies_to_element<St: Store>(
     let name = element.name().to_owned();
     let request = matches!(header.type_.as_deref(), Some("get" | "set"));
     let one_payload = element.children().count() == 1;
-    let parsed = if name == "iq" && request && !one_payload {
+    let parsed = if nested_deeper_than(&element, MAX_STANZA_DEPTH) {
+        dismantle(element);
+        None
+    } else if name == "iq" && request && !one_payload {
         None
     } else {
         Stanza::try_from(element).ok()
@@ -446,6 +453,38 @@ pub async fn replies_to_element<St: Store>(
             .map(Element::from)
             .into_iter()
             .collect(),
+    }
+}
+
+/// How deeply a stanza may nest elements (the stanza itself is level 1). The deepest avatar
+/// payload, a XEP-0084 metadata `info` in a pubsub publish, is at level 6; vCards go to 4.
+pub const MAX_STANZA_DEPTH: usize = 32;
+
+/// Whether `element` has elements more than `limit` levels down, found without recursion.
+fn nested_deeper_than(element: &Element, limit: usize) -> bool {
+    let mut pending = vec![(element, 1)];
+    while let Some((element, depth)) = pending.pop() {
+        if depth > limit {
+            return true;
+        }
+        pending.extend(element.children().map(|child| (child, depth + 1)));
+    }
+    false
+}
+
+/// Drops a tree level by level: dropping it whole recurses once per level.
+fn dismantle(element: Element) {
+    let mut pending = vec![element];
+    while let Some(mut element) = pending.pop() {
+        pending.extend(
+            element
+                .take_nodes()
+                .into_iter()
+                .filter_map(|node| match node {
+                    minidom::Node::Element(child) => Some(child),
+                    minidom::Node::Text(_) => None,
+                }),
+        );
     }
 }
 
