@@ -101,6 +101,17 @@ pub enum ConformanceError {
     /// What came back is not what a rule expects: the text is what came back.
     #[error("{0}")]
     Mismatch(String),
+
+    /// Same-origin redirects that never end: a loop, or more than [`MAX_REDIRECTS`] hops.
+    ///
+    /// [`MAX_REDIRECTS`]: crate::http::MAX_REDIRECTS
+    #[error("{what}: {chain}")]
+    Redirects {
+        /// `a redirect loop` or `more than N redirects`.
+        what: String,
+        /// The URLs visited, joined by arrows.
+        chain: String,
+    },
 }
 
 impl ConformanceError {

@@ -149,14 +149,14 @@ impl Fixture {
         Some(match self.name {
             "george" => encode(
                 &RgbImage::from_fn(300, 200, |x, _| match x / 100 {
-                    0 => Rgb([220, 40, 40]),
-                    1 => Rgb([40, 180, 60]),
-                    _ => Rgb([40, 60, 220]),
+                    0 => Rgb(RED),
+                    1 => Rgb(GREEN),
+                    _ => Rgb(BLUE),
                 }),
                 image::ImageFormat::Png,
             ),
             "jpeg" => encode(
-                &RgbImage::from_pixel(90, 120, Rgb([200, 120, 30])),
+                &RgbImage::from_pixel(90, 120, Rgb(ORANGE)),
                 image::ImageFormat::Jpeg,
             ),
             "animated" => animated_gif(),
@@ -167,9 +167,9 @@ impl Fixture {
             "openid" => encode(
                 &RgbImage::from_fn(64, 64, |x, y| {
                     if (x / 8 + y / 8) % 2 == 0 {
-                        Rgb([30, 30, 30])
+                        Rgb(DARK)
                     } else {
-                        Rgb([240, 240, 240])
+                        Rgb(LIGHT)
                     }
                 }),
                 image::ImageFormat::Png,
@@ -177,6 +177,68 @@ impl Fixture {
             _ => return None,
         })
     }
+}
+
+impl Fixture {
+    /// Whether `served` is a rendition of this fixture's image: any centred or off-centre
+    /// square crop of it, at any size, through any codec. It tells a hit from a drawn default,
+    /// which is what a server holding none of the fixtures serves instead. Fixtures without an
+    /// image recognise nothing.
+    #[must_use]
+    pub fn recognise(&self, served: &RgbImage) -> bool {
+        if served.width() == 0 || served.height() == 0 {
+            return false;
+        }
+        let row = middle_row(served);
+        let share = |colour: [u8; 3]| {
+            row.iter().filter(|pixel| near(**pixel, colour)).count() * 100 / row.len()
+        };
+        match self.name {
+            // Every square crop of the three bands holds all of the green one.
+            "george" => {
+                let (red, green, blue) = (share(RED), share(GREEN), share(BLUE));
+                green >= 35 && red + blue >= 15 && red + green + blue >= 85
+            }
+            "jpeg" => share(ORANGE) >= 90,
+            "animated" => near(at(served, 50, 50), FIRST_FRAME),
+            "small" => {
+                near(at(served, 10, 10), [24, 24, 90]) && near(at(served, 90, 90), [216, 216, 90])
+            }
+            "openid" => share(DARK) >= 25 && share(LIGHT) >= 25,
+            _ => false,
+        }
+    }
+}
+
+/// George's bands, the JPEG's orange, the first frame of the GIF, the OpenID checkers.
+pub(crate) const RED: [u8; 3] = [220, 40, 40];
+pub(crate) const GREEN: [u8; 3] = [40, 180, 60];
+pub(crate) const BLUE: [u8; 3] = [40, 60, 220];
+const ORANGE: [u8; 3] = [200, 120, 30];
+const FIRST_FRAME: [u8; 3] = [30, 50, 100];
+const DARK: [u8; 3] = [30, 30, 30];
+const LIGHT: [u8; 3] = [240, 240, 240];
+
+/// Twenty pixels across the middle row, at 2.5 %, 7.5 %, ... 97.5 % of the width.
+fn middle_row(image: &RgbImage) -> Vec<[u8; 3]> {
+    (0..20u32)
+        .map(|step| {
+            let x = (image.width() * (step * 5 + 2) / 100).min(image.width() - 1);
+            image.get_pixel(x, image.height() / 2).0
+        })
+        .collect()
+}
+
+/// The pixel at `x_percent`, `y_percent` of the image.
+fn at(image: &RgbImage, x_percent: u32, y_percent: u32) -> [u8; 3] {
+    let x = (image.width() * x_percent / 100).min(image.width() - 1);
+    let y = (image.height() * y_percent / 100).min(image.height() - 1);
+    image.get_pixel(x, y).0
+}
+
+/// Whether two colours are close: each channel within 40 (codecs and resampling move them).
+pub(crate) fn near(a: [u8; 3], b: [u8; 3]) -> bool {
+    a.iter().zip(b).all(|(a, b)| a.abs_diff(b) <= 40)
 }
 
 /// A colour channel from a small computed value (saturating at 255).
@@ -196,8 +258,9 @@ fn animated_gif() -> Vec<u8> {
     {
         let mut encoder = GifEncoder::new(&mut out);
         let _ = encoder.set_repeat(Repeat::Infinite);
-        for shade in [30u8, 130, 230] {
-            let frame = RgbaImage::from_pixel(40, 40, Rgba([shade, 50, 100, 255]));
+        for shade in [FIRST_FRAME[0], 130, 230] {
+            let frame =
+                RgbaImage::from_pixel(40, 40, Rgba([shade, FIRST_FRAME[1], FIRST_FRAME[2], 255]));
             let _ = encoder.encode_frame(Frame::from_parts(
                 frame,
                 0,

@@ -9,11 +9,11 @@ use std::fmt;
 use http::Method;
 
 pub use cases::server_cases;
-pub use target::{Exchange, HttpTarget, describe_body};
+pub use target::{Answer, Exchange, Hop, HttpTarget, MAX_REDIRECTS, describe_body};
 
 use crate::case::{SeenImage, Verdict};
 use crate::error::ConformanceError;
-use crate::fixtures::fixture;
+use crate::fixtures::{fixture, near};
 
 /// A request, as a template: `{george}` is the MD5 of the `george` fixture, `{george.sha256}`
 /// its SHA-256, `{george.MD5}` its MD5 in uppercase.
@@ -125,30 +125,45 @@ pub enum Expect {
     ContentLengthMatches,
     /// The body decodes to an image of exactly N x N pixels.
     Square(u32),
+    /// The body decodes to a square image whose side is one of these (where the spec allows
+    /// either answer).
+    SquareIn(&'static [u32]),
+    /// The body is a rendition of the fixture with this name (any square crop of it, at any
+    /// size): a hit, not a drawn default.
+    ShowsFixture(&'static str),
+    /// The pixels at 10 %, 50 % and 90 % of the width of the middle row are close to these
+    /// colours: which part of a wide image a square crop kept.
+    ColoursAcross([[u8; 3]; 3]),
     /// The body is an animated GIF with at least this many frames.
     GifFrames(usize),
-    /// The pixel at the centre is close (each channel within 40) to this colour.
-    CentreColour([u8; 3]),
     /// The body is empty.
     BodyEmpty,
     /// The body is shorter than this many bytes.
     BodyShorterThan(usize),
     /// The body contains this text.
     BodyContains(&'static str),
+    /// The body does not contain this text.
+    BodyLacks(&'static str),
+    /// The body is a short, non-empty UTF-8 text (a reason a person can read).
+    BodyIsReason,
     /// `ETag` is present and strong (a quoted string without `W/`).
     StrongEtag,
-    /// `Cache-Control` says `public` with a positive `max-age`.
-    PublicMaxAge,
+    /// `Cache-Control` has a positive `max-age` (RFC 9111 5.2.2.1; `public` is not needed for
+    /// a response without `Authorization`).
+    MaxAge,
     /// `Location` is exactly this (after template expansion).
     Location(&'static str),
-    /// Not a redirect: a status outside 300..400 and no `Location`.
-    NoRedirect,
+    /// No `Location` anywhere in the chain leaves the target's origin, except for URLs the
+    /// default trusted-URL rules allow (`docs/protocol.md` `[server.default-url]`).
+    NoOpenRedirect,
     /// The body is byte-identical to that of another request.
     SameBodyAs(Req),
     /// The body differs from that of another request.
     DifferentBodyFrom(Req),
     /// The `ETag` equals that of another request.
     SameEtagAs(Req),
+    /// When both answers carry an `ETag`, they differ (no `ETag` at all passes).
+    EtagDiffersFrom(Req),
     /// Headers (ignoring `Date`) equal those of another request.
     SameHeadersAs(Req),
     /// The `max-age` is shorter than that of another request.
@@ -172,23 +187,65 @@ impl fmt::Display for Expect {
             Self::ContentType(media) => write!(f, "Content-Type {media}"),
             Self::ContentLengthMatches => f.write_str("Content-Length equal to the body's length"),
             Self::Square(side) => write!(f, "an image of exactly {side}x{side} pixels"),
+            Self::SquareIn(sides) => {
+                let sides: Vec<String> =
+                    sides.iter().map(|side| format!("{side}x{side}")).collect();
+                write!(f, "a square image of {} pixels", sides.join(" or "))
+            }
+            Self::ShowsFixture(name) => write!(
+                f,
+                "the stored {name} image ({}), not a default",
+                fixture(name).map_or("?", |fixture| fixture.description)
+            ),
+            Self::ColoursAcross([left, centre, right]) => write!(
+                f,
+                "across the middle row, pixels near rgb{left:?}, rgb{centre:?}, rgb{right:?} (a centred crop)"
+            ),
             Self::GifFrames(frames) => write!(f, "an animated GIF of at least {frames} frames"),
-            Self::CentreColour([r, g, b]) => write!(f, "a centre pixel near rgb({r}, {g}, {b})"),
             Self::BodyEmpty => f.write_str("an empty body"),
             Self::BodyShorterThan(limit) => write!(f, "a body shorter than {limit} bytes"),
             Self::BodyContains(text) => write!(f, "a body containing {text:?}"),
+            Self::BodyLacks(text) => write!(f, "a body without {text:?}"),
+            Self::BodyIsReason => f.write_str("a short plain-text reason in the body"),
             Self::StrongEtag => f.write_str("a strong ETag"),
-            Self::PublicMaxAge => f.write_str("Cache-Control: public, max-age=N with N > 0"),
+            Self::MaxAge => f.write_str("Cache-Control with max-age=N, N > 0"),
             Self::Location(location) => write!(f, "Location: {}", expand(location)),
-            Self::NoRedirect => f.write_str("no redirect (no 3xx, no Location)"),
+            Self::NoOpenRedirect => f.write_str(
+                "no redirect off the server's origin (except to trusted URLs), at any hop",
+            ),
             Self::SameBodyAs(other) => write!(f, "the same bytes as {other}"),
             Self::DifferentBodyFrom(other) => write!(f, "different bytes from {other}"),
             Self::SameEtagAs(other) => write!(f, "the same ETag as {other}"),
+            Self::EtagDiffersFrom(other) => {
+                write!(f, "an ETag different from {other}'s (or no ETag)")
+            }
             Self::SameHeadersAs(other) => write!(f, "the same headers as {other}"),
             Self::ShorterMaxAgeThan(other) => write!(f, "a shorter max-age than {other}"),
             Self::Revalidates => {
                 f.write_str("304 with no body and the same ETag for If-None-Match: <ETag>")
             }
+        }
+    }
+}
+
+/// Which answer of a redirect chain a case judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judge {
+    /// The answer to the request as sent: for rules about the redirect itself (its status and
+    /// `Location`).
+    FirstHop,
+    /// The end of the chain, after following the redirects that stay on the server's origin:
+    /// a server may answer a default with a redirect to its own static image.
+    Final,
+}
+
+impl Judge {
+    /// The answer this judge looks at.
+    #[must_use]
+    pub fn pick(self, answer: &Answer) -> &Exchange {
+        match self {
+            Self::FirstHop => answer.first(),
+            Self::Final => answer.last(),
         }
     }
 }
@@ -200,14 +257,17 @@ pub struct HttpCheck {
     pub request: Req,
     /// What its answer must show, all of it.
     pub expect: Vec<Expect>,
+    /// Which answer of the chain is judged (every `Location` in it is judged by
+    /// [`Expect::NoOpenRedirect`] either way).
+    pub judge: Judge,
 }
 
 impl HttpCheck {
     /// Sends the request and checks every expectation; collects the images seen.
     pub async fn run(&self, target: &HttpTarget) -> (Verdict, Vec<SeenImage>) {
         let mut images = Vec::new();
-        let exchange = match send(target, &self.request).await {
-            Ok(exchange) => exchange,
+        let answer = match fetch(target, &self.request).await {
+            Ok(answer) => answer,
             Err(err) => {
                 return (
                     Verdict::fail(self.request.to_string(), "an answer", err.to_string()),
@@ -215,6 +275,7 @@ impl HttpCheck {
                 );
             }
         };
+        let exchange = self.judge.pick(&answer);
         if let Some(kind) = avatar_image::ImageFormat::sniff(&exchange.body) {
             images.push(SeenImage {
                 label: self.request.to_string(),
@@ -223,7 +284,7 @@ impl HttpCheck {
             });
         }
         for expect in &self.expect {
-            if let Err(got) = check(expect, &self.request, &exchange, target).await {
+            if let Err(got) = check(expect, &self.request, &answer, self.judge, target).await {
                 return (
                     Verdict::fail(
                         self.request.to_string(),
@@ -238,15 +299,15 @@ impl HttpCheck {
     }
 }
 
-async fn send(target: &HttpTarget, request: &Req) -> Result<Exchange, ConformanceError> {
-    send_with(target, request, &[]).await
+async fn fetch(target: &HttpTarget, request: &Req) -> Result<Answer, ConformanceError> {
+    fetch_with(target, request, &[]).await
 }
 
-async fn send_with(
+async fn fetch_with(
     target: &HttpTarget,
     request: &Req,
     extra: &[(String, String)],
-) -> Result<Exchange, ConformanceError> {
+) -> Result<Answer, ConformanceError> {
     let method = Method::from_bytes(request.method.as_bytes()).map_err(|err| {
         ConformanceError::Usage(format!("the case's method {}: {err}", request.method))
     })?;
@@ -257,19 +318,22 @@ async fn send_with(
         .collect();
     headers.extend_from_slice(extra);
     target
-        .send(&method, &request.expanded_target(), &headers)
+        .fetch(&method, &request.expanded_target(), &headers)
         .await
 }
 
-/// Checks one expectation; [`ConformanceError::Mismatch`] holds what came back instead.
+/// Checks one expectation against the judged answer of `answer`;
+/// [`ConformanceError::Mismatch`] holds what came back instead.
 #[expect(clippy::too_many_lines, reason = "one short arm per expectation")]
 async fn check(
     expect: &Expect,
     request: &Req,
-    got: &Exchange,
+    answer: &Answer,
+    judge: Judge,
     target: &HttpTarget,
 ) -> Result<(), ConformanceError> {
-    let whole = || ConformanceError::Mismatch(got.describe());
+    let got = judge.pick(answer);
+    let whole = || ConformanceError::Mismatch(answer.describe());
     let ok = |holds: bool| if holds { Ok(()) } else { Err(whole()) };
     match expect {
         Expect::Status(code) => ok(got.status == *code),
@@ -306,50 +370,61 @@ async fn check(
             .is_none_or(|length| length == got.body.len().to_string())),
         Expect::Square(side) => ok(image::load_from_memory(&got.body)
             .is_ok_and(|image| image.width() == *side && image.height() == *side)),
+        Expect::SquareIn(sides) => ok(image::load_from_memory(&got.body)
+            .is_ok_and(|image| image.width() == image.height() && sides.contains(&image.width()))),
+        Expect::ShowsFixture(name) => ok(image::load_from_memory(&got.body)
+            .is_ok_and(|image| fixture(name).is_some_and(|f| f.recognise(&image.to_rgb8())))),
+        Expect::ColoursAcross(colours) => ok(image::load_from_memory(&got.body)
+            .is_ok_and(|image| colours_across(&image.to_rgb8(), colours))),
         Expect::GifFrames(frames) => ok(gif_frames(&got.body) >= *frames),
-        Expect::CentreColour(colour) => {
-            let Ok(image) = image::load_from_memory(&got.body) else {
-                return Err(whole());
-            };
-            let image = image.to_rgb8();
-            let centre = image.get_pixel(image.width() / 2, image.height() / 2).0;
-            ok(centre.iter().zip(colour).all(|(a, b)| a.abs_diff(*b) <= 40))
-        }
         Expect::BodyEmpty => ok(got.body.is_empty()),
         Expect::BodyShorterThan(limit) => ok(got.body.len() < *limit),
         Expect::BodyContains(text) => ok(String::from_utf8_lossy(&got.body).contains(text)),
+        Expect::BodyLacks(text) => ok(!String::from_utf8_lossy(&got.body).contains(text)),
+        Expect::BodyIsReason => ok(std::str::from_utf8(&got.body)
+            .is_ok_and(|text| !text.trim().is_empty() && text.len() < 1000 && !text.contains('<'))),
         Expect::StrongEtag => ok(got
             .header("etag")
             .is_some_and(|tag| tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"'))),
-        Expect::PublicMaxAge => ok(got.header("cache-control").is_some_and(|value| {
-            value
-                .split(',')
-                .any(|part| part.trim().eq_ignore_ascii_case("public"))
-                && max_age(value).is_some_and(|age| age > 0)
-        })),
+        Expect::MaxAge => ok(got
+            .header("cache-control")
+            .and_then(max_age)
+            .is_some_and(|age| age > 0)),
         Expect::Location(location) => ok(got.header("location") == Some(expand(location).as_str())),
-        Expect::NoRedirect => {
-            ok(!(300..400).contains(&got.status) && !got.headers.contains_key("location"))
-        }
+        Expect::NoOpenRedirect => match open_redirect(answer, target) {
+            None => Ok(()),
+            Some(reason) => Err(ConformanceError::Mismatch(format!(
+                "{reason}\n{}",
+                answer.describe()
+            ))),
+        },
         Expect::SameBodyAs(other)
         | Expect::DifferentBodyFrom(other)
         | Expect::SameEtagAs(other)
+        | Expect::EtagDiffersFrom(other)
         | Expect::SameHeadersAs(other)
         | Expect::ShorterMaxAgeThan(other) => {
-            let second = send(target, other).await?;
+            let second_answer = fetch(target, other).await?;
+            let second = judge.pick(&second_answer);
             let holds = match expect {
                 Expect::SameBodyAs(_) => second.body == got.body,
                 Expect::DifferentBodyFrom(_) => second.body != got.body,
                 Expect::SameEtagAs(_) => {
                     got.header("etag").is_some() && second.header("etag") == got.header("etag")
                 }
+                Expect::EtagDiffersFrom(_) => match (got.header("etag"), second.header("etag")) {
+                    (Some(mine), Some(theirs)) => mine != theirs,
+                    _ => true,
+                },
                 Expect::SameHeadersAs(_) => {
                     let strip = |exchange: &Exchange| {
                         let mut headers = exchange.headers.clone();
+                        // Both change from one answer to the next by their nature.
                         headers.remove("date");
+                        headers.remove("age");
                         headers
                     };
-                    strip(&second) == strip(got)
+                    strip(second) == strip(got)
                 }
                 _ => {
                     let mine = got.header("cache-control").and_then(max_age);
@@ -362,8 +437,8 @@ async fn check(
             } else {
                 Err(ConformanceError::Mismatch(format!(
                     "{}\nand {other} gave {}",
-                    got.describe(),
-                    second.describe()
+                    answer.describe(),
+                    second_answer.describe()
                 )))
             }
         }
@@ -371,22 +446,56 @@ async fn check(
             let Some(etag) = got.header("etag") else {
                 return Err(whole());
             };
-            let again = send_with(
+            let again_answer = fetch_with(
                 target,
                 request,
                 &[("if-none-match".to_owned(), etag.to_owned())],
             )
             .await?;
+            let again = judge.pick(&again_answer);
             if again.status == 304 && again.body.is_empty() && again.header("etag") == Some(etag) {
                 Ok(())
             } else {
                 Err(ConformanceError::Mismatch(format!(
                     "with If-None-Match: {etag}: {}",
-                    again.describe()
+                    again_answer.describe()
                 )))
             }
         }
     }
+}
+
+/// The pixels at 10 %, 50 % and 90 % of the width of the middle row, against `colours`.
+fn colours_across(image: &image::RgbImage, colours: &[[u8; 3]; 3]) -> bool {
+    let y = image.height() / 2;
+    [10, 50, 90].iter().zip(colours).all(|(percent, colour)| {
+        let x = (image.width() * percent / 100).min(image.width().saturating_sub(1));
+        near(image.get_pixel(x, y).0, *colour)
+    })
+}
+
+/// Why a chain redirects somewhere it must not, if it does: a `Location` that leaves the
+/// target's origin for a URL the default trusted-URL rules do not allow, or that is not a URL.
+fn open_redirect(answer: &Answer, target: &HttpTarget) -> Option<String> {
+    let trusted = avatar_proto::TrustedUrls::default();
+    answer.hops().enumerate().find_map(|(index, hop)| {
+        let location = hop.exchange.header("location").or_else(|| {
+            // A Location that is not even text is as bad as one that goes anywhere.
+            hop.exchange
+                .headers
+                .get("location")
+                .map(|_| "(not ASCII text)")
+        })?;
+        if target.is_same_origin(&hop.url, location) || trusted.redirect_target(location).is_some()
+        {
+            return None;
+        }
+        Some(format!(
+            "hop {} ({}) redirects off the server to {location:?}, which is not a trusted URL",
+            index + 1,
+            hop.url
+        ))
+    })
 }
 
 /// The `max-age` of a `Cache-Control` value.

@@ -12,6 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt as _;
+use url::Url;
 
 use crate::error::ConformanceError;
 use crate::fixtures::memory_store;
@@ -51,6 +52,65 @@ impl Exchange {
             }
         }
         let _ = write!(text, "\n  body: {}", describe_body(&self.body));
+        text
+    }
+}
+
+/// One request of a chain and its answer.
+#[derive(Debug, Clone)]
+pub struct Hop {
+    /// The URL requested (a path for the in-process service).
+    pub url: String,
+    /// What came back.
+    pub exchange: Exchange,
+}
+
+/// The answer to a request: the same-origin redirects followed, then the final answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The redirects followed, in order (empty when the first answer was final).
+    pub earlier: Vec<Hop>,
+    /// The final answer: not a redirect, or a redirect to another origin.
+    pub last: Hop,
+}
+
+impl Answer {
+    /// The answer to the request as sent.
+    #[must_use]
+    pub fn first(&self) -> &Exchange {
+        self.earlier
+            .first()
+            .map_or(&self.last.exchange, |hop| &hop.exchange)
+    }
+
+    /// The final answer.
+    #[must_use]
+    pub const fn last(&self) -> &Exchange {
+        &self.last.exchange
+    }
+
+    /// Every hop, in order.
+    pub fn hops(&self) -> impl Iterator<Item = &Hop> {
+        self.earlier.iter().chain(std::iter::once(&self.last))
+    }
+
+    /// The answer in words: the redirects followed (status and `Location`), then the final
+    /// answer described whole.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut text = String::new();
+        for hop in &self.earlier {
+            let _ = write!(
+                text,
+                "{} Location: {} (followed)\n-> ",
+                hop.exchange.status,
+                hop.exchange.header("location").unwrap_or("")
+            );
+        }
+        if !self.earlier.is_empty() {
+            let _ = write!(text, "{}: ", self.last.url);
+        }
+        text.push_str(&self.last.exchange.describe());
         text
     }
 }
@@ -123,6 +183,12 @@ impl std::fmt::Debug for HttpTarget {
     }
 }
 
+/// How many same-origin redirects [`HttpTarget::fetch`] follows before it gives up.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// The origin the in-process service's paths are resolved against.
+const IN_PROCESS_ORIGIN: &str = "http://in-process.invalid/";
+
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -162,7 +228,8 @@ impl HttpTarget {
         })
     }
 
-    /// Sends one request; `target` is the path and query (`/avatar/...`).
+    /// Sends one request; `target` is the path and query (`/avatar/...`), appended to the
+    /// target's base URL. Redirects are not followed (see [`HttpTarget::fetch`]).
     ///
     /// # Errors
     /// [`ConformanceError::Http`] when the request cannot be built, sent or read;
@@ -177,6 +244,104 @@ impl HttpTarget {
             Self::InProcess(_) => target.to_owned(),
             Self::Url { base, .. } => format!("{base}{target}"),
         };
+        self.send_uri(method, uri, headers).await
+    }
+
+    /// Sends `request` and follows the redirects that stay on the target's origin (scheme, host
+    /// and port, compared per RFC 3986 6.2.3 so `:80` is the same as no port), keeping method
+    /// and headers, up to [`MAX_REDIRECTS`]. A redirect elsewhere ends the chain: it is the
+    /// final answer, judged by the case.
+    ///
+    /// # Errors
+    /// As [`HttpTarget::send`], and [`ConformanceError::Redirects`] for a loop or too many hops.
+    pub async fn fetch(
+        &self,
+        method: &Method,
+        target: &str,
+        headers: &[(String, String)],
+    ) -> Result<Answer, ConformanceError> {
+        let mut url = match self {
+            Self::InProcess(_) => target.to_owned(),
+            Self::Url { base, .. } => format!("{base}{target}"),
+        };
+        let mut earlier: Vec<Hop> = Vec::new();
+        loop {
+            let exchange = self.send_uri(method, url.clone(), headers).await?;
+            let Some(next) = self.same_origin_redirect(&url, &exchange) else {
+                return Ok(Answer {
+                    earlier,
+                    last: Hop { url, exchange },
+                });
+            };
+            earlier.push(Hop { url, exchange });
+            let looped = earlier.iter().any(|hop| hop.url == next);
+            if looped || earlier.len() >= MAX_REDIRECTS {
+                let mut chain: Vec<&str> = earlier.iter().map(|hop| hop.url.as_str()).collect();
+                chain.push(&next);
+                return Err(ConformanceError::Redirects {
+                    what: if looped {
+                        "a redirect loop".to_owned()
+                    } else {
+                        format!("more than {MAX_REDIRECTS} redirects")
+                    },
+                    chain: chain.join(" -> "),
+                });
+            }
+            url = next;
+        }
+    }
+
+    /// The base URLs of requests are resolved against: the target's, or a stand-in origin for
+    /// the in-process service (whose requests carry only a path).
+    fn base(&self) -> Option<Url> {
+        match self {
+            Self::InProcess(_) => Url::parse(IN_PROCESS_ORIGIN).ok(),
+            Self::Url { base, .. } => Url::parse(base).ok(),
+        }
+    }
+
+    /// Whether `location`, found in the answer to `url`, points at this target's own origin.
+    #[must_use]
+    pub fn is_same_origin(&self, url: &str, location: &str) -> bool {
+        let Some(base) = self.base() else {
+            return false;
+        };
+        base.join(url)
+            .and_then(|current| current.join(location))
+            .is_ok_and(|next| next.origin() == base.origin())
+    }
+
+    /// Where `exchange` (the answer to `url`) redirects, if it is a redirect on this target's
+    /// origin: the URL to request next, in the form [`HttpTarget::send_uri`] takes.
+    fn same_origin_redirect(&self, url: &str, exchange: &Exchange) -> Option<String> {
+        if !(300..400).contains(&exchange.status) || exchange.status == 304 {
+            return None;
+        }
+        let location = exchange.header("location")?;
+        if !self.is_same_origin(url, location) {
+            return None;
+        }
+        let next = self.base()?.join(url).ok()?.join(location).ok()?;
+        Some(match self {
+            Self::InProcess(_) => {
+                let mut path = next.path().to_owned();
+                if let Some(query) = next.query() {
+                    path.push('?');
+                    path.push_str(query);
+                }
+                path
+            }
+            Self::Url { .. } => next.to_string(),
+        })
+    }
+
+    /// Sends one request to `uri`: a path for the in-process service, an absolute URL otherwise.
+    async fn send_uri(
+        &self,
+        method: &Method,
+        uri: String,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, ConformanceError> {
         let mut builder = Request::builder().method(method.clone()).uri(&uri);
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
