@@ -47,6 +47,9 @@ pub enum Progress {
 pub struct Report {
     /// What each group ran against.
     pub targets: Vec<(String, String)>,
+    /// What the reader should know before reading any verdict (such as a server that holds
+    /// none of the fixtures, so every hit case fails).
+    pub warnings: Vec<String>,
     /// One outcome per case that ran.
     pub outcomes: Vec<Outcome>,
     /// How long the run took, in milliseconds.
@@ -118,6 +121,19 @@ pub async fn run(
     } else {
         None
     };
+    let mut warnings = Vec::new();
+    if let Some(target) = &targets.http
+        && selected
+            .iter()
+            .any(|case| case.group == Group::LibravatarServer)
+    {
+        warnings.extend(crate::http::fixtures_warning(target).await);
+    }
+    if progress == Progress::Stderr {
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
     let terminal = std::io::stderr().is_terminal();
     let mut outcomes = Vec::with_capacity(selected.len());
     let mut failed = 0;
@@ -159,6 +175,7 @@ pub async fn run(
     }
     Ok(Report {
         targets: targets.described.clone(),
+        warnings,
         outcomes,
         millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })

@@ -24,6 +24,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "browser for the report test (Chromium, installed with apt-get when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-chromium.sh"],
+        env: &[],
+    },
+    Step {
         name: "format check",
         program: None,
         args: &["fmt", "--all", "--check"],

@@ -13,7 +13,7 @@ pub use target::{Answer, Exchange, Hop, HttpTarget, MAX_REDIRECTS, describe_body
 
 use crate::case::{SeenImage, Verdict};
 use crate::error::ConformanceError;
-use crate::fixtures::{fixture, near};
+use crate::fixtures::{FIXTURES, fixture, near};
 
 /// A request, as a template: `{george}` is the MD5 of the `george` fixture, `{george.sha256}`
 /// its SHA-256, `{george.MD5}` its MD5 in uppercase.
@@ -496,6 +496,40 @@ fn open_redirect(answer: &Answer, target: &HttpTarget) -> Option<String> {
             hop.url
         ))
     })
+}
+
+/// A warning when `target` holds none, or only some, of the fixtures with an image: its hit
+/// cases would fail for a reason that is not the server's. Each fixture is asked for once, at
+/// 80 pixels with `d=404`, following same-origin redirects.
+pub async fn fixtures_warning(target: &HttpTarget) -> Option<String> {
+    let mut missing = Vec::new();
+    let mut held = 0;
+    for fixture in FIXTURES.iter().filter(|fixture| fixture.file.is_some()) {
+        let request = format!("/avatar/{}?s=80&d=404", fixture.md5());
+        let shown = match target.fetch(&Method::GET, &request, &[]).await {
+            Ok(answer) => image::load_from_memory(&answer.last().body)
+                .is_ok_and(|image| fixture.recognise(&image.to_rgb8())),
+            Err(_) => false,
+        };
+        if shown {
+            held += 1;
+        } else {
+            missing.push(fixture.identity);
+        }
+    }
+    let load = "load them first: `avatar-conformance fixtures --out DIR` writes the images and \
+                a manifest.json (`avatars import --manifest DIR/manifest.json` for this project's \
+                server)";
+    match (held, missing.is_empty()) {
+        (_, true) => None,
+        (0, false) => Some(format!(
+            "the server holds none of the suite's fixtures, so every hit case will fail; {load}"
+        )),
+        _ => Some(format!(
+            "the server does not hold the fixtures of {}: the hit cases for them will fail; {load}",
+            missing.join(", ")
+        )),
+    }
 }
 
 /// The `max-age` of a `Cache-Control` value.

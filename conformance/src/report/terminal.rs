@@ -11,6 +11,9 @@ use crate::runner::Report;
 #[must_use]
 pub fn summary(report: &Report) -> String {
     let mut out = String::new();
+    for warning in &report.warnings {
+        let _ = writeln!(out, "WARNING: {warning}");
+    }
     for (role, target) in &report.targets {
         let _ = writeln!(out, "{role}: {target}");
     }

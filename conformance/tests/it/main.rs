@@ -4,3 +4,4 @@
 //! one per file); each module is a former test file.
 
 mod harness;
+mod html_report;

@@ -1,0 +1,190 @@
+//! The HTML report as a person sees it, in Debian's Chromium (headless): the warning and the
+//! failures come first, every verdict badge is readable on its row (WCAG contrast of at least
+//! 4.5:1, measured on the computed colours), and "show failures only" leaves only failures.
+//!
+//! Needs `chromium` (`scripts/ensure-chromium.sh`, which `cargo xtask ci` runs); skips loudly
+//! only where it is not installed and could not be.
+
+use std::process::Command;
+use std::time::Duration;
+
+use avatar_conformance::case::{Group, Level, Outcome, SeenImage, Verdict};
+use avatar_conformance::fixtures::{Fixture, fixture};
+use avatar_conformance::{Report, report};
+
+fn outcome(id: &'static str, level: Level, verdict: Verdict) -> Outcome {
+    Outcome {
+        id,
+        group: Group::LibravatarServer,
+        title: "a case",
+        source: "the API page",
+        level,
+        verdict,
+        millis: 1,
+        images: vec![SeenImage {
+            label: format!("GET /avatar/{id}"),
+            content_type: "image/png".to_owned(),
+            bytes: fixture("george").and_then(Fixture::image).unwrap(),
+        }],
+    }
+}
+
+/// Measures the page from inside the browser and writes the findings into the DOM as JSON.
+const PROBE: &str = r"<script>
+function luminance(colour) {
+  const [r, g, b] = colour.match(/[\d.]+/g).slice(0, 3).map(Number).map((v) => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+function background(element) {
+  for (; element; element = element.parentElement) {
+    const colour = getComputedStyle(element).backgroundColor;
+    if (colour !== 'rgba(0, 0, 0, 0)' && colour !== 'transparent') return colour;
+  }
+  return 'rgb(255, 255, 255)';
+}
+let worst = 1000, worstText = '';
+for (const badge of document.querySelectorAll('.verdict')) {
+  const a = luminance(getComputedStyle(badge).color), b = luminance(background(badge));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < worst) { worst = ratio; worstText = badge.textContent + ' in ' + badge.closest('tr').className; }
+}
+const headings = [...document.querySelectorAll('h2')].map((h) => h.textContent);
+const warning = document.querySelector('.warning');
+const warningFirst = !!warning && warning.getBoundingClientRect().top < document.querySelector('h2').getBoundingClientRect().top;
+const rowsBefore = [...document.querySelectorAll('tr[class^=row-]')].filter((r) => r.offsetParent !== null).length;
+document.getElementById('only-failures').click();
+const visible = [...document.querySelectorAll('tr[class^=row-]')].filter((r) => r.offsetParent !== null).map((r) => r.className);
+const result = document.createElement('pre');
+result.id = 'browser-result';
+result.textContent = JSON.stringify({ worst, worstText, headings, warningFirst, rowsBefore, visible });
+document.body.appendChild(result);
+</script>";
+
+#[test]
+fn the_html_report_reads_in_a_real_browser() {
+    if Command::new("chromium").arg("--version").output().is_err() {
+        eprintln!(
+            "\n*** SKIPPED the_html_report_reads_in_a_real_browser: chromium is not installed and \
+             scripts/ensure-chromium.sh could not install it (no apt-get here). ***\n"
+        );
+        return;
+    }
+    let report = Report {
+        targets: vec![(
+            "libravatar-server".to_owned(),
+            "http://127.0.0.1:1".to_owned(),
+        )],
+        warnings: vec!["the server holds none of the suite's fixtures".to_owned()],
+        outcomes: vec![
+            outcome("server-pass", Level::Must, Verdict::Pass),
+            outcome(
+                "server-should-fail",
+                Level::Should,
+                Verdict::fail("GET /a", "an ETag", "200 without one"),
+            ),
+            outcome("server-skip", Level::Compat, Verdict::skip("no reason")),
+            outcome(
+                "server-must-fail",
+                Level::Must,
+                Verdict::fail("GET /b", "status 404", "200"),
+            ),
+        ],
+        millis: 5,
+    };
+    let html = report::html(&report).replace("</body>", &format!("{PROBE}</body>"));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+
+    let mut chromium = Command::new("chromium");
+    chromium
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("file://{}", page.display()));
+    let output = run_with_timeout(chromium, Duration::from_secs(60));
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let json = dom
+        .split("<pre id=\"browser-result\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no result in the page; chromium said: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let found: serde_json::Value = serde_json::from_str(&json.replace("&amp;", "&")).unwrap();
+
+    let worst = found["worst"].as_f64().unwrap();
+    assert!(
+        worst >= 4.5,
+        "a verdict is hard to read ({worst:.2}:1): {found}"
+    );
+    assert!(
+        found["warningFirst"].as_bool().unwrap(),
+        "the warning comes first: {found}"
+    );
+    assert_eq!(found["headings"][0], "Failures (2)", "{found}");
+    assert!(found["rowsBefore"].as_u64().unwrap() >= 6, "{found}");
+    let visible: Vec<&str> = found["visible"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|class| class.as_str().unwrap())
+        .collect();
+    assert!(!visible.is_empty(), "{found}");
+    assert!(visible.iter().all(|class| *class == "row-fail"), "{found}");
+}
+
+/// Runs `command` to completion, killing it if it runs longer than `limit`.
+fn run_with_timeout(mut command: Command, limit: Duration) -> std::process::Output {
+    use std::io::Read as _;
+
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}
