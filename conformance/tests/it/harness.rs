@@ -15,7 +15,8 @@ use axum::body::Body;
 use http::{Request, Response};
 use sha1::Digest as _;
 use tokio::net::{TcpListener, TcpStream};
-use tower::ServiceExt as _;
+
+use crate::stand_ins::{Altered, server_report, stand_in, unchanged};
 
 fn failed(report: &Report) -> BTreeSet<&'static str> {
     report
@@ -64,37 +65,6 @@ async fn this_project_passes_every_case_in_process() {
     assert!(count(true) >= 20, "{} XMPP cases", count(true));
 }
 
-/// What a deliberately wrong server does with a request.
-enum Altered {
-    /// Pass it (changed) to this project's service.
-    Forward(Request<Body>),
-    /// Answer it without the service.
-    Answer(Response<Body>),
-}
-
-/// Serves this project's service over TCP with `alter` applied to every request first.
-async fn wrong_server(alter: fn(Request<Body>) -> Altered) -> String {
-    let HttpTarget::InProcess(service) = HttpTarget::in_process().await.unwrap() else {
-        unreachable!("in_process gives the in-process target")
-    };
-    let handler = tower::service_fn(move |request: Request<Body>| {
-        let service = service.clone();
-        async move {
-            let request = match alter(request) {
-                Altered::Forward(request) => request,
-                Altered::Answer(response) => return Ok::<_, std::convert::Infallible>(response),
-            };
-            let Ok(response) = service.oneshot(request).await;
-            Ok(response.map(Body::new))
-        }
-    });
-    let router = axum::Router::new().fallback_service(handler);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}")
-}
-
 /// Drops `s` and `size` from the query.
 fn ignore_size(mut request: Request<Body>) -> Altered {
     let uri = request.uri().clone();
@@ -132,19 +102,9 @@ fn follow_any_default(request: Request<Body>) -> Altered {
     }
 }
 
-/// The server group against a wrong server, over TCP.
-async fn server_report(alter: fn(Request<Body>) -> Altered) -> Report {
-    let url = wrong_server(alter).await;
-    let mut targets = Targets {
-        http: Some(HttpTarget::url(&url).unwrap()),
-        ..Targets::default()
-    };
-    run_groups(&mut targets, &[Group::LibravatarServer]).await
-}
-
 #[tokio::test]
 async fn a_server_that_ignores_s_fails_the_size_cases() {
-    let report = server_report(ignore_size).await;
+    let report = server_report(&stand_in(ignore_size, unchanged, false).await).await;
     assert_fail(
         &report,
         &[
@@ -160,7 +120,7 @@ async fn a_server_that_ignores_s_fails_the_size_cases() {
 
 #[tokio::test]
 async fn a_server_that_follows_any_url_fails_the_open_redirect_cases() {
-    let report = server_report(follow_any_default).await;
+    let report = server_report(&stand_in(follow_any_default, unchanged, false).await).await;
     assert_fail(
         &report,
         &[
@@ -176,7 +136,7 @@ async fn a_server_that_follows_any_url_fails_the_open_redirect_cases() {
 
 #[tokio::test]
 async fn the_binary_exits_non_zero_on_must_failures_and_prints_what_came_back() {
-    let url = wrong_server(ignore_size).await;
+    let url = stand_in(ignore_size, unchanged, false).await;
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
         .args(["-q", "--group", "libravatar-server", "--target-url", &url])
         .output()

@@ -5,3 +5,4 @@
 
 mod harness;
 mod html_report;
+mod stand_ins;
