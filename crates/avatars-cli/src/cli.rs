@@ -261,8 +261,9 @@ pub(crate) struct UrlArgs {
     #[arg(long, value_name = "SCHEME", value_parser = ["http", "https"], conflicts_with = "https")]
     pub(crate) scheme: Option<String>,
 
-    /// Size in pixels (clamped to 1..=512).
-    #[arg(long, value_name = "N")]
+    /// Size in pixels: any integer, clamped to 1..=512 as the URL builder does (0 and negative
+    /// sizes give 1, larger ones 512).
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_url_size)]
     pub(crate) size: Option<u32>,
 
     /// Default image when there is no avatar: a keyword (404, mp, identicon, monsterid, wavatar,
@@ -282,9 +283,44 @@ pub(crate) struct UrlArgs {
     pub(crate) identity: String,
 }
 
+/// `--size` of `avatars url`: any integer, however long, saturated into a `u32` (negative: 0)
+/// for the URL builder, which clamps it to 1..=512; anything else is refused with what is
+/// accepted.
+fn parse_url_size(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(format!(
+            "{text:?} is not an integer: give a size in pixels, such as 80 (it is clamped to 1..=512)"
+        ));
+    }
+    if text.starts_with('-') {
+        return Ok(0);
+    }
+    Ok(digits.parse::<u32>().unwrap_or(u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_sizes_are_any_integer_for_the_builder_to_clamp() {
+        for (text, size) in [
+            ("80", 80),
+            ("0", 0),
+            ("-4", 0),
+            ("-99999999999999999999999", 0),
+            ("513", 513),
+            ("000064", 64),
+            ("99999999999999999999999", u32::MAX),
+        ] {
+            assert_eq!(parse_url_size(text), Ok(size), "{text}");
+        }
+        for text in ["", "-", "big", "1.5", "+3", " 8"] {
+            let err = parse_url_size(text).unwrap_err();
+            assert!(err.contains("clamped to 1..=512"), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn listen_addresses_take_an_ip_localhost_or_a_bare_port() {

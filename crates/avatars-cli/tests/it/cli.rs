@@ -66,6 +66,44 @@ fn url_without_discovery_uses_the_central_servers() {
     );
 }
 
+/// `--size` takes any integer, as the URL builder does, and clamps it to 1..=512.
+#[test]
+fn url_sizes_follow_the_builders_rule_for_every_integer() {
+    for (size, sent) in [
+        ("-4", "s=1"),
+        ("0", "s=1"),
+        ("64", "s=64"),
+        ("99999999999999999999", "s=512"),
+    ] {
+        let output = avatars(&[
+            "url",
+            "--no-discovery",
+            "--size",
+            size,
+            "george@example.com",
+        ]);
+        assert!(output.status.success(), "{size}: {}", stderr(&output));
+        assert!(
+            stdout(&output).trim_end().ends_with(&format!("?{sent}")),
+            "{size}: {}",
+            stdout(&output)
+        );
+    }
+    let output = avatars(&[
+        "url",
+        "--no-discovery",
+        "--size",
+        "big",
+        "george@example.com",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not an integer"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn bad_input_exits_2_with_one_clear_line() {
     let cases: [(&[&str], &str); 6] = [
