@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use avatar_conformance::discovery::Parameters;
 use avatar_conformance::fixtures::write_fixtures;
 use avatar_conformance::{
     ConformanceError, DiscoveryClient, Group, HttpTarget, Level, Progress, Targets, XmppTarget,
@@ -45,6 +46,12 @@ enum Command {
         /// The scheme of the page: http or https.
         #[arg(value_parser = ["http", "https"])]
         scheme: String,
+        /// The size to ask for (the `{size}` placeholder of --client-cmd).
+        #[arg(long)]
+        size: Option<u32>,
+        /// The default image, unencoded (the `{default}` placeholder of --client-cmd).
+        #[arg(long)]
+        default: Option<String>,
     },
 }
 
@@ -146,7 +153,20 @@ fn main() -> ExitCode {
             identity,
             nameserver,
             scheme,
-        }) => runtime.block_on(reference_client(&identity, nameserver, &scheme)),
+            size,
+            default,
+        }) => {
+            let parameters = Parameters {
+                size,
+                default: default.as_deref(),
+            };
+            runtime.block_on(reference_client(
+                &identity,
+                nameserver,
+                &scheme,
+                &parameters,
+            ))
+        }
         None => runtime.block_on(run_suite(cli.run)),
     };
     outcome.unwrap_or_else(|err| {
@@ -250,6 +270,7 @@ async fn reference_client(
     identity: &str,
     nameserver: std::net::SocketAddr,
     scheme: &str,
+    parameters: &Parameters<'_>,
 ) -> Result<ExitCode, ConformanceError> {
     let scheme = if scheme == "https" {
         avatar_proto::Scheme::Https
@@ -257,7 +278,7 @@ async fn reference_client(
         avatar_proto::Scheme::Http
     };
     let session = DiscoveryClient::InProcess.session(nameserver)?;
-    let url = session.avatar_url(identity, scheme).await?;
+    let url = session.avatar_url(identity, scheme, parameters).await?;
     println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

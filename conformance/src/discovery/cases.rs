@@ -9,7 +9,9 @@ use avatar_proto::Scheme;
 use super::{DiscoveryCheck, DiscoveryExpect, Nameserver};
 use crate::case::{Case, Check, Group, Level};
 
-use DiscoveryExpect::{Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Share, Within};
+use DiscoveryExpect::{
+    AnyOf, Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Param, Share, Within,
+};
 use Level::{Compat, Must, Should};
 use Scheme::{Http, Https};
 
@@ -17,6 +19,8 @@ const SPEC: &str = "Libravatar API: federation through DNS SRV";
 const SANITISE: &str = "Libravatar API: sanitise the target (MUST)";
 const RFC2782: &str = "Libravatar API and RFC 2782: priorities and weights";
 const PROJECT: &str = "docs/protocol.md section 3";
+const QUERY: &str =
+    "docs/protocol.md [discovery.query] (decision: one library double-encodes, another not at all)";
 
 #[expect(clippy::too_many_arguments, reason = "one call per row of a table")]
 fn case(
@@ -40,6 +44,8 @@ fn case(
             scheme,
             nameserver: Nameserver::Fake,
             draws,
+            size: None,
+            default: None,
             expect,
         }),
     }
@@ -202,8 +208,21 @@ pub fn discovery_cases() -> Vec<Case> {
         case(
             "discovery-zero-weights",
             Must,
-            "RFC 2782; bug of go-libravatar: panics on all-zero weights",
-            "all-zero weights work and every record gets chosen",
+            "RFC 2782 (equal records in any order); bug of go-libravatar: panics on all-zero weights",
+            "all-zero weights work: one of the records is chosen",
+            "alice@zero.example.org",
+            Http,
+            10,
+            vec![AnyOf(&[
+                "http://z1.example.org/avatar/",
+                "http://z2.example.org/avatar/",
+            ])],
+        ),
+        case(
+            "discovery-zero-weights-spread",
+            Should,
+            "docs/protocol.md [discovery.select] (decision: draw uniformly; always the first is conformant too)",
+            "all-zero weights: every record gets chosen now and then",
             "alice@zero.example.org",
             Http,
             40,
@@ -401,8 +420,82 @@ pub fn discovery_cases() -> Vec<Case> {
             scheme: Http,
             nameserver: Nameserver::Silent,
             draws: 1,
+            size: None,
+            default: None,
             expect: vec![Central, Within(Duration::from_secs(5))],
         }),
     });
+    cases.extend([
+        with_parameters(
+            case(
+                "discovery-query-default-encoded-once",
+                Should,
+                QUERY,
+                "a URL default is percent-encoded exactly once",
+                "alice@example.org",
+                Http,
+                1,
+                vec![Param("d", URL_DEFAULT)],
+            ),
+            None,
+            Some(URL_DEFAULT),
+        ),
+        with_parameters(
+            case(
+                "discovery-query-size-clamped",
+                Should,
+                QUERY,
+                "s=1000 is sent as s=512",
+                "alice@example.org",
+                Http,
+                1,
+                vec![Param("s", "512")],
+            ),
+            Some(1000),
+            None,
+        ),
+    ]);
     cases
+}
+
+/// A default with every character that needs encoding in a query value.
+const URL_DEFAULT: &str = "https://example.org/a b.png?x=1&y=2#z";
+
+/// The same case asking for a size and a default (a command client needs `{size}` and
+/// `{default}` in its template, or the case is skipped).
+fn with_parameters(mut case: Case, size: Option<u32>, default: Option<&'static str>) -> Case {
+    if let Check::Discovery(check) = &mut case.check {
+        check.size = size;
+        check.default = default;
+    }
+    case
+}
+
+#[cfg(test)]
+mod tests {
+    use super::discovery_cases;
+    use crate::discovery::ZONES;
+
+    /// Every case id a zone file's comments name is a real case: the comments say which case
+    /// each record is for.
+    #[test]
+    fn zone_comments_name_real_cases() {
+        let ids: Vec<&str> = discovery_cases().iter().map(|case| case.id).collect();
+        for (file, text) in ZONES {
+            for line in text.lines().filter(|line| line.starts_with(';')) {
+                for word in
+                    line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '*'))
+                {
+                    if let Some(prefix) = word.strip_suffix('*') {
+                        assert!(
+                            ids.iter().any(|id| id.starts_with(prefix)),
+                            "{file}: {word} matches no case"
+                        );
+                    } else if word.starts_with("discovery-") {
+                        assert!(ids.contains(&word), "{file}: {word} is not a case id");
+                    }
+                }
+            }
+        }
+    }
 }

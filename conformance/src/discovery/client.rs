@@ -20,6 +20,10 @@ pub enum DiscoveryClient {
     /// A program, given as a template of whitespace-separated words in which `{identity}`,
     /// `{nameserver}` (`IP:PORT`) and `{scheme}` (`http` or `https`) are replaced; it must print
     /// the avatar URL on its first line of standard output. No shell is involved.
+    ///
+    /// Optional: `{size}` and `{default}` (the `d` value, unencoded) for the cases about the
+    /// query; write each inside one word (`--size={size}`), which is left out when a case sets
+    /// no such value. Cases that need a placeholder the template lacks are skipped.
     Command(Vec<String>),
 }
 
@@ -59,6 +63,15 @@ impl DiscoveryClient {
     }
 }
 
+/// What a case asks for besides the identity and scheme.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Parameters<'a> {
+    /// `s`, if set.
+    pub size: Option<u32>,
+    /// `d`, unencoded, if set.
+    pub default: Option<&'a str>,
+}
+
 /// A client ready to answer one case's queries.
 #[derive(Debug)]
 pub enum ClientSession {
@@ -74,29 +87,69 @@ pub enum ClientSession {
 }
 
 impl ClientSession {
-    /// The avatar URL the client builds for `identity` on a page served over `scheme`.
+    /// The placeholder (`{size}` or `{default}`) a command template would need for
+    /// `parameters` but lacks; `None` for the in-process client.
+    #[must_use]
+    pub fn missing_placeholder(&self, parameters: &Parameters<'_>) -> Option<&'static str> {
+        let Self::Command { words, .. } = self else {
+            return None;
+        };
+        let has = |placeholder| words.iter().any(|word| word.contains(placeholder));
+        if parameters.size.is_some() && !has("{size}") {
+            return Some("{size}");
+        }
+        if parameters.default.is_some() && !has("{default}") {
+            return Some("{default}");
+        }
+        None
+    }
+
+    /// The avatar URL the client builds for `identity` on a page served over `scheme`, with
+    /// `parameters`.
     ///
     /// # Errors
     /// [`ConformanceError::Mismatch`] for an identity this client cannot parse;
     /// [`ConformanceError::Timeout`], [`ConformanceError::Spawn`] or
     /// [`ConformanceError::Client`] when the program does not run, finish or print a URL.
-    pub async fn avatar_url(&self, identity: &str, scheme: Scheme) -> Result<String> {
+    pub async fn avatar_url(
+        &self,
+        identity: &str,
+        scheme: Scheme,
+        parameters: &Parameters<'_>,
+    ) -> Result<String> {
         match self {
             Self::InProcess(discovery) => {
                 let identity = Identity::parse(identity).map_err(|err| {
                     ConformanceError::Mismatch(format!("{identity:?} refused: {err}"))
                 })?;
-                Ok(discovery
-                    .avatar_url(&AvatarUrlBuilder::new(identity).scheme(scheme))
-                    .await)
+                let mut builder = AvatarUrlBuilder::new(identity).scheme(scheme);
+                if let Some(size) = parameters.size {
+                    builder = builder.size(size);
+                }
+                if let Some(default) = parameters.default {
+                    builder = builder.default_image(default);
+                }
+                Ok(discovery.avatar_url(&builder).await)
             }
             Self::Command { words, nameserver } => {
+                let size = parameters.size.map(|size| size.to_string());
                 let expand = |word: &String| {
-                    word.replace("{identity}", identity)
+                    let optional = [
+                        ("{size}", size.as_deref()),
+                        ("{default}", parameters.default),
+                    ];
+                    let mut word = word
+                        .replace("{identity}", identity)
                         .replace("{nameserver}", &nameserver.to_string())
-                        .replace("{scheme}", scheme.as_str())
+                        .replace("{scheme}", scheme.as_str());
+                    for (placeholder, value) in optional {
+                        if word.contains(placeholder) {
+                            word = word.replace(placeholder, value?);
+                        }
+                    }
+                    Some(word)
                 };
-                let args: Vec<String> = words.iter().map(expand).collect();
+                let args: Vec<String> = words.iter().filter_map(expand).collect();
                 let mut command = tokio::process::Command::new(&args[0]);
                 command.args(&args[1..]).kill_on_drop(true);
                 let output = tokio::time::timeout(CLIENT_TIMEOUT, command.output())

@@ -9,9 +9,10 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use avatar_proto::{HashAlgorithm, Identity, Scheme};
+use url::Url;
 
 pub use cases::discovery_cases;
-pub use client::{ClientSession, DiscoveryClient};
+pub use client::{ClientSession, DiscoveryClient, Parameters};
 pub use dns::{JUNK_TARGETS, Nameservers, ZONES};
 
 use crate::case::Verdict;
@@ -35,6 +36,11 @@ pub enum DiscoveryExpect {
     Central,
     /// Every URL uses one of these bases, and each of them is seen.
     EachOf(&'static [&'static str]),
+    /// Every URL uses one of these bases (any single conformant pick will do).
+    AnyOf(&'static [&'static str]),
+    /// The query has this parameter exactly once, and it decodes to exactly this value (so it
+    /// was percent-encoded once: not at all, or twice, decodes to something else).
+    Param(&'static str, &'static str),
     /// The share of URLs using `base` lies within `low..=high`.
     Share {
         /// The base.
@@ -59,6 +65,13 @@ impl fmt::Display for DiscoveryExpect {
             Self::Base(base) => write!(f, "URLs under {base}"),
             Self::Central => f.write_str("the central server"),
             Self::EachOf(bases) => write!(f, "URLs under each of {}", bases.join(", ")),
+            Self::AnyOf(bases) => write!(f, "URLs under one of {}", bases.join(", ")),
+            Self::Param(name, value) => {
+                write!(
+                    f,
+                    "one {name}= decoding to {value:?} (encoded exactly once)"
+                )
+            }
             Self::Share { base, low, high } => {
                 write!(
                     f,
@@ -85,6 +98,10 @@ pub struct DiscoveryCheck {
     pub nameserver: Nameserver,
     /// How many times to ask.
     pub draws: u32,
+    /// The size to ask for, if any (a command client needs `{size}` in its template).
+    pub size: Option<u32>,
+    /// The default to ask for, unencoded, if any (a command client needs `{default}`).
+    pub default: Option<&'static str>,
     /// What every answer (or all of them together) must show.
     pub expect: Vec<DiscoveryExpect>,
 }
@@ -110,10 +127,22 @@ impl DiscoveryCheck {
             Ok(session) => session,
             Err(err) => return Verdict::fail(request, "a client", err.to_string()),
         };
+        let parameters = Parameters {
+            size: self.size,
+            default: self.default,
+        };
+        if let Some(missing) = session.missing_placeholder(&parameters) {
+            return Verdict::skip(format!(
+                "the client command has no {missing} placeholder (optional; see --client-cmd)"
+            ));
+        }
         let started = Instant::now();
         let mut urls = Vec::with_capacity(self.draws as usize);
         for _ in 0..self.draws {
-            match session.avatar_url(self.identity, self.scheme).await {
+            match session
+                .avatar_url(self.identity, self.scheme, &parameters)
+                .await
+            {
                 Ok(url) => urls.push(url),
                 Err(err) => return Verdict::fail(request, "an avatar URL", err.to_string()),
             }
@@ -167,6 +196,18 @@ impl DiscoveryCheck {
                 urls.iter()
                     .all(|url| host_of(url).is_some_and(|host| !host.ends_with('.'))),
             ),
+            DiscoveryExpect::AnyOf(bases) => check(
+                urls.iter()
+                    .all(|url| bases.iter().any(|base| same_base(url, base))),
+            ),
+            DiscoveryExpect::Param(name, value) => check(urls.iter().all(|url| {
+                let query = url.split_once('?').map_or("", |(_, query)| query);
+                let values: Vec<_> = form_urlencoded::parse(query.as_bytes())
+                    .filter(|(key, _)| key == name)
+                    .map(|(_, value)| value.into_owned())
+                    .collect();
+                values == [*value]
+            })),
             DiscoveryExpect::HashOfIdentity => {
                 let Ok(identity) = Identity::parse(self.identity) else {
                     return Err(ConformanceError::Mismatch(format!(
@@ -199,32 +240,25 @@ impl DiscoveryCheck {
     }
 }
 
-/// Whether `url` starts with `base`, the scheme and host compared without regard to case.
+/// Whether `url` lies under `base` as RFC 3986 6.2.3 compares them: scheme and host without
+/// regard to case, the scheme's default port the same as no port (`http://host:80/avatar/` is
+/// `http://host/avatar/`), then the path. A host's trailing dot is kept: it is a different
+/// name in a URL (and a bug of one client library).
 fn same_base(url: &str, base: &str) -> bool {
-    url.len() >= base.len()
-        && url.is_char_boundary(base.len())
-        && url[..base.len()].eq_ignore_ascii_case(base)
-        && url[base.len()..]
-            .chars()
-            .next()
-            .is_none_or(|next| next != '/')
+    let (Ok(url), Ok(base)) = (Url::parse(url), Url::parse(base)) else {
+        return false;
+    };
+    url.scheme() == base.scheme()
+        && url.username() == base.username()
+        && url.password() == base.password()
+        && url.host_str() == base.host_str()
+        && url.port_or_known_default() == base.port_or_known_default()
+        && url.path().starts_with(base.path())
 }
 
-/// The host of an `http(s)://host[:port]/...` URL.
-fn host_of(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split('/').next()?;
-    Some(
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, port)| {
-                if port.bytes().all(|byte| byte.is_ascii_digit()) {
-                    host
-                } else {
-                    authority
-                }
-            }),
-    )
+/// The host of an `http(s)://host[:port]/...` URL, lowercased.
+fn host_of(url: &str) -> Option<String> {
+    Url::parse(url).ok()?.host_str().map(str::to_owned)
 }
 
 /// The distinct URLs with their counts, for failure messages.
@@ -263,16 +297,31 @@ mod tests {
             "http://avatars.example.org./avatar/abc",
             "http://avatars.example.org/avatar/"
         ));
+        assert!(
+            same_base(
+                "http://avatars.example.org:80/avatar/abc",
+                "http://avatars.example.org/avatar/"
+            ),
+            "the default port written out is the same URL (RFC 3986 6.2.3)"
+        );
+        assert!(same_base(
+            "https://img.example.org:443/avatar/abc",
+            "https://img.example.org/avatar/"
+        ));
         assert!(!same_base(
-            "http://avatars.example.org:80/avatar/abc",
+            "https://img.example.org:80/avatar/abc",
+            "https://img.example.org/avatar/"
+        ));
+        assert!(!same_base(
+            "http://avatars.example.org/other/abc",
             "http://avatars.example.org/avatar/"
         ));
         assert_eq!(
-            host_of("https://img.example.org:80/avatar/x"),
+            host_of("https://img.example.org:80/avatar/x").as_deref(),
             Some("img.example.org")
         );
         assert_eq!(
-            host_of("http://a.example.org./avatar/x"),
+            host_of("http://a.example.org./avatar/x").as_deref(),
             Some("a.example.org.")
         );
     }

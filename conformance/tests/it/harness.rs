@@ -152,15 +152,15 @@ async fn the_binary_exits_non_zero_on_must_failures_and_prints_what_came_back() 
     assert!(stdout.contains("got:      200"), "{stdout}");
 }
 
-#[tokio::test]
-async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("dotted-client");
-    // The reference client's URL with a dot put back after the host, as pyLibravatar does.
+/// A `--client-cmd` template for a script that runs the reference client (with `{size}` and
+/// `{default}` passed on) and rewrites its URL with `sed_expression`: a stand-in for another
+/// client library that differs from ours in that one way.
+fn rewriting_client(dir: &std::path::Path, name: &str, sed_expression: &str) -> String {
+    let script = dir.join(name);
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nurl=$('{}' client \"$1\" \"$2\" \"$3\") || exit 1\nprintf '%s\\n' \"$url\" | sed -E 's#^(https?://[^/:]+)#\\1.#'\n",
+            "#!/bin/sh\nurl=$('{}' client \"$@\") || exit 1\nprintf '%s\\n' \"$url\" | sed -E '{sed_expression}'\n",
             env!("CARGO_BIN_EXE_avatar-conformance")
         ),
     )
@@ -171,15 +171,26 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
         .status()
         .unwrap();
     assert!(status.success());
-    let template = format!(
-        "{} {{identity}} {{nameserver}} {{scheme}}",
+    format!(
+        "{} {{identity}} {{nameserver}} {{scheme}} --size={{size}} --default={{default}}",
         script.display()
-    );
+    )
+}
+
+async fn discovery_report(template: &str) -> Report {
     let mut targets = Targets {
-        discovery: Some(DiscoveryClient::command(&template).unwrap()),
+        discovery: Some(DiscoveryClient::command(template).unwrap()),
         ..Targets::default()
     };
-    let report = run_groups(&mut targets, &[Group::LibravatarDiscovery]).await;
+    run_groups(&mut targets, &[Group::LibravatarDiscovery]).await
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reference client's URL with a dot put back after the host, as pyLibravatar does.
+    let template = rewriting_client(dir.path(), "dotted-client", "s#^(https?://[^/:]+)#\\1.#");
+    let report = discovery_report(&template).await;
     assert_fail(
         &report,
         &[
@@ -208,17 +219,67 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
     );
 }
 
+/// Correct but different: `:80` written out in every http URL (as the API page's own Python
+/// example does), and the first record always taken when all weights are zero (pyLibravatar,
+/// the npm `libravatar`). Neither is a MUST failure.
+#[tokio::test]
+async fn clients_that_write_the_port_or_take_the_first_zero_weight_record_pass_every_must() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rewrite, should_fail) in [
+        ("port-80-client", "s#^(http://[^/:]+)/#\\1:80/#", None),
+        (
+            "first-record-client",
+            "s#^http://z2\\.example\\.org/#http://z1.example.org/#",
+            Some("discovery-zero-weights-spread"),
+        ),
+    ] {
+        let report = discovery_report(&rewriting_client(dir.path(), name, rewrite)).await;
+        let must: Vec<_> = report
+            .failures_at_least(Level::Must)
+            .map(|outcome| outcome.id)
+            .collect();
+        assert!(
+            must.is_empty(),
+            "{name}: {must:?}\n{}",
+            avatar_conformance::report::summary(&report)
+        );
+        let failed = failed(&report);
+        match should_fail {
+            Some(id) => assert_eq!(failed, BTreeSet::from([id]), "{name}"),
+            None => assert!(failed.is_empty(), "{name}: {failed:?}"),
+        }
+    }
+}
+
+/// A client that sends `d` unencoded, and one that sends `s` as given: the query cases fail.
+#[tokio::test]
+async fn clients_that_mangle_the_query_fail_the_query_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let unencoded = rewriting_client(
+        dir.path(),
+        "unencoded-client",
+        "s#d=https%3A%2F%2Fexample\\.org%2Fa%20b\\.png%3Fx%3D1%26y%3D2%23z#d=https://example.org/a b.png?x=1\\&y=2\\#z#",
+    );
+    let report = discovery_report(&unencoded).await;
+    assert_fail(&report, &["discovery-query-default-encoded-once"]);
+    let unclamped = rewriting_client(dir.path(), "unclamped-client", "s#s=512#s=1000#");
+    let report = discovery_report(&unclamped).await;
+    assert_fail(&report, &["discovery-query-size-clamped"]);
+}
+
 #[tokio::test]
 async fn the_reference_client_passes_through_a_command_template() {
     let template = format!(
-        "{} client {{identity}} {{nameserver}} {{scheme}}",
+        "{} client {{identity}} {{nameserver}} {{scheme}} --size={{size}} --default={{default}}",
         env!("CARGO_BIN_EXE_avatar-conformance")
     );
-    let mut targets = Targets {
-        discovery: Some(DiscoveryClient::command(&template).unwrap()),
-        ..Targets::default()
-    };
-    let report = run_groups(&mut targets, &[Group::LibravatarDiscovery]).await;
+    let report = discovery_report(&template).await;
+    let skipped = report
+        .outcomes
+        .iter()
+        .filter(|outcome| matches!(outcome.verdict, Verdict::Skip { .. }))
+        .count();
+    assert_eq!(skipped, 0, "every placeholder is given");
     assert!(
         failed(&report).is_empty(),
         "{}",

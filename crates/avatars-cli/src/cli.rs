@@ -140,15 +140,23 @@ pub(crate) struct ImportArgs {
     pub(crate) data: DataDir,
 
     /// An email address, or an OpenID URL starting with http:// or https://.
-    pub(crate) identity: String,
+    #[arg(required_unless_present = "manifest")]
+    pub(crate) identity: Option<String>,
 
     /// A PNG, JPEG, GIF or WebP file.
-    pub(crate) file: PathBuf,
+    #[arg(required_unless_present = "manifest")]
+    pub(crate) file: Option<PathBuf>,
 
     /// Another address of the same person to store the picture for (repeatable). The file is
     /// stored once and found by every address's hashes.
     #[arg(long, value_name = "IDENTITY")]
     pub(crate) also: Vec<String>,
+
+    /// Import every avatar a manifest lists instead: a JSON file such as the conformance
+    /// suite's `manifest.json` (`{"avatars": [{"identity": ..., "file": ...}]}`, files relative
+    /// to the manifest). Everything is checked before anything is stored.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["identity", "file", "also"])]
+    pub(crate) manifest: Option<PathBuf>,
 }
 
 /// `avatars remove`.

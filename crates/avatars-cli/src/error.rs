@@ -22,6 +22,15 @@ pub(crate) enum CliError {
         source: avatar_image::ImageError,
     },
 
+    /// A manifest for `avatars import --manifest` is not what it should be (exit status 2).
+    #[error("{}: {problem}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong, and what is accepted.
+        problem: String,
+    },
+
     /// A file named on the command line cannot be read (exit status 2).
     #[error("cannot read {}: {source}", path.display())]
     ReadFile {
@@ -76,6 +85,7 @@ impl CliError {
             Self::Input(_)
             | Self::Image { .. }
             | Self::ReadFile { .. }
+            | Self::Manifest { .. }
             | Self::Component(_)
             | Self::Unresolvable { .. }
             | Self::Service(_)

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{Read as _, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use avatar_image::{ImageError, ImageInfo, Limits};
 use avatar_proto::Identity;
@@ -17,21 +17,71 @@ use crate::commands::small_runtime;
 use crate::error::CliError;
 
 pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let identities = std::iter::once(&args.identity)
-        .chain(&args.also)
-        .map(|text| Identity::parse(text))
-        .collect::<Result<Vec<_>, _>>()?;
+    let imports = match (&args.manifest, &args.identity, &args.file) {
+        (Some(manifest), _, _) => read_manifest(manifest)?,
+        (None, Some(identity), Some(file)) => {
+            let identities = std::iter::once(identity)
+                .chain(&args.also)
+                .map(|text| Identity::parse(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            vec![(identities, file.clone())]
+        }
+        // clap requires both unless --manifest is given.
+        _ => return Ok(()),
+    };
     let store = FsStore::open(&args.data.data_dir)?;
-    let info = small_runtime()?.block_on(import_file(
-        &store,
-        &identities,
-        &args.file,
-        &Limits::default(),
-    ))?;
-    for identity in &identities {
-        writeln!(out, "{}", describe(identity, &info))?;
+    let runtime = small_runtime()?;
+    for (identities, file) in &imports {
+        let info = runtime.block_on(import_file(&store, identities, file, &Limits::default()))?;
+        for identity in identities {
+            writeln!(out, "{}", describe(identity, &info))?;
+        }
     }
     Ok(())
+}
+
+/// One entry of a manifest (the conformance suite's `manifest.json` has more fields, which are
+/// ignored).
+#[derive(Debug, serde::Deserialize)]
+struct ManifestEntry {
+    identity: String,
+    file: PathBuf,
+}
+
+/// The avatars of a manifest: every identity parsed and every file found before anything is
+/// imported, so a bad manifest stores nothing.
+fn read_manifest(path: &Path) -> Result<Vec<(Vec<Identity>, PathBuf)>, CliError> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        avatars: Vec<ManifestEntry>,
+    }
+    let read_error = |source| CliError::ReadFile {
+        path: path.to_owned(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(read_error)?;
+    let manifest: Manifest = serde_json::from_str(&text).map_err(|err| CliError::Manifest {
+        path: path.to_owned(),
+        problem: format!(
+            "{err}; expected {{\"avatars\": [{{\"identity\": \"EMAIL OR OPENID\", \"file\": \"NAME.png\"}}, ...]}}"
+        ),
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    manifest
+        .avatars
+        .into_iter()
+        .map(|entry| {
+            let identity = Identity::parse(&entry.identity)?;
+            let file = base.join(&entry.file);
+            if !file.is_file() {
+                return Err(CliError::Manifest {
+                    path: path.to_owned(),
+                    problem: format!("{} (for {identity}) is not a file", file.display()),
+                });
+            }
+            Ok((vec![identity], file))
+        })
+        .collect()
 }
 
 /// Reads `path` (refusing files over the size limit before reading them), decodes it fully under

@@ -171,6 +171,67 @@ fn import_stores_one_picture_for_several_addresses() {
     );
 }
 
+/// `--manifest` loads what a manifest lists (the conformance suite's shape, extra fields and
+/// all); a manifest naming a missing file stores nothing.
+#[test]
+fn import_loads_a_manifest_and_refuses_a_bad_one_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("a.png"), 30, 30);
+    write_png(&dir.path().join("b.png"), 20, 10);
+    let manifest = r#"{"version": 1, "avatars": [
+        {"identity": "Alice@Example.org", "file": "a.png", "md5": "ignored", "description": "x"},
+        {"identity": "https://example.com/id/Bob", "file": "b.png"}
+    ], "absent": ["nobody@example.com"]}"#;
+    std::fs::write(dir.path().join("manifest.json"), manifest).unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+
+    let output = avatars(
+        dir.path(),
+        &["import", "--data-dir", data, "--manifest", "manifest.json"],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "imported alice@example.org: PNG 30 x 30\nimported https://example.com/id/Bob: PNG 20 x 10\n"
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    let bad = r#"{"avatars": [{"identity": "carol@example.org", "file": "a.png"},
+                              {"identity": "dave@example.org", "file": "missing.png"}]}"#;
+    std::fs::write(dir.path().join("bad.json"), bad).unwrap();
+    let other_data = other.path().join("data");
+    let output = avatars(
+        dir.path(),
+        &[
+            "import",
+            "--data-dir",
+            other_data.to_str().unwrap(),
+            "--manifest",
+            "bad.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("missing.png (for dave@example.org) is not a file"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!other_data.exists(), "nothing was stored, not even a store");
+
+    std::fs::write(dir.path().join("wrong.json"), r#"{"files": []}"#).unwrap();
+    let output = avatars(
+        dir.path(),
+        &["import", "--data-dir", data, "--manifest", "wrong.json"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("expected {\"avatars\""),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// Every refused import exits 2 with one clear line and leaves the stored avatar untouched.
 #[test]
 fn refused_imports_leave_the_store_as_it_was() {
