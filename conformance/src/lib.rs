@@ -30,6 +30,7 @@
 //! component.
 
 pub mod case;
+pub mod check;
 pub mod discovery;
 mod error;
 pub mod fixtures;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use avatar_conformance::check;
 use avatar_conformance::discovery::Parameters;
 use avatar_conformance::fixtures::write_fixtures;
 use avatar_conformance::{
@@ -27,6 +28,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check a domain's own avatar server: its SRV records as clients read them (with TTLs and
+    /// what the sanitiser refuses), whether each target answers on its scheme (the https
+    /// certificate included), and the server cases that need no fixtures. Exits 1 when no
+    /// server answers or a MUST case fails.
+    Check(CheckArgs),
     /// Write the fixture images and manifest.json (identity -> file) for another implementation
     /// to load before a run.
     Fixtures {
@@ -53,6 +59,34 @@ enum Command {
         #[arg(long)]
         default: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The email domain, such as example.org.
+    domain: String,
+    /// An address of the domain that has an avatar: its hit cases run too.
+    #[arg(long, value_name = "EMAIL")]
+    identity: Option<String>,
+    /// Ask this DNS server (IP or IP:PORT) instead of the system's resolver.
+    #[arg(long, value_name = "ADDR", value_parser = parse_nameserver)]
+    nameserver: Option<std::net::SocketAddr>,
+    /// Write the findings as JSON to FILE (- for standard output).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the findings as an HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// A nameserver: an IP address (port 53) or IP:PORT.
+fn parse_nameserver(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(|ip| (ip, 53).into()))
+        .map_err(|_| format!("{text:?}: expected an IP address or IP:PORT, such as 192.0.2.53"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -149,6 +183,7 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Check(args)) => runtime.block_on(check(args)),
         Some(Command::Client {
             identity,
             nameserver,
@@ -232,17 +267,7 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     };
     let report = run(&all_cases(), &mut targets, &groups, progress).await?;
     print!("{}", report::summary(&report));
-    let write = |path: &PathBuf, text: String| {
-        if path.as_os_str() == "-" {
-            println!("{text}");
-            Ok(())
-        } else {
-            std::fs::write(path, text).map_err(|source| ConformanceError::File {
-                path: path.clone(),
-                source,
-            })
-        }
-    };
+    let write = write_output;
     if let Some(path) = &args.json {
         write(path, report::json(&report))?;
     }
@@ -263,6 +288,57 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
         Ok(ExitCode::FAILURE)
     } else {
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn check(args: CheckArgs) -> Result<ExitCode, ConformanceError> {
+    let identity = args
+        .identity
+        .as_deref()
+        .map(avatar_proto::Identity::parse)
+        .transpose()
+        .map_err(|err| ConformanceError::Usage(format!("--identity: {err}")))?;
+    let options = check::CheckOptions {
+        domain: args.domain.clone(),
+        identity,
+        nameserver: args.nameserver,
+        extra_roots: Vec::new(),
+    };
+    let progress = if args.quiet {
+        Progress::Quiet
+    } else {
+        Progress::Stderr
+    };
+    let found = check::check_domain(&options, progress).await?;
+    print!("{}", check::summary(&found));
+    if let Some(path) = &args.json {
+        write_output(path, check::json(&found))?;
+    }
+    if let Some(path) = &args.html {
+        write_output(path, check::html(&found))?;
+    }
+    let answered = found.servers.iter().any(|server| server.answered);
+    let must_failures = found
+        .cases
+        .as_ref()
+        .map_or(0, |cases| cases.failures_at_least(Level::Must).count());
+    Ok(if answered && must_failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Writes a report to `path`, or to standard output for `-`.
+fn write_output(path: &PathBuf, text: String) -> Result<(), ConformanceError> {
+    if path.as_os_str() == "-" {
+        println!("{text}");
+        Ok(())
+    } else {
+        std::fs::write(path, text).map_err(|source| ConformanceError::File {
+            path: path.clone(),
+            source,
+        })
     }
 }
 

@@ -263,6 +263,25 @@ pub struct HttpCheck {
 }
 
 impl HttpCheck {
+    /// Every request template the check sends: its own, and those of the requests its
+    /// expectations compare with.
+    #[must_use]
+    pub fn templates(&self) -> Vec<&'static str> {
+        let mut templates = vec![self.request.target];
+        for expect in &self.expect {
+            if let Expect::SameBodyAs(other)
+            | Expect::DifferentBodyFrom(other)
+            | Expect::SameEtagAs(other)
+            | Expect::EtagDiffersFrom(other)
+            | Expect::SameHeadersAs(other)
+            | Expect::ShorterMaxAgeThan(other) = expect
+            {
+                templates.push(other.target);
+            }
+        }
+        templates
+    }
+
     /// Sends the request and checks every expectation; collects the images seen.
     pub async fn run(&self, target: &HttpTarget) -> (Verdict, Vec<SeenImage>) {
         let mut images = Vec::new();
@@ -318,7 +337,7 @@ async fn fetch_with(
         .collect();
     headers.extend_from_slice(extra);
     target
-        .fetch(&method, &request.expanded_target(), &headers)
+        .fetch(&method, &target.expand(request.target), &headers)
         .await
 }
 

@@ -3,11 +3,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
 use avatar_store::MemoryStore;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -167,10 +169,14 @@ pub enum HttpTarget {
     InProcess(AvatarService<MemoryStore>),
     /// A server reached over TCP; requests go to `base` + `/avatar/...`.
     Url {
-        /// `http://host:port` with an optional path prefix, no trailing slash.
+        /// `http(s)://host:port` with an optional path prefix, no trailing slash.
         base: String,
-        /// The HTTP/1 client.
-        client: Box<Client<HttpConnector, Full<Bytes>>>,
+        /// The HTTP/1 client (https with the web's roots and any added with
+        /// [`HttpTarget::trusting`]).
+        client: Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+        /// The identity `{identity}` in request templates stands for (the domain checker's
+        /// `--identity`).
+        identity: Option<Identity>,
     },
 }
 
@@ -181,6 +187,32 @@ impl std::fmt::Debug for HttpTarget {
             Self::Url { base, .. } => write!(f, "HttpTarget::Url({base})"),
         }
     }
+}
+
+/// An http and https client trusting the web's roots and `extra_roots`, with ring named as the
+/// crypto provider so no process-wide default has to be installed.
+fn https_client(
+    extra_roots: &[Vec<u8>],
+) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, ConformanceError> {
+    let mut roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
+    for der in extra_roots {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(der.clone()))
+            .map_err(|err| ConformanceError::Usage(format!("a CA certificate: {err}")))?;
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|err| ConformanceError::Usage(format!("TLS settings: {err}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
 /// How many same-origin redirects [`HttpTarget::fetch`] follows before it gives up.
@@ -202,18 +234,28 @@ impl HttpTarget {
         Ok(Self::InProcess(AvatarService::new(store)))
     }
 
-    /// A server at `url` (`http://host:port`, optionally with a path prefix under which
-    /// `/avatar/HASH` is served).
+    /// A server at `url` (`http(s)://host:port`, optionally with a path prefix under which
+    /// `/avatar/HASH` is served). https certificates must chain to the web's roots.
     ///
     /// # Errors
-    /// [`ConformanceError::Usage`] for anything but an `http://` URL without query or fragment.
+    /// [`ConformanceError::Usage`] for anything but an `http://` or `https://` URL without
+    /// query or fragment.
     pub fn url(url: &str) -> Result<Self, ConformanceError> {
+        Self::trusting(url, &[])
+    }
+
+    /// As [`HttpTarget::url`], also trusting the certificate authorities in `extra_roots`
+    /// (DER), for a server with a private CA.
+    ///
+    /// # Errors
+    /// As [`HttpTarget::url`]; [`ConformanceError::Usage`] for a root that is not a certificate.
+    pub fn trusting(url: &str, extra_roots: &[Vec<u8>]) -> Result<Self, ConformanceError> {
         let parsed: http::Uri = url.parse().map_err(|err| {
             ConformanceError::Usage(format!("--target-url {url:?} is not a URL: {err}"))
         })?;
-        if parsed.scheme_str() != Some("http") || parsed.authority().is_none() {
+        if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.authority().is_none() {
             return Err(ConformanceError::Usage(format!(
-                "--target-url {url:?}: expected http://HOST:PORT[/PREFIX] (https is not supported; put the server behind plain HTTP on loopback)"
+                "--target-url {url:?}: expected http://HOST:PORT[/PREFIX] or https://..."
             )));
         }
         if parsed.query().is_some() {
@@ -221,11 +263,42 @@ impl HttpTarget {
                 "--target-url {url:?}: no query string, please; the suite adds its own"
             )));
         }
-        let client = Box::new(Client::builder(TokioExecutor::new()).build_http());
         Ok(Self::Url {
             base: url.trim_end_matches('/').to_owned(),
-            client,
+            client: Box::new(https_client(extra_roots)?),
+            identity: None,
         })
+    }
+
+    /// The same target with `{identity}` (MD5, or SHA-256 for an OpenID) and
+    /// `{identity.sha256}` in request templates standing for `identity`.
+    #[must_use]
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        if let Self::Url { identity: slot, .. } = &mut self {
+            *slot = Some(identity);
+        }
+        self
+    }
+
+    /// A request template with the fixtures' placeholders, and `{identity}`, filled in.
+    #[must_use]
+    pub fn expand(&self, template: &str) -> String {
+        let mut template = template.to_owned();
+        if let Self::Url {
+            identity: Some(identity),
+            ..
+        } = self
+        {
+            let sha256 = identity.hash(HashAlgorithm::Sha256).to_string();
+            let default = match identity {
+                Identity::Email(_) => identity.hash(HashAlgorithm::Md5).to_string(),
+                Identity::OpenId(_) => sha256.clone(),
+            };
+            template = template
+                .replace("{identity.sha256}", &sha256)
+                .replace("{identity}", &default);
+        }
+        super::expand(&template)
     }
 
     /// Sends one request; `target` is the path and query (`/avatar/...`), appended to the

@@ -79,9 +79,16 @@ fn matrix(report: &Report, out: &mut String) {
 /// The report as one HTML page with the images inline.
 #[must_use]
 pub fn html(report: &Report) -> String {
+    html_page(report, "")
+}
+
+/// [`html`] with `preface` (HTML, in the page's style) before the report: what the domain
+/// checker found in DNS.
+#[must_use]
+pub fn html_page(report: &Report, preface: &str) -> String {
     let (pass, fail, skip) = report.counts();
     let mut out = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body>\n<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body>\n{preface}<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
     );
     for (role, target) in &report.targets {
         let _ = write!(

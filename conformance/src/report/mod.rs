@@ -6,7 +6,7 @@ mod html;
 mod junit;
 mod terminal;
 
-pub use html::html;
+pub use html::{html, html_page};
 pub use junit::junit;
 pub use terminal::summary;
 

@@ -15,7 +15,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use crate::cache::{AnswerCache, Cached};
 use crate::clock::{Clock, SystemClock};
 use crate::error::DiscoveryError;
-use crate::lookup::{self, Outcome};
+use crate::lookup::{self, SrvAnswer};
 use crate::random;
 
 /// The cache key of one (scheme, domain) answer.
@@ -108,15 +108,15 @@ impl Discovery {
             };
             let now = inner.clock.now();
             match outcome {
-                Some(Outcome::Records { records, ttl }) => Cached {
+                Some(SrvAnswer::Records { records, ttl }) => Cached {
                     answer: Ok(records),
                     expires: now + MIN_POSITIVE_TTL.max(Duration::from_secs(u64::from(ttl))),
                 },
-                Some(Outcome::NoRecords) => Cached {
+                Some(SrvAnswer::NoRecords) => Cached {
                     answer: Err(Fallback::NoRecords),
                     expires: now + inner.negative_ttl,
                 },
-                Some(Outcome::Failed) => Cached {
+                Some(SrvAnswer::Failed { .. }) => Cached {
                     answer: Err(Fallback::LookupFailed),
                     expires: now + inner.error_ttl,
                 },
@@ -131,6 +131,18 @@ impl Discovery {
             .get_or_fetch(&key, inner.clock.now(), fetch)
             .await
             .answer
+    }
+
+    /// What DNS says now about `domain`'s SRV records for `scheme`'s service, bypassing (and not
+    /// filling) the cache, with the TTL and, for a failure, its reason: for diagnostics such as
+    /// the conformance suite's domain checker, not for building URLs.
+    ///
+    /// # Errors
+    /// [`Fallback::InvalidDomain`] when `domain` cannot be turned into a DNS name.
+    pub async fn lookup_now(&self, domain: &str, scheme: Scheme) -> Result<SrvAnswer, Fallback> {
+        let ascii = idna_domain(domain).map_err(|_| Fallback::InvalidDomain)?;
+        let inner = &self.inner;
+        Ok(lookup::srv(&inner.resolver, &scheme.srv_name(&ascii), inner.timeout).await)
     }
 
     /// The avatar base URL for `domain` (`http(s)://host[:port]/avatar/`), federated or central.

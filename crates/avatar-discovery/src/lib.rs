@@ -46,3 +46,4 @@ mod random;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use discovery::{DEFAULT_TIMEOUT, Discovery, DiscoveryBuilder, MIN_POSITIVE_TTL};
 pub use error::DiscoveryError;
+pub use lookup::SrvAnswer;

@@ -7,34 +7,49 @@ use avatar_proto::SrvRecord;
 use hickory_proto::rr::{Name, RData};
 use hickory_resolver::TokioResolver;
 
-/// What DNS said about one SRV name.
+/// What DNS said about one SRV name (see [`Discovery::lookup_now`](crate::Discovery::lookup_now)).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// SRV records, and the smallest TTL among them.
-    Records { records: Arc<[SrvRecord]>, ttl: u32 },
+#[non_exhaustive]
+pub enum SrvAnswer {
+    /// SRV records, in the order the server sent them, and the smallest TTL among them.
+    Records {
+        /// The records.
+        records: Arc<[SrvRecord]>,
+        /// The smallest TTL of the answer, in seconds.
+        ttl: u32,
+    },
     /// NXDOMAIN, or the name exists without SRV records.
     NoRecords,
     /// Anything else: timeout, refusal, server failure, malformed answer.
-    Failed,
+    Failed {
+        /// What went wrong, in words.
+        reason: String,
+    },
 }
 
-pub(crate) async fn srv(resolver: &TokioResolver, name: &str, timeout: Duration) -> Outcome {
+pub(crate) async fn srv(resolver: &TokioResolver, name: &str, timeout: Duration) -> SrvAnswer {
     let Ok(name) = Name::from_ascii(name) else {
-        return Outcome::Failed;
+        return SrvAnswer::Failed {
+            reason: format!("{name:?} is not a DNS name"),
+        };
     };
     // hickory has its own per-attempt timeout; this one bounds the whole lookup, whatever
     // the transport does (UDP retries, a TCP fallback).
     let lookup = match tokio::time::timeout(timeout, resolver.srv_lookup(name)).await {
         Err(_) => {
             tracing::debug!(?timeout, "SRV lookup timed out");
-            return Outcome::Failed;
+            return SrvAnswer::Failed {
+                reason: format!("no answer within {timeout:?}"),
+            };
         }
         Ok(Err(err)) if err.is_nx_domain() || err.is_no_records_found() => {
-            return Outcome::NoRecords;
+            return SrvAnswer::NoRecords;
         }
         Ok(Err(err)) => {
             tracing::debug!(error = %err, "SRV lookup failed");
-            return Outcome::Failed;
+            return SrvAnswer::Failed {
+                reason: err.to_string(),
+            };
         }
         Ok(Ok(lookup)) => lookup,
     };
@@ -59,9 +74,9 @@ pub(crate) async fn srv(resolver: &TokioResolver, name: &str, timeout: Duration)
         })
         .collect();
     if records.is_empty() {
-        Outcome::NoRecords
+        SrvAnswer::NoRecords
     } else {
-        Outcome::Records {
+        SrvAnswer::Records {
             records: records.into(),
             ttl,
         }
