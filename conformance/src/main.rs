@@ -52,6 +52,9 @@ enum Command {
         /// The scheme of the page: http or https.
         #[arg(value_parser = ["http", "https"])]
         scheme: String,
+        /// More identities to look up in the same process (one URL per line), so the client's
+        /// own cache is used (the `{again}` placeholder of --client-cmd).
+        again: Vec<String>,
         /// The size to ask for (the `{size}` placeholder of --client-cmd).
         #[arg(long)]
         size: Option<u32>,
@@ -188,6 +191,7 @@ fn main() -> ExitCode {
             identity,
             nameserver,
             scheme,
+            again,
             size,
             default,
         }) => {
@@ -195,8 +199,11 @@ fn main() -> ExitCode {
                 size,
                 default: default.as_deref(),
             };
+            let identities: Vec<&str> = std::iter::once(identity.as_str())
+                .chain(again.iter().map(String::as_str))
+                .collect();
             runtime.block_on(reference_client(
-                &identity,
+                &identities,
                 nameserver,
                 &scheme,
                 &parameters,
@@ -343,7 +350,7 @@ fn write_output(path: &PathBuf, text: String) -> Result<(), ConformanceError> {
 }
 
 async fn reference_client(
-    identity: &str,
+    identities: &[&str],
     nameserver: std::net::SocketAddr,
     scheme: &str,
     parameters: &Parameters<'_>,
@@ -354,8 +361,10 @@ async fn reference_client(
         avatar_proto::Scheme::Http
     };
     let session = DiscoveryClient::InProcess.session(nameserver)?;
-    let url = session.avatar_url(identity, scheme, parameters).await?;
-    println!("{url}");
+    for identity in identities {
+        let url = session.avatar_url(identity, scheme, parameters).await?;
+        println!("{url}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

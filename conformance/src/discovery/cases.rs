@@ -10,7 +10,7 @@ use super::{DiscoveryCheck, DiscoveryExpect, Nameserver};
 use crate::case::{Case, Check, Group, Level};
 
 use DiscoveryExpect::{
-    AnyOf, Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Param, Share, Within,
+    AnyOf, AskedOnce, Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Param, Share, Within,
 };
 use Level::{Compat, Must, Should};
 use Scheme::{Http, Https};
@@ -425,6 +425,19 @@ pub fn discovery_cases() -> Vec<Case> {
             expect: vec![Central, Within(Duration::from_secs(5))],
         }),
     });
+    cases.push(case(
+        "discovery-cache-one-process",
+        Should,
+        "Libravatar API and docs/protocol.md [discovery.cache] (an answer is kept for at least a day)",
+        "a second lookup in the same process is answered from the client's cache (optional for command clients: {again})",
+        "alice@cached.example.org",
+        Http,
+        2,
+        vec![
+            Base("http://avatars.cached.example.org/avatar/"),
+            AskedOnce("_avatars._tcp.cached.example.org"),
+        ],
+    ));
     cases.extend([
         with_parameters(
             case(

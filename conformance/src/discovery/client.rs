@@ -23,7 +23,9 @@ pub enum DiscoveryClient {
     ///
     /// Optional: `{size}` and `{default}` (the `d` value, unencoded) for the cases about the
     /// query; write each inside one word (`--size={size}`), which is left out when a case sets
-    /// no such value. Cases that need a placeholder the template lacks are skipped.
+    /// no such value. `{again}`: the identity once more, for a client that looks up every
+    /// identity it is given in one process (printing a URL for each), so its own caching can be
+    /// seen. Cases that need a placeholder the template lacks are skipped.
     Command(Vec<String>),
 }
 
@@ -104,6 +106,16 @@ impl ClientSession {
         None
     }
 
+    /// Whether several lookups happen in one process: always in process; for a command, when
+    /// its template has `{again}`.
+    #[must_use]
+    pub fn repeats_in_one_process(&self) -> bool {
+        match self {
+            Self::InProcess(_) => true,
+            Self::Command { words, .. } => words.iter().any(|word| word.contains("{again}")),
+        }
+    }
+
     /// The avatar URL the client builds for `identity` on a page served over `scheme`, with
     /// `parameters`.
     ///
@@ -140,6 +152,7 @@ impl ClientSession {
                     ];
                     let mut word = word
                         .replace("{identity}", identity)
+                        .replace("{again}", identity)
                         .replace("{nameserver}", &nameserver.to_string())
                         .replace("{scheme}", scheme.as_str());
                     for (placeholder, value) in optional {

@@ -56,6 +56,12 @@ impl Nameservers {
         self.dns.addr()
     }
 
+    /// How many queries the fake DNS server has had for `name`.
+    #[must_use]
+    pub fn queries_for(&self, name: &str) -> usize {
+        self.dns.queries_for(name)
+    }
+
     /// The address of the nameserver that never answers.
     #[must_use]
     pub const fn black_hole(&self) -> SocketAddr {

@@ -57,6 +57,9 @@ pub enum DiscoveryExpect {
     HashOfIdentity,
     /// All the draws finished within this time.
     Within(Duration),
+    /// The fake DNS server was asked for this name at most once during the case: the client
+    /// cached the answer between lookups in one process.
+    AskedOnce(&'static str),
 }
 
 impl fmt::Display for DiscoveryExpect {
@@ -83,6 +86,12 @@ impl fmt::Display for DiscoveryExpect {
             Self::NoTrailingDot => f.write_str("a host without a trailing dot"),
             Self::HashOfIdentity => f.write_str("/avatar/ followed by the identity's hash"),
             Self::Within(limit) => write!(f, "an answer within {limit:?}"),
+            Self::AskedOnce(name) => {
+                write!(
+                    f,
+                    "one DNS query for {name}, the second lookup answered from a cache"
+                )
+            }
         }
     }
 }
@@ -131,14 +140,32 @@ impl DiscoveryCheck {
             size: self.size,
             default: self.default,
         };
-        if let Some(missing) = session.missing_placeholder(&parameters) {
+        let repeated = self
+            .expect
+            .iter()
+            .any(|expect| matches!(expect, DiscoveryExpect::AskedOnce(_)));
+        let missing = session
+            .missing_placeholder(&parameters)
+            .or_else(|| (repeated && !session.repeats_in_one_process()).then_some("{again}"));
+        if let Some(missing) = missing {
             return Verdict::skip(format!(
                 "the client command has no {missing} placeholder (optional; see --client-cmd)"
             ));
         }
+        let asked = |expect: &DiscoveryExpect| match expect {
+            DiscoveryExpect::AskedOnce(name) => Some((*name, nameservers.queries_for(name))),
+            _ => None,
+        };
+        let before: Vec<(&str, usize)> = self.expect.iter().filter_map(asked).collect();
+        // A command that looks the identity up twice itself ({again}) runs once.
+        let draws = if repeated && matches!(session, ClientSession::Command { .. }) {
+            1
+        } else {
+            self.draws
+        };
         let started = Instant::now();
-        let mut urls = Vec::with_capacity(self.draws as usize);
-        for _ in 0..self.draws {
+        let mut urls = Vec::with_capacity(draws as usize);
+        for _ in 0..draws {
             match session
                 .avatar_url(self.identity, self.scheme, &parameters)
                 .await
@@ -148,6 +175,16 @@ impl DiscoveryCheck {
             }
         }
         let elapsed = started.elapsed();
+        for (name, count) in before {
+            let queries = nameservers.queries_for(name) - count;
+            if queries > 1 {
+                return Verdict::fail(
+                    request,
+                    DiscoveryExpect::AskedOnce(name).to_string(),
+                    format!("{queries} queries for {name}; {}", summarise(&urls)),
+                );
+            }
+        }
         for expect in &self.expect {
             if let Err(got) = self.holds(expect, &urls, elapsed) {
                 return Verdict::fail(request, expect.to_string(), got.to_string());
@@ -226,6 +263,8 @@ impl DiscoveryCheck {
                     hash.is_some_and(|hash| hashes.iter().any(|known| known == hash))
                 }))
             }
+            // Checked in `run`, which sees the DNS server.
+            DiscoveryExpect::AskedOnce(_) => Ok(()),
             DiscoveryExpect::Within(limit) => {
                 if elapsed <= *limit {
                     Ok(())

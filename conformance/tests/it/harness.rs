@@ -251,6 +251,43 @@ async fn clients_that_write_the_port_or_take_the_first_zero_weight_record_pass_e
     }
 }
 
+/// A client that keeps nothing between lookups: each identity it is given is a fresh process.
+#[tokio::test]
+async fn a_client_without_a_cache_fails_the_cache_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("forgetful-client");
+    let reference = env!("CARGO_BIN_EXE_avatar-conformance");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n'{reference}' client \"$1\" \"$2\" \"$3\" && '{reference}' client \"$4\" \"$2\" \"$3\"\n"),
+    )
+    .unwrap();
+    let status = std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let template = format!(
+        "{} {{identity}} {{nameserver}} {{scheme}} {{again}}",
+        script.display()
+    );
+    let report = discovery_report(&template).await;
+    assert_fail(&report, &["discovery-cache-one-process"]);
+    let Some(Verdict::Fail { got, .. }) = report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.id == "discovery-cache-one-process")
+        .map(|outcome| &outcome.verdict)
+    else {
+        panic!("the cache case failed");
+    };
+    assert!(
+        got.starts_with("2 queries for _avatars._tcp.cached.example.org"),
+        "{got}"
+    );
+}
+
 /// A client that sends `d` unencoded, and one that sends `s` as given: the query cases fail.
 #[tokio::test]
 async fn clients_that_mangle_the_query_fail_the_query_cases() {
@@ -270,7 +307,7 @@ async fn clients_that_mangle_the_query_fail_the_query_cases() {
 #[tokio::test]
 async fn the_reference_client_passes_through_a_command_template() {
     let template = format!(
-        "{} client {{identity}} {{nameserver}} {{scheme}} --size={{size}} --default={{default}}",
+        "{} client {{identity}} {{nameserver}} {{scheme}} {{again}} --size={{size}} --default={{default}}",
         env!("CARGO_BIN_EXE_avatar-conformance")
     );
     let report = discovery_report(&template).await;

@@ -433,3 +433,43 @@ async fn a_lookup_that_never_waits_answers_central_first_then_the_federated_serv
         "/avatars/avatar/fbf7c6aec1d4280b7c2704c1c0478bd6?s=64&v=3"
     );
 }
+
+/// The fake DNS server answers several records in turn, as real servers' round robin does;
+/// `lookup_now` shows DNS as it is, uncached, TTL included.
+#[tokio::test]
+async fn the_fake_server_rotates_answers_and_lookup_now_reads_them_uncached() {
+    use avatar_discovery::SrvAnswer;
+
+    let dns = dns().await;
+    let discovery = discovery(&dns);
+    let mut firsts = Vec::new();
+    for _ in 0..4 {
+        let Ok(SrvAnswer::Records { records, ttl }) =
+            discovery.lookup_now("zero.example.org", Scheme::Http).await
+        else {
+            panic!("records for zero.example.org");
+        };
+        assert_eq!((records.len(), ttl), (2, 300));
+        firsts.push(records[0].target.clone());
+    }
+    assert_eq!(
+        firsts,
+        [
+            "z1.example.org.",
+            "z2.example.org.",
+            "z1.example.org.",
+            "z2.example.org."
+        ],
+        "rotated by one place per query"
+    );
+    assert_eq!(
+        discovery
+            .lookup_now("missing.example.org", Scheme::Http)
+            .await,
+        Ok(SrvAnswer::NoRecords)
+    );
+    assert_eq!(
+        discovery.lookup_now("exa mple.org", Scheme::Http).await,
+        Err(Fallback::InvalidDomain)
+    );
+}
