@@ -429,3 +429,33 @@ async fn an_empty_server_fails_the_hit_cases_and_is_warned_about_first() {
         "the warning comes first"
     );
 }
+
+/// Every miss sent round a loop of two same-origin redirects.
+fn redirect_loop(request: Request<Body>) -> Altered {
+    let path = request.uri().path().to_owned();
+    if let Some(hash) = path.strip_prefix("/loop-a/") {
+        return redirect(302, &format!("/loop-b/{hash}"));
+    }
+    if let Some(hash) = path.strip_prefix("/loop-b/") {
+        return redirect(302, &format!("/loop-a/{hash}"));
+    }
+    match hash_of(&path) {
+        Some(hash) if !is_stored(&hash) => redirect(302, &format!("/loop-a/{hash}")),
+        _ => Altered::Forward(request),
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_loop_fails_the_cases_that_meet_it_and_names_the_chain() {
+    let url = stand_in(redirect_loop, unchanged, false).await;
+    let report = server_report(&url).await;
+    let failed = failed(&report);
+    assert!(failed.contains("server-default-404"), "{failed:?}");
+    assert!(
+        !failed.contains("server-hash-md5"),
+        "hits do not meet the loop: {failed:?}"
+    );
+    let got = got(&report, "server-default-404");
+    assert!(got.starts_with("a redirect loop: "), "{got}");
+    assert!(got.contains("/loop-a/") && got.contains(" -> "), "{got}");
+}
