@@ -133,8 +133,8 @@ fn bad_input_exits_2_with_one_clear_line() {
 #[test]
 fn usage_errors_exit_2() {
     for args in [
-        &["url", "--size", "-3", "a@b.c"][..],
-        &["url", "--size", "big", "a@b.c"],
+        &["url", "--size", "big", "a@b.c"][..],
+        &["url", "--size", "1.5", "a@b.c"],
         &["frobnicate"],
         &[],
     ] {
