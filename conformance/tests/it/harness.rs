@@ -16,16 +16,9 @@ use http::{Request, Response};
 use sha1::Digest as _;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::stand_ins::{Altered, server_report, stand_in, unchanged};
-
-fn failed(report: &Report) -> BTreeSet<&'static str> {
-    report
-        .outcomes
-        .iter()
-        .filter(|outcome| matches!(outcome.verdict, Verdict::Fail { .. }))
-        .map(|outcome| outcome.id)
-        .collect()
-}
+use crate::stand_ins::{
+    Altered, assert_no_must_failure, failed, server_report, stand_in, unchanged,
+};
 
 fn assert_fail(report: &Report, ids: &[&str]) {
     let failed = failed(report);
@@ -152,25 +145,26 @@ async fn the_binary_exits_non_zero_on_must_failures_and_prints_what_came_back() 
     assert!(stdout.contains("got:      200"), "{stdout}");
 }
 
+/// Writes `text` to `path` as an executable script.
+fn executable(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A `--client-cmd` template for a script that runs the reference client (with `{size}` and
 /// `{default}` passed on) and rewrites its URL with `sed_expression`: a stand-in for another
 /// client library that differs from ours in that one way.
 fn rewriting_client(dir: &std::path::Path, name: &str, sed_expression: &str) -> String {
     let script = dir.join(name);
-    std::fs::write(
+    executable(
         &script,
-        format!(
+        &format!(
             "#!/bin/sh\nurl=$('{}' client \"$@\") || exit 1\nprintf '%s\\n' \"$url\" | sed -E '{sed_expression}'\n",
             env!("CARGO_BIN_EXE_avatar-conformance")
         ),
-    )
-    .unwrap();
-    let status = std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    );
     format!(
         "{} {{identity}} {{nameserver}} {{scheme}} --size={{size}} --default={{default}}",
         script.display()
@@ -234,15 +228,7 @@ async fn clients_that_write_the_port_or_take_the_first_zero_weight_record_pass_e
         ),
     ] {
         let report = discovery_report(&rewriting_client(dir.path(), name, rewrite)).await;
-        let must: Vec<_> = report
-            .failures_at_least(Level::Must)
-            .map(|outcome| outcome.id)
-            .collect();
-        assert!(
-            must.is_empty(),
-            "{name}: {must:?}\n{}",
-            avatar_conformance::report::summary(&report)
-        );
+        assert_no_must_failure(&report, name);
         let failed = failed(&report);
         match should_fail {
             Some(id) => assert_eq!(failed, BTreeSet::from([id]), "{name}"),
@@ -257,17 +243,12 @@ async fn a_client_without_a_cache_fails_the_cache_case() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("forgetful-client");
     let reference = env!("CARGO_BIN_EXE_avatar-conformance");
-    std::fs::write(
+    executable(
         &script,
-        format!("#!/bin/sh\n'{reference}' client \"$1\" \"$2\" \"$3\" && '{reference}' client \"$4\" \"$2\" \"$3\"\n"),
-    )
-    .unwrap();
-    let status = std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
-    assert!(status.success());
+        &format!(
+            "#!/bin/sh\n'{reference}' client \"$1\" \"$2\" \"$3\" && '{reference}' client \"$4\" \"$2\" \"$3\"\n"
+        ),
+    );
     let template = format!(
         "{} {{identity}} {{nameserver}} {{scheme}} {{again}}",
         script.display()

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use avatar_conformance::fixtures::{FIXTURES, fixture};
 use avatar_conformance::{Group, HttpTarget, Level, Report, Targets, Verdict};
+use avatar_proto::DefaultKeyword;
 use axum::body::Body;
 use http::{HeaderMap, Request, Response};
 use tokio::net::TcpListener;
@@ -73,6 +74,19 @@ pub(crate) async fn server_report(url: &str) -> Report {
     )
     .await
     .unwrap()
+}
+
+/// Asserts that `report` has no MUST failure, printing the summary when it has.
+pub(crate) fn assert_no_must_failure(report: &Report, what: &str) {
+    let must: Vec<_> = report
+        .failures_at_least(Level::Must)
+        .map(|outcome| outcome.id)
+        .collect();
+    assert!(
+        must.is_empty(),
+        "MUST failures for {what}: {must:?}\n{}",
+        avatar_conformance::report::summary(report)
+    );
 }
 
 pub(crate) fn failed(report: &Report) -> BTreeSet<&'static str> {
@@ -168,18 +182,7 @@ fn redirecting_defaults(request: Request<Body>) -> Altered {
             .or_else(|| param(&query, "d"))
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let drawn = [
-            "mp",
-            "mm",
-            "identicon",
-            "monsterid",
-            "wavatar",
-            "retro",
-            "robohash",
-            "pagan",
-            "blank",
-        ];
-        if drawn.contains(&default.as_str()) {
+        if DefaultKeyword::parse(&default, None).is_some_and(DefaultKeyword::is_drawn) {
             let size = size_of(&query);
             return redirect(
                 307,
@@ -247,15 +250,7 @@ async fn a_correct_server_that_redirects_defaults_and_sends_no_etag_passes_every
             .starts_with("/gravatarproxy/")
     );
     let report = server_report(&url).await;
-    let must: Vec<_> = report
-        .failures_at_least(Level::Must)
-        .map(|outcome| outcome.id)
-        .collect();
-    assert!(
-        must.is_empty(),
-        "MUST failures on a correct server: {must:?}\n{}",
-        avatar_conformance::report::summary(&report)
-    );
+    assert_no_must_failure(&report, "a correct server");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     // What differs is reported where the project's own choices are stated.
     let failed = failed(&report);
