@@ -4,7 +4,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::hash::HashAlgorithm;
 use crate::identity::Identity;
-use crate::request::DEFAULT_MAX_SIZE;
+use crate::request::{DEFAULT_MAX_SIZE, DEFAULT_SIZE, MAX_MAX_SIZE};
 use crate::scheme::Scheme;
 use crate::srv::{BaseUrl, Fallback};
 
@@ -60,6 +60,7 @@ pub struct AvatarUrlBuilder {
     default: Option<String>,
     force_default: bool,
     version: Option<String>,
+    max_size: u32,
 }
 
 impl AvatarUrlBuilder {
@@ -73,7 +74,59 @@ impl AvatarUrlBuilder {
             default: None,
             force_default: false,
             version: None,
+            max_size: DEFAULT_MAX_SIZE,
         }
+    }
+
+    /// The largest size the server answers (512 by default, the Libravatar API's; a server
+    /// configured with a larger `max_size` serves up to 4096): sizes are clamped to it in URLs.
+    pub const fn max_size(mut self, max_size: u32) -> Self {
+        self.max_size = if max_size == 0 {
+            1
+        } else if max_size > MAX_MAX_SIZE {
+            MAX_MAX_SIZE
+        } else {
+            max_size
+        };
+        self
+    }
+
+    /// An HTML `srcset` value for sharp avatars on dense screens: one URL per pixel density
+    /// (`1x`, `2x`, ...) at the builder's size (80 if unset) times the density, clamped to
+    /// [`max_size`](Self::max_size); a density whose clamped size repeats the one before it is
+    /// left out, as it would fetch the same image. Each URL is made by `url_for` from a copy of
+    /// the builder with that size: [`build`](Self::build), a discovered base with
+    /// [`build_with_base`](Self::build_with_base), or the application's own mount point with
+    /// [`build_under`](Self::build_under).
+    ///
+    /// ```
+    /// use avatar_proto::{AvatarUrlBuilder, Identity};
+    ///
+    /// let george = AvatarUrlBuilder::new(Identity::parse("George@example.com")?).size(200);
+    /// let srcset = george.srcset(&[1, 2, 3], |url| url.build_under("/avatars/avatar"));
+    /// assert_eq!(
+    ///     srcset,
+    ///     "/avatars/avatar/40f8d096a3777232204cb3f796c577b7?s=200 1x, \
+    ///      /avatars/avatar/40f8d096a3777232204cb3f796c577b7?s=400 2x, \
+    ///      /avatars/avatar/40f8d096a3777232204cb3f796c577b7?s=512 3x"
+    /// );
+    /// # Ok::<(), avatar_proto::Error>(())
+    /// ```
+    #[must_use]
+    pub fn srcset(&self, densities: &[u32], url_for: impl Fn(&Self) -> String) -> String {
+        let base = self.size.unwrap_or(DEFAULT_SIZE).clamp(1, self.max_size);
+        let mut entries: Vec<String> = Vec::with_capacity(densities.len());
+        let mut previous = None;
+        for &density in densities.iter().filter(|density| **density > 0) {
+            let size = base.saturating_mul(density).min(self.max_size);
+            if previous == Some(size) {
+                continue;
+            }
+            previous = Some(size);
+            let url = url_for(&self.clone().size(size));
+            entries.push(format!("{url} {density}x"));
+        }
+        entries.join(", ")
     }
 
     /// The scheme of the page the avatar is shown on (decides the central server and, with
@@ -177,7 +230,7 @@ impl AvatarUrlBuilder {
     pub fn query(&self) -> String {
         let mut pairs = Vec::with_capacity(3);
         if let Some(size) = self.size {
-            pairs.push(format!("s={}", size.clamp(1, DEFAULT_MAX_SIZE)));
+            pairs.push(format!("s={}", size.clamp(1, self.max_size)));
         }
         if let Some(default) = self
             .default
@@ -227,6 +280,57 @@ mod tests {
             .build();
         let hash = url.rsplit('/').next().unwrap();
         assert_eq!(hash.len(), 64);
+    }
+
+    #[test]
+    fn srcsets_clamp_to_the_server_maximum_and_skip_repeats() {
+        let url = |size: Option<u32>| {
+            let builder = builder("george@example.com");
+            match size {
+                Some(size) => builder.size(size),
+                None => builder,
+            }
+        };
+        let sizes = |srcset: String| -> Vec<String> {
+            srcset
+                .split(", ")
+                .map(|entry| entry.split_once("?s=").unwrap().1.to_owned())
+                .collect()
+        };
+        assert_eq!(
+            sizes(url(None).srcset(&[1, 2, 3], AvatarUrlBuilder::build)),
+            ["80 1x", "160 2x", "240 3x"]
+        );
+        assert_eq!(
+            sizes(url(Some(300)).srcset(&[1, 2, 3], AvatarUrlBuilder::build)),
+            ["300 1x", "512 2x"]
+        );
+        assert_eq!(
+            sizes(
+                url(Some(300))
+                    .max_size(2048)
+                    .srcset(&[1, 2, 3], AvatarUrlBuilder::build)
+            ),
+            ["300 1x", "600 2x", "900 3x"]
+        );
+        assert_eq!(
+            url(Some(9999))
+                .max_size(9999)
+                .build()
+                .rsplit_once("?s=")
+                .unwrap()
+                .1,
+            "4096"
+        );
+        assert_eq!(url(Some(40)).srcset(&[], AvatarUrlBuilder::build), "");
+        assert_eq!(
+            sizes(url(Some(40)).srcset(&[0, 2], AvatarUrlBuilder::build)),
+            ["80 2x"]
+        );
+        assert_eq!(
+            sizes(url(Some(u32::MAX)).srcset(&[7], AvatarUrlBuilder::build)),
+            ["512 7x"]
+        );
     }
 
     #[test]

@@ -283,6 +283,16 @@ pub(crate) struct UrlArgs {
     #[arg(long)]
     pub(crate) force_default: bool,
 
+    /// Print an HTML srcset value instead of one URL: a URL per pixel density (such as 1,2,3),
+    /// at --size (80 by default) times the density, clamped to --max-size.
+    #[arg(long, value_name = "DENSITIES", value_delimiter = ',')]
+    pub(crate) srcset: Vec<u32>,
+
+    /// The largest size the server answers (512, the API's, unless it is configured otherwise):
+    /// sizes in the URLs are clamped to it.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) max_size: u32,
+
     /// Hash email addresses with SHA-256 instead of MD5 (OpenID URLs always use SHA-256).
     #[arg(long)]
     pub(crate) sha256: bool,

@@ -31,7 +31,12 @@ pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> 
             BaseOrigin::Central(reason) => eprintln!("avatars: central server: {reason}"),
         }
     }
-    writeln!(out, "{}", builder.build_with_base(&base))?;
+    if args.srcset.is_empty() {
+        writeln!(out, "{}", builder.build_with_base(&base))?;
+    } else {
+        let srcset = builder.srcset(&args.srcset, |url| url.build_with_base(&base));
+        writeln!(out, "{srcset}")?;
+    }
     Ok(())
 }
 
@@ -75,7 +80,8 @@ fn builder(args: &UrlArgs) -> Result<AvatarUrlBuilder, CliError> {
         } else {
             HashAlgorithm::Md5
         })
-        .force_default(args.force_default);
+        .force_default(args.force_default)
+        .max_size(args.max_size);
     if let Some(size) = args.size {
         builder = builder.size(size);
     }
@@ -161,6 +167,8 @@ mod tests {
             size: None,
             default: None,
             force_default: false,
+            srcset: Vec::new(),
+            max_size: 512,
             sha256: false,
             identity: identity.into(),
         }

@@ -66,6 +66,49 @@ fn url_without_discovery_uses_the_central_servers() {
     );
 }
 
+/// `--srcset 1,2,3` prints an HTML srcset value, sizes clamped to `--max-size`.
+#[test]
+fn url_srcset_prints_one_url_per_density() {
+    let base = "http://cdn.libravatar.org/avatar/40f8d096a3777232204cb3f796c577b7";
+    let output = avatars(&[
+        "url",
+        "--no-discovery",
+        "--size",
+        "200",
+        "--srcset",
+        "1,2,3",
+        "george@example.com",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("{base}?s=200 1x, {base}?s=400 2x, {base}?s=512 3x\n")
+    );
+    let output = avatars(&[
+        "url",
+        "--no-discovery",
+        "--size",
+        "200",
+        "--max-size",
+        "2048",
+        "--srcset",
+        "1,2,3",
+        "george@example.com",
+    ]);
+    assert_eq!(
+        stdout(&output),
+        format!("{base}?s=200 1x, {base}?s=400 2x, {base}?s=600 3x\n")
+    );
+    let output = avatars(&[
+        "url",
+        "--no-discovery",
+        "--srcset",
+        "1,x",
+        "george@example.com",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
 /// `--size` takes any integer, as the URL builder does, and clamps it to 1..=512.
 #[test]
 fn url_sizes_follow_the_builders_rule_for_every_integer() {
