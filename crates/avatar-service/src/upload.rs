@@ -32,10 +32,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::sync::OnceLock;
+
 use avatar_image::{ImageError, ImageInfo, Limits, validate};
 use avatar_proto::{Identity, hex};
 use avatar_store::{Store, StoredImage};
 use bytes::Bytes;
+use tokio::sync::Semaphore;
 
 use crate::ServiceError;
 
@@ -55,7 +58,8 @@ pub struct Uploaded {
 /// user): the image is kept once, found by every address's hashes, and replaces what each had.
 ///
 /// The whole file is decoded before anything is stored, on a blocking thread so the async
-/// runtime keeps serving, and refused if it breaks `limits` (use the service's limits; the
+/// runtime keeps serving (at most one decode per CPU at a time in the process), and refused if
+/// it breaks `limits` (use the service's limits; the
 /// default allows 8 MiB files). EXIF orientation is honoured: the returned dimensions are those
 /// of the upright picture, and every rendition served from it is drawn upright with the
 /// metadata stripped. The stored file is the upload itself, byte for byte.
@@ -86,8 +90,17 @@ pub async fn store_upload<St: Store>(
     })
 }
 
-/// [`validate`] and the content digest on a blocking thread; files over the size limit are
-/// refused before that, without a thread.
+/// At most one upload is decoded per CPU at a time, in the whole process: each decode may take
+/// up to [`Limits::max_decoded_bytes`] of memory, so a burst of large uploads waits its turn
+/// rather than taking gigabytes at once.
+fn decoding_slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
+}
+
+/// [`validate`] and the content digest on a blocking thread, once a decoding slot is free; files
+/// over the size limit are refused before that, without a thread.
 async fn validate_off_runtime(
     bytes: Bytes,
     limits: Limits,
@@ -98,6 +111,11 @@ async fn validate_off_runtime(
             limit: limits.max_input_bytes,
         }));
     }
+    // The semaphore is never closed, so acquiring only fails if it were.
+    let _slot = decoding_slots()
+        .acquire()
+        .await
+        .map_err(|err| ServiceError::Task(err.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let info = validate(&bytes, &limits)?;
         Ok((info, StoredImage::new(bytes).content))
