@@ -460,6 +460,14 @@ pub fn server_cases() -> Vec<Case> {
             vec![Status(200), Square(48)],
         ),
         case(
+            "server-default-color",
+            Compat,
+            "Gravatar (d=color); docs/protocol.md [server.default-color]",
+            "d=color gives a 48 x 48 square of one colour",
+            Req::get("/avatar/{nobody}?s=48&d=color"),
+            vec![Status(200), Square(48), Expect::Solid],
+        ),
+        case(
             "server-default-deterministic",
             Should,
             DEFAULT,

@@ -128,6 +128,8 @@ pub enum Expect {
     /// The body decodes to a square image whose side is one of these (where the spec allows
     /// either answer).
     SquareIn(&'static [u32]),
+    /// The body decodes to an image of one colour (every pixel within 8 of the first).
+    Solid,
     /// The body is a rendition of the fixture with this name (any square crop of it, at any
     /// size): a hit, not a drawn default.
     ShowsFixture(&'static str),
@@ -192,6 +194,7 @@ impl fmt::Display for Expect {
                     sides.iter().map(|side| format!("{side}x{side}")).collect();
                 write!(f, "a square image of {} pixels", sides.join(" or "))
             }
+            Self::Solid => f.write_str("an image of one solid colour"),
             Self::ShowsFixture(name) => write!(
                 f,
                 "the stored {name} image ({}), not a default",
@@ -391,6 +394,13 @@ async fn check(
             .is_ok_and(|image| image.width() == *side && image.height() == *side)),
         Expect::SquareIn(sides) => ok(image::load_from_memory(&got.body)
             .is_ok_and(|image| image.width() == image.height() && sides.contains(&image.width()))),
+        Expect::Solid => ok(image::load_from_memory(&got.body).is_ok_and(|image| {
+            let image = image.to_rgba8();
+            let first = image.get_pixel(0, 0).0;
+            image
+                .pixels()
+                .all(|pixel| pixel.0.iter().zip(first).all(|(a, b)| a.abs_diff(b) <= 8))
+        })),
         Expect::ShowsFixture(name) => ok(image::load_from_memory(&got.body)
             .is_ok_and(|image| fixture(name).is_some_and(|f| f.recognise(&image.to_rgb8())))),
         Expect::ColoursAcross(colours) => ok(image::load_from_memory(&got.body)

@@ -26,6 +26,9 @@ pub enum RenderKey {
         hash: AvatarHash,
         /// Width and height.
         size: u32,
+        /// [`Palette::id`](crate::Palette::id) of the palette `d=color` is drawn from (0 for
+        /// every other keyword): a themed colour must not share an `ETag` with another theme's.
+        palette: u64,
     },
 }
 
@@ -51,11 +54,14 @@ impl RenderKey {
                 keyword,
                 hash,
                 size,
+                palette,
             } => {
                 hasher.update(b"default");
                 hasher.update(keyword.name().as_bytes());
-                if let DefaultKeyword::Robohash(set) = keyword {
-                    hasher.update(set.name().as_bytes());
+                match keyword {
+                    DefaultKeyword::Robohash(set) => hasher.update(set.name().as_bytes()),
+                    DefaultKeyword::Colour => hasher.update(palette.to_be_bytes()),
+                    _ => {}
                 }
                 hasher.update(hash.as_bytes());
                 hasher.update(size.to_be_bytes());
@@ -236,26 +242,43 @@ mod tests {
                 keyword: DefaultKeyword::Retro,
                 hash,
                 size: 80,
+                palette: 0,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Identicon,
                 hash,
                 size: 80,
+                palette: 0,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Robohash(RobohashSet::Set1),
                 hash,
                 size: 80,
+                palette: 0,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Robohash(RobohashSet::Set2),
                 hash,
                 size: 80,
+                palette: 0,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Retro,
                 hash: AvatarHash::Md5([4; 16]),
                 size: 80,
+                palette: 0,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Colour,
+                hash,
+                size: 80,
+                palette: 1,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Colour,
+                hash,
+                size: 80,
+                palette: 2,
             },
         ];
         let fingerprints: std::collections::HashSet<_> =

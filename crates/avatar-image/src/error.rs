@@ -66,6 +66,10 @@ pub enum ImageError {
         detail: String,
     },
 
+    /// A palette for `d=color` was given no colours.
+    #[error("a palette needs at least one colour; none was given")]
+    EmptyPalette,
+
     /// A requested size is outside 1..=4096.
     #[error("cannot render at {size} pixels: sizes from 1 to 4096 are accepted")]
     InvalidSize {

@@ -33,7 +33,7 @@ pub mod xmpp;
 
 pub use cache::{RenderCache, RenderKey};
 pub use decode::{ImageInfo, probe, validate};
-pub use defaults::render_default;
+pub use defaults::{Palette, render_default, render_default_with};
 pub use error::ImageError;
 pub use format::ImageFormat;
 pub use limits::Limits;

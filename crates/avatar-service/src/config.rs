@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use avatar_image::{Limits, RenderCache, cache::DEFAULT_CACHE_BYTES};
+use avatar_image::{Limits, Palette, RenderCache, cache::DEFAULT_CACHE_BYTES};
 use avatar_proto::{DefaultKeyword, RequestRules, TrustedUrls};
 use avatar_store::Store;
 use http::HeaderValue;
@@ -28,6 +28,9 @@ pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) hit_cache_control: HeaderValue,
     pub(crate) default_cache_control: HeaderValue,
+    /// What `d=color` picks from, and its id (computed once, read on the hot path).
+    pub(crate) palette: Arc<Palette>,
+    pub(crate) palette_id: u64,
 }
 
 /// Builds an [`AvatarService`]. Every setting has a default that works.
@@ -61,6 +64,7 @@ pub struct AvatarServiceBuilder<St> {
     limits: Limits,
     upstream: Upstream,
     render_threads: Option<usize>,
+    palette: Palette,
 }
 
 impl<St: Store> AvatarServiceBuilder<St> {
@@ -77,7 +81,15 @@ impl<St: Store> AvatarServiceBuilder<St> {
             limits: Limits::default(),
             upstream: Upstream::off(),
             render_threads: None,
+            palette: Palette::DEFAULT,
         }
+    }
+
+    /// The colours `d=color` picks from (default: sixteen that keep white text readable); a
+    /// site's own theme. Changing it changes those defaults' `ETag`s too.
+    pub fn palette(mut self, palette: Palette) -> Self {
+        self.palette = palette;
+        self
     }
 
     /// Serves `{prefix}/avatar/{hash}` (default: no prefix, `/avatar/{hash}`). With
@@ -174,6 +186,8 @@ impl<St: Store> AvatarServiceBuilder<St> {
             limits: self.limits,
             hit_cache_control: cache_control(self.hit_max_age),
             default_cache_control: cache_control(self.default_max_age),
+            palette_id: self.palette.id(),
+            palette: Arc::new(self.palette),
         };
         let upstream = UpstreamClient::new(self.upstream, self.limits)?;
         let render_threads = match self.render_threads {

@@ -104,6 +104,11 @@ pub(crate) struct ServeArgs {
     /// default).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub(crate) default_max_age: u64,
+
+    /// The colours d=color picks from, as hex RGB (such as 1e6fc8,2e7d32,c62828): a site's own
+    /// theme (sixteen colours that keep white text readable by default).
+    #[arg(long, value_name = "HEX,...", value_delimiter = ',', value_parser = parse_hex_colour)]
+    pub(crate) palette: Vec<[u8; 3]>,
 }
 
 /// `--addr`: `IP:PORT`, `localhost:PORT` (127.0.0.1) or a bare `PORT` (127.0.0.1).
@@ -299,6 +304,17 @@ pub(crate) struct UrlArgs {
 
     /// An email address, or an OpenID URL starting with http:// or https://.
     pub(crate) identity: String,
+}
+
+/// A colour as six hex digits (`1e6fc8`, with or without `#`).
+fn parse_hex_colour(text: &str) -> Result<[u8; 3], String> {
+    let digits = text.trim().trim_start_matches('#');
+    let refused = || format!("{text:?} is not a colour: expected six hex digits such as 1e6fc8");
+    if digits.len() != 6 || !digits.is_ascii() {
+        return Err(refused());
+    }
+    let channel = |at: usize| u8::from_str_radix(&digits[at..at + 2], 16).map_err(|_| refused());
+    Ok([channel(0)?, channel(2)?, channel(4)?])
 }
 
 /// `--size` of `avatars url`: any integer, however long, saturated into a `u32` (negative: 0)

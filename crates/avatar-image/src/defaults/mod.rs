@@ -2,8 +2,9 @@
 //!
 //! Every keyword maps to a [`Generator`], drawn by this crate's own code at the requested size,
 //! deterministic in the hash: `identicon`, `retro`, `monsterid`, `wavatar`, `robohash` (`set1`
-//! robots, `set2` monsters, `set3` robot heads), `pagan`, the `mp` silhouette and `blank`. No
-//! sprite sheets, nothing scaled up.
+//! robots, `set2` monsters, `set3` robot heads), `pagan`, `color` (a solid colour the hash
+//! picks from a [`Palette`] a site may theme), the `mp` silhouette and `blank`. No sprite
+//! sheets, nothing scaled up.
 //!
 //! How a drawing is made:
 //! - `canvas.rs`: the pixels, and how shapes are painted on them (exact-area rectangles for the
@@ -24,6 +25,7 @@ mod retro;
 mod robohash;
 mod shapes;
 mod silhouette;
+mod solid;
 mod wavatar;
 
 pub use identicon::Identicon;
@@ -31,6 +33,7 @@ pub use monsterid::MonsterId;
 pub use pagan::Pagan;
 pub use retro::Retro;
 pub use robohash::Robohash;
+pub use solid::{Palette, SolidColour};
 pub use wavatar::Wavatar;
 
 use avatar_proto::{AvatarHash, DefaultKeyword, RobohashSet};
@@ -83,6 +86,7 @@ pub fn generator(keyword: DefaultKeyword) -> Option<&'static dyn Generator> {
         DefaultKeyword::Robohash(RobohashSet::Set2) => Some(&Robohash(RobohashSet::Set2)),
         DefaultKeyword::Robohash(RobohashSet::Set3) => Some(&Robohash(RobohashSet::Set3)),
         DefaultKeyword::Pagan => Some(&Pagan),
+        DefaultKeyword::Colour => Some(&SolidColour::DEFAULT),
     }
 }
 
@@ -95,9 +99,32 @@ pub fn render_default(
     hash: &AvatarHash,
     size: u32,
 ) -> Result<Option<Rendered>, ImageError> {
+    render_default_with(keyword, hash, size, &Palette::DEFAULT)
+}
+
+/// [`render_default`] with `palette` for `d=color`.
+///
+/// # Errors
+/// [`ImageError::InvalidSize`] outside 1..=4096.
+pub fn render_default_with(
+    keyword: DefaultKeyword,
+    hash: &AvatarHash,
+    size: u32,
+    palette: &Palette,
+) -> Result<Option<Rendered>, ImageError> {
     check_size(size)?;
-    let Some(generator) = generator(keyword) else {
-        return Ok(None);
+    let themed;
+    let generator = match keyword {
+        DefaultKeyword::Colour => {
+            themed = SolidColour {
+                palette: palette.clone(),
+            };
+            &themed as &dyn Generator
+        }
+        other => match generator(other) {
+            Some(generator) => generator,
+            None => return Ok(None),
+        },
     };
     let image = generator.draw(hash, size);
     Ok(Some(Rendered {

@@ -32,13 +32,16 @@ pub enum DefaultKeyword {
     Robohash(RobohashSet),
     /// `pagan`: a pixel-art figure.
     Pagan,
+    /// `color`: a solid square in a colour chosen from the hash (Gravatar's `d=color`), from a
+    /// palette the server may configure.
+    Colour,
     /// `blank`: a fully transparent image.
     Blank,
 }
 
 impl DefaultKeyword {
     /// Every keyword, each robohash set on its own: the generators first (in the order they
-    /// were added), then the fixed images (`mp`, `blank`), then `404`. Tests, benches and the
+    /// were added), then `color`, the fixed images (`mp`, `blank`), then `404`. Tests, benches and the
     /// gallery iterate over this rather than writing the list out again.
     ///
     /// ```
@@ -47,7 +50,7 @@ impl DefaultKeyword {
     /// let drawn = DefaultKeyword::ALL.iter().filter(|keyword| keyword.is_drawn()).count();
     /// assert_eq!(drawn, DefaultKeyword::ALL.len() - 1);
     /// ```
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Identicon,
         Self::Retro,
         Self::MonsterId,
@@ -56,6 +59,7 @@ impl DefaultKeyword {
         Self::Robohash(RobohashSet::Set2),
         Self::Robohash(RobohashSet::Set3),
         Self::Pagan,
+        Self::Colour,
         Self::MysteryPerson,
         Self::Blank,
         Self::NotFound,
@@ -67,10 +71,14 @@ impl DefaultKeyword {
         !matches!(self, Self::NotFound)
     }
 
-    /// Whether the image differs from hash to hash (the generators; not `mp`, `blank` or `404`).
+    /// Whether a figure is drawn from the hash, different for every hash (the generators; not
+    /// `mp`, `blank` or `404`, nor `color`, whose hash only picks one of a palette's colours).
     #[must_use]
     pub const fn is_generated(self) -> bool {
-        !matches!(self, Self::NotFound | Self::MysteryPerson | Self::Blank)
+        !matches!(
+            self,
+            Self::NotFound | Self::MysteryPerson | Self::Blank | Self::Colour
+        )
     }
 
     /// The name with the robohash set, for file names and tables: `robohash-set2`, `identicon`.
@@ -84,7 +92,7 @@ impl DefaultKeyword {
 
     /// Every keyword spelling accepted in `d`/`default`, in a stable order (for `Allow`-style
     /// listings and documentation). `mm` and `mp` are the same keyword.
-    pub const ACCEPTED: [&'static str; 10] = [
+    pub const ACCEPTED: [&'static str; 11] = [
         "404",
         "mm",
         "mp",
@@ -94,6 +102,7 @@ impl DefaultKeyword {
         "retro",
         "robohash",
         "pagan",
+        "color",
         "blank",
     ];
 
@@ -112,6 +121,7 @@ impl DefaultKeyword {
                 Self::Robohash(robohash_set.map_or_else(RobohashSet::default, RobohashSet::parse))
             }
             "pagan" => Self::Pagan,
+            "color" => Self::Colour,
             "blank" => Self::Blank,
             _ => return None,
         })
@@ -129,6 +139,7 @@ impl DefaultKeyword {
             Self::Retro => "retro",
             Self::Robohash(_) => "robohash",
             Self::Pagan => "pagan",
+            Self::Colour => "color",
             Self::Blank => "blank",
         }
     }

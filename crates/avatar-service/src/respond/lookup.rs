@@ -1,7 +1,9 @@
 //! Finding the picture: the index and render cache first, then the store, the renderer and the
 //! drawn defaults.
 
-use avatar_image::{ImageError, RenderKey, Rendered, render_default, render_square};
+use std::sync::Arc;
+
+use avatar_image::{ImageError, RenderKey, Rendered, render_default_with, render_square};
 use avatar_proto::{AvatarRequest, DefaultKeyword};
 use avatar_store::Store;
 
@@ -117,11 +119,20 @@ pub(crate) async fn stored<St: Store>(
     }
 }
 
-fn default_key(request: &AvatarRequest, keyword: DefaultKeyword) -> RenderKey {
+fn default_key<St>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+    keyword: DefaultKeyword,
+) -> RenderKey {
     RenderKey::Default {
         keyword,
         hash: request.hash,
         size: request.size,
+        palette: if keyword == DefaultKeyword::Colour {
+            shared.config.palette_id
+        } else {
+            0
+        },
     }
 }
 
@@ -131,7 +142,7 @@ pub(crate) fn drawn_default_cached<St>(
     request: &AvatarRequest,
     keyword: DefaultKeyword,
 ) -> Option<Answer> {
-    let key = default_key(request, keyword);
+    let key = default_key(shared, request, keyword);
     let rendered = shared.cache.get(&key)?;
     Some(Answer::image(rendered, &key, false))
 }
@@ -142,10 +153,11 @@ pub(crate) async fn drawn_default<St>(
     request: &AvatarRequest,
     keyword: DefaultKeyword,
 ) -> Answer {
-    let key = default_key(request, keyword);
+    let key = default_key(shared, request, keyword);
     let (hash, size) = (request.hash, request.size);
+    let palette = Arc::clone(&shared.config.palette);
     let drawn = render_blocking(shared, key.clone(), move || {
-        render_default(keyword, &hash, size)?.ok_or(RenderError::NotAnImage)
+        render_default_with(keyword, &hash, size, &palette)?.ok_or(RenderError::NotAnImage)
     });
     match drawn.await {
         Ok(rendered) => Answer::image(rendered, &key, false),

@@ -31,6 +31,43 @@ async fn max_size_clamps_larger_requests_to_the_configured_maximum() {
     );
 }
 
+/// `d=color` is a solid square in a colour of the palette; a site's own palette themes it, and
+/// its `ETag` differs from the default palette's.
+#[tokio::test]
+async fn d_color_draws_a_palette_colour_and_a_theme_changes_it_and_its_etag() {
+    let default = service().await;
+    let themed = AvatarService::builder(store().await)
+        .palette(avatar_image::Palette::new(vec![[10, 20, 30]]).unwrap())
+        .build()
+        .unwrap();
+    let uri = format!("/avatar/{}?s=24&d=color", md5(NOBODY));
+    let colours = |body: &[u8]| -> std::collections::HashSet<[u8; 3]> {
+        image::load_from_memory(body)
+            .unwrap()
+            .to_rgb8()
+            .pixels()
+            .map(|pixel| pixel.0)
+            .collect()
+    };
+    let plain = get(&default, &uri).await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(dimensions(plain.body()), (24, 24));
+    let [colour] = colours(plain.body()).into_iter().collect::<Vec<_>>()[..] else {
+        panic!("one solid colour");
+    };
+    assert!(avatar_image::Palette::DEFAULT.colours().contains(&colour));
+
+    let own = get(&themed, &uri).await;
+    assert_eq!(colours(own.body()), [[10, 20, 30]].into());
+    assert_ne!(plain.headers()["etag"], own.headers()["etag"]);
+    // Other defaults keep their ETags whatever the palette.
+    let identicon = format!("/avatar/{}?s=24&d=identicon", md5(NOBODY));
+    assert_eq!(
+        get(&default, &identicon).await.headers()["etag"],
+        get(&themed, &identicon).await.headers()["etag"]
+    );
+}
+
 #[tokio::test]
 async fn a_configured_404_replaces_the_servers_own_default() {
     let strict = AvatarService::builder(store().await)

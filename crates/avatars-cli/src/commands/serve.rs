@@ -112,6 +112,10 @@ fn service(args: &ServeArgs, store: FsStore) -> Result<AvatarService<FsStore>, C
     if let Some(threads) = args.render_threads {
         builder = builder.render_threads(usize::try_from(threads).unwrap_or(usize::MAX));
     }
+    // Refused only when empty, which is the default palette's case.
+    if let Ok(palette) = avatar_image::Palette::new(args.palette.clone()) {
+        builder = builder.palette(palette);
+    }
     Ok(builder.build()?)
 }
 

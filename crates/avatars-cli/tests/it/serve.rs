@@ -44,6 +44,8 @@ fn every_setting_reaches_the_service() {
             "0",
             "--render-threads",
             "1",
+            "--palette",
+            "#0a141e,0a141e",
         ],
         false,
     );
@@ -70,6 +72,10 @@ fn every_setting_reaches_the_service() {
     ));
     assert_eq!(gravatar.status, 404, "the built-in list is replaced");
 
+    let colour = server.get(&format!("/avatars/avatar/{NOBODY_MD5}?s=4&d=color"));
+    let colour = image::load_from_memory(&colour.body).unwrap().to_rgb8();
+    assert_eq!(colour.get_pixel(1, 1).0, [10, 20, 30], "--palette");
+
     assert_eq!(
         server.get(&format!("/avatar/{GEORGE_MD5}")).status,
         404,
@@ -87,6 +93,7 @@ fn bad_settings_exit_2_naming_what_is_accepted() {
         (&["--trusted-url", "ftp://example.org/"], "trusted"),
         (&["--prefix", "avatars"], "prefix"),
         (&["--addr", "example.org:80"], "localhost:PORT"),
+        (&["--palette", "1e6fc8,blue"], "six hex digits"),
     ] {
         let output = Command::new(AVATARS)
             .current_dir(dir.path())
