@@ -67,7 +67,7 @@ fn run() -> Result<bool, String> {
     load_fixtures(&suite, &avatars, &work, &data)?;
     let (server, url) = start_server(&avatars, &data, "xtask conformance")?;
     let client = format!(
-        "{} url --nameserver {{nameserver}} --scheme {{scheme}} --size={{size}} --default={{default}} {{identity}}",
+        "{} url --nameserver {{nameserver}} --scheme {{scheme}} --size={{size}} --default={{default}} {{identity}} {{again}}",
         avatars.display()
     );
     passed &= run_suite(

@@ -302,8 +302,10 @@ pub(crate) struct UrlArgs {
     #[arg(long)]
     pub(crate) sha256: bool,
 
-    /// An email address, or an OpenID URL starting with http:// or https://.
-    pub(crate) identity: String,
+    /// Email addresses or OpenID URLs (starting with http:// or https://): one URL is printed
+    /// per identity, in order, and DNS answers are reused between them.
+    #[arg(required = true, value_name = "IDENTITY")]
+    pub(crate) identity: Vec<String>,
 }
 
 /// A colour as six hex digits (`1e6fc8`, with or without `#`).

@@ -13,38 +13,48 @@ use crate::cli::UrlArgs;
 use crate::commands::small_runtime;
 use crate::error::CliError;
 
-/// Prints the avatar URL: the identity's domain is looked up in DNS (the system resolver, or the
-/// given nameservers) and the central server is used whenever that yields nothing usable.
+/// Prints the avatar URL of each identity: its domain is looked up in DNS (the system resolver,
+/// or the given nameservers; one resolver and its cache for all of them) and the central server
+/// is used whenever that yields nothing usable.
 pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let builder = builder(args)?;
-    let scheme = builder.scheme_of_page();
-    let base = if args.no_discovery {
-        BaseUrl::central(scheme, Fallback::NotAttempted)
-    } else {
-        discover(args, &builder, scheme)?
-    };
-    if args.verbose {
-        match base.origin() {
-            BaseOrigin::Federated(target) => {
-                eprintln!("avatars: federated: {}:{}", target.host(), target.port());
-            }
-            BaseOrigin::Central(reason) => eprintln!("avatars: central server: {reason}"),
-        }
+    if let Some(warning) = args.default.as_deref().and_then(default_warning) {
+        eprintln!("avatars: warning: {warning}");
     }
-    if args.srcset.is_empty() {
-        writeln!(out, "{}", builder.build_with_base(&base))?;
+    let builders = args
+        .identity
+        .iter()
+        .map(|identity| builder(args, identity))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bases = if args.no_discovery {
+        builders
+            .iter()
+            .map(|builder| BaseUrl::central(builder.scheme_of_page(), Fallback::NotAttempted))
+            .collect()
     } else {
-        let srcset = builder.srcset(&args.srcset, |url| url.build_with_base(&base));
-        writeln!(out, "{srcset}")?;
+        discover(args, &builders)?
+    };
+    for (builder, base) in builders.iter().zip(&bases) {
+        if args.verbose {
+            match base.origin() {
+                BaseOrigin::Federated(target) => {
+                    eprintln!("avatars: federated: {}:{}", target.host(), target.port());
+                }
+                BaseOrigin::Central(reason) => eprintln!("avatars: central server: {reason}"),
+            }
+        }
+        if args.srcset.is_empty() {
+            writeln!(out, "{}", builder.build_with_base(base))?;
+        } else {
+            let srcset = builder.srcset(&args.srcset, |url| url.build_with_base(base));
+            writeln!(out, "{srcset}")?;
+        }
     }
     Ok(())
 }
 
-fn discover(
-    args: &UrlArgs,
-    builder: &AvatarUrlBuilder,
-    scheme: Scheme,
-) -> Result<BaseUrl, CliError> {
+/// The base URL of each builder's identity, through one [`Discovery`] (so a domain asked for
+/// twice is looked up once).
+fn discover(args: &UrlArgs, builders: &[AvatarUrlBuilder]) -> Result<Vec<BaseUrl>, CliError> {
     let runtime = small_runtime()?;
     runtime.block_on(async {
         let mut discovery = Discovery::builder().timeout(Duration::from_millis(args.timeout_ms));
@@ -52,23 +62,30 @@ fn discover(
             discovery = discovery.nameserver(*nameserver);
         }
         let discovery = match discovery.build() {
-            Ok(discovery) => discovery,
+            Ok(discovery) => Some(discovery),
             Err(err) => {
                 // No usable resolver is one more DNS failure: the spec's answer is the central server.
                 eprintln!("avatars: warning: {err}; using the central server");
-                return Ok(BaseUrl::central(scheme, Fallback::LookupFailed));
+                None
             }
         };
-        Ok(match builder.identity().domain() {
-            Ok(domain) => discovery.base_url(&domain, scheme).await,
-            Err(_) => BaseUrl::central(scheme, Fallback::InvalidDomain),
-        })
+        let mut bases = Vec::with_capacity(builders.len());
+        for builder in builders {
+            let scheme = builder.scheme_of_page();
+            bases.push(match (&discovery, builder.identity().domain()) {
+                (Some(discovery), Ok(domain)) => discovery.base_url(&domain, scheme).await,
+                (None, _) => BaseUrl::central(scheme, Fallback::LookupFailed),
+                (_, Err(_)) => BaseUrl::central(scheme, Fallback::InvalidDomain),
+            });
+        }
+        Ok(bases)
     })
 }
 
-/// Turns the arguments into a URL builder; shared by every way of finding the base URL.
-fn builder(args: &UrlArgs) -> Result<AvatarUrlBuilder, CliError> {
-    let identity = Identity::parse(&args.identity)?;
+/// Turns the arguments into a URL builder for `identity`; shared by every way of finding the
+/// base URL.
+fn builder(args: &UrlArgs, identity: &str) -> Result<AvatarUrlBuilder, CliError> {
+    let identity = Identity::parse(identity)?;
     let mut builder = AvatarUrlBuilder::new(identity)
         .scheme(if args.https || args.scheme.as_deref() == Some("https") {
             Scheme::Https
@@ -86,9 +103,6 @@ fn builder(args: &UrlArgs) -> Result<AvatarUrlBuilder, CliError> {
         builder = builder.size(size);
     }
     if let Some(default) = &args.default {
-        if let Some(warning) = default_warning(default) {
-            eprintln!("avatars: warning: {warning}");
-        }
         builder = builder.default_image(default.clone());
     }
     Ok(builder)
@@ -170,7 +184,7 @@ mod tests {
             srcset: Vec::new(),
             max_size: 512,
             sha256: false,
-            identity: identity.into(),
+            identity: vec![identity.into()],
         }
     }
 

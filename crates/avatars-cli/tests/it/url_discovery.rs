@@ -134,3 +134,43 @@ async fn the_readme_url_examples_are_real_output() {
     }
     assert!(checked >= 4, "the README's url examples were not found");
 }
+
+/// Several identities: one URL each, in order, and one DNS query for a domain asked twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_identities_get_a_url_each_and_share_the_dns_answer() {
+    let dns = FakeDns::start(&[ZONE]).await.unwrap();
+    let nameserver = dns.addr().to_string();
+    let output = avatars(&[
+        "url",
+        "--nameserver",
+        &nameserver,
+        "alice@example.org",
+        "bob@example.org",
+        "carol@nowhere.example.net",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = stdout(&output);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3, "{printed}");
+    assert!(
+        lines[0].starts_with("http://avatars.example.org:8080/avatar/fbf7c6ae"),
+        "{printed}"
+    );
+    assert!(
+        lines[1].starts_with("http://avatars.example.org:8080/avatar/"),
+        "{printed}"
+    );
+    assert!(
+        lines[2].starts_with("http://cdn.libravatar.org/avatar/"),
+        "{printed}"
+    );
+    assert_eq!(
+        dns.queries_for("_avatars._tcp.example.org"),
+        1,
+        "the second lookup was cached"
+    );
+}
