@@ -302,7 +302,7 @@ pub(crate) struct UrlArgs {
     #[arg(long)]
     pub(crate) sha256: bool,
 
-    /// Email addresses or OpenID URLs (starting with http:// or https://): one URL is printed
+    /// Email addresses, or OpenID URLs starting with http:// or https://. One URL is printed
     /// per identity, in order, and DNS answers are reused between them.
     #[arg(required = true, value_name = "IDENTITY")]
     pub(crate) identity: Vec<String>,
