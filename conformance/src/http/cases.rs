@@ -6,10 +6,11 @@ use crate::fixtures::{BLUE, GREEN, RED};
 use crate::http::{Expect, HttpCheck, Judge, Req};
 
 use Expect::{
-    BodyEmpty, BodyIsReason, BodyLacks, BodyShorterThan, ColoursAcross, ContentLengthMatches,
-    ContentType, ContentTypeFromBytes, DifferentBodyFrom, EtagDiffersFrom, GifFrames, Header,
-    HeaderPresent, Location, MaxAge, NoOpenRedirect, Revalidates, SameBodyAs, SameHeadersAs,
-    ShorterMaxAgeThan, ShowsFixture, Square, SquareIn, Status, StatusIn, StrongEtag,
+    AnimatedFrames, BodyEmpty, BodyIsReason, BodyLacks, BodyShorterThan, ColoursAcross,
+    ContentLengthMatches, ContentType, ContentTypeFromBytes, DifferentBodyFrom, EtagDiffersFrom,
+    EtagDiffersWhenFormatDiffersFrom, GifFrames, Header, HeaderPresent, Location, MaxAge,
+    NoOpenRedirect, Revalidates, SameBodyAs, SameHeadersAs, ShorterMaxAgeThan, ShowsFixture,
+    Square, SquareIn, SquareWithin, Status, StatusIn, StrongEtag, VaryWhenFormatDiffersFrom,
 };
 use Level::{Compat, Must, Should};
 
@@ -21,6 +22,12 @@ const URL_DEFAULT: &str = "docs/protocol.md [server.default-url] (open redirect,
 const HEADERS: &str = "docs/protocol.md [server.headers]";
 const METHODS: &str = "docs/protocol.md [server.methods]";
 const RFC_HEAD: &str = "RFC 9110 9.3.2 (HEAD: the server MUST NOT send content)";
+/// What a browser sends for an image (Chromium's `Accept`).
+const BROWSER_ACCEPT: &[(&str, &str)] = &[(
+    "accept",
+    "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+)];
+const JPEG_48: Req = Req::get("/avatar/{jpeg}?s=48");
 const TRAVERSAL: &str = "RFC 3986 5.2.4 (dot segments); CWE-22 (path traversal)";
 
 fn case(
@@ -100,41 +107,41 @@ pub fn server_cases() -> Vec<Case> {
             "server-hash-suffix-png",
             Compat,
             HASH_FORM,
-            "a .png suffix is ignored for the lookup",
+            "a .png suffix finds the same avatar (in any format)",
             Req::get("/avatar/{george}.png?s=40"),
-            vec![Status(200), SameBodyAs(GEORGE_40)],
+            vec![Status(200), Square(40), ShowsFixture("george")],
         ),
         case(
             "server-hash-suffix-jpg",
             Compat,
             HASH_FORM,
-            "a .jpg suffix is ignored for the lookup",
+            "a .jpg suffix finds the same avatar (in any format)",
             Req::get("/avatar/{george}.jpg?s=40"),
-            vec![Status(200), SameBodyAs(GEORGE_40)],
+            vec![Status(200), Square(40), ShowsFixture("george")],
         ),
         case(
             "server-hash-suffix-jpeg",
             Compat,
             HASH_FORM,
-            "a .jpeg suffix is ignored for the lookup",
+            "a .jpeg suffix finds the same avatar (in any format)",
             Req::get("/avatar/{george}.jpeg?s=40"),
-            vec![Status(200), SameBodyAs(GEORGE_40)],
+            vec![Status(200), Square(40), ShowsFixture("george")],
         ),
         case(
             "server-hash-suffix-gif",
             Compat,
             HASH_FORM,
-            "a .gif suffix is ignored for the lookup",
+            "a .gif suffix finds the same avatar (in any format)",
             Req::get("/avatar/{george}.gif?s=40"),
-            vec![Status(200), SameBodyAs(GEORGE_40)],
+            vec![Status(200), Square(40), ShowsFixture("george")],
         ),
         case(
             "server-hash-suffix-webp",
             Compat,
             HASH_FORM,
-            "a .webp suffix is ignored for the lookup",
+            "a .webp suffix finds the same avatar (in any format)",
             Req::get("/avatar/{george}.webp?s=40"),
-            vec![Status(200), SameBodyAs(GEORGE_40)],
+            vec![Status(200), Square(40), ShowsFixture("george")],
         ),
         case(
             "server-hash-short",
@@ -831,5 +838,145 @@ pub fn server_cases() -> Vec<Case> {
             vec![Status(200), Square(40)],
         ),
     ]);
+    cases.extend(format_cases());
+    cases.extend(gravatar_cases());
     cases
+}
+
+/// `[server.format]`: an extension names the format; `Accept` may choose another; either way
+/// the answer is correct, animations stay animated, and caches can tell the formats apart.
+/// A server that always answers in the stored format passes every case but the extension ones.
+fn format_cases() -> Vec<Case> {
+    let accept_webp = JPEG_48.headers(BROWSER_ACCEPT);
+    vec![
+        case(
+            "server-format-extension-png",
+            Compat,
+            "Gravatar (a .png or .jpg on the hash); docs/protocol.md [server.format]",
+            "HASH.png answers a PNG, of the stored picture",
+            Req::get("/avatar/{jpeg}.png?s=48"),
+            vec![
+                Status(200),
+                ContentType("image/png"),
+                ContentTypeFromBytes,
+                Square(48),
+                ShowsFixture("jpeg"),
+            ],
+        ),
+        case(
+            "server-format-extension-webp",
+            Compat,
+            "Gravatar (WebP); docs/protocol.md [server.format]",
+            "HASH.webp answers a WebP, of the stored picture",
+            Req::get("/avatar/{jpeg}.webp?s=48"),
+            vec![
+                Status(200),
+                ContentType("image/webp"),
+                ContentTypeFromBytes,
+                Square(48),
+                ShowsFixture("jpeg"),
+            ],
+        ),
+        case(
+            "server-format-accept-answers",
+            Must,
+            "Libravatar API (a hit is the stored picture); RFC 9110 12.5.1 (Accept is a preference)",
+            "a browser's Accept gets the stored picture, in a format the bytes declare",
+            accept_webp,
+            vec![
+                Status(200),
+                ContentTypeFromBytes,
+                Square(48),
+                ShowsFixture("jpeg"),
+            ],
+        ),
+        case(
+            "server-format-vary",
+            Should,
+            "RFC 9110 12.5.5 (Vary names what chose the representation)",
+            "an answer whose format follows Accept says Vary: accept",
+            accept_webp,
+            vec![VaryWhenFormatDiffersFrom(JPEG_48)],
+        ),
+        case(
+            "server-format-etag",
+            Should,
+            "RFC 9110 8.8.3 (an entity tag tells representations apart)",
+            "another format is another representation: another ETag",
+            accept_webp,
+            vec![EtagDiffersWhenFormatDiffersFrom(JPEG_48)],
+        ),
+        case(
+            "server-format-conditional",
+            Should,
+            "docs/protocol.md [server.conditional]",
+            "a negotiated answer revalidates with its own ETag",
+            accept_webp,
+            vec![Status(200), Revalidates],
+        ),
+        case(
+            "server-format-animated-extension",
+            Should,
+            "docs/protocol.md [server.hit] (animations stay animated)",
+            "HASH.webp of an animated GIF is still animated (as WebP, or GIF)",
+            Req::get("/avatar/{animated}.webp?s=40"),
+            vec![
+                Status(200),
+                ContentTypeFromBytes,
+                Square(40),
+                AnimatedFrames(3),
+            ],
+        ),
+        case(
+            "server-format-animated-accept",
+            Should,
+            "docs/protocol.md [server.hit] (animations stay animated)",
+            "an animated GIF stays animated whatever Accept lists",
+            Req::get("/avatar/{animated}?s=40").headers(BROWSER_ACCEPT),
+            vec![
+                Status(200),
+                ContentTypeFromBytes,
+                Square(40),
+                AnimatedFrames(3),
+            ],
+        ),
+    ]
+}
+
+/// What Gravatar documents beyond the Libravatar API, which sites moving from Gravatar send.
+fn gravatar_cases() -> Vec<Case> {
+    vec![
+        case(
+            "server-size-gravatar-max",
+            Compat,
+            "Gravatar (sizes up to 2048); docs/protocol.md [server.size]",
+            "s=2048 gives a square of 512 (the Libravatar maximum) to 2048 pixels",
+            Req::get("/avatar/{george}?s=2048"),
+            vec![Status(200), SquareWithin(512, 2048)],
+        ),
+        case(
+            "server-default-initials",
+            Compat,
+            "Gravatar (d=initials with name=); docs/protocol.md [server.default-initials]",
+            "d=initials&name=... draws a 64 x 64 picture that differs between names",
+            Req::get("/avatar/{nobody}?s=64&d=initials&name=Jane+Doe"),
+            vec![
+                Status(200),
+                ContentTypeFromBytes,
+                Square(64),
+                DifferentBodyFrom(Req::get("/avatar/{nobody}?s=64&d=initials&name=Kim+Lee")),
+            ],
+        ),
+        case(
+            "server-default-initials-given",
+            Compat,
+            "Gravatar (initials= wins over name=); docs/protocol.md [server.default-initials]",
+            "initials=JD draws what name=Jane Doe draws",
+            Req::get("/avatar/{nobody}?s=64&d=initials&initials=JD&name=Kim+Lee"),
+            vec![
+                Status(200),
+                SameBodyAs(Req::get("/avatar/{nobody}?s=64&d=initials&name=Jane+Doe")),
+            ],
+        ),
+    ]
 }

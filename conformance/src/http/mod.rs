@@ -138,6 +138,17 @@ pub enum Expect {
     ColoursAcross([[u8; 3]; 3]),
     /// The body is an animated GIF with at least this many frames.
     GifFrames(usize),
+    /// The body is an animation, GIF or WebP, with at least this many frames.
+    AnimatedFrames(usize),
+    /// The body decodes to a square image whose side is within these bounds (inclusive).
+    SquareWithin(u32, u32),
+    /// When this answer and another request's come in different formats (`Content-Type`),
+    /// both carry `Vary` listing `accept` (RFC 9110 12.5.5: caches must not give one client's
+    /// format to another). Same formats pass.
+    VaryWhenFormatDiffersFrom(Req),
+    /// When this answer and another request's come in different formats, their `ETag`s (when
+    /// both have one) differ: a strong validator names one representation (RFC 9110 8.8.3).
+    EtagDiffersWhenFormatDiffersFrom(Req),
     /// The body is empty.
     BodyEmpty,
     /// The body is shorter than this many bytes.
@@ -205,6 +216,20 @@ impl fmt::Display for Expect {
                 "across the middle row, pixels near rgb{left:?}, rgb{centre:?}, rgb{right:?} (a centred crop)"
             ),
             Self::GifFrames(frames) => write!(f, "an animated GIF of at least {frames} frames"),
+            Self::AnimatedFrames(frames) => {
+                write!(f, "an animated GIF or WebP of at least {frames} frames")
+            }
+            Self::SquareWithin(low, high) => {
+                write!(f, "a square image of {low} to {high} pixels a side")
+            }
+            Self::VaryWhenFormatDiffersFrom(other) => write!(
+                f,
+                "Vary: accept on both answers if {other} comes in another format"
+            ),
+            Self::EtagDiffersWhenFormatDiffersFrom(other) => write!(
+                f,
+                "an ETag different from {other}'s if that comes in another format"
+            ),
             Self::BodyEmpty => f.write_str("an empty body"),
             Self::BodyShorterThan(limit) => write!(f, "a body shorter than {limit} bytes"),
             Self::BodyContains(text) => write!(f, "a body containing {text:?}"),
@@ -277,7 +302,9 @@ impl HttpCheck {
             | Expect::SameEtagAs(other)
             | Expect::EtagDiffersFrom(other)
             | Expect::SameHeadersAs(other)
-            | Expect::ShorterMaxAgeThan(other) = expect
+            | Expect::ShorterMaxAgeThan(other)
+            | Expect::VaryWhenFormatDiffersFrom(other)
+            | Expect::EtagDiffersWhenFormatDiffersFrom(other) = expect
             {
                 templates.push(other.target);
             }
@@ -406,6 +433,14 @@ async fn check(
         Expect::ColoursAcross(colours) => ok(image::load_from_memory(&got.body)
             .is_ok_and(|image| colours_across(&image.to_rgb8(), colours))),
         Expect::GifFrames(frames) => ok(gif_frames(&got.body) >= *frames),
+        Expect::AnimatedFrames(frames) => {
+            ok(gif_frames(&got.body).max(webp_frames(&got.body)) >= *frames)
+        }
+        Expect::SquareWithin(low, high) => {
+            ok(image::load_from_memory(&got.body).is_ok_and(|image| {
+                image.width() == image.height() && (*low..=*high).contains(&image.width())
+            }))
+        }
         Expect::BodyEmpty => ok(got.body.is_empty()),
         Expect::BodyShorterThan(limit) => ok(got.body.len() < *limit),
         Expect::BodyContains(text) => ok(String::from_utf8_lossy(&got.body).contains(text)),
@@ -432,7 +467,9 @@ async fn check(
         | Expect::SameEtagAs(other)
         | Expect::EtagDiffersFrom(other)
         | Expect::SameHeadersAs(other)
-        | Expect::ShorterMaxAgeThan(other) => {
+        | Expect::ShorterMaxAgeThan(other)
+        | Expect::VaryWhenFormatDiffersFrom(other)
+        | Expect::EtagDiffersWhenFormatDiffersFrom(other) => {
             let second_answer = fetch(target, other).await?;
             let second = judge.pick(&second_answer);
             let holds = match expect {
@@ -445,6 +482,17 @@ async fn check(
                     (Some(mine), Some(theirs)) => mine != theirs,
                     _ => true,
                 },
+                Expect::VaryWhenFormatDiffersFrom(_) => {
+                    !differ_in_format(got, second)
+                        || (varies_with_accept(got) && varies_with_accept(second))
+                }
+                Expect::EtagDiffersWhenFormatDiffersFrom(_) => {
+                    !differ_in_format(got, second)
+                        || match (got.header("etag"), second.header("etag")) {
+                            (Some(mine), Some(theirs)) => mine != theirs,
+                            _ => true,
+                        }
+                }
                 Expect::SameHeadersAs(_) => {
                     let strip = |exchange: &Exchange| {
                         let mut headers = exchange.headers.clone();
@@ -567,6 +615,31 @@ fn max_age(value: &str) -> Option<u64> {
         part.trim()
             .strip_prefix("max-age=")
             .and_then(|age| age.trim().parse().ok())
+    })
+}
+
+/// Whether two answers are in different formats, by their bytes.
+fn differ_in_format(one: &Exchange, other: &Exchange) -> bool {
+    avatar_image::ImageFormat::sniff(&one.body) != avatar_image::ImageFormat::sniff(&other.body)
+}
+
+/// Whether `Vary` lists `accept` (or is `*`).
+fn varies_with_accept(exchange: &Exchange) -> bool {
+    exchange
+        .headers
+        .get_all("vary")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .any(|token| token == "*" || token.eq_ignore_ascii_case("accept"))
+}
+
+/// How many frames an animated WebP has (0 if it is not a WebP; 1 for a still one).
+fn webp_frames(bytes: &[u8]) -> usize {
+    use image::AnimationDecoder as _;
+    image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(bytes)).map_or(0, |decoder| {
+        decoder.into_frames().take(1000).flatten().count()
     })
 }
 

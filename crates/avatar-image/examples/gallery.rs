@@ -1,22 +1,44 @@
 //! Writes every default-image generator for 12 identities at 32, 80 and 256 px, and an HTML page
-//! showing them as grids: generators across, identities down, one grid per size. Run through
-//! `cargo xtask gallery --out DIR`, or directly: `cargo run -p avatar-image --example gallery -- DIR`.
+//! showing them as grids: generators across, identities down, one grid per size; then
+//! `d=initials` for names in a dozen scripts (and the fallback for a script the font lacks)
+//! at the same sizes. Run through `cargo xtask gallery --out DIR`, or directly:
+//! `cargo run -p avatar-image --example gallery -- DIR`.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use avatar_image::render_default;
-use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity};
+use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity, Initials};
 
 const SIZES: [u32; 3] = [32, 80, 256];
+
+/// Names for `d=initials`, with the address each belongs to (which picks the colour).
+const NAMES: [(&str, &str); 14] = [
+    ("Jane Doe", "jane@example.org"),
+    ("jean-luc picard", "jl@example.org"),
+    ("Élodie Ørsted", "elodie@example.org"),
+    ("Σωκράτης Παπαδόπουλος", "sokratis@example.org"),
+    ("Александр Пушкин", "pushkin@example.org"),
+    ("Արամ Խաչատրյան", "aram@example.org"),
+    ("ნინო ბერიძე", "nino@example.org"),
+    ("דוד כהן", "david@example.org"),
+    ("محمد علي", "mohammed@example.org"),
+    ("Nguyễn Văn An", "an@example.org"),
+    ("Madonna", "madonna@example.org"),
+    ("42 Club", "club@example.org"),
+    ("山田太郎 (no glyph: fallback)", "yamada@example.org"),
+    ("(no name: fallback)", "anonymous@example.org"),
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: gallery OUT-DIR")?);
     std::fs::create_dir_all(&out)?;
-    // Every drawn keyword but blank (nothing to see).
+    // Every drawn keyword but blank (nothing to see) and initials (its own table, by name).
     let keywords: Vec<DefaultKeyword> = DefaultKeyword::ALL
         .into_iter()
-        .filter(|k| k.is_drawn() && *k != DefaultKeyword::Blank)
+        .filter(|k| {
+            k.is_drawn() && *k != DefaultKeyword::Blank && !matches!(k, DefaultKeyword::Initials(_))
+        })
         .collect();
     let people: Vec<String> = (1..=12).map(|n| format!("person{n}@example.org")).collect();
 
@@ -55,10 +77,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         html.push_str("</table>");
     }
+    written += initials_grid(&out, &mut html)?;
     std::fs::write(out.join("index.html"), html)?;
     println!(
         "wrote {written} images and {}",
         out.join("index.html").display()
     );
     Ok(())
+}
+
+/// `d=initials` for every name of [`NAMES`] at every size, as one table.
+fn initials_grid(
+    out: &std::path::Path,
+    html: &mut String,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    html.push_str(
+        "<h2>d=initials</h2><p>Letters from <code>name=</code> (first and last word), in \
+         DejaVu Sans Bold on the hash's palette colour, white or black text for WCAG AA; a \
+         script the font lacks gets the fallback figure.</p><table><tr><th>name</th>",
+    );
+    for size in SIZES {
+        write!(html, "<th>{size} px</th>")?;
+    }
+    html.push_str("</tr>");
+    let mut written = 0;
+    for (n, (label, address)) in NAMES.iter().enumerate() {
+        let name = label.split(" (").next().unwrap_or(label);
+        let name = if name.starts_with('(') { "" } else { name };
+        let initials = Initials::from_query(None, Some(name));
+        let hash = Identity::parse(address)?.hash(HashAlgorithm::Md5);
+        write!(html, "<tr><th class=person>{label} &rarr; {initials}</th>")?;
+        for size in SIZES {
+            let rendered = render_default(DefaultKeyword::Initials(initials), &hash, size)?
+                .ok_or("not an image")?;
+            let file = format!("initials-{n}-{size}.png");
+            std::fs::write(out.join(&file), &rendered.bytes)?;
+            write!(
+                html,
+                "<td><img src='{file}' width={size} height={size} alt='initials {initials} at {size} px'></td>"
+            )?;
+            written += 1;
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+    Ok(written)
 }

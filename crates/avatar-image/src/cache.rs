@@ -1,6 +1,6 @@
 //! A render cache bounded by the bytes it holds.
 
-use avatar_proto::{AvatarHash, DefaultKeyword};
+use avatar_proto::{AvatarHash, DefaultKeyword, ImageFormat};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use sha2::{Digest as _, Sha256};
@@ -17,6 +17,8 @@ pub enum RenderKey {
         content: [u8; 32],
         /// Width and height.
         size: u32,
+        /// The format it is encoded in.
+        format: ImageFormat,
     },
     /// A drawn default for a hash, at a size.
     Default {
@@ -26,15 +28,18 @@ pub enum RenderKey {
         hash: AvatarHash,
         /// Width and height.
         size: u32,
-        /// [`Palette::id`](crate::Palette::id) of the palette `d=color` is drawn from (0 for
-        /// every other keyword): a themed colour must not share an `ETag` with another theme's.
+        /// [`Palette::id`](crate::Palette::id) of the palette `d=color` and `d=initials` are
+        /// drawn from (0 for every other keyword): a themed colour must not share an `ETag`
+        /// with another theme's.
         palette: u64,
+        /// The format it is encoded in.
+        format: ImageFormat,
     },
 }
 
 /// Bumped whenever decoding, resizing, encoding or drawing changes what bytes a key renders to,
 /// so fingerprints (and the ETags built from them) never outlive the bytes they stood for.
-pub const RENDERER_VERSION: u8 = 2;
+pub const RENDERER_VERSION: u8 = 3;
 
 impl RenderKey {
     /// A 16-byte digest of the key and [`RENDERER_VERSION`]: the same for every rendition of the
@@ -45,26 +50,41 @@ impl RenderKey {
         let mut hasher = Sha256::new();
         hasher.update([RENDERER_VERSION]);
         match self {
-            Self::Stored { content, size } => {
+            Self::Stored {
+                content,
+                size,
+                format,
+            } => {
                 hasher.update(b"stored");
                 hasher.update(content);
                 hasher.update(size.to_be_bytes());
+                hasher.update(format.extension().as_bytes());
             }
             Self::Default {
                 keyword,
                 hash,
                 size,
                 palette,
+                format,
             } => {
                 hasher.update(b"default");
                 hasher.update(keyword.name().as_bytes());
                 match keyword {
                     DefaultKeyword::Robohash(set) => hasher.update(set.name().as_bytes()),
                     DefaultKeyword::Colour => hasher.update(palette.to_be_bytes()),
+                    DefaultKeyword::Initials(initials) => {
+                        hasher.update(palette.to_be_bytes());
+                        // Length first, so no two letter sequences hash alike.
+                        hasher.update([u8::try_from(initials.letters().len()).unwrap_or(u8::MAX)]);
+                        for letter in initials.letters() {
+                            hasher.update(u32::from(*letter).to_be_bytes());
+                        }
+                    }
                     _ => {}
                 }
                 hasher.update(hash.as_bytes());
                 hasher.update(size.to_be_bytes());
+                hasher.update(format.extension().as_bytes());
             }
         }
         let digest: [u8; 32] = hasher.finalize().into();
@@ -196,7 +216,6 @@ mod tests {
     use avatar_proto::RobohashSet;
 
     use super::*;
-    use crate::format::ImageFormat;
 
     fn rendition(len: usize) -> Rendered {
         Rendered {
@@ -214,6 +233,7 @@ mod tests {
                 RenderKey::Stored {
                     content: [7; 32],
                     size,
+                    format: ImageFormat::Png,
                 },
                 rendition(4_000),
             );
@@ -229,56 +249,92 @@ mod tests {
             RenderKey::Stored {
                 content: [1; 32],
                 size: 80,
+                format: ImageFormat::Png,
             },
             RenderKey::Stored {
                 content: [2; 32],
                 size: 80,
+                format: ImageFormat::Png,
             },
             RenderKey::Stored {
                 content: [1; 32],
                 size: 81,
+                format: ImageFormat::Png,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Retro,
                 hash,
                 size: 80,
                 palette: 0,
+                format: ImageFormat::Png,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Identicon,
                 hash,
                 size: 80,
                 palette: 0,
+                format: ImageFormat::Png,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Robohash(RobohashSet::Set1),
                 hash,
                 size: 80,
                 palette: 0,
+                format: ImageFormat::Png,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Robohash(RobohashSet::Set2),
                 hash,
                 size: 80,
                 palette: 0,
+                format: ImageFormat::Png,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Retro,
                 hash: AvatarHash::Md5([4; 16]),
                 size: 80,
                 palette: 0,
+                format: ImageFormat::Png,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Colour,
                 hash,
                 size: 80,
                 palette: 1,
+                format: ImageFormat::Png,
+            },
+            RenderKey::Stored {
+                content: [1; 32],
+                size: 80,
+                format: ImageFormat::Webp,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Initials(avatar_proto::Initials::given("AB")),
+                hash,
+                size: 80,
+                palette: 1,
+                format: ImageFormat::Png,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Initials(avatar_proto::Initials::given("AC")),
+                hash,
+                size: 80,
+                palette: 1,
+                format: ImageFormat::Png,
+            },
+            RenderKey::Default {
+                keyword: DefaultKeyword::Retro,
+                hash,
+                size: 80,
+                palette: 0,
+                format: ImageFormat::Webp,
             },
             RenderKey::Default {
                 keyword: DefaultKeyword::Colour,
                 hash,
                 size: 80,
                 palette: 2,
+                format: ImageFormat::Png,
             },
         ];
         let fingerprints: std::collections::HashSet<_> =
@@ -297,6 +353,7 @@ mod tests {
         let key = RenderKey::Stored {
             content: [9; 32],
             size: 80,
+            format: ImageFormat::Png,
         };
         let tasks: Vec<_> = (0..16)
             .map(|_| {
@@ -324,6 +381,7 @@ mod tests {
         let key = RenderKey::Stored {
             content: [8; 32],
             size: 80,
+            format: ImageFormat::Png,
         };
         let failed = cache
             .get_or_render(key.clone(), async { Err("corrupt") })
@@ -343,6 +401,7 @@ mod tests {
         let key = RenderKey::Stored {
             content: [1; 32],
             size: 80,
+            format: ImageFormat::Png,
         };
         cache.insert(key.clone(), rendition(10));
         assert_eq!(cache.get(&key), None);

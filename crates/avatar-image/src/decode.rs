@@ -5,8 +5,8 @@ use std::io::Cursor;
 use image::{AnimationDecoder as _, DynamicImage, ImageDecoder as _, ImageReader};
 
 use crate::error::ImageError;
-use crate::format::ImageFormat;
 use crate::limits::Limits;
+use avatar_proto::ImageFormat;
 
 /// What the header of an image says, checked against the limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +37,12 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
             limit: limits.max_input_bytes,
         });
     }
-    let format = ImageFormat::sniff(bytes).ok_or(ImageError::UnknownFormat)?;
+    let (format, image_crate_format) = ImageFormat::sniff(bytes)
+        .and_then(|format| Some((format, readable(format)?)))
+        .ok_or(ImageError::UnknownFormat)?;
     let (width, height) = match fixed_header_dimensions(format, bytes) {
         Some(dimensions) => dimensions,
-        None => ImageReader::with_format(Cursor::new(bytes), format.to_image_crate())
+        None => ImageReader::with_format(Cursor::new(bytes), image_crate_format)
             .into_dimensions()
             .map_err(|err| corrupt(format, &err))?,
     };
@@ -81,6 +83,18 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> 
     })
 }
 
+/// The `image` crate's name for a format this crate reads: every one but AVIF, which may be
+/// served but is never accepted as an upload (no AVIF decoder is built in).
+const fn readable(format: ImageFormat) -> Option<image::ImageFormat> {
+    match format {
+        ImageFormat::Png => Some(image::ImageFormat::Png),
+        ImageFormat::Jpeg => Some(image::ImageFormat::Jpeg),
+        ImageFormat::Gif => Some(image::ImageFormat::Gif),
+        ImageFormat::Webp => Some(image::ImageFormat::WebP),
+        ImageFormat::Avif => None,
+    }
+}
+
 pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decoded), ImageError> {
     let info = probe(bytes, limits)?;
     if info.format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
@@ -107,7 +121,8 @@ fn decode_still(
     limits: &Limits,
 ) -> Result<DynamicImage, ImageError> {
     let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format.to_image_crate());
+    let image_crate_format = readable(info.format).ok_or(ImageError::UnknownFormat)?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_crate_format);
     reader.limits(limits.for_image_crate());
     let mut decoder = reader.into_decoder().map_err(|err| failed(&err))?;
     // A damaged EXIF block is no reason to refuse a picture: it is shown as stored.

@@ -1,47 +1,70 @@
-//! Encoding rendered pixels in the stored image's format.
+//! Encoding rendered pixels in the response's format.
+//!
+//! The encoders, chosen by measurement (the README's format table, `cargo xtask bench`):
+//! - JPEG: `image`'s encoder at quality 90;
+//! - PNG: `image`'s encoder, fast compression with adaptive filters;
+//! - GIF: `image`'s encoder (`NeuQuant` quantisation), animations kept;
+//! - WebP: libwebp through the `webp` crate, because `image` only writes lossless WebP, which is
+//!   larger than the JPEG it replaces for photos. Lossy (quality 80) when the pixels came from a
+//!   lossy source (JPEG, or a photo sent as WebP), lossless for everything else (PNG and GIF
+//!   uploads, the drawn defaults), where flat colours and hard edges compress better losslessly
+//!   and no blur is added. Animations become animated WebP.
+//! - AVIF: `image`'s encoder (ravif) when the `avif` feature is built; otherwise asking for AVIF
+//!   is an [`ImageError::Encode`] the service never triggers (it only offers AVIF when built in).
 
 use image::codecs::gif::{GifEncoder, Repeat};
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::codecs::webp::WebPEncoder;
-use image::{ExtendedColorType, ImageEncoder as _, RgbaImage};
+use image::{ExtendedColorType, ImageEncoder as _, RgbImage, RgbaImage};
 
 use crate::error::ImageError;
-use crate::format::ImageFormat;
 use crate::resize::Pixels;
+use avatar_proto::ImageFormat;
 
 /// JPEG quality of rendered avatars.
 const JPEG_QUALITY: u8 = 90;
+/// libwebp quality of lossy WebP renditions (libwebp's own default is 75).
+const WEBP_QUALITY: f32 = 80.0;
+/// libwebp's effort, 0 (fastest) to 6 (smallest): 4 is its default, the usual trade.
+const WEBP_METHOD: i32 = 4;
 
-pub(crate) fn still(pixels: Pixels, format: ImageFormat) -> Result<Vec<u8>, ImageError> {
-    let mut out = Vec::new();
-    let error = |err: image::ImageError| ImageError::Encode {
-        format,
-        detail: err.to_string(),
-    };
-    let (width, height, raw, color) = match (pixels, format) {
-        // JPEG has no alpha: flatten whatever came in to RGB.
-        (Pixels::Rgba(rgba), ImageFormat::Jpeg) => {
-            let rgb = image::DynamicImage::ImageRgba8(rgba).into_rgb8();
-            (
-                rgb.width(),
-                rgb.height(),
-                rgb.into_raw(),
-                ExtendedColorType::Rgb8,
-            )
+/// Whether pixels came from a lossy source: lossy WebP then loses nothing that mattered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// JPEG (or a lossy WebP) photograph.
+    Lossy,
+    /// PNG, GIF, or pixels this crate drew.
+    Exact,
+}
+
+impl Source {
+    pub(crate) fn of(format: ImageFormat) -> Self {
+        match format {
+            ImageFormat::Jpeg | ImageFormat::Webp | ImageFormat::Avif => Self::Lossy,
+            ImageFormat::Png | ImageFormat::Gif => Self::Exact,
         }
-        (Pixels::Rgb(rgb), _) => (
-            rgb.width(),
-            rgb.height(),
-            rgb.into_raw(),
-            ExtendedColorType::Rgb8,
-        ),
-        (Pixels::Rgba(rgba), _) => (
-            rgba.width(),
-            rgba.height(),
-            rgba.into_raw(),
-            ExtendedColorType::Rgba8,
-        ),
+    }
+}
+
+pub(crate) fn still(
+    pixels: Pixels,
+    format: ImageFormat,
+    source: Source,
+) -> Result<Vec<u8>, ImageError> {
+    let mut out = Vec::new();
+    let error = |detail: String| ImageError::Encode { format, detail };
+    let pixels = match (pixels, format) {
+        // JPEG has no alpha: whatever is transparent is shown on white, as on most pages.
+        (Pixels::Rgba(rgba), ImageFormat::Jpeg) => Pixels::Rgb(on_white(&rgba)),
+        (pixels, _) => pixels,
+    };
+    let (width, height) = match &pixels {
+        Pixels::Rgb(rgb) => rgb.dimensions(),
+        Pixels::Rgba(rgba) => rgba.dimensions(),
+    };
+    let (raw, color) = match pixels {
+        Pixels::Rgb(rgb) => (rgb.into_raw(), ExtendedColorType::Rgb8),
+        Pixels::Rgba(rgba) => (rgba.into_raw(), ExtendedColorType::Rgba8),
     };
     let written = match format {
         ImageFormat::Png => {
@@ -51,20 +74,121 @@ pub(crate) fn still(pixels: Pixels, format: ImageFormat) -> Result<Vec<u8>, Imag
         ImageFormat::Jpeg => JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
             .write_image(&raw, width, height, color),
         ImageFormat::Gif => GifEncoder::new(&mut out).encode(&raw, width, height, color),
+        ImageFormat::Avif => avif(&mut out, &raw, width, height, color),
         ImageFormat::Webp => {
-            WebPEncoder::new_lossless(&mut out).write_image(&raw, width, height, color)
+            return webp_still(&raw, color, width, height, source)
+                .map_err(error)
+                .map(exact);
         }
     };
-    written.map_err(error)?;
+    written.map_err(|err| error(err.to_string()))?;
     Ok(exact(out))
 }
 
-/// Encodes PNG from RGBA (the drawn defaults).
-pub(crate) fn png(image: RgbaImage) -> Result<Vec<u8>, ImageError> {
-    still(Pixels::Rgba(image), ImageFormat::Png)
+#[cfg(feature = "avif")]
+fn avif(
+    out: &mut Vec<u8>,
+    raw: &[u8],
+    width: u32,
+    height: u32,
+    color: ExtendedColorType,
+) -> image::ImageResult<()> {
+    // Speed 8 of 10: renditions are small and made on request; quality 70 is ravif's own
+    // recommendation for photographs.
+    image::codecs::avif::AvifEncoder::new_with_speed_quality(out, 8, 70)
+        .write_image(raw, width, height, color)
 }
 
-pub(crate) fn animated_gif(frames: Vec<image::Frame>) -> Result<Vec<u8>, ImageError> {
+#[cfg(not(feature = "avif"))]
+fn avif(
+    _out: &mut Vec<u8>,
+    _raw: &[u8],
+    _width: u32,
+    _height: u32,
+    _color: ExtendedColorType,
+) -> image::ImageResult<()> {
+    Err(image::ImageError::Unsupported(
+        image::error::UnsupportedError::from_format_and_kind(
+            image::ImageFormat::Avif.into(),
+            image::error::UnsupportedErrorKind::Format(image::ImageFormat::Avif.into()),
+        ),
+    ))
+}
+
+/// Composites RGBA over white.
+fn on_white(rgba: &RgbaImage) -> RgbImage {
+    RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let over = |channel: u8| {
+            let mixed = u16::from(channel) * u16::from(a) + 255 * (255 - u16::from(a));
+            // At most 255 * 255, so the rounded quotient is at most 255.
+            u8::try_from((mixed + 127) / 255).unwrap_or(u8::MAX)
+        };
+        image::Rgb([over(r), over(g), over(b)])
+    })
+}
+
+fn webp_config(source: Source) -> Result<webp::WebPConfig, String> {
+    let mut config =
+        webp::WebPConfig::new().map_err(|()| "libwebp refused its own defaults".to_owned())?;
+    config.method = WEBP_METHOD;
+    match source {
+        Source::Lossy => {
+            config.lossless = 0;
+            config.quality = WEBP_QUALITY;
+            config.alpha_compression = 1;
+        }
+        Source::Exact => {
+            config.lossless = 1;
+            // For lossless, quality is effort: 75 is libwebp's default.
+            config.quality = 75.0;
+            // Keep the colour under fully transparent pixels out of the file: smaller, and
+            // nobody sees it.
+            config.exact = 0;
+        }
+    }
+    Ok(config)
+}
+
+fn webp_still(
+    raw: &[u8],
+    color: ExtendedColorType,
+    width: u32,
+    height: u32,
+    source: Source,
+) -> Result<Vec<u8>, String> {
+    let config = webp_config(source)?;
+    let layout = if color == ExtendedColorType::Rgba8 {
+        webp::PixelLayout::Rgba
+    } else {
+        webp::PixelLayout::Rgb
+    };
+    let encoder = webp::Encoder::new(raw, layout, width, height);
+    let memory = encoder
+        .encode_advanced(&config)
+        .map_err(|err| format!("libwebp: {err:?}"))?;
+    Ok(memory.to_vec())
+}
+
+/// Encodes an animation: an animated GIF or WebP; any other format gets the first frame.
+pub(crate) fn animated(
+    frames: Vec<image::Frame>,
+    format: ImageFormat,
+) -> Result<Vec<u8>, ImageError> {
+    match format {
+        ImageFormat::Gif => animated_gif(frames),
+        ImageFormat::Webp => animated_webp(&frames).map(exact),
+        other => match frames.into_iter().next() {
+            Some(first) => still(Pixels::Rgba(first.into_buffer()), other, Source::Exact),
+            None => Err(ImageError::Encode {
+                format: other,
+                detail: "the animation has no frames".to_owned(),
+            }),
+        },
+    }
+}
+
+fn animated_gif(frames: Vec<image::Frame>) -> Result<Vec<u8>, ImageError> {
     let error = |err: image::ImageError| ImageError::Encode {
         format: ImageFormat::Gif,
         detail: err.to_string(),
@@ -76,6 +200,39 @@ pub(crate) fn animated_gif(frames: Vec<image::Frame>) -> Result<Vec<u8>, ImageEr
         encoder.encode_frames(frames).map_err(error)?;
     }
     Ok(exact(out))
+}
+
+/// An animated WebP with the frames' delays; frames are whole canvases of one size.
+fn animated_webp(frames: &[image::Frame]) -> Result<Vec<u8>, ImageError> {
+    let error = |detail: String| ImageError::Encode {
+        format: ImageFormat::Webp,
+        detail,
+    };
+    let Some(first) = frames.first() else {
+        return Err(error("the animation has no frames".to_owned()));
+    };
+    let (width, height) = first.buffer().dimensions();
+    let config = webp_config(Source::Exact).map_err(error)?;
+    let mut encoder = webp::AnimEncoder::new(width, height, &config);
+    // 0: loop forever, as the GIF encoder's `Repeat::Infinite`.
+    encoder.set_loop_count(0);
+    let mut timestamp_ms: i32 = 0;
+    for frame in frames {
+        let buffer = frame.buffer();
+        encoder.add_frame(webp::AnimFrame::from_rgba(
+            buffer.as_raw(),
+            width,
+            height,
+            timestamp_ms,
+        ));
+        let (numerator, denominator) = frame.delay().numer_denom_ms();
+        let delay = numerator.checked_div(denominator).unwrap_or(0);
+        timestamp_ms = timestamp_ms.saturating_add(i32::try_from(delay).unwrap_or(i32::MAX));
+    }
+    let memory = encoder
+        .try_encode()
+        .map_err(|err| error(format!("libwebp: {err:?}")))?;
+    Ok(memory.to_vec())
 }
 
 /// Gives back the spare capacity the encoder's growth left: renditions live in the cache for

@@ -1,6 +1,6 @@
 //! The one error type of this crate.
 
-use crate::format::ImageFormat;
+use avatar_proto::ImageFormat;
 
 /// Why an image could not be decoded, rendered or encoded.
 ///

@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Where things live: [`decode`] (limits, probing, validation), `resize` (crop and resize),
-//! `encode`, [`render`] (the pipeline), [`cache`] (the render cache), [`defaults`] (drawn
+//! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
 
 pub mod cache;
@@ -25,17 +25,16 @@ pub mod decode;
 pub mod defaults;
 mod encode;
 mod error;
-mod format;
 mod limits;
 pub mod render;
 mod resize;
 pub mod xmpp;
 
+pub use avatar_proto::ImageFormat;
 pub use cache::{RenderCache, RenderKey};
 pub use decode::{ImageInfo, probe, validate};
 pub use defaults::{Palette, render_default, render_default_with};
 pub use error::ImageError;
-pub use format::ImageFormat;
 pub use limits::Limits;
-pub use render::{Rendered, render_square};
+pub use render::{Rendered, render_square, render_square_as};
 pub use xmpp::{XmppRendition, render_xmpp};

@@ -4,9 +4,9 @@ use bytes::Bytes;
 
 use crate::decode::{Decoded, decode};
 use crate::error::ImageError;
-use crate::format::ImageFormat;
 use crate::limits::Limits;
 use crate::{encode, resize};
+use avatar_proto::ImageFormat;
 
 /// The largest size anything is rendered at, whatever a caller asks.
 pub const MAX_RENDER_SIZE: u32 = 4096;
@@ -28,10 +28,30 @@ pub struct Rendered {
 /// # Errors
 /// Anything [`crate::probe`] or the decoder refuses, or [`ImageError::InvalidSize`].
 pub fn render_square(bytes: &[u8], size: u32, limits: &Limits) -> Result<Rendered, ImageError> {
+    render_square_as(bytes, size, None, limits)
+}
+
+/// [`render_square`] encoded in `format` (`None`: the source's). An animation stays animated as
+/// GIF or WebP, and becomes its first frame in PNG, JPEG or AVIF; transparency becomes white in
+/// JPEG.
+///
+/// # Errors
+/// As [`render_square`]; [`ImageError::Encode`] for AVIF without the `avif` feature.
+pub fn render_square_as(
+    bytes: &[u8],
+    size: u32,
+    format: Option<ImageFormat>,
+    limits: &Limits,
+) -> Result<Rendered, ImageError> {
     check_size(size)?;
     let (info, decoded) = decode(bytes, limits)?;
+    let format = format.unwrap_or(info.format);
     let encoded = match decoded {
-        Decoded::Still(image) => encode::still(resize::square(&image, size), info.format)?,
+        Decoded::Still(image) => encode::still(
+            resize::square(&image, size),
+            format,
+            encode::Source::of(info.format),
+        )?,
         Decoded::Animated(frames) => {
             let frames = frames
                 .into_iter()
@@ -41,12 +61,12 @@ pub fn render_square(bytes: &[u8], size: u32, limits: &Limits) -> Result<Rendere
                     image::Frame::from_parts(pixels, 0, 0, delay)
                 })
                 .collect();
-            encode::animated_gif(frames)?
+            encode::animated(frames, format)?
         }
     };
     Ok(Rendered {
         bytes: Bytes::from(encoded),
-        format: info.format,
+        format,
         size,
     })
 }

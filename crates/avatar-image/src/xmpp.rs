@@ -11,10 +11,10 @@ use sha1::{Digest as _, Sha1};
 
 use crate::decode::{Decoded, decode};
 use crate::error::ImageError;
-use crate::format::ImageFormat;
 use crate::limits::Limits;
 use crate::render::Rendered;
 use crate::{encode, resize};
+use avatar_proto::ImageFormat;
 
 /// A rendition must be smaller than this many bytes.
 pub const XMPP_BYTES_BELOW: usize = 8192;
@@ -44,7 +44,11 @@ pub fn render_xmpp(bytes: &[u8], limits: &Limits) -> Result<XmppRendition, Image
         }
     };
     for side in PNG_SIDES {
-        let png = encode::still(resize::square(&still, side), ImageFormat::Png)?;
+        let png = encode::still(
+            resize::square(&still, side),
+            ImageFormat::Png,
+            encode::Source::Exact,
+        )?;
         if png.len() < XMPP_BYTES_BELOW {
             return Ok(finish(png, ImageFormat::Png, side));
         }

@@ -32,6 +32,7 @@
 //! Where things live:
 //! - [`identity`]: emails and OpenID URLs, normalisation, hashes, the domain for discovery;
 //! - [`hash`]: [`AvatarHash`] and [`HashAlgorithm`];
+//! - [`format`]: [`ImageFormat`], and which one a response is in (extension, `Accept`);
 //! - [`request`]: parsing `/avatar/{hash}?query` ([`AvatarRequest`]), default keywords, the
 //!   trusted-URL filter for `d=` redirects;
 //! - [`srv`]: SRV records, RFC 2782 selection, sanitising, base URLs and central fallbacks;
@@ -45,6 +46,7 @@
 #![doc = include_str!("../../../docs/protocol.md")]
 
 mod error;
+pub mod format;
 pub mod hash;
 pub mod hex;
 pub mod identity;
@@ -54,11 +56,12 @@ pub mod srv;
 pub mod url_builder;
 
 pub use error::Error;
+pub use format::{FormatChoice, ImageFormat, OutputFormats};
 pub use hash::{AvatarHash, HashAlgorithm};
 pub use identity::{Email, Identity, OpenId};
 pub use request::{
-    AvatarQuery, AvatarRequest, DefaultImage, DefaultKeyword, RedirectTarget, RequestRules,
-    RobohashSet, TrustedUrl, TrustedUrls,
+    AvatarQuery, AvatarRequest, DefaultImage, DefaultKeyword, Initials, RedirectTarget,
+    RequestRules, RobohashSet, TrustedUrl, TrustedUrls,
 };
 pub use scheme::Scheme;
 pub use srv::{BaseOrigin, BaseUrl, Fallback, SrvRecord, SrvTarget};

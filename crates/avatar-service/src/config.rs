@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use avatar_image::{Limits, Palette, RenderCache, cache::DEFAULT_CACHE_BYTES};
-use avatar_proto::{DefaultKeyword, RequestRules, TrustedUrls};
+use avatar_proto::{DefaultKeyword, OutputFormats, RequestRules, TrustedUrls};
 use avatar_store::Store;
 use http::HeaderValue;
 
@@ -31,6 +31,8 @@ pub(crate) struct Config {
     /// What `d=color` picks from, and its id (computed once, read on the hot path).
     pub(crate) palette: Arc<Palette>,
     pub(crate) palette_id: u64,
+    /// What `Accept` may turn a response into.
+    pub(crate) formats: OutputFormats,
 }
 
 /// Builds an [`AvatarService`]. Every setting has a default that works.
@@ -65,6 +67,7 @@ pub struct AvatarServiceBuilder<St> {
     upstream: Upstream,
     render_threads: Option<usize>,
     palette: Palette,
+    formats: OutputFormats,
 }
 
 impl<St: Store> AvatarServiceBuilder<St> {
@@ -82,7 +85,17 @@ impl<St: Store> AvatarServiceBuilder<St> {
             upstream: Upstream::off(),
             render_threads: None,
             palette: Palette::DEFAULT,
+            formats: OutputFormats::default(),
         }
+    }
+
+    /// Which formats a client's `Accept` may get instead of the stored one (default: WebP to
+    /// clients that list `image/webp`; AVIF off). An extension on the hash (`HASH.png`) always
+    /// chooses the format. Responses whose format `Accept` could change carry `Vary: Accept`.
+    /// [`OutputFormats::STORED_ONLY`] never looks at `Accept`.
+    pub const fn output_formats(mut self, formats: OutputFormats) -> Self {
+        self.formats = formats;
+        self
     }
 
     /// The colours `d=color` picks from (default: sixteen that keep white text readable); a
@@ -175,6 +188,9 @@ impl<St: Store> AvatarServiceBuilder<St> {
         if !prefix_ok {
             return Err(ServiceError::InvalidPrefix { found: self.prefix });
         }
+        if self.formats.offers_avif() && !cfg!(feature = "avif") {
+            return Err(ServiceError::AvifNotBuilt);
+        }
         let mut rules = RequestRules::default().trusted_urls(self.trusted_urls);
         if let Some(max_size) = self.max_size {
             rules = rules.max_size(max_size)?;
@@ -188,6 +204,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
             default_cache_control: cache_control(self.default_max_age),
             palette_id: self.palette.id(),
             palette: Arc::new(self.palette),
+            formats: self.formats,
         };
         let upstream = UpstreamClient::new(self.upstream, self.limits)?;
         let render_threads = match self.render_threads {

@@ -39,6 +39,12 @@ pub enum ServiceError {
     #[error("could not validate the upload: {0}")]
     Task(String),
 
+    /// AVIF output was asked for in a build without the `avif` feature.
+    #[error(
+        "AVIF output needs the `avif` feature of avatar-service (built without it); offer WebP only, or rebuild with --features avif"
+    )]
+    AvifNotBuilt,
+
     /// `render_threads(0)`: nothing could ever be rendered.
     #[error("render_threads must be at least 1")]
     NoRenderThreads,

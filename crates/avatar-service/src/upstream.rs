@@ -219,6 +219,8 @@ impl UpstreamClient {
                     },
                     fingerprint,
                     hit: false,
+                    // The upstream's bytes as they came: `Accept` changes nothing.
+                    varies_with_accept: false,
                 })
             }
             Err(reason) => {

@@ -3,8 +3,9 @@
 //! Every keyword maps to a [`Generator`], drawn by this crate's own code at the requested size,
 //! deterministic in the hash: `identicon`, `retro`, `monsterid`, `wavatar`, `robohash` (`set1`
 //! robots, `set2` monsters, `set3` robot heads), `pagan`, `color` (a solid colour the hash
-//! picks from a [`Palette`] a site may theme), the `mp` silhouette and `blank`. No sprite
-//! sheets, nothing scaled up.
+//! picks from a [`Palette`] a site may theme), `initials` (letters from the request on a
+//! palette colour, in a bundled font), the `mp` silhouette and `blank`. No sprite sheets,
+//! nothing scaled up.
 //!
 //! How a drawing is made:
 //! - `canvas.rs`: the pixels, and how shapes are painted on them (exact-area rectangles for the
@@ -18,6 +19,7 @@ mod canvas;
 mod colour;
 mod entropy;
 mod identicon;
+mod initials;
 mod monsterid;
 mod pagan;
 mod parts;
@@ -29,6 +31,7 @@ mod solid;
 mod wavatar;
 
 pub use identicon::Identicon;
+pub use initials::{InitialsPicture, contrast, is_covered, text_colour};
 pub use monsterid::MonsterId;
 pub use pagan::Pagan;
 pub use retro::Retro;
@@ -42,8 +45,9 @@ use image::{Rgba, RgbaImage};
 
 use crate::encode;
 use crate::error::ImageError;
-use crate::format::ImageFormat;
 use crate::render::{Rendered, check_size};
+use crate::resize::Pixels;
+use avatar_proto::ImageFormat;
 
 /// Draws one kind of default image.
 pub trait Generator: Send + Sync {
@@ -87,6 +91,23 @@ pub fn generator(keyword: DefaultKeyword) -> Option<&'static dyn Generator> {
         DefaultKeyword::Robohash(RobohashSet::Set3) => Some(&Robohash(RobohashSet::Set3)),
         DefaultKeyword::Pagan => Some(&Pagan),
         DefaultKeyword::Colour => Some(&SolidColour::DEFAULT),
+        // The letters come with the request: see `render_default_with`.
+        DefaultKeyword::Initials(_) => Some(&InitialsPicture::FALLBACK),
+    }
+}
+
+/// The generators whose drawing depends on the request (letters) or the site (palette).
+enum Themed {
+    Colour(SolidColour),
+    Initials(InitialsPicture),
+}
+
+impl Themed {
+    fn generator(&self) -> &dyn Generator {
+        match self {
+            Self::Colour(colour) => colour,
+            Self::Initials(initials) => initials,
+        }
     }
 }
 
@@ -99,27 +120,37 @@ pub fn render_default(
     hash: &AvatarHash,
     size: u32,
 ) -> Result<Option<Rendered>, ImageError> {
-    render_default_with(keyword, hash, size, &Palette::DEFAULT)
+    render_default_with(keyword, hash, size, &Palette::DEFAULT, ImageFormat::Png)
 }
 
-/// [`render_default`] with `palette` for `d=color`.
+/// [`render_default`] with `palette` for `d=color` and `d=initials`, encoded in `format` (losslessly for WebP;
+/// transparency on white for JPEG).
 ///
 /// # Errors
-/// [`ImageError::InvalidSize`] outside 1..=4096.
+/// [`ImageError::InvalidSize`] outside 1..=4096; [`ImageError::Encode`] for AVIF without the
+/// `avif` feature.
 pub fn render_default_with(
     keyword: DefaultKeyword,
     hash: &AvatarHash,
     size: u32,
     palette: &Palette,
+    format: ImageFormat,
 ) -> Result<Option<Rendered>, ImageError> {
     check_size(size)?;
     let themed;
     let generator = match keyword {
         DefaultKeyword::Colour => {
-            themed = SolidColour {
+            themed = Themed::Colour(SolidColour {
                 palette: palette.clone(),
-            };
-            &themed as &dyn Generator
+            });
+            themed.generator()
+        }
+        DefaultKeyword::Initials(initials) => {
+            themed = Themed::Initials(InitialsPicture {
+                initials,
+                palette: palette.clone(),
+            });
+            themed.generator()
         }
         other => match generator(other) {
             Some(generator) => generator,
@@ -127,9 +158,10 @@ pub fn render_default_with(
         },
     };
     let image = generator.draw(hash, size);
+    let encoded = encode::still(Pixels::Rgba(image), format, encode::Source::Exact)?;
     Ok(Some(Rendered {
-        bytes: Bytes::from(encode::png(image)?),
-        format: ImageFormat::Png,
+        bytes: Bytes::from(encoded),
+        format,
         size,
     }))
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::initials::Initials;
 use super::trusted::RedirectTarget;
 
 /// The default a request asked for, after validation.
@@ -11,6 +12,17 @@ pub enum DefaultImage {
     Keyword(DefaultKeyword),
     /// A URL that passed the trusted-URL filter; answer with a 302 to it.
     Redirect(RedirectTarget),
+}
+
+impl DefaultImage {
+    /// The same default, with `initials` as the letters if it is `initials`.
+    #[must_use]
+    pub fn with_initials(self, initials: Initials) -> Self {
+        match self {
+            Self::Keyword(keyword) => Self::Keyword(keyword.with_initials(initials)),
+            redirect @ Self::Redirect(_) => redirect,
+        }
+    }
 }
 
 /// The reserved `default` keywords. Matched exactly, lowercase.
@@ -35,6 +47,9 @@ pub enum DefaultKeyword {
     /// `color`: a solid square in a colour chosen from the hash (Gravatar's `d=color`), from a
     /// palette the server may configure.
     Colour,
+    /// `initials`: up to two letters (from `initials=` or `name=`) on a colour chosen from the
+    /// hash (Gravatar's `d=initials`).
+    Initials(Initials),
     /// `blank`: a fully transparent image.
     Blank,
 }
@@ -50,7 +65,7 @@ impl DefaultKeyword {
     /// let drawn = DefaultKeyword::ALL.iter().filter(|keyword| keyword.is_drawn()).count();
     /// assert_eq!(drawn, DefaultKeyword::ALL.len() - 1);
     /// ```
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Identicon,
         Self::Retro,
         Self::MonsterId,
@@ -60,6 +75,7 @@ impl DefaultKeyword {
         Self::Robohash(RobohashSet::Set3),
         Self::Pagan,
         Self::Colour,
+        Self::Initials(Initials::NONE),
         Self::MysteryPerson,
         Self::Blank,
         Self::NotFound,
@@ -72,13 +88,23 @@ impl DefaultKeyword {
     }
 
     /// Whether a figure is drawn from the hash, different for every hash (the generators; not
-    /// `mp`, `blank` or `404`, nor `color`, whose hash only picks one of a palette's colours).
+    /// `mp`, `blank` or `404`, nor `color` and `initials`, whose hash only picks one of a
+    /// palette's colours).
     #[must_use]
     pub const fn is_generated(self) -> bool {
         !matches!(
             self,
-            Self::NotFound | Self::MysteryPerson | Self::Blank | Self::Colour
+            Self::NotFound | Self::MysteryPerson | Self::Blank | Self::Colour | Self::Initials(_)
         )
+    }
+
+    /// The same keyword, with `initials` as the letters if it is `initials`.
+    #[must_use]
+    pub const fn with_initials(self, initials: Initials) -> Self {
+        match self {
+            Self::Initials(_) => Self::Initials(initials),
+            other => other,
+        }
     }
 
     /// The name with the robohash set, for file names and tables: `robohash-set2`, `identicon`.
@@ -92,7 +118,7 @@ impl DefaultKeyword {
 
     /// Every keyword spelling accepted in `d`/`default`, in a stable order (for `Allow`-style
     /// listings and documentation). `mm` and `mp` are the same keyword.
-    pub const ACCEPTED: [&'static str; 11] = [
+    pub const ACCEPTED: [&'static str; 12] = [
         "404",
         "mm",
         "mp",
@@ -103,10 +129,12 @@ impl DefaultKeyword {
         "robohash",
         "pagan",
         "color",
+        "initials",
         "blank",
     ];
 
-    /// Parses a keyword. `robohash_set` is the raw `robohash` parameter, used only for `robohash`.
+    /// Parses a keyword. `robohash_set` is the raw `robohash` parameter, used only for `robohash`;
+    /// `initials` has no letters yet ([`DefaultKeyword::with_initials`] gives them).
     /// Returns `None` for anything that is not exactly one of [`DefaultKeyword::ACCEPTED`].
     #[must_use]
     pub fn parse(keyword: &str, robohash_set: Option<&str>) -> Option<Self> {
@@ -122,6 +150,7 @@ impl DefaultKeyword {
             }
             "pagan" => Self::Pagan,
             "color" => Self::Colour,
+            "initials" => Self::Initials(Initials::NONE),
             "blank" => Self::Blank,
             _ => return None,
         })
@@ -140,6 +169,7 @@ impl DefaultKeyword {
             Self::Robohash(_) => "robohash",
             Self::Pagan => "pagan",
             Self::Colour => "color",
+            Self::Initials(_) => "initials",
             Self::Blank => "blank",
         }
     }

@@ -6,14 +6,17 @@
 //! query parameter degrades to its default when it makes no sense.
 
 mod default;
+mod initials;
 mod query;
 pub mod trusted;
 
 pub use default::{DefaultImage, DefaultKeyword, RobohashSet};
+pub use initials::Initials;
 pub use query::AvatarQuery;
 pub use trusted::{MAX_REDIRECT_LEN, RedirectRefusal, RedirectTarget, TrustedUrl, TrustedUrls};
 
 use crate::error::{Error, excerpt};
+use crate::format::ImageFormat;
 use crate::hash::AvatarHash;
 
 /// The size served when a request names none (or an unusable one), in pixels.
@@ -23,8 +26,9 @@ pub const DEFAULT_MAX_SIZE: u32 = 512;
 /// The largest value [`RequestRules::max_size`] accepts, in pixels.
 pub const MAX_MAX_SIZE: u32 = 4096;
 
-/// File suffixes a hash may carry (`/avatar/{hash}.png`); they are ignored for the lookup.
-pub const ACCEPTED_SUFFIXES: [&str; 5] = [".png", ".jpg", ".jpeg", ".gif", ".webp"];
+/// File suffixes a hash may carry (`/avatar/{hash}.png`): ignored for the lookup, they ask for
+/// the answer in that format (`[server.format]`).
+pub const ACCEPTED_SUFFIXES: [&str; 6] = [".png", ".jpg", ".jpeg", ".gif", ".webp", ".avif"];
 
 /// The server's side of request parsing: the maximum size and the trusted-URL filter.
 ///
@@ -136,6 +140,11 @@ pub struct AvatarRequest {
     pub default: Option<DefaultImage>,
     /// `forcedefault=y`: answer the default even if there is an avatar.
     pub force_default: bool,
+    /// The format the hash's extension asks for (`HASH.webp`), if it has one.
+    pub format: Option<ImageFormat>,
+    /// The letters `initials`/`name` give, for `d=initials` (already in [`Self::default`] when
+    /// that is `initials`; kept here for a server whose own default is `initials`).
+    pub initials: Initials,
 }
 
 impl AvatarRequest {
@@ -150,43 +159,53 @@ impl AvatarRequest {
         hash_segment: impl AsRef<[u8]>,
         query: impl AsRef<[u8]>,
     ) -> Result<Self, Error> {
-        let hash = parse_hash_segment(hash_segment.as_ref())?;
-        Ok(Self::from_query(
-            rules,
-            hash,
-            &AvatarQuery::parse(query.as_ref()),
-        ))
+        let (hash, format) = parse_hash_segment(hash_segment.as_ref())?;
+        let mut request = Self::from_query(rules, hash, &AvatarQuery::parse(query.as_ref()));
+        request.format = format;
+        Ok(request)
     }
 
     /// Interprets an already decoded query for `hash`.
     #[must_use]
     pub fn from_query(rules: &RequestRules, hash: AvatarHash, query: &AvatarQuery<'_>) -> Self {
+        let initials = Initials::from_query(query.initials.as_deref(), query.name.as_deref());
         Self {
             hash,
             size: rules.size(query.size.as_deref()),
-            default: rules.default_image(query.default.as_deref(), query.robohash.as_deref()),
+            default: rules
+                .default_image(query.default.as_deref(), query.robohash.as_deref())
+                .map(|default| default.with_initials(initials)),
+            initials,
             force_default: query.forces_default(),
+            format: None,
         }
     }
 }
 
-/// Parses `{hash}` or `{hash}.{suffix}` from a request path segment.
+/// Parses `{hash}` or `{hash}.{suffix}` from a request path segment: the hash, and the format
+/// the suffix names.
 ///
 /// # Errors
 /// [`Error::InvalidHash`] for anything else.
-pub fn parse_hash_segment(segment: &[u8]) -> Result<AvatarHash, Error> {
-    let without_suffix = ACCEPTED_SUFFIXES
+pub fn parse_hash_segment(segment: &[u8]) -> Result<(AvatarHash, Option<ImageFormat>), Error> {
+    let (hex, format) = ACCEPTED_SUFFIXES
         .iter()
         .find_map(|suffix| {
             let cut = segment.len().checked_sub(suffix.len())?;
             segment[cut..]
                 .eq_ignore_ascii_case(suffix.as_bytes())
-                .then(|| &segment[..cut])
+                .then(|| {
+                    (
+                        &segment[..cut],
+                        ImageFormat::from_extension(&suffix.as_bytes()[1..]),
+                    )
+                })
         })
-        .unwrap_or(segment);
-    AvatarHash::parse_hex(without_suffix).map_err(|_| Error::InvalidHash {
+        .unwrap_or((segment, None));
+    let hash = AvatarHash::parse_hex(hex).map_err(|_| Error::InvalidHash {
         found: excerpt(&String::from_utf8_lossy(segment)),
-    })
+    })?;
+    Ok((hash, format))
 }
 
 #[cfg(test)]
@@ -293,20 +312,24 @@ mod tests {
 
     #[test]
     fn hash_segment_forms() {
-        for segment in [
-            MD5,
-            &MD5.to_uppercase(),
-            &format!("{MD5}.png"),
-            &format!("{MD5}.JPEG"),
-            &format!("{MD5}.webp"),
+        for (segment, format) in [
+            (MD5.to_owned(), None),
+            (MD5.to_uppercase(), None),
+            (format!("{MD5}.png"), Some(ImageFormat::Png)),
+            (format!("{MD5}.JPEG"), Some(ImageFormat::Jpeg)),
+            (format!("{MD5}.jpg"), Some(ImageFormat::Jpeg)),
+            (format!("{MD5}.webp"), Some(ImageFormat::Webp)),
+            (format!("{MD5}.avif"), Some(ImageFormat::Avif)),
         ] {
-            let hash = parse_hash_segment(segment.as_bytes()).unwrap();
+            let (hash, found) = parse_hash_segment(segment.as_bytes()).unwrap();
             assert_eq!(hash.to_string(), MD5, "{segment}");
+            assert_eq!(found, format, "{segment}");
         }
         let sha = "47508cb4512f7b46aaeb34b4a514c63d63ec240bf28cbc4410addd4867c10066";
         assert_eq!(
             parse_hash_segment(format!("{sha}.gif").as_bytes())
                 .unwrap()
+                .0
                 .algorithm(),
             HashAlgorithm::Sha256
         );

@@ -27,6 +27,10 @@ pub struct AvatarQuery<'a> {
     pub force_default: Option<Cow<'a, str>>,
     /// `robohash`, as sent.
     pub robohash: Option<Cow<'a, str>>,
+    /// `name` (for `d=initials`), decoded.
+    pub name: Option<Cow<'a, str>>,
+    /// `initials` (for `d=initials`), decoded.
+    pub initials: Option<Cow<'a, str>>,
 }
 
 impl<'a> AvatarQuery<'a> {
@@ -42,6 +46,8 @@ impl<'a> AvatarQuery<'a> {
             forcedefault: Option<Cow<'a, str>>,
             f: Option<Cow<'a, str>>,
             robohash: Option<Cow<'a, str>>,
+            name: Option<Cow<'a, str>>,
+            initials: Option<Cow<'a, str>>,
         }
         let mut seen = Seen::default();
         for (name, value) in form_urlencoded::parse(query) {
@@ -56,6 +62,8 @@ impl<'a> AvatarQuery<'a> {
                 "forcedefault" => &mut seen.forcedefault,
                 "f" => &mut seen.f,
                 "robohash" => &mut seen.robohash,
+                "name" => &mut seen.name,
+                "initials" => &mut seen.initials,
                 _ => continue,
             };
             *slot = Some(value);
@@ -65,6 +73,8 @@ impl<'a> AvatarQuery<'a> {
             default: seen.default.or(seen.d),
             force_default: seen.forcedefault.or(seen.f),
             robohash: seen.robohash,
+            name: seen.name,
+            initials: seen.initials,
         }
     }
 

@@ -1,14 +1,20 @@
 //! What the store said about each hash, remembered while the store's generation is unchanged,
 //! so a request for a known hash (stored or not) touches neither the disk nor the decoder.
 
-use avatar_proto::AvatarHash;
+use avatar_proto::{AvatarHash, ImageFormat};
 use quick_cache::sync::Cache;
 
 /// What a lookup of one hash found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Found {
-    /// A stored image with this content digest (the key of its renditions).
-    Stored([u8; 32]),
+    /// A stored image: its content digest (the key of its renditions) and format (what a
+    /// response is in unless the client asks for another).
+    Stored {
+        /// SHA-256 of the stored file.
+        content: [u8; 32],
+        /// The stored file's format.
+        format: ImageFormat,
+    },
     /// Nothing is stored under the hash.
     Nothing,
 }
@@ -67,8 +73,21 @@ mod tests {
     fn an_entry_is_used_only_in_its_own_generation() {
         let index = StoreIndex::for_budget(1 << 20);
         let hash = AvatarHash::Md5([1; 16]);
-        index.insert(hash, 7, Found::Stored([2; 32]));
-        assert_eq!(index.get(&hash, 7), Some(Found::Stored([2; 32])));
+        index.insert(
+            hash,
+            7,
+            Found::Stored {
+                content: [2; 32],
+                format: ImageFormat::Png,
+            },
+        );
+        assert_eq!(
+            index.get(&hash, 7),
+            Some(Found::Stored {
+                content: [2; 32],
+                format: ImageFormat::Png,
+            })
+        );
         assert_eq!(index.get(&hash, 8), None);
         assert_eq!(index.get(&AvatarHash::Md5([3; 16]), 7), None);
         index.insert(hash, 8, Found::Nothing);

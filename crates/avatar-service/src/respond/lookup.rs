@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use avatar_image::{ImageError, RenderKey, Rendered, render_default_with, render_square};
-use avatar_proto::{AvatarRequest, DefaultKeyword};
+use avatar_image::{ImageError, RenderKey, Rendered, render_default_with, render_square_as};
+use avatar_proto::{AvatarRequest, DefaultKeyword, FormatChoice, ImageFormat};
 use avatar_store::Store;
 
 use super::index::Found;
@@ -18,6 +18,8 @@ pub(crate) enum Answer {
         rendered: Rendered,
         fingerprint: [u8; 16],
         hit: bool,
+        /// Another `Accept` could have given another format (`Vary: Accept`).
+        varies_with_accept: bool,
     },
     /// `d=404`, or a server default of 404.
     NotFound,
@@ -26,13 +28,26 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
-    fn image(rendered: Rendered, key: &RenderKey, hit: bool) -> Self {
+    fn image(rendered: Rendered, key: &RenderKey, hit: bool, choice: FormatChoice) -> Self {
         Self::Image {
             rendered,
             fingerprint: key.fingerprint(),
             hit,
+            varies_with_accept: choice.varies_with_accept,
         }
     }
+}
+
+/// The response format for `request` when the picture is in `source`: the hash's extension,
+/// else what `accept` (the raw `Accept` header) lists among the offered formats, else `source`
+/// (`[server.format]`).
+fn choose_format<St>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+    accept: Option<&[u8]>,
+    source: ImageFormat,
+) -> FormatChoice {
+    shared.config.formats.choose(request.format, accept, source)
 }
 
 /// What the caches alone know about a request's stored avatar.
@@ -51,6 +66,7 @@ pub(crate) enum Cached {
 pub(crate) fn stored_cached<St>(
     shared: &Shared<St>,
     request: &AvatarRequest,
+    accept: Option<&[u8]>,
     generation: Option<u64>,
 ) -> Cached {
     let Some(generation) = generation else {
@@ -58,13 +74,15 @@ pub(crate) fn stored_cached<St>(
     };
     match shared.index.get(&request.hash, generation) {
         Some(Found::Nothing) => Cached::NotStored,
-        Some(Found::Stored(content)) => {
+        Some(Found::Stored { content, format }) => {
+            let choice = choose_format(shared, request, accept, format);
             let key = RenderKey::Stored {
                 content,
                 size: request.size,
+                format: choice.format,
             };
             shared.cache.get(&key).map_or(Cached::Unknown, |rendered| {
-                Cached::Hit(Answer::image(rendered, &key, true))
+                Cached::Hit(Answer::image(rendered, &key, true, choice))
             })
         }
         None => Cached::Unknown,
@@ -77,10 +95,11 @@ pub(crate) fn stored_cached<St>(
 pub(crate) async fn stored<St: Store>(
     shared: &Shared<St>,
     request: &AvatarRequest,
+    accept: Option<&[u8]>,
 ) -> Option<Answer> {
     // Taken before the store is asked: an answer read just before a write is then never kept.
     let generation = shared.store.generation();
-    match stored_cached(shared, request, generation) {
+    match stored_cached(shared, request, accept, generation) {
         Cached::Hit(answer) => return Some(answer),
         Cached::NotStored => return None,
         Cached::Unknown => {}
@@ -101,17 +120,32 @@ pub(crate) async fn stored<St: Store>(
             return None;
         }
     };
-    remember(Found::Stored(image.content));
+    // A file that is no image format at all fails to render below, and is logged there.
+    let Some(source) = ImageFormat::sniff(&image.bytes) else {
+        tracing::warn!(hash = %request.hash, "the stored avatar is not in a known image format; answering as a miss");
+        return None;
+    };
+    remember(Found::Stored {
+        content: image.content,
+        format: source,
+    });
+    let choice = choose_format(shared, request, accept, source);
     let key = RenderKey::Stored {
         content: image.content,
         size: request.size,
+        format: choice.format,
     };
     let (limits, size) = (shared.config.limits, request.size);
     let rendered = render_blocking(shared, key.clone(), move || {
-        Ok(render_square(&image.bytes, size, &limits)?)
+        Ok(render_square_as(
+            &image.bytes,
+            size,
+            Some(choice.format),
+            &limits,
+        )?)
     });
     match rendered.await {
-        Ok(rendered) => Some(Answer::image(rendered, &key, true)),
+        Ok(rendered) => Some(Answer::image(rendered, &key, true, choice)),
         Err(err) => {
             tracing::warn!(hash = %request.hash, error = %err, "cannot render the stored avatar; answering as a miss");
             None
@@ -123,12 +157,17 @@ fn default_key<St>(
     shared: &Shared<St>,
     request: &AvatarRequest,
     keyword: DefaultKeyword,
+    choice: FormatChoice,
 ) -> RenderKey {
     RenderKey::Default {
+        format: choice.format,
         keyword,
         hash: request.hash,
         size: request.size,
-        palette: if keyword == DefaultKeyword::Colour {
+        palette: if matches!(
+            keyword,
+            DefaultKeyword::Colour | DefaultKeyword::Initials(_)
+        ) {
             shared.config.palette_id
         } else {
             0
@@ -140,27 +179,33 @@ fn default_key<St>(
 pub(crate) fn drawn_default_cached<St>(
     shared: &Shared<St>,
     request: &AvatarRequest,
+    accept: Option<&[u8]>,
     keyword: DefaultKeyword,
 ) -> Option<Answer> {
-    let key = default_key(shared, request, keyword);
+    // Defaults are drawn, so PNG is their own format.
+    let choice = choose_format(shared, request, accept, ImageFormat::Png);
+    let key = default_key(shared, request, keyword, choice);
     let rendered = shared.cache.get(&key)?;
-    Some(Answer::image(rendered, &key, false))
+    Some(Answer::image(rendered, &key, false, choice))
 }
 
 /// A drawn default (never `404`, which the caller handles), cached like stored renditions.
 pub(crate) async fn drawn_default<St>(
     shared: &Shared<St>,
     request: &AvatarRequest,
+    accept: Option<&[u8]>,
     keyword: DefaultKeyword,
 ) -> Answer {
-    let key = default_key(shared, request, keyword);
+    let choice = choose_format(shared, request, accept, ImageFormat::Png);
+    let key = default_key(shared, request, keyword, choice);
     let (hash, size) = (request.hash, request.size);
     let palette = Arc::clone(&shared.config.palette);
     let drawn = render_blocking(shared, key.clone(), move || {
-        render_default_with(keyword, &hash, size, &palette)?.ok_or(RenderError::NotAnImage)
+        render_default_with(keyword, &hash, size, &palette, choice.format)?
+            .ok_or(RenderError::NotAnImage)
     });
     match drawn.await {
-        Ok(rendered) => Answer::image(rendered, &key, false),
+        Ok(rendered) => Answer::image(rendered, &key, false, choice),
         Err(err) => {
             // Sizes are validated by parsing and drawing cannot fail otherwise; say so loudly.
             tracing::error!(%keyword, size, error = %err, "cannot draw a default image; answering 404");

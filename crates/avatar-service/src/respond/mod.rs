@@ -65,7 +65,7 @@ pub(crate) fn prepare<St: Store>(
     if request.default.is_none() && tracing::enabled!(tracing::Level::DEBUG) {
         log_refused_default(config, query);
     }
-    match cached_answer(shared, &request) {
+    match cached_answer(shared, &request, accept(headers)) {
         Some(answer) => Prepared::Ready(response::for_answer(answer, headers, config, head)),
         None => Prepared::Pending(Pending { request, head }),
     }
@@ -94,15 +94,26 @@ pub(crate) async fn finish<St: Store>(
     pending: Pending,
     headers: &HeaderMap,
 ) -> Response<AvatarBody> {
-    let answer = answer(shared, &pending.request).await;
+    let answer = answer(shared, &pending.request, accept(headers)).await;
     response::for_answer(answer, headers, &shared.config, pending.head)
+}
+
+/// The request's `Accept` header, raw (only the first one: browsers send one).
+fn accept(headers: &HeaderMap) -> Option<&[u8]> {
+    headers
+        .get(http::header::ACCEPT)
+        .map(http::HeaderValue::as_bytes)
 }
 
 /// The answer from the index and the render cache alone, or `None` when the store, a render
 /// or the upstream has to be waited for. Decides exactly as [`answer`] does.
-fn cached_answer<St: Store>(shared: &Shared<St>, request: &AvatarRequest) -> Option<Answer> {
+fn cached_answer<St: Store>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+    accept: Option<&[u8]>,
+) -> Option<Answer> {
     if !request.force_default {
-        match lookup::stored_cached(shared, request, shared.store.generation()) {
+        match lookup::stored_cached(shared, request, accept, shared.store.generation()) {
             Cached::Hit(answer) => return Some(answer),
             Cached::NotStored if shared.upstream.is_off() => {}
             Cached::NotStored | Cached::Unknown => return None,
@@ -110,14 +121,19 @@ fn cached_answer<St: Store>(shared: &Shared<St>, request: &AvatarRequest) -> Opt
     }
     match on_miss(shared, request) {
         Miss::Answer(answer) => Some(answer),
-        Miss::Draw(keyword) => lookup::drawn_default_cached(shared, request, keyword),
+        Miss::Draw(keyword) => lookup::drawn_default_cached(shared, request, accept, keyword),
     }
 }
 
-/// Decides what to answer: the stored avatar, then the upstream (if configured), then the default.
-pub(crate) async fn answer<St: Store>(shared: &Shared<St>, request: &AvatarRequest) -> Answer {
+/// Decides what to answer: the stored avatar, then the upstream (if configured), then the
+/// default; `accept` is the request's `Accept` header.
+pub(crate) async fn answer<St: Store>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+    accept: Option<&[u8]>,
+) -> Answer {
     if !request.force_default {
-        if let Some(found) = lookup::stored(shared, request).await {
+        if let Some(found) = lookup::stored(shared, request, accept).await {
             return found;
         }
         if let Some(found) = shared.upstream.answer(request).await {
@@ -126,7 +142,7 @@ pub(crate) async fn answer<St: Store>(shared: &Shared<St>, request: &AvatarReque
     }
     match on_miss(shared, request) {
         Miss::Answer(answer) => answer,
-        Miss::Draw(keyword) => lookup::drawn_default(shared, request, keyword).await,
+        Miss::Draw(keyword) => lookup::drawn_default(shared, request, accept, keyword).await,
     }
 }
 
@@ -140,7 +156,8 @@ enum Miss {
 
 fn on_miss<St>(shared: &Shared<St>, request: &AvatarRequest) -> Miss {
     match &request.default {
-        None => keyword_miss(shared.config.server_default),
+        // A server whose own default is `initials` draws the letters the request gives.
+        None => keyword_miss(shared.config.server_default.with_initials(request.initials)),
         Some(DefaultImage::Keyword(keyword)) => keyword_miss(*keyword),
         Some(DefaultImage::Redirect(target)) => Miss::Answer(Answer::Redirect {
             location: target.as_str().to_owned(),

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, LOCATION, X_CONTENT_TYPE_OPTIONS,
+    IF_NONE_MATCH, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
@@ -43,6 +43,7 @@ fn from_answer(
             rendered,
             fingerprint,
             hit,
+            varies_with_accept,
         } => {
             let etag = etag(&fingerprint);
             let cache_control = if hit {
@@ -56,6 +57,9 @@ fn from_answer(
                 let headers = response.headers_mut();
                 headers.insert(ETAG, etag);
                 headers.insert(CACHE_CONTROL, cache_control);
+                if varies_with_accept {
+                    headers.insert(VARY, HeaderValue::from_static("accept"));
+                }
                 return response;
             }
             let content_type = ImageFormat::sniff(&rendered.bytes)
@@ -66,6 +70,9 @@ fn from_answer(
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
             headers.insert(ETAG, etag);
             headers.insert(CACHE_CONTROL, cache_control);
+            if varies_with_accept {
+                headers.insert(VARY, HeaderValue::from_static("accept"));
+            }
             response
         }
         Answer::NotFound => {
@@ -168,6 +175,9 @@ fn common(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
     let length = body.len();
     let mut response = Response::new(AvatarBody::new(body));
     *response.status_mut() = status;
+    // Room for every header an image answer carries (at most 7), made once: growing the map
+    // on the way would allocate its tables again.
+    *response.headers_mut() = HeaderMap::with_capacity(8);
     let headers = response.headers_mut();
     // Formatted on the stack: `HeaderValue::from(usize)` allocates twice.
     let length = HeaderValue::from_str(itoa::Buffer::new().format(length))

@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod axum_example;
 mod faults;
+mod formats;
 mod hostile;
 mod hot_path;
 mod settings;
