@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use avatar_proto::DefaultKeyword;
 use clap::{Args, Parser, Subcommand};
 
 /// Where avatars are kept unless `--data-dir` says otherwise: a folder the user can see.
@@ -69,9 +70,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "PX", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) max_size: u32,
 
-    /// What a miss without d= answers: the mp silhouette, or a 404.
-    #[arg(long, value_name = "mp|404", default_value = "mp", value_parser = ["mp", "404"])]
-    pub(crate) default: String,
+    /// What a miss without d= answers: a default keyword (mp, 404, identicon, retro,
+    /// monsterid, wavatar, robohash, pagan, color, initials, blank); initials takes its letters
+    /// from the request's name= or initials=.
+    #[arg(long, value_name = "KEYWORD", default_value = "mp", value_parser = parse_default_keyword)]
+    pub(crate) default: DefaultKeyword,
+
+    /// Formats a client's Accept may get instead of the stored one: webp (the default), avif
+    /// (only in a build with the avif feature), both, or none (always the stored format; an
+    /// extension such as HASH.png still chooses).
+    #[arg(long, value_name = "webp,avif|none", value_delimiter = ',', default_value = "webp", value_parser = ["webp", "avif", "none"])]
+    pub(crate) formats: Vec<String>,
 
     /// A URL pattern d= may redirect to, such as https://*.example.org/avatars/ (repeatable;
     /// replaces the built-in list of gravatar.com, ui-avatars.com and api.dicebear.com;
@@ -109,6 +118,16 @@ pub(crate) struct ServeArgs {
     /// theme (sixteen colours that keep white text readable by default).
     #[arg(long, value_name = "HEX,...", value_delimiter = ',', value_parser = parse_hex_colour)]
     pub(crate) palette: Vec<[u8; 3]>,
+}
+
+/// `--default`: a keyword, exactly as `d=` takes it.
+fn parse_default_keyword(text: &str) -> Result<DefaultKeyword, String> {
+    DefaultKeyword::parse(text, None).ok_or_else(|| {
+        format!(
+            "{text:?} is not a default keyword; expected one of {}",
+            DefaultKeyword::ACCEPTED.join(", ")
+        )
+    })
 }
 
 /// `--addr`: `IP:PORT`, `localhost:PORT` (127.0.0.1) or a bare `PORT` (127.0.0.1).

@@ -10,7 +10,9 @@
 //! 3. memory: resident set of a fresh `avatars serve` after rounds of 100,000 requests over
 //!    10,000 distinct (hash, size) pairs;
 //! 4. load: 60 s at 256 connections of mixed hits, defaults and 404s (`load.rs`): no other
-//!    status, and a flat resident set after warm-up.
+//!    status, and a flat resident set after warm-up;
+//! 5. formats: bytes and time of each response format against JPEG and PNG, and the drawn
+//!    defaults and a photo render at 2048 px (`formats.rs`; `--avif` measures AVIF too).
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
@@ -28,6 +30,7 @@ use crate::workspace_root;
 mod chart;
 mod client;
 mod criterion;
+mod formats;
 mod http;
 mod load;
 mod memory;
@@ -54,6 +57,9 @@ pub(crate) struct BenchArgs {
     /// Runs only this part (repeatable); every part by default.
     #[arg(long = "only", value_enum)]
     only: Vec<Part>,
+    /// Measures AVIF in the formats part too (builds the `avif` feature: rav1e takes minutes).
+    #[arg(long)]
+    avif: bool,
 }
 
 /// The parts of the bench, in the order they run.
@@ -67,6 +73,8 @@ pub(crate) enum Part {
     Memory,
     /// 60 s at 256 connections.
     Load,
+    /// Bytes and time per response format; defaults and renders at 2048 px.
+    Formats,
 }
 
 impl BenchArgs {
@@ -125,6 +133,13 @@ fn run(options: &BenchArgs) -> Result<bool, String> {
         let medians = criterion::criterion_medians(&target_dir.join("criterion"))?;
         targets.extend(criterion::criterion_targets(&medians));
         report["criterion_median_ns"] = json!(medians);
+    }
+
+    if options.wants(Part::Formats) {
+        let measured = formats::measure(&cargo, &root, &root.join(PHOTO), options.avif)?;
+        formats::print_table(&measured);
+        targets.extend(formats::targets(&measured));
+        report["formats"] = measured;
     }
 
     if options.wants(Part::Http) || options.wants(Part::Memory) || options.wants(Part::Load) {

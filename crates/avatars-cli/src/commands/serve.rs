@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use avatar_image::Limits;
-use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
+use avatar_proto::{HashAlgorithm, Identity, OutputFormats, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::{FsStore, Store as _};
 use axum::Router;
@@ -80,16 +80,24 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     })
 }
 
+/// `--formats`: `none` anywhere means the stored format only.
+fn output_formats(names: &[String]) -> OutputFormats {
+    if names.iter().any(|name| name == "none") {
+        return OutputFormats::STORED_ONLY;
+    }
+    let has = |wanted: &str| names.iter().any(|name| name == wanted);
+    OutputFormats::STORED_ONLY
+        .webp(has("webp"))
+        .avif(has("avif"))
+}
+
 /// The service as the flags configure it.
 fn service(args: &ServeArgs, store: FsStore) -> Result<AvatarService<FsStore>, CliError> {
     let mut builder = AvatarService::builder(store)
         .prefix(args.prefix.clone())
         .max_size(args.max_size)
-        .server_default(if args.default == "404" {
-            DefaultKeyword::NotFound
-        } else {
-            DefaultKeyword::MysteryPerson
-        })
+        .server_default(args.default)
+        .output_formats(output_formats(&args.formats))
         .cache_bytes(args.cache_bytes)
         .hit_max_age(Duration::from_secs(args.hit_max_age))
         .default_max_age(Duration::from_secs(args.default_max_age));

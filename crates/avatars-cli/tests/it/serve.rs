@@ -83,12 +83,75 @@ fn every_setting_reaches_the_service() {
     );
 }
 
+/// `--default initials` takes its letters from the request; `--formats none` never looks at
+/// `Accept`; `--max-size 2048` serves Gravatar's largest size.
+#[test]
+fn initials_as_the_server_default_formats_and_gravatar_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--default",
+            "initials",
+            "--formats",
+            "none",
+            "--max-size",
+            "2048",
+        ],
+        false,
+    );
+    let path = format!("/avatar/{NOBODY_MD5}?s=2048&name=Jane+Doe");
+    let accepting_webp = test_support::raw_http::request(
+        &server.addr,
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: image/webp,*/*\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(accepting_webp.status, 200);
+    assert_eq!(
+        accepting_webp.header("content-type"),
+        Some("image/png"),
+        "--formats none"
+    );
+    assert_eq!(accepting_webp.header("vary"), None);
+    let drawn = image::load_from_memory(&accepting_webp.body)
+        .unwrap()
+        .to_rgb8();
+    assert_eq!(drawn.dimensions(), (2048, 2048), "--max-size 2048");
+    let colours: std::collections::HashSet<[u8; 3]> = drawn.pixels().map(|p| p.0).collect();
+    assert!(colours.len() > 2, "letters, anti-aliased, on a background");
+    let other_name = server.get(&format!("/avatar/{NOBODY_MD5}?s=2048&name=Kim+Lee"));
+    assert_ne!(
+        other_name.body, accepting_webp.body,
+        "the letters come from name="
+    );
+
+    // AVIF needs the build feature; this build says so instead of serving something else.
+    if !cfg!(feature = "avif") {
+        let output = Command::new(AVATARS)
+            .current_dir(dir.path())
+            .args(["serve", "--addr", "0", "--formats", "webp,avif"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            err.contains("AVIF") && err.contains("--features avif"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn bad_settings_exit_2_naming_what_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
     for (args, says) in [
         (&["--max-size", "0"][..], "1..=4096"),
-        (&["--default", "identicon"], "mp, 404"),
+        (&["--default", "identicons"], "mp, identicon"),
+        (&["--formats", "jpeg"], "webp, avif, none"),
         (&["--upstream", "sometimes"], "off, redirect, proxy"),
         (&["--trusted-url", "ftp://example.org/"], "trusted"),
         (&["--prefix", "avatars"], "prefix"),
