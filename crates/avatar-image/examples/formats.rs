@@ -114,12 +114,13 @@ fn large_entry<E: std::error::Error + 'static>(
         return Err(err.into());
     }
     #[expect(clippy::cast_precision_loss, reason = "byte counts far below 2^52")]
-    let per_pixel = peak as f64 / (2048.0 * 2048.0);
+    let peak_bytes = peak as f64;
+    let per_pixel = peak_bytes / (2048.0 * 2048.0);
     eprintln!(
         "{label}: 512 px {:.1} ms, 2048 px {:.1} ms, peak {:.1} MiB ({per_pixel:.2} bytes per pixel)",
         ns_512 / 1e6,
         ns_2048 / 1e6,
-        peak as f64 / f64::from(1 << 20),
+        peak_bytes / f64::from(1 << 20),
     );
     Ok(json!({
         "label": label,

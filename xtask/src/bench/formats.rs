@@ -65,7 +65,7 @@ fn find<'a>(report: &'a Value, source: &str, size: u64, format: &str) -> Option<
 pub(super) fn targets(report: &Value) -> Vec<Target> {
     let mut targets = Vec::new();
     let mut ratio = |name: String, measured: Option<f64>, bound: f64| {
-        targets.push(ratio_target(name, measured, bound))
+        targets.push(ratio_target(name, measured, bound));
     };
     let field = |entry: Option<&Value>, key: &str| entry.and_then(|entry| entry[key].as_f64());
     for size in [80, 256] {
