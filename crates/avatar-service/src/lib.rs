@@ -33,9 +33,11 @@
 //! a filesystem store in a directory.
 //!
 //! Behaviour follows the Libravatar API and the project's decisions (`docs/protocol.md` section 2):
-//! sizes 1..=512 (80 by default, larger clamped); `d=404`, `mp`/`mm`, `blank` and the generated
-//! keywords drawn at the requested size; trusted or relative `d=` URLs redirected, everything else
-//! ignored; `f=y`; `Content-Type` from the bytes, `Content-Length`, a strong `ETag` and
+//! sizes 1..=512 (80 by default, larger clamped; up to 4096 by [`max_size`]); `d=404`, `mp`/`mm`,
+//! `blank`, `color`, `initials` (from `name=`/`initials=`) and the generated keywords drawn at the
+//! requested size; trusted or relative `d=` URLs redirected, everything else ignored; `f=y`; the
+//! format the hash's extension names, else WebP for an `Accept` that lists it, else the stored
+//! one ([`output_formats`]; `Vary: Accept`, an `ETag` per format); `Content-Type` from the bytes, `Content-Length`, a strong `ETag` and
 //! `If-None-Match` -> 304, `Cache-Control` with separate max-ages for hits and defaults, CORS and
 //! `nosniff`; HEAD, OPTIONS (standard methods in `Allow`), 405 with `Allow` for the rest;
 //! malformed hashes get a 400 whose one-line body says what is accepted.
@@ -55,6 +57,8 @@
 //! uploads, for applications).
 //!
 //! [`cache_bytes`]: AvatarServiceBuilder::cache_bytes
+//! [`max_size`]: AvatarServiceBuilder::max_size
+//! [`output_formats`]: AvatarServiceBuilder::output_formats
 //! [`render_threads`]: AvatarServiceBuilder::render_threads
 //!
 //! [`Service`]: tower_service::Service

@@ -55,6 +55,19 @@ async fn a_photo_becomes_lossy_webp_and_a_drawn_default_lossless_webp() {
         "a JPEG source gets lossy WebP"
     );
     assert_eq!(dimensions(photo.body()), (64, 64));
+    // The second answer comes from the render cache, without waiting: the same choice.
+    let again = get_accepting(
+        &service,
+        &format!("/avatar/{}?s=64", md5(JPEG_OWNER)),
+        CHROME_ACCEPT,
+    )
+    .await;
+    assert_eq!(again.headers()["vary"], "accept");
+    assert_eq!(again.body(), photo.body());
+    let plain = get(&service, &format!("/avatar/{}?s=64", md5(JPEG_OWNER))).await;
+    assert_eq!(plain.headers()["content-type"], "image/jpeg");
+    assert_eq!(plain.headers()["vary"], "accept");
+    assert_ne!(plain.headers()["etag"], photo.headers()["etag"]);
 
     let png = get_accepting(
         &service,
