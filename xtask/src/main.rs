@@ -9,11 +9,13 @@
 //!   against the `avatars serve` and `avatars url` binaries, and against the `avatars xmpp`
 //!   component; reports in `target/conformance/`. Part of `ci`.
 //! - `bench` (`bench/`): criterion benches, `avatars serve` side by side with nginx under wrk,
-//!   memory after 100,000 requests over 10,000 (hash, size) pairs, and a load test; results in
-//!   `target/bench/`, exit 1 when a target is not met. Not part of `ci`: it takes minutes and
+//!   memory after 100,000 requests over 10,000 (hash, size) pairs, a load test, and bytes and
+//!   time per response format with the 2048 px costs; results in `target/bench/`, exit 1 when a
+//!   target is not met. Not part of `ci`: it takes minutes and
 //!   wants a quiet machine.
 //! - `fuzz` (`fuzz.rs`): the cargo-fuzz targets of `fuzz/`, N seconds each, on stable.
-//! - `gallery --out DIR` (`gallery.rs`): an HTML page of every default-image generator.
+//! - `gallery --out DIR` (`gallery.rs`): an HTML page of every default-image generator, and
+//!   `d=initials` in a dozen scripts.
 //!
 //! `tidy.rs` holds the repository's house rules as tests (every module opens with `//!`,
 //! dependencies come from the workspace, the README names only paths that exist).
@@ -48,8 +50,8 @@ enum Task {
     Ci,
     /// The conformance suite against every target; reports in target/conformance/.
     Conformance,
-    /// Criterion benches, avatars serve against nginx under wrk, memory and load; results in
-    /// target/bench/, exit 1 when a target is missed.
+    /// Criterion benches, avatars serve against nginx under wrk, memory, load, and formats;
+    /// results in target/bench/, exit 1 when a target is missed.
     Bench(bench::BenchArgs),
     /// Each cargo-fuzz target for N seconds; a crash in fuzz/artifacts/ fails the task.
     Fuzz(fuzz::FuzzArgs),
@@ -94,16 +96,17 @@ mod tests {
             Cli::try_parse_from(std::iter::once("xtask").chain(args.iter().copied()))
         };
         assert!(matches!(parse(&["ci"]).unwrap().task, Task::Ci));
-        let Task::Bench(bench) =
-            parse(&["bench", "--only", "http", "--only", "load", "--rounds", "2"])
-                .unwrap()
-                .task
+        let Task::Bench(bench) = parse(&[
+            "bench", "--only", "http", "--only", "formats", "--rounds", "2", "--avif",
+        ])
+        .unwrap()
+        .task
         else {
             panic!("not bench");
         };
         assert_eq!(
             format!("{bench:?}"),
-            "BenchArgs { rounds: 2, seconds: 10, only: [Http, Load] }"
+            "BenchArgs { rounds: 2, seconds: 10, only: [Http, Formats], avif: true }"
         );
         let Task::Fuzz(fuzz) = parse(&["fuzz", "--seconds", "5", "--target", "srv"])
             .unwrap()
