@@ -77,5 +77,7 @@ pub use body::AvatarBody;
 pub use config::AvatarServiceBuilder;
 pub use error::ServiceError;
 pub use layer::{AvatarLayer, AvatarMiddleware};
+/// The image and 404 answers, with the headers every answer of this crate carries.
+pub use respond::response;
 pub use service::AvatarService;
 pub use upstream::{Upstream, UpstreamMode};

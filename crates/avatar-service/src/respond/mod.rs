@@ -8,7 +8,7 @@
 
 mod index;
 mod lookup;
-mod response;
+pub mod response;
 
 use avatar_proto::{AvatarRequest, DefaultImage, DefaultKeyword};
 use avatar_store::Store;

@@ -1,4 +1,5 @@
-//! Turning an [`Answer`] (or a refusal) into an HTTP response with the right headers.
+//! Turning an [`Answer`] (or a refusal) into an HTTP response with the right headers; the image
+//! and 404 answers are public, for the proxy (`avatar-proxy`) to answer exactly alike.
 
 use avatar_image::ImageFormat;
 use avatar_proto::hex;
@@ -9,6 +10,8 @@ use http::header::{
     IF_NONE_MATCH, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+
+use avatar_image::Rendered;
 
 use super::Answer;
 use crate::body::AvatarBody;
@@ -45,43 +48,23 @@ fn from_answer(
             hit,
             varies_with_accept,
         } => {
-            let etag = etag(&fingerprint);
             let cache_control = if hit {
                 config.hit_cache_control.clone()
             } else {
                 config.default_cache_control.clone()
             };
-            if if_none_match(request_headers, &etag) {
-                let mut response = common(StatusCode::NOT_MODIFIED, Bytes::new());
-                response.headers_mut().remove(CONTENT_LENGTH);
-                let headers = response.headers_mut();
-                headers.insert(ETAG, etag);
-                headers.insert(CACHE_CONTROL, cache_control);
-                if varies_with_accept {
-                    headers.insert(VARY, HeaderValue::from_static("accept"));
-                }
-                return response;
-            }
-            let content_type = ImageFormat::sniff(&rendered.bytes)
-                .unwrap_or(rendered.format)
-                .mime_type();
-            let mut response = common(StatusCode::OK, rendered.bytes);
-            let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-            headers.insert(ETAG, etag);
-            headers.insert(CACHE_CONTROL, cache_control);
-            if varies_with_accept {
-                headers.insert(VARY, HeaderValue::from_static("accept"));
-            }
-            response
+            image(
+                &rendered,
+                &fingerprint,
+                cache_control,
+                varies_with_accept,
+                request_headers,
+            )
         }
-        Answer::NotFound => {
-            let mut response = static_text(StatusCode::NOT_FOUND, "no avatar for this hash\n");
-            response
-                .headers_mut()
-                .insert(CACHE_CONTROL, config.default_cache_control.clone());
-            response
-        }
+        Answer::NotFound => not_found(
+            "no avatar for this hash\n",
+            config.default_cache_control.clone(),
+        ),
         Answer::Redirect { location } => {
             let mut response = common(StatusCode::FOUND, Bytes::new());
             let headers = response.headers_mut();
@@ -97,6 +80,50 @@ fn from_answer(
             response
         }
     }
+}
+
+/// An image answer: 200 with the rendition, or 304 when `If-None-Match` names its `ETag` (made
+/// from `fingerprint`); `Cache-Control` as given, `Vary: Accept` when `varies_with_accept`, and
+/// the headers every answer carries (`Content-Length`, CORS, `nosniff`). For HEAD, drop the body
+/// with [`without_body`].
+pub fn image(
+    rendered: &Rendered,
+    fingerprint: &[u8; 16],
+    cache_control: HeaderValue,
+    varies_with_accept: bool,
+    request_headers: &HeaderMap,
+) -> Response<AvatarBody> {
+    let etag = etag(fingerprint);
+    if if_none_match(request_headers, &etag) {
+        let mut response = common(StatusCode::NOT_MODIFIED, Bytes::new());
+        response.headers_mut().remove(CONTENT_LENGTH);
+        let headers = response.headers_mut();
+        headers.insert(ETAG, etag);
+        headers.insert(CACHE_CONTROL, cache_control);
+        if varies_with_accept {
+            headers.insert(VARY, HeaderValue::from_static("accept"));
+        }
+        return response;
+    }
+    let content_type = ImageFormat::sniff(&rendered.bytes)
+        .unwrap_or(rendered.format)
+        .mime_type();
+    let mut response = common(StatusCode::OK, rendered.bytes.clone());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(ETAG, etag);
+    headers.insert(CACHE_CONTROL, cache_control);
+    if varies_with_accept {
+        headers.insert(VARY, HeaderValue::from_static("accept"));
+    }
+    response
+}
+
+/// A 404 with a fixed one-line plain-text body (`line` ends in a newline) and `cache_control`.
+pub fn not_found(line: &'static str, cache_control: HeaderValue) -> Response<AvatarBody> {
+    let mut response = static_text(StatusCode::NOT_FOUND, line);
+    response.headers_mut().insert(CACHE_CONTROL, cache_control);
+    response
 }
 
 pub(super) fn bad_request(err: &avatar_proto::Error) -> Response<AvatarBody> {
@@ -144,7 +171,7 @@ pub(super) fn options() -> Response<AvatarBody> {
 }
 
 /// HEAD: every header of GET (Content-Length included), no body.
-fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
+pub fn without_body(response: Response<AvatarBody>) -> Response<AvatarBody> {
     let (parts, _) = response.into_parts();
     Response::from_parts(parts, AvatarBody::empty())
 }

@@ -1,0 +1,289 @@
+//! The builder, and the settled configuration a proxy runs with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use avatar_discovery::Discovery;
+use avatar_image::{Limits, Palette, RenderCache, cache::DEFAULT_CACHE_BYTES};
+use avatar_proto::{DefaultKeyword, Identity, OutputFormats, RequestRules};
+use http::HeaderValue;
+use ipnet::IpNet;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+
+use crate::error::ProxyError;
+use crate::fetch::{FetchLimits, Fetcher};
+use crate::guard::AddressGuard;
+use crate::respond::Original;
+use crate::service::AvatarProxy;
+use crate::token::ProxyKeys;
+
+/// The central server asked when a domain has no avatar server of its own.
+pub const DEFAULT_CENTRAL: &str = "https://seccdn.libravatar.org/avatar/";
+/// The whole of one fetch, redirects included.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(1);
+/// Connecting to one address.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// The most bytes of one upstream file.
+pub const DEFAULT_MAX_BYTES: usize = 1 << 20;
+/// How long a fetched original is kept.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
+/// How long a miss or a failure is kept.
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(300);
+/// The size originals are fetched at (every size is rendered from it).
+pub const DEFAULT_FETCH_SIZE: u32 = 512;
+
+/// Everything a request needs, shared by every clone of the proxy.
+pub(crate) struct Shared {
+    pub(crate) keys: ProxyKeys,
+    pub(crate) prefix: String,
+    pub(crate) discovery: Discovery,
+    pub(crate) central: String,
+    pub(crate) https_only: bool,
+    pub(crate) fetcher: Fetcher,
+    pub(crate) fetch_size: u32,
+    pub(crate) limits: Limits,
+    pub(crate) rules: RequestRules,
+    pub(crate) formats: OutputFormats,
+    pub(crate) server_default: DefaultKeyword,
+    pub(crate) palette: Arc<Palette>,
+    pub(crate) cache: RenderCache,
+    pub(crate) originals: Cache<Identity, Original, OriginalWeight>,
+    pub(crate) ttl: Duration,
+    pub(crate) negative_ttl: Duration,
+    pub(crate) hit_cache_control: HeaderValue,
+    pub(crate) default_cache_control: HeaderValue,
+}
+
+#[derive(Clone)]
+pub(crate) struct OriginalWeight;
+
+impl Weighter<Identity, Original> for OriginalWeight {
+    fn weight(&self, identity: &Identity, original: &Original) -> u64 {
+        let bytes = match original {
+            Original::Image { bytes, .. } => bytes.len(),
+            Original::Missing { .. } => 0,
+        };
+        (bytes + identity.as_str().len() + 100) as u64
+    }
+}
+
+/// Builds an [`AvatarProxy`]. Every setting but the keys and the discovery client has a default
+/// that works.
+#[derive(Debug)]
+#[must_use]
+pub struct AvatarProxyBuilder {
+    keys: ProxyKeys,
+    discovery: Discovery,
+    prefix: String,
+    central: String,
+    https_only: bool,
+    guard: AddressGuard,
+    fetch: FetchLimits,
+    extra_roots: Vec<Vec<u8>>,
+    fetch_size: u32,
+    max_size: Option<u32>,
+    formats: OutputFormats,
+    server_default: DefaultKeyword,
+    palette: Palette,
+    cache_bytes: u64,
+    original_bytes: u64,
+    ttl: Duration,
+    negative_ttl: Duration,
+    hit_max_age: Duration,
+    default_max_age: Duration,
+}
+
+impl AvatarProxyBuilder {
+    pub(crate) fn new(keys: ProxyKeys, discovery: Discovery) -> Self {
+        Self {
+            keys,
+            discovery,
+            prefix: "/proxy".to_owned(),
+            central: DEFAULT_CENTRAL.to_owned(),
+            https_only: false,
+            guard: AddressGuard::default(),
+            fetch: FetchLimits {
+                deadline: DEFAULT_DEADLINE,
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                max_bytes: DEFAULT_MAX_BYTES,
+            },
+            extra_roots: Vec::new(),
+            fetch_size: DEFAULT_FETCH_SIZE,
+            max_size: None,
+            formats: OutputFormats::default(),
+            server_default: DefaultKeyword::MysteryPerson,
+            palette: Palette::DEFAULT,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            original_bytes: 64 << 20,
+            ttl: DEFAULT_TTL,
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+            hit_max_age: DEFAULT_TTL,
+            default_max_age: DEFAULT_NEGATIVE_TTL,
+        }
+    }
+
+    /// Serves `{prefix}/{token}` (default `/proxy`).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The central server's avatar base URL, ending in `/avatar/` (default
+    /// [`DEFAULT_CENTRAL`]), asked when a domain has no avatar server of its own.
+    pub fn central(mut self, base_url: impl Into<String>) -> Self {
+        self.central = base_url.into();
+        self
+    }
+
+    /// Only `_avatars-sec._tcp` servers, over https (default: `_avatars._tcp` over http too).
+    pub const fn https_only(mut self, on: bool) -> Self {
+        self.https_only = on;
+        self
+    }
+
+    /// Allows connecting to `network` although it is internal (loopback, private, link-local...):
+    /// an avatar server on the operator's own network, or a test's loopback.
+    pub fn allow_network(mut self, network: IpNet) -> Self {
+        self.guard = self.guard.allow(network);
+        self
+    }
+
+    /// The total deadline of one fetch, redirects included (default 1 s).
+    pub const fn deadline(mut self, deadline: Duration) -> Self {
+        self.fetch.deadline = deadline;
+        self
+    }
+
+    /// The connect timeout of each connection (default 500 ms).
+    pub const fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch.connect_timeout = timeout;
+        self
+    }
+
+    /// The most bytes of one upstream file (default 1 MiB).
+    pub const fn max_bytes(mut self, bytes: usize) -> Self {
+        self.fetch.max_bytes = bytes;
+        self
+    }
+
+    /// Trusts this DER certificate for https upstreams, besides the web's roots (for tests or a
+    /// private CA).
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(der.into());
+        self
+    }
+
+    /// The largest size served (default 512; up to 4096).
+    pub const fn max_size(mut self, max_size: u32) -> Self {
+        self.max_size = Some(max_size);
+        self
+    }
+
+    /// What `Accept` may turn a response into (default: WebP for clients that list it).
+    pub const fn output_formats(mut self, formats: OutputFormats) -> Self {
+        self.formats = formats;
+        self
+    }
+
+    /// What a request without `d=` gets when there is no picture (default `mp`).
+    pub const fn server_default(mut self, keyword: DefaultKeyword) -> Self {
+        self.server_default = keyword;
+        self
+    }
+
+    /// The colours `d=color` and `d=initials` pick from.
+    pub fn palette(mut self, palette: Palette) -> Self {
+        self.palette = palette;
+        self
+    }
+
+    /// How long a fetched original is kept (default one day) and how long a miss or failure is
+    /// (default five minutes).
+    pub const fn ttl(mut self, ttl: Duration, negative_ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self.negative_ttl = negative_ttl;
+        self
+    }
+
+    /// The byte budgets of the render cache (default 64 MiB) and of the fetched originals
+    /// (default 64 MiB).
+    pub const fn cache_bytes(mut self, renditions: u64, originals: u64) -> Self {
+        self.cache_bytes = renditions;
+        self.original_bytes = originals;
+        self
+    }
+
+    /// Checks the settings and builds the proxy.
+    ///
+    /// # Errors
+    /// [`ProxyError`] naming the setting that is wrong.
+    pub fn build(self) -> Result<AvatarProxy, ProxyError> {
+        if !self.prefix.starts_with('/')
+            || self.prefix.ends_with('/')
+            || self.prefix.contains(['?', '#', '%', '\\'])
+        {
+            return Err(ProxyError::InvalidPrefix { found: self.prefix });
+        }
+        let central_ok = (self.central.starts_with("https://")
+            || self.central.starts_with("http://"))
+            && self.central.ends_with('/');
+        if !central_ok {
+            return Err(ProxyError::Setting {
+                setting: "central",
+                reason: format!(
+                    "{:?}: expected an http(s) base URL ending in /, like {DEFAULT_CENTRAL}",
+                    self.central
+                ),
+            });
+        }
+        if self.fetch.deadline.is_zero() || self.fetch.max_bytes == 0 {
+            return Err(ProxyError::Setting {
+                setting: "deadline or max_bytes",
+                reason: "must be above zero".to_owned(),
+            });
+        }
+        let mut rules = RequestRules::default();
+        if let Some(max_size) = self.max_size {
+            rules = rules
+                .max_size(max_size)
+                .map_err(|err| ProxyError::Setting {
+                    setting: "max_size",
+                    reason: err.to_string(),
+                })?;
+        }
+        let limits = Limits {
+            max_input_bytes: self.fetch.max_bytes,
+            ..Limits::default()
+        };
+        let fetcher = Fetcher::new(self.guard, self.fetch, &self.extra_roots)?;
+        let estimated = usize::try_from(self.original_bytes / 16_384)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        Ok(AvatarProxy::from_shared(Arc::new(Shared {
+            keys: self.keys,
+            prefix: self.prefix,
+            discovery: self.discovery,
+            central: self.central,
+            https_only: self.https_only,
+            fetcher,
+            fetch_size: self.fetch_size,
+            limits,
+            rules,
+            formats: self.formats,
+            server_default: self.server_default,
+            palette: Arc::new(self.palette),
+            cache: RenderCache::with_budget(self.cache_bytes),
+            originals: Cache::with_weighter(estimated, self.original_bytes.max(1), OriginalWeight),
+            ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
+            hit_cache_control: cache_control(self.hit_max_age),
+            default_cache_control: cache_control(self.default_max_age),
+        })))
+    }
+}
+
+fn cache_control(max_age: Duration) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+        .expect("digits are a valid header value")
+}

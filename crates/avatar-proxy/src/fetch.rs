@@ -1,0 +1,264 @@
+//! Fetching an upstream avatar as a careful citizen of a hostile network: http and https only;
+//! every address checked by the [`AddressGuard`] after resolution (so a name that resolves to
+//! `169.254.169.254` is refused as surely as the literal); a connect timeout and a total
+//! deadline; a byte cap on the body; at most [`MAX_REDIRECTS`] redirects, each checked again; no
+//! cookies (the client keeps none), no `Referer`, a fixed `User-Agent`; nothing of the
+//! upstream's answer but its body is kept.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, LOCATION, USER_AGENT};
+use http::{HeaderValue, Request, StatusCode, Uri};
+use http_body_util::{BodyExt as _, Empty, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use tower_service::Service;
+
+use crate::error::ProxyError;
+use crate::guard::AddressGuard;
+
+/// Redirects followed per fetch, each one checked like the first URL.
+pub const MAX_REDIRECTS: usize = 2;
+/// What the proxy calls itself upstream.
+pub const PROXY_USER_AGENT: &str = concat!("avatar-proxy/", env!("CARGO_PKG_VERSION"));
+
+/// Why a fetch gave no image. Logged at debug level; the browser only ever sees the default.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchFailure {
+    /// The upstream says it has no avatar (404), or any other non-200 status.
+    #[error("upstream answered {0}")]
+    Status(u16),
+    /// Not http or https, or no host.
+    #[error("not an http(s) URL: {0}")]
+    Scheme(String),
+    /// Every address of the host is one the guard refuses.
+    #[error("refused address for {0}")]
+    RefusedAddress(String),
+    /// More redirects than [`MAX_REDIRECTS`], or one without a usable `Location`.
+    #[error("redirects: {0}")]
+    Redirect(&'static str),
+    /// The body is longer than the cap.
+    #[error("body over {0} bytes")]
+    TooLarge(usize),
+    /// The whole fetch took longer than its deadline.
+    #[error("deadline passed")]
+    Deadline,
+    /// Connecting or the exchange failed.
+    #[error("connection: {0}")]
+    Connection(String),
+}
+
+/// The fetch limits.
+#[derive(Debug, Clone)]
+pub struct FetchLimits {
+    /// For the whole fetch, redirects included.
+    pub deadline: Duration,
+    /// For each connection.
+    pub connect_timeout: Duration,
+    /// Bytes of body.
+    pub max_bytes: usize,
+}
+
+/// A resolver for the connector that drops every address the guard refuses, so the client can
+/// only ever connect to allowed ones.
+#[derive(Clone)]
+struct GuardedResolver {
+    guard: Arc<AddressGuard>,
+}
+
+impl Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, io::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let guard = Arc::clone(&self.guard);
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let allowed: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|addr| guard.allows(addr.ip()))
+                .collect();
+            if allowed.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!("every address of {host} is refused"),
+                ));
+            }
+            Ok(allowed.into_iter())
+        })
+    }
+}
+
+/// The upstream client: what the proxy fetches originals with.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Empty<Bytes>>,
+    guard: Arc<AddressGuard>,
+    limits: FetchLimits,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("guard", &self.guard)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fetcher {
+    /// A client that connects only where `guard` allows, within `limits`, trusting the web's
+    /// roots and `extra_roots` (DER) for https.
+    ///
+    /// # Errors
+    /// [`ProxyError::Tls`] for an unusable root certificate.
+    pub fn new(
+        guard: AddressGuard,
+        limits: FetchLimits,
+        extra_roots: &[Vec<u8>],
+    ) -> Result<Self, ProxyError> {
+        let guard = Arc::new(guard);
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
+            guard: Arc::clone(&guard),
+        });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(limits.connect_timeout));
+        let mut roots: RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
+        for der in extra_roots {
+            roots
+                .add(CertificateDer::from(der.clone()))
+                .map_err(|_| rustls::Error::General("invalid root certificate".into()))?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            guard,
+            limits,
+        })
+    }
+
+    /// The body of a 200 at `url`, following at most [`MAX_REDIRECTS`] redirects, all within
+    /// the deadline.
+    ///
+    /// # Errors
+    /// [`FetchFailure`] saying why there is no body.
+    pub async fn fetch(&self, url: Uri) -> Result<Bytes, FetchFailure> {
+        tokio::time::timeout(self.limits.deadline, self.follow(url))
+            .await
+            .map_err(|_| FetchFailure::Deadline)?
+    }
+
+    async fn follow(&self, mut url: Uri) -> Result<Bytes, FetchFailure> {
+        for _ in 0..=MAX_REDIRECTS {
+            self.check(&url)?;
+            let request = Request::get(url.clone())
+                .header(USER_AGENT, HeaderValue::from_static(PROXY_USER_AGENT))
+                .header(ACCEPT, HeaderValue::from_static("image/*"))
+                .body(Empty::new())
+                .map_err(|err| FetchFailure::Scheme(err.to_string()))?;
+            let response = self.client.request(request).await.map_err(|err| {
+                // The guard's refusal comes back through the connector; name it as such.
+                if refused_by_guard(&err) {
+                    FetchFailure::RefusedAddress(url.host().unwrap_or_default().to_owned())
+                } else {
+                    FetchFailure::Connection(err.to_string())
+                }
+            })?;
+            let status = response.status();
+            if status.is_redirection() {
+                url = next_url(&url, response.headers().get(LOCATION))?;
+                continue;
+            }
+            if status != StatusCode::OK {
+                return Err(FetchFailure::Status(status.as_u16()));
+            }
+            let body = Limited::new(response.into_body(), self.limits.max_bytes);
+            return body
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes)
+                .map_err(|err| {
+                    if err.is::<http_body_util::LengthLimitError>() {
+                        FetchFailure::TooLarge(self.limits.max_bytes)
+                    } else {
+                        FetchFailure::Connection(err.to_string())
+                    }
+                });
+        }
+        Err(FetchFailure::Redirect("more than 2"))
+    }
+
+    /// http or https, a host, and (for an address literal, which the resolver never sees) an
+    /// address the guard allows.
+    fn check(&self, url: &Uri) -> Result<(), FetchFailure> {
+        if !matches!(url.scheme_str(), Some("http" | "https")) {
+            return Err(FetchFailure::Scheme(url.to_string()));
+        }
+        let host = url
+            .host()
+            .ok_or_else(|| FetchFailure::Scheme(url.to_string()))?;
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>()
+            && !self.guard.allows(ip)
+        {
+            return Err(FetchFailure::RefusedAddress(host.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// Whether an error's chain holds the resolver's `PermissionDenied`.
+fn refused_by_guard(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(current) = source {
+        if current
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::PermissionDenied)
+        {
+            return true;
+        }
+        source = current.source();
+    }
+    false
+}
+
+/// Where a redirect leads: its `Location`, absolute or relative to `from`.
+fn next_url(from: &Uri, location: Option<&HeaderValue>) -> Result<Uri, FetchFailure> {
+    let location = location
+        .and_then(|value| value.to_str().ok())
+        .ok_or(FetchFailure::Redirect("no Location"))?;
+    let base = url::Url::parse(&from.to_string()).map_err(|_| FetchFailure::Redirect("bad URL"))?;
+    let next = base
+        .join(location)
+        .map_err(|_| FetchFailure::Redirect("bad Location"))?;
+    next.as_str()
+        .parse()
+        .map_err(|_| FetchFailure::Redirect("bad Location"))
+}

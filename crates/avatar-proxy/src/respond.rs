@@ -1,0 +1,276 @@
+//! Answering one proxy request, as plain functions: route -> open the token -> find the
+//! identity's server -> fetch the original (cached, once per identity) -> render at the asked
+//! size (cached) -> answer; any failure on the way answers the asked default.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use avatar_image::{ImageFormat, RenderKey, Rendered, render_default_with, render_square_as};
+use avatar_proto::{
+    AvatarQuery, BaseOrigin, DefaultKeyword, HashAlgorithm, Identity, Initials, Scheme,
+};
+use avatar_service::AvatarBody;
+use avatar_service::response::{image, not_found, without_body};
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use sha2::{Digest as _, Sha256};
+
+use crate::config::Shared;
+use crate::fetch::FetchFailure;
+
+/// What the proxy knows of one identity's picture upstream.
+#[derive(Debug, Clone)]
+pub(crate) enum Original {
+    /// The upstream's file, as fetched (never sent on: only rendered from).
+    Image {
+        bytes: Bytes,
+        content: [u8; 32],
+        format: ImageFormat,
+        until: Instant,
+    },
+    /// No usable picture (none upstream, a failure, or a file the limits refuse).
+    Missing { until: Instant },
+}
+
+impl Original {
+    fn fresh(&self, now: Instant) -> bool {
+        match self {
+            Self::Image { until, .. } | Self::Missing { until } => now < *until,
+        }
+    }
+}
+
+/// The answer to one request.
+pub(crate) async fn answer(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response<AvatarBody> {
+    let head = match *method {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or HEAD\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return response;
+        }
+    };
+    let response = answer_get(shared, uri, headers).await;
+    if head {
+        without_body(response)
+    } else {
+        response
+    }
+}
+
+async fn answer_get(shared: &Shared, uri: &Uri, headers: &HeaderMap) -> Response<AvatarBody> {
+    let token = uri
+        .path()
+        .strip_prefix(shared.prefix.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|token| !token.contains('/'));
+    // A bad or forged token costs no upstream traffic and says nothing about why.
+    let Some(identity) = token.and_then(|token| shared.keys.open(token)) else {
+        return not_found(
+            "no such avatar link\n",
+            HeaderValue::from_static("no-store"),
+        );
+    };
+    let query = AvatarQuery::parse(uri.query().unwrap_or("").as_bytes());
+    let size = shared.rules.size(query.size.as_deref());
+    let initials = Initials::from_query(query.initials.as_deref(), query.name.as_deref());
+    // Keywords only: a proxy never sends the browser elsewhere, so `d=` URLs are ignored.
+    let default = query
+        .default
+        .as_deref()
+        .and_then(|raw| DefaultKeyword::parse(raw, query.robohash.as_deref()))
+        .unwrap_or(shared.server_default)
+        .with_initials(initials);
+    let accept = headers.get(http::header::ACCEPT).map(HeaderValue::as_bytes);
+
+    if let Original::Image {
+        bytes,
+        content,
+        format,
+        ..
+    } = original_of(shared, &identity).await
+    {
+        let choice = shared.formats.choose(None, accept, format);
+        let key = RenderKey::Stored {
+            content,
+            size,
+            format: choice.format,
+        };
+        let limits = shared.limits;
+        let rendered = shared
+            .cache
+            .get_or_render(key.clone(), async move {
+                tokio::task::spawn_blocking(move || {
+                    render_square_as(&bytes, size, Some(choice.format), &limits)
+                })
+                .await
+                .map_err(|err| err.to_string())?
+                .map_err(|err| err.to_string())
+            })
+            .await;
+        match rendered {
+            Ok(rendered) => {
+                return image(
+                    &rendered,
+                    &key.fingerprint(),
+                    shared.hit_cache_control.clone(),
+                    choice.varies_with_accept,
+                    headers,
+                );
+            }
+            Err(reason) => {
+                tracing::debug!(%identity, reason, "upstream image not rendered; answering the default");
+                shared.originals.insert(
+                    identity.clone(),
+                    Original::Missing {
+                        until: Instant::now() + shared.negative_ttl,
+                    },
+                );
+            }
+        }
+    }
+    drawn_default(shared, &identity, default, size, accept, headers).await
+}
+
+/// The asked default for a miss or any failure: a drawn keyword, or a 404.
+async fn drawn_default(
+    shared: &Shared,
+    identity: &Identity,
+    keyword: DefaultKeyword,
+    size: u32,
+    accept: Option<&[u8]>,
+    headers: &HeaderMap,
+) -> Response<AvatarBody> {
+    if keyword == DefaultKeyword::NotFound {
+        return not_found("no avatar\n", shared.default_cache_control.clone());
+    }
+    let choice = shared.formats.choose(None, accept, ImageFormat::Png);
+    let hash = identity.hash(HashAlgorithm::Sha256);
+    let key = RenderKey::Default {
+        keyword,
+        hash,
+        size,
+        palette: shared.palette.id(),
+        format: choice.format,
+    };
+    let palette = Arc::clone(&shared.palette);
+    let drawn: Result<Rendered, String> = shared
+        .cache
+        .get_or_render(key.clone(), async move {
+            tokio::task::spawn_blocking(move || {
+                render_default_with(keyword, &hash, size, &palette, choice.format)
+                    .map_err(|err| err.to_string())?
+                    .ok_or_else(|| "not an image".to_owned())
+            })
+            .await
+            .map_err(|err| err.to_string())?
+        })
+        .await;
+    match drawn {
+        Ok(rendered) => image(
+            &rendered,
+            &key.fingerprint(),
+            shared.default_cache_control.clone(),
+            choice.varies_with_accept,
+            headers,
+        ),
+        Err(reason) => {
+            tracing::error!(%keyword, size, reason, "cannot draw a default; answering 404");
+            not_found("no avatar\n", shared.default_cache_control.clone())
+        }
+    }
+}
+
+/// The identity's original: from the cache while fresh, else fetched, once for every request
+/// that asks meanwhile.
+pub(crate) async fn original_of(shared: &Shared, identity: &Identity) -> Original {
+    let now = Instant::now();
+    match shared.originals.get(identity) {
+        Some(original) if original.fresh(now) => return original,
+        Some(_) => {
+            shared.originals.remove(identity);
+        }
+        None => {}
+    }
+    match shared.originals.get_value_or_guard_async(identity).await {
+        Ok(original) => original,
+        Err(guard) => {
+            let original = fetch_original(shared, identity).await;
+            let _ = guard.insert(original.clone());
+            original
+        }
+    }
+}
+
+async fn fetch_original(shared: &Shared, identity: &Identity) -> Original {
+    let url = upstream_url(shared, identity).await;
+    let fetched = match url.parse() {
+        Ok(uri) => shared.fetcher.fetch(uri).await,
+        Err(_) => Err(FetchFailure::Scheme(url.clone())),
+    };
+    let checked = fetched.and_then(|bytes| {
+        let format = ImageFormat::sniff(&bytes)
+            .filter(|&format| format != ImageFormat::Avif)
+            .ok_or(FetchFailure::Status(200))?;
+        // The header alone is checked here (dimensions, decoded size: bombs are refused
+        // before any decoding); the render decodes under the same limits.
+        avatar_image::probe(&bytes, &shared.limits).map_err(|_| FetchFailure::Status(200))?;
+        Ok((bytes, format))
+    });
+    match checked {
+        Ok((bytes, format)) => Original::Image {
+            content: Sha256::digest(&bytes).into(),
+            bytes,
+            format,
+            until: Instant::now() + shared.ttl,
+        },
+        Err(failure) => {
+            tracing::debug!(%identity, url, %failure, "no usable upstream avatar");
+            Original::Missing {
+                until: Instant::now() + shared.negative_ttl,
+            }
+        }
+    }
+}
+
+/// `{base}{sha256}?s=N&d=404`: the domain's `_avatars-sec._tcp` server over https, else (unless
+/// https only) its `_avatars._tcp` server over http, else the central server.
+pub(crate) async fn upstream_url(shared: &Shared, identity: &Identity) -> String {
+    let hash = identity.hash(HashAlgorithm::Sha256);
+    let base = match identity.domain() {
+        Ok(domain) => federated_base(shared, &domain).await,
+        Err(_) => None,
+    };
+    let base = base.unwrap_or_else(|| shared.central.clone());
+    format!("{base}{hash}?s={}&d=404", shared.fetch_size)
+}
+
+async fn federated_base(shared: &Shared, domain: &str) -> Option<String> {
+    let secure = shared.discovery.base_url(domain, Scheme::Https).await;
+    if matches!(secure.origin(), BaseOrigin::Federated(_)) {
+        return Some(secure.as_str().to_owned());
+    }
+    if shared.https_only {
+        return None;
+    }
+    let plain = shared.discovery.base_url(domain, Scheme::Http).await;
+    matches!(plain.origin(), BaseOrigin::Federated(_)).then(|| plain.as_str().to_owned())
+}
+
+fn plain(status: StatusCode, line: &'static str) -> Response<AvatarBody> {
+    let mut response = not_found(line, HeaderValue::from_static("no-store"));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,117 @@
+//! [`AvatarProxy`]: the tower `Service`, and the URL minter templates call.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use avatar_discovery::Discovery;
+use avatar_proto::Identity;
+use avatar_proto::url_builder::encode_query_value;
+use avatar_service::AvatarBody;
+use http::{Request, Response};
+use tower_service::Service;
+
+use crate::config::{AvatarProxyBuilder, Shared};
+use crate::error::ProxyError;
+use crate::respond;
+use crate::token::ProxyKeys;
+
+/// Serves `{prefix}/{token}?s=N&d=KEYWORD`: the avatar of the identity the token seals, found
+/// through DNS SRV, fetched, re-encoded at the asked size and cached, so the browser only ever
+/// talks to this site. Cheap to clone (clones share the caches).
+#[derive(Clone)]
+pub struct AvatarProxy {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for AvatarProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AvatarProxy")
+            .field("prefix", &self.shared.prefix)
+            .field("central", &self.shared.central)
+            .field("renditions", &self.shared.cache.len())
+            .field("originals", &self.shared.originals.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AvatarProxy {
+    /// A builder over `keys` (the first mints, all open) and `discovery` (the resolver that
+    /// finds each domain's avatar server).
+    pub fn builder(keys: ProxyKeys, discovery: Discovery) -> AvatarProxyBuilder {
+        AvatarProxyBuilder::new(keys, discovery)
+    }
+
+    pub(crate) const fn from_shared(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    /// The URL a page puts in `<img src>`: `{prefix}/{token}?s={size}` and `&d={default}` when
+    /// given (a keyword; URLs are ignored by the proxy). Stable for the same identity and key,
+    /// so browsers and CDNs cache it.
+    ///
+    /// # Errors
+    /// [`ProxyError::IdentityTooLong`] for an identity too long to seal.
+    pub fn url(
+        &self,
+        identity: &Identity,
+        size: u32,
+        default: Option<&str>,
+    ) -> Result<String, ProxyError> {
+        let token = self.shared.keys.mint(identity)?;
+        let mut url = format!("{}/{token}?s={size}", self.shared.prefix);
+        if let Some(default) = default {
+            url.push_str("&d=");
+            url.push_str(&encode_query_value(default));
+        }
+        Ok(url)
+    }
+
+    /// How many renditions and originals are cached.
+    #[must_use]
+    pub fn cached(&self) -> (usize, usize) {
+        (self.shared.cache.len(), self.shared.originals.len())
+    }
+}
+
+/// The future of [`AvatarProxy`]'s `call`: the answer, which never fails.
+pub struct ResponseFuture {
+    inner: Pin<Box<dyn Future<Output = Response<AvatarBody>> + Send>>,
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResponseFuture")
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response<AvatarBody>, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx).map(Ok)
+    }
+}
+
+impl<B> Service<Request<B>> for AvatarProxy {
+    type Response = Response<AvatarBody>;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> ResponseFuture {
+        let shared = Arc::clone(&self.shared);
+        let (parts, _body) = request.into_parts();
+        ResponseFuture {
+            inner: Box::pin(async move {
+                respond::answer(&shared, &parts.method, &parts.uri, &parts.headers).await
+            }),
+        }
+    }
+}

@@ -1,0 +1,528 @@
+//! The proxy against real parts: hickory-server as the DNS (SRV records for several domains),
+//! each domain's avatar server a real `AvatarService` over TCP, a central stand-in, and a
+//! hostile upstream (slow drip, endless body, a 20000 x 20000 PNG header, HTML, redirects to
+//! 169.254.169.254, to a loopback address not allowed, and in a loop).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use avatar_discovery::Discovery;
+use avatar_discovery::fake_dns::FakeDns;
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_proxy::AddressGuard;
+use avatar_proxy::fetch::{FetchFailure, FetchLimits, Fetcher, PROXY_USER_AGENT};
+use avatar_proxy::{AvatarProxy, ProxyKey, ProxyKeys};
+use avatar_service::AvatarService;
+use avatar_store::{MemoryStore, Store as _};
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use test_support::{hostile, images};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+/// What one upstream saw: requests, and the headers of the last one.
+#[derive(Default)]
+struct Seen {
+    requests: AtomicUsize,
+    headers: Mutex<Option<HeaderMap>>,
+}
+
+/// Serves `service` over real TCP on loopback, adding a tracking cookie and a marker header to
+/// every answer (which the proxy must never pass on), and counting requests.
+async fn serve_upstream(service: AvatarService<MemoryStore>) -> (SocketAddr, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Seen::default());
+    let counted = Arc::clone(&seen);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (service, seen) = (service.clone(), Arc::clone(&counted));
+            tokio::spawn(async move {
+                let handler =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let (service, seen) = (service.clone(), Arc::clone(&seen));
+                        async move {
+                            seen.requests.fetch_add(1, Ordering::SeqCst);
+                            *seen.headers.lock().unwrap() = Some(request.headers().clone());
+                            let Ok(answer) = service.oneshot(request.map(|_| ())).await;
+                            let (mut parts, body) = answer.into_parts();
+                            let Ok(body) = body.collect().await;
+                            parts
+                                .headers
+                                .insert("set-cookie", "tracker=1".parse().unwrap());
+                            parts.headers.insert("x-upstream", "yes".parse().unwrap());
+                            Ok::<_, std::convert::Infallible>(Response::from_parts(
+                                parts,
+                                Full::new(body.to_bytes()),
+                            ))
+                        }
+                    });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, handler)
+                    .await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// How the hostile upstream misbehaves for one hash.
+#[derive(Clone, Copy)]
+enum Hostile {
+    SlowDrip,
+    EndlessBody,
+    Bomb,
+    Html,
+    RedirectToMetadata,
+    RedirectToLoopbackNotAllowed,
+    RedirectLoop,
+}
+
+const HOSTILE: [(&str, Hostile); 7] = [
+    ("drip@hostile.test", Hostile::SlowDrip),
+    ("endless@hostile.test", Hostile::EndlessBody),
+    ("bomb@hostile.test", Hostile::Bomb),
+    ("html@hostile.test", Hostile::Html),
+    ("metadata@hostile.test", Hostile::RedirectToMetadata),
+    (
+        "loopback@hostile.test",
+        Hostile::RedirectToLoopbackNotAllowed,
+    ),
+    ("loop@hostile.test", Hostile::RedirectLoop),
+];
+
+/// A raw HTTP/1.1 server doing the wrong thing per hash, counting requests. It closes every
+/// connection after one answer, and says so (`Connection: close`).
+async fn serve_hostile() -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let by_hash: HashMap<String, Hostile> = HOSTILE
+        .iter()
+        .map(|(who, how)| (sha256(who), *how))
+        .collect();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&requests);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (by_hash, counted) = (by_hash.clone(), Arc::clone(&counted));
+            tokio::spawn(async move {
+                let mut head = vec![0u8; 4096];
+                let Ok(read) = stream.read(&mut head).await else {
+                    return;
+                };
+                counted.fetch_add(1, Ordering::SeqCst);
+                let text = String::from_utf8_lossy(&head[..read]).into_owned();
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let hash = path
+                    .trim_start_matches("/avatar/")
+                    .split('?')
+                    .next()
+                    .unwrap_or("");
+                let redirect = |location: String| {
+                    format!(
+                        "HTTP/1.1 302 Found\r\nConnection: close\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+                    )
+                };
+                match by_hash.get(hash).copied() {
+                    Some(Hostile::SlowDrip) => {
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100000\r\n\r\n").await;
+                        for _ in 0..100 {
+                            if stream.write_all(b"x").await.is_err() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                    Some(Hostile::EndlessBody) => {
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: image/png\r\n\r\n").await;
+                        let chunk = vec![0u8; 64 * 1024];
+                        while stream.write_all(&chunk).await.is_ok() {}
+                    }
+                    Some(Hostile::Bomb) => {
+                        let png = hostile::png_claiming(20_000, 20_000);
+                        let _ = stream
+                            .write_all(format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", png.len()).as_bytes())
+                            .await;
+                        let _ = stream.write_all(&png).await;
+                    }
+                    Some(Hostile::Html) => {
+                        let body = "<html><body>not an image</body></html>";
+                        let _ = stream
+                            .write_all(format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: image/png\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+                            .await;
+                    }
+                    Some(Hostile::RedirectToMetadata) => {
+                        let _ = stream
+                            .write_all(
+                                redirect("http://169.254.169.254/latest/meta-data/".to_owned())
+                                    .as_bytes(),
+                            )
+                            .await;
+                    }
+                    Some(Hostile::RedirectToLoopbackNotAllowed) => {
+                        let _ = stream
+                            .write_all(
+                                redirect(format!("http://127.0.0.2:{}/x", addr.port())).as_bytes(),
+                            )
+                            .await;
+                    }
+                    Some(Hostile::RedirectLoop) => {
+                        let _ = stream.write_all(redirect(path.clone()).as_bytes()).await;
+                    }
+                    None => {
+                        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, requests)
+}
+
+fn sha256(identity: &str) -> String {
+    Identity::parse(identity)
+        .unwrap()
+        .hash(HashAlgorithm::Sha256)
+        .to_string()
+}
+
+fn zone(domain: &str, port: u16) -> String {
+    format!(
+        "$ORIGIN {domain}.\n@ 3600 IN SOA ns.{domain}. admin.{domain}. 1 7200 900 1209600 300\n\
+         _avatars._tcp 300 IN SRV 0 0 {port} localhost.\n"
+    )
+}
+
+/// Everything one test needs.
+struct World {
+    proxy: AvatarProxy,
+    dns: FakeDns,
+    a: Arc<Seen>,
+    b: Arc<Seen>,
+    central: Arc<Seen>,
+    hostile: Arc<AtomicUsize>,
+}
+
+async fn upstream_with(identity: &str, rgb: [u8; 3]) -> (SocketAddr, Arc<Seen>) {
+    let store = MemoryStore::new();
+    store
+        .put(
+            &Identity::parse(identity).unwrap(),
+            Bytes::from(images::png(&images::solid(120, 90, rgb))),
+        )
+        .await
+        .unwrap();
+    serve_upstream(AvatarService::new(store)).await
+}
+
+async fn world() -> World {
+    let (a_addr, a) = upstream_with("alice@a.test", [200, 30, 30]).await;
+    let (b_addr, b) = upstream_with("bob@b.test", [30, 30, 200]).await;
+    let (central_addr, central) = upstream_with("carol@nowhere.test", [30, 200, 30]).await;
+    let (hostile_addr, hostile) = serve_hostile().await;
+    let zones = [
+        zone("a.test", a_addr.port()),
+        zone("b.test", b_addr.port()),
+        zone("hostile.test", hostile_addr.port()),
+        "$ORIGIN nowhere.test.\n@ 3600 IN SOA ns.nowhere.test. admin.nowhere.test. 1 7200 900 1209600 300\n".to_owned(),
+    ];
+    let dns = FakeDns::start(&zones.iter().map(String::as_str).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let discovery = Discovery::builder().nameserver(dns.addr()).build().unwrap();
+    let proxy = AvatarProxy::builder(ProxyKeys::new(ProxyKey::generate(), Vec::new()), discovery)
+        .central(format!("http://{central_addr}/avatar/"))
+        // Loopback 127.0.0.1 only: the upstreams' own address, and nothing else internal.
+        .allow_network("127.0.0.1/32".parse().unwrap())
+        .deadline(Duration::from_millis(600))
+        .max_bytes(256 * 1024)
+        .build()
+        .unwrap();
+    World {
+        proxy,
+        dns,
+        a,
+        b,
+        central,
+        hostile,
+    }
+}
+
+async fn get(proxy: &AvatarProxy, uri: &str, headers: &[(&str, &str)]) -> Response<Bytes> {
+    let mut request = Request::get(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let Ok(response) = proxy.clone().oneshot(request.body(()).unwrap()).await;
+    let (parts, body) = response.into_parts();
+    let Ok(body) = body.collect().await;
+    Response::from_parts(parts, body.to_bytes())
+}
+
+fn url(world: &World, identity: &str, size: u32, default: Option<&str>) -> String {
+    world
+        .proxy
+        .url(&Identity::parse(identity).unwrap(), size, default)
+        .unwrap()
+}
+
+fn centre_colour(body: &[u8]) -> [u8; 3] {
+    let image = image::load_from_memory(body).unwrap().to_rgb8();
+    image.get_pixel(image.width() / 2, image.height() / 2).0
+}
+
+fn near(a: [u8; 3], b: [u8; 3]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_domain_is_fetched_from_its_own_server_and_the_rest_from_the_central_one() {
+    let world = world().await;
+    for (identity, colour, seen) in [
+        ("alice@a.test", [200, 30, 30], &world.a),
+        ("bob@b.test", [30, 30, 200], &world.b),
+        ("carol@nowhere.test", [30, 200, 30], &world.central),
+    ] {
+        let response = get(&world.proxy, &url(&world, identity, 64, None), &[]).await;
+        assert_eq!(response.status(), StatusCode::OK, "{identity}");
+        assert_eq!(test_support::suite::dimensions(response.body()), (64, 64));
+        assert!(near(centre_colour(response.body()), colour), "{identity}");
+        assert_eq!(
+            seen.requests.load(Ordering::SeqCst),
+            1,
+            "{identity}: one fetch"
+        );
+        // Nothing of the upstream's answer but the picture comes through.
+        assert!(response.headers().get("set-cookie").is_none());
+        assert!(response.headers().get("x-upstream").is_none());
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let upstream = seen.headers.lock().unwrap().clone().unwrap();
+        assert_eq!(upstream["user-agent"], PROXY_USER_AGENT);
+        assert!(upstream.get("referer").is_none() && upstream.get("cookie").is_none());
+    }
+    // Other sizes are rendered from the one original: no more fetches.
+    for size in [32, 80, 128] {
+        let response = get(&world.proxy, &url(&world, "alice@a.test", size, None), &[]).await;
+        assert_eq!(
+            test_support::suite::dimensions(response.body()),
+            (size, size)
+        );
+    }
+    assert_eq!(world.a.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_cold_requests_fetches_once() {
+    let world = world().await;
+    let tasks: Vec<_> = (0..20u32)
+        .map(|n| {
+            let (proxy, uri) = (world.proxy.clone(), url(&world, "bob@b.test", 24 + n, None));
+            tokio::spawn(async move { get(&proxy, &uri, &[]).await.status() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(world.b.requests.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_or_forged_token_is_a_404_with_no_dns_and_no_upstream_traffic() {
+    let world = world().await;
+    let good = url(&world, "alice@a.test", 64, None);
+    let token = good
+        .trim_start_matches("/proxy/")
+        .split('?')
+        .next()
+        .unwrap();
+    let mut forged = token.to_owned().into_bytes();
+    forged[5] = if forged[5] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    for uri in [
+        format!("/proxy/{forged}?s=64"),
+        "/proxy/not-a-token?s=64".to_owned(),
+        "/proxy/?s=64".to_owned(),
+        format!("/proxy/{token}/extra"),
+        "/elsewhere".to_owned(),
+    ] {
+        let response = get(&world.proxy, &uri, &[]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
+    }
+    let other_site = AvatarProxy::builder(
+        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
+        Discovery::builder()
+            .nameserver(world.dns.addr())
+            .build()
+            .unwrap(),
+    )
+    .build()
+    .unwrap();
+    assert_eq!(
+        get(&other_site, &good, &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(world.a.requests.load(Ordering::SeqCst), 0);
+    assert_eq!(world.dns.queries_for("_avatars._tcp.a.test"), 0);
+    assert_eq!(world.dns.queries_for("_avatars-sec._tcp.a.test"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_upstream_gets_the_asked_default_never_a_5xx_and_never_past_the_deadline() {
+    let world = world().await;
+    for (identity, _) in HOSTILE {
+        let started = Instant::now();
+        let drawn = get(
+            &world.proxy,
+            &url(&world, identity, 48, Some("identicon")),
+            &[],
+        )
+        .await;
+        assert_eq!(drawn.status(), StatusCode::OK, "{identity}");
+        assert_eq!(
+            test_support::suite::dimensions(drawn.body()),
+            (48, 48),
+            "{identity}"
+        );
+        // 600 ms deadline, plus drawing; generous for a shared machine, far below the drip's 10 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{identity}: {:?}",
+            started.elapsed()
+        );
+        let missing = get(&world.proxy, &url(&world, identity, 48, Some("404")), &[]).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND, "{identity}");
+    }
+    // One fetch per identity (the failure is remembered), plus the hops of the redirect loop,
+    // which stop at the limit: at most 1 + 2 requests for it. Nothing reached 127.0.0.2 or
+    // 169.254.169.254 (the guard refused them before connecting).
+    let requests = world.hostile.load(Ordering::SeqCst);
+    assert!(requests <= HOSTILE.len() + 2, "{requests} requests");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_requests_head_and_formats_work_as_on_the_avatar_api() {
+    let world = world().await;
+    let uri = url(&world, "alice@a.test", 64, None);
+    let first = get(&world.proxy, &uri, &[]).await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.starts_with('"'), "a strong ETag");
+    let again = get(&world.proxy, &uri, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.body().is_empty());
+    let Ok(head) = world
+        .proxy
+        .clone()
+        .oneshot(Request::head(&uri).body(()).unwrap())
+        .await;
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()["content-length"],
+        first.headers()["content-length"]
+    );
+    let webp = get(&world.proxy, &uri, &[("accept", "image/webp,*/*")]).await;
+    assert_eq!(webp.headers()["content-type"], "image/webp");
+    assert_ne!(webp.headers()["etag"], first.headers()["etag"]);
+    let post = world
+        .proxy
+        .clone()
+        .oneshot(Request::post(&uri).body(()).unwrap())
+        .await;
+    let Ok(post) = post;
+    assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // A d= URL is not followed: the proxy never sends the browser elsewhere.
+    let redirect = get(
+        &world.proxy,
+        &format!(
+            "{}&d=https%3A%2F%2Fevil.example%2F",
+            url(&world, "nobody@a.test", 40, None)
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        redirect.status(),
+        StatusCode::OK,
+        "the server default instead"
+    );
+    assert!(redirect.headers().get("location").is_none());
+}
+
+/// Why each hostile fetch failed: the address rules, the redirect limit, the byte cap and the
+/// deadline each did their part (the proxy's answer, the default, is the same for all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_hostile_fetch_fails_for_its_own_reason() {
+    let (addr, _) = serve_hostile().await;
+    let fetcher = Fetcher::new(
+        AddressGuard::default().allow("127.0.0.1/32".parse().unwrap()),
+        FetchLimits {
+            deadline: Duration::from_millis(600),
+            connect_timeout: Duration::from_millis(300),
+            max_bytes: 256 * 1024,
+        },
+        &[],
+    )
+    .unwrap();
+    let fetch = |identity: &str| {
+        let fetcher = fetcher.clone();
+        let uri = format!("http://{addr}/avatar/{}?s=512&d=404", sha256(identity));
+        async move { fetcher.fetch(uri.parse().unwrap()).await }
+    };
+    assert!(
+        matches!(fetch("metadata@hostile.test").await, Err(FetchFailure::RefusedAddress(host)) if host == "169.254.169.254")
+    );
+    assert!(
+        matches!(fetch("loopback@hostile.test").await, Err(FetchFailure::RefusedAddress(host)) if host == "127.0.0.2")
+    );
+    assert_eq!(
+        fetch("loop@hostile.test").await,
+        Err(FetchFailure::Redirect("more than 2"))
+    );
+    assert_eq!(
+        fetch("endless@hostile.test").await,
+        Err(FetchFailure::TooLarge(256 * 1024))
+    );
+    assert_eq!(
+        fetch("drip@hostile.test").await,
+        Err(FetchFailure::Deadline)
+    );
+    assert_eq!(
+        fetch("nobody@hostile.test").await,
+        Err(FetchFailure::Status(404))
+    );
+    // These arrive; what is wrong with them is for the image checks to find.
+    let html = fetch("html@hostile.test").await;
+    assert!(html.is_ok(), "{html:?}");
+    assert!(fetch("bomb@hostile.test").await.is_ok());
+    // A name that resolves only to refused addresses is refused by the resolver.
+    let by_name = format!("http://localhost:{}/avatar/x", addr.port());
+    let strict = Fetcher::new(
+        AddressGuard::default(),
+        FetchLimits {
+            deadline: Duration::from_millis(600),
+            connect_timeout: Duration::from_millis(300),
+            max_bytes: 1024,
+        },
+        &[],
+    )
+    .unwrap();
+    assert!(matches!(
+        strict.fetch(by_name.parse().unwrap()).await,
+        Err(FetchFailure::RefusedAddress(_))
+    ));
+    assert!(matches!(
+        strict.fetch("ftp://example.org/x".parse().unwrap()).await,
+        Err(FetchFailure::Scheme(_))
+    ));
+}
