@@ -21,6 +21,7 @@ pub(crate) struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once per process")]
 pub(crate) enum Command {
     /// Serve the Libravatar HTTP API from a data directory.
     Serve(ServeArgs),
@@ -36,6 +37,41 @@ pub(crate) enum Command {
     Hash(HashArgs),
     /// Print the avatar URL of an email address or OpenID URL.
     Url(UrlArgs),
+    /// Write a new random key for the avatar proxy (`serve --proxy-key-file`).
+    ProxyKey(ProxyKeyArgs),
+    /// Print the proxied avatar URL of an email address or OpenID URL.
+    ProxyUrl(ProxyUrlArgs),
+}
+
+/// `avatars proxy-key`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyKeyArgs {
+    /// Where to write the key (created, never overwritten; readable by its owner only).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+}
+
+/// `avatars proxy-url`.
+#[derive(Debug, Args)]
+pub(crate) struct ProxyUrlArgs {
+    /// The proxy's key file (`avatars proxy-key` writes one).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) key_file: PathBuf,
+
+    /// The site the proxy is served from.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub(crate) base: String,
+
+    /// Width and height in pixels.
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) size: u32,
+
+    /// What a missing avatar gets: a default keyword (mp, 404, identicon, ..., initials).
+    #[arg(long, value_name = "KEYWORD", value_parser = parse_default_keyword)]
+    pub(crate) default: Option<DefaultKeyword>,
+
+    /// An email address, or an OpenID URL starting with http:// or https://.
+    pub(crate) identity: String,
 }
 
 /// The data directory option shared by the commands that use the store.
@@ -113,6 +149,30 @@ pub(crate) struct ServeArgs {
     /// default).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub(crate) default_max_age: u64,
+
+    /// Serve the avatar proxy at /proxy/TOKEN with the keys in FILE (one key of 128 hex digits
+    /// per line; the first mints, all open; `avatars proxy-key --out FILE` writes one): other
+    /// people's avatars found by DNS SRV, fetched, re-encoded and cached here, so visitors'
+    /// browsers talk to no third party.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) proxy_key_file: Option<PathBuf>,
+
+    /// The proxy's nameserver for SRV lookups (repeatable; the system's by default).
+    #[arg(long = "nameserver", value_name = "IP[:PORT]", value_parser = parse_nameserver, requires = "proxy_key_file")]
+    pub(crate) nameservers: Vec<SocketAddr>,
+
+    /// How long the proxy waits for one SRV lookup, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub(crate) dns_timeout_ms: u64,
+
+    /// The central server the proxy asks for domains without their own avatar server.
+    #[arg(long, value_name = "URL", default_value = avatar_proxy::config::DEFAULT_CENTRAL)]
+    pub(crate) proxy_central: String,
+
+    /// A network the proxy may fetch from although it is internal, such as 10.0.0.0/8
+    /// (repeatable; loopback, private and link-local addresses are refused otherwise).
+    #[arg(long = "proxy-allow-net", value_name = "CIDR")]
+    pub(crate) proxy_allow_nets: Vec<ipnet::IpNet>,
 
     /// The colours d=color picks from, as hex RGB (such as 1e6fc8,2e7d32,c62828): a site's own
     /// theme (sixteen colours that keep white text readable by default).

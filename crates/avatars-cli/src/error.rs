@@ -40,6 +40,21 @@ pub(crate) enum CliError {
         source: io::Error,
     },
 
+    /// The proxy's keys or settings are refused (exit status 2).
+    #[error(transparent)]
+    Proxy(#[from] avatar_proxy::ProxyError),
+
+    /// The discovery resolver cannot be set up (exit status 2).
+    #[error(transparent)]
+    Discovery(#[from] avatar_discovery::DiscoveryError),
+
+    /// A file that must not be overwritten exists (exit status 2).
+    #[error("{} exists; not overwriting it (remove it first, or choose another file)", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+
     /// The XMPP component's settings are refused (exit status 2).
     #[error(transparent)]
     Component(#[from] avatar_xmpp::ConfigError),
@@ -89,6 +104,9 @@ impl CliError {
             | Self::Component(_)
             | Self::Unresolvable { .. }
             | Self::Service(_)
+            | Self::Proxy(_)
+            | Self::Discovery(_)
+            | Self::Exists { .. }
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }

@@ -35,6 +35,8 @@ fn main() -> ExitCode {
         Command::Xmpp(args) => commands::xmpp::run_component(&args, &mut stdout),
         Command::Hash(args) => commands::hash::run(&args, &mut stdout),
         Command::Url(args) => commands::url::run(&args, &mut stdout),
+        Command::ProxyKey(args) => commands::proxy::key(&args, &mut stdout),
+        Command::ProxyUrl(args) => commands::proxy::url(&args, &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(CliError::Output));
     match result {

@@ -47,6 +47,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         }
         let stored = store.list().await?.len();
         let service = service(args, store)?;
+        let proxy = crate::commands::proxy::for_serve(args)?;
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .map_err(|source| CliError::Bind { addr: args.addr, source })?;
@@ -67,7 +68,15 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                     async move { axum::response::Html(page) }
                 }),
             )
-            .fallback_service(service)
+            .fallback_service(service);
+        let app = match proxy {
+            Some(proxy) => {
+                eprintln!("the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)");
+                app.route_service("/proxy/{token}", proxy)
+            }
+            None => app,
+        };
+        let app = app
             .layer(axum::middleware::from_fn(access_log));
         axum::serve(
             listener,

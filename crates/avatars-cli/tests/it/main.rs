@@ -7,6 +7,7 @@ mod cli;
 mod faults;
 mod hostile;
 mod prosody;
+mod proxy;
 mod serve;
 mod store_commands;
 mod url_discovery;

@@ -1,0 +1,86 @@
+//! `avatars proxy-key` and `avatars proxy-url`, and the proxy `avatars serve` mounts with
+//! `--proxy-key-file`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use avatar_discovery::Discovery;
+use avatar_proto::Identity;
+use avatar_proxy::{AvatarProxy, ProxyKey, ProxyKeys};
+
+use crate::cli::{ProxyKeyArgs, ProxyUrlArgs, ServeArgs};
+use crate::error::CliError;
+
+/// Writes a new random key to `--out`, which must not exist yet, readable by its owner only.
+pub(crate) fn key(args: &ProxyKeyArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&args.out).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            CliError::Exists {
+                path: args.out.clone(),
+            }
+        } else {
+            CliError::ReadFile {
+                path: args.out.clone(),
+                source,
+            }
+        }
+    })?;
+    writeln!(
+        file,
+        "# avatar proxy key: the first key line mints, every key line opens.\n{}",
+        ProxyKey::generate().to_hex()
+    )?;
+    writeln!(out, "wrote a new proxy key to {}", args.out.display())?;
+    Ok(())
+}
+
+/// Prints `{base}/proxy/{token}?s=N[&d=KEYWORD]` for the identity.
+pub(crate) fn url(args: &ProxyUrlArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let identity = Identity::parse(&args.identity)?;
+    let keys = read_keys(&args.key_file)?;
+    let token = keys.mint(&identity)?;
+    let mut url = format!(
+        "{}/proxy/{token}?s={}",
+        args.base.trim_end_matches('/'),
+        args.size
+    );
+    if let Some(default) = args.default {
+        url.push_str("&d=");
+        url.push_str(default.name());
+    }
+    writeln!(out, "{url}")?;
+    Ok(())
+}
+
+fn read_keys(path: &Path) -> Result<ProxyKeys, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(ProxyKeys::from_lines(&text)?)
+}
+
+/// The proxy `serve` mounts at `/proxy/`, if `--proxy-key-file` is given.
+pub(crate) fn for_serve(args: &ServeArgs) -> Result<Option<AvatarProxy>, CliError> {
+    let Some(key_file) = &args.proxy_key_file else {
+        return Ok(None);
+    };
+    let keys = read_keys(key_file)?;
+    let mut discovery = Discovery::builder().timeout(Duration::from_millis(args.dns_timeout_ms));
+    for nameserver in &args.nameservers {
+        discovery = discovery.nameserver(*nameserver);
+    }
+    let mut proxy = AvatarProxy::builder(keys, discovery.build()?)
+        .central(args.proxy_central.clone())
+        .max_size(args.max_size)
+        .server_default(args.default);
+    for network in &args.proxy_allow_nets {
+        proxy = proxy.allow_network(*network);
+    }
+    Ok(Some(proxy.build()?))
+}

@@ -1,0 +1,108 @@
+//! `avatars proxy-key`, `avatars proxy-url` and `avatars serve --proxy-key-file`, end to end:
+//! one `avatars serve` holds alice@a.test's picture, the fake DNS points `_avatars._tcp.a.test`
+//! at it, and a second `avatars serve` proxies it.
+
+use avatar_discovery::fake_dns::FakeDns;
+use test_support::images;
+use test_support::server::Server;
+
+use crate::{AVATARS, avatars, stdout};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
+    let upstream_dir = tempfile::tempdir().unwrap();
+    images::solid(90, 90, [200, 30, 30])
+        .save(upstream_dir.path().join("alice.png"))
+        .unwrap();
+    let upstream = Server::start(
+        AVATARS,
+        upstream_dir.path(),
+        &["--email", "alice@a.test=alice.png"],
+        false,
+    );
+    let port = upstream.addr.rsplit(':').next().unwrap().to_owned();
+    let zone = format!(
+        "$ORIGIN a.test.\n@ 3600 IN SOA ns.a.test. admin.a.test. 1 7200 900 1209600 300\n\
+         _avatars._tcp 300 IN SRV 0 0 {port} localhost.\n"
+    );
+    let dns = FakeDns::start(&[&zone]).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("proxy.key");
+    let key_text = key.to_str().unwrap();
+    let written = avatars(&["proxy-key", "--out", key_text]);
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is its owner's alone");
+    }
+    let again = avatars(&["proxy-key", "--out", key_text]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not overwriting"));
+
+    let nameserver = dns.addr().to_string();
+    let proxy = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--proxy-key-file",
+            key_text,
+            "--nameserver",
+            &nameserver,
+            "--proxy-allow-net",
+            "127.0.0.1/32",
+            // Loopback only: the central server is a closed port here.
+            "--proxy-central",
+            "http://127.0.0.1:1/avatar/",
+        ],
+        false,
+    );
+    let printed = avatars(&[
+        "proxy-url",
+        "--key-file",
+        key_text,
+        "--base",
+        &format!("http://{}", proxy.addr),
+        "--size",
+        "64",
+        "--default",
+        "404",
+        "alice@a.test",
+    ]);
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let url = stdout(&printed);
+    let url = url.trim();
+    assert!(
+        !url.contains("alice") && url.ends_with("?s=64&d=404"),
+        "{url}"
+    );
+    let path = &url[url.find("/proxy/").unwrap()..];
+    let answer = proxy.get(path);
+    assert_eq!(answer.status, 200);
+    let image = image::load_from_memory(&answer.body).unwrap().to_rgb8();
+    assert_eq!(image.dimensions(), (64, 64));
+    let centre = image.get_pixel(32, 32).0;
+    assert!(centre[0] > 180 && centre[1] < 60, "alice's red: {centre:?}");
+    // A link for someone with no avatar anywhere gets the asked 404.
+    let nobody = avatars(&[
+        "proxy-url",
+        "--key-file",
+        key_text,
+        "--default",
+        "404",
+        "nobody@a.test",
+    ]);
+    let nobody = stdout(&nobody);
+    let path = &nobody.trim()[nobody.find("/proxy/").unwrap()..];
+    assert_eq!(proxy.get(path).status, 404);
+}
