@@ -1,6 +1,7 @@
 //! The builder, and the settled configuration a proxy runs with.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use avatar_discovery::Discovery;
@@ -51,6 +52,8 @@ pub(crate) struct Shared {
     pub(crate) originals: Cache<Identity, Original, OriginalWeight>,
     pub(crate) ttl: Duration,
     pub(crate) negative_ttl: Duration,
+    /// Identities whose stale picture is being refetched in the background.
+    pub(crate) refreshing: Mutex<HashSet<Identity>>,
     pub(crate) hit_cache_control: HeaderValue,
     pub(crate) default_cache_control: HeaderValue,
 }
@@ -198,8 +201,9 @@ impl AvatarProxyBuilder {
         self
     }
 
-    /// How long a fetched original is kept (default one day) and how long a miss or failure is
-    /// (default five minutes).
+    /// How long a fetched original is fresh (default one day, or the upstream's `max-age` when
+    /// longer; after that it is still served while one background refresh runs) and how long a
+    /// miss or failure is remembered (default five minutes).
     pub const fn ttl(mut self, ttl: Duration, negative_ttl: Duration) -> Self {
         self.ttl = ttl;
         self.negative_ttl = negative_ttl;
@@ -277,6 +281,7 @@ impl AvatarProxyBuilder {
             originals: Cache::with_weighter(estimated, self.original_bytes.max(1), OriginalWeight),
             ttl: self.ttl,
             negative_ttl: self.negative_ttl,
+            refreshing: Mutex::new(HashSet::new()),
             hit_cache_control: cache_control(self.hit_max_age),
             default_cache_control: cache_control(self.default_max_age),
         })))

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, LOCATION, USER_AGENT};
+use http::header::{ACCEPT, CACHE_CONTROL, LOCATION, USER_AGENT};
 use http::{HeaderValue, Request, StatusCode, Uri};
 use http_body_util::{BodyExt as _, Empty, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -58,6 +58,15 @@ pub enum FetchFailure {
     /// Connecting or the exchange failed.
     #[error("connection: {0}")]
     Connection(String),
+}
+
+/// What a fetch brought back: the body, and how long the upstream says it may be kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The body of the 200.
+    pub body: Bytes,
+    /// `Cache-Control: max-age` of the answer, if it gave one.
+    pub max_age: Option<Duration>,
 }
 
 /// The fetch limits.
@@ -169,13 +178,13 @@ impl Fetcher {
     ///
     /// # Errors
     /// [`FetchFailure`] saying why there is no body.
-    pub async fn fetch(&self, url: Uri) -> Result<Bytes, FetchFailure> {
+    pub async fn fetch(&self, url: Uri) -> Result<Fetched, FetchFailure> {
         tokio::time::timeout(self.limits.deadline, self.follow(url))
             .await
             .map_err(|_| FetchFailure::Deadline)?
     }
 
-    async fn follow(&self, mut url: Uri) -> Result<Bytes, FetchFailure> {
+    async fn follow(&self, mut url: Uri) -> Result<Fetched, FetchFailure> {
         for _ in 0..=MAX_REDIRECTS {
             self.check(&url)?;
             let request = Request::get(url.clone())
@@ -199,11 +208,19 @@ impl Fetcher {
             if status != StatusCode::OK {
                 return Err(FetchFailure::Status(status.as_u16()));
             }
+            let max_age = response
+                .headers()
+                .get(CACHE_CONTROL)
+                .and_then(|value| value.to_str().ok())
+                .and_then(max_age);
             let body = Limited::new(response.into_body(), self.limits.max_bytes);
             return body
                 .collect()
                 .await
-                .map(http_body_util::Collected::to_bytes)
+                .map(|body| Fetched {
+                    body: body.to_bytes(),
+                    max_age,
+                })
                 .map_err(|err| {
                     if err.is::<http_body_util::LengthLimitError>() {
                         FetchFailure::TooLarge(self.limits.max_bytes)
@@ -234,6 +251,25 @@ impl Fetcher {
     }
 }
 
+/// `max-age=N` of a `Cache-Control` value (`no-store` and `no-cache` give zero).
+fn max_age(value: &str) -> Option<Duration> {
+    let mut age = None;
+    for directive in value.split(',').map(str::trim) {
+        if directive.eq_ignore_ascii_case("no-store") || directive.eq_ignore_ascii_case("no-cache")
+        {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = directive.strip_prefix("max-age=") {
+            age = seconds
+                .trim_matches('"')
+                .parse()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    age
+}
+
 /// Whether an error's chain holds the resolver's `PermissionDenied`.
 fn refused_by_guard(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut source = Some(err);
@@ -261,4 +297,39 @@ fn next_url(from: &Uri, location: Option<&HeaderValue>) -> Result<Uri, FetchFail
     next.as_str()
         .parse()
         .map_err(|_| FetchFailure::Redirect("bad Location"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_reads_what_caches_read() {
+        assert_eq!(
+            max_age("public, max-age=86400"),
+            Some(Duration::from_secs(86_400))
+        );
+        assert_eq!(max_age("max-age=\"60\""), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("no-store, max-age=600"), Some(Duration::ZERO));
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+    }
+
+    #[test]
+    fn redirects_resolve_against_the_url_they_came_from() {
+        let from: Uri = "http://a.test:8080/avatar/x?s=1".parse().unwrap();
+        let location = |text: &'static str| Some(HeaderValue::from_static(text));
+        assert_eq!(
+            next_url(&from, location("/y").as_ref()).unwrap(),
+            "http://a.test:8080/y"
+        );
+        assert_eq!(
+            next_url(&from, location("https://b.test/z").as_ref()).unwrap(),
+            "https://b.test/z"
+        );
+        assert_eq!(
+            next_url(&from, None),
+            Err(FetchFailure::Redirect("no Location"))
+        );
+    }
 }

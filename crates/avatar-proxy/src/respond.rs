@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::Shared;
-use crate::fetch::FetchFailure;
+use crate::fetch::{FetchFailure, Fetched};
 
 /// What the proxy knows of one identity's picture upstream.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ impl Original {
 
 /// The answer to one request.
 pub(crate) async fn answer(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -67,7 +67,7 @@ pub(crate) async fn answer(
     }
 }
 
-async fn answer_get(shared: &Shared, uri: &Uri, headers: &HeaderMap) -> Response<AvatarBody> {
+async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Response<AvatarBody> {
     let token = uri
         .path()
         .strip_prefix(shared.prefix.as_str())
@@ -190,13 +190,18 @@ async fn drawn_default(
     }
 }
 
-/// The identity's original: from the cache while fresh, else fetched, once for every request
-/// that asks meanwhile.
-pub(crate) async fn original_of(shared: &Shared, identity: &Identity) -> Original {
+/// The identity's original: from the cache while fresh; once stale, a picture is still served
+/// at once while one background refresh runs; otherwise fetched, once for every request that
+/// asks meanwhile.
+pub(crate) async fn original_of(shared: &Arc<Shared>, identity: &Identity) -> Original {
     let now = Instant::now();
     match shared.originals.get(identity) {
         Some(original) if original.fresh(now) => return original,
-        Some(_) => {
+        Some(stale @ Original::Image { .. }) => {
+            refresh_in_background(shared, identity);
+            return stale;
+        }
+        Some(Original::Missing { .. }) => {
             shared.originals.remove(identity);
         }
         None => {}
@@ -204,40 +209,98 @@ pub(crate) async fn original_of(shared: &Shared, identity: &Identity) -> Origina
     match shared.originals.get_value_or_guard_async(identity).await {
         Ok(original) => original,
         Err(guard) => {
-            let original = fetch_original(shared, identity).await;
+            let (original, _) = fetch_original(shared, identity).await;
             let _ = guard.insert(original.clone());
             original
         }
     }
 }
 
-async fn fetch_original(shared: &Shared, identity: &Identity) -> Original {
+/// Refetches a stale picture, one refresh per identity at a time. A refresh that fails for a
+/// reason of the network (timeout, connection) keeps the stale picture a little longer; one the
+/// upstream answers (no avatar any more, or a file the limits refuse) replaces it.
+fn refresh_in_background(shared: &Arc<Shared>, identity: &Identity) {
+    {
+        let mut refreshing = shared
+            .refreshing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !refreshing.insert(identity.clone()) {
+            return;
+        }
+    }
+    let (shared, identity) = (Arc::clone(shared), identity.clone());
+    tokio::spawn(async move {
+        let (fresh, answered) = fetch_original(&shared, &identity).await;
+        let kept = match (fresh, answered, shared.originals.get(&identity)) {
+            (
+                Original::Missing { until },
+                false,
+                Some(Original::Image {
+                    bytes,
+                    content,
+                    format,
+                    ..
+                }),
+            ) => Original::Image {
+                bytes,
+                content,
+                format,
+                until,
+            },
+            (fresh, ..) => fresh,
+        };
+        shared.originals.insert(identity.clone(), kept);
+        shared
+            .refreshing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&identity);
+    });
+}
+
+/// The fetched original, and whether the upstream answered at all (a 404 or a bad file is an
+/// answer; a timeout or a refused connection is not).
+async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool) {
     let url = upstream_url(shared, identity).await;
     let fetched = match url.parse() {
         Ok(uri) => shared.fetcher.fetch(uri).await,
         Err(_) => Err(FetchFailure::Scheme(url.clone())),
     };
-    let checked = fetched.and_then(|bytes| {
-        let format = ImageFormat::sniff(&bytes)
-            .filter(|&format| format != ImageFormat::Avif)
-            .ok_or(FetchFailure::Status(200))?;
-        // The header alone is checked here (dimensions, decoded size: bombs are refused
-        // before any decoding); the render decodes under the same limits.
-        avatar_image::probe(&bytes, &shared.limits).map_err(|_| FetchFailure::Status(200))?;
-        Ok((bytes, format))
-    });
-    match checked {
-        Ok((bytes, format)) => Original::Image {
-            content: Sha256::digest(&bytes).into(),
-            bytes,
-            format,
-            until: Instant::now() + shared.ttl,
+    let checked = fetched.and_then(
+        |Fetched {
+             body: bytes,
+             max_age,
+         }| {
+            let format = ImageFormat::sniff(&bytes)
+                .filter(|&format| format != ImageFormat::Avif)
+                .ok_or(FetchFailure::Status(200))?;
+            // The header alone is checked here (dimensions, decoded size: bombs are refused
+            // before any decoding); the render decodes under the same limits.
+            avatar_image::probe(&bytes, &shared.limits).map_err(|_| FetchFailure::Status(200))?;
+            Ok((bytes, format, max_age))
         },
+    );
+    match checked {
+        // The upstream's max-age is honoured when it is longer than ours.
+        Ok((bytes, format, max_age)) => (
+            Original::Image {
+                content: Sha256::digest(&bytes).into(),
+                bytes,
+                format,
+                until: Instant::now() + max_age.map_or(shared.ttl, |age| age.max(shared.ttl)),
+            },
+            true,
+        ),
         Err(failure) => {
             tracing::debug!(%identity, url, %failure, "no usable upstream avatar");
-            Original::Missing {
-                until: Instant::now() + shared.negative_ttl,
-            }
+            let answered = matches!(failure, FetchFailure::Status(_) | FetchFailure::TooLarge(_));
+            (
+                Original::Missing {
+                    until: Instant::now() + shared.negative_ttl,
+                },
+                answered,
+            )
         }
     }
 }

@@ -502,6 +502,7 @@ async fn each_hostile_fetch_fails_for_its_own_reason() {
         Err(FetchFailure::Status(404))
     );
     // These arrive; what is wrong with them is for the image checks to find.
+    // (`Fetched` carries the body and the upstream's max-age.)
     let html = fetch("html@hostile.test").await;
     assert!(html.is_ok(), "{html:?}");
     assert!(fetch("bomb@hostile.test").await.is_ok());
@@ -525,4 +526,80 @@ async fn each_hostile_fetch_fails_for_its_own_reason() {
         strict.fetch("ftp://example.org/x".parse().unwrap()).await,
         Err(FetchFailure::Scheme(_))
     ));
+}
+
+/// Past its TTL a picture is still served at once, while one background refresh fetches the
+/// new one; the upstream's answer then replaces it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_picture_is_served_at_once_while_one_refresh_runs() {
+    let alice = Identity::parse("alice@a.test").unwrap();
+    let store = MemoryStore::new();
+    let red = Bytes::from(images::png(&images::solid(60, 60, [200, 30, 30])));
+    store.put(&alice, red).await.unwrap();
+    // The upstream allows no caching, so the proxy's own TTL (300 ms) counts: a longer
+    // upstream max-age would be honoured instead.
+    let upstream = AvatarService::builder(store)
+        .hit_max_age(Duration::ZERO)
+        .build()
+        .unwrap();
+    let (addr, seen) = serve_upstream(upstream.clone()).await;
+    let dns = FakeDns::start(&[&zone("a.test", addr.port())])
+        .await
+        .unwrap();
+    let proxy = AvatarProxy::builder(
+        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
+        Discovery::builder().nameserver(dns.addr()).build().unwrap(),
+    )
+    .allow_network("127.0.0.1/32".parse().unwrap())
+    .central("http://127.0.0.1:1/avatar/")
+    .ttl(Duration::from_millis(300), Duration::from_millis(300))
+    .build()
+    .unwrap();
+    let uri = proxy.url(&alice, 32, None).unwrap();
+    assert!(near(
+        centre_colour(get(&proxy, &uri, &[]).await.body()),
+        [200, 30, 30]
+    ));
+
+    // The picture changes upstream; the proxy's copy goes stale.
+    let blue = Bytes::from(images::png(&images::solid(60, 60, [30, 30, 200])));
+    upstream.store().put(&alice, blue).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stale: Vec<_> = futures_join(&proxy, &uri, 5).await;
+    for body in &stale {
+        assert!(
+            near(centre_colour(body), [200, 30, 30]),
+            "the stale picture, at once"
+        );
+    }
+    // One refresh for all five.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let body = get(&proxy, &uri, &[]).await.into_body();
+        if near(centre_colour(&body), [30, 30, 200]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the refresh never landed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        seen.requests.load(Ordering::SeqCst),
+        2,
+        "the first fetch and one refresh"
+    );
+}
+
+/// `count` concurrent GETs of `uri`; their bodies.
+async fn futures_join(proxy: &AvatarProxy, uri: &str, count: usize) -> Vec<Bytes> {
+    let tasks: Vec<_> = (0..count)
+        .map(|_| {
+            let (proxy, uri) = (proxy.clone(), uri.to_owned());
+            tokio::spawn(async move { get(&proxy, &uri, &[]).await.into_body() })
+        })
+        .collect();
+    let mut bodies = Vec::new();
+    for task in tasks {
+        bodies.push(task.await.unwrap());
+    }
+    bodies
 }
