@@ -27,15 +27,17 @@
 //! Where things live: [`token`] (sealing identities into URLs, key rotation), [`guard`] (which
 //! addresses may be fetched), [`fetch`] (the upstream client and its limits), `respond` (one
 //! request: route, open, resolve, fetch once per identity, render, answer or fall back to the
-//! asked default), [`config`] (the builder), [`service`] (the Service and the URL minter).
+//! asked default), [`config`] (the builder), [`service`] (the Service and the URL minter),
+//! [`layer`] (the Layer and its middleware).
 //!
-//! Not yet here (issue 17): a `Layer`, serving a stale original while one background refresh
-//! runs, an on-disk cache, Gravatar as an opt-in fallback, and the `avatars serve` flags.
+//! Not yet here (issue 17): an on-disk cache of originals, Gravatar as an opt-in fallback, the
+//! browser test, the bench part and the threat model in `SECURITY.md`.
 
 pub mod config;
 mod error;
 pub mod fetch;
 pub mod guard;
+pub mod layer;
 mod respond;
 pub mod service;
 pub mod token;
@@ -43,5 +45,6 @@ pub mod token;
 pub use config::AvatarProxyBuilder;
 pub use error::ProxyError;
 pub use guard::AddressGuard;
+pub use layer::{AvatarProxyLayer, AvatarProxyMiddleware};
 pub use service::AvatarProxy;
 pub use token::{ProxyKey, ProxyKeys};

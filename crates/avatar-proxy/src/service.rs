@@ -70,6 +70,13 @@ impl AvatarProxy {
         Ok(url)
     }
 
+    /// Whether `path` is one of the proxy's (`{prefix}/...`).
+    #[must_use]
+    pub fn serves(&self, path: &str) -> bool {
+        path.strip_prefix(self.shared.prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    }
+
     /// How many renditions and originals are cached.
     #[must_use]
     pub fn cached(&self) -> (usize, usize) {

@@ -603,3 +603,38 @@ async fn futures_join(proxy: &AvatarProxy, uri: &str, count: usize) -> Vec<Bytes
     }
     bodies
 }
+
+/// As a layer in front of an application: its paths go to the proxy, the rest untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_answers_its_paths_and_passes_the_rest_through() {
+    let world = world().await;
+    let app: axum::Router = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "home" }))
+        .route(
+            "/proxy-not/{x}",
+            axum::routing::get(|| async { "not the proxy" }),
+        )
+        .layer(avatar_proxy::AvatarProxyLayer::new(world.proxy.clone()));
+    let call = |uri: String| {
+        let app = app.clone();
+        async move {
+            let Ok(response) = app
+                .oneshot(Request::get(uri).body(axum::body::Body::empty()).unwrap())
+                .await;
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap();
+            (status, body.to_bytes())
+        }
+    };
+    assert_eq!(
+        call("/".to_owned()).await,
+        (StatusCode::OK, Bytes::from_static(b"home"))
+    );
+    assert_eq!(
+        call("/proxy-not/x".to_owned()).await.1,
+        Bytes::from_static(b"not the proxy")
+    );
+    let (status, body) = call(url(&world, "alice@a.test", 40, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(test_support::suite::dimensions(&body), (40, 40));
+}

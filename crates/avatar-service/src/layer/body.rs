@@ -29,13 +29,15 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
-    pub(super) const fn avatar(body: AvatarBody) -> Self {
+    /// An avatar answer's body (also what `avatar-proxy`'s layer answers with).
+    pub const fn avatar(body: AvatarBody) -> Self {
         Self {
             kind: Kind::Avatar { body },
         }
     }
 
-    pub(super) const fn inner(body: B) -> Self {
+    /// The wrapped service's body.
+    pub const fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
         }
