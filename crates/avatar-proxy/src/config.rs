@@ -34,6 +34,24 @@ pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(300);
 /// The size originals are fetched at (every size is rendered from it).
 pub const DEFAULT_FETCH_SIZE: u32 = 512;
 
+/// Gravatar as a last resort, after the identity's own server and the central one have no
+/// avatar: off unless the operator turns it on, and then told only the hash they allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GravatarFallback {
+    /// Never asked (the default): Gravatar learns nothing.
+    #[default]
+    Off,
+    /// Asked with the SHA-256 of the address (which Gravatar accepts).
+    Sha256,
+    /// Asked with the MD5 of the address: most of Gravatar's pictures are indexed by it, and
+    /// most MD5s of real addresses have been cracked, so this tells Gravatar whose avatar a
+    /// page shows. Only when explicitly chosen.
+    Md5,
+}
+
+/// Gravatar's avatar base URL.
+pub const GRAVATAR: &str = "https://gravatar.com/avatar/";
+
 /// Everything a request needs, shared by every clone of the proxy.
 pub(crate) struct Shared {
     pub(crate) keys: ProxyKeys,
@@ -41,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) discovery: Discovery,
     pub(crate) central: String,
     pub(crate) https_only: bool,
+    pub(crate) gravatar: GravatarFallback,
+    pub(crate) gravatar_base: String,
     pub(crate) fetcher: Fetcher,
     pub(crate) fetch_size: u32,
     pub(crate) limits: Limits,
@@ -81,6 +101,8 @@ pub struct AvatarProxyBuilder {
     prefix: String,
     central: String,
     https_only: bool,
+    gravatar: GravatarFallback,
+    gravatar_base: String,
     guard: AddressGuard,
     fetch: FetchLimits,
     extra_roots: Vec<Vec<u8>>,
@@ -105,6 +127,8 @@ impl AvatarProxyBuilder {
             prefix: "/proxy".to_owned(),
             central: DEFAULT_CENTRAL.to_owned(),
             https_only: false,
+            gravatar: GravatarFallback::Off,
+            gravatar_base: GRAVATAR.to_owned(),
             guard: AddressGuard::default(),
             fetch: FetchLimits {
                 deadline: DEFAULT_DEADLINE,
@@ -142,6 +166,18 @@ impl AvatarProxyBuilder {
     /// Only `_avatars-sec._tcp` servers, over https (default: `_avatars._tcp` over http too).
     pub const fn https_only(mut self, on: bool) -> Self {
         self.https_only = on;
+        self
+    }
+
+    /// Asks Gravatar last, with the hash `fallback` allows (default: never).
+    pub const fn gravatar(mut self, fallback: GravatarFallback) -> Self {
+        self.gravatar = fallback;
+        self
+    }
+
+    /// Gravatar's base URL (default [`GRAVATAR`]; for tests and mirrors).
+    pub fn gravatar_base(mut self, base_url: impl Into<String>) -> Self {
+        self.gravatar_base = base_url.into();
         self
     }
 
@@ -229,17 +265,20 @@ impl AvatarProxyBuilder {
         {
             return Err(ProxyError::InvalidPrefix { found: self.prefix });
         }
-        let central_ok = (self.central.starts_with("https://")
-            || self.central.starts_with("http://"))
-            && self.central.ends_with('/');
-        if !central_ok {
-            return Err(ProxyError::Setting {
-                setting: "central",
-                reason: format!(
-                    "{:?}: expected an http(s) base URL ending in /, like {DEFAULT_CENTRAL}",
-                    self.central
-                ),
-            });
+        for (setting, base) in [
+            ("central", &self.central),
+            ("gravatar_base", &self.gravatar_base),
+        ] {
+            let usable = (base.starts_with("https://") || base.starts_with("http://"))
+                && base.ends_with('/');
+            if !usable {
+                return Err(ProxyError::Setting {
+                    setting,
+                    reason: format!(
+                        "{base:?}: expected an http(s) base URL ending in /, like {DEFAULT_CENTRAL}"
+                    ),
+                });
+            }
         }
         if self.fetch.deadline.is_zero() || self.fetch.max_bytes == 0 {
             return Err(ProxyError::Setting {
@@ -270,6 +309,8 @@ impl AvatarProxyBuilder {
             discovery: self.discovery,
             central: self.central,
             https_only: self.https_only,
+            gravatar: self.gravatar,
+            gravatar_base: self.gravatar_base,
             fetcher,
             fetch_size: self.fetch_size,
             limits,

@@ -30,8 +30,7 @@
 //! asked default), [`config`] (the builder), [`service`] (the Service and the URL minter),
 //! [`layer`] (the Layer and its middleware).
 //!
-//! Not yet here (issue 17): an on-disk cache of originals, Gravatar as an opt-in fallback, the
-//! browser test, the bench part and the threat model in `SECURITY.md`.
+//! Not yet here (issue 17): an on-disk cache of originals, the browser test, the bench part and the threat model in `SECURITY.md`.
 
 pub mod config;
 mod error;
@@ -42,7 +41,7 @@ mod respond;
 pub mod service;
 pub mod token;
 
-pub use config::AvatarProxyBuilder;
+pub use config::{AvatarProxyBuilder, GravatarFallback};
 pub use error::ProxyError;
 pub use guard::AddressGuard;
 pub use layer::{AvatarProxyLayer, AvatarProxyMiddleware};

@@ -16,7 +16,7 @@ use http::header::{ALLOW, CACHE_CONTROL};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use sha2::{Digest as _, Sha256};
 
-use crate::config::Shared;
+use crate::config::{GravatarFallback, Shared};
 use crate::fetch::{FetchFailure, Fetched};
 
 /// What the proxy knows of one identity's picture upstream.
@@ -262,11 +262,16 @@ fn refresh_in_background(shared: &Arc<Shared>, identity: &Identity) {
 /// The fetched original, and whether the upstream answered at all (a 404 or a bad file is an
 /// answer; a timeout or a refused connection is not).
 async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool) {
-    let url = upstream_url(shared, identity).await;
-    let fetched = match url.parse() {
-        Ok(uri) => shared.fetcher.fetch(uri).await,
-        Err(_) => Err(FetchFailure::Scheme(url.clone())),
-    };
+    let mut url = upstream_url(shared, identity).await;
+    let mut fetched = fetch_url(shared, &url).await;
+    // Gravatar last, and only as the operator allows: after the identity's own server (or the
+    // central one) answered that it has no avatar.
+    if matches!(fetched, Err(FetchFailure::Status(404)))
+        && let Some(gravatar) = gravatar_url(shared, identity)
+    {
+        fetched = fetch_url(shared, &gravatar).await;
+        url = gravatar;
+    }
     let checked = fetched.and_then(
         |Fetched {
              body: bytes,
@@ -303,6 +308,32 @@ async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool
             )
         }
     }
+}
+
+async fn fetch_url(shared: &Shared, url: &str) -> Result<Fetched, FetchFailure> {
+    match url.parse() {
+        Ok(uri) => shared.fetcher.fetch(uri).await,
+        Err(_) => Err(FetchFailure::Scheme(url.to_owned())),
+    }
+}
+
+/// Gravatar's URL for the identity, with the hash the operator allows; `None` when off.
+fn gravatar_url(shared: &Shared, identity: &Identity) -> Option<String> {
+    let algorithm = match shared.gravatar {
+        GravatarFallback::Off => return None,
+        GravatarFallback::Sha256 => HashAlgorithm::Sha256,
+        GravatarFallback::Md5 => HashAlgorithm::Md5,
+    };
+    // Gravatar knows email addresses only.
+    let Identity::Email(email) = identity else {
+        return None;
+    };
+    Some(format!(
+        "{}{}?s={}&d=404",
+        shared.gravatar_base,
+        email.hash(algorithm),
+        shared.fetch_size
+    ))
 }
 
 /// `{base}{sha256}?s=N&d=404`: the domain's `_avatars-sec._tcp` server over https, else (unless

@@ -169,6 +169,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "URL", default_value = avatar_proxy::config::DEFAULT_CENTRAL)]
     pub(crate) proxy_central: String,
 
+    /// Whether the proxy asks Gravatar last, after the identity's own server and the central
+    /// one have no avatar: off (the default), sha256, or md5 (tells Gravatar whose avatar a
+    /// page shows: most MD5s of real addresses have been cracked).
+    #[arg(long, value_name = "off|sha256|md5", default_value = "off", value_parser = ["off", "sha256", "md5"])]
+    pub(crate) proxy_gravatar: String,
+
     /// A network the proxy may fetch from although it is internal, such as 10.0.0.0/8
     /// (repeatable; loopback, private and link-local addresses are refused otherwise).
     #[arg(long = "proxy-allow-net", value_name = "CIDR")]

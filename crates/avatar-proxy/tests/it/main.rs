@@ -30,6 +30,7 @@ use tower::ServiceExt as _;
 struct Seen {
     requests: AtomicUsize,
     headers: Mutex<Option<HeaderMap>>,
+    paths: Mutex<Vec<String>>,
 }
 
 /// Serves `service` over real TCP on loopback, adding a tracking cookie and a marker header to
@@ -52,6 +53,7 @@ async fn serve_upstream(service: AvatarService<MemoryStore>) -> (SocketAddr, Arc
                         async move {
                             seen.requests.fetch_add(1, Ordering::SeqCst);
                             *seen.headers.lock().unwrap() = Some(request.headers().clone());
+                            seen.paths.lock().unwrap().push(request.uri().to_string());
                             let Ok(answer) = service.oneshot(request.map(|_| ())).await;
                             let (mut parts, body) = answer.into_parts();
                             let Ok(body) = body.collect().await;
@@ -637,4 +639,62 @@ async fn the_layer_answers_its_paths_and_passes_the_rest_through() {
     let (status, body) = call(url(&world, "alice@a.test", 40, None)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(test_support::suite::dimensions(&body), (40, 40));
+}
+
+/// Gravatar is asked only when the operator turns it on, after the central server has no
+/// avatar, and with only the hash allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gravatar_is_asked_last_and_only_with_the_hash_allowed() {
+    let (central, central_seen) = serve_upstream(AvatarService::new(MemoryStore::new())).await;
+    let (gravatar, gravatar_seen) = upstream_with("dave@nowhere.test", [240, 200, 20]).await;
+    let dns = FakeDns::start(&["$ORIGIN nowhere.test.\n@ 3600 IN SOA ns.nowhere.test. admin.nowhere.test. 1 7200 900 1209600 300\n"])
+        .await
+        .unwrap();
+    let dave = Identity::parse("dave@nowhere.test").unwrap();
+    let proxy_with = |fallback| {
+        AvatarProxy::builder(
+            ProxyKeys::new(ProxyKey::generate(), Vec::new()),
+            Discovery::builder().nameserver(dns.addr()).build().unwrap(),
+        )
+        .allow_network("127.0.0.1/32".parse().unwrap())
+        .central(format!("http://{central}/avatar/"))
+        .gravatar_base(format!("http://{gravatar}/avatar/"))
+        .gravatar(fallback)
+        .build()
+        .unwrap()
+    };
+    let off = proxy_with(avatar_proxy::GravatarFallback::Off);
+    let answer = get(&off, &off.url(&dave, 32, Some("404")).unwrap(), &[]).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        gravatar_seen.requests.load(Ordering::SeqCst),
+        0,
+        "off: never asked"
+    );
+    assert_eq!(central_seen.requests.load(Ordering::SeqCst), 1);
+
+    for (fallback, algorithm) in [
+        (
+            avatar_proxy::GravatarFallback::Sha256,
+            HashAlgorithm::Sha256,
+        ),
+        (avatar_proxy::GravatarFallback::Md5, HashAlgorithm::Md5),
+    ] {
+        let proxy = proxy_with(fallback);
+        let answer = get(&proxy, &proxy.url(&dave, 32, Some("404")).unwrap(), &[]).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{fallback:?}");
+        assert!(near(centre_colour(answer.body()), [240, 200, 20]));
+        let asked = gravatar_seen.paths.lock().unwrap().last().cloned().unwrap();
+        assert!(
+            asked.contains(&dave.hash(algorithm).to_string()),
+            "{fallback:?}: {asked}"
+        );
+    }
+    let paths = gravatar_seen.paths.lock().unwrap().clone();
+    let md5 = dave.hash(HashAlgorithm::Md5).to_string();
+    assert_eq!(
+        paths.iter().filter(|path| path.contains(&md5)).count(),
+        1,
+        "MD5 only when chosen"
+    );
 }

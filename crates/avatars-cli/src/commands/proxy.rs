@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use avatar_discovery::Discovery;
 use avatar_proto::Identity;
-use avatar_proxy::{AvatarProxy, ProxyKey, ProxyKeys};
+use avatar_proxy::{AvatarProxy, GravatarFallback, ProxyKey, ProxyKeys};
 
 use crate::cli::{ProxyKeyArgs, ProxyUrlArgs, ServeArgs};
 use crate::error::CliError;
@@ -78,7 +78,12 @@ pub(crate) fn for_serve(args: &ServeArgs) -> Result<Option<AvatarProxy>, CliErro
     let mut proxy = AvatarProxy::builder(keys, discovery.build()?)
         .central(args.proxy_central.clone())
         .max_size(args.max_size)
-        .server_default(args.default);
+        .server_default(args.default)
+        .gravatar(match args.proxy_gravatar.as_str() {
+            "sha256" => GravatarFallback::Sha256,
+            "md5" => GravatarFallback::Md5,
+            _ => GravatarFallback::Off,
+        });
     for network in &args.proxy_allow_nets {
         proxy = proxy.allow_network(*network);
     }
