@@ -5,12 +5,12 @@
 //! Needs `chromium` (`scripts/ensure-chromium.sh`, which `cargo xtask ci` runs); skips loudly
 //! only where it is not installed and could not be.
 
-use std::process::Command;
 use std::time::Duration;
 
 use avatar_conformance::case::{Group, Level, Outcome, SeenImage, Verdict};
 use avatar_conformance::fixtures::{Fixture, fixture};
 use avatar_conformance::{Report, report};
+use test_support::browser;
 
 fn outcome(id: &'static str, level: Level, verdict: Verdict) -> Outcome {
     Outcome {
@@ -65,11 +65,7 @@ document.body.appendChild(result);
 
 #[test]
 fn the_html_report_reads_in_a_real_browser() {
-    if Command::new("chromium").arg("--version").output().is_err() {
-        eprintln!(
-            "\n*** SKIPPED the_html_report_reads_in_a_real_browser: chromium is not installed and \
-             scripts/ensure-chromium.sh could not install it (no apt-get here). ***\n"
-        );
+    if !browser::available("the_html_report_reads_in_a_real_browser") {
         return;
     }
     let report = Report {
@@ -99,35 +95,19 @@ fn the_html_report_reads_in_a_real_browser() {
     let page = dir.path().join("report.html");
     std::fs::write(&page, &html).unwrap();
 
-    let mut chromium = Command::new("chromium");
+    let mut chromium = browser::headless(dir.path());
     chromium
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("profile").display()
-        ))
+        .arg("--dump-dom")
         .arg(format!("file://{}", page.display()));
-    let output = run_with_timeout(chromium, Duration::from_secs(60));
+    let output = browser::run_with_timeout(chromium, Duration::from_secs(60));
     let dom = String::from_utf8_lossy(&output.stdout);
-    let json = dom
-        .split("<pre id=\"browser-result\">")
-        .nth(1)
-        .and_then(|rest| rest.split("</pre>").next())
-        .unwrap_or_else(|| {
-            panic!(
-                "no result in the page; chromium said: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    let found: serde_json::Value = serde_json::from_str(&json.replace("&amp;", "&")).unwrap();
+    let json = browser::probe_result(&dom).unwrap_or_else(|| {
+        panic!(
+            "no result in the page; chromium said: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let found: serde_json::Value = serde_json::from_str(&json).unwrap();
 
     let worst = found["worst"].as_f64().unwrap();
     assert!(
@@ -148,43 +128,4 @@ fn the_html_report_reads_in_a_real_browser() {
         .collect();
     assert!(!visible.is_empty(), "{found}");
     assert!(visible.iter().all(|class| *class == "row-fail"), "{found}");
-}
-
-/// Runs `command` to completion, killing it if it runs longer than `limit`.
-fn run_with_timeout(mut command: Command, limit: Duration) -> std::process::Output {
-    use std::io::Read as _;
-
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("chromium starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::process::Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
 }

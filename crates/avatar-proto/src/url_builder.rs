@@ -177,6 +177,12 @@ impl AvatarUrlBuilder {
         self
     }
 
+    /// The size asked for with [`size`](Self::size), if any (before clamping).
+    #[must_use]
+    pub const fn requested_size(&self) -> Option<u32> {
+        self.size
+    }
+
     /// The identity this builder is for.
     #[must_use]
     pub const fn identity(&self) -> &Identity {

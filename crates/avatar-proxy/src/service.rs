@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use avatar_discovery::Discovery;
-use avatar_proto::Identity;
 use avatar_proto::url_builder::encode_query_value;
+use avatar_proto::{AvatarUrlBuilder, Identity};
 use avatar_service::AvatarBody;
 use http::{Request, Response};
 use tower_service::Service;
@@ -62,12 +62,37 @@ impl AvatarProxy {
         default: Option<&str>,
     ) -> Result<String, ProxyError> {
         let token = self.shared.keys.mint(identity)?;
+        Ok(self.url_with_token(&token, size, default))
+    }
+
+    /// The value of an `<img srcset>` for 1x, 2x, 3x... screens (`densities`): the proxied URL
+    /// at `size` times each density, clamped to the proxy's maximum size, one token for all.
+    ///
+    /// # Errors
+    /// As [`AvatarProxy::url`].
+    pub fn srcset(
+        &self,
+        identity: &Identity,
+        size: u32,
+        densities: &[u32],
+        default: Option<&str>,
+    ) -> Result<String, ProxyError> {
+        let token = self.shared.keys.mint(identity)?;
+        let builder = AvatarUrlBuilder::new(identity.clone())
+            .size(size)
+            .max_size(self.shared.rules.max_size_px());
+        Ok(builder.srcset(densities, |sized| {
+            self.url_with_token(&token, sized.requested_size().unwrap_or(size), default)
+        }))
+    }
+
+    fn url_with_token(&self, token: &str, size: u32, default: Option<&str>) -> String {
         let mut url = format!("{}/{token}?s={size}", self.shared.prefix);
         if let Some(default) = default {
             url.push_str("&d=");
             url.push_str(&encode_query_value(default));
         }
-        Ok(url)
+        url
     }
 
     /// Whether `path` is one of the proxy's (`{prefix}/...`).

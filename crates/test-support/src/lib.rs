@@ -16,6 +16,7 @@
 //!
 //! - [`images`]: encoded images of every format, from plain pixels (bands, solid, checkers,
 //!   noise, animated GIFs);
+//! - [`browser`]: headless Chromium as the browser tests run it;
 //! - [`exif`]: JPEG, PNG and WebP files with an EXIF orientation, as phones write them;
 //! - [`hostile`]: files that claim enormous dimensions (PNG, GIF, WebP bombs);
 //! - [`suite`]: the conformance suite's fixture identities and images, a memory store holding
@@ -24,6 +25,7 @@
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
 //! - [`tree`]: what a directory holds, to show a command wrote nothing.
 
+pub mod browser;
 pub mod exif;
 pub mod hostile;
 pub mod images;

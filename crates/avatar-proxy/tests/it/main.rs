@@ -3,6 +3,12 @@
 //! hostile upstream (slow drip, endless body, a 20000 x 20000 PNG header, HTML, redirects to
 //! 169.254.169.254, to a loopback address not allowed, and in a loop).
 
+// The axum example, compiled into the tests so the browser test loads its page as written.
+#[path = "../../examples/axum.rs"]
+#[allow(dead_code)]
+mod axum_example;
+mod browser;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
