@@ -21,15 +21,39 @@ pub(crate) fn start_server(
     data: &Path,
     task: &str,
 ) -> Result<(Running, String), String> {
-    let mut child = Command::new(avatars)
+    start_server_with(avatars, data, task, &[], None)
+}
+
+/// [`start_server`] with more arguments, and its access log written to `access_log` when given
+/// (otherwise no access log: nginx runs with its own off, and the bench compares like with like).
+pub(crate) fn start_server_with(
+    avatars: &Path,
+    data: &Path,
+    task: &str,
+    args: &[&str],
+    access_log: Option<&Path>,
+) -> Result<(Running, String), String> {
+    let mut command = Command::new(avatars);
+    command
         .arg("serve")
         .arg("--data-dir")
         .arg(data)
         .args(["--addr", "127.0.0.1:0"])
-        // No access log: nginx runs with its own off, and the bench compares like with like.
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .args(args)
+        .stdout(Stdio::piped());
+    match access_log {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|err| format!("creating {}: {err}", path.display()))?;
+            command
+                .env("RUST_LOG", "warn,avatars::access=info")
+                .stderr(file);
+        }
+        None => {
+            command.env("RUST_LOG", "warn").stderr(Stdio::null());
+        }
+    }
+    let mut child = command
         .spawn()
         .map_err(|err| format!("cannot start avatars serve: {err}"))?;
     let stdout = child.stdout.take().ok_or("no stdout from avatars serve")?;

@@ -12,7 +12,9 @@
 //! 4. load: 60 s at 256 connections of mixed hits, defaults and 404s (`load.rs`): no other
 //!    status, and a flat resident set after warm-up;
 //! 5. formats: bytes and time of each response format against JPEG and PNG, and the drawn
-//!    defaults and a photo render at 2048 px (`formats.rs`; `--avif` measures AVIF too).
+//!    defaults and a photo render at 2048 px (`formats.rs`; `--avif` measures AVIF too);
+//! 6. proxy: a cached proxy hit against a local hit, first-fetch latency, and 1,000 cold
+//!    identities through the proxy (`proxy.rs`).
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
@@ -35,6 +37,7 @@ mod http;
 mod load;
 mod memory;
 mod nginx;
+mod proxy;
 mod report;
 mod wrk;
 
@@ -75,6 +78,8 @@ pub(crate) enum Part {
     Load,
     /// Bytes and time per response format; defaults and renders at 2048 px.
     Formats,
+    /// The avatar proxy: cached hits, first fetches, 1,000 cold identities.
+    Proxy,
 }
 
 impl BenchArgs {
@@ -142,7 +147,11 @@ fn run(options: &BenchArgs) -> Result<bool, String> {
         report["formats"] = measured;
     }
 
-    if options.wants(Part::Http) || options.wants(Part::Memory) || options.wants(Part::Load) {
+    if options.wants(Part::Http)
+        || options.wants(Part::Memory)
+        || options.wants(Part::Load)
+        || options.wants(Part::Proxy)
+    {
         server_benches(
             options,
             &root,
@@ -245,6 +254,12 @@ fn server_benches(
         load.print();
         targets.extend(load.targets());
         report["load"] = load.to_json();
+    }
+    if options.wants(Part::Proxy) {
+        let measured = proxy::run(options, root, &avatars, work)?;
+        measured.print();
+        targets.extend(measured.targets());
+        report["proxy"] = measured.to_json();
     }
     Ok(())
 }
