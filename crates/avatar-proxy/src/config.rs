@@ -1,6 +1,7 @@
 //! The builder, and the settled configuration a proxy runs with.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use ipnet::IpNet;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
+use crate::disk::DiskCache;
 use crate::error::ProxyError;
 use crate::fetch::{FetchLimits, Fetcher};
 use crate::guard::AddressGuard;
@@ -72,6 +74,8 @@ pub(crate) struct Shared {
     pub(crate) originals: Cache<Identity, Original, OriginalWeight>,
     pub(crate) ttl: Duration,
     pub(crate) negative_ttl: Duration,
+    /// Originals kept on disk across restarts, if configured.
+    pub(crate) disk: Option<Arc<DiskCache>>,
     /// Identities whose stale picture is being refetched in the background.
     pub(crate) refreshing: Mutex<HashSet<Identity>>,
     pub(crate) hit_cache_control: HeaderValue,
@@ -115,6 +119,7 @@ pub struct AvatarProxyBuilder {
     original_bytes: u64,
     ttl: Duration,
     negative_ttl: Duration,
+    disk: Option<(PathBuf, u64)>,
     hit_max_age: Duration,
     default_max_age: Duration,
 }
@@ -145,6 +150,7 @@ impl AvatarProxyBuilder {
             original_bytes: 64 << 20,
             ttl: DEFAULT_TTL,
             negative_ttl: DEFAULT_NEGATIVE_TTL,
+            disk: None,
             hit_max_age: DEFAULT_TTL,
             default_max_age: DEFAULT_NEGATIVE_TTL,
         }
@@ -246,6 +252,14 @@ impl AvatarProxyBuilder {
         self
     }
 
+    /// Also keeps fetched originals in `dir` (created if missing), at most `max_bytes` of them,
+    /// so a restarted proxy serves what it had without refetching (a stale one while it
+    /// refreshes). Off by default.
+    pub fn disk_cache(mut self, dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
+        self.disk = Some((dir.into(), max_bytes));
+        self
+    }
+
     /// The byte budgets of the render cache (default 64 MiB) and of the fetched originals
     /// (default 64 MiB).
     pub const fn cache_bytes(mut self, renditions: u64, originals: u64) -> Self {
@@ -300,6 +314,15 @@ impl AvatarProxyBuilder {
             ..Limits::default()
         };
         let fetcher = Fetcher::new(self.guard, self.fetch, &self.extra_roots)?;
+        let disk = match &self.disk {
+            Some((dir, max_bytes)) => Some(Arc::new(DiskCache::open(dir, *max_bytes).map_err(
+                |err| ProxyError::Setting {
+                    setting: "disk_cache",
+                    reason: format!("{}: {err}", dir.display()),
+                },
+            )?)),
+            None => None,
+        };
         let estimated = usize::try_from(self.original_bytes / 16_384)
             .unwrap_or(usize::MAX)
             .max(16);
@@ -322,6 +345,7 @@ impl AvatarProxyBuilder {
             originals: Cache::with_weighter(estimated, self.original_bytes.max(1), OriginalWeight),
             ttl: self.ttl,
             negative_ttl: self.negative_ttl,
+            disk,
             refreshing: Mutex::new(HashSet::new()),
             hit_cache_control: cache_control(self.hit_max_age),
             default_cache_control: cache_control(self.default_max_age),

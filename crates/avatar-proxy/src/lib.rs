@@ -30,9 +30,10 @@
 //! asked default), [`config`] (the builder), [`service`] (the Service and the URL minter),
 //! [`layer`] (the Layer and its middleware).
 //!
-//! Not yet here (issue 17): an on-disk cache of originals, the browser test, the bench part and the threat model in `SECURITY.md`.
+//! Not yet here (issue 17): the bench part and the threat model in `SECURITY.md`.
 
 pub mod config;
+mod disk;
 mod error;
 pub mod fetch;
 pub mod guard;

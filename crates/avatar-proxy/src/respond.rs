@@ -3,7 +3,7 @@
 //! size (cached) -> answer; any failure on the way answers the asked default.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use avatar_image::{ImageFormat, RenderKey, Rendered, render_default_with, render_square_as};
 use avatar_proto::{
@@ -209,11 +209,38 @@ pub(crate) async fn original_of(shared: &Arc<Shared>, identity: &Identity) -> Or
     match shared.originals.get_value_or_guard_async(identity).await {
         Ok(original) => original,
         Err(guard) => {
+            if let Some(original) = from_disk(shared, identity).await {
+                let _ = guard.insert(original.clone());
+                if !original.fresh(Instant::now()) {
+                    refresh_in_background(shared, identity);
+                }
+                return original;
+            }
             let (original, _) = fetch_original(shared, identity).await;
             let _ = guard.insert(original.clone());
             original
         }
     }
+}
+
+/// The original kept on disk by an earlier run, if any (stale or not), checked as a fetched one.
+async fn from_disk(shared: &Shared, identity: &Identity) -> Option<Original> {
+    let disk = Arc::clone(shared.disk.as_ref()?);
+    let owned = identity.clone();
+    let (bytes, expires) = tokio::task::spawn_blocking(move || disk.load(&owned))
+        .await
+        .ok()??;
+    let format = ImageFormat::sniff(&bytes).filter(|&format| format != ImageFormat::Avif)?;
+    avatar_image::probe(&bytes, &shared.limits).ok()?;
+    let left = expires
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    Some(Original::Image {
+        content: Sha256::digest(&bytes).into(),
+        bytes,
+        format,
+        until: Instant::now() + left,
+    })
 }
 
 /// Refetches a stale picture, one refresh per identity at a time. A refresh that fails for a
@@ -288,15 +315,23 @@ async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool
     );
     match checked {
         // The upstream's max-age is honoured when it is longer than ours.
-        Ok((bytes, format, max_age)) => (
-            Original::Image {
-                content: Sha256::digest(&bytes).into(),
-                bytes,
-                format,
-                until: Instant::now() + max_age.map_or(shared.ttl, |age| age.max(shared.ttl)),
-            },
-            true,
-        ),
+        Ok((bytes, format, max_age)) => {
+            let ttl = max_age.map_or(shared.ttl, |age| age.max(shared.ttl));
+            if let Some(disk) = &shared.disk {
+                let (disk, identity, bytes) = (Arc::clone(disk), identity.clone(), bytes.clone());
+                let expires = SystemTime::now() + ttl;
+                tokio::task::spawn_blocking(move || disk.store(&identity, &bytes, expires));
+            }
+            (
+                Original::Image {
+                    content: Sha256::digest(&bytes).into(),
+                    bytes,
+                    format,
+                    until: Instant::now() + ttl,
+                },
+                true,
+            )
+        }
         Err(failure) => {
             tracing::debug!(%identity, url, %failure, "no usable upstream avatar");
             let answered = matches!(failure, FetchFailure::Status(_) | FetchFailure::TooLarge(_));

@@ -175,6 +175,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "off|sha256|md5", default_value = "off", value_parser = ["off", "sha256", "md5"])]
     pub(crate) proxy_gravatar: String,
 
+    /// Keep the proxy's fetched originals in DIR too, so a restart does not refetch them.
+    #[arg(long, value_name = "DIR", requires = "proxy_key_file")]
+    pub(crate) proxy_cache_dir: Option<PathBuf>,
+
+    /// The most bytes --proxy-cache-dir holds (the oldest files go first).
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    pub(crate) proxy_cache_bytes: u64,
+
     /// A network the proxy may fetch from although it is internal, such as 10.0.0.0/8
     /// (repeatable; loopback, private and link-local addresses are refused otherwise).
     #[arg(long = "proxy-allow-net", value_name = "CIDR")]

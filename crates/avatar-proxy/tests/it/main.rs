@@ -704,3 +704,96 @@ async fn gravatar_is_asked_last_and_only_with_the_hash_allowed() {
         "MD5 only when chosen"
     );
 }
+
+/// With a disk cache, a restarted proxy serves what it had fetched without asking again, and
+/// the cache stays within its byte budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_proxy_serves_its_originals_from_disk_and_the_disk_stays_bounded() {
+    let store = MemoryStore::new();
+    for n in 0..6 {
+        let picture = images::png(&images::noise(64, 64, n));
+        store
+            .put(
+                &Identity::parse(&format!("p{n}@a.test")).unwrap(),
+                Bytes::from(picture),
+            )
+            .await
+            .unwrap();
+    }
+    let (addr, seen) = serve_upstream(AvatarService::new(store)).await;
+    let dns = FakeDns::start(&[&zone("a.test", addr.port())])
+        .await
+        .unwrap();
+    let keys = ProxyKeys::new(ProxyKey::generate(), Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let proxy_on = |dir: &std::path::Path, budget: u64| {
+        AvatarProxy::builder(
+            keys.clone(),
+            Discovery::builder().nameserver(dns.addr()).build().unwrap(),
+        )
+        .allow_network("127.0.0.1/32".parse().unwrap())
+        .central("http://127.0.0.1:1/avatar/")
+        .disk_cache(dir, budget)
+        .build()
+        .unwrap()
+    };
+    let p0 = Identity::parse("p0@a.test").unwrap();
+    let first = proxy_on(dir.path(), 1 << 20);
+    let uri = first.url(&p0, 32, Some("404")).unwrap();
+    let fetched = get(&first, &uri, &[]).await;
+    assert_eq!(fetched.status(), StatusCode::OK);
+    let written = Instant::now();
+    while std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .all(|entry| entry.path().extension().is_none_or(|ext| ext != "original"))
+    {
+        assert!(
+            written.elapsed() < Duration::from_secs(5),
+            "the original reached the disk"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(first);
+
+    let restarted = proxy_on(dir.path(), 1 << 20);
+    let again = get(&restarted, &uri, &[]).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.body(), fetched.body(), "the same picture");
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 1, "not fetched again");
+
+    // A budget of about two originals (as fetched: the upstream's 512 px rendition): after
+    // six, the directory holds no more than it.
+    let small = tempfile::tempdir().unwrap();
+    let one = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|meta| meta.len())
+        .max()
+        .unwrap();
+    let bounded = proxy_on(small.path(), one * 2 + one / 2);
+    for n in 0..6 {
+        let identity = Identity::parse(&format!("p{n}@a.test")).unwrap();
+        let answer = get(
+            &bounded,
+            &bounded.url(&identity, 32, Some("404")).unwrap(),
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let held: u64 = std::fs::read_dir(small.path())
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .map(|meta| meta.len())
+        .sum();
+    assert!(
+        held <= one * 2 + one / 2,
+        "{held} bytes on disk, budget {}",
+        one * 2 + one / 2
+    );
+    assert!(held > 0);
+}

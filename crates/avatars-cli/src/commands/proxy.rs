@@ -84,6 +84,9 @@ pub(crate) fn for_serve(args: &ServeArgs) -> Result<Option<AvatarProxy>, CliErro
             "md5" => GravatarFallback::Md5,
             _ => GravatarFallback::Off,
         });
+    if let Some(dir) = &args.proxy_cache_dir {
+        proxy = proxy.disk_cache(dir, args.proxy_cache_bytes);
+    }
     for network in &args.proxy_allow_nets {
         proxy = proxy.allow_network(*network);
     }
