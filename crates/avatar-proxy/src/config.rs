@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) gravatar: GravatarFallback,
     pub(crate) gravatar_base: String,
     pub(crate) fetcher: Fetcher,
+    /// Resolution and fetching of one original together.
+    pub(crate) deadline: Duration,
     pub(crate) fetch_size: u32,
     pub(crate) limits: Limits,
     pub(crate) rules: RequestRules,
@@ -194,7 +196,8 @@ impl AvatarProxyBuilder {
         self
     }
 
-    /// The total deadline of one fetch, redirects included (default 1 s).
+    /// The total deadline of finding and fetching one original: the SRV lookups, the fetch with
+    /// its redirects, and the Gravatar fallback together (default 1 s).
     pub const fn deadline(mut self, deadline: Duration) -> Self {
         self.fetch.deadline = deadline;
         self
@@ -313,6 +316,7 @@ impl AvatarProxyBuilder {
             max_input_bytes: self.fetch.max_bytes,
             ..Limits::default()
         };
+        let deadline = self.fetch.deadline;
         let fetcher = Fetcher::new(self.guard, self.fetch, &self.extra_roots)?;
         let disk = match &self.disk {
             Some((dir, max_bytes)) => Some(Arc::new(DiskCache::open(dir, *max_bytes).map_err(
@@ -335,6 +339,7 @@ impl AvatarProxyBuilder {
             gravatar: self.gravatar,
             gravatar_base: self.gravatar_base,
             fetcher,
+            deadline,
             fetch_size: self.fetch_size,
             limits,
             rules,

@@ -289,16 +289,24 @@ fn refresh_in_background(shared: &Arc<Shared>, identity: &Identity) {
 /// The fetched original, and whether the upstream answered at all (a 404 or a bad file is an
 /// answer; a timeout or a refused connection is not).
 async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool) {
-    let mut url = upstream_url(shared, identity).await;
-    let mut fetched = fetch_url(shared, &url).await;
-    // Gravatar last, and only as the operator allows: after the identity's own server (or the
-    // central one) answered that it has no avatar.
-    if matches!(fetched, Err(FetchFailure::Status(404)))
-        && let Some(gravatar) = gravatar_url(shared, identity)
-    {
-        fetched = fetch_url(shared, &gravatar).await;
-        url = gravatar;
-    }
+    // Resolution, the fetch and the Gravatar fallback together stay within the deadline: a
+    // dead nameserver or a slow upstream costs a page at most that (the lookup itself goes on
+    // in the background, so its answer is cached for the next request).
+    let found = tokio::time::timeout(shared.deadline, async {
+        let url = upstream_url(shared, identity).await;
+        let fetched = fetch_url(shared, &url).await;
+        // Gravatar last, and only as the operator allows: after the identity's own server (or
+        // the central one) answered that it has no avatar.
+        if matches!(fetched, Err(FetchFailure::Status(404)))
+            && let Some(gravatar) = gravatar_url(shared, identity)
+        {
+            let fetched = fetch_url(shared, &gravatar).await;
+            return (gravatar, fetched);
+        }
+        (url, fetched)
+    })
+    .await;
+    let (url, fetched) = found.unwrap_or_else(|_| (String::new(), Err(FetchFailure::Deadline)));
     let checked = fetched.and_then(
         |Fetched {
              body: bytes,
@@ -384,15 +392,25 @@ pub(crate) async fn upstream_url(shared: &Shared, identity: &Identity) -> String
 }
 
 async fn federated_base(shared: &Shared, domain: &str) -> Option<String> {
-    let secure = shared.discovery.base_url(domain, Scheme::Https).await;
-    if matches!(secure.origin(), BaseOrigin::Federated(_)) {
-        return Some(secure.as_str().to_owned());
-    }
-    if shared.https_only {
-        return None;
-    }
-    let plain = shared.discovery.base_url(domain, Scheme::Http).await;
-    matches!(plain.origin(), BaseOrigin::Federated(_)).then(|| plain.as_str().to_owned())
+    // On a task of its own: if the caller stops waiting (the deadline), the lookups still
+    // finish and land in discovery's cache.
+    let (discovery, domain, https_only) = (
+        shared.discovery.clone(),
+        domain.to_owned(),
+        shared.https_only,
+    );
+    let lookups = tokio::spawn(async move {
+        let secure = discovery.base_url(&domain, Scheme::Https).await;
+        if matches!(secure.origin(), BaseOrigin::Federated(_)) {
+            return Some(secure.as_str().to_owned());
+        }
+        if https_only {
+            return None;
+        }
+        let plain = discovery.base_url(&domain, Scheme::Http).await;
+        matches!(plain.origin(), BaseOrigin::Federated(_)).then(|| plain.as_str().to_owned())
+    });
+    lookups.await.ok().flatten()
 }
 
 fn plain(status: StatusCode, line: &'static str) -> Response<AvatarBody> {

@@ -797,3 +797,42 @@ async fn a_restarted_proxy_serves_its_originals_from_disk_and_the_disk_stays_bou
     );
     assert!(held > 0);
 }
+
+/// A nameserver that never answers costs a page the deadline, not the DNS timeout: the asked
+/// default comes back within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
+    let hole = avatar_discovery::fake_dns::BlackHole::start()
+        .await
+        .unwrap();
+    let proxy = AvatarProxy::builder(
+        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
+        Discovery::builder()
+            .nameserver(hole.addr())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+    .allow_network("127.0.0.1/32".parse().unwrap())
+    .central("http://127.0.0.1:1/avatar/")
+    .deadline(Duration::from_millis(600))
+    .build()
+    .unwrap();
+    let alice = Identity::parse("alice@a.test").unwrap();
+    let started = Instant::now();
+    let answer = get(
+        &proxy,
+        &proxy.url(&alice, 40, Some("identicon")).unwrap(),
+        &[],
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(test_support::suite::dimensions(answer.body()), (40, 40));
+    // 600 ms and a drawing; the DNS timeout (10 s) is not waited for.
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(hole.queries() > 0, "the nameserver was asked");
+}
