@@ -194,19 +194,9 @@ impl std::fmt::Debug for HttpTarget {
 fn https_client(
     extra_roots: &[Vec<u8>],
 ) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, ConformanceError> {
-    let mut roots: rustls::RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-    for der in extra_roots {
-        roots
-            .add(rustls::pki_types::CertificateDer::from(der.clone()))
-            .map_err(|err| ConformanceError::Usage(format!("a CA certificate: {err}")))?;
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|err| ConformanceError::Usage(format!("TLS settings: {err}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let tls = avatar_service::upstream::tls_client_config(extra_roots).map_err(|err| {
+        ConformanceError::Usage(format!("TLS settings or a CA certificate: {err}"))
+    })?;
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()

@@ -54,6 +54,9 @@ pub enum GravatarFallback {
 /// Gravatar's avatar base URL.
 pub const GRAVATAR: &str = "https://gravatar.com/avatar/";
 
+/// Opened tokens remembered (each about 200 bytes).
+const TOKENS_KEPT: usize = 65_536;
+
 /// Everything a request needs, shared by every clone of the proxy.
 pub(crate) struct Shared {
     pub(crate) keys: ProxyKeys,
@@ -74,6 +77,8 @@ pub(crate) struct Shared {
     pub(crate) palette: Arc<Palette>,
     pub(crate) cache: RenderCache,
     pub(crate) originals: Cache<Identity, Original, OriginalWeight>,
+    /// Tokens already opened, so a repeated request skips the decryption.
+    pub(crate) tokens: Cache<String, Identity>,
     pub(crate) ttl: Duration,
     pub(crate) negative_ttl: Duration,
     /// Originals kept on disk across restarts, if configured.
@@ -348,6 +353,7 @@ impl AvatarProxyBuilder {
             palette: Arc::new(self.palette),
             cache: RenderCache::with_budget(self.cache_bytes),
             originals: Cache::with_weighter(estimated, self.original_bytes.max(1), OriginalWeight),
+            tokens: Cache::new(TOKENS_KEPT),
             ttl: self.ttl,
             negative_ttl: self.negative_ttl,
             disk,

@@ -22,8 +22,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
 use tower_service::Service;
 
 use crate::error::ProxyError;
@@ -149,18 +147,7 @@ impl Fetcher {
         });
         http.enforce_http(false);
         http.set_connect_timeout(Some(limits.connect_timeout));
-        let mut roots: RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
-        for der in extra_roots {
-            roots
-                .add(CertificateDer::from(der.clone()))
-                .map_err(|_| rustls::Error::General("invalid root certificate".into()))?;
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let tls = avatar_service::upstream::tls_client_config(extra_roots)?;
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()

@@ -19,6 +19,10 @@ use sha2::{Digest as _, Sha256};
 use crate::config::{GravatarFallback, Shared};
 use crate::fetch::{FetchFailure, Fetched};
 
+/// How long a failure of the network is remembered at most (an upstream's answer is remembered
+/// for the negative TTL).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(15);
+
 /// What the proxy knows of one identity's picture upstream.
 #[derive(Debug, Clone)]
 pub(crate) enum Original {
@@ -67,18 +71,27 @@ pub(crate) async fn answer(
     }
 }
 
-async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Response<AvatarBody> {
+/// What one request asks for.
+struct Asked {
+    identity: Identity,
+    size: u32,
+    default: DefaultKeyword,
+}
+
+/// The identity behind the request's token (from the token cache, or opened and cached), the
+/// size and the default; `None` for a path that is no valid token.
+fn asked(shared: &Shared, uri: &Uri) -> Option<Asked> {
     let token = uri
         .path()
         .strip_prefix(shared.prefix.as_str())
         .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|token| !token.contains('/'));
-    // A bad or forged token costs no upstream traffic and says nothing about why.
-    let Some(identity) = token.and_then(|token| shared.keys.open(token)) else {
-        return not_found(
-            "no such avatar link\n",
-            HeaderValue::from_static("no-store"),
-        );
+        .filter(|token| !token.contains('/'))?;
+    let identity = if let Some(identity) = shared.tokens.get(token) {
+        identity
+    } else {
+        let identity = shared.keys.open(token)?;
+        shared.tokens.insert(token.to_owned(), identity.clone());
+        identity
     };
     let query = AvatarQuery::parse(uri.query().unwrap_or("").as_bytes());
     let size = shared.rules.size(query.size.as_deref());
@@ -90,6 +103,74 @@ async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Res
         .and_then(|raw| DefaultKeyword::parse(raw, query.robohash.as_deref()))
         .unwrap_or(shared.server_default)
         .with_initials(initials);
+    Some(Asked {
+        identity,
+        size,
+        default,
+    })
+}
+
+/// The answer from the caches alone, without waiting: a GET or HEAD whose token is known, whose
+/// original is fresh in memory and whose rendition is cached. `None`: see [`answer`].
+pub(crate) fn answer_now(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Option<Response<AvatarBody>> {
+    let head = match *method {
+        Method::GET => false,
+        Method::HEAD => true,
+        _ => return None,
+    };
+    let asked = asked(shared, uri)?;
+    let Some(Original::Image {
+        content,
+        format,
+        until,
+        ..
+    }) = shared.originals.get(&asked.identity)
+    else {
+        return None;
+    };
+    if Instant::now() >= until {
+        return None;
+    }
+    let accept = headers.get(http::header::ACCEPT).map(HeaderValue::as_bytes);
+    let choice = shared.formats.choose(None, accept, format);
+    let key = RenderKey::Stored {
+        content,
+        size: asked.size,
+        format: choice.format,
+    };
+    let rendered = shared.cache.get(&key)?;
+    let response = image(
+        &rendered,
+        &key.fingerprint(),
+        shared.hit_cache_control.clone(),
+        choice.varies_with_accept,
+        headers,
+    );
+    Some(if head {
+        without_body(response)
+    } else {
+        response
+    })
+}
+
+async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Response<AvatarBody> {
+    // A bad or forged token costs no upstream traffic and says nothing about why.
+    let Some(Asked {
+        identity,
+        size,
+        default,
+    }) = asked(shared, uri)
+    else {
+        return not_found(
+            "no such avatar link\n",
+            HeaderValue::from_static("no-store"),
+        );
+    };
     let accept = headers.get(http::header::ACCEPT).map(HeaderValue::as_bytes);
 
     if let Original::Image {
@@ -343,9 +424,17 @@ async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool
         Err(failure) => {
             tracing::debug!(%identity, url, %failure, "no usable upstream avatar");
             let answered = matches!(failure, FetchFailure::Status(_) | FetchFailure::TooLarge(_));
+            // An answer ("no avatar", a bad file) is remembered for the negative TTL; a
+            // failure of the network (a timeout, a refused connection) only briefly, so a slow
+            // nameserver's first lookup does not hide a picture for minutes.
+            let remembered = if answered {
+                shared.negative_ttl
+            } else {
+                shared.negative_ttl.min(RETRY_AFTER_FAILURE)
+            };
             (
                 Original::Missing {
-                    until: Instant::now() + shared.negative_ttl,
+                    until: Instant::now() + remembered,
                 },
                 answered,
             )

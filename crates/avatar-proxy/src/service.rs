@@ -109,14 +109,23 @@ impl AvatarProxy {
     }
 }
 
-/// The future of [`AvatarProxy`]'s `call`: the answer, which never fails.
+/// The future of [`AvatarProxy`]'s `call`: ready at once when the caches could answer,
+/// otherwise the lookup, fetch or render; it never fails.
 pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Response<AvatarBody>> + Send>>,
+    kind: Kind,
+}
+
+enum Kind {
+    Ready(Option<Response<AvatarBody>>),
+    Pending(Pin<Box<dyn Future<Output = Response<AvatarBody>> + Send>>),
 }
 
 impl fmt::Debug for ResponseFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ResponseFuture")
+        f.write_str(match self.kind {
+            Kind::Ready(_) => "ResponseFuture(ready)",
+            Kind::Pending(_) => "ResponseFuture(pending)",
+        })
     }
 }
 
@@ -124,7 +133,12 @@ impl Future for ResponseFuture {
     type Output = Result<Response<AvatarBody>, Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx).map(Ok)
+        match &mut self.kind {
+            Kind::Ready(response) => Poll::Ready(Ok(response
+                .take()
+                .expect("a ready ResponseFuture is polled once"))),
+            Kind::Pending(future) => future.as_mut().poll(cx).map(Ok),
+        }
     }
 }
 
@@ -138,12 +152,23 @@ impl<B> Service<Request<B>> for AvatarProxy {
     }
 
     fn call(&mut self, request: Request<B>) -> ResponseFuture {
+        // A cached hit is answered here and now: no task, no allocation for a future.
+        if let Some(response) = respond::answer_now(
+            &self.shared,
+            request.method(),
+            request.uri(),
+            request.headers(),
+        ) {
+            return ResponseFuture {
+                kind: Kind::Ready(Some(response)),
+            };
+        }
         let shared = Arc::clone(&self.shared);
         let (parts, _body) = request.into_parts();
         ResponseFuture {
-            inner: Box::pin(async move {
+            kind: Kind::Pending(Box::pin(async move {
                 respond::answer(&shared, &parts.method, &parts.uri, &parts.headers).await
-            }),
+            })),
         }
     }
 }

@@ -272,24 +272,34 @@ impl UpstreamClient {
 fn proxy_client(
     extra_roots: &[Vec<u8>],
 ) -> Result<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>, rustls::Error> {
+    let connector = HttpsConnectorBuilder::new()
+        .with_tls_config(tls_client_config(extra_roots)?)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
+/// The TLS settings of every client this project makes (the upstream fallback, the avatar
+/// proxy, the conformance suite): the web's roots from `webpki-roots` plus `extra_roots` (DER),
+/// ring as the provider named explicitly (no process-wide default to install), safe protocol
+/// versions, no client certificate.
+///
+/// # Errors
+/// A root certificate rustls refuses.
+pub fn tls_client_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig, rustls::Error> {
     let mut roots: RootCertStore = webpki_roots::TLS_SERVER_ROOTS.iter().cloned().collect();
     for der in extra_roots {
         roots
             .add(CertificateDer::from(der.clone()))
             .map_err(|_| rustls::Error::General("invalid root certificate".into()))?;
     }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)
-    .with_no_client_auth();
-    let connector = HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Ok(Client::builder(TokioExecutor::new()).build(connector))
+    .with_no_client_auth())
 }
 
 /// Proxied bytes are not rendered here, so their ETag comes from a digest of the bytes.

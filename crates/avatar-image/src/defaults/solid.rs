@@ -119,23 +119,10 @@ mod tests {
 
     use super::*;
 
-    /// WCAG 2 relative luminance of an sRGB colour.
-    fn luminance(colour: [u8; 3]) -> f64 {
-        let channel = |value: u8| {
-            let value = f64::from(value) / 255.0;
-            if value <= 0.039_28 {
-                value / 12.92
-            } else {
-                ((value + 0.055) / 1.055).powf(2.4)
-            }
-        };
-        0.2126 * channel(colour[0]) + 0.7152 * channel(colour[1]) + 0.0722 * channel(colour[2])
-    }
-
     #[test]
     fn white_text_reads_on_every_default_colour() {
         for colour in Palette::DEFAULT.colours() {
-            let ratio = 1.05 / (luminance(*colour) + 0.05);
+            let ratio = super::super::contrast([255, 255, 255], *colour);
             assert!(ratio >= 4.5, "{colour:?}: {ratio:.2}:1");
         }
     }
