@@ -32,7 +32,7 @@
 //! Where things live:
 //! - [`identity`]: emails and OpenID URLs, normalisation, hashes, the domain for discovery;
 //! - [`hash`]: [`AvatarHash`] and [`HashAlgorithm`];
-//! - [`format`]: [`ImageFormat`], and which one a response is in (extension, `Accept`);
+//! - [`format`](mod@format): [`ImageFormat`], and which one a response is in (extension, `Accept`);
 //! - [`request`]: parsing `/avatar/{hash}?query` ([`AvatarRequest`]), default keywords, the
 //!   trusted-URL filter for `d=` redirects;
 //! - [`srv`]: SRV records, RFC 2782 selection, sanitising, base URLs and central fallbacks;

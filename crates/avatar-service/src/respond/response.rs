@@ -1,4 +1,4 @@
-//! Turning an [`Answer`] (or a refusal) into an HTTP response with the right headers; the image
+//! Turning an answer (or a refusal) into an HTTP response with the right headers; the image
 //! and 404 answers are public, for the proxy (`avatar-proxy`) to answer exactly alike.
 
 use avatar_image::ImageFormat;
