@@ -12,7 +12,12 @@ pub(crate) const DEFAULT_DATA_DIR: &str = "avatars-data";
 /// Federated avatars: a Libravatar server and its store, an XMPP avatar component, hashes and
 /// avatar URLs.
 #[derive(Debug, Parser)]
-#[command(name = "avatars", version, propagate_version = true)]
+#[command(
+    name = "avatars",
+    version,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -41,6 +46,19 @@ pub(crate) enum Command {
     ProxyKey(ProxyKeyArgs),
     /// Print the proxied avatar URL of an email address or OpenID URL.
     ProxyUrl(ProxyUrlArgs),
+    /// Settings files: `avatars config check FILE`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `avatars config ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Check a settings file for `avatars serve --config FILE` without starting anything.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
 }
 
 /// `avatars proxy-key`.
@@ -85,6 +103,12 @@ pub(crate) struct DataDir {
 /// `avatars serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// A TOML file holding any of these flags by name (max-size = 2048); flags given here
+    /// override it. `docs/serve.example.toml` is an example; `avatars config check FILE`
+    /// checks one.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
     /// Address to listen on: IP:PORT, localhost:PORT, or a bare PORT (on 127.0.0.1); port 0
     /// picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]

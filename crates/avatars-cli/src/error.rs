@@ -48,6 +48,15 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Discovery(#[from] avatar_discovery::DiscoveryError),
 
+    /// A settings file (`serve --config`) is unreadable or wrong (exit status 2).
+    #[error("{}: {problem}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and what is accepted.
+        problem: String,
+    },
+
     /// A file that must not be overwritten exists (exit status 2).
     #[error("{} exists; not overwriting it (remove it first, or choose another file)", path.display())]
     Exists {
@@ -107,6 +116,7 @@ impl CliError {
             | Self::Proxy(_)
             | Self::Discovery(_)
             | Self::Exists { .. }
+            | Self::Config { .. }
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }

@@ -8,12 +8,15 @@
 //! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
+//! avatars serve --config FILE          (every serve flag, in TOML; flags override the file)
+//! avatars config check FILE
 //! ```
 //!
 //! Bad input exits with status 2 and one line on stderr.
 
 mod cli;
 mod commands;
+mod config_file;
 mod error;
 
 use std::io::{self, Write as _};
@@ -21,11 +24,18 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config_file::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("avatars: {err}");
+            return ExitCode::from(err.exit_code());
+        }
+    };
+    let cli = Cli::parse_from(args);
     let mut stdout = io::stdout().lock();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(&args, &mut stdout),
@@ -37,6 +47,7 @@ fn main() -> ExitCode {
         Command::Url(args) => commands::url::run(&args, &mut stdout),
         Command::ProxyKey(args) => commands::proxy::key(&args, &mut stdout),
         Command::ProxyUrl(args) => commands::proxy::url(&args, &mut stdout),
+        Command::Config(ConfigCommand::Check { file }) => config_file::check(&file, &mut stdout),
     };
     let result = result.and_then(|()| stdout.flush().map_err(CliError::Output));
     match result {

@@ -236,3 +236,77 @@ fn every_request_gets_an_access_log_line_and_a_refused_default_says_why() {
         "{log}"
     );
 }
+
+/// `serve --config FILE`: the file's settings apply, flags override them, and the example in
+/// `docs/` is a valid file; `config check` names an unknown key (with a suggestion) or a bad
+/// value and exits 2.
+#[test]
+fn a_config_file_holds_the_flags_and_flags_override_it() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/serve.example.toml");
+    let checked = Command::new(AVATARS)
+        .args(["config", "check", example])
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&checked.stdout).contains(": ok,"));
+
+    let dir = folder_with_george();
+    std::fs::write(
+        dir.path().join("serve.toml"),
+        "email = [\"George@example.com=george.png\"]\nmax-size = 64\ndefault = \"404\"\nhit-max-age = 7\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        AVATARS,
+        dir.path(),
+        &["--config", "serve.toml", "--max-size", "32"],
+        false,
+    );
+    let hit = server.get(&format!("/avatar/{GEORGE_MD5}?s=500"));
+    assert_eq!(hit.status, 200, "the file's email");
+    let image = image::load_from_memory(&hit.body).unwrap();
+    assert_eq!(
+        (image.width(), image.height()),
+        (32, 32),
+        "the flag overrides the file"
+    );
+    assert_eq!(
+        hit.header("cache-control"),
+        Some("public, max-age=7"),
+        "the file's hit-max-age"
+    );
+    assert_eq!(
+        server.get(&format!("/avatar/{NOBODY_MD5}")).status,
+        404,
+        "the file's default"
+    );
+
+    for (text, says) in [
+        ("max_size = 64\n", "did you mean \"max-size\"?"),
+        ("colour = 1\n", "accepted: addr, data-dir"),
+        ("max-size = 9000\n", "--max-size"),
+        ("max-size = [\n", "not valid TOML"),
+        ("[section]\nx = 1\n", "section"),
+    ] {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, text).unwrap();
+        for command in [&["config", "check"][..], &["serve", "--config"]] {
+            let output = Command::new(AVATARS)
+                .current_dir(dir.path())
+                .args(command)
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(2), "{command:?} {text:?}");
+            let err = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                err.contains(says) && err.contains("bad.toml"),
+                "{command:?} {text:?}: {err}"
+            );
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `avatars serve --config FILE` and `avatars config check FILE`: a TOML file holding any flag
+//! `serve` takes, under the flag's own name (`max-size = 2048`, `trusted-url = ["..."]`).
+//!
+//! The file becomes command-line arguments placed before the ones typed, and clap parses the
+//! lot: values are checked exactly as flags are, and a flag typed on the command line overrides
+//! the file (a repeatable flag, such as `--email`, adds to the file's list). A key that is not a
+//! flag of `serve` is an error naming it and the accepted ones. `docs/serve.example.toml` is a
+//! commented example, checked by the tests.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory as _;
+
+use crate::cli::Cli;
+use crate::error::CliError;
+
+/// Flags that make no sense in a file.
+const NOT_IN_A_FILE: [&str; 3] = ["config", "help", "version"];
+
+/// The command line with the file of `serve --config FILE` spliced in after `serve`; unchanged
+/// for every other command, or without `--config`.
+///
+/// # Errors
+/// [`CliError::Config`] for a file that cannot be read or is not a valid settings file.
+pub(crate) fn expand(args: Vec<OsString>) -> Result<Vec<OsString>, CliError> {
+    // The subcommand comes first: `avatars serve ...`.
+    let serve = 1;
+    if args.get(serve).is_none_or(|arg| arg != "serve") {
+        return Ok(args);
+    }
+    let Some(path) = config_path(&args[serve + 1..]) else {
+        return Ok(args);
+    };
+    let from_file = file_args(&path)?;
+    // The file's values alone first, so a bad one is reported against the file.
+    parse_serve(&path, &from_file)?;
+    let mut expanded = args[..=serve].to_vec();
+    expanded.extend(from_file);
+    expanded.extend_from_slice(&args[serve + 1..]);
+    Ok(expanded)
+}
+
+/// The value of `--config FILE` or `--config=FILE`.
+fn config_path(args: &[OsString]) -> Option<PathBuf> {
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy();
+        if text == "--config" {
+            return iter.next().map(PathBuf::from);
+        }
+        if let Some(path) = text.strip_prefix("--config=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    None
+}
+
+/// The long names of `serve`'s flags that a file may hold.
+fn accepted() -> Vec<String> {
+    let command = Cli::command();
+    let Some(serve) = command.find_subcommand("serve") else {
+        return Vec::new();
+    };
+    serve
+        .get_arguments()
+        .filter_map(|arg| arg.get_long().map(str::to_owned))
+        .filter(|long| !NOT_IN_A_FILE.contains(&long.as_str()))
+        .collect()
+}
+
+/// The file's settings as `--flag value` arguments.
+///
+/// # Errors
+/// [`CliError::Config`] naming what is wrong and what is accepted.
+pub(crate) fn file_args(path: &Path) -> Result<Vec<OsString>, CliError> {
+    let problem = |problem: String| CliError::Config {
+        path: path.to_owned(),
+        problem,
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|err| problem(format!("cannot read it: {err}")))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|err: toml::de::Error| problem(format!("not valid TOML: {}", err.message())))?;
+    let accepted = accepted();
+    let mut args = Vec::new();
+    for (key, value) in &table {
+        if !accepted.contains(key) {
+            let near = accepted
+                .iter()
+                .filter(|name| strsim::jaro_winkler(name, key) > 0.85)
+                .max_by(|a, b| {
+                    strsim::jaro_winkler(a, key).total_cmp(&strsim::jaro_winkler(b, key))
+                });
+            let hint = near.map_or_else(String::new, |name| format!(" (did you mean {name:?}?)"));
+            return Err(problem(format!(
+                "unknown setting {key:?}{hint}; accepted: {}",
+                accepted.join(", ")
+            )));
+        }
+        let flag = format!("--{key}");
+        let mut push = |value: &toml::Value| -> Result<(), CliError> {
+            match value {
+                toml::Value::Boolean(true) => args.push(OsString::from(&flag)),
+                toml::Value::Boolean(false) => {}
+                toml::Value::String(text) => {
+                    args.push(OsString::from(&flag));
+                    args.push(OsString::from(text));
+                }
+                toml::Value::Integer(number) => {
+                    args.push(OsString::from(&flag));
+                    args.push(OsString::from(number.to_string()));
+                }
+                toml::Value::Float(number) => {
+                    args.push(OsString::from(&flag));
+                    args.push(OsString::from(number.to_string()));
+                }
+                _ => {
+                    return Err(problem(format!(
+                        "{key}: expected a string, number, boolean or a list of them"
+                    )));
+                }
+            }
+            Ok(())
+        };
+        match value {
+            toml::Value::Array(items) => items.iter().try_for_each(&mut push)?,
+            single => push(single)?,
+        }
+    }
+    Ok(args)
+}
+
+/// Parses `avatars serve SETTINGS` as clap would, so every value is checked as its flag is.
+fn parse_serve(path: &Path, settings: &[OsString]) -> Result<(), CliError> {
+    use clap::Parser as _;
+
+    let mut args: Vec<OsString> = vec!["avatars".into(), "serve".into()];
+    args.extend(settings.iter().cloned());
+    Cli::try_parse_from(args)
+        .map(drop)
+        .map_err(|err| CliError::Config {
+            path: path.to_owned(),
+            problem: err
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("error: ")
+                .to_owned(),
+        })
+}
+
+/// `avatars config check FILE`: whether `serve --config FILE` would start with these
+/// settings (every value checked as the flag would be); one line either way.
+///
+/// # Errors
+/// [`CliError::Config`] naming the first problem.
+pub(crate) fn check(path: &Path, out: &mut impl std::io::Write) -> Result<(), CliError> {
+    let settings = file_args(path)?;
+    parse_serve(path, &settings)?;
+    let flags = settings
+        .iter()
+        .filter(|arg| arg.to_string_lossy().starts_with("--"))
+        .count();
+    writeln!(
+        out,
+        "{}: ok, {flags} setting(s) for avatars serve",
+        path.display()
+    )?;
+    Ok(())
+}
