@@ -212,6 +212,11 @@ pub(crate) struct ServeArgs {
     #[arg(long = "proxy-allow-net", value_name = "CIDR")]
     pub(crate) proxy_allow_nets: Vec<ipnet::IpNet>,
 
+    /// The access log's form (one line per request on stderr; RUST_LOG=warn silences it): text,
+    /// or json (one object per line: method, path, status, bytes, ms, client).
+    #[arg(long, value_name = "text|json", default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) log_format: String,
+
     /// The colours d=color picks from, as hex RGB (such as 1e6fc8,2e7d32,c62828): a site's own
     /// theme (sixteen colours that keep white text readable by default).
     #[arg(long, value_name = "HEX,...", value_delimiter = ',', value_parser = parse_hex_colour)]

@@ -77,7 +77,10 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             None => app,
         };
         let app = app
-            .layer(axum::middleware::from_fn(access_log));
+            .layer(axum::middleware::from_fn_with_state(
+                args.log_format == "json",
+                access_log,
+            ));
         axum::serve(
             listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -138,7 +141,14 @@ fn service(args: &ServeArgs, store: FsStore) -> Result<AvatarService<FsStore>, C
 
 /// One line per request at info level: method, path and query, status, body bytes, duration
 /// and the client's address when known.
-async fn access_log(request: Request, next: Next) -> Response {
+/// One access-log line per request at info level on target `avatars::access`: method, path
+/// with the query, status, bytes, duration and client address, as text or (with `json`) as one
+/// JSON object per line. No header is logged, so neither is `Authorization`.
+async fn access_log(
+    axum::extract::State(json): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let target = request.uri().path_and_query().map_or_else(
@@ -157,12 +167,27 @@ async fn access_log(request: Request, next: Next) -> Response {
         .and_then(|length| length.to_str().ok())
         .unwrap_or("-")
         .to_owned();
-    tracing::info!(
-        target: "avatars::access",
-        "{method} {target} {} {bytes} {:.1}ms {client}",
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
-    );
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    if json {
+        // Written whole, one object per line, when the access target is enabled (RUST_LOG).
+        if tracing::enabled!(target: "avatars::access", tracing::Level::INFO) {
+            let line = serde_json::json!({
+                "method": method.as_str(),
+                "path": target,
+                "status": status,
+                "bytes": bytes.parse::<u64>().ok(),
+                "ms": (millis * 10.0).round() / 10.0,
+                "client": client,
+            });
+            eprintln!("{line}");
+        }
+    } else {
+        tracing::info!(
+            target: "avatars::access",
+            "{method} {target} {status} {bytes} {millis:.1}ms {client}"
+        );
+    }
     response
 }
 

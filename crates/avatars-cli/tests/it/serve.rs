@@ -310,3 +310,49 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
         }
     }
 }
+
+/// `--log-format json`: one JSON object per request with method, path and query, status,
+/// bytes, duration and client; never the `Authorization` header.
+#[test]
+fn the_access_log_can_be_json_and_never_holds_authorization() {
+    let dir = folder_with_george();
+    let mut server = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--email",
+            "George@example.com=george.png",
+            "--log-format",
+            "json",
+        ],
+        true,
+    );
+    let secret = "Bearer s3cr3t-t0ken";
+    let answer = test_support::raw_http::request(
+        &server.addr,
+        format!(
+            "GET /avatar/{GEORGE_MD5}?s=40 HTTP/1.1\r\nHost: {}\r\nAuthorization: {secret}\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+        .as_bytes(),
+    );
+    assert_eq!(answer.status, 200);
+    server.stop("TERM");
+    let log = server.log();
+    assert!(!log.contains("s3cr3t"), "{log}");
+    let entry: serde_json::Value = log
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).expect("each access line is JSON"))
+        .find(|entry: &serde_json::Value| entry["path"] == format!("/avatar/{GEORGE_MD5}?s=40"))
+        .unwrap_or_else(|| panic!("no JSON access line: {log}"));
+    assert_eq!(entry["method"], "GET");
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["bytes"], u64::try_from(answer.body.len()).unwrap());
+    assert!(entry["ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(
+        entry["client"]
+            .as_str()
+            .is_some_and(|client| client.starts_with("127.0.0.1:"))
+    );
+}
