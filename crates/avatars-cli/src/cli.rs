@@ -212,7 +212,7 @@ pub(crate) struct ServeArgs {
     #[arg(long = "proxy-allow-net", value_name = "CIDR")]
     pub(crate) proxy_allow_nets: Vec<ipnet::IpNet>,
 
-    /// The access log's form (one line per request on stderr; RUST_LOG=warn silences it): text,
+    /// The access log's form (one line per request on stderr; `RUST_LOG=warn` silences it): text,
     /// or json (one object per line: method, path, status, bytes, ms, client).
     #[arg(long, value_name = "text|json", default_value = "text", value_parser = ["text", "json"])]
     pub(crate) log_format: String,
