@@ -12,7 +12,7 @@ use avatar_proto::{
 use avatar_service::AvatarBody;
 use avatar_service::response::{image, not_found, without_body};
 use bytes::Bytes;
-use http::header::{ALLOW, CACHE_CONTROL};
+use http::header::ALLOW;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
 use sha2::{Digest as _, Sha256};
 
@@ -502,11 +502,9 @@ async fn federated_base(shared: &Shared, domain: &str) -> Option<String> {
     lookups.await.ok().flatten()
 }
 
+/// A one-line plain-text answer with `status`, not to be cached.
 fn plain(status: StatusCode, line: &'static str) -> Response<AvatarBody> {
     let mut response = not_found(line, HeaderValue::from_static("no-store"));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
