@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -85,6 +86,9 @@ pub(crate) struct Shared {
     pub(crate) disk: Option<Arc<DiskCache>>,
     /// Identities whose stale picture is being refetched in the background.
     pub(crate) refreshing: Mutex<HashSet<Identity>>,
+    /// Originals fetched, and how many gave no usable picture (`ProxyStats`).
+    pub(crate) fetches: AtomicU64,
+    pub(crate) fetch_failures: AtomicU64,
     pub(crate) hit_cache_control: HeaderValue,
     pub(crate) default_cache_control: HeaderValue,
 }
@@ -358,6 +362,8 @@ impl AvatarProxyBuilder {
             negative_ttl: self.negative_ttl,
             disk,
             refreshing: Mutex::new(HashSet::new()),
+            fetches: AtomicU64::new(0),
+            fetch_failures: AtomicU64::new(0),
             hit_cache_control: cache_control(self.hit_max_age),
             default_cache_control: cache_control(self.default_max_age),
         })))

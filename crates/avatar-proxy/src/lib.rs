@@ -47,5 +47,5 @@ pub use config::{AvatarProxyBuilder, GravatarFallback};
 pub use error::ProxyError;
 pub use guard::AddressGuard;
 pub use layer::{AvatarProxyLayer, AvatarProxyMiddleware};
-pub use service::AvatarProxy;
+pub use service::{AvatarProxy, ProxyStats};
 pub use token::{ProxyKey, ProxyKeys};

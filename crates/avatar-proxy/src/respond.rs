@@ -3,6 +3,7 @@
 //! size (cached) -> answer; any failure on the way answers the asked default.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use avatar_image::{ImageFormat, RenderKey, Rendered, render_default_with, render_square_as};
@@ -370,6 +371,7 @@ fn refresh_in_background(shared: &Arc<Shared>, identity: &Identity) {
 /// The fetched original, and whether the upstream answered at all (a 404 or a bad file is an
 /// answer; a timeout or a refused connection is not).
 async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool) {
+    shared.fetches.fetch_add(1, Ordering::Relaxed);
     // Resolution, the fetch and the Gravatar fallback together stay within the deadline: a
     // dead nameserver or a slow upstream costs a page at most that (the lookup itself goes on
     // in the background, so its answer is cached for the next request).
@@ -423,6 +425,10 @@ async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool
         }
         Err(failure) => {
             tracing::debug!(%identity, url, %failure, "no usable upstream avatar");
+            // A 404 is an answer ("no avatar here"), not a failure.
+            if !matches!(failure, FetchFailure::Status(404)) {
+                shared.fetch_failures.fetch_add(1, Ordering::Relaxed);
+            }
             let answered = matches!(failure, FetchFailure::Status(_) | FetchFailure::TooLarge(_));
             // An answer ("no avatar", a bad file) is remembered for the negative TTL; a
             // failure of the network (a timeout, a refused connection) only briefly, so a slow

@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 
 use avatar_discovery::Discovery;
@@ -107,6 +108,36 @@ impl AvatarProxy {
     pub fn cached(&self) -> (usize, usize) {
         (self.shared.cache.len(), self.shared.originals.len())
     }
+
+    /// What the proxy has fetched so far and what it holds now, for an operator's metrics.
+    #[must_use]
+    pub fn stats(&self) -> ProxyStats {
+        ProxyStats {
+            fetches: self.shared.fetches.load(Ordering::Relaxed),
+            fetch_failures: self.shared.fetch_failures.load(Ordering::Relaxed),
+            cache_entries_now: self.shared.cache.len(),
+            cache_bytes_now: self.shared.cache.used_bytes(),
+            originals_now: self.shared.originals.len(),
+        }
+    }
+}
+
+/// [`AvatarProxy::stats`]: counters since the proxy was built, and current levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProxyStats {
+    /// Originals fetched (or tried): one per identity and refresh, whichever servers it took
+    /// (the identity's own, the central one, Gravatar).
+    pub fetches: u64,
+    /// Of those, the ones that gave no usable picture for a reason other than "no avatar
+    /// here" (a 404): a refused address, the deadline, a bad status, too large, not an image.
+    pub fetch_failures: u64,
+    /// Renditions the proxy's render cache holds now.
+    pub cache_entries_now: usize,
+    /// Bytes the render cache holds now.
+    pub cache_bytes_now: u64,
+    /// Fetched originals (and remembered misses) held now.
+    pub originals_now: usize,
 }
 
 /// The future of [`AvatarProxy`]'s `call`: ready at once when the caches could answer,

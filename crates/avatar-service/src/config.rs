@@ -219,6 +219,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
             index: StoreIndex::for_budget(self.cache_bytes),
             renders: tokio::sync::Semaphore::new(render_threads),
             upstream,
+            counters: crate::stats::Counters::default(),
         })))
     }
 }

@@ -70,6 +70,7 @@ mod error;
 pub mod layer;
 mod respond;
 pub mod service;
+pub mod stats;
 pub mod upload;
 pub mod upstream;
 
@@ -80,4 +81,5 @@ pub use layer::{AvatarLayer, AvatarMiddleware};
 /// The image and 404 answers, with the headers every answer of this crate carries.
 pub use respond::response;
 pub use service::AvatarService;
+pub use stats::ServiceStats;
 pub use upstream::{Upstream, UpstreamMode};

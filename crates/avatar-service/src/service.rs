@@ -29,6 +29,8 @@ pub(crate) struct Shared<St> {
     /// One permit per render allowed to run at once.
     pub(crate) renders: tokio::sync::Semaphore,
     pub(crate) upstream: UpstreamClient,
+    /// What [`AvatarService::stats`] reports.
+    pub(crate) counters: crate::stats::Counters,
 }
 
 /// Serves `{prefix}/avatar/{hash}` from a [`Store`]; answers every other path with a 404 that
@@ -111,6 +113,18 @@ impl<St: Store> AvatarService<St> {
     #[must_use]
     pub fn render_cache(&self) -> &RenderCache {
         &self.shared.cache
+    }
+
+    /// What the service has done so far (renders, cache hits and misses, store errors) and
+    /// what its caches hold now, for an operator's metrics.
+    #[must_use]
+    pub fn stats(&self) -> crate::ServiceStats {
+        crate::ServiceStats {
+            cache_bytes_now: self.shared.cache.used_bytes(),
+            cache_entries_now: self.shared.cache.len(),
+            index_entries: self.shared.index.len(),
+            ..self.shared.counters.snapshot()
+        }
     }
 
     /// Answers at once when the caches can; otherwise returns a future that looks up.

@@ -329,6 +329,10 @@ async fn each_domain_is_fetched_from_its_own_server_and_the_rest_from_the_centra
         );
     }
     assert_eq!(world.a.requests.load(Ordering::SeqCst), 1);
+    // The operator's counters agree: three fetches, none failed, three originals held.
+    let stats = world.proxy.stats();
+    assert_eq!((stats.fetches, stats.fetch_failures, stats.originals_now), (3, 0, 3));
+    assert!(stats.cache_entries_now >= 6 && stats.cache_bytes_now > 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,6 +421,10 @@ async fn a_hostile_upstream_gets_the_asked_default_never_a_5xx_and_never_past_th
     // 169.254.169.254 (the guard refused them before connecting).
     let requests = world.hostile.load(Ordering::SeqCst);
     assert!(requests <= HOSTILE.len() + 2, "{requests} requests");
+    // Every fetch failed, and the counters say so.
+    let stats = world.proxy.stats();
+    assert_eq!(stats.fetches, HOSTILE.len() as u64, "{stats:?}");
+    assert_eq!(stats.fetch_failures, stats.fetches, "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

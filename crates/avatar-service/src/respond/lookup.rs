@@ -82,6 +82,7 @@ pub(crate) fn stored_cached<St>(
                 format: choice.format,
             };
             shared.cache.get(&key).map_or(Cached::Unknown, |rendered| {
+                shared.counters.cache_hit();
                 Cached::Hit(Answer::image(rendered, &key, true, choice))
             })
         }
@@ -116,6 +117,7 @@ pub(crate) async fn stored<St: Store>(
             return None;
         }
         Err(err) => {
+            shared.counters.store_error();
             tracing::warn!(hash = %request.hash, error = %err, "cannot read the stored avatar; answering as a miss");
             return None;
         }
@@ -186,6 +188,7 @@ pub(crate) fn drawn_default_cached<St>(
     let choice = choose_format(shared, request, accept, ImageFormat::Png);
     let key = default_key(shared, request, keyword, choice);
     let rendered = shared.cache.get(&key)?;
+    shared.counters.cache_hit();
     Some(Answer::image(rendered, &key, false, choice))
 }
 
@@ -237,6 +240,7 @@ async fn render_blocking<St>(
     key: RenderKey,
     render: impl FnOnce() -> Result<Rendered, RenderError> + Send + 'static,
 ) -> Result<Rendered, RenderError> {
+    shared.counters.cache_miss();
     shared
         .cache
         .get_or_render(key, async {
@@ -245,7 +249,10 @@ async fn render_blocking<St>(
                 .acquire()
                 .await
                 .map_err(|_| RenderError::Closed)?;
-            tokio::task::spawn_blocking(render).await?
+            let started = std::time::Instant::now();
+            let rendered = tokio::task::spawn_blocking(render).await?;
+            shared.counters.rendered(started.elapsed());
+            rendered
         })
         .await
 }

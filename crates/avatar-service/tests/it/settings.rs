@@ -219,3 +219,26 @@ async fn header_snapshots() {
     .await;
     insta::assert_snapshot!("redirect", header_lines(&redirect));
 }
+
+/// `stats()` counts what the service did: the first request renders (a cache miss), the
+/// second is a cache hit, and a drawn default is a render of its own.
+#[tokio::test]
+async fn stats_count_renders_hits_and_misses() {
+    let service = service().await;
+    assert_eq!(service.stats().renders, 0);
+    let hash = md5(GEORGE);
+    for _ in 0..2 {
+        let response = get(&service, &format!("/avatar/{hash}?s=48")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let stats = service.stats();
+    assert_eq!((stats.renders, stats.cache_misses, stats.cache_hits), (1, 1, 1));
+    assert!(stats.render_seconds > 0.0);
+    assert_eq!(stats.cache_entries_now, 1);
+    assert!(stats.cache_bytes_now > 0);
+    assert_eq!(stats.index_entries, 1);
+    get(&service, "/avatar/00000000000000000000000000000000?d=identicon&s=20").await;
+    let stats = service.stats();
+    assert_eq!((stats.renders, stats.cache_misses), (2, 2));
+    assert_eq!(stats.store_errors, 0);
+}

@@ -1,0 +1,78 @@
+//! What a service has done since it was built, for an operator's metrics
+//! ([`AvatarService::stats`](crate::AvatarService::stats)).
+//!
+//! The counters are plain atomics bumped on paths that already do real work (a render, a store
+//! read), so keeping them costs nothing measurable; the service depends on no metrics crate,
+//! and a server exports the numbers in whatever format it likes (`avatars serve
+//! --admin-addr` serves them to Prometheus).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The service's counters at one moment. Counters only grow; `cache_*_now` and
+/// `index_entries` are current levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ServiceStats {
+    /// Renditions made (stored avatars resized and drawn defaults), each once.
+    pub renders: u64,
+    /// Time spent making them, in seconds, summed.
+    pub render_seconds: f64,
+    /// Renditions answered from the render cache.
+    pub cache_hits: u64,
+    /// Renditions the render cache did not hold when asked (each then rendered, or waited for
+    /// another request's render of the same rendition).
+    pub cache_misses: u64,
+    /// Bytes the render cache holds now.
+    pub cache_bytes_now: u64,
+    /// Renditions the render cache holds now.
+    pub cache_entries_now: usize,
+    /// Hashes whose store answer is remembered now.
+    pub index_entries: usize,
+    /// Store reads that failed (each answered as a miss and logged).
+    pub store_errors: u64,
+}
+
+/// The growing counters, shared by the service's clones.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    renders: AtomicU64,
+    render_nanos: AtomicU64,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn rendered(&self, took: Duration) {
+        self.renders.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.render_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn store_error(&self) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The growing counters; the caller fills in the levels.
+    pub(crate) fn snapshot(&self) -> ServiceStats {
+        #[expect(clippy::cast_precision_loss, reason = "seconds for a metric")]
+        let render_seconds = self.render_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        ServiceStats {
+            renders: self.renders.load(Ordering::Relaxed),
+            render_seconds,
+            cache_hits: self.cache_hits.load(Ordering::Relaxed),
+            cache_misses: self.cache_misses.load(Ordering::Relaxed),
+            store_errors: self.store_errors.load(Ordering::Relaxed),
+            ..ServiceStats::default()
+        }
+    }
+}
