@@ -114,6 +114,54 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
     pub(crate) addr: SocketAddr,
 
+    /// Also serve HTTPS here (HTTP/1.1 and HTTP/2), with --tls-cert and --tls-key; --addr
+    /// stays plain HTTP beside it (bind it to 127.0.0.1 to keep it private).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr, requires_all = ["tls_cert", "tls_key"])]
+    pub(crate) tls_addr: Option<SocketAddr>,
+
+    /// The certificate chain for --tls-addr, PEM, the server's own certificate first. Read
+    /// again with the key on SIGHUP; a bad pair is refused and the old one kept.
+    #[arg(long, value_name = "FILE", requires = "tls_addr")]
+    pub(crate) tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_addr")]
+    pub(crate) tls_key: Option<PathBuf>,
+
+    /// Serve /metrics (Prometheus), /healthz and the management API (/v1/avatars) on this
+    /// address; off unless given. Keep it private: firewall it, or bind it to 127.0.0.1.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    pub(crate) admin_addr: Option<SocketAddr>,
+
+    /// The management API's bearer tokens, one per line (blank lines and # comments
+    /// ignored); without it every /v1 request is refused.
+    #[arg(long, value_name = "FILE", requires = "admin_addr")]
+    pub(crate) admin_token_file: Option<PathBuf>,
+
+    /// Close a connection whose request headers have not all arrived after this many seconds
+    /// (and a TLS handshake that takes longer): slow clients cannot hold connections open.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) header_timeout_secs: u64,
+
+    /// The most connections open at once on each listener; more wait to be accepted.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub(crate) max_connections: u64,
+
+    /// Requests per second each client address may make on average (off by default); more get
+    /// 429 Too Many Requests with Retry-After.
+    #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rate_limit: Option<u32>,
+
+    /// How many requests a client may make at once above --rate-limit before being slowed
+    /// (a page of 50 avatars is one burst).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rate_burst: u32,
+
+    /// On Ctrl-C or SIGTERM, stop accepting and give requests in flight this many seconds to
+    /// finish before closing their connections.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub(crate) shutdown_timeout_secs: u64,
+
     #[command(flatten)]
     pub(crate) data: DataDir,
 

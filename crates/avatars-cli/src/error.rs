@@ -88,6 +88,15 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Service(#[from] avatar_service::ServiceError),
 
+    /// The TLS certificate or key is unusable (exit status 2).
+    #[error("{}: {problem}", path.display())]
+    Tls {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What is wrong, and what is accepted.
+        problem: String,
+    },
+
     /// The address cannot be listened on (exit status 1).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -117,6 +126,7 @@ impl CliError {
             | Self::Discovery(_)
             | Self::Exists { .. }
             | Self::Config { .. }
+            | Self::Tls { .. }
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }

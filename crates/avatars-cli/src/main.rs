@@ -18,6 +18,7 @@ mod cli;
 mod commands;
 mod config_file;
 mod error;
+mod server;
 
 use std::io::{self, Write as _};
 use std::process::ExitCode;

@@ -14,11 +14,16 @@ pub struct Server {
     child: Child,
     /// `HOST:PORT`, as the server printed it.
     pub addr: String,
+    /// The HTTPS listener's `HOST:PORT`, when started with `--tls-addr`.
+    pub https_addr: Option<String>,
+    /// The admin listener's `HOST:PORT`, when started with `--admin-addr`.
+    pub admin_addr: Option<String>,
 }
 
 impl Server {
     /// Starts `binary` (the test's `env!("CARGO_BIN_EXE_avatars")`) in `dir` and waits for its
-    /// `listening on http://HOST:PORT` line.
+    /// `listening on http://HOST:PORT` line, and for the `listening on https://` and `admin on
+    /// http://` lines when `args` has `--tls-addr` or `--admin-addr`.
     ///
     /// # Panics
     /// If the binary does not start or its first line is not the listening line.
@@ -48,16 +53,25 @@ impl Server {
             .stderr(if log { Stdio::piped() } else { Stdio::null() })
             .spawn()
             .expect("the avatars binary runs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout is piped"))
-            .read_line(&mut line)
-            .expect("the server prints a line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, addr }
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut line_after = |prefix: &str| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).expect("the server prints a line");
+            line.trim()
+                .strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {line:?}"))
+                .to_owned()
+        };
+        let addr = line_after("listening on http://");
+        let has = |flag: &str| args.iter().any(|arg| *arg == flag);
+        let https_addr = has("--tls-addr").then(|| line_after("listening on https://"));
+        let admin_addr = has("--admin-addr").then(|| line_after("admin on http://"));
+        Self {
+            child,
+            addr,
+            https_addr,
+            admin_addr,
+        }
     }
 
     /// The process, to signal it or read its stderr.

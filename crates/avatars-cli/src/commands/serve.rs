@@ -1,33 +1,50 @@
 //! `avatars serve`: the standalone server.
 
 use std::io::Write;
-
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
 use avatar_image::Limits;
 use avatar_proto::{HashAlgorithm, Identity, OutputFormats, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::{FsStore, Store as _};
 use axum::Router;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::middleware::from_fn_with_state;
+use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::cli::ServeArgs;
 use crate::commands::import::{describe, import_file};
 use crate::commands::{init_logging, shutdown_signal};
 use crate::error::CliError;
+use crate::server::admin::{self, AdminState, Tokens};
+use crate::server::listen::{ConnectionLimits, Listener, accept_loop};
+use crate::server::metrics::Metrics;
+use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
+use crate::server::tls::ReloadableTls;
 
-/// Opens (or creates) the data directory, imports any `--email` pairs, binds, prints
-/// `listening on http://HOST:PORT` on stdout, and serves until Ctrl-C or SIGTERM, then lets
-/// requests in flight finish.
+/// Opens (or creates) the data directory, imports any `--email` pairs, binds every listener,
+/// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
+/// http://...` for the TLS and admin listeners) on stdout, and serves until Ctrl-C or SIGTERM;
+/// then stops accepting and lets requests in flight finish within `--shutdown-timeout-secs`.
 pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
-    // Validate every identity before touching anything.
+    // Validate every identity and read every file named before touching anything.
     let imports = args
         .emails
         .iter()
         .map(|(identity, file)| Ok((Identity::parse(identity)?, file.clone())))
         .collect::<Result<Vec<_>, CliError>>()?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(ReloadableTls::load(cert, key)?)),
+        _ => None,
+    };
+    let tokens = args
+        .admin_token_file
+        .as_deref()
+        .map(Tokens::read)
+        .transpose()?
+        .unwrap_or_default();
     init_logging();
 
     // Store reads and renders run on the blocking pool. Renders are CPU-bound and limited to
@@ -48,48 +65,157 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let stored = store.list().await?.len();
         let service = service(args, store)?;
         let proxy = crate::commands::proxy::for_serve(args)?;
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .map_err(|source| CliError::Bind { addr: args.addr, source })?;
-        let addr = listener.local_addr()?;
-        writeln!(out, "listening on http://{addr}")?;
-        out.flush()?;
+        let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
+        let observer = |listener| Observer {
+            listener,
+            prefix: Arc::from(args.prefix.as_str()),
+            log: if args.log_format == "json" { LogFormat::Json } else { LogFormat::Text },
+            metrics: Arc::clone(&metrics),
+            rate_limit: None,
+        };
+        let rate_limit = args.rate_limit.map(|per_second| {
+            RateLimit::new(
+                NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
+                NonZeroU32::new(args.rate_burst).unwrap_or(NonZeroU32::MIN),
+            )
+        });
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(args.header_timeout_secs),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        };
         let example = Identity::parse("george@example.com")?.hash(HashAlgorithm::Md5);
+        let app = public_app(args, service.clone(), proxy.clone(), stored, example.to_string());
+
+        let mut listeners = Vec::new();
+        let plain = bind(args.addr).await?;
+        let addr = plain.local_addr()?;
+        writeln!(out, "listening on http://{addr}")?;
+        listeners.push(Listener {
+            tcp: plain,
+            tls: None,
+            app: app.clone().layer(from_fn_with_state(
+                Observer { rate_limit: rate_limit.clone(), ..observer("http") },
+                observe,
+            )),
+            limits,
+            open: metrics.connections("http"),
+        });
+        if let (Some(tls_addr), Some(tls)) = (args.tls_addr, &tls) {
+            let secure = bind(tls_addr).await?;
+            writeln!(out, "listening on https://{}", secure.local_addr()?)?;
+            listeners.push(Listener {
+                tcp: secure,
+                tls: Some(Arc::clone(tls)),
+                app: app.clone().layer(from_fn_with_state(
+                    Observer { rate_limit: rate_limit.clone(), ..observer("https") },
+                    observe,
+                )),
+                limits,
+                open: metrics.connections("https"),
+            });
+        }
+        if let Some(admin_addr) = args.admin_addr {
+            let admin = bind(admin_addr).await?;
+            writeln!(out, "admin on http://{}", admin.local_addr()?)?;
+            let state = AdminState {
+                service: service.clone(),
+                tokens,
+                limits: Limits::default(),
+                metrics: Arc::clone(&metrics),
+            };
+            listeners.push(Listener {
+                tcp: admin,
+                tls: None,
+                app: admin::router(state).layer(from_fn_with_state(observer("admin"), observe)),
+                limits,
+                open: metrics.connections("admin"),
+            });
+        }
+        out.flush()?;
         eprintln!(
             "serving {stored} avatar(s) from {}; try http://{addr}/avatar/{example}?s=128&d=identicon (Ctrl-C stops)",
             args.data.data_dir.display()
         );
-        let prefix = args.prefix.clone();
-        let app = Router::new()
-            .route(
-                "/",
-                axum::routing::get(move || {
-                    let page = home_page(&prefix, stored, &example.to_string());
-                    async move { axum::response::Html(page) }
-                }),
-            )
-            .fallback_service(service);
-        let app = match proxy {
-            Some(proxy) => {
-                eprintln!("the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)");
-                app.route_service("/proxy/{token}", proxy)
+        if proxy.is_some() {
+            eprintln!("the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)");
+        }
+        if let Some(tls) = tls {
+            tokio::spawn(reload_on_hangup(tls));
+        }
+
+        let graceful = Arc::new(GracefulShutdown::new());
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let loops: Vec<_> = listeners
+            .into_iter()
+            .map(|listener| tokio::spawn(accept_loop(listener, Arc::clone(&graceful), stopped.clone())))
+            .collect();
+        shutdown_signal().await;
+        let _ = stop.send(true);
+        for accept in loops {
+            let _ = accept.await;
+        }
+        let bound = Duration::from_secs(args.shutdown_timeout_secs);
+        if let Ok(graceful) = Arc::try_unwrap(graceful) {
+            let open = graceful.count();
+            if open > 0 {
+                eprintln!("finishing {open} open connection(s) (at most {} s)", bound.as_secs());
             }
-            None => app,
-        };
-        let app = app
-            .layer(axum::middleware::from_fn_with_state(
-                args.log_format == "json",
-                access_log,
-            ));
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+            if tokio::time::timeout(bound, graceful.shutdown()).await.is_err() {
+                eprintln!("closing the connections still open after {} s", bound.as_secs());
+            }
+        }
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// The public listeners' routes: the home page, the avatar API, and the proxy when configured.
+fn public_app(
+    args: &ServeArgs,
+    service: AvatarService<FsStore>,
+    proxy: Option<avatar_proxy::AvatarProxy>,
+    stored: usize,
+    example: String,
+) -> Router {
+    let prefix = args.prefix.clone();
+    let app = Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || {
+                let page = home_page(&prefix, stored, &example);
+                async move { axum::response::Html(page) }
+            }),
+        )
+        .fallback_service(service);
+    match proxy {
+        Some(proxy) => app.route_service("/proxy/{token}", proxy),
+        None => app,
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| CliError::Bind { addr, source })
+}
+
+/// Reads the certificate and key again on each SIGHUP; a bad pair is reported and the old one
+/// kept.
+async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => eprintln!("reloaded the TLS certificate from {}", tls.cert_path().display()),
+                Err(err) => eprintln!("avatars: kept the TLS certificate in use: {err}"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// `--formats`: `none` anywhere means the stored format only.
@@ -137,58 +263,6 @@ fn service(args: &ServeArgs, store: FsStore) -> Result<AvatarService<FsStore>, C
         builder = builder.palette(palette);
     }
     Ok(builder.build()?)
-}
-
-/// One line per request at info level: method, path and query, status, body bytes, duration
-/// and the client's address when known.
-/// One access-log line per request at info level on target `avatars::access`: method, path
-/// with the query, status, bytes, duration and client address, as text or (with `json`) as one
-/// JSON object per line. No header is logged, so neither is `Authorization`.
-async fn access_log(
-    axum::extract::State(json): axum::extract::State<bool>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |target| target.as_str().to_owned(),
-    );
-    let client = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.to_string())
-        .unwrap_or_default();
-    let response = next.run(request).await;
-    let bytes = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|length| length.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    let status = response.status().as_u16();
-    if json {
-        // Written whole, one object per line, when the access target is enabled (RUST_LOG).
-        if tracing::enabled!(target: "avatars::access", tracing::Level::INFO) {
-            let line = serde_json::json!({
-                "method": method.as_str(),
-                "path": target,
-                "status": status,
-                "bytes": bytes.parse::<u64>().ok(),
-                "ms": (millis * 10.0).round() / 10.0,
-                "client": client,
-            });
-            eprintln!("{line}");
-        }
-    } else {
-        tracing::info!(
-            target: "avatars::access",
-            "{method} {target} {status} {bytes} {millis:.1}ms {client}"
-        );
-    }
-    response
 }
 
 /// `GET /`: what this server is, what it holds, and how to build an avatar URL, with a live

@@ -287,7 +287,7 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
 
     for (text, says) in [
         ("max_size = 64\n", "did you mean \"max-size\"?"),
-        ("colour = 1\n", "accepted: addr, data-dir"),
+        ("colour = 1\n", "accepted: addr, tls-addr, "),
         ("max-size = 9000\n", "--max-size"),
         ("max-size = [\n", "not valid TOML"),
         ("[section]\nx = 1\n", "section"),

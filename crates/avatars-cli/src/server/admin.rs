@@ -1,0 +1,349 @@
+//! The admin listener (`--admin-addr`): `GET /metrics`, `GET /healthz`, and the management API
+//! under `/v1/avatars` (`docs/admin-openapi.yaml` is its contract, which schemathesis checks in
+//! `cargo xtask ci`).
+//!
+//! Every `/v1` request needs `Authorization: Bearer TOKEN` with a token of
+//! `--admin-token-file`: 401 without one, 403 with a wrong one, checked before the body is read.
+//! Uploads go through the library's upload path (`store_upload`), so they are validated
+//! exactly as `avatars import` validates a file. Every error is a JSON object
+//! `{"error": "...", "status": N}` saying what was wrong.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use avatar_image::Limits;
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_service::AvatarService;
+use avatar_service::upload::store_upload;
+use avatar_store::{FsStore, Store as _};
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use super::metrics::{self, Metrics};
+use crate::error::CliError;
+
+/// The shortest token accepted in `--admin-token-file`.
+const MIN_TOKEN_CHARS: usize = 16;
+
+/// Listed avatars per page when `limit` is not given, and the most a page may hold.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// The bearer tokens of the management API, kept as SHA-256 digests: a request's token is
+/// hashed and compared with each in constant time, so neither its content nor its length
+/// shows in the timing.
+#[derive(Clone, Default)]
+pub(crate) struct Tokens(Arc<[[u8; 32]]>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens({} configured)", self.0.len())
+    }
+}
+
+impl Tokens {
+    /// One token per line of `path`; blank lines and lines starting with `#` are skipped.
+    ///
+    /// # Errors
+    /// [`CliError::ReadFile`] when it cannot be read, [`CliError::Config`] when it holds no
+    /// token or one shorter than 16 characters.
+    pub(crate) fn read(path: &Path) -> Result<Self, CliError> {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        let problem = |problem: String| CliError::Config {
+            path: path.to_owned(),
+            problem,
+        };
+        let mut tokens = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let token = line.trim();
+            if token.is_empty() || token.starts_with('#') {
+                continue;
+            }
+            if token.chars().count() < MIN_TOKEN_CHARS || token.contains(char::is_whitespace) {
+                return Err(problem(format!(
+                    "line {}: a token must be at least {MIN_TOKEN_CHARS} characters with no spaces (such as the output of `openssl rand -hex 32`)",
+                    number + 1
+                )));
+            }
+            tokens.push(Sha256::digest(token.as_bytes()).into());
+        }
+        if tokens.is_empty() {
+            return Err(problem(
+                "holds no token: expected one token per line (blank lines and # comments are skipped)".into(),
+            ));
+        }
+        warn_if_readable_by_others(path);
+        Ok(Self(tokens.into()))
+    }
+
+    fn accepts(&self, token: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // Every token is compared, so the time does not say which one matched.
+        self.0
+            .iter()
+            .fold(subtle::Choice::from(0), |found, known| found | known.ct_eq(&digest))
+            .into()
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(metadata) = std::fs::metadata(path)
+        && metadata.permissions().mode() & 0o004 != 0
+    {
+        tracing::warn!(
+            file = %path.display(),
+            "the admin token file is readable by every user: chmod 600 it"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &Path) {}
+
+/// What the admin routes work with.
+#[derive(Debug, Clone)]
+pub(crate) struct AdminState {
+    pub(crate) service: AvatarService<FsStore>,
+    pub(crate) tokens: Tokens,
+    pub(crate) limits: Limits,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+/// The admin listener's routes.
+pub(crate) fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/v1/avatars", get(list))
+        .route("/v1/avatars/{identity}", axum::routing::put(put).delete(delete))
+        // The body is read by `put` itself, under the image limit, once the token is checked.
+        .layer(DefaultBodyLimit::disable())
+        .fallback(|| async {
+            problem(
+                StatusCode::NOT_FOUND,
+                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, PUT and DELETE /v1/avatars/{identity}".into(),
+            )
+        })
+        .with_state(state)
+}
+
+/// A JSON error: `{"error": what, "status": code}`.
+fn problem(status: StatusCode, error: String) -> Response {
+    let mut response = (status, Json(json!({ "error": error, "status": status.as_u16() }))).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// 200 when the store answers a lookup within two seconds, 503 otherwise.
+async fn healthz(State(state): State<AdminState>) -> Response {
+    let probe = avatar_proto::AvatarHash::parse_hex(&[b'0'; 32]).expect("32 hex digits are an MD5");
+    let answer = tokio::time::timeout(Duration::from_secs(2), state.service.store().contains(&probe)).await;
+    match answer {
+        Ok(Ok(_)) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(Err(err)) => problem(StatusCode::SERVICE_UNAVAILABLE, format!("the store fails: {err}")),
+        Err(_) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store did not answer within 2 s".into(),
+        ),
+    }
+}
+
+/// Whether the request carries an accepted bearer token: `Err` is the 401 or 403 to send.
+fn authorize(tokens: &Tokens, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(unauthorized("no Authorization header: send Authorization: Bearer TOKEN"));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty());
+    let Some(token) = token else {
+        return Err(unauthorized(
+            "the Authorization header is not a bearer token: send Authorization: Bearer TOKEN",
+        ));
+    };
+    if tokens.accepts(token) {
+        Ok(())
+    } else {
+        Err(problem(
+            StatusCode::FORBIDDEN,
+            "the token is not one of --admin-token-file's".into(),
+        ))
+    }
+}
+
+fn unauthorized(error: &str) -> Response {
+    let mut response = problem(StatusCode::UNAUTHORIZED, error.into());
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// The identity in the path, or the 400 to send.
+fn identity(text: &str) -> Result<Identity, Response> {
+    Identity::parse(text).map_err(|err| problem(StatusCode::BAD_REQUEST, err.to_string()))
+}
+
+/// `PUT /v1/avatars/{identity}`: the body is the image. 201 when the identity had no avatar,
+/// 200 when it replaced one.
+async fn put(
+    State(state): State<AdminState>,
+    UrlPath(text): UrlPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(refused) = authorize(&state.tokens, &headers) {
+        return refused;
+    }
+    let identity = match identity(&text) {
+        Ok(identity) => identity,
+        Err(refused) => return refused,
+    };
+    let limit = state.limits.max_input_bytes;
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.is::<LengthLimitError>() => {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the image is larger than {limit} bytes, the most accepted"),
+            );
+        }
+        Err(err) => return problem(StatusCode::BAD_REQUEST, format!("cannot read the body: {err}")),
+    };
+    let store = state.service.store();
+    let existed = match store.contains(&identity.hash(HashAlgorithm::Sha256)).await {
+        Ok(existed) => existed,
+        Err(err) => return store_failed(&err),
+    };
+    match store_upload(store, std::slice::from_ref(&identity), bytes, &state.limits).await {
+        Ok(uploaded) => {
+            let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+            let body = json!({
+                "identity": identity.to_string(),
+                "md5": matches!(identity, Identity::Email(_))
+                    .then(|| identity.hash(HashAlgorithm::Md5).to_string()),
+                "sha256": identity.hash(HashAlgorithm::Sha256).to_string(),
+                "format": uploaded.image.format.to_string(),
+                "width": uploaded.image.width,
+                "height": uploaded.image.height,
+                "version": uploaded.version,
+            });
+            (status, Json(body)).into_response()
+        }
+        Err(err) => {
+            let status = err.status();
+            if status.is_server_error() {
+                tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
+            }
+            problem(status, err.to_string())
+        }
+    }
+}
+
+fn store_failed(err: &avatar_store::StoreError) -> Response {
+    tracing::error!(error = %err, "the store fails");
+    let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, format!("the store fails: {err}"));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
+/// `DELETE /v1/avatars/{identity}`: 204 when removed, 404 when nothing was stored.
+async fn delete(
+    State(state): State<AdminState>,
+    UrlPath(text): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = authorize(&state.tokens, &headers) {
+        return refused;
+    }
+    let identity = match identity(&text) {
+        Ok(identity) => identity,
+        Err(refused) => return refused,
+    };
+    match state.service.store().remove(&identity).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => problem(StatusCode::NOT_FOUND, format!("nothing is stored for {identity}")),
+        Err(err) => store_failed(&err),
+    }
+}
+
+/// `GET /v1/avatars?limit=N&after=IDENTITY`.
+#[derive(Debug, serde::Deserialize)]
+struct Page {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// `GET /v1/avatars`: the stored identities in order, `limit` at a time after `after`; `next`
+/// is the `after` of the next page, `null` on the last.
+async fn list(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Err(refused) = authorize(&state.tokens, &headers) {
+        return refused;
+    }
+    let Ok(Query(page)) = page else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!("bad query: expected limit (1 to {MAX_PAGE}) and after (an identity from next)"),
+        );
+    };
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            format!("limit={limit}: expected 1 to {MAX_PAGE}"),
+        );
+    }
+    let mut entries = match state.service.store().list().await {
+        Ok(entries) => entries,
+        Err(err) => return store_failed(&err),
+    };
+    entries.sort_unstable_by(|a, b| a.identity.cmp(&b.identity));
+    let start = page.after.as_deref().map_or(0, |after| {
+        entries.partition_point(|entry| entry.identity.as_str() <= after)
+    });
+    let shown = &entries[start..entries.len().min(start + limit)];
+    let next = (start + shown.len() < entries.len())
+        .then(|| shown.last().map(|entry| entry.identity.clone()))
+        .flatten();
+    let avatars: Vec<_> = shown
+        .iter()
+        .map(|entry| json!({ "identity": entry.identity, "bytes": entry.bytes }))
+        .collect();
+    Json(json!({ "avatars": avatars, "next": next })).into_response()
+}

@@ -1,0 +1,191 @@
+//! `GET /metrics` of the admin listener: requests by listener, route and status, their latency,
+//! open connections, and the service's and proxy's own counters, in the OpenMetrics text
+//! format that Prometheus scrapes (with the Prometheus project's `prometheus-client`).
+//!
+//! Request metrics are recorded as requests finish; the service's and proxy's numbers are read
+//! from their `stats()` at each scrape, so nothing on the serving path knows about metrics.
+
+use std::fmt::Write as _;
+
+use avatar_proxy::AvatarProxy;
+use avatar_service::AvatarService;
+use avatar_store::FsStore;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// The content type of [`Metrics::render`]'s text.
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Labels of a finished request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    listener: &'static str,
+    route: &'static str,
+    status: u16,
+}
+
+/// Labels of a latency observation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    listener: &'static str,
+    route: &'static str,
+}
+
+/// Labels of the open-connections gauge.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+/// The server's metrics, shared by every listener.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    connections: Family<ListenerLabels, Gauge>,
+}
+
+impl Metrics {
+    /// Metrics for a server of `service`, and of `proxy` when it runs one.
+    pub(crate) fn new(service: AvatarService<FsStore>, proxy: Option<AvatarProxy>) -> Self {
+        let mut registry = Registry::with_prefix("avatars");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by listener, route and status",
+            requests.clone(),
+        );
+        // 100 us to 6.5 s, doubling: a cached hit is well under a millisecond, a cold render of
+        // a large photo tens of milliseconds, a proxied first fetch up to its deadline.
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a request's headers to its response's headers, by listener and route",
+            latency.clone(),
+        );
+        let connections = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "connections_open",
+            "Connections open now, by listener",
+            connections.clone(),
+        );
+        registry.register_collector(Box::new(ServiceCollector { service, proxy }));
+        Self {
+            registry,
+            requests,
+            latency,
+            connections,
+        }
+    }
+
+    /// Counts a finished request.
+    pub(crate) fn request(
+        &self,
+        listener: &'static str,
+        route: &'static str,
+        status: u16,
+        seconds: f64,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                listener,
+                route,
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { listener, route })
+            .observe(seconds);
+    }
+
+    /// The open-connections gauge of `listener`.
+    pub(crate) fn connections(&self, listener: &'static str) -> Gauge {
+        self.connections
+            .get_or_create(&ListenerLabels { listener })
+            .clone()
+    }
+
+    /// Everything, in the OpenMetrics text format.
+    pub(crate) fn render(&self) -> String {
+        let mut text = String::new();
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            // Only a failing writer makes encoding fail, and a String never fails.
+            let _ = writeln!(text, "# EOF");
+        }
+        text
+    }
+}
+
+/// Reads the service's and proxy's counters at each scrape.
+#[derive(Debug)]
+struct ServiceCollector {
+    service: AvatarService<FsStore>,
+    proxy: Option<AvatarProxy>,
+}
+
+impl Collector for ServiceCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let stats = self.service.stats();
+        let mut counter = |name: &str, help: &str, value: u64| -> Result<(), std::fmt::Error> {
+            let metric = ConstCounter::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+        };
+        counter("renders", "Renditions made (stored avatars resized, defaults drawn).", stats.renders)?;
+        counter("render_cache_hits", "Renditions answered from the render cache.", stats.cache_hits)?;
+        counter(
+            "render_cache_misses",
+            "Renditions the render cache did not hold when asked.",
+            stats.cache_misses,
+        )?;
+        counter("store_errors", "Store reads that failed.", stats.store_errors)?;
+        if let Some(proxy) = &self.proxy {
+            let proxy = proxy.stats();
+            counter("proxy_fetches", "Originals the proxy fetched (or tried).", proxy.fetches)?;
+            counter(
+                "proxy_fetch_failures",
+                "Proxy fetches that gave no usable picture (not counting 404s).",
+                proxy.fetch_failures,
+            )?;
+        }
+        let seconds = ConstCounter::new(stats.render_seconds);
+        seconds.encode(encoder.encode_descriptor(
+            "render_seconds",
+            "Time spent rendering, in seconds.",
+            None,
+            seconds.metric_type(),
+        )?)?;
+        let mut gauge = |name: &str, help: &str, value: u64| -> Result<(), std::fmt::Error> {
+            let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+        };
+        gauge("render_cache_bytes", "Bytes the render cache holds.", stats.cache_bytes_now)?;
+        gauge(
+            "render_cache_entries",
+            "Renditions the render cache holds.",
+            stats.cache_entries_now as u64,
+        )?;
+        gauge(
+            "index_entries",
+            "Hashes whose store answer is remembered.",
+            stats.index_entries as u64,
+        )?;
+        if let Some(proxy) = &self.proxy {
+            let proxy = proxy.stats();
+            gauge("proxy_cache_bytes", "Bytes the proxy's render cache holds.", proxy.cache_bytes_now)?;
+            gauge(
+                "proxy_originals",
+                "Fetched originals (and remembered misses) the proxy holds.",
+                proxy.originals_now as u64,
+            )?;
+        }
+        Ok(())
+    }
+}
