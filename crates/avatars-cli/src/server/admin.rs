@@ -230,14 +230,22 @@ async fn put(
         Err(refused) => return refused,
     };
     let limit = state.limits.max_input_bytes;
+    let too_large = || {
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the image is larger than {limit} bytes, the most accepted"),
+        )
+    };
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large();
+    }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<LengthLimitError>() => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the image is larger than {limit} bytes, the most accepted"),
-            );
-        }
+        Err(err) if err.is::<LengthLimitError>() => return too_large(),
         Err(err) => return problem(StatusCode::BAD_REQUEST, format!("cannot read the body: {err}")),
     };
     let store = state.service.store();
@@ -253,7 +261,7 @@ async fn put(
                 "md5": matches!(identity, Identity::Email(_))
                     .then(|| identity.hash(HashAlgorithm::Md5).to_string()),
                 "sha256": identity.hash(HashAlgorithm::Sha256).to_string(),
-                "format": uploaded.image.format.to_string(),
+                "format": uploaded.image.format.extension(),
                 "width": uploaded.image.width,
                 "height": uploaded.image.height,
                 "version": uploaded.version,

@@ -3,6 +3,7 @@
 //! One integration-test binary for the crate (one link of tokio, hyper and image instead of
 //! one per file); each module is a former test file.
 
+mod admin;
 mod cli;
 mod faults;
 mod hostile;
@@ -10,6 +11,7 @@ mod prosody;
 mod proxy;
 mod serve;
 mod store_commands;
+mod tls;
 mod url_discovery;
 
 use std::path::Path;

@@ -1,0 +1,318 @@
+//! `avatars serve --tls-addr`: a certificate chain from a test CA made here (rcgen), checked by
+//! curl (HTTP/1.1 and HTTP/2 by ALPN) and by rustls; every key type an operator may have; a
+//! reload on SIGHUP that new connections see while open ones go on; a bad pair refused.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt as _, Empty};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, ServerName};
+use test_support::images;
+use test_support::server::Server;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::{AVATARS, stderr};
+
+const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
+
+/// A certificate authority made for one test.
+struct TestCa {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "avatars test CA");
+        Self {
+            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
+        }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A server certificate for localhost and 127.0.0.1 with `key`'s public key, as a PEM
+    /// chain (the server's certificate, then the CA's), and its DER.
+    fn leaf(&self, key: &KeyPair) -> (String, CertificateDer<'static>) {
+        let params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let leaf = params.signed_by(key, &self.issuer).unwrap();
+        (format!("{}{}", leaf.pem(), self.pem()), leaf.der().clone())
+    }
+
+    /// Writes `cert.pem` and `key.pem` in `dir` for `key` (PEM as given), returning the leaf.
+    fn install(&self, dir: &Path, key: &KeyPair, key_pem: &str) -> CertificateDer<'static> {
+        let (chain, leaf) = self.leaf(key);
+        std::fs::write(dir.join("cert.pem"), chain).unwrap();
+        std::fs::write(dir.join("key.pem"), key_pem).unwrap();
+        leaf
+    }
+}
+
+/// A folder with George's picture, to import with `--email`.
+fn folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    images::bands(120, 90)
+        .save(dir.path().join("george.png"))
+        .unwrap();
+    dir
+}
+
+fn start_tls(dir: &Path) -> Server {
+    Server::start(
+        AVATARS,
+        dir,
+        &[
+            "--email",
+            "george@example.com=george.png",
+            "--tls-addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ],
+        true,
+    )
+}
+
+/// `curl` over HTTPS, trusting only the test CA: (status, HTTP version) as curl reports them.
+fn curl(dir: &Path, https_addr: &str, version_flag: &str) -> (String, String) {
+    let port = https_addr.rsplit(':').next().unwrap();
+    let output = Command::new("curl")
+        .current_dir(dir)
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            "ca.pem",
+            "--resolve",
+            &format!("localhost:{port}:127.0.0.1"),
+            version_flag,
+            "-o",
+            "body",
+            "-w",
+            "%{http_code} %{http_version}",
+            &format!("https://localhost:{port}/avatar/{GEORGE_MD5}?s=40"),
+        ])
+        .output()
+        .expect("curl is installed (Debian's curl package)");
+    assert!(output.status.success(), "curl: {}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (status, version) = text.split_once(' ').unwrap();
+    (status.to_owned(), version.to_owned())
+}
+
+/// A private key made by openssl, as (PKCS#8 PEM for rcgen, the PEM the server is given).
+fn openssl_rsa_key(dir: &Path) -> (String, String) {
+    let run = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("openssl is installed");
+        assert!(output.status.success(), "openssl {args:?}: {}", stderr(&output));
+    };
+    run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa8.pem"]);
+    // The old PKCS#1 form (BEGIN RSA PRIVATE KEY), which many certificate tools still write.
+    run(&["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"]);
+    (
+        std::fs::read_to_string(dir.join("rsa8.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("rsa1.pem")).unwrap(),
+    )
+}
+
+#[test]
+fn https_answers_http1_and_http2_for_every_key_type() {
+    let dir = folder();
+    let ca = TestCa::new();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let (rsa_pkcs8, rsa_pkcs1) = openssl_rsa_key(dir.path());
+    let ecdsa = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let ecdsa384 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let ed25519 = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let rsa = KeyPair::from_pem(&rsa_pkcs8).unwrap();
+    for (name, key, key_pem) in [
+        ("ECDSA P-256", &ecdsa, ecdsa.serialize_pem()),
+        ("ECDSA P-384", &ecdsa384, ecdsa384.serialize_pem()),
+        ("Ed25519", &ed25519, ed25519.serialize_pem()),
+        ("RSA, PKCS#1", &rsa, rsa_pkcs1.clone()),
+    ] {
+        ca.install(dir.path(), key, &key_pem);
+        let server = start_tls(dir.path());
+        let https = server.https_addr.clone().unwrap();
+        assert_eq!(
+            curl(dir.path(), &https, "--http2"),
+            ("200".to_owned(), "2".to_owned()),
+            "{name}: HTTP/2 by ALPN"
+        );
+        let body = std::fs::read(dir.path().join("body")).unwrap();
+        assert_eq!(test_support::suite::dimensions(&body), (40, 40), "{name}");
+        assert_eq!(
+            curl(dir.path(), &https, "--http1.1"),
+            ("200".to_owned(), "1.1".to_owned()),
+            "{name}: HTTP/1.1"
+        );
+        // The plain listener goes on beside it.
+        assert_eq!(server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status, 200);
+    }
+}
+
+#[test]
+fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
+    let dir = folder();
+    let ca = TestCa::new();
+    let key = KeyPair::generate().unwrap();
+    let other = KeyPair::generate().unwrap();
+    ca.install(dir.path(), &key, &other.serialize_pem());
+    std::fs::write(dir.path().join("empty.pem"), "").unwrap();
+    for (cert, key, says) in [
+        ("cert.pem", "key.pem", "does not go with cert.pem"),
+        ("empty.pem", "key.pem", "holds no certificate"),
+        ("cert.pem", "empty.pem", "no usable private key"),
+        ("missing.pem", "key.pem", "cannot read the certificate chain"),
+    ] {
+        let output = Command::new(AVATARS)
+            .current_dir(dir.path())
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--tls-addr",
+                "127.0.0.1:0",
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{cert} {key}");
+        let message = stderr(&output);
+        assert!(message.contains(says), "{cert} {key}: {message}");
+    }
+    // --tls-addr needs both files; the files need --tls-addr.
+    let output = Command::new(AVATARS)
+        .args(["serve", "--tls-addr", "127.0.0.1:0", "--tls-cert", "cert.pem"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--tls-key"), "{}", stderr(&output));
+}
+
+/// A rustls client trusting only `ca`, offering `alpn`.
+fn connector(ca: &TestCa, alpn: &[&[u8]]) -> TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.issuer.der().clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// An HTTP/1.1 connection over TLS and the certificate the server presented.
+async fn connect(
+    ca: &TestCa,
+    addr: &str,
+) -> (
+    hyper::client::conn::http1::SendRequest<Empty<bytes::Bytes>>,
+    CertificateDer<'static>,
+) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let tls = connector(ca, &[b"http/1.1"])
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let presented = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    (sender, presented)
+}
+
+async fn status_of(
+    sender: &mut hyper::client::conn::http1::SendRequest<Empty<bytes::Bytes>>,
+) -> u16 {
+    let request = hyper::Request::get(format!("/avatar/{GEORGE_MD5}?s=24"))
+        .header("host", "localhost")
+        .body(Empty::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    response.into_body().collect().await.unwrap();
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones() {
+    let dir = folder();
+    let ca = TestCa::new();
+    let first_key = KeyPair::generate().unwrap();
+    let first = ca.install(dir.path(), &first_key, &first_key.serialize_pem());
+    let mut server = start_tls(dir.path());
+    let https = server.https_addr.clone().unwrap();
+    let (mut open, presented) = connect(&ca, &https).await;
+    assert_eq!(presented, first);
+    assert_eq!(status_of(&mut open).await, 200);
+
+    // The certificate is renewed (a new key too) and the server told.
+    let second_key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let second = ca.install(dir.path(), &second_key, &second_key.serialize_pem());
+    hangup(&mut server);
+    let started = Instant::now();
+    loop {
+        let (mut fresh, presented) = connect(&ca, &https).await;
+        if presented == second {
+            assert_eq!(status_of(&mut fresh).await, 200);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the new certificate is not served 10 s after SIGHUP"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The connection opened before the reload was not dropped.
+    assert_eq!(status_of(&mut open).await, 200);
+
+    // A botched renewal (a key that does not match) is refused; the good pair stays in use.
+    let stray = KeyPair::generate().unwrap();
+    std::fs::write(dir.path().join("key.pem"), stray.serialize_pem()).unwrap();
+    hangup(&mut server);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (mut after, presented) = connect(&ca, &https).await;
+    assert_eq!(presented, second, "the old pair is kept");
+    assert_eq!(status_of(&mut after).await, 200);
+    server.stop("TERM");
+    let log = server.log();
+    assert!(log.contains("reloaded the TLS certificate from cert.pem"), "{log}");
+    assert!(
+        log.contains("kept the TLS certificate in use") && log.contains("does not go with"),
+        "{log}"
+    );
+}
+
+fn hangup(server: &mut Server) {
+    let sent = Command::new("kill")
+        .args(["-HUP", &server.child().id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
