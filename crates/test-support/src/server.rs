@@ -56,14 +56,16 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let mut line_after = |prefix: &str| {
             let mut line = String::new();
-            stdout.read_line(&mut line).expect("the server prints a line");
+            stdout
+                .read_line(&mut line)
+                .expect("the server prints a line");
             line.trim()
                 .strip_prefix(prefix)
                 .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {line:?}"))
                 .to_owned()
         };
         let addr = line_after("listening on http://");
-        let has = |flag: &str| args.iter().any(|arg| *arg == flag);
+        let has = |flag: &str| args.contains(&flag);
         let https_addr = has("--tls-addr").then(|| line_after("listening on https://"));
         let admin_addr = has("--admin-addr").then(|| line_after("admin on http://"));
         Self {

@@ -331,7 +331,10 @@ async fn each_domain_is_fetched_from_its_own_server_and_the_rest_from_the_centra
     assert_eq!(world.a.requests.load(Ordering::SeqCst), 1);
     // The operator's counters agree: three fetches, none failed, three originals held.
     let stats = world.proxy.stats();
-    assert_eq!((stats.fetches, stats.fetch_failures, stats.originals_now), (3, 0, 3));
+    assert_eq!(
+        (stats.fetches, stats.fetch_failures, stats.originals_now),
+        (3, 0, 3)
+    );
     assert!(stats.cache_entries_now >= 6 && stats.cache_bytes_now > 0);
 }
 

@@ -232,12 +232,19 @@ async fn stats_count_renders_hits_and_misses() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     let stats = service.stats();
-    assert_eq!((stats.renders, stats.cache_misses, stats.cache_hits), (1, 1, 1));
+    assert_eq!(
+        (stats.renders, stats.cache_misses, stats.cache_hits),
+        (1, 1, 1)
+    );
     assert!(stats.render_seconds > 0.0);
     assert_eq!(stats.cache_entries_now, 1);
     assert!(stats.cache_bytes_now > 0);
     assert_eq!(stats.index_entries, 1);
-    get(&service, "/avatar/00000000000000000000000000000000?d=identicon&s=20").await;
+    get(
+        &service,
+        "/avatar/00000000000000000000000000000000?d=identicon&s=20",
+    )
+    .await;
     let stats = service.stats();
     assert_eq!((stats.renders, stats.cache_misses), (2, 2));
     assert_eq!(stats.store_errors, 0);

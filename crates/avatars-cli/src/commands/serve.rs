@@ -12,14 +12,13 @@ use avatar_service::{AvatarService, Upstream};
 use avatar_store::{FsStore, Store as _};
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::cli::ServeArgs;
 use crate::commands::import::{describe, import_file};
-use crate::commands::{init_logging, shutdown_signal};
+use crate::commands::init_logging;
 use crate::error::CliError;
 use crate::server::admin::{self, AdminState, Tokens};
-use crate::server::listen::{ConnectionLimits, Listener, accept_loop};
+use crate::server::listen::{ConnectionLimits, Listener};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
 use crate::server::tls::ReloadableTls;
@@ -73,16 +72,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             metrics: Arc::clone(&metrics),
             rate_limit: None,
         };
-        let rate_limit = args.rate_limit.map(|per_second| {
-            RateLimit::new(
-                NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
-                NonZeroU32::new(args.rate_burst).unwrap_or(NonZeroU32::MIN),
-            )
-        });
-        let limits = ConnectionLimits {
-            header_timeout: Duration::from_secs(args.header_timeout_secs),
-            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
-        };
+        let rate_limit = rate_limit(args);
+        let limits = connection_limits(args);
         let example = Identity::parse("george@example.com")?.hash(HashAlgorithm::Md5);
         let app = public_app(args, service.clone(), proxy.clone(), stored, example.to_string());
 
@@ -90,29 +81,16 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let plain = bind(args.addr).await?;
         let addr = plain.local_addr()?;
         writeln!(out, "listening on http://{addr}")?;
-        listeners.push(Listener {
-            tcp: plain,
-            tls: None,
-            app: app.clone().layer(from_fn_with_state(
-                Observer { rate_limit: rate_limit.clone(), ..observer("http") },
-                observe,
-            )),
-            limits,
-            open: metrics.connections("http"),
-        });
+        let public = |listener| Observer {
+            rate_limit: rate_limit.clone(),
+            ..observer(listener)
+        };
+        listeners.push(observed(plain, None, app.clone(), public("http"), limits));
         if let (Some(tls_addr), Some(tls)) = (args.tls_addr, &tls) {
             let secure = bind(tls_addr).await?;
             writeln!(out, "listening on https://{}", secure.local_addr()?)?;
-            listeners.push(Listener {
-                tcp: secure,
-                tls: Some(Arc::clone(tls)),
-                app: app.clone().layer(from_fn_with_state(
-                    Observer { rate_limit: rate_limit.clone(), ..observer("https") },
-                    observe,
-                )),
-                limits,
-                open: metrics.connections("https"),
-            });
+            let tls = Some(Arc::clone(tls));
+            listeners.push(observed(secure, tls, app.clone(), public("https"), limits));
         }
         if let Some(admin_addr) = args.admin_addr {
             let admin = bind(admin_addr).await?;
@@ -123,13 +101,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                 limits: Limits::default(),
                 metrics: Arc::clone(&metrics),
             };
-            listeners.push(Listener {
-                tcp: admin,
-                tls: None,
-                app: admin::router(state).layer(from_fn_with_state(observer("admin"), observe)),
-                limits,
-                open: metrics.connections("admin"),
-            });
+            let routes = admin::router(state);
+            listeners.push(observed(admin, None, routes, observer("admin"), limits));
         }
         out.flush()?;
         eprintln!(
@@ -143,30 +116,49 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             tokio::spawn(reload_on_hangup(tls));
         }
 
-        let graceful = Arc::new(GracefulShutdown::new());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let loops: Vec<_> = listeners
-            .into_iter()
-            .map(|listener| tokio::spawn(accept_loop(listener, Arc::clone(&graceful), stopped.clone())))
-            .collect();
-        shutdown_signal().await;
-        let _ = stop.send(true);
-        for accept in loops {
-            let _ = accept.await;
-        }
-        let bound = Duration::from_secs(args.shutdown_timeout_secs);
-        if let Ok(graceful) = Arc::try_unwrap(graceful) {
-            let open = graceful.count();
-            if open > 0 {
-                eprintln!("finishing {open} open connection(s) (at most {} s)", bound.as_secs());
-            }
-            if tokio::time::timeout(bound, graceful.shutdown()).await.is_err() {
-                eprintln!("closing the connections still open after {} s", bound.as_secs());
-            }
-        }
+        crate::server::run_until_shutdown(
+            listeners,
+            Duration::from_secs(args.shutdown_timeout_secs),
+        )
+        .await;
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// A listener whose every request goes through `observer` (rate limit, access log, metrics).
+fn observed(
+    tcp: tokio::net::TcpListener,
+    tls: Option<Arc<ReloadableTls>>,
+    app: Router,
+    observer: Observer,
+    limits: ConnectionLimits,
+) -> Listener {
+    Listener {
+        tcp,
+        tls,
+        open: observer.metrics.connections(observer.listener),
+        app: app.layer(from_fn_with_state(observer, observe)),
+        limits,
+    }
+}
+
+/// `--rate-limit` and `--rate-burst`.
+fn rate_limit(args: &ServeArgs) -> Option<Arc<RateLimit>> {
+    args.rate_limit.map(|per_second| {
+        RateLimit::new(
+            NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
+            NonZeroU32::new(args.rate_burst).unwrap_or(NonZeroU32::MIN),
+        )
+    })
+}
+
+/// `--header-timeout-secs` and `--max-connections`.
+fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
+    ConnectionLimits {
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+    }
 }
 
 /// The public listeners' routes: the home page, the avatar API, and the proxy when configured.
@@ -204,12 +196,17 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
 async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
     #[cfg(unix)]
     {
-        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
             return;
         };
         while hangups.recv().await.is_some() {
             match tls.reload() {
-                Ok(()) => eprintln!("reloaded the TLS certificate from {}", tls.cert_path().display()),
+                Ok(()) => eprintln!(
+                    "reloaded the TLS certificate from {}",
+                    tls.cert_path().display()
+                ),
                 Err(err) => eprintln!("avatars: kept the TLS certificate in use: {err}"),
             }
         }

@@ -94,7 +94,9 @@ impl Tokens {
         // Every token is compared, so the time does not say which one matched.
         self.0
             .iter()
-            .fold(subtle::Choice::from(0), |found, known| found | known.ct_eq(&digest))
+            .fold(subtle::Choice::from(0), |found, known| {
+                found | known.ct_eq(&digest)
+            })
             .into()
     }
 }
@@ -130,25 +132,70 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/v1/avatars", get(list))
-        .route("/v1/avatars/{identity}", axum::routing::put(put).delete(delete))
+        .route(
+            "/v1/avatars/{identity}",
+            axum::routing::put(put).delete(delete),
+        )
         // The body is read by `put` itself, under the image limit, once the token is checked.
         .layer(DefaultBodyLimit::disable())
         .fallback(|| async {
-            problem(
+            ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, PUT and DELETE /v1/avatars/{identity}".into(),
+                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, PUT and DELETE /v1/avatars/{identity}",
             )
         })
         .with_state(state)
 }
 
-/// A JSON error: `{"error": what, "status": code}`.
-fn problem(status: StatusCode, error: String) -> Response {
-    let mut response = (status, Json(json!({ "error": error, "status": status.as_u16() }))).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+/// What went wrong with an admin request, answered as JSON: `{"error": what, "status": code}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    error: String,
+    /// `WWW-Authenticate: Bearer` (401) or `Retry-After` (503).
+    header: Option<(header::HeaderName, HeaderValue)>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            header: None,
+        }
+    }
+
+    fn unauthorized(error: &str) -> Self {
+        Self {
+            header: Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))),
+            ..Self::new(StatusCode::UNAUTHORIZED, error)
+        }
+    }
+
+    /// 503 with `Retry-After`: the store failed (it is logged).
+    fn store(err: &avatar_store::StoreError) -> Self {
+        tracing::error!(error = %err, "the store fails");
+        Self {
+            header: Some((header::RETRY_AFTER, HeaderValue::from_static("5"))),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the store fails: {err}"),
+            )
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({ "error": self.error, "status": self.status.as_u16() }));
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some((name, value)) = self.header {
+            headers.insert(name, value);
+        }
+        response
+    }
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {
@@ -160,23 +207,25 @@ async fn metrics(State(state): State<AdminState>) -> Response {
 }
 
 /// 200 when the store answers a lookup within two seconds, 503 otherwise.
-async fn healthz(State(state): State<AdminState>) -> Response {
+async fn healthz(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let probe = avatar_proto::AvatarHash::parse_hex(&[b'0'; 32]).expect("32 hex digits are an MD5");
-    let answer = tokio::time::timeout(Duration::from_secs(2), state.service.store().contains(&probe)).await;
-    match answer {
-        Ok(Ok(_)) => Json(json!({ "status": "ok" })).into_response(),
-        Ok(Err(err)) => problem(StatusCode::SERVICE_UNAVAILABLE, format!("the store fails: {err}")),
-        Err(_) => problem(
+    let store = state.service.store();
+    match tokio::time::timeout(Duration::from_secs(2), store.contains(&probe)).await {
+        Ok(Ok(_)) => Ok(Json(json!({ "status": "ok" })).into_response()),
+        Ok(Err(err)) => Err(ApiError::store(&err)),
+        Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "the store did not answer within 2 s".into(),
-        ),
+            "the store did not answer within 2 s",
+        )),
     }
 }
 
-/// Whether the request carries an accepted bearer token: `Err` is the 401 or 403 to send.
-fn authorize(tokens: &Tokens, headers: &HeaderMap) -> Result<(), Response> {
+/// Whether the request carries an accepted bearer token: 401 without one, 403 with a wrong one.
+fn authorize(tokens: &Tokens, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(unauthorized("no Authorization header: send Authorization: Bearer TOKEN"));
+        return Err(ApiError::unauthorized(
+            "no Authorization header: send Authorization: Bearer TOKEN",
+        ));
     };
     let token = value
         .to_str()
@@ -185,33 +234,25 @@ fn authorize(tokens: &Tokens, headers: &HeaderMap) -> Result<(), Response> {
             let (scheme, token) = value.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
         })
-        .filter(|token| !token.is_empty());
-    let Some(token) = token else {
-        return Err(unauthorized(
-            "the Authorization header is not a bearer token: send Authorization: Bearer TOKEN",
-        ));
-    };
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "the Authorization header is not a bearer token: send Authorization: Bearer TOKEN",
+            )
+        })?;
     if tokens.accepts(token) {
         Ok(())
     } else {
-        Err(problem(
+        Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "the token is not one of --admin-token-file's".into(),
+            "the token is not one of --admin-token-file's",
         ))
     }
 }
 
-fn unauthorized(error: &str) -> Response {
-    let mut response = problem(StatusCode::UNAUTHORIZED, error.into());
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
-
-/// The identity in the path, or the 400 to send.
-fn identity(text: &str) -> Result<Identity, Response> {
-    Identity::parse(text).map_err(|err| problem(StatusCode::BAD_REQUEST, err.to_string()))
+/// The identity in the path (400 when it is none).
+fn identity(text: &str) -> Result<Identity, ApiError> {
+    Identity::parse(text).map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err.to_string()))
 }
 
 /// `PUT /v1/avatars/{identity}`: the body is the image. 201 when the identity had no avatar,
@@ -221,17 +262,12 @@ async fn put(
     UrlPath(text): UrlPath<String>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    if let Err(refused) = authorize(&state.tokens, &headers) {
-        return refused;
-    }
-    let identity = match identity(&text) {
-        Ok(identity) => identity,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, ApiError> {
+    authorize(&state.tokens, &headers)?;
+    let identity = identity(&text)?;
     let limit = state.limits.max_input_bytes;
     let too_large = || {
-        problem(
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the image is larger than {limit} bytes, the most accepted"),
         )
@@ -241,50 +277,48 @@ async fn put(
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit as u64) {
-        return too_large();
+        return Err(too_large());
     }
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<LengthLimitError>() => return too_large(),
-        Err(err) => return problem(StatusCode::BAD_REQUEST, format!("cannot read the body: {err}")),
+        Err(err) if err.is::<LengthLimitError>() => return Err(too_large()),
+        Err(err) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {err}"),
+            ));
+        }
     };
     let store = state.service.store();
-    let existed = match store.contains(&identity.hash(HashAlgorithm::Sha256)).await {
-        Ok(existed) => existed,
-        Err(err) => return store_failed(&err),
-    };
-    match store_upload(store, std::slice::from_ref(&identity), bytes, &state.limits).await {
-        Ok(uploaded) => {
-            let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
-            let body = json!({
-                "identity": identity.to_string(),
-                "md5": matches!(identity, Identity::Email(_))
-                    .then(|| identity.hash(HashAlgorithm::Md5).to_string()),
-                "sha256": identity.hash(HashAlgorithm::Sha256).to_string(),
-                "format": uploaded.image.format.extension(),
-                "width": uploaded.image.width,
-                "height": uploaded.image.height,
-                "version": uploaded.version,
-            });
-            (status, Json(body)).into_response()
-        }
-        Err(err) => {
+    let existed = store
+        .contains(&identity.hash(HashAlgorithm::Sha256))
+        .await
+        .map_err(|err| ApiError::store(&err))?;
+    let uploaded = store_upload(store, std::slice::from_ref(&identity), bytes, &state.limits)
+        .await
+        .map_err(|err| {
             let status = err.status();
             if status.is_server_error() {
                 tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
             }
-            problem(status, err.to_string())
-        }
-    }
-}
-
-fn store_failed(err: &avatar_store::StoreError) -> Response {
-    tracing::error!(error = %err, "the store fails");
-    let mut response = problem(StatusCode::SERVICE_UNAVAILABLE, format!("the store fails: {err}"));
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-    response
+            ApiError::new(status, err.to_string())
+        })?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let body = json!({
+        "identity": identity.to_string(),
+        "md5": matches!(identity, Identity::Email(_))
+            .then(|| identity.hash(HashAlgorithm::Md5).to_string()),
+        "sha256": identity.hash(HashAlgorithm::Sha256).to_string(),
+        "format": uploaded.image.format.extension(),
+        "width": uploaded.image.width,
+        "height": uploaded.image.height,
+        "version": uploaded.version,
+    });
+    Ok((status, Json(body)).into_response())
 }
 
 /// `DELETE /v1/avatars/{identity}`: 204 when removed, 404 when nothing was stored.
@@ -292,18 +326,16 @@ async fn delete(
     State(state): State<AdminState>,
     UrlPath(text): UrlPath<String>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(refused) = authorize(&state.tokens, &headers) {
-        return refused;
-    }
-    let identity = match identity(&text) {
-        Ok(identity) => identity,
-        Err(refused) => return refused,
-    };
+) -> Result<StatusCode, ApiError> {
+    authorize(&state.tokens, &headers)?;
+    let identity = identity(&text)?;
     match state.service.store().remove(&identity).await {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => problem(StatusCode::NOT_FOUND, format!("nothing is stored for {identity}")),
-        Err(err) => store_failed(&err),
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("nothing is stored for {identity}"),
+        )),
+        Err(err) => Err(ApiError::store(&err)),
     }
 }
 
@@ -320,27 +352,27 @@ async fn list(
     State(state): State<AdminState>,
     headers: HeaderMap,
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    if let Err(refused) = authorize(&state.tokens, &headers) {
-        return refused;
-    }
-    let Ok(Query(page)) = page else {
-        return problem(
+) -> Result<Response, ApiError> {
+    authorize(&state.tokens, &headers)?;
+    let bad_limit = || {
+        ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("bad query: expected limit (1 to {MAX_PAGE}) and after (an identity from next)"),
-        );
+            format!(
+                "bad query: expected limit (1 to {MAX_PAGE}) and after (an identity from next)"
+            ),
+        )
     };
+    let Query(page) = page.map_err(|_| bad_limit())?;
     let limit = page.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            format!("limit={limit}: expected 1 to {MAX_PAGE}"),
-        );
+        return Err(bad_limit());
     }
-    let mut entries = match state.service.store().list().await {
-        Ok(entries) => entries,
-        Err(err) => return store_failed(&err),
-    };
+    let mut entries = state
+        .service
+        .store()
+        .list()
+        .await
+        .map_err(|err| ApiError::store(&err))?;
     entries.sort_unstable_by(|a, b| a.identity.cmp(&b.identity));
     let start = page.after.as_deref().map_or(0, |after| {
         entries.partition_point(|entry| entry.identity.as_str() <= after)
@@ -353,5 +385,5 @@ async fn list(
         .iter()
         .map(|entry| json!({ "identity": entry.identity, "bytes": entry.bytes }))
         .collect();
-    Json(json!({ "avatars": avatars, "next": next })).into_response()
+    Ok(Json(json!({ "avatars": avatars, "next": next })).into_response())
 }

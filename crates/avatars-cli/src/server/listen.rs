@@ -81,11 +81,25 @@ pub(crate) async fn accept_loop(
             },
             _ = stop.changed() => break,
         };
-        let (builder, app, tls, watcher, open) =
-            (builder.clone(), app.clone(), tls.clone(), graceful.watcher(), open.clone());
+        let (builder, app, tls, watcher, open) = (
+            builder.clone(),
+            app.clone(),
+            tls.clone(),
+            graceful.watcher(),
+            open.clone(),
+        );
         tokio::spawn(async move {
             open.inc();
-            serve_connection(stream, peer, tls, &builder, app, watcher, limits.header_timeout).await;
+            serve_connection(
+                stream,
+                peer,
+                tls,
+                &builder,
+                app,
+                watcher,
+                limits.header_timeout,
+            )
+            .await;
             open.dec();
             drop(permit);
         });
@@ -103,10 +117,12 @@ async fn serve_connection(
     handshake_timeout: Duration,
 ) {
     let _ = stream.set_nodelay(true);
-    let service = TowerToHyperService::new(tower::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        app.clone().oneshot(request)
-    }));
+    let service = TowerToHyperService::new(tower::service_fn(
+        move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request)
+        },
+    ));
     match tls {
         None => serve_io(stream, builder, service, watcher).await,
         Some(tls) => {
@@ -130,7 +146,9 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let connection = builder.serve_connection(TokioIo::new(io), service).into_owned();
+    let connection = builder
+        .serve_connection(TokioIo::new(io), service)
+        .into_owned();
     if let Err(err) = watcher.watch(connection).await {
         // Clients hanging up and slow clients timed out land here: not the server's fault.
         tracing::debug!(error = %err, "connection closed with an error");

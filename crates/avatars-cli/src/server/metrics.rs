@@ -1,5 +1,5 @@
 //! `GET /metrics` of the admin listener: requests by listener, route and status, their latency,
-//! open connections, and the service's and proxy's own counters, in the OpenMetrics text
+//! open connections, and the service's and proxy's own counters, in the `OpenMetrics` text
 //! format that Prometheus scrapes (with the Prometheus project's `prometheus-client`).
 //!
 //! Request metrics are recorded as requests finish; the service's and proxy's numbers are read
@@ -113,7 +113,7 @@ impl Metrics {
             .clone()
     }
 
-    /// Everything, in the OpenMetrics text format.
+    /// Everything, in the `OpenMetrics` text format.
     pub(crate) fn render(&self) -> String {
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
@@ -138,17 +138,33 @@ impl Collector for ServiceCollector {
             let metric = ConstCounter::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
         };
-        counter("renders", "Renditions made (stored avatars resized, defaults drawn).", stats.renders)?;
-        counter("render_cache_hits", "Renditions answered from the render cache.", stats.cache_hits)?;
+        counter(
+            "renders",
+            "Renditions made (stored avatars resized, defaults drawn).",
+            stats.renders,
+        )?;
+        counter(
+            "render_cache_hits",
+            "Renditions answered from the render cache.",
+            stats.cache_hits,
+        )?;
         counter(
             "render_cache_misses",
             "Renditions the render cache did not hold when asked.",
             stats.cache_misses,
         )?;
-        counter("store_errors", "Store reads that failed.", stats.store_errors)?;
+        counter(
+            "store_errors",
+            "Store reads that failed.",
+            stats.store_errors,
+        )?;
         if let Some(proxy) = &self.proxy {
             let proxy = proxy.stats();
-            counter("proxy_fetches", "Originals the proxy fetched (or tried).", proxy.fetches)?;
+            counter(
+                "proxy_fetches",
+                "Originals the proxy fetched (or tried).",
+                proxy.fetches,
+            )?;
             counter(
                 "proxy_fetch_failures",
                 "Proxy fetches that gave no usable picture (not counting 404s).",
@@ -166,7 +182,11 @@ impl Collector for ServiceCollector {
             let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
         };
-        gauge("render_cache_bytes", "Bytes the render cache holds.", stats.cache_bytes_now)?;
+        gauge(
+            "render_cache_bytes",
+            "Bytes the render cache holds.",
+            stats.cache_bytes_now,
+        )?;
         gauge(
             "render_cache_entries",
             "Renditions the render cache holds.",
@@ -179,7 +199,11 @@ impl Collector for ServiceCollector {
         )?;
         if let Some(proxy) = &self.proxy {
             let proxy = proxy.stats();
-            gauge("proxy_cache_bytes", "Bytes the proxy's render cache holds.", proxy.cache_bytes_now)?;
+            gauge(
+                "proxy_cache_bytes",
+                "Bytes the proxy's render cache holds.",
+                proxy.cache_bytes_now,
+            )?;
             gauge(
                 "proxy_originals",
                 "Fetched originals (and remembered misses) the proxy holds.",

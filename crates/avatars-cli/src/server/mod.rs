@@ -15,3 +15,53 @@ pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod observe;
 pub(crate) mod tls;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::server::graceful::GracefulShutdown;
+
+use crate::commands::shutdown_signal;
+use listen::{Listener, accept_loop};
+
+/// Serves every listener until Ctrl-C or SIGTERM; then closes them (no new connections), lets
+/// the requests in flight finish for at most `bound`, and returns.
+pub(crate) async fn run_until_shutdown(listeners: Vec<Listener>, bound: Duration) {
+    let graceful = Arc::new(GracefulShutdown::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            tokio::spawn(accept_loop(
+                listener,
+                Arc::clone(&graceful),
+                stopped.clone(),
+            ))
+        })
+        .collect();
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    for accept in loops {
+        let _ = accept.await;
+    }
+    // The accept loops hold the only other references, and they have ended.
+    let Ok(graceful) = Arc::try_unwrap(graceful) else {
+        return;
+    };
+    let open = graceful.count();
+    if open > 0 {
+        eprintln!(
+            "finishing {open} open connection(s) (at most {} s)",
+            bound.as_secs()
+        );
+    }
+    if tokio::time::timeout(bound, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        eprintln!(
+            "closing the connections still open after {} s",
+            bound.as_secs()
+        );
+    }
+}

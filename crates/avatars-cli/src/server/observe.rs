@@ -36,7 +36,9 @@ impl RateLimit {
     /// `per_second` requests a second on average per address, `burst` at once.
     pub(crate) fn new(per_second: NonZeroU32, burst: NonZeroU32) -> Arc<Self> {
         let limit = Arc::new(Self {
-            limiter: DefaultKeyedRateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            limiter: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(per_second).allow_burst(burst),
+            ),
             per_second: per_second.get(),
             burst: burst.get(),
         });
@@ -96,7 +98,11 @@ impl Observer {
 }
 
 /// The middleware: rate limit, then the request, then the log line and the metrics.
-pub(crate) async fn observe(State(observer): State<Observer>, request: Request, next: Next) -> Response {
+pub(crate) async fn observe(
+    State(observer): State<Observer>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let client = request
         .extensions()
@@ -119,14 +125,24 @@ pub(crate) async fn observe(State(observer): State<Observer>, request: Request, 
     };
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    observer.metrics.request(observer.listener, route, status, seconds);
+    observer
+        .metrics
+        .request(observer.listener, route, status, seconds);
     let bytes = response
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok())
         .and_then(|length| length.parse::<u64>().ok());
     let client = client.map(|client| client.to_string()).unwrap_or_default();
-    access_log(observer.log, method.as_str(), &target, status, bytes, seconds, &client);
+    access_log(
+        observer.log,
+        method.as_str(),
+        &target,
+        status,
+        bytes,
+        seconds,
+        &client,
+    );
     response
 }
 

@@ -19,7 +19,12 @@ const ALICE_SHA256: &str = "7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4
 /// A server with the admin listener and a token file; stderr piped.
 fn start(dir: &Path, extra: &[&str]) -> Server {
     std::fs::write(dir.join("tokens"), format!("# operators\n\n{TOKEN}\n")).unwrap();
-    let mut args = vec!["--admin-addr", "127.0.0.1:0", "--admin-token-file", "tokens"];
+    let mut args = vec![
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--admin-token-file",
+        "tokens",
+    ];
     args.extend_from_slice(extra);
     Server::start(AVATARS, dir, &args, true)
 }
@@ -45,8 +50,8 @@ fn json(response: &RawResponse) -> serde_json::Value {
         .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&response.body)))
 }
 
-/// The value of the first sample line of the metric `name` with all `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+/// The value of the first sample line of the metric `name` with all `labels`, as written.
+fn sample_text<'a>(metrics: &'a str, name: &str, labels: &[&str]) -> Option<&'a str> {
     metrics
         .lines()
         .filter(|line| !line.starts_with('#'))
@@ -55,13 +60,25 @@ fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
             (series == name || series.starts_with(&format!("{name}{{")))
                 && labels.iter().all(|label| series.contains(label))
         })
-        .map_or(0.0, |line| line.rsplit_once(' ').unwrap().1.parse().unwrap())
+        .map(|line| line.rsplit_once(' ').unwrap().1)
+}
+
+/// A counter or gauge that counts things (0 when the series does not exist yet).
+fn count(metrics: &str, name: &str, labels: &[&str]) -> u64 {
+    sample_text(metrics, name, labels).map_or(0, |value| value.parse().unwrap())
+}
+
+/// A sample in seconds or bytes.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    sample_text(metrics, name, labels).map_or(0.0, |value| value.parse().unwrap())
 }
 
 #[test]
 fn metrics_count_requests_renders_and_cache_hits() {
     let dir = tempfile::tempdir().unwrap();
-    images::bands(60, 60).save(dir.path().join("alice.png")).unwrap();
+    images::bands(60, 60)
+        .save(dir.path().join("alice.png"))
+        .unwrap();
     let server = start(dir.path(), &["--email", "alice@example.org=alice.png"]);
     let addr = server.admin_addr.clone().unwrap();
     let health = raw_http::get(&addr, "/healthz");
@@ -70,97 +87,197 @@ fn metrics_count_requests_renders_and_cache_hits() {
 
     let scrape = || String::from_utf8(raw_http::get(&addr, "/metrics").body).unwrap();
     let before = scrape();
-    assert!(before.ends_with("# EOF\n"), "OpenMetrics text ends with # EOF");
+    assert!(
+        before.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
     let avatar_200 = ["listener=\"http\"", "route=\"avatar\"", "status=\"200\""];
-    assert_eq!(sample(&before, "avatars_http_requests_total", &avatar_200), 0.0);
+    assert_eq!(
+        count(&before, "avatars_http_requests_total", &avatar_200),
+        0
+    );
     for _ in 0..3 {
         assert_eq!(server.get(&format!("/avatar/{ALICE_MD5}?s=32")).status, 200);
     }
     assert_eq!(server.get("/nowhere").status, 404);
     let after = scrape();
-    assert_eq!(sample(&after, "avatars_http_requests_total", &avatar_200), 3.0);
+    assert_eq!(count(&after, "avatars_http_requests_total", &avatar_200), 3);
     assert_eq!(
-        sample(&after, "avatars_http_requests_total", &["route=\"other\"", "status=\"404\""]),
-        1.0
+        count(
+            &after,
+            "avatars_http_requests_total",
+            &["route=\"other\"", "status=\"404\""]
+        ),
+        1
     );
     assert_eq!(
-        sample(&after, "avatars_http_request_duration_seconds_count", &["route=\"avatar\""]),
-        3.0
+        count(
+            &after,
+            "avatars_http_request_duration_seconds_count",
+            &["route=\"avatar\""]
+        ),
+        3
     );
-    assert_eq!(sample(&after, "avatars_renders_total", &[]), 1.0);
-    assert_eq!(sample(&after, "avatars_render_cache_misses_total", &[]), 1.0);
-    assert_eq!(sample(&after, "avatars_render_cache_hits_total", &[]), 2.0);
+    assert_eq!(count(&after, "avatars_renders_total", &[]), 1);
+    assert_eq!(count(&after, "avatars_render_cache_misses_total", &[]), 1);
+    assert_eq!(count(&after, "avatars_render_cache_hits_total", &[]), 2);
     assert!(sample(&after, "avatars_render_seconds_total", &[]) > 0.0);
     assert!(sample(&after, "avatars_render_cache_bytes", &[]) > 0.0);
-    assert_eq!(sample(&after, "avatars_index_entries", &[]), 1.0);
-    assert_eq!(sample(&after, "avatars_store_errors_total", &[]), 0.0);
+    assert_eq!(count(&after, "avatars_index_entries", &[]), 1);
+    assert_eq!(count(&after, "avatars_store_errors_total", &[]), 0);
     // The scrape itself is counted on the admin listener, and the admin listener's
     // connection is open while it is answered.
-    assert!(sample(&after, "avatars_http_requests_total", &["listener=\"admin\"", "route=\"metrics\""]) >= 1.0);
-    assert!(sample(&after, "avatars_connections_open", &["listener=\"admin\""]) >= 1.0);
+    assert!(
+        count(
+            &after,
+            "avatars_http_requests_total",
+            &["listener=\"admin\"", "route=\"metrics\""]
+        ) >= 1
+    );
+    assert!(count(&after, "avatars_connections_open", &["listener=\"admin\""]) >= 1);
 }
 
+/// The error message of a JSON error answer.
+fn error_of(response: &RawResponse) -> String {
+    json(response)["error"].as_str().unwrap().to_owned()
+}
+
+/// 401 without a bearer token (checked before the body is read), 403 with a wrong one, on
+/// every route of the API; nothing is stored.
 #[test]
-fn the_management_api_answers_every_status_it_documents() {
+fn the_management_api_refuses_requests_without_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let png = images::png(&images::bands(50, 40));
+    let path = format!("/v1/avatars/{ALICE}");
+    for headers in [String::new(), "Authorization: Basic YTpi\r\n".to_owned()] {
+        let refused = admin(&server, "PUT", &path, &headers, &png);
+        assert_eq!(refused.status, 401, "{headers:?}");
+        assert_eq!(refused.header("www-authenticate"), Some("bearer"));
+        assert!(error_of(&refused).contains("Bearer TOKEN"));
+    }
+    let wrong = admin(
+        &server,
+        "PUT",
+        &path,
+        &bearer("correct-horse-battery-staple-0124"),
+        &png,
+    );
+    assert_eq!(wrong.status, 403);
+    assert_eq!(json(&wrong)["status"], 403);
+    for (method, target) in [("GET", "/v1/avatars"), ("DELETE", path.as_str())] {
+        assert_eq!(
+            admin(&server, method, target, "", b"").status,
+            401,
+            "{method}"
+        );
+        assert_eq!(
+            admin(&server, method, target, &bearer("x"), b"").status,
+            403,
+            "{method}"
+        );
+    }
+    assert_eq!(
+        server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status,
+        404,
+        "nothing stored"
+    );
+}
+
+/// 415 for a non-image, 413 over the limit, 422 for a broken image, 400 for a bad identity;
+/// none of them stores anything.
+#[test]
+fn the_management_api_refuses_bad_uploads_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let png = images::png(&images::bands(50, 40));
+    let path = format!("/v1/avatars/{ALICE}");
+    let not_image = admin(&server, "PUT", &path, &bearer(TOKEN), b"just some text");
+    assert_eq!(not_image.status, 415);
+    assert!(error_of(&not_image).contains("PNG, JPEG, GIF or WebP"));
+    let huge = vec![0u8; (8 << 20) + 1];
+    let too_large = admin(&server, "PUT", &path, &bearer(TOKEN), &huge);
+    assert_eq!(too_large.status, 413);
+    assert!(error_of(&too_large).contains("8388608 bytes"));
+    let broken = admin(&server, "PUT", &path, &bearer(TOKEN), &png[..png.len() / 2]);
+    assert_eq!(broken.status, 422);
+    let bad = admin(
+        &server,
+        "PUT",
+        "/v1/avatars/not-an-address",
+        &bearer(TOKEN),
+        &png,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(json(&bad)["error"].is_string());
+    assert_eq!(
+        server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status,
+        404,
+        "nothing stored by refusals"
+    );
+    let unknown = admin(&server, "GET", "/v2/whatever", "", b"");
+    assert_eq!(unknown.status, 404);
+    assert!(error_of(&unknown).contains("/v1/avatars"));
+}
+
+/// 201 for a new avatar (served at once), 200 when replaced, the list a page at a time, 204
+/// for a removal (gone at once) and 404 for the second; the access log has every request and
+/// never the token.
+#[test]
+fn the_management_api_stores_lists_and_removes() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), &["--log-format", "json"]);
     let png = images::png(&images::bands(50, 40));
     let path = format!("/v1/avatars/{ALICE}");
-
-    // 401 without a token (and before the body is read), 403 with a wrong one.
-    for headers in ["".to_owned(), "Authorization: Basic YTpi\r\n".to_owned()] {
-        let refused = admin(&server, "PUT", &path, &headers, &png);
-        assert_eq!(refused.status, 401, "{headers:?}");
-        assert_eq!(refused.header("www-authenticate"), Some("bearer"));
-        assert!(json(&refused)["error"].as_str().unwrap().contains("Bearer TOKEN"));
-    }
-    let wrong = admin(&server, "PUT", &path, &bearer("correct-horse-battery-staple-0124"), &png);
-    assert_eq!(wrong.status, 403);
-    assert_eq!(json(&wrong)["status"], 403);
-    for (method, target) in [("GET", "/v1/avatars"), ("DELETE", path.as_str())] {
-        assert_eq!(admin(&server, method, target, "", b"").status, 401, "{method}");
-        assert_eq!(admin(&server, method, target, &bearer("x"), b"").status, 403, "{method}");
-    }
-    assert_eq!(server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status, 404, "nothing stored");
-
-    // 415 for a non-image, 413 over the limit, 422 for a broken image, 400 for a bad identity.
-    let not_image = admin(&server, "PUT", &path, &bearer(TOKEN), b"just some text");
-    assert_eq!(not_image.status, 415);
-    assert!(json(&not_image)["error"].as_str().unwrap().contains("PNG, JPEG, GIF or WebP"));
-    let huge = vec![0u8; (8 << 20) + 1];
-    let too_large = admin(&server, "PUT", &path, &bearer(TOKEN), &huge);
-    assert_eq!(too_large.status, 413);
-    assert!(json(&too_large)["error"].as_str().unwrap().contains("8388608 bytes"));
-    let broken = admin(&server, "PUT", &path, &bearer(TOKEN), &png[..png.len() / 2]);
-    assert_eq!(broken.status, 422);
-    let bad = admin(&server, "PUT", "/v1/avatars/not-an-address", &bearer(TOKEN), &png);
-    assert_eq!(bad.status, 400);
-    assert!(json(&bad)["error"].is_string());
-    assert_eq!(server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status, 404, "nothing stored by refusals");
-
-    // 201 for a new avatar, served at once; 200 when replaced.
     let created = admin(&server, "PUT", &path, &bearer(TOKEN), &png);
     assert_eq!(created.status, 201);
     let body = json(&created);
     assert_eq!(body["identity"], ALICE);
     assert_eq!(body["sha256"], ALICE_SHA256);
     assert_eq!(body["md5"], ALICE_MD5);
-    assert_eq!((body["width"].as_u64(), body["height"].as_u64()), (Some(50), Some(40)));
+    assert_eq!(
+        (body["width"].as_u64(), body["height"].as_u64()),
+        (Some(50), Some(40))
+    );
     assert_eq!(body["format"], "png");
-    assert_eq!(server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status, 200);
-    assert_eq!(server.get(&format!("/avatar/{ALICE_SHA256}?d=404")).status, 200);
-    let replaced = admin(&server, "PUT", &path, &bearer(TOKEN), &images::png(&images::solid(30, 30, [1, 2, 3])));
+    assert_eq!(
+        server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status,
+        200
+    );
+    assert_eq!(
+        server.get(&format!("/avatar/{ALICE_SHA256}?d=404")).status,
+        200
+    );
+    let replaced = admin(
+        &server,
+        "PUT",
+        &path,
+        &bearer(TOKEN),
+        &images::png(&images::solid(30, 30, [1, 2, 3])),
+    );
     assert_eq!(replaced.status, 200);
 
     // The list, a page at a time.
     for name in ["bob", "carol"] {
-        let stored = admin(&server, "PUT", &format!("/v1/avatars/{name}@example.org"), &bearer(TOKEN), &png);
+        let stored = admin(
+            &server,
+            "PUT",
+            &format!("/v1/avatars/{name}@example.org"),
+            &bearer(TOKEN),
+            &png,
+        );
         assert_eq!(stored.status, 201);
     }
     let mut seen = Vec::new();
     let mut after = String::new();
     loop {
-        let page = admin(&server, "GET", &format!("/v1/avatars?limit=2{after}"), &bearer(TOKEN), b"");
+        let page = admin(
+            &server,
+            "GET",
+            &format!("/v1/avatars?limit=2{after}"),
+            &bearer(TOKEN),
+            b"",
+        );
         assert_eq!(page.status, 200);
         let page = json(&page);
         for entry in page["avatars"].as_array().unwrap() {
@@ -172,28 +289,46 @@ fn the_management_api_answers_every_status_it_documents() {
             None => break,
         }
     }
-    assert_eq!(seen, ["alice@example.org", "bob@example.org", "carol@example.org"]);
+    assert_eq!(
+        seen,
+        ["alice@example.org", "bob@example.org", "carol@example.org"]
+    );
     for query in ["limit=0", "limit=1001", "limit=x"] {
-        let refused = admin(&server, "GET", &format!("/v1/avatars?{query}"), &bearer(TOKEN), b"");
+        let refused = admin(
+            &server,
+            "GET",
+            &format!("/v1/avatars?{query}"),
+            &bearer(TOKEN),
+            b"",
+        );
         assert_eq!(refused.status, 400, "{query}");
-        assert!(json(&refused)["error"].as_str().unwrap().contains("limit"), "{query}");
+        assert!(error_of(&refused).contains("limit"), "{query}");
     }
 
     // 204 when removed (and gone from the public API at once), 404 the second time.
-    assert_eq!(admin(&server, "DELETE", &path, &bearer(TOKEN), b"").status, 204);
-    assert_eq!(server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status, 404);
+    assert_eq!(
+        admin(&server, "DELETE", &path, &bearer(TOKEN), b"").status,
+        204
+    );
+    assert_eq!(
+        server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status,
+        404
+    );
     let again = admin(&server, "DELETE", &path, &bearer(TOKEN), b"");
     assert_eq!(again.status, 404);
-    assert!(json(&again)["error"].as_str().unwrap().contains("nothing is stored"));
-    let unknown = admin(&server, "GET", "/v2/whatever", "", b"");
-    assert_eq!(unknown.status, 404);
-    assert!(json(&unknown)["error"].as_str().unwrap().contains("/v1/avatars"));
+    assert!(error_of(&again).contains("nothing is stored"));
 
     // Every request is in the access log, and the token never is.
     server.stop("TERM");
     let log = server.log();
-    assert!(log.contains("\"path\":\"/v1/avatars/alice@example.org\""), "{log}");
-    assert!(!log.contains(TOKEN) && !log.to_lowercase().contains("authorization"), "{log}");
+    assert!(
+        log.contains("\"path\":\"/v1/avatars/alice@example.org\""),
+        "{log}"
+    );
+    assert!(
+        !log.contains(TOKEN) && !log.to_lowercase().contains("authorization"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -207,11 +342,22 @@ fn a_token_file_without_a_usable_token_is_refused_at_start() {
         file.write_all(text.as_bytes()).unwrap();
         let output = std::process::Command::new(AVATARS)
             .current_dir(dir.path())
-            .args(["serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--admin-token-file", "tokens"])
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--admin-token-file",
+                "tokens",
+            ])
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{text:?}");
         let message = crate::stderr(&output);
-        assert!(message.contains(says) && message.contains("tokens"), "{message}");
+        assert!(
+            message.contains(says) && message.contains("tokens"),
+            "{message}"
+        );
     }
 }

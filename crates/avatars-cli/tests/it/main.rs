@@ -7,6 +7,7 @@ mod admin;
 mod cli;
 mod faults;
 mod hostile;
+mod limits;
 mod prosody;
 mod proxy;
 mod serve;

@@ -121,9 +121,21 @@ fn openssl_rsa_key(dir: &Path) -> (String, String) {
             .args(args)
             .output()
             .expect("openssl is installed");
-        assert!(output.status.success(), "openssl {args:?}: {}", stderr(&output));
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr(&output)
+        );
     };
-    run(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa8.pem"]);
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        "rsa8.pem",
+    ]);
     // The old PKCS#1 form (BEGIN RSA PRIVATE KEY), which many certificate tools still write.
     run(&["rsa", "-in", "rsa8.pem", "-traditional", "-out", "rsa1.pem"]);
     (
@@ -164,7 +176,10 @@ fn https_answers_http1_and_http2_for_every_key_type() {
             "{name}: HTTP/1.1"
         );
         // The plain listener goes on beside it.
-        assert_eq!(server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status, 200);
+        assert_eq!(
+            server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status,
+            200
+        );
     }
 }
 
@@ -180,7 +195,11 @@ fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
         ("cert.pem", "key.pem", "does not go with cert.pem"),
         ("empty.pem", "key.pem", "holds no certificate"),
         ("cert.pem", "empty.pem", "no usable private key"),
-        ("missing.pem", "key.pem", "cannot read the certificate chain"),
+        (
+            "missing.pem",
+            "key.pem",
+            "cannot read the certificate chain",
+        ),
     ] {
         let output = Command::new(AVATARS)
             .current_dir(dir.path())
@@ -203,7 +222,13 @@ fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
     }
     // --tls-addr needs both files; the files need --tls-addr.
     let output = Command::new(AVATARS)
-        .args(["serve", "--tls-addr", "127.0.0.1:0", "--tls-cert", "cert.pem"])
+        .args([
+            "serve",
+            "--tls-addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+        ])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -302,7 +327,10 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
     assert_eq!(status_of(&mut after).await, 200);
     server.stop("TERM");
     let log = server.log();
-    assert!(log.contains("reloaded the TLS certificate from cert.pem"), "{log}");
+    assert!(
+        log.contains("reloaded the TLS certificate from cert.pem"),
+        "{log}"
+    );
     assert!(
         log.contains("kept the TLS certificate in use") && log.contains("does not go with"),
         "{log}"
