@@ -30,6 +30,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "HTTP tools (curl and openssl from apt, schemathesis in a venv, when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-api-tools.sh"],
+        env: &[],
+    },
+    Step {
         name: "format check",
         program: None,
         args: &["fmt", "--all", "--check"],
@@ -60,6 +66,12 @@ const CI_STEPS: &[Step] = &[
         name: "conformance (in process, avatars serve/url over TCP, avatars xmpp as a component)",
         program: None,
         args: &["xtask", "conformance"],
+        env: &[],
+    },
+    Step {
+        name: "admin API against docs/admin-openapi.yaml (schemathesis)",
+        program: None,
+        args: &["xtask", "schemathesis"],
         env: &[],
     },
     Step {

@@ -10,12 +10,11 @@
 //! fails the task.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::process::{Running, start_server, wait_bounded};
-use crate::workspace_root;
 
 const SECRET: &str = "conformance-secret";
 const DOMAIN: &str = "avatars.conformance.test";
@@ -38,25 +37,10 @@ pub(crate) fn conformance() -> ExitCode {
 }
 
 fn run() -> Result<bool, String> {
-    let root = workspace_root();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    // Built as `cargo test` builds them (the same features, so after `cargo test` in
-    // `cargo xtask ci` this is a no-op rather than a second build of half the dependencies).
-    eprintln!("xtask conformance: building avatar-conformance and avatars ...");
-    let status = Command::new(&cargo)
-        .current_dir(&root)
-        .args(["test", "--quiet", "--locked", "--workspace", "--no-run"])
-        .status()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
-    if !status.success() {
-        return Err(format!("the build failed ({status})"));
-    }
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = target_dir.join("debug");
+    let bin = crate::process::build_test_binaries("xtask conformance")?;
     let suite = bin.join("avatar-conformance");
     let avatars = bin.join("avatars");
-    let work = target_dir.join("conformance");
+    let work = bin.with_file_name("conformance");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|err| format!("creating {}: {err}", work.display()))?;
 

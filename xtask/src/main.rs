@@ -13,6 +13,8 @@
 //!   time per response format with the 2048 px costs; results in `target/bench/`, exit 1 when a
 //!   target is not met. Not part of `ci`: it takes minutes and
 //!   wants a quiet machine.
+//! - `schemathesis` (`schemathesis.rs`): the admin listener's management API checked by
+//!   schemathesis against `docs/admin-openapi.yaml`. Part of `ci`.
 //! - `fuzz` (`fuzz.rs`): the cargo-fuzz targets of `fuzz/`, N seconds each, on stable.
 //! - `gallery --out DIR` (`gallery.rs`): an HTML page of every default-image generator, and
 //!   `d=initials` in a dozen scripts.
@@ -27,6 +29,7 @@ mod conformance;
 mod fuzz;
 mod gallery;
 mod process;
+mod schemathesis;
 #[cfg(test)]
 mod tidy;
 mod walk;
@@ -55,6 +58,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Each cargo-fuzz target for N seconds; a crash in fuzz/artifacts/ fails the task.
     Fuzz(fuzz::FuzzArgs),
+    /// The admin API against docs/admin-openapi.yaml with schemathesis (installed by
+    /// scripts/ensure-api-tools.sh).
+    Schemathesis,
     /// An HTML page with every default-image generator.
     Gallery {
         /// Where to write the page and its images.
@@ -70,6 +76,7 @@ fn main() -> ExitCode {
         Task::Bench(options) => bench::bench(&options),
         Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::Gallery { out } => gallery::gallery(&out),
+        Task::Schemathesis => schemathesis::schemathesis(),
     }
 }
 

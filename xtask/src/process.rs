@@ -1,9 +1,29 @@
 //! Child processes of the tasks: killed when dropped, waited for with a bound.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Builds what `cargo test` builds (the same features, so after `cargo test` in `cargo xtask
+/// ci` this is a no-op rather than a second build of half the dependencies), saying so as
+/// `task`; returns the directory of the debug binaries (`avatars`, `avatar-conformance`).
+pub(crate) fn build_test_binaries(task: &str) -> Result<PathBuf, String> {
+    let root = crate::workspace_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("{task}: building avatar-conformance and avatars ...");
+    let status = Command::new(&cargo)
+        .current_dir(&root)
+        .args(["test", "--quiet", "--locked", "--workspace", "--no-run"])
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if !status.success() {
+        return Err(format!("the build failed ({status})"));
+    }
+    let target_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    Ok(target_dir.join("debug"))
+}
 
 /// Kills the child when dropped, so a failing step never leaves a server behind.
 pub(crate) struct Running(pub(crate) Child);
