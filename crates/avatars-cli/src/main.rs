@@ -8,6 +8,8 @@
 //! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
+//! avatars serve --tls-addr 0.0.0.0:443 --tls-cert FILE --tls-key FILE   (HTTPS; SIGHUP reloads)
+//! avatars serve --admin-addr 127.0.0.1:9090 --admin-token-file FILE   (metrics, health, management API)
 //! avatars serve --config FILE          (every serve flag, in TOML; flags override the file)
 //! avatars config check FILE
 //! ```

@@ -237,22 +237,27 @@ fn every_request_gets_an_access_log_line_and_a_refused_default_says_why() {
     );
 }
 
-/// `serve --config FILE`: the file's settings apply, flags override them, and the example in
-/// `docs/` is a valid file; `config check` names an unknown key (with a suggestion) or a bad
+/// `serve --config FILE`: the file's settings apply, flags override them, and the examples in
+/// `docs/` and `deploy/` are valid files; `config check` names an unknown key (with a suggestion) or a bad
 /// value and exits 2.
 #[test]
 fn a_config_file_holds_the_flags_and_flags_override_it() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/serve.example.toml");
-    let checked = Command::new(AVATARS)
-        .args(["config", "check", example])
-        .output()
-        .unwrap();
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    assert!(String::from_utf8_lossy(&checked.stdout).contains(": ok,"));
+    // The commented example, and the one deploy/avatars.service reads.
+    for example in [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/serve.example.toml"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/serve.toml"),
+    ] {
+        let checked = Command::new(AVATARS)
+            .args(["config", "check", example])
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        assert!(String::from_utf8_lossy(&checked.stdout).contains(": ok,"));
+    }
 
     let dir = folder_with_george();
     std::fs::write(
