@@ -1,6 +1,6 @@
 //! `avatars proxy-key`, `avatars proxy-url` and `avatars serve --proxy-key-file`, end to end:
 //! one `avatars serve` holds alice@a.test's picture, the fake DNS points `_avatars._tcp.a.test`
-//! at it, and a second `avatars serve` proxies it.
+//! at it, and a second `avatars serve` proxies it (and counts it in its metrics).
 
 use avatar_discovery::fake_dns::FakeDns;
 use test_support::images;
@@ -60,6 +60,8 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
             // Loopback only: the central server is a closed port here.
             "--proxy-central",
             "http://127.0.0.1:1/avatar/",
+            "--admin-addr",
+            "127.0.0.1:0",
         ],
         false,
     );
@@ -105,4 +107,23 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
     let nobody = stdout(&nobody);
     let path = &nobody.trim()[nobody.find("/proxy/").unwrap()..];
     assert_eq!(proxy.get(path).status, 404);
+
+    // The admin listener's metrics count the proxy's two fetches from a.test's server: alice's
+    // picture, and nobody's 404, which is an answer, not a failure.
+    let metrics = test_support::raw_http::get(proxy.admin_addr.as_deref().unwrap(), "/metrics");
+    let metrics = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        metrics.contains("\navatars_proxy_fetches_total 2\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\navatars_proxy_fetch_failures_total 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "avatars_http_requests_total{listener=\"http\",route=\"proxy\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
 }
