@@ -361,3 +361,37 @@ fn a_token_file_without_a_usable_token_is_refused_at_start() {
         );
     }
 }
+
+/// `/healthz` is 503 with `Retry-After` while the store cannot be read, and 200 again once it
+/// can, without a restart; the failed reads are counted as store errors.
+#[test]
+fn healthz_follows_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let addr = server.admin_addr.clone().unwrap();
+    assert_eq!(raw_http::get(&addr, "/healthz").status, 200);
+    // The folder of MD5 pointers becomes a file: every MD5 lookup fails (ENOTDIR).
+    let pointers = dir.path().join("avatars-data/hashes/md5");
+    std::fs::rename(&pointers, dir.path().join("md5-aside")).unwrap();
+    std::fs::write(&pointers, "not a folder").unwrap();
+    let sick = raw_http::get(&addr, "/healthz");
+    assert_eq!(sick.status, 503);
+    assert_eq!(sick.header("retry-after"), Some("5"));
+    assert!(
+        error_of(&sick).contains("the store fails"),
+        "{}",
+        error_of(&sick)
+    );
+    assert_eq!(
+        server
+            .get("/avatar/00000000000000000000000000000001?d=404")
+            .status,
+        404,
+        "a failing store is answered as a miss"
+    );
+    let metrics = String::from_utf8(raw_http::get(&addr, "/metrics").body).unwrap();
+    assert_eq!(count(&metrics, "avatars_store_errors_total", &[]), 1);
+    std::fs::remove_file(&pointers).unwrap();
+    std::fs::rename(dir.path().join("md5-aside"), &pointers).unwrap();
+    assert_eq!(raw_http::get(&addr, "/healthz").status, 200);
+}
