@@ -28,24 +28,8 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
     let dns = FakeDns::start(&[&zone]).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("proxy.key");
+    let key = new_key(dir.path());
     let key_text = key.to_str().unwrap();
-    let written = avatars(&["proxy-key", "--out", key_text]);
-    assert!(
-        written.status.success(),
-        "{}",
-        String::from_utf8_lossy(&written.stderr)
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "the key is its owner's alone");
-    }
-    let again = avatars(&["proxy-key", "--out", key_text]);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("not overwriting"));
-
     let nameserver = dns.addr().to_string();
     let proxy = Server::start(
         AVATARS,
@@ -126,4 +110,27 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
         ),
         "{metrics}"
     );
+}
+
+/// `avatars proxy-key --out DIR/proxy.key`: the key is its owner's alone, and never overwritten.
+fn new_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let key = dir.join("proxy.key");
+    let key_text = key.to_str().unwrap();
+    let written = avatars(&["proxy-key", "--out", key_text]);
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the key is its owner's alone");
+    }
+    let again = avatars(&["proxy-key", "--out", key_text]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not overwriting"));
+
+    key
 }
