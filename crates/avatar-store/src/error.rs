@@ -65,12 +65,39 @@ pub enum StoreError {
         path: PathBuf,
     },
 
+    /// The store cannot be reached now (its database is down, or did not answer in time): a
+    /// transient failure, worth retrying later. A server answers it with 503 and
+    /// `Retry-After`.
+    #[error("the store is unavailable: {0}; retry later")]
+    Unavailable(String),
+
+    /// The store's backend refused an operation (a database error other than being
+    /// unreachable).
+    #[error("the store's database failed: {0}")]
+    Backend(String),
+
+    /// The store's address (a `postgres://` URL) is not usable.
+    #[error("{url}: {reason}")]
+    InvalidUrl {
+        /// The URL, with any password removed.
+        url: String,
+        /// What is wrong, and what is accepted.
+        reason: String,
+    },
+
     /// A blocking task was cancelled or panicked.
     #[error("store task failed: {0}")]
     Task(String),
 }
 
 impl StoreError {
+    /// Whether the failure is transient (the store is unreachable now): a caller answers
+    /// "try again later" rather than "not found" or "broken".
+    #[must_use]
+    pub const fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

@@ -447,7 +447,9 @@ impl Store for FsStore {
         self.blocking(|store| store.list_blocking()).await
     }
 
-    fn generation(&self) -> Option<u64> {
+    /// The same for every hash: a write changes it for all (other processes' writes are seen
+    /// only as "something changed", through the marker).
+    fn generation(&self, _hash: &AvatarHash) -> Option<u64> {
         let changes = &*self.changes;
         let now = millis(changes.opened.elapsed());
         let checked = changes.checked_at_ms.load(Ordering::Acquire);

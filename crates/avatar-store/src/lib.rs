@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod changes;
 mod error;
 mod fs;
 mod memory;
@@ -38,6 +39,7 @@ use avatar_proto::{AvatarHash, Identity};
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 
+pub use changes::ChangeCounters;
 pub use error::StoreError;
 pub use fs::FsStore;
 pub use memory::MemoryStore;
@@ -119,18 +121,23 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored avatar, sorted by identity.
     fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
 
-    /// A number that changes after every [`put`](Store::put) and [`remove`](Store::remove), so
-    /// a cache in front of the store knows when what it learned may be out of date. It is read
-    /// on every request, so it must be cheap (no I/O on most calls).
+    /// A number that changes whenever what `hash` finds may have changed (after a
+    /// [`put`](Store::put) or [`remove`](Store::remove) of an identity publishing it, or of
+    /// anything, as the store can tell), so a cache in front of the store knows when what it
+    /// learned about `hash` may be out of date. It is read on every request, so it must be
+    /// cheap (no I/O on most calls).
     ///
     /// A cache must take the generation *before* asking the store and keep an answer only
     /// while the generation is unchanged: then an answer read just before a change is never
     /// kept past it.
     ///
     /// `None` (the default) means the store cannot tell, and nothing is cached in front of it.
-    /// [`MemoryStore`] changes it on every write; [`FsStore`] also notices writes by other
-    /// processes (such as `avatars import`) within [`FsStore::external_writes_check`].
-    fn generation(&self) -> Option<u64> {
+    /// [`MemoryStore`] tracks each hash ([`ChangeCounters`]), so a write leaves what a cache
+    /// knows about other identities valid; [`FsStore`] changes every hash's generation on a
+    /// write, and also notices writes by other processes (such as `avatars import`) within
+    /// [`FsStore::external_writes_check`].
+    fn generation(&self, hash: &AvatarHash) -> Option<u64> {
+        let _ = hash;
         None
     }
 }
@@ -171,7 +178,7 @@ impl<S: Store> Store for Arc<S> {
         (**self).list()
     }
 
-    fn generation(&self) -> Option<u64> {
-        (**self).generation()
+    fn generation(&self, hash: &AvatarHash) -> Option<u64> {
+        (**self).generation(hash)
     }
 }

@@ -1,20 +1,19 @@
 //! A store in memory.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use avatar_proto::{AvatarHash, Identity};
 use bytes::Bytes;
 
-use crate::{Store, StoreError, StoredEntry, StoredImage};
+use crate::{ChangeCounters, Store, StoreError, StoredEntry, StoredImage};
 
 /// Avatars in a map, gone when dropped. Cheap reads; every operation is atomic.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
-    /// Bumped after every write, while the write lock is still held.
-    generation: AtomicU64,
+    /// Bumped for each hash a write touches, while the write lock is still held.
+    changes: ChangeCounters,
 }
 
 #[derive(Debug, Default)]
@@ -52,12 +51,12 @@ impl Store for MemoryStore {
         for identity in identities {
             for hash in identity.published_hashes() {
                 state.by_hash.insert(hash, identity.as_str().to_owned());
+                self.changes.changed(&hash);
             }
             state
                 .by_identity
                 .insert(identity.as_str().to_owned(), image.clone());
         }
-        self.generation.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -73,9 +72,9 @@ impl Store for MemoryStore {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         for hash in identity.published_hashes() {
             state.by_hash.remove(&hash);
+            self.changes.changed(&hash);
         }
         let removed = state.by_identity.remove(identity.as_str()).is_some();
-        self.generation.fetch_add(1, Ordering::Release);
         Ok(removed)
     }
 
@@ -91,7 +90,7 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn generation(&self) -> Option<u64> {
-        Some(self.generation.load(Ordering::Acquire))
+    fn generation(&self, hash: &AvatarHash) -> Option<u64> {
+        Some(self.changes.generation(hash))
     }
 }

@@ -25,6 +25,11 @@ pub(crate) enum Answer {
     NotFound,
     /// A 302 to a trusted default URL or to the upstream server.
     Redirect { location: String },
+    /// The store is unreachable now ([`StoreError::is_unavailable`]): 503 with `Retry-After`,
+    /// rather than a default that would say "no avatar" for someone who has one.
+    ///
+    /// [`StoreError::is_unavailable`]: avatar_store::StoreError::is_unavailable
+    Unavailable,
 }
 
 impl Answer {
@@ -91,7 +96,8 @@ pub(crate) fn stored_cached<St>(
 }
 
 /// The stored avatar at the requested size, or `None` (a miss, or an unreadable or corrupt
-/// file, which is logged and then treated as a miss). What the store says is remembered in the
+/// file, which is logged and then treated as a miss); [`Answer::Unavailable`] when the store
+/// cannot be reached now. What the store says is remembered in the
 /// index; the rendition is made once however many requests ask for it at the same time.
 pub(crate) async fn stored<St: Store>(
     shared: &Shared<St>,
@@ -99,7 +105,7 @@ pub(crate) async fn stored<St: Store>(
     accept: Option<&[u8]>,
 ) -> Option<Answer> {
     // Taken before the store is asked: an answer read just before a write is then never kept.
-    let generation = shared.store.generation();
+    let generation = shared.store.generation(&request.hash);
     match stored_cached(shared, request, accept, generation) {
         Cached::Hit(answer) => return Some(answer),
         Cached::NotStored => return None,
@@ -115,6 +121,11 @@ pub(crate) async fn stored<St: Store>(
         Ok(None) => {
             remember(Found::Nothing);
             return None;
+        }
+        Err(err) if err.is_unavailable() => {
+            shared.counters.store_error();
+            tracing::warn!(hash = %request.hash, error = %err, "the store is unavailable; answering 503");
+            return Some(Answer::Unavailable);
         }
         Err(err) => {
             shared.counters.store_error();

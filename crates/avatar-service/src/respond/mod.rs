@@ -113,7 +113,12 @@ fn cached_answer<St: Store>(
     accept: Option<&[u8]>,
 ) -> Option<Answer> {
     if !request.force_default {
-        match lookup::stored_cached(shared, request, accept, shared.store.generation()) {
+        match lookup::stored_cached(
+            shared,
+            request,
+            accept,
+            shared.store.generation(&request.hash),
+        ) {
             Cached::Hit(answer) => return Some(answer),
             Cached::NotStored if shared.upstream.is_off() => {}
             Cached::NotStored | Cached::Unknown => return None,

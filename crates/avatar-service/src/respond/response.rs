@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
-    IF_NONE_MATCH, LOCATION, VARY, X_CONTENT_TYPE_OPTIONS,
+    IF_NONE_MATCH, LOCATION, RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
@@ -65,6 +65,16 @@ fn from_answer(
             "no avatar for this hash\n",
             config.default_cache_control.clone(),
         ),
+        Answer::Unavailable => {
+            let mut response = static_text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the avatar store is unavailable; retry later\n",
+            );
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            response
+        }
         Answer::Redirect { location } => {
             let mut response = common(StatusCode::FOUND, Bytes::new());
             let headers = response.headers_mut();
