@@ -1,0 +1,62 @@
+//! A PostgreSQL [`Store`](avatar_store::Store): any number of avatar servers in front of one
+//! database, each told of every change at once.
+//!
+//! ```no_run
+//! use avatar_proto::{HashAlgorithm, Identity};
+//! use avatar_store::Store as _;
+//! use avatar_store_postgres::PgStore;
+//! use bytes::Bytes;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // Creates (or migrates) its tables, and starts listening for other servers' changes.
+//! let store = PgStore::connect("postgres://avatars@db.internal/avatars").await?;
+//! let george = Identity::parse("george@example.com")?;
+//! store.put(&george, Bytes::from_static(b"\x89PNG...")).await?;
+//! assert!(store.contains(&george.hash(HashAlgorithm::Md5)).await?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What is where
+//!
+//! - **In the database** (schema version 1, created and migrated by [`PgStore::connect`] under
+//!   an advisory lock, so servers starting together do not race): `avatar_identities` holds
+//!   each identity's image whole, with its SHA-256 (`content`); `avatar_hashes` maps every
+//!   published hash (MD5 and SHA-256 of an email, the four SHA-256 variants of an OpenID URL)
+//!   to its identity; `avatar_schema` holds the version. A put or remove is one transaction,
+//!   so a reader on any server sees the old avatar or the new one, whole.
+//! - **In each server's memory**: what the service remembers per hash (its index) and its
+//!   rendered pictures, keyed by the image's digest. The store only keeps
+//!   [`ChangeCounters`](avatar_store::ChangeCounters), the per-hash generations the service
+//!   checks those against.
+//!
+//! # What a server may have stale, and for how long
+//!
+//! Every put and remove sends `NOTIFY avatar_changes` with the hashes it touched, in the same
+//! transaction (so it is delivered exactly when the change is visible). Each server listens on
+//! a connection of its own and bumps the generation of exactly those hashes: its cached answers
+//! for them are dropped, and nothing else is. So a server has a hash stale only between
+//! another server's commit and the notification's arrival (a millisecond or two on a LAN;
+//! `cargo xtask bench --only store` measures it). Its own writes are seen at once.
+//!
+//! When the listening connection is lost, the server keeps answering from what it has cached
+//! (a database outage does not take cached avatars down), reconnects with backoff, and once
+//! it listens again treats everything it cached as unknown: a notification missed while it
+//! was away cannot leave a stale answer behind. Operations that need the database while it is
+//! down fail within the operation timeout (2 s by default) with
+//! [`StoreError::Unavailable`](avatar_store::StoreError::Unavailable), which the service
+//! answers with 503 and `Retry-After`.
+//!
+//! # Why tokio-postgres
+//!
+//! It is the async driver with first-class `LISTEN`/`NOTIFY` (its connection yields
+//! notifications as messages), no compile-time database and no macros; `deadpool-postgres`
+//! pools it. sqlx would do the queries too, but its listener is a separate abstraction and it
+//! brings far more to compile for five statements.
+
+mod listen;
+mod schema;
+mod store;
+
+pub use schema::SCHEMA_VERSION;
+pub use store::{PgStore, PgStoreBuilder, display_url};

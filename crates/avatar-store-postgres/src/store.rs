@@ -1,0 +1,424 @@
+//! [`PgStore`]: the [`Store`] methods as SQL, each within the operation timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use avatar_proto::{AvatarHash, Identity};
+use avatar_store::{ChangeCounters, Store, StoreError, StoredEntry, StoredImage};
+use bytes::Bytes;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use sha2::{Digest as _, Sha256};
+use tokio_postgres::NoTls;
+
+use crate::{listen, schema};
+
+/// The notification channel every server listens on.
+pub(crate) const CHANNEL: &str = "avatar_changes";
+
+/// PostgreSQL keeps a notification's payload under 8000 bytes: hashes are sent in chunks of
+/// at most this many hex characters.
+const PAYLOAD_LIMIT: usize = 7_000;
+
+/// Avatars in a PostgreSQL database, shared by every server connected to it. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pool: Pool,
+    pub(crate) changes: ChangeCounters,
+    timeout: Duration,
+    /// The URL without its password, for messages.
+    pub(crate) url: String,
+    /// Whether the listening connection is up (set by [`listen::follow`]).
+    pub(crate) following: tokio::sync::watch::Sender<bool>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.shared.url)
+            .field("timeout", &self.shared.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`PgStore`]; [`PgStore::connect`] uses the defaults.
+#[derive(Debug, Clone)]
+pub struct PgStoreBuilder {
+    url: String,
+    pool_size: usize,
+    timeout: Duration,
+}
+
+impl PgStoreBuilder {
+    /// At most `size` connections in the pool (16 by default), besides the listening one.
+    #[must_use]
+    pub const fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// How long one operation (waiting for a connection included) may take before it fails
+    /// with [`StoreError::Unavailable`] (2 s by default): a database that went away costs a
+    /// request this much, never a hang.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects, creates or migrates the schema, and starts listening for changes.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`] for a URL that is not a PostgreSQL connection string;
+    /// [`StoreError::Unavailable`] when the database cannot be reached;
+    /// [`StoreError::Backend`] when it refuses the schema (or holds a newer one).
+    pub async fn connect(self) -> Result<PgStore, StoreError> {
+        let shown = display_url(&self.url);
+        let mut config =
+            self.url
+                .parse::<tokio_postgres::Config>()
+                .map_err(|err| StoreError::InvalidUrl {
+                    url: shown.clone(),
+                    reason: format!(
+                        "{err}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+                    ),
+                })?;
+        config
+            .connect_timeout(self.timeout)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(10))
+            .application_name("avatars");
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.timeout))
+            .create_timeout(Some(self.timeout))
+            .recycle_timeout(Some(self.timeout))
+            .build()
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        {
+            let mut client = pool.get().await.map_err(|err| unavailable(&err))?;
+            schema::migrate(&mut client).await?;
+        }
+        let (following, mut followed) = tokio::sync::watch::channel(false);
+        let store = PgStore {
+            shared: Arc::new_cyclic(|weak| Shared {
+                pool,
+                changes: ChangeCounters::new(),
+                timeout: self.timeout,
+                url: shown,
+                following,
+                listener: tokio::spawn(listen::follow(weak.clone(), config)),
+            }),
+        };
+        // Returned once it follows other servers' changes (or, if that takes longer than the
+        // timeout, following them as soon as it can).
+        let _ = tokio::time::timeout(self.timeout, followed.wait_for(|up| *up)).await;
+        Ok(store)
+    }
+}
+
+impl PgStore {
+    /// Settings to change before connecting to `url` (`postgres://USER@HOST/DATABASE`).
+    #[must_use]
+    pub fn builder(url: &str) -> PgStoreBuilder {
+        PgStoreBuilder {
+            url: url.to_owned(),
+            pool_size: 16,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Connects to `url` with the defaults: see [`PgStoreBuilder::connect`].
+    ///
+    /// # Errors
+    /// As [`PgStoreBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::builder(url).connect().await
+    }
+
+    /// Whether it is following other servers' changes now (its listening connection is up).
+    /// While it is not, what the service cached keeps being served, and is treated as unknown
+    /// once it follows again.
+    #[must_use]
+    pub fn is_following(&self) -> bool {
+        *self.shared.following.borrow()
+    }
+
+    /// Runs `operation` on a pooled connection within the timeout.
+    async fn with_client<T>(
+        &self,
+        operation: impl AsyncFnOnce(&mut deadpool_postgres::Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let shared = &self.shared;
+        let work = async {
+            let mut client = shared.pool.get().await.map_err(|err| unavailable(&err))?;
+            operation(&mut client).await
+        };
+        tokio::time::timeout(shared.timeout, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "{} did not answer within {:?}",
+                    shared.url, shared.timeout
+                )))
+            })
+    }
+}
+
+impl Store for PgStore {
+    async fn get(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
+        let key = hash.as_bytes().to_vec();
+        self.with_client(async move |client| {
+            let row = client
+                .query_opt(
+                    "SELECT i.bytes, i.content FROM avatar_hashes h \
+                     JOIN avatar_identities i USING (identity) WHERE h.hash = $1",
+                    &[&key],
+                )
+                .await
+                .map_err(database_error)?;
+            Ok(row.map(|row| {
+                let bytes: Vec<u8> = row.get(0);
+                let content: Vec<u8> = row.get(1);
+                let mut digest = [0; 32];
+                if content.len() == 32 {
+                    digest.copy_from_slice(&content);
+                    StoredImage {
+                        bytes: Bytes::from(bytes),
+                        content: digest,
+                    }
+                } else {
+                    StoredImage::new(Bytes::from(bytes))
+                }
+            }))
+        })
+        .await
+    }
+
+    async fn put(&self, identity: &Identity, bytes: Bytes) -> Result<(), StoreError> {
+        self.put_shared(std::slice::from_ref(identity), bytes).await
+    }
+
+    /// One transaction for every identity, so all of them change together or none does.
+    async fn put_shared(&self, identities: &[Identity], bytes: Bytes) -> Result<(), StoreError> {
+        if identities.is_empty() {
+            return Ok(());
+        }
+        let content = Sha256::digest(&bytes).to_vec();
+        // A fixed order, so two servers writing overlapping sets cannot deadlock.
+        let mut identities = identities.to_vec();
+        identities.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        identities.dedup();
+        let hashes: Vec<AvatarHash> = identities
+            .iter()
+            .flat_map(Identity::published_hashes)
+            .collect();
+        let (identities, touched) = (identities.clone(), hashes.clone());
+        self.with_client(async move |client| {
+            let transaction = client.transaction().await.map_err(database_error)?;
+            for identity in &identities {
+                transaction
+                    .execute(
+                        "INSERT INTO avatar_identities (identity, content, bytes) VALUES ($1, $2, $3) \
+                         ON CONFLICT (identity) DO UPDATE \
+                         SET content = excluded.content, bytes = excluded.bytes, updated = now()",
+                        &[&identity.as_str(), &content, &bytes.as_ref()],
+                    )
+                    .await
+                    .map_err(database_error)?;
+                for hash in identity.published_hashes() {
+                    transaction
+                        .execute(
+                            "INSERT INTO avatar_hashes (hash, identity) VALUES ($1, $2) \
+                             ON CONFLICT (hash) DO UPDATE SET identity = excluded.identity",
+                            &[&hash.as_bytes(), &identity.as_str()],
+                        )
+                        .await
+                        .map_err(database_error)?;
+                }
+            }
+            notify(&transaction, &touched).await?;
+            transaction.commit().await.map_err(database_error)
+        })
+        .await?;
+        for hash in &hashes {
+            self.shared.changes.changed(hash);
+        }
+        Ok(())
+    }
+
+    async fn contains(&self, hash: &AvatarHash) -> Result<bool, StoreError> {
+        let key = hash.as_bytes().to_vec();
+        self.with_client(async move |client| {
+            let row = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM avatar_hashes WHERE hash = $1)",
+                    &[&key],
+                )
+                .await
+                .map_err(database_error)?;
+            Ok(row.get(0))
+        })
+        .await
+    }
+
+    async fn remove(&self, identity: &Identity) -> Result<bool, StoreError> {
+        let hashes: Vec<AvatarHash> = identity.published_hashes();
+        let (name, touched) = (identity.as_str().to_owned(), hashes.clone());
+        let removed = self
+            .with_client(async move |client| {
+                let transaction = client.transaction().await.map_err(database_error)?;
+                let removed = transaction
+                    .execute(
+                        "DELETE FROM avatar_identities WHERE identity = $1",
+                        &[&name],
+                    )
+                    .await
+                    .map_err(database_error)?;
+                if removed > 0 {
+                    notify(&transaction, &touched).await?;
+                }
+                transaction.commit().await.map_err(database_error)?;
+                Ok(removed > 0)
+            })
+            .await?;
+        for hash in &hashes {
+            self.shared.changes.changed(hash);
+        }
+        Ok(removed)
+    }
+
+    async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        self.with_client(async |client| {
+            let rows = client
+                .query(
+                    "SELECT identity, octet_length(bytes)::bigint FROM avatar_identities \
+                     ORDER BY identity COLLATE \"C\"",
+                    &[],
+                )
+                .await
+                .map_err(database_error)?;
+            Ok(rows
+                .iter()
+                .map(|row| StoredEntry {
+                    identity: row.get(0),
+                    bytes: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    fn generation(&self, hash: &AvatarHash) -> Option<u64> {
+        Some(self.shared.changes.generation(hash))
+    }
+}
+
+/// `NOTIFY avatar_changes` with the touched hashes in hex, comma-separated, in chunks under
+/// PostgreSQL's payload limit; delivered to every listener when the transaction commits.
+async fn notify(
+    transaction: &tokio_postgres::Transaction<'_>,
+    hashes: &[AvatarHash],
+) -> Result<(), StoreError> {
+    let mut payload = String::new();
+    for hash in hashes {
+        if !payload.is_empty() && payload.len() + 65 > PAYLOAD_LIMIT {
+            send(transaction, &payload).await?;
+            payload.clear();
+        }
+        if !payload.is_empty() {
+            payload.push(',');
+        }
+        payload.push_str(&hash.to_string());
+    }
+    if payload.is_empty() {
+        return Ok(());
+    }
+    send(transaction, &payload).await
+}
+
+async fn send(
+    transaction: &tokio_postgres::Transaction<'_>,
+    payload: &str,
+) -> Result<(), StoreError> {
+    transaction
+        .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+        .await
+        .map_err(database_error)?;
+    Ok(())
+}
+
+/// A driver error: [`StoreError::Unavailable`] when the connection is gone or the server is
+/// shutting down or starting (SQLSTATE classes 08 and 57), otherwise [`StoreError::Backend`];
+/// with the server's own message.
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as `map_err(database_error)`"
+)]
+pub(crate) fn database_error(err: tokio_postgres::Error) -> StoreError {
+    match err.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            let message = format!("{} (SQLSTATE {code})", db.message());
+            if code.starts_with("08") || code.starts_with("57") {
+                StoreError::Unavailable(message)
+            } else {
+                StoreError::Backend(message)
+            }
+        }
+        None => StoreError::Unavailable(err.to_string()),
+    }
+}
+
+fn unavailable(err: &impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {err}"))
+}
+
+/// `postgres://user:secret@host/db` as `postgres://user@host/db`, for messages and logs.
+#[must_use]
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    let user = credentials.split(':').next().unwrap_or("");
+    format!("{scheme}://{user}@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            display_url("postgres://avatars:s3cret@db:5432/avatars"),
+            "postgres://avatars@db:5432/avatars"
+        );
+        assert_eq!(
+            display_url("postgres://db/avatars"),
+            "postgres://db/avatars"
+        );
+        assert_eq!(display_url("host=db user=x"), "host=db user=x");
+    }
+}

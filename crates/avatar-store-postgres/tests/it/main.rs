@@ -1,0 +1,322 @@
+//! The PostgreSQL store against a real PostgreSQL (a private cluster per test): the Store
+//! contract, per-hash generations, migrations racing, changes followed across stores, the
+//! database going away and coming back, and readers racing writers.
+
+use std::time::{Duration, Instant};
+
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_store::{Store, StoreError};
+use avatar_store_postgres::{PgStore, SCHEMA_VERSION};
+use bytes::Bytes;
+use test_support::postgres::Cluster;
+use test_support::store_contract;
+
+fn identity(text: &str) -> Identity {
+    Identity::parse(text).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_keeps_the_contract() {
+    let cluster = Cluster::start();
+    store_contract::contract(
+        PgStore::connect(&cluster.database("contract"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    store_contract::per_hash_generations(
+        PgStore::connect(&cluster.database("generations"))
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_starting_together_migrate_once_and_a_newer_schema_is_refused() {
+    let cluster = Cluster::start();
+    let url = cluster.database("together");
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PgStore::connect(&url).await.map(|_| ()) })
+        })
+        .collect();
+    for start in starts {
+        start.await.unwrap().unwrap();
+    }
+    // A database migrated by a newer release is left alone, with a message saying so.
+    let (client, connection) = tokio_postgres_connect(&url).await;
+    client
+        .execute(
+            "UPDATE avatar_schema SET version = $1",
+            &[&(SCHEMA_VERSION + 1)],
+        )
+        .await
+        .unwrap();
+    drop(connection);
+    let refused = PgStore::connect(&url).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("newer than this release"),
+        "{refused}"
+    );
+    // A URL that is not one says what is expected.
+    let bad = PgStore::connect("postgres://user@host:notaport/db")
+        .await
+        .unwrap_err();
+    assert!(matches!(bad, StoreError::InvalidUrl { .. }), "{bad}");
+    assert!(bad.to_string().contains("postgres://USER"), "{bad}");
+}
+
+/// A bare client for what the store does not offer (changing the schema version).
+async fn tokio_postgres_connect(
+    url: &str,
+) -> (tokio_postgres::Client, tokio::task::JoinHandle<()>) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    (client, driver)
+}
+
+/// Two stores on one database stand for two servers: a write through one changes, on the
+/// other, the generation of exactly the hashes it touched, within 100 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_one_server_is_seen_by_the_other_for_exactly_its_hashes() {
+    let cluster = Cluster::start();
+    let url = cluster.database("two");
+    let (first, second) = (
+        PgStore::connect(&url).await.unwrap(),
+        PgStore::connect(&url).await.unwrap(),
+    );
+    let (alice, bob) = (identity("alice@example.org"), identity("bob@example.org"));
+    assert!(
+        first.is_following() && second.is_following(),
+        "connect returns once it follows"
+    );
+    let bob_before: Vec<_> = bob
+        .published_hashes()
+        .iter()
+        .map(|hash| second.generation(hash))
+        .collect();
+    let alice_before = second.generation(&alice.hash(HashAlgorithm::Sha256));
+    let started = Instant::now();
+    first
+        .put(&alice, Bytes::from_static(b"alice"))
+        .await
+        .unwrap();
+    let seen =
+        wait_until(|| second.generation(&alice.hash(HashAlgorithm::Sha256)) != alice_before).await;
+    assert!(seen < Duration::from_millis(100), "seen after {seen:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let bob_after: Vec<_> = bob
+        .published_hashes()
+        .iter()
+        .map(|hash| second.generation(hash))
+        .collect();
+    assert_eq!(bob_before, bob_after, "bob's cached answers stay valid");
+    assert_eq!(
+        &second
+            .get(&alice.hash(HashAlgorithm::Md5))
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes[..],
+        b"alice"
+    );
+    let before_remove = second.generation(&alice.hash(HashAlgorithm::Md5));
+    assert!(first.remove(&alice).await.unwrap());
+    let seen =
+        wait_until(|| second.generation(&alice.hash(HashAlgorithm::Md5)) != before_remove).await;
+    assert!(
+        seen < Duration::from_millis(100),
+        "removal seen after {seen:?}"
+    );
+}
+
+/// Polls `done` every millisecond for up to 5 s; how long it took.
+async fn wait_until(mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(5), "not within 5 s");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    started.elapsed()
+}
+
+/// The database goes away: operations fail as `Unavailable` within the timeout (no hang);
+/// it comes back: the same store works again, and every generation has changed (what was
+/// cached may have missed a notification).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_going_away_is_unavailable_within_the_timeout_then_recovers() {
+    let cluster = Cluster::start();
+    let url = cluster.database("outage");
+    let store = PgStore::builder(&url)
+        .timeout(Duration::from_millis(800))
+        .connect()
+        .await
+        .unwrap();
+    let alice = identity("alice@example.org");
+    store
+        .put(&alice, Bytes::from_static(b"alice"))
+        .await
+        .unwrap();
+    let hash = alice.hash(HashAlgorithm::Md5);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = store.generation(&hash);
+
+    cluster.halt();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let failed = store.get(&hash).await.unwrap_err();
+        assert!(failed.is_unavailable(), "{failed}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "failed after {:?} with a 800 ms timeout",
+            started.elapsed()
+        );
+    }
+    assert!(
+        store
+            .put(&alice, Bytes::from_static(b"x"))
+            .await
+            .unwrap_err()
+            .is_unavailable()
+    );
+
+    wait_until(|| !store.is_following()).await;
+    cluster.resume();
+    let started = Instant::now();
+    loop {
+        match store.get(&hash).await {
+            Ok(found) => {
+                assert_eq!(
+                    &found.unwrap().bytes[..],
+                    b"alice",
+                    "the failed put stored nothing"
+                );
+                break;
+            }
+            Err(err) => assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "not back 10 s after the database: {err}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_until(|| store.is_following()).await;
+    assert_ne!(
+        store.generation(&hash),
+        before,
+        "everything cached is unknown after a reconnect"
+    );
+}
+
+/// Readers on one store while another replaces the picture over and over: every read is one
+/// of the two pictures, whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_racing_a_writer_see_whole_pictures() {
+    let cluster = Cluster::start();
+    let url = cluster.database("race");
+    let (writer, reader) = (
+        PgStore::connect(&url).await.unwrap(),
+        PgStore::connect(&url).await.unwrap(),
+    );
+    let alice = identity("alice@example.org");
+    let pictures = [
+        Bytes::from(vec![1u8; 200_000]),
+        Bytes::from(vec![2u8; 150_000]),
+    ];
+    writer.put(&alice, pictures[0].clone()).await.unwrap();
+    let hash = alice.hash(HashAlgorithm::Sha256);
+    let writing = {
+        let (writer, alice, pictures) = (writer.clone(), alice.clone(), pictures.clone());
+        tokio::spawn(async move {
+            for round in 0..60 {
+                writer
+                    .put(&alice, pictures[round % 2].clone())
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut reads = 0;
+    while !writing.is_finished() {
+        let image = reader.get(&hash).await.unwrap().unwrap();
+        assert!(pictures.contains(&image.bytes), "a torn or mixed picture");
+        assert_eq!(
+            image,
+            avatar_store::StoredImage::new(image.bytes.clone()),
+            "its digest"
+        );
+        reads += 1;
+    }
+    writing.await.unwrap();
+    assert!(reads > 10, "{reads} reads");
+}
+
+/// One server serving 200 avatars while another imports a new one every 50 requests: the
+/// first drops only the touched hashes, so at least 99 % of its requests are answered from
+/// memory (a single generation number for the whole store would drop everything each time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickle_of_imports_elsewhere_keeps_the_hit_rate_above_99_percent() {
+    let cluster = Cluster::start();
+    let url = cluster.database("trickle");
+    let (writer, reader) = (
+        PgStore::connect(&url).await.unwrap(),
+        PgStore::connect(&url).await.unwrap(),
+    );
+    let png = |n: u32| {
+        let shade = u8::try_from(n % 250).unwrap();
+        Bytes::from(test_support::images::png(&test_support::images::solid(
+            16,
+            16,
+            [shade, 80, 160],
+        )))
+    };
+    let people: Vec<_> = (0..200)
+        .map(|n| identity(&format!("person{n}@example.org")))
+        .collect();
+    for (n, person) in (0u32..).zip(&people) {
+        writer.put(person, png(n)).await.unwrap();
+    }
+    let service = avatar_service::AvatarService::new(reader);
+    let path = |person: &Identity| format!("/avatar/{}?s=32", person.hash(HashAlgorithm::Md5));
+    for person in &people {
+        assert_eq!(
+            test_support::suite::get(&service, &path(person))
+                .await
+                .status(),
+            200
+        );
+    }
+    let before = service.stats();
+    for round in 0..4000u32 {
+        if round % 50 == 0 {
+            let newcomer = identity(&format!("newcomer{round}@example.org"));
+            writer.put(&newcomer, png(round)).await.unwrap();
+        }
+        let person = &people[usize::try_from(round).unwrap() % people.len()];
+        assert_eq!(
+            test_support::suite::get(&service, &path(person))
+                .await
+                .status(),
+            200
+        );
+    }
+    let after = service.stats();
+    let hits = after.cache_hits - before.cache_hits;
+    let misses = after.cache_misses - before.cache_misses;
+    #[expect(clippy::cast_precision_loss, reason = "a ratio of small counts")]
+    let rate = hits as f64 / (hits + misses) as f64;
+    eprintln!(
+        "hit rate under 80 imports elsewhere: {:.2} % ({hits} hits, {misses} misses)",
+        rate * 100.0
+    );
+    assert!(
+        rate > 0.99,
+        "hit rate {rate:.4} ({hits} hits, {misses} misses)"
+    );
+}
