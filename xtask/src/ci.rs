@@ -30,6 +30,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "PostgreSQL for the database store's tests (Debian's, installed when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-postgres.sh"],
+        env: &[],
+    },
+    Step {
         name: "HTTP tools (curl and openssl from apt, schemathesis in a venv, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-api-tools.sh"],

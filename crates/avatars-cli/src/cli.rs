@@ -36,6 +36,8 @@ pub(crate) enum Command {
     Remove(RemoveArgs),
     /// List the stored avatars.
     List(ListArgs),
+    /// Copy every avatar from one store to another (a directory to PostgreSQL, or back).
+    Migrate(MigrateArgs),
     /// Run the XMPP component (XEP-0114) answering XEP-0008/0153 avatar requests.
     Xmpp(XmppArgs),
     /// Print the avatar hashes of an email address (md5 and sha256) or an OpenID URL (sha256).
@@ -92,12 +94,18 @@ pub(crate) struct ProxyUrlArgs {
     pub(crate) identity: String,
 }
 
-/// The data directory option shared by the commands that use the store.
+/// Where the avatars are: the options shared by the commands that use the store.
 #[derive(Debug, Args)]
 pub(crate) struct DataDir {
-    /// Where avatars are stored (created on first use).
+    /// Where avatars are stored, as a directory (created on first use).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
+
+    /// Where avatars are stored: `postgres://USER@HOST/DATABASE` for a PostgreSQL database that
+    /// several servers share (its tables are created on first use), or a directory (the same
+    /// as --data-dir).
+    #[arg(long, value_name = "URL|DIR", conflicts_with = "data_dir")]
+    pub(crate) store: Option<String>,
 }
 
 /// `avatars serve`.
@@ -381,6 +389,20 @@ pub(crate) struct XmppArgs {
     /// Answer "unknown JID" exactly like "no avatar" (XEP-0054 anti-harvesting).
     #[arg(long)]
     pub(crate) anti_harvesting: bool,
+}
+
+/// `avatars migrate`.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// The store to copy from: a directory, or `postgres://USER@HOST/DATABASE`.
+    #[arg(long, value_name = "DIR|URL")]
+    pub(crate) from: String,
+
+    /// The store to copy to (created when it does not exist): a directory, or
+    /// `postgres://USER@HOST/DATABASE`. Avatars it already holds unchanged are left alone, so
+    /// running it again finishes an interrupted copy.
+    #[arg(long, value_name = "DIR|URL")]
+    pub(crate) to: String,
 }
 
 /// `avatars list`.

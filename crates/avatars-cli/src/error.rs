@@ -88,6 +88,13 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Service(#[from] avatar_service::ServiceError),
 
+    /// `avatars migrate` was given the same store twice (exit status 2).
+    #[error("--from and --to are both {store}: give two different stores")]
+    SameStore {
+        /// The store.
+        store: String,
+    },
+
     /// The TLS certificate or key is unusable (exit status 2).
     #[error("{}: {problem}", path.display())]
     Tls {
@@ -127,10 +134,12 @@ impl CliError {
             | Self::Exists { .. }
             | Self::Config { .. }
             | Self::Tls { .. }
+            | Self::SameStore { .. }
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }
-                | StoreError::WrongVersion { .. },
+                | StoreError::WrongVersion { .. }
+                | StoreError::InvalidUrl { .. },
             ) => 2,
             Self::Store(_) | Self::Bind { .. } | Self::Output(_) => 1,
         }

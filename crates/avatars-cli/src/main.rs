@@ -4,7 +4,8 @@
 //! avatars serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--email ADDR=FILE]...
 //! avatars import [--data-dir DIR] IDENTITY FILE
 //! avatars remove [--data-dir DIR] IDENTITY
-//! avatars list [--data-dir DIR]
+//! avatars list [--data-dir DIR | --store postgres://USER@HOST/DB]
+//! avatars migrate --from DIR|URL --to DIR|URL
 //! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
@@ -21,6 +22,7 @@ mod commands;
 mod config_file;
 mod error;
 mod server;
+mod store;
 
 use std::io::{self, Write as _};
 use std::process::ExitCode;
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Import(args) => commands::import::run(&args, &mut stdout),
         Command::Remove(args) => commands::remove::run(&args, &mut stdout),
         Command::List(args) => commands::list::run(&args, &mut stdout),
+        Command::Migrate(args) => commands::migrate::run(&args, &mut stdout),
         Command::Xmpp(args) => commands::xmpp::run_component(&args, &mut stdout),
         Command::Hash(args) => commands::hash::run(&args, &mut stdout),
         Command::Url(args) => commands::url::run(&args, &mut stdout),

@@ -9,12 +9,13 @@ use avatar_image::{ImageError, ImageInfo, Limits};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
 use avatar_service::upload::store_upload;
-use avatar_store::FsStore;
+use avatar_store::Store;
 use bytes::Bytes;
 
 use crate::cli::ImportArgs;
 use crate::commands::small_runtime;
 use crate::error::CliError;
+use crate::store::Open;
 
 pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
     let imports = match (&args.manifest, &args.identity, &args.file) {
@@ -29,8 +30,8 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         // clap requires both unless --manifest is given.
         _ => return Ok(()),
     };
-    let store = FsStore::open(&args.data.data_dir)?;
     let runtime = small_runtime()?;
+    let store = runtime.block_on(args.data.location().open(Open::Create))?;
     for (identities, file) in &imports {
         let info = runtime.block_on(import_file(&store, identities, file, &Limits::default()))?;
         for identity in identities {
@@ -88,7 +89,7 @@ fn read_manifest(path: &Path) -> Result<Vec<(Vec<Identity>, PathBuf)>, CliError>
 /// `limits`, and only then stores it, once for all `identities`: a refused file leaves the store
 /// exactly as it was.
 pub(crate) async fn import_file(
-    store: &FsStore,
+    store: &impl Store,
     identities: &[Identity],
     path: &Path,
     limits: &Limits,

@@ -3,6 +3,7 @@
 pub(crate) mod hash;
 pub(crate) mod import;
 pub(crate) mod list;
+pub(crate) mod migrate;
 pub(crate) mod proxy;
 pub(crate) mod remove;
 pub(crate) mod serve;

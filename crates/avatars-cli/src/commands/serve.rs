@@ -9,7 +9,7 @@ use std::time::Duration;
 use avatar_image::Limits;
 use avatar_proto::{HashAlgorithm, Identity, OutputFormats, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
-use avatar_store::{FsStore, Store as _};
+use avatar_store::Store as _;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 
@@ -22,6 +22,7 @@ use crate::server::listen::{ConnectionLimits, Listener};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
 use crate::server::tls::ReloadableTls;
+use crate::store::{AnyStore, Open};
 
 /// Opens (or creates) the data directory, imports any `--email` pairs, binds every listener,
 /// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
@@ -56,7 +57,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         .max_blocking_threads(cpus + 2)
         .build()?;
     runtime.block_on(async {
-        let store = FsStore::open(&args.data.data_dir)?;
+        let location = args.data.location();
+        let store = location.open(Open::Create).await?;
         for (identity, file) in &imports {
             let info = import_file(&store, std::slice::from_ref(identity), file, &Limits::default()).await?;
             eprintln!("{}", describe(identity, &info));
@@ -107,7 +109,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         out.flush()?;
         eprintln!(
             "serving {stored} avatar(s) from {}; try http://{addr}/avatar/{example}?s=128&d=identicon (Ctrl-C stops)",
-            args.data.data_dir.display()
+            location.describe()
         );
         if proxy.is_some() {
             eprintln!("the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)");
@@ -164,7 +166,7 @@ fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
 /// The public listeners' routes: the home page, the avatar API, and the proxy when configured.
 fn public_app(
     args: &ServeArgs,
-    service: AvatarService<FsStore>,
+    service: AvatarService<AnyStore>,
     proxy: Option<avatar_proxy::AvatarProxy>,
     stored: usize,
     example: String,
@@ -227,7 +229,7 @@ fn output_formats(names: &[String]) -> OutputFormats {
 }
 
 /// The service as the flags configure it.
-fn service(args: &ServeArgs, store: FsStore) -> Result<AvatarService<FsStore>, CliError> {
+fn service(args: &ServeArgs, store: AnyStore) -> Result<AvatarService<AnyStore>, CliError> {
     let mut builder = AvatarService::builder(store)
         .prefix(args.prefix.clone())
         .max_size(args.max_size)

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use avatar_store::FsStore;
 use avatar_xmpp::component::run;
 use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping};
 
@@ -11,6 +10,7 @@ use std::net::ToSocketAddrs as _;
 use crate::cli::XmppArgs;
 use crate::commands::{init_logging, shutdown_signal};
 use crate::error::CliError;
+use crate::store::Open;
 
 /// Connects to the server's component port and answers until Ctrl-C or SIGTERM, reconnecting
 /// with backoff whenever the server refuses or drops the component.
@@ -25,7 +25,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = FsStore::open(&args.data.data_dir)?;
+        let store = args.data.location().open(Open::Create).await?;
         let mut mapping = JidMapping::new(&args.domain);
         if let Some(domain) = &args.identity_domain {
             mapping = mapping.identity_domain(domain);

@@ -16,7 +16,7 @@ use avatar_image::Limits;
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
 use avatar_service::upload::store_upload;
-use avatar_store::{FsStore, Store as _};
+use avatar_store::Store as _;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -120,7 +120,7 @@ fn warn_if_readable_by_others(_path: &Path) {}
 /// What the admin routes work with.
 #[derive(Debug, Clone)]
 pub(crate) struct AdminState {
-    pub(crate) service: AvatarService<FsStore>,
+    pub(crate) service: AvatarService<crate::store::AnyStore>,
     pub(crate) tokens: Tokens,
     pub(crate) limits: Limits,
     pub(crate) metrics: Arc<Metrics>,

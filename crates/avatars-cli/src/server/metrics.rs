@@ -7,9 +7,9 @@
 
 use std::fmt::Write as _;
 
+use crate::store::AnyStore;
 use avatar_proxy::AvatarProxy;
 use avatar_service::AvatarService;
-use avatar_store::FsStore;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -53,7 +53,7 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     /// Metrics for a server of `service`, and of `proxy` when it runs one.
-    pub(crate) fn new(service: AvatarService<FsStore>, proxy: Option<AvatarProxy>) -> Self {
+    pub(crate) fn new(service: AvatarService<AnyStore>, proxy: Option<AvatarProxy>) -> Self {
         let mut registry = Registry::with_prefix("avatars");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -127,7 +127,7 @@ impl Metrics {
 /// Reads the service's and proxy's counters at each scrape.
 #[derive(Debug)]
 struct ServiceCollector {
-    service: AvatarService<FsStore>,
+    service: AvatarService<AnyStore>,
     proxy: Option<AvatarProxy>,
 }
 

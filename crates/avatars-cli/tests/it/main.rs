@@ -8,6 +8,7 @@ mod cli;
 mod faults;
 mod hostile;
 mod limits;
+mod postgres;
 mod prosody;
 mod proxy;
 mod serve;

@@ -1,0 +1,126 @@
+//! The store a command works on, chosen at run time: `--store postgres://...` for a database
+//! several servers share, or a directory (`--store DIR`, or `--data-dir DIR`, the default
+//! `avatars-data`).
+
+use std::path::PathBuf;
+
+use avatar_proto::{AvatarHash, Identity};
+use avatar_store::{FsStore, Store, StoreError, StoredEntry, StoredImage};
+use avatar_store_postgres::PgStore;
+use bytes::Bytes;
+
+use crate::cli::DataDir;
+
+/// A directory or a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub(crate) enum AnyStore {
+    /// `--data-dir DIR` (the embedded default).
+    Dir(FsStore),
+    /// `--store postgres://...`.
+    Postgres(PgStore),
+}
+
+/// Whether a command may create a store where there is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Open {
+    /// `serve`, `import`, `xmpp`, `migrate --to`: a new directory becomes a store.
+    Create,
+    /// `list`, `remove`, `migrate --from`: there must be a store already.
+    Existing,
+}
+
+/// Where a command's store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Location {
+    Dir(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://` or `postgresql://` URLs are databases; anything else is a directory.
+    pub(crate) fn parse(text: &str) -> Self {
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Self::Postgres(text.to_owned())
+        } else {
+            Self::Dir(PathBuf::from(text))
+        }
+    }
+
+    /// For messages: the directory, or the URL without its password.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Dir(dir) => dir.display().to_string(),
+            Self::Postgres(url) => avatar_store_postgres::display_url(url),
+        }
+    }
+
+    /// Opens the store here.
+    pub(crate) async fn open(&self, open: Open) -> Result<AnyStore, StoreError> {
+        match (self, open) {
+            (Self::Dir(dir), Open::Create) => FsStore::open(dir).map(AnyStore::Dir),
+            (Self::Dir(dir), Open::Existing) => FsStore::open_existing(dir).map(AnyStore::Dir),
+            (Self::Postgres(url), _) => PgStore::connect(url).await.map(AnyStore::Postgres),
+        }
+    }
+}
+
+impl DataDir {
+    /// `--store` if given, else `--data-dir`.
+    pub(crate) fn location(&self) -> Location {
+        self.store
+            .as_deref()
+            .map_or_else(|| Location::Dir(self.data_dir.clone()), Location::parse)
+    }
+}
+
+impl Store for AnyStore {
+    async fn get(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
+        match self {
+            Self::Dir(store) => store.get(hash).await,
+            Self::Postgres(store) => store.get(hash).await,
+        }
+    }
+
+    async fn put(&self, identity: &Identity, bytes: Bytes) -> Result<(), StoreError> {
+        match self {
+            Self::Dir(store) => store.put(identity, bytes).await,
+            Self::Postgres(store) => store.put(identity, bytes).await,
+        }
+    }
+
+    async fn put_shared(&self, identities: &[Identity], bytes: Bytes) -> Result<(), StoreError> {
+        match self {
+            Self::Dir(store) => store.put_shared(identities, bytes).await,
+            Self::Postgres(store) => store.put_shared(identities, bytes).await,
+        }
+    }
+
+    async fn contains(&self, hash: &AvatarHash) -> Result<bool, StoreError> {
+        match self {
+            Self::Dir(store) => store.contains(hash).await,
+            Self::Postgres(store) => store.contains(hash).await,
+        }
+    }
+
+    async fn remove(&self, identity: &Identity) -> Result<bool, StoreError> {
+        match self {
+            Self::Dir(store) => store.remove(identity).await,
+            Self::Postgres(store) => store.remove(identity).await,
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
+        match self {
+            Self::Dir(store) => store.list().await,
+            Self::Postgres(store) => store.list().await,
+        }
+    }
+
+    fn generation(&self, hash: &AvatarHash) -> Option<u64> {
+        match self {
+            Self::Dir(store) => store.generation(hash),
+            Self::Postgres(store) => store.generation(hash),
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Several `avatars serve` on one PostgreSQL database (a private cluster per test): a change
+//! through one is served by the other within 100 ms, the conformance suite passes against
+//! both, the database going away and coming back under a running server, an import killed
+//! half way, and `avatars migrate` both ways.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use avatar_conformance::{Group, HttpTarget, Progress, Targets, all_cases, run};
+use test_support::images;
+use test_support::postgres::Cluster;
+use test_support::raw_http::{self, RawResponse};
+use test_support::server::Server;
+
+use crate::{AVATARS, avatars_in, stderr, stdout};
+
+const TOKEN: &str = "postgres-test-token-0123456789";
+/// `avatars hash alice@example.org`.
+const ALICE_MD5: &str = "fbf7c6aec1d4280b7c2704c1c0478bd6";
+
+/// A working directory with the admin token file and the conformance fixtures.
+fn workdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tokens"), format!("{TOKEN}\n")).unwrap();
+    avatar_conformance::fixtures::write_fixtures(&dir.path().join("fixtures")).unwrap();
+    images::bands(64, 48)
+        .save(dir.path().join("alice.png"))
+        .unwrap();
+    dir
+}
+
+fn admin(server: &Server, method: &str, path: &str, body: &[u8]) -> RawResponse {
+    let addr = server.admin_addr.as_deref().unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    raw_http::request(addr, &request)
+}
+
+/// Polls `path` on `server` until it answers `status`; how long that took (5 s at most).
+fn until_status(server: &Server, path: &str, status: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        if server.get(path).status == status {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path} never answered {status}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_database_see_each_others_changes_and_pass_the_suite() {
+    let cluster = Cluster::start();
+    let url = cluster.database("avatars");
+    let dir = workdir();
+    let imported = avatars_in(
+        dir.path(),
+        &[
+            "import",
+            "--store",
+            &url,
+            "--manifest",
+            "fixtures/manifest.json",
+        ],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let first = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--store",
+            &url,
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "tokens",
+        ],
+        false,
+    );
+    let second = Server::start(AVATARS, dir.path(), &["--store", &url], false);
+
+    // The second server has answered "nothing" for alice, and remembers it.
+    let alice = format!("/avatar/{ALICE_MD5}?d=404&s=32");
+    assert_eq!(second.get(&alice).status, 404);
+    let png = std::fs::read(dir.path().join("alice.png")).unwrap();
+    assert_eq!(
+        admin(&first, "PUT", "/v1/avatars/alice@example.org", &png).status,
+        201
+    );
+    let seen = until_status(&second, &alice, 200);
+    assert!(
+        seen < Duration::from_millis(100),
+        "the upload was served by the other after {seen:?}"
+    );
+    assert_eq!(
+        admin(&first, "DELETE", "/v1/avatars/alice@example.org", b"").status,
+        204
+    );
+    let seen = until_status(&second, &alice, 404);
+    assert!(
+        seen < Duration::from_millis(100),
+        "the removal was seen by the other after {seen:?}"
+    );
+
+    // `avatars import` from a third process reaches both.
+    let imported = avatars_in(
+        dir.path(),
+        &["import", "--store", &url, "alice@example.org", "alice.png"],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    until_status(&first, &alice, 200);
+    until_status(&second, &alice, 200);
+
+    for server in [&first, &second] {
+        let mut targets = Targets {
+            http: Some(HttpTarget::url(&format!("http://{}", server.addr)).unwrap()),
+            ..Targets::default()
+        };
+        let report = run(
+            &all_cases(),
+            &mut targets,
+            &[Group::LibravatarServer],
+            Progress::Quiet,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            report.counts().1,
+            0,
+            "{}",
+            avatar_conformance::report::summary(&report)
+        );
+    }
+}
+
+/// The database goes away under a running server: what it cached is still served, what needs
+/// the database is a 503 with Retry-After within a bound; it comes back: the server recovers
+/// by itself.
+#[test]
+fn a_database_outage_keeps_cached_answers_and_answers_503_then_recovers() {
+    let cluster = Cluster::start();
+    let url = cluster.database("outage");
+    let dir = workdir();
+    let imported = avatars_in(
+        dir.path(),
+        &["import", "--store", &url, "alice@example.org", "alice.png"],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let server = Server::start(AVATARS, dir.path(), &["--store", &url], false);
+    let cached = format!("/avatar/{ALICE_MD5}?s=40");
+    assert_eq!(server.get(&cached).status, 200);
+
+    cluster.halt();
+    assert_eq!(
+        server.get(&cached).status,
+        200,
+        "a cached answer outlives the database"
+    );
+    let started = Instant::now();
+    let unknown = server.get("/avatar/00000000000000000000000000000abc?d=identicon");
+    assert_eq!(unknown.status, 503);
+    assert_eq!(unknown.header("retry-after"), Some("5"));
+    assert_eq!(unknown.header("cache-control"), Some("no-store"));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "503 after {:?}",
+        started.elapsed()
+    );
+
+    cluster.resume();
+    until_status(
+        &server,
+        "/avatar/00000000000000000000000000000abc?d=identicon",
+        200,
+    );
+    until_status(&server, &cached, 200);
+}
+
+/// `avatars import` killed (SIGKILL) in the middle of a manifest: every avatar that made it is
+/// whole, and running the import again completes it.
+#[test]
+fn an_import_killed_half_way_leaves_nothing_torn() {
+    let cluster = Cluster::start();
+    let url = cluster.database("killed");
+    let dir = tempfile::tempdir().unwrap();
+    let mut entries = Vec::new();
+    for n in 0..150u32 {
+        let name = format!("p{n}.png");
+        images::noise(96, 96, u64::from(n))
+            .save(dir.path().join(&name))
+            .unwrap();
+        entries
+            .push(serde_json::json!({ "identity": format!("user{n}@example.org"), "file": name }));
+    }
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::json!({ "avatars": entries }).to_string(),
+    )
+    .unwrap();
+    let mut import = Command::new(AVATARS)
+        .current_dir(dir.path())
+        .args(["import", "--store", &url, "--manifest", "manifest.json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once some, not all, are in.
+    let started = Instant::now();
+    loop {
+        let listed = stdout(&avatars_in(dir.path(), &["list", "--store", &url]))
+            .lines()
+            .count();
+        if listed >= 10 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the import does not progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    import.kill().unwrap();
+    import.wait().unwrap();
+    let listed = stdout(&avatars_in(dir.path(), &["list", "--store", &url]));
+    let count = listed.lines().count();
+    assert!(count < 150, "killed too late to show anything ({count})");
+    let server = Server::start(AVATARS, dir.path(), &["--store", &url], false);
+    for line in listed.lines() {
+        let identity = line.split_whitespace().last().unwrap();
+        let hash = stdout(&avatars_in(dir.path(), &["hash", identity]));
+        let md5 = hash
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned();
+        let response = server.get(&format!("/avatar/{md5}?s=96&d=404"));
+        assert_eq!(response.status, 200, "{identity}");
+        let picture = image::load_from_memory(&response.body).unwrap();
+        assert_eq!(
+            (picture.width(), picture.height()),
+            (96, 96),
+            "{identity} is whole"
+        );
+    }
+    let again = avatars_in(
+        dir.path(),
+        &["import", "--store", &url, "--manifest", "manifest.json"],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(
+        stdout(&avatars_in(dir.path(), &["list", "--store", &url]))
+            .lines()
+            .count(),
+        150
+    );
+}
+
+/// A directory to the database and back, idempotently, with the same avatars at the end.
+#[test]
+fn migrate_copies_a_directory_to_the_database_and_back() {
+    let cluster = Cluster::start();
+    let url = cluster.database("migrate");
+    let dir = workdir();
+    let imported = avatars_in(
+        dir.path(),
+        &["import", "--manifest", "fixtures/manifest.json"],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let listed = stdout(&avatars_in(dir.path(), &["list"]));
+    let total = listed.lines().count();
+    assert!(total >= 3, "{listed}");
+
+    let to_db = avatars_in(
+        dir.path(),
+        &["migrate", "--from", "avatars-data", "--to", &url],
+    );
+    assert!(to_db.status.success(), "{}", stderr(&to_db));
+    assert!(
+        stdout(&to_db).contains(&format!(
+            "migrated {total} avatar(s) from avatars-data to postgres://postgres@"
+        )),
+        "{}",
+        stdout(&to_db)
+    );
+    assert!(stdout(&to_db).contains(&format!("{total} copied, 0 already there")));
+    let again = avatars_in(
+        dir.path(),
+        &["migrate", "--from", "avatars-data", "--to", &url],
+    );
+    assert!(
+        stdout(&again).contains(&format!("0 copied, {total} already there")),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(
+        stdout(&avatars_in(dir.path(), &["list", "--store", &url])),
+        listed
+    );
+
+    let back = avatars_in(dir.path(), &["migrate", "--from", &url, "--to", "copy"]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert_eq!(
+        stdout(&avatars_in(dir.path(), &["list", "--data-dir", "copy"])),
+        listed
+    );
+
+    let same = avatars_in(dir.path(), &["migrate", "--from", &url, "--to", &url]);
+    assert_eq!(same.status.code(), Some(2));
+    assert!(
+        stderr(&same).contains("two different stores"),
+        "{}",
+        stderr(&same)
+    );
+    let wrong = avatars_in(
+        dir.path(),
+        &["list", "--store", "postgres://nobody@127.0.0.1:1/none"],
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stderr(&wrong).contains("unavailable"), "{}", stderr(&wrong));
+}
