@@ -14,7 +14,9 @@
 //! 5. formats: bytes and time of each response format against JPEG and PNG, and the drawn
 //!    defaults and a photo render at 2048 px (`formats.rs`; `--avif` measures AVIF too);
 //! 6. proxy: a cached proxy hit against a local hit, first-fetch latency, and 1,000 cold
-//!    identities through the proxy (`proxy.rs`).
+//!    identities through the proxy (`proxy.rs`);
+//! 7. store: the PostgreSQL store against the filesystem store (hits, the cold path) and the
+//!    invalidation latency across two servers on one database (`store.rs`).
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
@@ -39,6 +41,7 @@ mod memory;
 mod nginx;
 mod proxy;
 mod report;
+mod store;
 mod wrk;
 
 const TASK: &str = "xtask bench";
@@ -80,6 +83,8 @@ pub(crate) enum Part {
     Formats,
     /// The avatar proxy: cached hits, first fetches, 1,000 cold identities.
     Proxy,
+    /// The PostgreSQL store against the filesystem store; invalidation across servers.
+    Store,
 }
 
 impl BenchArgs {
@@ -145,6 +150,13 @@ fn run(options: &BenchArgs) -> Result<bool, String> {
         formats::print_table(&measured);
         targets.extend(formats::targets(&measured));
         report["formats"] = measured;
+    }
+
+    if options.wants(Part::Store) {
+        let measured = store::measure(&cargo, &root)?;
+        store::print(&measured);
+        targets.extend(store::targets(&measured));
+        report["store"] = measured;
     }
 
     if options.wants(Part::Http)

@@ -10,17 +10,9 @@ use std::time::{Duration, Instant};
 use test_support::images;
 use test_support::server::Server;
 
-use crate::AVATARS;
+use crate::{AVATARS, folder_with_george};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
-
-fn folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    images::bands(120, 90)
-        .save(dir.path().join("george.png"))
-        .unwrap();
-    dir
-}
 
 fn start(dir: &std::path::Path, extra: &[&str]) -> Server {
     let mut args = vec!["--email", "george@example.com=george.png"];
@@ -46,7 +38,7 @@ fn timings(server: &Server, count: usize) -> Vec<Duration> {
 
 #[test]
 fn slow_clients_are_closed_while_others_keep_their_usual_time() {
-    let dir = folder();
+    let dir = folder_with_george();
     let server = start(dir.path(), &["--header-timeout-secs", "3"]);
     // Warm the rendition, then measure the usual time.
     timings(&server, 5);
@@ -114,7 +106,7 @@ fn slow_clients_are_closed_while_others_keep_their_usual_time() {
 
 #[test]
 fn connections_past_the_limit_wait_until_one_closes() {
-    let dir = folder();
+    let dir = folder_with_george();
     let server = start(dir.path(), &["--max-connections", "2"]);
     // Two idle connections take both slots.
     let held: Vec<_> = (0..2)
@@ -155,7 +147,7 @@ fn connections_past_the_limit_wait_until_one_closes() {
 
 #[test]
 fn the_rate_limit_answers_429_with_retry_after_per_address() {
-    let dir = folder();
+    let dir = folder_with_george();
     let server = start(dir.path(), &["--rate-limit", "2", "--rate-burst", "4"]);
     let statuses: Vec<_> = (0..6)
         .map(|_| server.get(&format!("/avatar/{GEORGE_MD5}")))
@@ -186,7 +178,7 @@ fn the_rate_limit_answers_429_with_retry_after_per_address() {
 /// A PUT on the admin listener whose body is sent in two halves, with SIGTERM between them.
 #[test]
 fn shutdown_finishes_requests_in_flight_and_stops_within_its_bound() {
-    let dir = folder();
+    let dir = folder_with_george();
     std::fs::write(dir.path().join("tokens"), "0123456789abcdef-token\n").unwrap();
     let png = images::png(&images::bands(64, 64));
     let request = |server: &Server| {

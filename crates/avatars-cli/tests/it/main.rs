@@ -46,6 +46,16 @@ fn serve(dir: &Path, args: &[&str], log: bool) -> Server {
     Server::start(AVATARS, dir, args, log)
 }
 
+/// A folder with George's picture (`george.png`, 120 x 90 bands) in it, to import with
+/// `--email george@example.com=george.png`.
+fn folder_with_george() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    test_support::images::bands(120, 90)
+        .save(dir.path().join("george.png"))
+        .unwrap();
+    dir
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }

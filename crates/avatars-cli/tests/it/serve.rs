@@ -2,22 +2,12 @@
 
 use std::process::Command;
 
-use test_support::images;
 use test_support::server::Server;
 
-use crate::AVATARS;
+use crate::{AVATARS, folder_with_george};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 const NOBODY_MD5: &str = "0123456789abcdef0123456789abcdef";
-
-/// A folder with George's picture in it, to import with `--email`.
-fn folder_with_george() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    images::bands(120, 90)
-        .save(dir.path().join("george.png"))
-        .unwrap();
-    dir
-}
 
 #[test]
 fn every_setting_reaches_the_service() {

@@ -10,12 +10,11 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt as _, Empty};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
-use test_support::images;
 use test_support::server::Server;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::{AVATARS, stderr};
+use crate::{AVATARS, folder_with_george, stderr};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
@@ -56,15 +55,6 @@ impl TestCa {
         std::fs::write(dir.join("key.pem"), key_pem).unwrap();
         leaf
     }
-}
-
-/// A folder with George's picture, to import with `--email`.
-fn folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    images::bands(120, 90)
-        .save(dir.path().join("george.png"))
-        .unwrap();
-    dir
 }
 
 fn start_tls(dir: &Path) -> Server {
@@ -146,7 +136,7 @@ fn openssl_rsa_key(dir: &Path) -> (String, String) {
 
 #[test]
 fn https_answers_http1_and_http2_for_every_key_type() {
-    let dir = folder();
+    let dir = folder_with_george();
     let ca = TestCa::new();
     std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
     let (rsa_pkcs8, rsa_pkcs1) = openssl_rsa_key(dir.path());
@@ -185,7 +175,7 @@ fn https_answers_http1_and_http2_for_every_key_type() {
 
 #[test]
 fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
-    let dir = folder();
+    let dir = folder_with_george();
     let ca = TestCa::new();
     let key = KeyPair::generate().unwrap();
     let other = KeyPair::generate().unwrap();
@@ -287,7 +277,7 @@ async fn status_of(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones() {
-    let dir = folder();
+    let dir = folder_with_george();
     let ca = TestCa::new();
     let first_key = KeyPair::generate().unwrap();
     let first = ca.install(dir.path(), &first_key, &first_key.serialize_pem());
