@@ -5,8 +5,9 @@
 //!    answer from memory): at most [`HIT_RATIO`] times its time per hit;
 //! 2. the cold path (the first request per avatar: a store read and a render), p50 and p99 on
 //!    each, reported;
-//! 3. invalidation across two servers: from a write's commit on one store to the other's
-//!    generation of that hash changing, p50 and p99; p99 within [`INVALIDATION_P99_MS`].
+//! 3. invalidation across two servers: from a write's start on one store to the other's
+//!    generation of that hash changing (the write's transaction included), p50 and p99; p99
+//!    within [`INVALIDATION_P99_MS`].
 
 use std::path::Path;
 use std::process::Command;
