@@ -5,7 +5,7 @@ use tokio_postgres::Client;
 
 use crate::store::database_error;
 
-/// The schema version this release writes; [`MIGRATIONS`] takes any older database there.
+/// The schema version this release writes; `PgStore::connect` migrates any older database to it.
 pub const SCHEMA_VERSION: i32 = 1;
 
 /// The statements that take the schema from version `n` to `n + 1`, at index `n`.
