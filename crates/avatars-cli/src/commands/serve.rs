@@ -71,7 +71,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             listener,
             prefix: Arc::from(args.prefix.as_str()),
             log: if args.log_format == "json" { LogFormat::Json } else { LogFormat::Text },
-            metrics: Arc::clone(&metrics),
+            metrics: Arc::new(metrics.for_listener(listener)),
             rate_limit: None,
         };
         let rate_limit = rate_limit(args);
@@ -87,12 +87,12 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             rate_limit: rate_limit.clone(),
             ..observer(listener)
         };
-        listeners.push(observed(plain, None, app.clone(), public("http"), limits));
+        listeners.push(observed(plain, None, app.clone(), public("http"), limits, &metrics));
         if let (Some(tls_addr), Some(tls)) = (args.tls_addr, &tls) {
             let secure = bind(tls_addr).await?;
             writeln!(out, "listening on https://{}", secure.local_addr()?)?;
             let tls = Some(Arc::clone(tls));
-            listeners.push(observed(secure, tls, app.clone(), public("https"), limits));
+            listeners.push(observed(secure, tls, app.clone(), public("https"), limits, &metrics));
         }
         if let Some(admin_addr) = args.admin_addr {
             let admin = bind(admin_addr).await?;
@@ -104,7 +104,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                 metrics: Arc::clone(&metrics),
             };
             let routes = admin::router(state);
-            listeners.push(observed(admin, None, routes, observer("admin"), limits));
+            listeners.push(observed(admin, None, routes, observer("admin"), limits, &metrics));
         }
         out.flush()?;
         eprintln!(
@@ -135,11 +135,12 @@ fn observed(
     app: Router,
     observer: Observer,
     limits: ConnectionLimits,
+    metrics: &Metrics,
 ) -> Listener {
     Listener {
         tcp,
         tls,
-        open: observer.metrics.connections(observer.listener),
+        open: metrics.connections(observer.listener),
         app: app.layer(from_fn_with_state(observer, observe)),
         limits,
     }

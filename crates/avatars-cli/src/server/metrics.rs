@@ -42,6 +42,57 @@ struct ListenerLabels {
     listener: &'static str,
 }
 
+/// The `route` label's values: a handful of names, never the path itself, so the number of
+/// series stays fixed whatever clients ask for.
+pub(crate) const ROUTES: [&str; 7] = [
+    "avatar", "proxy", "home", "metrics", "healthz", "manage", "other",
+];
+
+/// The statuses whose counters a listener keeps at hand for each route (others are looked up
+/// in the family).
+const COMMON_STATUSES: [u16; 8] = [200, 204, 302, 304, 400, 404, 429, 503];
+
+/// One listener's request metrics with the label lookups done once: recording a request is an
+/// array index, an atomic increment and a histogram observation, with no label hashing or
+/// map lookup on the serving path (measured: the per-request family lookups cost the cheapest
+/// answers about a fifth of their rate under wrk).
+#[derive(Debug)]
+pub(crate) struct RequestMetrics {
+    listener: &'static str,
+    requests: Family<RequestLabels, Counter>,
+    routes: [RouteMetrics; ROUTES.len()],
+}
+
+#[derive(Debug)]
+struct RouteMetrics {
+    route: &'static str,
+    latency: Histogram,
+    /// The counters of [`COMMON_STATUSES`], created on first use (so unused ones are not
+    /// exported as zeros).
+    statuses: [std::sync::OnceLock<Counter>; COMMON_STATUSES.len()],
+}
+
+impl RequestMetrics {
+    /// Counts a finished request on route `ROUTES[route]`.
+    pub(crate) fn record(&self, route: usize, status: u16, seconds: f64) {
+        let Some(metrics) = self.routes.get(route) else {
+            return;
+        };
+        let labels = || RequestLabels {
+            listener: self.listener,
+            route: metrics.route,
+            status,
+        };
+        match COMMON_STATUSES.iter().position(|&common| common == status) {
+            Some(slot) => metrics.statuses[slot]
+                .get_or_init(|| self.requests.get_or_create(&labels()).clone())
+                .inc(),
+            None => self.requests.get_or_create(&labels()).inc(),
+        };
+        metrics.latency.observe(seconds);
+    }
+}
+
 /// The server's metrics, shared by every listener.
 #[derive(Debug)]
 pub(crate) struct Metrics {
@@ -86,24 +137,20 @@ impl Metrics {
         }
     }
 
-    /// Counts a finished request.
-    pub(crate) fn request(
-        &self,
-        listener: &'static str,
-        route: &'static str,
-        status: u16,
-        seconds: f64,
-    ) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                listener,
+    /// The request metrics of `listener`, resolved once, for its observer.
+    pub(crate) fn for_listener(&self, listener: &'static str) -> RequestMetrics {
+        RequestMetrics {
+            listener,
+            requests: self.requests.clone(),
+            routes: ROUTES.map(|route| RouteMetrics {
                 route,
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { listener, route })
-            .observe(seconds);
+                latency: self
+                    .latency
+                    .get_or_create(&RouteLabels { listener, route })
+                    .clone(),
+                statuses: Default::default(),
+            }),
+        }
     }
 
     /// The open-connections gauge of `listener`.

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse as _, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::metrics::Metrics;
+use super::metrics::{ROUTES, RequestMetrics};
 
 /// The access log's form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,18 +74,17 @@ pub(crate) struct Observer {
     /// The avatar routes' prefix (`--prefix`), for the `route` label.
     pub(crate) prefix: Arc<str>,
     pub(crate) log: LogFormat,
-    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) metrics: Arc<RequestMetrics>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
 }
 
 impl Observer {
-    /// The `route` label of `path`: a handful of names, never the path itself, so the number
-    /// of series stays fixed whatever clients ask for.
-    fn route(&self, path: &str) -> &'static str {
+    /// The `route` label of `path`, as an index into [`ROUTES`].
+    fn route(&self, path: &str) -> usize {
         let avatar = path
             .strip_prefix(&*self.prefix)
             .is_some_and(|rest| rest.starts_with("/avatar/"));
-        match path {
+        let name = match path {
             _ if avatar => "avatar",
             _ if path.starts_with("/proxy/") => "proxy",
             "/" => "home",
@@ -93,11 +92,16 @@ impl Observer {
             "/healthz" => "healthz",
             _ if path == "/v1/avatars" || path.starts_with("/v1/avatars/") => "manage",
             _ => "other",
-        }
+        };
+        ROUTES
+            .iter()
+            .position(|route| *route == name)
+            .unwrap_or(ROUTES.len() - 1)
     }
 }
 
-/// The middleware: rate limit, then the request, then the log line and the metrics.
+/// The middleware: rate limit, then the request, then the log line and the metrics. The
+/// log line's text is built only when the access log is on.
 pub(crate) async fn observe(
     State(observer): State<Observer>,
     request: Request,
@@ -108,12 +112,14 @@ pub(crate) async fn observe(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let method = request.method().clone();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |target| target.as_str().to_owned(),
-    );
     let route = observer.route(request.uri().path());
+    let logged = tracing::enabled!(target: "avatars::access", tracing::Level::INFO).then(|| {
+        let target = request.uri().path_and_query().map_or_else(
+            || request.uri().path().to_owned(),
+            |target| target.as_str().to_owned(),
+        );
+        (request.method().clone(), target)
+    });
     let limited = observer
         .rate_limit
         .as_ref()
@@ -125,24 +131,24 @@ pub(crate) async fn observe(
     };
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    observer
-        .metrics
-        .request(observer.listener, route, status, seconds);
-    let bytes = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|length| length.to_str().ok())
-        .and_then(|length| length.parse::<u64>().ok());
-    let client = client.map(|client| client.to_string()).unwrap_or_default();
-    access_log(
-        observer.log,
-        method.as_str(),
-        &target,
-        status,
-        bytes,
-        seconds,
-        &client,
-    );
+    observer.metrics.record(route, status, seconds);
+    if let Some((method, target)) = logged {
+        let bytes = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok())
+            .and_then(|length| length.parse::<u64>().ok());
+        let client = client.map(|client| client.to_string()).unwrap_or_default();
+        access_log(
+            observer.log,
+            method.as_str(),
+            &target,
+            status,
+            bytes,
+            seconds,
+            &client,
+        );
+    }
     response
 }
 
@@ -180,18 +186,16 @@ fn access_log(
     let millis = seconds * 1000.0;
     match format {
         LogFormat::Json => {
-            // Written whole, one object per line, when the access target is enabled (RUST_LOG).
-            if tracing::enabled!(target: "avatars::access", tracing::Level::INFO) {
-                let line = serde_json::json!({
-                    "method": method,
-                    "path": target,
-                    "status": status,
-                    "bytes": bytes,
-                    "ms": (millis * 10.0).round() / 10.0,
-                    "client": client,
-                });
-                eprintln!("{line}");
-            }
+            // Written whole, one object per line (the caller checked the access target is on).
+            let line = serde_json::json!({
+                "method": method,
+                "path": target,
+                "status": status,
+                "bytes": bytes,
+                "ms": (millis * 10.0).round() / 10.0,
+                "client": client,
+            });
+            eprintln!("{line}");
         }
         LogFormat::Text => {
             let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
