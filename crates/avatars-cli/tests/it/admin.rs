@@ -8,7 +8,7 @@ use test_support::images;
 use test_support::raw_http::{self, RawResponse};
 use test_support::server::Server;
 
-use crate::AVATARS;
+use crate::{AVATARS, admin_request};
 
 const TOKEN: &str = "correct-horse-battery-staple-0123";
 const ALICE: &str = "alice@example.org";
@@ -27,18 +27,6 @@ fn start(dir: &Path, extra: &[&str]) -> Server {
     ];
     args.extend_from_slice(extra);
     Server::start(AVATARS, dir, &args, true)
-}
-
-/// `METHOD path` on the admin listener with `headers` (each ending in CRLF) and `body`.
-fn admin(server: &Server, method: &str, path: &str, headers: &str, body: &[u8]) -> RawResponse {
-    let addr = server.admin_addr.as_deref().unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    raw_http::request(addr, &request)
 }
 
 fn bearer(token: &str) -> String {
@@ -151,12 +139,12 @@ fn the_management_api_refuses_requests_without_the_token() {
     let png = images::png(&images::bands(50, 40));
     let path = format!("/v1/avatars/{ALICE}");
     for headers in [String::new(), "Authorization: Basic YTpi\r\n".to_owned()] {
-        let refused = admin(&server, "PUT", &path, &headers, &png);
+        let refused = admin_request(&server, "PUT", &path, &headers, &png);
         assert_eq!(refused.status, 401, "{headers:?}");
         assert_eq!(refused.header("www-authenticate"), Some("bearer"));
         assert!(error_of(&refused).contains("Bearer TOKEN"));
     }
-    let wrong = admin(
+    let wrong = admin_request(
         &server,
         "PUT",
         &path,
@@ -167,12 +155,12 @@ fn the_management_api_refuses_requests_without_the_token() {
     assert_eq!(json(&wrong)["status"], 403);
     for (method, target) in [("GET", "/v1/avatars"), ("DELETE", path.as_str())] {
         assert_eq!(
-            admin(&server, method, target, "", b"").status,
+            admin_request(&server, method, target, "", b"").status,
             401,
             "{method}"
         );
         assert_eq!(
-            admin(&server, method, target, &bearer("x"), b"").status,
+            admin_request(&server, method, target, &bearer("x"), b"").status,
             403,
             "{method}"
         );
@@ -192,16 +180,16 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
     let server = start(dir.path(), &[]);
     let png = images::png(&images::bands(50, 40));
     let path = format!("/v1/avatars/{ALICE}");
-    let not_image = admin(&server, "PUT", &path, &bearer(TOKEN), b"just some text");
+    let not_image = admin_request(&server, "PUT", &path, &bearer(TOKEN), b"just some text");
     assert_eq!(not_image.status, 415);
     assert!(error_of(&not_image).contains("PNG, JPEG, GIF or WebP"));
     let huge = vec![0u8; (8 << 20) + 1];
-    let too_large = admin(&server, "PUT", &path, &bearer(TOKEN), &huge);
+    let too_large = admin_request(&server, "PUT", &path, &bearer(TOKEN), &huge);
     assert_eq!(too_large.status, 413);
     assert!(error_of(&too_large).contains("8388608 bytes"));
-    let broken = admin(&server, "PUT", &path, &bearer(TOKEN), &png[..png.len() / 2]);
+    let broken = admin_request(&server, "PUT", &path, &bearer(TOKEN), &png[..png.len() / 2]);
     assert_eq!(broken.status, 422);
-    let bad = admin(
+    let bad = admin_request(
         &server,
         "PUT",
         "/v1/avatars/not-an-address",
@@ -215,7 +203,7 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
         404,
         "nothing stored by refusals"
     );
-    let unknown = admin(&server, "GET", "/v2/whatever", "", b"");
+    let unknown = admin_request(&server, "GET", "/v2/whatever", "", b"");
     assert_eq!(unknown.status, 404);
     assert!(error_of(&unknown).contains("/v1/avatars"));
 }
@@ -229,7 +217,7 @@ fn the_management_api_stores_lists_and_removes() {
     let mut server = start(dir.path(), &["--log-format", "json"]);
     let png = images::png(&images::bands(50, 40));
     let path = format!("/v1/avatars/{ALICE}");
-    let created = admin(&server, "PUT", &path, &bearer(TOKEN), &png);
+    let created = admin_request(&server, "PUT", &path, &bearer(TOKEN), &png);
     assert_eq!(created.status, 201);
     let body = json(&created);
     assert_eq!(body["identity"], ALICE);
@@ -248,7 +236,7 @@ fn the_management_api_stores_lists_and_removes() {
         server.get(&format!("/avatar/{ALICE_SHA256}?d=404")).status,
         200
     );
-    let replaced = admin(
+    let replaced = admin_request(
         &server,
         "PUT",
         &path,
@@ -259,7 +247,7 @@ fn the_management_api_stores_lists_and_removes() {
 
     // The list, a page at a time.
     for name in ["bob", "carol"] {
-        let stored = admin(
+        let stored = admin_request(
             &server,
             "PUT",
             &format!("/v1/avatars/{name}@example.org"),
@@ -271,7 +259,7 @@ fn the_management_api_stores_lists_and_removes() {
     let mut seen = Vec::new();
     let mut after = String::new();
     loop {
-        let page = admin(
+        let page = admin_request(
             &server,
             "GET",
             &format!("/v1/avatars?limit=2{after}"),
@@ -294,7 +282,7 @@ fn the_management_api_stores_lists_and_removes() {
         ["alice@example.org", "bob@example.org", "carol@example.org"]
     );
     for query in ["limit=0", "limit=1001", "limit=x"] {
-        let refused = admin(
+        let refused = admin_request(
             &server,
             "GET",
             &format!("/v1/avatars?{query}"),
@@ -307,14 +295,14 @@ fn the_management_api_stores_lists_and_removes() {
 
     // 204 when removed (and gone from the public API at once), 404 the second time.
     assert_eq!(
-        admin(&server, "DELETE", &path, &bearer(TOKEN), b"").status,
+        admin_request(&server, "DELETE", &path, &bearer(TOKEN), b"").status,
         204
     );
     assert_eq!(
         server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status,
         404
     );
-    let again = admin(&server, "DELETE", &path, &bearer(TOKEN), b"");
+    let again = admin_request(&server, "DELETE", &path, &bearer(TOKEN), b"");
     assert_eq!(again.status, 404);
     assert!(error_of(&again).contains("nothing is stored"));
 

@@ -56,6 +56,24 @@ fn folder_with_george() -> tempfile::TempDir {
     dir
 }
 
+/// `METHOD path` on the admin listener with `headers` (each ending in CRLF) and `body`.
+fn admin_request(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> test_support::raw_http::RawResponse {
+    let addr = server.admin_addr.as_deref().unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    test_support::raw_http::request(addr, &request)
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use avatar_conformance::{Group, HttpTarget, Progress, Targets, all_cases, run};
 use test_support::images;
 use test_support::postgres::Cluster;
-use test_support::raw_http::{self, RawResponse};
+use test_support::raw_http::RawResponse;
 use test_support::server::Server;
 
-use crate::{AVATARS, avatars_in, stderr, stdout};
+use crate::{AVATARS, admin_request, avatars_in, stderr, stdout};
 
 const TOKEN: &str = "postgres-test-token-0123456789";
 /// `avatars hash alice@example.org`.
@@ -30,14 +30,13 @@ fn workdir() -> tempfile::TempDir {
 }
 
 fn admin(server: &Server, method: &str, path: &str, body: &[u8]) -> RawResponse {
-    let addr = server.admin_addr.as_deref().unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
+    admin_request(
+        server,
+        method,
+        path,
+        &format!("Authorization: Bearer {TOKEN}\r\n"),
+        body,
     )
-    .into_bytes();
-    request.extend_from_slice(body);
-    raw_http::request(addr, &request)
 }
 
 /// Polls `path` on `server` until it answers `status`; how long that took (5 s at most).
