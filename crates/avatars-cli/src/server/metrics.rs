@@ -60,13 +60,16 @@ const COMMON_STATUSES: [u16; 8] = [200, 204, 302, 304, 400, 404, 429, 503];
 pub(crate) struct RequestMetrics {
     listener: &'static str,
     requests: Family<RequestLabels, Counter>,
+    latencies: Family<RouteLabels, Histogram>,
     routes: [RouteMetrics; ROUTES.len()],
 }
 
 #[derive(Debug)]
 struct RouteMetrics {
     route: &'static str,
-    latency: Histogram,
+    /// Created on first use, like the counters (so a route a listener never serves is not
+    /// exported as zeros).
+    latency: std::sync::OnceLock<Histogram>,
     /// The counters of [`COMMON_STATUSES`], created on first use (so unused ones are not
     /// exported as zeros).
     statuses: [std::sync::OnceLock<Counter>; COMMON_STATUSES.len()],
@@ -89,7 +92,17 @@ impl RequestMetrics {
                 .inc(),
             None => self.requests.get_or_create(&labels()).inc(),
         };
-        metrics.latency.observe(seconds);
+        metrics
+            .latency
+            .get_or_init(|| {
+                self.latencies
+                    .get_or_create(&RouteLabels {
+                        listener: self.listener,
+                        route: metrics.route,
+                    })
+                    .clone()
+            })
+            .observe(seconds);
     }
 }
 
@@ -142,12 +155,10 @@ impl Metrics {
         RequestMetrics {
             listener,
             requests: self.requests.clone(),
+            latencies: self.latency.clone(),
             routes: ROUTES.map(|route| RouteMetrics {
                 route,
-                latency: self
-                    .latency
-                    .get_or_create(&RouteLabels { listener, route })
-                    .clone(),
+                latency: std::sync::OnceLock::new(),
                 statuses: Default::default(),
             }),
         }

@@ -94,7 +94,7 @@ fn metrics_count_requests_renders_and_cache_hits() {
         count(
             &after,
             "avatars_http_requests_total",
-            &["route=\"other\"", "status=\"404\""]
+            &["listener=\"http\"", "route=\"other\"", "status=\"404\""]
         ),
         1
     );
@@ -102,7 +102,7 @@ fn metrics_count_requests_renders_and_cache_hits() {
         count(
             &after,
             "avatars_http_request_duration_seconds_count",
-            &["route=\"avatar\""]
+            &["listener=\"http\"", "route=\"avatar\""]
         ),
         3
     );
