@@ -1,11 +1,12 @@
 //! Which resizer: `fast_image_resize` (what the pipeline uses) against `image::imageops::resize`,
-//! same filter (Lanczos3), same inputs; and the whole cold render of a 512 x 512 JPEG.
+//! same filter (Lanczos3), same inputs; and the whole cold render of a 512 x 512 JPEG, and of
+//! an 8192 x 8192 JPEG upload as stored (its master), which must cost about the same.
 //!
 //! `cargo bench -p avatar-image --bench resize`
 
 use std::hint::black_box;
 
-use avatar_image::{Limits, render_square};
+use avatar_image::{Limits, prepare, render_square};
 use criterion::{Criterion, criterion_group, criterion_main};
 use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
@@ -73,5 +74,36 @@ fn cold_render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, resizers, cold_render);
+/// The first render of a size from the largest upload the limits accept: what is stored is the
+/// master `prepare` made at upload, so this is bounded by the master side, not by 8192.
+fn cold_render_of_a_large_upload(c: &mut Criterion) {
+    let limits = Limits::default();
+    // The 512 x 512 scene of `cold_render`, taken at 16 times the resolution as a camera
+    // would: `photo_like(8192, 8192)` would be another picture, with waves 16 times finer.
+    let scene = photo_like(512, 512);
+    let pixels = RgbImage::from_raw(8192, 8192, fir(&scene, 8192)).unwrap();
+    let upload = encode(&pixels, image::ImageFormat::Jpeg);
+    assert!(
+        upload.len() <= limits.max_input_bytes,
+        "{} bytes",
+        upload.len()
+    );
+    let stored = prepare(&upload, &limits)
+        .unwrap()
+        .master
+        .expect("an 8192 px upload is stored as its master")
+        .bytes;
+    let mut group = c.benchmark_group("cold render of an 8192x8192 JPEG upload");
+    group.bench_function("to 80", |b| {
+        b.iter(|| render_square(black_box(&stored), 80, &limits).unwrap());
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    resizers,
+    cold_render,
+    cold_render_of_a_large_upload
+);
 criterion_main!(benches);

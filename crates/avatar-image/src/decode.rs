@@ -73,14 +73,19 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
 /// Everything [`probe`] refuses, plus [`ImageError::TooManyFrames`] and [`ImageError::Corrupt`].
 pub fn validate(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
     let (info, decoded) = decode(bytes, limits)?;
-    Ok(match decoded {
+    Ok(as_shown(info, &decoded))
+}
+
+/// `info` with the dimensions of the decoded picture: the upright ones of a turned still.
+pub(crate) fn as_shown(info: ImageInfo, decoded: &Decoded) -> ImageInfo {
+    match decoded {
         Decoded::Still(image) => ImageInfo {
             width: image.width(),
             height: image.height(),
             ..info
         },
         Decoded::Animated(_) => info,
-    })
+    }
 }
 
 /// The `image` crate's name for a format this crate reads: every one but AVIF, which may be

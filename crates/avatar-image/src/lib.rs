@@ -16,7 +16,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Where things live: [`decode`] (limits, probing, validation), `resize` (crop and resize),
+//! Where things live: [`decode`] (limits, probing, validation), [`prepare`] (the master an
+//! upload is stored as), `resize` (crop and resize),
 //! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
 
@@ -26,6 +27,7 @@ pub mod defaults;
 mod encode;
 mod error;
 mod limits;
+mod master;
 pub mod render;
 mod resize;
 pub mod xmpp;
@@ -36,5 +38,6 @@ pub use decode::{ImageInfo, probe, validate};
 pub use defaults::{Palette, render_default, render_default_with};
 pub use error::ImageError;
 pub use limits::Limits;
+pub use master::{Prepared, prepare};
 pub use render::{Rendered, render_square, render_square_as};
 pub use xmpp::{XmppRendition, render_xmpp};

@@ -11,6 +11,10 @@ pub struct Limits {
     pub max_decoded_bytes: u64,
     /// Most frames an animation may have. Default 300.
     pub max_frames: u32,
+    /// Side of the master an upload is stored as when it is larger (see [`crate::prepare`]),
+    /// in pixels: renders never decode more than this square, whatever was uploaded. Keep it
+    /// at least the largest size served. Default 512, the Libravatar maximum.
+    pub master_side: u32,
 }
 
 impl Default for Limits {
@@ -27,6 +31,7 @@ impl Limits {
         max_side: 8192,
         max_decoded_bytes: 256 << 20,
         max_frames: 300,
+        master_side: 512,
     };
 
     pub(crate) fn for_image_crate(&self) -> image::Limits {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::decode::{Decoded, decode};
+use crate::decode::{Decoded, ImageInfo, decode};
 use crate::error::ImageError;
 use crate::limits::Limits;
 use crate::{encode, resize};
@@ -45,7 +45,16 @@ pub fn render_square_as(
 ) -> Result<Rendered, ImageError> {
     check_size(size)?;
     let (info, decoded) = decode(bytes, limits)?;
-    let format = format.unwrap_or(info.format);
+    render_decoded(&info, decoded, size, format.unwrap_or(info.format))
+}
+
+/// The pipeline after decoding: the centred square of `decoded` at `size`, encoded as `format`.
+pub(crate) fn render_decoded(
+    info: &ImageInfo,
+    decoded: Decoded,
+    size: u32,
+    format: ImageFormat,
+) -> Result<Rendered, ImageError> {
     let encoded = match decoded {
         Decoded::Still(image) => encode::still(
             resize::square(&image, size),

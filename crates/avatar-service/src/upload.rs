@@ -34,7 +34,7 @@
 
 use std::sync::OnceLock;
 
-use avatar_image::{ImageError, ImageInfo, Limits, validate};
+use avatar_image::{ImageError, ImageInfo, Limits, prepare};
 use avatar_proto::{Identity, hex};
 use avatar_store::{Store, StoredImage};
 use bytes::Bytes;
@@ -62,7 +62,10 @@ pub struct Uploaded {
 /// it breaks `limits` (use the service's limits; the
 /// default allows 8 MiB files). EXIF orientation is honoured: the returned dimensions are those
 /// of the upright picture, and every rendition served from it is drawn upright with the
-/// metadata stripped. The stored file is the upload itself, byte for byte.
+/// metadata stripped. The stored file is the upload itself, byte for byte, unless its longest
+/// side is over [`Limits::master_side`] (512 px by default): then it is the master
+/// [`prepare`] makes (the centred square at that side, upright), so that no render ever decodes
+/// more than that, whatever was uploaded.
 ///
 /// # Errors
 /// - [`ServiceError::Refused`] when the bytes are not an acceptable image ([`status`]: 413 for a
@@ -82,8 +85,9 @@ pub async fn store_upload<St: Store>(
     if identities.is_empty() {
         return Err(ServiceError::NoIdentity);
     }
-    let (image, content) = validate_off_runtime(bytes.clone(), *limits).await?;
-    store.put_shared(identities, bytes).await?;
+    let (image, stored) = prepare_off_runtime(bytes, *limits).await?;
+    let content = stored.content;
+    store.put_shared(identities, stored.bytes).await?;
     Ok(Uploaded {
         image,
         version: hex::encode_lower(&content[..6]),
@@ -99,12 +103,12 @@ fn decoding_slots() -> &'static Semaphore {
         .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
 }
 
-/// [`validate`] and the content digest on a blocking thread, once a decoding slot is free; files
+/// [`prepare`] and the stored file's digest on a blocking thread, once a decoding slot is free; files
 /// over the size limit are refused before that, without a thread.
-async fn validate_off_runtime(
+async fn prepare_off_runtime(
     bytes: Bytes,
     limits: Limits,
-) -> Result<(ImageInfo, [u8; 32]), ServiceError> {
+) -> Result<(ImageInfo, StoredImage), ServiceError> {
     if bytes.len() > limits.max_input_bytes {
         return Err(ServiceError::Refused(ImageError::InputTooLarge {
             size: bytes.len(),
@@ -117,8 +121,9 @@ async fn validate_off_runtime(
         .await
         .map_err(|err| ServiceError::Task(err.to_string()))?;
     tokio::task::spawn_blocking(move || {
-        let info = validate(&bytes, &limits)?;
-        Ok((info, StoredImage::new(bytes).content))
+        let prepared = prepare(&bytes, &limits)?;
+        let stored = prepared.master.map_or(bytes, |master| master.bytes);
+        Ok((prepared.info, StoredImage::new(stored)))
     })
     .await
     .map_err(|err| ServiceError::Task(err.to_string()))?

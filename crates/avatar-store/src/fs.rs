@@ -65,7 +65,7 @@ const MARKER: &str = "changed";
 /// ```text
 /// ROOT/
 ///   VERSION                     "avatars-store 1"
-///   identities/ID/image         the avatar file as uploaded (PNG, JPEG, GIF or WebP); one
+///   identities/ID/image         the avatar file as put (PNG, JPEG, GIF or WebP); one
 ///                               file hard-linked under every identity of a shared put
 ///   identities/ID/identity      the normalised identity (UTF-8, one line)
 ///   hashes/md5/HEX32            "ID": which identity this MD5 belongs to

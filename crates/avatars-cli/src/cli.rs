@@ -340,6 +340,13 @@ pub(crate) struct ImportArgs {
     /// to the manifest). Everything is checked before anything is stored.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["identity", "file", "also"])]
     pub(crate) manifest: Option<PathBuf>,
+
+    /// A picture whose longest side is over this many pixels is stored as its centred square
+    /// at this side, so serving it never decodes more; keep it at least the largest size
+    /// served (`serve --max-size`).
+    #[arg(long, value_name = "PIXELS", default_value_t = avatar_image::Limits::DEFAULT.master_side,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) master_side: u32,
 }
 
 /// `avatars remove`.

@@ -12,6 +12,11 @@ use crate::walk;
 
 /// The first render of a 512 x 512 JPEG at 80 px, median.
 const COLD_RENDER_TARGET_MS: f64 = 2.0;
+/// The first render at 80 px of an 8192 x 8192 JPEG upload (its stored master), median.
+const LARGE_UPLOAD_RENDER_TARGET_MS: f64 = 3.0;
+/// The same, against the 512 x 512 JPEG's in the same run: the cost must not grow with the
+/// upload's dimensions.
+const LARGE_UPLOAD_RENDER_MAX_RATIO: f64 = 1.25;
 /// Each generator at 80 px, median.
 const GENERATOR_TARGET_MS: f64 = 1.0;
 
@@ -83,6 +88,11 @@ pub(super) fn criterion_targets(medians: &BTreeMap<String, f64>) -> Vec<Target> 
         "cold render of a 512x512 JPEG/to 80",
         COLD_RENDER_TARGET_MS,
     );
+    check(
+        "cold render 8192x8192 JPEG upload -> 80 px".to_owned(),
+        "cold render of an 8192x8192 JPEG upload/to 80",
+        LARGE_UPLOAD_RENDER_TARGET_MS,
+    );
     let generators: Vec<_> = medians
         .keys()
         .filter(|id| id.starts_with("default at 80 px/"))
@@ -99,5 +109,15 @@ pub(super) fn criterion_targets(medians: &BTreeMap<String, f64>) -> Vec<Target> 
         let name = format!("generator {} at 80 px", &id["default at 80 px/".len()..]);
         check(name, &id, GENERATOR_TARGET_MS);
     }
+    let ratio = medians
+        .get("cold render of an 8192x8192 JPEG upload/to 80")
+        .zip(medians.get("cold render of a 512x512 JPEG/to 80"))
+        .map(|(large, small)| large / small);
+    targets.push(Target {
+        name: "cold render 8192x8192 upload / 512x512 upload (80 px)".to_owned(),
+        measured: ratio.map_or_else(|| "not run".to_owned(), |ratio| format!("{ratio:.2}x")),
+        required: format!("<= {LARGE_UPLOAD_RENDER_MAX_RATIO}x"),
+        met: ratio.is_some_and(|ratio| ratio <= LARGE_UPLOAD_RENDER_MAX_RATIO),
+    });
     targets
 }

@@ -4,6 +4,7 @@
 //! one per file); each module is a former test file.
 
 mod defaults;
+mod master;
 mod orientation;
 mod render;
 mod xmpp;

@@ -222,3 +222,34 @@ fn uploads_are_validated_off_the_async_runtime() {
         );
     });
 }
+
+/// An upload larger than the master side is stored as its master, so no render of it ever
+/// decodes the large original; the uploader is told the picture's own dimensions, and the
+/// version is that of what is stored.
+#[tokio::test]
+async fn a_large_upload_is_stored_as_its_bounded_master() {
+    use avatar_image::{Limits, probe};
+    use avatar_service::upload::store_upload;
+    use avatar_store::{MemoryStore, Store as _};
+
+    let store = MemoryStore::new();
+    let alice = [Identity::parse("alice@example.org").unwrap()];
+    let picture = images::encode(&images::photo_like(2400, 1600), image::ImageFormat::Jpeg);
+    let uploaded = store_upload(&store, &alice, picture.clone().into(), &Limits::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!((uploaded.image.width, uploaded.image.height), (2400, 1600));
+
+    let stored = store
+        .get(&alice[0].hash(HashAlgorithm::Md5))
+        .await
+        .unwrap()
+        .unwrap();
+    let header = probe(&stored.bytes, &Limits::DEFAULT).unwrap();
+    assert_eq!((header.width, header.height), (512, 512));
+    assert!(stored.bytes.len() < picture.len());
+    assert_eq!(
+        uploaded.version,
+        avatar_proto::hex::encode_lower(&stored.content[..6])
+    );
+}

@@ -32,8 +32,12 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
     };
     let runtime = small_runtime()?;
     let store = runtime.block_on(args.data.location().open(Open::Create))?;
+    let limits = Limits {
+        master_side: args.master_side,
+        ..Limits::DEFAULT
+    };
     for (identities, file) in &imports {
-        let info = runtime.block_on(import_file(&store, identities, file, &Limits::default()))?;
+        let info = runtime.block_on(import_file(&store, identities, file, &limits))?;
         for identity in identities {
             writeln!(out, "{}", describe(identity, &info))?;
         }

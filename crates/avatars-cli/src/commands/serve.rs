@@ -56,11 +56,16 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         .enable_all()
         .max_blocking_threads(cpus + 2)
         .build()?;
+    // Uploads (--import, the management API) are stored no smaller than the largest size served.
+    let upload_limits = Limits {
+        master_side: Limits::DEFAULT.master_side.max(args.max_size),
+        ..Limits::DEFAULT
+    };
     runtime.block_on(async {
         let location = args.data.location();
         let store = location.open(Open::Create).await?;
         for (identity, file) in &imports {
-            let info = import_file(&store, std::slice::from_ref(identity), file, &Limits::default()).await?;
+            let info = import_file(&store, std::slice::from_ref(identity), file, &upload_limits).await?;
             eprintln!("{}", describe(identity, &info));
         }
         let stored = store.list().await?.len();
@@ -100,7 +105,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             let state = AdminState {
                 service: service.clone(),
                 tokens,
-                limits: Limits::default(),
+                limits: upload_limits,
                 metrics: Arc::clone(&metrics),
             };
             let routes = admin::router(state);
