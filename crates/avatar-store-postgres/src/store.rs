@@ -7,6 +7,7 @@ use avatar_proto::{AvatarHash, Identity};
 use avatar_store::{ChangeCounters, Store, StoreError, StoredEntry, StoredImage};
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::stream::{self, Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 use tokio_postgres::NoTls;
 
@@ -18,6 +19,9 @@ pub(crate) const CHANNEL: &str = "avatar_changes";
 /// PostgreSQL keeps a notification's payload under 8000 bytes: hashes are sent in chunks of
 /// at most this many hex characters.
 const PAYLOAD_LIMIT: usize = 7_000;
+
+/// How many identities one query of [`Store::entries`] reads.
+const LIST_PAGE: i64 = 1_000;
 
 /// Avatars in a PostgreSQL database, shared by every server connected to it. Cheap to clone.
 #[derive(Clone)]
@@ -183,6 +187,43 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Up to [`LIST_PAGE`] identities after `after` (from the first when `None`), in byte order.
+    async fn page_after(&self, after: Option<String>) -> Result<Vec<StoredEntry>, StoreError> {
+        self.with_client(async move |client| {
+            let rows =
+                match &after {
+                    None => client
+                        .query(
+                            "SELECT identity, octet_length(bytes)::bigint FROM avatar_identities \
+                             ORDER BY identity COLLATE \"C\" LIMIT $1",
+                            &[&LIST_PAGE],
+                        )
+                        .await,
+                    Some(after) => client
+                        .query(
+                            "SELECT identity, octet_length(bytes)::bigint FROM avatar_identities \
+                             WHERE identity COLLATE \"C\" > $1 \
+                             ORDER BY identity COLLATE \"C\" LIMIT $2",
+                            &[after, &LIST_PAGE],
+                        )
+                        .await,
+                }
+                .map_err(database_error)?;
+            Ok(rows.iter().map(entry_of).collect())
+        })
+        .await
+    }
+}
+
+/// A listed row: identity, and the image's length.
+fn entry_of(row: &tokio_postgres::Row) -> StoredEntry {
+    StoredEntry {
+        identity: row.get(0),
+        bytes: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
+    }
+}
+
 impl Store for PgStore {
     async fn get(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
         let key = hash.as_bytes().to_vec();
@@ -316,15 +357,40 @@ impl Store for PgStore {
                 )
                 .await
                 .map_err(database_error)?;
-            Ok(rows
-                .iter()
-                .map(|row| StoredEntry {
-                    identity: row.get(0),
-                    bytes: u64::try_from(row.get::<_, i64>(1)).unwrap_or(0),
-                })
-                .collect())
+            Ok(rows.iter().map(entry_of).collect())
         })
         .await
+    }
+
+    /// In identity order (bytes, as [`list`](Store::list)), [`LIST_PAGE`] identities per
+    /// query, each query starting after the last identity of the one before: no connection
+    /// is held between pages, and an identity added or removed meanwhile is listed or not.
+    fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {
+        enum Next {
+            After(Option<String>),
+            Done,
+        }
+        let store = self.clone();
+        stream::unfold(Next::After(None), move |next| {
+            let store = store.clone();
+            async move {
+                let Next::After(after) = next else {
+                    return None;
+                };
+                Some(match store.page_after(after).await {
+                    Ok(page) => {
+                        let full = i64::try_from(page.len()) == Ok(LIST_PAGE);
+                        let next = match page.last() {
+                            Some(last) if full => Next::After(Some(last.identity.clone())),
+                            _ => Next::Done,
+                        };
+                        (page.into_iter().map(Ok).collect::<Vec<_>>(), next)
+                    }
+                    Err(err) => (vec![Err(err)], Next::Done),
+                })
+            }
+        })
+        .flat_map(stream::iter)
     }
 
     fn generation(&self, hash: &AvatarHash) -> Option<u64> {

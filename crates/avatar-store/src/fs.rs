@@ -9,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use avatar_proto::{AvatarHash, HashAlgorithm, Identity, hex};
 use bytes::Bytes;
+use futures_util::stream::{self, Stream, StreamExt as _};
+use tokio::sync::mpsc;
 
 use crate::{Store, StoreError, StoredEntry, StoredImage};
 
@@ -53,6 +55,8 @@ const DEFAULT_MAX_FILE_BYTES: u64 = 16 << 20;
 const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
 /// How often [`Store::generation`] looks at the change marker for other processes' writes.
 const DEFAULT_EXTERNAL_WRITES_CHECK: Duration = Duration::from_secs(1);
+/// How many entries [`Store::entries`] reads ahead of its consumer.
+const LIST_READ_AHEAD: usize = 256;
 /// The change marker: rewritten with a fresh token after every put and remove.
 const MARKER: &str = "changed";
 
@@ -384,24 +388,50 @@ impl FsStore {
     }
 
     fn list_blocking(&self) -> Result<Vec<StoredEntry>, StoreError> {
-        let dir = self.root.join("identities");
-        let mut entries = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(StoreError::io("list", &dir))? {
-            let entry = entry.map_err(StoreError::io("list", &dir))?;
-            let path = entry.path();
-            let Some(identity) = read_if_exists(&path.join("identity"), 4096)? else {
-                continue;
-            };
-            let Ok(meta) = fs::metadata(path.join("image")) else {
-                continue;
-            };
-            entries.push(StoredEntry {
-                identity: String::from_utf8_lossy(&identity).trim().to_owned(),
-                bytes: meta.len(),
-            });
-        }
+        let mut entries = self.entries_blocking()?.collect::<Result<Vec<_>, _>>()?;
         entries.sort_by(|a, b| a.identity.cmp(&b.identity));
         Ok(entries)
+    }
+
+    /// The stored avatars in directory order, read as the iterator is advanced. An identity
+    /// removed while listing is skipped.
+    fn entries_blocking(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<StoredEntry, StoreError>>, StoreError> {
+        let dir = self.root.join("identities");
+        let listing = fs::read_dir(&dir).map_err(StoreError::io("list", &dir))?;
+        Ok(listing.filter_map(move |entry| {
+            let path = match entry {
+                Ok(entry) => entry.path(),
+                Err(err) => return Some(Err(StoreError::io("list", &dir)(err))),
+            };
+            let identity = match read_if_exists(&path.join("identity"), 4096) {
+                Ok(identity) => identity?,
+                Err(err) => return Some(Err(err)),
+            };
+            let meta = fs::metadata(path.join("image")).ok()?;
+            Some(Ok(StoredEntry {
+                identity: String::from_utf8_lossy(&identity).trim().to_owned(),
+                bytes: meta.len(),
+            }))
+        }))
+    }
+
+    /// Sends [`Self::entries_blocking`] to `sender` until it is done, fails, or nobody listens.
+    fn send_entries(&self, sender: &mpsc::Sender<Result<StoredEntry, StoreError>>) {
+        let entries = match self.entries_blocking() {
+            Ok(entries) => entries,
+            Err(err) => {
+                let _ = sender.blocking_send(Err(err));
+                return;
+            }
+        };
+        for entry in entries {
+            let failed = entry.is_err();
+            if sender.blocking_send(entry).is_err() || failed {
+                return;
+            }
+        }
     }
 
     async fn blocking<T: Send + 'static>(
@@ -445,6 +475,21 @@ impl Store for FsStore {
 
     async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
         self.blocking(|store| store.list_blocking()).await
+    }
+
+    /// In directory order, from a blocking thread that reads [`LIST_READ_AHEAD`] entries ahead
+    /// of the consumer at most, and stops when the stream is dropped.
+    fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {
+        let store = self.clone();
+        stream::once(async move {
+            let (sender, receiver) = mpsc::channel(LIST_READ_AHEAD);
+            tokio::task::spawn_blocking(move || store.send_entries(&sender));
+            stream::unfold(receiver, async |mut receiver| {
+                let entry = receiver.recv().await?;
+                Some((entry, receiver))
+            })
+        })
+        .flatten()
     }
 
     /// The same for every hash: a write changes it for all (other processes' writes are seen

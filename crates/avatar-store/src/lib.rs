@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 use avatar_proto::{AvatarHash, Identity};
 use bytes::Bytes;
+use futures_util::stream::{self, Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
 
 pub use changes::ChangeCounters;
@@ -118,8 +119,24 @@ pub trait Store: Send + Sync + 'static {
     /// Removes the avatar of `identity`; `Ok(false)` if there was none.
     fn remove(&self, identity: &Identity) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Every stored avatar, sorted by identity.
+    /// Every stored avatar, sorted by identity, collected: for small stores and tests. Going
+    /// through a large store is [`entries`](Store::entries).
     fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send;
+
+    /// Every stored avatar, one at a time, in the backend's own order: identity order for
+    /// [`MemoryStore`] and PostgreSQL, directory order for [`FsStore`]. Backends read ahead a
+    /// bounded number of entries, so going through a million identities takes the memory of a
+    /// few hundred (what `avatars list` and `avatars migrate` use). An error ends the stream.
+    ///
+    /// The default collects [`list`](Store::list) first.
+    fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {
+        stream::once(self.list()).flat_map(|listed| {
+            stream::iter(match listed {
+                Ok(entries) => entries.into_iter().map(Ok).collect(),
+                Err(err) => vec![Err(err)],
+            })
+        })
+    }
 
     /// A number that changes whenever what `hash` finds may have changed (after a
     /// [`put`](Store::put) or [`remove`](Store::remove) of an identity publishing it, or of
@@ -176,6 +193,10 @@ impl<S: Store> Store for Arc<S> {
 
     fn list(&self) -> impl Future<Output = Result<Vec<StoredEntry>, StoreError>> + Send {
         (**self).list()
+    }
+
+    fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {
+        (**self).entries()
     }
 
     fn generation(&self, hash: &AvatarHash) -> Option<u64> {

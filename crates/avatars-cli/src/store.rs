@@ -8,6 +8,8 @@ use avatar_proto::{AvatarHash, Identity};
 use avatar_store::{FsStore, Store, StoreError, StoredEntry, StoredImage};
 use avatar_store_postgres::PgStore;
 use bytes::Bytes;
+use futures_util::Stream;
+use futures_util::future::Either;
 
 use crate::cli::DataDir;
 
@@ -114,6 +116,13 @@ impl Store for AnyStore {
         match self {
             Self::Dir(store) => store.list().await,
             Self::Postgres(store) => store.list().await,
+        }
+    }
+
+    fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {
+        match self {
+            Self::Dir(store) => Either::Left(store.entries()),
+            Self::Postgres(store) => Either::Right(store.entries()),
         }
     }
 

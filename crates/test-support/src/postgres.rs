@@ -82,6 +82,32 @@ impl Cluster {
         self.url(name)
     }
 
+    /// Runs `statements` in database `name` with `psql` (stopping at the first error).
+    ///
+    /// # Panics
+    /// When `psql` fails; the message has its output.
+    pub fn sql(&self, name: &str, statements: &str) {
+        let port = self.port.to_string();
+        self.pg(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                name,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-c",
+                statements,
+            ],
+        );
+    }
+
     /// The URL of database `name`.
     #[must_use]
     pub fn url(&self, name: &str) -> String {

@@ -5,6 +5,7 @@
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::Store;
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 
 fn identity(text: &str) -> Identity {
     Identity::parse(text).unwrap()
@@ -215,4 +216,35 @@ pub async fn per_hash_generations(store: impl Store) {
         "a write to alice leaves bob's answers valid"
     );
     assert!(store.remove(&alice).await.unwrap());
+}
+
+/// [`Store::entries`] yields what [`Store::list`] does, each identity once, over more than one
+/// page of the backends that read in pages (1,200 identities: the PostgreSQL store reads 1,000
+/// per query); a stream dropped half way is no harm.
+///
+/// # Panics
+/// When the two disagree.
+pub async fn entries_as_listed(store: impl Store) {
+    let identities: Vec<_> = (0..1_200)
+        .map(|n| identity(&format!("user{n:04}@entries.example")))
+        .collect();
+    for chunk in identities.chunks(300) {
+        store
+            .put_shared(chunk, Bytes::from_static(b"shared picture"))
+            .await
+            .unwrap();
+    }
+    let listed = store.list().await.unwrap();
+    assert_eq!(listed.len(), 1_200);
+    let mut streamed: Vec<_> = store.entries().map(|entry| entry.unwrap()).collect().await;
+    streamed.sort_by(|a, b| a.identity.cmp(&b.identity));
+    assert_eq!(streamed, listed);
+
+    let first: Vec<_> = store.entries().take(3).collect().await;
+    assert_eq!(first.len(), 3);
+    assert_eq!(
+        store.entries().count().await,
+        1_200,
+        "and again, from the start"
+    );
 }

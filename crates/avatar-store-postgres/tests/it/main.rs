@@ -30,6 +30,12 @@ async fn the_postgres_store_keeps_the_contract() {
             .unwrap(),
     )
     .await;
+    store_contract::entries_as_listed(
+        PgStore::connect(&cluster.database("entries"))
+            .await
+            .unwrap(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,6 +85,13 @@ async fn memory_store_keeps_the_contract() {
 }
 
 #[tokio::test]
+async fn every_store_streams_its_entries_as_it_lists_them() {
+    store_contract::entries_as_listed(MemoryStore::new()).await;
+    let dir = tempfile::tempdir().unwrap();
+    store_contract::entries_as_listed(FsStore::open(dir.path()).unwrap()).await;
+}
+
+#[tokio::test]
 async fn fs_store_keeps_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     store_contract::contract(FsStore::open(dir.path()).unwrap()).await;

@@ -1,13 +1,16 @@
 //! `avatars migrate --from STORE --to STORE`: copies every avatar from one store to another (a
 //! directory to PostgreSQL, or back), idempotently: an avatar the target already holds,
 //! byte for byte, is left alone, so a migration that stopped half way is finished by running
-//! it again.
+//! it again. The source is read as it is copied (`Store::entries`), so a million avatars take
+//! the memory of a few hundred.
 
 use std::io::Write;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::Store as _;
+use futures_util::StreamExt as _;
 
 use crate::cli::MigrateArgs;
 use crate::commands::small_runtime;
@@ -27,11 +30,12 @@ pub(crate) fn run(args: &MigrateArgs, out: &mut impl Write) -> Result<(), CliErr
     runtime.block_on(async {
         let source = from.open(Open::Existing).await?;
         let target = to.open(Open::Create).await?;
-        let entries = source.list().await?;
-        let total = entries.len();
-        let (mut copied, mut present) = (0usize, 0usize);
+        let mut entries = pin!(source.entries());
+        let (mut total, mut copied, mut present) = (0usize, 0usize, 0usize);
         let mut shown = Instant::now();
-        for (done, entry) in entries.iter().enumerate() {
+        while let Some(entry) = entries.next().await {
+            let entry = entry?;
+            total += 1;
             let identity = Identity::parse(&entry.identity)?;
             let hash = identity.hash(HashAlgorithm::Sha256);
             // Removed since it was listed: nothing to copy.
@@ -45,10 +49,7 @@ pub(crate) fn run(args: &MigrateArgs, out: &mut impl Write) -> Result<(), CliErr
                 }
             }
             if shown.elapsed() >= Duration::from_secs(1) {
-                eprintln!(
-                    "migrate: {}/{total} ({copied} copied, {present} already there)",
-                    done + 1
-                );
+                eprintln!("migrate: {total} so far ({copied} copied, {present} already there)");
                 shown = Instant::now();
             }
         }

@@ -8,7 +8,9 @@
 //! exactly as `avatars import` validates a file. Every error is a JSON object
 //! `{"error": "...", "status": N}` saying what was wrong.
 
+use std::collections::BinaryHeap;
 use std::path::Path;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,7 @@ use avatar_image::Limits;
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
 use avatar_service::upload::store_upload;
-use avatar_store::Store as _;
+use avatar_store::{Store as _, StoreError};
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -24,6 +26,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::StreamExt as _;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -31,6 +34,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::metrics::{self, Metrics};
 use crate::error::CliError;
+use crate::store::AnyStore;
 
 /// The shortest token accepted in `--admin-token-file`.
 const MIN_TOKEN_CHARS: usize = 16;
@@ -120,7 +124,7 @@ fn warn_if_readable_by_others(_path: &Path) {}
 /// What the admin routes work with.
 #[derive(Debug, Clone)]
 pub(crate) struct AdminState {
-    pub(crate) service: AvatarService<crate::store::AnyStore>,
+    pub(crate) service: AvatarService<AnyStore>,
     pub(crate) tokens: Tokens,
     pub(crate) limits: Limits,
     pub(crate) metrics: Arc<Metrics>,
@@ -367,23 +371,41 @@ async fn list(
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(bad_limit());
     }
-    let mut entries = state
-        .service
-        .store()
-        .list()
+    let (shown, more) = page_after(state.service.store(), page.after.as_deref(), limit)
         .await
         .map_err(|err| ApiError::store(&err))?;
-    entries.sort_unstable_by(|a, b| a.identity.cmp(&b.identity));
-    let start = page.after.as_deref().map_or(0, |after| {
-        entries.partition_point(|entry| entry.identity.as_str() <= after)
-    });
-    let shown = &entries[start..entries.len().min(start + limit)];
-    let next = (start + shown.len() < entries.len())
-        .then(|| shown.last().map(|entry| entry.identity.clone()))
+    let next = more
+        .then(|| shown.last().map(|(identity, _)| identity.clone()))
         .flatten();
     let avatars: Vec<_> = shown
         .iter()
-        .map(|entry| json!({ "identity": entry.identity, "bytes": entry.bytes }))
+        .map(|(identity, bytes)| json!({ "identity": identity, "bytes": bytes }))
         .collect();
     Ok(Json(json!({ "avatars": avatars, "next": next })).into_response())
+}
+
+/// The first `limit` identities (with their sizes) after `after`, in identity order, and
+/// whether more follow: one pass over the store's entries keeping the `limit + 1` smallest in
+/// a heap, so a page of a million avatars costs the memory of the page.
+async fn page_after(
+    store: &AnyStore,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<(String, u64)>, bool), StoreError> {
+    let mut smallest = BinaryHeap::with_capacity(limit + 2);
+    let mut entries = pin!(store.entries());
+    while let Some(entry) = entries.next().await {
+        let entry = entry?;
+        if after.is_some_and(|after| entry.identity.as_str() <= after) {
+            continue;
+        }
+        smallest.push((entry.identity, entry.bytes));
+        if smallest.len() > limit + 1 {
+            smallest.pop();
+        }
+    }
+    let mut page = smallest.into_sorted_vec();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    Ok((page, more))
 }

@@ -301,16 +301,20 @@ fn migrate_copies_a_directory_to_the_database_and_back() {
         "{}",
         stdout(&again)
     );
+    // A folder lists in directory order, a database in identity order.
     assert_eq!(
-        stdout(&avatars_in(dir.path(), &["list", "--store", &url])),
-        listed
+        sorted_lines(&stdout(&avatars_in(dir.path(), &["list", "--store", &url]))),
+        sorted_lines(&listed)
     );
 
     let back = avatars_in(dir.path(), &["migrate", "--from", &url, "--to", "copy"]);
     assert!(back.status.success(), "{}", stderr(&back));
     assert_eq!(
-        stdout(&avatars_in(dir.path(), &["list", "--data-dir", "copy"])),
-        listed
+        sorted_lines(&stdout(&avatars_in(
+            dir.path(),
+            &["list", "--data-dir", "copy"]
+        ))),
+        sorted_lines(&listed)
     );
 
     let same = avatars_in(dir.path(), &["migrate", "--from", &url, "--to", &url]);
@@ -326,4 +330,117 @@ fn migrate_copies_a_directory_to_the_database_and_back() {
     );
     assert_eq!(wrong.status.code(), Some(1));
     assert!(stderr(&wrong).contains("unavailable"), "{}", stderr(&wrong));
+}
+
+/// `avatars list` prints a million avatars as it reads them: its peak memory stays far below
+/// what the list would take collected (a million identities are 30 MB of text alone).
+#[test]
+fn listing_a_million_avatars_streams_them() {
+    const COUNT: usize = 1_000_000;
+    let cluster = Cluster::start();
+    let url = cluster.database("million");
+    let dir = workdir();
+    // The schema, made by the store itself; then the rows, made by the database.
+    let listed = avatars_in(dir.path(), &["list", "--store", &url]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    cluster.sql(
+        "million",
+        &format!(
+            "INSERT INTO avatar_identities (identity, content, bytes) \
+             SELECT 'someone' || lpad(n::text, 7, '0') || '@a-rather-long-domain.example', \
+                    '\\x00', '\\x89504e47' FROM generate_series(1, {COUNT}) AS n"
+        ),
+    );
+
+    let peak = run_measuring_peak(
+        Command::new(AVATARS)
+            .args(["list", "--store", &url])
+            .current_dir(dir.path()),
+    );
+    assert_eq!(peak.lines, COUNT);
+    assert!(
+        peak.first
+            .ends_with(" someone0000001@a-rather-long-domain.example"),
+        "{}",
+        peak.first
+    );
+    assert!(
+        peak.last
+            .ends_with(" someone1000000@a-rather-long-domain.example"),
+        "{}",
+        peak.last
+    );
+    let text_mib = peak.bytes as f64 / f64::from(1 << 20);
+    eprintln!(
+        "avatars list: {COUNT} lines, {text_mib:.1} MiB, peak resident {:.1} MiB",
+        peak.rss_mib
+    );
+    assert!(
+        peak.rss_mib < 24.0 && peak.rss_mib < text_mib / 2.0,
+        "peak resident memory {:.1} MiB for {text_mib:.1} MiB of listing",
+        peak.rss_mib
+    );
+}
+
+/// What [`run_measuring_peak`] saw.
+struct Peak {
+    lines: usize,
+    bytes: usize,
+    first: String,
+    last: String,
+    rss_mib: f64,
+}
+
+/// Runs `command`, reading its output line by line, and its peak resident memory (the
+/// kernel's `VmHWM`, read just before it exits: the reader stops at end of output, when the
+/// process has written everything but still exists until it is waited for).
+#[expect(clippy::cast_precision_loss, reason = "kibibytes far below 2^52")]
+fn run_measuring_peak(command: &mut Command) -> Peak {
+    use std::io::BufRead as _;
+
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let (mut lines, mut bytes, mut first, mut last) = (0, 0, String::new(), String::new());
+    let mut peak_kib = 0u64;
+    for line in reader.lines() {
+        let line = line.unwrap();
+        if lines % 10_000 == 0 {
+            peak_kib = peak_kib.max(status_kib(child.id(), "VmHWM:"));
+        }
+        lines += 1;
+        bytes += line.len() + 1;
+        if first.is_empty() {
+            first.clone_from(&line);
+        }
+        last = line;
+    }
+    peak_kib = peak_kib.max(status_kib(child.id(), "VmHWM:"));
+    assert!(child.wait().unwrap().success());
+    Peak {
+        lines,
+        bytes,
+        first,
+        last,
+        rss_mib: peak_kib as f64 / 1024.0,
+    }
+}
+
+/// A `/proc/PID/status` field in KiB (0 once the process is gone).
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn sorted_lines(text: &str) -> Vec<&str> {
+    let mut lines: Vec<_> = text.lines().collect();
+    lines.sort_unstable();
+    lines
 }
