@@ -10,7 +10,6 @@
 //!   pixel (an RGBA canvas is 4).
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -28,31 +27,14 @@ pub(super) fn measure(cargo: &str, root: &Path, photo: &Path, avif: bool) -> Res
         super::TASK,
         if avif { ", with AVIF" } else { "" }
     );
-    let mut command = Command::new(cargo);
-    command.current_dir(root).args([
-        "run",
-        "--quiet",
-        "--release",
-        "--locked",
-        "-p",
-        "avatar-image",
-        "--example",
-        "formats",
-    ]);
-    if avif {
-        command.args(["--features", "avif"]);
-    }
-    let output = command
-        .arg("--")
-        .arg(photo)
-        .output()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() {
-        return Err(format!("the formats example failed ({})", output.status));
-    }
-    serde_json::from_slice(&output.stdout)
-        .map_err(|err| format!("the formats example printed no JSON report: {err}"))
+    let features: &[&str] = if avif { &["avif"] } else { &[] };
+    super::run_example_report(
+        cargo,
+        root,
+        ("avatar-image", "formats"),
+        features,
+        &[photo.as_os_str()],
+    )
 }
 
 fn find<'a>(report: &'a Value, source: &str, size: u64, format: &str) -> Option<&'a Value> {

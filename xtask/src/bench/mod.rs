@@ -16,7 +16,9 @@
 //! 6. proxy: a cached proxy hit against a local hit, first-fetch latency, and 1,000 cold
 //!    identities through the proxy (`proxy.rs`);
 //! 7. store: the PostgreSQL store against the filesystem store (hits, the cold path) and the
-//!    invalidation latency across two servers on one database (`store.rs`).
+//!    invalidation latency across two servers on one database (`store.rs`);
+//! 8. million: the resident set of the service's index and caches after a pass over the
+//!    hashes of 1,000,000 identities (`million.rs`).
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
@@ -38,6 +40,7 @@ mod formats;
 mod http;
 mod load;
 mod memory;
+mod million;
 mod nginx;
 mod proxy;
 mod report;
@@ -85,6 +88,8 @@ pub(crate) enum Part {
     Proxy,
     /// The PostgreSQL store against the filesystem store; invalidation across servers.
     Store,
+    /// The index and caches after a pass over 1,000,000 identities.
+    Million,
 }
 
 impl BenchArgs {
@@ -157,6 +162,13 @@ fn run(options: &BenchArgs) -> Result<bool, String> {
         store::print(&measured);
         targets.extend(store::targets(&measured));
         report["store"] = measured;
+    }
+
+    if options.wants(Part::Million) {
+        let measured = million::measure(&cargo, &root)?;
+        million::print(&measured);
+        targets.extend(million::targets(&measured));
+        report["million"] = measured;
     }
 
     if options.wants(Part::Http)
@@ -274,6 +286,42 @@ fn server_benches(
         report["proxy"] = measured.to_json();
     }
     Ok(())
+}
+
+/// Runs `example` of `package` built for release (with `features`, none when empty) with
+/// `args`, passing its stderr through, and parses the JSON report it prints on stdout.
+fn run_example_report(
+    cargo: &str,
+    root: &Path,
+    (package, example): (&str, &str),
+    features: &[&str],
+    args: &[&std::ffi::OsStr],
+) -> Result<Value, String> {
+    let mut command = Command::new(cargo);
+    command.current_dir(root).args([
+        "run",
+        "--quiet",
+        "--release",
+        "--locked",
+        "-p",
+        package,
+        "--example",
+        example,
+    ]);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    let output = command
+        .arg("--")
+        .args(args)
+        .output()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        return Err(format!("the {example} example failed ({})", output.status));
+    }
+    serde_json::from_slice(&output.stdout)
+        .map_err(|err| format!("the {example} example printed no JSON report: {err}"))
 }
 
 fn run_tool(program: &str, args: &[&str], dir: &Path, what: &str) -> Result<(), String> {

@@ -10,7 +10,6 @@
 //!    within [`INVALIDATION_P99_MS`].
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -34,29 +33,13 @@ pub(super) fn measure(cargo: &str, root: &Path) -> Result<Value, String> {
     eprintln!(
         "{TASK}: the PostgreSQL store against the filesystem store (release build of store_bench) ..."
     );
-    let output = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "--locked",
-            "-p",
-            "avatar-store-postgres",
-            "--example",
-            "store_bench",
-        ])
-        .output()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() {
-        return Err(format!(
-            "the store_bench example failed ({})",
-            output.status
-        ));
-    }
-    serde_json::from_slice(&output.stdout)
-        .map_err(|err| format!("store_bench printed no JSON report: {err}"))
+    super::run_example_report(
+        cargo,
+        root,
+        ("avatar-store-postgres", "store_bench"),
+        &[],
+        &[],
+    )
 }
 
 fn hit_ratio(report: &Value) -> Option<f64> {
