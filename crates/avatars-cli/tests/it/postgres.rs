@@ -335,6 +335,7 @@ fn migrate_copies_a_directory_to_the_database_and_back() {
 /// `avatars list` prints a million avatars as it reads them: its peak memory stays far below
 /// what the list would take collected (a million identities are 30 MB of text alone).
 #[test]
+#[expect(clippy::cast_precision_loss, reason = "tens of megabytes")]
 fn listing_a_million_avatars_streams_them() {
     const COUNT: usize = 1_000_000;
     let cluster = Cluster::start();
