@@ -1,11 +1,14 @@
-//! A render cache bounded by the bytes it holds.
+//! A render cache bounded by the bytes it holds, and its snapshots: what a server writes when it
+//! stops and reads when it starts again, so a restart does not render everything anew.
+
+use std::io::{self, Read, Write};
 
 use avatar_proto::{AvatarHash, DefaultKeyword, ImageFormat};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use sha2::{Digest as _, Sha256};
 
-use crate::render::Rendered;
+use crate::render::{MAX_RENDER_SIZE, Rendered};
 
 /// What a rendition was made from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -207,6 +210,120 @@ impl RenderCache {
     pub const fn budget(&self) -> u64 {
         self.budget
     }
+
+    /// Writes the renditions of stored images the cache holds to `out` (at most the budget's
+    /// worth: it is what the cache holds), for [`read_snapshot`](Self::read_snapshot) after a
+    /// restart; returns how many. Drawn defaults are left out: they cost a millisecond to
+    /// draw again, where a photo's rendition costs a decode.
+    ///
+    /// The layout is a header (16 bytes of magic, then [`RENDERER_VERSION`]) and one record per
+    /// rendition: the stored file's SHA-256 (32 bytes), the size and the length of the encoded
+    /// file (4 bytes each, big-endian), then the file. It is written by hand because it is four
+    /// fixed fields; its format is sniffed from the file when read.
+    ///
+    /// # Errors
+    /// Whatever writing to `out` returns.
+    pub fn write_snapshot(&self, out: &mut impl Write) -> io::Result<usize> {
+        out.write_all(SNAPSHOT_MAGIC)?;
+        out.write_all(&[RENDERER_VERSION])?;
+        let mut written = 0;
+        for (key, rendered) in self.cache.iter() {
+            let RenderKey::Stored { content, size, .. } = key else {
+                continue;
+            };
+            let length = u32::try_from(rendered.bytes.len()).map_err(io::Error::other)?;
+            out.write_all(&content)?;
+            out.write_all(&size.to_be_bytes())?;
+            out.write_all(&length.to_be_bytes())?;
+            out.write_all(&rendered.bytes)?;
+            written += 1;
+        }
+        out.flush()?;
+        Ok(written)
+    }
+
+    /// Keeps the renditions of a snapshot [`write_snapshot`](Self::write_snapshot) wrote;
+    /// returns how many. A snapshot of another [`RENDERER_VERSION`] is ignored (`Ok(0)`): its
+    /// renditions are not what this renderer would make. Nothing read is trusted: a record
+    /// whose size, length or file is not one the renderer could have written ends the reading
+    /// with [`io::ErrorKind::InvalidData`] (the renditions before it are kept, each checked).
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::InvalidData`] for a file that is not a snapshot or is damaged; whatever
+    /// reading `input` returns.
+    pub fn read_snapshot(&self, input: &mut impl Read) -> io::Result<usize> {
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_owned());
+        let mut header = [0u8; SNAPSHOT_MAGIC.len() + 1];
+        input
+            .read_exact(&mut header)
+            .map_err(|_| invalid("not a rendition snapshot: shorter than its header"))?;
+        if &header[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+            return Err(invalid("not a rendition snapshot: wrong magic bytes"));
+        }
+        if header[SNAPSHOT_MAGIC.len()] != RENDERER_VERSION {
+            return Ok(0);
+        }
+        let mut read = 0;
+        loop {
+            let truncated_header = || invalid("rendition snapshot truncated in a record's header");
+            let mut content = [0u8; 32];
+            match read_full(input, &mut content)? {
+                0 => return Ok(read),
+                32 => {}
+                _ => return Err(truncated_header()),
+            }
+            let mut numbers = [0u8; 8];
+            input
+                .read_exact(&mut numbers)
+                .map_err(|_| truncated_header())?;
+            let [s0, s1, s2, s3, l0, l1, l2, l3] = numbers;
+            let size = u32::from_be_bytes([s0, s1, s2, s3]);
+            let length = u32::from_be_bytes([l0, l1, l2, l3]);
+            if !(1..=MAX_RENDER_SIZE).contains(&size) || u64::from(length) > MAX_SNAPSHOT_RECORD {
+                return Err(invalid(
+                    "rendition snapshot record with an impossible size or length",
+                ));
+            }
+            let mut bytes = vec![0u8; length as usize];
+            input
+                .read_exact(&mut bytes)
+                .map_err(|_| invalid("rendition snapshot truncated in a record's file"))?;
+            let format = ImageFormat::sniff(&bytes)
+                .ok_or_else(|| invalid("rendition snapshot record that is not an image"))?;
+            self.insert(
+                RenderKey::Stored {
+                    content,
+                    size,
+                    format,
+                },
+                Rendered {
+                    bytes: bytes.into(),
+                    format,
+                    size,
+                },
+            );
+            read += 1;
+        }
+    }
+}
+
+/// The first bytes of a rendition snapshot.
+const SNAPSHOT_MAGIC: &[u8; 16] = b"avatar-renders\r\n";
+/// The largest rendition a snapshot may hold: a 4096 px PNG of noise is about 48 MiB.
+const MAX_SNAPSHOT_RECORD: u64 = 64 << 20;
+
+/// Reads until `buffer` is full or the input ends; how many bytes were read.
+fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match input.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(filled)
 }
 
 #[cfg(test)]
@@ -405,5 +522,106 @@ mod tests {
         };
         cache.insert(key.clone(), rendition(10));
         assert_eq!(cache.get(&key), None);
+    }
+
+    fn png_rendition(size: u32, shade: u8) -> Rendered {
+        let mut png = Vec::new();
+        image::RgbImage::from_pixel(size, size, image::Rgb([shade, 60, 90]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        Rendered {
+            bytes: png.into(),
+            format: ImageFormat::Png,
+            size,
+        }
+    }
+
+    fn stored_key(content: u8, size: u32) -> RenderKey {
+        RenderKey::Stored {
+            content: [content; 32],
+            size,
+            format: ImageFormat::Png,
+        }
+    }
+
+    fn snapshot_of(cache: &RenderCache) -> Vec<u8> {
+        let mut snapshot = Vec::new();
+        cache.write_snapshot(&mut snapshot).unwrap();
+        snapshot
+    }
+
+    #[test]
+    fn a_snapshot_brings_back_the_stored_renditions_and_not_the_defaults() {
+        let cache = RenderCache::default();
+        for (content, size) in [(1, 32), (1, 80), (2, 80)] {
+            cache.insert(stored_key(content, size), png_rendition(size, content));
+        }
+        let default = RenderKey::Default {
+            keyword: DefaultKeyword::Identicon,
+            hash: AvatarHash::Md5([3; 16]),
+            size: 80,
+            palette: 0,
+            format: ImageFormat::Png,
+        };
+        cache.insert(default.clone(), png_rendition(80, 3));
+        let snapshot = snapshot_of(&cache);
+
+        let restarted = RenderCache::default();
+        assert_eq!(restarted.read_snapshot(&mut &snapshot[..]).unwrap(), 3);
+        for (content, size) in [(1, 32), (1, 80), (2, 80)] {
+            assert_eq!(
+                restarted.get(&stored_key(content, size)),
+                Some(png_rendition(size, content))
+            );
+        }
+        assert_eq!(restarted.get(&default), None);
+    }
+
+    #[test]
+    fn another_renderers_snapshot_is_ignored() {
+        let cache = RenderCache::default();
+        cache.insert(stored_key(1, 32), png_rendition(32, 1));
+        let mut snapshot = snapshot_of(&cache);
+        snapshot[SNAPSHOT_MAGIC.len()] = RENDERER_VERSION.wrapping_add(1);
+        let restarted = RenderCache::default();
+        assert_eq!(restarted.read_snapshot(&mut &snapshot[..]).unwrap(), 0);
+        assert!(restarted.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_refused_and_keeps_only_whole_records() {
+        let cache = RenderCache::default();
+        cache.insert(stored_key(1, 32), png_rendition(32, 1));
+        cache.insert(stored_key(2, 32), png_rendition(32, 2));
+        let snapshot = snapshot_of(&cache);
+
+        for garbage in [&b""[..], b"GIF89a and more", &[0u8; 64]] {
+            let err = RenderCache::default()
+                .read_snapshot(&mut &garbage[..])
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        }
+        // Cut in the second record: the first is kept.
+        let cut = RenderCache::default();
+        let err = cut
+            .read_snapshot(&mut &snapshot[..snapshot.len() - 10])
+            .unwrap_err();
+        assert!(err.to_string().contains("truncated"), "{err}");
+        assert_eq!(cut.len(), 1);
+        // A record whose file is not an image, or whose length is absurd.
+        let mut not_an_image = snapshot.clone();
+        let first_file = SNAPSHOT_MAGIC.len() + 1 + 40;
+        not_an_image[first_file..first_file + 4].copy_from_slice(b"junk");
+        assert!(
+            RenderCache::default()
+                .read_snapshot(&mut &not_an_image[..])
+                .is_err()
+        );
+        let mut absurd = snapshot;
+        absurd[first_file - 4..first_file].copy_from_slice(&u32::MAX.to_be_bytes());
+        let err = RenderCache::default()
+            .read_snapshot(&mut &absurd[..])
+            .unwrap_err();
+        assert!(err.to_string().contains("impossible"), "{err}");
     }
 }

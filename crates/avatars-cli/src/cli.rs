@@ -217,6 +217,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub(crate) cache_bytes: u64,
 
+    /// Keep the render cache in FILE across restarts: its renditions of stored avatars are
+    /// written there when the server stops and read back when it starts, so a restarted
+    /// server answers from memory at once instead of rendering everything again. At most
+    /// --cache-bytes of renditions; a missing or damaged file starts an empty cache.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) render_cache_file: Option<PathBuf>,
+
     /// How many renders may run at once (the number of CPUs by default).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(crate) render_threads: Option<u64>,

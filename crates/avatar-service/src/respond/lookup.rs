@@ -251,6 +251,12 @@ async fn render_blocking<St>(
     key: RenderKey,
     render: impl FnOnce() -> Result<Rendered, RenderError> + Send + 'static,
 ) -> Result<Rendered, RenderError> {
+    // The hash was not in the index, but its rendition may be cached (another hash of the
+    // same picture, or a rendition snapshot read at start).
+    if let Some(cached) = shared.cache.get(&key) {
+        shared.counters.cache_hit();
+        return Ok(cached);
+    }
     shared.counters.cache_miss();
     shared
         .cache

@@ -1,12 +1,13 @@
 //! `avatars serve`: the standalone server.
 
-use std::io::Write;
+use std::io::{BufReader, BufWriter, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use avatar_image::Limits;
+use avatar_image::{Limits, RenderCache};
 use avatar_proto::{HashAlgorithm, Identity, OutputFormats, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::Store as _;
@@ -72,6 +73,9 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // Counted as read: a million avatars are not collected for a number.
         let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
         let service = service(args, store)?;
+        if let Some(file) = &args.render_cache_file {
+            load_renditions(service.render_cache(), file);
+        }
         let proxy = crate::commands::proxy::for_serve(args)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
         let observer = |listener| Observer {
@@ -130,9 +134,70 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             Duration::from_secs(args.shutdown_timeout_secs),
         )
         .await;
+        if let Some(file) = &args.render_cache_file {
+            save_renditions(service.render_cache(), file);
+        }
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// Fills the render cache from `file` (`--render-cache-file`), saying how many renditions it
+/// held; a file that is missing is a first start, one that cannot be read is reported and the
+/// cache starts empty.
+fn load_renditions(cache: &RenderCache, file: &Path) {
+    let opened = match std::fs::File::open(file) {
+        Ok(opened) => opened,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
+        Err(err) => {
+            eprintln!(
+                "warning: cannot read the render cache {}: {err}",
+                file.display()
+            );
+            return;
+        }
+    };
+    let started = Instant::now();
+    match cache.read_snapshot(&mut BufReader::new(opened)) {
+        Ok(read) => eprintln!(
+            "render cache: {read} rendition(s) from {} in {:.2} s",
+            file.display(),
+            started.elapsed().as_secs_f64()
+        ),
+        Err(err) => eprintln!(
+            "warning: render cache {} not used past a damaged part ({err}); {} rendition(s) kept",
+            file.display(),
+            cache.len()
+        ),
+    }
+}
+
+/// Writes the render cache to `file` through a temporary file renamed into place, so a crash
+/// while saving leaves the previous snapshot whole.
+fn save_renditions(cache: &RenderCache, file: &Path) {
+    let temporary = file.with_extension("tmp");
+    let written = std::fs::File::create(&temporary).and_then(|created| {
+        let mut out = BufWriter::new(created);
+        let count = cache.write_snapshot(&mut out)?;
+        out.into_inner()
+            .map_err(std::io::IntoInnerError::into_error)?
+            .sync_all()?;
+        std::fs::rename(&temporary, file)?;
+        Ok(count)
+    });
+    match written {
+        Ok(count) => eprintln!(
+            "render cache: {count} rendition(s) saved to {}",
+            file.display()
+        ),
+        Err(err) => {
+            let _ = std::fs::remove_file(&temporary);
+            eprintln!(
+                "warning: cannot save the render cache to {}: {err}",
+                file.display()
+            );
+        }
+    }
 }
 
 /// A listener whose every request goes through `observer` (rate limit, access log, metrics).

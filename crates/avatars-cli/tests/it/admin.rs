@@ -125,6 +125,66 @@ fn metrics_count_requests_renders_and_cache_hits() {
     assert!(count(&after, "avatars_connections_open", &["listener=\"admin\""]) >= 1);
 }
 
+/// With `--render-cache-file`, a restarted server answers what it had rendered without
+/// rendering it again: the renditions are saved at SIGTERM and read back at start, the bytes
+/// are the same, and a damaged file starts an empty cache with a warning.
+#[test]
+fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
+    let dir = tempfile::tempdir().unwrap();
+    images::photo_like(300, 200)
+        .save(dir.path().join("alice.jpg"))
+        .unwrap();
+    let args = [
+        "--email",
+        "alice@example.org=alice.jpg",
+        "--render-cache-file",
+        "renditions.cache",
+    ];
+    let sizes = [32, 80, 256];
+    let paths = sizes.map(|size| format!("/avatar/{ALICE_MD5}?s={size}"));
+    let mut first = start(dir.path(), &args);
+    let served: Vec<_> = paths.iter().map(|path| first.get(path).body).collect();
+    assert!(first.stop("TERM").success());
+    let log = first.log();
+    assert!(
+        log.contains("render cache: 3 rendition(s) saved to renditions.cache"),
+        "{log}"
+    );
+
+    let mut second = start(dir.path(), &args);
+    let again: Vec<_> = paths.iter().map(|path| second.get(path).body).collect();
+    assert_eq!(again, served, "the same bytes");
+    let metrics =
+        String::from_utf8(raw_http::get(second.admin_addr.as_ref().unwrap(), "/metrics").body)
+            .unwrap();
+    assert_eq!(
+        count(&metrics, "avatars_renders_total", &[]),
+        0,
+        "nothing rendered again"
+    );
+    assert_eq!(count(&metrics, "avatars_render_cache_hits_total", &[]), 3);
+    assert!(second.stop("TERM").success());
+    assert!(
+        second
+            .log()
+            .contains("render cache: 3 rendition(s) from renditions.cache")
+    );
+
+    std::fs::write(
+        dir.path().join("renditions.cache"),
+        b"not a snapshot at all",
+    )
+    .unwrap();
+    let mut third = start(dir.path(), &args);
+    assert_eq!(third.get(&paths[1]).status, 200, "served, rendered anew");
+    assert!(third.stop("TERM").success());
+    let log = third.log();
+    assert!(
+        log.contains("warning: render cache renditions.cache not used"),
+        "{log}"
+    );
+}
+
 /// The error message of a JSON error answer.
 fn error_of(response: &RawResponse) -> String {
     json(response)["error"].as_str().unwrap().to_owned()
