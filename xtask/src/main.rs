@@ -113,7 +113,7 @@ mod tests {
         };
         assert_eq!(
             format!("{bench:?}"),
-            "BenchArgs { rounds: 2, seconds: 10, only: [Http, Formats], avif: true }"
+            "BenchArgs { rounds: 2, seconds: 10, only: [Http, Formats], scale_avatars: 100000, avif: true }"
         );
         let Task::Fuzz(fuzz) = parse(&["fuzz", "--seconds", "5", "--target", "srv"])
             .unwrap()

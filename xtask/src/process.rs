@@ -79,9 +79,13 @@ pub(crate) fn start_server_with(
     let stdout = child.stdout.take().ok_or("no stdout from avatars serve")?;
     let server = Running(child);
     let mut first = String::new();
-    BufReader::new(stdout)
+    let mut stdout = BufReader::new(stdout);
+    stdout
         .read_line(&mut first)
         .map_err(|err| format!("reading avatars serve's first line: {err}"))?;
+    // The server prints more lines (`admin on ...`) after the first: keep reading, so it never
+    // writes to a closed pipe (which it would take as an error, and exit).
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let url = first
         .trim()
         .strip_prefix("listening on ")

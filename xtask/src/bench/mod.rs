@@ -18,7 +18,9 @@
 //! 7. store: the PostgreSQL store against the filesystem store (hits, the cold path) and the
 //!    invalidation latency across two servers on one database (`store.rs`);
 //! 8. million: the resident set of the service's index and caches after a pass over the
-//!    hashes of 1,000,000 identities (`million.rs`).
+//!    hashes of 1,000,000 identities (`million.rs`);
+//! 9. scale: 100,000 imported photos under a Zipf workload against nginx serving every
+//!    rendition pre-rendered, and the time a restarted server takes to warm (`scale.rs`).
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
@@ -44,6 +46,7 @@ mod million;
 mod nginx;
 mod proxy;
 mod report;
+mod scale;
 mod store;
 mod wrk;
 
@@ -66,6 +69,9 @@ pub(crate) struct BenchArgs {
     /// Runs only this part (repeatable); every part by default.
     #[arg(long = "only", value_enum)]
     only: Vec<Part>,
+    /// Avatars in the scale part's corpus (100,000 is the target's; fewer for a quick look).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(100..=1_000_000))]
+    scale_avatars: u32,
     /// Measures AVIF in the formats part too (builds the `avif` feature: rav1e takes minutes).
     #[arg(long)]
     avif: bool,
@@ -90,6 +96,8 @@ pub(crate) enum Part {
     Store,
     /// The index and caches after a pass over 1,000,000 identities.
     Million,
+    /// 100,000 avatars under a Zipf workload against nginx; warming after a restart.
+    Scale,
 }
 
 impl BenchArgs {
@@ -175,6 +183,7 @@ fn run(options: &BenchArgs) -> Result<bool, String> {
         || options.wants(Part::Memory)
         || options.wants(Part::Load)
         || options.wants(Part::Proxy)
+        || options.wants(Part::Scale)
     {
         server_benches(
             options,
@@ -284,6 +293,12 @@ fn server_benches(
         measured.print();
         targets.extend(measured.targets());
         report["proxy"] = measured.to_json();
+    }
+    if options.wants(Part::Scale) {
+        let measured = scale::measure(cargo, root, &avatars, work, options.scale_avatars)?;
+        scale::print(&measured);
+        targets.extend(scale::targets(&measured));
+        report["scale"] = measured;
     }
     Ok(())
 }

@@ -53,7 +53,7 @@ http {{
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
-    types {{ image/jpeg jpg; image/png png; }}
+    types {{ image/jpeg jpg; image/png png; image/gif gif; image/webp webp; }}
     server {{
         listen {addr};
         root {root};

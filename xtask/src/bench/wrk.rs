@@ -24,14 +24,42 @@ pub(super) fn wrk(
     seconds: u32,
     status: u16,
 ) -> Result<Run, String> {
+    let mut args = vec!["-t2".to_owned(), "-c32".to_owned()];
+    if let Some(etag) = if_none_match {
+        args.extend(["-H".to_owned(), format!("If-None-Match: {etag}")]);
+    }
+    run_wrk(work, &args, url, seconds, status)
+}
+
+/// Runs wrk once against `url` (`-t2 -c32`) with the Lua `script` choosing each request's path;
+/// every response must be 200.
+pub(super) fn wrk_script(
+    work: &Path,
+    url: &str,
+    script: &Path,
+    seconds: u32,
+) -> Result<Run, String> {
+    let args = [
+        "-t2".to_owned(),
+        "-c32".to_owned(),
+        "-s".to_owned(),
+        script.display().to_string(),
+    ];
+    run_wrk(work, &args, url, seconds, 200)
+}
+
+fn run_wrk(
+    work: &Path,
+    args: &[String],
+    url: &str,
+    seconds: u32,
+    status: u16,
+) -> Result<Run, String> {
     let out_path = work.join("wrk.out");
     let out = fs::File::create(&out_path).map_err(|err| err.to_string())?;
-    let mut command = Command::new("wrk");
-    command.args(["-t2", "-c32", &format!("-d{seconds}s"), "--latency"]);
-    if let Some(etag) = if_none_match {
-        command.args(["-H", &format!("If-None-Match: {etag}")]);
-    }
-    let mut child = command
+    let mut child = Command::new("wrk")
+        .args(args)
+        .args([&format!("-d{seconds}s"), "--latency"])
         .arg(url)
         .stdout(out)
         .stderr(Stdio::inherit())

@@ -1,0 +1,431 @@
+//! The scale part: a forge's long tail. `avatar-image`'s `corpus` example (release) makes
+//! 100,000 (`--scale-avatars`) distinct synthetic photos of varied sizes and formats, a Zipf workload (exponent 1.1)
+//! of 1,000,000 requests over (avatar, size) with sizes 32 to 256 px, and every rendition that
+//! workload asks for, pre-rendered as files. Then:
+//! 1. the photos are imported by four `avatars import --manifest` at once (the import rate);
+//! 2. nginx serves the pre-rendered files (the static limit) and a fresh `avatars serve` the
+//!    store, each driven by wrk through the workload (paths from a file, each thread from its
+//!    own random offset) for [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`]:
+//!    requests per second, p50/p99, and for avatars the render-cache hit rate, renders per
+//!    second (from `/metrics`) and resident memory. Target: at least [`TARGET_RATIO`] of nginx;
+//! 3. restarts: the server is stopped (saving `--render-cache-file`) and started again, then
+//!    driven in one-second slices until a slice's hit rate is back to [`WARM_FRACTION`] of the
+//!    measured one: with the saved renditions, and again without them. Target: warm no later
+//!    with the file than without.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::TASK;
+use super::client;
+use super::memory::rss_mib;
+use super::nginx::{free_loopback_addr, start_nginx};
+use super::report::Target;
+use super::wrk::{Run, wrk_script};
+use crate::process::{Running, start_server_with, wait_bounded};
+
+/// wrk before measuring, seconds.
+const WARM_UP_SECONDS: u32 = 10;
+/// wrk measured, seconds.
+const MEASURE_SECONDS: u32 = 60;
+/// avatars' requests per second over nginx's, at least.
+const TARGET_RATIO: f64 = 0.5;
+/// A restarted server is warm once a slice's hit rate is this share of the measured one.
+const WARM_FRACTION: f64 = 0.95;
+/// The most one-second slices driven after a restart.
+const WARM_SLICES: u32 = 20;
+
+/// Runs the whole part; its JSON report.
+pub(super) fn measure(
+    cargo: &str,
+    root: &Path,
+    avatars: &Path,
+    work: &Path,
+    count: u32,
+) -> Result<Value, String> {
+    let corpus = work.join("scale");
+    let _ = fs::remove_dir_all(&corpus);
+    eprintln!(
+        "{TASK}: scale: making {count} photos, the workload and its renditions (release build of corpus; minutes) ..."
+    );
+    let made = super::run_example_report(
+        cargo,
+        root,
+        ("avatar-image", "corpus"),
+        &[],
+        &[corpus.as_os_str(), count.to_string().as_ref()],
+    )?;
+
+    let data = corpus.join("data");
+    eprintln!("{TASK}: scale: importing with four avatars import --manifest at once ...");
+    let import_seconds = import(avatars, &data, &corpus)?;
+    let avatar_count = f64::from(count);
+    eprintln!(
+        "{TASK}: scale: imported {count} avatars in {import_seconds:.0} s ({:.0} a second)",
+        avatar_count / import_seconds
+    );
+
+    let nginx_addr = free_loopback_addr()?;
+    let nginx = start_nginx(work, &corpus.join("static"), &nginx_addr)?;
+    let static_script = lua_script(
+        work,
+        "scale-static.lua",
+        &corpus.join("workload-static.txt"),
+    )?;
+    let nginx_url = format!("http://{nginx_addr}");
+    eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ...");
+    wrk_script(work, &nginx_url, &static_script, WARM_UP_SECONDS)?;
+    let nginx_run = wrk_script(work, &nginx_url, &static_script, MEASURE_SECONDS)?;
+    drop(nginx);
+
+    let snapshot = corpus.join("renditions.cache");
+    let admin = free_loopback_addr()?;
+    let snapshot_arg = snapshot.display().to_string();
+    let args = [
+        "--admin-addr",
+        admin.as_str(),
+        "--render-cache-file",
+        snapshot_arg.as_str(),
+    ];
+    let script = lua_script(
+        work,
+        "scale-avatars.lua",
+        &corpus.join("workload-avatars.txt"),
+    )?;
+    let (mut server, url) = start_server_with(avatars, &data, TASK, &args, None)?;
+    wait_for_admin(&admin)?;
+    eprintln!(
+        "{TASK}: scale: avatars serve, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
+    );
+    wrk_script(work, &url, &script, WARM_UP_SECONDS)?;
+    let before = Counters::scrape(&admin)?;
+    let avatars_run = wrk_script(work, &url, &script, MEASURE_SECONDS)?;
+    let after = Counters::scrape(&admin)?;
+    let resident_mib = rss_mib(server.0.id())?;
+    let steady = after.since(&before);
+    terminate(&mut server)?;
+
+    eprintln!("{TASK}: scale: restarts, with the saved renditions and without ...");
+    let with_file = warm_after_restart(
+        avatars,
+        &data,
+        &args,
+        &admin,
+        work,
+        &script,
+        steady.hit_rate(),
+    )?;
+    fs::remove_file(&snapshot).map_err(|err| format!("removing {}: {err}", snapshot.display()))?;
+    let without_file = warm_after_restart(
+        avatars,
+        &data,
+        &args,
+        &admin,
+        work,
+        &script,
+        steady.hit_rate(),
+    )?;
+
+    Ok(json!({
+        "corpus": made,
+        "import_seconds": import_seconds,
+        "imports_per_second": avatar_count / import_seconds,
+        "nginx": run_json(&nginx_run),
+        "avatars": {
+            "requests_per_second": avatars_run.requests_per_second,
+            "p50_ms": avatars_run.p50_ms,
+            "p99_ms": avatars_run.p99_ms,
+            "hit_rate": steady.hit_rate(),
+            "renders_per_second": steady.renders / f64::from(MEASURE_SECONDS),
+            "resident_mib": resident_mib,
+        },
+        "ratio": avatars_run.requests_per_second / nginx_run.requests_per_second,
+        "restart_with_saved_renditions": with_file,
+        "restart_without": without_file,
+        "warm_up_seconds": WARM_UP_SECONDS,
+        "measured_seconds": MEASURE_SECONDS,
+    }))
+}
+
+fn run_json(run: &Run) -> Value {
+    json!({
+        "requests_per_second": run.requests_per_second,
+        "p50_ms": run.p50_ms,
+        "p99_ms": run.p99_ms,
+    })
+}
+
+/// Imports the corpus's manifests at once, one `avatars import` each (the rest start once the
+/// first has made the store); the seconds it took.
+fn import(avatars: &Path, data: &Path, corpus: &Path) -> Result<f64, String> {
+    let started = Instant::now();
+    let spawn = |part: u32| {
+        Command::new(avatars)
+            .arg("import")
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--manifest")
+            .arg(corpus.join(format!("manifest-{part}.json")))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map(Running)
+            .map_err(|err| format!("cannot run avatars import: {err}"))
+    };
+    let mut importers = vec![spawn(0)?];
+    while !data.join("VERSION").exists() {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err("the first import made no store within 60 s".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut part = 1;
+    while corpus.join(format!("manifest-{part}.json")).exists() {
+        importers.push(spawn(part)?);
+        part += 1;
+    }
+    for importer in &mut importers {
+        if !wait_bounded(&mut importer.0, "avatars import", Duration::from_secs(1200))? {
+            return Err("avatars import failed".to_owned());
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// Waits (10 s at most) for the admin listener a server binds after its public one.
+fn wait_for_admin(admin: &str) -> Result<(), String> {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(admin).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(format!("no admin listener on {admin} within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// A wrk script whose threads go through the paths of `paths` (one per line), each from its
+/// own random offset.
+fn lua_script(work: &Path, name: &str, paths: &Path) -> Result<std::path::PathBuf, String> {
+    let script = format!(
+        r#"local paths = {{}}
+for line in io.lines("{}") do paths[#paths + 1] = line end
+local next_id = 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + id)
+  counter = math.random(#paths)
+end
+function request()
+  counter = counter % #paths + 1
+  return wrk.format("GET", paths[counter])
+end
+"#,
+        paths.display()
+    );
+    let path = work.join(name);
+    fs::write(&path, script).map_err(|err| format!("writing {}: {err}", path.display()))?;
+    Ok(path)
+}
+
+/// The render counters of `/metrics`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    hits: f64,
+    misses: f64,
+    renders: f64,
+}
+
+impl Counters {
+    fn scrape(admin: &str) -> Result<Self, String> {
+        let response = client::get(admin, "/metrics", None)?;
+        let text = String::from_utf8_lossy(&response.body);
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|value| value.trim().parse::<f64>().ok())
+                .ok_or_else(|| format!("no {name} in /metrics"))
+        };
+        Ok(Self {
+            hits: value("avatars_render_cache_hits_total")?,
+            misses: value("avatars_render_cache_misses_total")?,
+            renders: value("avatars_renders_total")?,
+        })
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            hits: self.hits - before.hits,
+            misses: self.misses - before.misses,
+            renders: self.renders - before.renders,
+        }
+    }
+
+    fn hit_rate(&self) -> f64 {
+        let lookups = self.hits + self.misses;
+        if lookups > 0.0 {
+            self.hits / lookups
+        } else {
+            0.0
+        }
+    }
+}
+
+/// SIGTERM, and waits for the server to save its renditions and exit.
+fn terminate(server: &mut Running) -> Result<(), String> {
+    let sent = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .map_err(|err| format!("cannot run kill: {err}"))?;
+    if !sent.success() {
+        return Err("kill -TERM failed".to_owned());
+    }
+    wait_bounded(&mut server.0, "avatars serve", Duration::from_secs(60))?;
+    Ok(())
+}
+
+/// Starts the server again and drives it in one-second slices until a slice's hit rate is
+/// [`WARM_FRACTION`] of `steady`: the seconds from the start (reading the saved renditions
+/// included) to the end of that slice, and every slice's hit rate and renders.
+fn warm_after_restart(
+    avatars: &Path,
+    data: &Path,
+    args: &[&str],
+    admin: &str,
+    work: &Path,
+    script: &Path,
+    steady: f64,
+) -> Result<Value, String> {
+    let started = Instant::now();
+    let (mut server, url) = start_server_with(avatars, data, TASK, args, None)?;
+    wait_for_admin(admin)?;
+    let mut slices = Vec::new();
+    let mut warm_after = None;
+    let mut last = Counters::scrape(admin)?;
+    for _ in 0..WARM_SLICES {
+        wrk_script(work, &url, script, 1)?;
+        let now = Counters::scrape(admin)?;
+        let slice = now.since(&last);
+        last = now;
+        slices.push(json!({"hit_rate": slice.hit_rate(), "renders": slice.renders}));
+        if slice.hit_rate() >= WARM_FRACTION * steady {
+            warm_after = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+    }
+    terminate(&mut server)?;
+    Ok(json!({"seconds_to_warm": warm_after, "slices": slices}))
+}
+
+/// The targets the report meets or misses.
+pub(super) fn targets(report: &Value) -> Vec<Target> {
+    let ratio = report["ratio"].as_f64();
+    let with_file = report["restart_with_saved_renditions"]["seconds_to_warm"].as_f64();
+    let without = report["restart_without"]["seconds_to_warm"].as_f64();
+    vec![
+        Target {
+            name: format!(
+                "scale: Zipf over {} avatars, avatars / nginx",
+                report["corpus"]["avatars"]
+            ),
+            measured: ratio.map_or_else(|| "not run".to_owned(), |ratio| format!("{ratio:.2}x")),
+            required: format!(">= {TARGET_RATIO}x"),
+            met: ratio.is_some_and(|ratio| ratio >= TARGET_RATIO),
+        },
+        Target {
+            name: "scale: warm after a restart, with the saved renditions".to_owned(),
+            measured: with_file.map_or_else(
+                || format!("not within {WARM_SLICES} s"),
+                |seconds| format!("{seconds:.1} s"),
+            ),
+            required: without.map_or_else(
+                || format!("within {WARM_SLICES} s (without: never)"),
+                |seconds| format!("<= {seconds:.1} s (without)"),
+            ),
+            met: with_file.is_some_and(|with| without.is_none_or(|without| with <= without)),
+        },
+    ]
+}
+
+/// One paragraph for the terminal.
+pub(super) fn print(report: &Value) {
+    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
+    let avatars = &report["avatars"];
+    let nginx = &report["nginx"];
+    println!(
+        "scale ({} avatars, {} distinct renditions asked): import {:.0}/s; nginx {:.0} req/s \
+         (p50 {:.2} ms, p99 {:.2} ms); avatars {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms), {:.2}x, \
+         hit rate {:.1} %, {:.0} renders/s, {:.0} MiB resident; warm after a restart in {} with \
+         the saved renditions, {} without",
+        report["corpus"]["avatars"],
+        report["corpus"]["distinct_pairs"],
+        number(&report["imports_per_second"]),
+        number(&nginx["requests_per_second"]),
+        number(&nginx["p50_ms"]),
+        number(&nginx["p99_ms"]),
+        number(&avatars["requests_per_second"]),
+        number(&avatars["p50_ms"]),
+        number(&avatars["p99_ms"]),
+        number(&report["ratio"]),
+        number(&avatars["hit_rate"]) * 100.0,
+        number(&avatars["renders_per_second"]),
+        number(&avatars["resident_mib"]),
+        seconds(&report["restart_with_saved_renditions"]["seconds_to_warm"]),
+        seconds(&report["restart_without"]["seconds_to_warm"]),
+    );
+}
+
+fn seconds(value: &Value) -> String {
+    value.as_f64().map_or_else(
+        || format!("over {WARM_SLICES} s"),
+        |seconds| format!("{seconds:.1} s"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ratio_and_the_warm_restart_are_the_targets() {
+        let report = json!({
+            "ratio": 0.62,
+            "restart_with_saved_renditions": {"seconds_to_warm": 1.4},
+            "restart_without": {"seconds_to_warm": 9.0},
+        });
+        let judged = targets(&report);
+        assert!(judged[0].met && judged[1].met);
+        let slower = json!({
+            "ratio": 0.3,
+            "restart_with_saved_renditions": {"seconds_to_warm": null},
+            "restart_without": {"seconds_to_warm": 9.0},
+        });
+        let judged = targets(&slower);
+        assert!(!judged[0].met && !judged[1].met);
+        assert!(!targets(&json!({}))[0].met, "not run is not met");
+    }
+
+    #[test]
+    fn hit_rates_come_from_counter_differences() {
+        let before = Counters {
+            hits: 10.0,
+            misses: 10.0,
+            renders: 10.0,
+        };
+        let after = Counters {
+            hits: 100.0,
+            misses: 20.0,
+            renders: 20.0,
+        };
+        let slice = after.since(&before);
+        assert!((slice.hit_rate() - 0.9).abs() < 1e-9);
+        assert!(Counters::default().hit_rate().abs() < f64::EPSILON);
+    }
+}
