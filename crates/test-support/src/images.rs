@@ -30,6 +30,26 @@ pub fn png(image: &RgbImage) -> Vec<u8> {
     encode(image, ImageFormat::Png)
 }
 
+/// The mean absolute difference per channel, in levels (0 to 255), between two encoded
+/// pictures of the same dimensions: under a few levels, the same picture re-encoded.
+///
+/// # Panics
+/// If either is not an image, or their dimensions differ.
+#[must_use]
+#[expect(clippy::cast_precision_loss, reason = "sums and counts far below 2^52")]
+pub fn mean_difference(a: &[u8], b: &[u8]) -> f64 {
+    let a = image::load_from_memory(a).expect("an image").to_rgb8();
+    let b = image::load_from_memory(b).expect("an image").to_rgb8();
+    assert_eq!(a.dimensions(), b.dimensions(), "pictures of the same size");
+    let total: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
 /// A `width` x `height` image in three vertical bands: pure red, green and blue.
 #[must_use]
 pub fn bands(width: u32, height: u32) -> RgbImage {

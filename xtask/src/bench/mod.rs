@@ -297,6 +297,13 @@ fn server_benches(
     if options.wants(Part::Scale) {
         let measured = scale::measure(cargo, root, &avatars, work, options.scale_avatars)?;
         scale::print(&measured);
+        let caption = format!(
+            "{}, {} CPUs",
+            report["date"].as_str().unwrap_or_default(),
+            report["machine"]["cpus"]
+        );
+        fs::write(work.join("scale.svg"), scale::svg(&measured, &caption))
+            .map_err(|err| format!("writing scale.svg: {err}"))?;
         targets.extend(scale::targets(&measured));
         report["scale"] = measured;
     }

@@ -13,6 +13,7 @@
 //!    measured one: with the saved renditions, and again without them. Target: warm no later
 //!    with the file than without.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -110,25 +111,20 @@ pub(super) fn measure(
     terminate(&mut server)?;
 
     eprintln!("{TASK}: scale: restarts, with the saved renditions and without ...");
-    let with_file = warm_after_restart(
-        avatars,
-        &data,
-        &args,
-        &admin,
-        work,
-        &script,
-        steady.hit_rate(),
-    )?;
+    let restart = || {
+        warm_after_restart(
+            avatars,
+            &data,
+            &args,
+            &admin,
+            work,
+            &script,
+            steady.hit_rate(),
+        )
+    };
+    let with_file = restart()?;
     fs::remove_file(&snapshot).map_err(|err| format!("removing {}: {err}", snapshot.display()))?;
-    let without_file = warm_after_restart(
-        avatars,
-        &data,
-        &args,
-        &admin,
-        work,
-        &script,
-        steady.hit_rate(),
-    )?;
+    let without_file = restart()?;
 
     Ok(json!({
         "corpus": made,
@@ -380,6 +376,137 @@ pub(super) fn print(report: &Value) {
         seconds(&report["restart_with_saved_renditions"]["seconds_to_warm"]),
         seconds(&report["restart_without"]["seconds_to_warm"]),
     );
+}
+
+/// The picture: requests per second of nginx and avatars on the workload, and the hit rate of
+/// each second after a restart, with the saved renditions and without, against the measured
+/// one.
+pub(super) fn svg(report: &Value, caption: &str) -> String {
+    const WIDTH: f64 = 960.0;
+    const HEIGHT: f64 = 360.0;
+    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
+    let nginx = number(&report["nginx"]["requests_per_second"]);
+    let ours = number(&report["avatars"]["requests_per_second"]);
+    let steady = number(&report["avatars"]["hit_rate"]);
+    let most = nginx.max(ours).max(1.0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" font-size="13">
+<rect width="100%" height="100%" fill="white"/>
+<text x="20" y="28" font-size="18" font-weight="bold">{} avatars, Zipf 1.1 over (avatar, size), wrk -t2 -c32</text>
+<text x="{}" y="28" font-size="12" fill="#4a5568" text-anchor="end">{caption}</text>
+<text x="20" y="70" font-weight="bold">requests per second (60 s after 10 s of warm-up)</text>"##,
+        report["corpus"]["avatars"],
+        WIDTH - 20.0
+    );
+    for (row, (name, rate, colour)) in [
+        ("nginx, pre-rendered files", nginx, "#a0aec0"),
+        ("avatars serve", ours, "#2b6cb0"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let y = 90.0 + 50.0 * f64::from(u32::try_from(row).unwrap_or(0));
+        let width = 300.0 * rate / most;
+        let _ = writeln!(
+            out,
+            r#"<text x="20" y="{}">{name}</text><rect x="20" y="{}" width="{width:.1}" height="20" fill="{colour}"/><text x="{:.1}" y="{}">{rate:.0}</text>"#,
+            y + 12.0,
+            y + 18.0,
+            26.0 + width,
+            y + 33.0
+        );
+    }
+    let _ = writeln!(
+        out,
+        r##"<text x="20" y="215" fill="#4a5568">ratio {:.2}x (target 0.5x); hit rate {:.1} %;</text>
+<text x="20" y="235" fill="#4a5568">{:.0} renders/s; {:.0} MiB resident</text>"##,
+        number(&report["ratio"]),
+        steady * 100.0,
+        number(&report["avatars"]["renders_per_second"]),
+        number(&report["avatars"]["resident_mib"]),
+    );
+    restart_panel(&mut out, report, steady);
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The right half of [`svg`]: the hit rate (0 to 100 %) of each one-second slice after a
+/// restart, with and without the saved renditions, against `steady`.
+fn restart_panel(out: &mut String, report: &Value, steady: f64) {
+    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
+    let (left, top, plot_width, plot_height) = (440.0, 80.0, 480.0, 220.0);
+    let x_of = |slice: f64| left + plot_width * slice / f64::from(WARM_SLICES);
+    let y_of = |rate: f64| top + plot_height * (1.0 - rate);
+    let _ = writeln!(
+        out,
+        r##"<text x="{left}" y="70" font-weight="bold">hit rate each second after a restart</text>
+<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" fill="none" stroke="#cbd5e0"/>
+<line x1="{left}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="#c53030" stroke-dasharray="4 3"/>
+<text x="{left}" y="{}" fill="#4a5568">0 s</text><text x="{}" y="{}" fill="#4a5568" text-anchor="end">{WARM_SLICES} s of traffic</text>
+<text x="{}" y="{}" fill="#4a5568" text-anchor="end">100 %</text><text x="{}" y="{}" fill="#4a5568" text-anchor="end">0 %</text>
+<text x="{}" y="{:.1}" fill="#c53030" text-anchor="end">before the restart</text>"##,
+        y_of(steady),
+        left + plot_width,
+        y_of(steady),
+        top + plot_height + 16.0,
+        left + plot_width,
+        top + plot_height + 16.0,
+        left - 6.0,
+        top + 10.0,
+        left - 6.0,
+        top + plot_height,
+        left + plot_width - 4.0,
+        y_of(steady) - 4.0,
+    );
+    for (index, (key, name, colour)) in [
+        (
+            "restart_with_saved_renditions",
+            "with --render-cache-file",
+            "#2b6cb0",
+        ),
+        ("restart_without", "without", "#dd6b20"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let points: Vec<(f64, f64)> = report[key]["slices"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(slice, value)| {
+                let slice = f64::from(u32::try_from(slice + 1).unwrap_or(u32::MAX));
+                (x_of(slice), y_of(number(&value["hit_rate"])))
+            })
+            .collect();
+        for (x, y) in &points {
+            let _ = writeln!(
+                out,
+                r#"<circle cx="{x:.1}" cy="{y:.1}" r="4" fill="{colour}"/>"#
+            );
+        }
+        let points: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{x:.1},{y:.1}"))
+            .collect();
+        let legend_y =
+            top + plot_height + 36.0 + 18.0 * f64::from(u32::try_from(index).unwrap_or(0));
+        let _ = writeln!(
+            out,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>
+<line x1="{left}" y1="{:.1}" x2="{}" y2="{:.1}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{:.1}">{name}: warm in {}</text>"#,
+            points.join(" "),
+            legend_y - 4.0,
+            left + 20.0,
+            legend_y - 4.0,
+            left + 26.0,
+            legend_y,
+            seconds(&report[key]["seconds_to_warm"]),
+        );
+    }
 }
 
 fn seconds(value: &Value) -> String {

@@ -6,22 +6,7 @@ use avatar_image::{ImageFormat, Limits, prepare, probe, render_square};
 use image::AnimationDecoder as _;
 use image::DynamicImage;
 use test_support::exif::{stored_for, with_orientation};
-use test_support::images::{animated_gif, encode, photo_like};
-
-/// Mean absolute difference per channel between two renditions of the same size.
-#[expect(clippy::cast_precision_loss, reason = "sums and counts far below 2^52")]
-fn mean_difference(a: &[u8], b: &[u8]) -> f64 {
-    let a = image::load_from_memory(a).unwrap().to_rgb8();
-    let b = image::load_from_memory(b).unwrap().to_rgb8();
-    assert_eq!(a.dimensions(), b.dimensions());
-    let total: u64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(x, y)| u64::from(x.abs_diff(*y)))
-        .sum();
-    total as f64 / a.as_raw().len() as f64
-}
+use test_support::images::{animated_gif, encode, mean_difference, photo_like};
 
 #[test]
 fn a_large_photo_becomes_a_square_master_that_renders_like_the_upload() {
