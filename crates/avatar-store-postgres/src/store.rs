@@ -362,7 +362,7 @@ impl Store for PgStore {
         .await
     }
 
-    /// In identity order (bytes, as [`list`](Store::list)), [`LIST_PAGE`] identities per
+    /// In identity order (bytes, as [`list`](Store::list)), 1,000 identities per
     /// query, each query starting after the last identity of the one before: no connection
     /// is held between pages, and an identity added or removed meanwhile is listed or not.
     fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {

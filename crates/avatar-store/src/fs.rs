@@ -477,7 +477,7 @@ impl Store for FsStore {
         self.blocking(|store| store.list_blocking()).await
     }
 
-    /// In directory order, from a blocking thread that reads [`LIST_READ_AHEAD`] entries ahead
+    /// In directory order, from a blocking thread that reads 256 entries ahead
     /// of the consumer at most, and stops when the stream is dropped.
     fn entries(&self) -> impl Stream<Item = Result<StoredEntry, StoreError>> + Send {
         let store = self.clone();
