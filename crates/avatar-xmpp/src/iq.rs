@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use avatar_image::{ImageError, Limits, XmppRendition, render_xmpp, validate};
+use avatar_image::{ImageError, Limits, XmppRendition, prepare, render_xmpp};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::Store;
 use bytes::Bytes;
@@ -364,10 +364,15 @@ impl<St: Store> IqService<St> {
         if !from.is_some_and(|from| JidMapping::is_owner(from, &identity)) {
             return Err(Refusal::Forbidden);
         }
-        validate(&image, &self.shared.config.limits).map_err(Refusal::NotAcceptable)?;
+        // As every upload path: a picture over the master side is stored as its master.
+        let prepared =
+            prepare(&image, &self.shared.config.limits).map_err(Refusal::NotAcceptable)?;
+        let stored = prepared
+            .master
+            .map_or_else(|| Bytes::from(image), |master| master.bytes);
         self.shared
             .store
-            .put(&identity, Bytes::from(image))
+            .put(&identity, stored)
             .await
             .map_err(|err| {
                 tracing::warn!(%identity, error = %err, "cannot store the uploaded avatar");

@@ -82,7 +82,10 @@ fn storage(bytes: &[u8]) -> String {
     )
 }
 
-async fn result_payload(service: &IqService<MemoryStore>, request: Iq) -> Option<Element> {
+async fn result_payload<St: avatar_store::Store>(
+    service: &IqService<St>,
+    request: Iq,
+) -> Option<Element> {
     match service.answer(request).await {
         Some(Iq::Result {
             payload,
@@ -314,6 +317,27 @@ async fn the_owner_uploads_through_storage_or_vcard_and_every_protocol_sees_it()
     );
     let latest = service.rendition(&alice).await.unwrap().unwrap();
     assert_ne!(latest.sha1, after.sha1);
+}
+
+/// An upload through XMPP is stored as every upload is: over 512 px, as its master.
+#[tokio::test]
+async fn a_large_upload_is_stored_as_its_master() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let mapping = JidMapping::new("avatars.example.org").identity_domain("example.org");
+    let service = IqService::new(std::sync::Arc::clone(&store), IqConfig::new(mapping));
+    let payload = storage(&png(1500, 1000, [10, 200, 90]));
+    assert_eq!(
+        result_payload(&service, iq("set", OWNER, ALICE, &payload)).await,
+        None
+    );
+    let alice = Identity::parse("alice@example.org").unwrap();
+    let stored = store
+        .get(&alice.hash(avatar_proto::HashAlgorithm::Md5))
+        .await
+        .unwrap()
+        .unwrap();
+    let header = avatar_image::probe(&stored.bytes, &avatar_image::Limits::default()).unwrap();
+    assert_eq!((header.width, header.height), (512, 512));
 }
 
 #[tokio::test]
