@@ -26,6 +26,7 @@ use xmpp_parsers::ping::Ping;
 use xmpp_parsers::stanza::Stanza;
 use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 
+use crate::announce::Announcer;
 use crate::error::ConfigError;
 use crate::iq::IqService;
 
@@ -39,6 +40,7 @@ pub struct ComponentConfig {
     initial_backoff: Duration,
     max_backoff: Duration,
     max_stanza_bytes: usize,
+    look_for_changes: Duration,
 }
 
 /// The default largest stanza: room for the largest image the default limits accept (8 MiB,
@@ -94,6 +96,7 @@ impl ComponentConfig {
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
+            look_for_changes: Duration::from_millis(250),
         })
     }
 
@@ -103,6 +106,13 @@ impl ComponentConfig {
     /// a bound one endless stanza could take all of it.
     pub const fn max_stanza_bytes(mut self, bytes: usize) -> Self {
         self.max_stanza_bytes = bytes;
+        self
+    }
+
+    /// How often subscribed avatars are looked at for changes to announce (default 250 ms; see
+    /// [`Announcer`]). A look reads only avatars whose store generation moved.
+    pub const fn look_for_changes(mut self, every: Duration) -> Self {
+        self.look_for_changes = every;
         self
     }
 
@@ -135,7 +145,7 @@ pub async fn run<St: Store>(
             match connect(&config).await {
                 Ok((session, budget, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
-                    serve(session, &budget, &service, &own).await;
+                    serve(session, &budget, &service, &own, config.look_for_changes).await;
                     tracing::warn!(domain = %config.domain, "the server closed the stream; reconnecting");
                     true
                 }
@@ -327,33 +337,51 @@ fn timeouts() -> Timeouts {
 }
 
 /// Answers stanzas until the stream ends; see [`replies_to_element`] for malformed ones. Each
-/// complete stanza refills the byte `budget` for the next.
+/// complete stanza refills the byte `budget` for the next. Presence goes to every subscriber
+/// first, and again to a contact's subscribers whenever its avatar changes.
 async fn serve<St: Store>(
     mut session: Session,
     budget: &Budget,
     service: &IqService<St>,
     own: &Jid,
+    look_for_changes: Duration,
 ) {
+    let mut announcer = Announcer::new();
     let mut pings = 0u64;
+    let mut looks = tokio::time::interval(look_for_changes);
+    looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut first_look = true;
     loop {
-        let replies = match session.next().await {
-            Some(Ok(element)) if element.name() == "error" => {
-                tracing::warn!(error = %String::from(&element), "stream error from the server");
-                return;
+        let replies = tokio::select! {
+            // Reading a stanza keeps its progress in the stream, so a look may interrupt it.
+            next = session.next() => match next {
+                Some(Ok(element)) if element.name() == "error" => {
+                    tracing::warn!(error = %String::from(&element), "stream error from the server");
+                    return;
+                }
+                Some(Ok(element)) => {
+                    budget.refill();
+                    replies_to_element(service, element, own).await
+                }
+                Some(Err(ReadError::SoftTimeout)) => {
+                    pings += 1;
+                    vec![Element::from(self_ping(own, pings))]
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "the stream failed");
+                    return;
+                }
+                None => return,
+            },
+            _ = looks.tick() => {
+                let stanzas = if first_look {
+                    first_look = false;
+                    announcer.everything(service).await
+                } else {
+                    announcer.changes(service).await
+                };
+                stanzas.into_iter().map(Element::from).collect()
             }
-            Some(Ok(element)) => {
-                budget.refill();
-                replies_to_element(service, element, own).await
-            }
-            Some(Err(ReadError::SoftTimeout)) => {
-                pings += 1;
-                vec![Element::from(self_ping(own, pings))]
-            }
-            Some(Err(err)) => {
-                tracing::warn!(error = %err, "the stream failed");
-                return;
-            }
-            None => return,
         };
         for reply in replies {
             if let Err(err) = session.send(&reply).await {
@@ -496,7 +524,9 @@ struct StanzaHeader {
     id: Option<String>,
 }
 
-/// Probes get the subject's presence; subscriptions are accepted, then answered with presence.
+/// Probes get the subject's presence. A subscription is accepted, remembered (so the subscriber
+/// hears of every later change, see [`Announcer`]), and answered with presence; an
+/// `unsubscribe` forgets it.
 async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence) -> Vec<Stanza> {
     let (Some(from), Some(to)) = (presence.from.clone(), presence.to.clone()) else {
         return Vec::new();
@@ -504,14 +534,32 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
     let Some(identity) = service.mapping().identity_of(&to) else {
         return Vec::new();
     };
+    let (contact, subscriber) = (to.to_bare(), from.to_bare());
     let mut replies = Vec::new();
     match presence.type_ {
         PresenceType::Subscribe => {
+            if let Err(err) = service.subscriptions().add(&contact, &subscriber) {
+                tracing::error!(%contact, %subscriber, error = %err, "cannot save a subscription; it is kept until the component stops");
+            }
             replies.push(Stanza::Presence(
                 Presence::new(PresenceType::Subscribed)
                     .with_from(to)
                     .with_to(from.clone()),
             ));
+        }
+        PresenceType::Unsubscribe => {
+            match service.subscriptions().remove(&contact, &subscriber) {
+                Ok(true) => tracing::info!(%contact, %subscriber, "unsubscribed"),
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::error!(%contact, %subscriber, error = %err, "cannot save an unsubscription");
+                }
+            }
+            return vec![Stanza::Presence(
+                Presence::new(PresenceType::Unavailable)
+                    .with_from(to)
+                    .with_to(from),
+            )];
         }
         PresenceType::Probe => {}
         _ => return replies,

@@ -1,4 +1,4 @@
-//! [`ConfigError`]: why a component configuration was refused when it was built.
+//! [`ConfigError`]: why a component configuration (or its subscriptions file) was refused.
 //!
 //! (What an IQ is refused for is a [`Refusal`](crate::Refusal), sent back as a stanza error; a
 //! payload that does not parse is a [`PayloadError`](crate::PayloadError), as in xmpp-parsers.)
@@ -42,4 +42,24 @@ pub enum ConfigError {
     /// The shared secret is empty.
     #[error("the component secret is empty; use the secret set for this component on the server")]
     EmptySecret,
+
+    /// The subscriptions file cannot be read.
+    #[error("cannot read the subscriptions file {}: {source}", path.display())]
+    SubscriptionsFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+
+    /// The subscriptions file holds a line that is neither a subscription nor a mirror.
+    #[error("the subscriptions file {} is damaged at line {line}: {why}; fix or remove that line", path.display())]
+    SubscriptionsLine {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line's number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
 }

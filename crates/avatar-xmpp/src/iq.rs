@@ -24,6 +24,7 @@ use crate::payload::{
     AvatarData, AvatarQuery, Binval, NS_IQ_AVATAR, NS_STORAGE_AVATAR, PepData, VCard, VCardPhoto,
     VCardType,
 };
+use crate::subscriptions::Subscriptions;
 
 const NS_VCARD: &str = "vcard-temp";
 const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
@@ -110,6 +111,7 @@ pub struct IqConfig {
     mapping: JidMapping,
     anti_harvesting: bool,
     limits: Limits,
+    subscriptions: Option<Arc<Subscriptions>>,
 }
 
 impl IqConfig {
@@ -119,7 +121,15 @@ impl IqConfig {
             mapping,
             anti_harvesting: false,
             limits: Limits::default(),
+            subscriptions: None,
         }
+    }
+
+    /// Where subscriptions to the component's JIDs are kept (default: in memory, forgotten
+    /// when the process ends); see [`Subscriptions::open`] for a file.
+    pub fn subscriptions(mut self, subscriptions: Arc<Subscriptions>) -> Self {
+        self.subscriptions = Some(subscriptions);
+        self
     }
 
     /// Answer "unknown subject" exactly like "no avatar" (XEP-0054 1.3.0's anti-harvesting rule).
@@ -138,6 +148,7 @@ impl IqConfig {
 struct Shared<St> {
     store: St,
     config: IqConfig,
+    subscriptions: Arc<Subscriptions>,
     renditions: Cache<[u8; 32], XmppRendition>,
 }
 
@@ -168,10 +179,15 @@ impl<St> std::fmt::Debug for IqService<St> {
 impl<St: Store> IqService<St> {
     /// A service answering from `store`.
     pub fn new(store: St, config: IqConfig) -> Self {
+        let subscriptions = config
+            .subscriptions
+            .clone()
+            .unwrap_or_else(|| Arc::new(Subscriptions::in_memory()));
         Self {
             shared: Arc::new(Shared {
                 store,
                 config,
+                subscriptions,
                 renditions: Cache::new(1024),
             }),
         }
@@ -180,6 +196,18 @@ impl<St: Store> IqService<St> {
     /// The JID mapping.
     pub fn mapping(&self) -> &JidMapping {
         &self.shared.config.mapping
+    }
+
+    /// Who subscribed to which JID of the component.
+    #[must_use]
+    pub fn subscriptions(&self) -> &Subscriptions {
+        &self.shared.subscriptions
+    }
+
+    /// The store avatars are answered from.
+    #[must_use]
+    pub fn store(&self) -> &St {
+        &self.shared.store
     }
 
     /// The XMPP rendition of `identity`'s avatar, if it has one (cached by stored content).
@@ -385,7 +413,7 @@ impl<St: Store> IqService<St> {
 /// A XEP-0084 `<pubsub><items node=...><item id=SHA1>...</item></items></pubsub>` answer: the
 /// rendition itself (data node) or its description (metadata node), under the same SHA-1.
 fn pep_items(node: &str, rendition: &XmppRendition) -> Element {
-    let name = |text: &str| minidom::rxml::NcName::try_from(text).expect("a valid XML name");
+    let name = xml_name;
     let id = avatar_proto::hex::encode_lower(&rendition.sha1);
     let payload: Element = if node == NODE_AVATAR_DATA {
         PepData {
@@ -394,14 +422,7 @@ fn pep_items(node: &str, rendition: &XmppRendition) -> Element {
         .into()
     } else {
         Element::builder("metadata", NODE_AVATAR_METADATA)
-            .append(
-                Element::builder("info", NODE_AVATAR_METADATA)
-                    .attr(name("bytes"), rendition.rendered.bytes.len().to_string())
-                    .attr(name("id"), id.clone())
-                    .attr(name("type"), rendition.rendered.format.mime_type())
-                    .attr(name("width"), rendition.rendered.size.to_string())
-                    .attr(name("height"), rendition.rendered.size.to_string()),
-            )
+            .append(metadata_info(rendition))
             .build()
     };
     Element::builder("pubsub", NS_PUBSUB)
@@ -415,6 +436,28 @@ fn pep_items(node: &str, rendition: &XmppRendition) -> Element {
                 ),
         )
         .build()
+}
+
+/// XEP-0084's `<info bytes id type width height/>` describing `rendition`.
+pub(crate) fn metadata_info(rendition: &XmppRendition) -> Element {
+    Element::builder("info", NODE_AVATAR_METADATA)
+        .attr(
+            xml_name("bytes"),
+            rendition.rendered.bytes.len().to_string(),
+        )
+        .attr(
+            xml_name("id"),
+            avatar_proto::hex::encode_lower(&rendition.sha1),
+        )
+        .attr(xml_name("type"), rendition.rendered.format.mime_type())
+        .attr(xml_name("width"), rendition.rendered.size.to_string())
+        .attr(xml_name("height"), rendition.rendered.size.to_string())
+        .build()
+}
+
+/// An XML name written in the code.
+pub(crate) fn xml_name(text: &str) -> minidom::rxml::NcName {
+    minidom::rxml::NcName::try_from(text).expect("a valid XML name")
 }
 
 impl<St: Store> Service<Iq> for IqService<St> {

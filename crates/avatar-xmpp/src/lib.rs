@@ -21,8 +21,10 @@
 //!
 //! Where things live: [`payload`] (the XML payloads), [`escape`] (XEP-0106), [`mapping`] (JID to
 //! identity), [`iq`] (the IQ service and the error table), `presence.rs` (presence hashes),
-//! [`component`] (the XEP-0114 connection and its reconnect loop).
+//! [`component`] (the XEP-0114 connection and its reconnect loop), [`Subscriptions`] (who
+//! subscribed, kept on disk), [`Announcer`] (presence to subscribers after any change).
 
+mod announce;
 pub mod component;
 mod error;
 pub mod escape;
@@ -30,9 +32,12 @@ pub mod iq;
 pub mod mapping;
 pub mod payload;
 mod presence;
+mod subscriptions;
 
+pub use announce::Announcer;
 pub use component::ComponentConfig;
 pub use error::ConfigError;
 pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};
+pub use subscriptions::Subscriptions;

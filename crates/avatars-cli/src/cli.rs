@@ -403,6 +403,12 @@ pub(crate) struct XmppArgs {
     /// Answer "unknown JID" exactly like "no avatar" (XEP-0054 anti-harvesting).
     #[arg(long)]
     pub(crate) anti_harvesting: bool,
+
+    /// Where subscriptions to the component's JIDs are kept, so subscribers keep hearing of
+    /// changes after a restart. Default: `xmpp-subscriptions` in the data directory; required
+    /// with a database store.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) subscriptions_file: Option<PathBuf>,
 }
 
 /// `avatars migrate`.

@@ -95,6 +95,15 @@ pub(crate) enum CliError {
         store: String,
     },
 
+    /// An option that this combination of options needs is missing (exit status 2).
+    #[error("{why}: give {option}")]
+    MissingOption {
+        /// The option, as typed.
+        option: &'static str,
+        /// Why it is needed.
+        why: &'static str,
+    },
+
     /// The TLS certificate or key is unusable (exit status 2).
     #[error("{}: {problem}", path.display())]
     Tls {
@@ -135,6 +144,7 @@ impl CliError {
             | Self::Config { .. }
             | Self::Tls { .. }
             | Self::SameStore { .. }
+            | Self::MissingOption { .. }
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }

@@ -3,6 +3,7 @@
 //! One integration-test binary for the crate (one link of tokio, hyper and image instead of
 //! one per file); each module is a former test file.
 
+mod announce;
 mod component;
 mod hostile;
 mod iq;

@@ -3,14 +3,18 @@
 use std::io::Write;
 
 use avatar_xmpp::component::run;
-use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping, Subscriptions};
 
 use std::net::ToSocketAddrs as _;
 
 use crate::cli::XmppArgs;
 use crate::commands::{init_logging, shutdown_signal};
 use crate::error::CliError;
-use crate::store::Open;
+use crate::store::{AnyStore, Location, Open};
 
 /// Connects to the server's component port and answers until Ctrl-C or SIGTERM, reconnecting
 /// with backoff whenever the server refuses or drops the component.
@@ -25,14 +29,25 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = args.data.location().open(Open::Create).await?;
+        let location = args.data.location();
+        let subscriptions = Arc::new(Subscriptions::open(subscriptions_file(args, &location)?)?);
+        let store = match location.open(Open::Create).await? {
+            // Changes by other processes (`avatars import`, `avatars serve`'s management API)
+            // are looked for often enough to be announced within a second.
+            AnyStore::Dir(store) => {
+                AnyStore::Dir(store.external_writes_check(Duration::from_millis(200)))
+            }
+            other @ AnyStore::Postgres(_) => other,
+        };
         let mut mapping = JidMapping::new(&args.domain);
         if let Some(domain) = &args.identity_domain {
             mapping = mapping.identity_domain(domain);
         }
         let service = IqService::new(
             store,
-            IqConfig::new(mapping).anti_harvesting(args.anti_harvesting),
+            IqConfig::new(mapping)
+                .anti_harvesting(args.anti_harvesting)
+                .subscriptions(subscriptions),
         );
         writeln!(
             out,
@@ -44,6 +59,18 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// `--subscriptions-file`, or `xmpp-subscriptions` in the store's directory.
+fn subscriptions_file(args: &XmppArgs, location: &Location) -> Result<PathBuf, CliError> {
+    match (&args.subscriptions_file, location) {
+        (Some(file), _) => Ok(file.clone()),
+        (None, Location::Dir(dir)) => Ok(dir.join("xmpp-subscriptions")),
+        (None, Location::Postgres(_)) => Err(CliError::MissingOption {
+            option: "--subscriptions-file FILE",
+            why: "with a database store, subscriptions are kept in a file of their own",
+        }),
+    }
 }
 
 /// The secret from `--secret` (or `AVATARS_XMPP_SECRET`) or from `--secret-file`.
