@@ -18,9 +18,9 @@ struct Step {
 
 const CI_STEPS: &[Step] = &[
     Step {
-        name: "test peers (Prosody, installed with apt-get when missing)",
+        name: "XMPP peers (Prosody and ejabberd from apt, slixmpp in a venv, when missing)",
         program: Some("bash"),
-        args: &["scripts/ensure-prosody.sh"],
+        args: &["scripts/ensure-xmpp-peers.sh"],
         env: &[],
     },
     Step {

@@ -1,9 +1,10 @@
 //! Project automation, run as `cargo xtask <task>` (an alias in `.cargo/config.toml`).
 //!
-//! - `ci` (`ci.rs`): the whole gate CI runs: the test peers (Debian's Prosody and Chromium,
-//!   installed by `scripts/ensure-prosody.sh` and `scripts/ensure-chromium.sh` when missing),
-//!   format check, clippy with `-D warnings`, every test (unit, integration, property, snapshot,
-//!   doc, the tidy checks, the Prosody end-to-end test and the report's browser test), the
+//! - `ci` (`ci.rs`): the whole gate CI runs: the test peers (Debian's Prosody, ejabberd and
+//!   Chromium, and slixmpp in a venv, installed by `scripts/ensure-xmpp-peers.sh` and
+//!   `scripts/ensure-chromium.sh` when missing), format check, clippy with `-D warnings`, every
+//!   test (unit, integration, property, snapshot, doc, the tidy checks, the Prosody and ejabberd
+//!   end-to-end tests and the report's browser test), the
 //!   conformance suite, and the docs with warnings denied.
 //! - `conformance` (`conformance.rs`): the conformance suite against this project in process,
 //!   against the `avatars serve` and `avatars url` binaries, and against the `avatars xmpp`

@@ -93,9 +93,10 @@ impl Announcer {
             let sha1 = rendition.as_ref().map(|rendition| rendition.sha1);
             self.announced
                 .insert(contact.clone(), Announced { generation, sha1 });
-            let changed = before.is_none_or(|before| before.sha1 != sha1);
-            // The first look after a start only learns: `everything` has announced it.
-            if !all && (before.is_none() || !changed) {
+            // A contact seen for the first time was just subscribed to: its subscriber got
+            // presence with the subscription, but the avatar may have changed since, so it is
+            // announced once more (a repeated presence is harmless; a missed change is not).
+            if !all && before.is_some_and(|before| before.sha1 == sha1) {
                 continue;
             }
             let Ok(presence) = service.presence_for(&identity).await else {

@@ -23,7 +23,8 @@
 //!   them, and a one-shot call through an [`AvatarService`](avatar_service::AvatarService);
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
-//! - [`tree`]: what a directory holds, to show a command wrote nothing.
+//! - [`tree`]: what a directory holds, to show a command wrote nothing;
+//! - [`xmpp`]: private Prosody and ejabberd servers, and a user played by slixmpp.
 
 pub mod browser;
 pub mod exif;
@@ -35,3 +36,20 @@ pub mod server;
 pub mod store_contract;
 pub mod suite;
 pub mod tree;
+pub mod xmpp;
+
+/// Whether this process runs as root (then services run as their own users).
+pub(crate) fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}

@@ -3,9 +3,10 @@
 //! deleted when dropped. Never the system's instance. As root, the binaries run as the
 //! `postgres` user (PostgreSQL refuses to run as root).
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use crate::{free_port, is_root};
 
 /// A running cluster, stopped when dropped.
 #[derive(Debug)]
@@ -210,20 +211,6 @@ fn bin_dir() -> Option<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("a free loopback port")
 }
 
 fn run(command: &mut Command) {

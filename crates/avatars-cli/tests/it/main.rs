@@ -1,4 +1,4 @@
-//! Integration tests of the `avatars` binary, run as a process: every subcommand, faults, hostile input, and a real Prosody.
+//! Integration tests of the `avatars` binary, run as a process: every subcommand, faults, hostile input, and real Prosody and ejabberd servers.
 //!
 //! One integration-test binary for the crate (one link of tokio, hyper and image instead of
 //! one per file); each module is a former test file.
@@ -9,12 +9,12 @@ mod faults;
 mod hostile;
 mod limits;
 mod postgres;
-mod prosody;
 mod proxy;
 mod serve;
 mod store_commands;
 mod tls;
 mod url_discovery;
+mod xmpp_servers;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,469 @@
+//! End to end with real XMPP servers: Debian's Prosody and ejabberd on loopback (installed by
+//! `scripts/ensure-xmpp-peers.sh`, which `cargo xtask ci` runs, and started privately by
+//! `test_support::xmpp`), the `avatars xmpp` component, real c2s clients (the conformance
+//! suite's own, and slixmpp as a user), and `avatars serve` over the same data directory.
+//!
+//! Skips (loudly) only when a server is not installed, which the script allows only where there
+//! is no apt-get.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use avatar_conformance::xmpp::wire::{XmlStream, client_login};
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_xmpp::{AvatarQuery, XAvatar};
+use base64::Engine as _;
+use minidom::Element;
+use sha1::Digest as _;
+use test_support::images;
+use test_support::xmpp::{Seen, ServerKind, USER_DOMAIN, XmppServer, XmppUser};
+
+use crate::{AVATARS, admin_request, serve};
+
+const SECRET: &str = "component-secret";
+const DOMAIN: &str = "avatars.localhost";
+
+/// Child processes killed when the test ends, however it ends.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `avatars import --data-dir DATA IDENTITY FILE`, which must succeed.
+fn import(data: &Path, identity: &str, file: &Path) {
+    let imported = Command::new(AVATARS)
+        .args(["import", "--data-dir"])
+        .arg(data)
+        .arg(identity)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+}
+
+fn write_png(path: &Path, width: u32, height: u32, rgb: [u8; 3]) {
+    images::checkers(width, height, rgb).save(path).unwrap();
+}
+
+/// Whether `kind` can run here; says loudly why not when it cannot.
+fn available(kind: ServerKind, test: &str) -> bool {
+    if kind.installed() {
+        return true;
+    }
+    eprintln!(
+        "\n*** SKIPPED {test} on {kind:?}: it is not installed and scripts/ensure-xmpp-peers.sh \
+         could not install it (no apt-get here). ***\n"
+    );
+    false
+}
+
+/// `avatars xmpp` for `server` over the store in `data` (with `extra` arguments), started and
+/// waited for until it has logged in; its log goes to `log`.
+fn start_component(server: &XmppServer, data: &Path, log: &Path, extra: &[&str]) -> Child {
+    let log_file = std::fs::File::create(log).unwrap();
+    let component = Command::new(AVATARS)
+        .args([
+            "xmpp",
+            "--server",
+            &server.component(),
+            "--domain",
+            DOMAIN,
+            "--secret",
+            SECRET,
+            "--identity-domain",
+            USER_DOMAIN,
+            "--data-dir",
+        ])
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !std::fs::read_to_string(log).is_ok_and(|text| text.contains("component connected")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the component did not log in to {:?}: {}\n{}",
+            server.kind(),
+            std::fs::read_to_string(log).unwrap_or_default(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    component
+}
+
+/// A logged-in client: the conformance suite's plain c2s login (stream, SASL PLAIN, bind), then
+/// whole stanzas in and out.
+struct C2s {
+    stream: XmlStream,
+}
+
+impl C2s {
+    async fn online(user: &str, server: &XmppServer) -> Self {
+        let (stream, _) = client_login(&server.c2s(), &format!("{user}@{USER_DOMAIN}"), "pw")
+            .await
+            .unwrap_or_else(|err| panic!("{user} cannot log in: {err}"));
+        Self { stream }
+    }
+
+    async fn send(&mut self, xml: &str) {
+        self.stream.send(xml).await.unwrap();
+    }
+
+    async fn stanza_matching(&mut self, wanted: impl Fn(&Element) -> bool) -> Element {
+        loop {
+            let stanza = self
+                .stream
+                .next(Duration::from_secs(20))
+                .await
+                .unwrap()
+                .expect("the server answers in time");
+            if wanted(&stanza) {
+                return stanza;
+            }
+        }
+    }
+
+    /// Sends an IQ and returns the answer with the same id.
+    async fn iq(&mut self, kind: &str, id: &str, to: &str, payload: &str) -> Element {
+        self.send(&format!(
+            "<iq type='{kind}' id='{id}' to='{to}'>{payload}</iq>"
+        ))
+        .await;
+        self.stanza_matching(|stanza| stanza.name() == "iq" && stanza.attr("id") == Some(id))
+            .await
+    }
+}
+
+fn data_of(answer: &Element) -> Vec<u8> {
+    let query = answer
+        .children()
+        .next()
+        .unwrap_or_else(|| panic!("no payload in {}", String::from(answer)));
+    AvatarQuery::try_from(query).unwrap().data.unwrap().bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prosody_end_to_end() {
+    end_to_end(ServerKind::Prosody).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ejabberd_end_to_end() {
+    end_to_end(ServerKind::Ejabberd).await;
+}
+
+/// IQ retrieval, probes, an upload over XMPP served over HTTP, and the conformance suite's XMPP
+/// groups through `kind`.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, told in order, reads best in one place"
+)]
+async fn end_to_end(kind: ServerKind) {
+    if !available(kind, "end_to_end") {
+        return;
+    }
+    let mut processes = Processes(Vec::new());
+    let server = XmppServer::start(kind, DOMAIN, SECRET, &["alice", "bob"]);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("avatars");
+
+    // Alice's avatar, imported as a user would.
+    let picture = work.path().join("alice.png");
+    write_png(&picture, 120, 90, [200, 30, 30]);
+    import(&data, "alice@localhost", &picture);
+
+    // The conformance suite's fixtures, for its c2s run at the end.
+    let fixtures =
+        avatar_conformance::fixtures::write_fixtures(&work.path().join("fixtures")).unwrap();
+    for entry in &fixtures.avatars {
+        import(
+            &data,
+            &entry.identity,
+            &work.path().join("fixtures").join(&entry.file),
+        );
+    }
+    processes.0.push(start_component(
+        &server,
+        &data,
+        &work.path().join("component.log"),
+        &[],
+    ));
+
+    // Bob asks for Alice's avatar and probes her presence.
+    let mut bob = C2s::online("bob", &server).await;
+    let answer = bob
+        .iq(
+            "get",
+            "a1",
+            "alice@avatars.localhost",
+            "<query xmlns='jabber:iq:avatar'/>",
+        )
+        .await;
+    assert_eq!(
+        answer.attr("type"),
+        Some("result"),
+        "{}",
+        String::from(&answer)
+    );
+    let data_bytes = data_of(&answer);
+    assert!(data_bytes.len() < 8192);
+    let decoded = image::load_from_memory(&data_bytes).unwrap();
+    assert_eq!(decoded.width(), decoded.height());
+    assert!((32..=64).contains(&decoded.width()));
+    let data_sha1: [u8; 20] = sha1::Sha1::digest(&data_bytes).into();
+
+    bob.send("<presence type='probe' to='alice@avatars.localhost'/>")
+        .await;
+    let presence = bob
+        .stanza_matching(|stanza| {
+            stanza.name() == "presence"
+                && stanza
+                    .attr("from")
+                    .is_some_and(|from| from.starts_with("alice@avatars.localhost"))
+        })
+        .await;
+    let x = presence
+        .get_child("x", "jabber:x:avatar")
+        .unwrap_or_else(|| panic!("{}", String::from(&presence)));
+    assert_eq!(
+        XAvatar::try_from(x).unwrap().hash.unwrap().0,
+        data_sha1,
+        "the IQ data's SHA-1 is the presence hash"
+    );
+
+    // A JID that names no address gets the configured error.
+    let refusal = bob
+        .iq("get", "a2", DOMAIN, "<query xmlns='jabber:iq:avatar'/>")
+        .await;
+    assert_eq!(refusal.attr("type"), Some("error"));
+    let text = String::from(&refusal);
+    assert!(text.contains("service-unavailable"), "{text}");
+
+    // Alice uploads a new picture; HTTP serves the same picture by her address's MD5.
+    let mut alice = C2s::online("alice", &server).await;
+    let upload_path = work.path().join("upload.png");
+    write_png(&upload_path, 40, 40, [20, 90, 220]);
+    let upload = std::fs::read(&upload_path).unwrap();
+    let set = format!(
+        "<query xmlns='storage:client:avatar'><data mimetype='image/png'>{}</data></query>",
+        base64::engine::general_purpose::STANDARD.encode(&upload)
+    );
+    let stored = alice.iq("set", "u1", "alice@avatars.localhost", &set).await;
+    assert_eq!(
+        stored.attr("type"),
+        Some("result"),
+        "{}",
+        String::from(&stored)
+    );
+
+    let http = serve(work.path(), &["--data-dir", data.to_str().unwrap()], false);
+    let md5 = Identity::parse("alice@localhost")
+        .unwrap()
+        .hash(HashAlgorithm::Md5);
+    let response = http.get(&format!("/avatar/{md5}?s=40"));
+    assert_eq!(response.status, 200);
+    let body = response.body;
+    let served = image::load_from_memory(&body).unwrap().to_rgb8();
+    let uploaded = image::load_from_memory(&upload).unwrap().to_rgb8();
+    assert_eq!(
+        served.as_raw(),
+        uploaded.as_raw(),
+        "HTTP serves the picture uploaded over XMPP"
+    );
+
+    conformance_through(&server).await;
+}
+
+/// The conformance suite's XMPP groups in `--c2s` mode: logged into the server as Bob, asking
+/// the component through it. Cases that need a direct line to the component are skipped;
+/// nothing may fail.
+async fn conformance_through(server: &XmppServer) {
+    use avatar_conformance::{Group, Progress, Targets, Verdict, XmppTarget, all_cases, run};
+    let target = XmppTarget::client(&server.c2s(), "bob@localhost", "pw", DOMAIN)
+        .await
+        .unwrap();
+    let mut targets = Targets {
+        xmpp: Some(target),
+        ..Targets::default()
+    };
+    let report = run(
+        &all_cases(),
+        &mut targets,
+        &[Group::Xep0008, Group::Xep0153, Group::Xep0084],
+        Progress::Quiet,
+    )
+    .await
+    .unwrap();
+    eprintln!("{}", avatar_conformance::report::summary(&report));
+    let passed = report
+        .outcomes
+        .iter()
+        .filter(|outcome| outcome.verdict == Verdict::Pass)
+        .count();
+    assert!(
+        report.counts().1 == 0 && passed >= 20,
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+}
+
+#[test]
+fn prosody_subscribers_hear_of_every_change() {
+    subscribers_hear_of_every_change(ServerKind::Prosody);
+}
+
+#[test]
+fn ejabberd_subscribers_hear_of_every_change() {
+    subscribers_hear_of_every_change(ServerKind::Ejabberd);
+}
+
+/// The XEP-0008 hash of a presence from `from` (bare), `None` when `seen` is something else.
+fn presence_hash(seen: &Seen, from: &str) -> Option<String> {
+    let sent_by = seen["from"].as_str()?.split('/').next()?;
+    (seen["kind"] == "presence" && seen["type"] == "available" && sent_by == from)
+        .then(|| seen["x_avatar"].as_str().unwrap_or_default().to_owned())
+}
+
+/// Waits (up to a second: the issue's bound) for presence from `from` with a hash other than
+/// `old`, checks the XEP-0153 photo hash and the XEP-0084 event agree, and returns the hash.
+fn next_announcement(user: &mut XmppUser, from: &str, old: &str, what: &str) -> String {
+    let started = Instant::now();
+    let seen = user.expect_within(what, Duration::from_secs(1), |seen| {
+        presence_hash(seen, from).is_some_and(|hash| hash != old)
+    });
+    let presence = seen.last().unwrap();
+    let hash = presence_hash(presence, from).unwrap();
+    assert_eq!(
+        presence["photo"].as_str(),
+        Some(hash.as_str()),
+        "{presence}"
+    );
+    let events = user.expect(&format!("the event after {what}"), |seen| {
+        seen["kind"] == "event" && seen["from"] == from
+    });
+    let event = events.last().unwrap();
+    assert_eq!(event["node"], "urn:xmpp:avatar:metadata");
+    if !hash.is_empty() {
+        assert_eq!(event["id"].as_str(), Some(hash.as_str()), "{event}");
+    }
+    eprintln!("{what}: announced in {:?}", started.elapsed());
+    hash
+}
+
+/// Bob (slixmpp) subscribes to Alice's JID on the component; every change of her avatar (an
+/// upload through the HTTP management API, `avatars import` from another process, a removal)
+/// reaches him within a second; the subscription survives a restart of the component; after he
+/// unsubscribes, changes are no longer announced to him.
+fn subscribers_hear_of_every_change(kind: ServerKind) {
+    if !available(kind, "subscribers_hear_of_every_change") {
+        return;
+    }
+    let server = XmppServer::start(kind, DOMAIN, SECRET, &["bob"]);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("avatars");
+    let picture = work.path().join("first.png");
+    write_png(&picture, 120, 90, [200, 30, 30]);
+    import(&data, "alice@localhost", &picture);
+    let log = work.path().join("component.log");
+    let mut component = Processes(vec![start_component(&server, &data, &log, &[])]);
+    std::fs::write(
+        work.path().join("tokens"),
+        "a-token-long-enough-to-be-accepted-0\n",
+    )
+    .unwrap();
+    let http = serve(
+        work.path(),
+        &[
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "tokens",
+        ],
+        false,
+    );
+
+    let alice = "alice@avatars.localhost";
+    let mut bob = XmppUser::online(&server, "bob");
+    bob.command(&format!("subscribe {alice}"));
+    let seen = bob.expect("Alice's presence after subscribing", |seen| {
+        presence_hash(seen, alice).is_some_and(|hash| !hash.is_empty())
+    });
+    let first = presence_hash(seen.last().unwrap(), alice).unwrap();
+
+    // An upload through the HTTP management API.
+    let png = images::png(&images::checkers(64, 64, [20, 160, 20]));
+    let stored = admin_request(
+        &http,
+        "PUT",
+        "/v1/avatars/alice@localhost",
+        "Authorization: Bearer a-token-long-enough-to-be-accepted-0\r\n",
+        &png,
+    );
+    assert!(matches!(stored.status, 200 | 201), "{}", stored.status);
+    let second = next_announcement(&mut bob, alice, &first, "an upload through HTTP");
+
+    // Another process: avatars import.
+    let third_picture = work.path().join("third.png");
+    write_png(&third_picture, 80, 80, [20, 20, 200]);
+    import(&data, "alice@localhost", &third_picture);
+    let third = next_announcement(&mut bob, alice, &second, "avatars import");
+
+    // A restarted component still knows Bob, and tells him at once.
+    drop(component);
+    component = Processes(vec![start_component(&server, &data, &log, &[])]);
+    let seen = bob.expect("presence from the restarted component", |seen| {
+        presence_hash(seen, alice).is_some()
+    });
+    assert_eq!(presence_hash(seen.last().unwrap(), alice).unwrap(), third);
+    assert!(
+        std::fs::read_to_string(data.join("xmpp-subscriptions"))
+            .unwrap()
+            .contains("subscription alice@avatars.localhost bob@localhost"),
+        "kept beside the store"
+    );
+
+    // A removal is announced as "no avatar".
+    let removed = Command::new(AVATARS)
+        .args(["remove", "--data-dir"])
+        .arg(&data)
+        .arg("alice@localhost")
+        .output()
+        .unwrap();
+    assert!(
+        removed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&removed.stderr)
+    );
+    let none = next_announcement(&mut bob, alice, &third, "a removal");
+    assert_eq!(none, "");
+
+    // Unsubscribed, Bob hears nothing more.
+    bob.command(&format!("unsubscribe {alice}"));
+    std::thread::sleep(Duration::from_millis(500));
+    import(&data, "alice@localhost", &picture);
+    let after = bob.seen_within(Duration::from_secs(2));
+    assert!(
+        !after
+            .iter()
+            .any(|seen| presence_hash(seen, alice).is_some_and(|hash| !hash.is_empty())),
+        "announced after unsubscribing: {after:#?}"
+    );
+    drop(component);
+}
