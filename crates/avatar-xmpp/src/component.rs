@@ -29,6 +29,7 @@ use xmpp_parsers::stanza_error::{DefinedCondition, ErrorType, StanzaError};
 use crate::announce::Announcer;
 use crate::error::ConfigError;
 use crate::iq::IqService;
+use crate::mirror::{Mirror, Mirroring};
 
 /// Where and as whom the component connects.
 #[derive(Debug, Clone)]
@@ -41,6 +42,7 @@ pub struct ComponentConfig {
     max_backoff: Duration,
     max_stanza_bytes: usize,
     look_for_changes: Duration,
+    mirror: Option<Mirroring>,
 }
 
 /// The default largest stanza: room for the largest image the default limits accept (8 MiB,
@@ -97,6 +99,7 @@ impl ComponentConfig {
             max_backoff: Duration::from_secs(60),
             max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
             look_for_changes: Duration::from_millis(250),
+            mirror: None,
         })
     }
 
@@ -113,6 +116,13 @@ impl ComponentConfig {
     /// [`Announcer`]). A look reads only avatars whose store generation moved.
     pub const fn look_for_changes(mut self, every: Duration) -> Self {
         self.look_for_changes = every;
+        self
+    }
+
+    /// Mirror the avatars of users who subscribe to the component's own JID into the store,
+    /// and follow their changes (see [`mirror`](crate::mirror)). Off by default.
+    pub const fn mirror_subscribers(mut self, settings: Mirroring) -> Self {
+        self.mirror = Some(settings);
         self
     }
 
@@ -145,7 +155,18 @@ pub async fn run<St: Store>(
             match connect(&config).await {
                 Ok((session, budget, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
-                    serve(session, &budget, &service, &own, config.look_for_changes).await;
+                    let mirror = config
+                        .mirror
+                        .map(|settings| Mirror::new(settings, own.to_bare()));
+                    serve(
+                        session,
+                        &budget,
+                        &service,
+                        &own,
+                        config.look_for_changes,
+                        mirror,
+                    )
+                    .await;
                     tracing::warn!(domain = %config.domain, "the server closed the stream; reconnecting");
                     true
                 }
@@ -345,6 +366,7 @@ async fn serve<St: Store>(
     service: &IqService<St>,
     own: &Jid,
     look_for_changes: Duration,
+    mut mirror: Option<Mirror>,
 ) {
     let mut announcer = Announcer::new();
     let mut pings = 0u64;
@@ -361,7 +383,15 @@ async fn serve<St: Store>(
                 }
                 Some(Ok(element)) => {
                     budget.refill();
-                    replies_to_element(service, element, own).await
+                    tracing::debug!(stanza = %String::from(&element), "received");
+                    let mirrored = match mirror.as_mut() {
+                        Some(mirror) => mirror.handle(service, &element).await,
+                        None => None,
+                    };
+                    match mirrored {
+                        Some(replies) => replies,
+                        None => replies_to_element(service, element, own).await,
+                    }
                 }
                 Some(Err(ReadError::SoftTimeout)) => {
                     pings += 1;
@@ -374,16 +404,21 @@ async fn serve<St: Store>(
                 None => return,
             },
             _ = looks.tick() => {
-                let stanzas = if first_look {
-                    first_look = false;
+                let announced = if first_look {
                     announcer.everything(service).await
                 } else {
                     announcer.changes(service).await
                 };
-                stanzas.into_iter().map(Element::from).collect()
+                let mut stanzas: Vec<Element> = announced.into_iter().map(Element::from).collect();
+                if let (Some(mirror), true) = (mirror.as_mut(), first_look) {
+                    stanzas.extend(mirror.on_connect(service));
+                }
+                first_look = false;
+                stanzas
             }
         };
         for reply in replies {
+            tracing::debug!(stanza = %String::from(&reply), "sending");
             if let Err(err) = session.send(&reply).await {
                 tracing::warn!(error = %err, "cannot send a reply");
                 return;

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use avatar_image::{ImageError, Limits, XmppRendition, prepare, render_xmpp};
 use avatar_proto::{HashAlgorithm, Identity};
-use avatar_store::Store;
+use avatar_store::{Store, StoredImage};
 use bytes::Bytes;
 use jid::Jid;
 use minidom::Element;
@@ -392,21 +392,33 @@ impl<St: Store> IqService<St> {
         if !from.is_some_and(|from| JidMapping::is_owner(from, &identity)) {
             return Err(Refusal::Forbidden);
         }
-        // As every upload path: a picture over the master side is stored as its master.
+        self.store_image(&identity, image).await?;
+        Ok(None)
+    }
+
+    /// Checks `image` against the limits and stores it for `identity` as every upload path
+    /// does (a picture over the master side is stored as its master); returns the SHA-256 of
+    /// the stored file.
+    pub(crate) async fn store_image(
+        &self,
+        identity: &Identity,
+        image: Vec<u8>,
+    ) -> Result<[u8; 32], Refusal> {
         let prepared =
             prepare(&image, &self.shared.config.limits).map_err(Refusal::NotAcceptable)?;
         let stored = prepared
             .master
             .map_or_else(|| Bytes::from(image), |master| master.bytes);
+        let content = StoredImage::new(stored.clone()).content;
         self.shared
             .store
-            .put(&identity, stored)
+            .put(identity, stored)
             .await
             .map_err(|err| {
                 tracing::warn!(%identity, error = %err, "cannot store the uploaded avatar");
                 Refusal::StoreFailed
             })?;
-        Ok(None)
+        Ok(content)
     }
 }
 

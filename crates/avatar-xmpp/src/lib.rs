@@ -22,7 +22,8 @@
 //! Where things live: [`payload`] (the XML payloads), [`escape`] (XEP-0106), [`mapping`] (JID to
 //! identity), [`iq`] (the IQ service and the error table), `presence.rs` (presence hashes),
 //! [`component`] (the XEP-0114 connection and its reconnect loop), [`Subscriptions`] (who
-//! subscribed, kept on disk), [`Announcer`] (presence to subscribers after any change).
+//! subscribed, kept on disk), [`Announcer`] (presence to subscribers after any change),
+//! [`mirror`] (subscribers' own avatars copied into the store).
 
 mod announce;
 pub mod component;
@@ -30,6 +31,7 @@ mod error;
 pub mod escape;
 pub mod iq;
 pub mod mapping;
+pub mod mirror;
 pub mod payload;
 mod presence;
 mod subscriptions;
@@ -39,5 +41,6 @@ pub use component::ComponentConfig;
 pub use error::ConfigError;
 pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
+pub use mirror::Mirroring;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};
 pub use subscriptions::Subscriptions;

@@ -10,7 +10,10 @@ use crate::escape::{escape_node, unescape_node};
 /// - A node holding a XEP-0106-escaped address names that address:
 ///   `alice\40example.org@avatars.example.org` is `alice@example.org`.
 /// - With an identity domain configured, a plain node names an address there:
-///   `alice@avatars.example.org` is `alice@example.org`.
+///   `alice@avatars.example.org` is `alice@example.org`. Several may be listed (they are the
+///   domains whose users may have their avatars mirrored, see
+///   [`ComponentConfig::mirror_subscribers`](crate::ComponentConfig::mirror_subscribers)); plain
+///   nodes name addresses on the first.
 ///
 /// ```
 /// use avatar_xmpp::JidMapping;
@@ -26,7 +29,7 @@ use crate::escape::{escape_node, unescape_node};
 #[must_use]
 pub struct JidMapping {
     component_domain: String,
-    identity_domain: Option<String>,
+    identity_domains: Vec<String>,
 }
 
 impl JidMapping {
@@ -34,14 +37,31 @@ impl JidMapping {
     pub fn new(component_domain: impl Into<String>) -> Self {
         Self {
             component_domain: component_domain.into().to_lowercase(),
-            identity_domain: None,
+            identity_domains: Vec::new(),
         }
     }
 
-    /// Plain nodes name addresses on `domain` (such as `example.org`).
+    /// Lists `domain` (such as `example.org`): plain nodes name addresses on the first domain
+    /// listed, and users of every listed domain may be mirrored.
     pub fn identity_domain(mut self, domain: impl Into<String>) -> Self {
-        self.identity_domain = Some(domain.into().to_lowercase());
+        let domain = domain.into().to_lowercase();
+        if !self.identity_domains.contains(&domain) {
+            self.identity_domains.push(domain);
+        }
         self
+    }
+
+    /// Whether `domain` is one of the listed identity domains.
+    #[must_use]
+    pub fn lists(&self, domain: &str) -> bool {
+        self.identity_domains
+            .iter()
+            .any(|listed| listed.eq_ignore_ascii_case(domain))
+    }
+
+    /// The domain plain nodes name addresses on: the first listed.
+    fn plain_node_domain(&self) -> Option<&str> {
+        self.identity_domains.first().map(String::as_str)
     }
 
     /// The component's domain.
@@ -65,7 +85,7 @@ impl JidMapping {
         let address = if node.contains('@') {
             node
         } else {
-            format!("{node}@{}", self.identity_domain.as_deref()?)
+            format!("{node}@{}", self.plain_node_domain()?)
         };
         match Identity::parse(&address) {
             Ok(identity @ Identity::Email(_)) => Some(identity),
@@ -79,7 +99,7 @@ impl JidMapping {
     /// [`jid::Error`] if the result is not a valid JID (for example an over-long address).
     pub fn jid_of(&self, identity: &Identity) -> Result<BareJid, jid::Error> {
         let text = identity.as_str();
-        let node = match (&self.identity_domain, text.rsplit_once('@')) {
+        let node = match (self.plain_node_domain(), text.rsplit_once('@')) {
             (Some(domain), Some((local, host))) if host == domain && !local.contains('\\') => {
                 escape_node(local)
             }

@@ -396,9 +396,21 @@ pub(crate) struct XmppArgs {
     pub(crate) data: DataDir,
 
     /// Plain JID nodes name addresses on this domain (alice@DOMAIN is alice@D); escaped
-    /// addresses (alice\40example.org@DOMAIN) always work.
+    /// addresses (alice\40example.org@DOMAIN) always work. Repeatable: plain nodes use the
+    /// first, and users of every listed domain may have their avatars mirrored.
     #[arg(long, value_name = "D")]
-    pub(crate) identity_domain: Option<String>,
+    pub(crate) identity_domain: Vec<String>,
+
+    /// Copy the avatar (XEP-0084 PEP, or the vCard photo) of each user who subscribes to the
+    /// component's own JID into the store under their bare JID, follow its changes, and remove
+    /// it when they unsubscribe. Only users of an --identity-domain.
+    #[arg(long)]
+    pub(crate) mirror_subscribers: bool,
+
+    /// With --mirror-subscribers: let a mirrored avatar replace (and an unsubscribe remove) one
+    /// stored another way; by default those are left alone.
+    #[arg(long, requires = "mirror_subscribers")]
+    pub(crate) mirror_overwrites: bool,
 
     /// Answer "unknown JID" exactly like "no avatar" (XEP-0054 anti-harvesting).
     #[arg(long)]

@@ -330,6 +330,7 @@ modules:
     plugins: ["flat", "pep"]
   mod_vcard: {{}}
   mod_vcard_xupdate: {{}}
+  mod_avatar: {{}}
 "#
     )
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping, Subscriptions};
+use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping, Mirroring, Subscriptions};
 
 use std::net::ToSocketAddrs as _;
 
@@ -22,7 +22,17 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
     // Refused here, before connecting: a wrong domain, secret or server would otherwise be
     // retried forever.
     let secret = secret(args)?;
-    let config = ComponentConfig::new(&args.server, &args.domain, secret)?;
+    let mut config = ComponentConfig::new(&args.server, &args.domain, secret)?;
+    if args.mirror_subscribers {
+        if args.identity_domain.is_empty() {
+            return Err(CliError::MissingOption {
+                option: "--identity-domain D",
+                why: "--mirror-subscribers mirrors only users of the domains you list",
+            });
+        }
+        config = config
+            .mirror_subscribers(Mirroring::new().overwrite_other_uploads(args.mirror_overwrites));
+    }
     resolve(&args.server)?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -40,7 +50,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             other @ AnyStore::Postgres(_) => other,
         };
         let mut mapping = JidMapping::new(&args.domain);
-        if let Some(domain) = &args.identity_domain {
+        for domain in &args.identity_domain {
             mapping = mapping.identity_domain(domain);
         }
         let service = IqService::new(

@@ -87,7 +87,10 @@ fn start_component(server: &XmppServer, data: &Path, log: &Path, extra: &[&str])
         ])
         .arg(data)
         .args(extra)
-        .env("RUST_LOG", "info")
+        .env(
+            "RUST_LOG",
+            std::env::var("AVATARS_TEST_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
         .stdout(Stdio::null())
         .stderr(log_file)
         .spawn()
@@ -465,5 +468,155 @@ fn subscribers_hear_of_every_change(kind: ServerKind) {
             .any(|seen| presence_hash(seen, alice).is_some_and(|hash| !hash.is_empty())),
         "announced after unsubscribing: {after:#?}"
     );
+    drop(component);
+}
+
+#[test]
+fn prosody_mirrors_subscribers_avatars() {
+    mirrors_subscribers_avatars(ServerKind::Prosody);
+}
+
+#[test]
+fn ejabberd_mirrors_subscribers_avatars() {
+    mirrors_subscribers_avatars(ServerKind::Ejabberd);
+}
+
+/// The colour HTTP serves for `address` (the centre pixel at 64 px), `None` for a 404.
+fn served_colour(http: &test_support::server::Server, address: &str) -> Option<[u8; 3]> {
+    let md5 = Identity::parse(address).unwrap().hash(HashAlgorithm::Md5);
+    let response = http.get(&format!("/avatar/{md5}?s=64&d=404"));
+    if response.status == 404 {
+        return None;
+    }
+    assert_eq!(response.status, 200);
+    let image = image::load_from_memory(&response.body).unwrap().to_rgb8();
+    Some(image.get_pixel(32, 32).0)
+}
+
+/// Waits up to 10 s until HTTP serves `wanted` (a colour, or nothing) for `address`.
+fn until_served(
+    http: &test_support::server::Server,
+    log: &Path,
+    address: &str,
+    wanted: Option<[u8; 3]>,
+    what: &str,
+) {
+    let close = |a: Option<[u8; 3]>| match (a, wanted) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 12),
+        _ => false,
+    };
+    let started = Instant::now();
+    loop {
+        let now = served_colour(http, address);
+        if close(now) {
+            eprintln!("{what}: served after {:?}", started.elapsed());
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: {address} is served as {now:?}, not {wanted:?}; the component's log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `--mirror-subscribers`: Bob's PEP avatar and Carol's vCard photo are copied into the store
+/// when they subscribe to the component's JID, HTTP serves them by their addresses' hashes, and
+/// their changes follow; Dave's avatar imported another way is never overwritten nor removed;
+/// Bob's mirror goes when he unsubscribes.
+fn mirrors_subscribers_avatars(kind: ServerKind) {
+    if !available(kind, "mirrors_subscribers_avatars") {
+        return;
+    }
+    let server = XmppServer::start(kind, DOMAIN, SECRET, &["bob", "carol", "dave"]);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("avatars");
+    let picture = |name: &str, rgb: [u8; 3]| {
+        let path = work.path().join(name);
+        images::solid(64, 64, rgb).save(&path).unwrap();
+        path.display().to_string()
+    };
+    let (red, blue, green, yellow, grey) = (
+        [220, 20, 20],
+        [20, 20, 220],
+        [20, 200, 20],
+        [230, 220, 20],
+        [128, 128, 128],
+    );
+    import(
+        &data,
+        "dave@localhost",
+        Path::new(&picture("dave.png", grey)),
+    );
+    let log = work.path().join("component.log");
+    let component = Processes(vec![start_component(
+        &server,
+        &data,
+        &log,
+        &["--mirror-subscribers"],
+    )]);
+    let http = serve(work.path(), &["--data-dir", data.to_str().unwrap()], false);
+
+    // Bob: PEP (XEP-0084), then a change.
+    let mut bob = XmppUser::online(&server, "bob");
+    bob.command(&format!("publish-pep {}", picture("red.png", red)));
+    bob.command(&format!("subscribe {DOMAIN}"));
+    until_served(&http, &log, "bob@localhost", Some(red), "Bob's PEP avatar");
+    bob.command(&format!("publish-pep {}", picture("blue.png", blue)));
+    until_served(
+        &http,
+        &log,
+        "bob@localhost",
+        Some(blue),
+        "Bob's new PEP avatar",
+    );
+
+    // Carol: a vCard photo only (XEP-0153), then a change seen in her presence.
+    let mut carol = XmppUser::online(&server, "carol");
+    carol.command(&format!("publish-vcard {}", picture("green.png", green)));
+    carol.command(&format!("subscribe {DOMAIN}"));
+    until_served(
+        &http,
+        &log,
+        "carol@localhost",
+        Some(green),
+        "Carol's vCard photo",
+    );
+    carol.command(&format!("publish-vcard {}", picture("yellow.png", yellow)));
+    until_served(
+        &http,
+        &log,
+        "carol@localhost",
+        Some(yellow),
+        "Carol's new vCard photo",
+    );
+
+    // Dave's imported avatar is not the mirror's to replace.
+    let mut dave = XmppUser::online(&server, "dave");
+    dave.command(&format!("publish-pep {}", picture("dave-red.png", red)));
+    dave.command(&format!("subscribe {DOMAIN}"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(served_colour(&http, "dave@localhost"), Some(grey));
+
+    let state = std::fs::read_to_string(data.join("xmpp-subscriptions")).unwrap();
+    assert!(state.contains("mirror bob@localhost "), "{state}");
+    assert!(state.contains("mirror carol@localhost "), "{state}");
+    assert!(!state.contains("mirror dave@localhost "), "{state}");
+
+    // Unsubscribing removes Bob's mirror, and leaves Dave's own avatar.
+    bob.command(&format!("unsubscribe {DOMAIN}"));
+    until_served(
+        &http,
+        &log,
+        "bob@localhost",
+        None,
+        "Bob's mirror after unsubscribing",
+    );
+    dave.command(&format!("unsubscribe {DOMAIN}"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(served_colour(&http, "dave@localhost"), Some(grey));
+    assert_eq!(served_colour(&http, "carol@localhost"), Some(yellow));
     drop(component);
 }
