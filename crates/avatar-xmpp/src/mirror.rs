@@ -595,7 +595,197 @@ fn metadata_id(metadata: &Element) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use avatar_store::MemoryStore;
+    use bytes::Bytes;
+
     use super::*;
+    use crate::{IqConfig, JidMapping, Subscriptions};
+
+    const OWN: &str = "avatars.example.org";
+
+    fn service() -> IqService<MemoryStore> {
+        IqService::new(
+            MemoryStore::new(),
+            IqConfig::new(JidMapping::new(OWN).identity_domain("example.org"))
+                .subscriptions(Arc::new(Subscriptions::in_memory())),
+        )
+    }
+
+    fn png(rgb: [u8; 3]) -> Vec<u8> {
+        test_support::images::png(&test_support::images::solid(48, 48, rgb))
+    }
+
+    fn parse(xml: &str) -> Element {
+        xml.parse().unwrap()
+    }
+
+    fn presence(kind: &str, from: &str) -> Element {
+        parse(&format!(
+            "<presence xmlns='jabber:component:accept' type='{kind}' from='{from}' to='{OWN}'/>"
+        ))
+    }
+
+    /// The id of the IQ among `sent` that asks for `node`.
+    fn asked<'a>(sent: &'a [Element], node: &str) -> &'a str {
+        sent.iter()
+            .find(|stanza| {
+                let text = String::from(*stanza);
+                stanza.name() == "iq"
+                    && (text.contains(&format!("node='{node}'"))
+                        || text.contains(&format!("node=\"{node}\"")))
+            })
+            .and_then(|iq| iq.attr("id"))
+            .unwrap_or_else(|| panic!("no IQ for {node} in {sent:?}"))
+    }
+
+    fn metadata_result(id: &str, from: &str, sha1: &str) -> Element {
+        parse(&format!(
+            "<iq xmlns='jabber:component:accept' type='result' id='{id}' from='{from}' to='{OWN}'>\
+             <pubsub xmlns='{NS_PUBSUB}'><items node='{NODE_AVATAR_METADATA}'><item id='{sha1}'>\
+             <metadata xmlns='{NODE_AVATAR_METADATA}'><info bytes='1' id='{sha1}' type='image/png'/></metadata>\
+             </item></items></pubsub></iq>"
+        ))
+    }
+
+    fn data_result(id: &str, from: &str, sha1: &str, bytes: &[u8]) -> Element {
+        let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+        parse(&format!(
+            "<iq xmlns='jabber:component:accept' type='result' id='{id}' from='{from}' to='{OWN}'>\
+             <pubsub xmlns='{NS_PUBSUB}'><items node='{NODE_AVATAR_DATA}'><item id='{sha1}'>\
+             <data xmlns='{NODE_AVATAR_DATA}'>{data}</data></item></items></pubsub></iq>"
+        ))
+    }
+
+    fn event(from: &str, sha1: &str) -> Element {
+        parse(&format!(
+            "<message xmlns='jabber:component:accept' type='headline' from='{from}' to='{OWN}'>\
+             <event xmlns='{NS_PUBSUB_EVENT}'><items node='{NODE_AVATAR_METADATA}'><item id='{sha1}'>\
+             <metadata xmlns='{NODE_AVATAR_METADATA}'><info bytes='1' id='{sha1}' type='image/png'/></metadata>\
+             </item></items></event></message>"
+        ))
+    }
+
+    /// Bob subscribes and publishes `picture` over PEP as item `sha1`; returns what the store
+    /// holds for him afterwards.
+    async fn subscribe_and_publish(
+        mirror: &mut Mirror,
+        service: &IqService<MemoryStore>,
+        picture: &[u8],
+        sha1: &str,
+    ) -> Option<[u8; 32]> {
+        let bob = "bob@example.org";
+        let sent = mirror
+            .handle(service, &presence("subscribe", &format!("{bob}/phone")))
+            .await
+            .unwrap();
+        let metadata = asked(&sent, NODE_AVATAR_METADATA).to_owned();
+        let sent = mirror
+            .handle(service, &metadata_result(&metadata, bob, sha1))
+            .await
+            .unwrap();
+        let data = asked(&sent, NODE_AVATAR_DATA).to_owned();
+        mirror
+            .handle(service, &data_result(&data, bob, sha1, picture))
+            .await
+            .unwrap();
+        stored(service, bob).await
+    }
+
+    async fn stored(service: &IqService<MemoryStore>, address: &str) -> Option<[u8; 32]> {
+        let identity = Identity::parse(address).unwrap();
+        service
+            .store()
+            .get(&identity.hash(HashAlgorithm::Md5))
+            .await
+            .unwrap()
+            .map(|image| image.content)
+    }
+
+    #[tokio::test]
+    async fn users_of_unlisted_domains_are_refused() {
+        let service = service();
+        let mut mirror = Mirror::new(Mirroring::new(), OWN.parse().unwrap());
+        for from in ["eve@elsewhere.org/laptop", "example.org"] {
+            let sent = mirror
+                .handle(&service, &presence("subscribe", from))
+                .await
+                .unwrap();
+            assert_eq!(sent.len(), 1, "{from}");
+            assert_eq!(sent[0].attr("type"), Some("unsubscribed"));
+        }
+        assert!(service.subscriptions().contacts().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pep_avatar_is_mirrored_followed_and_removed_on_unsubscribe() {
+        let service = service();
+        let mut mirror = Mirror::new(Mirroring::new(), OWN.parse().unwrap());
+        let first = subscribe_and_publish(&mut mirror, &service, &png([200, 0, 0]), "aa")
+            .await
+            .expect("mirrored");
+        assert_eq!(
+            service.subscriptions().mirror_of("bob@example.org"),
+            Some(first)
+        );
+
+        // A notification of a new item fetches it; the same item again asks for nothing.
+        let sent = mirror
+            .handle(&service, &event("bob@example.org", "bb"))
+            .await
+            .unwrap();
+        let data = asked(&sent, NODE_AVATAR_DATA).to_owned();
+        mirror
+            .handle(
+                &service,
+                &data_result(&data, "bob@example.org", "bb", &png([0, 0, 200])),
+            )
+            .await
+            .unwrap();
+        let second = stored(&service, "bob@example.org").await.unwrap();
+        assert_ne!(first, second);
+        let again = mirror
+            .handle(&service, &event("bob@example.org", "bb"))
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "{again:?}");
+
+        let sent = mirror
+            .handle(&service, &presence("unsubscribe", "bob@example.org"))
+            .await
+            .unwrap();
+        assert!(!sent.is_empty());
+        assert_eq!(stored(&service, "bob@example.org").await, None);
+        assert_eq!(service.subscriptions().mirror_of("bob@example.org"), None);
+    }
+
+    #[tokio::test]
+    async fn an_avatar_stored_another_way_is_kept_unless_the_operator_says_so() {
+        for overwrite in [false, true] {
+            let service = service();
+            let bob = Identity::parse("bob@example.org").unwrap();
+            let uploaded = Bytes::from(png([0, 200, 0]));
+            service.store().put(&bob, uploaded.clone()).await.unwrap();
+            let own_upload = avatar_store::StoredImage::new(uploaded).content;
+            let settings = Mirroring::new().overwrite_other_uploads(overwrite);
+            let mut mirror = Mirror::new(settings, OWN.parse().unwrap());
+            let after = subscribe_and_publish(&mut mirror, &service, &png([200, 0, 0]), "aa")
+                .await
+                .unwrap();
+            assert_eq!(after == own_upload, !overwrite, "overwrite {overwrite}");
+            mirror
+                .handle(&service, &presence("unsubscribed", "bob@example.org"))
+                .await
+                .unwrap();
+            let left = stored(&service, "bob@example.org").await;
+            if overwrite {
+                assert_eq!(left, None, "the mirror was removed");
+            } else {
+                assert_eq!(left, Some(own_upload), "the upload is left alone");
+            }
+        }
+    }
 
     #[test]
     fn the_verification_string_matches_xep_0115s_example() {

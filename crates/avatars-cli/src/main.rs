@@ -6,7 +6,8 @@
 //! avatars remove [--data-dir DIR] IDENTITY
 //! avatars list [--data-dir DIR | --store postgres://USER@HOST/DB]
 //! avatars migrate --from DIR|URL --to DIR|URL
-//! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]
+//! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]...
+//!              [--mirror-subscribers [--mirror-overwrites]] [--subscriptions-file FILE]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
 //! avatars serve --tls-addr 0.0.0.0:443 --tls-cert FILE --tls-key FILE   (HTTPS; SIGHUP reloads)

@@ -312,6 +312,54 @@ fn xmpp_reads_its_secret_from_a_file_or_the_environment_and_refuses_an_unresolva
 }
 
 #[test]
+fn xmpp_refuses_mirroring_and_subscription_settings_that_cannot_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let damaged = dir.path().join("subscriptions");
+    std::fs::write(
+        &damaged,
+        "# avatars xmpp subscriptions 1\nsubscription alice@avatars.example.org\n",
+    )
+    .unwrap();
+    let base = [
+        "xmpp",
+        "--server",
+        "127.0.0.1:5347",
+        "--domain",
+        "avatars.example.org",
+        "--secret",
+        "s3cret",
+    ];
+    let data = data.to_str().unwrap();
+    let damaged = damaged.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--data-dir", data, "--mirror-subscribers"],
+            "--mirror-subscribers mirrors only users of the domains you list: give --identity-domain D",
+        ),
+        (
+            &["--data-dir", data, "--mirror-overwrites"],
+            "--mirror-subscribers",
+        ),
+        (
+            &["--data-dir", data, "--subscriptions-file", damaged],
+            "is damaged at line 2: expected `subscription CONTACT SUBSCRIBER`",
+        ),
+        (
+            &["--store", "postgres://avatars@127.0.0.1:1/avatars"],
+            "give --subscriptions-file FILE",
+        ),
+    ];
+    for (extra, reason) in cases {
+        let output = avatars(&[&base[..], extra].concat());
+        assert_eq!(output.status.code(), Some(2), "{extra:?}");
+        let err = stderr(&output);
+        assert!(err.contains(reason), "{extra:?}: {err}");
+    }
+    assert!(!std::path::Path::new(data).exists(), "nothing was created");
+}
+
+#[test]
 fn a_mistyped_default_keyword_is_warned_about_but_still_sent() {
     let output = avatars(&[
         "url",
