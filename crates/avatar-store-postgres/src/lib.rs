@@ -19,11 +19,13 @@
 //!
 //! # What is where
 //!
-//! - **In the database** (schema version 1, created and migrated by [`PgStore::connect`] under
+//! - **In the database** (schema version 3, created and migrated by [`PgStore::connect`] under
 //!   an advisory lock, so servers starting together do not race): `avatar_identities` holds
 //!   each identity's image whole, with its SHA-256 (`content`); `avatar_hashes` maps every
 //!   published hash (MD5 and SHA-256 of an email, the four SHA-256 variants of an OpenID URL)
-//!   to its identity; `avatar_schema` holds the version. A put or remove is one transaction,
+//!   to its identity; `avatar_documents` holds small named texts beside them
+//!   ([`PgStore::read_document`], such as `avatars xmpp`'s subscriptions); `avatar_schema`
+//!   holds the version. A put or remove is one transaction,
 //!   so a reader on any server sees the old avatar or the new one, whole.
 //! - **In each server's memory**: what the service remembers per hash (its index) and its
 //!   rendered pictures, keyed by the image's digest. The store only keeps

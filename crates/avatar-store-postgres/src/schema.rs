@@ -6,10 +6,10 @@ use tokio_postgres::Client;
 use crate::store::database_error;
 
 /// The schema version this release writes; `PgStore::connect` migrates any older database to it.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The statements that take the schema from version `n` to `n + 1`, at index `n`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r"
     CREATE TABLE avatar_identities (
         identity text PRIMARY KEY,   -- normalised email address or OpenID URL
@@ -29,6 +29,15 @@ const MIGRATIONS: [&str; 2] = [
     r#"
     CREATE INDEX avatar_identities_in_byte_order ON avatar_identities (identity COLLATE "C");
 "#,
+    // Small named documents the avatar services keep beside the avatars (`avatars xmpp`'s
+    // subscriptions), so several servers on one database share them.
+    r"
+    CREATE TABLE avatar_documents (
+        name text PRIMARY KEY,
+        body text NOT NULL,
+        updated timestamptz NOT NULL DEFAULT now()
+    );
+",
 ];
 
 /// An arbitrary constant: the advisory lock servers take while migrating.

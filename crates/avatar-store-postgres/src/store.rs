@@ -188,6 +188,44 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// The document named `name` (table `avatar_documents`), if one was written: small texts
+    /// kept beside the avatars, such as `avatars xmpp`'s subscriptions.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`] as for every operation.
+    pub async fn read_document(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.with_client(async move |client| {
+            let row = client
+                .query_opt(
+                    "SELECT body FROM avatar_documents WHERE name = $1",
+                    &[&name],
+                )
+                .await
+                .map_err(database_error)?;
+            Ok(row.map(|row| row.get(0)))
+        })
+        .await
+    }
+
+    /// Writes (or replaces) the document named `name`, whole, in one statement.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`] as for every operation.
+    pub async fn write_document(&self, name: &str, body: &str) -> Result<(), StoreError> {
+        self.with_client(async move |client| {
+            client
+                .execute(
+                    "INSERT INTO avatar_documents (name, body) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated = now()",
+                    &[&name, &body],
+                )
+                .await
+                .map_err(database_error)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Up to [`LIST_PAGE`] identities after `after` (from the first when `None`), in byte order.
     async fn page_after(&self, after: Option<String>) -> Result<Vec<StoredEntry>, StoreError> {
         self.with_client(async move |client| {

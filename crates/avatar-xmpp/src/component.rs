@@ -573,8 +573,8 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
     let mut replies = Vec::new();
     match presence.type_ {
         PresenceType::Subscribe => {
-            if let Err(err) = service.subscriptions().add(&contact, &subscriber) {
-                tracing::error!(%contact, %subscriber, error = %err, "cannot save a subscription; it is kept until the component stops");
+            if let Err(err) = service.subscriptions().add(&contact, &subscriber).await {
+                tracing::error!(%contact, %subscriber, error = %err, "cannot save a subscription; this subscriber will not hear of changes");
             }
             replies.push(Stanza::Presence(
                 Presence::new(PresenceType::Subscribed)
@@ -583,7 +583,7 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
             ));
         }
         PresenceType::Unsubscribe => {
-            match service.subscriptions().remove(&contact, &subscriber) {
+            match service.subscriptions().remove(&contact, &subscriber).await {
                 Ok(true) => tracing::info!(%contact, %subscriber, "unsubscribed"),
                 Ok(false) => {}
                 Err(err) => {

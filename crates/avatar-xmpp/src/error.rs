@@ -43,20 +43,22 @@ pub enum ConfigError {
     #[error("the component secret is empty; use the secret set for this component on the server")]
     EmptySecret,
 
-    /// The subscriptions file cannot be read.
-    #[error("cannot read the subscriptions file {}: {source}", path.display())]
-    SubscriptionsFile {
-        /// The file.
-        path: std::path::PathBuf,
+    /// The subscriptions cannot be read.
+    #[error("cannot read the subscriptions in {place}: {source}")]
+    SubscriptionsUnreadable {
+        /// Where they are (a file, or a database document).
+        place: String,
         /// What the system said.
         source: std::io::Error,
     },
 
-    /// The subscriptions file holds a line that is neither a subscription nor a mirror.
-    #[error("the subscriptions file {} is damaged at line {line}: {why}; fix or remove that line", path.display())]
+    /// The subscriptions hold a line that is neither a subscription nor a mirror.
+    #[error(
+        "the subscriptions in {place} are damaged at line {line}: {why}; fix or remove that line"
+    )]
     SubscriptionsLine {
-        /// The file.
-        path: std::path::PathBuf,
+        /// Where they are (a file, or a database document).
+        place: String,
         /// The line's number, from 1.
         line: usize,
         /// What is wrong with it.

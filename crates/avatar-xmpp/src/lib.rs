@@ -43,4 +43,4 @@ pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
 pub use mirror::Mirroring;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};
-pub use subscriptions::Subscriptions;
+pub use subscriptions::{StorageFuture, SubscriptionFile, SubscriptionStorage, Subscriptions};

@@ -189,7 +189,7 @@ impl Mirror {
                     tracing::info!(%user, "refused a mirror subscription: not a user of a listed identity domain");
                     return vec![self.presence_typed(user, PresenceType::Unsubscribed)];
                 }
-                if let Err(err) = service.subscriptions().add(&self.own, user) {
+                if let Err(err) = service.subscriptions().add(&self.own, user).await {
                     tracing::error!(%user, error = %err, "cannot save a mirror subscription");
                 }
                 tracing::info!(%user, "mirroring this user's avatar");
@@ -211,7 +211,7 @@ impl Mirror {
                 if !subscribed {
                     return Vec::new();
                 }
-                if let Err(err) = service.subscriptions().remove(&self.own, user) {
+                if let Err(err) = service.subscriptions().remove(&self.own, user).await {
                     tracing::error!(%user, error = %err, "cannot save an unsubscription");
                 }
                 self.mirrored.remove(user);
@@ -402,6 +402,7 @@ impl Mirror {
                 if let Err(err) = service
                     .subscriptions()
                     .set_mirror(identity.as_str(), content)
+                    .await
                 {
                     tracing::error!(%identity, error = %err, "cannot mark the avatar as mirrored");
                 }
@@ -429,7 +430,11 @@ impl Mirror {
                 }
             }
         }
-        if let Err(err) = service.subscriptions().clear_mirror(identity.as_str()) {
+        if let Err(err) = service
+            .subscriptions()
+            .clear_mirror(identity.as_str())
+            .await
+        {
             tracing::error!(%identity, error = %err, "cannot unmark the mirrored avatar");
         }
     }

@@ -1,44 +1,107 @@
 //! [`Subscriptions`]: who subscribed to which JID of the component, and which stored avatars
-//! were mirrored from a subscriber's own, kept in a small text file beside the store so they
-//! survive restarts.
+//! were mirrored from a subscriber's own, kept beside the store so they survive restarts: in a
+//! file of the data directory, or (through a [`SubscriptionStorage`] of the embedding
+//! application's, as `avatars xmpp` does for PostgreSQL) in the database.
 //!
-//! The file is hand-written text rather than a database or JSON: a few thousand short lines that
-//! an operator can read and edit, rewritten whole (to a temporary file, synced, then renamed) on
-//! every change, so a crash leaves the old version or the new one.
+//! The document is hand-written text rather than JSON: a few thousand short lines that an
+//! operator can read and edit, rewritten whole on every change (a file through a temporary
+//! file, synced, then renamed), so a crash leaves the old version or the new one.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Mutex;
 
 use jid::BareJid;
 
 use crate::error::ConfigError;
 
+/// A future returned by a [`SubscriptionStorage`].
+pub type StorageFuture<'a, T> = Pin<Box<dyn Future<Output = std::io::Result<T>> + Send + 'a>>;
+
+/// Where the subscriptions document is kept: read once when the component starts, written whole
+/// after every change.
+pub trait SubscriptionStorage: Send + Sync + 'static {
+    /// The document, or `None` when none was written yet.
+    fn load(&self) -> StorageFuture<'_, Option<String>>;
+    /// Replaces the document with `text`, whole: a reader sees the old text or the new one.
+    fn save(&self, text: String) -> StorageFuture<'_, ()>;
+    /// Where it is, for messages.
+    fn describe(&self) -> String;
+}
+
+/// A file, rewritten through a temporary file beside it.
+#[derive(Debug, Clone)]
+pub struct SubscriptionFile(pub PathBuf);
+
+impl SubscriptionStorage for SubscriptionFile {
+    fn load(&self) -> StorageFuture<'_, Option<String>> {
+        Box::pin(async move { read_file(&self.0) })
+    }
+
+    fn save(&self, text: String) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            let path = self.0.clone();
+            tokio::task::spawn_blocking(move || write_atomically(&path, &text))
+                .await
+                .map_err(std::io::Error::other)?
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+fn read_file(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 /// The first line of the file: what it is and its format's version.
 const HEADER: &str = "# avatars xmpp subscriptions 1";
 
 /// Subscriptions to the component's JIDs, and the avatars mirrored for subscribers. Cheap to
-/// share behind an `Arc`; every change is written to the file before the call returns.
+/// share behind an `Arc`; every change is saved before the call returns.
 ///
 /// ```
 /// use avatar_xmpp::Subscriptions;
 ///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("xmpp-subscriptions");
 /// let subscriptions = Subscriptions::open(&path)?;
 /// let (alice, bob) = ("alice@avatars.example.org".parse()?, "bob@example.org".parse()?);
-/// assert!(subscriptions.add(&alice, &bob)?);
-/// assert!(!subscriptions.add(&alice, &bob)?, "already there");
+/// assert!(subscriptions.add(&alice, &bob).await?);
+/// assert!(!subscriptions.add(&alice, &bob).await?, "already there");
 ///
 /// let reopened = Subscriptions::open(&path)?;
 /// assert_eq!(reopened.subscribers_of(&alice), vec![bob]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Subscriptions {
-    path: Option<PathBuf>,
+    storage: Option<Box<dyn SubscriptionStorage>>,
     state: Mutex<State>,
+    /// Held while a change is saved, so changes are saved one at a time, in order.
+    saving: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Subscriptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriptions")
+            .field(
+                "storage",
+                &self.storage.as_ref().map(|storage| storage.describe()),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -54,31 +117,58 @@ impl Subscriptions {
     #[must_use]
     pub fn in_memory() -> Self {
         Self {
-            path: None,
+            storage: None,
             state: Mutex::new(State::default()),
+            saving: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Subscriptions kept in the file at `path`, read now (a missing file is an empty list).
     ///
     /// # Errors
-    /// [`ConfigError::SubscriptionsFile`] if the file cannot be read, or holds a line that is
-    /// not a subscription or a mirror (the message names the line).
+    /// As [`load`](Self::load).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let path = path.as_ref().to_path_buf();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => return Err(ConfigError::SubscriptionsFile { path, source }),
-        };
-        let state = parse(&text).map_err(|(line, why)| ConfigError::SubscriptionsLine {
-            path: path.clone(),
-            line,
-            why,
+        let storage = SubscriptionFile(path.as_ref().to_path_buf());
+        let text =
+            read_file(&storage.0).map_err(|source| ConfigError::SubscriptionsUnreadable {
+                place: storage.describe(),
+                source,
+            })?;
+        Self::with_text(Box::new(storage), text.as_deref())
+    }
+
+    /// Subscriptions kept in `storage`, read now (nothing written yet is an empty list).
+    ///
+    /// # Errors
+    /// [`ConfigError::SubscriptionsUnreadable`] if it cannot be read;
+    /// [`ConfigError::SubscriptionsLine`] if it holds a line that is not a subscription or a
+    /// mirror (the message names the line).
+    pub async fn load(storage: impl SubscriptionStorage) -> Result<Self, ConfigError> {
+        let text = storage
+            .load()
+            .await
+            .map_err(|source| ConfigError::SubscriptionsUnreadable {
+                place: storage.describe(),
+                source,
+            })?;
+        Self::with_text(Box::new(storage), text.as_deref())
+    }
+
+    fn with_text(
+        storage: Box<dyn SubscriptionStorage>,
+        text: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let state = parse(text.unwrap_or_default()).map_err(|(line, why)| {
+            ConfigError::SubscriptionsLine {
+                place: storage.describe(),
+                line,
+                why,
+            }
         })?;
         Ok(Self {
-            path: Some(path),
+            storage: Some(storage),
             state: Mutex::new(state),
+            saving: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -88,18 +178,18 @@ impl Subscriptions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs `change` on the state; when it reports a change, writes the file. The state is
-    /// changed only once the file is written.
-    fn change(&self, change: impl FnOnce(&mut State) -> bool) -> std::io::Result<bool> {
-        let mut state = self.lock();
-        let mut next = state.clone();
+    /// Runs `change` on the state; when it reports a change, saves the document. The state is
+    /// changed only once it is saved.
+    async fn change(&self, change: impl FnOnce(&mut State) -> bool) -> std::io::Result<bool> {
+        let _one_at_a_time = self.saving.lock().await;
+        let mut next = self.lock().clone();
         if !change(&mut next) {
             return Ok(false);
         }
-        if let Some(path) = &self.path {
-            write_atomically(path, &render(&next))?;
+        if let Some(storage) = &self.storage {
+            storage.save(render(&next)).await?;
         }
-        *state = next;
+        *self.lock() = next;
         Ok(true)
     }
 
@@ -107,7 +197,7 @@ impl Subscriptions {
     ///
     /// # Errors
     /// The file cannot be written (nothing changed then).
-    pub fn add(&self, contact: &BareJid, subscriber: &BareJid) -> std::io::Result<bool> {
+    pub async fn add(&self, contact: &BareJid, subscriber: &BareJid) -> std::io::Result<bool> {
         self.change(|state| {
             state
                 .subscribers
@@ -115,13 +205,14 @@ impl Subscriptions {
                 .or_default()
                 .insert(subscriber.clone())
         })
+        .await
     }
 
     /// `subscriber` unsubscribed from `contact`; `Ok(false)` if it was not subscribed.
     ///
     /// # Errors
     /// The file cannot be written (nothing changed then).
-    pub fn remove(&self, contact: &BareJid, subscriber: &BareJid) -> std::io::Result<bool> {
+    pub async fn remove(&self, contact: &BareJid, subscriber: &BareJid) -> std::io::Result<bool> {
         self.change(|state| {
             let Some(set) = state.subscribers.get_mut(contact) else {
                 return false;
@@ -132,6 +223,7 @@ impl Subscriptions {
             }
             removed
         })
+        .await
     }
 
     /// The subscribers of `contact`, in order.
@@ -154,8 +246,9 @@ impl Subscriptions {
     ///
     /// # Errors
     /// The file cannot be written (nothing changed then).
-    pub fn set_mirror(&self, identity: &str, content: [u8; 32]) -> std::io::Result<()> {
+    pub async fn set_mirror(&self, identity: &str, content: [u8; 32]) -> std::io::Result<()> {
         self.change(|state| state.mirrors.insert(identity.to_owned(), content) != Some(content))
+            .await
             .map(drop)
     }
 
@@ -163,8 +256,9 @@ impl Subscriptions {
     ///
     /// # Errors
     /// The file cannot be written (nothing changed then).
-    pub fn clear_mirror(&self, identity: &str) -> std::io::Result<()> {
+    pub async fn clear_mirror(&self, identity: &str) -> std::io::Result<()> {
         self.change(|state| state.mirrors.remove(identity).is_some())
+            .await
             .map(drop)
     }
 
@@ -257,30 +351,38 @@ mod tests {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn what_is_written_reads_back_the_same() {
+    #[tokio::test]
+    async fn what_is_written_reads_back_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("subs");
         let subscriptions = Subscriptions::open(&path).unwrap();
         let alice = jid("alice@avatars.example.org");
-        subscriptions.add(&alice, &jid("bob@example.org")).unwrap();
+        subscriptions
+            .add(&alice, &jid("bob@example.org"))
+            .await
+            .unwrap();
         subscriptions
             .add(&alice, &jid("carol@example.org"))
+            .await
             .unwrap();
         subscriptions
             .add(&jid("avatars.example.org"), &jid("bob@example.org"))
+            .await
             .unwrap();
         subscriptions
             .set_mirror("bob@example.org", [7; 32])
+            .await
             .unwrap();
         assert!(
             subscriptions
                 .remove(&alice, &jid("carol@example.org"))
+                .await
                 .unwrap()
         );
         assert!(
             !subscriptions
                 .remove(&alice, &jid("dave@example.org"))
+                .await
                 .unwrap()
         );
 
@@ -291,7 +393,7 @@ mod tests {
         );
         assert_eq!(reopened.contacts().len(), 2);
         assert_eq!(reopened.mirror_of("bob@example.org"), Some([7; 32]));
-        reopened.clear_mirror("bob@example.org").unwrap();
+        reopened.clear_mirror("bob@example.org").await.unwrap();
         assert_eq!(
             Subscriptions::open(&path)
                 .unwrap()
@@ -319,13 +421,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_write_changes_nothing() {
+    #[tokio::test]
+    async fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-folder").join("subs");
         let subscriptions = Subscriptions::open(&path).unwrap();
         let alice = jid("alice@avatars.example.org");
-        assert!(subscriptions.add(&alice, &jid("bob@example.org")).is_err());
+        assert!(
+            subscriptions
+                .add(&alice, &jid("bob@example.org"))
+                .await
+                .is_err()
+        );
         assert!(subscriptions.subscribers_of(&alice).is_empty());
     }
 }

@@ -417,8 +417,8 @@ pub(crate) struct XmppArgs {
     pub(crate) anti_harvesting: bool,
 
     /// Where subscriptions to the component's JIDs are kept, so subscribers keep hearing of
-    /// changes after a restart. Default: `xmpp-subscriptions` in the data directory; required
-    /// with a database store.
+    /// changes after a restart. Default: `xmpp-subscriptions` in the data directory, or in the
+    /// database (table `avatar_documents`) with a database store.
     #[arg(long, value_name = "FILE")]
     pub(crate) subscriptions_file: Option<PathBuf>,
 }

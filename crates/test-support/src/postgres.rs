@@ -88,25 +88,41 @@ impl Cluster {
     /// # Panics
     /// When `psql` fails; the message has its output.
     pub fn sql(&self, name: &str, statements: &str) {
+        let _ = self.query(name, statements);
+    }
+
+    /// What `psql` prints for `statements` in database `name`, unaligned and without headers
+    /// (`-At`): one line per row, columns separated by `|`.
+    ///
+    /// # Panics
+    /// When `psql` fails; the message has its output.
+    #[must_use = "use `sql` when the output is not needed"]
+    pub fn query(&self, name: &str, statements: &str) -> String {
         let port = self.port.to_string();
-        self.pg(
-            "psql",
-            &[
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port,
-                "-U",
-                "postgres",
-                "-d",
-                name,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-q",
-                "-c",
-                statements,
-            ],
+        let args = [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-d",
+            name,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-At",
+            "-c",
+            statements,
+        ];
+        let output = self.try_pg("psql", &args);
+        assert!(
+            output.status.success(),
+            "psql {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
         );
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     /// The URL of database `name`.

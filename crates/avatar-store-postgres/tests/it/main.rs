@@ -74,6 +74,49 @@ async fn servers_starting_together_migrate_once_and_a_newer_schema_is_refused() 
     assert!(bad.to_string().contains("postgres://USER"), "{bad}");
 }
 
+/// Documents (`avatars xmpp`'s subscriptions) written through one server are read whole by
+/// another on the same database, and replaced whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_shared_by_the_servers_on_one_database() {
+    let cluster = Cluster::start();
+    let url = cluster.database("documents");
+    let (one, other) = (
+        PgStore::connect(&url).await.unwrap(),
+        PgStore::connect(&url).await.unwrap(),
+    );
+    assert_eq!(
+        other.read_document("xmpp-subscriptions").await.unwrap(),
+        None
+    );
+    one.write_document("xmpp-subscriptions", "first\n")
+        .await
+        .unwrap();
+    one.write_document("elsewhere", "other").await.unwrap();
+    assert_eq!(
+        other
+            .read_document("xmpp-subscriptions")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("first\n")
+    );
+    other
+        .write_document("xmpp-subscriptions", "second\nline\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        one.read_document("xmpp-subscriptions")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("second\nline\n")
+    );
+    assert_eq!(
+        one.read_document("elsewhere").await.unwrap().as_deref(),
+        Some("other")
+    );
+}
+
 /// A bare client for what the store does not offer (changing the schema version).
 async fn tokio_postgres_connect(
     url: &str,

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use avatar_xmpp::{ComponentConfig, IqConfig, IqService, JidMapping, Mirroring, Subscriptions};
+use avatar_store_postgres::PgStore;
+use avatar_xmpp::{
+    ComponentConfig, IqConfig, IqService, JidMapping, Mirroring, StorageFuture,
+    SubscriptionStorage, Subscriptions,
+};
 
 use std::net::ToSocketAddrs as _;
 
@@ -40,7 +44,11 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         .build()?;
     runtime.block_on(async {
         let location = args.data.location();
-        let subscriptions = Arc::new(Subscriptions::open(subscriptions_file(args, &location)?)?);
+        // A file is read before the store is opened (or created), so a damaged one changes
+        // nothing.
+        let from_file = subscriptions_file(args, &location)
+            .map(Subscriptions::open)
+            .transpose()?;
         let store = match location.open(Open::Create).await? {
             // Changes by other processes (`avatars import`, `avatars serve`'s management API)
             // are looked for often enough to be announced within a second.
@@ -49,6 +57,18 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             }
             other @ AnyStore::Postgres(_) => other,
         };
+        let subscriptions = match (from_file, &store) {
+            (Some(subscriptions), _) => subscriptions,
+            (None, AnyStore::Postgres(database)) => {
+                Subscriptions::load(DatabaseDocument {
+                    store: database.clone(),
+                    name: format!("{SUBSCRIPTIONS} {}", args.domain.to_lowercase()),
+                })
+                .await?
+            }
+            (None, AnyStore::Dir(dir)) => Subscriptions::open(dir.root().join(SUBSCRIPTIONS))?,
+        };
+        let subscriptions = Arc::new(subscriptions);
         let mut mapping = JidMapping::new(&args.domain);
         for domain in &args.identity_domain {
             mapping = mapping.identity_domain(domain);
@@ -71,15 +91,49 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
     })
 }
 
-/// `--subscriptions-file`, or `xmpp-subscriptions` in the store's directory.
-fn subscriptions_file(args: &XmppArgs, location: &Location) -> Result<PathBuf, CliError> {
+/// The name of the subscriptions document: a file in a store's directory, a row of
+/// `avatar_documents` in a database.
+const SUBSCRIPTIONS: &str = "xmpp-subscriptions";
+
+/// `--subscriptions-file`, or `xmpp-subscriptions` in the store's directory; `None` for a
+/// database store, which keeps them itself.
+fn subscriptions_file(args: &XmppArgs, location: &Location) -> Option<PathBuf> {
     match (&args.subscriptions_file, location) {
-        (Some(file), _) => Ok(file.clone()),
-        (None, Location::Dir(dir)) => Ok(dir.join("xmpp-subscriptions")),
-        (None, Location::Postgres(_)) => Err(CliError::MissingOption {
-            option: "--subscriptions-file FILE",
-            why: "with a database store, subscriptions are kept in a file of their own",
-        }),
+        (Some(file), _) => Some(file.clone()),
+        (None, Location::Dir(dir)) => Some(dir.join(SUBSCRIPTIONS)),
+        (None, Location::Postgres(_)) => None,
+    }
+}
+
+/// The subscriptions as a document in the database, one per component domain
+/// (`xmpp-subscriptions avatars.example.org`): components for different XMPP domains may share a
+/// database; one domain has one component connected at a time.
+struct DatabaseDocument {
+    store: PgStore,
+    name: String,
+}
+
+impl SubscriptionStorage for DatabaseDocument {
+    fn load(&self) -> StorageFuture<'_, Option<String>> {
+        Box::pin(async move {
+            self.store
+                .read_document(&self.name)
+                .await
+                .map_err(std::io::Error::other)
+        })
+    }
+
+    fn save(&self, text: String) -> StorageFuture<'_, ()> {
+        Box::pin(async move {
+            self.store
+                .write_document(&self.name, &text)
+                .await
+                .map_err(std::io::Error::other)
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("the database's avatar_documents row {:?}", self.name)
     }
 }
 

@@ -17,6 +17,7 @@ use base64::Engine as _;
 use minidom::Element;
 use sha1::Digest as _;
 use test_support::images;
+use test_support::postgres::Cluster;
 use test_support::xmpp::{Seen, ServerKind, USER_DOMAIN, XmppServer, XmppUser};
 
 use crate::{AVATARS, admin_request, serve};
@@ -36,19 +37,54 @@ impl Drop for Processes {
     }
 }
 
-/// `avatars import --data-dir DATA IDENTITY FILE`, which must succeed.
-fn import(data: &Path, identity: &str, file: &Path) {
-    let imported = Command::new(AVATARS)
-        .args(["import", "--data-dir"])
-        .arg(data)
-        .arg(identity)
-        .arg(file)
+/// Where the avatars are kept: a folder, or a PostgreSQL database (a private cluster).
+enum Avatars {
+    Dir(std::path::PathBuf),
+    Database(Cluster, String),
+}
+
+impl Avatars {
+    /// The arguments naming it: `--data-dir DIR` or `--store URL`.
+    fn args(&self) -> Vec<String> {
+        match self {
+            Self::Dir(dir) => vec!["--data-dir".to_owned(), dir.display().to_string()],
+            Self::Database(_, url) => vec!["--store".to_owned(), url.clone()],
+        }
+    }
+
+    /// The component's subscriptions document, as kept.
+    fn subscriptions(&self) -> String {
+        match self {
+            Self::Dir(dir) => std::fs::read_to_string(dir.join("xmpp-subscriptions")).unwrap(),
+            Self::Database(cluster, _) => cluster.query(
+                "avatars",
+                "SELECT body FROM avatar_documents WHERE name = 'xmpp-subscriptions avatars.localhost'",
+            ),
+        }
+    }
+}
+
+/// `avatars COMMAND STORE ARGS...`, which must succeed.
+fn run_on(avatars: &Avatars, command: &str, args: &[&str]) {
+    let output = Command::new(AVATARS)
+        .arg(command)
+        .args(avatars.args())
+        .args(args)
         .output()
         .unwrap();
     assert!(
-        imported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&imported.stderr)
+        output.status.success(),
+        "avatars {command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `avatars import --data-dir DATA IDENTITY FILE`, which must succeed.
+fn import(data: &Path, identity: &str, file: &Path) {
+    run_on(
+        &Avatars::Dir(data.to_path_buf()),
+        "import",
+        &[identity, file.to_str().unwrap()],
     );
 }
 
@@ -71,6 +107,11 @@ fn available(kind: ServerKind, test: &str) -> bool {
 /// `avatars xmpp` for `server` over the store in `data` (with `extra` arguments), started and
 /// waited for until it has logged in; its log goes to `log`.
 fn start_component(server: &XmppServer, data: &Path, log: &Path, extra: &[&str]) -> Child {
+    start_component_on(server, &Avatars::Dir(data.to_path_buf()), log, extra)
+}
+
+/// [`start_component`] over any store.
+fn start_component_on(server: &XmppServer, avatars: &Avatars, log: &Path, extra: &[&str]) -> Child {
     let log_file = std::fs::File::create(log).unwrap();
     let component = Command::new(AVATARS)
         .args([
@@ -83,9 +124,8 @@ fn start_component(server: &XmppServer, data: &Path, log: &Path, extra: &[&str])
             SECRET,
             "--identity-domain",
             USER_DOMAIN,
-            "--data-dir",
         ])
-        .arg(data)
+        .args(avatars.args())
         .args(extra)
         .env(
             "RUST_LOG",
@@ -327,12 +367,19 @@ async fn conformance_through(server: &XmppServer) {
 
 #[test]
 fn prosody_subscribers_hear_of_every_change() {
-    subscribers_hear_of_every_change(ServerKind::Prosody);
+    subscribers_hear_of_every_change(ServerKind::Prosody, false);
 }
 
 #[test]
 fn ejabberd_subscribers_hear_of_every_change() {
-    subscribers_hear_of_every_change(ServerKind::Ejabberd);
+    subscribers_hear_of_every_change(ServerKind::Ejabberd, false);
+}
+
+/// The same with the avatars and the subscriptions in PostgreSQL: changes by other processes
+/// arrive through the database's notifications.
+#[test]
+fn prosody_subscribers_hear_of_every_change_with_a_database_store() {
+    subscribers_hear_of_every_change(ServerKind::Prosody, true);
 }
 
 /// The XEP-0008 hash of a presence from `from` (bare), `None` when `seen` is something else.
@@ -372,18 +419,32 @@ fn next_announcement(user: &mut XmppUser, from: &str, old: &str, what: &str) -> 
 /// upload through the HTTP management API, `avatars import` from another process, a removal)
 /// reaches him within a second; the subscription survives a restart of the component; after he
 /// unsubscribes, changes are no longer announced to him.
-fn subscribers_hear_of_every_change(kind: ServerKind) {
+fn subscribers_hear_of_every_change(kind: ServerKind, database: bool) {
     if !available(kind, "subscribers_hear_of_every_change") {
         return;
     }
     let server = XmppServer::start(kind, DOMAIN, SECRET, &["bob"]);
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("avatars");
+    let avatars = if database {
+        let cluster = Cluster::start();
+        let url = cluster.database("avatars");
+        Avatars::Database(cluster, url)
+    } else {
+        Avatars::Dir(work.path().join("avatars"))
+    };
+    let store_args = avatars.args();
     let picture = work.path().join("first.png");
     write_png(&picture, 120, 90, [200, 30, 30]);
-    import(&data, "alice@localhost", &picture);
+    let import = |file: &Path| {
+        run_on(
+            &avatars,
+            "import",
+            &["alice@localhost", file.to_str().unwrap()],
+        );
+    };
+    import(&picture);
     let log = work.path().join("component.log");
-    let mut component = Processes(vec![start_component(&server, &data, &log, &[])]);
+    let mut component = Processes(vec![start_component_on(&server, &avatars, &log, &[])]);
     std::fs::write(
         work.path().join("tokens"),
         "a-token-long-enough-to-be-accepted-0\n",
@@ -392,8 +453,8 @@ fn subscribers_hear_of_every_change(kind: ServerKind) {
     let http = serve(
         work.path(),
         &[
-            "--data-dir",
-            data.to_str().unwrap(),
+            &store_args[0],
+            &store_args[1],
             "--admin-addr",
             "127.0.0.1:0",
             "--admin-token-file",
@@ -425,42 +486,32 @@ fn subscribers_hear_of_every_change(kind: ServerKind) {
     // Another process: avatars import.
     let third_picture = work.path().join("third.png");
     write_png(&third_picture, 80, 80, [20, 20, 200]);
-    import(&data, "alice@localhost", &third_picture);
+    import(&third_picture);
     let third = next_announcement(&mut bob, alice, &second, "avatars import");
 
     // A restarted component still knows Bob, and tells him at once.
     drop(component);
-    component = Processes(vec![start_component(&server, &data, &log, &[])]);
+    component = Processes(vec![start_component_on(&server, &avatars, &log, &[])]);
     let seen = bob.expect("presence from the restarted component", |seen| {
         presence_hash(seen, alice).is_some()
     });
     assert_eq!(presence_hash(seen.last().unwrap(), alice).unwrap(), third);
     assert!(
-        std::fs::read_to_string(data.join("xmpp-subscriptions"))
-            .unwrap()
+        avatars
+            .subscriptions()
             .contains("subscription alice@avatars.localhost bob@localhost"),
         "kept beside the store"
     );
 
     // A removal is announced as "no avatar".
-    let removed = Command::new(AVATARS)
-        .args(["remove", "--data-dir"])
-        .arg(&data)
-        .arg("alice@localhost")
-        .output()
-        .unwrap();
-    assert!(
-        removed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&removed.stderr)
-    );
+    run_on(&avatars, "remove", &["alice@localhost"]);
     let none = next_announcement(&mut bob, alice, &third, "a removal");
     assert_eq!(none, "");
 
     // Unsubscribed, Bob hears nothing more.
     bob.command(&format!("unsubscribe {alice}"));
     std::thread::sleep(Duration::from_millis(500));
-    import(&data, "alice@localhost", &picture);
+    import(&picture);
     let after = bob.seen_within(Duration::from_secs(2));
     assert!(
         !after
