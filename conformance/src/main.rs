@@ -402,6 +402,9 @@ async fn xmpp_target(
         ));
         return XmppTarget::client(server, jid, password, domain).await;
     }
-    described.push(("xmpp".to_owned(), "in-process IqService".to_owned()));
+    described.push((
+        "xmpp".to_owned(),
+        "in-process component session (IqService, mirroring example.net)".to_owned(),
+    ));
     XmppTarget::in_process().await
 }

@@ -185,6 +185,8 @@ fn run_component(suite: &Path, avatars: &Path, work: &Path, data: &Path) -> Resu
             .arg("--data-dir")
             .arg(data)
             .args(["--server", &addr, "--domain", DOMAIN, "--secret", SECRET])
+            // The mirroring case plays a user of example.net.
+            .args(["--identity-domain", "example.net", "--mirror-subscribers"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

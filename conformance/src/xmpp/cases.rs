@@ -3,12 +3,18 @@
 //! and malformed stanzas.
 
 use super::{ImageIn, Send, Step, XmppCheck, XmppExpect};
+
+/// A step that sends something other than a stanza template.
+const fn step_of(send: Send, expect: XmppExpect) -> Step {
+    Step { send, expect }
+}
 use crate::case::{Case, Check, Group, Level};
 
 use Level::{Must, Should};
 use XmppExpect::{
-    Answered, Error, ErrorOneOf, Features, HandshakeValid, HashesAgree, Image, NoImage, NoReply,
-    PepMetadataMatches, PresenceHash, PresenceHashDisabled, PresenceNoPhoto, PresencePhoto,
+    Announces, Answered, Error, ErrorOneOf, Features, HandshakeValid, HashesAgree, Image,
+    MirrorCopies, MirrorOffered, MirrorRemoved, NoImage, NoReply, PepMetadataMatches, PresenceHash,
+    PresenceHashDisabled, PresenceNoPhoto, PresencePhoto, Sent, Subscribed,
 };
 
 const XEP_0008: &str = "XEP-0008 v0.3.1";
@@ -25,6 +31,10 @@ const GET_VCARD: &str =
     "<iq type='get' id='{id}' to='{subject}'{from}><vCard xmlns='vcard-temp'/></iq>";
 const GET_PEP_DATA: &str = "<iq type='get' id='{id}' to='{subject}'{from}><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:data'/></pubsub></iq>";
 const GET_PEP_METADATA: &str = "<iq type='get' id='{id}' to='{subject}'{from}><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:xmpp:avatar:metadata'/></pubsub></iq>";
+
+const SUBSCRIBERS: &str = "docs/protocol.md [xmpp.subscribers]; RFC 6121 4.2 (no XEP requires it)";
+const MIRROR: &str = "docs/protocol.md [xmpp.mirror]; XEP-0163, XEP-0084 (no XEP requires it)";
+const UPLOAD_FRESH_AS_ME: &str = "<iq type='set' id='{id}' to='{me}'{as_me}><query xmlns='storage:client:avatar'><data mimetype='image/png'>{fresh_png}</data></query></iq>";
 
 fn step(send: &'static str, expect: XmppExpect) -> Step {
     Step {
@@ -512,6 +522,38 @@ pub fn xmpp_cases() -> Vec<Case> {
                     ],
                 ),
             )],
+        ),
+        case(
+            "subscribers-presence-after-change",
+            Xep0008,
+            Should,
+            SUBSCRIBERS,
+            "a subscriber gets presence with the new hash within a second of a change",
+            vec![
+                step_of(Send::Subscribe("me"), Subscribed),
+                step(UPLOAD_FRESH_AS_ME, XmppExpect::Result),
+                step_of(Send::Nothing, Announces("me")),
+                step_of(
+                    Send::Notice("<presence type='unsubscribe' to='{me}'{as_me}/>"),
+                    Sent,
+                ),
+            ],
+        ),
+        direct_case(
+            "mirror-subscriber",
+            Should,
+            MIRROR,
+            "a user who subscribes to the service's own JID has their PEP avatar served for their address until they unsubscribe",
+            vec![
+                step_of(Send::Subscribe("domain"), MirrorOffered),
+                step_of(Send::Nothing, MirrorCopies),
+                step_of(
+                    Send::Notice(
+                        "<presence type='unsubscribe' to='{domain}' from='mirrored@example.net'/>",
+                    ),
+                    MirrorRemoved,
+                ),
+            ],
         ),
     ]
 }

@@ -2,6 +2,7 @@
 //! as templates over the fixtures, and what the answers must show.
 
 mod cases;
+mod subscribing;
 mod target;
 pub mod wire;
 
@@ -13,7 +14,7 @@ use minidom::Element;
 use sha1::Digest as _;
 
 pub use cases::xmpp_cases;
-pub use target::{IN_PROCESS_DOMAIN, TESTER, XmppTarget};
+pub use target::{IN_PROCESS_DOMAIN, ME, MIRRORED_DOMAIN, TESTER, XmppTarget};
 
 use crate::case::{SeenImage, Verdict};
 use crate::error::{ConformanceError, Result};
@@ -70,6 +71,11 @@ pub enum Send {
     Stanza(&'static str),
     /// Ask for the presence of a subject (a placeholder name) with a probe.
     Presence(&'static str),
+    /// Subscribe to the presence of a subject (a placeholder name, `domain` for the service's
+    /// own JID) as `me` (see [`Placeholders`]), or as the mirrored user for `domain`.
+    Subscribe(&'static str),
+    /// A stanza template sent without waiting for any answer.
+    Notice(&'static str),
     /// Nothing: the step only looks at the connection (the handshake).
     Nothing,
 }
@@ -118,6 +124,21 @@ pub enum XmppExpect {
     HashesAgree(&'static str),
     /// The component proved the secret: handshake = hex SHA-1 of stream id + secret.
     HandshakeValid,
+    /// `subscribed` presence from the subject.
+    Subscribed,
+    /// Within a second, presence from `subject` announcing its current avatar: the XEP-0008 hash
+    /// of its `jabber:iq:avatar` image, or the XEP-0153 photo hash of its vCard photo.
+    Announces(&'static str),
+    /// Nothing to check (the step only sends).
+    Sent,
+    /// `subscribed` from the service's own JID; `unsubscribed` or silence means mirroring is not
+    /// offered, and the case is skipped.
+    MirrorOffered,
+    /// Playing the mirrored user's server (answering the service's PEP, vCard and pubsub
+    /// requests with one picture), the service soon serves that picture for the user's address.
+    MirrorCopies,
+    /// After the user unsubscribed, the service soon serves no avatar for the user's address.
+    MirrorRemoved,
 }
 
 impl fmt::Display for XmppExpect {
@@ -172,6 +193,21 @@ impl fmt::Display for XmppExpect {
             Self::HandshakeValid => {
                 f.write_str("handshake = lowercase hex SHA-1 of stream id + secret")
             }
+            Self::Subscribed => f.write_str("presence type='subscribed' from the subject"),
+            Self::Announces(subject) => write!(
+                f,
+                "within a second, presence from {subject} with the SHA-1 of its new avatar (XEP-0008 hash or XEP-0153 photo)"
+            ),
+            Self::Sent => f.write_str("nothing (the step only sends)"),
+            Self::MirrorOffered => f.write_str(
+                "presence type='subscribed' from the service's own JID (else mirroring is not offered)",
+            ),
+            Self::MirrorCopies => f.write_str(
+                "the user's PEP avatar served for the user's address within 10 s",
+            ),
+            Self::MirrorRemoved => f.write_str(
+                "no avatar served for the user's address within 10 s of unsubscribing",
+            ),
         }
     }
 }
@@ -200,6 +236,7 @@ pub struct XmppCheck {
 pub struct Placeholders {
     domain: String,
     sender: Option<String>,
+    me: String,
 }
 
 /// The owner's full JID: the owner of `writer@example.com` is that address as a bare JID.
@@ -210,6 +247,11 @@ impl Placeholders {
         match name {
             "unknown" => format!("\\40invalid@{}", self.domain),
             "domain" => self.domain.clone(),
+            "me" => format!(
+                "{}@{}",
+                avatar_xmpp::escape::escape_node(&self.me),
+                self.domain
+            ),
             _ => {
                 let identity = fixture(name).map_or(name, |fixture| fixture.identity);
                 format!(
@@ -221,15 +263,21 @@ impl Placeholders {
         }
     }
 
-    /// Fills in `{id}`, `{from}`, `{owner}`, `{domain}`, the subjects (`{subject}` george, `{empty}`
-    /// nobody, `{writer}`, `{unknown}`) and the payloads (`{png}`, `{png_wrapped}`, `{not_image}`,
-    /// `{huge}`, `{bmp}`).
+    /// Fills in `{id}`, `{from}`, `{owner}`, `{as_me}` (the owner's `from` where the harness
+    /// may choose, nothing as a client), `{domain}`, the subjects (`{subject}` george, `{empty}`
+    /// nobody, `{writer}`, `{unknown}`, `{me}`) and the payloads (`{png}`, `{png_wrapped}`,
+    /// `{fresh_png}` (a colour of its own each time), `{not_image}`, `{huge}`, `{bmp}`).
     fn expand(&self, template: &str, id: &str) -> String {
         let from = self
             .sender
             .as_deref()
             .map(|sender| format!(" from='{sender}'"))
             .unwrap_or_default();
+        let as_me = if self.sender.is_some() {
+            format!(" from='{OWNER}'")
+        } else {
+            String::new()
+        };
         let png = upload_png();
         let wrapped: String = png
             .as_bytes()
@@ -241,6 +289,9 @@ impl Placeholders {
             .replace("{id}", id)
             .replace("{from}", &from)
             .replace("{owner}", &format!(" from='{OWNER}'"))
+            .replace("{as_me}", &as_me)
+            .replace("{me}", &self.subject_jid("me"))
+            .replace("{fresh_png}", &base64_of(&subscribing::fresh_png()))
             .replace("{subject}", &self.subject_jid("george"))
             .replace("{empty}", &self.subject_jid("nobody"))
             .replace("{writer}", &self.subject_jid("writer"))
@@ -257,7 +308,7 @@ impl Placeholders {
     }
 }
 
-fn base64_of(bytes: &[u8]) -> String {
+pub(super) fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
@@ -328,20 +379,36 @@ impl XmppCheck {
         let placeholders = Placeholders {
             domain: target.domain().to_owned(),
             sender: target.sender().map(str::to_owned),
+            me: target.me().to_owned(),
         };
         for (index, step) in self.steps.iter().enumerate() {
             let id = format!("{case_id}-{index}");
             let request = match &step.send {
-                Send::Stanza(template) => placeholders.expand(template, &id),
+                Send::Stanza(template) | Send::Notice(template) => {
+                    placeholders.expand(template, &id)
+                }
                 Send::Presence(subject) => presence_request(&placeholders, subject),
-                Send::Nothing => "(the connection's handshake)".to_owned(),
+                Send::Subscribe(subject) => subscribing::subscribe_request(&placeholders, subject),
+                Send::Nothing => "(nothing: the step watches the connection)".to_owned(),
             };
-            let outcome = run_step(step, &id, &request, &placeholders, target, &mut images).await;
-            if let Err(got) = outcome {
-                return (
-                    Verdict::fail(request, step.expect.to_string(), got.to_string()),
-                    images,
-                );
+            let outcome = if subscribing::handles(step) {
+                subscribing::run_step(step, &request, &placeholders, target).await
+            } else {
+                run_step(step, &id, &request, &placeholders, target, &mut images)
+                    .await
+                    .map(|()| subscribing::Outcome::Done)
+            };
+            match outcome {
+                Ok(subscribing::Outcome::Done) => {}
+                Ok(subscribing::Outcome::NotOffered(reason)) => {
+                    return (Verdict::skip(reason), images);
+                }
+                Err(got) => {
+                    return (
+                        Verdict::fail(request, step.expect.to_string(), got.to_string()),
+                        images,
+                    );
+                }
             }
         }
         (Verdict::Pass, images)
@@ -364,6 +431,10 @@ async fn run_step(
 ) -> Result<()> {
     let reply = match &step.send {
         Send::Nothing => None,
+        Send::Notice(_) | Send::Subscribe(_) => {
+            target.send(request).await?;
+            None
+        }
         Send::Stanza(_) => {
             target.send(request).await?;
             let wait = if matches!(step.expect, XmppExpect::NoReply) {
@@ -609,11 +680,19 @@ async fn run_step(
                 handshake.sent, handshake.stream_id, handshake.expected
             ))),
         },
+        XmppExpect::Sent => Ok(()),
+        XmppExpect::Subscribed
+        | XmppExpect::Announces(_)
+        | XmppExpect::MirrorOffered
+        | XmppExpect::MirrorCopies
+        | XmppExpect::MirrorRemoved => Err(mismatch(
+            "a subscription expectation outside a subscription step (a mistake in the case table)",
+        )),
     }
 }
 
 /// Fetches the image of `subject` at `at` with a fresh IQ.
-async fn fetch_image(
+pub(super) async fn fetch_image(
     placeholders: &Placeholders,
     target: &mut XmppTarget,
     subject: &str,
@@ -661,7 +740,7 @@ fn expect_error(answer: &Element, kind: &str, conditions: &[&str]) -> Result<()>
 }
 
 /// The declared type and bytes of the image in `answer` at `at`.
-fn image_in(answer: &Element, at: ImageIn) -> Result<(String, Vec<u8>)> {
+pub(super) fn image_in(answer: &Element, at: ImageIn) -> Result<(String, Vec<u8>)> {
     let shown = || String::from(answer);
     let (declared, text) = match at {
         ImageIn::IqAvatar | ImageIn::Storage => {
@@ -738,10 +817,10 @@ fn check_image(declared: &str, bytes: &[u8], sides: (u32, u32), max_bytes: usize
 }
 
 /// What came back, as the error a failed expectation is reported with.
-fn mismatch(got: impl Into<String>) -> ConformanceError {
+pub(super) fn mismatch(got: impl Into<String>) -> ConformanceError {
     ConformanceError::Mismatch(got.into())
 }
 
-fn sha1_of(bytes: &[u8]) -> String {
+pub(super) fn sha1_of(bytes: &[u8]) -> String {
     avatar_proto::hex::encode_lower(sha1::Sha1::digest(bytes).as_slice())
 }

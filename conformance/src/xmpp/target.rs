@@ -6,8 +6,8 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use avatar_store::MemoryStore;
-use avatar_xmpp::component::replies_to_element;
-use avatar_xmpp::{IqConfig, IqService, JidMapping};
+use avatar_xmpp::component::Session;
+use avatar_xmpp::{IqConfig, IqService, JidMapping, Mirroring};
 use jid::Jid;
 use minidom::Element;
 use tokio::net::TcpListener;
@@ -22,12 +22,17 @@ pub const IN_PROCESS_DOMAIN: &str = "avatars.conformance.test";
 /// The JID the harness sends from when it may choose (in process and as the component's server).
 pub const TESTER: &str = "tester@conformance.test/harness";
 
+/// The address the harness speaks as when it may choose (the owner of the `writer` fixture).
+pub const ME: &str = "writer@example.com";
+
+/// The domain of the users the in-process target mirrors (`--identity-domain` of a component).
+pub const MIRRORED_DOMAIN: &str = "example.net";
+
 /// How the harness reaches the service.
 #[derive(Debug)]
 enum Link {
     InProcess {
-        service: IqService<MemoryStore>,
-        own: Jid,
+        session: Box<Session<MemoryStore>>,
         replies: VecDeque<Element>,
     },
     Component {
@@ -45,29 +50,33 @@ pub struct XmppTarget {
     link: Link,
     domain: String,
     sender: Option<String>,
+    me: String,
     stash: Vec<Element>,
 }
 
 impl XmppTarget {
-    /// This project's [`IqService`] with the fixtures in a memory store, answering for
-    /// [`IN_PROCESS_DOMAIN`].
+    /// This project's component [`Session`] with the fixtures in a memory store, answering for
+    /// [`IN_PROCESS_DOMAIN`] and mirroring the users of [`MIRRORED_DOMAIN`] who subscribe to it;
+    /// after each stanza it looks for changes, as the connected component does a few times a
+    /// second.
     ///
     /// # Errors
     /// [`ConformanceError::Store`] if a fixture cannot be stored (it never should).
     pub async fn in_process() -> Result<Self, ConformanceError> {
         let store = memory_store().await?;
-        let service = IqService::new(store, IqConfig::new(JidMapping::new(IN_PROCESS_DOMAIN)));
+        let mapping = JidMapping::new(IN_PROCESS_DOMAIN).identity_domain(MIRRORED_DOMAIN);
+        let service = IqService::new(store, IqConfig::new(mapping));
         let own = Jid::new(IN_PROCESS_DOMAIN).map_err(|err| {
             ConformanceError::Usage(format!("the in-process domain {IN_PROCESS_DOMAIN}: {err}"))
         })?;
         Ok(Self {
             link: Link::InProcess {
-                service,
-                own,
+                session: Box::new(Session::new(service, own, Some(Mirroring::new()))),
                 replies: VecDeque::new(),
             },
             domain: IN_PROCESS_DOMAIN.to_owned(),
             sender: Some(TESTER.to_owned()),
+            me: ME.to_owned(),
             stash: Vec::new(),
         })
     }
@@ -90,6 +99,7 @@ impl XmppTarget {
             domain: handshake.domain.clone(),
             link: Link::Component { stream, handshake },
             sender: Some(TESTER.to_owned()),
+            me: ME.to_owned(),
             stash: Vec::new(),
         })
     }
@@ -105,13 +115,15 @@ impl XmppTarget {
         password: &str,
         subject_domain: &str,
     ) -> Result<Self, ConformanceError> {
-        let (stream, _full) = client_login(server, jid, password)
+        let (stream, full) = client_login(server, jid, password)
             .await
             .map_err(|err| err.setting_up(format!("logging into {server} as {jid}")))?;
+        let me = full.split('/').next().unwrap_or(jid).to_lowercase();
         Ok(Self {
             link: Link::Client { stream },
             domain: subject_domain.to_owned(),
             sender: None,
+            me,
             stash: Vec::new(),
         })
     }
@@ -127,6 +139,13 @@ impl XmppTarget {
     #[must_use]
     pub fn sender(&self) -> Option<&str> {
         self.sender.as_deref()
+    }
+
+    /// The address the harness speaks as: [`ME`] where it may choose, the logged-in user's as a
+    /// client.
+    #[must_use]
+    pub fn me(&self) -> &str {
+        &self.me
     }
 
     /// The component's handshake, when the target is a connected component.
@@ -152,18 +171,15 @@ impl XmppTarget {
     /// [`ConformanceError::Network`] when the connection fails.
     pub async fn send(&mut self, xml: &str) -> Result<(), ConformanceError> {
         match &mut self.link {
-            Link::InProcess {
-                service,
-                own,
-                replies,
-            } => {
+            Link::InProcess { session, replies } => {
                 let element: Element =
                     with_namespace(xml, NS_COMPONENT).parse().map_err(|err| {
                         ConformanceError::Usage(format!(
                             "the case's stanza is not XML ({err}): {xml}"
                         ))
                     })?;
-                replies.extend(replies_to_element(service, element, own).await);
+                replies.extend(session.handle(element).await);
+                replies.extend(session.look().await);
                 Ok(())
             }
             Link::Component { stream, handshake } => {

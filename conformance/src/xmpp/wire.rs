@@ -341,6 +341,13 @@ pub async fn client_login(server: &str, jid: &str, password: &str) -> Result<(Xm
         .send("<iq type='set' id='session'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>")
         .await?;
     let _ = reply_to(&mut stream, "session", wait).await;
+    // As a client does: asking for the roster makes the resource "interested" (RFC 6121 2.1.6),
+    // so the server hands it subscription answers; initial presence makes it available, so it
+    // is handed its contacts' presence.
+    stream
+        .send("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
+        .await?;
+    let _ = reply_to(&mut stream, "roster", wait).await;
     stream.send("<presence/>").await?;
     Ok((stream, full))
 }

@@ -377,6 +377,77 @@ async fn a_component_that_never_answers_with_an_error_fails_the_error_table() {
     assert!(report.failures_at_least(Level::Must).count() >= 8);
 }
 
+/// A component that answers every stanza correctly (this project's IQ service, stanza by
+/// stanza) but keeps no session: it accepts subscriptions and never announces a change, and
+/// does not mirror.
+async fn forgetful_component(addr: std::net::SocketAddr) {
+    use avatar_xmpp::component::replies_to_element;
+    let domain = "forgetful.test";
+    let mut stream = XmlStream::new(TcpStream::connect(addr).await.unwrap());
+    stream
+        .send(&format!(
+            "<?xml version='1.0'?><stream:stream xmlns='{NS_COMPONENT}' xmlns:stream='{NS_STREAM}' to='{domain}'>"
+        ))
+        .await
+        .unwrap();
+    let header = stream.header(Duration::from_secs(5)).await.unwrap();
+    let id = header.attr("id").unwrap().to_owned();
+    let digest = sha1::Sha1::digest(format!("{id}right secret").as_bytes());
+    let handshake = avatar_proto::hex::encode_lower(digest.as_slice());
+    stream
+        .send(&format!("<handshake>{handshake}</handshake>"))
+        .await
+        .unwrap();
+    let service = avatar_xmpp::IqService::new(
+        avatar_conformance::fixtures::memory_store().await.unwrap(),
+        avatar_xmpp::IqConfig::new(avatar_xmpp::JidMapping::new(domain)),
+    );
+    let own: jid::Jid = domain.parse().unwrap();
+    while let Ok(next) = stream.next(Duration::from_secs(30)).await {
+        let Some(stanza) = next else { continue };
+        for reply in replies_to_element(&service, stanza, &own).await {
+            if stream.send(&String::from(&reply)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_component_that_never_announces_a_change_fails_only_the_subscriber_case() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(forgetful_component(listener.local_addr().unwrap()));
+    let mut targets = Targets {
+        xmpp: Some(
+            XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
+                .await
+                .unwrap(),
+        ),
+        ..Targets::default()
+    };
+    let report = run_groups(
+        &mut targets,
+        &[Group::Xep0008, Group::Xep0153, Group::Xep0084],
+    )
+    .await;
+    assert_eq!(
+        failed(&report),
+        BTreeSet::from(["subscribers-presence-after-change"]),
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+    let mirror = report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.id == "mirror-subscriber")
+        .expect("the mirror case ran");
+    assert!(
+        matches!(&mirror.verdict, Verdict::Skip { reason } if reason.contains("does not mirror")),
+        "{:?}",
+        mirror.verdict
+    );
+}
+
 #[tokio::test]
 async fn a_component_with_the_wrong_secret_fails_the_handshake_and_everything_after() {
     let mut targets = Targets {

@@ -99,9 +99,11 @@ impl Announcer {
             if !all && before.is_some_and(|before| before.sha1 == sha1) {
                 continue;
             }
-            let Ok(presence) = service.presence_for(&identity).await else {
+            let Ok(mut presence) = service.presence_for(&identity).await else {
                 continue;
             };
+            // From the JID they subscribed to (an address has a plain and an escaped JID).
+            presence.from = Some(Jid::from(contact.clone()));
             let event = metadata_event(rendition.as_ref());
             for subscriber in service.subscriptions().subscribers_of(&contact) {
                 let to = Jid::from(subscriber);

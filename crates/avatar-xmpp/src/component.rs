@@ -153,20 +153,10 @@ pub async fn run<St: Store>(
     loop {
         let session = async {
             match connect(&config).await {
-                Ok((session, budget, own)) => {
+                Ok((connection, budget, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
-                    let mirror = config
-                        .mirror
-                        .map(|settings| Mirror::new(settings, own.to_bare()));
-                    serve(
-                        session,
-                        &budget,
-                        &service,
-                        &own,
-                        config.look_for_changes,
-                        mirror,
-                    )
-                    .await;
+                    let session = Session::new(service.clone(), own, config.mirror);
+                    serve(connection, &budget, session, config.look_for_changes).await;
                     tracing::warn!(domain = %config.domain, "the server closed the stream; reconnecting");
                     true
                 }
@@ -194,7 +184,7 @@ pub async fn run<St: Store>(
 
 /// One authenticated component stream, read as raw elements so that a malformed stanza is seen
 /// (and answered) rather than ending the stream.
-type Session = XmlStream<BufStream<Budgeted<TcpStream>>, Element>;
+type Connection = XmlStream<BufStream<Budgeted<TcpStream>>, Element>;
 
 /// A byte stream with a budget per stanza: reading fails once more than the budget has arrived
 /// since the last [`refill`](Budget::refill), so a huge or endless stanza ends the session
@@ -290,7 +280,7 @@ impl std::fmt::Display for ConnectError {
 
 /// Opens the TCP connection and the `jabber:component:accept` stream, and proves the secret
 /// (XEP-0114: the handshake is the lowercase hex SHA-1 of the stream id and the secret).
-async fn connect(config: &ComponentConfig) -> Result<(Session, Budget, Jid), ConnectError> {
+async fn connect(config: &ComponentConfig) -> Result<(Connection, Budget, Jid), ConnectError> {
     let own = Jid::new(&config.domain).map_err(|err| {
         ConnectError::Refused(format!("{:?} is not a valid domain: {err}", config.domain))
     })?;
@@ -315,17 +305,17 @@ async fn connect(config: &ComponentConfig) -> Result<(Session, Budget, Jid), Con
             "the server's stream header has no id".to_owned(),
         ));
     };
-    let mut session: Session = pending.skip_features();
+    let mut connection: Connection = pending.skip_features();
     let handshake = Handshake::from_stream_id_and_password(stream_id.into_owned(), &config.secret);
-    session
+    connection
         .send(&Element::from(handshake))
         .await
         .map_err(ConnectError::Io)?;
     loop {
-        match session.next().await {
+        match connection.next().await {
             Some(Ok(element)) if element.name() == "handshake" => {
                 budget.refill();
-                return Ok((session, budget, own));
+                return Ok((connection, budget, own));
             }
             Some(Ok(element)) if element.name() == "error" => {
                 let condition = element
@@ -357,26 +347,21 @@ fn timeouts() -> Timeouts {
     }
 }
 
-/// Answers stanzas until the stream ends; see [`replies_to_element`] for malformed ones. Each
-/// complete stanza refills the byte `budget` for the next. Presence goes to every subscriber
-/// first, and again to a contact's subscribers whenever its avatar changes.
+/// Answers stanzas until the stream ends. Each complete stanza refills the byte `budget` for
+/// the next; every `look_for_changes` the session looks for changes to announce.
 async fn serve<St: Store>(
-    mut session: Session,
+    mut connection: Connection,
     budget: &Budget,
-    service: &IqService<St>,
-    own: &Jid,
+    mut session: Session<St>,
     look_for_changes: Duration,
-    mut mirror: Option<Mirror>,
 ) {
-    let mut announcer = Announcer::new();
     let mut pings = 0u64;
     let mut looks = tokio::time::interval(look_for_changes);
     looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut first_look = true;
     loop {
         let replies = tokio::select! {
             // Reading a stanza keeps its progress in the stream, so a look may interrupt it.
-            next = session.next() => match next {
+            next = connection.next() => match next {
                 Some(Ok(element)) if element.name() == "error" => {
                     tracing::warn!(error = %String::from(&element), "stream error from the server");
                     return;
@@ -384,18 +369,11 @@ async fn serve<St: Store>(
                 Some(Ok(element)) => {
                     budget.refill();
                     tracing::debug!(stanza = %String::from(&element), "received");
-                    let mirrored = match mirror.as_mut() {
-                        Some(mirror) => mirror.handle(service, &element).await,
-                        None => None,
-                    };
-                    match mirrored {
-                        Some(replies) => replies,
-                        None => replies_to_element(service, element, own).await,
-                    }
+                    session.handle(element).await
                 }
                 Some(Err(ReadError::SoftTimeout)) => {
                     pings += 1;
-                    vec![Element::from(self_ping(own, pings))]
+                    vec![Element::from(self_ping(&session.own, pings))]
                 }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "the stream failed");
@@ -403,27 +381,81 @@ async fn serve<St: Store>(
                 }
                 None => return,
             },
-            _ = looks.tick() => {
-                let announced = if first_look {
-                    announcer.everything(service).await
-                } else {
-                    announcer.changes(service).await
-                };
-                let mut stanzas: Vec<Element> = announced.into_iter().map(Element::from).collect();
-                if let (Some(mirror), true) = (mirror.as_mut(), first_look) {
-                    stanzas.extend(mirror.on_connect(service));
-                }
-                first_look = false;
-                stanzas
-            }
+            _ = looks.tick() => session.look().await,
         };
         for reply in replies {
             tracing::debug!(stanza = %String::from(&reply), "sending");
-            if let Err(err) = session.send(&reply).await {
+            if let Err(err) = connection.send(&reply).await {
                 tracing::warn!(error = %err, "cannot send a reply");
                 return;
             }
         }
+    }
+}
+
+/// What one connected component does, apart from the connection: answers each stanza
+/// ([`handle`](Self::handle)) and, called a few times a second, announces changes
+/// ([`look`](Self::look)). The connected component drives one per connection; the conformance
+/// suite drives one in process.
+pub struct Session<St> {
+    service: IqService<St>,
+    own: Jid,
+    announcer: Announcer,
+    mirror: Option<Mirror>,
+    looked: bool,
+}
+
+impl<St> std::fmt::Debug for Session<St> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("own", &self.own)
+            .field("mirror", &self.mirror.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: Store> Session<St> {
+    /// A session of the component `own` (its domain) answering from `service`, mirroring
+    /// subscribers' avatars when `mirror` is set.
+    #[must_use]
+    pub fn new(service: IqService<St>, own: Jid, mirror: Option<Mirroring>) -> Self {
+        let mirror = mirror.map(|settings| Mirror::new(settings, own.to_bare()));
+        Self {
+            service,
+            own,
+            announcer: Announcer::new(),
+            mirror,
+            looked: false,
+        }
+    }
+
+    /// The replies to one incoming stanza: the mirror's business first, then
+    /// [`replies_to_element`].
+    pub async fn handle(&mut self, element: Element) -> Vec<Element> {
+        if let Some(mirror) = self.mirror.as_mut()
+            && let Some(replies) = mirror.handle(&self.service, &element).await
+        {
+            return replies;
+        }
+        replies_to_element(&self.service, element, &self.own).await
+    }
+
+    /// The first call: presence to every subscriber, and the mirror's fresh look at every
+    /// mirrored user. Later calls: announcements of the avatars that changed
+    /// ([`Announcer::changes`]).
+    pub async fn look(&mut self) -> Vec<Element> {
+        let first = !self.looked;
+        self.looked = true;
+        let announced = if first {
+            self.announcer.everything(&self.service).await
+        } else {
+            self.announcer.changes(&self.service).await
+        };
+        let mut stanzas: Vec<Element> = announced.into_iter().map(Element::from).collect();
+        if first && let Some(mirror) = self.mirror.as_mut() {
+            stanzas.extend(mirror.on_connect(&self.service));
+        }
+        stanzas
     }
 }
 
@@ -600,7 +632,10 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
         _ => return replies,
     }
     match service.presence_for(&identity).await {
-        Ok(current) => replies.push(Stanza::Presence(current.with_to(from))),
+        // From the JID asked (an address has a plain and an escaped JID).
+        Ok(current) => replies.push(Stanza::Presence(
+            current.with_from(Jid::from(contact)).with_to(from),
+        )),
         Err(refusal) => tracing::warn!(%identity, ?refusal, "cannot build presence"),
     }
     replies

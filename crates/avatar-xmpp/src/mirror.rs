@@ -82,13 +82,15 @@ enum Source {
     VCard(String),
 }
 
-/// What an IQ the mirror sent was asking.
+/// What an IQ the mirror sent was asking. The number is the look it belongs to: answers to
+/// a look older than the user's latest are ignored, so a slow answer about an old picture never
+/// replaces a newer one.
 #[derive(Debug, Clone)]
 enum Asked {
     Follow(BareJid),
-    Metadata(BareJid),
-    Data(BareJid, String),
-    VCard(BareJid),
+    Metadata(BareJid, u64),
+    Data(BareJid, String, u64),
+    VCard(BareJid, u64),
 }
 
 /// The mirror's side of one component session.
@@ -100,6 +102,8 @@ pub(crate) struct Mirror {
     caps_info: DiscoInfoResult,
     asked: HashMap<String, Asked>,
     counter: u64,
+    /// Each user's latest look (see [`Asked`]).
+    looks: HashMap<BareJid, u64>,
     mirrored: HashMap<BareJid, Source>,
     /// The last `vcard-temp:x:update` photo hash seen in each mirrored user's presence.
     photos: HashMap<BareJid, String>,
@@ -133,6 +137,7 @@ impl Mirror {
             caps_info,
             asked: HashMap::new(),
             counter: 0,
+            looks: HashMap::new(),
             mirrored: HashMap::new(),
             photos: HashMap::new(),
         }
@@ -214,6 +219,8 @@ impl Mirror {
                 if let Err(err) = service.subscriptions().remove(&self.own, user).await {
                     tracing::error!(%user, error = %err, "cannot save an unsubscription");
                 }
+                // Answers still on their way are stale.
+                self.looks.remove(user);
                 self.mirrored.remove(user);
                 self.photos.remove(user);
                 self.unmirror(service, user).await;
@@ -275,9 +282,13 @@ impl Mirror {
         };
         match metadata_id(metadata) {
             Some(id) if self.mirrored.get(user) == Some(&Source::Pep(id.clone())) => Vec::new(),
-            Some(id) => vec![self.ask_data(user, &id)],
+            Some(id) => {
+                let look = self.new_look(user);
+                vec![self.ask_data(user, &id, look)]
+            }
             None => {
-                // XEP-0084 4.5: publishing stopped.
+                // XEP-0084 4.5: publishing stopped. Answers still on their way are stale.
+                self.new_look(user);
                 if matches!(self.mirrored.get(user), Some(Source::Pep(_))) {
                     self.mirrored.remove(user);
                     self.unmirror(service, user).await;
@@ -329,6 +340,15 @@ impl Mirror {
         asked: Asked,
         answer: Option<&Element>,
     ) -> Vec<Element> {
+        let look = match &asked {
+            Asked::Follow(_) => None,
+            Asked::Metadata(_, look) | Asked::Data(_, _, look) | Asked::VCard(_, look) => {
+                Some(*look)
+            }
+        };
+        if look.is_some() && look != self.looks.get(user).copied() {
+            return Vec::new();
+        }
         match asked {
             Asked::Follow(asked_of) => {
                 if answer.is_none() {
@@ -336,7 +356,7 @@ impl Mirror {
                 }
                 Vec::new()
             }
-            Asked::Metadata(asked_of) if &asked_of == user => {
+            Asked::Metadata(asked_of, look) if &asked_of == user => {
                 let id = answer
                     .and_then(|iq| pubsub_item(iq, NODE_AVATAR_METADATA))
                     .and_then(|item| item.get_child("metadata", NODE_AVATAR_METADATA))
@@ -345,15 +365,11 @@ impl Mirror {
                     Some(id) if self.mirrored.get(user) == Some(&Source::Pep(id.clone())) => {
                         Vec::new()
                     }
-                    Some(id) => vec![self.ask_data(user, &id)],
-                    None => vec![self.ask(
-                        Asked::VCard(user.clone()),
-                        user,
-                        Element::builder("vCard", NS_VCARD).build(),
-                    )],
+                    Some(id) => vec![self.ask_data(user, &id, look)],
+                    None => vec![self.ask_vcard(user, look)],
                 }
             }
-            Asked::Data(asked_of, id) if &asked_of == user => {
+            Asked::Data(asked_of, id, _) if &asked_of == user => {
                 let data = answer
                     .and_then(|iq| pubsub_item(iq, NODE_AVATAR_DATA))
                     .and_then(|item| item.get_child("data", NODE_AVATAR_DATA))
@@ -365,7 +381,7 @@ impl Mirror {
                 }
                 Vec::new()
             }
-            Asked::VCard(asked_of) if &asked_of == user => {
+            Asked::VCard(asked_of, _) if &asked_of == user => {
                 let photo = answer
                     .and_then(|iq| iq.get_child("vCard", NS_VCARD))
                     .and_then(|vcard| VCard::try_from(vcard.clone()).ok())
@@ -476,14 +492,28 @@ impl Mirror {
         self.send_iq("set", Asked::Follow(user.clone()), user, subscribe)
     }
 
-    fn ask_metadata(&mut self, user: &BareJid) -> Element {
-        let query = pubsub_items(NODE_AVATAR_METADATA, None);
-        self.ask(Asked::Metadata(user.clone()), user, query)
+    /// A new look at `user`'s avatar; answers to earlier ones are ignored from now on.
+    fn new_look(&mut self, user: &BareJid) -> u64 {
+        self.counter += 1;
+        self.looks.insert(user.clone(), self.counter);
+        self.counter
     }
 
-    fn ask_data(&mut self, user: &BareJid, id: &str) -> Element {
+    /// A new look, starting with the PEP metadata.
+    fn ask_metadata(&mut self, user: &BareJid) -> Element {
+        let look = self.new_look(user);
+        let query = pubsub_items(NODE_AVATAR_METADATA, None);
+        self.ask(Asked::Metadata(user.clone(), look), user, query)
+    }
+
+    fn ask_data(&mut self, user: &BareJid, id: &str, look: u64) -> Element {
         let query = pubsub_items(NODE_AVATAR_DATA, Some(id));
-        self.ask(Asked::Data(user.clone(), id.to_owned()), user, query)
+        self.ask(Asked::Data(user.clone(), id.to_owned(), look), user, query)
+    }
+
+    fn ask_vcard(&mut self, user: &BareJid, look: u64) -> Element {
+        let query = Element::builder("vCard", NS_VCARD).build();
+        self.ask(Asked::VCard(user.clone(), look), user, query)
     }
 
     /// An IQ get to `user`'s bare JID, remembered until answered.
@@ -706,6 +736,36 @@ mod tests {
             .await
             .unwrap()
             .map(|image| image.content)
+    }
+
+    #[tokio::test]
+    async fn a_slow_answer_about_an_older_picture_never_replaces_a_newer_one() {
+        let service = service();
+        let mut mirror = Mirror::new(Mirroring::new(), OWN.parse().unwrap());
+        let bob = "bob@example.org";
+        let sent = mirror
+            .handle(&service, &presence("subscribe", bob))
+            .await
+            .unwrap();
+        let old_look = asked(&sent, NODE_AVATAR_METADATA).to_owned();
+        // Before the metadata answer, a notification of a new picture arrives and is fetched.
+        let sent = mirror.handle(&service, &event(bob, "bb")).await.unwrap();
+        let new_data = asked(&sent, NODE_AVATAR_DATA).to_owned();
+        mirror
+            .handle(
+                &service,
+                &data_result(&new_data, bob, "bb", &png([0, 0, 200])),
+            )
+            .await
+            .unwrap();
+        let newer = stored(&service, bob).await.unwrap();
+        // The old look's answer, naming the old picture, asks for nothing more.
+        let sent = mirror
+            .handle(&service, &metadata_result(&old_look, bob, "aa"))
+            .await
+            .unwrap();
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(stored(&service, bob).await, Some(newer));
     }
 
     #[tokio::test]
