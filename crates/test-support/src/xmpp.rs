@@ -89,7 +89,16 @@ impl XmppServer {
                     ejabberd_config(c2s, component, domain, secret),
                 )
                 .unwrap();
-                std::fs::write(dir.path().join("ejabberdctl.cfg"), "").unwrap();
+                // A distribution port of its own: no epmd (the port mapper every Erlang node
+                // on the machine would share) is started, and nothing outlives the server.
+                std::fs::write(
+                    dir.path().join("ejabberdctl.cfg"),
+                    format!(
+                        "ERL_DIST_PORT={}\nERL_EPMD_ADDRESS=127.0.0.1\nINET_DIST_INTERFACE=127.0.0.1\n",
+                        free_port()
+                    ),
+                )
+                .unwrap();
                 // ejabberdctl runs the node as the ejabberd user itself.
                 let mut command = Command::new("/usr/sbin/ejabberdctl");
                 command
@@ -108,6 +117,9 @@ impl XmppServer {
             assert!(chowned.success());
         }
         let log = std::fs::File::create(dir.path().join("console.log")).unwrap();
+        // A process group of its own, so that stopping it stops everything it started
+        // (ejabberdctl runs the Erlang node under su and sh).
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let process = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -235,6 +247,10 @@ impl Drop for XmppServer {
                 .arg("stop")
                 .output();
         }
+        // The whole group: the node may have ignored the stop, or outlived its launcher.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.process.id())])
+            .status();
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
