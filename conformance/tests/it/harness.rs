@@ -307,11 +307,12 @@ async fn the_reference_client_passes_through_a_command_template() {
 
 /// A component that connects to the harness, proves `secret`, and answers every IQ get or set
 /// with an empty result: never an error.
-async fn agreeable_component(addr: std::net::SocketAddr, secret: &'static str) {
+/// Connects to the harness at `addr` as the component `domain`, proving `secret` (XEP-0114).
+async fn component_login(addr: std::net::SocketAddr, domain: &str, secret: &str) -> XmlStream {
     let mut stream = XmlStream::new(TcpStream::connect(addr).await.unwrap());
     stream
         .send(&format!(
-            "<?xml version='1.0'?><stream:stream xmlns='{NS_COMPONENT}' xmlns:stream='{NS_STREAM}' to='agreeable.test'>"
+            "<?xml version='1.0'?><stream:stream xmlns='{NS_COMPONENT}' xmlns:stream='{NS_STREAM}' to='{domain}'>"
         ))
         .await
         .unwrap();
@@ -323,6 +324,11 @@ async fn agreeable_component(addr: std::net::SocketAddr, secret: &'static str) {
         .send(&format!("<handshake>{handshake}</handshake>"))
         .await
         .unwrap();
+    stream
+}
+
+async fn agreeable_component(addr: std::net::SocketAddr, secret: &'static str) {
+    let mut stream = component_login(addr, "agreeable.test", secret).await;
     while let Ok(next) = stream.next(Duration::from_secs(30)).await {
         let Some(stanza) = next else { continue };
         if stanza.name() == "iq" && matches!(stanza.attr("type"), Some("get" | "set")) {
@@ -383,21 +389,7 @@ async fn a_component_that_never_answers_with_an_error_fails_the_error_table() {
 async fn forgetful_component(addr: std::net::SocketAddr) {
     use avatar_xmpp::component::replies_to_element;
     let domain = "forgetful.test";
-    let mut stream = XmlStream::new(TcpStream::connect(addr).await.unwrap());
-    stream
-        .send(&format!(
-            "<?xml version='1.0'?><stream:stream xmlns='{NS_COMPONENT}' xmlns:stream='{NS_STREAM}' to='{domain}'>"
-        ))
-        .await
-        .unwrap();
-    let header = stream.header(Duration::from_secs(5)).await.unwrap();
-    let id = header.attr("id").unwrap().to_owned();
-    let digest = sha1::Sha1::digest(format!("{id}right secret").as_bytes());
-    let handshake = avatar_proto::hex::encode_lower(digest.as_slice());
-    stream
-        .send(&format!("<handshake>{handshake}</handshake>"))
-        .await
-        .unwrap();
+    let mut stream = component_login(addr, domain, "right secret").await;
     let service = avatar_xmpp::IqService::new(
         avatar_conformance::fixtures::memory_store().await.unwrap(),
         avatar_xmpp::IqConfig::new(avatar_xmpp::JidMapping::new(domain)),

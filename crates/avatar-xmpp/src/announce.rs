@@ -26,6 +26,7 @@ use xmpp_parsers::message::{Message, MessageType};
 use xmpp_parsers::stanza::Stanza;
 
 use crate::iq::{IqService, NODE_AVATAR_METADATA, xml_name as name};
+use crate::presence::available_with;
 
 const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
 
@@ -99,13 +100,14 @@ impl Announcer {
             if !all && before.is_some_and(|before| before.sha1 == sha1) {
                 continue;
             }
-            let Ok(mut presence) = service.presence_for(&identity).await else {
-                continue;
-            };
             // From the JID they subscribed to (an address has a plain and an escaped JID).
-            presence.from = Some(Jid::from(contact.clone()));
+            let presence = available_with(Jid::from(contact.clone()), sha1);
             let event = metadata_event(rendition.as_ref());
-            for subscriber in service.subscriptions().subscribers_of(&contact) {
+            let subscribers = service.subscriptions().subscribers_of(&contact);
+            if !all {
+                tracing::info!(%identity, subscribers = subscribers.len(), "announcing a changed avatar");
+            }
+            for subscriber in subscribers {
                 let to = Jid::from(subscriber);
                 stanzas.push(Stanza::Presence(presence.clone().with_to(to.clone())));
                 let mut message = Message::new(Some(to));
@@ -113,9 +115,6 @@ impl Announcer {
                 message.from = Some(Jid::from(contact.clone()));
                 message.type_ = MessageType::Headline;
                 stanzas.push(Stanza::Message(message));
-            }
-            if !all {
-                tracing::info!(%identity, subscribers = stanzas.len() / 2, "announced a changed avatar");
             }
         }
         stanzas

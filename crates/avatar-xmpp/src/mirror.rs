@@ -184,26 +184,30 @@ impl Mirror {
         user: &BareJid,
         element: &Element,
     ) -> Vec<Element> {
-        let subscribed = service
-            .subscriptions()
-            .subscribers_of(&self.own)
-            .contains(user);
+        let subscribed = self.is_mirrored(service, user);
         match element.attr("type") {
             Some("subscribe") => {
                 if !service.mapping().lists(user.domain().as_str()) || user.node().is_none() {
                     tracing::info!(%user, "refused a mirror subscription: not a user of a listed identity domain");
                     return vec![self.presence_typed(user, PresenceType::Unsubscribed)];
                 }
-                if let Err(err) = service.subscriptions().add(&self.own, user).await {
-                    tracing::error!(%user, error = %err, "cannot save a mirror subscription");
+                let new = match service.subscriptions().add(&self.own, user).await {
+                    Ok(new) => new,
+                    Err(err) => {
+                        tracing::error!(%user, error = %err, "cannot save a mirror subscription");
+                        false
+                    }
+                };
+                let mut out = vec![self.presence_typed(user, PresenceType::Subscribed)];
+                if new {
+                    tracing::info!(%user, "mirroring this user's avatar");
+                    // Asked once: a client that subscribes back on every request would
+                    // otherwise go on forever.
+                    out.push(self.presence_typed(user, PresenceType::Subscribe));
                 }
-                tracing::info!(%user, "mirroring this user's avatar");
-                vec![
-                    self.presence_typed(user, PresenceType::Subscribed),
-                    self.presence_typed(user, PresenceType::Subscribe),
-                    self.presence_to(user),
-                    self.ask_metadata(user),
-                ]
+                out.push(self.presence_to(user));
+                out.push(self.ask_metadata(user));
+                out
             }
             Some("subscribed") if subscribed => {
                 vec![
@@ -251,6 +255,14 @@ impl Mirror {
         }
     }
 
+    /// Whether `user` subscribed to the component's own JID (and so is mirrored).
+    fn is_mirrored<St: Store>(&self, service: &IqService<St>, user: &BareJid) -> bool {
+        service
+            .subscriptions()
+            .subscribers_of(&self.own)
+            .contains(user)
+    }
+
     /// A XEP-0084 metadata notification from a mirrored user's PEP.
     async fn notification<St: Store>(
         &mut self,
@@ -258,11 +270,7 @@ impl Mirror {
         user: &BareJid,
         element: &Element,
     ) -> Vec<Element> {
-        if !service
-            .subscriptions()
-            .subscribers_of(&self.own)
-            .contains(user)
-        {
+        if !self.is_mirrored(service, user) {
             return Vec::new();
         }
         let Some(items) = element

@@ -24,16 +24,24 @@ impl<St: Store> IqService<St> {
             .rendition(identity)
             .await?
             .map(|rendition| rendition.sha1);
-        let payloads = vec![
-            XAvatar {
-                hash: sha1.map(ImageSha1),
-            }
-            .into(),
-            VCardUpdate {
-                photo: Some(UpdatePhoto { data: sha1 }),
-            }
-            .into(),
-        ];
-        Ok(Presence::available().with_from(jid).with_payloads(payloads))
+        Ok(available_with(jid.into(), sha1))
     }
+}
+
+/// Available presence from `from` announcing `sha1` in both protocols, or their "no avatar"
+/// forms for `None`.
+pub(crate) fn available_with(from: jid::Jid, sha1: Option<[u8; 20]>) -> Presence {
+    let payloads = vec![
+        XAvatar {
+            hash: sha1.map(ImageSha1),
+        }
+        .into(),
+        VCardUpdate {
+            photo: Some(UpdatePhoto { data: sha1 }),
+        }
+        .into(),
+    ];
+    Presence::available()
+        .with_from(from)
+        .with_payloads(payloads)
 }
