@@ -224,6 +224,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) render_cache_file: Option<PathBuf>,
 
+    /// With --render-cache-file: also save it every N seconds while serving (300 by default;
+    /// 0 saves only when the server stops), so a crash loses at most that much.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub(crate) render_cache_save_secs: u64,
+
     /// How many renders may run at once (the number of CPUs by default).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(crate) render_threads: Option<u64>,

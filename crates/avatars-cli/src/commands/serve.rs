@@ -3,7 +3,7 @@
 use std::io::{BufReader, BufWriter, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,8 +73,14 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // Counted as read: a million avatars are not collected for a number.
         let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
         let service = service(args, store)?;
+        // One save at a time: a periodic save may still run when the server stops.
+        let saving = Arc::new(std::sync::Mutex::new(()));
         if let Some(file) = &args.render_cache_file {
             load_renditions(service.render_cache(), file);
+            if args.render_cache_save_secs > 0 {
+                let every = Duration::from_secs(args.render_cache_save_secs);
+                tokio::spawn(save_every(every, service.clone(), file.clone(), Arc::clone(&saving)));
+            }
         }
         let proxy = crate::commands::proxy::for_serve(args)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
@@ -135,6 +141,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         )
         .await;
         if let Some(file) = &args.render_cache_file {
+            let _one_at_a_time = saving.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             save_renditions(service.render_cache(), file);
         }
         eprintln!("shut down");
@@ -169,6 +176,29 @@ fn load_renditions(cache: &RenderCache, file: &Path) {
             file.display(),
             cache.len()
         ),
+    }
+}
+
+/// Saves the render cache to `file` every `every` (`--render-cache-save-secs`), on a blocking
+/// thread, while the server runs.
+async fn save_every(
+    every: Duration,
+    service: AvatarService<AnyStore>,
+    file: PathBuf,
+    saving: Arc<std::sync::Mutex<()>>,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let (service, file, saving) = (service.clone(), file.clone(), Arc::clone(&saving));
+        let _ = tokio::task::spawn_blocking(move || {
+            let _one_at_a_time = saving
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            save_renditions(service.render_cache(), &file);
+        })
+        .await;
     }
 }
 

@@ -185,6 +185,51 @@ fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
     );
 }
 
+/// `--render-cache-save-secs`: the renditions are saved while serving too, so a server killed
+/// without warning (SIGKILL: no shutdown save) still restarts warm.
+#[test]
+fn renditions_saved_while_serving_survive_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    images::photo_like(300, 200)
+        .save(dir.path().join("alice.jpg"))
+        .unwrap();
+    let args = [
+        "--email",
+        "alice@example.org=alice.jpg",
+        "--render-cache-file",
+        "renditions.cache",
+        "--render-cache-save-secs",
+        "1",
+    ];
+    let paths = [40, 128].map(|size| format!("/avatar/{ALICE_MD5}?s={size}"));
+    let mut first = start(dir.path(), &args);
+    let served: Vec<_> = paths.iter().map(|path| first.get(path).body).collect();
+    // Saved (renamed into place) while the server runs.
+    let started = std::time::Instant::now();
+    while !dir.path().join("renditions.cache").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "no periodic save"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!first.stop("KILL").success(), "killed, not shut down");
+    assert!(
+        first
+            .log()
+            .contains("render cache: 2 rendition(s) saved to renditions.cache")
+    );
+
+    let mut second = start(dir.path(), &args);
+    let again: Vec<_> = paths.iter().map(|path| second.get(path).body).collect();
+    assert_eq!(again, served, "the same bytes");
+    let metrics =
+        String::from_utf8(raw_http::get(second.admin_addr.as_ref().unwrap(), "/metrics").body)
+            .unwrap();
+    assert_eq!(count(&metrics, "avatars_renders_total", &[]), 0);
+    assert!(second.stop("TERM").success());
+}
+
 /// The error message of a JSON error answer.
 fn error_of(response: &RawResponse) -> String {
     json(response)["error"].as_str().unwrap().to_owned()
