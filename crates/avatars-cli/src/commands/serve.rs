@@ -73,15 +73,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // Counted as read: a million avatars are not collected for a number.
         let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
         let service = service(args, store)?;
-        // One save at a time: a periodic save may still run when the server stops.
-        let saving = Arc::new(std::sync::Mutex::new(()));
-        if let Some(file) = &args.render_cache_file {
-            load_renditions(service.render_cache(), file);
-            if args.render_cache_save_secs > 0 {
-                let every = Duration::from_secs(args.render_cache_save_secs);
-                tokio::spawn(save_every(every, service.clone(), file.clone(), Arc::clone(&saving)));
-            }
-        }
+        let renditions = RenditionsFile::start(args, &service);
         let proxy = crate::commands::proxy::for_serve(args)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
         let observer = |listener| Observer {
@@ -140,9 +132,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             Duration::from_secs(args.shutdown_timeout_secs),
         )
         .await;
-        if let Some(file) = &args.render_cache_file {
-            let _one_at_a_time = saving.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            save_renditions(service.render_cache(), file);
+        if let Some(renditions) = renditions {
+            renditions.save(service.render_cache());
         }
         eprintln!("shut down");
         Ok(())
@@ -179,26 +170,49 @@ fn load_renditions(cache: &RenderCache, file: &Path) {
     }
 }
 
-/// Saves the render cache to `file` every `every` (`--render-cache-save-secs`), on a blocking
-/// thread, while the server runs.
-async fn save_every(
-    every: Duration,
-    service: AvatarService<AnyStore>,
+/// `--render-cache-file`: read when the server starts, saved every
+/// `--render-cache-save-secs` while it serves and once more when it stops, one save at a time.
+#[derive(Clone)]
+struct RenditionsFile {
     file: PathBuf,
     saving: Arc<std::sync::Mutex<()>>,
-) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let (service, file, saving) = (service.clone(), file.clone(), Arc::clone(&saving));
-        let _ = tokio::task::spawn_blocking(move || {
-            let _one_at_a_time = saving
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            save_renditions(service.render_cache(), &file);
-        })
-        .await;
+}
+
+impl RenditionsFile {
+    /// Fills `service`'s render cache from the file and starts the periodic saves; `None`
+    /// without `--render-cache-file`.
+    fn start(args: &ServeArgs, service: &AvatarService<AnyStore>) -> Option<Self> {
+        let file = args.render_cache_file.clone()?;
+        load_renditions(service.render_cache(), &file);
+        let renditions = Self {
+            file,
+            saving: Arc::new(std::sync::Mutex::new(())),
+        };
+        if args.render_cache_save_secs > 0 {
+            let every = Duration::from_secs(args.render_cache_save_secs);
+            tokio::spawn(renditions.clone().save_every(every, service.clone()));
+        }
+        Some(renditions)
+    }
+
+    fn save(&self, cache: &RenderCache) {
+        let _one_at_a_time = self
+            .saving
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        save_renditions(cache, &self.file);
+    }
+
+    /// Saves every `every`, on a blocking thread, while the server runs.
+    async fn save_every(self, every: Duration, service: AvatarService<AnyStore>) {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let (renditions, service) = (self.clone(), service.clone());
+            let _ =
+                tokio::task::spawn_blocking(move || renditions.save(service.render_cache())).await;
+        }
     }
 }
 
