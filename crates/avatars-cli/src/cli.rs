@@ -440,6 +440,18 @@ pub(crate) struct MigrateArgs {
     /// running it again finishes an interrupted copy.
     #[arg(long, value_name = "DIR|URL")]
     pub(crate) to: String,
+
+    /// Store each avatar larger than --master-side as its master, as uploads are stored now,
+    /// so rendering it never decodes more: for stores written before masters existed. With
+    /// the same store as --from and --to, in place.
+    #[arg(long)]
+    pub(crate) normalise: bool,
+
+    /// With --normalise: the master's side (512 by default); keep it at least the largest
+    /// size served (`serve --max-size`).
+    #[arg(long, value_name = "PIXELS", requires = "normalise",
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) master_side: Option<u32>,
 }
 
 /// `avatars list`.

@@ -349,3 +349,88 @@ fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_
     }
     assert_eq!(snapshot(&foreign), before, "the folder is as it was");
 }
+
+/// `migrate --normalise` in place: a store written before masters existed (here, imported with
+/// a master side above the picture's) keeps its large original until it runs; then the avatar
+/// is its 512 px master, serves the same picture, and a second run changes nothing.
+#[test]
+fn migrate_normalise_turns_old_large_originals_into_masters_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    images::photo_like(1500, 1000)
+        .save(dir.path().join("large.png"))
+        .unwrap();
+    write_png(&dir.path().join("small.png"), 64, 64);
+    let imported = avatars(
+        dir.path(),
+        &[
+            "import",
+            "--master-side",
+            "4096",
+            "large@example.org",
+            "large.png",
+        ],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let imported = avatars(dir.path(), &["import", "small@example.org", "small.png"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let size_of = |address: &str| -> u64 {
+        let listed = String::from_utf8(avatars(dir.path(), &["list"]).stdout).unwrap();
+        // `  BYTES IDENTITY` lines.
+        let line = listed
+            .lines()
+            .find(|line| line.trim_start().split_whitespace().nth(1) == Some(address))
+            .unwrap_or_else(|| panic!("{address} in {listed}"));
+        line.split_whitespace()
+            .find_map(|word| word.parse().ok())
+            .unwrap_or_else(|| panic!("a size in {line}"))
+    };
+    let (large_before, small_before) = (size_of("large@example.org"), size_of("small@example.org"));
+    let server = serve(dir.path(), &[], false);
+    let md5 = avatar_proto::Identity::parse("large@example.org")
+        .unwrap()
+        .hash(avatar_proto::HashAlgorithm::Md5);
+    let before = server.get(&format!("/avatar/{md5}?s=128")).body;
+    drop(server);
+
+    let args = [
+        "migrate",
+        "--from",
+        "avatars-data",
+        "--to",
+        "avatars-data",
+        "--normalise",
+    ];
+    let migrated = avatars(dir.path(), &args);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let said = String::from_utf8(migrated.stdout).unwrap();
+    assert!(
+        said.contains("1 copied, 1 already there, 1 stored as their master"),
+        "{said}"
+    );
+    assert!(
+        size_of("large@example.org") < large_before / 2,
+        "the master is smaller"
+    );
+    assert_eq!(
+        size_of("small@example.org"),
+        small_before,
+        "small avatars are left alone"
+    );
+    let server = serve(dir.path(), &[], false);
+    let after = server.get(&format!("/avatar/{md5}?s=128")).body;
+    let difference = images::mean_difference(&before, &after);
+    assert!(difference < 3.0, "the same picture: {difference}");
+
+    let again = avatars(dir.path(), &args);
+    let said = String::from_utf8(again.stdout).unwrap();
+    assert!(
+        said.contains("0 copied, 2 already there, 0 stored as their master"),
+        "{said}"
+    );
+    // Without --normalise, one store is still refused as both ends.
+    let same = avatars(
+        dir.path(),
+        &["migrate", "--from", "avatars-data", "--to", "avatars-data"],
+    );
+    assert_eq!(same.status.code(), Some(2));
+}
