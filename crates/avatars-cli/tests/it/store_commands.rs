@@ -378,7 +378,7 @@ fn migrate_normalise_turns_old_large_originals_into_masters_in_place() {
         // `  BYTES IDENTITY` lines.
         let line = listed
             .lines()
-            .find(|line| line.trim_start().split_whitespace().nth(1) == Some(address))
+            .find(|line| line.split_whitespace().nth(1) == Some(address))
             .unwrap_or_else(|| panic!("{address} in {listed}"));
         line.split_whitespace()
             .find_map(|word| word.parse().ok())
