@@ -30,6 +30,7 @@ use crate::announce::Announcer;
 use crate::error::ConfigError;
 use crate::iq::IqService;
 use crate::mirror::{Mirror, Mirroring};
+use crate::subscriptions::Added;
 
 /// Where and as whom the component connects.
 #[derive(Debug, Clone)]
@@ -605,8 +606,19 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
     let mut replies = Vec::new();
     match presence.type_ {
         PresenceType::Subscribe => {
-            if let Err(err) = service.subscriptions().add(&contact, &subscriber).await {
-                tracing::error!(%contact, %subscriber, error = %err, "cannot save a subscription; this subscriber will not hear of changes");
+            match service.subscriptions().add(&contact, &subscriber).await {
+                Ok(Added::New | Added::Known) => {}
+                Ok(Added::OverLimit) => {
+                    tracing::warn!(%contact, %subscriber, "refused a subscription: over the subscription limits");
+                    return vec![Stanza::Presence(
+                        Presence::new(PresenceType::Unsubscribed)
+                            .with_from(to)
+                            .with_to(from),
+                    )];
+                }
+                Err(err) => {
+                    tracing::error!(%contact, %subscriber, error = %err, "cannot save a subscription; this subscriber will not hear of changes");
+                }
             }
             replies.push(Stanza::Presence(
                 Presence::new(PresenceType::Subscribed)

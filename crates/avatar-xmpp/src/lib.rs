@@ -43,4 +43,7 @@ pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
 pub use mirror::Mirroring;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};
-pub use subscriptions::{StorageFuture, SubscriptionFile, SubscriptionStorage, Subscriptions};
+pub use subscriptions::{
+    Added, DEFAULT_PER_SUBSCRIBER, DEFAULT_TOTAL, StorageFuture, SubscriptionFile,
+    SubscriptionStorage, Subscriptions,
+};

@@ -44,6 +44,7 @@ use xmpp_parsers::presence::{Presence, Type as PresenceType};
 
 use crate::iq::{FEATURES, IqService, NODE_AVATAR_DATA, NODE_AVATAR_METADATA, xml_name};
 use crate::payload::{PepData, VCard};
+use crate::subscriptions::Added;
 
 const NS_PUBSUB: &str = "http://jabber.org/protocol/pubsub";
 const NS_PUBSUB_EVENT: &str = "http://jabber.org/protocol/pubsub#event";
@@ -192,7 +193,12 @@ impl Mirror {
                     return vec![self.presence_typed(user, PresenceType::Unsubscribed)];
                 }
                 let new = match service.subscriptions().add(&self.own, user).await {
-                    Ok(new) => new,
+                    Ok(Added::New) => true,
+                    Ok(Added::Known) => false,
+                    Ok(Added::OverLimit) => {
+                        tracing::warn!(%user, "refused a mirror subscription: over the subscription limits");
+                        return vec![self.presence_typed(user, PresenceType::Unsubscribed)];
+                    }
                     Err(err) => {
                         tracing::error!(%user, error = %err, "cannot save a mirror subscription");
                         false

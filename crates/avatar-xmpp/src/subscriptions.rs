@@ -70,15 +70,15 @@ const HEADER: &str = "# avatars xmpp subscriptions 1";
 /// share behind an `Arc`; every change is saved before the call returns.
 ///
 /// ```
-/// use avatar_xmpp::Subscriptions;
+/// use avatar_xmpp::{Added, Subscriptions};
 ///
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// let dir = tempfile::tempdir()?;
 /// let path = dir.path().join("xmpp-subscriptions");
 /// let subscriptions = Subscriptions::open(&path)?;
 /// let (alice, bob) = ("alice@avatars.example.org".parse()?, "bob@example.org".parse()?);
-/// assert!(subscriptions.add(&alice, &bob).await?);
-/// assert!(!subscriptions.add(&alice, &bob).await?, "already there");
+/// assert_eq!(subscriptions.add(&alice, &bob).await?, Added::New);
+/// assert_eq!(subscriptions.add(&alice, &bob).await?, Added::Known);
 ///
 /// let reopened = Subscriptions::open(&path)?;
 /// assert_eq!(reopened.subscribers_of(&alice), vec![bob]);
@@ -91,6 +91,38 @@ pub struct Subscriptions {
     state: Mutex<State>,
     /// Held while a change is saved, so changes are saved one at a time, in order.
     saving: tokio::sync::Mutex<()>,
+    limits: Limits,
+}
+
+/// How many subscriptions are kept: anyone on the network may subscribe, so both are bounded.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    per_subscriber: usize,
+    total: usize,
+}
+
+/// What [`Subscriptions::add`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// A new subscription, saved.
+    New,
+    /// The subscriber was subscribed already.
+    Known,
+    /// Refused: the subscriber, or everyone together, has as many as the limits allow (see
+    /// [`Subscriptions::limits`]).
+    OverLimit,
+}
+
+/// Subscriptions one JID may hold by default.
+pub const DEFAULT_PER_SUBSCRIBER: usize = 1_000;
+/// Subscriptions kept in all by default.
+pub const DEFAULT_TOTAL: usize = 100_000;
+
+impl Limits {
+    const DEFAULT: Self = Self {
+        per_subscriber: DEFAULT_PER_SUBSCRIBER,
+        total: DEFAULT_TOTAL,
+    };
 }
 
 impl std::fmt::Debug for Subscriptions {
@@ -120,7 +152,20 @@ impl Subscriptions {
             storage: None,
             state: Mutex::new(State::default()),
             saving: tokio::sync::Mutex::new(()),
+            limits: Limits::DEFAULT,
         }
+    }
+
+    /// At most `per_subscriber` subscriptions for one subscriber and `total` in all (by default
+    /// [`DEFAULT_PER_SUBSCRIBER`] and [`DEFAULT_TOTAL`]); past them, [`add`](Self::add) refuses.
+    /// Those already kept stay.
+    #[must_use]
+    pub const fn limits(mut self, per_subscriber: usize, total: usize) -> Self {
+        self.limits = Limits {
+            per_subscriber,
+            total,
+        };
+        self
     }
 
     /// Subscriptions kept in the file at `path`, read now (a missing file is an empty list).
@@ -169,6 +214,7 @@ impl Subscriptions {
             storage: Some(storage),
             state: Mutex::new(state),
             saving: tokio::sync::Mutex::new(()),
+            limits: Limits::DEFAULT,
         })
     }
 
@@ -193,19 +239,45 @@ impl Subscriptions {
         Ok(true)
     }
 
-    /// `subscriber` subscribed to `contact`; `Ok(false)` if it already had.
+    /// `subscriber` subscribed to `contact`: [`Added::New`], or [`Added::Known`] if it already
+    /// had, or [`Added::OverLimit`].
     ///
     /// # Errors
     /// The file cannot be written (nothing changed then).
-    pub async fn add(&self, contact: &BareJid, subscriber: &BareJid) -> std::io::Result<bool> {
-        self.change(|state| {
-            state
-                .subscribers
-                .entry(contact.clone())
-                .or_default()
-                .insert(subscriber.clone())
+    pub async fn add(&self, contact: &BareJid, subscriber: &BareJid) -> std::io::Result<Added> {
+        let limits = self.limits;
+        let mut over = false;
+        let added = self
+            .change(|state| {
+                if state
+                    .subscribers
+                    .get(contact)
+                    .is_some_and(|set| set.contains(subscriber))
+                {
+                    return false;
+                }
+                let total: usize = state.subscribers.values().map(BTreeSet::len).sum();
+                let held = state
+                    .subscribers
+                    .values()
+                    .filter(|set| set.contains(subscriber))
+                    .count();
+                if total >= limits.total || held >= limits.per_subscriber {
+                    over = true;
+                    return false;
+                }
+                state
+                    .subscribers
+                    .entry(contact.clone())
+                    .or_default()
+                    .insert(subscriber.clone())
+            })
+            .await?;
+        Ok(match (added, over) {
+            (true, _) => Added::New,
+            (false, true) => Added::OverLimit,
+            (false, false) => Added::Known,
         })
-        .await
     }
 
     /// `subscriber` unsubscribed from `contact`; `Ok(false)` if it was not subscribed.
@@ -419,6 +491,45 @@ mod tests {
                 "{text:?}: {err}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn subscriptions_are_bounded_per_subscriber_and_in_all() {
+        let subscriptions = Subscriptions::in_memory().limits(2, 3);
+        let contact = |n: u32| jid(&format!("c{n}@avatars.example.org"));
+        let (bob, carol) = (jid("bob@example.org"), jid("carol@example.org"));
+        assert_eq!(
+            subscriptions.add(&contact(1), &bob).await.unwrap(),
+            Added::New
+        );
+        assert_eq!(
+            subscriptions.add(&contact(1), &bob).await.unwrap(),
+            Added::Known
+        );
+        assert_eq!(
+            subscriptions.add(&contact(2), &bob).await.unwrap(),
+            Added::New
+        );
+        assert_eq!(
+            subscriptions.add(&contact(3), &bob).await.unwrap(),
+            Added::OverLimit,
+            "two per subscriber"
+        );
+        assert_eq!(
+            subscriptions.add(&contact(3), &carol).await.unwrap(),
+            Added::New
+        );
+        assert_eq!(
+            subscriptions.add(&contact(4), &carol).await.unwrap(),
+            Added::OverLimit,
+            "three in all"
+        );
+        assert_eq!(subscriptions.contacts().len(), 3);
+        assert!(subscriptions.remove(&contact(1), &bob).await.unwrap());
+        assert_eq!(
+            subscriptions.add(&contact(4), &carol).await.unwrap(),
+            Added::New
+        );
     }
 
     #[tokio::test]

@@ -426,6 +426,15 @@ pub(crate) struct XmppArgs {
     /// database (table `avatar_documents`) with a database store.
     #[arg(long, value_name = "FILE")]
     pub(crate) subscriptions_file: Option<PathBuf>,
+
+    /// Subscriptions kept in all; past it, new ones are refused (anyone on the network may
+    /// subscribe, so the list is bounded).
+    #[arg(long, value_name = "N", default_value_t = avatar_xmpp::DEFAULT_TOTAL)]
+    pub(crate) max_subscriptions: usize,
+
+    /// Subscriptions one JID may hold; past it, its new ones are refused.
+    #[arg(long, value_name = "N", default_value_t = avatar_xmpp::DEFAULT_PER_SUBSCRIBER)]
+    pub(crate) max_subscriptions_per_jid: usize,
 }
 
 /// `avatars migrate`.

@@ -68,7 +68,8 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             }
             (None, AnyStore::Dir(dir)) => Subscriptions::open(dir.root().join(SUBSCRIPTIONS))?,
         };
-        let subscriptions = Arc::new(subscriptions);
+        let subscriptions =
+            Arc::new(subscriptions.limits(args.max_subscriptions_per_jid, args.max_subscriptions));
         let mut mapping = JidMapping::new(&args.domain);
         for domain in &args.identity_domain {
             mapping = mapping.identity_domain(domain);
