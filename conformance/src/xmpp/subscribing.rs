@@ -187,15 +187,33 @@ async fn announced(
     }
 }
 
-/// Answers what the service asks the mirrored user's server, for `wait`; returns whether a
-/// request arrived.
-async fn serve_user(target: &mut XmppTarget, wait: Duration) -> Result<bool> {
+/// Available presence from the mirrored user, announcing its vCard photo (XEP-0153), as its
+/// server sends it once the service may see it: a service may wait for it before looking.
+fn user_presence(placeholders: &Placeholders) -> String {
+    let sha1 = sha1_of(&png_of(MIRRORED_COLOUR));
+    format!(
+        "<presence from='{MIRRORED_USER}/harness' to='{}'><x xmlns='{NS_VCARD_UPDATE}'><photo>{sha1}</photo></x></presence>",
+        placeholders.domain
+    )
+}
+
+/// Answers what the service asks the mirrored user's server, for `wait`: its IQs (PEP, vCard,
+/// pubsub subscriptions), and a subscription to the user's presence (approved, then the
+/// user's presence). Returns whether anything arrived.
+async fn serve_user(
+    placeholders: &Placeholders,
+    target: &mut XmppTarget,
+    wait: Duration,
+) -> Result<bool> {
     let request = target
         .wait_for(
             |element| {
-                element.name() == "iq"
-                    && matches!(element.attr("type"), Some("get" | "set"))
-                    && bare(element.attr("to")) == MIRRORED_USER
+                let to_user = bare(element.attr("to")) == MIRRORED_USER;
+                to_user
+                    && (element.name() == "iq"
+                        && matches!(element.attr("type"), Some("get" | "set"))
+                        || element.name() == "presence"
+                            && element.attr("type") == Some("subscribe"))
             },
             wait,
         )
@@ -203,6 +221,16 @@ async fn serve_user(target: &mut XmppTarget, wait: Duration) -> Result<bool> {
     let Some(request) = request else {
         return Ok(false);
     };
+    if request.name() == "presence" {
+        let to = request.attr("from").unwrap_or_default();
+        target
+            .send(&format!(
+                "<presence type='subscribed' from='{MIRRORED_USER}' to='{to}'/>"
+            ))
+            .await?;
+        target.send(&user_presence(placeholders)).await?;
+        return Ok(true);
+    }
     let picture = png_of(MIRRORED_COLOUR);
     let sha1 = sha1_of(&picture);
     let data = base64_of(&picture);
@@ -269,10 +297,11 @@ fn close(a: [u8; 3], b: [u8; 3]) -> bool {
 }
 
 async fn mirror_copies(placeholders: &Placeholders, target: &mut XmppTarget) -> Result<Outcome> {
+    target.send(&user_presence(placeholders)).await?;
     let deadline = tokio::time::Instant::now() + MIRROR_WAIT;
     let mut last = None;
     while tokio::time::Instant::now() < deadline {
-        while serve_user(target, Duration::from_millis(100)).await? {}
+        while serve_user(placeholders, target, Duration::from_millis(100)).await? {}
         last = mirrored_colour(placeholders, target).await?;
         if last.is_some_and(|colour| close(colour, MIRRORED_COLOUR)) {
             return Ok(Outcome::Done);
@@ -286,7 +315,7 @@ async fn mirror_copies(placeholders: &Placeholders, target: &mut XmppTarget) -> 
 async fn mirror_removed(placeholders: &Placeholders, target: &mut XmppTarget) -> Result<Outcome> {
     let deadline = tokio::time::Instant::now() + MIRROR_WAIT;
     while tokio::time::Instant::now() < deadline {
-        while serve_user(target, Duration::from_millis(100)).await? {}
+        while serve_user(placeholders, target, Duration::from_millis(100)).await? {}
         if mirrored_colour(placeholders, target).await?.is_none() {
             return Ok(Outcome::Done);
         }
