@@ -440,6 +440,109 @@ async fn a_component_that_never_announces_a_change_fails_only_the_subscriber_cas
     );
 }
 
+/// A mirror of another design: it never subscribes back, asks no PEP, and fetches a user's
+/// vCard only when the user's presence announces a photo hash (XEP-0153); everything else is
+/// this project's IQ service, stanza by stanza.
+async fn vcard_mirror_component(addr: std::net::SocketAddr) {
+    use avatar_store::Store as _;
+    use avatar_xmpp::component::replies_to_element;
+    let domain = "vcard-mirror.test";
+    let mut stream = component_login(addr, domain, "right secret").await;
+    let service = avatar_xmpp::IqService::new(
+        avatar_conformance::fixtures::memory_store().await.unwrap(),
+        avatar_xmpp::IqConfig::new(avatar_xmpp::JidMapping::new(domain)),
+    );
+    let own: jid::Jid = domain.parse().unwrap();
+    let bare = |element: &minidom::Element, attr: &str| {
+        element
+            .attr(attr)
+            .unwrap_or_default()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut fetched = 0u32;
+    while let Ok(next) = stream.next(Duration::from_secs(30)).await {
+        let Some(stanza) = next else { continue };
+        let to_domain = stanza.attr("to") == Some(domain);
+        let (from, kind) = (
+            bare(&stanza, "from"),
+            stanza.attr("type").map(str::to_owned),
+        );
+        let replies: Vec<String> = match (stanza.name(), kind.as_deref(), to_domain) {
+            ("presence", Some("subscribe"), true) => {
+                vec![format!(
+                    "<presence type='subscribed' from='{domain}' to='{from}'/>"
+                )]
+            }
+            ("presence", Some("unsubscribe"), true) => {
+                let identity = avatar_proto::Identity::parse(&from).unwrap();
+                service.store().remove(&identity).await.unwrap();
+                Vec::new()
+            }
+            ("presence", None, true) if stanza.get_child("x", "vcard-temp:x:update").is_some() => {
+                fetched += 1;
+                vec![format!(
+                    "<iq type='get' id='vcard-{fetched}' from='{domain}' to='{from}'><vCard xmlns='vcard-temp'/></iq>"
+                )]
+            }
+            ("iq", Some("result"), true) if stanza.get_child("vCard", "vcard-temp").is_some() => {
+                let vcard = stanza.get_child("vCard", "vcard-temp").unwrap();
+                let binval = vcard
+                    .get_child("PHOTO", "vcard-temp")
+                    .and_then(|photo| photo.get_child("BINVAL", "vcard-temp"))
+                    .map(minidom::Element::text)
+                    .unwrap_or_default();
+                let bytes = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    binval.trim(),
+                )
+                .unwrap();
+                let identity = avatar_proto::Identity::parse(&from).unwrap();
+                service.store().put(&identity, bytes.into()).await.unwrap();
+                Vec::new()
+            }
+            _ => replies_to_element(&service, stanza, &own)
+                .await
+                .iter()
+                .map(String::from)
+                .collect(),
+        };
+        for reply in replies {
+            if stream.send(&reply).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_mirror_of_another_design_passes_the_mirror_case() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(vcard_mirror_component(listener.local_addr().unwrap()));
+    let mut targets = Targets {
+        xmpp: Some(
+            XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
+                .await
+                .unwrap(),
+        ),
+        ..Targets::default()
+    };
+    let report = run_groups(&mut targets, &[Group::Xep0008]).await;
+    let mirror = report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.id == "mirror-subscriber")
+        .expect("the mirror case ran");
+    assert_eq!(
+        mirror.verdict,
+        Verdict::Pass,
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+}
+
 #[tokio::test]
 async fn a_component_with_the_wrong_secret_fails_the_handshake_and_everything_after() {
     let mut targets = Targets {
