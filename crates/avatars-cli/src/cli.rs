@@ -151,6 +151,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) header_timeout_secs: u64,
 
+    /// Close a connection after this many seconds without a byte either way: an idle
+    /// HTTP/2 connection, or a kept-alive HTTP/1.1 one, gives its slot back.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub(crate) idle_timeout_secs: u64,
+
     /// The most connections open at once on each listener; more wait to be accepted.
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) max_connections: u64,

@@ -272,11 +272,12 @@ fn rate_limit(args: &ServeArgs) -> Option<Arc<RateLimit>> {
     })
 }
 
-/// `--header-timeout-secs` and `--max-connections`.
+/// `--header-timeout-secs`, `--idle-timeout-secs` and `--max-connections`.
 fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
     ConnectionLimits {
         header_timeout: Duration::from_secs(args.header_timeout_secs),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
     }
 }
 

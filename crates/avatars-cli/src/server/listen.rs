@@ -1,6 +1,6 @@
 //! One listener's accept loop: at most `max_connections` open at once, each connection served
-//! by hyper (HTTP/1.1, and HTTP/2 by ALPN or prior knowledge) with a header-read timeout,
-//! optionally behind TLS, and watched for graceful shutdown.
+//! by hyper (HTTP/1.1, and HTTP/2 by ALPN or prior knowledge) with a header-read timeout and an
+//! idle timeout, optionally behind TLS, and watched for graceful shutdown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 
+use super::idle::Idle;
 use super::tls::ReloadableTls;
 
 /// What each connection may take.
@@ -28,6 +29,8 @@ pub(crate) struct ConnectionLimits {
     pub(crate) header_timeout: Duration,
     /// Open at once on this listener; more wait in the kernel's backlog.
     pub(crate) max_connections: usize,
+    /// Without a byte either way for this long, a connection is closed.
+    pub(crate) idle_timeout: Duration,
 }
 
 /// A bound listener and how to serve it.
@@ -90,16 +93,7 @@ pub(crate) async fn accept_loop(
         );
         tokio::spawn(async move {
             open.inc();
-            serve_connection(
-                stream,
-                peer,
-                tls,
-                &builder,
-                app,
-                watcher,
-                limits.header_timeout,
-            )
-            .await;
+            serve_connection(stream, peer, tls, &builder, app, watcher, limits).await;
             open.dec();
             drop(permit);
         });
@@ -114,9 +108,11 @@ async fn serve_connection(
     builder: &auto::Builder<TokioExecutor>,
     app: Router,
     watcher: Watcher,
-    handshake_timeout: Duration,
+    limits: ConnectionLimits,
 ) {
+    let handshake_timeout = limits.header_timeout;
     let _ = stream.set_nodelay(true);
+    let stream = Idle::new(stream, limits.idle_timeout);
     let service = TowerToHyperService::new(tower::service_fn(
         move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));

@@ -2,6 +2,7 @@
 //! operator's limits, the access log and metrics, the admin API, and graceful shutdown.
 //!
 //! - `listen`: accept loops, connection limits, header timeout, HTTP/1.1 and HTTP/2;
+//! - `idle`: closing connections that stay silent (HTTP/2 has no header timeout);
 //! - `tls`: certificates from PEM files, reloaded on SIGHUP;
 //! - `observe`: per request, the rate limit, the access log and the request metrics;
 //! - `metrics`: `/metrics`;
@@ -11,6 +12,7 @@
 //! own server.
 
 pub(crate) mod admin;
+mod idle;
 pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod observe;

@@ -104,6 +104,38 @@ fn slow_clients_are_closed_while_others_keep_their_usual_time() {
     );
 }
 
+/// An HTTP/2 connection (prior knowledge) that says nothing after its preface is closed by
+/// the idle timeout: hyper's header timeout covers HTTP/1.1 only.
+#[test]
+fn idle_http2_connections_give_their_slot_back() {
+    let dir = folder_with_george();
+    let server = start(dir.path(), &["--idle-timeout-secs", "2"]);
+    let mut h2 = TcpStream::connect(&server.addr).unwrap();
+    // The client preface and an empty SETTINGS frame, then silence.
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    h2.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let started = Instant::now();
+    let mut sink = [0u8; 1024];
+    let mut answered = 0;
+    loop {
+        match h2.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => answered += read,
+        }
+    }
+    let held = started.elapsed();
+    assert!(answered > 0, "the server spoke HTTP/2 (its SETTINGS)");
+    assert!(
+        held >= Duration::from_millis(1500) && held < Duration::from_secs(8),
+        "an idle HTTP/2 connection was held {held:?} (idle timeout 2 s)"
+    );
+    assert_eq!(
+        server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status,
+        200
+    );
+}
+
 #[test]
 fn connections_past_the_limit_wait_until_one_closes() {
     let dir = folder_with_george();
