@@ -383,6 +383,35 @@ async fn a_component_that_never_answers_with_an_error_fails_the_error_table() {
     assert!(report.failures_at_least(Level::Must).count() >= 8);
 }
 
+/// Targets with only an XMPP component: the stand-in `component`, connected to the harness
+/// with the right secret.
+async fn stand_in_component<F>(component: impl FnOnce(std::net::SocketAddr) -> F) -> Targets
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::spawn(component(listener.local_addr().unwrap()));
+    Targets {
+        xmpp: Some(
+            XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
+                .await
+                .unwrap(),
+        ),
+        ..Targets::default()
+    }
+}
+
+/// This project's IQ service over the fixtures, answering for `domain`, and the domain's JID.
+async fn fixture_service(
+    domain: &str,
+) -> (avatar_xmpp::IqService<avatar_store::MemoryStore>, jid::Jid) {
+    let service = avatar_xmpp::IqService::new(
+        avatar_conformance::fixtures::memory_store().await.unwrap(),
+        avatar_xmpp::IqConfig::new(avatar_xmpp::JidMapping::new(domain)),
+    );
+    (service, domain.parse().unwrap())
+}
+
 /// A component that answers every stanza correctly (this project's IQ service, stanza by
 /// stanza) but keeps no session: it accepts subscriptions and never announces a change, and
 /// does not mirror.
@@ -390,11 +419,7 @@ async fn forgetful_component(addr: std::net::SocketAddr) {
     use avatar_xmpp::component::replies_to_element;
     let domain = "forgetful.test";
     let mut stream = component_login(addr, domain, "right secret").await;
-    let service = avatar_xmpp::IqService::new(
-        avatar_conformance::fixtures::memory_store().await.unwrap(),
-        avatar_xmpp::IqConfig::new(avatar_xmpp::JidMapping::new(domain)),
-    );
-    let own: jid::Jid = domain.parse().unwrap();
+    let (service, own) = fixture_service(domain).await;
     while let Ok(next) = stream.next(Duration::from_secs(30)).await {
         let Some(stanza) = next else { continue };
         for reply in replies_to_element(&service, stanza, &own).await {
@@ -407,16 +432,7 @@ async fn forgetful_component(addr: std::net::SocketAddr) {
 
 #[tokio::test]
 async fn a_component_that_never_announces_a_change_fails_only_the_subscriber_case() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    tokio::spawn(forgetful_component(listener.local_addr().unwrap()));
-    let mut targets = Targets {
-        xmpp: Some(
-            XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
-                .await
-                .unwrap(),
-        ),
-        ..Targets::default()
-    };
+    let mut targets = stand_in_component(forgetful_component).await;
     let report = run_groups(
         &mut targets,
         &[Group::Xep0008, Group::Xep0153, Group::Xep0084],
@@ -448,11 +464,7 @@ async fn vcard_mirror_component(addr: std::net::SocketAddr) {
     use avatar_xmpp::component::replies_to_element;
     let domain = "vcard-mirror.test";
     let mut stream = component_login(addr, domain, "right secret").await;
-    let service = avatar_xmpp::IqService::new(
-        avatar_conformance::fixtures::memory_store().await.unwrap(),
-        avatar_xmpp::IqConfig::new(avatar_xmpp::JidMapping::new(domain)),
-    );
-    let own: jid::Jid = domain.parse().unwrap();
+    let (service, own) = fixture_service(domain).await;
     let bare = |element: &minidom::Element, attr: &str| {
         element
             .attr(attr)
@@ -519,16 +531,7 @@ async fn vcard_mirror_component(addr: std::net::SocketAddr) {
 
 #[tokio::test]
 async fn a_mirror_of_another_design_passes_the_mirror_case() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    tokio::spawn(vcard_mirror_component(listener.local_addr().unwrap()));
-    let mut targets = Targets {
-        xmpp: Some(
-            XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
-                .await
-                .unwrap(),
-        ),
-        ..Targets::default()
-    };
+    let mut targets = stand_in_component(vcard_mirror_component).await;
     let report = run_groups(&mut targets, &[Group::Xep0008]).await;
     let mirror = report
         .outcomes

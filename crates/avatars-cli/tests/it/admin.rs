@@ -125,21 +125,49 @@ fn metrics_count_requests_renders_and_cache_hits() {
     assert!(count(&after, "avatars_connections_open", &["listener=\"admin\""]) >= 1);
 }
 
-/// With `--render-cache-file`, a restarted server answers what it had rendered without
-/// rendering it again: the renditions are saved at SIGTERM and read back at start, the bytes
-/// are the same, and a damaged file starts an empty cache with a warning.
-#[test]
-fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
+/// A folder with Alice's photo, and `serve` arguments that keep the render cache in
+/// `renditions.cache` (plus `extra`).
+fn alice_with_a_render_cache_file(
+    extra: &[&'static str],
+) -> (tempfile::TempDir, Vec<&'static str>) {
     let dir = tempfile::tempdir().unwrap();
     images::photo_like(300, 200)
         .save(dir.path().join("alice.jpg"))
         .unwrap();
-    let args = [
+    let mut args = vec![
         "--email",
         "alice@example.org=alice.jpg",
         "--render-cache-file",
         "renditions.cache",
     ];
+    args.extend_from_slice(extra);
+    (dir, args)
+}
+
+/// The restarted server answers `paths` with the bytes `served` before, rendering none.
+fn served_again_without_rendering(second: &Server, paths: &[String], served: &[Vec<u8>]) {
+    let again: Vec<_> = paths.iter().map(|path| second.get(path).body).collect();
+    assert_eq!(again, served, "the same bytes");
+    let metrics =
+        String::from_utf8(raw_http::get(second.admin_addr.as_ref().unwrap(), "/metrics").body)
+            .unwrap();
+    assert_eq!(
+        count(&metrics, "avatars_renders_total", &[]),
+        0,
+        "nothing rendered again"
+    );
+    assert_eq!(
+        count(&metrics, "avatars_render_cache_hits_total", &[]),
+        paths.len() as u64
+    );
+}
+
+/// With `--render-cache-file`, a restarted server answers what it had rendered without
+/// rendering it again: the renditions are saved at SIGTERM and read back at start, the bytes
+/// are the same, and a damaged file starts an empty cache with a warning.
+#[test]
+fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
+    let (dir, args) = alice_with_a_render_cache_file(&[]);
     let sizes = [32, 80, 256];
     let paths = sizes.map(|size| format!("/avatar/{ALICE_MD5}?s={size}"));
     let mut first = start(dir.path(), &args);
@@ -152,17 +180,7 @@ fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
     );
 
     let mut second = start(dir.path(), &args);
-    let again: Vec<_> = paths.iter().map(|path| second.get(path).body).collect();
-    assert_eq!(again, served, "the same bytes");
-    let metrics =
-        String::from_utf8(raw_http::get(second.admin_addr.as_ref().unwrap(), "/metrics").body)
-            .unwrap();
-    assert_eq!(
-        count(&metrics, "avatars_renders_total", &[]),
-        0,
-        "nothing rendered again"
-    );
-    assert_eq!(count(&metrics, "avatars_render_cache_hits_total", &[]), 3);
+    served_again_without_rendering(&second, &paths, &served);
     assert!(second.stop("TERM").success());
     assert!(
         second
@@ -189,18 +207,7 @@ fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
 /// without warning (SIGKILL: no shutdown save) still restarts warm.
 #[test]
 fn renditions_saved_while_serving_survive_a_crash() {
-    let dir = tempfile::tempdir().unwrap();
-    images::photo_like(300, 200)
-        .save(dir.path().join("alice.jpg"))
-        .unwrap();
-    let args = [
-        "--email",
-        "alice@example.org=alice.jpg",
-        "--render-cache-file",
-        "renditions.cache",
-        "--render-cache-save-secs",
-        "1",
-    ];
+    let (dir, args) = alice_with_a_render_cache_file(&["--render-cache-save-secs", "1"]);
     let paths = [40, 128].map(|size| format!("/avatar/{ALICE_MD5}?s={size}"));
     let mut first = start(dir.path(), &args);
     let served: Vec<_> = paths.iter().map(|path| first.get(path).body).collect();
@@ -221,12 +228,7 @@ fn renditions_saved_while_serving_survive_a_crash() {
     );
 
     let mut second = start(dir.path(), &args);
-    let again: Vec<_> = paths.iter().map(|path| second.get(path).body).collect();
-    assert_eq!(again, served, "the same bytes");
-    let metrics =
-        String::from_utf8(raw_http::get(second.admin_addr.as_ref().unwrap(), "/metrics").body)
-            .unwrap();
-    assert_eq!(count(&metrics, "avatars_renders_total", &[]), 0);
+    served_again_without_rendering(&second, &paths, &served);
     assert!(second.stop("TERM").success());
 }
 
