@@ -18,7 +18,7 @@
 //!
 //! Where things live: [`decode`] (limits, probing, validation), [`prepare`] (the master an
 //! upload is stored as), `resize` (crop and resize),
-//! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`defaults`] (drawn
+//! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
 
 pub mod cache;
@@ -29,6 +29,7 @@ mod error;
 mod limits;
 mod master;
 pub mod render;
+pub mod rendition_files;
 mod resize;
 pub mod xmpp;
 
@@ -40,4 +41,5 @@ pub use error::ImageError;
 pub use limits::Limits;
 pub use master::{Prepared, prepare};
 pub use render::{Rendered, render_square, render_square_as};
+pub use rendition_files::RenditionFiles;
 pub use xmpp::{XmppRendition, render_xmpp};

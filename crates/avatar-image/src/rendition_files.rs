@@ -1,0 +1,342 @@
+//! Renditions kept as files past the memory budget: the tier between the [`RenderCache`] and a
+//! render, as nginx's files are for a static site.
+//!
+//! Under a long tail most renditions are asked for again long after the memory cache has let
+//! them go, and making one again costs a decode, a resize and an encode (about half a
+//! millisecond of CPU for a small photo), where reading it back from the page cache costs a few
+//! microseconds. The scale bench (`cargo xtask bench --only scale`) measures what this buys.
+//!
+//! One file per rendition of a stored avatar, named by its [`RenderKey::fingerprint`] (which
+//! covers the picture's SHA-256, the size, the format and [`RENDERER_VERSION`]), so a file is
+//! never stale: a replaced avatar, or a new renderer, simply asks for other names. Each file is
+//! the encoded image followed by the first [`CHECK_BYTES`] of its SHA-256, checked on every
+//! read: a file torn by a crash (they are not synced, being copies) is dropped, never served.
+//! Files are written to a temporary name and renamed, so a reader never sees half of one.
+//!
+//! The budget counts the bytes the files take on disk (whole 4 KiB blocks); past it, files
+//! are deleted in the order `quick_cache` evicts (recency and frequency, as the memory cache).
+//! The directory is read in the background when it is opened, so a restarted server finds the
+//! files it made before. The directory is a cache: deleting it at any time loses nothing. Give
+//! each server its own; two sharing one stay correct (each checks what it reads) but each
+//! counts only its own writes against its budget.
+//!
+//! [`RenderCache`]: crate::RenderCache
+//! [`RENDERER_VERSION`]: crate::cache::RENDERER_VERSION
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use avatar_proto::hex;
+use bytes::Bytes;
+use quick_cache::sync::Cache;
+use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
+use sha2::{Digest as _, Sha256};
+
+use crate::cache::RenderKey;
+use crate::render::Rendered;
+
+/// The default budget: 2 GiB, room for about 250,000 renditions of 32 to 256 px.
+pub const DEFAULT_FILES_BYTES: u64 = 2 << 30;
+
+/// Bytes of each file's SHA-256 kept after the image to check it.
+pub const CHECK_BYTES: usize = 8;
+
+/// What a file takes on disk at least: one filesystem block.
+const BLOCK: u64 = 4096;
+
+/// A temporary file older than this is a crashed writer's, and is removed when the directory is
+/// read.
+const STALE_TEMPORARY: Duration = Duration::from_secs(60);
+
+type Fingerprint = [u8; 16];
+
+/// Weighs an indexed file by the bytes it takes on disk.
+#[derive(Debug, Clone, Copy)]
+struct OnDisk;
+
+impl Weighter<Fingerprint, u64> for OnDisk {
+    fn weight(&self, _fingerprint: &Fingerprint, on_disk: &u64) -> u64 {
+        *on_disk
+    }
+}
+
+/// Collects what the index lets go, so the files are deleted after its lock is released.
+#[derive(Debug, Clone, Copy, Default)]
+struct Evicted;
+
+impl Lifecycle<Fingerprint, u64> for Evicted {
+    type RequestState = Vec<Fingerprint>;
+
+    fn on_evict(&self, evicted: &mut Vec<Fingerprint>, fingerprint: Fingerprint, _on_disk: u64) {
+        evicted.push(fingerprint);
+    }
+}
+
+type Index = Cache<Fingerprint, u64, OnDisk, DefaultHashBuilder, Evicted>;
+
+/// Renditions of stored avatars kept as files in one directory, at most a budget of bytes.
+///
+/// Every method blocks on file I/O: call them from a blocking thread.
+///
+/// ```
+/// use avatar_image::{ImageFormat, RenderKey, Rendered, RenditionFiles};
+///
+/// let dir = tempfile::tempdir()?;
+/// let files = RenditionFiles::open(dir.path(), 1 << 20)?;
+/// let key = RenderKey::Stored { content: [7; 32], size: 80, format: ImageFormat::Png };
+/// let rendered = Rendered {
+///     bytes: bytes::Bytes::from_static(b"\x89PNG\r\n\x1a\n(the rest of a PNG)"),
+///     format: ImageFormat::Png,
+///     size: 80,
+/// };
+/// files.put(&key, &rendered)?;
+/// assert_eq!(files.get(&key), Some(rendered));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RenditionFiles {
+    dir: PathBuf,
+    budget: u64,
+    index: Arc<Index>,
+    /// Numbers the temporary files of this process.
+    writes: AtomicU64,
+}
+
+impl std::fmt::Debug for RenditionFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenditionFiles")
+            .field("dir", &self.dir)
+            .field("budget", &self.budget)
+            .field("used", &self.used_bytes())
+            .field("files", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RenditionFiles {
+    /// Opens (creating) `dir`, holding at most `budget` bytes of files (0 keeps none). The
+    /// files already there are indexed by a background thread; until it is done, a rendition
+    /// not indexed yet is made again (and its file rewritten with the same bytes).
+    ///
+    /// # Errors
+    /// When `dir` cannot be created.
+    pub fn open(dir: &Path, budget: u64) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        // Guess at 8 KiB a file for the item-count estimate; the weight is what bounds it.
+        let estimated_files = usize::try_from(budget / 8192)
+            .unwrap_or(usize::MAX)
+            .clamp(16, 1 << 22);
+        let index = Arc::new(Index::with(
+            estimated_files,
+            budget.max(1),
+            OnDisk,
+            DefaultHashBuilder::default(),
+            Evicted,
+        ));
+        let files = Self {
+            dir: dir.to_owned(),
+            budget,
+            index: Arc::clone(&index),
+            writes: AtomicU64::new(0),
+        };
+        let dir = dir.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name("rendition-files".to_owned())
+            .spawn(move || index_existing(&dir, &index, budget));
+        if let Err(err) = spawned {
+            // Only the files of earlier runs are missed; new ones are still kept.
+            tracing::warn!(error = %err, "cannot start reading the rendition files");
+        }
+        Ok(files)
+    }
+
+    /// The directory the files are in.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The rendition for `key` if its file is kept and intact. Only renditions of stored
+    /// avatars ([`RenderKey::Stored`]) are kept; a damaged file is deleted.
+    #[must_use]
+    pub fn get(&self, key: &RenderKey) -> Option<Rendered> {
+        let RenderKey::Stored { size, format, .. } = *key else {
+            return None;
+        };
+        let fingerprint = key.fingerprint();
+        self.index.get(&fingerprint)?;
+        let path = self.path(&fingerprint);
+        let Ok(mut bytes) = fs::read(&path) else {
+            // Deleted by another server sharing the directory, or by hand.
+            self.index.remove(&fingerprint);
+            return None;
+        };
+        if !intact(&bytes) || avatar_proto::ImageFormat::sniff(&bytes) != Some(format) {
+            tracing::warn!(path = %path.display(), "a rendition file is damaged; deleting it");
+            self.index.remove(&fingerprint);
+            let _ = fs::remove_file(&path);
+            return None;
+        }
+        bytes.truncate(bytes.len() - CHECK_BYTES);
+        Some(Rendered {
+            bytes: Bytes::from(bytes),
+            format,
+            size,
+        })
+    }
+
+    /// Keeps `rendered` as the file of `key` (a no-op for drawn defaults, for a key already
+    /// kept, and with a budget of 0), deleting the files the budget no longer has room for.
+    ///
+    /// # Errors
+    /// When the file cannot be written; nothing is indexed then.
+    pub fn put(&self, key: &RenderKey, rendered: &Rendered) -> io::Result<()> {
+        if self.budget == 0 || !matches!(key, RenderKey::Stored { .. }) {
+            return Ok(());
+        }
+        let fingerprint = key.fingerprint();
+        if self.index.peek(&fingerprint).is_some() {
+            return Ok(());
+        }
+        let path = self.path(&fingerprint);
+        let temporary = self.dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            self.writes.fetch_add(1, Ordering::Relaxed)
+        ));
+        let write = || {
+            write_checked(&temporary, &rendered.bytes).and_then(|()| fs::rename(&temporary, &path))
+        };
+        let written = match write() {
+            // The folder is made on its first file, and again if it was deleted.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(path.parent().unwrap_or(&self.dir)).and_then(|()| write())
+            }
+            written => written,
+        };
+        if let Err(err) = written {
+            let _ = fs::remove_file(&temporary);
+            return Err(err);
+        }
+        self.index_file(fingerprint, rendered.bytes.len() as u64 + CHECK_BYTES as u64);
+        Ok(())
+    }
+
+    /// Bytes the kept files take on disk, in whole blocks.
+    #[must_use]
+    pub fn used_bytes(&self) -> u64 {
+        self.index.weight()
+    }
+
+    /// Files kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether no file is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The most bytes kept.
+    #[must_use]
+    pub const fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    fn index_file(&self, fingerprint: Fingerprint, length: u64) {
+        insert(&self.dir, &self.index, fingerprint, length);
+    }
+
+    fn path(&self, fingerprint: &Fingerprint) -> PathBuf {
+        path_in(&self.dir, fingerprint)
+    }
+}
+
+/// `DIR/ab/ab...`: 256 folders, so none grows past a few thousand files.
+fn path_in(dir: &Path, fingerprint: &Fingerprint) -> PathBuf {
+    let name = hex::encode_lower(fingerprint);
+    dir.join(&name[..2]).join(name)
+}
+
+/// Indexes a file of `length` bytes and deletes the files that no longer fit.
+fn insert(dir: &Path, index: &Index, fingerprint: Fingerprint, length: u64) {
+    let on_disk = length.div_ceil(BLOCK).max(1) * BLOCK;
+    let mut evicted = Vec::new();
+    index.insert_with_lifecycle(fingerprint, on_disk, &mut evicted);
+    // A replaced entry is reported too (a file indexed twice, by a write and by the reading of
+    // the directory): only what is no longer indexed goes.
+    for fingerprint in evicted {
+        if index.peek(&fingerprint).is_none() {
+            let _ = fs::remove_file(path_in(dir, &fingerprint));
+        }
+    }
+}
+
+fn write_checked(path: &Path, image: &[u8]) -> io::Result<()> {
+    let digest = Sha256::digest(image);
+    let mut file = fs::File::create(path)?;
+    file.write_all(image)?;
+    file.write_all(&digest[..CHECK_BYTES])
+}
+
+/// Whether `file` ends with the first [`CHECK_BYTES`] of the SHA-256 of what comes before.
+fn intact(file: &[u8]) -> bool {
+    file.len() > CHECK_BYTES && {
+        let (image, check) = file.split_at(file.len() - CHECK_BYTES);
+        Sha256::digest(image)[..CHECK_BYTES] == *check
+    }
+}
+
+/// Indexes the files a previous run left (their contents are checked when read), and removes
+/// crashed writers' temporary files. With a budget of 0, deletes them all.
+fn index_existing(dir: &Path, index: &Index, budget: u64) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let stale = |path: &Path| {
+        fs::metadata(path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+            .is_some_and(|age| age > STALE_TEMPORARY)
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".tmp-") {
+            if stale(&path) {
+                let _ = fs::remove_file(&path);
+            }
+            continue;
+        }
+        if name.len() != 2 || !path.is_dir() {
+            continue;
+        }
+        let Ok(files) = fs::read_dir(&path) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let Some(fingerprint) = hex::decode_exact::<16>(file.file_name().as_encoded_bytes())
+            else {
+                continue;
+            };
+            if budget == 0 {
+                let _ = fs::remove_file(file.path());
+                continue;
+            }
+            // Not when written by this server since it started.
+            if index.peek(&fingerprint).is_none()
+                && let Ok(meta) = file.metadata()
+            {
+                insert(dir, index, fingerprint, meta.len());
+            }
+        }
+    }
+}
