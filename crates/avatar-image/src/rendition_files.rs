@@ -27,7 +27,7 @@ use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use avatar_proto::hex;
@@ -103,6 +103,9 @@ pub struct RenditionFiles {
     index: Arc<Index>,
     /// Numbers the temporary files of this process.
     writes: AtomicU64,
+    /// Whether the files of earlier runs are still being indexed: until then, a file not
+    /// indexed may be there all the same.
+    reading: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RenditionFiles {
@@ -118,8 +121,8 @@ impl std::fmt::Debug for RenditionFiles {
 
 impl RenditionFiles {
     /// Opens (creating) `dir`, holding at most `budget` bytes of files (0 keeps none). The
-    /// files already there are indexed by a background thread; until it is done, a rendition
-    /// not indexed yet is made again (and its file rewritten with the same bytes).
+    /// files already there are indexed by a background thread; until it is done, a file not
+    /// indexed yet is looked for on disk.
     ///
     /// # Errors
     /// When `dir` cannot be created.
@@ -136,17 +139,23 @@ impl RenditionFiles {
             DefaultHashBuilder::default(),
             Evicted,
         ));
+        let reading = Arc::new(AtomicBool::new(budget > 0));
         let files = Self {
             dir: dir.to_owned(),
             budget,
             index: Arc::clone(&index),
             writes: AtomicU64::new(0),
+            reading: Arc::clone(&reading),
         };
         let dir = dir.to_owned();
         let spawned = std::thread::Builder::new()
             .name("rendition-files".to_owned())
-            .spawn(move || index_existing(&dir, &index, budget));
+            .spawn(move || {
+                index_existing(&dir, &index, budget);
+                reading.store(false, Ordering::Release);
+            });
         if let Err(err) = spawned {
+            files.reading.store(false, Ordering::Release);
             // Only the files of earlier runs are missed; new ones are still kept.
             tracing::warn!(error = %err, "cannot start reading the rendition files");
         }
@@ -159,6 +168,15 @@ impl RenditionFiles {
         &self.dir
     }
 
+    /// Whether a file for `key` is indexed, without touching the disk: [`get`](Self::get) may
+    /// still find it gone or damaged.
+    #[must_use]
+    pub fn contains(&self, key: &RenderKey) -> bool {
+        matches!(key, RenderKey::Stored { .. })
+            && (self.reading.load(Ordering::Acquire)
+                || self.index.peek(&key.fingerprint()).is_some())
+    }
+
     /// The rendition for `key` if its file is kept and intact. Only renditions of stored
     /// avatars ([`RenderKey::Stored`]) are kept; a damaged file is deleted.
     #[must_use]
@@ -167,7 +185,10 @@ impl RenditionFiles {
             return None;
         };
         let fingerprint = key.fingerprint();
-        self.index.get(&fingerprint)?;
+        let indexed = self.index.get(&fingerprint).is_some();
+        if !indexed && !self.reading.load(Ordering::Acquire) {
+            return None;
+        }
         let path = self.path(&fingerprint);
         let Ok(mut bytes) = fs::read(&path) else {
             // Deleted by another server sharing the directory, or by hand.
@@ -179,6 +200,9 @@ impl RenditionFiles {
             self.index.remove(&fingerprint);
             let _ = fs::remove_file(&path);
             return None;
+        }
+        if !indexed {
+            self.index_file(fingerprint, bytes.len() as u64);
         }
         bytes.truncate(bytes.len() - CHECK_BYTES);
         Some(Rendered {

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use avatar_image::RenderCache;
+use avatar_image::{RenderCache, RenditionFiles};
 use avatar_store::{FsStore, Store};
 use http::{Request, Response};
 use tower_service::Service;
@@ -31,6 +31,8 @@ pub(crate) struct Shared<St> {
     pub(crate) upstream: UpstreamClient,
     /// What [`AvatarService::stats`] reports.
     pub(crate) counters: crate::stats::Counters,
+    /// Renditions kept as files past the render cache, if configured.
+    pub(crate) files: Option<Arc<RenditionFiles>>,
 }
 
 /// Serves `{prefix}/avatar/{hash}` from a [`Store`]; answers every other path with a 404 that
@@ -123,6 +125,8 @@ impl<St: Store> AvatarService<St> {
             cache_bytes_now: self.shared.cache.used_bytes(),
             cache_entries_now: self.shared.cache.len(),
             index_entries: self.shared.index.len(),
+            files_bytes_now: self.shared.files.as_ref().map_or(0, |files| files.used_bytes()),
+            files_now: self.shared.files.as_ref().map_or(0, |files| files.len()),
             ..self.shared.counters.snapshot()
         }
     }

@@ -20,9 +20,16 @@ pub struct ServiceStats {
     pub render_seconds: f64,
     /// Renditions answered from the render cache.
     pub cache_hits: u64,
-    /// Renditions the render cache did not hold when asked (each then rendered, or waited for
-    /// another request's render of the same rendition).
+    /// Renditions the render cache did not hold when asked (each then read back from its file,
+    /// rendered, or waited for another request's render of the same rendition).
     pub cache_misses: u64,
+    /// Of those misses, renditions read back from their files
+    /// ([`rendition_files`](crate::AvatarServiceBuilder::rendition_files)).
+    pub file_hits: u64,
+    /// Bytes the rendition files take on disk now.
+    pub files_bytes_now: u64,
+    /// Rendition files kept now.
+    pub files_now: usize,
     /// Bytes the render cache holds now.
     pub cache_bytes_now: u64,
     /// Renditions the render cache holds now.
@@ -40,6 +47,7 @@ pub(crate) struct Counters {
     render_nanos: AtomicU64,
     cache_hits: AtomicU64,
     cache_misses: AtomicU64,
+    file_hits: AtomicU64,
     store_errors: AtomicU64,
 }
 
@@ -58,6 +66,10 @@ impl Counters {
         self.cache_misses.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn file_hit(&self) {
+        self.file_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn store_error(&self) {
         self.store_errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -71,6 +83,7 @@ impl Counters {
             render_seconds,
             cache_hits: self.cache_hits.load(Ordering::Relaxed),
             cache_misses: self.cache_misses.load(Ordering::Relaxed),
+            file_hits: self.file_hits.load(Ordering::Relaxed),
             store_errors: self.store_errors.load(Ordering::Relaxed),
             ..ServiceStats::default()
         }

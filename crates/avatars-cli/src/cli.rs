@@ -234,6 +234,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 300)]
     pub(crate) render_cache_save_secs: u64,
 
+    /// Keep renditions as files in DIR too, read back when the render cache has let them go
+    /// (by default the folder renditions in the store's directory; with a database, none
+    /// unless given). A cache: deleting it loses nothing. Give each server its own.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) render_files_dir: Option<PathBuf>,
+
+    /// The most bytes the rendition files take on disk (2 GiB by default, about 250,000
+    /// small renditions; 0 keeps none and deletes those there).
+    #[arg(long, value_name = "BYTES", default_value_t = avatar_image::rendition_files::DEFAULT_FILES_BYTES)]
+    pub(crate) render_files_bytes: u64,
+
     /// How many renders may run at once (the number of CPUs by default).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(crate) render_threads: Option<u64>,

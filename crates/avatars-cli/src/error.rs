@@ -122,6 +122,18 @@ pub(crate) enum CliError {
         source: io::Error,
     },
 
+    /// The rendition files' directory cannot be made (exit status 1).
+    #[error(
+        "cannot keep rendition files in {}: {source} (give another --render-files-dir, or --render-files-bytes 0 to keep none)",
+        path.display()
+    )]
+    RenditionFiles {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
     /// Writing the result, or running the server, failed (exit status 1).
     #[error("{0}")]
     Output(#[from] io::Error),
@@ -151,7 +163,7 @@ impl CliError {
                 | StoreError::WrongVersion { .. }
                 | StoreError::InvalidUrl { .. },
             ) => 2,
-            Self::Store(_) | Self::Bind { .. } | Self::Output(_) => 1,
+            Self::Store(_) | Self::Bind { .. } | Self::RenditionFiles { .. } | Self::Output(_) => 1,
         }
     }
 }

@@ -62,7 +62,15 @@ pub(crate) enum Cached {
     Hit(Answer),
     /// Nothing is stored under the hash (in the store's current generation).
     NotStored,
-    /// The store must be asked (or the rendition made).
+    /// The picture is known but the render cache does not hold this rendition (not made yet,
+    /// or let go): its file may have it, or it must be made.
+    Evicted {
+        /// The rendition wanted.
+        key: RenderKey,
+        /// Its format, as chosen.
+        choice: FormatChoice,
+    },
+    /// The store must be asked.
     Unknown,
 }
 
@@ -86,10 +94,13 @@ pub(crate) fn stored_cached<St>(
                 size: request.size,
                 format: choice.format,
             };
-            shared.cache.get(&key).map_or(Cached::Unknown, |rendered| {
-                shared.counters.cache_hit();
-                Cached::Hit(Answer::image(rendered, &key, true, choice))
-            })
+            match shared.cache.get(&key) {
+                Some(rendered) => {
+                    shared.counters.cache_hit();
+                    Cached::Hit(Answer::image(rendered, &key, true, choice))
+                }
+                None => Cached::Evicted { key, choice },
+            }
         }
         None => Cached::Unknown,
     }
@@ -106,10 +117,17 @@ pub(crate) async fn stored<St: Store>(
 ) -> Option<Answer> {
     // Taken before the store is asked: an answer read just before a write is then never kept.
     let generation = shared.store.generation(&request.hash);
-    match stored_cached(shared, request, accept, generation) {
+    let known = match stored_cached(shared, request, accept, generation) {
         Cached::Hit(answer) => return Some(answer),
         Cached::NotStored => return None,
-        Cached::Unknown => {}
+        Cached::Evicted { key, choice } => Some((key, choice)),
+        Cached::Unknown => None,
+    };
+    // The rendition's file, without reading the stored picture at all.
+    if let Some((key, choice)) = &known
+        && let Some(answer) = from_file(shared, key, *choice).await
+    {
+        return Some(answer);
     }
     let remember = |found| {
         if let Some(generation) = generation {
@@ -148,14 +166,27 @@ pub(crate) async fn stored<St: Store>(
         size: request.size,
         format: choice.format,
     };
+    // Known only now (the index had forgotten the hash): the rendition may be cached (another
+    // hash of the same picture, or a rendition snapshot read at start), or in its file.
+    if known.as_ref().is_none_or(|(tried, _)| *tried != key) {
+        if let Some(cached) = shared.cache.get(&key) {
+            shared.counters.cache_hit();
+            return Some(Answer::image(cached, &key, true, choice));
+        }
+        if let Some(answer) = from_file(shared, &key, choice).await {
+            return Some(answer);
+        }
+    }
     let (limits, size) = (shared.config.limits, request.size);
+    let (files, file_key) = (shared.files.clone(), key.clone());
     let rendered = render_blocking(shared, key.clone(), move || {
-        Ok(render_square_as(
-            &image.bytes,
-            size,
-            Some(choice.format),
-            &limits,
-        )?)
+        let rendered = render_square_as(&image.bytes, size, Some(choice.format), &limits)?;
+        if let Some(files) = files
+            && let Err(err) = files.put(&file_key, &rendered)
+        {
+            tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rendition file");
+        }
+        Ok(rendered)
     });
     match rendered.await {
         Ok(rendered) => Some(Answer::image(rendered, &key, true, choice)),
@@ -164,6 +195,27 @@ pub(crate) async fn stored<St: Store>(
             None
         }
     }
+}
+
+/// The rendition from its file ([`RenditionFiles`](avatar_image::RenditionFiles)), kept in the
+/// render cache again; `None` when there are no files or this one is not kept.
+async fn from_file<St>(
+    shared: &Shared<St>,
+    key: &RenderKey,
+    choice: FormatChoice,
+) -> Option<Answer> {
+    let files = Arc::clone(shared.files.as_ref()?);
+    if !files.contains(key) {
+        return None;
+    }
+    let wanted = key.clone();
+    let rendered = tokio::task::spawn_blocking(move || files.get(&wanted))
+        .await
+        .ok()??;
+    shared.counters.cache_miss();
+    shared.counters.file_hit();
+    shared.cache.insert(key.clone(), rendered.clone());
+    Some(Answer::image(rendered, key, true, choice))
 }
 
 fn default_key<St>(
@@ -251,8 +303,7 @@ async fn render_blocking<St>(
     key: RenderKey,
     render: impl FnOnce() -> Result<Rendered, RenderError> + Send + 'static,
 ) -> Result<Rendered, RenderError> {
-    // The hash was not in the index, but its rendition may be cached (another hash of the
-    // same picture, or a rendition snapshot read at start).
+    // Cached since the caller looked, or a drawn default the caller did not look for.
     if let Some(cached) = shared.cache.get(&key) {
         shared.counters.cache_hit();
         return Ok(cached);

@@ -121,7 +121,7 @@ fn cached_answer<St: Store>(
         ) {
             Cached::Hit(answer) => return Some(answer),
             Cached::NotStored if shared.upstream.is_off() => {}
-            Cached::NotStored | Cached::Unknown => return None,
+            Cached::NotStored | Cached::Evicted { .. } | Cached::Unknown => return None,
         }
     }
     match on_miss(shared, request) {

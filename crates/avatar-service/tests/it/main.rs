@@ -11,6 +11,7 @@ mod faults;
 mod formats;
 mod hostile;
 mod hot_path;
+mod rendition_files;
 mod settings;
 mod tcp;
 mod upload;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avatar_image::{Limits, RenderCache};
+use avatar_image::{Limits, RenderCache, RenditionFiles};
 use avatar_proto::{HashAlgorithm, Identity, OutputFormats, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::Store as _;
@@ -24,7 +24,7 @@ use crate::server::listen::{ConnectionLimits, Listener};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
 use crate::server::tls::ReloadableTls;
-use crate::store::{AnyStore, Open};
+use crate::store::{AnyStore, Location, Open};
 
 /// Opens (or creates) the data directory, imports any `--email` pairs, binds every listener,
 /// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
@@ -72,7 +72,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         }
         // Counted as read: a million avatars are not collected for a number.
         let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
-        let service = service(args, store)?;
+        let service = service(args, store, rendition_files(args, &location)?)?;
         let renditions = RenditionsFile::start(args, &service);
         let proxy = crate::commands::proxy::for_serve(args)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
@@ -346,8 +346,28 @@ fn output_formats(names: &[String]) -> OutputFormats {
         .avif(has("avif"))
 }
 
+/// `--render-files-dir`, or `renditions` in the store's directory; `None` with a database
+/// and no directory given. A budget of 0 still opens the directory, to empty it.
+fn rendition_files(
+    args: &ServeArgs,
+    location: &Location,
+) -> Result<Option<RenditionFiles>, CliError> {
+    let dir = match (&args.render_files_dir, location) {
+        (Some(dir), _) => dir.clone(),
+        (None, Location::Dir(data)) => data.join("renditions"),
+        (None, Location::Postgres(_)) => return Ok(None),
+    };
+    RenditionFiles::open(&dir, args.render_files_bytes)
+        .map(Some)
+        .map_err(|source| CliError::RenditionFiles { path: dir, source })
+}
+
 /// The service as the flags configure it.
-fn service(args: &ServeArgs, store: AnyStore) -> Result<AvatarService<AnyStore>, CliError> {
+fn service(
+    args: &ServeArgs,
+    store: AnyStore,
+    files: Option<RenditionFiles>,
+) -> Result<AvatarService<AnyStore>, CliError> {
     let mut builder = AvatarService::builder(store)
         .prefix(args.prefix.clone())
         .max_size(args.max_size)
@@ -374,6 +394,9 @@ fn service(args: &ServeArgs, store: AnyStore) -> Result<AvatarService<AnyStore>,
     builder = builder.upstream(upstream);
     if let Some(threads) = args.render_threads {
         builder = builder.render_threads(usize::try_from(threads).unwrap_or(usize::MAX));
+    }
+    if let Some(files) = files {
+        builder = builder.rendition_files(files);
     }
     // Refused only when empty, which is the default palette's case.
     if let Ok(palette) = avatar_image::Palette::new(args.palette.clone()) {

@@ -212,6 +212,11 @@ impl Collector for ServiceCollector {
             stats.cache_misses,
         )?;
         counter(
+            "rendition_file_hits",
+            "Render-cache misses answered from a rendition file.",
+            stats.file_hits,
+        )?;
+        counter(
             "store_errors",
             "Store reads that failed.",
             stats.store_errors,
@@ -249,6 +254,16 @@ impl Collector for ServiceCollector {
             "render_cache_entries",
             "Renditions the render cache holds.",
             stats.cache_entries_now as u64,
+        )?;
+        gauge(
+            "rendition_files_bytes",
+            "Bytes the rendition files take on disk.",
+            stats.files_bytes_now,
+        )?;
+        gauge(
+            "rendition_files",
+            "Rendition files kept.",
+            stats.files_now as u64,
         )?;
         gauge(
             "index_entries",

@@ -232,6 +232,48 @@ fn renditions_saved_while_serving_survive_a_crash() {
     assert!(second.stop("TERM").success());
 }
 
+/// A restarted server reads what it rendered back from its rendition files (by default in
+/// the data directory's `renditions`), the same bytes, rendering none; `--render-files-bytes 0`
+/// keeps none and empties the folder.
+#[test]
+fn a_restarted_server_reads_its_renditions_back_from_their_files() {
+    let (dir, _) = alice_with_a_render_cache_file(&[]);
+    let args = ["--email", "alice@example.org=alice.jpg"];
+    let paths = [32, 80, 256].map(|size| format!("/avatar/{ALICE_MD5}?s={size}"));
+    let mut first = start(dir.path(), &args);
+    let served: Vec<_> = paths.iter().map(|path| first.get(path).body).collect();
+    let metrics = |server: &Server| {
+        String::from_utf8(raw_http::get(server.admin_addr.as_ref().unwrap(), "/metrics").body)
+            .unwrap()
+    };
+    assert_eq!(count(&metrics(&first), "avatars_rendition_files", &[]), 3);
+    assert!(first.stop("TERM").success());
+    let files = dir.path().join("avatars-data/renditions");
+    let kept = |files: &std::path::Path| {
+        std::fs::read_dir(files)
+            .unwrap()
+            .flatten()
+            .filter(|entry| entry.path().is_dir())
+            .map(|folder| std::fs::read_dir(folder.path()).unwrap().count())
+            .sum::<usize>()
+    };
+    assert_eq!(kept(&files), 3, "{}", files.display());
+
+    let mut second = start(dir.path(), &args);
+    let again: Vec<_> = paths.iter().map(|path| second.get(path).body).collect();
+    assert_eq!(again, served, "the same bytes");
+    let after = metrics(&second);
+    assert_eq!(count(&after, "avatars_renders_total", &[]), 0, "{after}");
+    assert_eq!(count(&after, "avatars_rendition_file_hits_total", &[]), 3);
+    assert!(second.stop("TERM").success());
+
+    let mut third = start(dir.path(), &[args[0], args[1], "--render-files-bytes", "0"]);
+    assert_eq!(third.get(&paths[0]).body, served[0]);
+    assert_eq!(count(&metrics(&third), "avatars_renders_total", &[]), 1);
+    assert!(third.stop("TERM").success());
+    assert_eq!(kept(&files), 0, "a budget of 0 keeps no file");
+}
+
 /// The error message of a JSON error answer.
 fn error_of(response: &RawResponse) -> String {
     json(response)["error"].as_str().unwrap().to_owned()
