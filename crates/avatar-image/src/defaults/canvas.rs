@@ -5,7 +5,7 @@
 //!   where cells of one colour meet);
 //! - [`Canvas::fill`] paints any [`Shape`] by its signed distance, with one pixel of
 //!   anti-aliasing, only inside the shape's bounding box;
-//! - [`Canvas::fill_below_wave`] paints below a sine curve, one column at a time.
+//! - [`Canvas::fill_below_wave`] paints below a sine curve, evaluated once per column.
 //!
 //! The pixels are the RGBA image itself, 4 bytes each (a 2048 px canvas is 16 MiB); each paint
 //! blends in floating point and rounds back to bytes.
@@ -68,6 +68,22 @@ impl Canvas {
                 continue;
             }
             for (x, columns) in (0..self.size).zip(&across) {
+                // Inside one cell, the pixel is the cell's colour (what the mixing below gives,
+                // without it): most pixels of a large grid.
+                if let ([(row, row_share)], [(column, column_share)]) =
+                    (rows.as_slice(), columns.as_slice())
+                    && *row_share >= 1.0
+                    && *column_share >= 1.0
+                {
+                    match colour_of(*column, *row) {
+                        None => continue,
+                        Some(colour) if colour[3] == 255 => {
+                            self.pixels.get_pixel_mut(x, y).0[..3].copy_from_slice(&colour[..3]);
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                }
                 let mut mixed = [0.0f32; 3];
                 let mut covered = 0.0f32;
                 for &(row, row_share) in rows {
@@ -102,17 +118,33 @@ impl Canvas {
         for y in first_y..last_y {
             #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
             let unit_y = (y as f32 + 0.5) / side;
-            for x in first_x..last_x {
+            // Pixels whose centres lie 1.5 px inside are wholly covered (0.5 px, and a pixel
+            // to spare for rounding): an opaque colour is copied there, distance unasked.
+            let (solid_first, solid_last) = shape
+                .inside(unit_y, 1.5 / side)
+                .filter(|_| colour[3] == 255)
+                .map_or((last_x, last_x), |(from, to)| {
+                    let (first, last) = self.pixel_span(from * side - 0.5, to * side - 0.5);
+                    let first = (first + 1).clamp(first_x, last_x);
+                    (first, last.clamp(first, last_x))
+                });
+            let row = self.row(y, first_x, last_x);
+            for (x, under) in (first_x..last_x).zip(row.chunks_exact_mut(4)) {
+                if (solid_first..solid_last).contains(&x) {
+                    under.copy_from_slice(&colour);
+                    continue;
+                }
                 #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
                 let unit_x = (x as f32 + 0.5) / side;
                 let coverage = (0.5 - shape.distance(unit_x, unit_y) * side).clamp(0.0, 1.0);
-                self.blend(x, y, colour, coverage);
+                blend(under, colour, coverage);
             }
         }
     }
 
-    /// Paints everything below the curve `y = level + amplitude * sin(frequency * x + phase)`,
-    /// one column at a time (the curve is evaluated once per column, not once per pixel).
+    /// Paints everything below the curve `y = level + amplitude * sin(frequency * x + phase)`.
+    /// The curve is evaluated once per column, and the pixels are then painted row by row, in
+    /// the order they lie in memory (a column at a time strides a whole row per pixel).
     pub(crate) fn fill_below_wave(
         &mut self,
         level: f32,
@@ -122,19 +154,47 @@ impl Canvas {
         colour: Colour,
     ) {
         let side = self.side();
-        for x in 0..self.size {
-            #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
-            let unit_x = (x as f32 + 0.5) / side;
-            let angle = unit_x * frequency + phase;
-            let edge = (level + amplitude * angle.sin()) * side;
-            // Distance to the edge measured across it, not straight down.
-            let across = (amplitude * frequency * angle.cos()).hypot(1.0);
-            let (first, _) = self.pixel_span(edge - across - 1.0, edge);
-            for y in first..self.size {
+        // For each column: where the edge crosses it, the pixel distance across the edge per
+        // pixel down (measured across it, not straight down), and the first row it touches.
+        let columns: Vec<(f32, f32, u32)> = (0..self.size)
+            .map(|x| {
                 #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
-                let centre = y as f32 + 0.5;
-                let coverage = (0.5 + (centre - edge) / across).clamp(0.0, 1.0);
-                self.blend(x, y, colour, coverage);
+                let unit_x = (x as f32 + 0.5) / side;
+                let angle = unit_x * frequency + phase;
+                let edge = (level + amplitude * angle.sin()) * side;
+                let across = (amplitude * frequency * angle.cos()).hypot(1.0);
+                let (first, _) = self.pixel_span(edge - across - 1.0, edge);
+                (edge, across, first)
+            })
+            .collect();
+        let Some(top) = columns.iter().map(|&(_, _, first)| first).min() else {
+            return;
+        };
+        let coverage = |y: u32, edge: f32, across: f32| {
+            #[expect(clippy::cast_precision_loss, reason = "coordinates are at most 4096")]
+            let centre = y as f32 + 0.5;
+            (0.5 + (centre - edge) / across).clamp(0.0, 1.0)
+        };
+        // The first row of each column wholly covered: coverage only grows downwards.
+        let solid: Vec<u32> = columns
+            .iter()
+            .map(|&(edge, across, first)| {
+                (first..self.size)
+                    .find(|&y| coverage(y, edge, across) >= 1.0)
+                    .unwrap_or(self.size)
+            })
+            .collect();
+        let opaque = colour[3] == 255;
+        for y in top..self.size {
+            let row = self.row(y, 0, self.size);
+            for ((under, &(edge, across, first)), &solid) in
+                row.chunks_exact_mut(4).zip(&columns).zip(&solid)
+            {
+                if opaque && y >= solid {
+                    under.copy_from_slice(&colour);
+                } else if y >= first {
+                    blend(under, colour, coverage(y, edge, across));
+                }
             }
         }
     }
@@ -152,36 +212,43 @@ impl Canvas {
         (first, last)
     }
 
-    /// Paints `colour` over pixel `(x, y)` with `coverage` (0..=1), straight-alpha "over".
-    fn blend(&mut self, x: u32, y: u32, colour: Colour, coverage: f32) {
-        if coverage <= 0.0 {
-            return;
-        }
-        let under = &mut self.pixels.get_pixel_mut(x, y).0;
-        if coverage >= 1.0 && colour[3] == 255 {
-            // Fully covered by an opaque colour: most pixels of any shape.
-            *under = colour;
-            return;
-        }
-        let alpha = f32::from(colour[3]) / 255.0 * coverage;
-        let under_alpha = f32::from(under[3]) / 255.0;
-        let out_alpha = alpha + under_alpha * (1.0 - alpha);
-        if out_alpha <= 0.0 {
-            return;
-        }
-        for channel in 0..3 {
-            let mixed = (f32::from(colour[channel]) * alpha
-                + f32::from(under[channel]) * under_alpha * (1.0 - alpha))
-                / out_alpha;
-            under[channel] = to_byte(mixed);
-        }
-        under[3] = to_byte(out_alpha * 255.0);
+    /// The bytes of pixels `[first, last)` of row `y`, 4 per pixel.
+    fn row(&mut self, y: u32, first: u32, last: u32) -> &mut [u8] {
+        let start = (y as usize * self.size as usize + first as usize) * 4;
+        let end = start + (last - first) as usize * 4;
+        &mut (*self.pixels)[start..end]
     }
 
     /// The finished image.
     pub(crate) fn into_image(self) -> RgbaImage {
         self.pixels
     }
+}
+
+/// Paints `colour` over the pixel `under` (4 bytes) with `coverage` (0..=1), straight-alpha
+/// "over".
+fn blend(under: &mut [u8], colour: Colour, coverage: f32) {
+    if coverage <= 0.0 {
+        return;
+    }
+    if coverage >= 1.0 && colour[3] == 255 {
+        // Fully covered by an opaque colour: most pixels of any shape.
+        under.copy_from_slice(&colour);
+        return;
+    }
+    let alpha = f32::from(colour[3]) / 255.0 * coverage;
+    let under_alpha = f32::from(under[3]) / 255.0;
+    let out_alpha = alpha + under_alpha * (1.0 - alpha);
+    if out_alpha <= 0.0 {
+        return;
+    }
+    for channel in 0..3 {
+        let mixed = (f32::from(colour[channel]) * alpha
+            + f32::from(under[channel]) * under_alpha * (1.0 - alpha))
+            / out_alpha;
+        under[channel] = to_byte(mixed);
+    }
+    under[3] = to_byte(out_alpha * 255.0);
 }
 
 /// How much of pixel `[pixel, pixel + 1)` the span `[from, to)` covers.

@@ -9,6 +9,12 @@ pub(crate) trait Shape: Copy {
     fn distance(&self, x: f32, y: f32) -> f32;
     /// `(x0, y0, x1, y1)` containing the shape.
     fn bounds(&self) -> (f32, f32, f32, f32);
+    /// A span `(x0, x1)` of the row at height `y` whose points all lie at least `depth` inside
+    /// the edge, so a painter can fill it without asking each pixel's distance; `None` when
+    /// none is known. Any span truly that deep is right; a shorter one is only slower.
+    fn inside(&self, _y: f32, _depth: f32) -> Option<(f32, f32)> {
+        None
+    }
 }
 
 /// A point in unit coordinates.
@@ -38,6 +44,13 @@ impl Shape for Circle {
             self.x + self.r,
             self.y + self.r,
         )
+    }
+    fn inside(&self, y: f32, depth: f32) -> Option<(f32, f32)> {
+        let (r, dy) = (self.r - depth, y - self.y);
+        (dy.abs() < r).then(|| {
+            let half = (r * r - dy * dy).sqrt();
+            (self.x - half, self.x + half)
+        })
     }
 }
 
