@@ -435,4 +435,37 @@ mod tests {
             "{pixel:?}"
         );
     }
+
+    /// A shape that knows no inside span: painted by distance alone.
+    #[derive(Clone, Copy)]
+    struct ByDistance<S>(S);
+
+    impl<S: Shape> Shape for ByDistance<S> {
+        fn distance(&self, x: f32, y: f32) -> f32 {
+            self.0.distance(x, y)
+        }
+        fn bounds(&self) -> (f32, f32, f32, f32) {
+            self.0.bounds()
+        }
+    }
+
+    proptest::proptest! {
+        /// The inside-span shortcut paints exactly what asking every pixel's distance paints.
+        #[test]
+        fn a_circle_painted_through_its_inside_span_is_the_circle_painted_by_distance(
+            size in 1u32..300,
+            x in -0.2f32..1.2,
+            y in -0.2f32..1.2,
+            r in 0.0f32..0.8,
+        ) {
+            let paint = |shape: &dyn Fn(&mut Canvas)| {
+                let mut canvas = Canvas::new(size, BACKGROUND);
+                shape(&mut canvas);
+                canvas.into_image()
+            };
+            let shortcut = paint(&|canvas| canvas.fill(circle(x, y, r), INK));
+            let by_distance = paint(&|canvas| canvas.fill(ByDistance(circle(x, y, r)), INK));
+            proptest::prop_assert!(shortcut == by_distance);
+        }
+    }
 }
