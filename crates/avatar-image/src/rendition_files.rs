@@ -245,7 +245,10 @@ impl RenditionFiles {
             let _ = fs::remove_file(&temporary);
             return Err(err);
         }
-        self.index_file(fingerprint, rendered.bytes.len() as u64 + CHECK_BYTES as u64);
+        self.index_file(
+            fingerprint,
+            rendered.bytes.len() as u64 + CHECK_BYTES as u64,
+        );
         Ok(())
     }
 

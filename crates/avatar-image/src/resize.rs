@@ -86,8 +86,18 @@ mod tests {
 
     /// `fast_image_resize`'s own definition, with two `sin` calls.
     fn two_sines(x: f64) -> f64 {
-        let sinc = |x: f64| if x == 0.0 { 1.0 } else { (x * PI).sin() / (x * PI) };
-        if (-3.0..3.0).contains(&x) { sinc(x) * sinc(x / 3.0) } else { 0.0 }
+        let sinc = |x: f64| {
+            if x == 0.0 {
+                1.0
+            } else {
+                (x * PI).sin() / (x * PI)
+            }
+        };
+        if (-3.0..3.0).contains(&x) {
+            sinc(x) * sinc(x / 3.0)
+        } else {
+            0.0
+        }
     }
 
     #[test]

@@ -125,7 +125,11 @@ impl<St: Store> AvatarService<St> {
             cache_bytes_now: self.shared.cache.used_bytes(),
             cache_entries_now: self.shared.cache.len(),
             index_entries: self.shared.index.len(),
-            files_bytes_now: self.shared.files.as_ref().map_or(0, |files| files.used_bytes()),
+            files_bytes_now: self
+                .shared
+                .files
+                .as_ref()
+                .map_or(0, |files| files.used_bytes()),
             files_now: self.shared.files.as_ref().map_or(0, |files| files.len()),
             ..self.shared.counters.snapshot()
         }

@@ -607,7 +607,10 @@ mod tests {
         };
         let slice = after.since(&before);
         assert!((slice.memory_hit_rate() - 0.818_181_8).abs() < 1e-6);
-        assert!((slice.hit_rate() - 0.909_090_9).abs() < 1e-6, "misses from files count");
+        assert!(
+            (slice.hit_rate() - 0.909_090_9).abs() < 1e-6,
+            "misses from files count"
+        );
         assert!(Counters::default().hit_rate().abs() < f64::EPSILON);
     }
 }

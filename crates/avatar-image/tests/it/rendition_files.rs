@@ -61,7 +61,11 @@ fn a_rendition_is_read_back_as_written_and_only_stored_avatars_are_kept() {
     files.put(&key(1, 80), &rendered).unwrap();
     assert_eq!(files.get(&key(1, 80)), Some(rendered.clone()));
     assert_eq!(files.get(&key(1, 81)), None, "another size is another file");
-    assert_eq!(files.get(&key(2, 80)), None, "another picture is another file");
+    assert_eq!(
+        files.get(&key(2, 80)),
+        None,
+        "another picture is another file"
+    );
 
     let drawn = RenderKey::Default {
         keyword: DefaultKeyword::Retro,
@@ -71,7 +75,11 @@ fn a_rendition_is_read_back_as_written_and_only_stored_avatars_are_kept() {
         format: ImageFormat::Jpeg,
     };
     files.put(&drawn, &rendered).unwrap();
-    assert_eq!(files.get(&drawn), None, "drawn defaults are cheaper drawn again");
+    assert_eq!(
+        files.get(&drawn),
+        None,
+        "drawn defaults are cheaper drawn again"
+    );
     assert_eq!(on_disk(dir.path()).0, 1);
 }
 
@@ -81,7 +89,9 @@ fn the_files_stay_within_the_budget_counted_in_disk_blocks() {
     let budget = 64 * 1024;
     let files = RenditionFiles::open(dir.path(), budget).unwrap();
     for seed in 0..60 {
-        files.put(&key(0, 64 + seed), &jpeg(seed, 64 + seed)).unwrap();
+        files
+            .put(&key(0, 64 + seed), &jpeg(seed, 64 + seed))
+            .unwrap();
         assert!(files.used_bytes() <= budget, "{files:?}");
     }
     let (count, bytes) = on_disk(dir.path());
@@ -117,7 +127,11 @@ fn a_damaged_or_truncated_file_is_deleted_not_served() {
         assert!(!path.exists(), "{damage}: the file is deleted");
         let again = jpeg(u32::from(content), 64);
         files.put(&key, &again).unwrap();
-        assert_eq!(files.get(&key), Some(again), "{damage}: made again, kept again");
+        assert_eq!(
+            files.get(&key),
+            Some(again),
+            "{damage}: made again, kept again"
+        );
     }
 }
 
@@ -130,7 +144,10 @@ fn a_file_deleted_behind_its_back_is_a_miss() {
     assert_eq!(files.get(&key(5, 40)), None);
     assert!(files.is_empty(), "forgotten: {files:?}");
     files.put(&key(5, 40), &jpeg(5, 40)).unwrap();
-    assert!(files.get(&key(5, 40)).is_some(), "the folders are made again");
+    assert!(
+        files.get(&key(5, 40)).is_some(),
+        "the folders are made again"
+    );
 }
 
 #[test]
@@ -170,17 +187,26 @@ fn the_next_server_finds_the_files_and_crashed_writes_are_cleared() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(writing.exists(), "a fresh one may be another server's write");
+    assert!(
+        writing.exists(),
+        "a fresh one may be another server's write"
+    );
 
     let smaller = RenditionFiles::open(dir.path(), 4 * 4096).unwrap();
     indexed(&smaller, 4);
     std::thread::sleep(Duration::from_millis(200));
-    assert!(on_disk(dir.path()).1 <= 4 * 4096, "a smaller budget deletes the excess");
+    assert!(
+        on_disk(dir.path()).1 <= 4 * 4096,
+        "a smaller budget deletes the excess"
+    );
 
     let none = RenditionFiles::open(dir.path(), 0).unwrap();
     let started = Instant::now();
     while on_disk(dir.path()).0 > 0 {
-        assert!(started.elapsed() < Duration::from_secs(5), "a budget of 0 keeps no file");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "a budget of 0 keeps no file"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     none.put(&made[0].0, &made[0].1).unwrap();

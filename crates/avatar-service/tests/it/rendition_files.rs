@@ -56,18 +56,33 @@ async fn a_replaced_avatar_is_rendered_anew_and_a_damaged_file_is_not_served() {
     let service = service(dir.path());
     let george = identity(GEORGE);
     let uri = format!("/avatar/{}?s=64", md5(GEORGE));
-    service.store().put(&george, Bytes::from(jpeg())).await.unwrap();
+    service
+        .store()
+        .put(&george, Bytes::from(jpeg()))
+        .await
+        .unwrap();
     let old = get(&service, &uri).await;
 
     let new_picture = encode(&photo_like(90, 90), image::ImageFormat::Png);
-    service.store().put(&george, Bytes::from(new_picture)).await.unwrap();
+    service
+        .store()
+        .put(&george, Bytes::from(new_picture))
+        .await
+        .unwrap();
     let new = get(&service, &uri).await;
-    assert_eq!(new.headers()["content-type"], "image/png", "not the old JPEG file");
+    assert_eq!(
+        new.headers()["content-type"],
+        "image/png",
+        "not the old JPEG file"
+    );
     assert_ne!(new.headers()[ETAG], old.headers()[ETAG]);
     assert_eq!(service.stats().renders, 2);
 
     // Every rendition file damaged: the next request renders again and serves a good image.
-    for folder in std::fs::read_dir(dir.path().join("renditions")).unwrap().flatten() {
+    for folder in std::fs::read_dir(dir.path().join("renditions"))
+        .unwrap()
+        .flatten()
+    {
         if folder.path().is_dir() {
             for file in std::fs::read_dir(folder.path()).unwrap().flatten() {
                 let mut bytes = std::fs::read(file.path()).unwrap();
