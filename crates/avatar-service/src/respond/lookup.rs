@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use avatar_image::{ImageError, RenderKey, Rendered, render_default_with, render_square_as};
+use avatar_image::{
+    ImageError, RenderKey, Rendered, RenditionFiles, render_default_with, render_square_as,
+};
 use avatar_proto::{AvatarRequest, DefaultKeyword, FormatChoice, ImageFormat};
 use avatar_store::Store;
 
@@ -178,15 +180,13 @@ pub(crate) async fn stored<St: Store>(
         }
     }
     let (limits, size) = (shared.config.limits, request.size);
-    let (files, file_key) = (shared.files.clone(), key.clone());
-    let rendered = render_blocking(shared, key.clone(), move || {
-        let rendered = render_square_as(&image.bytes, size, Some(choice.format), &limits)?;
-        if let Some(files) = files
-            && let Err(err) = files.put(&file_key, &rendered)
-        {
-            tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rendition file");
-        }
-        Ok(rendered)
+    let rendered = render_blocking(shared, key.clone(), shared.files.clone(), move || {
+        Ok(render_square_as(
+            &image.bytes,
+            size,
+            Some(choice.format),
+            &limits,
+        )?)
     });
     match rendered.await {
         Ok(rendered) => Some(Answer::image(rendered, &key, true, choice)),
@@ -266,7 +266,7 @@ pub(crate) async fn drawn_default<St>(
     let key = default_key(shared, request, keyword, choice);
     let (hash, size) = (request.hash, request.size);
     let palette = Arc::clone(&shared.config.palette);
-    let drawn = render_blocking(shared, key.clone(), move || {
+    let drawn = render_blocking(shared, key.clone(), None, move || {
         render_default_with(keyword, &hash, size, &palette, choice.format)?
             .ok_or(RenderError::NotAnImage)
     });
@@ -294,13 +294,16 @@ enum RenderError {
 }
 
 /// The rendition for `key` from the cache, or made by `render` on a blocking thread (once for
-/// all concurrent requests of the same key) and cached. At most
+/// all concurrent requests of the same key) and cached, and kept in `files` if given. At most
 /// [`render_threads`](crate::AvatarServiceBuilder::render_threads) renders run at once; the
 /// rest wait their turn, so a burst of cold requests costs neither unbounded threads nor the
-/// memory of that many decoded images.
+/// memory of that many decoded images. The file is written after the render's turn is given
+/// back: a turn is for decoding, resizing and encoding, and holding it through the file system
+/// calls kept the next render waiting while a CPU had nothing to do.
 async fn render_blocking<St>(
     shared: &Shared<St>,
     key: RenderKey,
+    files: Option<Arc<RenditionFiles>>,
     render: impl FnOnce() -> Result<Rendered, RenderError> + Send + 'static,
 ) -> Result<Rendered, RenderError> {
     // Cached since the caller looked, or a drawn default the caller did not look for.
@@ -309,10 +312,11 @@ async fn render_blocking<St>(
         return Ok(cached);
     }
     shared.counters.cache_miss();
+    let key_for_file = key.clone();
     shared
         .cache
         .get_or_render(key, async {
-            let _permit = shared
+            let permit = shared
                 .renders
                 .acquire()
                 .await
@@ -320,7 +324,23 @@ async fn render_blocking<St>(
             let started = std::time::Instant::now();
             let rendered = tokio::task::spawn_blocking(render).await?;
             shared.counters.rendered(started.elapsed());
-            rendered
+            drop(permit);
+            let rendered = rendered?;
+            if let Some(files) = files {
+                // Awaited: the response goes once its file is there, and writes never pile up.
+                keep_file(files, key_for_file, rendered.clone()).await;
+            }
+            Ok(rendered)
         })
         .await
+}
+
+/// Writes `rendered` to its rendition file on a blocking thread; a failure is logged (the file
+/// is a cache: the rendition was answered all the same).
+async fn keep_file(files: Arc<RenditionFiles>, key: RenderKey, rendered: Rendered) {
+    let dir = files.dir().to_path_buf();
+    let written = tokio::task::spawn_blocking(move || files.put(&key, &rendered)).await;
+    if let Ok(Err(err)) = written {
+        tracing::warn!(dir = %dir.display(), error = %err, "cannot keep a rendition file");
+    }
 }
