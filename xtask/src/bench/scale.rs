@@ -13,7 +13,11 @@
 //!    driven in one-second slices until a slice's share answered without rendering is back to
 //!    [`WARM_FRACTION`] of the measured one: with the saved renditions, with the rendition
 //!    files only, and with neither. Target: warm no later with the saved renditions than with
-//!    neither.
+//!    neither;
+//! 4. the server once more, over the rendition files the corpus example made (every rendition
+//!    of the workload, as nginx has them), driven the same way for [`MADE_MEASURE_SECONDS`]:
+//!    what it answers when nothing is left to render, which tells the cost of the renders
+//!    apart from the cost of the answers.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -37,6 +41,8 @@ const WARM_UP_SECONDS: u32 = 10;
 const MEASURE_SECONDS: u32 = 60;
 /// avatars' requests per second over nginx's, at least.
 const TARGET_RATIO: f64 = 0.5;
+/// wrk measured on the server that has every rendition on file, seconds.
+const MADE_MEASURE_SECONDS: u32 = 30;
 /// A restarted server is warm once a slice's hit rate is this share of the measured one.
 const WARM_FRACTION: f64 = 0.95;
 /// The most one-second slices driven after a restart.
@@ -122,6 +128,7 @@ pub(super) fn measure(
         steady: steady.hit_rate(),
     };
     let (with_file, files_only, without_file) = restarts.three(&snapshot)?;
+    let all_rendered = all_rendered(avatars, &data, &corpus, work, &script)?;
 
     Ok(json!({
         "corpus": made,
@@ -136,15 +143,54 @@ pub(super) fn measure(
             "memory_hit_rate": steady.memory_hit_rate(),
             "file_hits_per_second": steady.file_hits / f64::from(MEASURE_SECONDS),
             "renders_per_second": steady.renders / f64::from(MEASURE_SECONDS),
+            "render_ms_mean": steady.render_ms(),
             "resident_mib": resident_mib,
         },
         "ratio": avatars_run.requests_per_second / nginx_run.requests_per_second,
         "restart_with_saved_renditions": with_file,
         "restart_with_files_only": files_only,
         "restart_without": without_file,
+        "all_rendered": all_rendered,
+        "all_rendered_ratio": all_rendered["requests_per_second"].as_f64().unwrap_or(0.0)
+            / nginx_run.requests_per_second,
         "warm_up_seconds": WARM_UP_SECONDS,
         "measured_seconds": MEASURE_SECONDS,
     }))
+}
+
+/// A fresh server whose rendition files are those the corpus example made (every rendition of
+/// the workload), [`WARM_UP_SECONDS`] then [`MADE_MEASURE_SECONDS`] of wrk: its run, and the
+/// renders it still made (none, unless the files and the server disagree).
+fn all_rendered(
+    avatars: &Path,
+    data: &Path,
+    corpus: &Path,
+    work: &Path,
+    script: &Path,
+) -> Result<Value, String> {
+    let admin = free_loopback_addr()?;
+    let made = corpus.join("renditions-made").display().to_string();
+    let args = [
+        "--admin-addr",
+        admin.as_str(),
+        "--render-files-dir",
+        made.as_str(),
+    ];
+    let (mut server, url) = start_server_with(avatars, data, TASK, &args, None)?;
+    wait_for_admin(&admin)?;
+    eprintln!(
+        "{TASK}: scale: avatars serve with every rendition on file, {WARM_UP_SECONDS} s warm-up and {MADE_MEASURE_SECONDS} s ..."
+    );
+    wrk_script(work, &url, script, WARM_UP_SECONDS)?;
+    let before = Counters::scrape(&admin)?;
+    let run = wrk_script(work, &url, script, MADE_MEASURE_SECONDS)?;
+    let measured = Counters::scrape(&admin)?.since(&before);
+    terminate(&mut server)?;
+    let mut report = run_json(&run);
+    report["hit_rate"] = json!(measured.hit_rate());
+    report["memory_hit_rate"] = json!(measured.memory_hit_rate());
+    report["renders"] = json!(measured.renders);
+    Ok(report)
 }
 
 fn run_json(run: &Run) -> Value {
@@ -239,6 +285,8 @@ struct Counters {
     /// Misses answered from a rendition file.
     file_hits: f64,
     renders: f64,
+    /// Seconds the renders took, summed (from a render's start on its thread to its end).
+    render_seconds: f64,
 }
 
 impl Counters {
@@ -256,6 +304,7 @@ impl Counters {
             misses: value("avatars_render_cache_misses_total")?,
             file_hits: value("avatars_rendition_file_hits_total")?,
             renders: value("avatars_renders_total")?,
+            render_seconds: value("avatars_render_seconds_total")?,
         })
     }
 
@@ -265,6 +314,16 @@ impl Counters {
             misses: self.misses - before.misses,
             file_hits: self.file_hits - before.file_hits,
             renders: self.renders - before.renders,
+            render_seconds: self.render_seconds - before.render_seconds,
+        }
+    }
+
+    /// The mean time of one render, milliseconds: what a cold request costs on this machine.
+    fn render_ms(&self) -> f64 {
+        if self.renders > 0.0 {
+            self.render_seconds * 1000.0 / self.renders
+        } else {
+            0.0
         }
     }
 
@@ -400,9 +459,11 @@ pub(super) fn print(report: &Value) {
     println!(
         "scale ({} avatars, {} distinct renditions asked): import {:.0}/s; nginx {:.0} req/s \
          (p50 {:.2} ms, p99 {:.2} ms); avatars {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms), {:.2}x, \
-         answered without rendering {:.1} % (from memory {:.1} %, {:.0} files/s), {:.0} renders/s, \
+         answered without rendering {:.1} % (from memory {:.1} %, {:.0} files/s), {:.0} renders/s \
+         ({:.2} ms each), \
          {:.0} MiB resident; warm after a restart in {} with the saved renditions, {} with the \
-         rendition files only, {} with neither",
+         rendition files only, {} with neither; with every rendition on file {:.0} req/s ({:.2}x, \
+         {:.0} renders)",
         report["corpus"]["avatars"],
         report["corpus"]["distinct_pairs"],
         number(&report["imports_per_second"]),
@@ -417,10 +478,14 @@ pub(super) fn print(report: &Value) {
         number(&avatars["memory_hit_rate"]) * 100.0,
         number(&avatars["file_hits_per_second"]),
         number(&avatars["renders_per_second"]),
+        number(&avatars["render_ms_mean"]),
         number(&avatars["resident_mib"]),
         seconds(&report["restart_with_saved_renditions"]["seconds_to_warm"]),
         seconds(&report["restart_with_files_only"]["seconds_to_warm"]),
         seconds(&report["restart_without"]["seconds_to_warm"]),
+        number(&report["all_rendered"]["requests_per_second"]),
+        number(&report["all_rendered_ratio"]),
+        number(&report["all_rendered"]["renders"]),
     );
 }
 
@@ -433,8 +498,9 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
     let number = |value: &Value| value.as_f64().unwrap_or(0.0);
     let nginx = number(&report["nginx"]["requests_per_second"]);
     let ours = number(&report["avatars"]["requests_per_second"]);
+    let all_rendered = number(&report["all_rendered"]["requests_per_second"]);
     let steady = number(&report["avatars"]["hit_rate"]);
-    let most = nginx.max(ours).max(1.0);
+    let most = nginx.max(ours).max(all_rendered).max(1.0);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -448,7 +514,12 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
     );
     for (row, (name, rate, colour)) in [
         ("nginx, pre-rendered files", nginx, "#a0aec0"),
-        ("avatars serve", ours, "#2b6cb0"),
+        ("avatars serve, rendering as asked", ours, "#2b6cb0"),
+        (
+            "avatars serve, every rendition on file (30 s; not the target)",
+            all_rendered,
+            "#90cdf4",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -466,13 +537,15 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
     }
     let _ = writeln!(
         out,
-        r##"<text x="20" y="215" fill="#4a5568">ratio {:.2}x (target 0.5x); {:.1} % without rendering</text>
-<text x="20" y="235" fill="#4a5568">({:.1} % from memory); {:.0} renders/s; {:.0} MiB resident</text>"##,
+        r##"<text x="20" y="265" fill="#4a5568">ratio {:.2}x (target 0.5x); {:.1} % without rendering</text>
+<text x="20" y="285" fill="#4a5568">({:.1} % from memory); {:.0} MiB resident</text>
+<text x="20" y="305" fill="#4a5568">{:.0} renders a second, {:.2} ms each</text>"##,
         number(&report["ratio"]),
         steady * 100.0,
         number(&report["avatars"]["memory_hit_rate"]) * 100.0,
-        number(&report["avatars"]["renders_per_second"]),
         number(&report["avatars"]["resident_mib"]),
+        number(&report["avatars"]["renders_per_second"]),
+        number(&report["avatars"]["render_ms_mean"]),
     );
     restart_panel(&mut out, report, steady);
     out.push_str("</svg>\n");
@@ -598,12 +671,14 @@ mod tests {
             misses: 10.0,
             file_hits: 5.0,
             renders: 5.0,
+            render_seconds: 1.0,
         };
         let after = Counters {
             hits: 100.0,
             misses: 30.0,
             file_hits: 15.0,
             renders: 15.0,
+            render_seconds: 1.02,
         };
         let slice = after.since(&before);
         assert!((slice.memory_hit_rate() - 0.818_181_8).abs() < 1e-6);
@@ -611,6 +686,11 @@ mod tests {
             (slice.hit_rate() - 0.909_090_9).abs() < 1e-6,
             "misses from files count"
         );
+        assert!(
+            (slice.render_ms() - 2.0).abs() < 1e-9,
+            "20 ms over 10 renders"
+        );
         assert!(Counters::default().hit_rate().abs() < f64::EPSILON);
+        assert!(Counters::default().render_ms().abs() < f64::EPSILON);
     }
 }
