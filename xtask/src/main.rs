@@ -54,7 +54,8 @@ enum Task {
     Ci,
     /// The conformance suite against every target; reports in target/conformance/.
     Conformance,
-    /// Criterion benches, avatars serve against nginx under wrk, memory, load, and formats;
+    /// Criterion benches, avatars serve against nginx under wrk, memory, load, formats, proxy,
+    /// PostgreSQL store, a million identities and the scale workload (--only picks parts);
     /// results in target/bench/, exit 1 when a target is missed.
     Bench(bench::BenchArgs),
     /// Each cargo-fuzz target for N seconds; a crash in fuzz/artifacts/ fails the task.
