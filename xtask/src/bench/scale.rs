@@ -186,6 +186,14 @@ fn all_rendered(
     let run = wrk_script(work, &url, script, MADE_MEASURE_SECONDS)?;
     let measured = Counters::scrape(&admin)?.since(&before);
     terminate(&mut server)?;
+    if measured.renders > 0.0 {
+        eprintln!(
+            "{TASK}: scale: warning: the server rendered {} renditions the corpus had made: their \
+             keys disagree (a renderer version or format choice changed?), so this run is not \
+             the no-render limit it should be",
+            measured.renders
+        );
+    }
     let mut report = run_json(&run);
     report["hit_rate"] = json!(measured.hit_rate());
     report["memory_hit_rate"] = json!(measured.memory_hit_rate());
@@ -318,7 +326,8 @@ impl Counters {
         }
     }
 
-    /// The mean time of one render, milliseconds: what a cold request costs on this machine.
+    /// The mean time of one render on its thread, milliseconds (other threads compete for the
+    /// CPUs meanwhile, so it is wall time, not CPU time).
     fn render_ms(&self) -> f64 {
         if self.renders > 0.0 {
             self.render_seconds * 1000.0 / self.renders

@@ -181,12 +181,7 @@ pub(crate) async fn stored<St: Store>(
     }
     let (limits, size) = (shared.config.limits, request.size);
     let rendered = render_blocking(shared, key.clone(), shared.files.clone(), move || {
-        Ok(render_square_as(
-            &image.bytes,
-            size,
-            Some(choice.format),
-            &limits,
-        )?)
+        render_square_as(&image.bytes, size, Some(choice.format), &limits).map_err(Into::into)
     });
     match rendered.await {
         Ok(rendered) => Some(Answer::image(rendered, &key, true, choice)),
@@ -338,9 +333,11 @@ async fn render_blocking<St>(
 /// Writes `rendered` to its rendition file on a blocking thread; a failure is logged (the file
 /// is a cache: the rendition was answered all the same).
 async fn keep_file(files: Arc<RenditionFiles>, key: RenderKey, rendered: Rendered) {
-    let dir = files.dir().to_path_buf();
-    let written = tokio::task::spawn_blocking(move || files.put(&key, &rendered)).await;
-    if let Ok(Err(err)) = written {
-        tracing::warn!(dir = %dir.display(), error = %err, "cannot keep a rendition file");
-    }
+    // A failed task (a panic in the file system code) is a lost cache entry, nothing more.
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Err(err) = files.put(&key, &rendered) {
+            tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rendition file");
+        }
+    })
+    .await;
 }
