@@ -228,7 +228,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
             config,
             cache: RenderCache::with_budget(self.cache_bytes),
             index: StoreIndex::for_budget(self.cache_bytes),
-            renders: tokio::sync::Semaphore::new(render_threads),
+            renders: Arc::new(tokio::sync::Semaphore::new(render_threads)),
             upstream,
             counters: crate::stats::Counters::default(),
             files: self.rendition_files.map(Arc::new),

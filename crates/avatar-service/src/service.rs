@@ -27,7 +27,7 @@ pub(crate) struct Shared<St> {
     pub(crate) cache: RenderCache,
     pub(crate) index: StoreIndex,
     /// One permit per render allowed to run at once.
-    pub(crate) renders: tokio::sync::Semaphore,
+    pub(crate) renders: Arc<tokio::sync::Semaphore>,
     pub(crate) upstream: UpstreamClient,
     /// What [`AvatarService::stats`] reports.
     pub(crate) counters: crate::stats::Counters,

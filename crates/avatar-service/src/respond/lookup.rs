@@ -292,9 +292,10 @@ enum RenderError {
 /// all concurrent requests of the same key) and cached, and kept in `files` if given. At most
 /// [`render_threads`](crate::AvatarServiceBuilder::render_threads) renders run at once; the
 /// rest wait their turn, so a burst of cold requests costs neither unbounded threads nor the
-/// memory of that many decoded images. The file is written after the render's turn is given
-/// back: a turn is for decoding, resizing and encoding, and holding it through the file system
-/// calls kept the next render waiting while a CPU had nothing to do.
+/// memory of that many decoded images. The file is written on the same thread after the
+/// render's turn is given back: a turn is for decoding, resizing and encoding, and holding it
+/// through the file system calls kept the next render waiting while a CPU had nothing to do.
+/// The response waits for the file, so it is there once the answer is, and writes never pile up.
 async fn render_blocking<St>(
     shared: &Shared<St>,
     key: RenderKey,
@@ -307,37 +308,29 @@ async fn render_blocking<St>(
         return Ok(cached);
     }
     shared.counters.cache_miss();
-    let key_for_file = key.clone();
+    let file_key = key.clone();
     shared
         .cache
         .get_or_render(key, async {
-            let permit = shared
-                .renders
-                .acquire()
+            let permit = Arc::clone(&shared.renders)
+                .acquire_owned()
                 .await
                 .map_err(|_| RenderError::Closed)?;
-            let started = std::time::Instant::now();
-            let rendered = tokio::task::spawn_blocking(render).await?;
-            shared.counters.rendered(started.elapsed());
-            drop(permit);
-            let rendered = rendered?;
-            if let Some(files) = files {
-                // Awaited: the response goes once its file is there, and writes never pile up.
-                keep_file(files, key_for_file, rendered.clone()).await;
-            }
-            Ok(rendered)
+            let (rendered, took) = tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let rendered = render();
+                let took = started.elapsed();
+                drop(permit);
+                if let (Ok(rendered), Some(files)) = (&rendered, files)
+                    && let Err(err) = files.put(&file_key, rendered)
+                {
+                    tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rendition file");
+                }
+                (rendered, took)
+            })
+            .await?;
+            shared.counters.rendered(took);
+            rendered
         })
         .await
-}
-
-/// Writes `rendered` to its rendition file on a blocking thread; a failure is logged (the file
-/// is a cache: the rendition was answered all the same).
-async fn keep_file(files: Arc<RenditionFiles>, key: RenderKey, rendered: Rendered) {
-    // A failed task (a panic in the file system code) is a lost cache entry, nothing more.
-    let _ = tokio::task::spawn_blocking(move || {
-        if let Err(err) = files.put(&key, &rendered) {
-            tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rendition file");
-        }
-    })
-    .await;
 }
