@@ -105,18 +105,18 @@ pub(super) fn measure(
         "scale-avatars.lua",
         &corpus.join("workload-avatars.txt"),
     )?;
-    let (mut server, url) = start_server_with(avatars, &data, TASK, &args, None)?;
-    wait_for_admin(&admin)?;
     eprintln!(
         "{TASK}: scale: avatars serve, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
     );
-    wrk_script(work, &url, &script, WARM_UP_SECONDS)?;
-    let before = Counters::scrape(&admin)?;
-    let avatars_run = wrk_script(work, &url, &script, MEASURE_SECONDS)?;
-    let after = Counters::scrape(&admin)?;
-    let resident_mib = rss_mib(server.0.id())?;
-    let steady = after.since(&before);
-    terminate(&mut server)?;
+    let (avatars_run, steady, resident_mib) = Drive {
+        avatars,
+        data: &data,
+        args: &args,
+        admin: &admin,
+        work,
+        script: &script,
+    }
+    .measured(MEASURE_SECONDS)?;
 
     let restarts = Restart {
         avatars,
@@ -176,16 +176,18 @@ fn all_rendered(
         "--render-files-dir",
         made.as_str(),
     ];
-    let (mut server, url) = start_server_with(avatars, data, TASK, &args, None)?;
-    wait_for_admin(&admin)?;
     eprintln!(
         "{TASK}: scale: avatars serve with every rendition on file, {WARM_UP_SECONDS} s warm-up and {MADE_MEASURE_SECONDS} s ..."
     );
-    wrk_script(work, &url, script, WARM_UP_SECONDS)?;
-    let before = Counters::scrape(&admin)?;
-    let run = wrk_script(work, &url, script, MADE_MEASURE_SECONDS)?;
-    let measured = Counters::scrape(&admin)?.since(&before);
-    terminate(&mut server)?;
+    let (run, measured, _) = Drive {
+        avatars,
+        data,
+        args: &args,
+        admin: &admin,
+        work,
+        script,
+    }
+    .measured(MADE_MEASURE_SECONDS)?;
     if measured.renders > 0.0 {
         eprintln!(
             "{TASK}: scale: warning: the server rendered {} renditions the corpus had made: their \
@@ -199,6 +201,32 @@ fn all_rendered(
     report["memory_hit_rate"] = json!(measured.memory_hit_rate());
     report["renders"] = json!(measured.renders);
     Ok(report)
+}
+
+/// A fresh `avatars serve` and the wrk script that drives it.
+struct Drive<'a> {
+    avatars: &'a Path,
+    data: &'a Path,
+    args: &'a [&'a str],
+    admin: &'a str,
+    work: &'a Path,
+    script: &'a Path,
+}
+
+impl Drive<'_> {
+    /// Starts the server, drives it [`WARM_UP_SECONDS`] then `seconds` measured, and stops it:
+    /// the measured run, the counters' differences over it, and the resident MiB at its end.
+    fn measured(&self, seconds: u32) -> Result<(Run, Counters, f64), String> {
+        let (mut server, url) = start_server_with(self.avatars, self.data, TASK, self.args, None)?;
+        wait_for_admin(self.admin)?;
+        wrk_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
+        let before = Counters::scrape(self.admin)?;
+        let run = wrk_script(self.work, &url, self.script, seconds)?;
+        let counted = Counters::scrape(self.admin)?.since(&before);
+        let resident_mib = rss_mib(server.0.id())?;
+        terminate(&mut server)?;
+        Ok((run, counted, resident_mib))
+    }
 }
 
 fn run_json(run: &Run) -> Value {
