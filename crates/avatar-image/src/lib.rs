@@ -41,5 +41,5 @@ pub use error::ImageError;
 pub use limits::Limits;
 pub use master::{Prepared, prepare};
 pub use render::{Rendered, render_square, render_square_as};
-pub use rendition_files::RenditionFiles;
+pub use rendition_files::{FileRead, RenditionFiles};
 pub use xmpp::{XmppRendition, render_xmpp};

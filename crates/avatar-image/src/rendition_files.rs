@@ -78,9 +78,34 @@ impl Lifecycle<Fingerprint, u64> for Evicted {
 
 type Index = Cache<Fingerprint, u64, OnDisk, DefaultHashBuilder, Evicted>;
 
+/// What [`RenditionFiles::get_if_cached`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRead {
+    /// The rendition, read from its intact file.
+    Found(Rendered),
+    /// No file is kept for this key (or it was gone or damaged, and is forgotten now).
+    Absent,
+    /// The file is there but its bytes are not all in memory: reading them would wait for the
+    /// disk, so ask [`RenditionFiles::get`] on a blocking thread.
+    WouldWait,
+}
+
+/// Why a file's bytes were not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unread {
+    /// Not there (or unreadable): the file is forgotten.
+    Gone,
+    /// Not all in the page cache.
+    WouldWait,
+    /// The system cannot read without waiting.
+    NoWaitUnsupported,
+}
+
 /// Renditions of stored avatars kept as files in one directory, at most a budget of bytes.
 ///
-/// Every method blocks on file I/O: call them from a blocking thread.
+/// [`open`](Self::open), [`get`](Self::get) and [`put`](Self::put) block on file I/O: call them
+/// from a blocking thread. [`get_if_cached`](Self::get_if_cached) reads only what the page
+/// cache holds.
 ///
 /// ```
 /// use avatar_image::{ImageFormat, RenderKey, Rendered, RenditionFiles};
@@ -106,6 +131,8 @@ pub struct RenditionFiles {
     /// Whether the files of earlier runs are still being indexed: until then, a file not
     /// indexed may be there all the same.
     reading: Arc<AtomicBool>,
+    /// Set once the system has said it cannot read without waiting (`RWF_NOWAIT`).
+    no_page_cache_reads: AtomicBool,
 }
 
 impl std::fmt::Debug for RenditionFiles {
@@ -146,6 +173,7 @@ impl RenditionFiles {
             index: Arc::clone(&index),
             writes: AtomicU64::new(0),
             reading: Arc::clone(&reading),
+            no_page_cache_reads: AtomicBool::new(false),
         };
         let dir = dir.to_owned();
         let spawned = std::thread::Builder::new()
@@ -181,31 +209,71 @@ impl RenditionFiles {
     /// avatars ([`RenderKey::Stored`]) are kept; a damaged file is deleted.
     #[must_use]
     pub fn get(&self, key: &RenderKey) -> Option<Rendered> {
+        match self.read(key, |path| fs::read(path).map_err(|_| Unread::Gone)) {
+            FileRead::Found(rendered) => Some(rendered),
+            FileRead::Absent | FileRead::WouldWait => None,
+        }
+    }
+
+    /// [`get`](Self::get) when the file's bytes are in the kernel's page cache, without waiting
+    /// for a disk: [`FileRead::WouldWait`] when they are not (or the system cannot tell), and
+    /// the caller then asks [`get`](Self::get) on a blocking thread.
+    ///
+    /// This lets an async server read a hot file where it answers, as nginx does, instead of
+    /// handing every read to a blocking thread and waking it. The bytes are read with
+    /// `preadv2(RWF_NOWAIT)` (Linux 4.14 and later), which returns only what the page cache
+    /// holds and never starts disk I/O; opening the file looks its name up in a directory the
+    /// files' own traffic keeps cached. Elsewhere than Linux, and on a filesystem without
+    /// `RWF_NOWAIT`, this answers [`FileRead::WouldWait`].
+    #[must_use]
+    pub fn get_if_cached(&self, key: &RenderKey) -> FileRead {
+        if self.no_page_cache_reads.load(Ordering::Relaxed) {
+            return FileRead::WouldWait;
+        }
+        self.read(key, |path| {
+            read_if_cached(path).inspect_err(|unread| {
+                if *unread == Unread::NoWaitUnsupported {
+                    self.no_page_cache_reads.store(true, Ordering::Relaxed);
+                }
+            })
+        })
+    }
+
+    /// Looks for `key`'s file, reads it with `read_file` and checks it.
+    fn read(
+        &self,
+        key: &RenderKey,
+        read_file: impl FnOnce(&Path) -> Result<Vec<u8>, Unread>,
+    ) -> FileRead {
         let RenderKey::Stored { size, format, .. } = *key else {
-            return None;
+            return FileRead::Absent;
         };
         let fingerprint = key.fingerprint();
         let indexed = self.index.get(&fingerprint).is_some();
         if !indexed && !self.reading.load(Ordering::Acquire) {
-            return None;
+            return FileRead::Absent;
         }
         let path = self.path(&fingerprint);
-        let Ok(mut bytes) = fs::read(&path) else {
-            // Deleted by another server sharing the directory, or by hand.
-            self.index.remove(&fingerprint);
-            return None;
+        let mut bytes = match read_file(&path) {
+            Ok(bytes) => bytes,
+            Err(Unread::Gone) => {
+                // Deleted by another server sharing the directory, or by hand.
+                self.index.remove(&fingerprint);
+                return FileRead::Absent;
+            }
+            Err(Unread::WouldWait | Unread::NoWaitUnsupported) => return FileRead::WouldWait,
         };
         if !intact(&bytes) || avatar_proto::ImageFormat::sniff(&bytes) != Some(format) {
             tracing::warn!(path = %path.display(), "a rendition file is damaged; deleting it");
             self.index.remove(&fingerprint);
             let _ = fs::remove_file(&path);
-            return None;
+            return FileRead::Absent;
         }
         if !indexed {
             self.index_file(fingerprint, bytes.len() as u64);
         }
         bytes.truncate(bytes.len() - CHECK_BYTES);
-        Some(Rendered {
+        FileRead::Found(Rendered {
             bytes: Bytes::from(bytes),
             format,
             size,
@@ -310,6 +378,40 @@ fn write_checked(path: &Path, image: &[u8]) -> io::Result<()> {
     let mut file = fs::File::create(path)?;
     file.write_all(image)?;
     file.write_all(&digest[..CHECK_BYTES])
+}
+
+/// The whole file at `path` if the page cache holds all of it.
+#[cfg(target_os = "linux")]
+fn read_if_cached(path: &Path) -> Result<Vec<u8>, Unread> {
+    use rustix::io::{Errno, ReadWriteFlags, preadv2};
+
+    let file = fs::File::open(path).map_err(|_| Unread::Gone)?;
+    let length = file.metadata().map_err(|_| Unread::Gone)?.len();
+    let mut bytes = vec![0; usize::try_from(length).map_err(|_| Unread::Gone)?];
+    let mut done = 0;
+    while done < bytes.len() {
+        let buffer = &mut [io::IoSliceMut::new(&mut bytes[done..])];
+        match preadv2(&file, buffer, done as u64, ReadWriteFlags::NOWAIT) {
+            // The file got shorter since it was measured: what was read is checked as it is.
+            Ok(0) => break,
+            Ok(read) => done += read,
+            Err(Errno::INTR) => {}
+            // Some of it is on disk only (a read then returns what is cached, and EAGAIN).
+            Err(Errno::AGAIN) => return Err(Unread::WouldWait),
+            Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => {
+                return Err(Unread::NoWaitUnsupported);
+            }
+            Err(_) => return Err(Unread::Gone),
+        }
+    }
+    bytes.truncate(done);
+    Ok(bytes)
+}
+
+/// Without `RWF_NOWAIT`, every read may wait.
+#[cfg(not(target_os = "linux"))]
+fn read_if_cached(_path: &Path) -> Result<Vec<u8>, Unread> {
+    Err(Unread::NoWaitUnsupported)
 }
 
 /// Whether `file` ends with the first [`CHECK_BYTES`] of the SHA-256 of what comes before.

@@ -150,6 +150,69 @@ fn a_file_deleted_behind_its_back_is_a_miss() {
     );
 }
 
+/// A file whose bytes are in the page cache is read where the caller is; one whose bytes are
+/// on disk only is left to a blocking read (which brings it into memory). Damaged and deleted
+/// files are treated as by `get`. In the target directory, not `/tmp`: tmpfs has no
+/// `RWF_NOWAIT`, and there every read is `WouldWait` (by design, checked at the end).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_in_the_page_cache_is_read_without_waiting_and_one_on_disk_only_is_not() {
+    use avatar_image::FileRead;
+    use rustix::fs::{Advice, fadvise};
+
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let files = RenditionFiles::open(dir.path(), 1 << 20).unwrap();
+    let path = |key: &RenderKey| {
+        let name = avatar_proto::hex::encode_lower(&key.fingerprint());
+        dir.path().join(&name[..2]).join(name)
+    };
+    assert_eq!(files.get_if_cached(&key(1, 80)), FileRead::Absent);
+    let rendered = jpeg(1, 80);
+    files.put(&key(1, 80), &rendered).unwrap();
+    assert_eq!(
+        files.get_if_cached(&key(1, 80)),
+        FileRead::Found(rendered.clone()),
+        "just written, so in memory"
+    );
+
+    // Out of the page cache: written back, then dropped.
+    let file = fs::File::open(path(&key(1, 80))).unwrap();
+    file.sync_all().unwrap();
+    fadvise(&file, 0, None, Advice::DontNeed).unwrap();
+    assert_eq!(files.get_if_cached(&key(1, 80)), FileRead::WouldWait);
+    assert_eq!(files.get(&key(1, 80)), Some(rendered.clone()));
+    assert_eq!(
+        files.get_if_cached(&key(1, 80)),
+        FileRead::Found(rendered),
+        "the blocking read brought it back"
+    );
+
+    files.put(&key(2, 80), &jpeg(2, 80)).unwrap();
+    let mut bytes = fs::read(path(&key(2, 80))).unwrap();
+    bytes[100] ^= 0x10;
+    fs::write(path(&key(2, 80)), &bytes).unwrap();
+    assert_eq!(files.get_if_cached(&key(2, 80)), FileRead::Absent);
+    assert!(!path(&key(2, 80)).exists(), "the damaged file is deleted");
+
+    fs::remove_file(path(&key(1, 80))).unwrap();
+    assert_eq!(files.get_if_cached(&key(1, 80)), FileRead::Absent);
+    assert!(files.is_empty(), "the deleted file is forgotten: {files:?}");
+
+    // Where reads cannot avoid waiting, every one is left to `get`.
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        let in_memory = tempfile::tempdir_in(shm).unwrap();
+        let files = RenditionFiles::open(in_memory.path(), 1 << 20).unwrap();
+        files.put(&key(3, 80), &jpeg(3, 80)).unwrap();
+        let read = files.get_if_cached(&key(3, 80));
+        assert!(
+            matches!(read, FileRead::Found(_) | FileRead::WouldWait),
+            "{read:?}"
+        );
+        assert!(files.get(&key(3, 80)).is_some());
+    }
+}
+
 #[test]
 fn the_next_server_finds_the_files_and_crashed_writes_are_cleared() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use avatar_image::{
-    ImageError, RenderKey, Rendered, RenditionFiles, render_default_with, render_square_as,
+    FileRead, ImageError, RenderKey, Rendered, RenditionFiles, render_default_with,
+    render_square_as,
 };
 use avatar_proto::{AvatarRequest, DefaultKeyword, FormatChoice, ImageFormat};
 use avatar_store::Store;
@@ -203,10 +204,18 @@ async fn from_file<St>(
     if !files.contains(key) {
         return None;
     }
-    let wanted = key.clone();
-    let rendered = tokio::task::spawn_blocking(move || files.get(&wanted))
-        .await
-        .ok()??;
+    // Read here when the page cache holds the file, as nginx does: handing a read of a few
+    // kilobytes from memory to a blocking thread costs more than the read.
+    let rendered = match files.get_if_cached(key) {
+        FileRead::Found(rendered) => rendered,
+        FileRead::Absent => return None,
+        FileRead::WouldWait => {
+            let wanted = key.clone();
+            tokio::task::spawn_blocking(move || files.get(&wanted))
+                .await
+                .ok()??
+        }
+    };
     shared.counters.cache_miss();
     shared.counters.file_hit();
     shared.cache.insert(key.clone(), rendered.clone());
