@@ -57,7 +57,7 @@ pub(crate) fn render_decoded(
 ) -> Result<Rendered, ImageError> {
     let encoded = match decoded {
         Decoded::Still(image) => encode::still(
-            resize::square(&image, size),
+            resize::square(image, size),
             format,
             encode::Source::of(info.format),
         )?,

@@ -24,15 +24,16 @@ pub(crate) enum Pixels {
     Rgba(RgbaImage),
 }
 
-/// Crops the centred square out of `source` and resizes it to `size` x `size`.
-pub(crate) fn square(source: &DynamicImage, size: u32) -> Pixels {
+/// Crops the centred square out of `source` and resizes it to `size` x `size`. Taken by value:
+/// a decoded RGB or RGBA picture (most are) becomes the resizer's input without a copy.
+pub(crate) fn square(source: DynamicImage, size: u32) -> Pixels {
     if source.color().has_alpha() {
-        let rgba = source.to_rgba8();
+        let rgba = source.into_rgba8();
         let (width, height) = rgba.dimensions();
         let out = resize_raw(width, height, rgba.into_raw(), PixelType::U8x4, size);
         Pixels::Rgba(RgbaImage::from_raw(size, size, out).expect("resizer output matches its size"))
     } else {
-        let rgb = source.to_rgb8();
+        let rgb = source.into_rgb8();
         let (width, height) = rgb.dimensions();
         let out = resize_raw(width, height, rgb.into_raw(), PixelType::U8x3, size);
         Pixels::Rgb(RgbImage::from_raw(size, size, out).expect("resizer output matches its size"))

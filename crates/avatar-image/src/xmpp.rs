@@ -45,7 +45,7 @@ pub fn render_xmpp(bytes: &[u8], limits: &Limits) -> Result<XmppRendition, Image
     };
     for side in PNG_SIDES {
         let png = encode::still(
-            resize::square(&still, side),
+            resize::square(still.clone(), side),
             ImageFormat::Png,
             encode::Source::Exact,
         )?;
