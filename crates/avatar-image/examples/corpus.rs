@@ -31,7 +31,7 @@ use sha2::{Digest as _, Sha256};
 const SIZES: [u32; 8] = [32, 40, 48, 64, 80, 96, 128, 256];
 /// Zipf's exponent over (avatar, size) pairs.
 const ZIPF_EXPONENT: f64 = 1.1;
-/// Requests in the workload (wrk cycles through it).
+/// Requests in the workload (the bench's wrk threads draw from them at random).
 const REQUESTS: usize = 1_000_000;
 /// The rendition files' budget: room for every rendition of the workload (about 900 MiB).
 const MADE_BUDGET: u64 = 4 << 30;
