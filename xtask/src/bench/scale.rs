@@ -290,8 +290,8 @@ fn wait_for_admin(admin: &str) -> Result<(), String> {
 /// so every request is an independent draw from the workload's Zipf distribution. Not a walk
 /// through the file: two threads walking the same sequence from random offsets replay each
 /// other's requests whenever one starts behind the other, and a run's cold ratio then
-/// depends on where they happened to start (0.10x to 0.21x in three runs of the same code on
-/// 2026-12-03, the best where one thread's requests had been rendered for it by the other).
+/// depends on where they happened to start (0.10x and 0.21x in two runs of the same code on
+/// 2026-12-03, the better where one thread's requests had been rendered for it by the other).
 fn lua_script(work: &Path, name: &str, paths: &Path) -> Result<std::path::PathBuf, String> {
     let script = format!(
         r#"local paths = {{}}
