@@ -108,23 +108,18 @@ pub(super) fn measure(
     eprintln!(
         "{TASK}: scale: avatars serve, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
     );
-    let (avatars_run, steady, resident_mib) = Drive {
+    let drive = Drive {
         avatars,
         data: &data,
         args: &args,
         admin: &admin,
         work,
         script: &script,
-    }
-    .measured(MEASURE_SECONDS)?;
+    };
+    let (avatars_run, steady, resident_mib) = drive.measured(MEASURE_SECONDS)?;
 
     let restarts = Restart {
-        avatars,
-        data: &data,
-        args: &args,
-        admin: &admin,
-        work,
-        script: &script,
+        drive,
         steady: steady.hit_rate(),
     };
     let (with_file, files_only, without_file) = restarts.three(&snapshot)?;
@@ -214,11 +209,17 @@ struct Drive<'a> {
 }
 
 impl Drive<'_> {
+    /// Starts the server and waits for its admin listener: the server and its URL.
+    fn start(&self) -> Result<(Running, String), String> {
+        let started = start_server_with(self.avatars, self.data, TASK, self.args, None)?;
+        wait_for_admin(self.admin)?;
+        Ok(started)
+    }
+
     /// Starts the server, drives it [`WARM_UP_SECONDS`] then `seconds` measured, and stops it:
     /// the measured run, the counters' differences over it, and the resident MiB at its end.
     fn measured(&self, seconds: u32) -> Result<(Run, Counters, f64), String> {
-        let (mut server, url) = start_server_with(self.avatars, self.data, TASK, self.args, None)?;
-        wait_for_admin(self.admin)?;
+        let (mut server, url) = self.start()?;
         wrk_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
         let before = Counters::scrape(self.admin)?;
         let run = wrk_script(self.work, &url, self.script, seconds)?;
@@ -403,12 +404,8 @@ fn terminate(server: &mut Running) -> Result<(), String> {
 
 /// How the server is restarted, and what it had reached before.
 struct Restart<'a> {
-    avatars: &'a Path,
-    data: &'a Path,
-    args: &'a [&'a str],
-    admin: &'a str,
-    work: &'a Path,
-    script: &'a Path,
+    /// The server as the measured run drove it.
+    drive: Drive<'a>,
     /// The share answered without rendering before the restart.
     steady: f64,
 }
@@ -428,7 +425,7 @@ impl Restart<'_> {
         remove_snapshot()?;
         let files_only = self.warm()?;
         remove_snapshot()?;
-        let files = self.data.join("renditions");
+        let files = self.drive.data.join("renditions");
         fs::remove_dir_all(&files).map_err(|err| format!("removing {}: {err}", files.display()))?;
         Ok((with_file, files_only, self.warm()?))
     }
@@ -439,14 +436,13 @@ impl Restart<'_> {
     /// share and renders.
     fn warm(&self) -> Result<Value, String> {
         let started = Instant::now();
-        let (mut server, url) = start_server_with(self.avatars, self.data, TASK, self.args, None)?;
-        wait_for_admin(self.admin)?;
+        let (mut server, url) = self.drive.start()?;
         let mut slices = Vec::new();
         let mut warm_after = None;
-        let mut last = Counters::scrape(self.admin)?;
+        let mut last = Counters::scrape(self.drive.admin)?;
         for _ in 0..WARM_SLICES {
-            wrk_script(self.work, &url, self.script, 1)?;
-            let now = Counters::scrape(self.admin)?;
+            wrk_script(self.drive.work, &url, self.drive.script, 1)?;
+            let now = Counters::scrape(self.drive.admin)?;
             let slice = now.since(&last);
             last = now;
             slices.push(json!({"hit_rate": slice.hit_rate(), "renders": slice.renders}));
