@@ -111,6 +111,11 @@ class User(slixmpp.ClientXMPP):
                 vcard["PHOTO"]["TYPE"] = image_type(data)
                 vcard["PHOTO"]["BINVAL"] = data
                 await self["xep_0054"].publish_vcard(vcard)
+                # XEP-0153: once the vCard is stored, the client sends presence with the new
+                # photo hash. Left to the server (ejabberd's mod_vcard_xupdate), that presence
+                # raced the vCard's storage under load and carried the old hash.
+                await self["xep_0153"].api["set_hash"](self.boundjid, args=hashlib.sha1(data).hexdigest())
+                self.send_presence()
             elif command == "quit":
                 self.disconnect()
             else:
