@@ -20,6 +20,7 @@ pub struct ImageInfo {
 }
 
 /// A decoded image: one picture, or the composited frames of an animated GIF.
+#[derive(Clone)]
 pub(crate) enum Decoded {
     Still(DynamicImage),
     Animated(Vec<image::Frame>),

@@ -76,4 +76,15 @@ pub enum ImageError {
         /// The requested size.
         size: u32,
     },
+
+    /// Render-ahead was given no sizes, or more than it accepts.
+    #[error(
+        "{count} sizes to render ahead were given; from 1 to {limit} different sizes are accepted"
+    )]
+    AheadSizes {
+        /// How many different sizes were given.
+        count: usize,
+        /// The most accepted.
+        limit: usize,
+    },
 }

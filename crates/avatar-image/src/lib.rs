@@ -18,7 +18,7 @@
 //!
 //! Where things live: [`decode`] (limits, probing, validation), [`prepare`] (the master an
 //! upload is stored as), `resize` (crop and resize),
-//! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`defaults`] (drawn
+//! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`render_ahead`] (renditions made when a picture is stored), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
 
 pub mod cache;
@@ -29,11 +29,12 @@ mod error;
 mod limits;
 mod master;
 pub mod render;
+pub mod render_ahead;
 pub mod rendition_files;
 mod resize;
 pub mod xmpp;
 
-pub use avatar_proto::ImageFormat;
+pub use avatar_proto::{ImageFormat, OutputFormats};
 pub use cache::{RenderCache, RenderKey};
 pub use decode::{ImageInfo, probe, validate};
 pub use defaults::{Palette, render_default, render_default_with};
@@ -41,5 +42,6 @@ pub use error::ImageError;
 pub use limits::Limits;
 pub use master::{Prepared, prepare};
 pub use render::{Rendered, render_square, render_square_as};
+pub use render_ahead::RenderAhead;
 pub use rendition_files::{FileRead, RenditionFiles};
 pub use xmpp::{XmppRendition, render_xmpp};

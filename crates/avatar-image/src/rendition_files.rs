@@ -16,9 +16,13 @@
 //! The budget counts the bytes the files take on disk (whole 4 KiB blocks); past it, files
 //! are deleted in the order `quick_cache` evicts (recency and frequency, as the memory cache).
 //! The directory is read in the background when it is opened, so a restarted server finds the
-//! files it made before. The directory is a cache: deleting it at any time loses nothing. Give
-//! each server its own; two sharing one stay correct (each checks what it reads) but each
-//! counts only its own writes against its budget.
+//! files it made before, and a file it has not indexed is looked for on disk all the same, so
+//! it finds those another process wrote ([`RenderAhead`] in `avatars import`). The directory
+//! is a cache: deleting it at any time loses nothing. Give each server its own; two sharing
+//! one stay correct (each checks what it reads) but each counts only the files it wrote or
+//! read against its budget.
+//!
+//! [`RenderAhead`]: crate::RenderAhead
 //!
 //! [`RenderCache`]: crate::RenderCache
 //! [`RENDERER_VERSION`]: crate::cache::RENDERER_VERSION
@@ -128,9 +132,6 @@ pub struct RenditionFiles {
     index: Arc<Index>,
     /// Numbers the temporary files of this process.
     writes: AtomicU64,
-    /// Whether the files of earlier runs are still being indexed: until then, a file not
-    /// indexed may be there all the same.
-    reading: Arc<AtomicBool>,
     /// Set once the system has said it cannot read without waiting (`RWF_NOWAIT`).
     no_page_cache_reads: AtomicBool,
 }
@@ -148,8 +149,8 @@ impl std::fmt::Debug for RenditionFiles {
 
 impl RenditionFiles {
     /// Opens (creating) `dir`, holding at most `budget` bytes of files (0 keeps none). The
-    /// files already there are indexed by a background thread; until it is done, a file not
-    /// indexed yet is looked for on disk.
+    /// files already there are indexed by a background thread; a file not indexed (yet) is
+    /// looked for on disk all the same.
     ///
     /// # Errors
     /// When `dir` cannot be created.
@@ -166,13 +167,11 @@ impl RenditionFiles {
             DefaultHashBuilder::default(),
             Evicted,
         ));
-        let reading = Arc::new(AtomicBool::new(budget > 0));
         let files = Self {
             dir: dir.to_owned(),
             budget,
             index: Arc::clone(&index),
             writes: AtomicU64::new(0),
-            reading: Arc::clone(&reading),
             no_page_cache_reads: AtomicBool::new(false),
         };
         let dir = dir.to_owned();
@@ -180,10 +179,8 @@ impl RenditionFiles {
             .name("rendition-files".to_owned())
             .spawn(move || {
                 index_existing(&dir, &index, budget);
-                reading.store(false, Ordering::Release);
             });
         if let Err(err) = spawned {
-            files.reading.store(false, Ordering::Release);
             // Only the files of earlier runs are missed; new ones are still kept.
             tracing::warn!(error = %err, "cannot start reading the rendition files");
         }
@@ -197,12 +194,17 @@ impl RenditionFiles {
     }
 
     /// Whether a file for `key` is indexed, without touching the disk: [`get`](Self::get) may
-    /// still find it gone or damaged.
+    /// still find it gone or damaged, and finds files not indexed (yet) too.
     #[must_use]
     pub fn contains(&self, key: &RenderKey) -> bool {
-        matches!(key, RenderKey::Stored { .. })
-            && (self.reading.load(Ordering::Acquire)
-                || self.index.peek(&key.fingerprint()).is_some())
+        matches!(key, RenderKey::Stored { .. }) && self.index.peek(&key.fingerprint()).is_some()
+    }
+
+    /// Whether `key`'s file is indexed or on disk (written by another process, or not indexed
+    /// yet), without reading or checking it.
+    pub(crate) fn has_file(&self, key: &RenderKey) -> bool {
+        let fingerprint = key.fingerprint();
+        self.index.peek(&fingerprint).is_some() || self.path(&fingerprint).is_file()
     }
 
     /// The rendition for `key` if its file is kept and intact. Only renditions of stored
@@ -248,11 +250,14 @@ impl RenditionFiles {
         let RenderKey::Stored { size, format, .. } = *key else {
             return FileRead::Absent;
         };
-        let fingerprint = key.fingerprint();
-        let indexed = self.index.get(&fingerprint).is_some();
-        if !indexed && !self.reading.load(Ordering::Acquire) {
+        if self.budget == 0 {
             return FileRead::Absent;
         }
+        let fingerprint = key.fingerprint();
+        // A file not indexed is looked for too: another process sharing the directory (such as
+        // `avatars import --render-ahead`) may have written it, or the directory is still being
+        // read. Not finding it costs one failed open, against a render's millisecond.
+        let indexed = self.index.get(&fingerprint).is_some();
         let path = self.path(&fingerprint);
         let mut bytes = match read_file(&path) {
             Ok(bytes) => bytes,

@@ -68,7 +68,7 @@ pub struct AvatarServiceBuilder<St> {
     render_threads: Option<usize>,
     palette: Palette,
     formats: OutputFormats,
-    rendition_files: Option<RenditionFiles>,
+    rendition_files: Option<Arc<RenditionFiles>>,
 }
 
 impl<St: Store> AvatarServiceBuilder<St> {
@@ -94,9 +94,11 @@ impl<St: Store> AvatarServiceBuilder<St> {
     /// Also keeps renditions of stored avatars as files (default: none), read back when the
     /// render cache has let them go: under a long tail most renders are of renditions asked
     /// for before, and reading one back costs microseconds where making it costs about half a
-    /// millisecond of CPU. See [`RenditionFiles`].
-    pub fn rendition_files(mut self, files: RenditionFiles) -> Self {
-        self.rendition_files = Some(files);
+    /// millisecond of CPU. See [`RenditionFiles`]; share an `Arc` of them with a
+    /// [`RenderAhead`](avatar_image::RenderAhead) to have uploads rendered where the service
+    /// looks.
+    pub fn rendition_files(mut self, files: impl Into<Arc<RenditionFiles>>) -> Self {
+        self.rendition_files = Some(files.into());
         self
     }
 
@@ -231,7 +233,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
             renders: Arc::new(tokio::sync::Semaphore::new(render_threads)),
             upstream,
             counters: crate::stats::Counters::default(),
-            files: self.rendition_files.map(Arc::new),
+            files: self.rendition_files,
         })))
     }
 }

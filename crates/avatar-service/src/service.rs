@@ -111,6 +111,15 @@ impl<St: Store> AvatarService<St> {
         &self.shared.store
     }
 
+    /// The rendition files, when the service keeps renditions on disk
+    /// ([`AvatarServiceBuilder::rendition_files`](crate::AvatarServiceBuilder::rendition_files)):
+    /// give them to a [`RenderAhead`](avatar_image::RenderAhead) so uploads are rendered where
+    /// the service looks.
+    #[must_use]
+    pub fn rendition_files(&self) -> Option<&Arc<RenditionFiles>> {
+        self.shared.files.as_ref()
+    }
+
     /// The render cache (for statistics).
     #[must_use]
     pub fn render_cache(&self) -> &RenderCache {

@@ -34,7 +34,7 @@
 
 use std::sync::OnceLock;
 
-use avatar_image::{ImageError, ImageInfo, Limits, prepare};
+use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead, prepare};
 use avatar_proto::{Identity, hex};
 use avatar_store::{Store, StoredImage};
 use bytes::Bytes;
@@ -52,6 +52,9 @@ pub struct Uploaded {
     /// URLs ([`AvatarUrlBuilder::version`](avatar_proto::AvatarUrlBuilder::version)): it
     /// changes whenever the picture does, so the uploader sees the new one at once.
     pub version: String,
+    /// How many rendition files were made ahead
+    /// ([`store_upload_with`]; 0 otherwise, or when they were all kept already).
+    pub rendered_ahead: usize,
 }
 
 /// Validates an uploaded image and stores it for `identities` (the verified addresses of one
@@ -82,15 +85,61 @@ pub async fn store_upload<St: Store>(
     bytes: Bytes,
     limits: &Limits,
 ) -> Result<Uploaded, ServiceError> {
+    store_upload_with(store, identities, bytes, limits, None).await
+}
+
+/// [`store_upload`], and with `ahead`, before the picture is stored (so no request finds it
+/// without them), its renditions at `ahead`'s sizes made and kept as files where the service looks for them
+/// ([`RenderAhead`]; give it the service's own
+/// [`rendition_files`](crate::AvatarService::rendition_files)). A rendition that cannot be made
+/// or kept is logged and made when first asked for instead; the upload is stored all the same.
+///
+/// ```
+/// use std::sync::Arc;
+/// use avatar_image::{OutputFormats, RenderAhead, RenditionFiles};
+/// use avatar_proto::Identity;
+/// use avatar_service::upload::store_upload_with;
+/// use avatar_store::MemoryStore;
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let mut png = Vec::new();
+/// image::RgbImage::from_pixel(300, 200, image::Rgb([20, 120, 200]))
+///     .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+/// let dir = tempfile::tempdir()?;
+/// let files = Arc::new(RenditionFiles::open(dir.path(), 64 << 20)?);
+/// // The sizes the site's pages show, in the stored format and in WebP for browsers.
+/// let ahead = RenderAhead::new(Arc::clone(&files), [40, 80], OutputFormats::default())?;
+///
+/// let alice = [Identity::parse("alice@example.org")?];
+/// let stored = store_upload_with(&MemoryStore::new(), &alice, png.into(),
+///     &avatar_image::Limits::default(), Some(&ahead)).await?;
+/// assert_eq!(stored.rendered_ahead, 4);
+/// assert_eq!(files.len(), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`store_upload`].
+pub async fn store_upload_with<St: Store>(
+    store: &St,
+    identities: &[Identity],
+    bytes: Bytes,
+    limits: &Limits,
+    ahead: Option<&RenderAhead>,
+) -> Result<Uploaded, ServiceError> {
     if identities.is_empty() {
         return Err(ServiceError::NoIdentity);
     }
-    let (image, stored) = prepare_off_runtime(bytes, *limits).await?;
+    let (image, stored, rendered_ahead) =
+        prepare_off_runtime(bytes, *limits, ahead.cloned()).await?;
     let content = stored.content;
     store.put_shared(identities, stored.bytes).await?;
     Ok(Uploaded {
         image,
         version: hex::encode_lower(&content[..6]),
+        rendered_ahead,
     })
 }
 
@@ -103,12 +152,14 @@ fn decoding_slots() -> &'static Semaphore {
         .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
 }
 
-/// [`prepare`] and the stored file's digest on a blocking thread, once a decoding slot is free; files
-/// over the size limit are refused before that, without a thread.
+/// [`prepare`], the stored file's digest and the renditions made ahead on a blocking thread,
+/// once a decoding slot is free; files over the size limit are refused before that, without a
+/// thread.
 async fn prepare_off_runtime(
     bytes: Bytes,
     limits: Limits,
-) -> Result<(ImageInfo, StoredImage), ServiceError> {
+    ahead: Option<RenderAhead>,
+) -> Result<(ImageInfo, StoredImage, usize), ServiceError> {
     if bytes.len() > limits.max_input_bytes {
         return Err(ServiceError::Refused(ImageError::InputTooLarge {
             size: bytes.len(),
@@ -122,8 +173,16 @@ async fn prepare_off_runtime(
         .map_err(|err| ServiceError::Task(err.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let prepared = prepare(&bytes, &limits)?;
-        let stored = prepared.master.map_or(bytes, |master| master.bytes);
-        Ok((prepared.info, StoredImage::new(stored)))
+        let stored = StoredImage::new(prepared.master.map_or(bytes, |master| master.bytes));
+        let rendered_ahead = ahead.map_or(0, |ahead| {
+            ahead
+                .render(&stored.bytes, stored.content, &limits)
+                .unwrap_or_else(|err| {
+                    tracing::warn!(error = %err, "cannot render an upload ahead; its renditions will be made when asked for");
+                    0
+                })
+        });
+        Ok((prepared.info, stored, rendered_ahead))
     })
     .await
     .map_err(|err| ServiceError::Task(err.to_string()))?

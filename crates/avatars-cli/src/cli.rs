@@ -108,6 +108,36 @@ pub(crate) struct DataDir {
     pub(crate) store: Option<String>,
 }
 
+/// Which renditions are made and where they are kept: the options `serve` and `import` share,
+/// so both make the same files in the same place.
+#[derive(Debug, Args)]
+pub(crate) struct RenditionArgs {
+    /// Formats a client's Accept may get instead of the stored one: webp (the default), avif
+    /// (only in a build with the avif feature), both, or none (always the stored format; an
+    /// extension such as HASH.png still chooses).
+    #[arg(long, value_name = "webp,avif|none", value_delimiter = ',', default_value = "webp", value_parser = ["webp", "avif", "none"])]
+    pub(crate) formats: Vec<String>,
+
+    /// Keep renditions as files in DIR too, read back when the render cache has let them go
+    /// (by default the folder renditions in the store's directory; with a database, none
+    /// unless given). A cache: deleting it loses nothing. Give each server its own.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) render_files_dir: Option<PathBuf>,
+
+    /// The most bytes the rendition files take on disk (2 GiB by default, about 250,000
+    /// small renditions; 0 keeps none and deletes those there).
+    #[arg(long, value_name = "BYTES", default_value_t = avatar_image::rendition_files::DEFAULT_FILES_BYTES)]
+    pub(crate) render_files_bytes: u64,
+
+    /// Make each stored picture's renditions at these sizes when it is stored (imported or
+    /// uploaded), as files in --render-files-dir, instead of on the first request: the sizes
+    /// your pages show, such as 40,80. In the stored format and in each of --formats. Costs
+    /// disk (about 6 KiB a rendition) and time when storing; see the README's "At scale".
+    #[arg(long, value_name = "PX,...", value_delimiter = ',',
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) render_ahead: Vec<u32>,
+}
+
 /// `avatars serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
@@ -197,11 +227,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "KEYWORD", default_value = "mp", value_parser = parse_default_keyword)]
     pub(crate) default: DefaultKeyword,
 
-    /// Formats a client's Accept may get instead of the stored one: webp (the default), avif
-    /// (only in a build with the avif feature), both, or none (always the stored format; an
-    /// extension such as HASH.png still chooses).
-    #[arg(long, value_name = "webp,avif|none", value_delimiter = ',', default_value = "webp", value_parser = ["webp", "avif", "none"])]
-    pub(crate) formats: Vec<String>,
+    #[command(flatten)]
+    pub(crate) renditions: RenditionArgs,
 
     /// A URL pattern d= may redirect to, such as https://*.example.org/avatars/ (repeatable;
     /// replaces the built-in list of gravatar.com, ui-avatars.com and api.dicebear.com;
@@ -233,17 +260,6 @@ pub(crate) struct ServeArgs {
     /// 0 saves only when the server stops), so a crash loses at most that much.
     #[arg(long, value_name = "N", default_value_t = 300)]
     pub(crate) render_cache_save_secs: u64,
-
-    /// Keep renditions as files in DIR too, read back when the render cache has let them go
-    /// (by default the folder renditions in the store's directory; with a database, none
-    /// unless given). A cache: deleting it loses nothing. Give each server its own.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) render_files_dir: Option<PathBuf>,
-
-    /// The most bytes the rendition files take on disk (2 GiB by default, about 250,000
-    /// small renditions; 0 keeps none and deletes those there).
-    #[arg(long, value_name = "BYTES", default_value_t = avatar_image::rendition_files::DEFAULT_FILES_BYTES)]
-    pub(crate) render_files_bytes: u64,
 
     /// How many renders may run at once (the number of CPUs by default).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
@@ -375,6 +391,9 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "PIXELS", default_value_t = avatar_image::Limits::DEFAULT.master_side,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) master_side: u32,
+
+    #[command(flatten)]
+    pub(crate) renditions: RenditionArgs,
 }
 
 /// `avatars remove`.

@@ -104,6 +104,10 @@ pub(crate) enum CliError {
         why: &'static str,
     },
 
+    /// `--render-ahead` cannot be used as given (exit status 2).
+    #[error("--render-ahead: {0}")]
+    RenderAhead(#[source] avatar_image::ImageError),
+
     /// The TLS certificate or key is unusable (exit status 2).
     #[error("{}: {problem}", path.display())]
     Tls {
@@ -157,6 +161,7 @@ impl CliError {
             | Self::Tls { .. }
             | Self::SameStore { .. }
             | Self::MissingOption { .. }
+            | Self::RenderAhead(_)
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }

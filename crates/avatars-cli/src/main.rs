@@ -22,6 +22,7 @@ mod cli;
 mod commands;
 mod config_file;
 mod error;
+mod renditions;
 mod server;
 mod store;
 

@@ -1,4 +1,4 @@
-//! Integration tests of `avatar-image`: the drawn defaults, the render pipeline on real files, the rendition files, the XMPP rendition.
+//! Integration tests of `avatar-image`: the drawn defaults, the render pipeline on real files, the rendition files and those made ahead, the XMPP rendition.
 //!
 //! One integration-test binary for the crate (one link of tokio, hyper and image instead of
 //! one per file); each module is a former test file.
@@ -7,5 +7,6 @@ mod defaults;
 mod master;
 mod orientation;
 mod render;
+mod render_ahead;
 mod rendition_files;
 mod xmpp;

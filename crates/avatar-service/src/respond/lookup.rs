@@ -201,9 +201,6 @@ async fn from_file<St>(
     choice: FormatChoice,
 ) -> Option<Answer> {
     let files = Arc::clone(shared.files.as_ref()?);
-    if !files.contains(key) {
-        return None;
-    }
     // Read here when the page cache holds the file, as nginx does: handing a read of a few
     // kilobytes from memory to a blocking thread costs more than the read.
     let rendered = match files.get_if_cached(key) {

@@ -5,16 +5,17 @@ use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
-use avatar_image::{ImageError, ImageInfo, Limits};
+use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
-use avatar_service::upload::store_upload;
+use avatar_service::upload::store_upload_with;
 use avatar_store::Store;
 use bytes::Bytes;
 
 use crate::cli::ImportArgs;
 use crate::commands::small_runtime;
 use crate::error::CliError;
+use crate::renditions::{self, check_render_ahead};
 use crate::store::Open;
 
 pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -30,14 +31,28 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         // clap requires both unless --manifest is given.
         _ => return Ok(()),
     };
+    let location = args.data.location();
+    check_render_ahead(&args.renditions, &location)?;
     let runtime = small_runtime()?;
-    let store = runtime.block_on(args.data.location().open(Open::Create))?;
+    let store = runtime.block_on(location.open(Open::Create))?;
+    // Opened only to make renditions ahead: importing does not read them.
+    let ahead = if args.renditions.render_ahead.is_empty() {
+        None
+    } else {
+        renditions::open(&args.renditions, &location)?.1
+    };
     let limits = Limits {
         master_side: args.master_side,
         ..Limits::DEFAULT
     };
     for (identities, file) in &imports {
-        let info = runtime.block_on(import_file(&store, identities, file, &limits))?;
+        let info = runtime.block_on(import_file(
+            &store,
+            identities,
+            file,
+            &limits,
+            ahead.as_ref(),
+        ))?;
         for identity in identities {
             writeln!(out, "{}", describe(identity, &info))?;
         }
@@ -90,13 +105,14 @@ fn read_manifest(path: &Path) -> Result<Vec<(Vec<Identity>, PathBuf)>, CliError>
 }
 
 /// Reads `path` (refusing files over the size limit before reading them), decodes it fully under
-/// `limits`, and only then stores it, once for all `identities`: a refused file leaves the store
-/// exactly as it was.
+/// `limits`, and only then stores it, once for all `identities`, with its renditions made
+/// `ahead` if asked: a refused file leaves the store exactly as it was.
 pub(crate) async fn import_file(
     store: &impl Store,
     identities: &[Identity],
     path: &Path,
     limits: &Limits,
+    ahead: Option<&RenderAhead>,
 ) -> Result<ImageInfo, CliError> {
     let read_error = |source| CliError::ReadFile {
         path: path.to_owned(),
@@ -119,7 +135,7 @@ pub(crate) async fn import_file(
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    store_upload(store, identities, Bytes::from(bytes), limits)
+    store_upload_with(store, identities, Bytes::from(bytes), limits, ahead)
         .await
         .map_err(|err| match err {
             ServiceError::Refused(source) => CliError::Image {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use avatar_image::{Limits, RenderCache, RenditionFiles};
-use avatar_proto::{HashAlgorithm, Identity, OutputFormats, TrustedUrl, TrustedUrls};
+use avatar_proto::{HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::Store as _;
 use axum::Router;
@@ -19,12 +19,13 @@ use crate::cli::ServeArgs;
 use crate::commands::import::{describe, import_file};
 use crate::commands::init_logging;
 use crate::error::CliError;
+use crate::renditions::{self, check_render_ahead, output_formats};
 use crate::server::admin::{self, AdminState, Tokens};
 use crate::server::listen::{ConnectionLimits, Listener};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
 use crate::server::tls::ReloadableTls;
-use crate::store::{AnyStore, Location, Open};
+use crate::store::{AnyStore, Open};
 
 /// Opens (or creates) the data directory, imports any `--email` pairs, binds every listener,
 /// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
@@ -65,14 +66,16 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     };
     runtime.block_on(async {
         let location = args.data.location();
+        check_render_ahead(&args.renditions, &location)?;
         let store = location.open(Open::Create).await?;
+        let (files, ahead) = renditions::open(&args.renditions, &location)?;
         for (identity, file) in &imports {
-            let info = import_file(&store, std::slice::from_ref(identity), file, &upload_limits).await?;
+            let info = import_file(&store, std::slice::from_ref(identity), file, &upload_limits, ahead.as_ref()).await?;
             eprintln!("{}", describe(identity, &info));
         }
         // Counted as read: a million avatars are not collected for a number.
         let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
-        let service = service(args, store, rendition_files(args, &location)?)?;
+        let service = service(args, store, files)?;
         let renditions = RenditionsFile::start(args, &service);
         let proxy = crate::commands::proxy::for_serve(args)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
@@ -110,6 +113,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                 service: service.clone(),
                 tokens,
                 limits: upload_limits,
+                ahead,
                 metrics: Arc::clone(&metrics),
             };
             let routes = admin::router(state);
@@ -335,44 +339,17 @@ async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
     let _ = tls;
 }
 
-/// `--formats`: `none` anywhere means the stored format only.
-fn output_formats(names: &[String]) -> OutputFormats {
-    if names.iter().any(|name| name == "none") {
-        return OutputFormats::STORED_ONLY;
-    }
-    let has = |wanted: &str| names.iter().any(|name| name == wanted);
-    OutputFormats::STORED_ONLY
-        .webp(has("webp"))
-        .avif(has("avif"))
-}
-
-/// `--render-files-dir`, or `renditions` in the store's directory; `None` with a database
-/// and no directory given. A budget of 0 still opens the directory, to empty it.
-fn rendition_files(
-    args: &ServeArgs,
-    location: &Location,
-) -> Result<Option<RenditionFiles>, CliError> {
-    let dir = match (&args.render_files_dir, location) {
-        (Some(dir), _) => dir.clone(),
-        (None, Location::Dir(data)) => data.join("renditions"),
-        (None, Location::Postgres(_)) => return Ok(None),
-    };
-    RenditionFiles::open(&dir, args.render_files_bytes)
-        .map(Some)
-        .map_err(|source| CliError::RenditionFiles { path: dir, source })
-}
-
 /// The service as the flags configure it.
 fn service(
     args: &ServeArgs,
     store: AnyStore,
-    files: Option<RenditionFiles>,
+    files: Option<Arc<RenditionFiles>>,
 ) -> Result<AvatarService<AnyStore>, CliError> {
     let mut builder = AvatarService::builder(store)
         .prefix(args.prefix.clone())
         .max_size(args.max_size)
         .server_default(args.default)
-        .output_formats(output_formats(&args.formats))
+        .output_formats(output_formats(&args.renditions.formats))
         .cache_bytes(args.cache_bytes)
         .hit_max_age(Duration::from_secs(args.hit_max_age))
         .default_max_age(Duration::from_secs(args.default_max_age));

@@ -14,10 +14,10 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use avatar_image::Limits;
+use avatar_image::{Limits, RenderAhead};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
-use avatar_service::upload::store_upload;
+use avatar_service::upload::store_upload_with;
 use avatar_store::{Store as _, StoreError};
 use axum::Json;
 use axum::Router;
@@ -127,6 +127,8 @@ pub(crate) struct AdminState {
     pub(crate) service: AvatarService<AnyStore>,
     pub(crate) tokens: Tokens,
     pub(crate) limits: Limits,
+    /// `--render-ahead`: the renditions an upload gets before it is stored.
+    pub(crate) ahead: Option<RenderAhead>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -298,15 +300,22 @@ async fn put(
         .contains(&identity.hash(HashAlgorithm::Sha256))
         .await
         .map_err(|err| ApiError::store(&err))?;
-    let uploaded = store_upload(store, std::slice::from_ref(&identity), bytes, &state.limits)
-        .await
-        .map_err(|err| {
-            let status = err.status();
-            if status.is_server_error() {
-                tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
-            }
-            ApiError::new(status, err.to_string())
-        })?;
+    let identities = std::slice::from_ref(&identity);
+    let uploaded = store_upload_with(
+        store,
+        identities,
+        bytes,
+        &state.limits,
+        state.ahead.as_ref(),
+    )
+    .await
+    .map_err(|err| {
+        let status = err.status();
+        if status.is_server_error() {
+            tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
+        }
+        ApiError::new(status, err.to_string())
+    })?;
     let status = if existed {
         StatusCode::OK
     } else {

@@ -14,6 +14,8 @@ const TOKEN: &str = "correct-horse-battery-staple-0123";
 const ALICE: &str = "alice@example.org";
 /// `avatars hash alice@example.org`.
 const ALICE_MD5: &str = "fbf7c6aec1d4280b7c2704c1c0478bd6";
+/// `avatars hash bob@example.org`.
+const BOB_MD5: &str = "10ac39056a4b6f1f6804d724518ff2dc";
 const ALICE_SHA256: &str = "7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4f4153ead0498";
 
 /// A server with the admin listener and a token file; stderr piped.
@@ -249,14 +251,6 @@ fn a_restarted_server_reads_its_renditions_back_from_their_files() {
     assert_eq!(count(&metrics(&first), "avatars_rendition_files", &[]), 3);
     assert!(first.stop("TERM").success());
     let files = dir.path().join("avatars-data/renditions");
-    let kept = |files: &std::path::Path| {
-        std::fs::read_dir(files)
-            .unwrap()
-            .flatten()
-            .filter(|entry| entry.path().is_dir())
-            .map(|folder| std::fs::read_dir(folder.path()).unwrap().count())
-            .sum::<usize>()
-    };
     assert_eq!(kept(&files), 3, "{}", files.display());
 
     let mut second = start(dir.path(), &args);
@@ -272,6 +266,109 @@ fn a_restarted_server_reads_its_renditions_back_from_their_files() {
     assert_eq!(count(&metrics(&third), "avatars_renders_total", &[]), 1);
     assert!(third.stop("TERM").success());
     assert_eq!(kept(&files), 0, "a budget of 0 keeps no file");
+}
+
+/// The rendition files in `files` (each in one of its folders).
+fn kept(files: &Path) -> usize {
+    std::fs::read_dir(files)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.path().is_dir())
+        .map(|folder| std::fs::read_dir(folder.path()).unwrap().count())
+        .sum()
+}
+
+/// `--render-ahead`: `import` makes a picture's renditions at the given sizes as files (in the
+/// stored format, and in WebP for browsers), and the server answers them without rendering;
+/// an upload through the management API gets those of the server's `--render-ahead`.
+#[test]
+fn renditions_made_ahead_are_answered_without_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = images::encode(&images::photo_like(300, 200), image::ImageFormat::Jpeg);
+    std::fs::write(dir.path().join("alice.jpg"), &photo).unwrap();
+    let import = ["import", "--render-ahead", "40,80", ALICE, "alice.jpg"];
+    let output = crate::avatars_in(dir.path(), &import);
+    assert!(output.status.success(), "{}", crate::stderr(&output));
+    let files = dir.path().join("avatars-data/renditions");
+    assert_eq!(kept(&files), 4, "JPEG and WebP at 40 and 80 px");
+
+    let server = start(dir.path(), &["--render-ahead", "48"]);
+    let admin = server.admin_addr.clone().unwrap();
+    let metrics = || String::from_utf8(raw_http::get(&admin, "/metrics").body).unwrap();
+    for size in [40, 80] {
+        let answer = server.get(&format!("/avatar/{ALICE_MD5}?s={size}"));
+        assert_eq!(answer.header("content-type"), Some("image/jpeg"));
+    }
+    let browser = format!(
+        "GET /avatar/{ALICE_MD5}?s=80 HTTP/1.1\r\nHost: x\r\nAccept: image/avif,image/webp,*/*\r\nConnection: close\r\n\r\n"
+    );
+    let webp = raw_http::request(&server.addr, browser.as_bytes());
+    assert_eq!(webp.header("content-type"), Some("image/webp"));
+    let after = metrics();
+    assert_eq!(count(&after, "avatars_renders_total", &[]), 0, "{after}");
+    assert_eq!(count(&after, "avatars_rendition_file_hits_total", &[]), 3);
+
+    let path = "/v1/avatars/bob@example.org";
+    let png = images::png(&images::bands(90, 60));
+    assert_eq!(
+        admin_request(&server, "PUT", path, &bearer(TOKEN), &png).status,
+        201
+    );
+    assert_eq!(kept(&files), 4 + 2, "PNG and WebP at 48 px");
+    assert_eq!(server.get(&format!("/avatar/{BOB_MD5}?s=48")).status, 200);
+    assert_eq!(count(&metrics(), "avatars_renders_total", &[]), 0);
+    assert_eq!(server.get(&format!("/avatar/{BOB_MD5}?s=64")).status, 200);
+    assert_eq!(
+        count(&metrics(), "avatars_renders_total", &[]),
+        1,
+        "64 px was not made ahead"
+    );
+}
+
+/// `--render-ahead` with nowhere to keep the files, or with bad sizes: exit 2 and what to give,
+/// before any store is opened.
+#[test]
+fn render_ahead_without_room_or_with_bad_sizes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.png"),
+        images::png(&images::bands(50, 40)),
+    )
+    .unwrap();
+    let refused = |args: &[&str], wanted: &str| {
+        let mut all = vec!["import", ALICE, "a.png"];
+        all.extend_from_slice(args);
+        let output = crate::avatars_in(dir.path(), &all);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = crate::stderr(&output);
+        assert!(stderr.contains(wanted), "{args:?}: {stderr}");
+    };
+    refused(
+        &[
+            "--render-ahead",
+            "40",
+            "--store",
+            "postgres://nobody@127.0.0.1:1/avatars",
+        ],
+        "--render-ahead keeps renditions as files, and a database store has no folder for them: give --render-files-dir DIR",
+    );
+    refused(
+        &["--render-ahead", "40", "--render-files-bytes", "0"],
+        "--render-ahead keeps renditions as files: give --render-files-bytes above 0",
+    );
+    refused(&["--render-ahead", "0"], "0 is not in 1..=4096");
+    let many = (1..=17)
+        .map(|size| size.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    refused(
+        &["--render-ahead", &many],
+        "--render-ahead: 17 sizes to render ahead were given; from 1 to 16 different sizes are accepted",
+    );
+    assert!(
+        !dir.path().join("avatars-data/VERSION").exists(),
+        "no store was opened"
+    );
 }
 
 /// The error message of a JSON error answer.
