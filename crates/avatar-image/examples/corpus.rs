@@ -9,8 +9,6 @@
 //! - `workload-avatars.txt`: one request path per line, `/avatar/MD5?s=SIZE`;
 //! - `workload-static.txt`: the same requests as static files, `/r/MD5-SIZE.EXT`;
 //! - `static/r/MD5-SIZE.EXT`: each distinct rendition of the workload;
-//! - `renditions-made/`: the same renditions as `avatars serve`'s rendition files
-//!   (`--render-files-dir`), so the bench can measure a server that has rendered them all;
 //!
 //! and prints a JSON report (counts, bytes, seconds).
 
@@ -20,12 +18,11 @@ use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use avatar_image::{Limits, RenderKey, RenditionFiles, prepare, render_square};
+use avatar_image::{Limits, prepare, render_square};
 use avatar_proto::{HashAlgorithm, Identity};
 use image::codecs::gif::GifEncoder;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder as _, RgbImage};
-use sha2::{Digest as _, Sha256};
 
 /// The sizes a page asks for: 40 and 80 px for 2x screens, and the rest of a forge's.
 const SIZES: [u32; 8] = [32, 40, 48, 64, 80, 96, 128, 256];
@@ -33,8 +30,6 @@ const SIZES: [u32; 8] = [32, 40, 48, 64, 80, 96, 128, 256];
 const ZIPF_EXPONENT: f64 = 1.1;
 /// Requests in the workload (the bench's wrk threads draw from them at random).
 const REQUESTS: usize = 1_000_000;
-/// The rendition files' budget: room for every rendition of the workload (about 900 MiB).
-const MADE_BUDGET: u64 = 4 << 30;
 /// Manifests the avatars are split into, for as many importers at once (each mostly waits
 /// for its disk writes to be synced).
 const IMPORTERS: u64 = 4;
@@ -187,9 +182,9 @@ fn workload(count: u64) -> Vec<u64> {
 }
 
 /// Writes avatar `n`'s file into `dir/images`, and the renditions at `sizes` into
-/// `dir/static/r` and `made` as the server makes them (the stored file is the upload's master
-/// when it is larger than 512 px); its MD5, the file's bytes, and how many renditions.
-fn make_avatar(dir: &Path, made: &RenditionFiles, n: u64, sizes: &[u32]) -> (String, u64, u64) {
+/// `dir/static/r` as the server makes them (the stored file is the upload's master when it is
+/// larger than 512 px); its MD5, the file's bytes, and how many renditions.
+fn make_avatar(dir: &Path, n: u64, sizes: &[u32]) -> (String, u64, u64) {
     let avatar = Avatar::of(n);
     let file = avatar.encode(n);
     let name = format!("images/{n:06}.{}", avatar.extension());
@@ -205,17 +200,10 @@ fn make_avatar(dir: &Path, made: &RenditionFiles, n: u64, sizes: &[u32]) -> (Str
     let limits = Limits::default();
     let prepared = prepare(&file, &limits).expect("a valid upload");
     let stored = prepared.master.map_or(file, |master| master.bytes.to_vec());
-    let content = Sha256::digest(&stored).into();
     for &size in sizes {
         let rendered = render_square(&stored, size, &limits).expect("renders");
         let path = format!("static/r/{md5}-{size}.{}", rendered.format.extension());
         fs::write(dir.join(path), &rendered.bytes).expect("writing");
-        let key = RenderKey::Stored {
-            content,
-            size,
-            format: rendered.format,
-        };
-        made.put(&key, &rendered).expect("writing a rendition file");
     }
     (md5, bytes, sizes.len() as u64)
 }
@@ -276,18 +264,16 @@ fn main() {
     // (the stored file is the upload's master when it is larger than 512 px).
     let started = Instant::now();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
-    let made = RenditionFiles::open(&dir.join("renditions-made"), MADE_BUDGET)
-        .expect("DIR can be written");
     let md5s: Vec<String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|worker| {
-                let (dir, wanted, made) = (&dir, &wanted, &made);
+                let (dir, wanted) = (&dir, &wanted);
                 scope.spawn(move || {
                     let mut md5s = Vec::new();
                     let (mut bytes, mut renditions) = (0u64, 0u64);
                     for n in (worker as u64..count).step_by(threads) {
                         let (md5, file_bytes, made) =
-                            make_avatar(dir, made, n, &wanted[usize::try_from(n).expect("fits")]);
+                            make_avatar(dir, n, &wanted[usize::try_from(n).expect("fits")]);
                         bytes += file_bytes;
                         renditions += made;
                         md5s.push((n, md5));
