@@ -75,6 +75,11 @@ pub(crate) struct BenchArgs {
     /// Measures AVIF in the formats part too (builds the `avif` feature: rav1e takes minutes).
     #[arg(long)]
     avif: bool,
+    /// Measures nothing: draws the scale part's picture again (`scale.svg` beside FILE) and
+    /// prints its paragraph and targets from FILE, a `bench.json` of an earlier run, after a
+    /// change to how they are drawn.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["only", "rounds", "seconds", "scale_avatars", "avif"])]
+    replot_scale: Option<PathBuf>,
 }
 
 /// The parts of the bench, in the order they run.
@@ -125,6 +130,9 @@ pub(crate) fn bench(options: &BenchArgs) -> ExitCode {
 }
 
 fn run(options: &BenchArgs) -> Result<bool, String> {
+    if let Some(saved) = &options.replot_scale {
+        return replot_scale(saved);
+    }
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target_dir =
@@ -297,17 +305,44 @@ fn server_benches(
     if options.wants(Part::Scale) {
         let measured = scale::measure(cargo, root, &avatars, work, options.scale_avatars)?;
         scale::print(&measured);
-        let caption = format!(
-            "{}, {} CPUs",
-            report["date"].as_str().unwrap_or_default(),
-            report["machine"]["cpus"]
-        );
-        fs::write(work.join("scale.svg"), scale::svg(&measured, &caption))
-            .map_err(|err| format!("writing scale.svg: {err}"))?;
+        fs::write(
+            work.join("scale.svg"),
+            scale::svg(&measured, &scale_caption(report)),
+        )
+        .map_err(|err| format!("writing scale.svg: {err}"))?;
         targets.extend(scale::targets(&measured));
         report["scale"] = measured;
     }
     Ok(())
+}
+
+/// `--replot-scale`: the scale part's picture, paragraph and targets from a saved report.
+fn replot_scale(saved: &Path) -> Result<bool, String> {
+    let text =
+        fs::read_to_string(saved).map_err(|err| format!("reading {}: {err}", saved.display()))?;
+    let report: Value = serde_json::from_str(&text)
+        .map_err(|err| format!("{}: not a bench.json: {err}", saved.display()))?;
+    let measured = &report["scale"];
+    if measured.is_null() {
+        return Err(format!("{} has no scale part", saved.display()));
+    }
+    scale::print(measured);
+    let svg = saved.with_file_name("scale.svg");
+    fs::write(&svg, scale::svg(measured, &scale_caption(&report)))
+        .map_err(|err| format!("writing {}: {err}", svg.display()))?;
+    eprintln!("{TASK}: drew {}", svg.display());
+    let targets = scale::targets(measured);
+    report::print_targets(&targets);
+    Ok(targets.iter().all(|target| target.met))
+}
+
+/// The scale picture's caption: when and on how many CPUs it was measured.
+fn scale_caption(report: &Value) -> String {
+    format!(
+        "{}, {} CPUs",
+        report["date"].as_str().unwrap_or_default(),
+        report["machine"]["cpus"]
+    )
 }
 
 /// Runs `example` of `package` built for release (with `features`, none when empty) with

@@ -658,7 +658,7 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
         (
             "avatars serve, the sizes rendered ahead at import",
             ahead,
-            "#38a169",
+            "#805ad5",
         ),
     ]
     .into_iter()
@@ -677,9 +677,9 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
     }
     let _ = writeln!(
         out,
-        r##"<text x="20" y="265" fill="#4a5568">ratios {:.2}x and {:.2}x (target 0.5x); as asked, {:.1} % without</text>
-<text x="20" y="285" fill="#4a5568">rendering ({:.1} % from memory); {:.0} MiB resident;</text>
-<text x="20" y="305" fill="#4a5568">{:.0} renders a second, {:.2} ms each</text>"##,
+        r##"<text x="20" y="265" fill="#4a5568">{:.2}x rendering as asked, {:.2}x rendered ahead (target 0.5x)</text>
+<text x="20" y="285" fill="#4a5568">as asked: {:.1} % without rendering ({:.1} % from memory),</text>
+<text x="20" y="305" fill="#4a5568">{:.0} MiB resident, {:.0} renders a second of {:.2} ms</text>"##,
         number(&report["ratio"]),
         number(&report["rendered_ahead_ratio"]),
         steady * 100.0,
