@@ -132,7 +132,9 @@ pub(crate) struct RenditionArgs {
     /// Make each stored picture's renditions at these sizes when it is stored (imported or
     /// uploaded), as files in --render-files-dir, instead of on the first request: the sizes
     /// your pages show, such as 40,80. In the stored format and in each of --formats. Costs
-    /// disk (about 6 KiB a rendition) and time when storing; see the README's "At scale".
+    /// disk (about 6 KiB a rendition: keep --render-files-bytes above what they take, or the
+    /// least used are deleted and made again when asked for) and time when storing; see the
+    /// README's "At scale".
     #[arg(long, value_name = "PX,...", value_delimiter = ',',
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) render_ahead: Vec<u32>,

@@ -5,10 +5,10 @@ use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
-use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead};
+use avatar_image::{ImageError, Limits, RenderAhead};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
-use avatar_service::upload::store_upload_with;
+use avatar_service::upload::{Uploaded, store_upload_with};
 use avatar_store::Store;
 use bytes::Bytes;
 
@@ -113,7 +113,7 @@ pub(crate) async fn import_file(
     path: &Path,
     limits: &Limits,
     ahead: Option<&RenderAhead>,
-) -> Result<ImageInfo, CliError> {
+) -> Result<Uploaded, CliError> {
     let read_error = |source| CliError::ReadFile {
         path: path.to_owned(),
         source,
@@ -145,12 +145,17 @@ pub(crate) async fn import_file(
             ServiceError::Store(source) => CliError::Store(source),
             other => CliError::Service(other),
         })
-        .map(|uploaded| uploaded.image)
 }
 
-pub(crate) fn describe(identity: &Identity, info: &ImageInfo) -> String {
+/// One line for a stored picture: its format and size, and the renditions made ahead.
+pub(crate) fn describe(identity: &Identity, uploaded: &Uploaded) -> String {
+    let info = &uploaded.image;
+    let ahead = match uploaded.rendered_ahead {
+        0 => String::new(),
+        made => format!(", {made} rendition(s) made ahead"),
+    };
     format!(
-        "imported {identity}: {} {} x {}",
+        "imported {identity}: {} {} x {}{ahead}",
         info.format, info.width, info.height
     )
 }

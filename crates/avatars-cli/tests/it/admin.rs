@@ -289,6 +289,10 @@ fn renditions_made_ahead_are_answered_without_rendering() {
     let import = ["import", "--render-ahead", "40,80", ALICE, "alice.jpg"];
     let output = crate::avatars_in(dir.path(), &import);
     assert!(output.status.success(), "{}", crate::stderr(&output));
+    assert_eq!(
+        crate::stdout(&output).trim(),
+        "imported alice@example.org: JPEG 300 x 200, 4 rendition(s) made ahead"
+    );
     let files = dir.path().join("avatars-data/renditions");
     assert_eq!(kept(&files), 4, "JPEG and WebP at 40 and 80 px");
 
