@@ -115,7 +115,12 @@ mod tests {
         };
         assert_eq!(
             format!("{bench:?}"),
-            "BenchArgs { rounds: 2, seconds: 10, only: [Http, Formats], scale_avatars: 100000, avif: true }"
+            "BenchArgs { rounds: 2, seconds: 10, only: [Http, Formats], scale_avatars: 100000, avif: true, replot_scale: None }"
+        );
+        assert!(parse(&["bench", "--replot-scale", "target/bench/bench.json"]).is_ok());
+        assert!(
+            parse(&["bench", "--replot-scale", "bench.json", "--only", "scale"]).is_err(),
+            "redrawing measures nothing"
         );
         let Task::Fuzz(fuzz) = parse(&["fuzz", "--seconds", "5", "--target", "srv"])
             .unwrap()
