@@ -140,32 +140,29 @@ impl RenderAhead {
         limits: &Limits,
     ) -> Result<usize, ImageError> {
         let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
-        let keys: Vec<RenderKey> = self
-            .formats_for(source)
-            .into_iter()
-            .flat_map(|format| {
-                self.sizes.iter().map(move |&size| RenderKey::Stored {
+        // Decoded on the first rendition not kept yet: storing a picture again decodes nothing.
+        let mut decoded = None;
+        let mut written = 0;
+        for format in self.formats_for(source) {
+            for &size in &self.sizes {
+                let key = RenderKey::Stored {
                     content,
                     size,
                     format,
-                })
-            })
-            .filter(|key| !self.files.has_file(key))
-            .collect();
-        if keys.is_empty() {
-            return Ok(0);
-        }
-        let (info, decoded) = decode(stored, limits)?;
-        let mut written = 0;
-        for key in keys {
-            let RenderKey::Stored { size, format, .. } = key else {
-                continue;
-            };
-            let rendered = render_decoded(&info, decoded.clone(), size, format)?;
-            match self.files.put(&key, &rendered) {
-                Ok(()) => written += 1,
-                Err(err) => {
-                    tracing::warn!(dir = %self.files.dir().display(), error = %err, "cannot keep a rendition made ahead; it will be made when asked for");
+                };
+                if self.files.has_file(&key) {
+                    continue;
+                }
+                let (info, picture) = match &decoded {
+                    Some(done) => done,
+                    None => decoded.insert(decode(stored, limits)?),
+                };
+                let rendered = render_decoded(info, picture.clone(), size, format)?;
+                match self.files.put(&key, &rendered) {
+                    Ok(()) => written += 1,
+                    Err(err) => {
+                        tracing::warn!(dir = %self.files.dir().display(), error = %err, "cannot keep a rendition made ahead; it will be made when asked for");
+                    }
                 }
             }
         }

@@ -23,7 +23,6 @@
 //! read against its budget.
 //!
 //! [`RenderAhead`]: crate::RenderAhead
-//!
 //! [`RenderCache`]: crate::RenderCache
 //! [`RENDERER_VERSION`]: crate::cache::RENDERER_VERSION
 
