@@ -6,7 +6,7 @@
 //! the HTTP answer (413, 415 or 422) and whose message can be shown to the user; nothing is
 //! stored. `examples/axum.rs` mounts it as an upload route. [`store_upload_with`] also makes
 //! the picture's renditions at chosen sizes before storing it
-//! ([`RenderAhead`](avatar_image::RenderAhead)), so its first visitors get files, not renders.
+//! ([`RenderAhead`]), so its first visitors get files, not renders.
 //!
 //! ```
 //! use avatar_image::Limits;
