@@ -91,8 +91,8 @@ pub async fn store_upload<St: Store>(
 }
 
 /// [`store_upload`], and with `ahead`, before the picture is stored (so no request finds it
-/// without them), its renditions at `ahead`'s sizes made and kept as files where the service looks for them
-/// ([`RenderAhead`]; give it the service's own
+/// without them), its renditions at `ahead`'s sizes made and kept as files where the service
+/// looks for them ([`RenderAhead`]; give it the service's own
 /// [`rendition_files`](crate::AvatarService::rendition_files)). A rendition that cannot be made
 /// or kept is logged and made when first asked for instead; the upload is stored all the same.
 ///

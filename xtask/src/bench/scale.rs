@@ -616,7 +616,7 @@ pub(super) fn print(report: &Value) {
         seconds(&report["restart_with_saved_renditions"]["seconds_to_warm"]),
         seconds(&report["restart_with_files_only"]["seconds_to_warm"]),
         seconds(&report["restart_without"]["seconds_to_warm"]),
-        report["render_ahead"]["sizes"],
+        report["render_ahead"]["sizes"].as_str().unwrap_or_default(),
         report["render_ahead"]["files"],
         number(&report["render_ahead"]["bytes_on_disk"]) / f64::from(1 << 20),
         number(&report["rendered_ahead"]["requests_per_second"]),

@@ -46,7 +46,7 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         ..Limits::DEFAULT
     };
     for (identities, file) in &imports {
-        let info = runtime.block_on(import_file(
+        let uploaded = runtime.block_on(import_file(
             &store,
             identities,
             file,
@@ -54,7 +54,7 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
             ahead.as_ref(),
         ))?;
         for identity in identities {
-            writeln!(out, "{}", describe(identity, &info))?;
+            writeln!(out, "{}", describe(identity, &uploaded))?;
         }
     }
     Ok(())

@@ -70,8 +70,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let store = location.open(Open::Create).await?;
         let (files, ahead) = renditions::open(&args.renditions, &location)?;
         for (identity, file) in &imports {
-            let info = import_file(&store, std::slice::from_ref(identity), file, &upload_limits, ahead.as_ref()).await?;
-            eprintln!("{}", describe(identity, &info));
+            let uploaded = import_file(&store, std::slice::from_ref(identity), file, &upload_limits, ahead.as_ref()).await?;
+            eprintln!("{}", describe(identity, &uploaded));
         }
         // Counted as read: a million avatars are not collected for a number.
         let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
