@@ -38,6 +38,9 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Copy every avatar from one store to another (a directory to PostgreSQL, or back).
     Migrate(MigrateArgs),
+    /// Make the renditions --render-ahead asks for of every avatar already stored, as `serve`
+    /// and `import` make them for new ones (for a site turning --render-ahead on).
+    RenderAhead(RenderAheadArgs),
     /// Run the XMPP component (XEP-0114) answering XEP-0008/0153 avatar requests.
     Xmpp(XmppArgs),
     /// Print the avatar hashes of an email address (md5 and sha256) or an OpenID URL (sha256).
@@ -498,6 +501,17 @@ pub(crate) struct MigrateArgs {
     #[arg(long, value_name = "PIXELS", requires = "normalise",
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) master_side: Option<u32>,
+}
+
+/// `avatars render-ahead`.
+#[derive(Debug, Args)]
+pub(crate) struct RenderAheadArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+
+    /// The same --render-ahead sizes, --formats and rendition files as `serve`'s.
+    #[command(flatten)]
+    pub(crate) renditions: RenditionArgs,
 }
 
 /// `avatars list`.

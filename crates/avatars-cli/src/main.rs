@@ -6,6 +6,7 @@
 //! avatars remove [--data-dir DIR] IDENTITY
 //! avatars list [--data-dir DIR | --store postgres://USER@HOST/DB]
 //! avatars migrate --from DIR|URL --to DIR|URL
+//! avatars render-ahead --render-ahead PX,... [--data-dir DIR | --store URL --render-files-dir DIR]
 //! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]...
 //!              [--mirror-subscribers [--mirror-overwrites]] [--subscriptions-file FILE]
 //! avatars hash [--json] IDENTITY
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         Command::Remove(args) => commands::remove::run(&args, &mut stdout),
         Command::List(args) => commands::list::run(&args, &mut stdout),
         Command::Migrate(args) => commands::migrate::run(&args, &mut stdout),
+        Command::RenderAhead(args) => commands::render_ahead::run(&args, &mut stdout),
         Command::Xmpp(args) => commands::xmpp::run_component(&args, &mut stdout),
         Command::Hash(args) => commands::hash::run(&args, &mut stdout),
         Command::Url(args) => commands::url::run(&args, &mut stdout),

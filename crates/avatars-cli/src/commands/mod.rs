@@ -6,6 +6,7 @@ pub(crate) mod list;
 pub(crate) mod migrate;
 pub(crate) mod proxy;
 pub(crate) mod remove;
+pub(crate) mod render_ahead;
 pub(crate) mod serve;
 pub(crate) mod url;
 pub(crate) mod xmpp;

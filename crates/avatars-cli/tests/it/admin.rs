@@ -329,6 +329,83 @@ fn renditions_made_ahead_are_answered_without_rendering() {
     );
 }
 
+/// `avatars render-ahead`: the renditions of the avatars stored before `--render-ahead` was
+/// turned on, made once (a second run makes none), answered without rendering; a stored file
+/// that cannot be rendered is told and skipped.
+#[test]
+fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = images::encode(&images::photo_like(120, 90), image::ImageFormat::Jpeg);
+    std::fs::write(dir.path().join("alice.jpg"), &photo).unwrap();
+    images::bands(60, 60)
+        .save(dir.path().join("bob.png"))
+        .unwrap();
+    let carol = images::png(&images::checkers(70, 70, [200, 40, 40]));
+    std::fs::write(dir.path().join("carol.png"), &carol).unwrap();
+    for (identity, file) in [
+        (ALICE, "alice.jpg"),
+        ("bob@example.org", "bob.png"),
+        ("carol@example.org", "carol.png"),
+    ] {
+        let output = crate::avatars_in(dir.path(), &["import", identity, file]);
+        assert!(output.status.success(), "{}", crate::stderr(&output));
+    }
+    // Carol's stored file damaged on disk: told and skipped, the others rendered.
+    let (stored, _) = test_support::tree::snapshot(&dir.path().join("avatars-data"))
+        .into_iter()
+        .find(|(_, bytes)| *bytes == carol)
+        .expect("Carol's picture is stored as it was uploaded");
+    std::fs::write(stored, b"not a picture any more").unwrap();
+    let ahead = [
+        "render-ahead",
+        "--render-ahead",
+        "80,40",
+        "--formats",
+        "none",
+    ];
+    let output = crate::avatars_in(dir.path(), &ahead);
+    assert!(output.status.success(), "{}", crate::stderr(&output));
+    assert_eq!(
+        crate::stdout(&output).trim(),
+        "rendered ahead at 80, 40 px for 3 avatar(s) in avatars-data/renditions: 4 rendition(s) \
+         made, 1 picture(s) that could not be rendered"
+    );
+    assert!(
+        crate::stderr(&output).contains("warning: carol@example.org: not rendered ahead"),
+        "{}",
+        crate::stderr(&output)
+    );
+    let again = crate::stdout(&crate::avatars_in(dir.path(), &ahead));
+    assert!(
+        again.contains("for 3 avatar(s) in avatars-data/renditions: 0 rendition(s) made"),
+        "{again}"
+    );
+
+    let server = start(dir.path(), &[]);
+    let admin = server.admin_addr.clone().unwrap();
+    for path in [
+        format!("/avatar/{ALICE_MD5}?s=40"),
+        format!("/avatar/{BOB_MD5}?s=80"),
+    ] {
+        assert_eq!(server.get(&path).status, 200);
+    }
+    let metrics = String::from_utf8(raw_http::get(&admin, "/metrics").body).unwrap();
+    assert_eq!(
+        count(&metrics, "avatars_renders_total", &[]),
+        0,
+        "{metrics}"
+    );
+    drop(server);
+
+    let missing = crate::avatars_in(dir.path(), &["render-ahead"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        crate::stderr(&missing).contains("give --render-ahead PX,..."),
+        "{}",
+        crate::stderr(&missing)
+    );
+}
+
 /// `--render-ahead` with nowhere to keep the files, or with bad sizes: exit 2 and what to give,
 /// before any store is opened.
 #[test]

@@ -1,0 +1,134 @@
+//! `avatars render-ahead`: makes the renditions `--render-ahead` asks for of every avatar
+//! already stored, as `serve` and `import` make them for new ones, so a site that turns
+//! `--render-ahead` on does not wait for its existing pictures to be asked for. A rendition
+//! kept already is not made again, so a run that stopped half way is finished by running it
+//! again. The store is read as it goes (`Store::entries`), and pictures are rendered on every
+//! CPU at once.
+
+use std::io::Write;
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use avatar_image::{Limits, RenderAhead};
+use avatar_proto::{HashAlgorithm, Identity};
+use avatar_store::Store as _;
+use futures_util::StreamExt as _;
+
+use crate::cli::RenderAheadArgs;
+use crate::commands::small_runtime;
+use crate::error::CliError;
+use crate::renditions::{self, check_render_ahead};
+use crate::store::{AnyStore, Open};
+
+/// What one stored avatar gave.
+enum Outcome {
+    /// This many rendition files were made (0: all were kept already).
+    Made(usize),
+    /// Its picture could not be rendered (logged on stderr).
+    Failed,
+    /// Removed since it was listed.
+    Gone,
+}
+
+/// Renders, with a progress line on stderr at most once a second, then one line of totals on
+/// stdout.
+pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), CliError> {
+    if args.renditions.render_ahead.is_empty() {
+        return Err(CliError::MissingOption {
+            option: "--render-ahead PX,...",
+            why: "render-ahead makes the renditions at the sizes it is given",
+        });
+    }
+    let location = args.data.location();
+    check_render_ahead(&args.renditions, &location)?;
+    let runtime = small_runtime()?;
+    runtime.block_on(async {
+        let store = location.open(Open::Existing).await?;
+        let (_, Some(ahead)) = renditions::open(&args.renditions, &location)? else {
+            return Ok(());
+        };
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let mut outcomes = pin!(
+            store
+                .entries()
+                .map(|entry| render_one(&store, &ahead, entry))
+                .buffer_unordered(cpus)
+        );
+        let (mut avatars, mut made, mut failed) = (0usize, 0usize, 0usize);
+        let started = Instant::now();
+        let mut shown = Instant::now();
+        while let Some(outcome) = outcomes.next().await {
+            match outcome? {
+                Outcome::Made(files) => {
+                    avatars += 1;
+                    made += files;
+                }
+                Outcome::Failed => {
+                    avatars += 1;
+                    failed += 1;
+                }
+                Outcome::Gone => {}
+            }
+            if shown.elapsed() >= Duration::from_secs(1) {
+                eprintln!(
+                    "render-ahead: {avatars} avatar(s) so far, {made} rendition(s) made ({:.0} avatars a second)",
+                    count_per_second(avatars, started)
+                );
+                shown = Instant::now();
+            }
+        }
+        writeln!(
+            out,
+            "rendered ahead at {} px for {avatars} avatar(s) in {}: {made} rendition(s) made, {failed} picture(s) that could not be rendered",
+            args.renditions
+                .render_ahead
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            ahead.files().dir().display()
+        )?;
+        Ok(())
+    })
+}
+
+/// Reads `entry`'s picture and renders it ahead on a blocking thread.
+async fn render_one(
+    store: &AnyStore,
+    ahead: &RenderAhead,
+    entry: Result<avatar_store::StoredEntry, avatar_store::StoreError>,
+) -> Result<Outcome, CliError> {
+    let entry = entry?;
+    let identity = Identity::parse(&entry.identity)?;
+    let image = match store.get(&identity.hash(HashAlgorithm::Sha256)).await {
+        Ok(Some(image)) => image,
+        Ok(None) => return Ok(Outcome::Gone),
+        Err(err) if err.is_unavailable() => return Err(err.into()),
+        // One damaged or unreadable file: the server answers it as a miss, and so it is here.
+        Err(err) => {
+            eprintln!("warning: {identity}: not rendered ahead: {err}");
+            return Ok(Outcome::Failed);
+        }
+    };
+    let ahead = ahead.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        ahead.render(&image.bytes, image.content, &Limits::DEFAULT)
+    })
+    .await
+    .map_err(|err| CliError::Output(std::io::Error::other(err)))?;
+    Ok(match rendered {
+        Ok(files) => Outcome::Made(files),
+        Err(err) => {
+            eprintln!("warning: {identity}: not rendered ahead: {err}");
+            Outcome::Failed
+        }
+    })
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a count of avatars, shown rounded"
+)]
+fn count_per_second(count: usize, since: Instant) -> f64 {
+    count as f64 / since.elapsed().as_secs_f64().max(1e-9)
+}
