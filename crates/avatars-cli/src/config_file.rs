@@ -160,10 +160,12 @@ fn parse_serve(path: &Path, settings: &[OsString]) -> Result<(), CliError> {
 pub(crate) fn check(path: &Path, out: &mut impl std::io::Write) -> Result<(), CliError> {
     let settings = file_args(path)?;
     parse_serve(path, &settings)?;
+    // A list is one setting however many times its flag is given.
     let flags = settings
         .iter()
         .filter(|arg| arg.to_string_lossy().starts_with("--"))
-        .count();
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     writeln!(
         out,
         "{}: ok, {flags} setting(s) for avatars serve",

@@ -249,6 +249,25 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
         assert!(String::from_utf8_lossy(&checked.stdout).contains(": ok,"));
     }
 
+    // A list counts once: two addresses under `email` are one setting.
+    let counted = tempfile::tempdir().unwrap();
+    let listed = counted.path().join("listed.toml");
+    std::fs::write(
+        &listed,
+        "email = [\"a@example.com=a.png\", \"b@example.com=b.png\"]\nmax-size = 64\n",
+    )
+    .unwrap();
+    let checked = Command::new(AVATARS)
+        .args(["config", "check"])
+        .arg(&listed)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.ends_with(": ok, 2 setting(s) for avatars serve\n"),
+        "{said}"
+    );
+
     let dir = folder_with_george();
     std::fs::write(
         dir.path().join("serve.toml"),
