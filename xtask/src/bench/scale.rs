@@ -10,8 +10,8 @@
 //!    the workload (each request a path drawn at random from the file's million) for
 //!    [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`]: requests per second,
 //!    p50/p99, and for avatars the share answered without rendering (from memory or a
-//!    rendition file), renders per second (from `/metrics`) and resident memory. Target: at
-//!    least [`TARGET_RATIO`] of nginx;
+//!    rendition file), renders per second (from `/metrics`), resident memory and the CPU
+//!    seconds the server and wrk used. Target: at least [`TARGET_RATIO`] of nginx;
 //! 3. restarts: the server is stopped (saving `--render-cache-file`) and started again, then
 //!    driven in one-second slices until a slice's share answered without rendering is back to
 //!    [`WARM_FRACTION`] of the measured one: with the saved renditions, with the rendition
@@ -20,7 +20,10 @@
 //! 4. the server once more, over the rendition files the import made ahead (every size of
 //!    every avatar, as nginx has every rendition), driven the same way: what a site that
 //!    renders its pages' sizes when pictures are stored gets. Target: at least
-//!    [`TARGET_RATIO`] of nginx.
+//!    [`TARGET_RATIO`] of nginx;
+//! 5. the CPU budget ([`cpu_budget`]): what an answer and a render cost in CPU, how many first
+//!    renders the workload asks for at the goal's rate, and so what one render could cost
+//!    for rendering as asked to reach the goal on this machine.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -116,7 +119,8 @@ pub(super) fn measure(
         work,
         script: &script,
     };
-    let (avatars_run, steady, resident_mib) = drive.measured(MEASURE_SECONDS)?;
+    let lazy = drive.measured(MEASURE_SECONDS)?;
+    let (avatars_run, steady) = (&lazy.run, &lazy.counted);
 
     let restarts = Restart {
         drive,
@@ -124,6 +128,7 @@ pub(super) fn measure(
     };
     let (with_file, files_only, without_file) = restarts.three(&snapshot)?;
     let rendered_ahead = rendered_ahead(avatars, &data, &ahead, work, &script)?;
+    let workload = Workload::read(&corpus.join("workload-avatars.txt"))?;
 
     Ok(json!({
         "corpus": made,
@@ -139,9 +144,16 @@ pub(super) fn measure(
             "file_hits_per_second": steady.file_hits / f64::from(MEASURE_SECONDS),
             "renders_per_second": steady.renders / f64::from(MEASURE_SECONDS),
             "render_ms_mean": steady.render_ms(),
-            "resident_mib": resident_mib,
+            "resident_mib": lazy.resident_mib,
+            "cpu": lazy.cpu_json(MEASURE_SECONDS),
         },
         "ratio": avatars_run.requests_per_second / nginx_run.requests_per_second,
+        "cpu_budget": cpu_budget(&Budget {
+            goal_rate: TARGET_RATIO * nginx_run.requests_per_second,
+            workload: &workload,
+            lazy: &lazy,
+            ahead: &rendered_ahead,
+        }),
         "restart_with_saved_renditions": with_file,
         "restart_with_files_only": files_only,
         "restart_without": without_file,
@@ -224,7 +236,7 @@ fn rendered_ahead(
     eprintln!(
         "{TASK}: scale: avatars serve over the renditions made ahead, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
     );
-    let (run, measured, resident_mib) = Drive {
+    let measured = Drive {
         avatars,
         data,
         args: &args,
@@ -233,19 +245,21 @@ fn rendered_ahead(
         script,
     }
     .measured(MEASURE_SECONDS)?;
-    if measured.renders > 0.0 {
+    let counted = &measured.counted;
+    if counted.renders > 0.0 {
         eprintln!(
             "{TASK}: scale: warning: the server rendered {} renditions the import had made \
              ahead: their keys disagree (a format choice changed?)",
-            measured.renders
+            counted.renders
         );
     }
-    let mut report = run_json(&run);
-    report["hit_rate"] = json!(measured.hit_rate());
-    report["memory_hit_rate"] = json!(measured.memory_hit_rate());
-    report["file_hits_per_second"] = json!(measured.file_hits / f64::from(MEASURE_SECONDS));
-    report["renders"] = json!(measured.renders);
-    report["resident_mib"] = json!(resident_mib);
+    let mut report = run_json(&measured.run);
+    report["hit_rate"] = json!(counted.hit_rate());
+    report["memory_hit_rate"] = json!(counted.memory_hit_rate());
+    report["file_hits_per_second"] = json!(counted.file_hits / f64::from(MEASURE_SECONDS));
+    report["renders"] = json!(counted.renders);
+    report["resident_mib"] = json!(measured.resident_mib);
+    report["cpu"] = measured.cpu_json(MEASURE_SECONDS);
     Ok(report)
 }
 
@@ -267,18 +281,94 @@ impl Drive<'_> {
         Ok(started)
     }
 
-    /// Starts the server, drives it [`WARM_UP_SECONDS`] then `seconds` measured, and stops it:
-    /// the measured run, the counters' differences over it, and the resident MiB at its end.
-    fn measured(&self, seconds: u32) -> Result<(Run, Counters, f64), String> {
+    /// Starts the server, drives it [`WARM_UP_SECONDS`] then `seconds` measured, and stops it.
+    fn measured(&self, seconds: u32) -> Result<Measured, String> {
         let (mut server, url) = self.start()?;
-        wrk_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
+        let pid = server.0.id().to_string();
+        let warm_up = wrk_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
         let before = Counters::scrape(self.admin)?;
+        let (server_before, wrk_before) = (cpu_seconds(&pid)?.own, cpu_seconds("self")?.children);
         let run = wrk_script(self.work, &url, self.script, seconds)?;
+        let server_cpu_seconds = cpu_seconds(&pid)?.own - server_before;
+        // wrk's CPU is counted into this process's children's once it has been waited for.
+        let wrk_cpu_seconds = cpu_seconds("self")?.children - wrk_before;
         let counted = Counters::scrape(self.admin)?.since(&before);
         let resident_mib = rss_mib(server.0.id())?;
         terminate(&mut server)?;
-        Ok((run, counted, resident_mib))
+        Ok(Measured {
+            warm_up_rate: warm_up.requests_per_second,
+            run,
+            counted,
+            resident_mib,
+            server_cpu_seconds,
+            wrk_cpu_seconds,
+        })
     }
+}
+
+/// One measured run of a server.
+struct Measured {
+    /// Requests a second during the warm-up.
+    warm_up_rate: f64,
+    run: Run,
+    /// The counters' differences over the run.
+    counted: Counters,
+    /// The server's resident MiB at the run's end.
+    resident_mib: f64,
+    /// CPU seconds the server used during the run (all its threads, user and system).
+    server_cpu_seconds: f64,
+    /// CPU seconds wrk used during the run.
+    wrk_cpu_seconds: f64,
+}
+
+impl Measured {
+    /// The CPU figures, per answer (microseconds), for the report.
+    fn cpu_json(&self, seconds: u32) -> Value {
+        let answers = self.run.requests_per_second * f64::from(seconds);
+        json!({
+            "server_cpu_seconds": self.server_cpu_seconds,
+            "wrk_cpu_seconds": self.wrk_cpu_seconds,
+            "server_cpu_us_per_answer": self.server_cpu_seconds * 1e6 / answers,
+            "wrk_cpu_us_per_answer": self.wrk_cpu_seconds * 1e6 / answers,
+        })
+    }
+}
+
+/// CPU seconds from `/proc/PID/stat` (`pid` a number or `self`).
+struct CpuSeconds {
+    /// The process's own, all threads, user and system.
+    own: f64,
+    /// Its children's that it has waited for.
+    children: f64,
+}
+
+/// The process's CPU seconds so far.
+fn cpu_seconds(pid: &str) -> Result<CpuSeconds, String> {
+    /// Linux reports these times in `USER_HZ` ticks, 100 a second on every architecture's ABI.
+    const TICKS_PER_SECOND: f64 = 100.0;
+    let path = format!("/proc/{pid}/stat");
+    let stat = fs::read_to_string(&path).map_err(|err| format!("reading {path}: {err}"))?;
+    // The command name, in parentheses, may hold spaces: the fields counted are after it.
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| {
+            rest.split_whitespace()
+                .map(|field| field.parse().unwrap_or(f64::NAN))
+        })
+        .ok_or_else(|| format!("{path}: no command name"))?
+        .collect();
+    // utime, stime, cutime and cstime are fields 14 to 17 of stat(5), 11 to 14 after the name.
+    let field = |index: usize| {
+        fields
+            .get(index)
+            .copied()
+            .filter(|value| value.is_finite())
+            .ok_or_else(|| format!("{path}: field {} is not a number", index + 3))
+    };
+    Ok(CpuSeconds {
+        own: (field(11)? + field(12)?) / TICKS_PER_SECOND,
+        children: (field(13)? + field(14)?) / TICKS_PER_SECOND,
+    })
 }
 
 fn run_json(run: &Run) -> Value {
@@ -286,6 +376,107 @@ fn run_json(run: &Run) -> Value {
         "requests_per_second": run.requests_per_second,
         "p50_ms": run.p50_ms,
         "p99_ms": run.p99_ms,
+    })
+}
+
+/// How often each distinct request of a workload file occurs: which renditions a run asks
+/// for the first time, when each request is drawn at random from the file.
+struct Workload {
+    /// Each distinct request's share of the file.
+    shares: Vec<f64>,
+}
+
+impl Workload {
+    fn read(path: &Path) -> Result<Self, String> {
+        let text =
+            fs::read_to_string(path).map_err(|err| format!("reading {}: {err}", path.display()))?;
+        let mut counts = std::collections::HashMap::<&str, u32>::new();
+        for line in text.lines() {
+            *counts.entry(line).or_default() += 1;
+        }
+        Ok(Self::from_counts(counts.into_values()))
+    }
+
+    fn from_counts(counts: impl Iterator<Item = u32>) -> Self {
+        let counts: Vec<u32> = counts.collect();
+        let total: f64 = counts.iter().copied().map(f64::from).sum();
+        Self {
+            shares: counts
+                .into_iter()
+                .map(|count| f64::from(count) / total)
+                .collect(),
+        }
+    }
+
+    /// The requests asked for the first time in each measured second, on average, when
+    /// `warm_up_rate` requests a second are drawn through [`WARM_UP_SECONDS`] and then `rate`
+    /// through [`MEASURE_SECONDS`]: the renders of a server that started with nothing. A
+    /// request of share `p` is first drawn in the measured window with probability
+    /// `exp(-p n0) - exp(-p n1)`, `n0` and `n1` the draws made by the window's start and end.
+    fn first_asks_per_second(&self, warm_up_rate: f64, rate: f64) -> f64 {
+        let start = warm_up_rate * f64::from(WARM_UP_SECONDS);
+        let end = start + rate * f64::from(MEASURE_SECONDS);
+        let first: f64 = self
+            .shares
+            .iter()
+            .map(|share| (-share * start).exp() - (-share * end).exp())
+            .sum();
+        first / f64::from(MEASURE_SECONDS)
+    }
+}
+
+/// What the CPU budget is worked out from.
+struct Budget<'a> {
+    /// The requests a second that would meet the goal.
+    goal_rate: f64,
+    workload: &'a Workload,
+    /// The server rendering as asked.
+    lazy: &'a Measured,
+    /// The report of the server over the renditions made ahead (renders nothing).
+    ahead: &'a Value,
+}
+
+/// Why rendering as asked reaches the ratio it does, in CPU seconds: what an answer costs the
+/// server and wrk (over the renditions made ahead, where nothing is rendered), what a render
+/// costs (the rest of the server's CPU when rendering as asked, over its renders), how many
+/// renders the workload asks for each second at the goal's rate (they hardly grow with the
+/// rate: the first asks are set by the workload's distinct renditions), and so the CPU one
+/// render could take for the goal to fit on the machine's CPUs.
+fn cpu_budget(budget: &Budget<'_>) -> Value {
+    // The machine's CPUs, wrk's and the server's.
+    let cpus = std::thread::available_parallelism()
+        .ok()
+        .and_then(|cpus| u32::try_from(cpus.get()).ok())
+        .map_or(1.0, f64::from);
+    let measured = f64::from(MEASURE_SECONDS);
+    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
+    let answer_us = number(&budget.ahead["cpu"]["server_cpu_us_per_answer"]);
+    let wrk_us = number(&budget.ahead["cpu"]["wrk_cpu_us_per_answer"]);
+    let lazy = budget.lazy;
+    let answers = lazy.run.requests_per_second * measured;
+    let render_ms =
+        (lazy.server_cpu_seconds - answers * answer_us / 1e6) * 1e3 / lazy.counted.renders.max(1.0);
+    // As if the warm-up had gone at the goal's rate too: the fewest first asks left for the
+    // measured minute, so the budget is the most favourable to the goal.
+    let renders_at_goal = budget
+        .workload
+        .first_asks_per_second(budget.goal_rate, budget.goal_rate);
+    // CPU seconds a second left for renders once the goal's answers and wrk's requests are paid.
+    let room = cpus - budget.goal_rate * (answer_us + wrk_us) / 1e6;
+    let fits_ms = (room > 0.0).then(|| room * 1e3 / renders_at_goal);
+    json!({
+        "cpus": cpus,
+        "answer_cpu_us": answer_us,
+        "wrk_cpu_us": wrk_us,
+        "render_cpu_ms": render_ms,
+        "renders_per_second_predicted": budget
+            .workload
+            .first_asks_per_second(lazy.warm_up_rate, lazy.run.requests_per_second),
+        "goal_requests_per_second": budget.goal_rate,
+        "renders_per_second_at_goal": renders_at_goal,
+        "cpu_left_for_renders_at_goal": room,
+        "render_cpu_ms_that_fits": fits_ms,
+        "renders_cheaper_by": fits_ms.map(|fits| render_ms / fits),
     })
 }
 
@@ -627,6 +818,46 @@ pub(super) fn print(report: &Value) {
         number(&report["rendered_ahead"]["memory_hit_rate"]) * 100.0,
         number(&report["rendered_ahead"]["resident_mib"]),
     );
+    print_cpu_budget(report);
+}
+
+/// The CPU budget's sentence for the terminal, if the report has one (earlier reports do not).
+fn print_cpu_budget(report: &Value) {
+    let budget = &report["cpu_budget"];
+    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
+    if budget.is_null() {
+        return;
+    }
+    let verdict = match (
+        budget["render_cpu_ms_that_fits"].as_f64(),
+        budget["renders_cheaper_by"].as_f64(),
+    ) {
+        (Some(fits), Some(by)) if by > 1.0 => format!(
+            "{:.2} CPU a second for them, {fits:.2} ms a render: renders would have to be \
+             {by:.1}x cheaper",
+            number(&budget["cpu_left_for_renders_at_goal"]),
+        ),
+        (Some(fits), Some(_)) => format!(
+            "{:.2} CPU a second for them, {fits:.2} ms a render: room for the renders measured",
+            number(&budget["cpu_left_for_renders_at_goal"]),
+        ),
+        _ => "the answers and wrk alone would take every CPU".to_owned(),
+    };
+    println!(
+        "CPU budget: an answer costs the server {:.1} us and wrk {:.1} us (over the renditions \
+         made ahead), a render {:.2} ms (rendering as asked, the rest of the server's CPU); at \
+         the goal, {:.0} req/s, the workload asks for {:.0} first renders a second (at the \
+         measured rates, {:.0} predicted by the same model, {:.0} measured), and {} CPUs leave \
+         {verdict}",
+        number(&budget["answer_cpu_us"]),
+        number(&budget["wrk_cpu_us"]),
+        number(&budget["render_cpu_ms"]),
+        number(&budget["goal_requests_per_second"]),
+        number(&budget["renders_per_second_at_goal"]),
+        number(&budget["renders_per_second_predicted"]),
+        number(&report["avatars"]["renders_per_second"]),
+        budget["cpus"],
+    );
 }
 
 /// The picture: requests per second of nginx and avatars on the workload, and the hit rate of
@@ -808,6 +1039,29 @@ mod tests {
             targets(&json!({})).iter().all(|target| !target.met),
             "not run is not met"
         );
+    }
+
+    #[test]
+    fn first_asks_follow_the_draws() {
+        // One request only: drawn in the warm-up's first second, never first in the window.
+        let one = Workload::from_counts([5].into_iter());
+        assert!(one.first_asks_per_second(100.0, 100.0) < 1e-9);
+        // 1,000 equally likely requests, 100 draws a second: each is first drawn in the window
+        // with probability exp(-1) - exp(-7).
+        let even = Workload::from_counts(std::iter::repeat_n(1, 1000));
+        let expected = 1000.0 * ((-1.0f64).exp() - (-7.0f64).exp()) / f64::from(MEASURE_SECONDS);
+        assert!((even.first_asks_per_second(100.0, 100.0) - expected).abs() < 1e-9);
+        // A slower warm-up leaves more first asks for the window.
+        assert!(even.first_asks_per_second(50.0, 100.0) > expected);
+        // Never more than every request once over the window.
+        assert!(even.first_asks_per_second(1e9, 1e9) <= 1000.0 / f64::from(MEASURE_SECONDS));
+    }
+
+    #[test]
+    fn cpu_seconds_are_read_for_this_process() {
+        let cpu = cpu_seconds("self").expect("/proc/self/stat");
+        assert!(cpu.own >= 0.0 && cpu.children >= 0.0);
+        assert!(cpu_seconds("0").is_err());
     }
 
     #[test]
