@@ -1058,6 +1058,52 @@ mod tests {
     }
 
     #[test]
+    fn the_cpu_budget_leaves_the_goal_s_answers_paid_for() {
+        let lazy = Measured {
+            warm_up_rate: 10_000.0,
+            run: Run {
+                requests_per_second: 12_000.0,
+                p50_ms: 2.0,
+                p99_ms: 30.0,
+            },
+            counted: Counters {
+                renders: 70_000.0,
+                ..Counters::default()
+            },
+            resident_mib: 100.0,
+            server_cpu_seconds: 94.6,
+            wrk_cpu_seconds: 18.0,
+        };
+        let ahead =
+            json!({"cpu": {"server_cpu_us_per_answer": 37.4, "wrk_cpu_us_per_answer": 23.8}});
+        let workload = Workload::from_counts(std::iter::repeat_n(1, 100_000));
+        let budget = |goal_rate| {
+            cpu_budget(&Budget {
+                goal_rate,
+                workload: &workload,
+                lazy: &lazy,
+                ahead: &ahead,
+            })
+        };
+        let met = budget(18_678.0);
+        let number = |key: &str| met[key].as_f64().unwrap();
+        // The lazy server's CPU beyond 720,000 answers at 37.4 us, over its 70,000 renders.
+        assert!(
+            (number("render_cpu_ms") - (94.6 - 720_000.0 * 37.4e-6) * 1e3 / 70_000.0).abs() < 1e-9
+        );
+        let room = number("cpus") - 18_678.0 * (37.4 + 23.8) / 1e6;
+        assert!((number("cpu_left_for_renders_at_goal") - room).abs() < 1e-9);
+        let fits = room * 1e3 / number("renders_per_second_at_goal");
+        assert!((number("render_cpu_ms_that_fits") - fits).abs() < 1e-9);
+        assert!((number("renders_cheaper_by") - number("render_cpu_ms") / fits).abs() < 1e-9);
+        // A goal whose answers alone take every CPU leaves no render cost that fits.
+        let never = budget(1e9);
+        assert!(
+            never["render_cpu_ms_that_fits"].is_null() && never["renders_cheaper_by"].is_null()
+        );
+    }
+
+    #[test]
     fn cpu_seconds_are_read_for_this_process() {
         let cpu = cpu_seconds("self").expect("/proc/self/stat");
         assert!(cpu.own >= 0.0 && cpu.children >= 0.0);
