@@ -371,6 +371,11 @@ fn cpu_seconds(pid: &str) -> Result<CpuSeconds, String> {
     })
 }
 
+/// A report's number; NaN (printed as such) where it is missing.
+fn number(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(f64::NAN)
+}
+
 fn run_json(run: &Run) -> Value {
     json!({
         "requests_per_second": run.requests_per_second,
@@ -449,7 +454,6 @@ fn cpu_budget(budget: &Budget<'_>) -> Value {
         .and_then(|cpus| u32::try_from(cpus.get()).ok())
         .map_or(1.0, f64::from);
     let measured = f64::from(MEASURE_SECONDS);
-    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
     let answer_us = number(&budget.ahead["cpu"]["server_cpu_us_per_answer"]);
     let wrk_us = number(&budget.ahead["cpu"]["wrk_cpu_us_per_answer"]);
     let lazy = budget.lazy;
@@ -776,7 +780,6 @@ pub(super) fn targets(report: &Value) -> Vec<Target> {
 
 /// One paragraph for the terminal.
 pub(super) fn print(report: &Value) {
-    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
     let avatars = &report["avatars"];
     let nginx = &report["nginx"];
     println!(
@@ -824,7 +827,6 @@ pub(super) fn print(report: &Value) {
 /// The CPU budget's sentence for the terminal, if the report has one (earlier reports do not).
 fn print_cpu_budget(report: &Value) {
     let budget = &report["cpu_budget"];
-    let number = |value: &Value| value.as_f64().unwrap_or(f64::NAN);
     if budget.is_null() {
         return;
     }
