@@ -309,7 +309,9 @@ fn server_benches(
         report["proxy"] = measured.to_json();
     }
     if options.wants(Part::Scale) {
-        let measured = scale::measure(cargo, root, &avatars, work, options.scale_avatars)?;
+        let started = std::time::Instant::now();
+        let mut measured = scale::measure(cargo, root, &avatars, work, options.scale_avatars)?;
+        measured["part_seconds"] = json!(started.elapsed().as_secs_f64());
         scale::print(&measured);
         fs::write(
             work.join("scale.svg"),
