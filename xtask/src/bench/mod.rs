@@ -75,9 +75,11 @@ pub(crate) struct BenchArgs {
     /// Measures AVIF in the formats part too (builds the `avif` feature: rav1e takes minutes).
     #[arg(long)]
     avif: bool,
-    /// Measures nothing: draws the scale part's picture again (`scale.svg` beside FILE) and
-    /// prints its paragraph and targets from FILE, a `bench.json` of an earlier run, after a
-    /// change to how they are drawn.
+    /// Measures nothing: draws the scale part's picture again and prints its paragraph and
+    /// targets from FILE, the report of an earlier run, after a change to how they are drawn.
+    /// The picture goes where FILE's own is: `scale.svg` beside a run's `bench.json`,
+    /// `NAME.svg` beside any other `NAME.json` (so `docs/bench-scale-DATE.json` redraws
+    /// `docs/bench-scale-DATE.svg`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["only", "rounds", "seconds", "scale_avatars", "avif"])]
     replot_scale: Option<PathBuf>,
 }
@@ -335,13 +337,24 @@ fn replot_scale(saved: &Path) -> Result<bool, String> {
         return Err(format!("{} has no scale part", saved.display()));
     }
     scale::print(measured);
-    let svg = saved.with_file_name("scale.svg");
+    let svg = replotted_picture(saved);
     fs::write(&svg, scale::svg(measured, &scale_caption(&report)))
         .map_err(|err| format!("writing {}: {err}", svg.display()))?;
     eprintln!("{TASK}: drew {}", svg.display());
     let targets = scale::targets(measured);
     report::print_targets(&targets);
     Ok(targets.iter().all(|target| target.met))
+}
+
+/// Where `--replot-scale` draws the picture of the report at `saved`: where that report's own
+/// picture is. A run writes `bench.json` and `scale.svg` side by side; a report kept in
+/// `docs/` as `bench-scale-DATE.json` has its picture as `bench-scale-DATE.svg`.
+fn replotted_picture(saved: &Path) -> PathBuf {
+    if saved.file_name().is_some_and(|name| name == "bench.json") {
+        saved.with_file_name("scale.svg")
+    } else {
+        saved.with_extension("svg")
+    }
 }
 
 /// The scale picture's caption: when and on how many CPUs it was measured.
@@ -413,4 +426,25 @@ fn md5_of(avatars: &Path, identity: &str) -> Result<String, String> {
         .find_map(|line| line.strip_prefix("md5 "))
         .map(|hash| hash.trim().to_owned())
         .ok_or_else(|| "avatars hash printed no md5 line".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replot_draws_where_the_report_s_own_picture_is() {
+        assert_eq!(
+            replotted_picture(Path::new("target/bench/bench.json")),
+            Path::new("target/bench/scale.svg")
+        );
+        assert_eq!(
+            replotted_picture(Path::new("docs/bench-scale-2026-12-04.json")),
+            Path::new("docs/bench-scale-2026-12-04.svg")
+        );
+        assert_eq!(
+            replotted_picture(Path::new("saved")),
+            Path::new("saved.svg")
+        );
+    }
 }
