@@ -1,14 +1,17 @@
 //! The scale bench's corpus: COUNT distinct synthetic photos, deterministic, of varied sizes and
-//! formats within the upload limits; a Zipf workload over (avatar, size); and every rendition
-//! the workload asks for, pre-rendered as `avatars serve` renders it, for nginx to serve as
-//! static files (the static limit). `cargo xtask bench --only scale` runs it.
+//! formats within the upload limits, and a Zipf workload over (avatar, size), both as requests
+//! to `avatars serve` and as the same requests to static files (the static limit: nginx serving
+//! every rendition as a file). `cargo xtask bench --only scale` runs it, then fills those files
+//! with what `avatars serve` answers over the renditions its import made ahead.
 //!
 //! `cargo run --release -p avatar-image --example corpus -- DIR [COUNT]` writes into DIR:
-//! - `images/NNNNNN.EXT` and `manifest-0.json` to `manifest-3.json` (quarters, for four
+//! - `images/NNNNNN.EXT` and `manifest-0.json` to `manifest-7.json` (eighths, for eight
 //!   importers at once);
 //! - `workload-avatars.txt`: one request path per line, `/avatar/MD5?s=SIZE`;
-//! - `workload-static.txt`: the same requests as static files, `/r/MD5-SIZE.EXT`;
-//! - `static/r/MD5-SIZE.EXT`: each distinct rendition of the workload;
+//! - `workload-static.txt`: the same requests, line for line, as static files,
+//!   `/r/MD5-SIZE.EXT`;
+//! - `renditions.txt`: each distinct rendition the workload asks for, once, as both paths
+//!   separated by a space (`/avatar/MD5?s=SIZE /r/MD5-SIZE.EXT`);
 //!
 //! and prints a JSON report (counts, bytes, seconds).
 
@@ -18,7 +21,6 @@ use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use avatar_image::{Limits, prepare, render_square};
 use avatar_proto::{HashAlgorithm, Identity};
 use image::codecs::gif::GifEncoder;
 use image::codecs::jpeg::JpegEncoder;
@@ -30,9 +32,10 @@ const SIZES: [u32; 8] = [32, 40, 48, 64, 80, 96, 128, 256];
 const ZIPF_EXPONENT: f64 = 1.1;
 /// Requests in the workload (the bench's wrk threads draw from them at random).
 const REQUESTS: usize = 1_000_000;
-/// Manifests the avatars are split into, for as many importers at once (each mostly waits
-/// for its disk writes to be synced).
-const IMPORTERS: u64 = 4;
+/// Manifests the avatars are split into, for as many importers at once. Each waits for its
+/// store writes to be synced: four left the two CPUs idle 16 % to 20 % of an import (2 cores,
+/// 2026-12-04), eight 5 % to 8 %.
+const IMPORTERS: u64 = 8;
 
 /// xorshift64*: a deterministic stream of numbers, seeded per use.
 struct Numbers(u64);
@@ -181,31 +184,17 @@ fn workload(count: u64) -> Vec<u64> {
         .collect()
 }
 
-/// Writes avatar `n`'s file into `dir/images`, and the renditions at `sizes` into
-/// `dir/static/r` as the server makes them (the stored file is the upload's master when it is
-/// larger than 512 px); its MD5, the file's bytes, and how many renditions.
-fn make_avatar(dir: &Path, n: u64, sizes: &[u32]) -> (String, u64, u64) {
+/// Writes avatar `n`'s file into `dir/images`; its MD5 and the file's bytes.
+fn make_avatar(dir: &Path, n: u64) -> (String, u64) {
     let avatar = Avatar::of(n);
     let file = avatar.encode(n);
     let name = format!("images/{n:06}.{}", avatar.extension());
     fs::write(dir.join(&name), &file).expect("writing an image");
-    let bytes = file.len() as u64;
     let md5 = Identity::parse(&avatar.identity)
         .expect("a valid address")
         .hash(HashAlgorithm::Md5)
         .to_string();
-    if sizes.is_empty() {
-        return (md5, bytes, 0);
-    }
-    let limits = Limits::default();
-    let prepared = prepare(&file, &limits).expect("a valid upload");
-    let stored = prepared.master.map_or(file, |master| master.bytes.to_vec());
-    for &size in sizes {
-        let rendered = render_square(&stored, size, &limits).expect("renders");
-        let path = format!("static/r/{md5}-{size}.{}", rendered.format.extension());
-        fs::write(dir.join(path), &rendered.bytes).expect("writing");
-    }
-    (md5, bytes, sizes.len() as u64)
+    (md5, file.len() as u64)
 }
 
 /// `manifest-0.json` to `manifest-{IMPORTERS - 1}.json`: every avatar, in turn.
@@ -246,54 +235,43 @@ fn main() {
         .next()
         .map_or(100_000, |count| count.parse().expect("COUNT is a number"));
     fs::create_dir_all(dir.join("images")).expect("DIR can be written");
-    fs::create_dir_all(dir.join("static/r")).expect("DIR can be written");
 
     let started = Instant::now();
     let requests = workload(count);
-    let mut wanted = vec![Vec::new(); usize::try_from(count).expect("fits")];
-    for &pair in &requests {
-        let sizes = &mut wanted[usize::try_from(pair / 8).expect("fits")];
-        let size = SIZES[usize::try_from(pair % 8).expect("below 8")];
-        if !sizes.contains(&size) {
-            sizes.push(size);
-        }
-    }
+    let mut distinct_pairs = requests.clone();
+    distinct_pairs.sort_unstable();
+    distinct_pairs.dedup();
     let workload_seconds = started.elapsed().as_secs_f64();
 
-    // Each avatar: its file, and the renditions the workload wants, as the server makes them
-    // (the stored file is the upload's master when it is larger than 512 px).
     let started = Instant::now();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let md5s: Vec<String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|worker| {
-                let (dir, wanted) = (&dir, &wanted);
+                let dir = &dir;
                 scope.spawn(move || {
                     let mut md5s = Vec::new();
-                    let (mut bytes, mut renditions) = (0u64, 0u64);
+                    let mut bytes = 0u64;
                     for n in (worker as u64..count).step_by(threads) {
-                        let (md5, file_bytes, made) =
-                            make_avatar(dir, n, &wanted[usize::try_from(n).expect("fits")]);
+                        let (md5, file_bytes) = make_avatar(dir, n);
                         bytes += file_bytes;
-                        renditions += made;
                         md5s.push((n, md5));
                     }
-                    (md5s, bytes, renditions)
+                    (md5s, bytes)
                 })
             })
             .collect();
         let mut all = vec![String::new(); usize::try_from(count).expect("fits")];
-        let (mut bytes, mut renditions) = (0, 0);
+        let mut bytes = 0;
         for worker in workers {
-            let (md5s, worker_bytes, worker_renditions) = worker.join().expect("a worker");
+            let (md5s, worker_bytes) = worker.join().expect("a worker");
             bytes += worker_bytes;
-            renditions += worker_renditions;
             for (n, md5) in md5s {
                 all[usize::try_from(n).expect("fits")] = md5;
             }
         }
         eprintln!(
-            "corpus: {count} images ({} MiB) and {renditions} renditions in {:.0} s",
+            "corpus: {count} images ({} MiB) in {:.0} s",
             bytes >> 20,
             started.elapsed().as_secs_f64()
         );
@@ -310,22 +288,33 @@ fn main() {
             .iter()
             .map(|&pair| format!("/avatar/{}?s={}", md5_of(pair), size_of(pair))),
     );
+    let static_path = |pair: u64| {
+        format!(
+            "/r/{}-{}.{}",
+            md5_of(pair),
+            size_of(pair),
+            Avatar::of(pair / 8).extension()
+        )
+    };
     write_lines(
         &dir.join("workload-static.txt"),
-        requests.iter().map(|&pair| {
+        requests.iter().map(|&pair| static_path(pair)),
+    );
+    write_lines(
+        &dir.join("renditions.txt"),
+        distinct_pairs.iter().map(|&pair| {
             format!(
-                "/r/{}-{}.{}",
+                "/avatar/{}?s={} {}",
                 md5_of(pair),
                 size_of(pair),
-                Avatar::of(pair / 8).extension()
+                static_path(pair)
             )
         }),
     );
-    let distinct: usize = wanted.iter().map(Vec::len).sum();
     let report = serde_json::json!({
         "avatars": count,
         "requests": REQUESTS,
-        "distinct_pairs": distinct,
+        "distinct_pairs": distinct_pairs.len(),
         "zipf_exponent": ZIPF_EXPONENT,
         "sizes": SIZES,
         "workload_seconds": workload_seconds,

@@ -1,10 +1,13 @@
 //! The scale part: a forge's long tail. `avatar-image`'s `corpus` example (release) makes
-//! 100,000 (`--scale-avatars`) distinct synthetic photos of varied sizes and formats, a Zipf workload (exponent 1.1)
-//! of 1,000,000 requests over (avatar, size) with sizes 32 to 256 px, and every rendition that
-//! workload asks for, pre-rendered as files. Then:
-//! 1. the photos are imported by four `avatars import --manifest` at once (the import rate),
+//! 100,000 (`--scale-avatars`) distinct synthetic photos of varied sizes and formats and a Zipf
+//! workload (exponent 1.1) of 1,000,000 requests over (avatar, size) with sizes 32 to 256 px.
+//! Then:
+//! 1. the photos are imported by one `avatars import --manifest` per manifest (eight) at once
+//!    (the import rate),
 //!    with `--render-ahead` the workload's eight sizes (in the stored format, which is what
-//!    wrk's requests get) into their own rendition files' folder;
+//!    wrk's requests get) into their own rendition files' folder; every rendition the
+//!    workload asks for is then written as a file for nginx, as `avatars serve` answers it
+//!    over those ([`static_files`]: the server's very bytes, and none rendered again);
 //! 2. nginx serves the pre-rendered files (the static limit) and a fresh `avatars serve` the
 //!    store, rendering as asked (its own, empty, rendition files), each driven by wrk with
 //!    the workload (each request a path drawn at random from the file's million) for
@@ -31,6 +34,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -71,7 +75,7 @@ pub(super) fn measure(
     let corpus = work.join("scale");
     let _ = fs::remove_dir_all(&corpus);
     eprintln!(
-        "{TASK}: scale: making {count} photos, the workload and its renditions (release build of corpus; minutes) ..."
+        "{TASK}: scale: making {count} photos and the workload (release build of corpus; minutes) ..."
     );
     let made = super::run_example_report(
         cargo,
@@ -85,19 +89,9 @@ pub(super) fn measure(
     let ahead = Ahead::of(&corpus, &made)?;
     let imported = import(avatars, &data, &corpus, &ahead, count)?;
     let avatar_count = f64::from(count);
+    let static_seconds = static_files(avatars, &data, &ahead, &corpus)?;
 
-    let nginx_addr = free_loopback_addr()?;
-    let nginx = start_nginx(work, &corpus.join("static"), &nginx_addr)?;
-    let static_script = lua_script(
-        work,
-        "scale-static.lua",
-        &corpus.join("workload-static.txt"),
-    )?;
-    let nginx_url = format!("http://{nginx_addr}");
-    eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ...");
-    wrk_script(work, &nginx_url, &static_script, WARM_UP_SECONDS)?;
-    let nginx_run = wrk_script(work, &nginx_url, &static_script, MEASURE_SECONDS)?;
-    drop(nginx);
+    let nginx_run = nginx_measured(work, &corpus)?;
 
     let snapshot = corpus.join("renditions.cache");
     let admin = free_loopback_addr()?;
@@ -138,6 +132,7 @@ pub(super) fn measure(
     Ok(json!({
         "corpus": made,
         "import_seconds": imported.seconds,
+        "static_files_seconds": static_seconds,
         "imports_per_second": avatar_count / imported.seconds,
         "nginx": run_json(&nginx_run),
         "avatars": {
@@ -204,6 +199,102 @@ impl Ahead {
             AHEAD_BUDGET.to_string(),
         ]
     }
+
+    /// `avatars serve`'s arguments over these rendition files, with its admin listener (and so
+    /// its `/metrics`) on `admin`.
+    fn serve_args(&self, admin: &str) -> Vec<String> {
+        let mut args = vec!["--admin-addr".to_owned(), admin.to_owned()];
+        args.extend(self.files_args());
+        args
+    }
+}
+
+/// nginx's files: every distinct rendition the workload asks for (the corpus's
+/// `renditions.txt`), as `avatars serve` answers it over the renditions the import made ahead
+/// (so nginx serves the server's very bytes), written where the static workload asks for it
+/// (`static/r/MD5-SIZE.EXT`). The server must render none: the import made every size of every
+/// avatar. The seconds it took.
+fn static_files(avatars: &Path, data: &Path, ahead: &Ahead, corpus: &Path) -> Result<f64, String> {
+    let started = Instant::now();
+    let list = corpus.join("renditions.txt");
+    let renditions =
+        fs::read_to_string(&list).map_err(|err| format!("reading {}: {err}", list.display()))?;
+    let pairs = renditions
+        .lines()
+        .map(|line| {
+            line.split_once(' ')
+                .ok_or_else(|| format!("{}: not two paths: {line:?}", list.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let root = corpus.join("static");
+    fs::create_dir_all(root.join("r"))
+        .map_err(|err| format!("creating {}: {err}", root.display()))?;
+    eprintln!(
+        "{TASK}: scale: nginx's files, the workload's {} renditions as avatars serve answers them over the renditions made ahead ...",
+        pairs.len()
+    );
+    let admin = free_loopback_addr()?;
+    let args = ahead.serve_args(&admin);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (server, url) = start_server_with(avatars, data, TASK, &args, None)?;
+    wait_for_admin(&admin)?;
+    let addr = url.trim_start_matches("http://");
+    let next = AtomicUsize::new(0);
+    let fetch = || -> Result<(), String> {
+        let mut connection = client::Connection::open(addr)?;
+        while let Some(&(asked, file)) = pairs.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let response = connection.get(asked, None)?;
+            if response.status != 200 {
+                return Err(format!(
+                    "{url}{asked}: {} where 200 was expected",
+                    response.status
+                ));
+            }
+            let path = root.join(file.trim_start_matches('/'));
+            fs::write(&path, &response.body)
+                .map_err(|err| format!("writing {}: {err}", path.display()))?;
+        }
+        Ok(())
+    };
+    // Two connections: the server answers one while this writes the other's file.
+    std::thread::scope(|scope| {
+        let other = scope.spawn(fetch);
+        let this = fetch();
+        other
+            .join()
+            .map_err(|_| "a fetching thread panicked".to_owned())??;
+        this
+    })?;
+    let renders = Counters::scrape(&admin)?.renders;
+    drop(server);
+    if renders > 0.0 {
+        return Err(format!(
+            "the server rendered {renders} of the workload's renditions, which the import should \
+             have made ahead (do the import's and the server's keys disagree?)"
+        ));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{TASK}: scale: wrote nginx's {} files in {seconds:.0} s",
+        pairs.len()
+    );
+    Ok(seconds)
+}
+
+/// nginx over the corpus's static files, driven by the static workload for
+/// [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`].
+fn nginx_measured(work: &Path, corpus: &Path) -> Result<Run, String> {
+    let addr = free_loopback_addr()?;
+    let _nginx = start_nginx(work, &corpus.join("static"), &addr)?;
+    let script = lua_script(
+        work,
+        "scale-static.lua",
+        &corpus.join("workload-static.txt"),
+    )?;
+    let url = format!("http://{addr}");
+    eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ...");
+    wrk_script(work, &url, &script, WARM_UP_SECONDS)?;
+    wrk_script(work, &url, &script, MEASURE_SECONDS)
 }
 
 /// The files under `dir` (its folders' files) and the bytes they take in 4 KiB blocks.
@@ -235,9 +326,8 @@ fn rendered_ahead(
     script: &Path,
 ) -> Result<Value, String> {
     let admin = free_loopback_addr()?;
-    let files = ahead.files_args();
-    let mut args = vec!["--admin-addr", admin.as_str()];
-    args.extend(files.iter().map(String::as_str));
+    let args = ahead.serve_args(&admin);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eprintln!(
         "{TASK}: scale: avatars serve over the renditions made ahead, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
     );
@@ -512,18 +602,26 @@ fn import(
     ahead: &Ahead,
     count: u32,
 ) -> Result<Imported, String> {
+    let manifests: Vec<_> = (0..u32::MAX)
+        .map(|part| corpus.join(format!("manifest-{part}.json")))
+        .take_while(|manifest| manifest.exists())
+        .collect();
+    let (first, others) = manifests
+        .split_first()
+        .ok_or_else(|| format!("no manifest-0.json in {}", corpus.display()))?;
     eprintln!(
-        "{TASK}: scale: importing with four avatars import --manifest --render-ahead {} at once ...",
+        "{TASK}: scale: importing with {} avatars import --manifest --render-ahead {} at once ...",
+        manifests.len(),
         ahead.sizes
     );
     let started = Instant::now();
-    let spawn = |part: u32| {
+    let spawn = |manifest: &Path| {
         Command::new(avatars)
             .arg("import")
             .arg("--data-dir")
             .arg(data)
             .arg("--manifest")
-            .arg(corpus.join(format!("manifest-{part}.json")))
+            .arg(manifest)
             .args(["--render-ahead", &ahead.sizes, "--formats", "none"])
             .args(ahead.files_args())
             .stdout(Stdio::null())
@@ -532,17 +630,15 @@ fn import(
             .map(Running)
             .map_err(|err| format!("cannot run avatars import: {err}"))
     };
-    let mut importers = vec![spawn(0)?];
+    let mut importers = vec![spawn(first)?];
     while !data.join("VERSION").exists() {
         if started.elapsed() > Duration::from_secs(60) {
             return Err("the first import made no store within 60 s".to_owned());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut part = 1;
-    while corpus.join(format!("manifest-{part}.json")).exists() {
-        importers.push(spawn(part)?);
-        part += 1;
+    for manifest in others {
+        importers.push(spawn(manifest)?);
     }
     for importer in &mut importers {
         if !wait_bounded(&mut importer.0, "avatars import", Duration::from_secs(1200))? {
