@@ -104,6 +104,21 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM, waits for the server to end, and returns its log (started with `log`).
+    ///
+    /// # Panics
+    /// If it did not exit with success (killed by the signal, or an error at shutdown: the
+    /// message has the status and the log), or as [`Server::stop`] and [`Server::log`].
+    pub fn stop_gracefully(&mut self) -> String {
+        let status = self.stop("TERM");
+        let log = self.log();
+        assert!(
+            status.success(),
+            "the server ended with {status} after SIGTERM; its log:\n{log}"
+        );
+        log
+    }
+
     /// What the server wrote on stderr (started with `log`), read to the end: stop it first.
     ///
     /// # Panics

@@ -14,24 +14,33 @@ pub(crate) mod xmpp;
 use std::io;
 
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the long-running commands stop gracefully.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+///
+/// On Unix the handlers are installed when this is called, not when the future is first
+/// awaited: call it before saying the server listens, so a signal sent as soon as it does (a
+/// supervisor stopping a service it has just started) stops it gracefully instead of killing
+/// it by the signal's default action, its renditions unsaved. Call it inside the runtime.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        let received = async |installed: std::io::Result<Signal>| match installed {
             Ok(mut signal) => {
                 signal.recv().await;
             }
             Err(_) => std::future::pending().await,
+        };
+        async move {
+            tokio::select! {
+                () = received(interrupt) => {},
+                () = received(terminate) => {},
+            }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

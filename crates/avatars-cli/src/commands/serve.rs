@@ -59,12 +59,10 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         .enable_all()
         .max_blocking_threads(cpus + 2)
         .build()?;
-    // Uploads (--import, the management API) are stored no smaller than the largest size served.
-    let upload_limits = Limits {
-        master_side: Limits::DEFAULT.master_side.max(args.max_size),
-        ..Limits::DEFAULT
-    };
+    let upload_limits = upload_limits(args);
     runtime.block_on(async {
+        // Before anything says the server listens: see `shutdown_signal`.
+        let shutdown = crate::commands::shutdown_signal();
         let location = args.data.location();
         check_render_ahead(&args.renditions, &location)?;
         let store = location.open(Open::Create).await?;
@@ -133,6 +131,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
 
         crate::server::run_until_shutdown(
             listeners,
+            shutdown,
             Duration::from_secs(args.shutdown_timeout_secs),
         )
         .await;
@@ -142,6 +141,15 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// The limits of uploads (`--email`, the management API): the defaults, with a master no
+/// smaller than the largest size served.
+fn upload_limits(args: &ServeArgs) -> Limits {
+    Limits {
+        master_side: Limits::DEFAULT.master_side.max(args.max_size),
+        ..Limits::DEFAULT
+    }
 }
 
 /// Fills the render cache from `file` (`--render-cache-file`), saying how many renditions it

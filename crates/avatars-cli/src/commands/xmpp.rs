@@ -43,6 +43,8 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Before anything says the component connects: see `shutdown_signal`.
+        let shutdown = shutdown_signal();
         let location = args.data.location();
         // A file is read before the store is opened (or created), so a damaged one changes
         // nothing.
@@ -86,7 +88,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             args.domain, args.server
         )?;
         out.flush()?;
-        run(config, service, shutdown_signal()).await;
+        run(config, service, shutdown).await;
         eprintln!("shut down");
         Ok(())
     })

@@ -23,12 +23,16 @@ use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulShutdown;
 
-use crate::commands::shutdown_signal;
 use listen::{Listener, accept_loop};
 
-/// Serves every listener until Ctrl-C or SIGTERM; then closes them (no new connections), lets
-/// the requests in flight finish for at most `bound`, and returns.
-pub(crate) async fn run_until_shutdown(listeners: Vec<Listener>, bound: Duration) {
+/// Serves every listener until `shutdown` resolves (`commands::shutdown_signal`: Ctrl-C or
+/// SIGTERM); then closes them (no new connections), lets the requests in flight finish for at
+/// most `bound`, and returns.
+pub(crate) async fn run_until_shutdown(
+    listeners: Vec<Listener>,
+    shutdown: impl Future<Output = ()>,
+    bound: Duration,
+) {
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let loops: Vec<_> = listeners
@@ -41,7 +45,7 @@ pub(crate) async fn run_until_shutdown(listeners: Vec<Listener>, bound: Duration
             ))
         })
         .collect();
-    shutdown_signal().await;
+    shutdown.await;
     let _ = stop.send(true);
     for accept in loops {
         let _ = accept.await;

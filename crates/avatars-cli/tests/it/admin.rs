@@ -174,8 +174,7 @@ fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
     let paths = sizes.map(|size| format!("/avatar/{ALICE_MD5}?s={size}"));
     let mut first = start(dir.path(), &args);
     let served: Vec<_> = paths.iter().map(|path| first.get(path).body).collect();
-    assert!(first.stop("TERM").success());
-    let log = first.log();
+    let log = first.stop_gracefully();
     assert!(
         log.contains("render cache: 3 rendition(s) saved to renditions.cache"),
         "{log}"
@@ -183,11 +182,10 @@ fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
 
     let mut second = start(dir.path(), &args);
     served_again_without_rendering(&second, &paths, &served);
-    assert!(second.stop("TERM").success());
+    let log = second.stop_gracefully();
     assert!(
-        second
-            .log()
-            .contains("render cache: 3 rendition(s) from renditions.cache")
+        log.contains("render cache: 3 rendition(s) from renditions.cache"),
+        "{log}"
     );
 
     std::fs::write(
@@ -197,8 +195,7 @@ fn a_restarted_server_keeps_its_renditions_with_a_render_cache_file() {
     .unwrap();
     let mut third = start(dir.path(), &args);
     assert_eq!(third.get(&paths[1]).status, 200, "served, rendered anew");
-    assert!(third.stop("TERM").success());
-    let log = third.log();
+    let log = third.stop_gracefully();
     assert!(
         log.contains("warning: render cache renditions.cache not used"),
         "{log}"
@@ -231,7 +228,7 @@ fn renditions_saved_while_serving_survive_a_crash() {
 
     let mut second = start(dir.path(), &args);
     served_again_without_rendering(&second, &paths, &served);
-    assert!(second.stop("TERM").success());
+    second.stop_gracefully();
 }
 
 /// A restarted server reads what it rendered back from its rendition files (by default in
@@ -249,7 +246,7 @@ fn a_restarted_server_reads_its_renditions_back_from_their_files() {
             .unwrap()
     };
     assert_eq!(count(&metrics(&first), "avatars_rendition_files", &[]), 3);
-    assert!(first.stop("TERM").success());
+    first.stop_gracefully();
     let files = dir.path().join("avatars-data/renditions");
     assert_eq!(kept(&files), 3, "{}", files.display());
 
@@ -259,12 +256,12 @@ fn a_restarted_server_reads_its_renditions_back_from_their_files() {
     let after = metrics(&second);
     assert_eq!(count(&after, "avatars_renders_total", &[]), 0, "{after}");
     assert_eq!(count(&after, "avatars_rendition_file_hits_total", &[]), 3);
-    assert!(second.stop("TERM").success());
+    second.stop_gracefully();
 
     let mut third = start(dir.path(), &[args[0], args[1], "--render-files-bytes", "0"]);
     assert_eq!(third.get(&paths[0]).body, served[0]);
     assert_eq!(count(&metrics(&third), "avatars_renders_total", &[]), 1);
-    assert!(third.stop("TERM").success());
+    third.stop_gracefully();
     assert_eq!(kept(&files), 0, "a budget of 0 keeps no file");
 }
 
@@ -634,8 +631,7 @@ fn the_management_api_stores_lists_and_removes() {
     assert!(error_of(&again).contains("nothing is stored"));
 
     // Every request is in the access log, and the token never is.
-    server.stop("TERM");
-    let log = server.log();
+    let log = server.stop_gracefully();
     assert!(
         log.contains("\"path\":\"/v1/avatars/alice@example.org\""),
         "{log}"

@@ -315,8 +315,7 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
     let (mut after, presented) = connect(&ca, &https).await;
     assert_eq!(presented, second, "the old pair is kept");
     assert_eq!(status_of(&mut after).await, 200);
-    server.stop("TERM");
-    let log = server.log();
+    let log = server.stop_gracefully();
     assert!(
         log.contains("reloaded the TLS certificate from cert.pem"),
         "{log}"
