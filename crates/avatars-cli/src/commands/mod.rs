@@ -16,9 +16,10 @@ use std::io;
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the long-running commands stop gracefully.
 ///
 /// On Unix the handlers are installed when this is called, not when the future is first
-/// awaited: call it before saying the server listens, so a signal sent as soon as it does (a
-/// supervisor stopping a service it has just started) stops it gracefully instead of killing
-/// it by the signal's default action, its renditions unsaved. Call it inside the runtime.
+/// awaited: call it just before saying the server listens, so a signal sent as soon as it does
+/// (a supervisor stopping a service it has just started) stops it gracefully instead of
+/// killing it by the signal's default action, its renditions unsaved; not earlier, or Ctrl-C
+/// during a long start would wait for the start to end. Call it inside the runtime.
 pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {

@@ -61,8 +61,6 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         .build()?;
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
-        // Before anything says the server listens: see `shutdown_signal`.
-        let shutdown = crate::commands::shutdown_signal();
         let location = args.data.location();
         check_render_ahead(&args.renditions, &location)?;
         let store = location.open(Open::Create).await?;
@@ -89,6 +87,9 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let example = Identity::parse("george@example.com")?.hash(HashAlgorithm::Md5);
         let app = public_app(args, service.clone(), proxy.clone(), stored, example.to_string());
 
+        // Installed just before the server says it listens (see `shutdown_signal`); until
+        // then, Ctrl-C stops a long start (imports, counting the store) at once.
+        let shutdown = crate::commands::shutdown_signal();
         let mut listeners = Vec::new();
         let plain = bind(args.addr).await?;
         let addr = plain.local_addr()?;

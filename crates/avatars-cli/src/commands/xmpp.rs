@@ -43,8 +43,6 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        // Before anything says the component connects: see `shutdown_signal`.
-        let shutdown = shutdown_signal();
         let location = args.data.location();
         // A file is read before the store is opened (or created), so a damaged one changes
         // nothing.
@@ -82,6 +80,8 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
                 .anti_harvesting(args.anti_harvesting)
                 .subscriptions(subscriptions),
         );
+        // Installed before the component says it connects: see `shutdown_signal`.
+        let shutdown = shutdown_signal();
         writeln!(
             out,
             "component {} connecting to {}",
