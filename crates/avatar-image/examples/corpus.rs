@@ -282,12 +282,7 @@ fn main() {
     write_manifests(&dir, count);
     let md5_of = |pair: u64| &md5s[usize::try_from(pair / 8).expect("fits")];
     let size_of = |pair: u64| SIZES[usize::try_from(pair % 8).expect("below 8")];
-    write_lines(
-        &dir.join("workload-avatars.txt"),
-        requests
-            .iter()
-            .map(|&pair| format!("/avatar/{}?s={}", md5_of(pair), size_of(pair))),
-    );
+    let avatar_path = |pair: u64| format!("/avatar/{}?s={}", md5_of(pair), size_of(pair));
     let static_path = |pair: u64| {
         format!(
             "/r/{}-{}.{}",
@@ -297,19 +292,18 @@ fn main() {
         )
     };
     write_lines(
+        &dir.join("workload-avatars.txt"),
+        requests.iter().map(|&pair| avatar_path(pair)),
+    );
+    write_lines(
         &dir.join("workload-static.txt"),
         requests.iter().map(|&pair| static_path(pair)),
     );
     write_lines(
         &dir.join("renditions.txt"),
-        distinct_pairs.iter().map(|&pair| {
-            format!(
-                "/avatar/{}?s={} {}",
-                md5_of(pair),
-                size_of(pair),
-                static_path(pair)
-            )
-        }),
+        distinct_pairs
+            .iter()
+            .map(|&pair| format!("{} {}", avatar_path(pair), static_path(pair))),
     );
     let report = serde_json::json!({
         "avatars": count,
