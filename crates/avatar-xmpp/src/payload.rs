@@ -10,6 +10,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use minidom::Element;
 
+use crate::iq::xml_name;
+
 pub use xmpp_parsers::avatar::{Data as PepData, Info as PepInfo, Metadata as PepMetadata};
 pub use xmpp_parsers::vcard::{Binval, Photo as VCardPhoto, Type as VCardType, VCard};
 pub use xmpp_parsers::vcard_update::{Photo as UpdatePhoto, VCardUpdate};
@@ -136,7 +138,7 @@ impl From<AvatarQuery> for Element {
         if let Some(data) = query.data {
             element = element.append(
                 Element::builder("data", query.namespace)
-                    .attr(mimetype_attribute(), data.mimetype)
+                    .attr(xml_name("mimetype"), data.mimetype)
                     .append(STANDARD.encode(&data.bytes)),
             );
         }
@@ -194,11 +196,6 @@ fn expect(
             namespace: element.ns(),
         })
     }
-}
-
-/// The `mimetype` attribute name (XEP-0008 spells it so).
-fn mimetype_attribute() -> minidom::rxml::NcName {
-    minidom::rxml::NcName::try_from("mimetype").expect("\"mimetype\" is a valid XML name")
 }
 
 #[cfg(test)]
