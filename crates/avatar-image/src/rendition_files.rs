@@ -11,7 +11,8 @@
 //! never stale: a replaced avatar, or a new renderer, simply asks for other names. Each file is
 //! the encoded image followed by the first [`CHECK_BYTES`] of its SHA-256, checked on every
 //! read: a file torn by a crash (they are not synced, being copies) is dropped, never served.
-//! Files are written to a temporary name and renamed, so a reader never sees half of one.
+//! Files are written to a temporary name beside them and renamed, so a reader never sees half
+//! of one.
 //!
 //! The budget counts the bytes the files take on disk (whole 4 KiB blocks); past it, files
 //! are deleted in the order `quick_cache` evicts (recency and frequency, as the memory cache).
@@ -26,6 +27,7 @@
 //! [`RenderCache`]: crate::RenderCache
 //! [`RENDERER_VERSION`]: crate::cache::RENDERER_VERSION
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -298,7 +300,13 @@ impl RenditionFiles {
             return Ok(());
         }
         let path = self.path(&fingerprint);
-        let temporary = self.dir.join(format!(
+        // Beside the file, not in the top folder: a rename within one folder, and the writers
+        // spread over 256 folders. With every temporary name in the top folder, the threads
+        // writing a server's renditions queued on that one folder's lock and on cross-folder
+        // renames, and on some runs spent more CPU in the kernel than in rendering (the scale
+        // bench's workload: 6,200 requests a second and system time 48 % of the CPUs, against
+        // 11,000 and 21 % with this, in back-to-back runs on 2026-12-05).
+        let temporary = path.with_file_name(format!(
             ".tmp-{}-{}",
             std::process::id(),
             self.writes.fetch_add(1, Ordering::Relaxed)
@@ -379,9 +387,11 @@ fn insert(dir: &Path, index: &Index, fingerprint: Fingerprint, length: u64) {
 
 fn write_checked(path: &Path, image: &[u8]) -> io::Result<()> {
     let digest = Sha256::digest(image);
-    let mut file = fs::File::create(path)?;
-    file.write_all(image)?;
-    file.write_all(&digest[..CHECK_BYTES])
+    // One write, not two: copying a few kilobytes costs less than a second system call.
+    let mut contents = Vec::with_capacity(image.len() + CHECK_BYTES);
+    contents.extend_from_slice(image);
+    contents.extend_from_slice(&digest[..CHECK_BYTES]);
+    fs::File::create(path)?.write_all(&contents)
 }
 
 /// The whole file at `path` if the page cache holds all of it.
@@ -432,23 +442,29 @@ fn index_existing(dir: &Path, index: &Index, budget: u64) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let stale = |path: &Path| {
-        fs::metadata(path)
-            .and_then(|meta| meta.modified())
-            .ok()
-            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
-            .is_some_and(|age| age > STALE_TEMPORARY)
+    // A crashed writer's, or another server's being written now: only an old one is removed.
+    let clear_if_temporary = |path: &Path, name: &OsStr| {
+        let temporary = name.as_encoded_bytes().starts_with(b".tmp-");
+        let stale = || {
+            fs::metadata(path)
+                .and_then(|meta| meta.modified())
+                .ok()
+                .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+                .is_some_and(|age| age > STALE_TEMPORARY)
+        };
+        if temporary && stale() {
+            let _ = fs::remove_file(path);
+        }
+        temporary
     };
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(".tmp-") {
-            if stale(&path) {
-                let _ = fs::remove_file(&path);
-            }
+        // In the top folder: left by servers from before temporary names moved beside the files.
+        if clear_if_temporary(&path, &name) {
             continue;
         }
+        let name = name.to_string_lossy();
         if name.len() != 2 || !path.is_dir() {
             continue;
         }
@@ -456,8 +472,9 @@ fn index_existing(dir: &Path, index: &Index, budget: u64) {
             continue;
         };
         for file in files.flatten() {
-            let Some(fingerprint) = hex::decode_exact::<16>(file.file_name().as_encoded_bytes())
-            else {
+            let file_name = file.file_name();
+            let Some(fingerprint) = hex::decode_exact::<16>(file_name.as_encoded_bytes()) else {
+                clear_if_temporary(&file.path(), &file_name);
                 continue;
             };
             if budget == 0 {

@@ -25,7 +25,7 @@ fn jpeg(seed: u32, side: u32) -> Rendered {
     render_square(&photo, side, &avatar_image::Limits::default()).unwrap()
 }
 
-/// The files kept under `dir` (not the temporary ones) and the bytes they take in 4 KiB blocks.
+/// The files in `dir`'s folders and the bytes they take in 4 KiB blocks.
 fn on_disk(dir: &Path) -> (usize, u64) {
     let (mut files, mut blocks) = (0, 0);
     for folder in fs::read_dir(dir).unwrap().flatten() {
@@ -238,16 +238,29 @@ fn the_next_server_finds_the_files_and_crashed_writes_are_cleared() {
             files.put(key, rendered).unwrap();
         }
     }
-    let crashed = dir.path().join(".tmp-1-1");
-    fs::write(&crashed, b"half a rendition").unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&crashed)
+    let temporary = |path: &Path, age: Duration| {
+        fs::write(path, b"half a rendition").unwrap();
+        fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(SystemTime::now() - age)
+            .unwrap();
+    };
+    // Temporary names are beside the files, in their folder; servers before that wrote them in
+    // the top folder.
+    let folder = fs::read_dir(dir.path())
         .unwrap()
-        .set_modified(SystemTime::now() - Duration::from_secs(3600))
-        .unwrap();
-    let writing = dir.path().join(".tmp-2-1");
-    fs::write(&writing, b"another server writing now").unwrap();
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let crashed = folder.join(".tmp-1-1");
+    temporary(&crashed, Duration::from_secs(3600));
+    let crashed_before = dir.path().join(".tmp-1-2");
+    temporary(&crashed_before, Duration::from_secs(3600));
+    let writing = folder.join(".tmp-2-1");
+    temporary(&writing, Duration::ZERO);
 
     let files = RenditionFiles::open(dir.path(), 1 << 20).unwrap();
     // At once: while the directory is being read, a file not indexed yet is looked for.
@@ -256,7 +269,7 @@ fn the_next_server_finds_the_files_and_crashed_writes_are_cleared() {
     }
     indexed(&files, made.len());
     let started = Instant::now();
-    while crashed.exists() {
+    while crashed.exists() || crashed_before.exists() {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "an hour-old temporary file is a crashed write"
@@ -267,6 +280,7 @@ fn the_next_server_finds_the_files_and_crashed_writes_are_cleared() {
         writing.exists(),
         "a fresh one may be another server's write"
     );
+    fs::remove_file(&writing).unwrap();
 
     let smaller = RenditionFiles::open(dir.path(), 4 * 4096).unwrap();
     indexed(&smaller, 4);
