@@ -136,6 +136,29 @@ fn a_damaged_or_truncated_file_is_deleted_not_served() {
 }
 
 #[test]
+fn a_file_already_under_the_name_is_replaced_and_no_temporary_file_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = RenditionFiles::open(dir.path(), 1 << 20).unwrap();
+    let key = key(4, 48);
+    let name = avatar_proto::hex::encode_lower(&key.fingerprint());
+    let folder = dir.path().join(&name[..2]);
+    // Torn by a crash, or written by another process, after this one read the folder (which
+    // takes microseconds when it is empty).
+    std::thread::sleep(Duration::from_millis(200));
+    fs::create_dir_all(&folder).unwrap();
+    fs::write(folder.join(&name), b"torn").unwrap();
+
+    let rendered = jpeg(4, 48);
+    files.put(&key, &rendered).unwrap();
+    assert_eq!(files.get(&key), Some(rendered));
+    let names: Vec<_> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from(name)]);
+}
+
+#[test]
 fn a_file_deleted_behind_its_back_is_a_miss() {
     let dir = tempfile::tempdir().unwrap();
     let files = RenditionFiles::open(dir.path(), 1 << 20).unwrap();
