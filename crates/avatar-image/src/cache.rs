@@ -42,7 +42,7 @@ pub enum RenderKey {
 
 /// Bumped whenever decoding, resizing, encoding or drawing changes what bytes a key renders to,
 /// so fingerprints (and the ETags built from them) never outlive the bytes they stood for.
-pub const RENDERER_VERSION: u8 = 5;
+pub const RENDERER_VERSION: u8 = 6;
 
 impl RenderKey {
     /// A 16-byte digest of the key and [`RENDERER_VERSION`]: the same for every rendition of the

@@ -32,6 +32,7 @@ pub mod render;
 pub mod render_ahead;
 pub mod rendition_files;
 mod resize;
+pub mod rung;
 pub mod xmpp;
 
 pub use avatar_proto::{ImageFormat, OutputFormats};
@@ -41,7 +42,7 @@ pub use defaults::{Palette, render_default, render_default_with};
 pub use error::ImageError;
 pub use limits::Limits;
 pub use master::{Prepared, prepare};
-pub use render::{Rendered, render_square, render_square_as};
+pub use render::{Rendered, render_square, render_square_as, render_stored};
 pub use render_ahead::RenderAhead;
 pub use rendition_files::{FileRead, RenditionFiles};
 pub use xmpp::{XmppRendition, render_xmpp};

@@ -55,7 +55,7 @@ pub fn prepare(bytes: &[u8], limits: &Limits) -> Result<Prepared, ImageError> {
     let master_side = limits.master_side.clamp(1, MAX_RENDER_SIZE);
     let master = if shown.width.max(shown.height) > master_side {
         let side = shown.width.min(shown.height).min(master_side);
-        Some(render_decoded(&info, decoded, side, info.format)?)
+        Some(render_decoded(info.format, decoded, side, info.format)?)
     } else {
         None
     };

@@ -2,10 +2,11 @@
 
 use bytes::Bytes;
 
-use crate::decode::{Decoded, ImageInfo, decode};
+use crate::decode::{Decoded, decode};
 use crate::error::ImageError;
 use crate::limits::Limits;
-use crate::{encode, resize};
+use crate::rendition_files::RenditionFiles;
+use crate::{encode, resize, rung};
 use avatar_proto::ImageFormat;
 
 /// The largest size anything is rendered at, whatever a caller asks.
@@ -24,6 +25,9 @@ pub struct Rendered {
 
 /// Renders a stored image at `size` x `size`: the centred square, resized (up or down) with
 /// Lanczos3, encoded in the source's format. An animated GIF stays animated, frame delays kept.
+/// A size up to [`LARGEST_FROM_RUNG`](crate::rung::LARGEST_FROM_RUNG) of a still picture
+/// larger than [`RUNG_SIDE`](crate::rung::RUNG_SIDE) is rendered from its rung
+/// ([`crate::rung`]), made here and thrown away; [`render_stored`] keeps it.
 ///
 /// # Errors
 /// Anything [`crate::probe`] or the decoder refuses, or [`ImageError::InvalidSize`].
@@ -43,14 +47,59 @@ pub fn render_square_as(
     format: Option<ImageFormat>,
     limits: &Limits,
 ) -> Result<Rendered, ImageError> {
-    check_size(size)?;
-    let (info, decoded) = decode(bytes, limits)?;
-    render_decoded(&info, decoded, size, format.unwrap_or(info.format))
+    render_with_rung(bytes, size, format, limits, None)
 }
 
-/// The pipeline after decoding: the centred square of `decoded` at `size`, encoded as `format`.
+/// [`render_square_as`] of a stored picture whose SHA-256 is `content`, with its rung
+/// ([`crate::rung`]) read from `files` when kept there, and kept there when made: the same
+/// bytes as [`render_square_as`], for a fraction of the decoding and resizing. Blocks on file
+/// I/O: call it from a blocking thread.
+///
+/// # Errors
+/// As [`render_square_as`]. A rung file that cannot be read or written is logged, and the
+/// rendition is made from `stored` instead.
+pub fn render_stored(
+    stored: &[u8],
+    content: &[u8; 32],
+    size: u32,
+    format: Option<ImageFormat>,
+    limits: &Limits,
+    files: &RenditionFiles,
+) -> Result<Rendered, ImageError> {
+    render_with_rung(stored, size, format, limits, Some((files, content)))
+}
+
+/// The pipeline, with the rung read from and kept in `kept`'s files under its picture's
+/// SHA-256 when given.
+fn render_with_rung(
+    stored: &[u8],
+    size: u32,
+    format: Option<ImageFormat>,
+    limits: &Limits,
+    kept: Option<(&RenditionFiles, &[u8; 32])>,
+) -> Result<Rendered, ImageError> {
+    check_size(size)?;
+    if rung::renders_from(size)
+        && let Some((files, content)) = kept
+        && let Some(rung) = rung::kept(files, content)
+    {
+        let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
+        return render_decoded(source, Decoded::Still(rung), size, format.unwrap_or(source));
+    }
+    let (info, decoded) = decode(stored, limits)?;
+    let decoded = match decoded {
+        Decoded::Still(image) if rung::serves(size, image.width(), image.height()) => {
+            Decoded::Still(rung::make_and_keep(image, info.format, kept)?)
+        }
+        other => other,
+    };
+    render_decoded(info.format, decoded, size, format.unwrap_or(info.format))
+}
+
+/// The pipeline after decoding: the centred square of `decoded` at `size`, encoded as `format`
+/// (`source`, the stored format, says how: lossy or exact).
 pub(crate) fn render_decoded(
-    info: &ImageInfo,
+    source: ImageFormat,
     decoded: Decoded,
     size: u32,
     format: ImageFormat,
@@ -59,7 +108,7 @@ pub(crate) fn render_decoded(
         Decoded::Still(image) => encode::still(
             resize::square(image, size),
             format,
-            encode::Source::of(info.format),
+            encode::Source::of(source),
         )?,
         Decoded::Animated(frames) => {
             let frames = frames

@@ -18,12 +18,15 @@ use std::sync::Arc;
 
 use avatar_proto::{ImageFormat, OutputFormats};
 
+use image::DynamicImage;
+
 use crate::cache::RenderKey;
-use crate::decode::decode;
+use crate::decode::{Decoded, ImageInfo, decode, probe};
 use crate::error::ImageError;
 use crate::limits::Limits;
-use crate::render::{check_size, render_decoded};
+use crate::render::{Rendered, check_size, render_decoded};
 use crate::rendition_files::RenditionFiles;
+use crate::rung;
 
 /// The most sizes rendered ahead: each one is a file per stored avatar and format.
 pub const MAX_AHEAD_SIZES: usize = 16;
@@ -73,6 +76,18 @@ impl RenderAhead {
             sizes: Self::check_sizes(sizes)?,
             formats,
         })
+    }
+
+    /// Makes no rendition ahead, only each stored picture's rung ([`crate::rung`]): what
+    /// storing a picture should do whenever the server keeps rendition files, so that its
+    /// small renditions, when first asked for, start from the rung instead of the picture.
+    #[must_use]
+    pub const fn rung_only(files: Arc<RenditionFiles>) -> Self {
+        Self {
+            files,
+            sizes: Vec::new(),
+            formats: OutputFormats::STORED_ONLY,
+        }
     }
 
     /// The sizes [`new`](Self::new) would render at (ascending, each once), or why it would
@@ -126,8 +141,10 @@ impl RenderAhead {
     }
 
     /// Decodes `stored` (the bytes as stored, whose SHA-256 is `content`) once and keeps its
-    /// rendition at every size and format as a file; answers how many files were written (a
-    /// rendition already kept is not made again). Blocks: call it from a blocking thread.
+    /// rendition at every size and format as a file, and its rung ([`crate::rung`]) when it
+    /// has one (a still larger than [`RUNG_SIDE`](crate::rung::RUNG_SIDE)); answers how many
+    /// renditions were written (a rendition already kept is not made again, and storing a
+    /// picture again decodes nothing). Blocks: call it from a blocking thread.
     ///
     /// # Errors
     /// Anything the decoder refuses (`stored` breaks `limits`), or an encoder's error; the
@@ -140,8 +157,10 @@ impl RenderAhead {
         limits: &Limits,
     ) -> Result<usize, ImageError> {
         let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
-        // Decoded on the first rendition not kept yet: storing a picture again decodes nothing.
-        let mut decoded = None;
+        let mut picture = Picture::new(stored, &content, &self.files, limits);
+        if may_have_rung(stored, limits)? && !self.files.has_rung(&content) {
+            picture.rung()?;
+        }
         let mut written = 0;
         for format in self.formats_for(source) {
             for &size in &self.sizes {
@@ -153,11 +172,7 @@ impl RenderAhead {
                 if self.files.has_file(&key) {
                     continue;
                 }
-                let (info, picture) = match &decoded {
-                    Some(done) => done,
-                    None => decoded.insert(decode(stored, limits)?),
-                };
-                let rendered = render_decoded(info, picture.clone(), size, format)?;
+                let rendered = picture.render(size, format)?;
                 match self.files.put(&key, &rendered) {
                     Ok(()) => written += 1,
                     Err(err) => {
@@ -167,5 +182,85 @@ impl RenderAhead {
             }
         }
         Ok(written)
+    }
+}
+
+/// Whether the header of `stored` says it is larger than the rung: the smaller side does not
+/// change when EXIF turns the picture upright. An animated GIF may say so and still have none.
+fn may_have_rung(stored: &[u8], limits: &Limits) -> Result<bool, ImageError> {
+    let info = probe(stored, limits)?;
+    Ok(rung::serves(0, info.width, info.height))
+}
+
+/// A stored picture rendered at several sizes: decoded once, its rung made (or read) once.
+struct Picture<'a> {
+    stored: &'a [u8],
+    content: &'a [u8; 32],
+    files: &'a RenditionFiles,
+    limits: &'a Limits,
+    decoded: Option<(ImageInfo, Decoded)>,
+    rung: Option<DynamicImage>,
+}
+
+impl<'a> Picture<'a> {
+    const fn new(
+        stored: &'a [u8],
+        content: &'a [u8; 32],
+        files: &'a RenditionFiles,
+        limits: &'a Limits,
+    ) -> Self {
+        Self {
+            stored,
+            content,
+            files,
+            limits,
+            decoded: None,
+            rung: None,
+        }
+    }
+
+    fn decoded(&mut self) -> Result<&(ImageInfo, Decoded), ImageError> {
+        match self.decoded {
+            Some(ref done) => Ok(done),
+            None => Ok(self.decoded.insert(decode(self.stored, self.limits)?)),
+        }
+    }
+
+    /// Makes the rung and keeps it, if the picture has one.
+    fn rung(&mut self) -> Result<(), ImageError> {
+        let image = match self.decoded()? {
+            (_, Decoded::Still(image)) if rung::serves(0, image.width(), image.height()) => {
+                image.clone()
+            }
+            _ => return Ok(()),
+        };
+        let source = ImageFormat::sniff(self.stored).ok_or(ImageError::UnknownFormat)?;
+        self.rung = Some(rung::make_and_keep(
+            image,
+            source,
+            Some((self.files, self.content)),
+        )?);
+        Ok(())
+    }
+
+    /// The rendition at `size` as `format`, as [`render_stored`](crate::render_stored) makes
+    /// it.
+    fn render(&mut self, size: u32, format: ImageFormat) -> Result<Rendered, ImageError> {
+        if rung::renders_from(size) && self.rung.is_none() && self.decoded.is_none() {
+            self.rung = rung::kept(self.files, self.content);
+        }
+        if rung::renders_from(size) && self.rung.is_none() {
+            self.rung()?;
+        }
+        let source = ImageFormat::sniff(self.stored).ok_or(ImageError::UnknownFormat)?;
+        match &self.rung {
+            Some(rung) if rung::renders_from(size) => {
+                render_decoded(source, Decoded::Still(rung.clone()), size, format)
+            }
+            _ => {
+                let (_, picture) = self.decoded()?;
+                render_decoded(source, picture.clone(), size, format)
+            }
+        }
     }
 }

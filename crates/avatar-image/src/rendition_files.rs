@@ -8,7 +8,9 @@
 //!
 //! One file per rendition of a stored avatar, named by its [`RenderKey::fingerprint`] (which
 //! covers the picture's SHA-256, the size, the format and [`RENDERER_VERSION`]), so a file is
-//! never stale: a replaced avatar, or a new renderer, simply asks for other names. Each file is
+//! never stale: a replaced avatar, or a new renderer, simply asks for other names. A stored
+//! picture's rung ([`crate::rung`], what its small sizes are rendered from) is one more file,
+//! named the same way and under the same budget. Each file is
 //! the encoded image followed by the first [`CHECK_BYTES`] of its SHA-256, checked on every
 //! read: a file torn by a crash (they are not synced, being copies) is dropped, never served.
 //! Files are written to a temporary name beside them and renamed, so a reader never sees half
@@ -204,7 +206,10 @@ impl RenditionFiles {
     /// Whether `key`'s file is indexed or on disk (written by another process, or not indexed
     /// yet), without reading or checking it.
     pub(crate) fn has_file(&self, key: &RenderKey) -> bool {
-        let fingerprint = key.fingerprint();
+        self.has_fingerprint(key.fingerprint())
+    }
+
+    fn has_fingerprint(&self, fingerprint: Fingerprint) -> bool {
         self.index.peek(&fingerprint).is_some() || self.path(&fingerprint).is_file()
     }
 
@@ -251,10 +256,28 @@ impl RenditionFiles {
         let RenderKey::Stored { size, format, .. } = *key else {
             return FileRead::Absent;
         };
-        if self.budget == 0 {
-            return FileRead::Absent;
+        let sniffed = |image: &[u8]| avatar_proto::ImageFormat::sniff(image) == Some(format);
+        match self.read_checked(key.fingerprint(), read_file, sniffed) {
+            Ok(bytes) => FileRead::Found(Rendered {
+                bytes,
+                format,
+                size,
+            }),
+            Err(unread) => unread,
         }
-        let fingerprint = key.fingerprint();
+    }
+
+    /// The image in the file named `fingerprint`, read with `read_file`, if the file is intact
+    /// and `valid` takes the image; a damaged file is deleted.
+    fn read_checked(
+        &self,
+        fingerprint: Fingerprint,
+        read_file: impl FnOnce(&Path) -> Result<Vec<u8>, Unread>,
+        valid: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<Bytes, FileRead> {
+        if self.budget == 0 {
+            return Err(FileRead::Absent);
+        }
         // A file not indexed is looked for too: another process sharing the directory (such as
         // `avatars import --render-ahead`) may have written it, or the directory is still being
         // read. Not finding it costs one failed open, against a render's millisecond.
@@ -265,25 +288,46 @@ impl RenditionFiles {
             Err(Unread::Gone) => {
                 // Deleted by another server sharing the directory, or by hand.
                 self.index.remove(&fingerprint);
-                return FileRead::Absent;
+                return Err(FileRead::Absent);
             }
-            Err(Unread::WouldWait | Unread::NoWaitUnsupported) => return FileRead::WouldWait,
+            Err(Unread::WouldWait | Unread::NoWaitUnsupported) => return Err(FileRead::WouldWait),
         };
-        if !intact(&bytes) || avatar_proto::ImageFormat::sniff(&bytes) != Some(format) {
+        if !intact(&bytes) || !valid(&bytes[..bytes.len() - CHECK_BYTES]) {
             tracing::warn!(path = %path.display(), "a rendition file is damaged; deleting it");
             self.index.remove(&fingerprint);
             let _ = fs::remove_file(&path);
-            return FileRead::Absent;
+            return Err(FileRead::Absent);
         }
         if !indexed {
             self.index_file(fingerprint, bytes.len() as u64);
         }
         bytes.truncate(bytes.len() - CHECK_BYTES);
-        FileRead::Found(Rendered {
-            bytes: Bytes::from(bytes),
-            format,
-            size,
-        })
+        Ok(Bytes::from(bytes))
+    }
+
+    /// The kept rung ([`crate::rung`]) of the stored picture whose SHA-256 is `content`, as
+    /// encoded (JPEG or PNG), if its file is there and intact. Blocks.
+    pub(crate) fn rung(&self, content: &[u8; 32]) -> Option<Bytes> {
+        let read = |path: &Path| fs::read(path).map_err(|_| Unread::Gone);
+        let valid = |image: &[u8]| {
+            matches!(
+                avatar_proto::ImageFormat::sniff(image),
+                Some(avatar_proto::ImageFormat::Jpeg | avatar_proto::ImageFormat::Png)
+            )
+        };
+        self.read_checked(crate::rung::fingerprint(content), read, valid)
+            .ok()
+    }
+
+    /// Whether the rung of `content` is indexed or on disk, without reading it.
+    pub(crate) fn has_rung(&self, content: &[u8; 32]) -> bool {
+        self.has_fingerprint(crate::rung::fingerprint(content))
+    }
+
+    /// Keeps `encoded` as the rung of the stored picture whose SHA-256 is `content`, counted
+    /// against the budget as any rendition. Blocks.
+    pub(crate) fn put_rung(&self, content: &[u8; 32], encoded: &Bytes) -> io::Result<()> {
+        self.put_bytes(crate::rung::fingerprint(content), encoded)
     }
 
     /// Keeps `rendered` as the file of `key` (a no-op for drawn defaults, for a key already
@@ -292,11 +336,16 @@ impl RenditionFiles {
     /// # Errors
     /// When the file cannot be written; nothing is indexed then.
     pub fn put(&self, key: &RenderKey, rendered: &Rendered) -> io::Result<()> {
-        if self.budget == 0 || !matches!(key, RenderKey::Stored { .. }) {
+        if !matches!(key, RenderKey::Stored { .. }) {
             return Ok(());
         }
-        let fingerprint = key.fingerprint();
-        if self.index.peek(&fingerprint).is_some() {
+        self.put_bytes(key.fingerprint(), &rendered.bytes)
+    }
+
+    /// Keeps `image` as the file named `fingerprint` (a no-op for one already kept, and with a
+    /// budget of 0).
+    fn put_bytes(&self, fingerprint: Fingerprint, image: &Bytes) -> io::Result<()> {
+        if self.budget == 0 || self.index.peek(&fingerprint).is_some() {
             return Ok(());
         }
         let path = self.path(&fingerprint);
@@ -311,9 +360,8 @@ impl RenditionFiles {
             std::process::id(),
             self.writes.fetch_add(1, Ordering::Relaxed)
         ));
-        let write = || {
-            write_checked(&temporary, &rendered.bytes).and_then(|()| fs::rename(&temporary, &path))
-        };
+        let write =
+            || write_checked(&temporary, image).and_then(|()| fs::rename(&temporary, &path));
         let written = match write() {
             // The folder is made on its first file, and again if it was deleted.
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
@@ -325,10 +373,7 @@ impl RenditionFiles {
             let _ = fs::remove_file(&temporary);
             return Err(err);
         }
-        self.index_file(
-            fingerprint,
-            rendered.bytes.len() as u64 + CHECK_BYTES as u64,
-        );
+        self.index_file(fingerprint, image.len() as u64 + CHECK_BYTES as u64);
         Ok(())
     }
 

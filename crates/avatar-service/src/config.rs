@@ -94,9 +94,12 @@ impl<St: Store> AvatarServiceBuilder<St> {
     /// Also keeps renditions of stored avatars as files (default: none), read back when the
     /// render cache has let them go: under a long tail most renders are of renditions asked
     /// for before, and reading one back costs microseconds where making it costs about half a
-    /// millisecond of CPU. See [`RenditionFiles`]; share an `Arc` of them with a
-    /// [`RenderAhead`](avatar_image::RenderAhead) to have uploads rendered where the service
-    /// looks.
+    /// millisecond of CPU. Sizes up to 96 px of a picture larger than 128 px are then rendered
+    /// from its rung kept there ([`avatar_image::rung`]), a fraction of the decoding and
+    /// resizing. See [`RenditionFiles`]; share an `Arc` of them with a
+    /// [`RenderAhead`](avatar_image::RenderAhead) (or
+    /// [`RenderAhead::rung_only`](avatar_image::RenderAhead::rung_only)) to have uploads
+    /// rendered, or their rungs made, where the service looks.
     pub fn rendition_files(mut self, files: impl Into<Arc<RenditionFiles>>) -> Self {
         self.rendition_files = Some(files.into());
         self

@@ -121,9 +121,11 @@ pub(crate) struct RenditionArgs {
     #[arg(long, value_name = "webp,avif|none", value_delimiter = ',', default_value = "webp", value_parser = ["webp", "avif", "none"])]
     pub(crate) formats: Vec<String>,
 
-    /// Keep renditions as files in DIR too, read back when the render cache has let them go
-    /// (by default the folder renditions in the store's directory; with a database, none
-    /// unless given). A cache: deleting it loses nothing. Give each server its own.
+    /// Keep renditions as files in DIR too, read back when the render cache has let them go,
+    /// and each stored picture's 128 px rung, made when it is stored, that its smaller sizes
+    /// are rendered from (by default the folder renditions in the store's directory; with a
+    /// database, none unless given). A cache: deleting it loses nothing. Give each server its
+    /// own.
     #[arg(long, value_name = "DIR")]
     pub(crate) render_files_dir: Option<PathBuf>,
 

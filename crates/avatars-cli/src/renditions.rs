@@ -68,9 +68,10 @@ pub(crate) fn check_render_ahead(
         .map_err(CliError::RenderAhead)
 }
 
-/// The rendition files ([`rendition_files`]) and what `--render-ahead` makes into them (`None`
-/// when no sizes are given). Call it once the store is open: the files' folder is in the
-/// store's directory by default.
+/// The rendition files ([`rendition_files`]) and what storing a picture makes into them: its
+/// renditions at the `--render-ahead` sizes and its rung, or only its rung when no sizes are
+/// given (`None` without files, or with a budget of 0). Call it once the store is open: the
+/// files' folder is in the store's directory by default.
 ///
 /// # Errors
 /// As [`rendition_files`] and [`check_render_ahead`].
@@ -89,6 +90,9 @@ pub(crate) fn open(
             )
             .map_err(CliError::RenderAhead)?,
         ),
+        Some(files) if args.render_files_bytes > 0 => {
+            Some(RenderAhead::rung_only(Arc::clone(files)))
+        }
         _ => None,
     };
     Ok((files, ahead))

@@ -136,3 +136,25 @@ pub fn animated_gif(frames: u32, side: u32) -> Vec<u8> {
     }
     out
 }
+
+/// A `side` x `side` PNG of a translucent disc (alpha 220, its blue varying across it) on a
+/// transparent background: a logo with transparency.
+///
+/// # Panics
+/// If the encoder fails, which it does not in memory.
+#[must_use]
+pub fn translucent_disc(side: u32) -> Vec<u8> {
+    let disc = RgbaImage::from_fn(side, side, |x, y| {
+        let (dx, dy) = (x.abs_diff(side / 2), y.abs_diff(side / 2));
+        if dx * dx + dy * dy < side * side / 9 {
+            Rgba([30, 90, u8::try_from(x % 256).expect("below 256"), 220])
+        } else {
+            Rgba([0, 0, 0, 0])
+        }
+    });
+    let mut out = Vec::new();
+    DynamicImage::ImageRgba8(disc)
+        .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .expect("an in-memory image encodes");
+    out
+}

@@ -9,4 +9,5 @@ mod orientation;
 mod render;
 mod render_ahead;
 mod rendition_files;
+mod rung;
 mod xmpp;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use avatar_image::{
     FileRead, ImageError, RenderKey, Rendered, RenditionFiles, render_default_with,
-    render_square_as,
+    render_square_as, render_stored,
 };
 use avatar_proto::{AvatarRequest, DefaultKeyword, FormatChoice, ImageFormat};
 use avatar_store::Store;
@@ -181,8 +181,17 @@ pub(crate) async fn stored<St: Store>(
         }
     }
     let (limits, size) = (shared.config.limits, request.size);
+    let files = shared.files.clone();
     let rendered = render_blocking(shared, key.clone(), shared.files.clone(), move || {
-        render_square_as(&image.bytes, size, Some(choice.format), &limits).map_err(Into::into)
+        let format = Some(choice.format);
+        match files {
+            // Its rung read from, or kept in, the rendition files.
+            Some(files) => {
+                render_stored(&image.bytes, &image.content, size, format, &limits, &files)
+            }
+            None => render_square_as(&image.bytes, size, format, &limits),
+        }
+        .map_err(Into::into)
     });
     match rendered.await {
         Ok(rendered) => Some(Answer::image(rendered, &key, true, choice)),

@@ -35,8 +35,10 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
     check_render_ahead(&args.renditions, &location)?;
     let runtime = small_runtime()?;
     let store = runtime.block_on(location.open(Open::Create))?;
-    // Opened only to make renditions ahead: importing does not read them.
-    let ahead = if args.renditions.render_ahead.is_empty() {
+    // Opened only to make each picture's rung and the renditions asked for ahead: importing
+    // does not read them. With a budget of 0 they are not opened at all (opening would empty
+    // the server's folder).
+    let ahead = if args.renditions.render_files_bytes == 0 {
         None
     } else {
         renditions::open(&args.renditions, &location)?.1
