@@ -39,7 +39,9 @@ pub(crate) enum Command {
     /// Copy every avatar from one store to another (a directory to PostgreSQL, or back).
     Migrate(MigrateArgs),
     /// Make the renditions --render-ahead asks for of every avatar already stored, as `serve`
-    /// and `import` make them for new ones (for a site turning --render-ahead on).
+    /// and `import` make them for new ones (for a site turning --render-ahead on); without
+    /// --render-ahead, each picture's 128 px rung only (for a store imported before there were
+    /// rungs).
     RenderAhead(RenderAheadArgs),
     /// Run the XMPP component (XEP-0114) answering XEP-0008/0153 avatar requests.
     Xmpp(XmppArgs),
@@ -268,7 +270,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 300)]
     pub(crate) render_cache_save_secs: u64,
 
-    /// How many renders may run at once (the number of CPUs by default).
+    /// How many renders may run at once (one more than the number of CPUs by default).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub(crate) render_threads: Option<u64>,
 

@@ -3,12 +3,14 @@
 //! `--render-ahead` on does not wait for its existing pictures to be asked for. A rendition
 //! kept already is not made again, so a run that stopped half way is finished by running it
 //! again. The store is read as it goes (`Store::entries`), and pictures are rendered on every
-//! CPU at once.
+//! CPU at once. Each picture's rung is made too; without `--render-ahead`, only the rungs
+//! (for a store imported before rungs were made at import).
 
 use std::io::Write;
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
+use avatar_image::rung::RUNG_SIDE;
 use avatar_image::{Limits, RenderAhead};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::Store as _;
@@ -18,7 +20,7 @@ use crate::cli::RenderAheadArgs;
 use crate::commands::small_runtime;
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead};
-use crate::store::{AnyStore, Open};
+use crate::store::{AnyStore, Location, Open};
 
 /// What one stored avatar gave.
 enum Outcome {
@@ -33,14 +35,12 @@ enum Outcome {
 /// Renders, with a progress line on stderr at most once a second, then one line of totals on
 /// stdout.
 pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), CliError> {
-    if args.renditions.render_ahead.is_empty() {
-        return Err(CliError::MissingOption {
-            option: "--render-ahead PX,...",
-            why: "render-ahead makes the renditions at the sizes it is given",
-        });
-    }
     let location = args.data.location();
     check_render_ahead(&args.renditions, &location)?;
+    let rungs_only = args.renditions.render_ahead.is_empty();
+    if rungs_only {
+        check_room_for_rungs(args, &location)?;
+    }
     let runtime = small_runtime()?;
     runtime.block_on(async {
         let store = location.open(Open::Existing).await?;
@@ -70,12 +70,24 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
                 Outcome::Gone => {}
             }
             if shown.elapsed() >= Duration::from_secs(1) {
-                eprintln!(
-                    "render-ahead: {avatars} avatar(s) so far, {made} rendition(s) made ({:.0} avatars a second)",
-                    count_per_second(avatars, started)
-                );
+                let rate = count_per_second(avatars, started);
+                if rungs_only {
+                    eprintln!("render-ahead: {avatars} avatar(s) so far ({rate:.0} a second)");
+                } else {
+                    eprintln!(
+                        "render-ahead: {avatars} avatar(s) so far, {made} rendition(s) made ({rate:.0} avatars a second)"
+                    );
+                }
                 shown = Instant::now();
             }
+        }
+        if rungs_only {
+            writeln!(
+                out,
+                "made the rungs of {avatars} avatar(s) in {} (those larger than {RUNG_SIDE} px that had none), {failed} picture(s) that could not be rendered",
+                ahead.files().dir().display()
+            )?;
+            return Ok(());
         }
         writeln!(
             out,
@@ -90,6 +102,25 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
         )?;
         Ok(())
     })
+}
+
+/// Without sizes, `render-ahead` makes each picture's rung into the rendition files: there
+/// must be some.
+fn check_room_for_rungs(args: &RenderAheadArgs, location: &Location) -> Result<(), CliError> {
+    const WHY: &str = "without --render-ahead PX,..., render-ahead makes each picture's rung, kept as a rendition file";
+    if args.renditions.render_files_dir.is_none() && matches!(location, Location::Postgres(_)) {
+        return Err(CliError::MissingOption {
+            option: "--render-files-dir DIR (or --render-ahead PX,...)",
+            why: WHY,
+        });
+    }
+    if args.renditions.render_files_bytes == 0 {
+        return Err(CliError::MissingOption {
+            option: "--render-files-bytes above 0",
+            why: WHY,
+        });
+    }
+    Ok(())
 }
 
 /// Reads `entry`'s picture and renders it ahead on a blocking thread.

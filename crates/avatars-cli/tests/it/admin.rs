@@ -404,13 +404,57 @@ fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
     );
     drop(server);
 
-    let missing = crate::avatars_in(dir.path(), &["render-ahead"]);
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        crate::stderr(&missing).contains("give --render-ahead PX,..."),
-        "{}",
-        crate::stderr(&missing)
+    let postgres = ["--store", "postgres://nobody@127.0.0.1:1/avatars"];
+    for (args, wanted) in [
+        (
+            &["--render-files-bytes", "0"][..],
+            "give --render-files-bytes above 0",
+        ),
+        (
+            &postgres[..],
+            "give --render-files-dir DIR (or --render-ahead PX,...)",
+        ),
+    ] {
+        let mut all = vec!["render-ahead"];
+        all.extend_from_slice(args);
+        let refused = crate::avatars_in(dir.path(), &all);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        assert!(
+            crate::stderr(&refused).contains(wanted),
+            "{args:?}: {}",
+            crate::stderr(&refused)
+        );
+    }
+}
+
+/// `avatars render-ahead` without sizes makes the rung of each stored picture larger than
+/// 128 px that has none (a store imported before rungs were made at import), once.
+#[test]
+fn render_ahead_without_sizes_makes_the_rungs() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = images::encode(&images::photo_like(300, 200), image::ImageFormat::Jpeg);
+    std::fs::write(dir.path().join("alice.jpg"), &photo).unwrap();
+    images::bands(60, 60)
+        .save(dir.path().join("bob.png"))
+        .unwrap();
+    for (identity, file) in [(ALICE, "alice.jpg"), ("bob@example.org", "bob.png")] {
+        let import = ["import", "--render-files-bytes", "0", identity, file];
+        let output = crate::avatars_in(dir.path(), &import);
+        assert!(output.status.success(), "{}", crate::stderr(&output));
+    }
+    let files = dir.path().join("avatars-data/renditions");
+    assert!(!files.exists(), "a budget of 0: the import made no rung");
+    let output = crate::avatars_in(dir.path(), &["render-ahead"]);
+    assert!(output.status.success(), "{}", crate::stderr(&output));
+    assert_eq!(
+        crate::stdout(&output).trim(),
+        "made the rungs of 2 avatar(s) in avatars-data/renditions (those larger than 128 px \
+         that had none), 0 picture(s) that could not be rendered"
     );
+    assert_eq!(kept(&files), 1, "Alice's; Bob's 60 px picture has none");
+    let again = crate::avatars_in(dir.path(), &["render-ahead"]);
+    assert!(again.status.success(), "{}", crate::stderr(&again));
+    assert_eq!(kept(&files), 1, "made once");
 }
 
 /// `--render-ahead` with nowhere to keep the files, or with bad sizes: exit 2 and what to give,
