@@ -179,8 +179,14 @@ impl<St: Store> AvatarServiceBuilder<St> {
     }
 
     /// How many renders (decode, resize, encode, or drawing a default) may run at once
-    /// (default: the number of CPUs). Rendering is CPU-bound, so more gains nothing, and each
-    /// render in flight holds a decoded image in memory; requests beyond this wait.
+    /// (default: one more than the number of CPUs); requests beyond this wait, and each render
+    /// in flight holds a decoded image in memory. Rendering is CPU-bound, but a render's turn
+    /// is also held while a blocking thread wakes up to run it and while it reads its rung,
+    /// and with only as many turns as CPUs those moments left a CPU idle whenever every
+    /// waiting request was a render: on 2 CPUs, under the scale bench's long tail (rungs kept,
+    /// 2026-12-05), 3 turns answered 16,539 and 16,332 requests a second where 2 answered
+    /// 13,970 and 13,355 (interleaved runs; the CPUs idle 2 % against 4 %), and 1 turn
+    /// 9,904.
     ///
     /// Renders and filesystem reads run on tokio's blocking pool. With glibc's allocator, a
     /// runtime built with a small pool (`max_blocking_threads` of about the CPU count plus two,
@@ -226,7 +232,7 @@ impl<St: Store> AvatarServiceBuilder<St> {
         let render_threads = match self.render_threads {
             Some(0) => return Err(ServiceError::NoRenderThreads),
             Some(threads) => threads,
-            None => std::thread::available_parallelism().map_or(2, usize::from),
+            None => std::thread::available_parallelism().map_or(2, usize::from) + 1,
         };
         Ok(AvatarService::from_shared(Arc::new(Shared {
             store: self.store,
