@@ -3,13 +3,15 @@
 //! workload (exponent 1.1) of 1,000,000 requests over (avatar, size) with sizes 32 to 256 px.
 //! Then:
 //! 1. the photos are imported by one `avatars import --manifest` per manifest (eight) at once
-//!    (the import rate),
-//!    with `--render-ahead` the workload's eight sizes (in the stored format, which is what
-//!    wrk's requests get) into their own rendition files' folder; every rendition the
+//!    (the import rate), which makes each picture's 128 px rung into the data directory's
+//!    rendition files, as any import does; then `avatars render-ahead` makes the workload's
+//!    eight sizes of every avatar (in the stored format, which is what wrk's requests get)
+//!    into a rendition files' folder of their own (its rate too); every rendition the
 //!    workload asks for is then written as a file for nginx, as `avatars serve` answers it
 //!    over those ([`static_files`]: the server's very bytes, and none rendered again);
 //! 2. nginx serves the pre-rendered files (the static limit) and a fresh `avatars serve` the
-//!    store, rendering as asked (its own, empty, rendition files), each driven by wrk with
+//!    store, rendering as asked (its own rendition files, holding only the rungs the import
+//!    made), each driven by wrk with
 //!    the workload (each request a path drawn at random from the file's million) for
 //!    [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`]: requests per second,
 //!    p50/p99, and for avatars the share answered without rendering (from memory or a
@@ -87,7 +89,8 @@ pub(super) fn measure(
 
     let data = corpus.join("data");
     let ahead = Ahead::of(&corpus, &made)?;
-    let imported = import(avatars, &data, &corpus, &ahead, count)?;
+    let imported = import(avatars, &data, &corpus, count)?;
+    let made_ahead = render_ahead(avatars, &data, &ahead, count)?;
     let avatar_count = f64::from(count);
     let static_seconds = static_files(avatars, &data, &ahead, &corpus)?;
 
@@ -134,6 +137,10 @@ pub(super) fn measure(
         "import_seconds": imported.seconds,
         "static_files_seconds": static_seconds,
         "imports_per_second": avatar_count / imported.seconds,
+        "rungs": {
+            "files": imported.files,
+            "bytes_on_disk": imported.bytes,
+        },
         "nginx": run_json(&nginx_run),
         "avatars": {
             "requests_per_second": avatars_run.requests_per_second,
@@ -159,8 +166,10 @@ pub(super) fn measure(
         "restart_without": without_file,
         "render_ahead": {
             "sizes": ahead.sizes,
-            "files": imported.files_made_ahead,
-            "bytes_on_disk": imported.bytes_made_ahead,
+            "files": made_ahead.files,
+            "bytes_on_disk": made_ahead.bytes,
+            "seconds": made_ahead.seconds,
+            "avatars_per_second": avatar_count / made_ahead.seconds,
         },
         "rendered_ahead": rendered_ahead,
         "rendered_ahead_ratio": rendered_ahead["requests_per_second"].as_f64().unwrap_or(0.0)
@@ -589,19 +598,15 @@ fn cpu_budget(budget: &Budget<'_>) -> Value {
 /// What [`import`] took and made.
 struct Imported {
     seconds: f64,
-    files_made_ahead: u64,
-    bytes_made_ahead: u64,
+    files: u64,
+    bytes: u64,
 }
 
 /// Imports the corpus's `count` avatars from its manifests at once, one `avatars import` each
-/// (the rest start once the first has made the store), rendering `ahead`.
-fn import(
-    avatars: &Path,
-    data: &Path,
-    corpus: &Path,
-    ahead: &Ahead,
-    count: u32,
-) -> Result<Imported, String> {
+/// (the rest start once the first has made the store), as a site would: the rung of each
+/// picture larger than 128 px made into the data directory's own rendition files, which the
+/// server rendering as asked starts from.
+fn import(avatars: &Path, data: &Path, corpus: &Path, count: u32) -> Result<Imported, String> {
     let manifests: Vec<_> = (0..u32::MAX)
         .map(|part| corpus.join(format!("manifest-{part}.json")))
         .take_while(|manifest| manifest.exists())
@@ -610,9 +615,8 @@ fn import(
         .split_first()
         .ok_or_else(|| format!("no manifest-0.json in {}", corpus.display()))?;
     eprintln!(
-        "{TASK}: scale: importing with {} avatars import --manifest --render-ahead {} at once ...",
+        "{TASK}: scale: importing with {} avatars import --manifest at once ...",
         manifests.len(),
-        ahead.sizes
     );
     let started = Instant::now();
     let spawn = |manifest: &Path| {
@@ -622,8 +626,6 @@ fn import(
             .arg(data)
             .arg("--manifest")
             .arg(manifest)
-            .args(["--render-ahead", &ahead.sizes, "--formats", "none"])
-            .args(ahead.files_args())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -646,17 +648,65 @@ fn import(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let (files_made_ahead, bytes_made_ahead) = on_disk(&ahead.dir)?;
+    let (files, bytes) = on_disk(&data.join("renditions"))?;
     eprintln!(
         "{TASK}: scale: imported {count} avatars in {seconds:.0} s ({:.0} a second), \
-         {files_made_ahead} renditions made ahead ({} MiB)",
+         {files} rungs made ({} MiB)",
         f64::from(count) / seconds,
-        bytes_made_ahead >> 20
+        bytes >> 20
     );
     Ok(Imported {
         seconds,
-        files_made_ahead,
-        bytes_made_ahead,
+        files,
+        bytes,
+    })
+}
+
+/// `avatars render-ahead` over the imported store: every avatar's renditions at the
+/// workload's sizes into `ahead`'s folder, as a site turning `--render-ahead` on does.
+fn render_ahead(
+    avatars: &Path,
+    data: &Path,
+    ahead: &Ahead,
+    count: u32,
+) -> Result<Imported, String> {
+    eprintln!(
+        "{TASK}: scale: avatars render-ahead {} over the store ...",
+        ahead.sizes
+    );
+    let started = Instant::now();
+    let mut command = Command::new(avatars);
+    command
+        .arg("render-ahead")
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--render-ahead", &ahead.sizes, "--formats", "none"])
+        .args(ahead.files_args())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    let mut running = command
+        .spawn()
+        .map(Running)
+        .map_err(|err| format!("cannot run avatars render-ahead: {err}"))?;
+    if !wait_bounded(
+        &mut running.0,
+        "avatars render-ahead",
+        Duration::from_secs(1200),
+    )? {
+        return Err("avatars render-ahead failed".to_owned());
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let (files, bytes) = on_disk(&ahead.dir)?;
+    eprintln!(
+        "{TASK}: scale: rendered ahead in {seconds:.0} s ({:.0} avatars a second), {files} \
+         files ({} MiB)",
+        f64::from(count) / seconds,
+        bytes >> 20
+    );
+    Ok(Imported {
+        seconds,
+        files,
+        bytes,
     })
 }
 
@@ -901,17 +951,18 @@ pub(super) fn print(report: &Value) {
     let avatars = &report["avatars"];
     let nginx = &report["nginx"];
     println!(
-        "scale ({} avatars, {} distinct renditions asked): import {:.0}/s; nginx {:.0} req/s \
+        "scale ({} avatars, {} distinct renditions asked): import {:.0}/s ({} rungs); nginx {:.0} req/s \
          (p50 {:.2} ms, p99 {:.2} ms); avatars {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms), {:.2}x, \
          answered without rendering {:.1} % (from memory {:.1} %, {:.0} files/s), {:.0} renders/s \
          ({:.2} ms each), \
          {:.0} MiB resident; warm after a restart in {} with the saved renditions, {} with the \
-         rendition files only, {} with neither; with the sizes {} rendered ahead at import ({} \
+         rendition files only, {} with neither; with the sizes {} rendered ahead ({:.0} avatars/s, {} \
          files, {:.0} MiB) {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms), {:.2}x, {:.0} renders, \
          from memory {:.1} %, {:.0} MiB resident",
         report["corpus"]["avatars"],
         report["corpus"]["distinct_pairs"],
         number(&report["imports_per_second"]),
+        report["rungs"]["files"],
         number(&nginx["requests_per_second"]),
         number(&nginx["p50_ms"]),
         number(&nginx["p99_ms"]),
@@ -929,6 +980,7 @@ pub(super) fn print(report: &Value) {
         seconds(&report["restart_with_files_only"]["seconds_to_warm"]),
         seconds(&report["restart_without"]["seconds_to_warm"]),
         report["render_ahead"]["sizes"].as_str().unwrap_or_default(),
+        number(&report["render_ahead"]["avatars_per_second"]),
         report["render_ahead"]["files"],
         number(&report["render_ahead"]["bytes_on_disk"]) / f64::from(1 << 20),
         number(&report["rendered_ahead"]["requests_per_second"]),
