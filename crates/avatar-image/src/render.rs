@@ -25,9 +25,8 @@ pub struct Rendered {
 
 /// Renders a stored image at `size` x `size`: the centred square, resized (up or down) with
 /// Lanczos3, encoded in the source's format. An animated GIF stays animated, frame delays kept.
-/// A size up to [`LARGEST_FROM_RUNG`](crate::rung::LARGEST_FROM_RUNG) of a still picture
-/// larger than [`RUNG_SIDE`](crate::rung::RUNG_SIDE) is rendered from its rung
-/// ([`crate::rung`]), made here and thrown away; [`render_stored`] keeps it.
+/// Straight from the picture: [`render_stored`] renders small sizes from a rung kept among
+/// rendition files instead, for a quarter of the work.
 ///
 /// # Errors
 /// Anything [`crate::probe`] or the decoder refuses, or [`ImageError::InvalidSize`].
@@ -47,17 +46,22 @@ pub fn render_square_as(
     format: Option<ImageFormat>,
     limits: &Limits,
 ) -> Result<Rendered, ImageError> {
-    render_with_rung(bytes, size, format, limits, None)
+    check_size(size)?;
+    let (info, decoded) = decode(bytes, limits)?;
+    render_decoded(info.format, decoded, size, format.unwrap_or(info.format))
 }
 
-/// [`render_square_as`] of a stored picture whose SHA-256 is `content`, with its rung
-/// ([`crate::rung`]) read from `files` when kept there, and kept there when made: the same
-/// bytes as [`render_square_as`], for a fraction of the decoding and resizing. Blocks on file
-/// I/O: call it from a blocking thread.
+/// [`render_square_as`] of a stored picture whose SHA-256 is `content`, a server keeping
+/// rendition files: a size up to [`LARGEST_FROM_RUNG`](crate::rung::LARGEST_FROM_RUNG) of a
+/// still picture larger than [`RUNG_SIDE`](crate::rung::RUNG_SIDE) is rendered from its rung
+/// ([`crate::rung`]), read from `files`, or made and kept there when missing; other sizes and
+/// pictures as [`render_square_as`]. The bytes are the same whether the rung was kept or made,
+/// and differ from [`render_square_as`]'s by about a level a channel. Blocks on file I/O:
+/// call it from a blocking thread.
 ///
 /// # Errors
 /// As [`render_square_as`]. A rung file that cannot be read or written is logged, and the
-/// rendition is made from `stored` instead.
+/// rung is made from `stored` instead.
 pub fn render_stored(
     stored: &[u8],
     content: &[u8; 32],
@@ -66,21 +70,8 @@ pub fn render_stored(
     limits: &Limits,
     files: &RenditionFiles,
 ) -> Result<Rendered, ImageError> {
-    render_with_rung(stored, size, format, limits, Some((files, content)))
-}
-
-/// The pipeline, with the rung read from and kept in `kept`'s files under its picture's
-/// SHA-256 when given.
-fn render_with_rung(
-    stored: &[u8],
-    size: u32,
-    format: Option<ImageFormat>,
-    limits: &Limits,
-    kept: Option<(&RenditionFiles, &[u8; 32])>,
-) -> Result<Rendered, ImageError> {
     check_size(size)?;
     if rung::renders_from(size)
-        && let Some((files, content)) = kept
         && let Some(rung) = rung::kept(files, content)
     {
         let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
@@ -89,7 +80,7 @@ fn render_with_rung(
     let (info, decoded) = decode(stored, limits)?;
     let decoded = match decoded {
         Decoded::Still(image) if rung::serves(size, image.width(), image.height()) => {
-            Decoded::Still(rung::make_and_keep(image, info.format, kept)?)
+            Decoded::Still(rung::make_and_keep(image, info.format, files, content)?)
         }
         other => other,
     };

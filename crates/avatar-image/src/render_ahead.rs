@@ -238,7 +238,8 @@ impl<'a> Picture<'a> {
         self.rung = Some(rung::make_and_keep(
             image,
             source,
-            Some((self.files, self.content)),
+            self.files,
+            self.content,
         )?);
         Ok(())
     }

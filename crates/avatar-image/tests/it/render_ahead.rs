@@ -6,7 +6,7 @@ use std::sync::Arc;
 use avatar_image::render_ahead::MAX_AHEAD_SIZES;
 use avatar_image::{
     ImageError, ImageFormat, Limits, OutputFormats, RenderAhead, RenderKey, RenditionFiles,
-    render_square_as,
+    render_stored,
 };
 use sha2::{Digest as _, Sha256};
 use test_support::images::{animated_gif, encode, photo_like};
@@ -48,7 +48,12 @@ fn each_rendition_made_ahead_is_the_bytes_a_request_renders() {
                     format,
                 };
                 let file = files.get(&key).expect("made ahead");
-                let rendered = render_square_as(bytes, size, Some(format), &limits).unwrap();
+                // What a server keeping rendition files renders, its rung kept or not.
+                let fresh = tempfile::tempdir().unwrap();
+                let server = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
+                let rendered =
+                    render_stored(bytes, &content(bytes), size, Some(format), &limits, &server)
+                        .unwrap();
                 assert_eq!(file, rendered, "{source} as {format} at {size} px");
             }
         }

@@ -1,6 +1,6 @@
-//! The rung: sizes up to 96 px of a still picture larger than 128 px are rendered from a 128 px copy of
-//! it, kept among the rendition files. Renditions from it are the same bytes whether the rung
-//! was kept or not, and a damaged rung is made again rather than used. (That they look like
+//! The rung: with rendition files, sizes up to 96 px of a still picture larger than 128 px are
+//! rendered from a 128 px copy of it kept among them. Renditions from it are the same bytes
+//! whether the rung was kept or made, and a damaged rung is made again rather than used. (That they look like
 //! the picture scaled down directly is checked where the direct pipeline can be called, in
 //! `rung.rs`'s own tests.)
 
@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use avatar_image::rung::LARGEST_FROM_RUNG;
 use avatar_image::{
-    ImageFormat, Limits, RenderAhead, RenditionFiles, render_square, render_square_as,
-    render_stored,
+    ImageFormat, Limits, RenderAhead, RenditionFiles, render_square_as, render_stored,
 };
 use sha2::{Digest as _, Sha256};
 use test_support::images::{encode, photo_like, translucent_disc};
@@ -37,7 +36,7 @@ fn kept(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn the_rung_is_kept_once_and_renders_what_a_renderer_without_files_does() {
+fn the_rung_is_kept_once_and_renders_the_same_bytes_kept_or_made() {
     let limits = Limits::default();
     let dir = tempfile::tempdir().unwrap();
     let files = RenditionFiles::open(dir.path(), 1 << 20).unwrap();
@@ -51,11 +50,21 @@ fn the_rung_is_kept_once_and_renders_what_a_renderer_without_files_does() {
         let before = kept(dir.path()).len();
         for size in [80, 40, 80, 32] {
             for format in [None, Some(ImageFormat::Webp)] {
-                let with_files =
+                let with_rung =
                     render_stored(&stored, &content(&stored), size, format, &limits, &files)
                         .unwrap();
-                let without = render_square_as(&stored, size, format, &limits).unwrap();
-                assert_eq!(with_files, without, "{size} px as {format:?}");
+                // A server whose files have no rung (a fresh folder) makes it: the same bytes.
+                let fresh = tempfile::tempdir().unwrap();
+                let made = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
+                let made_now =
+                    render_stored(&stored, &content(&stored), size, format, &limits, &made)
+                        .unwrap();
+                assert_eq!(with_rung, made_now, "{size} px as {format:?}");
+                let straight = render_square_as(&stored, size, format, &limits).unwrap();
+                assert_ne!(
+                    with_rung.bytes, straight.bytes,
+                    "from the rung, not the picture"
+                );
             }
         }
         assert_eq!(kept(dir.path()).len(), before + 1, "one rung per picture");
@@ -147,7 +156,13 @@ fn storing_a_picture_makes_its_rung_once() {
         "none for a small picture, none twice"
     );
     let rendered = render_stored(&stored, &content(&stored), 40, None, &limits, &files).unwrap();
-    assert_eq!(rendered, render_square(&stored, 40, &limits).unwrap());
+    let fresh = tempfile::tempdir().unwrap();
+    let made = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
+    let made_now = render_stored(&stored, &content(&stored), 40, None, &limits, &made).unwrap();
+    assert_eq!(
+        rendered, made_now,
+        "the rung made at storing is the one a render makes"
+    );
 }
 
 /// What a small rendition is made from, once the rung is kept, is the rung: a rung file
