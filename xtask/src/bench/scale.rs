@@ -917,7 +917,7 @@ pub(super) fn targets(report: &Value) -> Vec<Target> {
             met,
         },
         Target {
-            name: "scale: the same, the sizes rendered ahead at import".to_owned(),
+            name: "scale: the same, every size rendered ahead".to_owned(),
             measured: ahead_measured,
             required: format!(">= {TARGET_RATIO}x"),
             met: ahead_met,
@@ -1066,7 +1066,7 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
         ("nginx, pre-rendered files", nginx, "#a0aec0"),
         ("avatars serve, rendering as asked", ours, "#2b6cb0"),
         (
-            "avatars serve, the sizes rendered ahead at import",
+            "avatars serve, every size rendered ahead",
             ahead,
             "#805ad5",
         ),
