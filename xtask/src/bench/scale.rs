@@ -596,10 +596,24 @@ fn cpu_budget(budget: &Budget<'_>) -> Value {
 }
 
 /// What [`import`] took and made.
+/// How long a step that writes rendition files took, and what it left in their folder.
 struct Imported {
     seconds: f64,
     files: u64,
     bytes: u64,
+}
+
+impl Imported {
+    /// The seconds since `started`, and the files in `dir` and the bytes they take.
+    fn since(started: Instant, dir: &Path) -> Result<Self, String> {
+        let seconds = started.elapsed().as_secs_f64();
+        let (files, bytes) = on_disk(dir)?;
+        Ok(Self {
+            seconds,
+            files,
+            bytes,
+        })
+    }
 }
 
 /// Imports the corpus's `count` avatars from its manifests at once, one `avatars import` each
@@ -647,19 +661,16 @@ fn import(avatars: &Path, data: &Path, corpus: &Path, count: u32) -> Result<Impo
             return Err("avatars import failed".to_owned());
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let (files, bytes) = on_disk(&data.join("renditions"))?;
+    let imported = Imported::since(started, &data.join("renditions"))?;
     eprintln!(
-        "{TASK}: scale: imported {count} avatars in {seconds:.0} s ({:.0} a second), \
-         {files} rungs made ({} MiB)",
-        f64::from(count) / seconds,
-        bytes >> 20
+        "{TASK}: scale: imported {count} avatars in {:.0} s ({:.0} a second), {} rungs made \
+         ({} MiB)",
+        imported.seconds,
+        f64::from(count) / imported.seconds,
+        imported.files,
+        imported.bytes >> 20
     );
-    Ok(Imported {
-        seconds,
-        files,
-        bytes,
-    })
+    Ok(imported)
 }
 
 /// `avatars render-ahead` over the imported store: every avatar's renditions at the
@@ -695,19 +706,15 @@ fn render_ahead(
     )? {
         return Err("avatars render-ahead failed".to_owned());
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let (files, bytes) = on_disk(&ahead.dir)?;
+    let made = Imported::since(started, &ahead.dir)?;
     eprintln!(
-        "{TASK}: scale: rendered ahead in {seconds:.0} s ({:.0} avatars a second), {files} \
-         files ({} MiB)",
-        f64::from(count) / seconds,
-        bytes >> 20
+        "{TASK}: scale: rendered ahead in {:.0} s ({:.0} avatars a second), {} files ({} MiB)",
+        made.seconds,
+        f64::from(count) / made.seconds,
+        made.files,
+        made.bytes >> 20
     );
-    Ok(Imported {
-        seconds,
-        files,
-        bytes,
-    })
+    Ok(made)
 }
 
 /// Waits (10 s at most) for the admin listener a server binds after its public one.
@@ -1065,11 +1072,7 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
     for (row, (name, rate, colour)) in [
         ("nginx, pre-rendered files", nginx, "#a0aec0"),
         ("avatars serve, rendering as asked", ours, "#2b6cb0"),
-        (
-            "avatars serve, every size rendered ahead",
-            ahead,
-            "#805ad5",
-        ),
+        ("avatars serve, every size rendered ahead", ahead, "#805ad5"),
     ]
     .into_iter()
     .enumerate()
