@@ -3,11 +3,11 @@
 //! Under a long tail most renders are first asks for small sizes (32 to 96 px) of pictures
 //! stored at 128 to 512 px, and most of such a render is decoding and resizing the stored
 //! picture, not encoding the few pixels asked for. So a still picture whose centred square is
-//! larger than [`RUNG_SIDE`] is rendered at up to [`LARGEST_FROM_RUNG`] from its rung: the centred square at
-//! [`RUNG_SIDE`], encoded, which costs a sixteenth of a 512 px master to decode and resize. The
-//! rung is kept as a rendition file ([`RenditionFiles`]) when the server keeps them, made
-//! when the picture is stored ([`RenderAhead::rung_only`], or any [`RenderAhead`]) or on its
-//! first small render.
+//! larger than [`RUNG_SIDE`] is rendered at sizes up to [`LARGEST_FROM_RUNG`] from its rung:
+//! the centred square at [`RUNG_SIDE`], encoded, a sixteenth of a 512 px master to decode and
+//! resize. The rung is kept as a rendition file ([`RenditionFiles`]) when the server keeps
+//! them, made when the picture is stored ([`RenderAhead::rung_only`], or any [`RenderAhead`])
+//! or on its first small render.
 //!
 //! With rendition files, every small render of such a picture goes through the rung, read
 //! back or made and kept, so a rendition's bytes never depend on whether the rung was there
@@ -19,10 +19,10 @@
 //! rendition files or none, or their `ETag`s for small sizes name slightly different bytes.
 //!
 //! The rung of a photograph (a JPEG or WebP upload) is JPEG at quality 95 with
-//! full-resolution colour, the rest (PNG and GIF uploads, and any picture with transparency)
-//! PNG: JPEG's ringing round hard edges would show in a logo's renditions, 3 to 6 levels a
-//! channel on average for red lettering on white, where from a photograph's JPEG rung they
-//! differ from those made straight from the picture by about one level (the tests below).
+//! full-resolution colour, about 10 KiB, whose renditions differ from those made straight from
+//! the picture by about one level a channel (the tests below). The rest (PNG and GIF uploads,
+//! and any picture with transparency) get a PNG rung, so that a logo's flat colours and hard
+//! edges pick up no JPEG artefacts on the way.
 //!
 //! [`RenditionFiles`]: crate::RenditionFiles
 //! [`render_square_as`]: crate::render_square_as
@@ -41,9 +41,9 @@ use crate::rendition_files::RenditionFiles;
 use crate::resize::{self, Pixels};
 use avatar_proto::ImageFormat;
 
-/// The side of the rung, in pixels: sizes below it are rendered from it. 128 px covers the
-/// sizes pages show most (32 to 96 px, and 40 and 80 for 2x screens); over the scale bench's
-/// stored pictures a 96 px rung measured the same and a 256 px one 1.1 times the work.
+/// The side of the rung, in pixels. 128 px covers the sizes pages show most (32 to 96 px,
+/// and 40 and 80 for 2x screens); over the scale bench's stored pictures (2026-12-04) a 96 px
+/// rung measured the same render work and a 256 px one 1.1 times as much.
 pub const RUNG_SIDE: u32 = 128;
 
 /// The largest size rendered from the rung: a quarter below it, so a rendition is always a
