@@ -10,9 +10,9 @@
 //! covers the picture's SHA-256, the size, the format and [`RENDERER_VERSION`]), so a file is
 //! never stale: a replaced avatar, or a new renderer, simply asks for other names. A stored
 //! picture's rung ([`crate::rung`], what its small sizes are rendered from) is one more file,
-//! named the same way and under the same budget. Each file is
-//! the encoded image followed by the first [`CHECK_BYTES`] of its SHA-256, checked on every
-//! read: a file torn by a crash (they are not synced, being copies) is dropped, never served.
+//! named the same way and under the same budget. Each file is the encoded image followed by
+//! the first [`CHECK_BYTES`] of its SHA-256, checked on every read: a file torn by a crash
+//! (they are not synced, being copies) is dropped, never served.
 //! Files are written to a temporary name beside them and renamed, so a reader never sees half
 //! of one.
 //!
@@ -317,6 +317,14 @@ impl RenditionFiles {
         };
         self.read_checked(crate::rung::fingerprint(content), read, valid)
             .ok()
+    }
+
+    /// Forgets and deletes the rung of `content`: one that is intact but does not decode as a
+    /// rung, so the next render makes and keeps it again.
+    pub(crate) fn remove_rung(&self, content: &[u8; 32]) {
+        let fingerprint = crate::rung::fingerprint(content);
+        self.index.remove(&fingerprint);
+        let _ = fs::remove_file(self.path(&fingerprint));
     }
 
     /// Whether the rung of `content` is indexed or on disk, without reading it.

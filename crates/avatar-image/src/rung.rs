@@ -158,13 +158,15 @@ pub(crate) fn make_and_keep(
 }
 
 /// The kept rung of `content`, decoded; `None` when none is kept or it cannot be read (a
-/// damaged one is deleted by the files and logged here).
+/// torn one is deleted by the files; one that is intact but no rung is deleted here and
+/// logged, so that the caller's render keeps a new one).
 pub(crate) fn kept(files: &RenditionFiles, content: &[u8; 32]) -> Option<DynamicImage> {
     let bytes = files.rung(content)?;
     match decode(&bytes) {
         Ok(rung) => Some(rung),
         Err(err) => {
-            tracing::warn!(dir = %files.dir().display(), error = %err, "a rung file does not decode; rendering from the stored picture");
+            tracing::warn!(dir = %files.dir().display(), error = %err, "a rung file does not decode; deleting it and making the rung again");
+            files.remove_rung(content);
             None
         }
     }

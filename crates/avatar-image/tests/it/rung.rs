@@ -99,6 +99,16 @@ fn a_damaged_rung_is_made_again_not_used() {
         // Cut short, as by a crash.
         intact[..intact.len() / 3].to_vec(),
         Vec::new(),
+        // Intact (its check matches) but no rung: a 64 px picture.
+        {
+            let small = encode(&photo_like(64, 64), image::ImageFormat::Jpeg);
+            let check = Sha256::digest(&small);
+            [
+                &small[..],
+                &check[..avatar_image::rendition_files::CHECK_BYTES],
+            ]
+            .concat()
+        },
     ] {
         fs::write(&rung, &damage).unwrap();
         let again = render_stored(&stored, &content(&stored), 64, None, &limits, &files).unwrap();
