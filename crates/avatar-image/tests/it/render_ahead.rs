@@ -6,7 +6,6 @@ use std::sync::Arc;
 use avatar_image::render_ahead::MAX_AHEAD_SIZES;
 use avatar_image::{
     ImageError, ImageFormat, Limits, OutputFormats, RenderAhead, RenderKey, RenditionFiles,
-    render_stored,
 };
 use sha2::{Digest as _, Sha256};
 use test_support::images::{animated_gif, encode, photo_like};
@@ -49,11 +48,7 @@ fn each_rendition_made_ahead_is_the_bytes_a_request_renders() {
                 };
                 let file = files.get(&key).expect("made ahead");
                 // What a server keeping rendition files renders, its rung kept or not.
-                let fresh = tempfile::tempdir().unwrap();
-                let server = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
-                let rendered =
-                    render_stored(bytes, &content(bytes), size, Some(format), &limits, &server)
-                        .unwrap();
+                let rendered = crate::rung::rendered_afresh(bytes, size, Some(format));
                 assert_eq!(file, rendered, "{source} as {format} at {size} px");
             }
         }

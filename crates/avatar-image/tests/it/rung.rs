@@ -19,6 +19,32 @@ fn content(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// What a server keeping rendition files, none of them yet (a fresh folder), renders of
+/// `stored` at `size` as `format`: its rung made on the way.
+pub(crate) fn rendered_afresh(
+    stored: &[u8],
+    size: u32,
+    format: Option<ImageFormat>,
+) -> avatar_image::Rendered {
+    let fresh = tempfile::tempdir().unwrap();
+    let files = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
+    render_stored(
+        stored,
+        &content(stored),
+        size,
+        format,
+        &Limits::default(),
+        &files,
+    )
+    .unwrap()
+}
+
+/// `image` as a rendition file holds it: followed by its check, so it reads as intact.
+fn as_kept(image: &[u8]) -> Vec<u8> {
+    let check = Sha256::digest(image);
+    [image, &check[..avatar_image::rendition_files::CHECK_BYTES]].concat()
+}
+
 /// The files kept in `dir`'s folders.
 fn kept(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -53,12 +79,8 @@ fn the_rung_is_kept_once_and_renders_the_same_bytes_kept_or_made() {
                 let with_rung =
                     render_stored(&stored, &content(&stored), size, format, &limits, &files)
                         .unwrap();
-                // A server whose files have no rung (a fresh folder) makes it: the same bytes.
-                let fresh = tempfile::tempdir().unwrap();
-                let made = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
-                let made_now =
-                    render_stored(&stored, &content(&stored), size, format, &limits, &made)
-                        .unwrap();
+                // A server whose files have no rung makes it: the same bytes.
+                let made_now = rendered_afresh(&stored, size, format);
                 assert_eq!(with_rung, made_now, "{size} px as {format:?}");
                 let straight = render_square_as(&stored, size, format, &limits).unwrap();
                 assert_ne!(
@@ -100,15 +122,7 @@ fn a_damaged_rung_is_made_again_not_used() {
         intact[..intact.len() / 3].to_vec(),
         Vec::new(),
         // Intact (its check matches) but no rung: a 64 px picture.
-        {
-            let small = encode(&photo_like(64, 64), image::ImageFormat::Jpeg);
-            let check = Sha256::digest(&small);
-            [
-                &small[..],
-                &check[..avatar_image::rendition_files::CHECK_BYTES],
-            ]
-            .concat()
-        },
+        as_kept(&encode(&photo_like(64, 64), image::ImageFormat::Jpeg)),
     ] {
         fs::write(&rung, &damage).unwrap();
         let again = render_stored(&stored, &content(&stored), 64, None, &limits, &files).unwrap();
@@ -166,9 +180,7 @@ fn storing_a_picture_makes_its_rung_once() {
         "none for a small picture, none twice"
     );
     let rendered = render_stored(&stored, &content(&stored), 40, None, &limits, &files).unwrap();
-    let fresh = tempfile::tempdir().unwrap();
-    let made = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
-    let made_now = render_stored(&stored, &content(&stored), 40, None, &limits, &made).unwrap();
+    let made_now = rendered_afresh(&stored, 40, None);
     assert_eq!(
         rendered, made_now,
         "the rung made at storing is the one a render makes"
@@ -191,9 +203,7 @@ fn small_renditions_are_made_from_the_kept_rung() {
         &test_support::images::solid(128, 128, [220, 0, 0]),
         image::ImageFormat::Jpeg,
     );
-    let mut file = red.clone();
-    file.extend_from_slice(&Sha256::digest(&red)[..avatar_image::rendition_files::CHECK_BYTES]);
-    fs::write(&rung, file).unwrap();
+    fs::write(&rung, as_kept(&red)).unwrap();
     let rendered = render_stored(&stored, &content(&stored), 40, None, &limits, &files).unwrap();
     let pixels = image::load_from_memory(&rendered.bytes).unwrap().to_rgb8();
     let [r, g, b] = pixels.get_pixel(20, 20).0;
