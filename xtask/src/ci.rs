@@ -42,6 +42,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "libjpeg-turbo for the feature of that name (libturbojpeg0-dev from apt, when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-libjpeg-turbo.sh"],
+        env: &[],
+    },
+    Step {
         name: "format check",
         program: None,
         args: &["fmt", "--all", "--check"],
@@ -66,6 +72,36 @@ const CI_STEPS: &[Step] = &[
         program: None,
         args: &["test", "--workspace", "--locked"],
         // Snapshots are compared, never rewritten, in the gate.
+        env: &[("INSTA_UPDATE", "no")],
+    },
+    Step {
+        name: "clippy with libjpeg-turbo encoding JPEG (the build `cargo xtask bench` measures)",
+        program: None,
+        args: &[
+            "clippy",
+            "--package",
+            "avatar-image",
+            "--features",
+            "libjpeg-turbo",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        env: &[],
+    },
+    Step {
+        name: "avatar-image's tests with libjpeg-turbo encoding JPEG",
+        program: None,
+        args: &[
+            "test",
+            "--package",
+            "avatar-image",
+            "--features",
+            "libjpeg-turbo",
+            "--locked",
+        ],
         env: &[("INSTA_UPDATE", "no")],
     },
     Step {

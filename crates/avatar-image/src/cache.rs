@@ -44,14 +44,38 @@ pub enum RenderKey {
 /// so fingerprints (and the ETags built from them) never outlive the bytes they stood for.
 pub const RENDERER_VERSION: u8 = 6;
 
+/// The JPEG encoder of this build when it is not the default (`jpeg-encoder`): its bytes differ,
+/// so fingerprints and rendition snapshots name it beside [`RENDERER_VERSION`]. Empty in the
+/// default build, whose fingerprints stay what they were.
+const JPEG_ENCODER: &[u8] = if cfg!(feature = "libjpeg-turbo") {
+    b"libjpeg-turbo"
+} else {
+    b""
+};
+
+/// The renderer byte of a snapshot's header: [`RENDERER_VERSION`], with the high bit set when
+/// JPEG is encoded by libjpeg-turbo.
+const SNAPSHOT_RENDERER: u8 = if JPEG_ENCODER.is_empty() {
+    RENDERER_VERSION
+} else {
+    RENDERER_VERSION | 0x80
+};
+
+/// Feeds what identifies this renderer (its version and its JPEG encoder) to a fingerprint.
+pub(crate) fn hash_renderer(hasher: &mut Sha256) {
+    hasher.update([RENDERER_VERSION]);
+    hasher.update(JPEG_ENCODER);
+}
+
 impl RenderKey {
-    /// A 16-byte digest of the key and [`RENDERER_VERSION`]: the same for every rendition of the
-    /// same key by the same renderer (the pipeline is deterministic), so it serves as a strong
-    /// validator without hashing the output.
+    /// A 16-byte digest of the key and the renderer ([`RENDERER_VERSION`], and the JPEG encoder
+    /// when built with `libjpeg-turbo`): the same for every rendition of the same key by the
+    /// same renderer (the pipeline is deterministic), so it serves as a strong validator
+    /// without hashing the output.
     #[must_use]
     pub fn fingerprint(&self) -> [u8; 16] {
         let mut hasher = Sha256::new();
-        hasher.update([RENDERER_VERSION]);
+        hash_renderer(&mut hasher);
         match self {
             Self::Stored {
                 content,
@@ -216,7 +240,8 @@ impl RenderCache {
     /// restart; returns how many. Drawn defaults are left out: they cost a millisecond to
     /// draw again, where a photo's rendition costs a decode.
     ///
-    /// The layout is a header (16 bytes of magic, then [`RENDERER_VERSION`]) and one record per
+    /// The layout is a header (16 bytes of magic, then [`RENDERER_VERSION`], its high bit set
+    /// when built with `libjpeg-turbo`) and one record per
     /// rendition: the stored file's SHA-256 (32 bytes), the size and the length of the encoded
     /// file (4 bytes each, big-endian), then the file. It is written by hand because it is four
     /// fixed fields; its format is sniffed from the file when read.
@@ -225,7 +250,7 @@ impl RenderCache {
     /// Whatever writing to `out` returns.
     pub fn write_snapshot(&self, out: &mut impl Write) -> io::Result<usize> {
         out.write_all(SNAPSHOT_MAGIC)?;
-        out.write_all(&[RENDERER_VERSION])?;
+        out.write_all(&[SNAPSHOT_RENDERER])?;
         let mut written = 0;
         for (key, rendered) in self.cache.iter() {
             let RenderKey::Stored { content, size, .. } = key else {
@@ -243,8 +268,8 @@ impl RenderCache {
     }
 
     /// Keeps the renditions of a snapshot [`write_snapshot`](Self::write_snapshot) wrote;
-    /// returns how many. A snapshot of another [`RENDERER_VERSION`] is ignored (`Ok(0)`): its
-    /// renditions are not what this renderer would make. Nothing read is trusted: a record
+    /// returns how many. A snapshot of another [`RENDERER_VERSION`] or JPEG encoder is ignored
+    /// (`Ok(0)`): its renditions are not what this renderer would make. Nothing read is trusted: a record
     /// whose size, length or file is not one the renderer could have written ends the reading
     /// with [`io::ErrorKind::InvalidData`] (the renditions before it are kept, each checked).
     ///
@@ -260,7 +285,7 @@ impl RenderCache {
         if &header[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
             return Err(invalid("not a rendition snapshot: wrong magic bytes"));
         }
-        if header[SNAPSHOT_MAGIC.len()] != RENDERER_VERSION {
+        if header[SNAPSHOT_MAGIC.len()] != SNAPSHOT_RENDERER {
             return Ok(0);
         }
         let mut read = 0;
@@ -581,11 +606,42 @@ mod tests {
     fn another_renderers_snapshot_is_ignored() {
         let cache = RenderCache::default();
         cache.insert(stored_key(1, 32), png_rendition(32, 1));
-        let mut snapshot = snapshot_of(&cache);
-        snapshot[SNAPSHOT_MAGIC.len()] = RENDERER_VERSION.wrapping_add(1);
-        let restarted = RenderCache::default();
-        assert_eq!(restarted.read_snapshot(&mut &snapshot[..]).unwrap(), 0);
-        assert!(restarted.is_empty());
+        let snapshot = snapshot_of(&cache);
+        // Another version, and the same version with the other JPEG encoder.
+        for other in [SNAPSHOT_RENDERER.wrapping_add(1), SNAPSHOT_RENDERER ^ 0x80] {
+            let mut snapshot = snapshot.clone();
+            snapshot[SNAPSHOT_MAGIC.len()] = other;
+            let restarted = RenderCache::default();
+            assert_eq!(restarted.read_snapshot(&mut &snapshot[..]).unwrap(), 0);
+            assert!(restarted.is_empty());
+        }
+    }
+
+    #[test]
+    fn fingerprints_name_the_jpeg_encoder_only_when_it_is_libjpeg_turbo() {
+        let key = stored_key(1, 32);
+        let RenderKey::Stored {
+            content,
+            size,
+            format,
+        } = &key
+        else {
+            unreachable!("a stored key");
+        };
+        // The fingerprint as builds without `libjpeg-turbo` have always made it.
+        let mut hasher = Sha256::new();
+        hasher.update([RENDERER_VERSION]);
+        hasher.update(b"stored");
+        hasher.update(content);
+        hasher.update(size.to_be_bytes());
+        hasher.update(format.extension().as_bytes());
+        let digest: [u8; 32] = hasher.finalize().into();
+        let plain = digest[..16] == key.fingerprint();
+        assert_eq!(plain, !cfg!(feature = "libjpeg-turbo"));
+        assert_eq!(
+            SNAPSHOT_RENDERER == RENDERER_VERSION,
+            !cfg!(feature = "libjpeg-turbo")
+        );
     }
 
     #[test]

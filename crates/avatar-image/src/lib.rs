@@ -20,6 +20,11 @@
 //! upload is stored as), `resize` (crop and resize),
 //! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`render_ahead`] (renditions made when a picture is stored), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
+//!
+//! Features: `avif` (AVIF output, by ravif) and `libjpeg-turbo` (JPEG encoded by the system's
+//! libjpeg-turbo, about twice as fast as the default `jpeg-encoder`; it needs the library and
+//! its headers, Debian's `libturbojpeg0-dev`, found by pkg-config). Renditions of a build with
+//! `libjpeg-turbo` have other [fingerprints](RenderKey::fingerprint), as their JPEG bytes differ.
 
 pub mod cache;
 pub mod decode;

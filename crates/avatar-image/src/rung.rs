@@ -34,8 +34,7 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ExtendedColorType, ImageEncoder as _};
 use sha2::{Digest as _, Sha256};
 
-use crate::cache::RENDERER_VERSION;
-use crate::encode::Source;
+use crate::encode::{self, Source};
 use crate::error::ImageError;
 use crate::rendition_files::RenditionFiles;
 use crate::resize::{self, Pixels};
@@ -68,10 +67,10 @@ pub(crate) const fn renders_from(size: u32) -> bool {
 }
 
 /// Names the rung of the stored picture whose SHA-256 is `content` among the rendition files:
-/// the renderer's version is in it, as in every rendition's.
+/// the renderer (its version and JPEG encoder) is in it, as in every rendition's.
 pub(crate) fn fingerprint(content: &[u8; 32]) -> [u8; 16] {
     let mut hasher = Sha256::new();
-    hasher.update([RENDERER_VERSION]);
+    crate::cache::hash_renderer(&mut hasher);
     hasher.update(b"rung");
     hasher.update(content);
     hasher.update(RUNG_SIDE.to_be_bytes());
@@ -86,17 +85,13 @@ pub(crate) fn fingerprint(content: &[u8; 32]) -> [u8; 16] {
 pub(crate) fn make(image: DynamicImage, source: ImageFormat) -> Result<Vec<u8>, ImageError> {
     match resize::square(image, RUNG_SIDE) {
         Pixels::Rgb(rgb) if Source::of(source) == Source::Lossy => {
-            let side = u16::try_from(RUNG_SIDE).unwrap_or(u16::MAX);
-            let mut out = Vec::new();
-            let mut encoder = jpeg_encoder::Encoder::new(&mut out, RUNG_JPEG_QUALITY);
-            encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_4_4);
-            encoder
-                .encode(rgb.as_raw(), side, side, jpeg_encoder::ColorType::Rgb)
-                .map_err(|err| ImageError::Encode {
+            let rgb8 = ExtendedColorType::Rgb8;
+            encode::jpeg(rgb.as_raw(), RUNG_SIDE, RUNG_SIDE, rgb8, RUNG_JPEG_QUALITY).map_err(
+                |err| ImageError::Encode {
                     format: ImageFormat::Jpeg,
                     detail: format!("the rung: {err}"),
-                })?;
-            Ok(out)
+                },
+            )
         }
         pixels => {
             let (raw, color) = match &pixels {
