@@ -3,7 +3,9 @@
 //! 1. criterion: every `benches/` target of the workspace (request parsing, hashing, the
 //!    service in process, cold renders, generators, discovery), then the render and generator
 //!    targets checked against criterion's medians;
-//! 2. HTTP, side by side: the release `avatars serve` and Debian's nginx-light (installed by
+//! 2. HTTP, side by side: the release `avatars serve` (built, as for every part below that
+//!    runs it, with the `libjpeg-turbo` feature: `scripts/ensure-libjpeg-turbo.sh` installs the
+//!    library when missing) and Debian's nginx-light (installed by
 //!    `scripts/ensure-bench-tools.sh` when missing, run on 127.0.0.1 with logs off) serving the
 //!    same rendered bytes, both driven by wrk with the same bounded load, A/B order alternating
 //!    every round;
@@ -220,6 +222,11 @@ fn run(options: &BenchArgs) -> Result<bool, String> {
     Ok(targets.iter().all(|target| target.met))
 }
 
+/// The features the measured `avatars` is built with: libjpeg-turbo encodes JPEG about twice as
+/// fast as the default encoder (`avatar-image/src/encode.rs`), and a deployment that cares about
+/// speed builds with it.
+const AVATARS_FEATURES: &str = "libjpeg-turbo";
+
 /// The release server against nginx, and its memory: builds, loads the photo, runs the parts
 /// asked for, adding their targets and results.
 fn server_benches(
@@ -237,23 +244,8 @@ fn server_benches(
         root,
         "installing nginx-light and wrk",
     )?;
-    eprintln!("{TASK}: building avatars (release) ...");
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--locked",
-            "-p",
-            "avatars-cli",
-        ])
-        .status()
-        .map_err(|err| format!("cannot run cargo: {err}"))?;
-    if !status.success() {
-        return Err(format!("the release build failed ({status})"));
-    }
-    let avatars = target_dir.join("release").join("avatars");
+    let avatars = build_avatars(root, cargo, target_dir)?;
+    report["avatars_features"] = json!(AVATARS_FEATURES);
     let data = work.join("data");
     let output = Command::new(&avatars)
         .arg("import")
@@ -324,6 +316,37 @@ fn server_benches(
         report["scale"] = measured;
     }
     Ok(())
+}
+
+/// Builds the release `avatars` with [`AVATARS_FEATURES`] (installing libjpeg-turbo when
+/// missing); its path.
+fn build_avatars(root: &Path, cargo: &str, target_dir: &Path) -> Result<PathBuf, String> {
+    run_tool(
+        "bash",
+        &["scripts/ensure-libjpeg-turbo.sh"],
+        root,
+        "installing libjpeg-turbo",
+    )?;
+    eprintln!("{TASK}: building avatars (release, {AVATARS_FEATURES}) ...");
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--locked",
+            "-p",
+            "avatars-cli",
+            "--features",
+            AVATARS_FEATURES,
+        ])
+        .status()
+        .map_err(|err| format!("cannot run cargo: {err}"))?;
+    if status.success() {
+        Ok(target_dir.join("release").join("avatars"))
+    } else {
+        Err(format!("the release build failed ({status})"))
+    }
 }
 
 /// `--replot-scale`: the scale part's picture, paragraph and targets from a saved report.
