@@ -241,10 +241,10 @@ impl RenderCache {
     /// draw again, where a photo's rendition costs a decode.
     ///
     /// The layout is a header (16 bytes of magic, then [`RENDERER_VERSION`], its high bit set
-    /// when built with `libjpeg-turbo`) and one record per
-    /// rendition: the stored file's SHA-256 (32 bytes), the size and the length of the encoded
-    /// file (4 bytes each, big-endian), then the file. It is written by hand because it is four
-    /// fixed fields; its format is sniffed from the file when read.
+    /// when built with `libjpeg-turbo`) and one record per rendition: the stored file's
+    /// SHA-256 (32 bytes), the size and the length of the encoded file (4 bytes each,
+    /// big-endian), then the file. It is written by hand because it is four fixed fields; its
+    /// format is sniffed from the file when read.
     ///
     /// # Errors
     /// Whatever writing to `out` returns.
@@ -269,9 +269,10 @@ impl RenderCache {
 
     /// Keeps the renditions of a snapshot [`write_snapshot`](Self::write_snapshot) wrote;
     /// returns how many. A snapshot of another [`RENDERER_VERSION`] or JPEG encoder is ignored
-    /// (`Ok(0)`): its renditions are not what this renderer would make. Nothing read is trusted: a record
-    /// whose size, length or file is not one the renderer could have written ends the reading
-    /// with [`io::ErrorKind::InvalidData`] (the renditions before it are kept, each checked).
+    /// (`Ok(0)`): its renditions are not what this renderer would make. Nothing read is
+    /// trusted: a record whose size, length or file is not one the renderer could have written
+    /// ends the reading with [`io::ErrorKind::InvalidData`] (the renditions before it are kept,
+    /// each checked).
     ///
     /// # Errors
     /// [`io::ErrorKind::InvalidData`] for a file that is not a snapshot or is damaged; whatever
