@@ -11,19 +11,22 @@
 //!    over those ([`static_files`]: the server's very bytes, and none rendered again);
 //! 2. nginx serves the pre-rendered files (the static limit) and a fresh `avatars serve` the
 //!    store, rendering as asked (its own rendition files, holding only the rungs the import
-//!    made), each driven by wrk with
-//!    the workload (each request a path drawn at random from the file's million) for
-//!    [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`]: requests per second,
-//!    p50/p99, and for avatars the share answered without rendering (from memory or a
-//!    rendition file), renders per second (from `/metrics`), resident memory and the CPU
-//!    seconds the server and wrk used. Target: at least [`TARGET_RATIO`] of nginx;
+//!    made), each driven by wrk with the workload (each request a path drawn at random from
+//!    the file's million) for [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`] in
+//!    [`SLICES`] slices, the server's and nginx's taking turns, so that both are measured in
+//!    the same minutes of a shared machine whose speed moves: requests per second, p50/p99,
+//!    and for avatars the share answered without rendering (from memory or a rendition
+//!    file), renders per second (from `/metrics`), resident memory and the CPU seconds the
+//!    server and wrk used; for both, the share of the machine's CPU time its host stole.
+//!    Target: at least [`TARGET_RATIO`] of nginx;
 //! 3. restarts: the server is stopped (saving `--render-cache-file`) and started again, then
 //!    driven in one-second slices until a slice's share answered without rendering is back to
 //!    [`WARM_FRACTION`] of the measured one: with the saved renditions, with the rendition
 //!    files only, and with neither. Target: warm no later with the saved renditions than with
 //!    neither;
 //! 4. the server once more, over the rendition files the import made ahead (every size of
-//!    every avatar, as nginx has every rendition), driven the same way: what a site that
+//!    every avatar, as nginx has every rendition), driven the same way, its slices taking
+//!    turns with nginx's again (its ratio is to those): what a site that
 //!    renders its pages' sizes when pictures are stored gets. Target: at least
 //!    [`TARGET_RATIO`] of nginx;
 //! 5. the CPU budget ([`cpu_budget`]): what an answer and a render cost in CPU, how many first
@@ -44,7 +47,7 @@ use serde_json::{Value, json};
 use super::TASK;
 use super::client;
 use super::memory::rss_mib;
-use super::nginx::{free_loopback_addr, start_nginx};
+use super::nginx::{Nginx, free_loopback_addr, start_nginx};
 use super::report::Target;
 use super::wrk::{Run, wrk_script};
 use crate::process::{Running, start_server_with, wait_bounded};
@@ -53,6 +56,11 @@ use crate::process::{Running, start_server_with, wait_bounded};
 const WARM_UP_SECONDS: u32 = 10;
 /// wrk measured, seconds.
 const MEASURE_SECONDS: u32 = 60;
+/// The measured seconds of a server are driven in this many slices, each followed by a slice
+/// of nginx as long: both are then measured in the same minutes of the machine's, whose speed
+/// moves from one minute to the next (wrk's own CPU a request by 18 % between two runs of
+/// 2026-12-05).
+const SLICES: u32 = 4;
 /// avatars' requests per second over nginx's, at least.
 const TARGET_RATIO: f64 = 0.5;
 /// The rendition files' budget of the import's `--render-ahead` and of the server reading
@@ -94,7 +102,7 @@ pub(super) fn measure(
     let avatar_count = f64::from(count);
     let static_seconds = static_files(avatars, &data, &ahead, &corpus)?;
 
-    let nginx_run = nginx_measured(work, &corpus)?;
+    let reference = StaticReference::start(work, &corpus)?;
 
     let snapshot = corpus.join("renditions.cache");
     let admin = free_loopback_addr()?;
@@ -111,7 +119,8 @@ pub(super) fn measure(
         &corpus.join("workload-avatars.txt"),
     )?;
     eprintln!(
-        "{TASK}: scale: avatars serve, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
+        "{TASK}: scale: avatars serve, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s \
+         in {SLICES} slices, each followed by one of nginx ..."
     );
     let drive = Drive {
         avatars,
@@ -121,15 +130,16 @@ pub(super) fn measure(
         work,
         script: &script,
     };
-    let lazy = drive.measured(MEASURE_SECONDS)?;
-    let (avatars_run, steady) = (&lazy.run, &lazy.counted);
+    let lazy = drive.measured(&reference)?;
+    let (avatars_run, nginx_run) = (&lazy.run, &lazy.reference);
 
     let restarts = Restart {
         drive,
-        steady: steady.hit_rate(),
+        steady: lazy.counted.hit_rate(),
     };
     let (with_file, files_only, without_file) = restarts.three(&snapshot)?;
-    let rendered_ahead = rendered_ahead(avatars, &data, &ahead, work, &script)?;
+    let rendered_ahead = rendered_ahead(avatars, &data, &ahead, work, &script, &reference)?;
+    drop(reference);
     let workload = Workload::read(&corpus.join("workload-avatars.txt"))?;
 
     Ok(json!({
@@ -141,19 +151,8 @@ pub(super) fn measure(
             "files": imported.files,
             "bytes_on_disk": imported.bytes,
         },
-        "nginx": run_json(&nginx_run),
-        "avatars": {
-            "requests_per_second": avatars_run.requests_per_second,
-            "p50_ms": avatars_run.p50_ms,
-            "p99_ms": avatars_run.p99_ms,
-            "hit_rate": steady.hit_rate(),
-            "memory_hit_rate": steady.memory_hit_rate(),
-            "file_hits_per_second": steady.file_hits / f64::from(MEASURE_SECONDS),
-            "renders_per_second": steady.renders / f64::from(MEASURE_SECONDS),
-            "render_ms_mean": steady.render_ms(),
-            "resident_mib": lazy.resident_mib,
-            "cpu": lazy.cpu_json(MEASURE_SECONDS),
-        },
+        "nginx": lazy.reference_json(),
+        "avatars": lazy.rendering_as_asked_json(),
         "ratio": avatars_run.requests_per_second / nginx_run.requests_per_second,
         "cpu_budget": cpu_budget(&Budget {
             goal_rate: TARGET_RATIO * nginx_run.requests_per_second,
@@ -171,11 +170,12 @@ pub(super) fn measure(
             "seconds": made_ahead.seconds,
             "avatars_per_second": avatar_count / made_ahead.seconds,
         },
-        "rendered_ahead": rendered_ahead,
         "rendered_ahead_ratio": rendered_ahead["requests_per_second"].as_f64().unwrap_or(0.0)
-            / nginx_run.requests_per_second,
+            / rendered_ahead["nginx"]["requests_per_second"].as_f64().unwrap_or(f64::NAN),
+        "rendered_ahead": rendered_ahead,
         "warm_up_seconds": WARM_UP_SECONDS,
         "measured_seconds": MEASURE_SECONDS,
+        "slices": SLICES,
     }))
 }
 
@@ -290,20 +290,106 @@ fn static_files(avatars: &Path, data: &Path, ahead: &Ahead, corpus: &Path) -> Re
     Ok(seconds)
 }
 
-/// nginx over the corpus's static files, driven by the static workload for
-/// [`WARM_UP_SECONDS`], then measured for [`MEASURE_SECONDS`].
-fn nginx_measured(work: &Path, corpus: &Path) -> Result<Run, String> {
-    let addr = free_loopback_addr()?;
-    let _nginx = start_nginx(work, &corpus.join("static"), &addr)?;
-    let script = lua_script(
-        work,
-        "scale-static.lua",
-        &corpus.join("workload-static.txt"),
-    )?;
-    let url = format!("http://{addr}");
-    eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ...");
-    wrk_script(work, &url, &script, WARM_UP_SECONDS)?;
-    wrk_script(work, &url, &script, MEASURE_SECONDS)
+/// nginx over the corpus's static files (the static limit), warmed up by the static workload
+/// for [`WARM_UP_SECONDS`], then driven in slices between a server's ([`Drive::measured`]).
+struct StaticReference {
+    url: String,
+    script: std::path::PathBuf,
+    work: std::path::PathBuf,
+    /// Stopped when the reference is dropped.
+    _nginx: Nginx,
+}
+
+impl StaticReference {
+    fn start(work: &Path, corpus: &Path) -> Result<Self, String> {
+        let addr = free_loopback_addr()?;
+        let nginx = start_nginx(work, &corpus.join("static"), &addr)?;
+        let script = lua_script(
+            work,
+            "scale-static.lua",
+            &corpus.join("workload-static.txt"),
+        )?;
+        let url = format!("http://{addr}");
+        eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up ...");
+        wrk_script(work, &url, &script, WARM_UP_SECONDS)?;
+        Ok(Self {
+            url,
+            script,
+            work: work.to_owned(),
+            _nginx: nginx,
+        })
+    }
+
+    /// One slice of `seconds`.
+    fn slice(&self, seconds: u32) -> Result<Run, String> {
+        wrk_script(&self.work, &self.url, &self.script, seconds)
+    }
+}
+
+/// Slices of equal length as one run: the mean rate, the mean of the medians, and the highest
+/// 99th percentile (wrk reports percentiles, not the latencies they summarise).
+fn joined(slices: &[Run]) -> Run {
+    let count = f64::from(u32::try_from(slices.len()).unwrap_or(u32::MAX)).max(1.0);
+    Run {
+        requests_per_second: slices
+            .iter()
+            .map(|run| run.requests_per_second)
+            .sum::<f64>()
+            / count,
+        p50_ms: slices.iter().map(|run| run.p50_ms).sum::<f64>() / count,
+        p99_ms: slices.iter().map(|run| run.p99_ms).fold(0.0, f64::max),
+    }
+}
+
+/// The machine's CPU time stolen by its hypervisor, from `/proc/stat`'s first line.
+#[derive(Debug, Clone, Copy, Default)]
+struct MachineTicks {
+    /// Every state's ticks, summed.
+    total: u64,
+    /// Ticks the virtual CPUs waited for the host (`steal`).
+    steal: u64,
+}
+
+impl MachineTicks {
+    fn read() -> Result<Self, String> {
+        let stat =
+            fs::read_to_string("/proc/stat").map_err(|err| format!("reading /proc/stat: {err}"))?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("cpu "))
+            .ok_or("/proc/stat: no cpu line")?
+            .split_whitespace()
+            .map(|field| field.parse().unwrap_or(0))
+            .collect();
+        // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+        // counted in user already.
+        Ok(Self {
+            total: ticks.iter().take(8).sum(),
+            steal: ticks.get(7).copied().unwrap_or(0),
+        })
+    }
+
+    /// The ticks from `earlier` to `self`.
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            total: self.total.saturating_sub(earlier.total),
+            steal: self.steal.saturating_sub(earlier.steal),
+        }
+    }
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            total: self.total + other.total,
+            steal: self.steal + other.steal,
+        }
+    }
+
+    /// The stolen share of the ticks.
+    #[expect(clippy::cast_precision_loss, reason = "tick counts far below 2^52")]
+    fn steal_share(self) -> f64 {
+        self.steal as f64 / self.total.max(1) as f64
+    }
 }
 
 /// The files under `dir` (its folders' files) and the bytes they take in 4 KiB blocks.
@@ -333,12 +419,14 @@ fn rendered_ahead(
     ahead: &Ahead,
     work: &Path,
     script: &Path,
+    reference: &StaticReference,
 ) -> Result<Value, String> {
     let admin = free_loopback_addr()?;
     let args = ahead.serve_args(&admin);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     eprintln!(
-        "{TASK}: scale: avatars serve over the renditions made ahead, {WARM_UP_SECONDS} s warm-up and {MEASURE_SECONDS} s ..."
+        "{TASK}: scale: avatars serve over the renditions made ahead, {WARM_UP_SECONDS} s \
+         warm-up and {MEASURE_SECONDS} s in {SLICES} slices, each followed by one of nginx ..."
     );
     let measured = Drive {
         avatars,
@@ -348,7 +436,7 @@ fn rendered_ahead(
         work,
         script,
     }
-    .measured(MEASURE_SECONDS)?;
+    .measured(reference)?;
     let counted = &measured.counted;
     if counted.renders > 0.0 {
         eprintln!(
@@ -364,6 +452,8 @@ fn rendered_ahead(
     report["renders"] = json!(counted.renders);
     report["resident_mib"] = json!(measured.resident_mib);
     report["cpu"] = measured.cpu_json(MEASURE_SECONDS);
+    report["steal_share"] = json!(measured.steal_share);
+    report["nginx"] = measured.reference_json();
     Ok(report)
 }
 
@@ -385,27 +475,43 @@ impl Drive<'_> {
         Ok(started)
     }
 
-    /// Starts the server, drives it [`WARM_UP_SECONDS`] then `seconds` measured, and stops it.
-    fn measured(&self, seconds: u32) -> Result<Measured, String> {
+    /// Starts the server, drives it [`WARM_UP_SECONDS`], then [`MEASURE_SECONDS`] measured in
+    /// [`SLICES`] slices, each followed by a slice of `reference` as long, and stops it.
+    fn measured(&self, reference: &StaticReference) -> Result<Measured, String> {
+        let slice = MEASURE_SECONDS / SLICES;
         let (mut server, url) = self.start()?;
         let pid = server.0.id().to_string();
         let warm_up = wrk_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
         let before = Counters::scrape(self.admin)?;
-        let (server_before, wrk_before) = (cpu_seconds(&pid)?.own, cpu_seconds("self")?.children);
-        let run = wrk_script(self.work, &url, self.script, seconds)?;
-        let server_cpu_seconds = cpu_seconds(&pid)?.own - server_before;
-        // wrk's CPU is counted into this process's children's once it has been waited for.
-        let wrk_cpu_seconds = cpu_seconds("self")?.children - wrk_before;
+        let (mut runs, mut reference_runs) = (Vec::new(), Vec::new());
+        let (mut server_cpu_seconds, mut wrk_cpu_seconds) = (0.0, 0.0);
+        let (mut ticks, mut reference_ticks) = (MachineTicks::default(), MachineTicks::default());
+        for _ in 0..SLICES {
+            let (server_before, wrk_before) =
+                (cpu_seconds(&pid)?.own, cpu_seconds("self")?.children);
+            let ticks_before = MachineTicks::read()?;
+            runs.push(wrk_script(self.work, &url, self.script, slice)?);
+            ticks = ticks.add(MachineTicks::read()?.since(ticks_before));
+            server_cpu_seconds += cpu_seconds(&pid)?.own - server_before;
+            // wrk's CPU is counted into this process's children's once it has been waited for.
+            wrk_cpu_seconds += cpu_seconds("self")?.children - wrk_before;
+            let ticks_before = MachineTicks::read()?;
+            reference_runs.push(reference.slice(slice)?);
+            reference_ticks = reference_ticks.add(MachineTicks::read()?.since(ticks_before));
+        }
         let counted = Counters::scrape(self.admin)?.since(&before);
         let resident_mib = rss_mib(server.0.id())?;
         terminate(&mut server)?;
         Ok(Measured {
             warm_up_rate: warm_up.requests_per_second,
-            run,
+            run: joined(&runs),
             counted,
             resident_mib,
             server_cpu_seconds,
             wrk_cpu_seconds,
+            steal_share: ticks.steal_share(),
+            reference: joined(&reference_runs),
+            reference_steal_share: reference_ticks.steal_share(),
         })
     }
 }
@@ -423,9 +529,40 @@ struct Measured {
     server_cpu_seconds: f64,
     /// CPU seconds wrk used during the run.
     wrk_cpu_seconds: f64,
+    /// The share of the machine's CPU time stolen by its host during the server's slices.
+    steal_share: f64,
+    /// nginx, in the slices between the server's.
+    reference: Run,
+    /// The same share during nginx's slices.
+    reference_steal_share: f64,
 }
 
 impl Measured {
+    /// The report of the server rendering as asked.
+    fn rendering_as_asked_json(&self) -> Value {
+        let (run, counted) = (&self.run, &self.counted);
+        json!({
+            "requests_per_second": run.requests_per_second,
+            "p50_ms": run.p50_ms,
+            "p99_ms": run.p99_ms,
+            "hit_rate": counted.hit_rate(),
+            "memory_hit_rate": counted.memory_hit_rate(),
+            "file_hits_per_second": counted.file_hits / f64::from(MEASURE_SECONDS),
+            "renders_per_second": counted.renders / f64::from(MEASURE_SECONDS),
+            "render_ms_mean": counted.render_ms(),
+            "resident_mib": self.resident_mib,
+            "cpu": self.cpu_json(MEASURE_SECONDS),
+            "steal_share": self.steal_share,
+        })
+    }
+
+    /// nginx's run beside this one, for the report.
+    fn reference_json(&self) -> Value {
+        let mut report = run_json(&self.reference);
+        report["steal_share"] = json!(self.reference_steal_share);
+        report
+    }
+
     /// The CPU figures, per answer (microseconds), for the report.
     fn cpu_json(&self, seconds: u32) -> Value {
         let answers = self.run.requests_per_second * f64::from(seconds);
@@ -964,8 +1101,9 @@ pub(super) fn print(report: &Value) {
          ({:.2} ms each), \
          {:.0} MiB resident; warm after a restart in {} with the saved renditions, {} with the \
          rendition files only, {} with neither; with the sizes {} rendered ahead ({:.0} avatars/s, {} \
-         files, {:.0} MiB) {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms), {:.2}x, {:.0} renders, \
-         from memory {:.1} %, {:.0} MiB resident",
+         files, {:.0} MiB) {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms) against nginx's {:.0} in its \
+         turns, {:.2}x, {:.0} renders, from memory {:.1} %, {:.0} MiB resident; CPU time stolen \
+         by the host: {:.1} % as asked, {:.1} % ahead, {:.1} % and {:.1} % in nginx's turns",
         report["corpus"]["avatars"],
         report["corpus"]["distinct_pairs"],
         number(&report["imports_per_second"]),
@@ -993,10 +1131,15 @@ pub(super) fn print(report: &Value) {
         number(&report["rendered_ahead"]["requests_per_second"]),
         number(&report["rendered_ahead"]["p50_ms"]),
         number(&report["rendered_ahead"]["p99_ms"]),
+        number(&report["rendered_ahead"]["nginx"]["requests_per_second"]),
         number(&report["rendered_ahead_ratio"]),
         number(&report["rendered_ahead"]["renders"]),
         number(&report["rendered_ahead"]["memory_hit_rate"]) * 100.0,
         number(&report["rendered_ahead"]["resident_mib"]),
+        number(&avatars["steal_share"]) * 100.0,
+        number(&report["rendered_ahead"]["steal_share"]) * 100.0,
+        number(&nginx["steal_share"]) * 100.0,
+        number(&report["rendered_ahead"]["nginx"]["steal_share"]) * 100.0,
     );
     print_cpu_budget(report);
 }
@@ -1065,7 +1208,7 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
 <rect width="100%" height="100%" fill="white"/>
 <text x="20" y="28" font-size="18" font-weight="bold">{} avatars, Zipf 1.1 over (avatar, size), wrk -t2 -c32</text>
 <text x="{}" y="28" font-size="12" fill="#4a5568" text-anchor="end">{caption}</text>
-<text x="20" y="70" font-weight="bold">requests per second (60 s after 10 s of warm-up)</text>"##,
+<text x="20" y="70" font-weight="bold">requests per second (60 s after 10 s of warm-up, in turns with nginx)</text>"##,
         report["corpus"]["avatars"],
         WIDTH - 20.0
     );
@@ -1227,6 +1370,37 @@ mod tests {
     }
 
     #[test]
+    fn slices_join_into_the_mean_rate_and_the_worst_tail() {
+        let run = |requests_per_second, p50_ms, p99_ms| Run {
+            requests_per_second,
+            p50_ms,
+            p99_ms,
+        };
+        let joined = joined(&[run(100.0, 1.0, 9.0), run(300.0, 2.0, 4.0)]);
+        assert_eq!(joined, run(200.0, 1.5, 9.0));
+    }
+
+    #[test]
+    fn the_machine_s_stolen_share_is_read_from_proc_stat() {
+        let before = MachineTicks::read().unwrap();
+        let after = MachineTicks::read().unwrap().since(before);
+        assert!((0.0..=1.0).contains(&after.steal_share()));
+        let ticks = MachineTicks {
+            total: 300,
+            steal: 30,
+        }
+        .add(MachineTicks {
+            total: 100,
+            steal: 10,
+        });
+        assert!((ticks.steal_share() - 0.1).abs() < 1e-12);
+        assert!(
+            MachineTicks::default().steal_share().abs() < 1e-12,
+            "no ticks, none stolen"
+        );
+    }
+
+    #[test]
     fn first_asks_follow_the_draws() {
         // One request only: drawn in the warm-up's first second, never first in the window.
         let one = Workload::from_counts([5].into_iter());
@@ -1258,6 +1432,13 @@ mod tests {
             resident_mib: 100.0,
             server_cpu_seconds: 94.6,
             wrk_cpu_seconds: 18.0,
+            steal_share: 0.0,
+            reference: Run {
+                requests_per_second: 37_000.0,
+                p50_ms: 0.8,
+                p99_ms: 6.0,
+            },
+            reference_steal_share: 0.0,
         };
         let ahead =
             json!({"cpu": {"server_cpu_us_per_answer": 37.4, "wrk_cpu_us_per_answer": 23.8}});
