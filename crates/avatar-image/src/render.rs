@@ -52,8 +52,9 @@ pub fn render_square_as(
 }
 
 /// [`render_square_as`] of a stored picture whose SHA-256 is `content`, a server keeping
-/// rendition files: a size up to [`LARGEST_FROM_RUNG`](crate::rung::LARGEST_FROM_RUNG) of a
-/// still picture larger than [`RUNG_SIDE`](crate::rung::RUNG_SIDE) is rendered from its rung
+/// rendition files: a size up to [`LARGEST_FROM_RUNG`](crate::rung::LARGEST_FROM_RUNG), or
+/// [`RUNG_SIDE`](crate::rung::RUNG_SIDE) itself, of a still picture larger than
+/// [`RUNG_SIDE`](crate::rung::RUNG_SIDE) is rendered from its rung
 /// ([`crate::rung`]), read from `files`, or made and kept there when missing; other sizes and
 /// pictures as [`render_square_as`]. The bytes are the same whether the rung was kept or made,
 /// and differ from [`render_square_as`]'s by about a level a channel. Blocks on file I/O:
@@ -75,16 +76,20 @@ pub fn render_stored(
         && let Some(rung) = rung::kept(files, content)
     {
         let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
-        return render_decoded(source, Decoded::Still(rung), size, format.unwrap_or(source));
+        return rung.render(source, size, format.unwrap_or(source));
     }
     let (info, decoded) = decode(stored, limits)?;
-    let decoded = match decoded {
+    let format = format.unwrap_or(info.format);
+    match decoded {
         Decoded::Still(image) if rung::serves(size, image.width(), image.height()) => {
-            Decoded::Still(rung::make_and_keep(image, info.format, files, content)?)
+            rung::make_and_keep(image, info.format, files, content)?.render(
+                info.format,
+                size,
+                format,
+            )
         }
-        other => other,
-    };
-    render_decoded(info.format, decoded, size, format.unwrap_or(info.format))
+        other => render_decoded(info.format, other, size, format),
+    }
 }
 
 /// The pipeline after decoding: the centred square of `decoded` at `size`, encoded as `format`

@@ -18,8 +18,6 @@ use std::sync::Arc;
 
 use avatar_proto::{ImageFormat, OutputFormats};
 
-use image::DynamicImage;
-
 use crate::cache::RenderKey;
 use crate::decode::{Decoded, ImageInfo, decode, probe};
 use crate::error::ImageError;
@@ -199,7 +197,7 @@ struct Picture<'a> {
     files: &'a RenditionFiles,
     limits: &'a Limits,
     decoded: Option<(ImageInfo, Decoded)>,
-    rung: Option<DynamicImage>,
+    rung: Option<rung::Rung>,
 }
 
 impl<'a> Picture<'a> {
@@ -255,9 +253,7 @@ impl<'a> Picture<'a> {
         }
         let source = ImageFormat::sniff(self.stored).ok_or(ImageError::UnknownFormat)?;
         match &self.rung {
-            Some(rung) if rung::renders_from(size) => {
-                render_decoded(source, Decoded::Still(rung.clone()), size, format)
-            }
+            Some(rung) if rung::renders_from(size) => rung.clone().render(source, size, format),
             _ => {
                 let (_, picture) = self.decoded()?;
                 render_decoded(source, picture.clone(), size, format)

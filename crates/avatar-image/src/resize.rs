@@ -54,6 +54,10 @@ fn resize_raw(
     pixel_type: PixelType,
     size: u32,
 ) -> Vec<u8> {
+    if (width, height) == (size, size) {
+        // Already the square asked for (a rung at its own side, say): nothing to resample.
+        return pixels;
+    }
     let source = Image::from_vec_u8(width, height, pixels, pixel_type)
         .expect("buffer length matches the decoded dimensions");
     let mut destination = Image::new(size, size, pixel_type);
@@ -99,6 +103,19 @@ mod tests {
         } else {
             0.0
         }
+    }
+
+    #[test]
+    fn a_square_already_at_the_size_keeps_its_pixels() {
+        let photo = test_support::images::photo_like(128, 128);
+        let Pixels::Rgb(kept) = square(DynamicImage::ImageRgb8(photo.clone()), 128) else {
+            panic!("opaque stays RGB");
+        };
+        assert_eq!(kept, photo);
+        let Pixels::Rgb(smaller) = square(DynamicImage::ImageRgb8(photo), 127) else {
+            panic!("opaque stays RGB");
+        };
+        assert_eq!(smaller.dimensions(), (127, 127));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! picture, not encoding the few pixels asked for. So a still picture whose centred square is
 //! larger than [`RUNG_SIDE`] is rendered at sizes up to [`LARGEST_FROM_RUNG`] from its rung:
 //! the centred square at [`RUNG_SIDE`], encoded, a sixteenth of a 512 px master to decode and
-//! resize. The rung is kept as a rendition file ([`RenditionFiles`]) when the server keeps
+//! resize. At [`RUNG_SIDE`] itself the rung is the rendition: its very bytes when asked for in
+//! its own format (so a photograph's 128 px JPEG is at the rung's quality 95, not 90: closer
+//! to the picture, and about 40 % larger), its pixels encoded otherwise. The rung is kept as a rendition file ([`RenditionFiles`]) when the server keeps
 //! them, made when the picture is stored ([`RenderAhead::rung_only`], or any [`RenderAhead`])
 //! or on its first small render.
 //!
@@ -34,8 +36,10 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ExtendedColorType, ImageEncoder as _};
 use sha2::{Digest as _, Sha256};
 
+use crate::decode::Decoded;
 use crate::encode::{self, Source};
 use crate::error::ImageError;
+use crate::render::{Rendered, render_decoded};
 use crate::rendition_files::RenditionFiles;
 use crate::resize::{self, Pixels};
 use avatar_proto::ImageFormat;
@@ -45,10 +49,11 @@ use avatar_proto::ImageFormat;
 /// rung measured the same render work and a 256 px one 1.1 times as much.
 pub const RUNG_SIDE: u32 = 128;
 
-/// The largest size rendered from the rung: a quarter below it, so a rendition is always a
+/// The largest size resized from the rung: a quarter below it, so a rendition is always a
 /// real reduction of the rung. Just under the rung's side, resampling it again blurs hard
 /// edges (1.5 levels a channel at 127 px for the tests' lettering, against 0.4 to 0.6 at 32 to
-/// 96 px); sizes above this are rendered from the picture.
+/// 96 px); sizes above this are rendered from the picture, but for [`RUNG_SIDE`] itself,
+/// which is the rung, not resampled again.
 pub const LARGEST_FROM_RUNG: u32 = RUNG_SIDE * 3 / 4;
 
 /// JPEG quality of an opaque rung: above the renditions' 90, as it is encoded twice.
@@ -61,9 +66,12 @@ pub(crate) const fn serves(size: u32, width: u32, height: u32) -> bool {
     renders_from(size) && side > RUNG_SIDE
 }
 
-/// Whether a rendition at `size` is rendered from the rung, when the picture has one.
+/// Whether a rendition at `size` is rendered from the rung, when the picture has one: up to
+/// [`LARGEST_FROM_RUNG`], and at [`RUNG_SIDE`], which the rung already is (under the scale
+/// bench's long tail an eighth of the first asks are for 128 px, and from the picture such a
+/// render decoded and resized all of it).
 pub(crate) const fn renders_from(size: u32) -> bool {
-    size <= LARGEST_FROM_RUNG
+    size <= LARGEST_FROM_RUNG || size == RUNG_SIDE
 }
 
 /// Names the rung of the stored picture whose SHA-256 is `content` among the rendition files:
@@ -136,6 +144,34 @@ pub(crate) fn decode(rung: &[u8]) -> Result<DynamicImage, ImageError> {
     }
 }
 
+/// A rung as made or read back: its file's bytes and its pixels.
+#[derive(Clone)]
+pub(crate) struct Rung {
+    encoded: Bytes,
+    image: DynamicImage,
+}
+
+impl Rung {
+    /// The rendition at `size` (one [`renders_from`]) as `format`, of a picture stored as
+    /// `source`: at [`RUNG_SIDE`] in the rung's own format, the rung's bytes; otherwise its
+    /// pixels, resized and encoded.
+    pub(crate) fn render(
+        self,
+        source: ImageFormat,
+        size: u32,
+        format: ImageFormat,
+    ) -> Result<Rendered, ImageError> {
+        if size == RUNG_SIDE && ImageFormat::sniff(&self.encoded) == Some(format) {
+            return Ok(Rendered {
+                bytes: self.encoded,
+                format,
+                size,
+            });
+        }
+        render_decoded(source, Decoded::Still(self.image), size, format)
+    }
+}
+
 /// The rung of `image`, decoded as every later render will read it, and kept in `files` under
 /// `content` (a file that cannot be written is logged: the next render makes the rung again).
 pub(crate) fn make_and_keep(
@@ -143,22 +179,22 @@ pub(crate) fn make_and_keep(
     source: ImageFormat,
     files: &RenditionFiles,
     content: &[u8; 32],
-) -> Result<DynamicImage, ImageError> {
-    let encoded = make(image, source)?;
-    let rung = decode(&encoded)?;
-    if let Err(err) = files.put_rung(content, &Bytes::from(encoded)) {
+) -> Result<Rung, ImageError> {
+    let encoded = Bytes::from(make(image, source)?);
+    let image = decode(&encoded)?;
+    if let Err(err) = files.put_rung(content, &encoded) {
         tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rung file");
     }
-    Ok(rung)
+    Ok(Rung { encoded, image })
 }
 
 /// The kept rung of `content`, decoded; `None` when none is kept or it cannot be read (a
 /// torn one is deleted by the files; one that is intact but no rung is deleted here and
 /// logged, so that the caller's render keeps a new one).
-pub(crate) fn kept(files: &RenditionFiles, content: &[u8; 32]) -> Option<DynamicImage> {
-    let bytes = files.rung(content)?;
-    match decode(&bytes) {
-        Ok(rung) => Some(rung),
+pub(crate) fn kept(files: &RenditionFiles, content: &[u8; 32]) -> Option<Rung> {
+    let encoded = files.rung(content)?;
+    match decode(&encoded) {
+        Ok(image) => Some(Rung { encoded, image }),
         Err(err) => {
             tracing::warn!(dir = %files.dir().display(), error = %err, "a rung file does not decode; deleting it and making the rung again");
             files.remove_rung(content);
@@ -196,6 +232,19 @@ mod tests {
             total += u64::from(x[3].abs_diff(y[3]));
         }
         total as f64 / (a.as_raw().len()) as f64
+    }
+
+    /// The centred square of `picture` at `size`, resized as every rendition is, as PNG.
+    fn lossless(picture: DynamicImage, size: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let written = match resize::square(picture, size) {
+            Pixels::Rgb(rgb) => rgb.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png),
+            Pixels::Rgba(rgba) => {
+                rgba.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            }
+        };
+        written.unwrap();
+        out
     }
 
     /// Red strokes 20 px wide on white, every 60 px: the hard edges of a logo's lettering.
@@ -246,7 +295,7 @@ mod tests {
             let Decoded::Still(picture) = decoded else {
                 panic!("a still picture");
             };
-            for size in [32, 40, 48, 64, 80, LARGEST_FROM_RUNG] {
+            for size in [32, 40, 48, 64, 80, LARGEST_FROM_RUNG, RUNG_SIDE] {
                 let direct = render_decoded(
                     info.format,
                     Decoded::Still(picture.clone()),
@@ -259,6 +308,34 @@ mod tests {
                 let content = [7; 32];
                 let from_rung =
                     render_stored(source, &content, size, None, &limits, &files).unwrap();
+                if size == RUNG_SIDE {
+                    let rung = files.rung(&content).unwrap();
+                    assert_eq!(
+                        from_rung.bytes, rung,
+                        "{what} at {size} px: the rung itself"
+                    );
+                }
+                if size == RUNG_SIDE && info.format == ImageFormat::Png {
+                    // A lossless rung is the very pixels, and bytes, rendered straight.
+                    assert_eq!(direct, from_rung, "{what} at {size} px");
+                    continue;
+                }
+                if size == RUNG_SIDE {
+                    // A JPEG rung (quality 95) is nearer the resized pixels than a rendition
+                    // at quality 90: 0.93 levels against 1.23 for this photo (1.01 and 1.28
+                    // by libjpeg-turbo).
+                    let resized = lossless(picture.clone(), size);
+                    let (rung_loss, direct_loss) = (
+                        seen_difference(&from_rung.bytes, &resized),
+                        seen_difference(&direct.bytes, &resized),
+                    );
+                    assert!(
+                        rung_loss < direct_loss,
+                        "{what} at {size} px: {rung_loss:.2} levels from the resized pixels \
+                         against {direct_loss:.2}"
+                    );
+                    continue;
+                }
                 assert_ne!(
                     direct.bytes, from_rung.bytes,
                     "{what} at {size} px: from the rung"
@@ -273,13 +350,15 @@ mod tests {
     }
 
     #[test]
-    fn only_small_sizes_of_larger_pictures_use_the_rung() {
+    fn small_sizes_and_the_rung_s_own_of_larger_pictures_use_the_rung() {
         assert!(serves(80, 512, 512));
         assert!(serves(96, 129, 4000));
+        assert!(serves(RUNG_SIDE, 129, 4000), "the rung's own side");
         assert!(
-            !serves(97, 512, 512),
+            !serves(97, 512, 512) && !serves(RUNG_SIDE - 1, 512, 512),
             "sizes near the rung's are rendered from the picture"
         );
+        assert!(!serves(RUNG_SIDE + 1, 512, 512) && !serves(256, 512, 512));
         assert!(
             !serves(80, 128, 512),
             "a picture no larger than the rung is its own rung"
