@@ -1208,7 +1208,7 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
 <rect width="100%" height="100%" fill="white"/>
 <text x="20" y="28" font-size="18" font-weight="bold">{} avatars, Zipf 1.1 over (avatar, size), wrk -t2 -c32</text>
 <text x="{}" y="28" font-size="12" fill="#4a5568" text-anchor="end">{caption}</text>
-<text x="20" y="70" font-weight="bold">requests per second (60 s after 10 s of warm-up, in turns with nginx)</text>"##,
+<text x="20" y="70" font-weight="bold">requests a second, in turns with nginx</text>"##,
         report["corpus"]["avatars"],
         WIDTH - 20.0
     );
