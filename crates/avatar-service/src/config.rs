@@ -94,8 +94,8 @@ impl<St: Store> AvatarServiceBuilder<St> {
     /// Also keeps renditions of stored avatars as files (default: none), read back when the
     /// render cache has let them go: under a long tail most renders are of renditions asked
     /// for before, and reading one back costs microseconds where making it costs about half a
-    /// millisecond of CPU. Sizes up to 96 px of a picture larger than 128 px are then rendered
-    /// from its rung kept there ([`avatar_image::rung`]), a fraction of the decoding and
+    /// millisecond of CPU. Sizes up to 96 px, and 128 px, of a picture larger than 128 px are
+    /// then rendered from its rung kept there ([`avatar_image::rung`]), a fraction of the decoding and
     /// resizing. See [`RenditionFiles`]; share an `Arc` of them with a
     /// [`RenderAhead`](avatar_image::RenderAhead) (or
     /// [`RenderAhead::rung_only`](avatar_image::RenderAhead::rung_only)) to have uploads

@@ -116,7 +116,8 @@ pub async fn store_upload<St: Store>(
 /// let stored = store_upload_with(&MemoryStore::new(), &alice, png.into(),
 ///     &avatar_image::Limits::default(), Some(&ahead)).await?;
 /// assert_eq!(stored.rendered_ahead, 4);
-/// // And the 128 px rung its sizes up to 96 px are rendered from (it is larger than 128 px).
+/// // And the 128 px rung its sizes up to 96 px (and 128 px) are rendered from (it is larger
+/// // than 128 px).
 /// assert_eq!(files.len(), 4 + 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
