@@ -73,10 +73,17 @@ pub fn render_stored(
 ) -> Result<Rendered, ImageError> {
     check_size(size)?;
     if rung::renders_from(size)
-        && let Some(rung) = rung::kept(files, content)
+        && let Some(encoded) = files.rung(content)
     {
         let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
-        return rung.render(source, size, format.unwrap_or(source));
+        let format = format.unwrap_or(source);
+        // At the rung's side in its format, its bytes answer: there is nothing to decode.
+        if let Some(rendered) = rung::as_rendition(&encoded, size, format) {
+            return Ok(rendered);
+        }
+        if let Some(rung) = rung::decoded(files, content, encoded) {
+            return rung.render(source, size, format);
+        }
     }
     let (info, decoded) = decode(stored, limits)?;
     let format = format.unwrap_or(info.format);

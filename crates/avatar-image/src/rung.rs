@@ -161,15 +161,21 @@ impl Rung {
         size: u32,
         format: ImageFormat,
     ) -> Result<Rendered, ImageError> {
-        if size == RUNG_SIDE && ImageFormat::sniff(&self.encoded) == Some(format) {
-            return Ok(Rendered {
-                bytes: self.encoded,
-                format,
-                size,
-            });
+        if let Some(rendered) = as_rendition(&self.encoded, size, format) {
+            return Ok(rendered);
         }
         render_decoded(source, Decoded::Still(self.image), size, format)
     }
+}
+
+/// The rung's file as the rendition at `size` in `format`, when that is its side and its
+/// format: its bytes as they are.
+pub(crate) fn as_rendition(encoded: &Bytes, size: u32, format: ImageFormat) -> Option<Rendered> {
+    (size == RUNG_SIDE && ImageFormat::sniff(encoded) == Some(format)).then(|| Rendered {
+        bytes: encoded.clone(),
+        format,
+        size,
+    })
 }
 
 /// The rung of `image`, decoded as every later render will read it, and kept in `files` under
@@ -192,7 +198,12 @@ pub(crate) fn make_and_keep(
 /// torn one is deleted by the files; one that is intact but no rung is deleted here and
 /// logged, so that the caller's render keeps a new one).
 pub(crate) fn kept(files: &RenditionFiles, content: &[u8; 32]) -> Option<Rung> {
-    let encoded = files.rung(content)?;
+    decoded(files, content, files.rung(content)?)
+}
+
+/// `encoded`, the kept rung of `content`, decoded; `None`, and the file deleted, when it is
+/// intact but no rung.
+pub(crate) fn decoded(files: &RenditionFiles, content: &[u8; 32], encoded: Bytes) -> Option<Rung> {
     match decode(&encoded) {
         Ok(image) => Some(Rung { encoded, image }),
         Err(err) => {
