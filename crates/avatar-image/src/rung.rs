@@ -7,9 +7,9 @@
 //! the centred square at [`RUNG_SIDE`], encoded, a sixteenth of a 512 px master to decode and
 //! resize. At [`RUNG_SIDE`] itself the rung is the rendition: its very bytes when asked for in
 //! its own format (so a photograph's 128 px JPEG is at the rung's quality 95, not 90: closer
-//! to the picture, and about 40 % larger), its pixels encoded otherwise. The rung is kept as a rendition file ([`RenditionFiles`]) when the server keeps
-//! them, made when the picture is stored ([`RenderAhead::rung_only`], or any [`RenderAhead`])
-//! or on its first small render.
+//! to the picture, and about 40 % larger), its pixels encoded otherwise. The rung is kept as
+//! a rendition file ([`RenditionFiles`]) when the server keeps them, made when the picture is
+//! stored ([`RenderAhead::rung_only`], or any [`RenderAhead`]) or on its first small render.
 //!
 //! With rendition files, every small render of such a picture goes through the rung, read
 //! back or made and kept, so a rendition's bytes never depend on whether the rung was there
