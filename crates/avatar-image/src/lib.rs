@@ -47,7 +47,7 @@ pub use defaults::{Palette, render_default, render_default_with};
 pub use error::ImageError;
 pub use limits::Limits;
 pub use master::{Prepared, prepare};
-pub use render::{Rendered, render_square, render_square_as, render_stored};
+pub use render::{Rendered, render_from_rung, render_square, render_square_as, render_stored};
 pub use render_ahead::RenderAhead;
 pub use rendition_files::{FileRead, RenditionFiles};
 pub use xmpp::{XmppRendition, render_xmpp};

@@ -55,10 +55,10 @@ pub fn render_square_as(
 /// rendition files: a size up to [`LARGEST_FROM_RUNG`](crate::rung::LARGEST_FROM_RUNG), or
 /// [`RUNG_SIDE`](crate::rung::RUNG_SIDE) itself, of a still picture larger than
 /// [`RUNG_SIDE`](crate::rung::RUNG_SIDE) is rendered from its rung
-/// ([`crate::rung`]), read from `files`, or made and kept there when missing; other sizes and
-/// pictures as [`render_square_as`]. The bytes are the same whether the rung was kept or made,
-/// and differ from [`render_square_as`]'s by about a level a channel. Blocks on file I/O:
-/// call it from a blocking thread.
+/// ([`crate::rung`]), read from `files` ([`render_from_rung`]), or made and kept there when
+/// missing; other sizes and pictures as [`render_square_as`]. The bytes are the same whether
+/// the rung was kept or made, and differ from [`render_square_as`]'s by about a level a
+/// channel. Blocks on file I/O: call it from a blocking thread.
 ///
 /// # Errors
 /// As [`render_square_as`]. A rung file that cannot be read or written is logged, and the
@@ -72,18 +72,10 @@ pub fn render_stored(
     files: &RenditionFiles,
 ) -> Result<Rendered, ImageError> {
     check_size(size)?;
-    if rung::renders_from(size)
-        && let Some(encoded) = files.rung(content)
+    if let Some(source) = ImageFormat::sniff(stored)
+        && let Some(from_rung) = render_from_rung(content, source, size, format, files)
     {
-        let source = ImageFormat::sniff(stored).ok_or(ImageError::UnknownFormat)?;
-        let format = format.unwrap_or(source);
-        // At the rung's side in its format, its bytes answer: there is nothing to decode.
-        if let Some(rendered) = rung::as_rendition(&encoded, size, format) {
-            return Ok(rendered);
-        }
-        if let Some(rung) = rung::decoded(files, content, encoded) {
-            return rung.render(source, size, format);
-        }
+        return from_rung;
     }
     let (info, decoded) = decode(stored, limits)?;
     let format = format.unwrap_or(info.format);
@@ -97,6 +89,38 @@ pub fn render_stored(
         }
         other => render_decoded(info.format, other, size, format),
     }
+}
+
+/// [`render_stored`] without the stored picture, from its kept rung alone: `None` when `size`
+/// is not one a rung serves or no intact rung of `content` is kept in `files`, and the caller
+/// then reads the picture and asks [`render_stored`], whose bytes are the same. `source` is
+/// the stored picture's format (as [`ImageFormat::sniff`] finds it), `format` the one asked
+/// for (`None`: `source`). A server whose index still knows a picture's digest and format
+/// renders most small sizes this way without reading the store (a file, or a row of a
+/// database) at all. Blocks on file I/O: call it from a blocking thread.
+///
+/// # Errors
+/// [`ImageError::InvalidSize`], or what encoding refuses.
+pub fn render_from_rung(
+    content: &[u8; 32],
+    source: ImageFormat,
+    size: u32,
+    format: Option<ImageFormat>,
+    files: &RenditionFiles,
+) -> Option<Result<Rendered, ImageError>> {
+    if let Err(err) = check_size(size) {
+        return Some(Err(err));
+    }
+    if !rung::renders_from(size) {
+        return None;
+    }
+    let encoded = files.rung(content)?;
+    let format = format.unwrap_or(source);
+    // At the rung's side in its format, its bytes answer: there is nothing to decode.
+    if let Some(rendered) = rung::as_rendition(&encoded, size, format) {
+        return Some(Ok(rendered));
+    }
+    Some(rung::decoded(files, content, encoded)?.render(source, size, format))
 }
 
 /// The pipeline after decoding: the centred square of `decoded` at `size`, encoded as `format`

@@ -332,6 +332,15 @@ impl RenditionFiles {
         self.has_fingerprint(crate::rung::fingerprint(content))
     }
 
+    /// Whether [`render_from_rung`](crate::render_from_rung) would find a rung to render
+    /// `content` at `size` from: a size rungs serve, and a rung indexed or on disk (not read or
+    /// checked, so the render may still find it gone or damaged). Costs no more than looking a
+    /// name up, so an async caller can ask before handing the render to a blocking thread.
+    #[must_use]
+    pub fn has_rung_for(&self, content: &[u8; 32], size: u32) -> bool {
+        self.budget > 0 && crate::rung::renders_from(size) && self.has_rung(content)
+    }
+
     /// Keeps `encoded` as the rung of the stored picture whose SHA-256 is `content`, counted
     /// against the budget as any rendition. Blocks.
     pub(crate) fn put_rung(&self, content: &[u8; 32], encoded: &Bytes) -> io::Result<()> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use avatar_image::{
     FileRead, ImageError, RenderKey, Rendered, RenditionFiles, render_default_with,
-    render_square_as, render_stored,
+    render_from_rung, render_square_as, render_stored,
 };
 use avatar_proto::{AvatarRequest, DefaultKeyword, FormatChoice, ImageFormat};
 use avatar_store::Store;
@@ -72,6 +72,8 @@ pub(crate) enum Cached {
         key: RenderKey,
         /// Its format, as chosen.
         choice: FormatChoice,
+        /// The stored picture's format.
+        source: ImageFormat,
     },
     /// The store must be asked.
     Unknown,
@@ -102,7 +104,11 @@ pub(crate) fn stored_cached<St>(
                     shared.counters.cache_hit();
                     Cached::Hit(Answer::image(rendered, &key, true, choice))
                 }
-                None => Cached::Evicted { key, choice },
+                None => Cached::Evicted {
+                    key,
+                    choice,
+                    source: format,
+                },
             }
         }
         None => Cached::Unknown,
@@ -123,14 +129,21 @@ pub(crate) async fn stored<St: Store>(
     let known = match stored_cached(shared, request, accept, generation) {
         Cached::Hit(answer) => return Some(answer),
         Cached::NotStored => return None,
-        Cached::Evicted { key, choice } => Some((key, choice)),
+        Cached::Evicted {
+            key,
+            choice,
+            source,
+        } => Some((key, choice, source)),
         Cached::Unknown => None,
     };
-    // The rendition's file, without reading the stored picture at all.
-    if let Some((key, choice)) = &known
-        && let Some(answer) = from_file(shared, key, *choice).await
-    {
-        return Some(answer);
+    // The rendition's file, or the picture's rung, without reading the stored picture at all.
+    if let Some((key, choice, source)) = &known {
+        if let Some(answer) = from_file(shared, key, *choice).await {
+            return Some(answer);
+        }
+        if let Some(answer) = from_rung(shared, key, *choice, *source).await {
+            return Some(answer);
+        }
     }
     let remember = |found| {
         if let Some(generation) = generation {
@@ -171,7 +184,7 @@ pub(crate) async fn stored<St: Store>(
     };
     // Known only now (the index had forgotten the hash): the rendition may be cached (another
     // hash of the same picture, or a rendition snapshot read at start), or in its file.
-    if known.as_ref().is_none_or(|(tried, _)| *tried != key) {
+    if known.as_ref().is_none_or(|(tried, ..)| *tried != key) {
         if let Some(cached) = shared.cache.get(&key) {
             shared.counters.cache_hit();
             return Some(Answer::image(cached, &key, true, choice));
@@ -226,6 +239,40 @@ async fn from_file<St>(
     shared.counters.file_hit();
     shared.cache.insert(key.clone(), rendered.clone());
     Some(Answer::image(rendered, key, true, choice))
+}
+
+/// The rendition made from the picture's kept rung alone ([`render_from_rung`]), without
+/// reading the store, kept in the render cache and its file as any render; `None` when no rung
+/// serves it (no rung kept for the picture, a size rungs do not serve, or the rung gone or
+/// damaged meanwhile) or the render failed: the caller then reads the picture.
+async fn from_rung<St>(
+    shared: &Shared<St>,
+    key: &RenderKey,
+    choice: FormatChoice,
+    source: ImageFormat,
+) -> Option<Answer> {
+    let files = Arc::clone(shared.files.as_ref()?);
+    let RenderKey::Stored { content, size, .. } = *key else {
+        return None;
+    };
+    if !files.has_rung_for(&content, size) {
+        return None;
+    }
+    let format = Some(choice.format);
+    let from = Arc::clone(&files);
+    let rendered = render_blocking(shared, key.clone(), Some(files), move || {
+        render_from_rung(&content, source, size, format, &from)
+            .ok_or(RenderError::NoRung)?
+            .map_err(Into::into)
+    });
+    match rendered.await {
+        Ok(rendered) => Some(Answer::image(rendered, key, true, choice)),
+        Err(RenderError::NoRung) => None,
+        Err(err) => {
+            tracing::warn!(size, error = %err, "cannot render from a kept rung; rendering from the stored picture");
+            None
+        }
+    }
 }
 
 fn default_key<St>(
@@ -297,6 +344,8 @@ enum RenderError {
     Image(#[from] ImageError),
     #[error("the keyword is not an image")]
     NotAnImage,
+    #[error("no rung is kept for the picture")]
+    NoRung,
     #[error("the render task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error("the service is shutting down")]
@@ -344,7 +393,10 @@ async fn render_blocking<St>(
                 (rendered, took)
             })
             .await?;
-            shared.counters.rendered(took);
+            // A rung gone since it was looked for made nothing; the caller renders anew.
+            if !matches!(rendered, Err(RenderError::NoRung)) {
+                shared.counters.rendered(took);
+            }
             rendered
         })
         .await

@@ -16,11 +16,17 @@ use test_support::suite::*;
 /// A folder store and its rendition files, with a render cache too small to hold anything:
 /// every repeated request is a miss the files must answer.
 fn service(dir: &std::path::Path) -> AvatarService<FsStore> {
+    service_caching(dir, 1)
+}
+
+/// [`service`] with a render cache of `cache_bytes` (and so an index of what the store holds,
+/// which the cache's budget sizes: none for the 1 byte above).
+fn service_caching(dir: &std::path::Path, cache_bytes: u64) -> AvatarService<FsStore> {
     let store = FsStore::open(dir.join("store"))
         .unwrap()
         .external_writes_check(Duration::from_secs(3600));
     AvatarService::builder(store)
-        .cache_bytes(1)
+        .cache_bytes(cache_bytes)
         .rendition_files(RenditionFiles::open(&dir.join("renditions"), 1 << 20).unwrap())
         .build()
         .unwrap()
@@ -96,4 +102,70 @@ async fn a_replaced_avatar_is_rendered_anew_and_a_damaged_file_is_not_served() {
     assert_eq!(after.body(), new.body());
     let stats = service.stats();
     assert_eq!((stats.renders, stats.file_hits), (3, 0), "{stats:?}");
+}
+
+#[tokio::test]
+async fn small_sizes_of_a_picture_with_a_kept_rung_are_rendered_without_reading_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each size is asked once, so the cache answers none of them; its index knows the picture.
+    let service = service_caching(dir.path(), 1 << 20);
+    let picture = Bytes::from(encode(&photo_like(300, 200), image::ImageFormat::Jpeg));
+    service
+        .store()
+        .put(&identity(GEORGE), picture.clone())
+        .await
+        .unwrap();
+    let uri = |size: u32| format!("/avatar/{}?s={size}&d=404", md5(GEORGE));
+    // The first render reads the picture and keeps its rung.
+    assert_eq!(get(&service, &uri(64)).await.status(), StatusCode::OK);
+
+    // The picture goes from under the store, which looks for outside writes once an hour:
+    // from now on only the rung can answer.
+    let mut removed = 0;
+    for entry in walk(&dir.path().join("store")) {
+        if entry.file_name().is_some_and(|name| name == "image") {
+            std::fs::remove_file(&entry).unwrap();
+            removed += 1;
+        }
+    }
+    assert_eq!(removed, 1);
+    let sizes = [32, 80, 96, 128];
+    let mut answers = Vec::new();
+    for size in sizes {
+        let answer = get(&service, &uri(size)).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{size} px from the rung");
+        answers.push(answer);
+    }
+    let stats = service.stats();
+    assert_eq!((stats.renders, stats.file_hits), (5, 0), "{stats:?}");
+    // 256 px is rendered from the picture, which is gone.
+    assert_eq!(
+        get(&service, &uri(256)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The same bytes as rendering from the picture, the rung made anew each time.
+    let content = avatar_store::StoredImage::new(picture.clone()).content;
+    for (size, answer) in sizes.into_iter().zip(answers) {
+        let fresh = tempfile::tempdir().unwrap();
+        let files = RenditionFiles::open(fresh.path(), 1 << 20).unwrap();
+        let limits = avatar_image::Limits::default();
+        let rendered =
+            avatar_image::render_stored(&picture, &content, size, None, &limits, &files).unwrap();
+        assert_eq!(answer.body(), &rendered.bytes, "{size} px");
+    }
+}
+
+/// Every file under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }
