@@ -13,12 +13,15 @@
 //!
 //! With rendition files, every small render of such a picture goes through the rung, read
 //! back or made and kept, so a rendition's bytes never depend on whether the rung was there
-//! (a fingerprint names one sequence of bytes). Without them ([`render_square_as`]) small
-//! sizes are rendered straight from the picture: making a rung to throw away costs more than
-//! it saves (over 1,500 stored pictures larger than 128 px at 32 to 96 px, 2026-12-05: 1.22 ms
-//! a render through a rung made each time, 0.72 ms straight, 0.30 ms from a kept rung). The
-//! two ways differ by about a level a channel, so servers sharing a database should all keep
-//! rendition files or none, or their `ETag`s for small sizes name slightly different bytes.
+//! (a fingerprint names one sequence of bytes). A kept rung needs only the picture's digest
+//! and format ([`render_from_rung`]): a server that remembers those renders small sizes
+//! without reading the stored picture at all. Without rendition files
+//! ([`render_square_as`]) small sizes are rendered straight from the picture: making a rung
+//! to throw away costs more than it saves (over 1,500 stored pictures larger than 128 px at
+//! 32 to 96 px, 2026-12-05: 1.22 ms a render through a rung made each time, 0.72 ms
+//! straight, 0.30 ms from a kept rung). The two ways differ by about a level a channel, so
+//! servers sharing a database should all keep rendition files or none, or their `ETag`s for
+//! small sizes name slightly different bytes.
 //!
 //! The rung of a photograph (a JPEG or WebP upload) is JPEG at quality 95 with
 //! full-resolution colour, about 10 KiB, whose renditions differ from those made straight from
@@ -28,6 +31,7 @@
 //!
 //! [`RenditionFiles`]: crate::RenditionFiles
 //! [`render_square_as`]: crate::render_square_as
+//! [`render_from_rung`]: crate::render_from_rung
 //! [`RenderAhead`]: crate::RenderAhead
 //! [`RenderAhead::rung_only`]: crate::RenderAhead::rung_only
 

@@ -1,5 +1,6 @@
-//! Finding the picture: the index and render cache first, then the store, the renderer and the
-//! drawn defaults.
+//! Finding the picture: the index and render cache first; for a picture the index knows, its
+//! rendition file, then its rung (neither reads the store); then the store, the renderer and
+//! the drawn defaults.
 
 use std::sync::Arc;
 
