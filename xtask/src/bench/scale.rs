@@ -49,7 +49,7 @@ use super::client;
 use super::memory::rss_mib;
 use super::nginx::{Nginx, free_loopback_addr, start_nginx};
 use super::report::Target;
-use super::wrk::{Run, wrk_script};
+use super::wrk::{Run, warm_up_script, wrk_script};
 use crate::process::{Running, start_server_with, wait_bounded};
 
 /// wrk before measuring, seconds.
@@ -311,7 +311,7 @@ impl StaticReference {
         )?;
         let url = format!("http://{addr}");
         eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up ...");
-        wrk_script(work, &url, &script, WARM_UP_SECONDS)?;
+        warm_up_script(work, &url, &script, WARM_UP_SECONDS)?;
         Ok(Self {
             url,
             script,
@@ -481,7 +481,7 @@ impl Drive<'_> {
         let slice = MEASURE_SECONDS / SLICES;
         let (mut server, url) = self.start()?;
         let pid = server.0.id().to_string();
-        let warm_up = wrk_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
+        let warm_up = warm_up_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
         let before = Counters::scrape(self.admin)?;
         let (mut runs, mut reference_runs) = (Vec::new(), Vec::new());
         let (mut server_cpu_seconds, mut wrk_cpu_seconds) = (0.0, 0.0);
