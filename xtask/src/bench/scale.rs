@@ -49,7 +49,7 @@ use super::client;
 use super::memory::rss_mib;
 use super::nginx::{Nginx, free_loopback_addr, start_nginx};
 use super::report::Target;
-use super::wrk::{Run, warm_up_script, wrk_script};
+use super::wrk::{Run, Timeouts, wrk_script};
 use crate::process::{Running, start_server_with, wait_bounded};
 
 /// wrk before measuring, seconds.
@@ -311,7 +311,7 @@ impl StaticReference {
         )?;
         let url = format!("http://{addr}");
         eprintln!("{TASK}: scale: nginx, {WARM_UP_SECONDS} s warm-up ...");
-        warm_up_script(work, &url, &script, WARM_UP_SECONDS)?;
+        wrk_script(work, &url, &script, WARM_UP_SECONDS, Timeouts::Tolerate)?;
         Ok(Self {
             url,
             script,
@@ -322,7 +322,7 @@ impl StaticReference {
 
     /// One slice of `seconds`.
     fn slice(&self, seconds: u32) -> Result<Run, String> {
-        wrk_script(&self.work, &self.url, &self.script, seconds)
+        wrk_script(&self.work, &self.url, &self.script, seconds, Timeouts::Fail)
     }
 }
 
@@ -481,7 +481,13 @@ impl Drive<'_> {
         let slice = MEASURE_SECONDS / SLICES;
         let (mut server, url) = self.start()?;
         let pid = server.0.id().to_string();
-        let warm_up = warm_up_script(self.work, &url, self.script, WARM_UP_SECONDS)?;
+        let warm_up = wrk_script(
+            self.work,
+            &url,
+            self.script,
+            WARM_UP_SECONDS,
+            Timeouts::Tolerate,
+        )?;
         let before = Counters::scrape(self.admin)?;
         let (mut runs, mut reference_runs) = (Vec::new(), Vec::new());
         let (mut server_cpu_seconds, mut wrk_cpu_seconds) = (0.0, 0.0);
@@ -490,7 +496,13 @@ impl Drive<'_> {
             let (server_before, wrk_before) =
                 (cpu_seconds(&pid)?.own, cpu_seconds("self")?.children);
             let ticks_before = MachineTicks::read()?;
-            runs.push(wrk_script(self.work, &url, self.script, slice)?);
+            runs.push(wrk_script(
+                self.work,
+                &url,
+                self.script,
+                slice,
+                Timeouts::Fail,
+            )?);
             ticks = ticks.add(MachineTicks::read()?.since(ticks_before));
             server_cpu_seconds += cpu_seconds(&pid)?.own - server_before;
             // wrk's CPU is counted into this process's children's once it has been waited for.
@@ -1020,7 +1032,7 @@ impl Restart<'_> {
         let mut warm_after = None;
         let mut last = Counters::scrape(self.drive.admin)?;
         for _ in 0..WARM_SLICES {
-            wrk_script(self.drive.work, &url, self.drive.script, 1)?;
+            wrk_script(self.drive.work, &url, self.drive.script, 1, Timeouts::Fail)?;
             let now = Counters::scrape(self.drive.admin)?;
             let slice = now.since(&last);
             last = now;

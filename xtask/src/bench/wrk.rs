@@ -33,31 +33,8 @@ pub(super) fn wrk(
 }
 
 /// Runs wrk once against `url` (`-t2 -c32`) with the Lua `script` choosing each request's path;
-/// every response must be 200.
+/// every response must be 200, and socket errors are judged by `timeouts`.
 pub(super) fn wrk_script(
-    work: &Path,
-    url: &str,
-    script: &Path,
-    seconds: u32,
-) -> Result<Run, String> {
-    script_run(work, url, script, seconds, Timeouts::Fail)
-}
-
-/// [`wrk_script`] as a warm-up: requests that time out (wrk gives up on one after 2 s) are
-/// printed, not fatal. A warm-up is what absorbs a cold start, and only the measured runs
-/// after it must be clean: on 2026-12-05 the machine's host dropped its page cache and paused
-/// it for about 30 s during nginx's warm-up in the scale part, 17 requests timed out, and the
-/// bench stopped there. Any other socket error, or a status other than 200, still fails.
-pub(super) fn warm_up_script(
-    work: &Path,
-    url: &str,
-    script: &Path,
-    seconds: u32,
-) -> Result<Run, String> {
-    script_run(work, url, script, seconds, Timeouts::Tolerate)
-}
-
-fn script_run(
     work: &Path,
     url: &str,
     script: &Path,
@@ -76,9 +53,13 @@ fn script_run(
 /// How a run's timed-out requests are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Timeouts {
-    /// Any socket error fails the run.
+    /// Any socket error fails the run: every measured run.
     Fail,
-    /// Timeouts are printed; connect, read and write errors still fail the run.
+    /// Requests that time out (wrk gives up on one after 2 s) are printed; connect, read and
+    /// write errors and wrong statuses still fail the run. For warm-ups, which are what
+    /// absorbs a cold start: on 2026-12-05 the machine's host dropped its page cache and
+    /// paused it for about 30 s during nginx's warm-up in the scale part, 17 requests timed
+    /// out, and the bench stopped there before measuring anything.
     Tolerate,
 }
 
