@@ -147,8 +147,8 @@ impl<St: Store> AvatarServiceBuilder<St> {
     }
 
     /// The render cache's budget in bytes (default 64 MiB; 0 turns caching off). A small
-    /// index of what the store holds for each hash (about 100 bytes per hash, one hash per KiB
-    /// of budget) comes with it.
+    /// index of what the store holds for each hash (about 100 bytes per hash, one hash per 512
+    /// bytes of budget) comes with it.
     pub const fn cache_bytes(mut self, bytes: u64) -> Self {
         self.cache_bytes = bytes;
         self

@@ -2,7 +2,7 @@
 //! `avatar-service`'s `million` example (release, in process): a full pass over the MD5 and
 //! SHA-256 hashes of 1,000,000 stored identities (two million requests, two million renders),
 //! then the resident set, which must stay within [`BUDGET_MIB`] whatever the number of
-//! identities: the index keeps 65,536 hashes and the render cache 64 MiB (the defaults).
+//! identities: the index keeps 131,072 hashes and the render cache 64 MiB (the defaults).
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use super::report::Target;
 
 /// Identities of the pass.
 const IDENTITIES: &str = "1000000";
-/// The budget: the render cache's 64 MiB, the index's 65,536 entries (about 100 bytes each
+/// The budget: the render cache's 64 MiB, the index's 131,072 entries (about 100 bytes each
 /// with their bookkeeping) and the process itself.
 const BUDGET_MIB: f64 = 128.0;
 
