@@ -199,6 +199,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub(crate) max_connections: u64,
 
+    /// Threads accepting and answering on the public listeners (default: one per CPU), each
+    /// a single-threaded event loop serving the connections it accepted, as nginx's workers.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) event_loops: Option<u16>,
+
     /// Requests per second each client address may make on average (off by default); more get
     /// 429 Too Many Requests with Retry-After.
     #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]

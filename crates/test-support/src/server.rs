@@ -134,6 +134,12 @@ impl Server {
         log
     }
 
+    /// The server's process id (to look at its threads in `/proc`, for example).
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `GET path` over a raw connection.
     #[must_use]
     pub fn get(&self, path: &str) -> RawResponse {

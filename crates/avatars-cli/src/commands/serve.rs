@@ -21,7 +21,8 @@ use crate::commands::init_logging;
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead, output_formats};
 use crate::server::admin::{self, AdminState, Tokens};
-use crate::server::listen::{ConnectionLimits, Listener};
+use crate::server::event_loops::LoopThreads;
+use crate::server::listen::{ConnectionLimits, Listener, Serving};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
 use crate::server::tls::ReloadableTls;
@@ -50,15 +51,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         .unwrap_or_default();
     init_logging();
 
-    // Store reads and renders run on the blocking pool. Renders are CPU-bound and limited to
-    // one per CPU by the service anyway; a small pool keeps glibc from growing an arena per
-    // thread (measured by `cargo xtask bench`: 105 MiB resident with tokio's default of 512
-    // threads, 70 MiB with this).
-    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(cpus + 2)
-        .build()?;
+    let (runtime, threads) = runtime(args)?;
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
         let location = args.data.location();
@@ -91,6 +84,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // then, Ctrl-C stops a long start (imports, counting the store) at once.
         let shutdown = crate::commands::shutdown_signal();
         let mut listeners = Vec::new();
+        let mut admin_listener = None;
         let plain = bind(args.addr).await?;
         let addr = plain.local_addr()?;
         writeln!(out, "listening on http://{addr}")?;
@@ -116,7 +110,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                 metrics: Arc::clone(&metrics),
             };
             let routes = admin::router(state);
-            listeners.push(observed(admin, None, routes, observer("admin"), limits, &metrics));
+            admin_listener = Some(observed(admin, None, routes, observer("admin"), limits, &metrics));
         }
         out.flush()?;
         eprintln!(
@@ -132,16 +126,40 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
 
         crate::server::run_until_shutdown(
             listeners,
+            admin_listener,
+            threads,
             shutdown,
             Duration::from_secs(args.shutdown_timeout_secs),
         )
-        .await;
+        .await?;
         if let Some(renditions) = renditions {
             renditions.save(service.render_cache());
         }
         eprintln!("shut down");
         Ok(())
     })
+}
+
+/// The runtime that starts the server, serves the admin listener and runs the background
+/// tasks, and the event loops' threads (`server::event_loops`) that serve the public
+/// listeners.
+///
+/// Store reads and renders run on blocking pools. Renders are CPU-bound and limited to about
+/// one per CPU by the service anyway; small pools keep glibc from growing an arena per thread
+/// (measured by `cargo xtask bench`: 105 MiB resident with tokio's default of 512 threads,
+/// 70 MiB with this).
+fn runtime(args: &ServeArgs) -> std::io::Result<(tokio::runtime::Runtime, LoopThreads)> {
+    let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .max_blocking_threads(cpus + 2)
+        .build()?;
+    let threads = LoopThreads {
+        loops: args.event_loops.map_or(cpus, usize::from),
+        blocking_per_loop: cpus + 2,
+    };
+    Ok((runtime, threads))
 }
 
 /// The limits of uploads (`--email`, the management API): the defaults, with a master no
@@ -266,12 +284,11 @@ fn observed(
     limits: ConnectionLimits,
     metrics: &Metrics,
 ) -> Listener {
+    let open = metrics.connections(observer.listener);
+    let app = app.layer(from_fn_with_state(observer, observe));
     Listener {
         tcp,
-        tls,
-        open: metrics.connections(observer.listener),
-        app: app.layer(from_fn_with_state(observer, observe)),
-        limits,
+        serving: Arc::new(Serving::new(tls, app, limits, open)),
     }
 }
 

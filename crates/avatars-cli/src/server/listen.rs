@@ -36,28 +36,47 @@ pub(crate) struct ConnectionLimits {
 /// A bound listener and how to serve it.
 pub(crate) struct Listener {
     pub(crate) tcp: TcpListener,
+    pub(crate) serving: Arc<Serving>,
+}
+
+/// How a listener's connections are served, shared by every loop accepting on it.
+pub(crate) struct Serving {
     pub(crate) tls: Option<Arc<ReloadableTls>>,
     pub(crate) app: Router,
     pub(crate) limits: ConnectionLimits,
     /// Connections open now (the `connections_open` metric).
     pub(crate) open: Gauge,
+    /// One permit per connection open, [`ConnectionLimits::max_connections`] in all: the
+    /// limit is the listener's, however many loops accept on it.
+    slots: Arc<Semaphore>,
 }
 
-/// Accepts until `stop` changes, serving each connection on its own task, watched by
-/// `graceful`.
+impl Serving {
+    pub(crate) fn new(
+        tls: Option<Arc<ReloadableTls>>,
+        app: Router,
+        limits: ConnectionLimits,
+        open: Gauge,
+    ) -> Self {
+        Self {
+            tls,
+            app,
+            limits,
+            open,
+            slots: Arc::new(Semaphore::new(limits.max_connections)),
+        }
+    }
+}
+
+/// Accepts on `tcp` until `stop` changes, serving each connection on its own task of the
+/// runtime this runs on, watched by `graceful`.
 pub(crate) async fn accept_loop(
-    listener: Listener,
+    tcp: TcpListener,
+    serving: Arc<Serving>,
     graceful: Arc<GracefulShutdown>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Listener {
-        tcp,
-        tls,
-        app,
-        limits,
-        open,
-    } = listener;
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let limits = serving.limits;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -66,7 +85,7 @@ pub(crate) async fn accept_loop(
     builder.http2().timer(TokioTimer::new());
     loop {
         let permit = tokio::select! {
-            permit = Arc::clone(&slots).acquire_owned() => match permit {
+            permit = Arc::clone(&serving.slots).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
@@ -84,17 +103,12 @@ pub(crate) async fn accept_loop(
             },
             _ = stop.changed() => break,
         };
-        let (builder, app, tls, watcher, open) = (
-            builder.clone(),
-            app.clone(),
-            tls.clone(),
-            graceful.watcher(),
-            open.clone(),
-        );
+        let (builder, serving, watcher) =
+            (builder.clone(), Arc::clone(&serving), graceful.watcher());
         tokio::spawn(async move {
-            open.inc();
-            serve_connection(stream, peer, tls, &builder, app, watcher, limits).await;
-            open.dec();
+            serving.open.inc();
+            serve_connection(stream, peer, &serving, &builder, watcher).await;
+            serving.open.dec();
             drop(permit);
         });
     }
@@ -104,22 +118,21 @@ pub(crate) async fn accept_loop(
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    tls: Option<Arc<ReloadableTls>>,
+    serving: &Serving,
     builder: &auto::Builder<TokioExecutor>,
-    app: Router,
     watcher: Watcher,
-    limits: ConnectionLimits,
 ) {
-    let handshake_timeout = limits.header_timeout;
+    let handshake_timeout = serving.limits.header_timeout;
     let _ = stream.set_nodelay(true);
-    let stream = Idle::new(stream, limits.idle_timeout);
+    let stream = Idle::new(stream, serving.limits.idle_timeout);
+    let app = serving.app.clone();
     let service = TowerToHyperService::new(tower::service_fn(
         move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         },
     ));
-    match tls {
+    match serving.tls.clone() {
         None => serve_io(stream, builder, service, watcher).await,
         Some(tls) => {
             match tokio::time::timeout(handshake_timeout, tls.acceptor().accept(stream)).await {

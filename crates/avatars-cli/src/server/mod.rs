@@ -1,6 +1,7 @@
 //! The standalone server around the avatar service: listeners (plain, TLS, admin) with the
 //! operator's limits, the access log and metrics, the admin API, and graceful shutdown.
 //!
+//! - `event_loops`: the threads that accept and serve the public listeners' connections;
 //! - `listen`: accept loops, connection limits, header timeout, HTTP/1.1 and HTTP/2;
 //! - `idle`: closing connections that stay silent (HTTP/2 has no header timeout);
 //! - `tls`: certificates from PEM files, reloaded on SIGHUP;
@@ -12,48 +13,71 @@
 //! own server.
 
 pub(crate) mod admin;
+pub(crate) mod event_loops;
 mod idle;
 pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod observe;
 pub(crate) mod tls;
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::server::graceful::GracefulShutdown;
 
+use event_loops::{EventLoops, LoopThreads, Shared};
 use listen::{Listener, accept_loop};
 
-/// Serves every listener until `shutdown` resolves (`commands::shutdown_signal`: Ctrl-C or
-/// SIGTERM); then closes them (no new connections), lets the requests in flight finish for at
-/// most `bound`, and returns.
+/// Serves the `public` listeners on the event loops and `admin` on the runtime this runs on,
+/// until `shutdown` resolves (`commands::shutdown_signal`: Ctrl-C or SIGTERM); then closes
+/// them (no new connections), lets the requests in flight finish for at most `bound`, and
+/// returns. Fails only when the loops cannot be started.
 pub(crate) async fn run_until_shutdown(
-    listeners: Vec<Listener>,
+    public: Vec<Listener>,
+    admin: Option<Listener>,
+    threads: LoopThreads,
     shutdown: impl Future<Output = ()>,
     bound: Duration,
-) {
+) -> io::Result<()> {
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let loops: Vec<_> = listeners
+    let shared = public
         .into_iter()
         .map(|listener| {
-            tokio::spawn(accept_loop(
-                listener,
-                Arc::clone(&graceful),
-                stopped.clone(),
-            ))
+            Ok(Shared {
+                tcp: listener.tcp.into_std()?,
+                serving: listener.serving,
+            })
         })
-        .collect();
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut loops = EventLoops::start(threads, &shared, &graceful, &stopped)?;
+    // The loops hold their own handles of the sockets.
+    drop(shared);
+    let admin = admin.map(|listener| {
+        tokio::spawn(accept_loop(
+            listener.tcp,
+            listener.serving,
+            Arc::clone(&graceful),
+            stopped.clone(),
+        ))
+    });
     shutdown.await;
     let _ = stop.send(true);
-    for accept in loops {
-        let _ = accept.await;
+    loops.stopped_accepting().await;
+    if let Some(admin) = admin {
+        let _ = admin.await;
     }
-    // The accept loops hold the only other references, and they have ended.
-    let Ok(graceful) = Arc::try_unwrap(graceful) else {
-        return;
-    };
+    // The accept loops held the only other references, and they have ended.
+    if let Ok(graceful) = Arc::try_unwrap(graceful) {
+        finish_connections(graceful, bound).await;
+    }
+    loops.finish();
+    Ok(())
+}
+
+/// Lets the connections still open finish for at most `bound`.
+async fn finish_connections(graceful: GracefulShutdown, bound: Duration) {
     let open = graceful.count();
     if open > 0 {
         eprintln!(

@@ -1,7 +1,7 @@
-//! `avatars serve`'s defences and its shutdown, over real TCP: a slowloris attack (100
-//! connections sending one header byte a second) while normal requests keep their usual time,
-//! the connection limit, the per-address rate limit, and a graceful shutdown that finishes
-//! what is in flight within its bound.
+//! `avatars serve`'s defences, its event loops and its shutdown, over real TCP: a slowloris
+//! attack (100 connections sending one header byte a second) while normal requests keep their
+//! usual time, the connection limit, the per-address rate limit, the loops asked for, and a
+//! graceful shutdown that finishes what is in flight within its bound.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -139,7 +139,11 @@ fn idle_http2_connections_give_their_slot_back() {
 #[test]
 fn connections_past_the_limit_wait_until_one_closes() {
     let dir = folder_with_george();
-    let server = start(dir.path(), &["--max-connections", "2"]);
+    // The limit is the listener's, however many event loops accept on it.
+    let server = start(
+        dir.path(),
+        &["--max-connections", "2", "--event-loops", "3"],
+    );
     // Two idle connections take both slots.
     let held: Vec<_> = (0..2)
         .map(|_| {
@@ -284,5 +288,56 @@ fn shutdown_finishes_requests_in_flight_and_stops_within_its_bound() {
     assert!(
         log.contains("closing the connections still open after 1 s"),
         "{log}"
+    );
+}
+
+/// `--event-loops N` starts N threads serving the public listener (named `avatars-loop-I`, as
+/// `top -H` shows them), and many clients at once are all answered; 0 is refused.
+#[test]
+fn the_public_listener_is_served_by_the_event_loops_asked_for() {
+    let dir = folder_with_george();
+    let server = start(dir.path(), &["--event-loops", "3"]);
+    if cfg!(target_os = "linux") {
+        // The loops start just after the server says it listens.
+        let loops = || {
+            let tasks = std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap();
+            let mut loops: Vec<_> = tasks
+                .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+                .filter(|name| name.starts_with("avatars-loop-"))
+                .map(|name| name.trim().to_owned())
+                .collect();
+            loops.sort();
+            loops
+        };
+        let started = Instant::now();
+        while loops().len() < 3 && started.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            loops(),
+            ["avatars-loop-0", "avatars-loop-1", "avatars-loop-2"]
+        );
+    }
+    std::thread::scope(|scope| {
+        for _ in 0..24 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    let answer = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
+                    assert_eq!(answer.status, 200);
+                }
+            });
+        }
+    });
+
+    let refused = std::process::Command::new(AVATARS)
+        .args(["serve", "--event-loops", "0"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("--event-loops") && stderr.contains("1..=1024"),
+        "{stderr}"
     );
 }
