@@ -52,6 +52,7 @@ pub(crate) struct Serving {
 }
 
 impl Serving {
+    /// A listener's serving, its connection slots made from `limits`.
     pub(crate) fn new(
         tls: Option<Arc<ReloadableTls>>,
         app: Router,
