@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use test_support::images;
 use test_support::server::Server;
 
-use crate::{AVATARS, folder_with_george};
+use crate::{AVATARS, avatars_in, folder_with_george, stderr};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
@@ -329,15 +329,11 @@ fn the_public_listener_is_served_by_the_event_loops_asked_for() {
         }
     });
 
-    let refused = std::process::Command::new(AVATARS)
-        .args(["serve", "--event-loops", "0"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let refused = avatars_in(dir.path(), &["serve", "--event-loops", "0"]);
     assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let err = stderr(&refused);
     assert!(
-        stderr.contains("--event-loops") && stderr.contains("1..=1024"),
-        "{stderr}"
+        err.contains("--event-loops") && err.contains("1..=1024"),
+        "{err}"
     );
 }
