@@ -12,7 +12,6 @@ use avatar_proto::{HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::Store as _;
 use axum::Router;
-use axum::middleware::from_fn_with_state;
 use futures_util::TryStreamExt as _;
 
 use crate::cli::ServeArgs;
@@ -24,7 +23,7 @@ use crate::server::admin::{self, AdminState, Tokens};
 use crate::server::event_loops::LoopThreads;
 use crate::server::listen::{ConnectionLimits, Listener, Serving};
 use crate::server::metrics::Metrics;
-use crate::server::observe::{LogFormat, Observer, RateLimit, observe};
+use crate::server::observe::{LogFormat, ObserveLayer, Observer, RateLimit};
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Open};
 
@@ -285,7 +284,7 @@ fn observed(
     metrics: &Metrics,
 ) -> Listener {
     let open = metrics.connections(observer.listener);
-    let app = app.layer(from_fn_with_state(observer, observe));
+    let app = app.layer(ObserveLayer::new(observer));
     Listener {
         tcp,
         serving: Arc::new(Serving::new(tls, app, limits, open)),

@@ -1,17 +1,22 @@
 //! What happens around every request of a listener: the per-address rate limit before it, and
 //! the access-log line and the request metrics after it.
 
+use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use pin_project_lite::pin_project;
+use tower::{Layer, Service};
 
 use super::metrics::{ROUTES, RequestMetrics};
 
@@ -100,56 +105,209 @@ impl Observer {
     }
 }
 
-/// The middleware: rate limit, then the request, then the log line and the metrics. The
-/// log line's text is built only when the access log is on.
-pub(crate) async fn observe(
-    State(observer): State<Observer>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let route = observer.route(request.uri().path());
-    let logged = tracing::enabled!(target: "avatars::access", tracing::Level::INFO).then(|| {
-        let target = request.uri().path_and_query().map_or_else(
-            || request.uri().path().to_owned(),
-            |target| target.as_str().to_owned(),
-        );
-        (request.method().clone(), target)
-    });
-    let limited = observer
-        .rate_limit
-        .as_ref()
-        .zip(client)
-        .and_then(|(limit, client)| limit.check(client.ip()).map(|wait| (limit, wait)));
-    let response = match limited {
-        Some((limit, wait)) => too_many_requests(limit, wait),
-        None => next.run(request).await,
-    };
-    let seconds = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16();
-    observer.metrics.record(route, status, seconds);
-    if let Some((method, target)) = logged {
-        let bytes = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|length| length.to_str().ok())
-            .and_then(|length| length.parse::<u64>().ok());
-        let client = client.map(|client| client.to_string()).unwrap_or_default();
-        access_log(
-            observer.log,
-            method.as_str(),
-            &target,
-            status,
-            bytes,
-            seconds,
-            &client,
-        );
+/// The observer as a layer: every request of the listener goes through [`Observe`].
+#[derive(Debug, Clone)]
+pub(crate) struct ObserveLayer {
+    observer: Observer,
+}
+
+impl ObserveLayer {
+    /// A layer observing with `observer`.
+    pub(crate) const fn new(observer: Observer) -> Self {
+        Self { observer }
     }
-    response
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            observer: self.observer.clone(),
+        }
+    }
+}
+
+/// The service [`ObserveLayer`] makes: the rate limit, then the request to `S`, then the log
+/// line and the metrics. The log line's text is built only when the access log is on.
+#[derive(Debug, Clone)]
+pub(crate) struct Observe<S> {
+    inner: S,
+    observer: Observer,
+}
+
+impl<S> Observe<S> {
+    /// The wrapped service.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tower-http shape; used by tests")
+    )]
+    pub(crate) const fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tower-http shape; used by tests")
+    )]
+    pub(crate) const fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps this middleware, returning the wrapped service.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the tower-http shape; used by tests")
+    )]
+    pub(crate) fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for Observe<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ObserveFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let observer = &self.observer;
+        let started = Instant::now();
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0);
+        let route = observer.route(request.uri().path());
+        let logged =
+            tracing::enabled!(target: "avatars::access", tracing::Level::INFO).then(|| {
+                let target = request.uri().path_and_query().map_or_else(
+                    || request.uri().path().to_owned(),
+                    |target| target.as_str().to_owned(),
+                );
+                (request.method().clone(), target)
+            });
+        let limited = observer
+            .rate_limit
+            .as_ref()
+            .zip(client)
+            .and_then(|(limit, client)| limit.check(client.ip()).map(|wait| (limit, wait)));
+        let kind = match limited {
+            Some((limit, wait)) => Kind::Limited {
+                response: Some(too_many_requests(limit, wait)),
+            },
+            None => Kind::Inner {
+                future: self.inner.call(request),
+            },
+        };
+        ObserveFuture {
+            kind,
+            after: Some(After {
+                started,
+                route,
+                logged,
+                client,
+                metrics: Arc::clone(&observer.metrics),
+                log: observer.log,
+            }),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of an [`Observe`] response: the 429 of the rate limit or the wrapped
+    /// service's answer, recorded when it is ready.
+    pub(crate) struct ObserveFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+        // Taken when the answer is recorded.
+        after: Option<After>,
+    }
+}
+
+pin_project! {
+    #[project = KindProjection]
+    enum Kind<F> {
+        Limited { response: Option<Response> },
+        Inner { #[pin] future: F },
+    }
+}
+
+impl<F> fmt::Debug for ObserveFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObserveFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.kind.project() {
+            // Polled again after its answer: an empty one, as the first was already recorded.
+            KindProjection::Limited { response } => response.take().unwrap_or_default(),
+            KindProjection::Inner { future } => match ready!(future.poll(cx)) {
+                Ok(response) => response,
+                Err(err) => return Poll::Ready(Err(err)),
+            },
+        };
+        if let Some(after) = this.after.take() {
+            after.record(&response);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// What is recorded of a request once its answer is ready.
+struct After {
+    started: Instant,
+    /// The `route` label, an index into [`ROUTES`].
+    route: usize,
+    /// The method and the target, when the access log is on.
+    logged: Option<(Method, String)>,
+    client: Option<SocketAddr>,
+    metrics: Arc<RequestMetrics>,
+    log: LogFormat,
+}
+
+impl After {
+    /// The metrics, and the access-log line when the log is on.
+    fn record(self, response: &Response) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let status = response.status().as_u16();
+        self.metrics.record(self.route, status, seconds);
+        if let Some((method, target)) = self.logged {
+            let bytes = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|length| length.to_str().ok())
+                .and_then(|length| length.parse::<u64>().ok());
+            let client = self
+                .client
+                .map(|client| client.to_string())
+                .unwrap_or_default();
+            access_log(
+                self.log,
+                method.as_str(),
+                &target,
+                status,
+                bytes,
+                seconds,
+                &client,
+            );
+        }
+    }
 }
 
 /// 429 with `Retry-After` in whole seconds (at least 1) and a line saying the limit.
@@ -204,5 +362,72 @@ fn access_log(
                 "{method} {target} {status} {bytes} {millis:.1}ms {client}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use avatar_service::AvatarService;
+    use avatar_store::FsStore;
+    use axum::body::Body;
+    use tower::{ServiceExt as _, service_fn};
+
+    use super::*;
+    use crate::server::metrics::Metrics;
+    use crate::store::AnyStore;
+
+    fn request(client: &str) -> Request<Body> {
+        let mut request = Request::get("/avatar/00000000000000000000000000000000?d=404")
+            .body(Body::empty())
+            .expect("a valid request");
+        let client: SocketAddr = client.parse().expect("an address");
+        request.extensions_mut().insert(ConnectInfo(client));
+        request
+    }
+
+    #[tokio::test]
+    async fn answers_are_counted_and_a_client_over_its_rate_gets_429() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = FsStore::open(dir.path()).expect("a store");
+        let metrics = Metrics::new(AvatarService::new(AnyStore::Dir(store)), None);
+        let observer = Observer {
+            listener: "http",
+            prefix: Arc::from(""),
+            log: LogFormat::Text,
+            metrics: Arc::new(metrics.for_listener("http")),
+            rate_limit: Some(RateLimit::new(NonZeroU32::MIN, NonZeroU32::MIN)),
+        };
+        let inner = service_fn(|_: Request<Body>| async {
+            let mut response = Response::new(Body::from("no avatar"));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            Ok::<_, Infallible>(response)
+        });
+        let mut observed = ObserveLayer::new(observer).layer(inner);
+        let _ = observed.get_ref();
+        let _ = observed.get_mut();
+
+        let first = observed.clone().oneshot(request("127.0.0.1:5000")).await;
+        assert_eq!(first.expect("infallible").status(), StatusCode::NOT_FOUND);
+        let second = observed.clone().oneshot(request("127.0.0.1:5001")).await;
+        let second = second.expect("infallible");
+        assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(second.headers().contains_key(header::RETRY_AFTER));
+        let other_client = observed.clone().oneshot(request("127.0.0.2:5000")).await;
+        assert_eq!(
+            other_client.expect("infallible").status(),
+            StatusCode::NOT_FOUND
+        );
+
+        let text = metrics.render();
+        for line in [
+            r#"avatars_http_requests_total{listener="http",route="avatar",status="404"} 2"#,
+            r#"avatars_http_requests_total{listener="http",route="avatar",status="429"} 1"#,
+            r#"avatars_http_request_duration_seconds_count{listener="http",route="avatar"} 3"#,
+        ] {
+            assert!(text.contains(line), "{line} not in\n{text}");
+        }
+        let _inner = observed.into_inner();
     }
 }
