@@ -1364,7 +1364,7 @@ fn slices_panel_height(slices: &[Value]) -> f64 {
     if slices.is_empty() {
         0.0
     } else {
-        40.0 + 26.0 * f64::from(u32::try_from(slices.len()).unwrap_or(0))
+        56.0 + 26.0 * f64::from(u32::try_from(slices.len()).unwrap_or(0))
     }
 }
 
@@ -1376,15 +1376,16 @@ fn slices_panel(out: &mut String, slices: &[Value], top: f64) {
     }
     let number = |value: &Value| value.as_f64().unwrap_or(0.0);
     let (left, full) = (90.0, 300.0);
-    let bottom = top + slices_panel_height(slices) - 10.0;
+    let bottom = top + slices_panel_height(slices) - 24.0;
+    let goal = left + full * TARGET_RATIO;
     let _ = writeln!(
         out,
-        r##"<text x="20" y="{}" font-weight="bold">rendering as asked, slice by slice: the rate climbs as fewer of the workload's renditions are left to make</text>
-<line x1="{:.1}" y1="{}" x2="{:.1}" y2="{bottom}" stroke="#c53030" stroke-dasharray="4 3"/>"##,
+        r##"<text x="20" y="{}" font-weight="bold">rendering as asked, slice by slice ({} s each): the rate climbs as fewer of the workload's renditions are left to make</text>
+<line x1="{goal:.1}" y1="{}" x2="{goal:.1}" y2="{bottom}" stroke="#c53030" stroke-dasharray="4 3"/><text x="{goal:.1}" y="{}" fill="#c53030" text-anchor="middle">{TARGET_RATIO}x</text>"##,
         top + 18.0,
-        left + full * TARGET_RATIO,
+        MEASURE_SECONDS / SLICES,
         top + 28.0,
-        left + full * TARGET_RATIO,
+        bottom + 14.0,
     );
     for (index, slice) in slices.iter().enumerate() {
         let y = top + 32.0 + 26.0 * f64::from(u32::try_from(index).unwrap_or(0));
@@ -1540,8 +1541,8 @@ mod tests {
         ]);
         let picture = svg(&report, "caption");
         assert!(
-            picture.contains(r#"height="482""#),
-            "390 and the panel's 92"
+            picture.contains(r#"height="498""#),
+            "390 and the panel's 108"
         );
         for shown in [
             "slice by slice",
