@@ -677,6 +677,11 @@ fn number(value: &Value) -> f64 {
     value.as_f64().unwrap_or(f64::NAN)
 }
 
+/// A report's number for the picture: 0 where it is missing (nothing drawn), not NaN.
+fn drawn(value: &Value) -> f64 {
+    value.as_f64().unwrap_or(0.0)
+}
+
 fn run_json(run: &Run) -> Value {
     json!({
         "requests_per_second": run.requests_per_second,
@@ -1277,7 +1282,6 @@ fn print_cpu_budget(report: &Value) {
 /// saved renditions and without, against the measured one.
 pub(super) fn svg(report: &Value, caption: &str) -> String {
     const WIDTH: f64 = 960.0;
-    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
     let slices = report["avatars"]["slices"]
         .as_array()
         .map(Vec::as_slice)
@@ -1286,23 +1290,23 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
     let pairs = [
         (
             "rendering as asked",
-            number(&report["ratio"]),
-            number(&report["nginx"]["requests_per_second"]),
-            number(&report["avatars"]["requests_per_second"]),
+            drawn(&report["ratio"]),
+            drawn(&report["nginx"]["requests_per_second"]),
+            drawn(&report["avatars"]["requests_per_second"]),
             "#2b6cb0",
         ),
         (
             "every size rendered ahead",
-            number(&report["rendered_ahead_ratio"]),
+            drawn(&report["rendered_ahead_ratio"]),
             // Reports from before nginx ran in turns measured it once, for both.
             report["rendered_ahead"]["nginx"]["requests_per_second"]
                 .as_f64()
-                .unwrap_or_else(|| number(&report["nginx"]["requests_per_second"])),
-            number(&report["rendered_ahead"]["requests_per_second"]),
+                .unwrap_or_else(|| drawn(&report["nginx"]["requests_per_second"])),
+            drawn(&report["rendered_ahead"]["requests_per_second"]),
             "#805ad5",
         ),
     ];
-    let steady = number(&report["avatars"]["hit_rate"]);
+    let steady = drawn(&report["avatars"]["hit_rate"]);
     let most = pairs
         .iter()
         .map(|(_, _, nginx, ours, _)| nginx.max(*ours))
@@ -1348,10 +1352,10 @@ pub(super) fn svg(report: &Value, caption: &str) -> String {
         r##"<text x="20" y="320" fill="#4a5568">as asked: {:.1} % without rendering ({:.1} % from memory),</text>
 <text x="20" y="340" fill="#4a5568">{:.0} MiB resident, {:.0} renders a second of {:.2} ms</text>"##,
         steady * 100.0,
-        number(&report["avatars"]["memory_hit_rate"]) * 100.0,
-        number(&report["avatars"]["resident_mib"]),
-        number(&report["avatars"]["renders_per_second"]),
-        number(&report["avatars"]["render_ms_mean"]),
+        drawn(&report["avatars"]["memory_hit_rate"]) * 100.0,
+        drawn(&report["avatars"]["resident_mib"]),
+        drawn(&report["avatars"]["renders_per_second"]),
+        drawn(&report["avatars"]["render_ms_mean"]),
     );
     restart_panel(&mut out, report, steady);
     slices_panel(&mut out, slices, 390.0);
@@ -1374,7 +1378,6 @@ fn slices_panel(out: &mut String, slices: &[Value], top: f64) {
     if slices.is_empty() {
         return;
     }
-    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
     let (left, full) = (90.0, 300.0);
     let bottom = top + slices_panel_height(slices) - 24.0;
     let goal = left + full * TARGET_RATIO;
@@ -1389,7 +1392,7 @@ fn slices_panel(out: &mut String, slices: &[Value], top: f64) {
     );
     for (index, slice) in slices.iter().enumerate() {
         let y = top + 32.0 + 26.0 * f64::from(u32::try_from(index).unwrap_or(0));
-        let ratio = number(&slice["ratio"]);
+        let ratio = drawn(&slice["ratio"]);
         let width = full * ratio.clamp(0.0, 1.0);
         let _ = writeln!(
             out,
@@ -1398,9 +1401,9 @@ fn slices_panel(out: &mut String, slices: &[Value], top: f64) {
             index + 1,
             left + full + 10.0,
             y + 14.0,
-            number(&slice["requests_per_second"]),
-            number(&slice["nginx_requests_per_second"]),
-            number(&slice["renders_per_second"]),
+            drawn(&slice["requests_per_second"]),
+            drawn(&slice["nginx_requests_per_second"]),
+            drawn(&slice["renders_per_second"]),
         );
     }
 }
@@ -1408,7 +1411,6 @@ fn slices_panel(out: &mut String, slices: &[Value], top: f64) {
 /// The right half of [`svg`]: the hit rate (0 to 100 %) of each one-second slice after a
 /// restart, with and without the saved renditions, against `steady`.
 fn restart_panel(out: &mut String, report: &Value, steady: f64) {
-    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
     let (left, top, plot_width, plot_height) = (440.0, 80.0, 480.0, 220.0);
     let x_of = |slice: f64| left + plot_width * slice / f64::from(WARM_SLICES);
     let y_of = |rate: f64| top + plot_height * (1.0 - rate);
@@ -1457,7 +1459,7 @@ fn restart_panel(out: &mut String, report: &Value, steady: f64) {
             .enumerate()
             .map(|(slice, value)| {
                 let slice = f64::from(u32::try_from(slice + 1).unwrap_or(u32::MAX));
-                (x_of(slice), y_of(number(&value["hit_rate"])))
+                (x_of(slice), y_of(drawn(&value["hit_rate"])))
             })
             .collect();
         for (x, y) in &points {
@@ -1526,7 +1528,7 @@ mod tests {
         let mut older = report.clone();
         older["rendered_ahead"]["nginx"] = Value::Null;
         assert_eq!(svg(&older, "caption").matches(">118742<").count(), 2);
-        // Without slices (reports before 2026-12-06 10:00) there is no slice panel.
+        // Without slices (the reports before 2026-12-06 05:38) there is no slice panel.
         assert!(!picture.contains("slice by slice") && picture.contains(r#"height="390""#));
     }
 
