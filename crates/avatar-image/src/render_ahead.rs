@@ -171,11 +171,10 @@ impl RenderAhead {
                     continue;
                 }
                 let rendered = picture.render(size, format)?;
-                match self.files.put(&key, &rendered) {
-                    Ok(()) => written += 1,
-                    Err(err) => {
-                        tracing::warn!(dir = %self.files.dir().display(), error = %err, "cannot keep a rendition made ahead; it will be made when asked for");
-                    }
+                // One that cannot be written is made when asked for; the files count and log
+                // the failure (at most once a minute: a full disk fails every one).
+                if self.files.put(&key, &rendered).is_ok() {
+                    written += 1;
                 }
             }
         }

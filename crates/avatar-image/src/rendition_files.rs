@@ -33,9 +33,9 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
 
 use avatar_proto::hex;
 use bytes::Bytes;
@@ -58,6 +58,9 @@ const BLOCK: u64 = 4096;
 /// A temporary file older than this is a crashed writer's, and is removed when the directory is
 /// read.
 const STALE_TEMPORARY: Duration = Duration::from_secs(60);
+
+/// After a warning that files cannot be written, the next one waits this long.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 type Fingerprint = [u8; 16];
 
@@ -84,6 +87,56 @@ impl Lifecycle<Fingerprint, u64> for Evicted {
 }
 
 type Index = Cache<Fingerprint, u64, OnDisk, DefaultHashBuilder, Evicted>;
+
+/// Files that could not be written, counted, and when to say so next. A full or read-only disk
+/// fails the write of every render, and a warning each flooded the log (a server given a
+/// 256 KiB file system logged 2,164 warnings for 2,201 requests, 2026-12-06; the scale bench
+/// renders 2,000 a second): the first failure is logged at once, later ones in a warning at
+/// most every [`WARN_EVERY`] that counts them. By hand, as `tracing` has no rate limit of
+/// its own.
+#[derive(Debug)]
+struct FailedWrites {
+    /// Every failure so far.
+    total: AtomicU64,
+    /// Failures since the last warning.
+    unlogged: AtomicU64,
+    /// Milliseconds after `since` before which no warning is logged.
+    quiet_until: AtomicU64,
+    since: Instant,
+    /// What the system said of the latest failure, for a command to report.
+    latest: Mutex<Option<String>>,
+}
+
+impl FailedWrites {
+    fn new() -> Self {
+        Self {
+            total: AtomicU64::new(0),
+            unlogged: AtomicU64::new(0),
+            quiet_until: AtomicU64::new(0),
+            since: Instant::now(),
+            latest: Mutex::new(None),
+        }
+    }
+
+    /// Counts the failure `err` at `at` (time since `since`): `Some(n)` when it is to be
+    /// logged, `n` the failures since the last warning, this one included.
+    fn record(&self, err: &io::Error, at: Duration) -> Option<u64> {
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.unlogged.fetch_add(1, Ordering::Relaxed);
+        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let now = millis(at);
+        let quiet_until = self.quiet_until.load(Ordering::Relaxed);
+        let next = now.saturating_add(millis(WARN_EVERY));
+        // Of threads failing at once, the one that moves the quiet time on logs.
+        (now >= quiet_until
+            && self
+                .quiet_until
+                .compare_exchange(quiet_until, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok())
+        .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
+    }
+}
 
 /// What [`RenditionFiles::get_if_cached`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +190,7 @@ pub struct RenditionFiles {
     writes: AtomicU64,
     /// Set once the system has said it cannot read without waiting (`RWF_NOWAIT`).
     no_page_cache_reads: AtomicBool,
+    failed_writes: FailedWrites,
 }
 
 impl std::fmt::Debug for RenditionFiles {
@@ -176,6 +230,7 @@ impl RenditionFiles {
             index: Arc::clone(&index),
             writes: AtomicU64::new(0),
             no_page_cache_reads: AtomicBool::new(false),
+            failed_writes: FailedWrites::new(),
         };
         let dir = dir.to_owned();
         let spawned = std::thread::Builder::new()
@@ -351,7 +406,10 @@ impl RenditionFiles {
     /// kept, and with a budget of 0), deleting the files the budget no longer has room for.
     ///
     /// # Errors
-    /// When the file cannot be written; nothing is indexed then.
+    /// When the file cannot be written; nothing is indexed then. The failure is counted
+    /// ([`write_failures`](Self::write_failures)) and logged here, the first at once and the
+    /// rest in one warning a minute, so a caller has nothing to add: a full disk fails every
+    /// write, and a warning each would flood the log.
     pub fn put(&self, key: &RenderKey, rendered: &Rendered) -> io::Result<()> {
         if !matches!(key, RenderKey::Stored { .. }) {
             return Ok(());
@@ -388,10 +446,38 @@ impl RenditionFiles {
         };
         if let Err(err) = written {
             let _ = fs::remove_file(&temporary);
+            let failed = &self.failed_writes;
+            if let Some(failures) = failed.record(&err, failed.since.elapsed()) {
+                tracing::warn!(
+                    dir = %self.dir.display(),
+                    error = %err,
+                    failures,
+                    "cannot keep rendition files ({failures} failed since the last warning; at most one warning a minute): renditions are still answered, and made again when asked after the memory cache lets them go"
+                );
+            }
             return Err(err);
         }
         self.index_file(fingerprint, image.len() as u64 + CHECK_BYTES as u64);
         Ok(())
+    }
+
+    /// Files that could not be written since [`open`](Self::open) (a full or read-only disk,
+    /// say): each rendition was still answered, and is made again when asked once the memory
+    /// cache has let it go.
+    #[must_use]
+    pub fn write_failures(&self) -> u64 {
+        self.failed_writes.total.load(Ordering::Relaxed)
+    }
+
+    /// What the system said when the latest of the [`write_failures`](Self::write_failures)
+    /// happened (`No space left on device (os error 28)`, say); `None` before any.
+    #[must_use]
+    pub fn latest_write_error(&self) -> Option<String> {
+        self.failed_writes
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Bytes the kept files take on disk, in whole blocks.
@@ -550,5 +636,29 @@ fn index_existing(dir: &Path, index: &Index, budget: u64) {
                 insert(dir, index, fingerprint, meta.len());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_writes_are_all_counted_and_logged_at_most_once_a_minute() {
+        let failed = FailedWrites::new();
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        let record = |second| failed.record(&full, Duration::from_secs(second));
+        assert_eq!(record(0), Some(1), "the first is logged at once");
+        for second in 1..60 {
+            assert_eq!(record(second), None, "at {second} s");
+        }
+        // The 60 failures since the first: 59 unlogged, and this one.
+        assert_eq!(record(60), Some(60));
+        assert_eq!(record(61), None);
+        // After a quiet hour, the next failure is logged at once again.
+        assert_eq!(record(3600), Some(2));
+        assert_eq!(failed.total.load(Ordering::Relaxed), 63);
+        let latest = failed.latest.lock().unwrap().clone();
+        assert_eq!(latest, Some(full.to_string()));
     }
 }

@@ -183,7 +183,7 @@ pub(crate) fn as_rendition(encoded: &Bytes, size: u32, format: ImageFormat) -> O
 }
 
 /// The rung of `image`, decoded as every later render will read it, and kept in `files` under
-/// `content` (a file that cannot be written is logged: the next render makes the rung again).
+/// `content` (when the file cannot be written, the next render makes the rung again).
 pub(crate) fn make_and_keep(
     image: DynamicImage,
     source: ImageFormat,
@@ -192,9 +192,8 @@ pub(crate) fn make_and_keep(
 ) -> Result<Rung, ImageError> {
     let encoded = Bytes::from(make(image, source)?);
     let image = decode(&encoded)?;
-    if let Err(err) = files.put_rung(content, &encoded) {
-        tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rung file");
-    }
+    // Counted and logged by the files (at most once a minute) when it cannot be written.
+    let _ = files.put_rung(content, &encoded);
     Ok(Rung { encoded, image })
 }
 

@@ -140,6 +140,11 @@ impl<St: Store> AvatarService<St> {
                 .as_ref()
                 .map_or(0, |files| files.used_bytes()),
             files_now: self.shared.files.as_ref().map_or(0, |files| files.len()),
+            file_write_failures: self
+                .shared
+                .files
+                .as_ref()
+                .map_or(0, |files| files.write_failures()),
             ..self.shared.counters.snapshot()
         }
     }

@@ -30,6 +30,9 @@ pub struct ServiceStats {
     pub files_bytes_now: u64,
     /// Rendition files kept now.
     pub files_now: usize,
+    /// Rendition files that could not be written (a full or read-only disk, say; each
+    /// rendition was answered all the same, and the files log why).
+    pub file_write_failures: u64,
     /// Bytes the render cache holds now.
     pub cache_bytes_now: u64,
     /// Renditions the render cache holds now.

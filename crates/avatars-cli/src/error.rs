@@ -138,6 +138,20 @@ pub(crate) enum CliError {
         source: io::Error,
     },
 
+    /// `render-ahead` rendered pictures whose files it could not write (exit status 1).
+    #[error(
+        "{count} rendition file(s) could not be written in {}: {reason}; make room there, or lower --render-files-bytes, then run render-ahead again to finish",
+        dir.display()
+    )]
+    RenditionsNotKept {
+        /// The rendition files' directory.
+        dir: PathBuf,
+        /// Files that could not be written.
+        count: u64,
+        /// What the system said of the latest.
+        reason: String,
+    },
+
     /// Writing the result, or running the server, failed (exit status 1).
     #[error("{0}")]
     Output(#[from] io::Error),
@@ -168,7 +182,11 @@ impl CliError {
                 | StoreError::WrongVersion { .. }
                 | StoreError::InvalidUrl { .. },
             ) => 2,
-            Self::Store(_) | Self::Bind { .. } | Self::RenditionFiles { .. } | Self::Output(_) => 1,
+            Self::Store(_)
+            | Self::Bind { .. }
+            | Self::RenditionFiles { .. }
+            | Self::RenditionsNotKept { .. }
+            | Self::Output(_) => 1,
         }
     }
 }

@@ -386,10 +386,10 @@ async fn render_blocking<St>(
                 let rendered = render();
                 let took = started.elapsed();
                 drop(permit);
-                if let (Ok(rendered), Some(files)) = (&rendered, files)
-                    && let Err(err) = files.put(&file_key, rendered)
-                {
-                    tracing::warn!(dir = %files.dir().display(), error = %err, "cannot keep a rendition file");
+                if let (Ok(rendered), Some(files)) = (&rendered, files) {
+                    // The answer does not need the file: one that cannot be written is counted
+                    // and logged by the files, at most once a minute.
+                    let _ = files.put(&file_key, rendered);
                 }
                 (rendered, took)
             })

@@ -59,6 +59,17 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
             writeln!(out, "{}", describe(identity, &uploaded))?;
         }
     }
+    // Stored all the same: a rung or rendition that could not be kept is made when asked for.
+    if let Some(files) = ahead.as_ref().map(RenderAhead::files)
+        && files.write_failures() > 0
+    {
+        eprintln!(
+            "warning: {} rendition file(s) could not be written in {}: {}; they will be made when asked for",
+            files.write_failures(),
+            files.dir().display(),
+            files.latest_write_error().unwrap_or_default()
+        );
+    }
     Ok(())
 }
 

@@ -83,25 +83,35 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
                 shown = Instant::now();
             }
         }
+        let files = ahead.files();
+        let unkept = files.write_failures();
+        let not_written = if unkept == 0 {
+            String::new()
+        } else {
+            format!(", {unkept} rendition file(s) that could not be written")
+        };
         if rungs_only {
             writeln!(
                 out,
-                "made the rungs of {avatars} avatar(s) in {} (those larger than {RUNG_SIDE} px that had none), {failed} picture(s) that could not be rendered",
-                ahead.files().dir().display()
+                "made the rungs of {avatars} avatar(s) in {} (those larger than {RUNG_SIDE} px that had none), {failed} picture(s) that could not be rendered{not_written}",
+                files.dir().display()
             )?;
-            return Ok(());
+        } else {
+            let sizes = args.renditions.render_ahead.iter().map(u32::to_string);
+            writeln!(
+                out,
+                "rendered ahead at {} px for {avatars} avatar(s) in {}: {made} rendition(s) made, {failed} picture(s) that could not be rendered{not_written}",
+                sizes.collect::<Vec<_>>().join(", "),
+                files.dir().display()
+            )?;
         }
-        writeln!(
-            out,
-            "rendered ahead at {} px for {avatars} avatar(s) in {}: {made} rendition(s) made, {failed} picture(s) that could not be rendered",
-            args.renditions
-                .render_ahead
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
-            ahead.files().dir().display()
-        )?;
+        if unkept > 0 {
+            return Err(CliError::RenditionsNotKept {
+                dir: files.dir().to_owned(),
+                count: unkept,
+                reason: files.latest_write_error().unwrap_or_default(),
+            });
+        }
         Ok(())
     })
 }

@@ -217,6 +217,11 @@ impl Collector for ServiceCollector {
             stats.file_hits,
         )?;
         counter(
+            "rendition_file_write_failures",
+            "Rendition files that could not be written (each rendition still answered; the log says why).",
+            stats.file_write_failures,
+        )?;
+        counter(
             "store_errors",
             "Store reads that failed.",
             stats.store_errors,

@@ -54,7 +54,7 @@ fn sample_text<'a>(metrics: &'a str, name: &str, labels: &[&str]) -> Option<&'a 
 }
 
 /// A counter or gauge that counts things (0 when the series does not exist yet).
-fn count(metrics: &str, name: &str, labels: &[&str]) -> u64 {
+pub(crate) fn count(metrics: &str, name: &str, labels: &[&str]) -> u64 {
     sample_text(metrics, name, labels).map_or(0, |value| value.parse().unwrap())
 }
 

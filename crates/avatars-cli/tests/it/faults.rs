@@ -1,6 +1,7 @@
 //! Filesystem faults under the real binary, on real filesystems: the data directory turns
-//! read-only while `avatars serve` runs, and the disk fills up during an import. Nothing stored
-//! is lost, reads go on, and the failing command says what happened.
+//! read-only while `avatars serve` runs, the disk fills up during an import, and the rendition
+//! files' disk is full. Nothing stored is lost, reads go on, and the failing command says what
+//! happened, once.
 //!
 //! Both need mounts (a read-only bind mount, a small tmpfs), so root: CI runs as root. Anywhere
 //! `mount` is refused the tests say so on stderr and pass without checking anything.
@@ -10,7 +11,10 @@ use std::process::{Command, Output};
 
 use test_support::images;
 
-use crate::{avatars, serve};
+use test_support::raw_http;
+
+use crate::admin::count;
+use crate::{avatars, folder_with_george, serve};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
@@ -159,4 +163,131 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
     let response = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
     assert_eq!(response.status, 200);
     assert_eq!(image::load_from_memory(&response.body).unwrap().width(), 40);
+}
+
+/// Fills the file system `dir` is on to its last block, with `dir/filler`.
+fn fill(dir: &Path) {
+    let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
+    while std::io::Write::write_all(&mut filler, &[0; 4096]).is_ok() {}
+}
+
+#[test]
+fn a_full_rendition_files_disk_keeps_answering_and_says_so_once() {
+    let dir = folder_with_george();
+    let files = dir.path().join("renditions");
+    std::fs::create_dir(&files).unwrap();
+    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
+        return;
+    };
+    // Filled to the last block before the server starts: every file it writes fails.
+    fill(&files);
+
+    let mut server = serve(
+        dir.path(),
+        &[
+            "--email",
+            "george@example.com=george.png",
+            "--render-files-dir",
+            files.to_str().unwrap(),
+            "--admin-addr",
+            "127.0.0.1:0",
+        ],
+        true,
+    );
+    // George is 120 x 90 px, so no rung: one file write a render.
+    let sizes: Vec<u32> = (20..50).collect();
+    for &size in &sizes {
+        let response = server.get(&format!("/avatar/{GEORGE_MD5}?s={size}"));
+        assert_eq!(response.status, 200, "at {size} px");
+        let picture = image::load_from_memory(&response.body).unwrap();
+        assert_eq!((picture.width(), picture.height()), (size, size));
+    }
+    let metrics =
+        String::from_utf8(raw_http::get(server.admin_addr.as_ref().unwrap(), "/metrics").body)
+            .unwrap();
+    let failures = count(&metrics, "avatars_rendition_file_write_failures_total", &[]);
+    assert_eq!(failures, sizes.len() as u64, "{metrics}");
+    assert_eq!(count(&metrics, "avatars_rendition_files", &[]), 0);
+
+    let log = server.stop_gracefully();
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("cannot keep rendition files"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning for {failures} failures:\n{log}"
+    );
+    assert!(
+        warnings[0].contains("No space left on device") && warnings[0].contains("failures=1"),
+        "{}",
+        warnings[0]
+    );
+    let left: Vec<_> = std::fs::read_dir(&files)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .filter(|name| name != "filler")
+        .collect();
+    // Folders the writes made (empty, as tmpfs gives directories room) and no temporary file.
+    for name in &left {
+        let inside = std::fs::read_dir(files.join(name)).unwrap().count();
+        assert_eq!(inside, 0, "{name:?} holds {inside} file(s) on a full disk");
+    }
+}
+
+#[test]
+fn import_and_render_ahead_onto_a_full_disk_say_how_many_files_were_not_kept() {
+    let dir = folder_with_george();
+    let (data, files) = (dir.path().join("data"), dir.path().join("renditions"));
+    std::fs::create_dir(&files).unwrap();
+    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
+        return;
+    };
+    fill(&files);
+    // Stored all the same, with a warning for the rendition made ahead that was not kept.
+    let imported = avatars(&[
+        "import",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--render-files-dir",
+        files.to_str().unwrap(),
+        "--render-ahead",
+        "40",
+        "george@example.com",
+        dir.path().join("george.png").to_str().unwrap(),
+    ]);
+    assert!(imported.status.success(), "{imported:?}");
+    let warning = String::from_utf8_lossy(&imported.stderr);
+    assert!(
+        warning.starts_with("warning: 2 rendition file(s) could not be written in")
+            && warning.contains("No space left on device")
+            && warning.contains("made when asked for"),
+        "{warning}"
+    );
+    // Two sizes, each in George's PNG and in WebP (the default --formats): four files.
+    let output = avatars(&[
+        "render-ahead",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--render-files-dir",
+        files.to_str().unwrap(),
+        "--render-ahead",
+        "40,80",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let totals = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        totals.contains("0 rendition(s) made")
+            && totals.contains("4 rendition file(s) that could not be written"),
+        "{totals}"
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(
+        log.contains("4 rendition file(s) could not be written in")
+            && log.contains("No space left on device")
+            && log.contains("run render-ahead again"),
+        "{log}"
+    );
 }
