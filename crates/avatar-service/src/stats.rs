@@ -6,7 +6,7 @@
 //! and a server exports the numbers in whatever format it likes (`avatars serve
 //! --admin-addr` serves them to Prometheus).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The service's counters at one moment. Counters only grow; `cache_*_now` and
@@ -52,6 +52,12 @@ pub(crate) struct Counters {
     cache_misses: AtomicU64,
     file_hits: AtomicU64,
     store_errors: AtomicU64,
+    /// Set from the store's first unavailable answer until it answers again: an outage is
+    /// logged when it starts and when it ends, not at every request it fails (a database
+    /// down under a thousand requests a second would log a thousand lines a second).
+    store_down: AtomicBool,
+    /// `store_errors` when the outage began.
+    errors_before_outage: AtomicU64,
 }
 
 impl Counters {
@@ -75,6 +81,29 @@ impl Counters {
 
     pub(crate) fn store_error(&self) {
         self.store_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a read the store could not answer at all (unreachable): `true` for the first
+    /// since it last answered, when the outage is to be logged.
+    pub(crate) fn store_unavailable(&self) -> bool {
+        let before = self.store_errors.fetch_add(1, Ordering::Relaxed);
+        let began = !self.store_down.swap(true, Ordering::Relaxed);
+        if began {
+            self.errors_before_outage.store(before, Ordering::Relaxed);
+        }
+        began
+    }
+
+    /// The store answered: `Some(failed reads)` when this ends an outage, to log.
+    pub(crate) fn store_answered(&self) -> Option<u64> {
+        // Loaded first: while the store is up, answering writes nothing shared.
+        if !self.store_down.load(Ordering::Relaxed)
+            || !self.store_down.swap(false, Ordering::Relaxed)
+        {
+            return None;
+        }
+        let errors = self.store_errors.load(Ordering::Relaxed);
+        Some(errors.saturating_sub(self.errors_before_outage.load(Ordering::Relaxed)))
     }
 
     /// The growing counters; the caller fills in the levels.

@@ -151,15 +151,26 @@ pub(crate) async fn stored<St: Store>(
             shared.index.insert(request.hash, generation, found);
         }
     };
-    let image = match shared.store.get(&request.hash).await {
+    let read = shared.store.get(&request.hash).await;
+    if read.is_ok()
+        && let Some(failed) = shared.counters.store_answered()
+    {
+        tracing::info!(
+            failed,
+            "the store answers again ({failed} read(s) answered 503 meanwhile)"
+        );
+    }
+    let image = match read {
         Ok(Some(image)) => image,
         Ok(None) => {
             remember(Found::Nothing);
             return None;
         }
         Err(err) if err.is_unavailable() => {
-            shared.counters.store_error();
-            tracing::warn!(hash = %request.hash, error = %err, "the store is unavailable; answering 503");
+            // Logged when the outage begins and when it ends (above), not at every read.
+            if shared.counters.store_unavailable() {
+                tracing::warn!(hash = %request.hash, error = %err, "the store is unavailable: answering 503 to what needs it until it answers again (cached answers go on)");
+            }
             return Some(Answer::Unavailable);
         }
         Err(err) => {

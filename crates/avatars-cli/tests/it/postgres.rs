@@ -152,7 +152,7 @@ fn a_database_outage_keeps_cached_answers_and_answers_503_then_recovers() {
         &["import", "--store", &url, "alice@example.org", "alice.png"],
     );
     assert!(imported.status.success(), "{}", stderr(&imported));
-    let server = Server::start(AVATARS, dir.path(), &["--store", &url], false);
+    let mut server = Server::start(AVATARS, dir.path(), &["--store", &url], true);
     let cached = format!("/avatar/{ALICE_MD5}?s=40");
     assert_eq!(server.get(&cached).status, 200);
 
@@ -172,6 +172,11 @@ fn a_database_outage_keeps_cached_answers_and_answers_503_then_recovers() {
         "503 after {:?}",
         started.elapsed()
     );
+
+    for other in ["abd", "abe"] {
+        let path = format!("/avatar/00000000000000000000000000000{other}?d=identicon");
+        assert_eq!(server.get(&path).status, 503);
+    }
 
     cluster.resume();
     until_status(
