@@ -92,8 +92,9 @@ type Index = Cache<Fingerprint, u64, OnDisk, DefaultHashBuilder, Evicted>;
 /// fails the write of every render, and a warning each flooded the log (a server given a
 /// 256 KiB file system logged 2,164 warnings for 2,201 requests, 2026-12-06; the scale bench
 /// renders 2,000 a second): the first failure is logged at once, later ones in a warning at
-/// most every [`WARN_EVERY`] that counts them. By hand, as `tracing` has no rate limit of
-/// its own.
+/// most every [`WARN_EVERY`] that counts them. By hand: `tracing` has no rate limit of its
+/// own, and a throttling layer (`tracing-throttle`) is the embedding application's subscriber
+/// to choose, where a library's warnings must not flood whatever log it has.
 #[derive(Debug)]
 struct FailedWrites {
     /// Every failure so far.
