@@ -88,3 +88,33 @@ pub enum ImageError {
         limit: usize,
     },
 }
+
+impl ImageError {
+    /// Whether the error is the picture's own: it cannot be read under the limits (too large,
+    /// no known format, damaged), so every size and format of it fails alike, until another
+    /// picture is stored. `false` for what fails one render only (encoding one format, an
+    /// invalid size) and for a palette or sizes given wrong.
+    ///
+    /// ```
+    /// use avatar_image::{ImageError, Limits, render_square};
+    ///
+    /// let damaged = render_square(b"\x89PNG\r\n\x1a\n and nothing of a PNG after", 80, &Limits::DEFAULT);
+    /// assert!(damaged.unwrap_err().is_the_pictures());
+    /// assert!(!ImageError::InvalidSize { size: 0 }.is_the_pictures());
+    /// ```
+    #[must_use]
+    pub const fn is_the_pictures(&self) -> bool {
+        match self {
+            Self::InputTooLarge { .. }
+            | Self::UnknownFormat
+            | Self::Dimensions { .. }
+            | Self::DecodedTooLarge { .. }
+            | Self::TooManyFrames { .. }
+            | Self::Corrupt { .. } => true,
+            Self::Encode { .. }
+            | Self::EmptyPalette
+            | Self::InvalidSize { .. }
+            | Self::AheadSizes { .. } => false,
+        }
+    }
+}

@@ -17,6 +17,10 @@ pub(crate) enum Found {
     },
     /// Nothing is stored under the hash.
     Nothing,
+    /// A picture is stored that cannot be read under the limits (damaged on disk, or larger
+    /// than limits lowered since it was stored): answered as a miss, as when it was first
+    /// tried and logged, without reading and decoding it again at every request.
+    Unusable,
 }
 
 #[derive(Debug, Clone, Copy)]

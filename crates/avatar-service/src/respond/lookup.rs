@@ -9,7 +9,7 @@ use avatar_image::{
     render_from_rung, render_square_as, render_stored,
 };
 use avatar_proto::{AvatarRequest, DefaultKeyword, FormatChoice, ImageFormat};
-use avatar_store::Store;
+use avatar_store::{Store, StoredImage};
 
 use super::index::Found;
 use crate::service::Shared;
@@ -92,7 +92,7 @@ pub(crate) fn stored_cached<St>(
         return Cached::Unknown;
     };
     match shared.index.get(&request.hash, generation) {
-        Some(Found::Nothing) => Cached::NotStored,
+        Some(Found::Nothing | Found::Unusable) => Cached::NotStored,
         Some(Found::Stored { content, format }) => {
             let choice = choose_format(shared, request, accept, format);
             let key = RenderKey::Stored {
@@ -151,37 +151,17 @@ pub(crate) async fn stored<St: Store>(
             shared.index.insert(request.hash, generation, found);
         }
     };
-    let read = shared.store.get(&request.hash).await;
-    if read.is_ok()
-        && let Some(failed) = shared.counters.store_answered()
-    {
-        tracing::info!(
-            failed,
-            "the store answers again ({failed} read(s) answered 503 meanwhile)"
-        );
-    }
-    let image = match read {
+    let image = match read_store(shared, request).await {
         Ok(Some(image)) => image,
         Ok(None) => {
             remember(Found::Nothing);
             return None;
         }
-        Err(err) if err.is_unavailable() => {
-            // Logged when the outage begins and when it ends (above), not at every read.
-            if shared.counters.store_unavailable() {
-                tracing::warn!(hash = %request.hash, error = %err, "the store is unavailable: answering 503 to what needs it until it answers again (cached answers go on)");
-            }
-            return Some(Answer::Unavailable);
-        }
-        Err(err) => {
-            shared.counters.store_error();
-            tracing::warn!(hash = %request.hash, error = %err, "cannot read the stored avatar; answering as a miss");
-            return None;
-        }
+        Err(answer) => return answer,
     };
-    // A file that is no image format at all fails to render below, and is logged there.
     let Some(source) = ImageFormat::sniff(&image.bytes) else {
-        tracing::warn!(hash = %request.hash, "the stored avatar is not in a known image format; answering as a miss");
+        remember(Found::Unusable);
+        tracing::warn!(hash = %request.hash, "the stored avatar is not in a known image format; answering as a miss until another is stored");
         return None;
     };
     remember(Found::Stored {
@@ -220,9 +200,48 @@ pub(crate) async fn stored<St: Store>(
     });
     match rendered.await {
         Ok(rendered) => Some(Answer::image(rendered, &key, true, choice)),
+        // The picture itself cannot be read: every size of it would fail alike.
+        Err(RenderError::Image(err)) if err.is_the_pictures() => {
+            remember(Found::Unusable);
+            tracing::warn!(hash = %request.hash, error = %err, "cannot render the stored avatar; answering as a miss until another is stored");
+            None
+        }
         Err(err) => {
             tracing::warn!(hash = %request.hash, error = %err, "cannot render the stored avatar; answering as a miss");
             None
+        }
+    }
+}
+
+/// What the store holds under the request's hash; `Err` with the answer when it cannot say:
+/// [`Answer::Unavailable`] while it cannot be reached, or a miss for a file it cannot read
+/// (logged, each time). An outage is logged where it begins and where it ends, not at every
+/// read it fails (a database down under a thousand requests a second logged a thousand lines
+/// a second).
+async fn read_store<St: Store>(
+    shared: &Shared<St>,
+    request: &AvatarRequest,
+) -> Result<Option<StoredImage>, Option<Answer>> {
+    match shared.store.get(&request.hash).await {
+        Ok(found) => {
+            if let Some(failed) = shared.counters.store_answered() {
+                tracing::info!(
+                    failed,
+                    "the store answers again ({failed} read(s) answered 503 meanwhile)"
+                );
+            }
+            Ok(found)
+        }
+        Err(err) if err.is_unavailable() => {
+            if shared.counters.store_unavailable() {
+                tracing::warn!(hash = %request.hash, error = %err, "the store is unavailable: answering 503 to what needs it until it answers again (cached answers go on)");
+            }
+            Err(Some(Answer::Unavailable))
+        }
+        Err(err) => {
+            shared.counters.store_error();
+            tracing::warn!(hash = %request.hash, error = %err, "cannot read the stored avatar; answering as a miss");
+            Err(None)
         }
     }
 }

@@ -100,3 +100,33 @@ async fn damaged_or_oversized_store_files_are_misses() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn a_stored_picture_that_cannot_be_read_is_decoded_once_then_remembered_as_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap();
+    // Stored behind the upload check, as a damaged disk leaves it: a PNG signature and no PNG.
+    let mut damaged = b"\x89PNG\r\n\x1a\n".to_vec();
+    damaged.extend_from_slice(&[0x5a; 200]);
+    store
+        .put(&identity(GEORGE), Bytes::from(damaged))
+        .await
+        .unwrap();
+    let service = AvatarService::new(store);
+    let hash = md5(GEORGE);
+    for size in [40, 80, 40, 128, 256] {
+        let uri = format!("/avatar/{hash}?s={size}&d=404");
+        assert_eq!(status_and_size(&service, &uri).await.0, StatusCode::NOT_FOUND);
+    }
+    // Tried once (a failed render is counted as one), not at every request.
+    assert_eq!(service.stats().renders, 1);
+
+    // Another picture stored is seen at once.
+    service
+        .store()
+        .put(&identity(GEORGE), Bytes::from(george_png()))
+        .await
+        .unwrap();
+    let uri = format!("/avatar/{hash}?s=40&d=404");
+    assert_eq!(status_and_size(&service, &uri).await.0, StatusCode::OK);
+}
