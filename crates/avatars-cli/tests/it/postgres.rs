@@ -185,6 +185,11 @@ fn a_database_outage_keeps_cached_answers_and_answers_503_then_recovers() {
         200,
     );
     until_status(&server, &cached, 200);
+    // The outage is logged where it begins and where it ends, not at each 503.
+    let log = server.stop_gracefully();
+    let lines = |text: &str| log.lines().filter(|line| line.contains(text)).count();
+    assert_eq!(lines("the store is unavailable"), 1, "{log}");
+    assert_eq!(lines("the store answers again"), 1, "{log}");
 }
 
 /// `avatars import` killed (SIGKILL) in the middle of a manifest: every avatar that made it is
