@@ -18,6 +18,9 @@
 //!
 //! The budget counts the bytes the files take on disk (whole 4 KiB blocks); past it, files
 //! are deleted in the order `quick_cache` evicts (recency and frequency, as the memory cache).
+//! Whatever the budget, no file is written while their file system has less than 5 % of it
+//! free (at most 1 GiB), which is left to the rest of the machine (the store's uploads, say),
+//! as nginx's `min_free`; the files already kept are still read.
 //! The directory is read in the background when it is opened, so a restarted server finds the
 //! files it made before, and a file it has not indexed is looked for on disk all the same, so
 //! it finds those another process wrote ([`RenderAhead`] in `avatars import`). The directory
@@ -61,6 +64,20 @@ const STALE_TEMPORARY: Duration = Duration::from_secs(60);
 
 /// After a warning that files cannot be written, the next one waits this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// The files leave at least this share of their file system free (one part in 20, 5 %), and
+/// at most [`MIN_FREE_CAP`] on a large one, for the rest of the machine: the store's uploads
+/// on the same disk, logs. nginx's caches have the same rule (`min_free`). Without it a
+/// budget larger than the disk's free space (the default 2 GiB on a small server) filled the
+/// disk, and the next upload failed for want of space.
+const MIN_FREE_PARTS: u64 = 20;
+
+/// The most free space the files leave to others (a 5 % share of a large disk would be more
+/// than anything needs).
+const MIN_FREE_CAP: u64 = 1 << 30;
+
+/// How often the file system's free space is looked at, at most.
+const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 
 type Fingerprint = [u8; 16];
 
@@ -139,6 +156,77 @@ impl FailedWrites {
     }
 }
 
+/// Whether the file system the files are on has room for more: its free space, looked at
+/// at most every [`FREE_SPACE_EVERY`] (a `statvfs` call), against what is left to others.
+#[derive(Debug)]
+struct DiskRoom {
+    /// Milliseconds after `since` when the free space is next looked at.
+    next_look: AtomicU64,
+    /// Free bytes at the last look (`u64::MAX` where it cannot be known).
+    free: AtomicU64,
+    /// What the files leave free: [`MIN_FREE_PARTS`] and [`MIN_FREE_CAP`].
+    floor: AtomicU64,
+    since: Instant,
+}
+
+impl DiskRoom {
+    fn new() -> Self {
+        Self {
+            next_look: AtomicU64::new(0),
+            free: AtomicU64::new(u64::MAX),
+            floor: AtomicU64::new(0),
+            since: Instant::now(),
+        }
+    }
+
+    /// `Err` saying how little is free when `dir`'s file system is under its floor.
+    fn check(&self, dir: &Path) -> io::Result<()> {
+        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let now = millis(self.since.elapsed());
+        let next = self.next_look.load(Ordering::Relaxed);
+        let next_after = now.saturating_add(millis(FREE_SPACE_EVERY));
+        if now >= next
+            && self
+                .next_look
+                .compare_exchange(next, next_after, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let (free, floor) = free_space(dir).unwrap_or((u64::MAX, 0));
+            self.free.store(free, Ordering::Relaxed);
+            self.floor.store(floor, Ordering::Relaxed);
+        }
+        let (free, floor) = (
+            self.free.load(Ordering::Relaxed),
+            self.floor.load(Ordering::Relaxed),
+        );
+        if free >= floor {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!(
+                "their disk has {free} bytes free, under the {floor} left free for the rest of the machine (5 % of it, at most 1 GiB)"
+            ),
+        ))
+    }
+}
+
+/// The bytes free for an unprivileged writer on `dir`'s file system, and what the files leave
+/// free there.
+#[cfg(target_os = "linux")]
+fn free_space(dir: &Path) -> Option<(u64, u64)> {
+    let stats = rustix::fs::statvfs(dir).ok()?;
+    let size = stats.f_blocks.saturating_mul(stats.f_frsize);
+    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
+    Some((free, (size / MIN_FREE_PARTS).min(MIN_FREE_CAP)))
+}
+
+/// Elsewhere the free space is not looked at: the budget alone bounds the files.
+#[cfg(not(target_os = "linux"))]
+fn free_space(_dir: &Path) -> Option<(u64, u64)> {
+    None
+}
+
 /// What [`RenditionFiles::get_if_cached`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileRead {
@@ -192,6 +280,7 @@ pub struct RenditionFiles {
     /// Set once the system has said it cannot read without waiting (`RWF_NOWAIT`).
     no_page_cache_reads: AtomicBool,
     failed_writes: FailedWrites,
+    room: DiskRoom,
 }
 
 impl std::fmt::Debug for RenditionFiles {
@@ -232,6 +321,7 @@ impl RenditionFiles {
             writes: AtomicU64::new(0),
             no_page_cache_reads: AtomicBool::new(false),
             failed_writes: FailedWrites::new(),
+            room: DiskRoom::new(),
         };
         let dir = dir.to_owned();
         let spawned = std::thread::Builder::new()
@@ -407,7 +497,8 @@ impl RenditionFiles {
     /// kept, and with a budget of 0), deleting the files the budget no longer has room for.
     ///
     /// # Errors
-    /// When the file cannot be written; nothing is indexed then. The failure is counted
+    /// When the file cannot be written, or the disk is short of the room left to others (see
+    /// the module's documentation); nothing is indexed then. The failure is counted
     /// ([`write_failures`](Self::write_failures)) and logged here, the first at once and the
     /// rest in one warning a minute, so a caller has nothing to add: a full disk fails every
     /// write, and a warning each would flood the log.
@@ -436,6 +527,7 @@ impl RenditionFiles {
             std::process::id(),
             self.writes.fetch_add(1, Ordering::Relaxed)
         ));
+        self.room.check(&self.dir).map_err(|err| self.failed(err))?;
         let write =
             || write_checked(&temporary, image).and_then(|()| fs::rename(&temporary, &path));
         let written = match write() {
@@ -447,19 +539,24 @@ impl RenditionFiles {
         };
         if let Err(err) = written {
             let _ = fs::remove_file(&temporary);
-            let failed = &self.failed_writes;
-            if let Some(failures) = failed.record(&err, failed.since.elapsed()) {
-                tracing::warn!(
-                    dir = %self.dir.display(),
-                    error = %err,
-                    failures,
-                    "cannot keep rendition files ({failures} failed since the last warning; at most one warning a minute): renditions are still answered, and made again when asked after the memory cache lets them go"
-                );
-            }
-            return Err(err);
+            return Err(self.failed(err));
         }
         self.index_file(fingerprint, image.len() as u64 + CHECK_BYTES as u64);
         Ok(())
+    }
+
+    /// Counts and (at most once a minute) logs the write that failed with `err`; returns it.
+    fn failed(&self, err: io::Error) -> io::Error {
+        let failed = &self.failed_writes;
+        if let Some(failures) = failed.record(&err, failed.since.elapsed()) {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                error = %err,
+                failures,
+                "cannot keep rendition files ({failures} failed since the last warning; at most one warning a minute): renditions are still answered, and made again when asked after the memory cache lets them go"
+            );
+        }
+        err
     }
 
     /// Files that could not be written since [`open`](Self::open) (a full or read-only disk,

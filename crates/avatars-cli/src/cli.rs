@@ -132,7 +132,8 @@ pub(crate) struct RenditionArgs {
     pub(crate) render_files_dir: Option<PathBuf>,
 
     /// The most bytes the rendition files take on disk (2 GiB by default, about 250,000
-    /// small renditions; 0 keeps none and deletes those there).
+    /// small renditions; 0 keeps none and deletes those there). Whatever it is, no more are
+    /// written while their disk has under 5 % of it free (at most 1 GiB).
     #[arg(long, value_name = "BYTES", default_value_t = avatar_image::rendition_files::DEFAULT_FILES_BYTES)]
     pub(crate) render_files_bytes: u64,
 

@@ -116,7 +116,10 @@ async fn a_stored_picture_that_cannot_be_read_is_decoded_once_then_remembered_as
     let hash = md5(GEORGE);
     for size in [40, 80, 40, 128, 256] {
         let uri = format!("/avatar/{hash}?s={size}&d=404");
-        assert_eq!(status_and_size(&service, &uri).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            status_and_size(&service, &uri).await.0,
+            StatusCode::NOT_FOUND
+        );
     }
     // Tried once (a failed render is counted as one), not at every request.
     assert_eq!(service.stats().renders, 1);

@@ -165,22 +165,40 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
     assert_eq!(image::load_from_memory(&response.body).unwrap().width(), 40);
 }
 
-/// Fills the file system `dir` is on to its last block, with `dir/filler`.
-fn fill(dir: &Path) {
+/// Fills the file system `dir` is on, with `dir/filler`, until `left` bytes are free.
+fn fill_leaving(dir: &Path, left: u64) {
     let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
-    while std::io::Write::write_all(&mut filler, &[0; 4096]).is_ok() {}
+    while std::io::Write::write_all(&mut filler, &[0x5a; 4096]).is_ok() {}
+    let length = filler.metadata().unwrap().len();
+    filler.set_len(length.saturating_sub(left)).unwrap();
+}
+
+/// Regular files under `dir` but its `filler`, in its folders too.
+fn files_but_the_filler(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_name() != "filler")
+        .map(|entry| {
+            if entry.file_type().unwrap().is_dir() {
+                files_but_the_filler(&entry.path())
+            } else {
+                1
+            }
+        })
+        .sum()
 }
 
 #[test]
-fn a_full_rendition_files_disk_keeps_answering_and_says_so_once() {
+fn a_nearly_full_rendition_files_disk_is_left_alone_answering_all_and_saying_so_once() {
     let dir = folder_with_george();
     let files = dir.path().join("renditions");
     std::fs::create_dir(&files).unwrap();
-    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
+    // 1 MiB, of which the files leave 5 % (52 KiB) free for others: 24 KiB free is under it.
+    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"], &files) else {
         return;
     };
-    // Filled to the last block before the server starts: every file it writes fails.
-    fill(&files);
+    fill_leaving(&files, 24 << 10);
 
     let mut server = serve(
         dir.path(),
@@ -194,7 +212,7 @@ fn a_full_rendition_files_disk_keeps_answering_and_says_so_once() {
         ],
         true,
     );
-    // George is 120 x 90 px, so no rung: one file write a render.
+    // George is 120 x 90 px, so no rung: one file a render, each a few KiB.
     let sizes: Vec<u32> = (20..50).collect();
     for &size in &sizes {
         let response = server.get(&format!("/avatar/{GEORGE_MD5}?s={size}"));
@@ -208,6 +226,8 @@ fn a_full_rendition_files_disk_keeps_answering_and_says_so_once() {
     let failures = count(&metrics, "avatars_rendition_file_write_failures_total", &[]);
     assert_eq!(failures, sizes.len() as u64, "{metrics}");
     assert_eq!(count(&metrics, "avatars_rendition_files", &[]), 0);
+    // Nothing written into the last free kilobytes, not even a temporary file.
+    assert_eq!(files_but_the_filler(&files), 0);
 
     let log = server.stop_gracefully();
     let warnings: Vec<&str> = log
@@ -220,20 +240,44 @@ fn a_full_rendition_files_disk_keeps_answering_and_says_so_once() {
         "one warning for {failures} failures:\n{log}"
     );
     assert!(
-        warnings[0].contains("No space left on device") && warnings[0].contains("failures=1"),
+        warnings[0].contains("left free for the rest of the machine")
+            && warnings[0].contains("failures=1"),
         "{}",
         warnings[0]
     );
-    let left: Vec<_> = std::fs::read_dir(&files)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name())
-        .filter(|name| name != "filler")
-        .collect();
-    // Folders the writes made (empty, as tmpfs gives directories room) and no temporary file.
-    for name in &left {
-        let inside = std::fs::read_dir(files.join(name)).unwrap().count();
-        assert_eq!(inside, 0, "{name:?} holds {inside} file(s) on a full disk");
+}
+
+#[test]
+fn a_full_rendition_files_disk_keeps_answering() {
+    let dir = folder_with_george();
+    let files = dir.path().join("renditions");
+    std::fs::create_dir(&files).unwrap();
+    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
+        return;
+    };
+    let server = serve(
+        dir.path(),
+        &[
+            "--email",
+            "george@example.com=george.png",
+            "--render-files-dir",
+            files.to_str().unwrap(),
+        ],
+        false,
+    );
+    // One rendition kept while there is room; then the disk fills. Within the second the
+    // server's last look at its free space holds, writes fail as they go (ENOSPC); after it,
+    // they are not tried: either way each is answered and nothing half-written is left.
+    assert_eq!(
+        server.get(&format!("/avatar/{GEORGE_MD5}?s=20")).status,
+        200
+    );
+    fill_leaving(&files, 0);
+    for size in 21..30 {
+        let response = server.get(&format!("/avatar/{GEORGE_MD5}?s={size}"));
+        assert_eq!(response.status, 200, "at {size} px");
     }
+    assert_eq!(files_but_the_filler(&files), 1, "a temporary file was left");
 }
 
 #[test]
@@ -244,7 +288,7 @@ fn import_and_render_ahead_onto_a_full_disk_say_how_many_files_were_not_kept() {
     let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
         return;
     };
-    fill(&files);
+    fill_leaving(&files, 0);
     // Stored all the same, with a warning for the rendition made ahead that was not kept.
     let imported = avatars(&[
         "import",
@@ -261,7 +305,7 @@ fn import_and_render_ahead_onto_a_full_disk_say_how_many_files_were_not_kept() {
     let warning = String::from_utf8_lossy(&imported.stderr);
     assert!(
         warning.starts_with("warning: 2 rendition file(s) could not be written in")
-            && warning.contains("No space left on device")
+            && warning.contains("left free for the rest of the machine")
             && warning.contains("made when asked for"),
         "{warning}"
     );
@@ -286,7 +330,7 @@ fn import_and_render_ahead_onto_a_full_disk_say_how_many_files_were_not_kept() {
     assert_eq!(log.lines().count(), 1, "{log}");
     assert!(
         log.contains("4 rendition file(s) could not be written in")
-            && log.contains("No space left on device")
+            && log.contains("left free for the rest of the machine")
             && log.contains("run render-ahead again"),
         "{log}"
     );
