@@ -118,9 +118,7 @@ struct FailedWrites {
     total: AtomicU64,
     /// Failures since the last warning.
     unlogged: AtomicU64,
-    /// Milliseconds after `since` before which no warning is logged.
-    quiet_until: AtomicU64,
-    since: Instant,
+    warnings: AtMostEvery,
     /// What the system said of the latest failure, for a command to report.
     latest: Mutex<Option<String>>,
 }
@@ -130,29 +128,55 @@ impl FailedWrites {
         Self {
             total: AtomicU64::new(0),
             unlogged: AtomicU64::new(0),
-            quiet_until: AtomicU64::new(0),
-            since: Instant::now(),
+            warnings: AtMostEvery::new(WARN_EVERY),
             latest: Mutex::new(None),
         }
     }
 
-    /// Counts the failure `err` at `at` (time since `since`): `Some(n)` when it is to be
-    /// logged, `n` the failures since the last warning, this one included.
+    /// Counts the failure `err` at `at` (time since the files were opened): `Some(n)` when it
+    /// is to be logged, `n` the failures since the last warning, this one included.
     fn record(&self, err: &io::Error, at: Duration) -> Option<u64> {
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
         self.total.fetch_add(1, Ordering::Relaxed);
         self.unlogged.fetch_add(1, Ordering::Relaxed);
+        self.warnings
+            .due(at)
+            .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
+    }
+}
+
+/// Something done at most once a period, by whichever thread first finds it due.
+#[derive(Debug)]
+struct AtMostEvery {
+    period: Duration,
+    /// Milliseconds after the start before which it is not due again.
+    next: AtomicU64,
+}
+
+impl AtMostEvery {
+    const fn new(period: Duration) -> Self {
+        Self {
+            period,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether it is due `at` (time since the start); if so, the next time is a period on.
+    /// Of threads asking at once, one is told it is.
+    fn due(&self, at: Duration) -> bool {
         let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         let now = millis(at);
-        let quiet_until = self.quiet_until.load(Ordering::Relaxed);
-        let next = now.saturating_add(millis(WARN_EVERY));
-        // Of threads failing at once, the one that moves the quiet time on logs.
-        (now >= quiet_until
+        let next = self.next.load(Ordering::Relaxed);
+        now >= next
             && self
-                .quiet_until
-                .compare_exchange(quiet_until, next, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok())
-        .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
+                .next
+                .compare_exchange(
+                    next,
+                    now.saturating_add(millis(self.period)),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 }
 
@@ -160,37 +184,26 @@ impl FailedWrites {
 /// at most every [`FREE_SPACE_EVERY`] (a `statvfs` call), against what is left to others.
 #[derive(Debug)]
 struct DiskRoom {
-    /// Milliseconds after `since` when the free space is next looked at.
-    next_look: AtomicU64,
+    looks: AtMostEvery,
     /// Free bytes at the last look (`u64::MAX` where it cannot be known).
     free: AtomicU64,
     /// What the files leave free: [`MIN_FREE_PARTS`] and [`MIN_FREE_CAP`].
     floor: AtomicU64,
-    since: Instant,
 }
 
 impl DiskRoom {
-    fn new() -> Self {
+    const fn new() -> Self {
         Self {
-            next_look: AtomicU64::new(0),
+            looks: AtMostEvery::new(FREE_SPACE_EVERY),
             free: AtomicU64::new(u64::MAX),
             floor: AtomicU64::new(0),
-            since: Instant::now(),
         }
     }
 
-    /// `Err` saying how little is free when `dir`'s file system is under its floor.
-    fn check(&self, dir: &Path) -> io::Result<()> {
-        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        let now = millis(self.since.elapsed());
-        let next = self.next_look.load(Ordering::Relaxed);
-        let next_after = now.saturating_add(millis(FREE_SPACE_EVERY));
-        if now >= next
-            && self
-                .next_look
-                .compare_exchange(next, next_after, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+    /// `Err` saying how little is free when `dir`'s file system is under its floor, as last
+    /// looked at; `at` is the time since the files were opened.
+    fn check(&self, dir: &Path, at: Duration) -> io::Result<()> {
+        if self.looks.due(at) {
             let (free, floor) = free_space(dir).unwrap_or((u64::MAX, 0));
             self.free.store(free, Ordering::Relaxed);
             self.floor.store(floor, Ordering::Relaxed);
@@ -281,6 +294,7 @@ pub struct RenditionFiles {
     no_page_cache_reads: AtomicBool,
     failed_writes: FailedWrites,
     room: DiskRoom,
+    opened: Instant,
 }
 
 impl std::fmt::Debug for RenditionFiles {
@@ -322,6 +336,7 @@ impl RenditionFiles {
             no_page_cache_reads: AtomicBool::new(false),
             failed_writes: FailedWrites::new(),
             room: DiskRoom::new(),
+            opened: Instant::now(),
         };
         let dir = dir.to_owned();
         let spawned = std::thread::Builder::new()
@@ -527,7 +542,9 @@ impl RenditionFiles {
             std::process::id(),
             self.writes.fetch_add(1, Ordering::Relaxed)
         ));
-        self.room.check(&self.dir).map_err(|err| self.failed(err))?;
+        self.room
+            .check(&self.dir, self.opened.elapsed())
+            .map_err(|err| self.failed(err))?;
         let write =
             || write_checked(&temporary, image).and_then(|()| fs::rename(&temporary, &path));
         let written = match write() {
@@ -547,8 +564,7 @@ impl RenditionFiles {
 
     /// Counts and (at most once a minute) logs the write that failed with `err`; returns it.
     fn failed(&self, err: io::Error) -> io::Error {
-        let failed = &self.failed_writes;
-        if let Some(failures) = failed.record(&err, failed.since.elapsed()) {
+        if let Some(failures) = self.failed_writes.record(&err, self.opened.elapsed()) {
             tracing::warn!(
                 dir = %self.dir.display(),
                 error = %err,
