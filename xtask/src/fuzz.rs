@@ -45,6 +45,8 @@ pub(crate) enum Target {
     Stanza,
     /// Decoding and rendering any file.
     ImageRender,
+    /// Rendering any file through its rung, as a server keeping rendition files does.
+    ImageRung,
     /// The XMPP rendition of any file.
     XmppRendition,
 }
