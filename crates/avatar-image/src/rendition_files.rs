@@ -218,9 +218,21 @@ impl DiskRoom {
         Err(io::Error::new(
             io::ErrorKind::StorageFull,
             format!(
-                "their disk has {free} bytes free, under the {floor} left free for the rest of the machine (5 % of it, at most 1 GiB)"
+                "their disk has {} free, under the {} left free for the rest of the machine (5 % of it, at most 1 GiB)",
+                kibibytes(free),
+                kibibytes(floor)
             ),
         ))
+    }
+}
+
+/// `bytes` for a person: KiB, or MiB from 10 MiB on.
+fn kibibytes(bytes: u64) -> String {
+    let kib = bytes / 1024;
+    if kib < 10 * 1024 {
+        format!("{kib} KiB")
+    } else {
+        format!("{} MiB", kib / 1024)
     }
 }
 
@@ -774,5 +786,12 @@ mod tests {
         assert_eq!(failed.total.load(Ordering::Relaxed), 63);
         let latest = failed.latest.lock().unwrap().clone();
         assert_eq!(latest, Some(full.to_string()));
+    }
+
+    #[test]
+    fn free_space_is_said_in_kib_or_mib() {
+        assert_eq!(kibibytes(24 << 10), "24 KiB");
+        assert_eq!(kibibytes((10 << 20) - 1), "10239 KiB");
+        assert_eq!(kibibytes(1 << 30), "1024 MiB");
     }
 }
