@@ -21,6 +21,8 @@
 //! - [`hostile`]: files that claim enormous dimensions (PNG, GIF, WebP bombs);
 //! - [`suite`]: the conformance suite's fixture identities and images, a memory store holding
 //!   them, and a one-shot call through an [`AvatarService`](avatar_service::AvatarService);
+//! - [`mount`]: a small tmpfs or read-only bind mount, undone when dropped, and a disk filled
+//!   to its last kilobytes;
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
 //! - [`tree`]: what a directory holds, to show a command wrote nothing;
@@ -30,6 +32,7 @@ pub mod browser;
 pub mod exif;
 pub mod hostile;
 pub mod images;
+pub mod mount;
 pub mod postgres;
 pub mod raw_http;
 pub mod server;

@@ -3,15 +3,16 @@
 //! files' disk is full. Nothing stored is lost, reads go on, and the failing command says what
 //! happened, once.
 //!
-//! Both need mounts (a read-only bind mount, a small tmpfs), so root: CI runs as root. Anywhere
-//! `mount` is refused the tests say so on stderr and pass without checking anything.
+//! Each needs a mount (a read-only bind mount, a small tmpfs: `test_support::mount`), so root:
+//! CI runs as root. Anywhere `mount` is refused the tests say so on stderr and pass without
+//! checking anything.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use test_support::images;
-
-use test_support::raw_http;
+use test_support::mount::{Mounted, fill_leaving};
+use test_support::{raw_http, tree};
 
 use crate::admin::count;
 use crate::{avatars, folder_with_george, serve};
@@ -23,40 +24,6 @@ fn write_noise_png(path: &Path, side: u32) {
     images::noise(side, side, 0x2545_f491_4f6c_dd1d)
         .save(path)
         .unwrap();
-}
-
-/// A mount that is undone when dropped, even when the test fails.
-struct Mounted(PathBuf);
-
-impl Mounted {
-    /// Runs `mount ARGS... TARGET`; `None` (after saying why) if mounting is not allowed here.
-    fn new(args: &[&str], target: &Path) -> Option<Self> {
-        let output = Command::new("mount").args(args).arg(target).output().ok()?;
-        if output.status.success() {
-            Some(Self(target.to_owned()))
-        } else {
-            eprintln!(
-                "SKIPPED: cannot mount here ({}); this test needs root",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-            None
-        }
-    }
-
-    fn remount_read_only(&self) {
-        let status = Command::new("mount")
-            .args(["-o", "remount,bind,ro"])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success(), "remounting read-only failed");
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 fn import(data: &Path, identity: &str, file: &Path) -> Output {
@@ -124,7 +91,7 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     // A 256 KiB filesystem: room for a small avatar, not for a 300 KB one.
-    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=256k", "tmpfs"], &data) else {
+    let Some(_mount) = Mounted::tmpfs("256k", &data) else {
         return;
     };
     write_noise_png(&dir.path().join("small.png"), 40);
@@ -165,28 +132,12 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
     assert_eq!(image::load_from_memory(&response.body).unwrap().width(), 40);
 }
 
-/// Fills the file system `dir` is on, with `dir/filler`, until `left` bytes are free.
-fn fill_leaving(dir: &Path, left: u64) {
-    let mut filler = std::fs::File::create(dir.join("filler")).unwrap();
-    while std::io::Write::write_all(&mut filler, &[0x5a; 4096]).is_ok() {}
-    let length = filler.metadata().unwrap().len();
-    filler.set_len(length.saturating_sub(left)).unwrap();
-}
-
-/// Regular files under `dir` but its `filler`, in its folders too.
+/// Files under `dir` but its `filler`, in its folders too.
 fn files_but_the_filler(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap())
-        .filter(|entry| entry.file_name() != "filler")
-        .map(|entry| {
-            if entry.file_type().unwrap().is_dir() {
-                files_but_the_filler(&entry.path())
-            } else {
-                1
-            }
-        })
-        .sum()
+    tree::snapshot(dir)
+        .iter()
+        .filter(|(path, _)| !path.ends_with('/') && !path.ends_with("/filler"))
+        .count()
 }
 
 #[test]
@@ -195,7 +146,7 @@ fn a_nearly_full_rendition_files_disk_is_left_alone_answering_all_and_saying_so_
     let files = dir.path().join("renditions");
     std::fs::create_dir(&files).unwrap();
     // 1 MiB, of which the files leave 5 % (52 KiB) free for others: 24 KiB free is under it.
-    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=1m", "tmpfs"], &files) else {
+    let Some(_mount) = Mounted::tmpfs("1m", &files) else {
         return;
     };
     fill_leaving(&files, 24 << 10);
@@ -252,7 +203,7 @@ fn a_full_rendition_files_disk_keeps_answering() {
     let dir = folder_with_george();
     let files = dir.path().join("renditions");
     std::fs::create_dir(&files).unwrap();
-    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
+    let Some(_mount) = Mounted::tmpfs("64k", &files) else {
         return;
     };
     let server = serve(
@@ -285,7 +236,7 @@ fn import_and_render_ahead_onto_a_full_disk_say_how_many_files_were_not_kept() {
     let dir = folder_with_george();
     let (data, files) = (dir.path().join("data"), dir.path().join("renditions"));
     std::fs::create_dir(&files).unwrap();
-    let Some(_mount) = Mounted::new(&["-t", "tmpfs", "-o", "size=64k", "tmpfs"], &files) else {
+    let Some(_mount) = Mounted::tmpfs("64k", &files) else {
         return;
     };
     fill_leaving(&files, 0);
