@@ -27,6 +27,7 @@
 //! `libjpeg-turbo` have other [fingerprints](RenderKey::fingerprint), as their JPEG bytes differ.
 
 pub mod cache;
+pub mod cache_disk;
 pub mod decode;
 pub mod defaults;
 mod encode;

@@ -36,9 +36,9 @@ use std::ffi::OsStr;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use avatar_proto::hex;
 use bytes::Bytes;
@@ -47,6 +47,7 @@ use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
 use sha2::{Digest as _, Sha256};
 
 use crate::cache::RenderKey;
+use crate::cache_disk::CacheDisk;
 use crate::render::Rendered;
 
 /// The default budget: 2 GiB, room for about 250,000 renditions of 32 to 256 px.
@@ -61,23 +62,6 @@ const BLOCK: u64 = 4096;
 /// A temporary file older than this is a crashed writer's, and is removed when the directory is
 /// read.
 const STALE_TEMPORARY: Duration = Duration::from_secs(60);
-
-/// After a warning that files cannot be written, the next one waits this long.
-const WARN_EVERY: Duration = Duration::from_secs(60);
-
-/// The files leave at least this share of their file system free (one part in 20, 5 %), and
-/// at most [`MIN_FREE_CAP`] on a large one, for the rest of the machine: the store's uploads
-/// on the same disk, logs. nginx's caches have the same rule (`min_free`). Without it a
-/// budget larger than the disk's free space (the default 2 GiB on a small server) filled the
-/// disk, and the next upload failed for want of space.
-const MIN_FREE_PARTS: u64 = 20;
-
-/// The most free space the files leave to others (a 5 % share of a large disk would be more
-/// than anything needs).
-const MIN_FREE_CAP: u64 = 1 << 30;
-
-/// How often the file system's free space is looked at, at most.
-const FREE_SPACE_EVERY: Duration = Duration::from_secs(1);
 
 type Fingerprint = [u8; 16];
 
@@ -104,153 +88,6 @@ impl Lifecycle<Fingerprint, u64> for Evicted {
 }
 
 type Index = Cache<Fingerprint, u64, OnDisk, DefaultHashBuilder, Evicted>;
-
-/// Files that could not be written, counted, and when to say so next. A full or read-only disk
-/// fails the write of every render, and a warning each flooded the log (a server given a
-/// 256 KiB file system logged 2,164 warnings for 2,201 requests, 2026-12-06; the scale bench
-/// renders 2,000 a second): the first failure is logged at once, later ones in a warning at
-/// most every [`WARN_EVERY`] that counts them. By hand: `tracing` has no rate limit of its
-/// own, and a throttling layer (`tracing-throttle`) is the embedding application's subscriber
-/// to choose, where a library's warnings must not flood whatever log it has.
-#[derive(Debug)]
-struct FailedWrites {
-    /// Every failure so far.
-    total: AtomicU64,
-    /// Failures since the last warning.
-    unlogged: AtomicU64,
-    warnings: AtMostEvery,
-    /// What the system said of the latest failure, for a command to report.
-    latest: Mutex<Option<String>>,
-}
-
-impl FailedWrites {
-    fn new() -> Self {
-        Self {
-            total: AtomicU64::new(0),
-            unlogged: AtomicU64::new(0),
-            warnings: AtMostEvery::new(WARN_EVERY),
-            latest: Mutex::new(None),
-        }
-    }
-
-    /// Counts the failure `err` at `at` (time since the files were opened): `Some(n)` when it
-    /// is to be logged, `n` the failures since the last warning, this one included.
-    fn record(&self, err: &io::Error, at: Duration) -> Option<u64> {
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
-        self.total.fetch_add(1, Ordering::Relaxed);
-        self.unlogged.fetch_add(1, Ordering::Relaxed);
-        self.warnings
-            .due(at)
-            .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
-    }
-}
-
-/// Something done at most once a period, by whichever thread first finds it due.
-#[derive(Debug)]
-struct AtMostEvery {
-    period: Duration,
-    /// Milliseconds after the start before which it is not due again.
-    next: AtomicU64,
-}
-
-impl AtMostEvery {
-    const fn new(period: Duration) -> Self {
-        Self {
-            period,
-            next: AtomicU64::new(0),
-        }
-    }
-
-    /// Whether it is due `at` (time since the start); if so, the next time is a period on.
-    /// Of threads asking at once, one is told it is.
-    fn due(&self, at: Duration) -> bool {
-        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        let now = millis(at);
-        let next = self.next.load(Ordering::Relaxed);
-        now >= next
-            && self
-                .next
-                .compare_exchange(
-                    next,
-                    now.saturating_add(millis(self.period)),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-    }
-}
-
-/// Whether the file system the files are on has room for more: its free space, looked at
-/// at most every [`FREE_SPACE_EVERY`] (a `statvfs` call), against what is left to others.
-#[derive(Debug)]
-struct DiskRoom {
-    looks: AtMostEvery,
-    /// Free bytes at the last look (`u64::MAX` where it cannot be known).
-    free: AtomicU64,
-    /// What the files leave free: [`MIN_FREE_PARTS`] and [`MIN_FREE_CAP`].
-    floor: AtomicU64,
-}
-
-impl DiskRoom {
-    const fn new() -> Self {
-        Self {
-            looks: AtMostEvery::new(FREE_SPACE_EVERY),
-            free: AtomicU64::new(u64::MAX),
-            floor: AtomicU64::new(0),
-        }
-    }
-
-    /// `Err` saying how little is free when `dir`'s file system is under its floor, as last
-    /// looked at; `at` is the time since the files were opened.
-    fn check(&self, dir: &Path, at: Duration) -> io::Result<()> {
-        if self.looks.due(at) {
-            let (free, floor) = free_space(dir).unwrap_or((u64::MAX, 0));
-            self.free.store(free, Ordering::Relaxed);
-            self.floor.store(floor, Ordering::Relaxed);
-        }
-        let (free, floor) = (
-            self.free.load(Ordering::Relaxed),
-            self.floor.load(Ordering::Relaxed),
-        );
-        if free >= floor {
-            return Ok(());
-        }
-        Err(io::Error::new(
-            io::ErrorKind::StorageFull,
-            format!(
-                "their disk has {} free, under the {} left free for the rest of the machine (5 % of it, at most 1 GiB)",
-                kibibytes(free),
-                kibibytes(floor)
-            ),
-        ))
-    }
-}
-
-/// `bytes` for a person: KiB, or MiB from 10 MiB on.
-fn kibibytes(bytes: u64) -> String {
-    let kib = bytes / 1024;
-    if kib < 10 * 1024 {
-        format!("{kib} KiB")
-    } else {
-        format!("{} MiB", kib / 1024)
-    }
-}
-
-/// The bytes free for an unprivileged writer on `dir`'s file system, and what the files leave
-/// free there.
-#[cfg(target_os = "linux")]
-fn free_space(dir: &Path) -> Option<(u64, u64)> {
-    let stats = rustix::fs::statvfs(dir).ok()?;
-    let size = stats.f_blocks.saturating_mul(stats.f_frsize);
-    let free = stats.f_bavail.saturating_mul(stats.f_frsize);
-    Some((free, (size / MIN_FREE_PARTS).min(MIN_FREE_CAP)))
-}
-
-/// Elsewhere the free space is not looked at: the budget alone bounds the files.
-#[cfg(not(target_os = "linux"))]
-fn free_space(_dir: &Path) -> Option<(u64, u64)> {
-    None
-}
 
 /// What [`RenditionFiles::get_if_cached`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,9 +141,8 @@ pub struct RenditionFiles {
     writes: AtomicU64,
     /// Set once the system has said it cannot read without waiting (`RWF_NOWAIT`).
     no_page_cache_reads: AtomicBool,
-    failed_writes: FailedWrites,
-    room: DiskRoom,
-    opened: Instant,
+    /// Their disk's room, and the writes that failed.
+    disk: CacheDisk,
 }
 
 impl std::fmt::Debug for RenditionFiles {
@@ -346,9 +182,11 @@ impl RenditionFiles {
             index: Arc::clone(&index),
             writes: AtomicU64::new(0),
             no_page_cache_reads: AtomicBool::new(false),
-            failed_writes: FailedWrites::new(),
-            room: DiskRoom::new(),
-            opened: Instant::now(),
+            disk: CacheDisk::new(
+                dir,
+                "rendition files",
+                "renditions are still answered, and made again when asked after the memory cache lets them go",
+            ),
         };
         let dir = dir.to_owned();
         let spawned = std::thread::Builder::new()
@@ -554,9 +392,7 @@ impl RenditionFiles {
             std::process::id(),
             self.writes.fetch_add(1, Ordering::Relaxed)
         ));
-        self.room
-            .check(&self.dir, self.opened.elapsed())
-            .map_err(|err| self.failed(err))?;
+        self.disk.check_room()?;
         let write =
             || write_checked(&temporary, image).and_then(|()| fs::rename(&temporary, &path));
         let written = match write() {
@@ -568,23 +404,10 @@ impl RenditionFiles {
         };
         if let Err(err) = written {
             let _ = fs::remove_file(&temporary);
-            return Err(self.failed(err));
+            return Err(self.disk.failed(err));
         }
         self.index_file(fingerprint, image.len() as u64 + CHECK_BYTES as u64);
         Ok(())
-    }
-
-    /// Counts and (at most once a minute) logs the write that failed with `err`; returns it.
-    fn failed(&self, err: io::Error) -> io::Error {
-        if let Some(failures) = self.failed_writes.record(&err, self.opened.elapsed()) {
-            tracing::warn!(
-                dir = %self.dir.display(),
-                error = %err,
-                failures,
-                "cannot keep rendition files ({failures} failed since the last warning; at most one warning a minute): renditions are still answered, and made again when asked after the memory cache lets them go"
-            );
-        }
-        err
     }
 
     /// Files that could not be written since [`open`](Self::open) (a full or read-only disk,
@@ -592,18 +415,14 @@ impl RenditionFiles {
     /// cache has let it go.
     #[must_use]
     pub fn write_failures(&self) -> u64 {
-        self.failed_writes.total.load(Ordering::Relaxed)
+        self.disk.write_failures()
     }
 
     /// What the system said when the latest of the [`write_failures`](Self::write_failures)
     /// happened (`No space left on device (os error 28)`, say); `None` before any.
     #[must_use]
     pub fn latest_write_error(&self) -> Option<String> {
-        self.failed_writes
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.disk.latest_write_error()
     }
 
     /// Bytes the kept files take on disk, in whole blocks.
@@ -762,36 +581,5 @@ fn index_existing(dir: &Path, index: &Index, budget: u64) {
                 insert(dir, index, fingerprint, meta.len());
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn failed_writes_are_all_counted_and_logged_at_most_once_a_minute() {
-        let failed = FailedWrites::new();
-        let full = io::Error::from(io::ErrorKind::StorageFull);
-        let record = |second| failed.record(&full, Duration::from_secs(second));
-        assert_eq!(record(0), Some(1), "the first is logged at once");
-        for second in 1..60 {
-            assert_eq!(record(second), None, "at {second} s");
-        }
-        // The 60 failures since the first: 59 unlogged, and this one.
-        assert_eq!(record(60), Some(60));
-        assert_eq!(record(61), None);
-        // After a quiet hour, the next failure is logged at once again.
-        assert_eq!(record(3600), Some(2));
-        assert_eq!(failed.total.load(Ordering::Relaxed), 63);
-        let latest = failed.latest.lock().unwrap().clone();
-        assert_eq!(latest, Some(full.to_string()));
-    }
-
-    #[test]
-    fn free_space_is_said_in_kib_or_mib() {
-        assert_eq!(kibibytes(24 << 10), "24 KiB");
-        assert_eq!(kibibytes((10 << 20) - 1), "10239 KiB");
-        assert_eq!(kibibytes(1 << 30), "1024 MiB");
     }
 }

@@ -2,7 +2,8 @@
 //! picture: one file per identity, named by the SHA-256 of the identity (no address on disk),
 //! holding the expiry (8 bytes, seconds since the Unix epoch, big-endian) and the upstream's
 //! file. Written to a temporary file and renamed, so a reader never sees half a file; bounded in
-//! bytes, the least recently written files going first.
+//! bytes, the least recently written files going first, and never into the room its disk
+//! leaves to the rest of the machine ([`CacheDisk`]).
 
 use std::fs;
 use std::io::Write as _;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use avatar_image::cache_disk::CacheDisk;
 use avatar_proto::{HashAlgorithm, Identity};
 use bytes::Bytes;
 
@@ -20,6 +22,8 @@ pub(crate) struct DiskCache {
     max_bytes: u64,
     /// Bytes held, as counted at open and kept since.
     used: Mutex<u64>,
+    /// Its disk's room, and the writes that failed (logged at most once a minute).
+    disk: CacheDisk,
 }
 
 impl DiskCache {
@@ -31,6 +35,11 @@ impl DiskCache {
             dir: dir.to_owned(),
             max_bytes,
             used: Mutex::new(used),
+            disk: CacheDisk::new(
+                dir,
+                "proxied originals on disk",
+                "they are served from memory, and fetched again after a restart",
+            ),
         })
     }
 
@@ -51,8 +60,12 @@ impl DiskCache {
     }
 
     /// Keeps `body` for `identity` until `expires`, evicting the oldest files past the budget.
-    /// Failures are logged: the cache is an optimisation, never a reason to fail a request.
+    /// Failures are counted and logged (at most once a minute): the cache is an optimisation,
+    /// never a reason to fail a request.
     pub(crate) fn store(&self, identity: &Identity, body: &[u8], expires: SystemTime) {
+        if self.disk.check_room().is_err() {
+            return;
+        }
         let path = self.path(identity);
         let seconds = expires
             .duration_since(UNIX_EPOCH)
@@ -65,8 +78,8 @@ impl DiskCache {
         });
         let previous = fs::metadata(&path).map_or(0, |meta| meta.len());
         if let Err(err) = written.and_then(|()| fs::rename(&temporary, &path)) {
-            tracing::warn!(path = %path.display(), error = %err, "cannot keep a proxied original on disk");
             let _ = fs::remove_file(&temporary);
+            self.disk.failed(err);
             return;
         }
         let mut used = self

@@ -26,7 +26,8 @@ use avatar_store::{MemoryStore, Store as _};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
-use test_support::{hostile, images};
+use test_support::mount::{Mounted, fill_leaving};
+use test_support::{hostile, images, tree};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
@@ -807,6 +808,60 @@ async fn a_restarted_proxy_serves_its_originals_from_disk_and_the_disk_stays_bou
         one * 2 + one / 2
     );
     assert!(held > 0);
+}
+
+/// The originals' disk nearly full (under the 5 % a cache leaves to the rest of the machine):
+/// every picture is still served, and nothing is written into the last free kilobytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nearly_full_disk_gets_no_originals_and_every_picture_is_served() {
+    let store = MemoryStore::new();
+    for n in 0..3u8 {
+        // Bands compress well: each original, the upstream's 512 px rendition, is a few KiB.
+        let picture = images::png(&images::bands(64 + u32::from(n), 64));
+        store
+            .put(
+                &Identity::parse(&format!("p{n}@a.test")).unwrap(),
+                Bytes::from(picture),
+            )
+            .await
+            .unwrap();
+    }
+    let (addr, seen) = serve_upstream(AvatarService::new(store)).await;
+    let dns = FakeDns::start(&[&zone("a.test", addr.port())])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_mount) = Mounted::tmpfs("1m", dir.path()) else {
+        return;
+    };
+    // 1 MiB, of which a cache leaves 52 KiB free: 24 KiB free is under it.
+    fill_leaving(dir.path(), 24 << 10);
+    let proxy = AvatarProxy::builder(
+        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
+        Discovery::builder().nameserver(dns.addr()).build().unwrap(),
+    )
+    .allow_network("127.0.0.1/32".parse().unwrap())
+    .central("http://127.0.0.1:1/avatar/")
+    .disk_cache(dir.path(), 1 << 20)
+    .build()
+    .unwrap();
+    for n in 0..3 {
+        let identity = Identity::parse(&format!("p{n}@a.test")).unwrap();
+        let answer = get(&proxy, &proxy.url(&identity, 32, Some("404")).unwrap(), &[]).await;
+        assert_eq!(answer.status(), StatusCode::OK, "p{n}");
+    }
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 3);
+    // Originals are written after the answer: give them the time they took above.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let written: Vec<String> = tree::snapshot(dir.path())
+        .into_iter()
+        .map(|(path, _)| path)
+        .filter(|path| !path.ends_with("/filler"))
+        .collect();
+    assert!(
+        written.is_empty(),
+        "written on a nearly full disk: {written:?}"
+    );
 }
 
 /// A nameserver that never answers costs a page the deadline, not the DNS timeout: the asked
