@@ -318,7 +318,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "DIR", requires = "proxy_key_file")]
     pub(crate) proxy_cache_dir: Option<PathBuf>,
 
-    /// The most bytes --proxy-cache-dir holds (the oldest files go first).
+    /// The most bytes --proxy-cache-dir holds (the oldest files go first); none is written
+    /// while its disk has under 5 % free (at most 1 GiB).
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
     pub(crate) proxy_cache_bytes: u64,
 
