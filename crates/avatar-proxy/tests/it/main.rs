@@ -717,38 +717,49 @@ async fn gravatar_is_asked_last_and_only_with_the_hash_allowed() {
     );
 }
 
-/// With a disk cache, a restarted proxy serves what it had fetched without asking again, and
-/// the cache stays within its byte budget.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_proxy_serves_its_originals_from_disk_and_the_disk_stays_bounded() {
+/// `a.test`'s avatar server over TCP, holding `pictures` as p0@a.test, p1@a.test and so on, and
+/// a DNS whose SRV records point at it; what the server saw.
+async fn a_test_holding(pictures: Vec<Vec<u8>>) -> (Arc<Seen>, FakeDns) {
     let store = MemoryStore::new();
-    for n in 0..6 {
-        let picture = images::png(&images::noise(64, 64, n));
-        store
-            .put(
-                &Identity::parse(&format!("p{n}@a.test")).unwrap(),
-                Bytes::from(picture),
-            )
-            .await
-            .unwrap();
+    for (n, picture) in pictures.into_iter().enumerate() {
+        let identity = Identity::parse(&format!("p{n}@a.test")).unwrap();
+        store.put(&identity, Bytes::from(picture)).await.unwrap();
     }
     let (addr, seen) = serve_upstream(AvatarService::new(store)).await;
     let dns = FakeDns::start(&[&zone("a.test", addr.port())])
         .await
         .unwrap();
+    (seen, dns)
+}
+
+/// A proxy asking `dns`, allowed to fetch from loopback, keeping its originals in `dir` too (at
+/// most `budget` bytes).
+fn proxy_with_disk(
+    keys: &ProxyKeys,
+    dns: &FakeDns,
+    dir: &std::path::Path,
+    budget: u64,
+) -> AvatarProxy {
+    AvatarProxy::builder(
+        keys.clone(),
+        Discovery::builder().nameserver(dns.addr()).build().unwrap(),
+    )
+    .allow_network("127.0.0.1/32".parse().unwrap())
+    .central("http://127.0.0.1:1/avatar/")
+    .disk_cache(dir, budget)
+    .build()
+    .unwrap()
+}
+
+/// With a disk cache, a restarted proxy serves what it had fetched without asking again, and
+/// the cache stays within its byte budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_proxy_serves_its_originals_from_disk_and_the_disk_stays_bounded() {
+    let pictures = (0..6).map(|n| images::png(&images::noise(64, 64, n)));
+    let (seen, dns) = a_test_holding(pictures.collect()).await;
     let keys = ProxyKeys::new(ProxyKey::generate(), Vec::new());
     let dir = tempfile::tempdir().unwrap();
-    let proxy_on = |dir: &std::path::Path, budget: u64| {
-        AvatarProxy::builder(
-            keys.clone(),
-            Discovery::builder().nameserver(dns.addr()).build().unwrap(),
-        )
-        .allow_network("127.0.0.1/32".parse().unwrap())
-        .central("http://127.0.0.1:1/avatar/")
-        .disk_cache(dir, budget)
-        .build()
-        .unwrap()
-    };
+    let proxy_on = |dir: &std::path::Path, budget: u64| proxy_with_disk(&keys, &dns, dir, budget);
     let p0 = Identity::parse("p0@a.test").unwrap();
     let first = proxy_on(dir.path(), 1 << 20);
     let uri = first.url(&p0, 32, Some("404")).unwrap();
@@ -814,37 +825,17 @@ async fn a_restarted_proxy_serves_its_originals_from_disk_and_the_disk_stays_bou
 /// every picture is still served, and nothing is written into the last free kilobytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nearly_full_disk_gets_no_originals_and_every_picture_is_served() {
-    let store = MemoryStore::new();
-    for n in 0..3u8 {
-        // Bands compress well: each original, the upstream's 512 px rendition, is a few KiB.
-        let picture = images::png(&images::bands(64 + u32::from(n), 64));
-        store
-            .put(
-                &Identity::parse(&format!("p{n}@a.test")).unwrap(),
-                Bytes::from(picture),
-            )
-            .await
-            .unwrap();
-    }
-    let (addr, seen) = serve_upstream(AvatarService::new(store)).await;
-    let dns = FakeDns::start(&[&zone("a.test", addr.port())])
-        .await
-        .unwrap();
+    // Bands compress well: each original, the upstream's 512 px rendition, is a few KiB.
+    let pictures = (0..3).map(|n| images::png(&images::bands(64 + n, 64)));
+    let (seen, dns) = a_test_holding(pictures.collect()).await;
     let dir = tempfile::tempdir().unwrap();
     let Some(_mount) = Mounted::tmpfs("1m", dir.path()) else {
         return;
     };
     // 1 MiB, of which a cache leaves 52 KiB free: 24 KiB free is under it.
     fill_leaving(dir.path(), 24 << 10);
-    let proxy = AvatarProxy::builder(
-        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
-        Discovery::builder().nameserver(dns.addr()).build().unwrap(),
-    )
-    .allow_network("127.0.0.1/32".parse().unwrap())
-    .central("http://127.0.0.1:1/avatar/")
-    .disk_cache(dir.path(), 1 << 20)
-    .build()
-    .unwrap();
+    let keys = ProxyKeys::new(ProxyKey::generate(), Vec::new());
+    let proxy = proxy_with_disk(&keys, &dns, dir.path(), 1 << 20);
     for n in 0..3 {
         let identity = Identity::parse(&format!("p{n}@a.test")).unwrap();
         let answer = get(&proxy, &proxy.url(&identity, 32, Some("404")).unwrap(), &[]).await;
