@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 /// After a warning that files cannot be written, the next one waits this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
-/// A cache's files leave at least this share of their file system free (one part in 20, 5 %), and
-/// at most [`MIN_FREE_CAP`] on a large one, for the rest of the machine: the store's uploads
-/// on the same disk, logs. nginx's caches have the same rule (`min_free`). Without it a
-/// budget larger than the disk's free space (the default 2 GiB on a small server) filled the
-/// disk, and the next upload failed for want of space.
+/// A cache's files leave at least this share of their file system free (one part in 20,
+/// 5 %), and at most [`MIN_FREE_CAP`] on a large one, for the rest of the machine: the
+/// store's uploads on the same disk, logs. nginx's caches have the same rule (`min_free`).
+/// Without it a budget larger than the disk's free space (the default 2 GiB on a small
+/// server) filled the disk, and the next upload failed for want of space.
 const MIN_FREE_PARTS: u64 = 20;
 
 /// The most free space the files leave to others (a 5 % share of a large disk would be more
@@ -116,12 +116,13 @@ impl CacheDisk {
 }
 
 /// Files that could not be written, counted, and when to say so next. A full or read-only disk
-/// fails the write of every render of a server keeping rendition files, and a warning each flooded the log (a server given a
-/// 256 KiB file system logged 2,164 warnings for 2,201 requests, 2026-12-06; the scale bench
-/// renders 2,000 a second): the first failure is logged at once, later ones in a warning at
-/// most every [`WARN_EVERY`] that counts them. By hand: `tracing` has no rate limit of its
-/// own, and a throttling layer (`tracing-throttle`) is the embedding application's subscriber
-/// to choose, where a library's warnings must not flood whatever log it has.
+/// fails the write of every render of a server keeping rendition files, and a warning each
+/// flooded the log (a server given a 256 KiB file system logged 2,164 warnings for 2,201
+/// requests, 2026-12-06; the scale bench renders 2,000 a second): the first failure is logged
+/// at once, later ones in a warning at most every [`WARN_EVERY`] that counts them. By hand:
+/// `tracing` has no rate limit of its own, and a throttling layer (`tracing-throttle`) is the
+/// embedding application's subscriber to choose, where a library's warnings must not flood
+/// whatever log it has.
 #[derive(Debug)]
 struct FailedWrites {
     /// Every failure so far.
