@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use avatar_image::{Limits, RenderCache, RenditionFiles};
-use avatar_proto::{HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
+use avatar_image::{Limits, RenderAhead, RenderCache, RenditionFiles};
+use avatar_proto::{AvatarHash, HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::Store as _;
 use axum::Router;
@@ -25,7 +25,7 @@ use crate::server::listen::{ConnectionLimits, Listener, Serving};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{LogFormat, ObserveLayer, Observer, RateLimit};
 use crate::server::tls::ReloadableTls;
-use crate::store::{AnyStore, Open};
+use crate::store::{AnyStore, Location, Open};
 
 /// Opens (or creates) the data directory, imports any `--email` pairs, binds every listener,
 /// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
@@ -54,15 +54,12 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
         let location = args.data.location();
-        check_render_ahead(&args.renditions, &location)?;
-        let store = location.open(Open::Create).await?;
-        let (files, ahead) = renditions::open(&args.renditions, &location)?;
-        for (identity, file) in &imports {
-            let uploaded = import_file(&store, std::slice::from_ref(identity), file, &upload_limits, ahead.as_ref()).await?;
-            eprintln!("{}", describe(identity, &uploaded));
-        }
-        // Counted as read: a million avatars are not collected for a number.
-        let stored = store.entries().try_fold(0usize, async |count, _| Ok(count + 1)).await?;
+        let Opened {
+            store,
+            files,
+            ahead,
+            stored,
+        } = open_with_imports(args, &location, &imports, &upload_limits).await?;
         let service = service(args, store, files)?;
         let renditions = RenditionsFile::start(args, &service);
         let proxy = crate::commands::proxy::for_serve(args)?;
@@ -70,14 +67,15 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let observer = |listener| Observer {
             listener,
             prefix: Arc::from(args.prefix.as_str()),
-            log: if args.log_format == "json" { LogFormat::Json } else { LogFormat::Text },
+            log: LogFormat::named(&args.log_format),
             metrics: Arc::new(metrics.for_listener(listener)),
             rate_limit: None,
         };
         let rate_limit = rate_limit(args);
         let limits = connection_limits(args);
-        let example = Identity::parse("george@example.com")?.hash(HashAlgorithm::Md5);
-        let app = public_app(args, service.clone(), proxy.clone(), stored, example.to_string());
+        let app = public_app(args, service.clone(), proxy.clone(), stored);
+        let observed =
+            |tcp, tls, app, observer| observed(tcp, tls, app, observer, limits, &metrics);
 
         // Installed just before the server says it listens (see `shutdown_signal`); until
         // then, Ctrl-C stops a long start (imports, counting the store) at once.
@@ -91,12 +89,12 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             rate_limit: rate_limit.clone(),
             ..observer(listener)
         };
-        listeners.push(observed(plain, None, app.clone(), public("http"), limits, &metrics));
+        listeners.push(observed(plain, None, app.clone(), public("http")));
         if let (Some(tls_addr), Some(tls)) = (args.tls_addr, &tls) {
             let secure = bind(tls_addr).await?;
             writeln!(out, "listening on https://{}", secure.local_addr()?)?;
             let tls = Some(Arc::clone(tls));
-            listeners.push(observed(secure, tls, app.clone(), public("https"), limits, &metrics));
+            listeners.push(observed(secure, tls, app.clone(), public("https")));
         }
         if let Some(admin_addr) = args.admin_addr {
             let admin = bind(admin_addr).await?;
@@ -109,16 +107,11 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                 metrics: Arc::clone(&metrics),
             };
             let routes = admin::router(state);
-            admin_listener = Some(observed(admin, None, routes, observer("admin"), limits, &metrics));
+            admin_listener = Some(observed(admin, None, routes, observer("admin")));
         }
         out.flush()?;
-        eprintln!(
-            "serving {stored} avatar(s) from {}; try http://{addr}/avatar/{example}?s=128&d=identicon (Ctrl-C stops)",
-            location.describe()
-        );
-        if proxy.is_some() {
-            eprintln!("the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)");
-        }
+        let imported = imports.first().map(|(identity, _)| identity);
+        say_serving(args, addr, stored, &location, imported, proxy.is_some());
         if let Some(tls) = tls {
             tokio::spawn(reload_on_hangup(tls));
         }
@@ -136,6 +129,44 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         }
         eprintln!("shut down");
         Ok(())
+    })
+}
+
+/// The store `serve` answers from, as [`open_with_imports`] leaves it.
+struct Opened {
+    store: AnyStore,
+    files: Option<Arc<RenditionFiles>>,
+    ahead: Option<RenderAhead>,
+    /// How many avatars it holds.
+    stored: usize,
+}
+
+/// The store at `location`, opened (created on first use), with its rendition files and what
+/// they make ahead; `imports` (`--email`) stored in it first, each said on stderr.
+async fn open_with_imports(
+    args: &ServeArgs,
+    location: &Location,
+    imports: &[(Identity, PathBuf)],
+    limits: &Limits,
+) -> Result<Opened, CliError> {
+    check_render_ahead(&args.renditions, location)?;
+    let store = location.open(Open::Create).await?;
+    let (files, ahead) = renditions::open(&args.renditions, location)?;
+    for (identity, file) in imports {
+        let identities = std::slice::from_ref(identity);
+        let uploaded = import_file(&store, identities, file, limits, ahead.as_ref()).await?;
+        eprintln!("{}", describe(identity, &uploaded));
+    }
+    // Counted as read: a million avatars are not collected for a number.
+    let stored = store
+        .entries()
+        .try_fold(0, async |count, _| Ok(count + 1))
+        .await?;
+    Ok(Opened {
+        store,
+        files,
+        ahead,
+        stored,
     })
 }
 
@@ -316,9 +347,9 @@ fn public_app(
     service: AvatarService<AnyStore>,
     proxy: Option<avatar_proxy::AvatarProxy>,
     stored: usize,
-    example: String,
 ) -> Router {
     let prefix = args.prefix.clone();
+    let example = example_hash().to_string();
     let app = Router::new()
         .route(
             "/",
@@ -332,6 +363,52 @@ fn public_app(
         Some(proxy) => app.route_service("/proxy/{token}", proxy),
         None => app,
     }
+}
+
+/// What the operator reads on stderr once the server listens on `addr`: where its `stored`
+/// avatars are, a URL to try, and where the proxy answers.
+fn say_serving(
+    args: &ServeArgs,
+    addr: SocketAddr,
+    stored: usize,
+    location: &Location,
+    imported: Option<&Identity>,
+    proxy: bool,
+) {
+    let url = try_url(addr, &args.prefix, imported);
+    eprintln!(
+        "serving {stored} avatar(s) from {}; try {url} (Ctrl-C stops)",
+        location.describe()
+    );
+    if proxy {
+        eprintln!(
+            "the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)"
+        );
+    }
+}
+
+/// A URL to open once the server listens, under `prefix` as the service answers: the first
+/// `--email`'s avatar when one was imported (what the user just stored), otherwise
+/// [`example_hash`]'s, a miss that shows an identicon.
+fn try_url(addr: SocketAddr, prefix: &str, imported: Option<&Identity>) -> String {
+    match imported {
+        Some(identity) => {
+            let hash = identity.hash(HashAlgorithm::Md5);
+            format!("http://{addr}{prefix}/avatar/{hash}?s=128")
+        }
+        None => format!(
+            "http://{addr}{prefix}/avatar/{}?s=128&d=identicon",
+            example_hash()
+        ),
+    }
+}
+
+/// The avatar hash the home page and the start line show as an example: george@example.com's,
+/// the Libravatar API documentation's example address.
+fn example_hash() -> AvatarHash {
+    Identity::parse("george@example.com")
+        .expect("a valid address")
+        .hash(HashAlgorithm::Md5)
 }
 
 async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {

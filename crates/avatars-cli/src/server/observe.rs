@@ -29,6 +29,18 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// The form `--log-format` names: `json`, or text for anything else (clap accepts only
+    /// `text` and `json`).
+    pub(crate) fn named(name: &str) -> Self {
+        if name == "json" {
+            Self::Json
+        } else {
+            Self::Text
+        }
+    }
+}
+
 /// `--rate-limit PER_SECOND --rate-burst N`: a token bucket per client address.
 #[derive(Debug)]
 pub(crate) struct RateLimit {

@@ -192,6 +192,51 @@ fn the_home_page_says_what_this_is_and_shows_a_live_example() {
     assert_eq!(image.header("content-type"), Some("image/png"));
 }
 
+/// The URL `serve` suggests once it listens answers, under `--prefix` too: the avatar just
+/// imported with `--email`, or an identicon when nothing was.
+#[test]
+fn the_url_to_try_on_start_answers_with_what_was_imported() {
+    let email = ["--email", "George@example.com=george.png"];
+    for (args, prefix, shows_george) in [
+        (
+            &[email[0], email[1], "--prefix", "/avatars"][..],
+            "/avatars",
+            true,
+        ),
+        (&["--prefix", "/avatars"][..], "/avatars", false),
+        (&[][..], "", false),
+    ] {
+        let dir = folder_with_george();
+        let mut server = Server::start(AVATARS, dir.path(), args, true);
+        let stderr = server.child().stderr.take().unwrap();
+        // Kept open while the server runs: it logs each request there.
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+        let line = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|line| line.starts_with("serving "))
+            .expect("the start line");
+        let url = line
+            .split("try ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("a URL to try: {line}"));
+        let origin = format!("http://{}", server.addr);
+        let path = url
+            .strip_prefix(&origin)
+            .unwrap_or_else(|| panic!("not the server's: {url}"));
+        assert!(
+            path.starts_with(&format!("{prefix}/avatar/")),
+            "{args:?}: {url}"
+        );
+        let tried = server.get(path);
+        assert_eq!(tried.status, 200, "{args:?}: {url}");
+        let george = server.get(&format!("{prefix}/avatar/{GEORGE_MD5}?s=128"));
+        assert_eq!(tried.body == george.body, shows_george, "{args:?}: {url}");
+        server.stop("TERM");
+    }
+}
+
 #[test]
 fn every_request_gets_an_access_log_line_and_a_refused_default_says_why() {
     let dir = folder_with_george();
