@@ -19,6 +19,23 @@
 //!
 //! Bad input exits with status 2 and one line on stderr.
 
+// A closed stderr (a log reader gone, `2>&-`) made `eprintln!` panic: in a request's task, the
+// access log's write dropped every connection unanswered. `stderr_line!` instead.
+#![deny(
+    clippy::print_stderr,
+    reason = "stderr_line! writes to stderr without panicking when it cannot"
+)]
+
+/// `eprintln!` for what a command tells its operator, without its panic when stderr cannot be
+/// written (closed, or a pipe whose reader went away): the line is lost, and a server goes on
+/// answering its requests.
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cli;
 mod commands;
 mod config_file;
@@ -39,7 +56,7 @@ fn main() -> ExitCode {
     let args = match config_file::expand(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(err) => {
-            eprintln!("avatars: {err}");
+            stderr_line!("avatars: {err}");
             return ExitCode::from(err.exit_code());
         }
     };
@@ -63,7 +80,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("avatars: {err}");
+            stderr_line!("avatars: {err}");
             ExitCode::from(err.exit_code())
         }
     }

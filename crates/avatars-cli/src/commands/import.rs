@@ -63,7 +63,7 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
     if let Some(files) = ahead.as_ref().map(RenderAhead::files)
         && files.write_failures() > 0
     {
-        eprintln!(
+        stderr_line!(
             "warning: {} rendition file(s) could not be written in {}: {}; they will be made when asked for",
             files.write_failures(),
             files.dir().display(),

@@ -66,7 +66,7 @@ pub(crate) fn run(args: &MigrateArgs, out: &mut impl Write) -> Result<(), CliErr
                 }
             }
             if shown.elapsed() >= Duration::from_secs(1) {
-                eprintln!(
+                stderr_line!(
                     "migrate: {total} so far ({copied} copied, {present} already there, {normalised} normalised)"
                 );
                 shown = Instant::now();
@@ -95,11 +95,11 @@ async fn master_of(identity: &str, bytes: Bytes, limits: Limits) -> Option<Bytes
     match prepared {
         Ok(Ok(prepared)) => prepared.master.map(|master| master.bytes),
         Ok(Err(err)) => {
-            eprintln!("warning: {identity}: copied as it is, not normalised: {err}");
+            stderr_line!("warning: {identity}: copied as it is, not normalised: {err}");
             None
         }
         Err(err) => {
-            eprintln!("warning: {identity}: copied as it is, not normalised: {err}");
+            stderr_line!("warning: {identity}: copied as it is, not normalised: {err}");
             None
         }
     }

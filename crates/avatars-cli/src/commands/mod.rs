@@ -52,6 +52,9 @@ pub(crate) fn init_logging() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Its default reports a write that failed with `eprintln!`, which panics where stderr
+        // is closed: a server whose log reader went away would drop every request it logs.
+        .log_internal_errors(false)
         // Colour codes only for a person at a terminal, not in log files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();

@@ -74,9 +74,9 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
             if shown.elapsed() >= Duration::from_secs(1) {
                 let rate = count_per_second(avatars, started);
                 if rungs_only {
-                    eprintln!("render-ahead: {avatars} avatar(s) so far ({rate:.0} a second)");
+                    stderr_line!("render-ahead: {avatars} avatar(s) so far ({rate:.0} a second)");
                 } else {
-                    eprintln!(
+                    stderr_line!(
                         "render-ahead: {avatars} avatar(s) so far, {made} rendition(s) made ({rate:.0} avatars a second)"
                     );
                 }
@@ -149,7 +149,7 @@ async fn render_one(
         Err(err) if err.is_unavailable() => return Err(err.into()),
         // One damaged or unreadable file: the server answers it as a miss, and so it is here.
         Err(err) => {
-            eprintln!("warning: {identity}: not rendered ahead: {err}");
+            stderr_line!("warning: {identity}: not rendered ahead: {err}");
             return Ok(Outcome::Failed);
         }
     };
@@ -162,7 +162,7 @@ async fn render_one(
     Ok(match rendered {
         Ok(files) => Outcome::Made(files),
         Err(err) => {
-            eprintln!("warning: {identity}: not rendered ahead: {err}");
+            stderr_line!("warning: {identity}: not rendered ahead: {err}");
             Outcome::Failed
         }
     })

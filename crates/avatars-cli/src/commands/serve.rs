@@ -127,7 +127,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         if let Some(renditions) = renditions {
             renditions.save(service.render_cache());
         }
-        eprintln!("shut down");
+        stderr_line!("shut down");
         Ok(())
     })
 }
@@ -155,7 +155,7 @@ async fn open_with_imports(
     for (identity, file) in imports {
         let identities = std::slice::from_ref(identity);
         let uploaded = import_file(&store, identities, file, limits, ahead.as_ref()).await?;
-        eprintln!("{}", describe(identity, &uploaded));
+        stderr_line!("{}", describe(identity, &uploaded));
     }
     // Counted as read: a million avatars are not collected for a number.
     let stored = store
@@ -209,7 +209,7 @@ fn load_renditions(cache: &RenderCache, file: &Path) {
         Ok(opened) => opened,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
         Err(err) => {
-            eprintln!(
+            stderr_line!(
                 "warning: cannot read the render cache {}: {err}",
                 file.display()
             );
@@ -218,12 +218,12 @@ fn load_renditions(cache: &RenderCache, file: &Path) {
     };
     let started = Instant::now();
     match cache.read_snapshot(&mut BufReader::new(opened)) {
-        Ok(read) => eprintln!(
+        Ok(read) => stderr_line!(
             "render cache: {read} rendition(s) from {} in {:.2} s",
             file.display(),
             started.elapsed().as_secs_f64()
         ),
-        Err(err) => eprintln!(
+        Err(err) => stderr_line!(
             "warning: render cache {} not used past a damaged part ({err}); {} rendition(s) kept",
             file.display(),
             cache.len()
@@ -291,13 +291,13 @@ fn save_renditions(cache: &RenderCache, file: &Path) {
         Ok(count)
     });
     match written {
-        Ok(count) => eprintln!(
+        Ok(count) => stderr_line!(
             "render cache: {count} rendition(s) saved to {}",
             file.display()
         ),
         Err(err) => {
             let _ = std::fs::remove_file(&temporary);
-            eprintln!(
+            stderr_line!(
                 "warning: cannot save the render cache to {}: {err}",
                 file.display()
             );
@@ -376,12 +376,12 @@ fn say_serving(
     proxy: bool,
 ) {
     let url = try_url(addr, &args.prefix, imported);
-    eprintln!(
+    stderr_line!(
         "serving {stored} avatar(s) from {}; try {url} (Ctrl-C stops)",
         location.describe()
     );
     if proxy {
-        eprintln!(
+        stderr_line!(
             "the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)"
         );
     }
@@ -429,11 +429,11 @@ async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
         };
         while hangups.recv().await.is_some() {
             match tls.reload() {
-                Ok(()) => eprintln!(
+                Ok(()) => stderr_line!(
                     "reloaded the TLS certificate from {}",
                     tls.cert_path().display()
                 ),
-                Err(err) => eprintln!("avatars: kept the TLS certificate in use: {err}"),
+                Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::error::CliError;
 /// is used whenever that yields nothing usable.
 pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> {
     if let Some(warning) = args.default.as_deref().and_then(default_warning) {
-        eprintln!("avatars: warning: {warning}");
+        stderr_line!("avatars: warning: {warning}");
     }
     let builders = args
         .identity
@@ -37,9 +37,9 @@ pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> 
         if args.verbose {
             match base.origin() {
                 BaseOrigin::Federated(target) => {
-                    eprintln!("avatars: federated: {}:{}", target.host(), target.port());
+                    stderr_line!("avatars: federated: {}:{}", target.host(), target.port());
                 }
-                BaseOrigin::Central(reason) => eprintln!("avatars: central server: {reason}"),
+                BaseOrigin::Central(reason) => stderr_line!("avatars: central server: {reason}"),
             }
         }
         if args.srcset.is_empty() {
@@ -65,7 +65,7 @@ fn discover(args: &UrlArgs, builders: &[AvatarUrlBuilder]) -> Result<Vec<BaseUrl
             Ok(discovery) => Some(discovery),
             Err(err) => {
                 // No usable resolver is one more DNS failure: the spec's answer is the central server.
-                eprintln!("avatars: warning: {err}; using the central server");
+                stderr_line!("avatars: warning: {err}; using the central server");
                 None
             }
         };

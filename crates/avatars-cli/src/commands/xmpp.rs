@@ -89,7 +89,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         )?;
         out.flush()?;
         run(config, service, shutdown).await;
-        eprintln!("shut down");
+        stderr_line!("shut down");
         Ok(())
     })
 }

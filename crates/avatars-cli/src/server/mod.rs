@@ -80,7 +80,7 @@ pub(crate) async fn run_until_shutdown(
 async fn finish_connections(graceful: GracefulShutdown, bound: Duration) {
     let open = graceful.count();
     if open > 0 {
-        eprintln!(
+        stderr_line!(
             "finishing {open} open connection(s) (at most {} s)",
             bound.as_secs()
         );
@@ -89,7 +89,7 @@ async fn finish_connections(graceful: GracefulShutdown, bound: Duration) {
         .await
         .is_err()
     {
-        eprintln!(
+        stderr_line!(
             "closing the connections still open after {} s",
             bound.as_secs()
         );

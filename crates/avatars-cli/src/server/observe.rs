@@ -365,7 +365,7 @@ fn access_log(
                 "ms": (millis * 10.0).round() / 10.0,
                 "client": client,
             });
-            eprintln!("{line}");
+            stderr_line!("{line}");
         }
         LogFormat::Text => {
             let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());

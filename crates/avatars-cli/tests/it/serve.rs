@@ -271,6 +271,32 @@ fn every_request_gets_an_access_log_line_and_a_refused_default_says_why() {
     );
 }
 
+/// A log reader that goes away (a closed pipe on stderr) costs the log lines, not the
+/// requests: before, each access-log line's failed write panicked in the request's task and
+/// the connection was dropped unanswered.
+#[test]
+fn a_closed_stderr_loses_log_lines_and_answers_every_request() {
+    for format in ["text", "json"] {
+        let dir = folder_with_george();
+        let args = [
+            "--email",
+            "George@example.com=george.png",
+            "--log-format",
+            format,
+        ];
+        let mut server = Server::start(AVATARS, dir.path(), &args, true);
+        drop(server.child().stderr.take());
+        for path in [
+            format!("/avatar/{GEORGE_MD5}?s=40"),
+            format!("/avatar/{NOBODY_MD5}?d=identicon"),
+            "/".to_owned(),
+        ] {
+            assert_eq!(server.get(&path).status, 200, "{format}: {path}");
+        }
+        assert!(server.stop("TERM").success(), "{format}");
+    }
+}
+
 /// `serve --config FILE`: the file's settings apply, flags override them, and the examples in
 /// `docs/` and `deploy/` are valid files; `config check` names an unknown key (with a suggestion) or a bad
 /// value and exits 2.
