@@ -118,7 +118,7 @@ impl PgStoreBuilder {
             .build()
             .map_err(|err| StoreError::Backend(err.to_string()))?;
         {
-            let mut client = pool.get().await.map_err(|err| unavailable(&err))?;
+            let mut client = pool.get().await.map_err(|err| unavailable(&shown, &err))?;
             schema::migrate(&mut client).await?;
         }
         let (following, mut followed) = tokio::sync::watch::channel(false);
@@ -173,7 +173,8 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let shared = &self.shared;
         let work = async {
-            let mut client = shared.pool.get().await.map_err(|err| unavailable(&err))?;
+            let mut client =
+                (shared.pool.get().await).map_err(|err| unavailable(&shared.url, &err))?;
             operation(&mut client).await
         };
         tokio::time::timeout(shared.timeout, work)
@@ -492,8 +493,21 @@ pub(crate) fn database_error(err: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn unavailable(err: &impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("no database connection: {err}"))
+/// No connection to `url` (as [`display_url`] shows it) could be had: `err` with its causes,
+/// where the pool's own message alone ("error connecting to server") hid why (a refused
+/// connection, a name that does not resolve, a password refused).
+fn unavailable(url: &str, err: &(dyn std::error::Error + 'static)) -> StoreError {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(current) = cause {
+        let said = current.to_string();
+        // Some errors repeat their source's message in their own.
+        if !message.contains(&said) {
+            message = format!("{message}: {said}");
+        }
+        cause = current.source();
+    }
+    StoreError::Unavailable(format!("no connection to {url}: {message}"))
 }
 
 /// A connection string for messages and logs, with every password taken out:

@@ -339,7 +339,14 @@ fn migrate_copies_a_directory_to_the_database_and_back() {
         &["list", "--store", "postgres://nobody@127.0.0.1:1/none"],
     );
     assert_eq!(wrong.status.code(), Some(1));
-    assert!(stderr(&wrong).contains("unavailable"), "{}", stderr(&wrong));
+    // Which database, and why: the pool's own message alone said "error connecting to server".
+    let says = stderr(&wrong);
+    assert!(
+        says.contains("unavailable")
+            && says.contains("no connection to postgres://nobody@127.0.0.1:1/none")
+            && says.contains("Connection refused"),
+        "{says}"
+    );
 }
 
 /// `avatars list` prints a million avatars as it reads them: its peak memory stays far below
