@@ -87,12 +87,12 @@ pub(crate) fn file_args(path: &Path) -> Result<Vec<OsString>, CliError> {
     let mut args = Vec::new();
     for (key, value) in &table {
         if !accepted.contains(key) {
+            // As clap suggests a flag for a misspelt one (`--adress`: `--addr`): Jaro
+            // similarity over 0.7, the closest.
             let near = accepted
                 .iter()
-                .filter(|name| strsim::jaro_winkler(name, key) > 0.85)
-                .max_by(|a, b| {
-                    strsim::jaro_winkler(a, key).total_cmp(&strsim::jaro_winkler(b, key))
-                });
+                .filter(|name| strsim::jaro(name, key) > 0.7)
+                .max_by(|a, b| strsim::jaro(a, key).total_cmp(&strsim::jaro(b, key)));
             let hint = near.map_or_else(String::new, |name| format!(" (did you mean {name:?}?)"));
             return Err(problem(format!(
                 "unknown setting {key:?}{hint}; accepted: {}",

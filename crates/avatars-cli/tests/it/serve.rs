@@ -371,6 +371,8 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
 
     for (text, says) in [
         ("max_size = 64\n", "did you mean \"max-size\"?"),
+        // What clap says of `--adress`, the file says of `adress`.
+        ("adress = \"127.0.0.1:0\"\n", "did you mean \"addr\"?"),
         ("colour = 1\n", "accepted: addr, tls-addr, "),
         ("max-size = 9000\n", "--max-size"),
         ("max-size = [\n", "not valid TOML"),
