@@ -79,8 +79,9 @@ pub(crate) struct ProxyKeyArgs {
 /// `avatars proxy-url`.
 #[derive(Debug, Args)]
 pub(crate) struct ProxyUrlArgs {
-    /// The proxy's key file (`avatars proxy-key` writes one).
-    #[arg(long, value_name = "FILE")]
+    /// The proxy's key file (`avatars proxy-key` writes one); also `--proxy-key-file`, as
+    /// `serve` names it.
+    #[arg(long, value_name = "FILE", visible_alias = "proxy-key-file")]
     pub(crate) key_file: PathBuf,
 
     /// The site the proxy is served from.

@@ -80,9 +80,10 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
     let centre = image.get_pixel(32, 32).0;
     assert!(centre[0] > 180 && centre[1] < 60, "alice's red: {centre:?}");
     // A link for someone with no avatar anywhere gets the asked 404.
+    // `--proxy-key-file`, as `serve` names it, is the same flag.
     let nobody = avatars(&[
         "proxy-url",
-        "--key-file",
+        "--proxy-key-file",
         key_text,
         "--default",
         "404",
