@@ -44,13 +44,16 @@ pub enum StoreError {
 
     /// The path holds something that is not a store: files of its own, or a file.
     #[error(
-        "{} is not an avatars store: it is not empty and has no VERSION file; \
+        "{} is not an avatars store: {why}; \
          point --data-dir at a store, or at a new or empty directory to make one",
         path.display()
     )]
     NotAStore {
         /// The path.
         path: PathBuf,
+        /// What is there instead: "it is a file, not a directory", or "it is not empty and
+        /// has no VERSION file".
+        why: &'static str,
     },
 
     /// There is no store at the path (it does not exist, or is an empty directory), and the

@@ -22,8 +22,8 @@ enum Found {
     EmptyDirectory,
     /// A directory with a `VERSION` file: a store (of some version).
     Store,
-    /// A file, or a directory holding other things: not to be touched.
-    SomethingElse,
+    /// A file, or a directory holding other things: not to be touched (why, for the error).
+    SomethingElse(&'static str),
 }
 
 /// Looks at `root` without changing anything.
@@ -34,7 +34,7 @@ fn what_is_at(root: &Path) -> Result<Found, StoreError> {
         Err(err) => return Err(StoreError::io("look at", root)(err)),
     };
     if !metadata.is_dir() {
-        return Ok(Found::SomethingElse);
+        return Ok(Found::SomethingElse("it is a file, not a directory"));
     }
     if root.join("VERSION").exists() {
         return Ok(Found::Store);
@@ -43,7 +43,7 @@ fn what_is_at(root: &Path) -> Result<Found, StoreError> {
     Ok(if entries.next().is_none() {
         Found::EmptyDirectory
     } else {
-        Found::SomethingElse
+        Found::SomethingElse("it is not empty and has no VERSION file")
     })
 }
 
@@ -115,8 +115,8 @@ impl FsStore {
     /// [`StoreError::Io`] if the directories cannot be created.
     pub fn open(root: impl AsRef<Path>) -> Result<Self, StoreError> {
         let root = root.as_ref().to_path_buf();
-        if matches!(what_is_at(&root)?, Found::SomethingElse) {
-            return Err(StoreError::NotAStore { path: root });
+        if let Found::SomethingElse(why) = what_is_at(&root)? {
+            return Err(StoreError::NotAStore { path: root, why });
         }
         for dir in ["identities", "hashes/md5", "hashes/sha256", "tmp"] {
             let path = root.join(dir);
@@ -141,7 +141,7 @@ impl FsStore {
             Found::Nothing | Found::EmptyDirectory => {
                 return Err(StoreError::NoStore { path: root });
             }
-            Found::SomethingElse => return Err(StoreError::NotAStore { path: root }),
+            Found::SomethingElse(why) => return Err(StoreError::NotAStore { path: root, why }),
         }
         let store = Self::at(root);
         store.check_version(false)?;

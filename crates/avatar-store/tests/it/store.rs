@@ -198,6 +198,10 @@ async fn a_folder_that_is_not_a_store_is_refused_and_left_untouched() {
     let file = dir.path().join("notes.txt");
     let err = FsStore::open(&file).unwrap_err();
     assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+    assert!(
+        err.to_string().contains("it is a file, not a directory"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
