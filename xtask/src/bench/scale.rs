@@ -766,18 +766,33 @@ impl Workload {
 }
 
 /// The draws whose `cost` (growing with the draws, at least `answer` each) is `seconds`, to a
-/// draw, by bisection: at most `seconds / answer`.
+/// draw: at most `seconds / answer`.
 fn draws_costing(seconds: f64, answer: f64, cost: impl Fn(f64) -> f64) -> f64 {
-    let (mut low, mut high) = (0.0, seconds / answer);
-    while high - low > 1.0 {
+    bisect(0.0, seconds / answer, 1.0, |draws| cost(draws) <= seconds)
+}
+
+/// Where `holds` stops holding between `low`, where it holds, and `high`, where it does not
+/// (nor anywhere past it), to within `precision`.
+fn bisect(mut low: f64, mut high: f64, precision: f64, holds: impl Fn(f64) -> bool) -> f64 {
+    while high - low > precision {
         let middle = f64::midpoint(low, high);
-        if cost(middle) > seconds {
-            high = middle;
-        } else {
+        if holds(middle) {
             low = middle;
+        } else {
+            high = middle;
         }
     }
     low
+}
+
+/// The first of `start`, `2 start`, `4 start`, ... where `holds` does not (it must stop
+/// somewhere), for [`bisect`]'s `high`.
+fn past(start: f64, holds: impl Fn(f64) -> bool) -> f64 {
+    let mut high = start;
+    while holds(high) {
+        high *= 2.0;
+    }
+    high
 }
 
 /// The fewest renders in the measured minute from which a render's CPU is worked out.
@@ -797,8 +812,10 @@ struct Budget<'a> {
 /// Why rendering as asked reaches the ratio it does, in CPU seconds: what an answer costs the
 /// server and wrk (over the renditions made ahead, where nothing is rendered), what a render
 /// costs (the rest of the server's CPU when rendering as asked, over its renders), the rate
-/// the whole run's model ([`Workload::rates`]) gives at those costs (against the measured
-/// one: the model's check), and the render cost at which it would give the goal.
+/// the whole run's model ([`Workload::rates`]) gives at those costs on the machine's CPUs
+/// (against the measured one: the model's check), and, with the CPUs that give the measured
+/// rate instead (what the model leaves out taken as CPU the run did not have), the render cost
+/// at which it would give the goal.
 ///
 /// Until 2026-12-06 the budget took the warm-up to have gone at the goal's rate, which left
 /// the fewest first asks for the window: the most favourable case, not the run's. Rendering
@@ -829,29 +846,27 @@ fn cpu_budget(budget: &Budget<'_>) -> Value {
     // model against the run, and the render cost at which the window's rate is the goal's.
     let answer = (answer_us + wrk_us) / 1e6;
     let workload = budget.workload;
+    let measured_rate = lazy.run.requests_per_second;
     let modelled = render_ms.map(|render| workload.rates(cpus, answer, render / 1e3));
-    let window_rate = |render_ms: f64| workload.rates(cpus, answer, render_ms / 1e3).1;
-    let fits_ms = (window_rate(0.0) > budget.goal_rate).then(|| {
-        // The window's rate falls as renders cost more: bisect to a microsecond.
-        let (mut low, mut high) = (0.0, 1.0);
-        while window_rate(high) > budget.goal_rate {
-            high *= 2.0;
-        }
-        while high - low > 1e-3 {
-            let middle = f64::midpoint(low, high);
-            if window_rate(middle) > budget.goal_rate {
-                low = middle;
-            } else {
-                high = middle;
-            }
-        }
-        low
+    // The CPUs that give the measured rate at the measured costs: what the model leaves out
+    // (the kernel writing the rendition files back, the rest of the machine) counted as CPU
+    // the run did not have, so that the render cost that fits is this run's, not an ideal
+    // machine's (over the ideal one the model was 0 % to 10 % ahead of the runs).
+    let effective = render_ms.map_or(cpus, |render| {
+        let rate = |cpus: f64| workload.rates(cpus, answer, render / 1e3).1;
+        let high = past(cpus, |cpus| rate(cpus) < measured_rate);
+        bisect(0.0, high, 1e-4, |cpus| rate(cpus) < measured_rate)
     });
-    let at_goal = fits_ms.map(|fits| workload.rates(cpus, answer, fits / 1e3));
+    // The window's rate falls as renders cost more: to a microsecond.
+    let window_rate = |render_ms: f64| workload.rates(effective, answer, render_ms / 1e3).1;
+    let reaches = |render_ms: f64| window_rate(render_ms) > budget.goal_rate;
+    let fits_ms = reaches(0.0).then(|| bisect(0.0, past(1.0, reaches), 1e-3, reaches));
+    let at_goal = fits_ms.map(|fits| workload.rates(effective, answer, fits / 1e3));
     let renders_at_goal =
         at_goal.map(|(warm_up, rate)| workload.first_asks_per_second(warm_up, rate));
     json!({
         "cpus": cpus,
+        "cpus_effective": effective,
         "answer_cpu_us": answer_us,
         "wrk_cpu_us": wrk_us,
         "render_cpu_ms": render_ms,
@@ -1323,6 +1338,16 @@ fn print_cpu_budget(report: &Value) {
         (Some(fits), None) => format!("renders of {fits:.2} ms would reach it"),
         _ => "the answers and wrk alone would take every CPU".to_owned(),
     };
+    // Reports before 2026-12-06 10:00 have no effective CPUs.
+    let cpus = budget["cpus_effective"].as_f64().map_or_else(
+        || format!("on {} CPUs", budget["cpus"]),
+        |effective| {
+            format!(
+                "on the {effective:.2} CPUs that give the measured rate (of {})",
+                budget["cpus"]
+            )
+        },
+    );
     let modelled =
         budget["requests_per_second_modelled"]
             .as_f64()
@@ -1336,7 +1361,7 @@ fn print_cpu_budget(report: &Value) {
         "CPU budget: an answer costs the server {:.1} us and wrk {:.1} us (over the renditions \
          made ahead), a render {} (rendering as asked, the rest of the server's CPU; {:.0} \
          first renders a second predicted, {:.0} measured){modelled}; at the goal, {:.0} \
-         req/s on {} CPUs, {verdict}",
+         req/s, {cpus}, {verdict}",
         number(&budget["answer_cpu_us"]),
         number(&budget["wrk_cpu_us"]),
         budget["render_cpu_ms"].as_f64().map_or_else(
@@ -1346,7 +1371,6 @@ fn print_cpu_budget(report: &Value) {
         number(&budget["renders_per_second_predicted"]),
         number(&report["avatars"]["renders_per_second"]),
         number(&budget["goal_requests_per_second"]),
-        budget["cpus"],
     );
 }
 
@@ -1778,8 +1802,12 @@ mod tests {
         let answer = (37.4 + 23.8) / 1e6;
         let (_, modelled) = workload.rates(number("cpus"), answer, render_ms / 1e3);
         assert!((number("requests_per_second_modelled") - modelled).abs() < 1e-6);
+        // Calibrated on the run: with the effective CPUs the measured costs give its rate.
+        let effective = number("cpus_effective");
+        let (_, calibrated) = workload.rates(effective, answer, render_ms / 1e3);
+        assert!((calibrated / 12_000.0 - 1.0).abs() < 1e-3, "{calibrated}");
         let fits = number("render_cpu_ms_that_fits");
-        let (warm_up, at_fits) = workload.rates(number("cpus"), answer, fits / 1e3);
+        let (warm_up, at_fits) = workload.rates(effective, answer, fits / 1e3);
         assert!((at_fits / 18_678.0 - 1.0).abs() < 1e-3, "{at_fits}");
         let renders = workload.first_asks_per_second(warm_up, at_fits);
         assert!((number("renders_per_second_at_goal") - renders).abs() < 1e-6);
