@@ -173,8 +173,8 @@ impl PgStore {
     ) -> Result<T, StoreError> {
         let shared = &self.shared;
         let work = async {
-            let mut client =
-                (shared.pool.get().await).map_err(|err| unavailable(&shared.url, &err))?;
+            let pooled = shared.pool.get().await;
+            let mut client = pooled.map_err(|err| unavailable(&shared.url, &err))?;
             operation(&mut client).await
         };
         tokio::time::timeout(shared.timeout, work)
