@@ -57,6 +57,13 @@ impl Location {
         }
     }
 
+    /// Whether this is a directory holding no store yet (nothing there, or an empty
+    /// directory): one that [`Open::Create`] would make a store of.
+    pub(crate) fn is_new_dir(&self) -> bool {
+        matches!(self, Self::Dir(dir)
+            if matches!(FsStore::open_existing(dir), Err(StoreError::NoStore { .. })))
+    }
+
     /// Opens the store here.
     pub(crate) async fn open(&self, open: Open) -> Result<AnyStore, StoreError> {
         match (self, open) {

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
-use avatar_image::{ImageError, Limits, RenderAhead};
+use avatar_image::{ImageError, Limits, RenderAhead, validate};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
 use avatar_service::upload::{Uploaded, store_upload_with};
@@ -16,7 +16,7 @@ use crate::cli::ImportArgs;
 use crate::commands::small_runtime;
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead};
-use crate::store::Open;
+use crate::store::{Location, Open};
 
 pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliError> {
     let imports = match (&args.manifest, &args.identity, &args.file) {
@@ -33,6 +33,15 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
     };
     let location = args.data.location();
     check_render_ahead(&args.renditions, &location)?;
+    let limits = Limits {
+        master_side: args.master_side,
+        ..Limits::DEFAULT
+    };
+    check_first_import(
+        &location,
+        imports.first().map(|(_, file)| file.as_path()),
+        &limits,
+    )?;
     let runtime = small_runtime()?;
     let store = runtime.block_on(location.open(Open::Create))?;
     // Opened only to make each picture's rung and the renditions asked for ahead: importing
@@ -42,10 +51,6 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         None
     } else {
         renditions::open(&args.renditions, &location)?.1
-    };
-    let limits = Limits {
-        master_side: args.master_side,
-        ..Limits::DEFAULT
     };
     for (identities, file) in &imports {
         let uploaded = runtime.block_on(import_file(
@@ -117,6 +122,27 @@ fn read_manifest(path: &Path) -> Result<Vec<(Vec<Identity>, PathBuf)>, CliError>
         .collect()
 }
 
+/// A folder becomes a store only for a picture it will hold: where `location` holds no store
+/// yet, the `first` file to import is read and decoded before the store is made, so a refused
+/// first file leaves no empty store behind. (A file refused later leaves those imported
+/// before it, each said as it was stored.)
+pub(crate) fn check_first_import(
+    location: &Location,
+    first: Option<&Path>,
+    limits: &Limits,
+) -> Result<(), CliError> {
+    if let Some(first) = first
+        && location.is_new_dir()
+    {
+        let bytes = read_upload(first, limits)?;
+        validate(&bytes, limits).map_err(|source| CliError::Image {
+            path: first.to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Reads `path` (refusing files over the size limit before reading them), decodes it fully under
 /// `limits`, and only then stores it, once for all `identities`, with its renditions made
 /// `ahead` if asked: a refused file leaves the store exactly as it was.
@@ -127,6 +153,21 @@ pub(crate) async fn import_file(
     limits: &Limits,
     ahead: Option<&RenderAhead>,
 ) -> Result<Uploaded, CliError> {
+    let bytes = read_upload(path, limits)?;
+    store_upload_with(store, identities, bytes, limits, ahead)
+        .await
+        .map_err(|err| match err {
+            ServiceError::Refused(source) => CliError::Image {
+                path: path.to_owned(),
+                source,
+            },
+            ServiceError::Store(source) => CliError::Store(source),
+            other => CliError::Service(other),
+        })
+}
+
+/// The bytes of the file at `path`, refused without reading it when it is over the size limit.
+fn read_upload(path: &Path, limits: &Limits) -> Result<Bytes, CliError> {
     let read_error = |source| CliError::ReadFile {
         path: path.to_owned(),
         source,
@@ -148,16 +189,7 @@ pub(crate) async fn import_file(
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    store_upload_with(store, identities, Bytes::from(bytes), limits, ahead)
-        .await
-        .map_err(|err| match err {
-            ServiceError::Refused(source) => CliError::Image {
-                path: path.to_owned(),
-                source,
-            },
-            ServiceError::Store(source) => CliError::Store(source),
-            other => CliError::Service(other),
-        })
+    Ok(Bytes::from(bytes))
 }
 
 /// One line for a stored picture: its format and size, and the renditions made ahead.

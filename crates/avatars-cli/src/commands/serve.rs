@@ -15,7 +15,7 @@ use axum::Router;
 use futures_util::TryStreamExt as _;
 
 use crate::cli::ServeArgs;
-use crate::commands::import::{describe, import_file};
+use crate::commands::import::{check_first_import, describe, import_file};
 use crate::commands::init_logging;
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead, output_formats};
@@ -150,6 +150,8 @@ async fn open_with_imports(
     limits: &Limits,
 ) -> Result<Opened, CliError> {
     check_render_ahead(&args.renditions, location)?;
+    let first = imports.first().map(|(_, file)| file.as_path());
+    check_first_import(location, first, limits)?;
     let store = location.open(Open::Create).await?;
     let (files, ahead) = renditions::open(&args.renditions, location)?;
     for (identity, file) in imports {

@@ -298,6 +298,82 @@ fn refused_imports_leave_the_store_as_it_was() {
     }
 }
 
+/// A first import that is refused (by `import`, or by `serve --email`) leaves no store
+/// behind: no new folder, and nothing in an empty one, so the next try starts from a clean
+/// slate.
+#[test]
+fn a_refused_first_import_creates_no_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("text.png"), "this is not an image").unwrap();
+    std::fs::write(dir.path().join("bomb.png"), png_claiming(100_000, 100_000)).unwrap();
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        r#"{"avatars": [{"identity": "a@example.org", "file": "text.png"}]}"#,
+    )
+    .unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for data in ["new", "empty"] {
+        let mut runs: Vec<Vec<String>> = Vec::new();
+        for file in ["text.png", "bomb.png", "missing.png"] {
+            runs.push(
+                ["import", "--data-dir", data, "a@example.org", file]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            // `serve --email` imports before it serves, into the same store.
+            let email = format!("a@example.org={file}");
+            let serve = [
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--data-dir",
+                data,
+                "--email",
+            ];
+            runs.push(
+                serve
+                    .iter()
+                    .map(|arg| (*arg).to_owned())
+                    .chain([email])
+                    .collect(),
+            );
+        }
+        runs.push(
+            ["import", "--data-dir", data, "--manifest", "manifest.json"]
+                .map(String::from)
+                .to_vec(),
+        );
+        for args in &runs {
+            let output = avatars(
+                dir.path(),
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
+            assert_eq!(output.status.code(), Some(2), "{args:?}");
+            assert!(
+                stderr(&output).starts_with("avatars: "),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+    assert!(!dir.path().join("new").exists(), "a new folder was created");
+    assert_eq!(
+        std::fs::read_dir(&empty).unwrap().count(),
+        0,
+        "the empty folder was filled"
+    );
+
+    // Once a picture is taken the folder is a store, and what follows is as before.
+    write_png(&dir.path().join("good.png"), 40, 40);
+    let ok = avatars(
+        dir.path(),
+        &["import", "--data-dir", "new", "a@example.org", "good.png"],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(dir.path().join("new/identities").is_dir());
+}
+
 #[test]
 fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_folder() {
     let dir = tempfile::tempdir().unwrap();
