@@ -59,6 +59,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             files,
             ahead,
             stored,
+            shown,
         } = open_with_imports(args, &location, &imports, &upload_limits).await?;
         let service = service(args, store, files)?;
         let renditions = RenditionsFile::start(args, &service);
@@ -110,8 +111,14 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             admin_listener = Some(observed(admin, None, routes, observer("admin")));
         }
         out.flush()?;
-        let imported = imports.first().map(|(identity, _)| identity);
-        say_serving(args, addr, stored, &location, imported, proxy.is_some());
+        say_serving(
+            args,
+            addr,
+            stored,
+            &location,
+            shown.as_ref(),
+            proxy.is_some(),
+        );
         if let Some(tls) = tls {
             tokio::spawn(reload_on_hangup(tls));
         }
@@ -139,6 +146,9 @@ struct Opened {
     ahead: Option<RenderAhead>,
     /// How many avatars it holds.
     stored: usize,
+    /// Whose avatar to show the operator: the first `--email` imported, or else the first
+    /// stored (`None`: nobody is).
+    shown: Option<Identity>,
 }
 
 /// The store at `location`, opened (created on first use), with its rendition files and what
@@ -160,15 +170,22 @@ async fn open_with_imports(
         stderr_line!("{}", describe(identity, &uploaded));
     }
     // Counted as read: a million avatars are not collected for a number.
-    let stored = store
+    let (stored, first_stored) = store
         .entries()
-        .try_fold(0, async |count, _| Ok(count + 1))
+        .try_fold((0, None), async |(count, first), entry| {
+            Ok((count + 1, first.or(Some(entry.identity))))
+        })
         .await?;
+    let shown = imports
+        .first()
+        .map(|(identity, _)| identity.clone())
+        .or_else(|| first_stored.and_then(|identity| Identity::parse(&identity).ok()));
     Ok(Opened {
         store,
         files,
         ahead,
         stored,
+        shown,
     })
 }
 
@@ -374,10 +391,10 @@ fn say_serving(
     addr: SocketAddr,
     stored: usize,
     location: &Location,
-    imported: Option<&Identity>,
+    shown: Option<&Identity>,
     proxy: bool,
 ) {
-    let url = try_url(addr, &args.prefix, imported);
+    let url = try_url(addr, &args.prefix, shown);
     stderr_line!(
         "serving {stored} avatar(s) from {}; try {url} (Ctrl-C stops)",
         location.describe()
@@ -389,11 +406,12 @@ fn say_serving(
     }
 }
 
-/// A URL to open once the server listens, under `prefix` as the service answers: the first
-/// `--email`'s avatar when one was imported (what the user just stored), otherwise
-/// [`example_hash`]'s, a miss that shows an identicon.
-fn try_url(addr: SocketAddr, prefix: &str, imported: Option<&Identity>) -> String {
-    match imported {
+/// A URL to open once the server listens, under `prefix` as the service answers: `shown`'s
+/// avatar (the first `--email` imported, or else the first stored), otherwise, with nothing
+/// stored, [`example_hash`]'s, a miss that shows an identicon. Only the operator reads it:
+/// the public home page keeps to the example.
+fn try_url(addr: SocketAddr, prefix: &str, shown: Option<&Identity>) -> String {
+    match shown {
         Some(identity) => {
             let hash = identity.hash(HashAlgorithm::Md5);
             format!("http://{addr}{prefix}/avatar/{hash}?s=128")

@@ -193,20 +193,29 @@ fn the_home_page_says_what_this_is_and_shows_a_live_example() {
 }
 
 /// The URL `serve` suggests once it listens answers, under `--prefix` too: the avatar just
-/// imported with `--email`, or an identicon when nothing was.
+/// imported with `--email`, or else one stored before, or an identicon when nothing is.
 #[test]
 fn the_url_to_try_on_start_answers_with_what_was_imported() {
+    const ALICE_MD5: &str = "fbf7c6aec1d4280b7c2704c1c0478bd6";
     let email = ["--email", "George@example.com=george.png"];
-    for (args, prefix, shows_george) in [
+    // The arguments, the prefix, who was imported before the start (with george's picture),
+    // and whose avatar the URL should show (`None`: nobody's, an identicon).
+    for (args, prefix, imported_before, shows) in [
         (
             &[email[0], email[1], "--prefix", "/avatars"][..],
             "/avatars",
-            true,
+            None,
+            Some(GEORGE_MD5),
         ),
-        (&["--prefix", "/avatars"][..], "/avatars", false),
-        (&[][..], "", false),
+        (&["--prefix", "/avatars"][..], "/avatars", None, None),
+        (&[][..], "", None, None),
+        (&[][..], "", Some("alice@example.org"), Some(ALICE_MD5)),
     ] {
         let dir = folder_with_george();
+        if let Some(identity) = imported_before {
+            let import = crate::avatars_in(dir.path(), &["import", identity, "george.png"]);
+            assert!(import.status.success(), "{}", crate::stderr(&import));
+        }
         let mut server = Server::start(AVATARS, dir.path(), args, true);
         let stderr = server.child().stderr.take().unwrap();
         // Kept open while the server runs: it logs each request there.
@@ -231,8 +240,24 @@ fn the_url_to_try_on_start_answers_with_what_was_imported() {
         );
         let tried = server.get(path);
         assert_eq!(tried.status, 200, "{args:?}: {url}");
-        let george = server.get(&format!("{prefix}/avatar/{GEORGE_MD5}?s=128"));
-        assert_eq!(tried.body == george.body, shows_george, "{args:?}: {url}");
+        // The hash in the URL, and whether it is stored (a miss is a 404 with `d=404`).
+        let hash = path
+            .trim_start_matches(&format!("{prefix}/avatar/"))
+            .split('?')
+            .next()
+            .unwrap();
+        let stored = server.get(&format!("{prefix}/avatar/{hash}?s=128&d=404"));
+        if let Some(md5) = shows {
+            assert_eq!(hash, md5, "{args:?}: {url}");
+            assert_eq!(stored.status, 200, "{args:?}: {md5} is stored");
+            assert!(
+                tried.body == stored.body,
+                "{args:?}: {url} is not the avatar"
+            );
+        } else {
+            assert_eq!(stored.status, 404, "{args:?}: {url} is an example, a miss");
+            assert!(url.ends_with("&d=identicon"), "{args:?}: {url}");
+        }
         server.stop("TERM");
     }
 }
