@@ -34,7 +34,8 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Remove the avatar of an email address or OpenID URL.
     Remove(RemoveArgs),
-    /// List the stored avatars.
+    /// List the stored avatars, one a line: the stored picture's size in bytes, then the email
+    /// address or OpenID URL.
     List(ListArgs),
     /// Copy every avatar from one store to another (a directory to PostgreSQL, or back).
     Migrate(MigrateArgs),
