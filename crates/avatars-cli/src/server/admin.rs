@@ -271,6 +271,7 @@ async fn put(
 ) -> Result<Response, ApiError> {
     authorize(&state.tokens, &headers)?;
     let identity = identity(&text)?;
+    refuse_a_form(&headers)?;
     let limit = state.limits.max_input_bytes;
     let too_large = || {
         ApiError::new(
@@ -332,6 +333,27 @@ async fn put(
         "version": uploaded.version,
     });
     Ok((status, Json(body)).into_response())
+}
+
+/// 415 for a form (`curl -F`, an HTML form's `multipart/form-data`): its framing around the
+/// picture would be refused as "not an image", which does not say what to send instead.
+fn refuse_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if content_type
+        .get(..10)
+        .is_some_and(|start| start.eq_ignore_ascii_case("multipart/"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body is a form (multipart); send the image itself as the body: \
+             curl --data-binary @FILE, or any Content-Type but multipart/*"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// `DELETE /v1/avatars/{identity}`: 204 when removed, 404 when nothing was stored.

@@ -550,7 +550,7 @@ fn the_management_api_refuses_requests_without_the_token() {
     );
 }
 
-/// 415 for a non-image, 413 over the limit, 422 for a broken image, 400 for a bad identity;
+/// 415 for a non-image (saying what to send for a form), 413 over the limit, 422 for a broken image, 400 for a bad identity;
 /// none of them stores anything.
 #[test]
 fn the_management_api_refuses_bad_uploads_with_their_reason() {
@@ -561,6 +561,23 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
     let not_image = admin_request(&server, "PUT", &path, &bearer(TOKEN), b"just some text");
     assert_eq!(not_image.status, 415);
     assert!(error_of(&not_image).contains("PNG, JPEG, GIF or WebP"));
+    // What `curl -F avatar=@alice.png` sends: a form around the picture.
+    let mut form =
+        b"--x\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\n"
+            .to_vec();
+    form.extend_from_slice(&png);
+    form.extend_from_slice(b"\r\n--x--\r\n");
+    let headers = format!(
+        "{}Content-Type: multipart/form-data; boundary=x\r\n",
+        bearer(TOKEN)
+    );
+    let as_form = admin_request(&server, "PUT", &path, &headers, &form);
+    assert_eq!(as_form.status, 415);
+    assert!(
+        error_of(&as_form).contains("--data-binary"),
+        "{}",
+        error_of(&as_form)
+    );
     let huge = vec![0u8; (8 << 20) + 1];
     let too_large = admin_request(&server, "PUT", &path, &bearer(TOKEN), &huge);
     assert_eq!(too_large.status, 413);
