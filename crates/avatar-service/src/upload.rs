@@ -142,9 +142,16 @@ pub async fn store_upload_with<St: Store>(
     store.put_shared(identities, stored.bytes).await?;
     Ok(Uploaded {
         image,
-        version: hex::encode_lower(&content[..6]),
+        version: version(&content),
         rendered_ahead,
     })
+}
+
+/// The [`Uploaded::version`] of a stored picture whose SHA-256 is `content`
+/// ([`StoredImage::content`]): its first 12 hex digits.
+#[must_use]
+pub fn version(content: &[u8; 32]) -> String {
+    hex::encode_lower(&content[..6])
 }
 
 /// At most one upload is decoded per CPU at a time, in the whole process: each decode may take

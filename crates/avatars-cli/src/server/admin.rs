@@ -14,10 +14,10 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use avatar_image::{Limits, RenderAhead};
+use avatar_image::{ImageInfo, Limits, RenderAhead};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
-use avatar_service::upload::store_upload_with;
+use avatar_service::upload::{self, store_upload_with};
 use avatar_store::{Store as _, StoreError};
 use axum::Json;
 use axum::Router;
@@ -140,14 +140,14 @@ pub(crate) fn router(state: AdminState) -> Router {
         .route("/v1/avatars", get(list))
         .route(
             "/v1/avatars/{identity}",
-            axum::routing::put(put).delete(delete),
+            get(show).put(put).delete(delete),
         )
         // The body is read by `put` itself, under the image limit, once the token is checked.
         .layer(DefaultBodyLimit::disable())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, PUT and DELETE /v1/avatars/{identity}",
+                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, GET, PUT and DELETE /v1/avatars/{identity}",
             )
         })
         .with_state(state)
@@ -322,17 +322,62 @@ async fn put(
     } else {
         StatusCode::CREATED
     };
-    let body = json!({
+    let body = described(&identity, &uploaded.image, &uploaded.version);
+    Ok((status, Json(body)).into_response())
+}
+
+/// The JSON of an identity's stored picture, as `PUT` and `GET` answer it.
+fn described(identity: &Identity, image: &ImageInfo, version: &str) -> serde_json::Value {
+    json!({
         "identity": identity.to_string(),
         "md5": matches!(identity, Identity::Email(_))
             .then(|| identity.hash(HashAlgorithm::Md5).to_string()),
         "sha256": identity.hash(HashAlgorithm::Sha256).to_string(),
-        "format": uploaded.image.format.extension(),
-        "width": uploaded.image.width,
-        "height": uploaded.image.height,
-        "version": uploaded.version,
-    });
-    Ok((status, Json(body)).into_response())
+        "format": image.format.extension(),
+        "width": image.width,
+        "height": image.height,
+        "version": version,
+    })
+}
+
+/// `GET /v1/avatars/{identity}`: what is stored for it, described as `PUT` answered (its
+/// width and height those of the stored picture: for an upload larger than the master side,
+/// its centred square), and its size in bytes; 404 when nothing is.
+async fn show(
+    State(state): State<AdminState>,
+    UrlPath(text): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state.tokens, &headers)?;
+    let identity = identity(&text)?;
+    let stored = state
+        .service
+        .store()
+        .get(&identity.hash(HashAlgorithm::Sha256))
+        .await
+        .map_err(|err| ApiError::store(&err))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("nothing is stored for {identity}"),
+            )
+        })?;
+    let bytes = stored.bytes.clone();
+    let limits = state.limits;
+    // Decoded whole, off the event loop, for the dimensions as shown (EXIF orientation).
+    let image = tokio::task::spawn_blocking(move || avatar_image::validate(&bytes, &limits))
+        .await
+        .map_err(|err| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?
+        .map_err(|err| {
+            tracing::error!(%identity, error = %err, "a stored avatar does not decode");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the picture stored for {identity} does not decode: {err}"),
+            )
+        })?;
+    let mut body = described(&identity, &image, &upload::version(&stored.content));
+    body["bytes"] = json!(stored.bytes.len());
+    Ok(Json(body).into_response())
 }
 
 /// 415 for a form (`curl -F`, an HTML form's `multipart/form-data`): its framing around the

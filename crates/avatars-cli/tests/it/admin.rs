@@ -713,6 +713,48 @@ fn the_management_api_stores_lists_and_removes() {
     );
 }
 
+/// `GET /v1/avatars/{identity}` describes what is stored as the `PUT` that stored it was
+/// answered, with its size; the stored picture's dimensions for an upload over the master
+/// side; 404 once removed; 401 without the token.
+#[test]
+fn the_management_api_shows_what_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let path = format!("/v1/avatars/{ALICE}");
+    let png = images::png(&images::bands(50, 40));
+    let stored = admin_request(&server, "PUT", &path, &bearer(TOKEN), &png);
+    assert_eq!(stored.status, 201);
+    let shown = admin_request(&server, "GET", &path, &bearer(TOKEN), b"");
+    assert_eq!(shown.status, 200);
+    let (shown, stored) = (json(&shown), json(&stored));
+    for field in [
+        "identity", "md5", "sha256", "format", "width", "height", "version",
+    ] {
+        assert_eq!(shown[field], stored[field], "{field}");
+    }
+    assert_eq!(shown["bytes"].as_u64(), Some(png.len() as u64));
+
+    // A 900 x 600 upload is stored as its centred 512 px square.
+    let large = images::png(&images::bands(900, 600));
+    let stored = admin_request(&server, "PUT", &path, &bearer(TOKEN), &large);
+    assert_eq!(stored.status, 200);
+    let shown = json(&admin_request(&server, "GET", &path, &bearer(TOKEN), b""));
+    assert_eq!(
+        (shown["width"].as_u64(), shown["height"].as_u64()),
+        (Some(512), Some(512))
+    );
+    assert_eq!(shown["version"], json(&stored)["version"]);
+
+    assert_eq!(admin_request(&server, "GET", &path, "", b"").status, 401);
+    assert_eq!(
+        admin_request(&server, "DELETE", &path, &bearer(TOKEN), b"").status,
+        204
+    );
+    let gone = admin_request(&server, "GET", &path, &bearer(TOKEN), b"");
+    assert_eq!(gone.status, 404);
+    assert!(error_of(&gone).contains("nothing is stored for alice@example.org"));
+}
+
 #[test]
 fn a_token_file_without_a_usable_token_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
