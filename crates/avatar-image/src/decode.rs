@@ -29,7 +29,8 @@ pub(crate) enum Decoded {
 /// Reads only the header: format and dimensions, refused early when over the limits.
 ///
 /// # Errors
-/// [`ImageError::InputTooLarge`], [`ImageError::UnknownFormat`], [`ImageError::Dimensions`],
+/// [`ImageError::InputTooLarge`], [`ImageError::UnknownFormat`] (or
+/// [`ImageError::UnsupportedFormat`], naming a known kind of file), [`ImageError::Dimensions`],
 /// [`ImageError::DecodedTooLarge`] or [`ImageError::Corrupt`].
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
     if bytes.len() > limits.max_input_bytes {
@@ -40,7 +41,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, ImageError> {
     }
     let (format, image_crate_format) = ImageFormat::sniff(bytes)
         .and_then(|format| Some((format, readable(format)?)))
-        .ok_or(ImageError::UnknownFormat)?;
+        .ok_or_else(|| not_readable(bytes))?;
     let (width, height) = match fixed_header_dimensions(format, bytes) {
         Some(dimensions) => dimensions,
         None => ImageReader::with_format(Cursor::new(bytes), image_crate_format)
@@ -117,6 +118,55 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decode
     Ok((info, decoded))
 }
 
+/// The error for `bytes` that are no image this crate reads: [`ImageError::UnsupportedFormat`]
+/// naming what they are when their magic number says (`infer` knows some hundred kinds of
+/// file), so that a person who sent an iPhone's HEIC photo, or the web page the picture was
+/// on, hears what to do; [`ImageError::UnknownFormat`] otherwise.
+pub(crate) fn not_readable(bytes: &[u8]) -> ImageError {
+    const CONVERT: &str = "convert it to one of them first";
+    let start = bytes.get(..1024).unwrap_or(bytes);
+    let text = start.trim_ascii_start();
+    let names_svg = text
+        .windows(4)
+        .any(|window| window.eq_ignore_ascii_case(b"<svg"));
+    let (kind, advice) = if (text.starts_with(b"<?xml") || text.starts_with(b"<svg")) && names_svg {
+        ("an SVG drawing".to_owned(), CONVERT)
+    } else {
+        let Some(kind) = infer::get(bytes) else {
+            return ImageError::UnknownFormat;
+        };
+        let picture = |name: &str| (name.to_owned(), CONVERT);
+        match kind.mime_type() {
+            "image/heif" => picture("a HEIC image (as iPhones save photos)"),
+            "image/avif" => picture("an AVIF image"),
+            "image/jxl" => picture("a JPEG XL image"),
+            "image/jp2" => picture("a JPEG 2000 image"),
+            "image/bmp" => picture("a BMP image"),
+            "image/tiff" => picture("a TIFF image"),
+            "image/x-canon-cr2" => picture("a camera raw file (CR2)"),
+            "image/vnd.adobe.photoshop" => picture("a Photoshop file (PSD)"),
+            "image/vnd.microsoft.icon" => picture("an icon file (ICO)"),
+            "application/pdf" => picture("a PDF document"),
+            "text/html" => (
+                "a web page (HTML), not a picture".to_owned(),
+                "save the picture itself, not the page it is on",
+            ),
+            _ => {
+                let extension = kind.extension();
+                let kind = match kind.matcher_type() {
+                    infer::MatcherType::Image => format!("an image of another kind (.{extension})"),
+                    infer::MatcherType::Video => format!("a video (.{extension})"),
+                    infer::MatcherType::Audio => format!("a sound file (.{extension})"),
+                    infer::MatcherType::Archive => format!("an archive (.{extension})"),
+                    _ => format!("a .{extension} file"),
+                };
+                (kind, "send a picture")
+            }
+        }
+    };
+    ImageError::UnsupportedFormat { kind, advice }
+}
+
 /// Decodes a PNG, JPEG or WebP and turns it upright: phones store the pixels as the sensor saw
 /// them and say in EXIF `Orientation` (2 to 8) how to turn them for display. The orientation is
 /// applied before anything is cropped, so the centred square is the one a viewer sees. The
@@ -127,7 +177,7 @@ fn decode_still(
     limits: &Limits,
 ) -> Result<DynamicImage, ImageError> {
     let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
-    let image_crate_format = readable(info.format).ok_or(ImageError::UnknownFormat)?;
+    let image_crate_format = readable(info.format).ok_or_else(|| not_readable(bytes))?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_crate_format);
     reader.limits(limits.for_image_crate());
     let mut decoder = reader.into_decoder().map_err(|err| failed(&err))?;

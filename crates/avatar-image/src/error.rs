@@ -22,6 +22,17 @@ pub enum ImageError {
     #[error("not a PNG, JPEG, GIF or WebP image (unrecognised file signature)")]
     UnknownFormat,
 
+    /// The bytes are a file of a known kind that is not one of the supported formats: an
+    /// iPhone's HEIC photo, a BMP or TIFF, an SVG drawing, a PDF, a web page saved instead of
+    /// its picture (as its magic number says; otherwise [`ImageError::UnknownFormat`]).
+    #[error("this is {kind}; PNG, JPEG, GIF or WebP images are accepted: {advice}")]
+    UnsupportedFormat {
+        /// What the file is, as a phrase: "a HEIC image (as iPhones save photos)".
+        kind: String,
+        /// What to do instead: "convert it to one of them first".
+        advice: &'static str,
+    },
+
     /// A side is longer than [`Limits::max_side`](crate::Limits::max_side), or the image is empty.
     #[error("image is {width} x {height} pixels; each side must be from 1 to {max_side} pixels")]
     Dimensions {
@@ -107,6 +118,7 @@ impl ImageError {
         match self {
             Self::InputTooLarge { .. }
             | Self::UnknownFormat
+            | Self::UnsupportedFormat { .. }
             | Self::Dimensions { .. }
             | Self::DecodedTooLarge { .. }
             | Self::TooManyFrames { .. }

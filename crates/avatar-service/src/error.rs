@@ -68,7 +68,9 @@ impl ServiceError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Refused(ImageError::InputTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Refused(ImageError::UnknownFormat) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Refused(ImageError::UnknownFormat | ImageError::UnsupportedFormat { .. }) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             Self::Refused(
                 ImageError::Dimensions { .. }
                 | ImageError::DecodedTooLarge { .. }

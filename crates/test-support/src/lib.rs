@@ -33,6 +33,7 @@ pub mod exif;
 pub mod hostile;
 pub mod images;
 pub mod mount;
+pub mod not_pictures;
 pub mod postgres;
 pub mod raw_http;
 pub mod server;

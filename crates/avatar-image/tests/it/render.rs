@@ -76,14 +76,26 @@ fn animated_gifs_stay_animated_with_their_delays() {
 
 #[test]
 fn junk_and_truncated_files_are_refused_clearly() {
-    let err = render_square(
-        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
-        80,
-        &Limits::default(),
-    )
-    .unwrap_err();
+    let err = render_square(b"a letter, not a picture", 80, &Limits::default()).unwrap_err();
     assert_eq!(err, ImageError::UnknownFormat);
     assert!(err.to_string().contains("PNG, JPEG, GIF or WebP"));
+    // A file of a kind people send instead of a picture is named, with what to do.
+    for other in test_support::not_pictures::not_pictures() {
+        let err = validate(&other.bytes, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(&err, ImageError::UnsupportedFormat { kind, .. } if kind.starts_with(other.named)),
+            "{}: {err:?}",
+            other.file
+        );
+        assert!(err.is_the_pictures());
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("this is {}", other.named))
+                && message.contains("PNG, JPEG, GIF or WebP images are accepted: "),
+            "{}: {message}",
+            other.file
+        );
+    }
 
     for (encoder_format, format) in FORMATS {
         let whole = encode(&bands(64, 64), encoder_format);

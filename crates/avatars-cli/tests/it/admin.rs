@@ -561,6 +561,15 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
     let not_image = admin_request(&server, "PUT", &path, &bearer(TOKEN), b"just some text");
     assert_eq!(not_image.status, 415);
     assert!(error_of(&not_image).contains("PNG, JPEG, GIF or WebP"));
+    // A file of another kind is named, with what to do (here an iPhone's HEIC photo).
+    let heic = test_support::not_pictures::not_pictures().remove(0);
+    let named = admin_request(&server, "PUT", &path, &bearer(TOKEN), &heic.bytes);
+    assert_eq!(named.status, 415);
+    assert!(
+        error_of(&named).contains("this is a HEIC image"),
+        "{}",
+        error_of(&named)
+    );
     // What `curl -F avatar=@alice.png` sends: a form around the picture.
     let mut form =
         b"--x\r\nContent-Disposition: form-data; name=\"avatar\"; filename=\"a.png\"\r\n\r\n"
