@@ -54,6 +54,10 @@ pub struct Uploaded {
     /// URLs ([`AvatarUrlBuilder::version`](avatar_proto::AvatarUrlBuilder::version)): it
     /// changes whenever the picture does, so the uploader sees the new one at once.
     pub version: String,
+    /// The side of the square stored instead of the upload, when it was larger than
+    /// [`Limits::master_side`] (its centred square, upright); `None` when the upload was stored
+    /// as it came.
+    pub stored_square: Option<u32>,
     /// How many rendition files were made ahead
     /// ([`store_upload_with`]; 0 otherwise, or when they were all kept already).
     pub rendered_ahead: usize,
@@ -136,13 +140,14 @@ pub async fn store_upload_with<St: Store>(
     if identities.is_empty() {
         return Err(ServiceError::NoIdentity);
     }
-    let (image, stored, rendered_ahead) =
+    let (image, stored, stored_square, rendered_ahead) =
         prepare_off_runtime(bytes, *limits, ahead.cloned()).await?;
     let content = stored.content;
     store.put_shared(identities, stored.bytes).await?;
     Ok(Uploaded {
         image,
         version: version(&content),
+        stored_square,
         rendered_ahead,
     })
 }
@@ -163,14 +168,15 @@ fn decoding_slots() -> &'static Semaphore {
         .get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)))
 }
 
-/// [`prepare`], the stored file's digest and the renditions made ahead on a blocking thread,
+/// [`prepare`], the stored file's digest, the side of the square stored instead (if one was)
+/// and the renditions made ahead on a blocking thread,
 /// once a decoding slot is free; files over the size limit are refused before that, without a
 /// thread.
 async fn prepare_off_runtime(
     bytes: Bytes,
     limits: Limits,
     ahead: Option<RenderAhead>,
-) -> Result<(ImageInfo, StoredImage, usize), ServiceError> {
+) -> Result<(ImageInfo, StoredImage, Option<u32>, usize), ServiceError> {
     if bytes.len() > limits.max_input_bytes {
         return Err(ServiceError::Refused(ImageError::InputTooLarge {
             size: bytes.len(),
@@ -184,6 +190,7 @@ async fn prepare_off_runtime(
         .map_err(|err| ServiceError::Task(err.to_string()))?;
     tokio::task::spawn_blocking(move || {
         let prepared = prepare(&bytes, &limits)?;
+        let stored_square = prepared.master.as_ref().map(|master| master.size);
         let stored = StoredImage::new(prepared.master.map_or(bytes, |master| master.bytes));
         let rendered_ahead = ahead.map_or(0, |ahead| {
             ahead
@@ -193,7 +200,7 @@ async fn prepare_off_runtime(
                     0
                 })
         });
-        Ok((prepared.info, stored, rendered_ahead))
+        Ok((prepared.info, stored, stored_square, rendered_ahead))
     })
     .await
     .map_err(|err| ServiceError::Task(err.to_string()))?

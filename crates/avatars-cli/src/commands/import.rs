@@ -192,15 +192,19 @@ fn read_upload(path: &Path, limits: &Limits) -> Result<Bytes, CliError> {
     Ok(Bytes::from(bytes))
 }
 
-/// One line for a stored picture: its format and size, and the renditions made ahead.
+/// One line for a stored picture: its format and size, the square stored instead of a large
+/// one, and the renditions made ahead.
 pub(crate) fn describe(identity: &Identity, uploaded: &Uploaded) -> String {
     let info = &uploaded.image;
     let ahead = match uploaded.rendered_ahead {
         0 => String::new(),
         made => format!(", {made} rendition(s) made ahead"),
     };
+    let square = uploaded.stored_square.map_or_else(String::new, |side| {
+        format!(", stored as its centred {side} x {side} square (--master-side)")
+    });
     format!(
-        "imported {identity}: {} {} x {}{ahead}",
+        "imported {identity}: {} {} x {}{square}{ahead}",
         info.format, info.width, info.height
     )
 }

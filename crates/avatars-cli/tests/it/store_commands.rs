@@ -426,6 +426,34 @@ fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_
     assert_eq!(snapshot(&foreign), before, "the folder is as it was");
 }
 
+/// An upload larger than `--master-side` is stored as its centred square, and the import's
+/// line says so (a phone photo's top and bottom are not kept); a smaller one's line does not.
+#[test]
+fn import_says_when_a_large_picture_is_stored_as_its_square() {
+    let dir = tempfile::tempdir().unwrap();
+    images::photo_like(1500, 1000)
+        .save(dir.path().join("large.png"))
+        .unwrap();
+    let imported = avatars(dir.path(), &["import", "a@example.org", "large.png"]);
+    assert_eq!(
+        String::from_utf8(imported.stdout).unwrap(),
+        "imported a@example.org: PNG 1500 x 1000, stored as its centred 512 x 512 square \
+         (--master-side)\n"
+    );
+    let args = [
+        "import",
+        "--master-side",
+        "2048",
+        "b@example.org",
+        "large.png",
+    ];
+    let imported = avatars(dir.path(), &args);
+    assert_eq!(
+        String::from_utf8(imported.stdout).unwrap(),
+        "imported b@example.org: PNG 1500 x 1000\n"
+    );
+}
+
 /// `migrate --normalise` in place: a store written before masters existed (here, imported with
 /// a master side above the picture's) keeps its large original until it runs; then the avatar
 /// is its 512 px master, serves the same picture, and a second run changes nothing.
