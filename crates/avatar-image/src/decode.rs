@@ -137,6 +137,10 @@ pub(crate) fn not_readable(bytes: &[u8]) -> ImageError {
         };
         let picture = |name: &str| (name.to_owned(), CONVERT);
         match kind.mime_type() {
+            // A damaged start of an accepted format: nothing better to name it by.
+            "image/jpeg" | "image/png" | "image/gif" | "image/webp" => {
+                return ImageError::UnknownFormat;
+            }
             "image/heif" => picture("a HEIC image (as iPhones save photos)"),
             "image/avif" => picture("an AVIF image"),
             "image/jxl" => picture("a JPEG XL image"),

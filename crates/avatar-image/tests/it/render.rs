@@ -79,6 +79,8 @@ fn junk_and_truncated_files_are_refused_clearly() {
     let err = render_square(b"a letter, not a picture", 80, &Limits::default()).unwrap_err();
     assert_eq!(err, ImageError::UnknownFormat);
     assert!(err.to_string().contains("PNG, JPEG, GIF or WebP"));
+    let damaged_start = validate(b"\x89PNG, but not its signature", &Limits::default());
+    assert_eq!(damaged_start.unwrap_err(), ImageError::UnknownFormat);
     // A file of a kind people send instead of a picture is named, with what to do.
     for other in test_support::not_pictures::not_pictures() {
         let err = validate(&other.bytes, &Limits::default()).unwrap_err();
