@@ -13,7 +13,8 @@
 //!    for his vCard (XEP-0054) and takes its `PHOTO`.
 //! 3. Changes follow: a metadata notification fetches the new data (an empty `<metadata/>`
 //!    removes the mirror); a new `vcard-temp:x:update` photo hash in Bob's presence makes it look
-//!    again, PEP first, then the vCard.
+//!    again, PEP first, then the vCard; so does any other available presence of a user whose
+//!    mirror came from PEP, for one IQ (below).
 //!
 //!    ejabberd (23.01) sends a component neither `+notify` notifications (it never asks a
 //!    component for its capabilities: presence from a domain it routes counts as its own) nor
@@ -252,6 +253,12 @@ impl Mirror {
                 match photo {
                     Some(hash) if self.photos.get(user) != Some(&hash) => {
                         self.photos.insert(user.clone(), hash);
+                        vec![self.ask_metadata(user)]
+                    }
+                    // ejabberd sends presence when a PEP publish has become a vCard; under
+                    // load that presence went out before the vCard was stored, with the old
+                    // hash. The PEP item was stored before it: one IQ finds out.
+                    _ if matches!(self.mirrored.get(user), Some(Source::Pep(_))) => {
                         vec![self.ask_metadata(user)]
                     }
                     _ => Vec::new(),
@@ -780,6 +787,62 @@ mod tests {
             .unwrap();
         assert!(sent.is_empty(), "{sent:?}");
         assert_eq!(stored(&service, bob).await, Some(newer));
+    }
+
+    /// Presence announcing `photo` from a subscribed user (XEP-0153).
+    fn presence_with_photo(from: &str, photo: &str) -> Element {
+        parse(&format!(
+            "<presence xmlns='jabber:component:accept' from='{from}' to='{OWN}'>\
+             <x xmlns='{NS_VCARD_UPDATE}'><photo>{photo}</photo></x></presence>"
+        ))
+    }
+
+    /// ejabberd under load: after a PEP publish, presence went out with the old photo hash
+    /// (the vCard it converts the item into was not stored yet). Any available presence of a
+    /// user mirrored from PEP makes the mirror look at the PEP metadata again.
+    #[tokio::test]
+    async fn presence_with_the_old_photo_still_looks_at_pep_again() {
+        let service = service();
+        let mut mirror = Mirror::new(Mirroring::new(), OWN.parse().unwrap());
+        let bob = "bob@example.org";
+        subscribe_and_publish(&mut mirror, &service, &png([200, 0, 0]), "aa")
+            .await
+            .expect("mirrored");
+        let old = stored(&service, bob).await;
+        for presence in [
+            presence_with_photo(&format!("{bob}/phone"), "aa"),
+            presence_with_photo(&format!("{bob}/phone"), "aa"),
+            parse(&format!(
+                "<presence xmlns='jabber:component:accept' from='{bob}/laptop' to='{OWN}'/>"
+            )),
+        ] {
+            let sent = mirror.handle(&service, &presence).await.unwrap();
+            let look = asked(&sent, NODE_AVATAR_METADATA).to_owned();
+            let sent = mirror
+                .handle(&service, &metadata_result(&look, bob, "aa"))
+                .await
+                .unwrap();
+            assert!(sent.is_empty(), "unchanged: {sent:?}");
+        }
+        let sent = mirror
+            .handle(&service, &presence_with_photo(bob, "aa"))
+            .await
+            .unwrap();
+        let look = asked(&sent, NODE_AVATAR_METADATA).to_owned();
+        let sent = mirror
+            .handle(&service, &metadata_result(&look, bob, "bb"))
+            .await
+            .unwrap();
+        let data = asked(&sent, NODE_AVATAR_DATA).to_owned();
+        mirror
+            .handle(&service, &data_result(&data, bob, "bb", &png([0, 0, 200])))
+            .await
+            .unwrap();
+        assert_ne!(
+            stored(&service, bob).await,
+            old,
+            "the new picture is mirrored"
+        );
     }
 
     #[tokio::test]
