@@ -162,108 +162,129 @@ pub(crate) struct ServeArgs {
     /// Address to listen on: IP:PORT, localhost:PORT, or a bare PORT (on 127.0.0.1); port 0
     /// picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen_addr)]
+    #[arg(help_heading = "Listening")]
     pub(crate) addr: SocketAddr,
 
     /// Also serve HTTPS here (HTTP/1.1 and HTTP/2), with --tls-cert and --tls-key; --addr
     /// stays plain HTTP beside it (bind it to 127.0.0.1 to keep it private).
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr, requires_all = ["tls_cert", "tls_key"])]
+    #[arg(help_heading = "Listening")]
     pub(crate) tls_addr: Option<SocketAddr>,
 
     /// The certificate chain for --tls-addr, PEM, the server's own certificate first. Read
     /// again with the key on SIGHUP; a bad pair is refused and the old one kept.
     #[arg(long, value_name = "FILE", requires = "tls_addr")]
+    #[arg(help_heading = "Listening")]
     pub(crate) tls_cert: Option<PathBuf>,
 
     /// The private key of --tls-cert, PEM (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1).
     #[arg(long, value_name = "FILE", requires = "tls_addr")]
+    #[arg(help_heading = "Listening")]
     pub(crate) tls_key: Option<PathBuf>,
 
     /// Serve /metrics (Prometheus), /healthz and the management API (/v1/avatars) on this
     /// address; off unless given. Keep it private: firewall it, or bind it to 127.0.0.1.
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    #[arg(help_heading = "Listening")]
     pub(crate) admin_addr: Option<SocketAddr>,
 
     /// The management API's bearer tokens, one per line (blank lines and # comments
     /// ignored); without it every /v1 request is refused.
     #[arg(long, value_name = "FILE", requires = "admin_addr")]
+    #[arg(help_heading = "Listening")]
     pub(crate) admin_token_file: Option<PathBuf>,
 
     /// Close a connection whose request headers have not all arrived after this many seconds
     /// (and a TLS handshake that takes longer): slow clients cannot hold connections open.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(help_heading = "Connections")]
     pub(crate) header_timeout_secs: u64,
 
     /// Close a connection after this many seconds without a byte either way: an idle
     /// HTTP/2 connection, or a kept-alive HTTP/1.1 one, gives its slot back.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    #[arg(help_heading = "Connections")]
     pub(crate) idle_timeout_secs: u64,
 
     /// The most connections open at once on each listener; more wait to be accepted.
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    #[arg(help_heading = "Connections")]
     pub(crate) max_connections: u64,
 
     /// Threads accepting and answering on the public listeners (default: one per CPU), each
     /// a single-threaded event loop serving the connections it accepted, as nginx's workers.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(help_heading = "Connections")]
     pub(crate) event_loops: Option<u16>,
 
     /// Requests per second each client address may make on average (off by default); more get
     /// 429 Too Many Requests with Retry-After.
     #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(help_heading = "Connections")]
     pub(crate) rate_limit: Option<u32>,
 
     /// How many requests a client may make at once above --rate-limit before being slowed
     /// (a page of 50 avatars is one burst).
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(help_heading = "Connections")]
     pub(crate) rate_burst: u32,
 
     /// On Ctrl-C or SIGTERM, stop accepting and give requests in flight this many seconds to
     /// finish before closing their connections.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    #[arg(help_heading = "Connections")]
     pub(crate) shutdown_timeout_secs: u64,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Storage")]
     pub(crate) data: DataDir,
 
     /// Import an avatar before serving, as ADDRESS=FILE (repeatable).
     #[arg(long = "email", value_name = "ADDR=FILE", value_parser = parse_email_file)]
+    #[arg(help_heading = "Storage")]
     pub(crate) emails: Vec<(String, PathBuf)>,
 
     /// Serve PREFIX/avatar/HASH instead of /avatar/HASH (such as /avatars).
     #[arg(long, value_name = "PREFIX", default_value = "")]
+    #[arg(help_heading = "Answers")]
     pub(crate) prefix: String,
 
     /// The largest size served; larger requests are clamped (the API's 512 by default, at
     /// most 4096).
     #[arg(long, value_name = "PX", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[arg(help_heading = "Answers")]
     pub(crate) max_size: u32,
 
     /// What a miss without d= answers: a default keyword (mp, 404, identicon, retro,
     /// monsterid, wavatar, robohash, pagan, color, initials, blank); initials takes its letters
     /// from the request's name= or initials=.
     #[arg(long, value_name = "KEYWORD", default_value = "mp", value_parser = parse_default_keyword)]
+    #[arg(help_heading = "Answers")]
     pub(crate) default: DefaultKeyword,
 
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Renditions and caches")]
     pub(crate) renditions: RenditionArgs,
 
     /// A URL pattern d= may redirect to, such as https://*.example.org/avatars/ (repeatable;
     /// replaces the built-in list of gravatar.com, ui-avatars.com and api.dicebear.com;
     /// relative paths stay allowed).
     #[arg(long = "trusted-url", value_name = "PATTERN")]
+    #[arg(help_heading = "Answers")]
     pub(crate) trusted_urls: Vec<String>,
 
     /// On a miss, before the default: nothing (the default), a redirect to the upstream, or a
     /// fetch through it.
     #[arg(long, value_name = "off|redirect|proxy", default_value = "off", value_parser = ["off", "redirect", "proxy"])]
+    #[arg(help_heading = "Answers")]
     pub(crate) upstream: String,
 
     /// The upstream's avatar base URL (Gravatar's by default).
     #[arg(long, value_name = "URL", requires = "upstream")]
+    #[arg(help_heading = "Answers")]
     pub(crate) upstream_url: Option<String>,
 
     /// The render cache's budget in bytes (64 MiB by default; 0 turns caching off).
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    #[arg(help_heading = "Renditions and caches")]
     pub(crate) cache_bytes: u64,
 
     /// Keep the render cache in FILE across restarts: its renditions of stored avatars are
@@ -271,24 +292,29 @@ pub(crate) struct ServeArgs {
     /// server answers from memory at once instead of rendering everything again. At most
     /// --cache-bytes of renditions; a missing or damaged file starts an empty cache.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Renditions and caches")]
     pub(crate) render_cache_file: Option<PathBuf>,
 
     /// With --render-cache-file: also save it every N seconds while serving (300 by default;
     /// 0 saves only when the server stops), so a crash loses at most that much.
     #[arg(long, value_name = "N", default_value_t = 300)]
+    #[arg(help_heading = "Renditions and caches")]
     pub(crate) render_cache_save_secs: u64,
 
     /// How many renders may run at once (one more than the number of CPUs by default).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    #[arg(help_heading = "Renditions and caches")]
     pub(crate) render_threads: Option<u64>,
 
     /// Cache-Control max-age of stored avatars, in seconds (one day by default).
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    #[arg(help_heading = "Answers")]
     pub(crate) hit_max_age: u64,
 
     /// Cache-Control max-age of defaults, 404s and redirects, in seconds (five minutes by
     /// default).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    #[arg(help_heading = "Answers")]
     pub(crate) default_max_age: u64,
 
     /// Serve the avatar proxy at /proxy/TOKEN with the keys in FILE (one key of 128 hex digits
@@ -296,48 +322,58 @@ pub(crate) struct ServeArgs {
     /// people's avatars found by DNS SRV, fetched, re-encoded and cached here, so visitors'
     /// browsers talk to no third party.
     #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_key_file: Option<PathBuf>,
 
     /// The proxy's nameserver for SRV lookups (repeatable; the system's by default).
     #[arg(long = "nameserver", value_name = "IP[:PORT]", value_parser = parse_nameserver, requires = "proxy_key_file")]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) nameservers: Vec<SocketAddr>,
 
     /// How long the proxy waits for one SRV lookup, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) dns_timeout_ms: u64,
 
     /// The central server the proxy asks for domains without their own avatar server.
     #[arg(long, value_name = "URL", default_value = avatar_proxy::config::DEFAULT_CENTRAL)]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_central: String,
 
     /// Whether the proxy asks Gravatar last, after the identity's own server and the central
     /// one have no avatar: off (the default), sha256, or md5 (tells Gravatar whose avatar a
     /// page shows: most MD5s of real addresses have been cracked).
     #[arg(long, value_name = "off|sha256|md5", default_value = "off", value_parser = ["off", "sha256", "md5"])]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_gravatar: String,
 
     /// Keep the proxy's fetched originals in DIR too, so a restart does not refetch them.
     #[arg(long, value_name = "DIR", requires = "proxy_key_file")]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_cache_dir: Option<PathBuf>,
 
     /// The most bytes --proxy-cache-dir holds (the oldest files go first); none is written
     /// while its disk has under 5 % free (at most 1 GiB).
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20)]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_cache_bytes: u64,
 
     /// A network the proxy may fetch from although it is internal, such as 10.0.0.0/8
     /// (repeatable; loopback, private and link-local addresses are refused otherwise).
     #[arg(long = "proxy-allow-net", value_name = "CIDR")]
+    #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_allow_nets: Vec<ipnet::IpNet>,
 
     /// The access log's form (one line per request on stderr; `RUST_LOG=warn` silences it): text,
     /// or json (one object per line: method, path, status, bytes, ms, client).
     #[arg(long, value_name = "text|json", default_value = "text", value_parser = ["text", "json"])]
+    #[arg(help_heading = "Logging")]
     pub(crate) log_format: String,
 
     /// The colours d=color picks from, as hex RGB (such as 1e6fc8,2e7d32,c62828): a site's own
     /// theme (sixteen colours that keep white text readable by default).
     #[arg(long, value_name = "HEX,...", value_delimiter = ',', value_parser = parse_hex_colour)]
+    #[arg(help_heading = "Answers")]
     pub(crate) palette: Vec<[u8; 3]>,
 }
 

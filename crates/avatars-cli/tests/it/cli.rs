@@ -384,3 +384,43 @@ fn a_mistyped_default_keyword_is_warned_about_but_still_sent() {
     ]);
     assert!(stderr(&quiet).is_empty(), "{}", stderr(&quiet));
 }
+
+/// `serve --help` groups its four dozen flags under headings a reader can scan, and every
+/// flag is under one (nothing but `--config` and help left loose).
+#[test]
+fn serve_help_groups_its_flags_under_headings() {
+    let help = stdout(&avatars(&["serve", "--help"]));
+    let headings: Vec<&str> = help
+        .lines()
+        .filter(|line| line.ends_with(':') && !line.starts_with(' '))
+        .collect();
+    assert_eq!(
+        headings,
+        [
+            "Options:",
+            "Listening:",
+            "Connections:",
+            "Storage:",
+            "Answers:",
+            "Renditions and caches:",
+            "The avatar proxy (/proxy/TOKEN):",
+            "Logging:",
+        ],
+        "{help}"
+    );
+    // Each flag line under the heading above it (whatever clap's layout of descriptions).
+    let mut heading = "";
+    let mut loose = Vec::new();
+    for line in help.lines() {
+        if !line.starts_with(' ') && line.ends_with(':') {
+            heading = line;
+        } else if heading == "Options:"
+            && let Some(flag) = line.trim_start().split([' ', ',']).next()
+            && flag.starts_with('-')
+            && !["-h", "-V"].contains(&flag)
+        {
+            loose.push(flag);
+        }
+    }
+    assert_eq!(loose, ["--config"], "{help}");
+}
