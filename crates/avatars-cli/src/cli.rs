@@ -1,7 +1,7 @@
 //! The command line, as clap derives it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use avatar_proto::DefaultKeyword;
 use clap::{Args, Parser, Subcommand};
@@ -73,8 +73,22 @@ pub(crate) enum ConfigCommand {
 #[derive(Debug, Args)]
 pub(crate) struct ProxyKeyArgs {
     /// Where to write the key (created, never overwritten; readable by its owner only).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) out: PathBuf,
+    #[arg(value_name = "FILE", required_unless_present = "out")]
+    file: Option<PathBuf>,
+
+    /// The same as FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "file")]
+    out: Option<PathBuf>,
+}
+
+impl ProxyKeyArgs {
+    /// Where to write the key: FILE, or `--out FILE`.
+    pub(crate) fn path(&self) -> &Path {
+        self.file
+            .as_deref()
+            .or(self.out.as_deref())
+            .expect("clap requires FILE or --out")
+    }
 }
 
 /// `avatars proxy-url`.

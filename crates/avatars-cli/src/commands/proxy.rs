@@ -18,14 +18,14 @@ pub(crate) fn key(args: &ProxyKeyArgs, out: &mut impl Write) -> Result<(), CliEr
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&args.out).map_err(|source| {
+    let mut file = options.open(args.path()).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
             CliError::Exists {
-                path: args.out.clone(),
+                path: args.path().to_owned(),
             }
         } else {
             CliError::ReadFile {
-                path: args.out.clone(),
+                path: args.path().to_owned(),
                 source,
             }
         }
@@ -35,7 +35,7 @@ pub(crate) fn key(args: &ProxyKeyArgs, out: &mut impl Write) -> Result<(), CliEr
         "# avatar proxy key: the first key line mints, every key line opens.\n{}",
         ProxyKey::generate().to_hex()
     )?;
-    writeln!(out, "wrote a new proxy key to {}", args.out.display())?;
+    writeln!(out, "wrote a new proxy key to {}", args.path().display())?;
     Ok(())
 }
 

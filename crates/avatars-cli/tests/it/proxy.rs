@@ -113,11 +113,12 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
     );
 }
 
-/// `avatars proxy-key --out DIR/proxy.key`: the key is its owner's alone, and never overwritten.
+/// `avatars proxy-key DIR/proxy.key`: the key is its owner's alone, and never overwritten
+/// (`--out FILE` names it too).
 fn new_key(dir: &std::path::Path) -> std::path::PathBuf {
     let key = dir.join("proxy.key");
     let key_text = key.to_str().unwrap();
-    let written = avatars(&["proxy-key", "--out", key_text]);
+    let written = avatars(&["proxy-key", key_text]);
     assert!(
         written.status.success(),
         "{}",
