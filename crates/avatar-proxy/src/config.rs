@@ -9,6 +9,7 @@ use std::time::Duration;
 use avatar_discovery::Discovery;
 use avatar_image::{Limits, Palette, RenderCache, cache::DEFAULT_CACHE_BYTES};
 use avatar_proto::{DefaultKeyword, Identity, OutputFormats, RequestRules};
+use avatar_service::AvatarService;
 use http::HeaderValue;
 use ipnet::IpNet;
 use quick_cache::Weighter;
@@ -18,6 +19,7 @@ use crate::disk::DiskCache;
 use crate::error::ProxyError;
 use crate::fetch::{FetchLimits, Fetcher};
 use crate::guard::AddressGuard;
+use crate::local::Local;
 use crate::respond::Original;
 use crate::service::AvatarProxy;
 use crate::token::ProxyKeys;
@@ -91,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) fetch_failures: AtomicU64,
     pub(crate) hit_cache_control: HeaderValue,
     pub(crate) default_cache_control: HeaderValue,
+    /// The local store answered from first, if any.
+    pub(crate) local: Option<Local>,
 }
 
 #[derive(Clone)]
@@ -133,6 +137,7 @@ pub struct AvatarProxyBuilder {
     disk: Option<(PathBuf, u64)>,
     hit_max_age: Duration,
     default_max_age: Duration,
+    local: Option<Local>,
 }
 
 impl AvatarProxyBuilder {
@@ -164,7 +169,18 @@ impl AvatarProxyBuilder {
             disk: None,
             hit_max_age: DEFAULT_TTL,
             default_max_age: DEFAULT_NEGATIVE_TTL,
+            local: None,
         }
+    }
+
+    /// Answers the identities `service`'s store holds from it first, with no lookup or
+    /// fetch: a site that stores its own users' avatars and proxies everyone else's shows its
+    /// users' pictures as they uploaded them, at once, with the avatar API's answer (its
+    /// format choice, `ETag` and `Cache-Control`). Others are looked up and fetched as
+    /// always. Off by default.
+    pub fn local<St: avatar_store::Store>(mut self, service: AvatarService<St>) -> Self {
+        self.local = Some(Local::new(service));
+        self
     }
 
     /// Serves `{prefix}/{token}` (default `/proxy`).
@@ -366,6 +382,7 @@ impl AvatarProxyBuilder {
             fetch_failures: AtomicU64::new(0),
             hit_cache_control: cache_control(self.hit_max_age),
             default_cache_control: cache_control(self.default_max_age),
+            local: self.local,
         })))
     }
 }

@@ -24,11 +24,17 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A site that also stores its own users' avatars gives the proxy its [`AvatarService`]
+//! ([`AvatarProxyBuilder::local`]): those users are answered from its store, the rest fetched.
+//!
 //! Where things live: [`token`] (sealing identities into URLs, key rotation), [`guard`] (which
 //! addresses may be fetched), [`fetch`] (the upstream client and its limits), `respond` (one
-//! request: route, open, resolve, fetch once per identity, render, answer or fall back to the
-//! asked default), `disk` (the optional on-disk cache of originals), [`config`] (the builder),
+//! request: route, open, the local store, resolve, fetch once per identity, render, answer or
+//! fall back to the asked default), `local` (answering from a local store), `disk` (the
+//! optional on-disk cache of originals), [`config`] (the builder),
 //! [`service`] (the Service and the URL minter), [`layer`] (the Layer and its middleware).
+//!
+//! [`AvatarService`]: avatar_service::AvatarService
 //!
 //! `SECURITY.md` has the proxy's threat model, each defence and its test; `cargo xtask bench
 //! --only proxy` measures it.
@@ -39,6 +45,7 @@ mod error;
 pub mod fetch;
 pub mod guard;
 pub mod layer;
+mod local;
 mod respond;
 pub mod service;
 pub mod token;

@@ -1,6 +1,7 @@
-//! Answering one proxy request, as plain functions: route -> open the token -> find the
-//! identity's server -> fetch the original (cached, once per identity) -> render at the asked
-//! size (cached) -> answer; any failure on the way answers the asked default.
+//! Answering one proxy request, as plain functions: route -> open the token -> the local
+//! store, when one is set and holds the identity -> find the identity's server -> fetch the
+//! original (cached, once per identity) -> render at the asked size (cached) -> answer; any
+//! failure on the way answers the asked default.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -172,6 +173,11 @@ async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Res
             HeaderValue::from_static("no-store"),
         );
     };
+    if let Some(local) = &shared.local
+        && let Some(response) = local.answer(&identity, size, headers).await
+    {
+        return response;
+    }
     let accept = headers.get(http::header::ACCEPT).map(HeaderValue::as_bytes);
 
     if let Original::Image {

@@ -99,6 +99,12 @@ impl<St: Store> AvatarService<St> {
         Self { shared }
     }
 
+    /// The path this service answers `hash` at: `{prefix}/avatar/{hash}`.
+    #[must_use]
+    pub fn path_of(&self, hash: &avatar_proto::AvatarHash) -> String {
+        format!("{}/avatar/{hash}", self.shared.config.prefix)
+    }
+
     /// Whether `path` is one this service answers (`{prefix}/avatar/...`).
     #[must_use]
     pub fn serves(&self, path: &str) -> bool {

@@ -893,3 +893,74 @@ async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
     );
     assert!(hole.queries() > 0, "the nameserver was asked");
 }
+
+/// With a local store (`AvatarProxyBuilder::local`), the identities it holds are answered from
+/// it, as the avatar API answers them (same bytes, same `ETag`, a 304 for it), with no lookup
+/// or fetch; everyone else is fetched as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_store_answers_its_own_users_and_the_rest_are_fetched() {
+    let world = world().await;
+    let store = MemoryStore::new();
+    let dave = Identity::parse("dave@a.test").unwrap();
+    store
+        .put(
+            &dave,
+            Bytes::from(images::png(&images::solid(100, 100, [30, 200, 30]))),
+        )
+        .await
+        .unwrap();
+    let service = AvatarService::builder(store)
+        .prefix("/avatars")
+        .build()
+        .unwrap();
+    let discovery = Discovery::builder()
+        .nameserver(world.dns.addr())
+        .build()
+        .unwrap();
+    let proxy = AvatarProxy::builder(ProxyKeys::new(ProxyKey::generate(), Vec::new()), discovery)
+        .allow_network("127.0.0.1/32".parse().unwrap())
+        .local(service.clone())
+        .build()
+        .unwrap();
+    let proxied = |identity: &Identity| proxy.url(identity, 64, None).unwrap();
+
+    let response = get(&proxy, &proxied(&dave), &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(near(centre_colour(response.body()), [30, 200, 30]));
+    let Ok(direct) = service
+        .clone()
+        .oneshot(
+            Request::get(format!("/avatars/avatar/{}?s=64", sha256("dave@a.test")))
+                .body(())
+                .unwrap(),
+        )
+        .await;
+    let etag = direct.headers()["etag"].clone();
+    let Ok(direct_body) = direct.into_body().collect().await;
+    assert_eq!(
+        response.body(),
+        &direct_body.to_bytes(),
+        "the avatar API's bytes"
+    );
+    assert_eq!(response.headers()["etag"], etag);
+    let again = get(
+        &proxy,
+        &proxied(&dave),
+        &[("if-none-match", etag.to_str().unwrap())],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        proxy.stats().fetches,
+        0,
+        "no lookup, no fetch for a local user"
+    );
+    assert_eq!(world.a.requests.load(Ordering::SeqCst), 0);
+
+    // Alice is not stored here: fetched from her domain's server as always.
+    let alice = Identity::parse("alice@a.test").unwrap();
+    let response = get(&proxy, &proxied(&alice), &[]).await;
+    assert!(near(centre_colour(response.body()), [200, 30, 30]));
+    assert_eq!(world.a.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.stats().fetches, 1);
+}

@@ -8,9 +8,11 @@ use std::time::Duration;
 use avatar_discovery::Discovery;
 use avatar_proto::Identity;
 use avatar_proxy::{AvatarProxy, GravatarFallback, ProxyKey, ProxyKeys};
+use avatar_service::AvatarService;
 
 use crate::cli::{ProxyKeyArgs, ProxyUrlArgs, ServeArgs};
 use crate::error::CliError;
+use crate::store::AnyStore;
 
 /// Writes a new random key to `--out`, which must not exist yet, readable by its owner only.
 pub(crate) fn key(args: &ProxyKeyArgs, out: &mut impl Write) -> Result<(), CliError> {
@@ -65,8 +67,12 @@ fn read_keys(path: &Path) -> Result<ProxyKeys, CliError> {
     Ok(ProxyKeys::from_lines(&text)?)
 }
 
-/// The proxy `serve` mounts at `/proxy/`, if `--proxy-key-file` is given.
-pub(crate) fn for_serve(args: &ServeArgs) -> Result<Option<AvatarProxy>, CliError> {
+/// The proxy `serve` mounts at `/proxy/`, if `--proxy-key-file` is given, answering the
+/// identities `local` (the server's own avatar service) stores from it.
+pub(crate) fn for_serve(
+    args: &ServeArgs,
+    local: &AvatarService<AnyStore>,
+) -> Result<Option<AvatarProxy>, CliError> {
     let Some(key_file) = &args.proxy_key_file else {
         return Ok(None);
     };
@@ -75,7 +81,9 @@ pub(crate) fn for_serve(args: &ServeArgs) -> Result<Option<AvatarProxy>, CliErro
     for nameserver in &args.nameservers {
         discovery = discovery.nameserver(*nameserver);
     }
+    // The identities this server stores are answered from its store, not fetched back.
     let mut proxy = AvatarProxy::builder(keys, discovery.build()?)
+        .local(local.clone())
         .central(args.proxy_central.clone())
         .max_size(args.max_size)
         .server_default(args.default)

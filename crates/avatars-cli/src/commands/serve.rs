@@ -63,7 +63,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         } = open_with_imports(args, &location, &imports, &upload_limits).await?;
         let service = service(args, store, files)?;
         let renditions = RenditionsFile::start(args, &service);
-        let proxy = crate::commands::proxy::for_serve(args)?;
+        let proxy = crate::commands::proxy::for_serve(args, &service)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
         let observer = |listener| Observer {
             listener,

@@ -1,6 +1,7 @@
 //! `avatars proxy-key`, `avatars proxy-url` and `avatars serve --proxy-key-file`, end to end:
 //! one `avatars serve` holds alice@a.test's picture, the fake DNS points `_avatars._tcp.a.test`
-//! at it, and a second `avatars serve` proxies it (and counts it in its metrics).
+//! at it, and a second `avatars serve` proxies it (and counts it in its metrics), answering
+//! the one it stores itself from its own store.
 
 use avatar_discovery::fake_dns::FakeDns;
 use test_support::images;
@@ -29,6 +30,10 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
 
     let dir = tempfile::tempdir().unwrap();
     let key = new_key(dir.path());
+    // Bob is stored on the proxying server itself.
+    images::solid(90, 90, [30, 30, 200])
+        .save(dir.path().join("bob.png"))
+        .unwrap();
     let key_text = key.to_str().unwrap();
     let nameserver = dns.addr().to_string();
     let proxy = Server::start(
@@ -46,6 +51,8 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
             "http://127.0.0.1:1/avatar/",
             "--admin-addr",
             "127.0.0.1:0",
+            "--email",
+            "bob@a.test=bob.png",
         ],
         false,
     );
@@ -72,29 +79,32 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
         !url.contains("alice") && url.ends_with("?s=64&d=404"),
         "{url}"
     );
-    let path = &url[url.find("/proxy/").unwrap()..];
-    let answer = proxy.get(path);
+    let answer = proxy.get(&path_of(&printed));
     assert_eq!(answer.status, 200);
-    let image = image::load_from_memory(&answer.body).unwrap().to_rgb8();
-    assert_eq!(image.dimensions(), (64, 64));
-    let centre = image.get_pixel(32, 32).0;
+    assert_eq!(test_support::suite::dimensions(&answer.body), (64, 64));
+    let centre = centre_of(&answer.body);
     assert!(centre[0] > 180 && centre[1] < 60, "alice's red: {centre:?}");
     // A link for someone with no avatar anywhere gets the asked 404.
     // `--proxy-key-file`, as `serve` names it, is the same flag.
-    let nobody = avatars(&[
-        "proxy-url",
+    let nobody = [
         "--proxy-key-file",
         key_text,
         "--default",
         "404",
         "nobody@a.test",
-    ]);
-    let nobody = stdout(&nobody);
-    let path = &nobody.trim()[nobody.find("/proxy/").unwrap()..];
-    assert_eq!(proxy.get(path).status, 404);
+    ];
+    let nobody = avatars(&[&["proxy-url"][..], &nobody].concat());
+    assert_eq!(proxy.get(&path_of(&nobody)).status, 404);
+    // Bob's link is answered from this server's own store: his blue, and no fetch.
+    let bob = avatars(&["proxy-url", "--key-file", key_text, "bob@a.test"]);
+    let answer = proxy.get(&path_of(&bob));
+    assert_eq!(answer.status, 200);
+    let centre = centre_of(&answer.body);
+    assert!(centre[2] > 180 && centre[0] < 60, "bob's blue: {centre:?}");
 
     // The admin listener's metrics count the proxy's two fetches from a.test's server: alice's
-    // picture, and nobody's 404, which is an answer, not a failure.
+    // picture, and nobody's 404, which is an answer, not a failure (none for bob); and two
+    // proxied pictures answered.
     let metrics = test_support::raw_http::get(proxy.admin_addr.as_deref().unwrap(), "/metrics");
     let metrics = String::from_utf8(metrics.body).unwrap();
     assert!(
@@ -107,10 +117,25 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
     );
     assert!(
         metrics.contains(
-            "avatars_http_requests_total{listener=\"http\",route=\"proxy\",status=\"200\"} 1"
+            "avatars_http_requests_total{listener=\"http\",route=\"proxy\",status=\"200\"} 2"
         ),
         "{metrics}"
     );
+}
+
+/// The `/proxy/...` path of the URL `avatars proxy-url` printed.
+fn path_of(printed: &std::process::Output) -> String {
+    let url = stdout(printed);
+    let start = url
+        .find("/proxy/")
+        .unwrap_or_else(|| panic!("no proxy URL: {url}"));
+    url[start..].trim().to_owned()
+}
+
+/// The colour at the centre of an image answer.
+fn centre_of(body: &[u8]) -> [u8; 3] {
+    let image = image::load_from_memory(body).unwrap().to_rgb8();
+    image.get_pixel(image.width() / 2, image.height() / 2).0
 }
 
 /// `avatars proxy-key DIR/proxy.key`: the key is its owner's alone, and never overwritten
