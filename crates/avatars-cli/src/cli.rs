@@ -476,6 +476,8 @@ pub(crate) struct RemoveArgs {
 
 /// `avatars xmpp`.
 #[derive(Debug, Args)]
+// One of the two (or the environment variable) is required, and a missing one names both.
+#[command(group(clap::ArgGroup::new("secret_source").required(true).args(["secret", "secret_file"])))]
 pub(crate) struct XmppArgs {
     /// The XMPP server's component port, HOST:PORT.
     #[arg(long, value_name = "HOST:PORT")]
@@ -487,13 +489,7 @@ pub(crate) struct XmppArgs {
 
     /// The component secret shared with the server. Prefer --secret-file or the
     /// `AVATARS_XMPP_SECRET` environment variable: a flag shows in the process list.
-    #[arg(
-        long,
-        env = "AVATARS_XMPP_SECRET",
-        hide_env_values = true,
-        conflicts_with = "secret_file",
-        required_unless_present = "secret_file"
-    )]
+    #[arg(long, env = "AVATARS_XMPP_SECRET", hide_env_values = true)]
     pub(crate) secret: Option<String>,
 
     /// A file holding the component secret (one line; a trailing newline is ignored).

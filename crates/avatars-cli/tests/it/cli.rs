@@ -267,7 +267,11 @@ fn xmpp_reads_its_secret_from_a_file_or_the_environment_and_refuses_an_unresolva
     let good = dir.path().join("secret");
     std::fs::write(&good, "s3cret\n").unwrap();
     let cases: [(&[&str], Option<&str>, &str); 5] = [
-        (&["--server", "127.0.0.1:5347"], None, "--secret"),
+        (
+            &["--server", "127.0.0.1:5347"],
+            None,
+            "<--secret <SECRET>|--secret-file <FILE>>",
+        ),
         (
             &[
                 "--server",
