@@ -177,7 +177,9 @@ impl AvatarProxyBuilder {
     /// fetch: a site that stores its own users' avatars and proxies everyone else's shows its
     /// users' pictures as they uploaded them, at once, with the avatar API's answer (its
     /// format choice, `ETag` and `Cache-Control`). Others are looked up and fetched as
-    /// always. Off by default.
+    /// always. Off by default. The local store is asked when the proxy's caches cannot answer:
+    /// someone whose picture the proxy fetched before they were stored locally keeps that
+    /// picture until it is due for a refresh ([`ttl`](Self::ttl)).
     pub fn local<St: avatar_store::Store>(mut self, service: AvatarService<St>) -> Self {
         self.local = Some(Local::new(service));
         self
