@@ -171,6 +171,14 @@ impl ApiError {
         }
     }
 
+    /// 404 for an identity with no avatar.
+    fn nothing_stored(identity: &Identity) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("nothing is stored for {identity}"),
+        )
+    }
+
     fn unauthorized(error: &str) -> Self {
         Self {
             header: Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))),
@@ -356,12 +364,7 @@ async fn show(
         .get(&identity.hash(HashAlgorithm::Sha256))
         .await
         .map_err(|err| ApiError::store(&err))?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("nothing is stored for {identity}"),
-            )
-        })?;
+        .ok_or_else(|| ApiError::nothing_stored(&identity))?;
     let bytes = stored.bytes.clone();
     let limits = state.limits;
     // Decoded whole, off the event loop, for the dimensions as shown (EXIF orientation).
@@ -411,10 +414,7 @@ async fn delete(
     let identity = identity(&text)?;
     match state.service.store().remove(&identity).await {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("nothing is stored for {identity}"),
-        )),
+        Ok(false) => Err(ApiError::nothing_stored(&identity)),
         Err(err) => Err(ApiError::store(&err)),
     }
 }
