@@ -201,7 +201,7 @@ pub(crate) fn describe(identity: &Identity, uploaded: &Uploaded) -> String {
         made => format!(", {made} rendition(s) made ahead"),
     };
     let square = uploaded.stored_square.map_or_else(String::new, |side| {
-        format!(", stored as its centred {side} x {side} square (--master-side)")
+        format!(", stored as its centred {side} x {side} square")
     });
     format!(
         "imported {identity}: {} {} x {}{square}{ahead}",
