@@ -118,7 +118,7 @@ pub(crate) enum CliError {
     },
 
     /// The address cannot be listened on (exit status 1).
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{}", bind_hint(.source))]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -188,5 +188,21 @@ impl CliError {
             | Self::RenditionsNotKept { .. }
             | Self::Output(_) => 1,
         }
+    }
+}
+
+/// What to do about the commonest reasons a port cannot be listened on.
+fn bind_hint(err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            "; another program holds that port: give another with --addr (port 0 picks a free one)"
+        }
+        io::ErrorKind::PermissionDenied => {
+            "; ports below 1024 need root or CAP_NET_BIND_SERVICE (see deploy/avatars.service)"
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            "; no network interface of this machine has that address"
+        }
+        _ => "",
     }
 }

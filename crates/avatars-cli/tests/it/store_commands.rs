@@ -63,7 +63,8 @@ fn serve_refuses_a_bad_email_pair_and_a_busy_port() {
     let output = avatars(dir.path(), &["serve", "--addr", &addr]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains(&format!("cannot listen on {addr}")),
+        stderr(&output).contains(&format!("cannot listen on {addr}"))
+            && stderr(&output).contains("give another with --addr (port 0 picks a free one)"),
         "{}",
         stderr(&output)
     );
