@@ -438,6 +438,11 @@ fn say_serving(
         "serving {stored} avatar(s) from {}; try {url} (Ctrl-C stops)",
         location.describe()
     );
+    if stored == Held::Exactly(0) {
+        stderr_line!(
+            "nobody is stored yet: add someone with `avatars import ADDRESS PICTURE` (the server finds them within a second)"
+        );
+    }
     if proxy {
         stderr_line!(
             "the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)"

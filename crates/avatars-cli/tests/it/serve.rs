@@ -193,7 +193,8 @@ fn the_home_page_says_what_this_is_and_shows_a_live_example() {
 }
 
 /// The URL `serve` suggests once it listens answers, under `--prefix` too: the avatar just
-/// imported with `--email`, or else one stored before, or an identicon when nothing is.
+/// imported with `--email`, or else one stored before, or an identicon when nothing is (and
+/// then a line says how to add someone).
 #[test]
 fn the_url_to_try_on_start_answers_with_what_was_imported() {
     const ALICE_MD5: &str = "fbf7c6aec1d4280b7c2704c1c0478bd6";
@@ -225,6 +226,11 @@ fn the_url_to_try_on_start_answers_with_what_was_imported() {
             .map(Result::unwrap)
             .find(|line| line.starts_with("serving "))
             .expect("the start line");
+        if shows.is_none() {
+            // With nobody stored, the next line says how to add someone.
+            let next = lines.next().unwrap().unwrap();
+            assert!(next.contains("avatars import ADDRESS PICTURE"), "{next}");
+        }
         let url = line
             .split("try ")
             .nth(1)
