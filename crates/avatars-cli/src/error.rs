@@ -32,7 +32,7 @@ pub(crate) enum CliError {
     },
 
     /// A file named on the command line cannot be read (exit status 2).
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {source}{}", path.display(), read_hint(path))]
     ReadFile {
         /// The file.
         path: PathBuf,
@@ -204,5 +204,15 @@ fn bind_hint(err: &io::Error) -> &'static str {
             "; no network interface of this machine has that address"
         }
         _ => "",
+    }
+}
+
+/// A file name that is a web address: commands read files, they download nothing.
+fn read_hint(path: &std::path::Path) -> &'static str {
+    let text = path.to_string_lossy().to_ascii_lowercase();
+    if text.starts_with("http://") || text.starts_with("https://") {
+        "; that is a web address, and a file on this machine is expected: download it first"
+    } else {
+        ""
     }
 }

@@ -267,6 +267,10 @@ fn refused_imports_leave_the_store_as_it_was() {
         ("big.png", "at most 8388608 bytes are accepted"),
         ("bomb.png", "each side must be from 1 to 8192 pixels"),
         ("missing.png", "cannot read missing.png"),
+        (
+            "https://example.org/me.png",
+            "that is a web address, and a file on this machine is expected",
+        ),
     ];
     for (file, reason) in cases {
         let output = avatars(
