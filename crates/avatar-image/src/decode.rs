@@ -132,7 +132,8 @@ pub(crate) fn not_readable(bytes: &[u8]) -> ImageError {
     let (kind, advice) = if (text.starts_with(b"<?xml") || text.starts_with(b"<svg")) && names_svg {
         ("an SVG drawing".to_owned(), CONVERT)
     } else {
-        let Some(kind) = infer::get(bytes) else {
+        // Magic numbers are at the start; some matchers would search further, so the start only.
+        let Some(kind) = infer::get(bytes.get(..8192).unwrap_or(bytes)) else {
             return ImageError::UnknownFormat;
         };
         let picture = |name: &str| (name.to_owned(), CONVERT);
