@@ -64,6 +64,16 @@ impl Location {
             if matches!(FsStore::open_existing(dir), Err(StoreError::NoStore { .. })))
     }
 
+    /// The flag that names this store to another command (`avatars import`), nothing for the
+    /// default folder: `--data-dir DIR `, or `--store URL ` without its password.
+    pub(crate) fn as_flag(&self) -> String {
+        match self {
+            Self::Dir(dir) if dir.as_os_str() == crate::cli::DEFAULT_DATA_DIR => String::new(),
+            Self::Dir(dir) => format!("--data-dir {} ", dir.display()),
+            Self::Postgres(_) => format!("--store {} ", self.describe()),
+        }
+    }
+
     /// Opens the store here.
     pub(crate) async fn open(&self, open: Open) -> Result<AnyStore, StoreError> {
         match (self, open) {
@@ -138,5 +148,20 @@ impl Store for AnyStore {
             Self::Dir(store) => store.generation(hash),
             Self::Postgres(store) => store.generation(hash),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Location;
+
+    #[test]
+    fn a_store_is_named_to_another_command_as_it_was_given() {
+        assert_eq!(Location::parse("avatars-data").as_flag(), "");
+        assert_eq!(Location::parse("/srv/av").as_flag(), "--data-dir /srv/av ");
+        assert_eq!(
+            Location::parse("postgres://avatars:secret@db.internal/avatars").as_flag(),
+            "--store postgres://avatars@db.internal/avatars "
+        );
     }
 }

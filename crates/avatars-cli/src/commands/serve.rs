@@ -440,7 +440,8 @@ fn say_serving(
     );
     if stored == Held::Exactly(0) {
         stderr_line!(
-            "nobody is stored yet: add someone with `avatars import ADDRESS PICTURE` (the server finds them within a second)"
+            "nobody is stored yet: add someone with `avatars import {}ADDRESS PICTURE` (the server finds them within a second)",
+            location.as_flag()
         );
     }
     if proxy {
