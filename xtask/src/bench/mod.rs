@@ -80,8 +80,8 @@ pub(crate) struct BenchArgs {
     /// Measures nothing: draws the scale part's picture again and prints its paragraph and
     /// targets from FILE, the report of an earlier run, after a change to how they are drawn.
     /// The picture goes where FILE's own is: `scale.svg` beside a run's `bench.json`,
-    /// `NAME.svg` beside any other `NAME.json` (so `docs/bench-scale-DATE.json` redraws
-    /// `docs/bench-scale-DATE.svg`).
+    /// `NAME.svg` beside any other `NAME.json` (so `docs/bench/scale-DATE.json` redraws
+    /// `docs/bench/scale-DATE.svg`).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["only", "rounds", "seconds", "scale_avatars", "avif"])]
     replot_scale: Option<PathBuf>,
 }
@@ -371,7 +371,7 @@ fn replot_scale(saved: &Path) -> Result<bool, String> {
 
 /// Where `--replot-scale` draws the picture of the report at `saved`: where that report's own
 /// picture is. A run writes `bench.json` and `scale.svg` side by side; a report kept in
-/// `docs/` as `bench-scale-DATE.json` has its picture as `bench-scale-DATE.svg`.
+/// `docs/bench/` as `scale-DATE.json` has its picture as `scale-DATE.svg`.
 fn replotted_picture(saved: &Path) -> PathBuf {
     if saved.file_name().is_some_and(|name| name == "bench.json") {
         saved.with_file_name("scale.svg")
@@ -469,8 +469,8 @@ mod tests {
             Path::new("target/bench/scale.svg")
         );
         assert_eq!(
-            replotted_picture(Path::new("docs/bench-scale-2026-12-04.json")),
-            Path::new("docs/bench-scale-2026-12-04.svg")
+            replotted_picture(Path::new("docs/bench/scale-2026-12-04.json")),
+            Path::new("docs/bench/scale-2026-12-04.svg")
         );
         assert_eq!(
             replotted_picture(Path::new("saved")),
