@@ -20,7 +20,7 @@ use crate::error::ProxyError;
 use crate::fetch::{FetchLimits, Fetcher};
 use crate::guard::AddressGuard;
 use crate::local::Local;
-use crate::respond::Original;
+use crate::respond::{Opened, Original};
 use crate::service::AvatarProxy;
 use crate::token::ProxyKeys;
 
@@ -57,7 +57,7 @@ pub enum GravatarFallback {
 /// Gravatar's avatar base URL.
 pub const GRAVATAR: &str = "https://gravatar.com/avatar/";
 
-/// Opened tokens remembered (each about 200 bytes).
+/// Opened tokens remembered (each about 250 bytes: the token, its identity and hash).
 const TOKENS_KEPT: usize = 65_536;
 
 /// Everything a request needs, shared by every clone of the proxy.
@@ -81,7 +81,7 @@ pub(crate) struct Shared {
     pub(crate) cache: RenderCache,
     pub(crate) originals: Cache<Identity, Original, OriginalWeight>,
     /// Tokens already opened, so a repeated request skips the decryption.
-    pub(crate) tokens: Cache<String, Identity>,
+    pub(crate) tokens: Cache<String, Opened>,
     pub(crate) ttl: Duration,
     pub(crate) negative_ttl: Duration,
     /// Originals kept on disk across restarts, if configured.
@@ -177,9 +177,11 @@ impl AvatarProxyBuilder {
     /// fetch: a site that stores its own users' avatars and proxies everyone else's shows its
     /// users' pictures as they uploaded them, at once, with the avatar API's answer (its
     /// format choice, `ETag` and `Cache-Control`). Others are looked up and fetched as
-    /// always. Off by default. The local store is asked when the proxy's caches cannot answer:
-    /// someone whose picture the proxy fetched before they were stored locally keeps that
-    /// picture until it is due for a refresh ([`ttl`](Self::ttl)).
+    /// always. Off by default. Someone stored here after the proxy fetched their picture is
+    /// shown the stored one from the next request on, and the fetched one again once theirs
+    /// is removed here: the proxy answers from its caches only while `service` is known to
+    /// hold nothing for the identity ([`AvatarService::known_missing`]), and asks `service`
+    /// otherwise.
     pub fn local<St: avatar_store::Store>(mut self, service: AvatarService<St>) -> Self {
         self.local = Some(Local::new(service));
         self

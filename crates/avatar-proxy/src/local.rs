@@ -8,7 +8,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use avatar_proto::{AvatarHash, HashAlgorithm, Identity};
+use avatar_proto::AvatarHash;
 use avatar_service::{AvatarBody, AvatarService};
 use avatar_store::Store;
 use http::header::{ACCEPT, IF_NONE_MATCH};
@@ -21,6 +21,7 @@ type Answering = Pin<Box<dyn Future<Output = Response<AvatarBody>> + Send>>;
 pub(crate) struct Local {
     call: Box<dyn Fn(Request<()>) -> Answering + Send + Sync>,
     path_of: Box<dyn Fn(&AvatarHash) -> String + Send + Sync>,
+    known_missing: Box<dyn Fn(&AvatarHash) -> bool + Send + Sync>,
 }
 
 impl fmt::Debug for Local {
@@ -32,6 +33,7 @@ impl fmt::Debug for Local {
 impl Local {
     pub(crate) fn new<St: Store>(service: AvatarService<St>) -> Self {
         let paths = service.clone();
+        let index = service.clone();
         Self {
             call: Box::new(move |request| {
                 let mut service = service.clone();
@@ -43,19 +45,30 @@ impl Local {
                 })
             }),
             path_of: Box::new(move |hash| paths.path_of(hash)),
+            known_missing: Box::new(move |hash| index.known_missing(hash)),
         }
     }
 
-    /// The local service's answer for `identity` at `size` when its store holds a picture
-    /// for it (200, or 304 for the request's `If-None-Match`), `None` otherwise. The request's
-    /// `Accept` goes along, so formats are chosen as on the avatar API.
+    /// Whether the local store is known, now, to hold nothing under `sha256` (an identity's
+    /// SHA-256 hash; [`AvatarService::known_missing`]): only then may a picture fetched for it
+    /// be answered from the proxy's caches without asking [`answer`](Self::answer), so someone
+    /// who stores a picture here is shown it at once, not when the fetched one is due for a
+    /// refresh.
+    pub(crate) fn known_missing(&self, sha256: &AvatarHash) -> bool {
+        (self.known_missing)(sha256)
+    }
+
+    /// The local service's answer for the identity whose SHA-256 hash is `sha256`, at `size`,
+    /// when its store holds a picture for it (200, or 304 for the request's `If-None-Match`),
+    /// `None` otherwise. The request's `Accept` goes along, so formats are chosen as on the
+    /// avatar API.
     pub(crate) async fn answer(
         &self,
-        identity: &Identity,
+        sha256: &AvatarHash,
         size: u32,
         headers: &HeaderMap,
     ) -> Option<Response<AvatarBody>> {
-        let path = (self.path_of)(&identity.hash(HashAlgorithm::Sha256));
+        let path = (self.path_of)(sha256);
         let mut request = Request::get(format!("{path}?s={size}&d=404"))
             .body(())
             .ok()?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use avatar_image::{ImageFormat, RenderKey, Rendered, render_default_with, render_square_as};
 use avatar_proto::{
-    AvatarQuery, BaseOrigin, DefaultKeyword, HashAlgorithm, Identity, Initials, Scheme,
+    AvatarHash, AvatarQuery, BaseOrigin, DefaultKeyword, HashAlgorithm, Identity, Initials, Scheme,
 };
 use avatar_service::AvatarBody;
 use avatar_service::response::{image, not_found, without_body};
@@ -73,9 +73,18 @@ pub(crate) async fn answer(
     }
 }
 
+/// An opened token: the identity it shows, and that identity's SHA-256 hash (what the local
+/// store is asked by), kept together in the token cache so a cached hit hashes nothing.
+#[derive(Debug, Clone)]
+pub(crate) struct Opened {
+    identity: Identity,
+    sha256: AvatarHash,
+}
+
 /// What one request asks for.
 struct Asked {
     identity: Identity,
+    sha256: AvatarHash,
     size: u32,
     default: DefaultKeyword,
 }
@@ -88,12 +97,16 @@ fn asked(shared: &Shared, uri: &Uri) -> Option<Asked> {
         .strip_prefix(shared.prefix.as_str())
         .and_then(|rest| rest.strip_prefix('/'))
         .filter(|token| !token.contains('/'))?;
-    let identity = if let Some(identity) = shared.tokens.get(token) {
-        identity
+    let Opened { identity, sha256 } = if let Some(opened) = shared.tokens.get(token) {
+        opened
     } else {
         let identity = shared.keys.open(token)?;
-        shared.tokens.insert(token.to_owned(), identity.clone());
-        identity
+        let opened = Opened {
+            sha256: identity.hash(HashAlgorithm::Sha256),
+            identity,
+        };
+        shared.tokens.insert(token.to_owned(), opened.clone());
+        opened
     };
     let query = AvatarQuery::parse(uri.query().unwrap_or("").as_bytes());
     let size = shared.rules.size(query.size.as_deref());
@@ -107,13 +120,15 @@ fn asked(shared: &Shared, uri: &Uri) -> Option<Asked> {
         .with_initials(initials);
     Some(Asked {
         identity,
+        sha256,
         size,
         default,
     })
 }
 
-/// The answer from the caches alone, without waiting: a GET or HEAD whose token is known, whose
-/// original is fresh in memory and whose rendition is cached. `None`: see [`answer`].
+/// The answer from the caches alone, without waiting: a GET or HEAD whose token is known, for
+/// an identity the local store (if set) is known to hold nothing for, whose original is fresh
+/// in memory and whose rendition is cached. `None`: see [`answer`].
 pub(crate) fn answer_now(
     shared: &Shared,
     method: &Method,
@@ -126,6 +141,11 @@ pub(crate) fn answer_now(
         _ => return None,
     };
     let asked = asked(shared, uri)?;
+    if let Some(local) = &shared.local
+        && !local.known_missing(&asked.sha256)
+    {
+        return None;
+    }
     let Some(Original::Image {
         content,
         format,
@@ -164,6 +184,7 @@ async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Res
     // A bad or forged token costs no upstream traffic and says nothing about why.
     let Some(Asked {
         identity,
+        sha256,
         size,
         default,
     }) = asked(shared, uri)
@@ -174,7 +195,7 @@ async fn answer_get(shared: &Arc<Shared>, uri: &Uri, headers: &HeaderMap) -> Res
         );
     };
     if let Some(local) = &shared.local
-        && let Some(response) = local.answer(&identity, size, headers).await
+        && let Some(response) = local.answer(&sha256, size, headers).await
     {
         return response;
     }

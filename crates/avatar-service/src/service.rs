@@ -105,6 +105,24 @@ impl<St: Store> AvatarService<St> {
         format!("{}/avatar/{hash}", self.shared.config.prefix)
     }
 
+    /// Whether the store is known, this instant, to hold nothing this service would serve
+    /// under `hash`: it was asked since `hash` last changed, and held no picture (or one that
+    /// cannot be read). `false` when that is not known: never asked, asked before a change,
+    /// forgotten, or a store without [generations](Store::generation); only a request says
+    /// then. Touches neither the store nor the disk, for a caller that answers from caches of
+    /// its own unless this service has the picture (as the avatar proxy does with
+    /// `AvatarProxyBuilder::local`).
+    #[must_use]
+    pub fn known_missing(&self, hash: &avatar_proto::AvatarHash) -> bool {
+        let Some(generation) = self.shared.store.generation(hash) else {
+            return false;
+        };
+        matches!(
+            self.shared.index.get(hash, generation),
+            Some(respond::Found::Nothing | respond::Found::Unusable)
+        )
+    }
+
     /// Whether `path` is one this service answers (`{prefix}/avatar/...`).
     #[must_use]
     pub fn serves(&self, path: &str) -> bool {

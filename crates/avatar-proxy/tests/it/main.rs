@@ -963,4 +963,28 @@ async fn a_local_store_answers_its_own_users_and_the_rest_are_fetched() {
     assert!(near(centre_colour(response.body()), [200, 30, 30]));
     assert_eq!(world.a.requests.load(Ordering::SeqCst), 1);
     assert_eq!(proxy.stats().fetches, 1);
+    // Asked again: the proxy's caches answer, as for anyone proxied.
+    let response = get(&proxy, &proxied(&alice), &[]).await;
+    assert!(near(centre_colour(response.body()), [200, 30, 30]));
+
+    // Alice then uploads her picture here: it is shown at once, not when the fetched one is
+    // due for a refresh.
+    service
+        .store()
+        .put(
+            &alice,
+            Bytes::from(images::png(&images::solid(100, 100, [30, 30, 200]))),
+        )
+        .await
+        .unwrap();
+    let response = get(&proxy, &proxied(&alice), &[]).await;
+    assert!(
+        near(centre_colour(response.body()), [30, 30, 200]),
+        "the picture stored here, not the one fetched before"
+    );
+    // And once it is removed here, the fetched one again, still without a second fetch.
+    service.store().remove(&alice).await.unwrap();
+    let response = get(&proxy, &proxied(&alice), &[]).await;
+    assert!(near(centre_colour(response.body()), [200, 30, 30]));
+    assert_eq!(proxy.stats().fetches, 1);
 }

@@ -17,7 +17,7 @@ use http::{HeaderMap, Method, Response, Uri};
 use crate::body::AvatarBody;
 use crate::service::Shared;
 
-pub(crate) use index::StoreIndex;
+pub(crate) use index::{Found, StoreIndex};
 pub(crate) use lookup::Answer;
 use lookup::Cached;
 

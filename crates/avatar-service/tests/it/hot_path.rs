@@ -144,6 +144,40 @@ async fn writes_through_the_store_are_seen_at_once() {
 }
 
 #[tokio::test]
+async fn known_missing_says_only_what_a_request_found_since_the_last_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = fs_service(dir.path());
+    let george = identity(GEORGE).hash(avatar_proto::HashAlgorithm::Md5);
+    assert!(!service.known_missing(&george), "never asked: not known");
+    let uri = format!("/avatar/{}?s=80&d=404", md5(GEORGE));
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
+    assert!(
+        service.known_missing(&george),
+        "asked, and nothing was stored"
+    );
+
+    service
+        .store()
+        .put(&identity(GEORGE), Bytes::from(jpeg()))
+        .await
+        .unwrap();
+    assert!(
+        !service.known_missing(&george),
+        "changed since it was asked"
+    );
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::OK);
+    assert!(!service.known_missing(&george), "stored");
+
+    service.store().remove(&identity(GEORGE)).await.unwrap();
+    assert!(
+        !service.known_missing(&george),
+        "changed since it was asked"
+    );
+    assert_eq!(get(&service, &uri).await.status(), StatusCode::NOT_FOUND);
+    assert!(service.known_missing(&george));
+}
+
+#[tokio::test]
 async fn writes_by_another_process_are_seen_after_the_check() {
     let dir = tempfile::tempdir().unwrap();
     // The serving process checks for other writers on every request here (default: every second).
