@@ -62,10 +62,17 @@ pub(crate) enum Command {
 /// `avatars config ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
-    /// Check a settings file for `avatars serve --config FILE` without starting anything.
+    /// Check a settings file for `avatars serve --config FILE` without starting anything: every
+    /// value as its flag is checked, then the files it names, read as `serve` reads them at
+    /// start (the TLS certificate and key, the admin tokens, the proxy keys, the `email`
+    /// pictures). Run it as the user the server runs as, to check that it may read them.
     Check {
         /// The TOML file.
         file: PathBuf,
+        /// Check the values only, not the files they name: for a file written here for
+        /// another machine.
+        #[arg(long)]
+        values_only: bool,
     },
 }
 

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory as _;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command, ServeArgs};
+use crate::commands::serve::StartFiles;
 use crate::error::CliError;
 
 /// Flags that make no sense in a file.
@@ -86,6 +87,11 @@ pub(crate) fn file_args(path: &Path) -> Result<Vec<OsString>, CliError> {
     let accepted = accepted();
     let mut args = Vec::new();
     for (key, value) in &table {
+        if value.is_table() {
+            return Err(problem(format!(
+                "[{key}] is a section, and settings go at the top of the file, in no section: `addr = \"127.0.0.1:8080\"` as its own line, as in docs/serve.example.toml"
+            )));
+        }
         if !accepted.contains(key) {
             // As clap suggests a flag for a misspelt one (`--adress`: `--addr`): Jaro
             // similarity over 0.7, the closest.
@@ -133,42 +139,61 @@ pub(crate) fn file_args(path: &Path) -> Result<Vec<OsString>, CliError> {
 }
 
 /// Parses `avatars serve SETTINGS` as clap would, so every value is checked as its flag is.
-fn parse_serve(path: &Path, settings: &[OsString]) -> Result<(), CliError> {
+fn parse_serve(path: &Path, settings: &[OsString]) -> Result<ServeArgs, CliError> {
     use clap::Parser as _;
 
     let mut args: Vec<OsString> = vec!["avatars".into(), "serve".into()];
     args.extend(settings.iter().cloned());
-    Cli::try_parse_from(args)
-        .map(drop)
-        .map_err(|err| CliError::Config {
-            path: path.to_owned(),
-            problem: err
-                .to_string()
+    let problem = |problem: String| CliError::Config {
+        path: path.to_owned(),
+        problem,
+    };
+    let cli = Cli::try_parse_from(args).map_err(|err| {
+        problem(
+            err.to_string()
                 .lines()
                 .next()
                 .unwrap_or_default()
                 .trim_start_matches("error: ")
                 .to_owned(),
-        })
+        )
+    })?;
+    match cli.command {
+        Command::Serve(args) => Ok(args),
+        // `avatars serve ...` parses as nothing else.
+        _ => Err(problem("not settings of avatars serve".to_owned())),
+    }
 }
 
 /// `avatars config check FILE`: whether `serve --config FILE` would start with these
-/// settings (every value checked as the flag would be); one line either way.
+/// settings: every value checked as the flag would be, then (unless `values_only`) every file
+/// they name read as `serve` reads it at start ([`StartFiles`]); one line either way.
 ///
 /// # Errors
-/// [`CliError::Config`] naming the first problem.
-pub(crate) fn check(path: &Path, out: &mut impl std::io::Write) -> Result<(), CliError> {
+/// [`CliError::Config`] naming the first problem with a value, or the error `serve` would
+/// stop with for the first file it cannot use.
+pub(crate) fn check(
+    path: &Path,
+    values_only: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
     let settings = file_args(path)?;
-    parse_serve(path, &settings)?;
+    let args = parse_serve(path, &settings)?;
+    let read = if values_only {
+        None
+    } else {
+        StartFiles::read(&args)?.describe()
+    };
     // A list is one setting however many times its flag is given.
     let flags = settings
         .iter()
         .filter(|arg| arg.to_string_lossy().starts_with("--"))
         .collect::<std::collections::BTreeSet<_>>()
         .len();
+    let read = read.map_or_else(String::new, |read| format!("; read: {read}"));
     writeln!(
         out,
-        "{}: ok, {flags} setting(s) for avatars serve",
+        "{}: ok, {flags} setting(s) for avatars serve{read}",
         path.display()
     )?;
     Ok(())

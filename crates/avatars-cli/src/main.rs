@@ -14,7 +14,7 @@
 //! avatars serve --tls-addr 0.0.0.0:443 --tls-cert FILE --tls-key FILE   (HTTPS; SIGHUP reloads)
 //! avatars serve --admin-addr 127.0.0.1:9090 --admin-token-file FILE   (metrics, health, management API)
 //! avatars serve --config FILE          (every serve flag, in TOML; flags override the file)
-//! avatars config check FILE
+//! avatars config check [--values-only] FILE   (values, then the files they name, as serve reads them)
 //! ```
 //!
 //! Bad input exits with status 2 and one line on stderr.
@@ -74,7 +74,9 @@ fn main() -> ExitCode {
         Command::Url(args) => commands::url::run(&args, &mut stdout),
         Command::ProxyKey(args) => commands::proxy::key(&args, &mut stdout),
         Command::ProxyUrl(args) => commands::proxy::url(&args, &mut stdout),
-        Command::Config(ConfigCommand::Check { file }) => config_file::check(&file, &mut stdout),
+        Command::Config(ConfigCommand::Check { file, values_only }) => {
+            config_file::check(&file, values_only, &mut stdout)
+        }
     };
     let result = result.and_then(|()| stdout.flush().map_err(CliError::Output));
     match result {

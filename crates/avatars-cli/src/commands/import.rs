@@ -126,7 +126,7 @@ fn read_manifest(path: &Path) -> Result<Vec<(Vec<Identity>, PathBuf)>, CliError>
 /// yet, the `first` file to import is read and decoded before the store is made, so a refused
 /// first file leaves no empty store behind. (A file refused later leaves those imported
 /// before it, each said as it was stored.)
-pub(crate) fn check_first_import(
+fn check_first_import(
     location: &Location,
     first: Option<&Path>,
     limits: &Limits,
@@ -134,12 +134,22 @@ pub(crate) fn check_first_import(
     if let Some(first) = first
         && location.is_new_dir()
     {
-        let bytes = read_upload(first, limits)?;
-        validate(&bytes, limits).map_err(|source| CliError::Image {
-            path: first.to_owned(),
-            source,
-        })?;
+        check_upload(first, limits)?;
     }
+    Ok(())
+}
+
+/// Whether the picture at `path` would be stored: read (refused unread when over the size
+/// limit) and decoded under `limits`, stored nowhere.
+///
+/// # Errors
+/// [`CliError::ReadFile`] or [`CliError::Image`] saying what is wrong with the file.
+pub(crate) fn check_upload(path: &Path, limits: &Limits) -> Result<(), CliError> {
+    let bytes = read_upload(path, limits)?;
+    validate(&bytes, limits).map_err(|source| CliError::Image {
+        path: path.to_owned(),
+        source,
+    })?;
     Ok(())
 }
 

@@ -59,24 +59,32 @@ pub(crate) fn url(args: &ProxyUrlArgs, out: &mut impl Write) -> Result<(), CliEr
     Ok(())
 }
 
-fn read_keys(path: &Path) -> Result<ProxyKeys, CliError> {
+/// The keys in the file at `path` (`avatars proxy-key` writes one).
+///
+/// # Errors
+/// [`CliError::ReadFile`] when it cannot be read, [`CliError::Config`] naming it and what
+/// is wrong with its keys.
+pub(crate) fn read_keys(path: &Path) -> Result<ProxyKeys, CliError> {
     let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
         path: path.to_owned(),
         source,
     })?;
-    Ok(ProxyKeys::from_lines(&text)?)
+    ProxyKeys::from_lines(&text).map_err(|err| CliError::Config {
+        path: path.to_owned(),
+        problem: err.to_string(),
+    })
 }
 
-/// The proxy `serve` mounts at `/proxy/`, if `--proxy-key-file` is given, answering the
-/// identities `local` (the server's own avatar service) stores from it.
+/// The proxy `serve` mounts at `/proxy/`, if `--proxy-key-file` is given (`keys`, read from
+/// it), answering the identities `local` (the server's own avatar service) stores from it.
 pub(crate) fn for_serve(
     args: &ServeArgs,
+    keys: Option<ProxyKeys>,
     local: &AvatarService<AnyStore>,
 ) -> Result<Option<AvatarProxy>, CliError> {
-    let Some(key_file) = &args.proxy_key_file else {
+    let Some(keys) = keys else {
         return Ok(None);
     };
-    let keys = read_keys(key_file)?;
     let mut discovery = Discovery::builder().timeout(Duration::from_millis(args.dns_timeout_ms));
     for nameserver in &args.nameservers {
         discovery = discovery.nameserver(*nameserver);

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use avatar_image::{Limits, RenderAhead, RenderCache, RenditionFiles};
 use avatar_proto::{AvatarHash, HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
+use avatar_proxy::ProxyKeys;
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::{Store, StoreError};
 use axum::Router;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::cli::ServeArgs;
-use crate::commands::import::{check_first_import, describe, import_file};
+use crate::commands::import::{check_upload, describe, import_file};
 use crate::commands::init_logging;
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead, output_formats};
@@ -32,22 +33,12 @@ use crate::store::{AnyStore, Location, Open};
 /// http://...` for the TLS and admin listeners) on stdout, and serves until Ctrl-C or SIGTERM;
 /// then stops accepting and lets requests in flight finish within `--shutdown-timeout-secs`.
 pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
-    // Validate every identity and read every file named before touching anything.
-    let imports = args
-        .emails
-        .iter()
-        .map(|(identity, file)| Ok((Identity::parse(identity)?, file.clone())))
-        .collect::<Result<Vec<_>, CliError>>()?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(Arc::new(ReloadableTls::load(cert, key)?)),
-        _ => None,
-    };
-    let tokens = args
-        .admin_token_file
-        .as_deref()
-        .map(Tokens::read)
-        .transpose()?
-        .unwrap_or_default();
+    let StartFiles {
+        imports,
+        tls,
+        tokens,
+        proxy_keys,
+    } = StartFiles::read(args)?;
     init_logging();
 
     let (runtime, threads) = runtime(args)?;
@@ -63,7 +54,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         } = open_with_imports(args, &location, &imports, &upload_limits).await?;
         let service = service(args, store, files)?;
         let renditions = RenditionsFile::start(args, &service);
-        let proxy = crate::commands::proxy::for_serve(args, &service)?;
+        let proxy = crate::commands::proxy::for_serve(args, proxy_keys, &service)?;
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
         let observer = |listener| Observer {
             listener,
@@ -139,6 +130,75 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     })
 }
 
+/// The files `serve` reads before it touches anything, so that one it cannot use stops it
+/// with nothing stored and nothing listening: every `--email` picture (read and decoded under
+/// the upload limits, not kept), the TLS certificate and key, the admin tokens and the proxy
+/// keys. `avatars config check` reads them the same way.
+pub(crate) struct StartFiles {
+    imports: Vec<(Identity, PathBuf)>,
+    tls: Option<Arc<ReloadableTls>>,
+    tokens: Tokens,
+    proxy_keys: Option<ProxyKeys>,
+}
+
+impl StartFiles {
+    /// Reads and checks every file `args` names.
+    ///
+    /// # Errors
+    /// The first file that cannot be used, saying what is wrong with it.
+    pub(crate) fn read(args: &ServeArgs) -> Result<Self, CliError> {
+        let imports = args
+            .emails
+            .iter()
+            .map(|(identity, file)| Ok((Identity::parse(identity)?, file.clone())))
+            .collect::<Result<Vec<_>, CliError>>()?;
+        let limits = upload_limits(args);
+        for (_, file) in &imports {
+            check_upload(file, &limits)?;
+        }
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(Arc::new(ReloadableTls::load(cert, key)?)),
+            _ => None,
+        };
+        let tokens = args
+            .admin_token_file
+            .as_deref()
+            .map(Tokens::read)
+            .transpose()?
+            .unwrap_or_default();
+        let proxy_keys = args
+            .proxy_key_file
+            .as_deref()
+            .map(crate::commands::proxy::read_keys)
+            .transpose()?;
+        Ok(Self {
+            imports,
+            tls,
+            tokens,
+            proxy_keys,
+        })
+    }
+
+    /// What was read, for `config check` to say: `the TLS certificate and key, 2 admin
+    /// token(s), the proxy key file, 1 picture(s)`; `None` when no file is named.
+    pub(crate) fn describe(&self) -> Option<String> {
+        let mut read = Vec::new();
+        if self.tls.is_some() {
+            read.push("the TLS certificate and key".to_owned());
+        }
+        if !self.tokens.is_empty() {
+            read.push(format!("{} admin token(s)", self.tokens.len()));
+        }
+        if self.proxy_keys.is_some() {
+            read.push("the proxy key file".to_owned());
+        }
+        if !self.imports.is_empty() {
+            read.push(format!("{} picture(s)", self.imports.len()));
+        }
+        (!read.is_empty()).then(|| read.join(", "))
+    }
+}
+
 /// The store `serve` answers from, as [`open_with_imports`] leaves it.
 struct Opened {
     store: AnyStore,
@@ -152,7 +212,8 @@ struct Opened {
 }
 
 /// The store at `location`, opened (created on first use), with its rendition files and what
-/// they make ahead; `imports` (`--email`) stored in it first, each said on stderr.
+/// they make ahead; `imports` (`--email`, each already checked by [`StartFiles::read`]) stored
+/// in it first, each said on stderr.
 async fn open_with_imports(
     args: &ServeArgs,
     location: &Location,
@@ -160,8 +221,6 @@ async fn open_with_imports(
     limits: &Limits,
 ) -> Result<Opened, CliError> {
     check_render_ahead(&args.renditions, location)?;
-    let first = imports.first().map(|(_, file)| file.as_path());
-    check_first_import(location, first, limits)?;
     let store = location.open(Open::Create).await?;
     let (files, ahead) = renditions::open(&args.renditions, location)?;
     for (identity, file) in imports {

@@ -93,6 +93,16 @@ impl Tokens {
         Ok(Self(tokens.into()))
     }
 
+    /// How many tokens are accepted.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no token is accepted (no `--admin-token-file`).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn accepts(&self, token: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Every token is compared, so the time does not say which one matched.

@@ -56,6 +56,16 @@ fn folder_with_george() -> tempfile::TempDir {
     dir
 }
 
+/// `avatars config check settings.toml` in `dir`, the file holding `settings`.
+fn check_settings(dir: &Path, settings: &str) -> Output {
+    std::fs::write(dir.join("settings.toml"), settings).unwrap();
+    Command::new(AVATARS)
+        .current_dir(dir)
+        .args(["config", "check", "settings.toml"])
+        .output()
+        .unwrap()
+}
+
 /// `METHOD path` on the admin listener with `headers` (each ending in CRLF) and `body`.
 fn admin_request(
     server: &Server,

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use test_support::server::Server;
 
-use crate::{AVATARS, folder_with_george};
+use crate::{AVATARS, check_settings, folder_with_george, stderr};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 const NOBODY_MD5: &str = "0123456789abcdef0123456789abcdef";
@@ -338,8 +338,10 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/serve.example.toml"),
         concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/serve.toml"),
     ] {
+        // Their files (/etc/letsencrypt/..., /etc/avatars/admin-tokens) are not on this
+        // machine: the values only.
         let checked = Command::new(AVATARS)
-            .args(["config", "check", example])
+            .args(["config", "check", "--values-only", example])
             .output()
             .unwrap();
         assert!(
@@ -351,21 +353,14 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
     }
 
     // A list counts once: two addresses under `email` are one setting.
-    let counted = tempfile::tempdir().unwrap();
-    let listed = counted.path().join("listed.toml");
-    std::fs::write(
-        &listed,
-        "email = [\"a@example.com=a.png\", \"b@example.com=b.png\"]\nmax-size = 64\n",
-    )
-    .unwrap();
-    let checked = Command::new(AVATARS)
-        .args(["config", "check"])
-        .arg(&listed)
-        .output()
-        .unwrap();
+    let counted = folder_with_george();
+    let checked = check_settings(
+        counted.path(),
+        "email = [\"a@example.com=george.png\", \"b@example.com=george.png\"]\nmax-size = 64\n",
+    );
     let said = String::from_utf8_lossy(&checked.stdout);
     assert!(
-        said.ends_with(": ok, 2 setting(s) for avatars serve\n"),
+        said.ends_with(": ok, 2 setting(s) for avatars serve; read: 2 picture(s)\n"),
         "{said}"
     );
 
@@ -407,7 +402,10 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
         ("colour = 1\n", "accepted: addr, tls-addr, "),
         ("max-size = 9000\n", "--max-size"),
         ("max-size = [\n", "not valid TOML"),
-        ("[section]\nx = 1\n", "section"),
+        (
+            "[server]\naddr = \"127.0.0.1:0\"\n",
+            "[server] is a section, and settings go at the top",
+        ),
     ] {
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, text).unwrap();
@@ -426,6 +424,108 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
             );
         }
     }
+}
+
+/// Every file `serve` reads at start (the `--email` pictures, the admin tokens, the proxy
+/// keys; the TLS pair in `tls.rs`) is read and checked before anything is stored: one it
+/// cannot use stops it with exit 2, naming the file and what is wrong, and the store as it
+/// was. `config check` reads them the same way and says the same.
+#[test]
+fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_finds_them() {
+    let dir = folder_with_george();
+    std::fs::write(dir.path().join("notes.txt"), "not a picture\n").unwrap();
+    std::fs::write(dir.path().join("short-tokens"), "abc\n").unwrap();
+    std::fs::write(dir.path().join("tokens"), format!("{}\n", "t".repeat(32))).unwrap();
+    std::fs::write(dir.path().join("bad.key"), "0123\n").unwrap();
+    let run = |args: &[&str]| {
+        Command::new(AVATARS)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["proxy-key", "proxy.key"]).status.success());
+    let imported = run(&["import", "alice@example.org", "george.png"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+
+    let checked = check_settings(
+        dir.path(),
+        "email = [\"George@example.com=george.png\"]\nadmin-addr = \"127.0.0.1:0\"\nadmin-token-file = \"tokens\"\nproxy-key-file = \"proxy.key\"\n",
+    );
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.ends_with(
+            ": ok, 4 setting(s) for avatars serve; read: 1 admin token(s), the proxy key file, 1 picture(s)\n"
+        ),
+        "{said}{}",
+        stderr(&checked)
+    );
+
+    // George's picture is good each time: he must not be stored by a start that fails.
+    let george = ["--email", "George@example.com=george.png"];
+    for (flags, setting, says) in [
+        (
+            &["--email", "bob@example.org=notes.txt"][..],
+            "email = [\"George@example.com=george.png\", \"bob@example.org=notes.txt\"]",
+            "notes.txt: not a PNG, JPEG, GIF or WebP image",
+        ),
+        (
+            &["--email", "bob@example.org=missing.png"],
+            "email = [\"George@example.com=george.png\", \"bob@example.org=missing.png\"]",
+            "missing.png",
+        ),
+        (
+            &[
+                "--admin-addr",
+                "127.0.0.1:0",
+                "--admin-token-file",
+                "short-tokens",
+            ],
+            "email = \"George@example.com=george.png\"\nadmin-addr = \"127.0.0.1:0\"\nadmin-token-file = \"short-tokens\"",
+            "short-tokens: line 1: a token must be at least 16 characters",
+        ),
+        (
+            &["--proxy-key-file", "bad.key"],
+            "email = \"George@example.com=george.png\"\nproxy-key-file = \"bad.key\"",
+            "bad.key: invalid proxy key: line 1: expected 128 hex digits",
+        ),
+    ] {
+        let mut args = vec!["serve", "--addr", "127.0.0.1:0"];
+        args.extend(george);
+        args.extend(flags);
+        let output = run(&args);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}");
+        assert!(
+            stderr(&output).contains(says),
+            "{flags:?}: {}",
+            stderr(&output)
+        );
+        let listed = String::from_utf8(run(&["list"]).stdout).unwrap();
+        assert!(
+            listed.lines().count() == 1 && listed.ends_with(" alice@example.org\n"),
+            "{flags:?}: the store as it was: {listed}"
+        );
+
+        let checked = check_settings(dir.path(), &format!("{setting}\n"));
+        assert_eq!(checked.status.code(), Some(2), "check {setting}");
+        assert!(
+            stderr(&checked).contains(says),
+            "check {setting}: {}",
+            stderr(&checked)
+        );
+    }
+    // A file written for another machine: its values alone.
+    std::fs::write(
+        dir.path().join("elsewhere.toml"),
+        "tls-addr = \"0.0.0.0:443\"\ntls-cert = \"/nowhere/fullchain.pem\"\ntls-key = \"/nowhere/privkey.pem\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        run(&["config", "check", "elsewhere.toml"]).status.code(),
+        Some(2)
+    );
+    let values = run(&["config", "check", "--values-only", "elsewhere.toml"]);
+    assert!(values.status.success(), "{}", stderr(&values));
 }
 
 /// `--log-format json`: one JSON object per request with method, path and query, status,

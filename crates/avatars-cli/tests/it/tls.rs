@@ -14,7 +14,7 @@ use test_support::server::Server;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::{AVATARS, folder_with_george, stderr};
+use crate::{AVATARS, check_settings, folder_with_george, stderr};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
@@ -209,7 +209,30 @@ fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
         assert_eq!(output.status.code(), Some(2), "{cert} {key}");
         let message = stderr(&output);
         assert!(message.contains(says), "{cert} {key}: {message}");
+        // `config check` reads them as the server would, and says the same.
+        let checked = check_settings(
+            dir.path(),
+            &format!("tls-addr = \"127.0.0.1:0\"\ntls-cert = \"{cert}\"\ntls-key = \"{key}\"\n"),
+        );
+        assert_eq!(checked.status.code(), Some(2), "check {cert} {key}");
+        assert!(
+            stderr(&checked).contains(says),
+            "check {cert} {key}: {}",
+            stderr(&checked)
+        );
     }
+    let fitting = KeyPair::generate().unwrap();
+    ca.install(dir.path(), &fitting, &fitting.serialize_pem());
+    let checked = check_settings(
+        dir.path(),
+        "tls-addr = \"127.0.0.1:0\"\ntls-cert = \"cert.pem\"\ntls-key = \"key.pem\"\n",
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(
+        String::from_utf8_lossy(&checked.stdout).ends_with("; read: the TLS certificate and key\n"),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
     // --tls-addr needs both files; the files need --tls-addr.
     let output = Command::new(AVATARS)
         .args([
