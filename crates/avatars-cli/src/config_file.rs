@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory as _;
 
 use crate::cli::{Cli, Command, ServeArgs};
-use crate::commands::serve::StartFiles;
+use crate::commands::serve::check_start;
 use crate::error::CliError;
 
 /// Flags that make no sense in a file.
@@ -167,7 +167,8 @@ fn parse_serve(path: &Path, settings: &[OsString]) -> Result<ServeArgs, CliError
 
 /// `avatars config check FILE`: whether `serve --config FILE` would start with these
 /// settings: every value checked as the flag would be, then (unless `values_only`) every file
-/// they name read as `serve` reads it at start ([`StartFiles`]); one line either way.
+/// they name read as `serve` reads it at start, and the service and proxy built with them
+/// ([`check_start`]); one line either way.
 ///
 /// # Errors
 /// [`CliError::Config`] naming the first problem with a value, or the error `serve` would
@@ -179,11 +180,7 @@ pub(crate) fn check(
 ) -> Result<(), CliError> {
     let settings = file_args(path)?;
     let args = parse_serve(path, &settings)?;
-    let read = if values_only {
-        None
-    } else {
-        StartFiles::read(&args)?.describe()
-    };
+    let read = check_start(&args, values_only)?;
     // A list is one setting however many times its flag is given.
     let flags = settings
         .iter()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use avatar_discovery::Discovery;
 use avatar_proto::Identity;
-use avatar_proxy::{AvatarProxy, GravatarFallback, ProxyKey, ProxyKeys};
+use avatar_proxy::{AvatarProxy, AvatarProxyBuilder, GravatarFallback, ProxyKey, ProxyKeys};
 use avatar_service::AvatarService;
 
 use crate::cli::{ProxyKeyArgs, ProxyUrlArgs, ServeArgs};
@@ -85,13 +85,31 @@ pub(crate) fn for_serve(
     let Some(keys) = keys else {
         return Ok(None);
     };
+    // The identities this server stores are answered from its store, not fetched back.
+    let mut proxy = builder(args, keys)?.local(local.clone());
+    if let Some(dir) = &args.proxy_cache_dir {
+        proxy = proxy.disk_cache(dir, args.proxy_cache_bytes);
+    }
+    Ok(Some(proxy.build()?))
+}
+
+/// Whether [`for_serve`] would build the proxy with these settings: built and dropped, with
+/// no local store and no disk cache (which would create its folder).
+///
+/// # Errors
+/// The setting the proxy refuses.
+pub(crate) fn check_settings(args: &ServeArgs, keys: ProxyKeys) -> Result<(), CliError> {
+    builder(args, keys)?.build()?;
+    Ok(())
+}
+
+/// The proxy's builder with `serve`'s settings, but for its local store and disk cache.
+fn builder(args: &ServeArgs, keys: ProxyKeys) -> Result<AvatarProxyBuilder, CliError> {
     let mut discovery = Discovery::builder().timeout(Duration::from_millis(args.dns_timeout_ms));
     for nameserver in &args.nameservers {
         discovery = discovery.nameserver(*nameserver);
     }
-    // The identities this server stores are answered from its store, not fetched back.
     let mut proxy = AvatarProxy::builder(keys, discovery.build()?)
-        .local(local.clone())
         .central(args.proxy_central.clone())
         .max_size(args.max_size)
         .server_default(args.default)
@@ -100,11 +118,8 @@ pub(crate) fn for_serve(
             "md5" => GravatarFallback::Md5,
             _ => GravatarFallback::Off,
         });
-    if let Some(dir) = &args.proxy_cache_dir {
-        proxy = proxy.disk_cache(dir, args.proxy_cache_bytes);
-    }
     for network in &args.proxy_allow_nets {
         proxy = proxy.allow_network(*network);
     }
-    Ok(Some(proxy.build()?))
+    Ok(proxy)
 }

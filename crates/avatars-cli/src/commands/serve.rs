@@ -45,16 +45,15 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
         let location = args.data.location();
-        let Opened {
-            store,
-            files,
-            ahead,
-            stored,
-            shown,
-        } = open_with_imports(args, &location, &imports, &upload_limits).await?;
+        check_render_ahead(&args.renditions, &location)?;
+        let store = location.open(Open::Create).await?;
+        let (files, ahead) = renditions::open(&args.renditions, &location)?;
+        // Every setting that can be refused is, before anything is stored.
         let service = service(args, store, files)?;
-        let renditions = RenditionsFile::start(args, &service);
         let proxy = crate::commands::proxy::for_serve(args, proxy_keys, &service)?;
+        let (stored, shown) =
+            store_imports(service.store(), &imports, &upload_limits, ahead.as_ref()).await?;
+        let renditions = RenditionsFile::start(args, &service);
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
         let observer = |listener| Observer {
             listener,
@@ -199,47 +198,55 @@ impl StartFiles {
     }
 }
 
-/// The store `serve` answers from, as [`open_with_imports`] leaves it.
-struct Opened {
-    store: AnyStore,
-    files: Option<Arc<RenditionFiles>>,
-    ahead: Option<RenderAhead>,
-    /// How many avatars it holds, counted up to [`COUNTED_AT_START`].
-    stored: Held,
-    /// Whose avatar to show the operator: the first `--email` imported, or else the first
-    /// stored (`None`: nobody is).
-    shown: Option<Identity>,
+/// What `avatars config check` checks of `serve`'s start: every file named, read as
+/// [`StartFiles::read`] reads it (unless `values_only`), and the avatar service and the proxy
+/// built with `args`' settings and dropped, over an empty store in memory and with no folder
+/// made (`serve` builds them before it stores anything, and stops there just the same).
+/// `Some(what was read)` when files were.
+///
+/// # Errors
+/// The first file or setting refused, as `serve` would say it.
+pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<String>, CliError> {
+    let (proxy_keys, read) = if values_only {
+        // The key file is not read: any key builds the proxy the same.
+        let any_key = args
+            .proxy_key_file
+            .is_some()
+            .then(|| ProxyKeys::new(avatar_proxy::ProxyKey::generate(), Vec::new()));
+        (any_key, None)
+    } else {
+        let files = StartFiles::read(args)?;
+        let read = files.describe();
+        (files.proxy_keys, read)
+    };
+    service(args, avatar_store::MemoryStore::new(), None)?;
+    if let Some(keys) = proxy_keys {
+        crate::commands::proxy::check_settings(args, keys)?;
+    }
+    Ok(read)
 }
 
-/// The store at `location`, opened (created on first use), with its rendition files and what
-/// they make ahead; `imports` (`--email`, each already checked by [`StartFiles::read`]) stored
-/// in it first, each said on stderr.
-async fn open_with_imports(
-    args: &ServeArgs,
-    location: &Location,
+/// Stores `imports` (`--email`, each already checked by [`StartFiles::read`]) in `store`,
+/// each said on stderr; then how many avatars it holds, counted up to [`COUNTED_AT_START`],
+/// and whose avatar to show the operator: the first imported, or else the first stored
+/// (`None`: nobody is).
+async fn store_imports(
+    store: &AnyStore,
     imports: &[(Identity, PathBuf)],
     limits: &Limits,
-) -> Result<Opened, CliError> {
-    check_render_ahead(&args.renditions, location)?;
-    let store = location.open(Open::Create).await?;
-    let (files, ahead) = renditions::open(&args.renditions, location)?;
+    ahead: Option<&RenderAhead>,
+) -> Result<(Held, Option<Identity>), CliError> {
     for (identity, file) in imports {
         let identities = std::slice::from_ref(identity);
-        let uploaded = import_file(&store, identities, file, limits, ahead.as_ref()).await?;
+        let uploaded = import_file(store, identities, file, limits, ahead).await?;
         stderr_line!("{}", describe(identity, &uploaded));
     }
-    let (stored, first_stored) = count_stored(&store, COUNTED_AT_START).await?;
+    let (stored, first_stored) = count_stored(store, COUNTED_AT_START).await?;
     let shown = imports
         .first()
         .map(|(identity, _)| identity.clone())
         .or_else(|| first_stored.and_then(|identity| Identity::parse(&identity).ok()));
-    Ok(Opened {
-        store,
-        files,
-        ahead,
-        stored,
-        shown,
-    })
+    Ok((stored, shown))
 }
 
 /// The most avatars counted before the server listens: counting reads the whole store (a
@@ -566,11 +573,11 @@ async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
 }
 
 /// The service as the flags configure it.
-fn service(
+fn service<St: Store>(
     args: &ServeArgs,
-    store: AnyStore,
+    store: St,
     files: Option<Arc<RenditionFiles>>,
-) -> Result<AvatarService<AnyStore>, CliError> {
+) -> Result<AvatarService<St>, CliError> {
     let mut builder = AvatarService::builder(store)
         .prefix(args.prefix.clone())
         .max_size(args.max_size)

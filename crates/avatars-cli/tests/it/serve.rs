@@ -485,6 +485,21 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
             "short-tokens: line 1: a token must be at least 16 characters",
         ),
         (
+            &["--trusted-url", "notaurl"],
+            "email = \"George@example.com=george.png\"\ntrusted-url = \"notaurl\"",
+            "invalid trusted URL pattern \"notaurl\"",
+        ),
+        (
+            &[
+                "--proxy-key-file",
+                "proxy.key",
+                "--proxy-central",
+                "ftp://x/",
+            ],
+            "email = \"George@example.com=george.png\"\nproxy-key-file = \"proxy.key\"\nproxy-central = \"ftp://x/\"",
+            "expected an http(s) base URL ending in /",
+        ),
+        (
             &["--proxy-key-file", "bad.key"],
             "email = \"George@example.com=george.png\"\nproxy-key-file = \"bad.key\"",
             "bad.key: invalid proxy key: line 1: expected 128 hex digits",
@@ -513,6 +528,29 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
             "check {setting}: {}",
             stderr(&checked)
         );
+    }
+}
+
+/// `config check --values-only`, for a file meant for another machine: the settings are
+/// checked (the proxy's with any key), the files they name are not read.
+#[test]
+fn config_check_values_only_reads_no_file_but_checks_every_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(AVATARS)
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Settings are values: refused with --values-only too, with no key file read.
+    for setting in [
+        "trusted-url = \"notaurl\"",
+        "proxy-key-file = \"/nowhere/proxy.key\"\nproxy-central = \"ftp://x/\"",
+    ] {
+        std::fs::write(dir.path().join("values.toml"), setting).unwrap();
+        let checked = run(&["config", "check", "--values-only", "values.toml"]);
+        assert_eq!(checked.status.code(), Some(2), "{setting}");
     }
     // A file written for another machine: its values alone.
     std::fs::write(
