@@ -288,6 +288,29 @@ fn ejabberdctl_args(path: &str, node: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// `deploy/prosody-avatars.cfg.lua`, what an operator installs: the tests' Prosody runs it.
+const PROSODY_SNIPPET: &str = include_str!("../../../deploy/prosody-avatars.cfg.lua");
+
+/// `deploy/ejabberd-avatars.yml`, the `listen:` item an operator adds: the tests' ejabberd runs
+/// it.
+const EJABBERD_SNIPPET: &str = include_str!("../../../deploy/ejabberd-avatars.yml");
+
+/// A `deploy/` snippet with this test's values in place of its examples: each `(example,
+/// value)` of `values`, which the snippet must hold.
+fn deployed(snippet: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(snippet.to_owned(), |text, (example, value)| {
+        assert!(
+            text.contains(example),
+            "a deploy/ snippet no longer holds {example:?}: update crates/test-support/src/xmpp.rs"
+        );
+        text.replace(example, value)
+    })
+}
+
+/// The example domain and secret placeholder of the `deploy/` snippets.
+const EXAMPLE_DOMAIN: &str = "avatars.example.org";
+const EXAMPLE_SECRET: &str = "the secret in /etc/avatars/xmpp-secret";
+
 fn prosody_config(path: &str, c2s: u16, component: u16, domain: &str, secret: &str) -> String {
     format!(
         r#"daemonize = false
@@ -306,9 +329,11 @@ c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 authentication = "internal_plain"
 VirtualHost "{USER_DOMAIN}"
-Component "{domain}"
-    component_secret = "{secret}"
-"#
+{snippet}"#,
+        snippet = deployed(
+            PROSODY_SNIPPET,
+            &[(EXAMPLE_DOMAIN, domain), (EXAMPLE_SECRET, secret)]
+        )
     )
 }
 
@@ -323,12 +348,7 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_c2s
     starttls: false
-  - port: {component}
-    ip: "127.0.0.1"
-    module: ejabberd_service
-    hosts:
-      {domain}:
-        password: "{secret}"
+{snippet}
 auth_method: internal
 auth_password_format: plain
 acl:
@@ -347,7 +367,20 @@ modules:
   mod_vcard: {{}}
   mod_vcard_xupdate: {{}}
   mod_avatar: {{}}
-"#
+"#,
+        snippet = deployed(
+            EJABBERD_SNIPPET,
+            &[
+                (EXAMPLE_DOMAIN, domain),
+                (EXAMPLE_SECRET, secret),
+                ("port: 5347", &format!("port: {component}")),
+            ]
+        )
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_matches('\n')
     )
 }
 

@@ -112,21 +112,30 @@ fn start_component(server: &XmppServer, data: &Path, log: &Path, extra: &[&str])
 
 /// [`start_component`] over any store.
 fn start_component_on(server: &XmppServer, avatars: &Avatars, log: &Path, extra: &[&str]) -> Child {
+    let mut args = [
+        "xmpp",
+        "--server",
+        &server.component(),
+        "--domain",
+        DOMAIN,
+        "--secret",
+        SECRET,
+        "--identity-domain",
+        USER_DOMAIN,
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(avatars.args());
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    start_avatars(server, &args, log)
+}
+
+/// `avatars ARGS` (an `avatars xmpp` for `server`), started and waited for until it has logged
+/// in; its log goes to `log`.
+fn start_avatars(server: &XmppServer, args: &[String], log: &Path) -> Child {
     let log_file = std::fs::File::create(log).unwrap();
     let component = Command::new(AVATARS)
-        .args([
-            "xmpp",
-            "--server",
-            &server.component(),
-            "--domain",
-            DOMAIN,
-            "--secret",
-            SECRET,
-            "--identity-domain",
-            USER_DOMAIN,
-        ])
-        .args(avatars.args())
-        .args(extra)
+        .args(args)
         .env(
             "RUST_LOG",
             std::env::var("AVATARS_TEST_RUST_LOG").unwrap_or_else(|_| "info".to_owned()),
@@ -147,6 +156,60 @@ fn start_component_on(server: &XmppServer, avatars: &Avatars, log: &Path, extra:
         std::thread::sleep(Duration::from_millis(50));
     }
     component
+}
+
+/// The command of `deploy/avatars-xmpp.service` joins the servers as set up by
+/// `deploy/prosody-avatars.cfg.lua` and `deploy/ejabberd-avatars.yml` (which every server of
+/// these tests runs): its `ExecStart` as written, with this test's server, domains, secret file
+/// and data directory for the examples.
+#[test]
+fn the_deploy_unit_s_command_joins_the_servers_as_deployed() {
+    let unit = include_str!("../../../../deploy/avatars-xmpp.service");
+    let command = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart=/usr/local/bin/avatars "))
+        .expect("deploy/avatars-xmpp.service runs /usr/local/bin/avatars");
+    for kind in ServerKind::ALL {
+        if !available(
+            kind,
+            "the_deploy_unit_s_command_joins_the_servers_as_deployed",
+        ) {
+            continue;
+        }
+        let server = XmppServer::start(kind, DOMAIN, SECRET, &[]);
+        let work = tempfile::tempdir().unwrap();
+        let secret_file = work.path().join("xmpp-secret");
+        std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+        let data = work.path().join("data");
+        let values = [
+            ("127.0.0.1:5347", server.component()),
+            ("avatars.example.org", DOMAIN.to_owned()),
+            (
+                "/etc/avatars/xmpp-secret",
+                secret_file.display().to_string(),
+            ),
+            ("example.org", USER_DOMAIN.to_owned()),
+            ("/var/lib/avatars/data", data.display().to_string()),
+        ];
+        let args: Vec<String> = command
+            .split_whitespace()
+            .map(|arg| {
+                values
+                    .iter()
+                    .find(|(example, _)| arg == *example)
+                    .map_or_else(|| arg.to_owned(), |(_, value)| value.clone())
+            })
+            .collect();
+        for (example, _) in values {
+            assert!(
+                command.split_whitespace().any(|arg| arg == example),
+                "the unit's command no longer holds {example}: {command}"
+            );
+        }
+        let mut component = start_avatars(&server, &args, &work.path().join("component.log"));
+        let _ = component.kill();
+        let _ = component.wait();
+    }
 }
 
 /// A logged-in client: the conformance suite's plain c2s login (stream, SASL PLAIN, bind), then
