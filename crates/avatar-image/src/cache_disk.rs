@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::throttle::{AtMostEvery, WarnThrottle};
+
 /// After a warning that files cannot be written, the next one waits this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -119,17 +121,13 @@ impl CacheDisk {
 /// fails the write of every render of a server keeping rendition files, and a warning each
 /// flooded the log (a server given a 256 KiB file system logged 2,164 warnings for 2,201
 /// requests, 2026-12-06; the scale bench renders 2,000 a second): the first failure is logged
-/// at once, later ones in a warning at most every [`WARN_EVERY`] that counts them. By hand:
-/// `tracing` has no rate limit of its own, and a throttling layer (`tracing-throttle`) is the
-/// embedding application's subscriber to choose, where a library's warnings must not flood
-/// whatever log it has.
+/// at once, later ones in a warning at most every [`WARN_EVERY`] that counts them
+/// ([`WarnThrottle`]).
 #[derive(Debug)]
 struct FailedWrites {
     /// Every failure so far.
     total: AtomicU64,
-    /// Failures since the last warning.
-    unlogged: AtomicU64,
-    warnings: AtMostEvery,
+    warnings: WarnThrottle,
     /// What the system said of the latest failure, for a command to report.
     latest: Mutex<Option<String>>,
 }
@@ -138,8 +136,7 @@ impl FailedWrites {
     fn new() -> Self {
         Self {
             total: AtomicU64::new(0),
-            unlogged: AtomicU64::new(0),
-            warnings: AtMostEvery::new(WARN_EVERY),
+            warnings: WarnThrottle::new(WARN_EVERY),
             latest: Mutex::new(None),
         }
     }
@@ -149,45 +146,7 @@ impl FailedWrites {
     fn record(&self, err: &io::Error, at: Duration) -> Option<u64> {
         *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
         self.total.fetch_add(1, Ordering::Relaxed);
-        self.unlogged.fetch_add(1, Ordering::Relaxed);
-        self.warnings
-            .due(at)
-            .then(|| self.unlogged.swap(0, Ordering::Relaxed).max(1))
-    }
-}
-
-/// Something done at most once a period, by whichever thread first finds it due.
-#[derive(Debug)]
-struct AtMostEvery {
-    period: Duration,
-    /// Milliseconds after the start before which it is not due again.
-    next: AtomicU64,
-}
-
-impl AtMostEvery {
-    const fn new(period: Duration) -> Self {
-        Self {
-            period,
-            next: AtomicU64::new(0),
-        }
-    }
-
-    /// Whether it is due `at` (time since the start); if so, the next time is a period on.
-    /// Of threads asking at once, one is told it is.
-    fn due(&self, at: Duration) -> bool {
-        let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        let now = millis(at);
-        let next = self.next.load(Ordering::Relaxed);
-        now >= next
-            && self
-                .next
-                .compare_exchange(
-                    next,
-                    now.saturating_add(millis(self.period)),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
+        self.warnings.record(at)
     }
 }
 

@@ -19,7 +19,8 @@
 //! Where things live: [`decode`] (limits, probing, validation), [`prepare`] (the master an
 //! upload is stored as), `resize` (crop and resize),
 //! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`render_ahead`] (renditions made when a picture is stored), [`defaults`] (drawn
-//! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB).
+//! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB), [`cache_disk`] (the
+//! disk a cache of files is on), [`throttle`] (warnings said at most once a period).
 //!
 //! Features: `avif` (AVIF output, by ravif) and `libjpeg-turbo` (JPEG encoded by the system's
 //! libjpeg-turbo, about twice as fast as the default `jpeg-encoder`; it needs the library and
@@ -39,6 +40,7 @@ pub mod render_ahead;
 pub mod rendition_files;
 mod resize;
 pub mod rung;
+pub mod throttle;
 pub mod xmpp;
 
 pub use avatar_proto::{ImageFormat, OutputFormats};

@@ -7,7 +7,9 @@
 //! --admin-addr` serves them to Prometheus).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use avatar_image::throttle::WarnThrottle;
 
 /// The service's counters at one moment. Counters only grow; `cache_*_now` and
 /// `index_entries` are current levels.
@@ -44,7 +46,7 @@ pub struct ServiceStats {
 }
 
 /// The growing counters, shared by the service's clones.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     renders: AtomicU64,
     render_nanos: AtomicU64,
@@ -58,6 +60,30 @@ pub(crate) struct Counters {
     store_down: AtomicBool,
     /// `store_errors` when the outage began.
     errors_before_outage: AtomicU64,
+    /// When a read that failed is logged: one picture the server may not read (a backup
+    /// restored with the wrong owner, say) fails every request for it.
+    read_warnings: WarnThrottle,
+    started: Instant,
+}
+
+/// After a warning that a stored avatar cannot be read, the next one waits this long.
+const READ_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            renders: AtomicU64::new(0),
+            render_nanos: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            file_hits: AtomicU64::new(0),
+            store_errors: AtomicU64::new(0),
+            store_down: AtomicBool::new(false),
+            errors_before_outage: AtomicU64::new(0),
+            read_warnings: WarnThrottle::new(READ_WARNING_EVERY),
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Counters {
@@ -79,8 +105,12 @@ impl Counters {
         self.file_hits.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn store_error(&self) {
+    /// Counts a read the store answered with an error: `Some(n)` when it is to be logged,
+    /// `n` the failed reads since the last warning, this one included (the first at once,
+    /// then at most one warning every [`READ_WARNING_EVERY`]).
+    pub(crate) fn store_error(&self) -> Option<u64> {
         self.store_errors.fetch_add(1, Ordering::Relaxed);
+        self.read_warnings.record(self.started.elapsed())
     }
 
     /// Counts a read the store could not answer at all (unreachable): `true` for the first

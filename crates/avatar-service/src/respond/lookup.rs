@@ -215,7 +215,7 @@ pub(crate) async fn stored<St: Store>(
 
 /// What the store holds under the request's hash; `Err` with the answer when it cannot say:
 /// [`Answer::Unavailable`] while it cannot be reached, or a miss for a file it cannot read
-/// (logged, each time). An outage is logged where it begins and where it ends, not at every
+/// (counted each time, logged at most once every 10 s with how many failed). An outage is logged where it begins and where it ends, not at every
 /// read it fails (a database down under a thousand requests a second logged a thousand lines
 /// a second).
 async fn read_store<St: Store>(
@@ -239,8 +239,9 @@ async fn read_store<St: Store>(
             Err(Some(Answer::Unavailable))
         }
         Err(err) => {
-            shared.counters.store_error();
-            tracing::warn!(hash = %request.hash, error = %err, "cannot read the stored avatar; answering as a miss");
+            if let Some(failed) = shared.counters.store_error() {
+                tracing::warn!(hash = %request.hash, error = %err, failed, "cannot read the stored avatar; answering as a miss ({failed} read(s) failed since the last such warning; at most one every 10 s, all counted in the stats)");
+            }
             Err(None)
         }
     }

@@ -796,11 +796,12 @@ fn a_token_file_without_a_usable_token_is_refused_at_start() {
 }
 
 /// `/healthz` is 503 with `Retry-After` while the store cannot be read, and 200 again once it
-/// can, without a restart; the failed reads are counted as store errors.
+/// can, without a restart; the failed reads are counted as store errors, each, and logged
+/// once, not at every request.
 #[test]
 fn healthz_follows_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &[]);
+    let mut server = start(dir.path(), &[]);
     let addr = server.admin_addr.clone().unwrap();
     assert_eq!(raw_http::get(&addr, "/healthz").status, 200);
     // The folder of MD5 pointers becomes a file: every MD5 lookup fails (ENOTDIR).
@@ -815,16 +816,25 @@ fn healthz_follows_the_store() {
         "{}",
         error_of(&sick)
     );
-    assert_eq!(
-        server
-            .get("/avatar/00000000000000000000000000000001?d=404")
-            .status,
-        404,
-        "a failing store is answered as a miss"
-    );
+    for n in 1..=20 {
+        assert_eq!(
+            server.get(&format!("/avatar/{n:032x}?d=404")).status,
+            404,
+            "a failing store is answered as a miss"
+        );
+    }
     let metrics = String::from_utf8(raw_http::get(&addr, "/metrics").body).unwrap();
-    assert_eq!(count(&metrics, "avatars_store_errors_total", &[]), 1);
+    assert_eq!(count(&metrics, "avatars_store_errors_total", &[]), 20);
     std::fs::remove_file(&pointers).unwrap();
     std::fs::rename(dir.path().join("md5-aside"), &pointers).unwrap();
     assert_eq!(raw_http::get(&addr, "/healthz").status, 200);
+    let log = server.stop_gracefully();
+    let warnings = log
+        .lines()
+        .filter(|line| line.contains("cannot read the stored avatar"))
+        .count();
+    assert_eq!(
+        warnings, 1,
+        "the first failed read only, within 10 s:\n{log}"
+    );
 }
