@@ -107,7 +107,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             stored,
             &location,
             shown.as_ref(),
-            proxy.is_some(),
+            proxy.as_ref(),
         );
         if let Some(tls) = tls {
             tokio::spawn(reload_on_hangup(tls));
@@ -497,7 +497,7 @@ fn say_serving(
     stored: Held,
     location: &Location,
     shown: Option<&Identity>,
-    proxy: bool,
+    proxy: Option<&avatar_proxy::AvatarProxy>,
 ) {
     let url = try_url(addr, &args.prefix, shown);
     stderr_line!(
@@ -510,10 +510,19 @@ fn say_serving(
             location.as_flag()
         );
     }
-    if proxy {
-        stderr_line!(
-            "the avatar proxy answers http://{addr}/proxy/TOKEN (avatars proxy-url prints one)"
-        );
+    if let Some(proxy) = proxy {
+        // The proxied link of the avatar shown above, which the proxy answers from this store.
+        let example =
+            shown.and_then(|identity| Some((identity, proxy.url(identity, 128, None).ok()?)));
+        if let Some((identity, path)) = example {
+            stderr_line!(
+                "the avatar proxy answers http://{addr}/proxy/TOKEN; try http://{addr}{path} ({identity}'s link; `avatars proxy-url` prints anyone's)"
+            );
+        } else {
+            stderr_line!(
+                "the avatar proxy answers http://{addr}/proxy/TOKEN (`avatars proxy-url` prints anyone's link)"
+            );
+        }
     }
 }
 

@@ -36,7 +36,7 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
         .unwrap();
     let key_text = key.to_str().unwrap();
     let nameserver = dns.addr().to_string();
-    let proxy = Server::start(
+    let mut proxy = Server::start(
         AVATARS,
         dir.path(),
         &[
@@ -54,7 +54,7 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
             "--email",
             "bob@a.test=bob.png",
         ],
-        false,
+        true,
     );
     let printed = avatars(&[
         "proxy-url",
@@ -102,9 +102,14 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
     let centre = centre_of(&answer.body);
     assert!(centre[2] > 180 && centre[0] < 60, "bob's blue: {centre:?}");
 
-    // The admin listener's metrics count the proxy's two fetches from a.test's server: alice's
-    // picture, and nobody's 404, which is an answer, not a failure (none for bob); and two
-    // proxied pictures answered.
+    fetches_counted(&proxy);
+    start_offered_bob_s_link(&mut proxy, key_text);
+}
+
+/// The admin listener's metrics count the proxy's two fetches from a.test's server: alice's
+/// picture, and nobody's 404, which is an answer, not a failure (none for bob); and two
+/// proxied pictures answered.
+fn fetches_counted(proxy: &Server) {
     let metrics = test_support::raw_http::get(proxy.admin_addr.as_deref().unwrap(), "/metrics");
     let metrics = String::from_utf8(metrics.body).unwrap();
     assert!(
@@ -121,6 +126,24 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
         ),
         "{metrics}"
     );
+}
+
+/// The start of `proxy` said where to try the proxy: Bob's link at 128 px, the one
+/// `proxy-url` prints with the key in `key_file`.
+fn start_offered_bob_s_link(proxy: &mut Server, key_file: &str) {
+    let bob_128 = avatars(&[
+        "proxy-url",
+        "--key-file",
+        key_file,
+        "--base",
+        &format!("http://{}", proxy.addr),
+        "--size",
+        "128",
+        "bob@a.test",
+    ]);
+    let log = proxy.stop_gracefully();
+    let said = format!("; try {} (bob@a.test's link;", stdout(&bob_128).trim());
+    assert!(log.contains(&said), "{said} in:\n{log}");
 }
 
 /// The `/proxy/...` path of the URL `avatars proxy-url` printed.
