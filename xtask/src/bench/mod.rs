@@ -22,7 +22,7 @@
 //! 8. million: the resident set of the service's index and caches after a pass over the
 //!    hashes of 1,000,000 identities (`million.rs`);
 //! 9. scale: 100,000 imported photos under a Zipf workload against nginx serving every
-//!    rendition pre-rendered, and the time a restarted server takes to warm (`scale.rs`).
+//!    rendition pre-rendered, and the time a restarted server takes to warm (`scale/`).
 //!
 //! Prints a table, writes `target/bench/bench.json` and `target/bench/bench.svg`, and exits 1 if
 //! a target is not met. Every wait is bounded; everything listens on loopback only.
