@@ -103,7 +103,7 @@ pub(crate) fn check_settings(args: &ServeArgs, keys: ProxyKeys) -> Result<(), Cl
     Ok(())
 }
 
-/// The proxy's builder with `serve`'s settings, but for its local store and disk cache.
+/// The proxy's builder with `serve`'s settings, all but its local store and disk cache.
 fn builder(args: &ServeArgs, keys: ProxyKeys) -> Result<AvatarProxyBuilder, CliError> {
     let mut discovery = Discovery::builder().timeout(Duration::from_millis(args.dns_timeout_ms));
     for nameserver in &args.nameservers {
