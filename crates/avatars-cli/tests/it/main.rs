@@ -59,11 +59,7 @@ fn folder_with_george() -> tempfile::TempDir {
 /// `avatars config check settings.toml` in `dir`, the file holding `settings`.
 fn check_settings(dir: &Path, settings: &str) -> Output {
     std::fs::write(dir.join("settings.toml"), settings).unwrap();
-    Command::new(AVATARS)
-        .current_dir(dir)
-        .args(["config", "check", "settings.toml"])
-        .output()
-        .unwrap()
+    avatars_in(dir, &["config", "check", "settings.toml"])
 }
 
 /// `METHOD path` on the admin listener with `headers` (each ending in CRLF) and `body`.

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use test_support::server::Server;
 
-use crate::{AVATARS, check_settings, folder_with_george, stderr};
+use crate::{AVATARS, avatars_in, check_settings, folder_with_george, stderr};
 
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 const NOBODY_MD5: &str = "0123456789abcdef0123456789abcdef";
@@ -437,13 +437,7 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
     std::fs::write(dir.path().join("short-tokens"), "abc\n").unwrap();
     std::fs::write(dir.path().join("tokens"), format!("{}\n", "t".repeat(32))).unwrap();
     std::fs::write(dir.path().join("bad.key"), "0123\n").unwrap();
-    let run = |args: &[&str]| {
-        Command::new(AVATARS)
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| avatars_in(dir.path(), args);
     assert!(run(&["proxy-key", "proxy.key"]).status.success());
     let imported = run(&["import", "alice@example.org", "george.png"]);
     assert!(imported.status.success(), "{}", stderr(&imported));
@@ -536,13 +530,7 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
 #[test]
 fn config_check_values_only_reads_no_file_but_checks_every_setting() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(AVATARS)
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| avatars_in(dir.path(), args);
     // Settings are values: refused with --values-only too, with no key file read.
     for setting in [
         "trusted-url = \"notaurl\"",
