@@ -456,7 +456,9 @@ pub(crate) struct ImportArgs {
 
     /// Import every avatar a manifest lists instead: a JSON file such as the conformance
     /// suite's `manifest.json` (`{"avatars": [{"identity": ..., "file": ...}]}`, files relative
-    /// to the manifest). Everything is checked before anything is stored.
+    /// to the manifest). Every identity, and every file's header (a picture of an accepted
+    /// format, within the limits), is checked before anything is stored; a picture damaged
+    /// past its header stops the import where it is found, those before it stored and said.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["identity", "file", "also"])]
     pub(crate) manifest: Option<PathBuf>,
 

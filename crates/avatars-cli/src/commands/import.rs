@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
-use avatar_image::{ImageError, Limits, RenderAhead, validate};
+use avatar_image::{ImageError, Limits, RenderAhead, probe, validate};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
 use avatar_service::upload::{Uploaded, store_upload_with};
@@ -37,6 +37,14 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         master_side: args.master_side,
         ..Limits::DEFAULT
     };
+    // A manifest is refused whole for a file that is no picture it can store: each one's
+    // header is read before anything is stored (decoding them all twice would slow an import
+    // of 100,000 by half).
+    if imports.len() > 1 {
+        for (_, file) in &imports {
+            check_header(file, &limits)?;
+        }
+    }
     check_first_import(
         &location,
         imports.first().map(|(_, file)| file.as_path()),
@@ -147,6 +155,21 @@ fn check_first_import(
 pub(crate) fn check_upload(path: &Path, limits: &Limits) -> Result<(), CliError> {
     let bytes = read_upload(path, limits)?;
     validate(&bytes, limits).map_err(|source| CliError::Image {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(())
+}
+
+/// Whether the file at `path` looks like a picture that would be stored: read (refused unread
+/// when over the size limit), and its header (format and dimensions) checked under `limits`
+/// without decoding the picture ([`probe`]).
+///
+/// # Errors
+/// [`CliError::ReadFile`] or [`CliError::Image`] saying what is wrong with the file.
+fn check_header(path: &Path, limits: &Limits) -> Result<(), CliError> {
+    let bytes = read_upload(path, limits)?;
+    probe(&bytes, limits).map_err(|source| CliError::Image {
         path: path.to_owned(),
         source,
     })?;

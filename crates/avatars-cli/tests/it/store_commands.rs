@@ -173,7 +173,7 @@ fn import_stores_one_picture_for_several_addresses() {
 }
 
 /// `--manifest` loads what a manifest lists (the conformance suite's shape, extra fields and
-/// all); a manifest naming a missing file stores nothing.
+/// all); a manifest naming a missing file, or one that is no picture, stores nothing.
 #[test]
 fn import_loads_a_manifest_and_refuses_a_bad_one_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -219,6 +219,28 @@ fn import_loads_a_manifest_and_refuses_a_bad_one_whole() {
         stderr(&output)
     );
     assert!(!other_data.exists(), "nothing was stored, not even a store");
+
+    // A file that is no picture, anywhere in the list, is found before anything is stored.
+    std::fs::write(dir.path().join("notes.png"), "a text saved as .png\n").unwrap();
+    let not_a_picture = r#"{"avatars": [{"identity": "carol@example.org", "file": "a.png"},
+                                       {"identity": "dave@example.org", "file": "notes.png"},
+                                       {"identity": "erin@example.org", "file": "b.png"}]}"#;
+    std::fs::write(dir.path().join("text.json"), not_a_picture).unwrap();
+    let output = avatars(
+        dir.path(),
+        &["import", "--data-dir", data, "--manifest", "text.json"],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("notes.png: not a PNG, JPEG, GIF or WebP image"),
+        "{}",
+        stderr(&output)
+    );
+    let listed = avatars(dir.path(), &["list", "--data-dir", data]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("carol"),
+        "nothing stored for carol, listed before the bad file"
+    );
 
     std::fs::write(dir.path().join("wrong.json"), r#"{"files": []}"#).unwrap();
     let output = avatars(
