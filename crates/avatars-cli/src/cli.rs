@@ -125,7 +125,8 @@ pub(crate) struct ProxyUrlArgs {
 /// Where the avatars are: the options shared by the commands that use the store.
 #[derive(Debug, Args)]
 pub(crate) struct DataDir {
-    /// Where avatars are stored, as a directory (created on first use).
+    /// Where avatars are stored, as a directory (made by the first `import`, `serve` or
+    /// `xmpp` there).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
     pub(crate) data_dir: PathBuf,
 
