@@ -340,9 +340,9 @@ pub(crate) struct ServeArgs {
     pub(crate) default_max_age: u64,
 
     /// Serve the avatar proxy at /proxy/TOKEN with the keys in FILE (one key of 128 hex digits
-    /// per line; the first mints, all open; `avatars proxy-key --out FILE` writes one): other
+    /// per line; the first mints, all open; `avatars proxy-key FILE` writes one): other
     /// people's avatars found by DNS SRV, fetched, re-encoded and cached here, so visitors'
-    /// browsers talk to no third party.
+    /// browsers talk to no third party; those stored here are answered from the store.
     #[arg(long, value_name = "FILE")]
     #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_key_file: Option<PathBuf>,
