@@ -61,4 +61,4 @@ mod schema;
 mod store;
 
 pub use schema::SCHEMA_VERSION;
-pub use store::{PgStore, PgStoreBuilder, display_url};
+pub use store::{PgStore, PgStoreBuilder, check_url, display_url};

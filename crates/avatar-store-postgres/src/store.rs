@@ -88,15 +88,7 @@ impl PgStoreBuilder {
     /// [`StoreError::Backend`] when it refuses the schema (or holds a newer one).
     pub async fn connect(self) -> Result<PgStore, StoreError> {
         let shown = display_url(&self.url);
-        let mut config =
-            self.url
-                .parse::<tokio_postgres::Config>()
-                .map_err(|err| StoreError::InvalidUrl {
-                    url: shown.clone(),
-                    reason: format!(
-                        "{err}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
-                    ),
-                })?;
+        let mut config = connection_config(&self.url)?;
         config
             .connect_timeout(self.timeout)
             .keepalives(true)
@@ -508,6 +500,28 @@ fn unavailable(url: &str, err: &(dyn std::error::Error + 'static)) -> StoreError
         cause = current.source();
     }
     StoreError::Unavailable(format!("no connection to {url}: {message}"))
+}
+
+/// Whether `url` is a PostgreSQL connection string [`PgStore::connect`] accepts, checked
+/// without connecting: for a command line or settings file to refuse a malformed one at once.
+///
+/// # Errors
+/// [`StoreError::InvalidUrl`] saying what is wrong, with any password removed.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    connection_config(url).map(drop)
+}
+
+/// `url` parsed as tokio-postgres parses it.
+fn connection_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    url.parse::<tokio_postgres::Config>().map_err(|err| {
+        // "invalid connection string" alone; what is wrong is its source ("invalid port").
+        let why =
+            std::error::Error::source(&err).map_or_else(String::new, |why| format!(": {why}"));
+        StoreError::InvalidUrl {
+            url: display_url(url),
+            reason: format!("{err}{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
+        }
+    })
 }
 
 /// A connection string for messages and logs, with every password taken out:

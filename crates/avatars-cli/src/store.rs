@@ -39,14 +39,29 @@ pub(crate) enum Location {
 }
 
 impl Location {
-    /// `postgres://` or `postgresql://` URLs are databases; anything else is a directory.
-    pub(crate) fn parse(text: &str) -> Self {
+    /// `postgres://` or `postgresql://` URLs are databases, checked as PostgreSQL reads them;
+    /// any other `SCHEME://` is refused (a typo, or a database this build does not know, would
+    /// otherwise become a folder of that name); anything else is a directory.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidUrl`] saying what is wrong and what is accepted.
+    pub(crate) fn parse(text: &str) -> Result<Self, StoreError> {
         let lower = text.to_ascii_lowercase();
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            Self::Postgres(text.to_owned())
-        } else {
-            Self::Dir(PathBuf::from(text))
+            avatar_store_postgres::check_url(text)?;
+            return Ok(Self::Postgres(text.to_owned()));
         }
+        if let Some((scheme, _)) = text.split_once("://")
+            && is_url_scheme(scheme)
+        {
+            return Err(StoreError::InvalidUrl {
+                url: avatar_store_postgres::display_url(text),
+                reason: format!(
+                    "{scheme}:// is no store this build knows; expected postgres://USER@HOST/DATABASE, or a directory"
+                ),
+            });
+        }
+        Ok(Self::Dir(PathBuf::from(text)))
     }
 
     /// For messages: the directory, or the URL without its password.
@@ -86,11 +101,23 @@ impl Location {
 
 impl DataDir {
     /// `--store` if given, else `--data-dir`.
-    pub(crate) fn location(&self) -> Location {
+    ///
+    /// # Errors
+    /// As [`Location::parse`], for `--store`.
+    pub(crate) fn location(&self) -> Result<Location, StoreError> {
         self.store
             .as_deref()
-            .map_or_else(|| Location::Dir(self.data_dir.clone()), Location::parse)
+            .map_or_else(|| Ok(Location::Dir(self.data_dir.clone())), Location::parse)
     }
+}
+
+/// Whether `text` is a URL scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`).
+fn is_url_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 impl Store for AnyStore {
@@ -157,10 +184,15 @@ mod tests {
 
     #[test]
     fn a_store_is_named_to_another_command_as_it_was_given() {
-        assert_eq!(Location::parse("avatars-data").as_flag(), "");
-        assert_eq!(Location::parse("/srv/av").as_flag(), "--data-dir /srv/av ");
+        assert_eq!(Location::parse("avatars-data").unwrap().as_flag(), "");
         assert_eq!(
-            Location::parse("postgres://avatars:secret@db.internal/avatars").as_flag(),
+            Location::parse("/srv/av").unwrap().as_flag(),
+            "--data-dir /srv/av "
+        );
+        assert_eq!(
+            Location::parse("postgres://avatars:secret@db.internal/avatars")
+                .unwrap()
+                .as_flag(),
             "--store postgres://avatars@db.internal/avatars "
         );
     }

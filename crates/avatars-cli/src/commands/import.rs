@@ -31,7 +31,7 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         // clap requires both unless --manifest is given.
         _ => return Ok(()),
     };
-    let location = args.data.location();
+    let location = args.data.location()?;
     check_render_ahead(&args.renditions, &location)?;
     let limits = Limits {
         master_side: args.master_side,

@@ -27,7 +27,7 @@ use crate::store::{Location, Open};
 /// Copies, with a progress line on stderr at most once a second, then one line of totals on
 /// stdout.
 pub(crate) fn run(args: &MigrateArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let (from, to) = (Location::parse(&args.from), Location::parse(&args.to));
+    let (from, to) = (Location::parse(&args.from)?, Location::parse(&args.to)?);
     if from == to && !args.normalise {
         return Err(CliError::SameStore {
             store: from.describe(),

@@ -35,7 +35,7 @@ enum Outcome {
 /// Renders, with a progress line on stderr at most once a second, then one line of totals on
 /// stdout.
 pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), CliError> {
-    let location = args.data.location();
+    let location = args.data.location()?;
     check_render_ahead(&args.renditions, &location)?;
     let rungs_only = args.renditions.render_ahead.is_empty();
     if rungs_only {

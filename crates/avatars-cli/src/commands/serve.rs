@@ -39,12 +39,12 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         tokens,
         proxy_keys,
     } = StartFiles::read(args)?;
+    let location = args.data.location()?;
     init_logging();
 
     let (runtime, threads) = runtime(args)?;
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
-        let location = args.data.location();
         check_render_ahead(&args.renditions, &location)?;
         let store = location.open(Open::Create).await?;
         let (files, ahead) = renditions::open(&args.renditions, &location)?;
@@ -199,9 +199,10 @@ impl StartFiles {
 }
 
 /// What `avatars config check` checks of `serve`'s start: every file named, read as
-/// [`StartFiles::read`] reads it (unless `values_only`), and the avatar service and the proxy
-/// built with `args`' settings and dropped, over an empty store in memory and with no folder
-/// made (`serve` builds them before it stores anything, and stops there just the same).
+/// [`StartFiles::read`] reads it (unless `values_only`), the store's address (a PostgreSQL URL
+/// parsed, not connected to), and the avatar service and the proxy built with `args`'
+/// settings and dropped, over an empty store in memory and with no folder made (`serve`
+/// builds them before it stores anything, and stops there just the same).
 /// `Some(what was read)` when files were.
 ///
 /// # Errors
@@ -219,6 +220,7 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
         let read = files.describe();
         (files.proxy_keys, read)
     };
+    args.data.location()?;
     service(args, avatar_store::MemoryStore::new(), None)?;
     if let Some(keys) = proxy_keys {
         crate::commands::proxy::check_settings(args, keys)?;

@@ -43,7 +43,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let location = args.data.location();
+        let location = args.data.location()?;
         // A file is read before the store is opened (or created), so a damaged one changes
         // nothing.
         let from_file = subscriptions_file(args, &location)

@@ -531,15 +531,40 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
 fn config_check_values_only_reads_no_file_but_checks_every_setting() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| avatars_in(dir.path(), args);
-    // Settings are values: refused with --values-only too, with no key file read.
-    for setting in [
-        "trusted-url = \"notaurl\"",
-        "proxy-key-file = \"/nowhere/proxy.key\"\nproxy-central = \"ftp://x/\"",
+    // Settings are values: refused with --values-only too, with no key file read and no
+    // database asked.
+    for (setting, says) in [
+        ("trusted-url = \"notaurl\"", "invalid trusted URL pattern"),
+        (
+            "proxy-key-file = \"/nowhere/proxy.key\"\nproxy-central = \"ftp://x/\"",
+            "expected an http(s) base URL",
+        ),
+        // A database this build does not know, or a typo, is not taken for a folder name.
+        (
+            "store = \"mysql://avatars@db/avatars\"",
+            "mysql:// is no store this build knows; expected postgres://",
+        ),
+        (
+            "store = \"postgres://avatars:secret@db:notaport/avatars\"",
+            "expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE",
+        ),
     ] {
         std::fs::write(dir.path().join("values.toml"), setting).unwrap();
         let checked = run(&["config", "check", "--values-only", "values.toml"]);
         assert_eq!(checked.status.code(), Some(2), "{setting}");
+        let said = stderr(&checked);
+        assert!(said.contains(says), "{setting}: {said}");
+        assert!(
+            !said.contains("secret"),
+            "the password is not shown: {said}"
+        );
     }
+    let listed = run(&["list", "--store", "mysql://avatars@db/avatars"]);
+    assert_eq!(listed.status.code(), Some(2));
+    assert!(
+        !dir.path().join("mysql:").exists(),
+        "no folder of that name"
+    );
     // A file written for another machine: its values alone.
     std::fs::write(
         dir.path().join("elsewhere.toml"),
