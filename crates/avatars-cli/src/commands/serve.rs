@@ -40,6 +40,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         proxy_keys,
     } = StartFiles::read(args)?;
     let location = args.data.location()?;
+    // Before the store is opened, which would make a new folder a store.
+    check_settings(args, proxy_keys.clone())?;
     init_logging();
 
     let (runtime, threads) = runtime(args)?;
@@ -48,7 +50,6 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         check_render_ahead(&args.renditions, &location)?;
         let store = location.open(Open::Create).await?;
         let (files, ahead) = renditions::open(&args.renditions, &location)?;
-        // Every setting that can be refused is, before anything is stored.
         let service = service(args, store, files)?;
         let proxy = crate::commands::proxy::for_serve(args, proxy_keys, &service)?;
         let (stored, shown) =
@@ -198,11 +199,10 @@ impl StartFiles {
     }
 }
 
-/// What `avatars config check` checks of `serve`'s start: every file named, read as
-/// [`StartFiles::read`] reads it (unless `values_only`), the store's address (a PostgreSQL URL
-/// parsed, not connected to), and the avatar service and the proxy built with `args`'
-/// settings and dropped, over an empty store in memory and with no folder made (`serve`
-/// builds them before it stores anything, and stops there just the same).
+/// What `avatars config check` checks of `serve`'s start, as `serve` checks it before it
+/// opens the store: every file named, read as [`StartFiles::read`] reads it (unless
+/// `values_only`), the store's address (a PostgreSQL URL parsed, not connected to), and the
+/// settings ([`check_settings`]).
 /// `Some(what was read)` when files were.
 ///
 /// # Errors
@@ -220,12 +220,23 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
         let read = files.describe();
         (files.proxy_keys, read)
     };
-    args.data.location()?;
+    check_render_ahead(&args.renditions, &args.data.location()?)?;
+    check_settings(args, proxy_keys)?;
+    Ok(read)
+}
+
+/// Whether the avatar service and the proxy (with `proxy_keys`, when it is on) would be built
+/// with `args`' settings: both built and dropped, over an empty store in memory and with no
+/// folder made, so that a setting they refuse is found before any store is opened or made.
+///
+/// # Errors
+/// The first setting refused.
+fn check_settings(args: &ServeArgs, proxy_keys: Option<ProxyKeys>) -> Result<(), CliError> {
     service(args, avatar_store::MemoryStore::new(), None)?;
     if let Some(keys) = proxy_keys {
         crate::commands::proxy::check_settings(args, keys)?;
     }
-    Ok(read)
+    Ok(())
 }
 
 /// Stores `imports` (`--email`, each already checked by [`StartFiles::read`]) in `store`,

@@ -523,6 +523,10 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
             stderr(&checked)
         );
     }
+    // A setting refused makes no store of a new folder either.
+    let refused = run(&["serve", "--data-dir", "fresh", "--trusted-url", "notaurl"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(!dir.path().join("fresh").exists(), "no store made");
 }
 
 /// `config check --values-only`, for a file meant for another machine: the settings are
