@@ -65,12 +65,13 @@ pub(crate) enum ConfigCommand {
     /// Check a settings file for `avatars serve --config FILE` without starting anything: every
     /// value as its flag is checked, then the files it names, read as `serve` reads them at
     /// start (the TLS certificate and key, the admin tokens, the proxy keys, the `email`
-    /// pictures). Run it as the user the server runs as, to check that it may read them.
+    /// pictures), and the folders it writes in (the store's, the rendition files'), by making
+    /// and removing a file there. Run it as the user the server runs as.
     Check {
         /// The TOML file.
         file: PathBuf,
-        /// Check the values only, not the files they name: for a file written here for
-        /// another machine.
+        /// Check the values only, not the files and folders they name: for a file written
+        /// here for another machine.
         #[arg(long)]
         values_only: bool,
     },

@@ -42,8 +42,10 @@ pub mod suite;
 pub mod tree;
 pub mod xmpp;
 
-/// Whether this process runs as root (then services run as their own users).
-pub(crate) fn is_root() -> bool {
+/// Whether this process runs as root (then services run as their own users, and a test may
+/// run a command as another user).
+#[must_use]
+pub fn is_root() -> bool {
     std::process::Command::new("id")
         .arg("-u")
         .output()

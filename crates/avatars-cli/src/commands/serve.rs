@@ -220,9 +220,63 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
         let read = files.describe();
         (files.proxy_keys, read)
     };
-    check_render_ahead(&args.renditions, &args.data.location()?)?;
+    let location = args.data.location()?;
+    check_render_ahead(&args.renditions, &location)?;
     check_settings(args, proxy_keys)?;
+    if !values_only {
+        if let Location::Dir(dir) = &location {
+            // A store there must be one serve can open (a new or empty folder becomes one).
+            match avatar_store::FsStore::open_existing(dir) {
+                Ok(_) | Err(StoreError::NoStore { .. }) => {}
+                Err(err) => return Err(err.into()),
+            }
+            check_writable(dir, "the store")?;
+        }
+        if let Some(dir) = &args.renditions.render_files_dir {
+            check_writable(dir, "the rendition files")?;
+        }
+    }
     Ok(read)
+}
+
+/// Whether `serve` could keep `what` in the folder `dir`, as the user running the check (the
+/// one the server runs as, best): it must be able to write in `dir`, or, where `dir` is not
+/// made yet, in the nearest folder above it (it makes `dir`). Tried by making and removing a
+/// file there; nothing else is written.
+///
+/// # Errors
+/// [`CliError::Config`] naming the folder it cannot write in.
+fn check_writable(dir: &Path, what: &str) -> Result<(), CliError> {
+    let mut writes_in = dir;
+    while !writes_in.exists() {
+        match writes_in.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => writes_in = parent,
+            _ => {
+                writes_in = Path::new(".");
+                break;
+            }
+        }
+    }
+    let probe = writes_in.join(format!(".avatars-config-check-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe);
+    match written {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => Err(CliError::Config {
+            path: dir.to_owned(),
+            problem: format!(
+                "{what} cannot be kept here: cannot write in {}: {err} (check as the user the server runs as)",
+                std::fs::canonicalize(writes_in)
+                    .unwrap_or_else(|_| writes_in.to_owned())
+                    .display()
+            ),
+        }),
+    }
 }
 
 /// Whether the avatar service and the proxy (with `proxy_keys`, when it is on) would be built

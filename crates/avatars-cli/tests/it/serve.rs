@@ -529,6 +529,53 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
     assert!(!dir.path().join("fresh").exists(), "no store made");
 }
 
+/// `config check` tries the folders serve writes in as the user running it: a data
+/// directory the server's user cannot make is found before the server is started.
+#[test]
+fn config_check_finds_a_data_directory_the_user_cannot_write() {
+    if !test_support::is_root() {
+        eprintln!(
+            "SKIPPED config_check_finds_a_data_directory_the_user_cannot_write: needs root to run the check as nobody"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Readable by all, writable by root only, as /var/lib is.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("serve.toml"), "data-dir = \"data\"\n").unwrap();
+    let as_root = avatars_in(dir.path(), &["config", "check", "serve.toml"]);
+    assert!(as_root.status.success(), "{}", stderr(&as_root));
+    let as_nobody = Command::new("runuser")
+        .current_dir(dir.path())
+        .args([
+            "-u",
+            "nobody",
+            "--",
+            AVATARS,
+            "config",
+            "check",
+            "serve.toml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(as_nobody.status.code(), Some(2), "{}", stderr(&as_nobody));
+    assert!(
+        stderr(&as_nobody).contains("data: the store cannot be kept here: cannot write in"),
+        "{}",
+        stderr(&as_nobody)
+    );
+    assert!(!dir.path().join("data").exists(), "the check made nothing");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "and left nothing behind"
+    );
+}
+
 /// `config check --values-only`, for a file meant for another machine: the settings are
 /// checked (the proxy's with any key), the files they name are not read.
 #[test]
