@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
-use avatar_image::{ImageError, Limits, RenderAhead, probe, validate};
+use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead, probe, validate};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
 use avatar_service::upload::{Uploaded, store_upload_with};
@@ -153,12 +153,7 @@ fn check_first_import(
 /// # Errors
 /// [`CliError::ReadFile`] or [`CliError::Image`] saying what is wrong with the file.
 pub(crate) fn check_upload(path: &Path, limits: &Limits) -> Result<(), CliError> {
-    let bytes = read_upload(path, limits)?;
-    validate(&bytes, limits).map_err(|source| CliError::Image {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(())
+    check_with(path, limits, validate)
 }
 
 /// Whether the file at `path` looks like a picture that would be stored: read (refused unread
@@ -168,8 +163,18 @@ pub(crate) fn check_upload(path: &Path, limits: &Limits) -> Result<(), CliError>
 /// # Errors
 /// [`CliError::ReadFile`] or [`CliError::Image`] saying what is wrong with the file.
 fn check_header(path: &Path, limits: &Limits) -> Result<(), CliError> {
+    check_with(path, limits, probe)
+}
+
+/// The file at `path` read (refused unread when over the size limit) and given to `check`
+/// ([`validate`] or [`probe`]).
+fn check_with(
+    path: &Path,
+    limits: &Limits,
+    check: fn(&[u8], &Limits) -> Result<ImageInfo, ImageError>,
+) -> Result<(), CliError> {
     let bytes = read_upload(path, limits)?;
-    probe(&bytes, limits).map_err(|source| CliError::Image {
+    check(&bytes, limits).map_err(|source| CliError::Image {
         path: path.to_owned(),
         source,
     })?;
