@@ -192,10 +192,15 @@ async fn a_write_on_one_server_is_seen_by_the_other_for_exactly_its_hashes() {
 }
 
 /// Polls `done` every millisecond for up to 5 s; how long it took.
-async fn wait_until(mut done: impl FnMut() -> bool) -> Duration {
+async fn wait_until(done: impl FnMut() -> bool) -> Duration {
+    wait_until_within(Duration::from_secs(5), done).await
+}
+
+/// Polls `done` every millisecond for up to `limit`; how long it took.
+async fn wait_until_within(limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !done() {
-        assert!(started.elapsed() < Duration::from_secs(5), "not within 5 s");
+        assert!(started.elapsed() < limit, "not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     started.elapsed()
@@ -261,7 +266,10 @@ async fn the_database_going_away_is_unavailable_within_the_timeout_then_recovers
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    wait_until(|| store.is_following()).await;
+    // Usually within 150 ms of the first read that works (the listener retries at most every
+    // 2 s); a CI run on 2 CPUs, seven clusters of this file's tests starting at once, once took
+    // over 5 s. What is checked is that it follows again, so the bound is generous.
+    wait_until_within(Duration::from_secs(20), || store.is_following()).await;
     assert_ne!(
         store.generation(&hash),
         before,
