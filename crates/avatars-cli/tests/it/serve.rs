@@ -549,17 +549,20 @@ fn config_check_finds_a_data_directory_the_user_cannot_write() {
     std::fs::write(dir.path().join("serve.toml"), "data-dir = \"data\"\n").unwrap();
     let as_root = avatars_in(dir.path(), &["config", "check", "serve.toml"]);
     assert!(as_root.status.success(), "{}", stderr(&as_root));
+    // A copy nobody may run: the checkout may be in a folder only root may enter.
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        bin.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let avatars = bin.path().join("avatars");
+    std::fs::copy(AVATARS, &avatars).unwrap();
     let as_nobody = Command::new("runuser")
         .current_dir(dir.path())
-        .args([
-            "-u",
-            "nobody",
-            "--",
-            AVATARS,
-            "config",
-            "check",
-            "serve.toml",
-        ])
+        .args(["-u", "nobody", "--"])
+        .arg(&avatars)
+        .args(["config", "check", "serve.toml"])
         .output()
         .unwrap();
     assert_eq!(as_nobody.status.code(), Some(2), "{}", stderr(&as_nobody));
