@@ -65,8 +65,9 @@ pub(crate) enum ConfigCommand {
     /// Check a settings file for `avatars serve --config FILE` without starting anything: every
     /// value as its flag is checked, then the files it names, read as `serve` reads them at
     /// start (the TLS certificate and key, the admin tokens, the proxy keys, the `email`
-    /// pictures), and the folders it writes in (the store's, the rendition files'), by making
-    /// and removing a file there. Run it as the user the server runs as.
+    /// pictures), and the folders it writes in (the store's, the rendition files', the proxy's
+    /// cache, the render cache file's), by making and removing a file there. Run it as the
+    /// user the server runs as.
     Check {
         /// The TOML file.
         file: PathBuf,

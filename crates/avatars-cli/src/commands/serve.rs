@@ -222,6 +222,7 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
     };
     let location = args.data.location()?;
     check_render_ahead(&args.renditions, &location)?;
+    let proxy_on = proxy_keys.is_some();
     check_settings(args, proxy_keys)?;
     if !values_only {
         if let Location::Dir(dir) = &location {
@@ -230,23 +231,34 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
                 Ok(_) | Err(StoreError::NoStore { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
-            check_writable(dir, "the store")?;
+            check_writable(dir, dir, "the store")?;
         }
         if let Some(dir) = &args.renditions.render_files_dir {
-            check_writable(dir, "the rendition files")?;
+            check_writable(dir, dir, "the rendition files")?;
+        }
+        if let Some(dir) = args.proxy_cache_dir.as_ref().filter(|_| proxy_on) {
+            check_writable(dir, dir, "the proxy's cache")?;
+        }
+        // Written when the server stops (and every --render-cache-save-secs), beside itself.
+        if let Some(file) = &args.render_cache_file {
+            let folder = file
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            check_writable(folder, file, "the render cache file")?;
         }
     }
     Ok(read)
 }
 
-/// Whether `serve` could keep `what` in the folder `dir`, as the user running the check (the
-/// one the server runs as, best): it must be able to write in `dir`, or, where `dir` is not
-/// made yet, in the nearest folder above it (it makes `dir`). Tried by making and removing a
-/// file there; nothing else is written.
+/// Whether `serve` could keep `what` (the setting's value `named`) in the folder `dir`, as the
+/// user running the check (the one the server runs as, best): it must be able to write in
+/// `dir`, or, where `dir` is not made yet, in the nearest folder above it (it makes `dir`).
+/// Tried by making and removing a file there; nothing else is written.
 ///
 /// # Errors
-/// [`CliError::Config`] naming the folder it cannot write in.
-fn check_writable(dir: &Path, what: &str) -> Result<(), CliError> {
+/// [`CliError::Config`] naming `named` and the folder it cannot write in.
+fn check_writable(dir: &Path, named: &Path, what: &str) -> Result<(), CliError> {
     let mut writes_in = dir;
     while !writes_in.exists() {
         match writes_in.parent() {
@@ -268,7 +280,7 @@ fn check_writable(dir: &Path, what: &str) -> Result<(), CliError> {
             Ok(())
         }
         Err(err) => Err(CliError::Config {
-            path: dir.to_owned(),
+            path: named.to_owned(),
             problem: format!(
                 "{what} cannot be kept here: cannot write in {}: {err} (check as the user the server runs as)",
                 std::fs::canonicalize(writes_in)

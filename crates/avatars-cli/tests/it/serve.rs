@@ -571,11 +571,40 @@ fn config_check_finds_a_data_directory_the_user_cannot_write() {
         "{}",
         stderr(&as_nobody)
     );
+    // So is the folder of the render cache file, written when the server stops (the store
+    // here in a folder anyone may write).
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        open.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cache.toml"),
+        format!(
+            "data-dir = \"{}\"\nrender-cache-file = \"renditions.cache\"\n",
+            open.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let cache = Command::new("runuser")
+        .current_dir(dir.path())
+        .args(["-u", "nobody", "--"])
+        .arg(&avatars)
+        .args(["config", "check", "cache.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(cache.status.code(), Some(2), "{}", stderr(&cache));
+    assert!(
+        stderr(&cache).contains("renditions.cache: the render cache file cannot be kept here"),
+        "{}",
+        stderr(&cache)
+    );
     assert!(!dir.path().join("data").exists(), "the check made nothing");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "and left nothing behind"
+        2,
+        "and left nothing behind but the two settings files"
     );
 }
 
