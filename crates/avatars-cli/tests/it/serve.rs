@@ -558,13 +558,16 @@ fn config_check_finds_a_data_directory_the_user_cannot_write() {
     .unwrap();
     let avatars = bin.path().join("avatars");
     std::fs::copy(AVATARS, &avatars).unwrap();
-    let as_nobody = Command::new("runuser")
-        .current_dir(dir.path())
-        .args(["-u", "nobody", "--"])
-        .arg(&avatars)
-        .args(["config", "check", "serve.toml"])
-        .output()
-        .unwrap();
+    let check_as_nobody = |file: &str| {
+        Command::new("runuser")
+            .current_dir(dir.path())
+            .args(["-u", "nobody", "--"])
+            .arg(&avatars)
+            .args(["config", "check", file])
+            .output()
+            .unwrap()
+    };
+    let as_nobody = check_as_nobody("serve.toml");
     assert_eq!(as_nobody.status.code(), Some(2), "{}", stderr(&as_nobody));
     assert!(
         stderr(&as_nobody).contains("data: the store cannot be kept here: cannot write in"),
@@ -587,13 +590,7 @@ fn config_check_finds_a_data_directory_the_user_cannot_write() {
         ),
     )
     .unwrap();
-    let cache = Command::new("runuser")
-        .current_dir(dir.path())
-        .args(["-u", "nobody", "--"])
-        .arg(&avatars)
-        .args(["config", "check", "cache.toml"])
-        .output()
-        .unwrap();
+    let cache = check_as_nobody("cache.toml");
     assert_eq!(cache.status.code(), Some(2), "{}", stderr(&cache));
     assert!(
         stderr(&cache).contains("renditions.cache: the render cache file cannot be kept here"),
