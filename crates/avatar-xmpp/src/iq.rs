@@ -6,7 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use avatar_image::throttle::WarnThrottle;
 use avatar_image::{ImageError, Limits, XmppRendition, prepare, render_xmpp};
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::{Store, StoredImage};
@@ -150,7 +152,14 @@ struct Shared<St> {
     config: IqConfig,
     subscriptions: Arc<Subscriptions>,
     renditions: Cache<[u8; 32], XmppRendition>,
+    /// "cannot read the stored avatar", said at most once a [`READ_WARNING_EVERY`].
+    read_warnings: WarnThrottle,
+    started: Instant,
 }
+
+/// After a warning that a stored avatar cannot be read, the next one waits this long (as the
+/// HTTP service's).
+const READ_WARNING_EVERY: Duration = Duration::from_secs(10);
 
 /// Answers avatar IQs from a [`Store`]. Cheap to clone.
 ///
@@ -189,6 +198,8 @@ impl<St: Store> IqService<St> {
                 config,
                 subscriptions,
                 renditions: Cache::new(1024),
+                read_warnings: WarnThrottle::new(READ_WARNING_EVERY),
+                started: Instant::now(),
             }),
         }
     }
@@ -213,8 +224,9 @@ impl<St: Store> IqService<St> {
     /// The XMPP rendition of `identity`'s avatar, if it has one (cached by stored content).
     ///
     /// # Errors
-    /// [`Refusal::StoreFailed`] if the store cannot be read. A stored file that cannot be rendered
-    /// counts as no avatar (and is logged).
+    /// [`Refusal::StoreFailed`] if the store cannot be read (logged at most once every 10 s,
+    /// with how many reads failed). A stored file that cannot be rendered counts as no avatar
+    /// (and is logged).
     pub async fn rendition(&self, identity: &Identity) -> Result<Option<XmppRendition>, Refusal> {
         let stored = self
             .shared
@@ -222,7 +234,9 @@ impl<St: Store> IqService<St> {
             .get(&identity.hash(HashAlgorithm::Sha256))
             .await
             .map_err(|err| {
-                tracing::warn!(%identity, error = %err, "cannot read the stored avatar");
+                if let Some(failed) = self.shared.read_warnings.record(self.shared.started.elapsed()) {
+                    tracing::warn!(%identity, error = %err, failed, "cannot read the stored avatar; answering internal-server-error ({failed} read(s) failed since the last such warning; at most one every 10 s)");
+                }
                 Refusal::StoreFailed
             })?;
         let Some(stored) = stored else {

@@ -23,6 +23,7 @@
 //!   them, and a one-shot call through an [`AvatarService`](avatar_service::AvatarService);
 //! - [`mount`]: a small tmpfs or read-only bind mount, undone when dropped, and a disk filled
 //!   to its last kilobytes;
+//! - [`log`]: what a library logged through `tracing`, captured in memory;
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
 //! - [`tree`]: what a directory holds, to show a command wrote nothing;
@@ -32,6 +33,7 @@ pub mod browser;
 pub mod exif;
 pub mod hostile;
 pub mod images;
+pub mod log;
 pub mod mount;
 pub mod not_pictures;
 pub mod postgres;

@@ -40,14 +40,17 @@ fn iq(kind: &str, from: &str, to: &str, payload: &str) -> Iq {
     xml.parse::<Element>().unwrap().try_into().unwrap()
 }
 
-async fn refused(service: &IqService<MemoryStore>, request: Iq) -> (ErrorType, DefinedCondition) {
+async fn refused<St: avatar_store::Store>(
+    service: &IqService<St>,
+    request: Iq,
+) -> (ErrorType, DefinedCondition) {
     let (kind, condition, _) = refused_with_text(service, request).await;
     (kind, condition)
 }
 
 /// The error's type, condition and text.
-async fn refused_with_text(
-    service: &IqService<MemoryStore>,
+async fn refused_with_text<St: avatar_store::Store>(
+    service: &IqService<St>,
     request: Iq,
 ) -> (ErrorType, DefinedCondition, String) {
     match service.answer(request).await {
@@ -152,6 +155,36 @@ async fn known_subject_without_avatar_is_item_not_found() {
     assert_eq!(
         refused(&service, request).await,
         (ErrorType::Cancel, DefinedCondition::ItemNotFound)
+    );
+}
+
+/// A store that cannot be read is `wait`/`internal-server-error` at every request (the
+/// client may retry), and logged once, not at every request: the failures are the store's,
+/// and a log line each would bury the one that says so.
+#[tokio::test]
+async fn an_unreadable_store_is_internal_server_error_and_logged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = avatar_store::FsStore::open(dir.path()).unwrap();
+    let mapping = JidMapping::new("avatars.example.org").identity_domain("example.org");
+    let service = IqService::new(store, IqConfig::new(mapping));
+    // The folder of SHA-256 pointers becomes a file: every lookup fails (ENOTDIR).
+    let pointers = dir.path().join("hashes/sha256");
+    std::fs::remove_dir(&pointers).unwrap();
+    std::fs::write(&pointers, "not a folder").unwrap();
+    let log = test_support::log::Captured::default();
+    let _guard = tracing::subscriber::set_default(log.subscriber());
+    for _ in 0..20 {
+        let request = iq("get", OWNER, ALICE, "<query xmlns='jabber:iq:avatar'/>");
+        assert_eq!(
+            refused(&service, request).await,
+            (ErrorType::Wait, DefinedCondition::InternalServerError)
+        );
+    }
+    let text = log.text();
+    assert_eq!(
+        text.matches("cannot read the stored avatar").count(),
+        1,
+        "the first failed read only, within 10 s:\n{text}"
     );
 }
 
