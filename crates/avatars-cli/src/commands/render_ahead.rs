@@ -98,9 +98,17 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
             )?;
         } else {
             let sizes = args.renditions.render_ahead.iter().map(u32::to_string);
+            let formats = &args.renditions.formats;
+            let mut converted = String::new();
+            if !formats.iter().any(|format| format == "none") {
+                for format in formats {
+                    converted.push_str(" and ");
+                    converted.push_str(format);
+                }
+            }
             writeln!(
                 out,
-                "rendered ahead at {} px for {avatars} avatar(s) in {}: {made} rendition(s) made, {failed} picture(s) that could not be rendered{not_written}",
+                "rendered ahead at {} px, in the stored format{converted}, for {avatars} avatar(s) in {}: {made} rendition(s) made, {failed} picture(s) that could not be rendered{not_written}",
                 sizes.collect::<Vec<_>>().join(", "),
                 files.dir().display()
             )?;

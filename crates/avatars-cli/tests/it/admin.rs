@@ -374,7 +374,7 @@ fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
     assert!(output.status.success(), "{}", crate::stderr(&output));
     assert_eq!(
         crate::stdout(&output).trim(),
-        "rendered ahead at 80, 40 px for 3 avatar(s) in avatars-data/renditions: 4 rendition(s) \
+        "rendered ahead at 80, 40 px, in the stored format, for 3 avatar(s) in avatars-data/renditions: 4 rendition(s) \
          made, 1 picture(s) that could not be rendered"
     );
     assert!(
