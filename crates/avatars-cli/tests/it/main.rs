@@ -10,6 +10,7 @@ mod hostile;
 mod limits;
 mod postgres;
 mod proxy;
+mod readme;
 mod serve;
 mod store_commands;
 mod tls;

@@ -95,41 +95,29 @@ fn no_discovery_keeps_the_central_server() {
 async fn the_readme_url_examples_are_real_output() {
     let dns = FakeDns::start(&[ZONE]).await.unwrap();
     let nameserver = dns.addr().to_string();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let lines: Vec<&str> = readme.lines().collect();
     let mut checked = 0;
-    for (index, line) in lines.iter().enumerate() {
-        let Some(command) = line.strip_prefix("$ avatars url ") else {
+    for example in crate::readme::transcripts().into_iter().flatten() {
+        if example.words.get(..2) != Some(&["avatars".to_owned(), "url".to_owned()]) {
             continue;
-        };
-        let mut args = vec!["url".to_owned()];
-        let mut rest = command.trim();
-        while !rest.is_empty() {
-            let (word, tail) = if let Some(quoted) = rest.strip_prefix('"') {
-                let end = quoted.find('"').unwrap();
-                (quoted[..end].to_owned(), &quoted[end + 1..])
-            } else {
-                let end = rest.find(' ').unwrap_or(rest.len());
-                (rest[..end].to_owned(), &rest[end..])
-            };
-            args.push(word.replace("192.0.2.53", &nameserver));
-            rest = tail.trim_start();
         }
-        let expected: Vec<&str> = lines[index + 1..]
+        let args: Vec<String> = example.words[1..]
             .iter()
-            .take_while(|line| !line.is_empty() && !line.starts_with("```"))
-            .copied()
+            .map(|word| word.replace("192.0.2.53", &nameserver))
             .collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = avatars(&args);
-        assert!(output.status.success(), "{line}");
+        assert!(output.status.success(), "{}", example.line);
         let printed = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stderr),
             stdout(&output)
         );
-        assert_eq!(printed.lines().collect::<Vec<_>>(), expected, "{line}");
+        assert_eq!(
+            printed.lines().collect::<Vec<_>>(),
+            example.printed,
+            "{}",
+            example.line
+        );
         checked += 1;
     }
     assert!(checked >= 4, "the README's url examples were not found");
