@@ -151,7 +151,9 @@ struct Shared<St> {
     store: St,
     config: IqConfig,
     subscriptions: Arc<Subscriptions>,
-    renditions: Cache<[u8; 32], XmppRendition>,
+    /// By stored content: its rendition, or `None` for a stored picture that cannot be
+    /// rendered (until another is stored, as the HTTP service remembers it).
+    renditions: Cache<[u8; 32], Option<XmppRendition>>,
     /// "cannot read the stored avatar", said at most once a [`READ_WARNING_EVERY`].
     read_warnings: WarnThrottle,
     started: Instant,
@@ -226,7 +228,7 @@ impl<St: Store> IqService<St> {
     /// # Errors
     /// [`Refusal::StoreFailed`] if the store cannot be read (logged at most once every 10 s,
     /// with how many reads failed). A stored file that cannot be rendered counts as no avatar
-    /// (and is logged).
+    /// (logged once, and remembered until another is stored).
     pub async fn rendition(&self, identity: &Identity) -> Result<Option<XmppRendition>, Refusal> {
         let stored = self
             .shared
@@ -243,7 +245,7 @@ impl<St: Store> IqService<St> {
             return Ok(None);
         };
         if let Some(cached) = self.shared.renditions.get(&stored.content) {
-            return Ok(Some(cached));
+            return Ok(cached);
         }
         let limits = self.shared.config.limits;
         let bytes = stored.bytes.clone();
@@ -252,8 +254,15 @@ impl<St: Store> IqService<St> {
             Ok(Ok(rendition)) => {
                 self.shared
                     .renditions
-                    .insert(stored.content, rendition.clone());
+                    .insert(stored.content, Some(rendition.clone()));
                 Ok(Some(rendition))
+            }
+            // The picture itself cannot be read: remembered, so that it is not decoded (and
+            // logged) again at every request.
+            Ok(Err(err)) if err.is_the_pictures() => {
+                self.shared.renditions.insert(stored.content, None);
+                tracing::warn!(%identity, error = %err, "cannot render the stored avatar for XMPP; answering as no avatar until another is stored");
+                Ok(None)
             }
             Ok(Err(err)) => {
                 tracing::warn!(%identity, error = %err, "cannot render the stored avatar for XMPP");

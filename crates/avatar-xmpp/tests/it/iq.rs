@@ -188,6 +188,40 @@ async fn an_unreadable_store_is_internal_server_error_and_logged_once() {
     );
 }
 
+/// A stored picture damaged past reading is no avatar, logged once and not decoded again at
+/// every request; a new picture stored for the same person is served.
+#[tokio::test]
+async fn a_damaged_stored_picture_is_no_avatar_logged_once_until_replaced() {
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let bob = Identity::parse("bob@example.org").unwrap();
+    store
+        .put(
+            &bob,
+            Bytes::from_static(b"\x89PNG\r\n\x1a\n and nothing of a PNG after"),
+        )
+        .await
+        .unwrap();
+    let mapping = JidMapping::new("avatars.example.org").identity_domain("example.org");
+    let service = IqService::new(std::sync::Arc::clone(&store), IqConfig::new(mapping));
+    let log = test_support::log::Captured::default();
+    let _guard = tracing::subscriber::set_default(log.subscriber());
+    for _ in 0..5 {
+        assert!(service.rendition(&bob).await.unwrap().is_none());
+    }
+    let text = log.text();
+    assert_eq!(
+        text.matches("cannot render the stored avatar").count(),
+        1,
+        "logged once:\n{text}"
+    );
+    store
+        .put(&bob, Bytes::from(png(90, 90, [10, 200, 10])))
+        .await
+        .unwrap();
+    let rendition = service.rendition(&bob).await.unwrap();
+    assert!(rendition.is_some(), "the new picture is served");
+}
+
 #[tokio::test]
 async fn unknown_subject_is_service_unavailable_or_hidden_by_anti_harvesting() {
     for to in [
