@@ -1,7 +1,11 @@
 //! Following other servers' changes: a connection of its own that `LISTEN`s on
 //! [`CHANNEL`](crate::store::CHANNEL) and bumps the generation of each hash a notification
 //! names; lost, it is made again with backoff, and every hash's generation is bumped once it
-//! listens again (a notification may have been missed meanwhile).
+//! listens again (a notification may have been missed meanwhile). Each attempt, from the TCP
+//! connect to `LISTEN`, has the store's operation timeout: `connect_timeout` bounds the TCP
+//! connect alone, and a server that accepts but never answers (stopped, or behind a stuck
+//! proxy) would otherwise hold the attempt, and the store unfollowed, until the kernel's
+//! keepalive gives up, minutes later.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -14,12 +18,21 @@ use crate::store::{CHANNEL, Shared};
 /// The longest wait between two attempts to reconnect.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Listens until the store is dropped.
-pub(crate) async fn follow(store: Weak<Shared>, config: tokio_postgres::Config) {
+/// Listens until the store is dropped, each attempt to connect and listen within `timeout`.
+pub(crate) async fn follow(store: Weak<Shared>, config: tokio_postgres::Config, timeout: Duration) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        match config.connect(NoTls).await {
-            Ok((client, mut connection)) => {
+        match tokio::time::timeout(timeout, config.connect(NoTls)).await {
+            Err(_) => {
+                tracing::debug!(
+                    ?timeout,
+                    "no answer to the connection that follows avatar changes"
+                );
+            }
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "cannot connect to follow avatar changes");
+            }
+            Ok(Ok((client, mut connection))) => {
                 let (sender, mut payloads) = tokio::sync::mpsc::unbounded_channel();
                 // The connection yields notifications as messages; it must be polled for the
                 // client to work at all.
@@ -36,11 +49,9 @@ pub(crate) async fn follow(store: Weak<Shared>, config: tokio_postgres::Config) 
                         }
                     }
                 });
-                if client
-                    .batch_execute(&format!("LISTEN {CHANNEL}"))
-                    .await
-                    .is_ok()
-                {
+                let listen = format!("LISTEN {CHANNEL}");
+                let listened = tokio::time::timeout(timeout, client.batch_execute(&listen)).await;
+                if let Ok(Ok(())) = listened {
                     let Some(shared) = store.upgrade() else {
                         return;
                     };
@@ -63,7 +74,6 @@ pub(crate) async fn follow(store: Weak<Shared>, config: tokio_postgres::Config) 
                 }
                 driver.abort();
             }
-            Err(err) => tracing::debug!(error = %err, "cannot connect to follow avatar changes"),
         }
         if store.strong_count() == 0 {
             return;

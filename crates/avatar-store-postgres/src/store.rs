@@ -121,7 +121,7 @@ impl PgStoreBuilder {
                 timeout: self.timeout,
                 url: shown,
                 following,
-                listener: tokio::spawn(listen::follow(weak.clone(), config)),
+                listener: tokio::spawn(listen::follow(weak.clone(), config, self.timeout)),
             }),
         };
         // Returned once it follows other servers' changes (or, if that takes longer than the

@@ -277,6 +277,117 @@ async fn the_database_going_away_is_unavailable_within_the_timeout_then_recovers
     );
 }
 
+/// The connection that follows changes is lost, and the server it reconnects to accepts but
+/// never answers (a stopped server, a stuck proxy): the attempt gives up within the store's
+/// timeout, and the store follows again as soon as the server answers, instead of waiting on
+/// that connection until the kernel's keepalive ends it, minutes later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_accepts_but_never_answers_delays_following_only_by_the_timeout() {
+    let cluster = Cluster::start();
+    let url = cluster.database("silent");
+    let relay = Relay::start(&url).await;
+    let store = PgStore::builder(&relay.url(&url))
+        .timeout(Duration::from_millis(800))
+        .connect()
+        .await
+        .unwrap();
+    wait_until(|| store.is_following()).await;
+    relay.go_silent();
+    wait_until(|| !store.is_following()).await;
+    // Long enough for the listener to be waiting on a silent connection.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(relay.silent_connections() > 0, "the listener tried again");
+    relay.answer_again();
+    // The timeout (800 ms) and the longest wait between attempts (2 s), with room to spare.
+    wait_until_within(Duration::from_secs(10), || store.is_following()).await;
+}
+
+/// A TCP relay to a PostgreSQL server that can go silent: connections it accepts then are
+/// held open, never forwarded nor answered, and those it was forwarding are cut.
+struct Relay {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<std::sync::Mutex<RelayState>>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    silent: bool,
+    /// The connections being forwarded.
+    forwarding: Vec<tokio::task::JoinHandle<()>>,
+    /// The connections accepted while silent, held open.
+    held: Vec<tokio::net::TcpStream>,
+}
+
+impl Relay {
+    /// A relay to the server of `url`.
+    async fn start(url: &str) -> Self {
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        let port = config.get_ports()[0];
+        let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(RelayState::default()));
+        let shared = std::sync::Arc::clone(&state);
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut state = shared.lock().unwrap();
+                if state.silent {
+                    state.held.push(client);
+                    continue;
+                }
+                state.forwarding.push(tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        Self {
+            addr,
+            state,
+            accepting,
+        }
+    }
+
+    /// `url` with the relay's port instead of the server's.
+    fn url(&self, url: &str) -> String {
+        let config: tokio_postgres::Config = url.parse().unwrap();
+        url.replace(
+            &format!(":{}/", config.get_ports()[0]),
+            &format!(":{}/", self.addr.port()),
+        )
+    }
+
+    /// Cuts every forwarded connection, and holds new ones open without a word.
+    fn go_silent(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.silent = true;
+        for connection in state.forwarding.drain(..) {
+            connection.abort();
+        }
+    }
+
+    /// Forwards new connections again (those held stay silent).
+    fn answer_again(&self) {
+        self.state.lock().unwrap().silent = false;
+    }
+
+    /// How many connections were accepted while silent.
+    fn silent_connections(&self) -> usize {
+        self.state.lock().unwrap().held.len()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        for connection in self.state.lock().unwrap().forwarding.drain(..) {
+            connection.abort();
+        }
+    }
+}
+
 /// Readers on one store while another replaces the picture over and over: every read is one
 /// of the two pictures, whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
