@@ -41,6 +41,7 @@ pub struct ComponentConfig {
     secret: String,
     initial_backoff: Duration,
     max_backoff: Duration,
+    connect_timeout: Duration,
     max_stanza_bytes: usize,
     look_for_changes: Duration,
     mirror: Option<Mirroring>,
@@ -98,6 +99,7 @@ impl ComponentConfig {
             secret,
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
             max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
             look_for_changes: Duration::from_millis(250),
             mirror: None,
@@ -127,6 +129,16 @@ impl ComponentConfig {
         self
     }
 
+    /// How long one attempt to join may take, from the TCP connect to the server's
+    /// `<handshake/>` (default 10 s); then it counts as failed and is retried after the
+    /// backoff. Without it, a server that accepts but never answers (stopped, overloaded, a
+    /// firewall dropping packets) would hold each attempt for a minute and a half of stream
+    /// timeouts, or the kernel's two minutes of TCP retries.
+    pub const fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
     /// Sets the first wait before reconnecting and the longest one.
     pub const fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
@@ -153,7 +165,8 @@ pub async fn run<St: Store>(
     let mut backoff = config.initial_backoff;
     loop {
         let session = async {
-            match connect(&config).await {
+            let attempt = tokio::time::timeout(config.connect_timeout, connect(&config)).await;
+            match attempt.unwrap_or(Err(ConnectError::TimedOut(config.connect_timeout))) {
                 Ok((connection, budget, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
                     let session = Session::new(service.clone(), own, config.mirror);
@@ -268,6 +281,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Budgeted<S> {
 enum ConnectError {
     Io(std::io::Error),
     Refused(String),
+    /// No `<handshake/>` within the connect timeout.
+    TimedOut(Duration),
 }
 
 impl std::fmt::Display for ConnectError {
@@ -275,6 +290,10 @@ impl std::fmt::Display for ConnectError {
         match self {
             Self::Io(err) => write!(f, "{err}"),
             Self::Refused(why) => write!(f, "handshake refused: {why}"),
+            Self::TimedOut(timeout) => write!(
+                f,
+                "no handshake within {timeout:?}: the server accepted but did not answer"
+            ),
         }
     }
 }

@@ -161,6 +161,28 @@ async fn a_refused_secret_is_retried_with_backoff() {
     component.stop().await;
 }
 
+/// A server that accepts the connection and never says a word: each attempt gives up after
+/// the connect timeout and is tried again, instead of waiting on the stream's read timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_retried_after_the_connect_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .unwrap()
+        .connect_timeout(Duration::from_millis(300))
+        .backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let component = Running::start(config);
+    let mut held = Vec::new();
+    for attempt in 0..3 {
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+            .await
+            .unwrap_or_else(|_| panic!("attempt {attempt} did not come within 10 s"))
+            .unwrap();
+        held.push(stream);
+    }
+    component.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_conflict_ends_the_session_and_the_component_comes_back() {
     let (addr, mut events, connections) = fake_server_with(SECRET, true).await;
