@@ -281,24 +281,10 @@ async fn probe(base: &str, extra_roots: &[Vec<u8>]) -> ServerProbe {
         },
         Err(err) => ServerProbe {
             base: base.to_owned(),
-            result: format!("no answer: {}", error_chain(&err)),
+            result: format!("no answer: {}", err.with_causes()),
             answered: false,
         },
     }
-}
-
-/// An error with its sources, so a TLS certificate problem is named.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            let _ = write!(text, ": {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The server cases that need no fixtures (headers, methods, sizes and hostile `d=` on a miss),

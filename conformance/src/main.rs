@@ -108,6 +108,11 @@ struct RunArgs {
     /// in-process one. Load the fixtures into it first (see `fixtures`).
     #[arg(long, value_name = "URL")]
     target_url: Option<String>,
+    /// How long one request to --target-url may take before it counts as failed, in seconds.
+    /// The run asks the server once first, and stops at once if it does not answer.
+    #[arg(long, value_name = "N", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout_secs: u64,
     /// Test this discovery client instead of the in-process one: a command template using
     /// {identity}, {nameserver} (IP:PORT) and {scheme} (http/https); it must print the avatar URL.
     #[arg(long, value_name = "TEMPLATE")]
@@ -212,7 +217,7 @@ fn main() -> ExitCode {
         None => runtime.block_on(run_suite(cli.run)),
     };
     outcome.unwrap_or_else(|err| {
-        eprintln!("avatar-conformance: {err}");
+        eprintln!("avatar-conformance: {}", err.with_causes());
         ExitCode::from(2)
     })
 }
@@ -242,6 +247,7 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
                 .described
                 .push(("libravatar-server".to_owned(), url.clone()));
             HttpTarget::url(url)?
+                .request_timeout(std::time::Duration::from_secs(args.request_timeout_secs))
         } else {
             targets.described.push((
                 "libravatar-server".to_owned(),

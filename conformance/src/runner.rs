@@ -96,7 +96,9 @@ impl Report {
 /// Runs `cases` (those whose group has a target and is in `groups`) and reports.
 ///
 /// # Errors
-/// [`ConformanceError::Dns`] when discovery cases are to run and the fake DNS cannot start.
+/// [`ConformanceError::Dns`] when discovery cases are to run and the fake DNS cannot start;
+/// [`ConformanceError::Setup`] when server cases are to run and the server does not answer at
+/// all ([`HttpTarget::answers`](crate::http::HttpTarget::answers)).
 pub async fn run(
     cases: &[Case],
     targets: &mut Targets,
@@ -127,6 +129,14 @@ pub async fn run(
             .iter()
             .any(|case| case.group == Group::LibravatarServer)
     {
+        target
+            .answers()
+            .await
+            .map_err(|err| ConformanceError::Setup {
+                what: "the Libravatar server does not answer (is it running, at that address?)"
+                    .to_owned(),
+                source: Box::new(err),
+            })?;
         warnings.extend(crate::http::fixtures_warning(target).await);
     }
     if progress == Progress::Stderr {

@@ -177,6 +177,8 @@ pub enum HttpTarget {
         /// The identity `{identity}` in request templates stands for (the domain checker's
         /// `--identity`).
         identity: Option<Identity>,
+        /// How long one request may take ([`HttpTarget::request_timeout`]).
+        timeout: Duration,
     },
 }
 
@@ -211,7 +213,8 @@ pub const MAX_REDIRECTS: usize = 10;
 /// The origin the in-process service's paths are resolved against.
 const IN_PROCESS_ORIGIN: &str = "http://in-process.invalid/";
 
-/// How long one request may take before it counts as failed.
+/// How long one request may take before it counts as failed, unless
+/// [`HttpTarget::request_timeout`] says otherwise.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl HttpTarget {
@@ -257,7 +260,32 @@ impl HttpTarget {
             base: url.trim_end_matches('/').to_owned(),
             client: Box::new(https_client(extra_roots)?),
             identity: None,
+            timeout: REQUEST_TIMEOUT,
         })
+    }
+
+    /// How long one request to a server at a URL may take before it counts as failed (15 s
+    /// by default: a render of a large picture on a slow machine takes well under that).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        if let Self::Url { timeout: slot, .. } = &mut self {
+            *slot = timeout;
+        }
+        self
+    }
+
+    /// Whether the target answers HTTP at all: one `GET` for an avatar no one has, with
+    /// `d=404`, whatever its status. A run asks this first, so that a wrong address or a
+    /// server that is not running stops it at once with the reason, instead of failing every
+    /// case after a timeout each.
+    ///
+    /// # Errors
+    /// As [`HttpTarget::send`]: the connection refused, no answer within the timeout, a TLS
+    /// certificate refused.
+    pub async fn answers(&self) -> Result<(), ConformanceError> {
+        self.send(&Method::GET, &super::expand("/avatar/{nobody}?d=404"), &[])
+            .await
+            .map(|_| ())
     }
 
     /// The same target with `{identity}` (MD5, or SHA-256 for an OpenID) and
@@ -429,11 +457,15 @@ impl HttpTarget {
             }
             .map_err(failed)
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let timeout = match self {
+            Self::InProcess(_) => REQUEST_TIMEOUT,
+            Self::Url { timeout, .. } => *timeout,
+        };
+        tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| ConformanceError::Timeout {
                 waiting_for: format!("an answer to {method} {uri}"),
-                after: REQUEST_TIMEOUT,
+                after: timeout,
             })?
     }
 }

@@ -145,6 +145,44 @@ async fn the_binary_exits_non_zero_on_must_failures_and_prints_what_came_back() 
     assert!(stdout.contains("got:      200"), "{stdout}");
 }
 
+/// A server that is not there, or accepts and never answers, stops the run at once (exit 2)
+/// with the reason, instead of failing every case after a timeout each.
+#[tokio::test]
+async fn a_server_that_does_not_answer_stops_the_run_with_the_reason() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            held.push(connection);
+        }
+    });
+    // A port nothing listens on: bound, then let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    for (url, says) in [
+        (&silent_url, "nothing within 1s"),
+        (&closed_url, "Connection refused"),
+    ] {
+        let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+            .args(["-q", "--target-url", url, "--request-timeout-secs", "1"])
+            .output();
+        // Every case timing out one by one would take minutes.
+        let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+            .await
+            .expect("the run stops at once")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{url}: {stderr}");
+        assert!(
+            stderr.contains("the Libravatar server does not answer") && stderr.contains(says),
+            "{url}: {stderr}"
+        );
+    }
+    holding.abort();
+}
+
 /// Writes `text` to `path` as an executable script.
 fn executable(path: &std::path::Path, text: &str) {
     use std::os::unix::fs::PermissionsExt as _;
