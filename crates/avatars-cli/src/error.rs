@@ -118,8 +118,10 @@ pub(crate) enum CliError {
     },
 
     /// The address cannot be listened on (exit status 1).
-    #[error("cannot listen on {addr}: {source}{}", bind_hint(.source))]
+    #[error("cannot listen on {addr} ({flag}): {source}{}", bind_hint(.source, flag))]
     Bind {
+        /// The option that gave the address (`--addr`, `--tls-addr`, `--admin-addr`).
+        flag: &'static str,
         /// The address.
         addr: SocketAddr,
         /// The operating system's error.
@@ -191,19 +193,20 @@ impl CliError {
     }
 }
 
-/// What to do about the commonest reasons a port cannot be listened on.
-fn bind_hint(err: &io::Error) -> &'static str {
+/// What to do about the commonest reasons a port cannot be listened on, given with `flag`.
+fn bind_hint(err: &io::Error, flag: &str) -> String {
     match err.kind() {
-        io::ErrorKind::AddrInUse => {
-            "; another program holds that port: give another with --addr (port 0 picks a free one)"
-        }
+        io::ErrorKind::AddrInUse => format!(
+            "; another program holds that port: give another with {flag} (port 0 picks a free one)"
+        ),
         io::ErrorKind::PermissionDenied => {
             "; ports below 1024 need root or CAP_NET_BIND_SERVICE (see deploy/avatars.service)"
+                .to_owned()
         }
         io::ErrorKind::AddrNotAvailable => {
-            "; no network interface of this machine has that address"
+            "; no network interface of this machine has that address".to_owned()
         }
-        _ => "",
+        _ => String::new(),
     }
 }
 

@@ -28,7 +28,7 @@ use crate::server::observe::{LogFormat, ObserveLayer, Observer, RateLimit};
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Location, Open};
 
-/// Opens (or creates) the data directory, imports any `--email` pairs, binds every listener,
+/// Binds every listener, opens (or creates) the data directory, imports any `--email` pairs,
 /// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
 /// http://...` for the TLS and admin listeners) on stdout, and serves until Ctrl-C or SIGTERM;
 /// then stops accepting and lets requests in flight finish within `--shutdown-timeout-secs`.
@@ -48,6 +48,17 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
         check_render_ahead(&args.renditions, &location)?;
+        // Before the store is opened: a port that cannot be had stops the start with nothing
+        // made or stored. Connections wait in the backlog until the start is done.
+        let plain = bind("--addr", args.addr).await?;
+        let secure = match (args.tls_addr, &tls) {
+            (Some(tls_addr), Some(_)) => Some(bind("--tls-addr", tls_addr).await?),
+            _ => None,
+        };
+        let admin = match args.admin_addr {
+            Some(admin_addr) => Some(bind("--admin-addr", admin_addr).await?),
+            None => None,
+        };
         let store = location.open(Open::Create).await?;
         let (files, ahead) = renditions::open(&args.renditions, &location)?;
         let service = service(args, store, files)?;
@@ -74,7 +85,6 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let shutdown = crate::commands::shutdown_signal();
         let mut listeners = Vec::new();
         let mut admin_listener = None;
-        let plain = bind(args.addr).await?;
         let addr = plain.local_addr()?;
         writeln!(out, "listening on http://{addr}")?;
         let public = |listener| Observer {
@@ -82,14 +92,12 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             ..observer(listener)
         };
         listeners.push(observed(plain, None, app.clone(), public("http")));
-        if let (Some(tls_addr), Some(tls)) = (args.tls_addr, &tls) {
-            let secure = bind(tls_addr).await?;
+        if let (Some(secure), Some(tls)) = (secure, &tls) {
             writeln!(out, "listening on https://{}", secure.local_addr()?)?;
             let tls = Some(Arc::clone(tls));
             listeners.push(observed(secure, tls, app.clone(), public("https")));
         }
-        if let Some(admin_addr) = args.admin_addr {
-            let admin = bind(admin_addr).await?;
+        if let Some(admin) = admin {
             writeln!(out, "admin on http://{}", admin.local_addr()?)?;
             let state = AdminState {
                 service: service.clone(),
@@ -630,10 +638,11 @@ fn example_hash() -> AvatarHash {
         .hash(HashAlgorithm::Md5)
 }
 
-async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+/// Listens on `addr`, given with `flag`.
+async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|source| CliError::Bind { addr, source })
+        .map_err(|source| CliError::Bind { flag, addr, source })
 }
 
 /// Reads the certificate and key again on each SIGHUP; a bad pair is reported and the old one

@@ -529,6 +529,40 @@ fn files_serve_cannot_use_stop_it_before_anything_is_stored_and_config_check_fin
     assert!(!dir.path().join("fresh").exists(), "no store made");
 }
 
+/// A port serve cannot listen on stops it before it makes a store or stores a picture, and
+/// the message names the option that gave the port.
+#[test]
+fn a_port_already_taken_stops_serve_before_anything_is_stored() {
+    let dir = folder_with_george();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    for (flag, args) in [
+        ("--addr", vec!["--addr", taken.as_str()]),
+        (
+            "--admin-addr",
+            vec!["--addr", "127.0.0.1:0", "--admin-addr", taken.as_str()],
+        ),
+    ] {
+        let mut serve = vec![
+            "serve",
+            "--data-dir",
+            "fresh",
+            "--email",
+            "George@example.com=george.png",
+        ];
+        serve.extend(&args);
+        let output = avatars_in(dir.path(), &serve);
+        assert_eq!(output.status.code(), Some(1), "{flag}: {}", stderr(&output));
+        let said = stderr(&output);
+        assert!(
+            said.contains(&format!("cannot listen on {taken} ({flag})"))
+                && said.contains(&format!("give another with {flag}")),
+            "{said}"
+        );
+        assert!(!dir.path().join("fresh").exists(), "{flag}: no store made");
+    }
+}
+
 /// `config check` tries the folders serve writes in as the user running it: a data
 /// directory the server's user cannot make is found before the server is started.
 #[test]
