@@ -110,7 +110,10 @@ impl PgStoreBuilder {
             .build()
             .map_err(|err| StoreError::Backend(err.to_string()))?;
         {
-            let mut client = pool.get().await.map_err(|err| unavailable(&shown, &err))?;
+            let mut client = pool
+                .get()
+                .await
+                .map_err(|err| unavailable(&shown, self.timeout, &err))?;
             schema::migrate(&mut client).await?;
         }
         let (following, mut followed) = tokio::sync::watch::channel(false);
@@ -166,7 +169,8 @@ impl PgStore {
         let shared = &self.shared;
         let work = async {
             let pooled = shared.pool.get().await;
-            let mut client = pooled.map_err(|err| unavailable(&shared.url, &err))?;
+            let mut client =
+                pooled.map_err(|err| unavailable(&shared.url, shared.timeout, &err))?;
             operation(&mut client).await
         };
         tokio::time::timeout(shared.timeout, work)
@@ -487,10 +491,27 @@ pub(crate) fn database_error(err: tokio_postgres::Error) -> StoreError {
 
 /// No connection to `url` (as [`display_url`] shows it) could be had: `err` with its causes,
 /// where the pool's own message alone ("error connecting to server") hid why (a refused
-/// connection, a name that does not resolve, a password refused).
-fn unavailable(url: &str, err: &(dyn std::error::Error + 'static)) -> StoreError {
+/// connection, a name that does not resolve, a password refused), and the time waited where
+/// the pool's says only that a timeout occurred.
+fn unavailable(url: &str, timeout: Duration, err: &deadpool_postgres::PoolError) -> StoreError {
+    use deadpool_postgres::{PoolError, TimeoutType};
+    match err {
+        PoolError::Timeout(TimeoutType::Create | TimeoutType::Recycle) => {
+            return StoreError::Unavailable(format!(
+                "no connection to {url} within {timeout:?}: the server did not answer in time \
+                 (is it running, and reachable from here?)"
+            ));
+        }
+        PoolError::Timeout(TimeoutType::Wait) => {
+            return StoreError::Unavailable(format!(
+                "no connection to {url} free within {timeout:?}: every pooled connection stayed \
+                 busy (the database is slow, or the pool too small for the load)"
+            ));
+        }
+        _ => {}
+    }
     let mut message = err.to_string();
-    let mut cause = err.source();
+    let mut cause = std::error::Error::source(err);
     while let Some(current) = cause {
         let said = current.to_string();
         // Some errors repeat their source's message in their own.

@@ -280,7 +280,8 @@ async fn the_database_going_away_is_unavailable_within_the_timeout_then_recovers
 /// The connection that follows changes is lost, and the server it reconnects to accepts but
 /// never answers (a stopped server, a stuck proxy): the attempt gives up within the store's
 /// timeout, and the store follows again as soon as the server answers, instead of waiting on
-/// that connection until the kernel's keepalive ends it, minutes later.
+/// that connection until the kernel's keepalive ends it, minutes later. Reads meanwhile fail
+/// within the timeout, saying so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_accepts_but_never_answers_delays_following_only_by_the_timeout() {
     let cluster = Cluster::start();
@@ -297,6 +298,16 @@ async fn a_server_that_accepts_but_never_answers_delays_following_only_by_the_ti
     // Long enough for the listener to be waiting on a silent connection.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(relay.silent_connections() > 0, "the listener tried again");
+    // A read meanwhile says what happened, where the pool says only that a timeout occurred.
+    let hash = identity("alice@example.org").hash(HashAlgorithm::Md5);
+    let failed = store.get(&hash).await.unwrap_err();
+    assert!(failed.is_unavailable(), "{failed}");
+    assert!(
+        failed
+            .to_string()
+            .contains("within 800ms: the server did not answer in time"),
+        "{failed}"
+    );
     relay.answer_again();
     // The timeout (800 ms) and the longest wait between attempts (2 s), with room to spare.
     wait_until_within(Duration::from_secs(10), || store.is_following()).await;
