@@ -1,7 +1,7 @@
 //! `avatars serve`: the standalone server.
 
 use std::io::{BufReader, BufWriter, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -586,6 +586,8 @@ fn say_serving(
     shown: Option<&Identity>,
     proxy: Option<&avatar_proxy::AvatarProxy>,
 ) {
+    // Bound to every address (0.0.0.0 or [::]): a browser is sent to this machine's own.
+    let addr = reachable_here(addr);
     let url = try_url(addr, &args.prefix, shown);
     stderr_line!(
         "serving {stored} avatar(s) from {}; try {url} (Ctrl-C stops)",
@@ -610,6 +612,21 @@ fn say_serving(
                 "the avatar proxy answers http://{addr}/proxy/TOKEN (`avatars proxy-url` prints anyone's link)"
             );
         }
+    }
+}
+
+/// `addr`, or for a listener on every address (`0.0.0.0`, `[::]`), the loopback address of
+/// its family on the same port: a URL with an unspecified address is refused by browsers
+/// (Chrome and Firefox block `0.0.0.0`) or cannot be opened at all (`[::]`).
+fn reachable_here(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
     }
 }
 
@@ -743,7 +760,7 @@ mod tests {
     use avatar_store::{MemoryStore, Store as _};
     use bytes::Bytes;
 
-    use super::{Held, count_stored};
+    use super::{Held, count_stored, reachable_here};
 
     #[tokio::test]
     async fn counting_stops_past_the_limit() {
@@ -764,5 +781,23 @@ mod tests {
         assert!(first.is_some());
         assert_eq!(count_stored(&store, 3).await.unwrap().0, Held::MoreThan(3));
         assert_eq!(Held::MoreThan(3).to_string(), "more than 3");
+    }
+
+    /// The start line's links go to this machine's loopback address when the server listens
+    /// on every address, which no browser opens; a given address is kept.
+    #[test]
+    fn links_to_a_listener_on_every_address_go_to_loopback() {
+        for (bound, shown) in [
+            ("0.0.0.0:8080", "127.0.0.1:8080"),
+            ("[::]:8080", "[::1]:8080"),
+            ("192.0.2.7:8080", "192.0.2.7:8080"),
+            ("[2001:db8::1]:443", "[2001:db8::1]:443"),
+        ] {
+            assert_eq!(
+                reachable_here(bound.parse().unwrap()).to_string(),
+                shown,
+                "{bound}"
+            );
+        }
     }
 }
