@@ -288,8 +288,25 @@ enum ConnectError {
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Io(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => write!(
+                f,
+                "{err} (nothing listens there: is it the XMPP server's component port, 5347 by default?)"
+            ),
             Self::Io(err) => write!(f, "{err}"),
-            Self::Refused(why) => write!(f, "handshake refused: {why}"),
+            Self::Refused(why) => {
+                write!(f, "handshake refused: {why}")?;
+                // What the stream errors a server answers a component with mean (RFC 6120 4.9.3).
+                match why.as_str() {
+                    "not-authorized" => f.write_str(
+                        " (the secret is not the one the XMPP server has for this component)",
+                    ),
+                    "host-unknown" | "improper-addressing" => f.write_str(
+                        " (the XMPP server has no component of this domain in its settings)",
+                    ),
+                    "conflict" => f.write_str(" (another component is connected as this domain)"),
+                    _ => Ok(()),
+                }
+            }
             Self::TimedOut(timeout) => write!(
                 f,
                 "no handshake within {timeout:?}: the server accepted but did not answer"

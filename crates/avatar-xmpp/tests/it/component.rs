@@ -158,6 +158,36 @@ async fn a_refused_secret_is_retried_with_backoff() {
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
     let component = Running::start(config);
     expect_events(&mut events, 3, "not-authorized").await;
+    let log = component.log.text();
+    assert!(
+        log.contains("handshake refused: not-authorized (the secret is not the one the XMPP server has for this component)"),
+        "{log}"
+    );
+    component.stop().await;
+}
+
+/// Nothing listening at the address: the log says what should be there, and it is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_port_is_retried_and_the_log_says_what_should_listen_there() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+        .unwrap()
+        .backoff(Duration::from_millis(20), Duration::from_millis(100));
+    let component = Running::start(config);
+    let said = "(nothing listens there: is it the XMPP server's component port, 5347 by default?)";
+    for _ in 0..500 {
+        if component.log.text().matches(said).count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let log = component.log.text();
+    assert!(
+        log.matches(said).count() >= 2,
+        "tried again, saying so:\n{log}"
+    );
     component.stop().await;
 }
 
@@ -180,6 +210,11 @@ async fn a_server_that_never_answers_is_retried_after_the_connect_timeout() {
             .unwrap();
         held.push(stream);
     }
+    let log = component.log.text();
+    assert!(
+        log.contains("no handshake within 300ms: the server accepted but did not answer"),
+        "{log}"
+    );
     component.stop().await;
 }
 
@@ -199,15 +234,20 @@ async fn a_conflict_ends_the_session_and_the_component_comes_back() {
 struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
+    /// What it logged.
+    log: test_support::log::Captured,
 }
 
 impl Running {
     fn start(config: ComponentConfig) -> Self {
+        use tracing::instrument::WithSubscriber as _;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(run(config, service(), async move {
+        let log = test_support::log::Captured::default();
+        let running = run(config, service(), async move {
             let _ = stopped.await;
-        }));
-        Self { stop, task }
+        });
+        let task = tokio::spawn(running.with_subscriber(log.subscriber()));
+        Self { stop, task, log }
     }
 
     /// Stops it and checks that it does stop.
