@@ -297,8 +297,10 @@ impl std::fmt::Display for ConnectError {
                 write!(f, "handshake refused: {why}")?;
                 // What the stream errors a server answers a component with mean (RFC 6120 4.9.3).
                 match why.as_str() {
+                    // ejabberd says so of a domain it has no component for, too.
                     "not-authorized" => f.write_str(
-                        " (the secret is not the one the XMPP server has for this component)",
+                        " (the secret is not the one the XMPP server has for this component, \
+                         or it has no component of this domain in its settings)",
                     ),
                     "host-unknown" | "improper-addressing" => f.write_str(
                         " (the XMPP server has no component of this domain in its settings)",

@@ -160,7 +160,7 @@ async fn a_refused_secret_is_retried_with_backoff() {
     expect_events(&mut events, 3, "not-authorized").await;
     let log = component.log.text();
     assert!(
-        log.contains("handshake refused: not-authorized (the secret is not the one the XMPP server has for this component)"),
+        log.contains("handshake refused: not-authorized (the secret is not the one the XMPP server has for this component"),
         "{log}"
     );
     component.stop().await;

@@ -212,6 +212,55 @@ fn the_deploy_unit_s_command_joins_the_servers_as_deployed() {
     }
 }
 
+/// What real Prosody and ejabberd answer a component with the wrong secret, or of a domain
+/// they do not know, is logged with what it means, and the component keeps trying. (Prosody
+/// answers an unknown domain with `host-unknown`, ejabberd with `not-authorized`, as a wrong
+/// secret: the hint for that one names both causes.)
+#[test]
+fn a_refused_join_is_logged_with_what_the_server_meant() {
+    for kind in ServerKind::ALL {
+        if !available(kind, "a_refused_join_is_logged_with_what_the_server_meant") {
+            continue;
+        }
+        let server = XmppServer::start(kind, DOMAIN, SECRET, &[]);
+        let work = tempfile::tempdir().unwrap();
+        let unknown = format!("unknown.{USER_DOMAIN}");
+        for (domain, secret, says) in [
+            (
+                DOMAIN,
+                "not the secret",
+                "(the secret is not the one the XMPP server has for this component",
+            ),
+            (
+                unknown.as_str(),
+                SECRET,
+                "no component of this domain in its settings)",
+            ),
+        ] {
+            let log = work.path().join("refused.log");
+            let mut component = Command::new(AVATARS)
+                .args(["xmpp", "--server", &server.component(), "--domain", domain])
+                .args(["--secret", secret, "--identity-domain", USER_DOMAIN])
+                .args([
+                    "--data-dir",
+                    &work.path().join("data").display().to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .unwrap();
+            let started = Instant::now();
+            let said = || std::fs::read_to_string(&log).unwrap_or_default();
+            while !said().contains(says) && started.elapsed() < Duration::from_secs(20) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = component.kill();
+            let _ = component.wait();
+            assert!(said().contains(says), "{kind:?}, {domain}:\n{}", said());
+        }
+    }
+}
+
 /// A logged-in client: the conformance suite's plain c2s login (stream, SASL PLAIN, bind), then
 /// whole stanzas in and out.
 struct C2s {
