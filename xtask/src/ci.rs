@@ -42,6 +42,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "unit tools (systemd-analyze and strace from apt, when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-unit-tools.sh"],
+        env: &[],
+    },
+    Step {
         name: "libjpeg-turbo for the feature of that name (libturbojpeg0-dev from apt, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-libjpeg-turbo.sh"],

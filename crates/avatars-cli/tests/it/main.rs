@@ -5,6 +5,7 @@
 
 mod admin;
 mod cli;
+mod deploy_units;
 mod faults;
 mod hostile;
 mod limits;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the deploy units' test needs, when missing. Idempotent.
+# - systemd-analyze (Debian's systemd): reads deploy/*.service as systemd would and scores
+#   their sandboxing; systemd need not be running.
+# - strace: the test runs `avatars serve` under it to check that every system call it makes
+#   is one the units' SystemCallFilter allows.
+set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
+
+missing=()
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v strace >/dev/null 2>&1 || missing+=(strace)
+if [ ${#missing[@]} -gt 0 ]; then
+    status=0
+    apt_install ensure-unit-tools "${missing[@]}" || status=$?
+    if [ "$status" != 0 ]; then
+        echo "ensure-unit-tools: cannot install ${missing[*]} (status $status)" >&2
+        exit 1
+    fi
+fi
