@@ -2,8 +2,9 @@
 //! them as systemd would (every key known, every value parsed, the commands there), and
 //! `systemd-analyze security` scores their sandboxing. systemd cannot run them here (it is not
 //! this machine's init), so the one part of the sandbox that could stop a working server is
-//! checked apart: `avatars serve`, run under strace through every kind of request, makes no
-//! system call the units' `SystemCallFilter` leaves out. The units' commands are run by the
+//! checked apart: `avatars serve` through every kind of request, and `avatars xmpp` through
+//! the conformance suite's XMPP cases, run under strace, make no system call the units'
+//! `SystemCallFilter` leaves out. The units' commands are run by the
 //! other tests (`xmpp_servers`, and `serve`'s settings file by `serve`).
 
 use std::collections::BTreeSet;
@@ -192,27 +193,11 @@ fn serve_makes_only_system_calls_the_units_allow() {
         &admin,
         &std::fs::read(dir.path().join("george.png")).unwrap(),
     );
-    // SIGTERM to avatars itself (strace's child), then strace ends with it.
-    let pid = std::fs::read_to_string(&trace)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(server.wait().unwrap().success(), "serve stopped gracefully");
+    let made = stop_traced(&mut server, &trace);
     assert!(
         dir.path().join("cache.bin").exists(),
         "the render cache was saved"
     );
-
-    let made = traced_syscalls(&std::fs::read_to_string(&trace).unwrap());
     assert!(
         made.contains("accept4") && made.contains("rename"),
         "{made:?}"
@@ -245,6 +230,93 @@ fn allowed_by_units() -> BTreeSet<String> {
         "{allowed:?}"
     );
     allowed
+}
+
+/// `avatars xmpp` under strace, the conformance suite playing its XMPP server through every
+/// XMPP case (retrievals, uploads, presence, subscriptions, mirroring), then a graceful stop:
+/// every system call it makes is in the units' `SystemCallFilter`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xmpp_component_makes_only_system_calls_the_units_allow() {
+    use avatar_conformance::{Group, Progress, Targets, XmppTarget, all_cases, run};
+    let test = "the_xmpp_component_makes_only_system_calls_the_units_allow";
+    if !installed("systemd-analyze", test) || !installed("strace", test) {
+        return;
+    }
+    let allowed = allowed_by_units();
+    let dir = tempfile::tempdir().unwrap();
+    // The suite's fixtures in the store, as `cargo xtask conformance` loads them.
+    avatar_conformance::fixtures::write_fixtures(&dir.path().join("fixtures")).unwrap();
+    let manifest = dir.path().join("fixtures/manifest.json");
+    let manifest = manifest.display().to_string();
+    let imported = crate::avatars_in(
+        dir.path(),
+        &["import", "--data-dir", "data", "--manifest", &manifest],
+    );
+    assert!(imported.status.success(), "{}", crate::stderr(&imported));
+    let trace = dir.path().join("trace");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap().to_string();
+    let mut component = Command::new("strace")
+        .current_dir(dir.path())
+        .args(["-f", "-qq", "-o"])
+        .arg(&trace)
+        .arg(AVATARS)
+        .args([
+            "xmpp",
+            "--server",
+            &server,
+            "--domain",
+            "avatars.conformance.test",
+        ])
+        .args(["--secret", "conformance-secret", "--data-dir", "data"])
+        .args(["--identity-domain", "example.net", "--mirror-subscribers"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = XmppTarget::component(
+        &listener,
+        "conformance-secret",
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let mut targets = Targets {
+        xmpp: Some(target),
+        ..Targets::default()
+    };
+    let groups = [Group::Xep0008, Group::Xep0153, Group::Xep0084];
+    let report = run(&all_cases(), &mut targets, &groups, Progress::Quiet)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.counts().1,
+        0,
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+    let made = stop_traced(&mut component, &trace);
+    assert!(made.contains("connect"), "{made:?}");
+    let refused: Vec<&String> = made.difference(&allowed).collect();
+    assert!(
+        refused.is_empty(),
+        "avatars xmpp made system calls @system-service leaves out (EPERM under the units): {refused:?}"
+    );
+}
+
+/// Sends SIGTERM to the program strace runs (its first process in `trace`), waits for strace
+/// to end with it, and returns the system calls traced.
+fn stop_traced(strace: &mut std::process::Child, trace: &Path) -> BTreeSet<String> {
+    let pid = std::fs::read_to_string(trace)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let signalled = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(signalled.success());
+    assert!(strace.wait().unwrap().success(), "stopped gracefully");
+    traced_syscalls(&std::fs::read_to_string(trace).unwrap())
 }
 
 /// Hits at several sizes and as WebP, a drawn default, an upload and a removal through the
