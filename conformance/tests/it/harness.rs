@@ -149,18 +149,9 @@ async fn the_binary_exits_non_zero_on_must_failures_and_prints_what_came_back() 
 /// with the reason, instead of failing every case after a timeout each.
 #[tokio::test]
 async fn a_server_that_does_not_answer_stops_the_run_with_the_reason() {
-    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let silent_url = format!("http://{}", silent.local_addr().unwrap());
-    let holding = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((connection, _)) = silent.accept().await {
-            held.push(connection);
-        }
-    });
-    // A port nothing listens on: bound, then let go.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    let silent = test_support::silent::SilentServer::start();
+    let silent_url = format!("http://{}", silent.addr());
+    let closed_url = format!("http://{}", test_support::silent::closed_address());
     for (url, says) in [
         (&silent_url, "nothing within 1s"),
         (&closed_url, "Connection refused"),
@@ -180,7 +171,6 @@ async fn a_server_that_does_not_answer_stops_the_run_with_the_reason() {
             "{url}: {stderr}"
         );
     }
-    holding.abort();
 }
 
 /// Writes `text` to `path` as an executable script.

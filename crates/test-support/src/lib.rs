@@ -26,6 +26,8 @@
 //! - [`log`]: what a library logged through `tracing`, captured in memory;
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
+//! - [`silent`]: a TCP server that accepts and never answers, and an address where nothing
+//!   listens;
 //! - [`tree`]: what a directory holds, to show a command wrote nothing;
 //! - [`xmpp`]: private Prosody and ejabberd servers, and a user played by slixmpp.
 
@@ -39,6 +41,7 @@ pub mod not_pictures;
 pub mod postgres;
 pub mod raw_http;
 pub mod server;
+pub mod silent;
 pub mod store_contract;
 pub mod suite;
 pub mod tree;

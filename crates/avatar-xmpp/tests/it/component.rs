@@ -169,9 +169,7 @@ async fn a_refused_secret_is_retried_with_backoff() {
 /// Nothing listening at the address: the log says what should be there, and it is retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_port_is_retried_and_the_log_says_what_should_listen_there() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = closed.local_addr().unwrap().to_string();
-    drop(closed);
+    let addr = test_support::silent::closed_address().to_string();
     let config = ComponentConfig::new(addr, DOMAIN, SECRET)
         .unwrap()
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
@@ -195,20 +193,21 @@ async fn a_closed_port_is_retried_and_the_log_says_what_should_listen_there() {
 /// the connect timeout and is tried again, instead of waiting on the stream's read timeouts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_is_retried_after_the_connect_timeout() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = ComponentConfig::new(addr, DOMAIN, SECRET)
+    let silent = test_support::silent::SilentServer::start();
+    let config = ComponentConfig::new(silent.addr().to_string(), DOMAIN, SECRET)
         .unwrap()
         .connect_timeout(Duration::from_millis(300))
         .backoff(Duration::from_millis(20), Duration::from_millis(100));
     let component = Running::start(config);
-    let mut held = Vec::new();
-    for attempt in 0..3 {
-        let (stream, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
-            .await
-            .unwrap_or_else(|_| panic!("attempt {attempt} did not come within 10 s"))
-            .unwrap();
-        held.push(stream);
+    // Each attempt would otherwise wait 90 s of stream timeouts.
+    let started = tokio::time::Instant::now();
+    while silent.accepted() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} attempt(s) in 20 s",
+            silent.accepted()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let log = component.log.text();
     assert!(
