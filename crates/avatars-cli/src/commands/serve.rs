@@ -586,7 +586,7 @@ fn say_serving(
     shown: Option<&Identity>,
     proxy: Option<&avatar_proxy::AvatarProxy>,
 ) {
-    // Bound to every address (0.0.0.0 or [::]): a browser is sent to this machine's own.
+    // Bound to every address (0.0.0.0 or [::]): the link goes to this machine's loopback.
     let addr = reachable_here(addr);
     let url = try_url(addr, &args.prefix, shown);
     stderr_line!(
@@ -616,8 +616,10 @@ fn say_serving(
 }
 
 /// `addr`, or for a listener on every address (`0.0.0.0`, `[::]`), the loopback address of
-/// its family on the same port: a URL with an unspecified address is refused by browsers
-/// (Chrome and Firefox block `0.0.0.0`) or cannot be opened at all (`[::]`).
+/// its family on the same port: an unspecified address is a place to listen, not to go. Linux
+/// takes it as this machine (curl and Chromium 156 open `http://0.0.0.0:PORT/` and
+/// `http://[::]:PORT/` there), but Windows refuses to connect to it, and loopback says plainly
+/// that the link is for this machine.
 fn reachable_here(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -784,7 +786,7 @@ mod tests {
     }
 
     /// The start line's links go to this machine's loopback address when the server listens
-    /// on every address, which no browser opens; a given address is kept.
+    /// on every address; a given address is kept.
     #[test]
     fn links_to_a_listener_on_every_address_go_to_loopback() {
         for (bound, shown) in [
