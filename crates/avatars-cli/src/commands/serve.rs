@@ -83,6 +83,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // Installed just before the server says it listens (see `shutdown_signal`); until
         // then, Ctrl-C stops a long start (imports, counting the store) at once.
         let shutdown = crate::commands::shutdown_signal();
+        // Likewise: from the listening line on, a SIGHUP (`systemctl reload`) never ends it.
+        answer_hangups(tls.clone());
         let mut listeners = Vec::new();
         let mut admin_listener = None;
         let addr = plain.local_addr()?;
@@ -118,9 +120,6 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             shown.as_ref(),
             proxy.as_ref(),
         );
-        if let Some(tls) = tls {
-            tokio::spawn(reload_on_hangup(tls));
-        }
 
         crate::server::run_until_shutdown(
             listeners,
@@ -664,9 +663,11 @@ async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpLis
         .map_err(|source| CliError::Bind { flag, addr, source })
 }
 
-/// Reads the certificate and key again on each SIGHUP; a bad pair is reported and the old one
-/// kept.
-async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
+/// Answers every SIGHUP from now on, which would otherwise end the process: reads the TLS
+/// certificate and key again when there are some (a bad pair is reported and the old one
+/// kept), and says there is nothing to read again otherwise. The signal is registered before
+/// this returns, so no SIGHUP after it can end the server.
+fn answer_hangups(tls: Option<Arc<ReloadableTls>>) {
     #[cfg(unix)]
     {
         let Ok(mut hangups) =
@@ -674,15 +675,23 @@ async fn reload_on_hangup(tls: Arc<ReloadableTls>) {
         else {
             return;
         };
-        while hangups.recv().await.is_some() {
-            match tls.reload() {
-                Ok(()) => stderr_line!(
-                    "reloaded the TLS certificate from {}",
-                    tls.cert_path().display()
-                ),
-                Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let Some(tls) = &tls else {
+                    stderr_line!(
+                        "SIGHUP: nothing to read again (only the TLS certificate and key are, and none is set); still serving"
+                    );
+                    continue;
+                };
+                match tls.reload() {
+                    Ok(()) => stderr_line!(
+                        "reloaded the TLS certificate from {}",
+                        tls.cert_path().display()
+                    ),
+                    Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
+                }
             }
-        }
+        });
     }
     #[cfg(not(unix))]
     let _ = tls;

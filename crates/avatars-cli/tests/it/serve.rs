@@ -563,6 +563,34 @@ fn a_port_already_taken_stops_serve_before_anything_is_stored() {
     }
 }
 
+/// A SIGHUP (`systemctl reload`, as `deploy/avatars.service` sends it) never ends the server:
+/// without TLS there is nothing to read again, and it says so and goes on serving.
+#[test]
+fn a_sighup_without_tls_leaves_the_server_serving() {
+    let dir = folder_with_george();
+    let mut server = crate::serve(
+        dir.path(),
+        &["--email", "george@example.com=george.png"],
+        true,
+    );
+    let george = test_support::suite::md5("george@example.com");
+    for _ in 0..2 {
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(server.get(&format!("/avatar/{george}?s=40")).status, 200);
+    }
+    let log = server.stop_gracefully();
+    assert_eq!(
+        log.matches("SIGHUP: nothing to read again").count(),
+        2,
+        "{log}"
+    );
+}
+
 /// `config check` tries the folders serve writes in as the user running it: a data
 /// directory the server's user cannot make is found before the server is started.
 #[test]
