@@ -57,6 +57,19 @@ pub(crate) enum CliError {
         problem: String,
     },
 
+    /// Root was to write in a folder another user owns (exit status 2): see [`crate::owner`].
+    #[error(
+        "{} belongs to the user of uid {uid}, not root: what root wrote there, that user (the server's) could never replace or remove; run this as that user: runuser -u \"$(stat -c %U {})\" -- avatars ...",
+        dir.display(),
+        dir.display()
+    )]
+    NotTheOwner {
+        /// The folder (the nearest one that exists).
+        dir: PathBuf,
+        /// Its owner.
+        uid: u32,
+    },
+
     /// A file that must not be overwritten exists (exit status 2).
     #[error("{} exists; not overwriting it (remove it first, or choose another file)", path.display())]
     Exists {
@@ -173,6 +186,7 @@ impl CliError {
             | Self::Proxy(_)
             | Self::Discovery(_)
             | Self::Exists { .. }
+            | Self::NotTheOwner { .. }
             | Self::Config { .. }
             | Self::Tls { .. }
             | Self::SameStore { .. }

@@ -40,6 +40,7 @@ mod cli;
 mod commands;
 mod config_file;
 mod error;
+mod owner;
 mod renditions;
 mod server;
 mod store;

@@ -32,6 +32,7 @@ fn rendition_files(
         (None, Location::Dir(data)) => data.join("renditions"),
         (None, Location::Postgres(_)) => return Ok(None),
     };
+    crate::owner::check_root_writes_its_own(&dir)?;
     RenditionFiles::open(&dir, args.render_files_bytes)
         .map(Some)
         .map_err(|source| CliError::RenditionFiles { path: dir, source })

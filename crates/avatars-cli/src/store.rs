@@ -12,6 +12,7 @@ use futures_util::Stream;
 use futures_util::future::Either;
 
 use crate::cli::DataDir;
+use crate::error::CliError;
 
 /// A directory or a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -27,8 +28,10 @@ pub(crate) enum AnyStore {
 pub(crate) enum Open {
     /// `serve`, `import`, `xmpp`, `migrate --to`: a new directory becomes a store.
     Create,
-    /// `list`, `remove`, `migrate --from`: there must be a store already.
+    /// `remove`, `render-ahead`: there must be a store already, to write in.
     Existing,
+    /// `list`, `migrate --from`: there must be a store already, only read.
+    Read,
 }
 
 /// Where a command's store is.
@@ -89,13 +92,21 @@ impl Location {
         }
     }
 
-    /// Opens the store here.
-    pub(crate) async fn open(&self, open: Open) -> Result<AnyStore, StoreError> {
-        match (self, open) {
-            (Self::Dir(dir), Open::Create) => FsStore::open(dir).map(AnyStore::Dir),
-            (Self::Dir(dir), Open::Existing) => FsStore::open_existing(dir).map(AnyStore::Dir),
-            (Self::Postgres(url), _) => PgStore::connect(url).await.map(AnyStore::Postgres),
+    /// Opens the store here; a directory to write in only where root may ([`crate::owner`]).
+    ///
+    /// # Errors
+    /// The store's, and [`CliError::NotTheOwner`].
+    pub(crate) async fn open(&self, open: Open) -> Result<AnyStore, CliError> {
+        if let (Self::Dir(dir), Open::Create | Open::Existing) = (self, open) {
+            crate::owner::check_root_writes_its_own(dir)?;
         }
+        Ok(match (self, open) {
+            (Self::Dir(dir), Open::Create) => FsStore::open(dir).map(AnyStore::Dir)?,
+            (Self::Dir(dir), Open::Existing | Open::Read) => {
+                FsStore::open_existing(dir).map(AnyStore::Dir)?
+            }
+            (Self::Postgres(url), _) => PgStore::connect(url).await.map(AnyStore::Postgres)?,
+        })
     }
 }
 

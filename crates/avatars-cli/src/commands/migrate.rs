@@ -39,7 +39,7 @@ pub(crate) fn run(args: &MigrateArgs, out: &mut impl Write) -> Result<(), CliErr
     });
     let runtime = small_runtime()?;
     runtime.block_on(async {
-        let source = from.open(Open::Existing).await?;
+        let source = from.open(Open::Read).await?;
         let target = to.open(Open::Create).await?;
         let mut entries = pin!(source.entries());
         let (mut total, mut copied, mut present, mut normalised) = (0usize, 0usize, 0usize, 0usize);

@@ -48,6 +48,9 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     let upload_limits = upload_limits(args);
     runtime.block_on(async {
         check_render_ahead(&args.renditions, &location)?;
+        for (dir, _, _) in written_folders(args, &location, proxy_keys.is_some()) {
+            crate::owner::check_root_writes_its_own(&dir)?;
+        }
         // Before the store is opened: a port that cannot be had stops the start with nothing
         // made or stored. Connections wait in the backlog until the start is done.
         let plain = bind("--addr", args.addr).await?;
@@ -238,24 +241,41 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
                 Ok(_) | Err(StoreError::NoStore { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
-            check_writable(dir, dir, "the store")?;
         }
-        if let Some(dir) = &args.renditions.render_files_dir {
-            check_writable(dir, dir, "the rendition files")?;
-        }
-        if let Some(dir) = args.proxy_cache_dir.as_ref().filter(|_| proxy_on) {
-            check_writable(dir, dir, "the proxy's cache")?;
-        }
-        // Written when the server stops (and every --render-cache-save-secs), beside itself.
-        if let Some(file) = &args.render_cache_file {
-            let folder = file
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            check_writable(folder, file, "the render cache file")?;
+        for (dir, named, what) in written_folders(args, &location, proxy_on) {
+            check_writable(&dir, named, what)?;
         }
     }
     Ok(read)
+}
+
+/// The folders `serve` writes in, each with the setting's value that names it and what it
+/// keeps there: the store's (a directory store), the rendition files', the proxy's cache
+/// (with the proxy on), and the render cache file's.
+fn written_folders<'a>(
+    args: &'a ServeArgs,
+    location: &'a Location,
+    proxy_on: bool,
+) -> Vec<(PathBuf, &'a Path, &'static str)> {
+    let mut folders = Vec::new();
+    if let Location::Dir(dir) = location {
+        folders.push((dir.clone(), dir.as_path(), "the store"));
+    }
+    if let Some(dir) = &args.renditions.render_files_dir {
+        folders.push((dir.clone(), dir.as_path(), "the rendition files"));
+    }
+    if let Some(dir) = args.proxy_cache_dir.as_ref().filter(|_| proxy_on) {
+        folders.push((dir.clone(), dir.as_path(), "the proxy's cache"));
+    }
+    // Written when the server stops (and every --render-cache-save-secs), beside itself.
+    if let Some(file) = &args.render_cache_file {
+        let folder = file
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        folders.push((folder.to_owned(), file.as_path(), "the render cache file"));
+    }
+    folders
 }
 
 /// Whether `serve` could keep `what` (the setting's value `named`) in the folder `dir`, as the
@@ -266,6 +286,7 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
 /// # Errors
 /// [`CliError::Config`] naming `named` and the folder it cannot write in.
 fn check_writable(dir: &Path, named: &Path, what: &str) -> Result<(), CliError> {
+    crate::owner::check_root_writes_its_own(dir)?;
     let mut writes_in = dir;
     while !writes_in.exists() {
         match writes_in.parent() {

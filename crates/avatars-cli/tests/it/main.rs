@@ -58,6 +58,20 @@ fn folder_with_george() -> tempfile::TempDir {
     dir
 }
 
+/// A copy of `avatars` that `nobody` may run (the checkout may be in a folder only root may
+/// enter, as CI's clone in `mktemp -d` is), in a folder removed when the first is dropped.
+fn avatars_nobody_can_run() -> (tempfile::TempDir, std::path::PathBuf) {
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        bin.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let avatars = bin.path().join("avatars");
+    std::fs::copy(AVATARS, &avatars).unwrap();
+    (bin, avatars)
+}
+
 /// `avatars config check settings.toml` in `dir`, the file holding `settings`.
 fn check_settings(dir: &Path, settings: &str) -> Output {
     std::fs::write(dir.join("settings.toml"), settings).unwrap();

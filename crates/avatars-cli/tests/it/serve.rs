@@ -611,15 +611,7 @@ fn config_check_finds_a_data_directory_the_user_cannot_write() {
     std::fs::write(dir.path().join("serve.toml"), "data-dir = \"data\"\n").unwrap();
     let as_root = avatars_in(dir.path(), &["config", "check", "serve.toml"]);
     assert!(as_root.status.success(), "{}", stderr(&as_root));
-    // A copy nobody may run: the checkout may be in a folder only root may enter.
-    let bin = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        bin.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let avatars = bin.path().join("avatars");
-    std::fs::copy(AVATARS, &avatars).unwrap();
+    let (_bin, avatars) = crate::avatars_nobody_can_run();
     let check_as_nobody = |file: &str| {
         Command::new("runuser")
             .current_dir(dir.path())

@@ -60,6 +60,99 @@ fn serve_refuses_a_bad_email_pair() {
     assert!(stderr(&output).contains("expected ADDRESS=FILE"));
 }
 
+/// Root may not write in a store (or the folder it would be made in) that another user owns:
+/// what it wrote, that user, the server's, could never replace or remove. Every writing
+/// command refuses, with nothing written, and says how to run as the owner; reading is
+/// allowed; the owner itself imports as usual.
+#[test]
+fn root_does_not_write_in_another_user_s_store() {
+    if !test_support::is_root() {
+        eprintln!("SKIPPED root_does_not_write_in_another_user_s_store: needs root");
+        return;
+    }
+    let dir = crate::folder_with_george();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let owned = dir.path().join("owned");
+    std::fs::create_dir(&owned).unwrap();
+    let chown = |path: &std::path::Path| {
+        let status = std::process::Command::new("chown")
+            .args(["-R", "nobody:nogroup"])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    chown(&owned);
+    // The server's user made the store and imported Bob.
+    let (_bin, nobody_s) = crate::avatars_nobody_can_run();
+    std::fs::copy(dir.path().join("george.png"), owned.join("bob.png")).unwrap();
+    chown(&owned.join("bob.png"));
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("runuser")
+            .current_dir(&owned)
+            .args(["-u", "nobody", "--"])
+            .arg(&nobody_s)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let imported = as_nobody(&["import", "--data-dir", "data", "bob@example.org", "bob.png"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let before = snapshot(&owned);
+
+    std::fs::write(dir.path().join("serve.toml"), "data-dir = \"owned/data\"\n").unwrap();
+    let new_store = "owned/new"; // not made yet: it would be made in owned/, nobody's
+    for args in [
+        &[
+            "import",
+            "--data-dir",
+            "owned/data",
+            "alice@example.org",
+            "george.png",
+        ][..],
+        &[
+            "import",
+            "--data-dir",
+            new_store,
+            "alice@example.org",
+            "george.png",
+        ],
+        &["remove", "--data-dir", "owned/data", "bob@example.org"],
+        &[
+            "render-ahead",
+            "--data-dir",
+            "owned/data",
+            "--render-ahead",
+            "40",
+        ],
+        &["migrate", "--from", "owned/data", "--to", new_store],
+        &["serve", "--data-dir", "owned/data", "--addr", "127.0.0.1:0"],
+        &["config", "check", "serve.toml"],
+    ] {
+        let output = avatars(dir.path(), args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("belongs to the user of uid 65534, not root")
+                && stderr(&output).contains("runuser -u \"$(stat -c %U "),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    assert_eq!(snapshot(&owned), before, "nothing written");
+    let listed = avatars(dir.path(), &["list", "--data-dir", "owned/data"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("bob@example.org"));
+}
+
 #[test]
 fn import_list_remove() {
     let dir = tempfile::tempdir().unwrap();

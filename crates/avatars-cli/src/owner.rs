@@ -1,0 +1,49 @@
+//! Root in another user's folder: what `avatars` run as root writes in a store or cache folder
+//! that belongs to the server's user (`sudo avatars import ...`) would belong to root, and that
+//! user could then neither replace nor remove it: an avatar imported that way could never be
+//! changed through the server again. Every command that writes in a folder refuses it, saying
+//! how to run as the folder's owner instead.
+
+use std::path::Path;
+
+use crate::error::CliError;
+
+/// Refuses to write in `dir` (or, where `dir` is not made yet, in the nearest folder above it,
+/// where it would be made) as root when another user owns it.
+///
+/// # Errors
+/// [`CliError::NotTheOwner`] naming the folder and its owner's uid.
+pub(crate) fn check_root_writes_its_own(dir: &Path) -> Result<(), CliError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if !rustix::process::geteuid().is_root() {
+            return Ok(());
+        }
+        let mut existing = dir;
+        let metadata = loop {
+            if let Ok(metadata) = std::fs::metadata(existing) {
+                break metadata;
+            }
+            match existing.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+                _ => match std::fs::metadata(".") {
+                    Ok(metadata) => {
+                        existing = Path::new(".");
+                        break metadata;
+                    }
+                    Err(_) => return Ok(()),
+                },
+            }
+        };
+        if metadata.uid() != 0 {
+            return Err(CliError::NotTheOwner {
+                dir: existing.to_owned(),
+                uid: metadata.uid(),
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
