@@ -4,7 +4,7 @@
 //! 169.254.169.254, to a loopback address not allowed, and in a loop).
 
 // The axum example, compiled into the tests so the browser test loads its page as written.
-#[path = "../../examples/axum.rs"]
+#[path = "../../examples/people_page.rs"]
 #[allow(dead_code)]
 mod axum_example;
 mod browser;

@@ -2,7 +2,7 @@
 //! `<img>` whose `src` and `srcset` (1x and 2x screens) point at this site's `/proxy/...`, so
 //! the visitor's browser never talks to anyone else.
 //!
-//! `cargo run -p avatar-proxy --example axum -- alice@example.org bob@example.net`, then open
+//! `cargo run -p avatar-proxy --example people_page -- alice@example.org bob@example.net`, then open
 //! <http://127.0.0.1:3000/people>. The key is made at start (URLs change on restart); a real
 //! site keeps it in a file (`avatars proxy-key --out FILE`).
 
