@@ -115,6 +115,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             admin_listener = Some(observed(admin, None, routes, observer("admin")));
         }
         out.flush()?;
+        warn_of_expiry(tls.as_deref());
         say_serving(
             args,
             addr,
@@ -193,8 +194,13 @@ impl StartFiles {
     /// token(s), the proxy key file, 1 picture(s)`; `None` when no file is named.
     pub(crate) fn describe(&self) -> Option<String> {
         let mut read = Vec::new();
-        if self.tls.is_some() {
-            read.push("the TLS certificate and key".to_owned());
+        if let Some(tls) = &self.tls {
+            read.push(match tls.valid_until() {
+                Some(until) => {
+                    format!("the TLS certificate (valid until {}) and key", until.date())
+                }
+                None => "the TLS certificate and key".to_owned(),
+            });
         }
         if !self.tokens.is_empty() {
             read.push(format!("{} admin token(s)", self.tokens.len()));
@@ -228,6 +234,7 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
     } else {
         let files = StartFiles::read(args)?;
         let read = files.describe();
+        warn_of_expiry(files.tls.as_deref());
         (files.proxy_keys, read)
     };
     let location = args.data.location()?;
@@ -684,6 +691,13 @@ async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpLis
         .map_err(|source| CliError::Bind { flag, addr, source })
 }
 
+/// Warns on stderr when the TLS certificate in use has expired or soon will.
+fn warn_of_expiry(tls: Option<&ReloadableTls>) {
+    if let Some(warning) = tls.and_then(ReloadableTls::expiry_warning) {
+        stderr_line!("avatars: warning: {warning}");
+    }
+}
+
 /// Answers every SIGHUP from now on, which would otherwise end the process: reads the TLS
 /// certificate and key again when there are some (a bad pair is reported and the old one
 /// kept), and says there is nothing to read again otherwise. The signal is registered before
@@ -705,10 +719,16 @@ fn answer_hangups(tls: Option<Arc<ReloadableTls>>) {
                     continue;
                 };
                 match tls.reload() {
-                    Ok(()) => stderr_line!(
-                        "reloaded the TLS certificate from {}",
-                        tls.cert_path().display()
-                    ),
+                    Ok(()) => {
+                        let until = tls.valid_until().map_or_else(String::new, |until| {
+                            format!(" (valid until {})", until.date())
+                        });
+                        stderr_line!(
+                            "reloaded the TLS certificate from {}{until}",
+                            tls.cert_path().display()
+                        );
+                        warn_of_expiry(Some(tls));
+                    }
                     Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
                 }
             }

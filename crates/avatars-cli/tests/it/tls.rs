@@ -48,6 +48,16 @@ impl TestCa {
         (format!("{}{}", leaf.pem(), self.pem()), leaf.der().clone())
     }
 
+    /// As [`TestCa::leaf`], valid until the day `until` (year, month, day), as a PEM chain.
+    fn leaf_until(&self, key: &KeyPair, until: (i32, u8, u8)) -> String {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+        let leaf = params.signed_by(key, &self.issuer).unwrap();
+        format!("{}{}", leaf.pem(), self.pem())
+    }
+
     /// Writes `cert.pem` and `key.pem` in `dir` for `key` (PEM as given), returning the leaf.
     fn install(&self, dir: &Path, key: &KeyPair, key_pem: &str) -> CertificateDer<'static> {
         let (chain, leaf) = self.leaf(key);
@@ -228,10 +238,10 @@ fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
         "tls-addr = \"127.0.0.1:0\"\ntls-cert = \"cert.pem\"\ntls-key = \"key.pem\"\n",
     );
     assert!(checked.status.success(), "{}", stderr(&checked));
+    let said = String::from_utf8_lossy(&checked.stdout);
     assert!(
-        String::from_utf8_lossy(&checked.stdout).ends_with("; read: the TLS certificate and key\n"),
-        "{}",
-        String::from_utf8_lossy(&checked.stdout)
+        said.contains("; read: the TLS certificate (valid until ") && said.ends_with(") and key\n"),
+        "{said}"
     );
     // --tls-addr needs both files; the files need --tls-addr.
     let output = Command::new(AVATARS)
@@ -355,4 +365,60 @@ fn hangup(server: &mut Server) {
         .status()
         .unwrap();
     assert!(sent.success());
+}
+
+/// An expired certificate is still served (clients decide), but the operator is told at
+/// start, by `config check` and on reload, with the day it expired; a renewed one is reloaded
+/// with the day it is valid until, and no warning.
+#[test]
+fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
+    let dir = folder_with_george();
+    let ca = TestCa::new();
+    let key = KeyPair::generate().unwrap();
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        ca.leaf_until(&key, (2021, 3, 4)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    let expired = "the TLS certificate cert.pem expired on 2021-03-04 (";
+
+    let checked = check_settings(
+        dir.path(),
+        "tls-addr = \"127.0.0.1:0\"\ntls-cert = \"cert.pem\"\ntls-key = \"key.pem\"\n",
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(
+        String::from_utf8_lossy(&checked.stdout)
+            .contains("the TLS certificate (valid until 2021-03-04) and key"),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    assert!(stderr(&checked).contains(expired), "{}", stderr(&checked));
+
+    let mut server = start_tls(dir.path());
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        ca.leaf_until(&key, (2099, 12, 31)),
+    )
+    .unwrap();
+    hangup(&mut server);
+    let log = server_log_after_reload(&mut server);
+    assert!(log.contains(expired), "at start:\n{log}");
+    assert!(
+        log.contains("reloaded the TLS certificate from cert.pem (valid until 2099-12-31)"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("warning").count(),
+        1,
+        "renewed: no warning\n{log}"
+    );
+}
+
+/// Waits for the reload line, then stops the server and returns its log.
+fn server_log_after_reload(server: &mut Server) -> String {
+    // The log is read to its end once the server has stopped: give the reload time first.
+    std::thread::sleep(Duration::from_millis(500));
+    server.stop_gracefully()
 }
