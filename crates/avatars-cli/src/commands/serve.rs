@@ -69,7 +69,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let (stored, shown) =
             store_imports(service.store(), &imports, &upload_limits, ahead.as_ref()).await?;
         let renditions = RenditionsFile::start(args, &service);
-        let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone()));
+        let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone(), tls.clone()));
         let observer = |listener| Observer {
             listener,
             prefix: Arc::from(args.prefix.as_str()),

@@ -6,10 +6,12 @@
 //! from their `stats()` at each scrape, so nothing on the serving path knows about metrics.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
+use crate::server::tls::ReloadableTls;
 use crate::store::AnyStore;
 use avatar_proxy::AvatarProxy;
-use avatar_service::AvatarService;
+use avatar_service::{AvatarService, ServiceStats};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -117,7 +119,11 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     /// Metrics for a server of `service`, and of `proxy` when it runs one.
-    pub(crate) fn new(service: AvatarService<AnyStore>, proxy: Option<AvatarProxy>) -> Self {
+    pub(crate) fn new(
+        service: AvatarService<AnyStore>,
+        proxy: Option<AvatarProxy>,
+        tls: Option<Arc<ReloadableTls>>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("avatars");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -141,7 +147,11 @@ impl Metrics {
             "Connections open now, by listener",
             connections.clone(),
         );
-        registry.register_collector(Box::new(ServiceCollector { service, proxy }));
+        registry.register_collector(Box::new(ServiceCollector {
+            service,
+            proxy,
+            tls,
+        }));
         Self {
             registry,
             requests,
@@ -182,16 +192,29 @@ impl Metrics {
     }
 }
 
-/// Reads the service's and proxy's counters at each scrape.
+/// Reads the service's and proxy's counters, and the TLS certificate's expiry, at each scrape.
 #[derive(Debug)]
 struct ServiceCollector {
     service: AvatarService<AnyStore>,
     proxy: Option<AvatarProxy>,
+    tls: Option<Arc<ReloadableTls>>,
 }
 
 impl Collector for ServiceCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let stats = self.service.stats();
+        self.encode_counters(&stats, &mut encoder)?;
+        self.encode_gauges(&stats, &mut encoder)
+    }
+}
+
+impl ServiceCollector {
+    /// What only grows: renders, cache hits and misses, failures, fetches, time spent.
+    fn encode_counters(
+        &self,
+        stats: &ServiceStats,
+        encoder: &mut DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
         let mut counter = |name: &str, help: &str, value: u64| -> Result<(), std::fmt::Error> {
             let metric = ConstCounter::new(value);
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
@@ -246,6 +269,16 @@ impl Collector for ServiceCollector {
             None,
             seconds.metric_type(),
         )?)?;
+        Ok(())
+    }
+
+    /// What goes up and down: cache and file sizes, the index, the proxy's, the certificate's
+    /// expiry.
+    fn encode_gauges(
+        &self,
+        stats: &ServiceStats,
+        encoder: &mut DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
         let mut gauge = |name: &str, help: &str, value: u64| -> Result<(), std::fmt::Error> {
             let metric = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
             metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
@@ -275,6 +308,14 @@ impl Collector for ServiceCollector {
             "Hashes whose store answer is remembered.",
             stats.index_entries as u64,
         )?;
+        // For an alert well before it expires (the log warns two weeks ahead).
+        if let Some(until) = self.tls.as_ref().and_then(|tls| tls.valid_until()) {
+            gauge(
+                "tls_certificate_expiry_timestamp_seconds",
+                "When the TLS certificate in use expires (its notAfter), in seconds since the Unix epoch.",
+                until.timestamp(),
+            )?;
+        }
         if let Some(proxy) = &self.proxy {
             let proxy = proxy.stats();
             gauge(

@@ -403,7 +403,7 @@ mod tests {
     async fn answers_are_counted_and_a_client_over_its_rate_gets_429() {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let store = FsStore::open(dir.path()).expect("a store");
-        let metrics = Metrics::new(AvatarService::new(AnyStore::Dir(store)), None);
+        let metrics = Metrics::new(AvatarService::new(AnyStore::Dir(store)), None, None);
         let observer = Observer {
             listener: "http",
             prefix: Arc::from(""),

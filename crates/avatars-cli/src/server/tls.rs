@@ -106,6 +106,11 @@ impl ValidUntil {
         })
     }
 
+    /// Seconds since the Unix epoch (0 for a date before it).
+    pub(crate) fn timestamp(self) -> u64 {
+        u64::try_from(self.timestamp).unwrap_or(0)
+    }
+
     /// The day, as `YYYY-MM-DD` (UTC).
     pub(crate) fn date(self) -> String {
         x509_parser::time::ASN1Time::from_timestamp(self.timestamp).map_or_else(

@@ -396,14 +396,47 @@ fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
     );
     assert!(stderr(&checked).contains(expired), "{}", stderr(&checked));
 
-    let mut server = start_tls(dir.path());
+    let mut server = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--tls-addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+            "--admin-addr",
+            "127.0.0.1:0",
+        ],
+        true,
+    );
+    // The metric an alert is written on: the expiry, in seconds since the epoch.
+    let expiry = |server: &Server| {
+        let admin = server.admin_addr.clone().unwrap();
+        let metrics = test_support::raw_http::get(&admin, "/metrics");
+        crate::admin::count(
+            &String::from_utf8(metrics.body).unwrap(),
+            "avatars_tls_certificate_expiry_timestamp_seconds",
+            &[],
+        )
+    };
+    assert_eq!(expiry(&server), 1_614_816_000, "2021-03-04");
     std::fs::write(
         dir.path().join("cert.pem"),
         ca.leaf_until(&key, (2099, 12, 31)),
     )
     .unwrap();
     hangup(&mut server);
-    let log = server_log_after_reload(&mut server);
+    let started = Instant::now();
+    while expiry(&server) != 4_102_358_400 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "2099-12-31 after the reload"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.stop_gracefully();
     assert!(log.contains(expired), "at start:\n{log}");
     assert!(
         log.contains("reloaded the TLS certificate from cert.pem (valid until 2099-12-31)"),
@@ -414,11 +447,4 @@ fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
         1,
         "renewed: no warning\n{log}"
     );
-}
-
-/// Waits for the reload line, then stops the server and returns its log.
-fn server_log_after_reload(server: &mut Server) -> String {
-    // The log is read to its end once the server has stopped: give the reload time first.
-    std::thread::sleep(Duration::from_millis(500));
-    server.stop_gracefully()
 }
