@@ -33,12 +33,14 @@ use crate::store::{AnyStore, Location, Open};
 /// http://...` for the TLS and admin listeners) on stdout, and serves until Ctrl-C or SIGTERM;
 /// then stops accepting and lets requests in flight finish within `--shutdown-timeout-secs`.
 pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
+    let files = StartFiles::read(args)?;
+    let warnings = files.warnings(args);
     let StartFiles {
         imports,
         tls,
         tokens,
         proxy_keys,
-    } = StartFiles::read(args)?;
+    } = files;
     let location = args.data.location()?;
     // Before the store is opened, which would make a new folder a store.
     check_settings(args, proxy_keys.clone())?;
@@ -115,8 +117,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             admin_listener = Some(observed(admin, None, routes, observer("admin")));
         }
         out.flush()?;
-        warn_of_expiry(tls.as_deref());
         say_serving(
+            &warnings,
             args,
             addr,
             stored,
@@ -190,6 +192,40 @@ impl StartFiles {
         })
     }
 
+    /// What the operator should hear of, though serve runs with it: the TLS certificate
+    /// expired or expiring ([`ReloadableTls::expiry_warning`]), a secret file (the TLS key,
+    /// the admin tokens, the proxy keys) that every user of the machine may read, and an admin
+    /// listener other machines can reach, which has no TLS of its own.
+    pub(crate) fn warnings(&self, args: &ServeArgs) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .tls
+            .as_deref()
+            .and_then(ReloadableTls::expiry_warning)
+            .into_iter()
+            .collect();
+        let secrets = [
+            ("--tls-key", args.tls_key.as_deref()),
+            ("--admin-token-file", args.admin_token_file.as_deref()),
+            ("--proxy-key-file", args.proxy_key_file.as_deref()),
+        ];
+        for (flag, file) in secrets {
+            let Some((file, mode)) = file.and_then(|file| Some((file, world_readable(file)?)))
+            else {
+                continue;
+            };
+            warnings.push(format!(
+                "{} ({flag}) is a secret that every user of this machine can read (mode {mode:04o}): chmod o-r it",
+                file.display()
+            ));
+        }
+        if let Some(admin) = args.admin_addr.filter(|addr| !addr.ip().is_loopback()) {
+            warnings.push(format!(
+                "the admin listener ({admin}) can be reached from other machines, and has no TLS: its bearer tokens and uploads cross the network in clear; bind it to 127.0.0.1 or firewall it"
+            ));
+        }
+        warnings
+    }
+
     /// What was read, for `config check` to say: `the TLS certificate and key, 2 admin
     /// token(s), the proxy key file, 1 picture(s)`; `None` when no file is named.
     pub(crate) fn describe(&self) -> Option<String> {
@@ -234,7 +270,9 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
     } else {
         let files = StartFiles::read(args)?;
         let read = files.describe();
-        warn_of_expiry(files.tls.as_deref());
+        for warning in files.warnings(args) {
+            stderr_line!("avatars: warning: {warning}");
+        }
         (files.proxy_keys, read)
     };
     let location = args.data.location()?;
@@ -603,9 +641,11 @@ fn public_app(
     }
 }
 
-/// What the operator reads on stderr once the server listens on `addr`: where its `stored`
-/// avatars are, a URL to try, and where the proxy answers.
+/// What the operator reads on stderr once the server listens on `addr`: the `warnings` of
+/// [`StartFiles::warnings`], where its `stored` avatars are, a URL to try, and where the proxy
+/// answers.
 fn say_serving(
+    warnings: &[String],
     args: &ServeArgs,
     addr: SocketAddr,
     stored: Held,
@@ -613,6 +653,9 @@ fn say_serving(
     shown: Option<&Identity>,
     proxy: Option<&avatar_proxy::AvatarProxy>,
 ) {
+    for warning in warnings {
+        stderr_line!("avatars: warning: {warning}");
+    }
     // Bound to every address (0.0.0.0 or [::]): the link goes to this machine's loopback.
     let addr = reachable_here(addr);
     let url = try_url(addr, &args.prefix, shown);
@@ -691,10 +734,18 @@ async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpLis
         .map_err(|source| CliError::Bind { flag, addr, source })
 }
 
-/// Warns on stderr when the TLS certificate in use has expired or soon will.
-fn warn_of_expiry(tls: Option<&ReloadableTls>) {
-    if let Some(warning) = tls.and_then(ReloadableTls::expiry_warning) {
-        stderr_line!("avatars: warning: {warning}");
+/// The permission bits of `file` when other users may read it (`o+r`).
+fn world_readable(file: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(file).ok()?.permissions().mode() & 0o7777;
+        (mode & 0o004 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
     }
 }
 
@@ -727,7 +778,9 @@ fn answer_hangups(tls: Option<Arc<ReloadableTls>>) {
                             "reloaded the TLS certificate from {}{until}",
                             tls.cert_path().display()
                         );
-                        warn_of_expiry(Some(tls));
+                        if let Some(warning) = tls.expiry_warning() {
+                            stderr_line!("avatars: warning: {warning}");
+                        }
                     }
                     Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
                 }

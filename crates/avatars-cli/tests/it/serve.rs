@@ -591,6 +591,57 @@ fn a_sighup_without_tls_leaves_the_server_serving() {
     );
 }
 
+/// Secrets every user of the machine may read, and an admin listener other machines can
+/// reach, are warned of by `config check` and at start; serve runs all the same.
+#[test]
+fn readable_secrets_and_a_public_admin_listener_are_warned_of() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = folder_with_george();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{}\n", "t".repeat(32))).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let readable = "tokens (--admin-token-file) is a secret that every user of this machine can read (mode 0644)";
+    let public =
+        "the admin listener (0.0.0.0:9090) can be reached from other machines, and has no TLS";
+
+    // The check binds nothing, so it may be given an address on every interface.
+    let checked = check_settings(
+        dir.path(),
+        "admin-addr = \"0.0.0.0:9090\"\nadmin-token-file = \"tokens\"\n",
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(
+        stderr(&checked).contains(readable) && stderr(&checked).contains(public),
+        "{}",
+        stderr(&checked)
+    );
+    let mut server = crate::serve(
+        dir.path(),
+        &[
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "tokens",
+        ],
+        true,
+    );
+    let log = server.stop_gracefully();
+    assert!(log.contains(readable), "{log}");
+    assert!(!log.contains("can be reached from other machines"), "{log}");
+
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let checked = check_settings(
+        dir.path(),
+        "admin-addr = \"127.0.0.1:9090\"\nadmin-token-file = \"tokens\"\n",
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(
+        !stderr(&checked).contains("warning"),
+        "{}",
+        stderr(&checked)
+    );
+}
+
 /// `config check` tries the folders serve writes in as the user running it: a data
 /// directory the server's user cannot make is found before the server is started.
 #[test]

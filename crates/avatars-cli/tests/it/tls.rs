@@ -381,6 +381,12 @@ fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
     )
     .unwrap();
     std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    // A key as it should be kept (one others may read is warned of too).
+    std::fs::set_permissions(
+        dir.path().join("key.pem"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let expired = "the TLS certificate cert.pem expired on 2021-03-04 (";
 
     let checked = check_settings(
