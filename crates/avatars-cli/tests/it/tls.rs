@@ -67,22 +67,21 @@ impl TestCa {
     }
 }
 
-fn start_tls(dir: &Path) -> Server {
-    Server::start(
-        AVATARS,
-        dir,
-        &[
-            "--email",
-            "george@example.com=george.png",
-            "--tls-addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "cert.pem",
-            "--tls-key",
-            "key.pem",
-        ],
-        true,
-    )
+/// `avatars serve` with George imported and HTTPS from `cert.pem` and `key.pem` in `dir`, and
+/// `extra` arguments.
+fn start_tls(dir: &Path, extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--email",
+        "george@example.com=george.png",
+        "--tls-addr",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "cert.pem",
+        "--tls-key",
+        "key.pem",
+    ];
+    args.extend(extra);
+    Server::start(AVATARS, dir, &args, true)
 }
 
 /// `curl` over HTTPS, trusting only the test CA: (status, HTTP version) as curl reports them.
@@ -161,7 +160,7 @@ fn https_answers_http1_and_http2_for_every_key_type() {
         ("RSA, PKCS#1", &rsa, rsa_pkcs1.clone()),
     ] {
         ca.install(dir.path(), key, &key_pem);
-        let server = start_tls(dir.path());
+        let server = start_tls(dir.path(), &[]);
         let https = server.https_addr.clone().unwrap();
         assert_eq!(
             curl(dir.path(), &https, "--http2"),
@@ -314,7 +313,7 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
     let ca = TestCa::new();
     let first_key = KeyPair::generate().unwrap();
     let first = ca.install(dir.path(), &first_key, &first_key.serialize_pem());
-    let mut server = start_tls(dir.path());
+    let mut server = start_tls(dir.path(), &[]);
     let https = server.https_addr.clone().unwrap();
     let (mut open, presented) = connect(&ca, &https).await;
     assert_eq!(presented, first);
@@ -402,21 +401,7 @@ fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
     );
     assert!(stderr(&checked).contains(expired), "{}", stderr(&checked));
 
-    let mut server = Server::start(
-        AVATARS,
-        dir.path(),
-        &[
-            "--tls-addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "cert.pem",
-            "--tls-key",
-            "key.pem",
-            "--admin-addr",
-            "127.0.0.1:0",
-        ],
-        true,
-    );
+    let mut server = start_tls(dir.path(), &["--admin-addr", "127.0.0.1:0"]);
     // The metric an alert is written on: the expiry, in seconds since the epoch.
     let expiry = |server: &Server| {
         let admin = server.admin_addr.clone().unwrap();
