@@ -253,6 +253,14 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "Connections")]
     pub(crate) rate_burst: u32,
 
+    /// A reverse proxy in front of the server (repeatable, as an address or a network such as
+    /// 127.0.0.1/32): for requests from it, the client is the last address of X-Forwarded-For
+    /// that is not itself such a proxy, for --rate-limit and the access log. Without it the
+    /// header is ignored (anyone can send it), and behind nginx every client would be 127.0.0.1.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_net)]
+    #[arg(help_heading = "Connections")]
+    pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+
     /// On Ctrl-C or SIGTERM, stop accepting and give requests in flight this many seconds to
     /// finish before closing their connections.
     #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
@@ -705,6 +713,15 @@ fn parse_url_size(text: &str) -> Result<u32, String> {
         return Ok(0);
     }
     Ok(digits.parse::<u32>().unwrap_or(u32::MAX))
+}
+
+/// A network in CIDR notation, or a single address (its own /32 or /128 network).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            format!("{text:?}: expected an IP address or a network such as 10.0.0.0/8 or fd00::/8")
+        })
 }
 
 #[cfg(test)]

@@ -78,6 +78,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             log: LogFormat::named(&args.log_format),
             metrics: Arc::new(metrics.for_listener(listener)),
             rate_limit: None,
+            trusted_proxies: Arc::from(args.trusted_proxies.as_slice()),
         };
         let rate_limit = rate_limit(args);
         let limits = connection_limits(args);

@@ -1,5 +1,6 @@
-//! What happens around every request of a listener: the per-address rate limit before it, and
-//! the access-log line and the request metrics after it.
+//! What happens around every request of a listener: who the client is (the peer, or the
+//! address a trusted reverse proxy forwards: [`Client`]), the per-address rate limit before
+//! it, and the access-log line and the request metrics after it.
 
 use std::fmt;
 use std::future::Future;
@@ -11,10 +12,11 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use ipnet::IpNet;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
@@ -93,6 +95,64 @@ pub(crate) struct Observer {
     pub(crate) log: LogFormat,
     pub(crate) metrics: Arc<RequestMetrics>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
+    /// `--trusted-proxy`: peers whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Arc<[IpNet]>,
+}
+
+/// Who a request came from: the connection's peer, or the client a trusted reverse proxy says
+/// it forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Client {
+    /// The address the rate limit counts.
+    ip: IpAddr,
+    /// The connection's other end.
+    peer: SocketAddr,
+}
+
+impl Client {
+    /// The client of a request from `peer` with `headers`: when `peer` is one of `trusted`,
+    /// the last address of `X-Forwarded-For` (all its fields, in order) that is not itself
+    /// trusted; each proxy appends the address it was reached from, so the addresses before it
+    /// are the client's to write and count for nothing. A chain of trusted proxies is walked
+    /// back to the first untrusted one; a field that is not an address ends the walk at the
+    /// last proxy, which is then the client. From any other peer, or without the header, the
+    /// client is the peer.
+    ///
+    /// By hand: the crates that read the header (axum-client-ip) take its rightmost address,
+    /// which behind two proxies is the first proxy, and know no list of trusted networks.
+    fn of(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        let mut ip = peer.ip();
+        if is_trusted(&ip) {
+            let hops = headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .flat_map(|value| value.to_str().unwrap_or("").split(','))
+                .map(str::trim)
+                .collect::<Vec<_>>();
+            for hop in hops.iter().rev() {
+                let Ok(hop) = hop.parse::<IpAddr>() else {
+                    break;
+                };
+                ip = hop;
+                if !is_trusted(&hop) {
+                    break;
+                }
+            }
+        }
+        Self { ip, peer }
+    }
+}
+
+impl fmt::Display for Client {
+    /// `203.0.113.7:5555`, or for a forwarded client `203.0.113.7 via 127.0.0.1:5555`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ip == self.peer.ip() {
+            write!(f, "{}", self.peer)
+        } else {
+            write!(f, "{} via {}", self.ip, self.peer)
+        }
+    }
 }
 
 impl Observer {
@@ -196,7 +256,7 @@ where
         let client = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0);
+            .map(|info| Client::of(info.0, request.headers(), &observer.trusted_proxies));
         let route = observer.route(request.uri().path());
         let logged =
             tracing::enabled!(target: "avatars::access", tracing::Level::INFO).then(|| {
@@ -210,7 +270,7 @@ where
             .rate_limit
             .as_ref()
             .zip(client)
-            .and_then(|(limit, client)| limit.check(client.ip()).map(|wait| (limit, wait)));
+            .and_then(|(limit, client)| limit.check(client.ip).map(|wait| (limit, wait)));
         let kind = match limited {
             Some((limit, wait)) => Kind::Limited {
                 response: Some(too_many_requests(limit, wait)),
@@ -288,7 +348,7 @@ struct After {
     route: usize,
     /// The method and the target, when the access log is on.
     logged: Option<(Method, String)>,
-    client: Option<SocketAddr>,
+    client: Option<Client>,
     metrics: Arc<RequestMetrics>,
     log: LogFormat,
 }
@@ -410,6 +470,7 @@ mod tests {
             log: LogFormat::Text,
             metrics: Arc::new(metrics.for_listener("http")),
             rate_limit: Some(RateLimit::new(NonZeroU32::MIN, NonZeroU32::MIN)),
+            trusted_proxies: Arc::from([]),
         };
         let inner = service_fn(|_: Request<Body>| async {
             let mut response = Response::new(Body::from("no avatar"));
@@ -441,5 +502,65 @@ mod tests {
             assert!(text.contains(line), "{line} not in\n{text}");
         }
         let _inner = observed.into_inner();
+    }
+
+    /// Behind trusted proxies the client is the last untrusted address they forward; the
+    /// header is ignored from anyone else, and a field that is not an address stops the walk.
+    #[test]
+    fn the_client_is_the_last_untrusted_forwarded_address() {
+        let trusted: Vec<IpNet> = vec![
+            "127.0.0.1/32".parse().expect("a network"),
+            "10.0.0.0/8".parse().expect("a network"),
+        ];
+        let client = |peer: &str, fields: &[&str]| {
+            let mut headers = HeaderMap::new();
+            for field in fields {
+                headers.append(
+                    "x-forwarded-for",
+                    HeaderValue::from_str(field).expect("a header value"),
+                );
+            }
+            Client::of(peer.parse().expect("an address"), &headers, &trusted).to_string()
+        };
+        let proxy = "127.0.0.1:5555";
+        assert_eq!(client(proxy, &[]), proxy, "no header");
+        assert_eq!(
+            client(proxy, &["203.0.113.7"]),
+            "203.0.113.7 via 127.0.0.1:5555"
+        );
+        assert_eq!(
+            client(proxy, &["198.51.100.1, 203.0.113.7"]),
+            "203.0.113.7 via 127.0.0.1:5555",
+            "what the client wrote before its own address counts for nothing"
+        );
+        assert_eq!(
+            client(proxy, &["203.0.113.7, 10.1.2.3"]),
+            "203.0.113.7 via 127.0.0.1:5555",
+            "through two trusted proxies"
+        );
+        assert_eq!(
+            client(proxy, &["203.0.113.7", "10.1.2.3"]),
+            "203.0.113.7 via 127.0.0.1:5555",
+            "the header in two fields"
+        );
+        assert_eq!(
+            client(proxy, &["2001:db8::7"]),
+            "2001:db8::7 via 127.0.0.1:5555"
+        );
+        assert_eq!(
+            client(proxy, &["203.0.113.7, unknown"]),
+            proxy,
+            "not an address"
+        );
+        assert_eq!(
+            client(proxy, &["10.1.2.3"]),
+            "10.1.2.3 via 127.0.0.1:5555",
+            "all trusted"
+        );
+        assert_eq!(
+            client("192.0.2.9:4000", &["203.0.113.7"]),
+            "192.0.2.9:4000",
+            "from a peer that is not trusted, the header is anyone's to write"
+        );
     }
 }

@@ -211,6 +211,45 @@ fn the_rate_limit_answers_429_with_retry_after_per_address() {
     }
 }
 
+/// Behind a reverse proxy given with --trusted-proxy, each forwarded client has its own
+/// bucket and its own address in the access log; a client that writes the header itself, from
+/// an address not trusted, is counted as what it is.
+#[test]
+fn behind_a_trusted_proxy_the_rate_limit_counts_each_forwarded_client() {
+    let dir = folder_with_george();
+    let limit = ["--rate-limit", "1", "--rate-burst", "2"];
+    let mut trusting = limit.to_vec();
+    trusting.extend(["--trusted-proxy", "127.0.0.1"]);
+    let mut server = start(dir.path(), &trusting);
+    let statuses: Vec<u16> = ["203.0.113.7", "203.0.113.7", "203.0.113.7", "203.0.113.8"]
+        .iter()
+        .map(|client| forwarded_for(&server, client))
+        .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 200],
+        "a bucket per forwarded client"
+    );
+    let log = server.stop_gracefully();
+    assert!(log.contains(" 203.0.113.8 via 127.0.0.1:"), "{log}");
+
+    // Not trusted: the header is the client's own, and all of its requests are one bucket.
+    let untrusted = start(dir.path(), &limit);
+    let statuses: Vec<u16> = ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
+        .iter()
+        .map(|client| forwarded_for(&untrusted, client))
+        .collect();
+    assert_eq!(statuses, [200, 200, 429]);
+}
+
+/// The status of George's avatar asked for with `X-Forwarded-For: client`.
+fn forwarded_for(server: &Server, client: &str) -> u16 {
+    let request = format!(
+        "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
+    );
+    test_support::raw_http::request(&server.addr, request.as_bytes()).status
+}
+
 /// A PUT on the admin listener whose body is sent in two halves, with SIGTERM between them.
 #[test]
 fn shutdown_finishes_requests_in_flight_and_stops_within_its_bound() {
