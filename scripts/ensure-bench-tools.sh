@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `cargo xtask bench` compares against: Debian's nginx-light (the static-file
-# baseline) and wrk (the load generator). Idempotent: does nothing when both are present.
+# baseline) and wrk (the load generator); the tests run nginx as a reverse proxy too
+# (test_support::nginx), so `cargo xtask ci` runs this. Idempotent: does nothing when both are
+# present.
 # Fails loudly when they are missing and cannot be installed; the bench never runs half.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"

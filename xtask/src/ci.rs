@@ -42,6 +42,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "nginx for the reverse-proxy test (nginx-light and wrk from apt, when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-bench-tools.sh"],
+        env: &[],
+    },
+    Step {
         name: "unit tools (systemd-analyze and strace from apt, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-unit-tools.sh"],

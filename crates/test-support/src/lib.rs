@@ -24,6 +24,7 @@
 //! - [`mount`]: a small tmpfs or read-only bind mount, undone when dropped, and a disk filled
 //!   to its last kilobytes;
 //! - [`log`]: what a library logged through `tracing`, captured in memory;
+//! - [`nginx`]: Debian's nginx as a reverse proxy in front of a server under test;
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
 //! - [`silent`]: a TCP server that accepts and never answers, and an address where nothing
@@ -37,6 +38,7 @@ pub mod hostile;
 pub mod images;
 pub mod log;
 pub mod mount;
+pub mod nginx;
 pub mod not_pictures;
 pub mod postgres;
 pub mod raw_http;

@@ -242,6 +242,59 @@ fn behind_a_trusted_proxy_the_rate_limit_counts_each_forwarded_client() {
     assert_eq!(statuses, [200, 200, 429]);
 }
 
+/// The same behind a real nginx, configured as its documentation's reverse proxy example
+/// (`$proxy_add_x_forwarded_for`): clients that reach nginx from different addresses (here:
+/// that say so to it, as a proxy before it would) are counted apart, and what a client writes
+/// in the header itself before nginx's own entry counts for nothing.
+#[test]
+fn behind_nginx_each_client_has_its_own_bucket() {
+    if !test_support::nginx::ReverseProxy::installed() {
+        eprintln!(
+            "\n*** SKIPPED behind_nginx_each_client_has_its_own_bucket: nginx is not installed (scripts/ensure-bench-tools.sh) ***\n"
+        );
+        return;
+    }
+    let dir = folder_with_george();
+    let mut server = start(
+        dir.path(),
+        &[
+            "--rate-limit",
+            "1",
+            "--rate-burst",
+            "2",
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
+    );
+    let nginx = test_support::nginx::ReverseProxy::start(&server.addr).unwrap();
+    // Each request reaches nginx from 127.0.0.1 with the address of a proxy before it, which
+    // is trusted too in this chain: `X-Forwarded-For: CLIENT` then nginx's 127.0.0.1.
+    let through_nginx = |client: &str| {
+        let request = format!(
+            "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: avatars.example.org\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
+        );
+        test_support::raw_http::request(nginx.addr(), request.as_bytes()).status
+    };
+    let statuses: Vec<u16> = [
+        "203.0.113.7",
+        "198.51.100.1, 203.0.113.7",
+        "203.0.113.7",
+        "203.0.113.8",
+    ]
+    .iter()
+    .map(|client| through_nginx(client))
+    .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 429, 200],
+        "nginx's error log: {}",
+        nginx.error_log()
+    );
+    drop(nginx);
+    let log = server.stop_gracefully();
+    assert!(log.contains(" 203.0.113.8 via 127.0.0.1:"), "{log}");
+}
+
 /// The status of George's avatar asked for with `X-Forwarded-For: client`.
 fn forwarded_for(server: &Server, client: &str) -> u16 {
     let request = format!(
