@@ -20,21 +20,9 @@ pub(crate) fn check_root_writes_its_own(dir: &Path) -> Result<(), CliError> {
         if !rustix::process::geteuid().is_root() {
             return Ok(());
         }
-        let mut existing = dir;
-        let metadata = loop {
-            if let Ok(metadata) = std::fs::metadata(existing) {
-                break metadata;
-            }
-            match existing.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
-                _ => match std::fs::metadata(".") {
-                    Ok(metadata) => {
-                        existing = Path::new(".");
-                        break metadata;
-                    }
-                    Err(_) => return Ok(()),
-                },
-            }
+        let existing = nearest_existing(dir);
+        let Ok(metadata) = std::fs::metadata(existing) else {
+            return Ok(());
         };
         if metadata.uid() != 0 {
             return Err(CliError::NotTheOwner {
@@ -46,4 +34,17 @@ pub(crate) fn check_root_writes_its_own(dir: &Path) -> Result<(), CliError> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// `dir` if it exists, or else the nearest folder above it that does (where `dir` would be
+/// made), the current one for a relative path none of whose folders exist.
+pub(crate) fn nearest_existing(dir: &Path) -> &Path {
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+            _ => return Path::new("."),
+        }
+    }
+    existing
 }

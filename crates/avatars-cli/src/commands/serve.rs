@@ -333,16 +333,7 @@ fn written_folders<'a>(
 /// [`CliError::Config`] naming `named` and the folder it cannot write in.
 fn check_writable(dir: &Path, named: &Path, what: &str) -> Result<(), CliError> {
     crate::owner::check_root_writes_its_own(dir)?;
-    let mut writes_in = dir;
-    while !writes_in.exists() {
-        match writes_in.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => writes_in = parent,
-            _ => {
-                writes_in = Path::new(".");
-                break;
-            }
-        }
-    }
+    let writes_in = crate::owner::nearest_existing(dir);
     let probe = writes_in.join(format!(".avatars-config-check-{}", std::process::id()));
     let written = std::fs::OpenOptions::new()
         .write(true)
