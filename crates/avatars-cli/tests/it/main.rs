@@ -72,6 +72,20 @@ fn avatars_nobody_can_run() -> (tempfile::TempDir, std::path::PathBuf) {
     (bin, avatars)
 }
 
+/// The conformance suite's `groups` against `targets`, which must fail no case (the summary
+/// is the message); the report, for more checks.
+async fn suite_passes(
+    targets: &mut avatar_conformance::Targets,
+    groups: &[avatar_conformance::Group],
+) -> avatar_conformance::Report {
+    use avatar_conformance::{Progress, all_cases, report::summary, run};
+    let report = run(&all_cases(), targets, groups, Progress::Quiet)
+        .await
+        .unwrap();
+    assert_eq!(report.counts().1, 0, "{}", summary(&report));
+    report
+}
+
 /// `avatars config check settings.toml` in `dir`, the file holding `settings`.
 fn check_settings(dir: &Path, settings: &str) -> Output {
     std::fs::write(dir.join("settings.toml"), settings).unwrap();
