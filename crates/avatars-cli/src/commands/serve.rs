@@ -196,7 +196,7 @@ impl StartFiles {
     /// What the operator should hear of, though serve runs with it: the TLS certificate
     /// expired or expiring ([`ReloadableTls::expiry_warning`]), a secret file (the TLS key,
     /// the admin tokens, the proxy keys) that every user of the machine may read, and an admin
-    /// listener other machines can reach, which has no TLS of its own.
+    /// listener other machines can reach, which has no TLS of its own ([`setting_warnings`]).
     pub(crate) fn warnings(&self, args: &ServeArgs) -> Vec<String> {
         let mut warnings: Vec<String> = self
             .tls
@@ -219,11 +219,7 @@ impl StartFiles {
                 file.display()
             ));
         }
-        if let Some(admin) = args.admin_addr.filter(|addr| !addr.ip().is_loopback()) {
-            warnings.push(format!(
-                "the admin listener ({admin}) can be reached from other machines, and has no TLS: its bearer tokens and uploads cross the network in clear; bind it to 127.0.0.1 or firewall it"
-            ));
-        }
+        warnings.extend(setting_warnings(args));
         warnings
     }
 
@@ -267,6 +263,9 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
             .proxy_key_file
             .is_some()
             .then(|| ProxyKeys::new(avatar_proxy::ProxyKey::generate(), Vec::new()));
+        if let Some(warning) = setting_warnings(args) {
+            stderr_line!("avatars: warning: {warning}");
+        }
         (any_key, None)
     } else {
         let files = StartFiles::read(args)?;
@@ -724,6 +723,15 @@ async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpLis
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::Bind { flag, addr, source })
+}
+
+/// The warnings of [`StartFiles::warnings`] that the settings alone give, which `config check
+/// --values-only` says too: an admin listener other machines can reach.
+fn setting_warnings(args: &ServeArgs) -> Option<String> {
+    let admin = args.admin_addr.filter(|addr| !addr.ip().is_loopback())?;
+    Some(format!(
+        "the admin listener ({admin}) can be reached from other machines, and has no TLS: its bearer tokens and uploads cross the network in clear; bind it to 127.0.0.1 or firewall it"
+    ))
 }
 
 /// The permission bits of `file` when other users may read it (`o+r`).

@@ -615,6 +615,20 @@ fn readable_secrets_and_a_public_admin_listener_are_warned_of() {
         "{}",
         stderr(&checked)
     );
+    std::fs::write(
+        dir.path().join("values.toml"),
+        "admin-addr = \"[::]:9090\"\n",
+    )
+    .unwrap();
+    let values_only = avatars_in(
+        dir.path(),
+        &["config", "check", "--values-only", "values.toml"],
+    );
+    assert!(
+        stderr(&values_only).contains("the admin listener ([::]:9090) can be reached"),
+        "a setting, said without reading files too: {}",
+        stderr(&values_only)
+    );
     let mut server = crate::serve(
         dir.path(),
         &[
