@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::AVATARS;
@@ -156,30 +156,33 @@ fn serve_makes_only_system_calls_the_units_allow() {
     let dir = crate::folder_with_george();
     std::fs::write(dir.path().join("tokens"), format!("{}\n", "t".repeat(32))).unwrap();
     let trace = dir.path().join("trace");
-    let mut server = Command::new("strace")
-        .current_dir(dir.path())
-        .args(["-f", "-qq", "-o"])
-        .arg(&trace)
-        .arg(AVATARS)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--admin-addr",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--admin-token-file",
-            "tokens",
-            "--render-cache-file",
-            "cache.bin",
-        ])
-        .args(["--email", "george@example.com=george.png"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut server = Traced(
+        Command::new("strace")
+            .current_dir(dir.path())
+            .args(["-f", "-qq", "-o"])
+            .arg(&trace)
+            .arg(AVATARS)
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--admin-addr",
+                "127.0.0.1:0",
+            ])
+            .args([
+                "--admin-token-file",
+                "tokens",
+                "--render-cache-file",
+                "cache.bin",
+            ])
+            .args(["--email", "george@example.com=george.png"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        trace.clone(),
+    );
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let mut next_addr = |prefix: &str| {
         let line = lines.next().unwrap().unwrap();
         line.strip_prefix(prefix)
@@ -193,7 +196,7 @@ fn serve_makes_only_system_calls_the_units_allow() {
         &admin,
         &std::fs::read(dir.path().join("george.png")).unwrap(),
     );
-    let made = stop_traced(&mut server, &trace);
+    let made = server.stop();
     assert!(
         dir.path().join("cache.bin").exists(),
         "the render cache was saved"
@@ -256,24 +259,27 @@ async fn the_xmpp_component_makes_only_system_calls_the_units_allow() {
     let trace = dir.path().join("trace");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = listener.local_addr().unwrap().to_string();
-    let mut component = Command::new("strace")
-        .current_dir(dir.path())
-        .args(["-f", "-qq", "-o"])
-        .arg(&trace)
-        .arg(AVATARS)
-        .args([
-            "xmpp",
-            "--server",
-            &server,
-            "--domain",
-            "avatars.conformance.test",
-        ])
-        .args(["--secret", "conformance-secret", "--data-dir", "data"])
-        .args(["--identity-domain", "example.net", "--mirror-subscribers"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut component = Traced(
+        Command::new("strace")
+            .current_dir(dir.path())
+            .args(["-f", "-qq", "-o"])
+            .arg(&trace)
+            .arg(AVATARS)
+            .args([
+                "xmpp",
+                "--server",
+                &server,
+                "--domain",
+                "avatars.conformance.test",
+            ])
+            .args(["--secret", "conformance-secret", "--data-dir", "data"])
+            .args(["--identity-domain", "example.net", "--mirror-subscribers"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        trace.clone(),
+    );
     let target = XmppTarget::component(
         &listener,
         "conformance-secret",
@@ -287,7 +293,7 @@ async fn the_xmpp_component_makes_only_system_calls_the_units_allow() {
     };
     let groups = [Group::Xep0008, Group::Xep0153, Group::Xep0084];
     crate::suite_passes(&mut targets, &groups).await;
-    let made = stop_traced(&mut component, &trace);
+    let made = component.stop();
     assert!(made.contains("connect"), "{made:?}");
     let refused: Vec<&String> = made.difference(&allowed).collect();
     assert!(
@@ -296,19 +302,38 @@ async fn the_xmpp_component_makes_only_system_calls_the_units_allow() {
     );
 }
 
-/// Sends SIGTERM to the program strace runs (its first process in `trace`), waits for strace
-/// to end with it, and returns the system calls traced.
-fn stop_traced(strace: &mut std::process::Child, trace: &Path) -> BTreeSet<String> {
-    let pid = std::fs::read_to_string(trace)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    let signalled = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(signalled.success());
-    assert!(strace.wait().unwrap().success(), "stopped gracefully");
-    traced_syscalls(&std::fs::read_to_string(trace).unwrap())
+/// A program run under `strace -f -o TRACE`: strace, and the file it writes. Dropped, it
+/// kills the program too (strace's own death would only detach it and leave it running).
+struct Traced(std::process::Child, PathBuf);
+
+impl Traced {
+    /// The program's process id: the first one strace wrote down.
+    fn traced_pid(&self) -> Option<String> {
+        let trace = std::fs::read_to_string(&self.1).ok()?;
+        Some(trace.split_whitespace().next()?.to_owned())
+    }
+
+    /// Sends SIGTERM to the program, waits for strace to end with it, and returns the system
+    /// calls traced.
+    fn stop(&mut self) -> BTreeSet<String> {
+        let pid = self.traced_pid().expect("strace wrote down the program");
+        let signalled = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(signalled.success());
+        assert!(self.0.wait().unwrap().success(), "stopped gracefully");
+        traced_syscalls(&std::fs::read_to_string(&self.1).unwrap())
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            if let Some(pid) = self.traced_pid() {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }
 
 /// Hits at several sizes and as WebP, a drawn default, an upload and a removal through the

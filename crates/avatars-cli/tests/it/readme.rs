@@ -178,14 +178,20 @@ impl Served {
             Some(at) => "127.0.0.1:0".clone_into(&mut args[at + 1]),
             None => args.extend(["--addr".to_owned(), "127.0.0.1:0".to_owned()]),
         }
-        let mut child = Command::new("sh")
+        let child = Command::new("sh")
             .current_dir(dir)
             .args(["-c", "exec \"$0\" \"$@\" 2>&1", AVATARS])
             .args(&args)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut output = BufReader::new(child.stdout.take().unwrap());
+        // Made at once, so that a failed check below still stops the server.
+        let mut served = Self {
+            child,
+            port: String::new(),
+            shown_port,
+        };
+        let mut output = BufReader::new(served.child.stdout.take().unwrap());
         let mut printed = Vec::new();
         let mut port = None;
         let mut serving = false;
@@ -201,7 +207,8 @@ impl Served {
             serving |= line.starts_with("serving ");
             printed.push(line);
         }
-        let port = port.unwrap_or_else(|| panic!("no listening line: {printed:?}"));
+        served.port = port.unwrap_or_else(|| panic!("no listening line: {printed:?}"));
+        let (port, shown_port) = (&served.port, &served.shown_port);
         let printed: Vec<String> = printed
             .iter()
             .map(|line| line.replace(&format!(":{port}"), &format!(":{shown_port}")))
@@ -209,11 +216,7 @@ impl Served {
         let printed: Vec<&str> = printed.iter().map(String::as_str).collect();
         let shown: Vec<&str> = example.printed.iter().map(String::as_str).collect();
         assert_shown(&shown, &printed, example);
-        Self {
-            child,
-            port,
-            shown_port,
-        }
+        served
     }
 }
 
