@@ -155,32 +155,22 @@ fn serve_makes_only_system_calls_the_units_allow() {
     let allowed = allowed_by_units();
     let dir = crate::folder_with_george();
     std::fs::write(dir.path().join("tokens"), format!("{}\n", "t".repeat(32))).unwrap();
-    let trace = dir.path().join("trace");
-    let mut server = Traced(
-        Command::new("strace")
-            .current_dir(dir.path())
-            .args(["-f", "-qq", "-o"])
-            .arg(&trace)
-            .arg(AVATARS)
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--admin-addr",
-                "127.0.0.1:0",
-            ])
-            .args([
-                "--admin-token-file",
-                "tokens",
-                "--render-cache-file",
-                "cache.bin",
-            ])
-            .args(["--email", "george@example.com=george.png"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        trace.clone(),
+    let mut server = Traced::spawn(
+        dir.path(),
+        &[
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            "tokens",
+            "--render-cache-file",
+            "cache.bin",
+            "--email",
+            "george@example.com=george.png",
+        ],
+        Stdio::piped(),
     );
     let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
     let mut next_addr = |prefix: &str| {
@@ -256,29 +246,25 @@ async fn the_xmpp_component_makes_only_system_calls_the_units_allow() {
         &["import", "--data-dir", "data", "--manifest", &manifest],
     );
     assert!(imported.status.success(), "{}", crate::stderr(&imported));
-    let trace = dir.path().join("trace");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = listener.local_addr().unwrap().to_string();
-    let mut component = Traced(
-        Command::new("strace")
-            .current_dir(dir.path())
-            .args(["-f", "-qq", "-o"])
-            .arg(&trace)
-            .arg(AVATARS)
-            .args([
-                "xmpp",
-                "--server",
-                &server,
-                "--domain",
-                "avatars.conformance.test",
-            ])
-            .args(["--secret", "conformance-secret", "--data-dir", "data"])
-            .args(["--identity-domain", "example.net", "--mirror-subscribers"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        trace.clone(),
+    let mut component = Traced::spawn(
+        dir.path(),
+        &[
+            "xmpp",
+            "--server",
+            &server,
+            "--domain",
+            "avatars.conformance.test",
+            "--secret",
+            "conformance-secret",
+            "--data-dir",
+            "data",
+            "--identity-domain",
+            "example.net",
+            "--mirror-subscribers",
+        ],
+        Stdio::null(),
     );
     let target = XmppTarget::component(
         &listener,
@@ -307,6 +293,23 @@ async fn the_xmpp_component_makes_only_system_calls_the_units_allow() {
 struct Traced(std::process::Child, PathBuf);
 
 impl Traced {
+    /// `avatars ARGS` in `dir` under strace, which writes to `dir/trace`; its stdout to
+    /// `stdout`, stderr dropped.
+    fn spawn(dir: &Path, args: &[&str], stdout: Stdio) -> Self {
+        let trace = dir.join("trace");
+        let strace = Command::new("strace")
+            .current_dir(dir)
+            .args(["-f", "-qq", "-o"])
+            .arg(&trace)
+            .arg(AVATARS)
+            .args(args)
+            .stdout(stdout)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self(strace, trace)
+    }
+
     /// The program's process id: the first one strace wrote down.
     fn traced_pid(&self) -> Option<String> {
         let trace = std::fs::read_to_string(&self.1).ok()?;
