@@ -45,6 +45,28 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
+/// Answers every SIGHUP from now on with `answer`, where the signal's default action would end
+/// the process: `systemctl reload`, or a log rotation's `pkill -HUP avatars`, must never stop a
+/// server. The signal is registered before this returns, so no SIGHUP after it ends the
+/// process. Call it inside the runtime.
+pub(crate) fn answer_hangups(mut answer: impl FnMut() + Send + 'static) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            return;
+        };
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                answer();
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = answer;
+}
+
 /// Logs to stderr, `info` unless `RUST_LOG` says otherwise.
 pub(crate) fn init_logging() {
     let _ = tracing_subscriber::fmt()

@@ -90,7 +90,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // then, Ctrl-C stops a long start (imports, counting the store) at once.
         let shutdown = crate::commands::shutdown_signal();
         // Likewise: from the listening line on, a SIGHUP (`systemctl reload`) never ends it.
-        answer_hangups(tls.clone());
+        crate::commands::answer_hangups(reload_on_hangup(tls.clone()));
         let mut listeners = Vec::new();
         let mut admin_listener = None;
         let addr = plain.local_addr()?;
@@ -749,46 +749,33 @@ fn world_readable(file: &Path) -> Option<u32> {
     }
 }
 
-/// Answers every SIGHUP from now on, which would otherwise end the process: reads the TLS
-/// certificate and key again when there are some (a bad pair is reported and the old one
-/// kept), and says there is nothing to read again otherwise. The signal is registered before
-/// this returns, so no SIGHUP after it can end the server.
-fn answer_hangups(tls: Option<Arc<ReloadableTls>>) {
-    #[cfg(unix)]
-    {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
+/// What a SIGHUP does to `serve`: reads the TLS certificate and key again when there are some
+/// (a bad pair is reported and the old one kept), and says there is nothing to read again
+/// otherwise.
+fn reload_on_hangup(tls: Option<Arc<ReloadableTls>>) -> impl FnMut() + Send + 'static {
+    move || {
+        let Some(tls) = &tls else {
+            stderr_line!(
+                "SIGHUP: nothing to read again (only the TLS certificate and key are, and none is set); still serving"
+            );
             return;
         };
-        tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
-                let Some(tls) = &tls else {
-                    stderr_line!(
-                        "SIGHUP: nothing to read again (only the TLS certificate and key are, and none is set); still serving"
-                    );
-                    continue;
-                };
-                match tls.reload() {
-                    Ok(()) => {
-                        let until = tls.valid_until().map_or_else(String::new, |until| {
-                            format!(" (valid until {})", until.date())
-                        });
-                        stderr_line!(
-                            "reloaded the TLS certificate from {}{until}",
-                            tls.cert_path().display()
-                        );
-                        if let Some(warning) = tls.expiry_warning() {
-                            stderr_line!("avatars: warning: {warning}");
-                        }
-                    }
-                    Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
+        match tls.reload() {
+            Ok(()) => {
+                let until = tls.valid_until().map_or_else(String::new, |until| {
+                    format!(" (valid until {})", until.date())
+                });
+                stderr_line!(
+                    "reloaded the TLS certificate from {}{until}",
+                    tls.cert_path().display()
+                );
+                if let Some(warning) = tls.expiry_warning() {
+                    stderr_line!("avatars: warning: {warning}");
                 }
             }
-        });
+            Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
+        }
     }
-    #[cfg(not(unix))]
-    let _ = tls;
 }
 
 /// The service as the flags configure it.

@@ -16,7 +16,7 @@ use avatar_xmpp::{
 use std::net::ToSocketAddrs as _;
 
 use crate::cli::XmppArgs;
-use crate::commands::{init_logging, shutdown_signal};
+use crate::commands::{answer_hangups, init_logging, shutdown_signal};
 use crate::error::CliError;
 use crate::store::{AnyStore, Location, Open};
 
@@ -82,6 +82,12 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         );
         // Installed before the component says it connects: see `shutdown_signal`.
         let shutdown = shutdown_signal();
+        // Likewise a SIGHUP (a log rotation's `pkill -HUP avatars`) never ends it.
+        answer_hangups(|| {
+            stderr_line!(
+                "SIGHUP: nothing to read again (settings are read at start: restart the component to change them); still running"
+            );
+        });
         writeln!(
             out,
             "component {} connecting to {}",

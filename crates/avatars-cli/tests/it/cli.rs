@@ -428,3 +428,66 @@ fn serve_help_groups_its_flags_under_headings() {
     }
     assert_eq!(loose, ["--config"], "{help}");
 }
+
+/// A SIGHUP (a log rotation's `pkill -HUP avatars`, which reaches every `avatars` process)
+/// never ends the XMPP component: it says there is nothing to read again and goes on; SIGTERM
+/// still stops it, cleanly.
+#[test]
+fn a_sighup_leaves_the_xmpp_component_running() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = test_support::silent::SilentServer::start();
+    let log = dir.path().join("component.log");
+    let mut component = Command::new(crate::AVATARS)
+        .args(["xmpp", "--server", &server.addr().to_string()])
+        .args(["--domain", "avatars.example.org", "--secret", "s3cret"])
+        .args(["--data-dir", &dir.path().join("data").display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = component.id().to_string();
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(sent.success());
+    };
+    // Stopped whatever the checks find: a failed assertion must not leave it running.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut connecting = String::new();
+        std::io::BufReader::new(component.stdout.take().unwrap())
+            .read_line(&mut connecting)
+            .unwrap();
+        assert!(connecting.starts_with("component avatars.example.org connecting"));
+        for _ in 0..2 {
+            signal("-HUP");
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(component.try_wait().unwrap().is_none(), "ended by SIGHUP");
+        }
+        signal("-TERM");
+        let started = Instant::now();
+        loop {
+            if let Some(status) = component.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "SIGTERM ignored"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }));
+    let _ = component.kill();
+    let _ = component.wait();
+    let status = outcome.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status}: {said}");
+    assert_eq!(
+        said.matches("SIGHUP: nothing to read again").count(),
+        2,
+        "{said}"
+    );
+    assert!(said.contains("shut down"), "{said}");
+}
