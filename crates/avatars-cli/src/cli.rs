@@ -255,11 +255,20 @@ pub(crate) struct ServeArgs {
 
     /// A reverse proxy in front of the server (repeatable, as an address or a network such as
     /// 127.0.0.1/32): for requests from it, the client is the last address of X-Forwarded-For
-    /// that is not itself such a proxy, for --rate-limit and the access log. Without it the
-    /// header is ignored (anyone can send it), and behind nginx every client would be 127.0.0.1.
+    /// (or --forwarded-header) that is not itself such a proxy, for --rate-limit and the access
+    /// log. Without it the header is ignored (anyone can send it), and behind nginx every
+    /// client would be 127.0.0.1.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_net)]
     #[arg(help_heading = "Connections")]
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The header the --trusted-proxy proxies name the client in: x-forwarded-for (nginx,
+    /// Caddy, Traefik, HAProxy's option forwardfor), or forwarded (RFC 7239's `for=`, as
+    /// HAProxy's option forwarded writes it). Only that one is read: a proxy passes the other
+    /// on as the client wrote it.
+    #[arg(long, value_name = "HEADER", default_value = "x-forwarded-for", value_parser = ["x-forwarded-for", "forwarded"])]
+    #[arg(requires = "trusted_proxies", help_heading = "Connections")]
+    pub(crate) forwarded_header: String,
 
     /// On Ctrl-C or SIGTERM, stop accepting and give requests in flight this many seconds to
     /// finish before closing their connections.

@@ -24,7 +24,9 @@ use crate::server::admin::{self, AdminState, Tokens};
 use crate::server::event_loops::LoopThreads;
 use crate::server::listen::{ConnectionLimits, Listener, Serving};
 use crate::server::metrics::Metrics;
-use crate::server::observe::{LogFormat, ObserveLayer, Observer, RateLimit};
+use crate::server::observe::{
+    ForwardedHeader, LogFormat, ObserveLayer, Observer, RateLimit, TrustedProxies,
+};
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Location, Open};
 
@@ -78,7 +80,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             log: LogFormat::named(&args.log_format),
             metrics: Arc::new(metrics.for_listener(listener)),
             rate_limit: None,
-            trusted_proxies: Arc::from(args.trusted_proxies.as_slice()),
+            trusted_proxies: trusted_proxies(args),
         };
         let rate_limit = rate_limit(args);
         let limits = connection_limits(args);
@@ -597,6 +599,14 @@ fn rate_limit(args: &ServeArgs) -> Option<Arc<RateLimit>> {
             NonZeroU32::new(args.rate_burst).unwrap_or(NonZeroU32::MIN),
         )
     })
+}
+
+/// `--trusted-proxy` and `--forwarded-header`.
+fn trusted_proxies(args: &ServeArgs) -> TrustedProxies {
+    TrustedProxies {
+        nets: Arc::from(args.trusted_proxies.as_slice()),
+        header: ForwardedHeader::named(&args.forwarded_header),
+    }
 }
 
 /// `--header-timeout-secs`, `--idle-timeout-secs` and `--max-connections`.

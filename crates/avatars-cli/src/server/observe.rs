@@ -95,8 +95,75 @@ pub(crate) struct Observer {
     pub(crate) log: LogFormat,
     pub(crate) metrics: Arc<RequestMetrics>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
-    /// `--trusted-proxy`: peers whose `X-Forwarded-For` names the client.
-    pub(crate) trusted_proxies: Arc<[IpNet]>,
+    /// `--trusted-proxy` and `--forwarded-header`: the peers that name the client, and where.
+    pub(crate) trusted_proxies: TrustedProxies,
+}
+
+/// The reverse proxies whose word on who the client is counts, and the header they write it in.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrustedProxies {
+    /// `--trusted-proxy`: their addresses; empty, no forwarding header is read.
+    pub(crate) nets: Arc<[IpNet]>,
+    /// `--forwarded-header`.
+    pub(crate) header: ForwardedHeader,
+}
+
+impl TrustedProxies {
+    fn contain(&self, ip: &IpAddr) -> bool {
+        self.nets.iter().any(|net| net.contains(ip))
+    }
+}
+
+/// The header a trusted proxy names the client in. Only the one the proxies write is read:
+/// they pass the other on as the client sent it, so it would be the client's to forge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1` (nginx's `$proxy_add_x_forwarded_for`, Caddy,
+    /// Traefik, HAProxy's `option forwardfor`).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239's `Forwarded: for=client, for=proxy1` (HAProxy's `option forwarded`, Envoy
+    /// and nginx when configured to).
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// The form `--forwarded-header` names: `forwarded`, or `x-forwarded-for` for anything else
+    /// (clap accepts only those two).
+    pub(crate) fn named(name: &str) -> Self {
+        if name == "forwarded" {
+            Self::Forwarded
+        } else {
+            Self::XForwardedFor
+        }
+    }
+
+    /// The addresses the header's fields name, in order, each `None` where an entry names no
+    /// address (`unknown`, an obfuscated name, or something unreadable).
+    fn hops(self, headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+        match self {
+            Self::XForwardedFor => headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .flat_map(|value| value.to_str().unwrap_or("").split(','))
+                .map(|hop| x_forwarded_for_address(hop.trim()))
+                .collect(),
+            Self::Forwarded => headers
+                .get_all("forwarded")
+                .iter()
+                .flat_map(|value| rfc7239::parse(value.to_str().unwrap_or("")))
+                .map(|element| element.ok()?.forwarded_for?.ip().copied())
+                .collect(),
+        }
+    }
+}
+
+/// An entry of `X-Forwarded-For`: an address, or (as some load balancers write it) an address
+/// with a port, `203.0.113.7:4711` or `[2001:db8::7]:4711`.
+fn x_forwarded_for_address(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .ok()
 }
 
 /// Who a request came from: the connection's peer, or the client a trusted reverse proxy says
@@ -111,31 +178,25 @@ struct Client {
 
 impl Client {
     /// The client of a request from `peer` with `headers`: when `peer` is one of `trusted`,
-    /// the last address of `X-Forwarded-For` (all its fields, in order) that is not itself
+    /// the last address of their header (all its fields, in order) that is not itself
     /// trusted; each proxy appends the address it was reached from, so the addresses before it
     /// are the client's to write and count for nothing. A chain of trusted proxies is walked
-    /// back to the first untrusted one; a field that is not an address ends the walk at the
+    /// back to the first untrusted one; an entry that names no address ends the walk at the
     /// last proxy, which is then the client. From any other peer, or without the header, the
     /// client is the peer.
     ///
-    /// By hand: the crates that read the header (axum-client-ip) take its rightmost address,
-    /// which behind two proxies is the first proxy, and know no list of trusted networks.
-    fn of(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
-        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    /// The walk by hand: the crates that read the headers (axum-client-ip) take the rightmost
+    /// address, which behind two proxies is the first proxy, and know no list of trusted
+    /// networks; `rfc7239` parses `Forwarded`.
+    fn of(peer: SocketAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
         let mut ip = peer.ip();
-        if is_trusted(&ip) {
-            let hops = headers
-                .get_all("x-forwarded-for")
-                .iter()
-                .flat_map(|value| value.to_str().unwrap_or("").split(','))
-                .map(str::trim)
-                .collect::<Vec<_>>();
-            for hop in hops.iter().rev() {
-                let Ok(hop) = hop.parse::<IpAddr>() else {
+        if trusted.contain(&ip) {
+            for hop in trusted.header.hops(headers).into_iter().rev() {
+                let Some(hop) = hop else {
                     break;
                 };
                 ip = hop;
-                if !is_trusted(&hop) {
+                if !trusted.contain(&hop) {
                     break;
                 }
             }
@@ -470,7 +531,7 @@ mod tests {
             log: LogFormat::Text,
             metrics: Arc::new(metrics.for_listener("http")),
             rate_limit: Some(RateLimit::new(NonZeroU32::MIN, NonZeroU32::MIN)),
-            trusted_proxies: Arc::from([]),
+            trusted_proxies: TrustedProxies::default(),
         };
         let inner = service_fn(|_: Request<Body>| async {
             let mut response = Response::new(Body::from("no avatar"));
@@ -504,23 +565,37 @@ mod tests {
         let _inner = observed.into_inner();
     }
 
-    /// Behind trusted proxies the client is the last untrusted address they forward; the
+    /// The client `Client::of` finds for a request from `peer` with `fields` of `name`, behind
+    /// the trusted proxies 127.0.0.1 and 10.0.0.0/8 that write `header`.
+    fn client_behind(header: ForwardedHeader, peer: &str, name: &str, fields: &[&str]) -> String {
+        let trusted = TrustedProxies {
+            nets: Arc::from([
+                "127.0.0.1/32".parse().expect("a network"),
+                "10.0.0.0/8".parse().expect("a network"),
+            ]),
+            header,
+        };
+        let mut headers = HeaderMap::new();
+        for field in fields {
+            headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                HeaderValue::from_str(field).expect("a header value"),
+            );
+        }
+        Client::of(peer.parse().expect("an address"), &headers, &trusted).to_string()
+    }
+
+    /// Behind trusted proxies the client is the last untrusted forwarded address; the
     /// header is ignored from anyone else, and a field that is not an address stops the walk.
     #[test]
     fn the_client_is_the_last_untrusted_forwarded_address() {
-        let trusted: Vec<IpNet> = vec![
-            "127.0.0.1/32".parse().expect("a network"),
-            "10.0.0.0/8".parse().expect("a network"),
-        ];
         let client = |peer: &str, fields: &[&str]| {
-            let mut headers = HeaderMap::new();
-            for field in fields {
-                headers.append(
-                    "x-forwarded-for",
-                    HeaderValue::from_str(field).expect("a header value"),
-                );
-            }
-            Client::of(peer.parse().expect("an address"), &headers, &trusted).to_string()
+            client_behind(
+                ForwardedHeader::XForwardedFor,
+                peer,
+                "x-forwarded-for",
+                fields,
+            )
         };
         let proxy = "127.0.0.1:5555";
         assert_eq!(client(proxy, &[]), proxy, "no header");
@@ -548,6 +623,16 @@ mod tests {
             "2001:db8::7 via 127.0.0.1:5555"
         );
         assert_eq!(
+            client(proxy, &["198.51.100.1, 203.0.113.7:4711, 10.1.2.3:80"]),
+            "203.0.113.7 via 127.0.0.1:5555",
+            "with ports, as some load balancers write them"
+        );
+        assert_eq!(
+            client(proxy, &["[2001:db8::7]:4711"]),
+            "2001:db8::7 via 127.0.0.1:5555",
+            "an IPv6 address with a port"
+        );
+        assert_eq!(
             client(proxy, &["203.0.113.7, unknown"]),
             proxy,
             "not an address"
@@ -561,6 +646,68 @@ mod tests {
             client("192.0.2.9:4000", &["203.0.113.7"]),
             "192.0.2.9:4000",
             "from a peer that is not trusted, the header is anyone's to write"
+        );
+    }
+
+    /// RFC 7239's header, as its examples and HAProxy's `option forwarded` write it, is walked
+    /// back the same way; only the header the proxies write is read.
+    #[test]
+    fn the_forwarded_header_is_read_when_the_proxies_write_it() {
+        let client = |fields: &[&str]| {
+            client_behind(
+                ForwardedHeader::Forwarded,
+                "127.0.0.1:5555",
+                "forwarded",
+                fields,
+            )
+        };
+        let via = |ip: &str| format!("{ip} via 127.0.0.1:5555");
+        assert_eq!(client(&["for=203.0.113.7"]), via("203.0.113.7"));
+        assert_eq!(
+            client(&["for=198.51.100.1, for=203.0.113.7;proto=https;by=10.0.0.1, For=10.1.2.3"]),
+            via("203.0.113.7"),
+            "parameters, a client's own entry first, a trusted proxy after"
+        );
+        assert_eq!(
+            client(&[r#"for="[2001:db8:cafe::17]:4711""#]),
+            via("2001:db8:cafe::17")
+        );
+        assert_eq!(
+            client(&["for=203.0.113.7", "for=10.1.2.3"]),
+            via("203.0.113.7"),
+            "the header in two fields"
+        );
+        for unnamed in [
+            "for=unknown",
+            "for=_hidden",
+            "proto=https",
+            "for=203.0.113.7:99999",
+        ] {
+            assert_eq!(
+                client(&[&format!("for=203.0.113.7, {unnamed}")]),
+                "127.0.0.1:5555",
+                "{unnamed}: no address, the walk stops at the proxy"
+            );
+        }
+        assert_eq!(
+            client_behind(
+                ForwardedHeader::Forwarded,
+                "127.0.0.1:5555",
+                "x-forwarded-for",
+                &["203.0.113.7"]
+            ),
+            "127.0.0.1:5555",
+            "X-Forwarded-For is the client's own when the proxies write Forwarded"
+        );
+        assert_eq!(
+            client_behind(
+                ForwardedHeader::XForwardedFor,
+                "127.0.0.1:5555",
+                "forwarded",
+                &["for=203.0.113.7"]
+            ),
+            "127.0.0.1:5555",
+            "and Forwarded when they write X-Forwarded-For"
         );
     }
 }

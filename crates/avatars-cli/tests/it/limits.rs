@@ -242,6 +242,51 @@ fn behind_a_trusted_proxy_the_rate_limit_counts_each_forwarded_client() {
     assert_eq!(statuses, [200, 200, 429]);
 }
 
+/// Behind a proxy that writes RFC 7239's `Forwarded` (`--forwarded-header forwarded`), each
+/// client it names is counted apart, and an `X-Forwarded-For` the client wrote itself, which
+/// such a proxy passes on, counts for nothing.
+#[test]
+fn behind_a_proxy_writing_forwarded_each_client_named_there_has_its_own_bucket() {
+    let dir = folder_with_george();
+    let mut server = start(
+        dir.path(),
+        &[
+            "--rate-limit",
+            "1",
+            "--rate-burst",
+            "2",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--forwarded-header",
+            "forwarded",
+        ],
+    );
+    let request = |headers: &str| {
+        let request = format!(
+            "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
+        );
+        test_support::raw_http::request(&server.addr, request.as_bytes()).status
+    };
+    let statuses: Vec<u16> = [
+        "Forwarded: for=203.0.113.7;proto=https\r\n",
+        "Forwarded: for=\"[2001:db8::7]:4711\"\r\n",
+        "X-Forwarded-For: 198.51.100.1\r\nForwarded: for=203.0.113.7\r\n",
+        "Forwarded: for=203.0.113.7\r\n",
+        "Forwarded: for=\"[2001:db8::7]\"\r\n",
+    ]
+    .iter()
+    .map(|headers| request(headers))
+    .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 429, 200],
+        "a bucket per client named in Forwarded"
+    );
+    let log = server.stop_gracefully();
+    assert!(log.contains(" 2001:db8::7 via 127.0.0.1:"), "{log}");
+    assert!(!log.contains("198.51.100.1"), "{log}");
+}
+
 /// The same behind a real nginx, configured as its documentation's reverse proxy example
 /// (`$proxy_add_x_forwarded_for`): clients that reach nginx from different addresses (here:
 /// that say so to it, as a proxy before it would) are counted apart, and what a client writes
