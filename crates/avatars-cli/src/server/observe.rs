@@ -188,11 +188,16 @@ impl Client {
     /// The walk by hand: the crates that read the headers (axum-client-ip) take the rightmost
     /// address, which behind two proxies is the first proxy, and know no list of trusted
     /// networks; `rfc7239` parses `Forwarded`.
+    ///
+    /// Addresses are taken in their canonical form: on a listener of `[::]`, which takes IPv4
+    /// connections too, a proxy on 127.0.0.1 is the peer `::ffff:127.0.0.1`, and must still be
+    /// the trusted 127.0.0.1 (and one client one bucket, however it is written).
     fn of(peer: SocketAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> Self {
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let mut ip = peer.ip();
         if trusted.contain(&ip) {
             for hop in trusted.header.hops(headers).into_iter().rev() {
-                let Some(hop) = hop else {
+                let Some(hop) = hop.map(|hop| hop.to_canonical()) else {
                     break;
                 };
                 ip = hop;
@@ -646,6 +651,19 @@ mod tests {
             client("192.0.2.9:4000", &["203.0.113.7"]),
             "192.0.2.9:4000",
             "from a peer that is not trusted, the header is anyone's to write"
+        );
+        assert_eq!(
+            client(
+                "[::ffff:127.0.0.1]:5555",
+                &["::ffff:203.0.113.7, ::ffff:10.1.2.3"]
+            ),
+            "203.0.113.7 via 127.0.0.1:5555",
+            "IPv4 as a listener on [::] sees it, and as a proxy may write it"
+        );
+        assert_eq!(
+            client("[::ffff:192.0.2.9]:4000", &[]),
+            "192.0.2.9:4000",
+            "an untrusted peer, in the log as the address it is"
         );
     }
 

@@ -242,6 +242,42 @@ fn behind_a_trusted_proxy_the_rate_limit_counts_each_forwarded_client() {
     assert_eq!(statuses, [200, 200, 429]);
 }
 
+/// On a listener of `[::]`, which takes IPv4 connections too, a proxy on 127.0.0.1 arrives
+/// as `::ffff:127.0.0.1`: `--trusted-proxy 127.0.0.1` still trusts it, so its clients are not
+/// one bucket, and the log writes the addresses as they are.
+#[test]
+fn a_trusted_proxy_on_ipv4_is_trusted_on_a_listener_of_every_address() {
+    let dir = folder_with_george();
+    let mut server = start(
+        dir.path(),
+        &[
+            "--addr",
+            "[::]:0",
+            "--rate-limit",
+            "1",
+            "--rate-burst",
+            "1",
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
+    );
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let ipv4 = format!("127.0.0.1:{port}");
+    let statuses: Vec<u16> = ["203.0.113.7", "203.0.113.8", "203.0.113.7"]
+        .iter()
+        .map(|client| {
+            let request = format!(
+                "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
+            );
+            test_support::raw_http::request(&ipv4, request.as_bytes()).status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 429], "a bucket per forwarded client");
+    let log = server.stop_gracefully();
+    assert!(log.contains(" 203.0.113.8 via 127.0.0.1:"), "{log}");
+    assert!(!log.contains("::ffff:"), "{log}");
+}
+
 /// Behind a proxy that writes RFC 7239's `Forwarded` (`--forwarded-header forwarded`), each
 /// client it names is counted apart, and an `X-Forwarded-For` the client wrote itself, which
 /// such a proxy passes on, counts for nothing.
