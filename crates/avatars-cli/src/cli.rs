@@ -241,8 +241,8 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "Connections")]
     pub(crate) event_loops: Option<u16>,
 
-    /// Requests per second each client address may make on average (off by default); more get
-    /// 429 Too Many Requests with Retry-After.
+    /// Requests per second each client address (an IPv6 client: its /64 network) may make on
+    /// average (off by default); more get 429 Too Many Requests with Retry-After.
     #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..))]
     #[arg(help_heading = "Connections")]
     pub(crate) rate_limit: Option<u32>,

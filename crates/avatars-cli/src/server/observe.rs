@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -79,9 +79,19 @@ impl RateLimit {
     /// `None` when `ip` may go on; otherwise how long it should wait.
     fn check(&self, ip: IpAddr) -> Option<Duration> {
         self.limiter
-            .check_key(&ip)
+            .check_key(&Self::bucket_of(ip))
             .err()
             .map(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// The key an address is counted under: an IPv4 address itself, an IPv6 one by its /64
+    /// network, the smallest one a home, a phone or a rented server is given: counted one by
+    /// one, a single client could take a fresh address for every request and never be slowed.
+    fn bucket_of(ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(_) => ip,
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        }
     }
 }
 
@@ -664,6 +674,24 @@ mod tests {
             client("[::ffff:192.0.2.9]:4000", &[]),
             "192.0.2.9:4000",
             "an untrusted peer, in the log as the address it is"
+        );
+    }
+
+    /// IPv4 clients are counted one by one, IPv6 ones by their /64 network.
+    #[tokio::test]
+    async fn an_ipv6_client_is_counted_by_its_64_network() {
+        let limit = RateLimit::new(NonZeroU32::MIN, NonZeroU32::MIN);
+        let ip = |text: &str| text.parse::<IpAddr>().expect("an address");
+        assert!(limit.check(ip("2001:db8:1:2::1")).is_none());
+        assert!(
+            limit.check(ip("2001:db8:1:2:ffff::9")).is_some(),
+            "another address of the same /64"
+        );
+        assert!(limit.check(ip("2001:db8:1:3::1")).is_none(), "the next /64");
+        assert!(limit.check(ip("192.0.2.1")).is_none());
+        assert!(
+            limit.check(ip("192.0.2.2")).is_none(),
+            "the next IPv4 address"
         );
     }
 
