@@ -1,6 +1,7 @@
 //! Which addresses the proxy may connect to: never loopback, private, link-local, shared
-//! (CGNAT), multicast, broadcast, documentation or unspecified addresses (an avatar URL must not
-//! reach the operator's own network: SSRF), unless the operator allows a network.
+//! (CGNAT), multicast, broadcast, documentation or unspecified addresses, nor an IPv6 address
+//! outside global unicast or one that carries such an IPv4 address (NAT64, 6to4): an avatar
+//! URL must not reach the operator's own network (SSRF), unless the operator allows a network.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -58,15 +59,27 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
+/// Only global unicast (`2000::/3`) is public, less the special ranges within it; outside it
+/// lie loopback, unspecified, IPv4-compatible, multicast, unique-local, link-local and
+/// site-local addresses, and the local-use NAT64 prefix. The well-known NAT64 prefix
+/// `64:ff9b::/96` (RFC 6052) is the IPv4 address it embeds: on an IPv6-only host behind DNS64
+/// every IPv4 avatar server has such an address, and an internal one must stay refused.
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        // fc00::/7 unique local, fe80::/10 link-local, 2001:db8::/32 documentation.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+    let [first, second, ..] = ip.segments();
+    let bits = ip.to_bits();
+    if bits >> 32 == 0x0064_ff9b_u128 << 64 {
+        // 64:ff9b::/96: the last four bytes are the IPv4 address.
+        let [.., a, b, c, d] = ip.octets();
+        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    (first & 0xe000) == 0x2000
+        // 2001::/23: IETF protocol assignments (Teredo, benchmarking, ORCHID).
+        && !(first == 0x2001 && second < 0x0200)
+        // 2001:db8::/32 and 3fff::/20: documentation.
+        && !(first == 0x2001 && second == 0x0db8)
+        && !(first == 0x3fff && second < 0x1000)
+        // 2002::/16: 6to4, an IPv4 address behind a relay.
+        && first != 0x2002
 }
 
 #[cfg(test)]
@@ -96,6 +109,16 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "2001:db8::1",
+            "fec0::1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::808:808",
+            "100::1",
+            "2001::1",
+            "2001:2::1",
+            "2002:7f00:1::1",
+            "3fff::1",
         ] {
             assert!(!guard.allows(refused.parse().unwrap()), "{refused}");
         }
@@ -104,6 +127,9 @@ mod tests {
             "1.1.1.1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2a00:1450:4001:80b::200e",
+            "2001:4860:4860::8888",
         ] {
             assert!(guard.allows(allowed.parse().unwrap()), "{allowed}");
         }
