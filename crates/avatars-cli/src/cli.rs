@@ -34,6 +34,9 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Remove the avatar of an email address or OpenID URL.
     Remove(RemoveArgs),
+    /// Write the picture stored for an email address or OpenID URL to a file, as it was
+    /// stored.
+    Export(ExportArgs),
     /// List the stored avatars, one a line: the stored picture's size in bytes, then the email
     /// address or OpenID URL.
     List(ListArgs),
@@ -600,6 +603,20 @@ pub(crate) struct RenderAheadArgs {
     /// The same --render-ahead sizes, --formats and rendition files as `serve`'s.
     #[command(flatten)]
     pub(crate) renditions: RenditionArgs,
+}
+
+/// `avatars export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) data: DataDir,
+
+    /// An email address, or an OpenID URL starting with http:// or https://.
+    pub(crate) identity: String,
+
+    /// The file to write, which must not exist yet (its name's extension is yours to choose;
+    /// the picture keeps the format it was stored in), or - for standard output.
+    pub(crate) file: PathBuf,
 }
 
 /// `avatars list`.

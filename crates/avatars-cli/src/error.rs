@@ -77,6 +77,28 @@ pub(crate) enum CliError {
         path: PathBuf,
     },
 
+    /// A file cannot be written (exit status 1).
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// `avatars export` found no picture for the identity (exit status 1).
+    #[error("nothing stored for {identity}: nothing exported (`avatars list` shows who is stored)")]
+    NotStored {
+        /// The identity, normalised.
+        identity: String,
+    },
+
+    /// `avatars export -` with standard output a terminal (exit status 2).
+    #[error(
+        "not writing a picture to the terminal: give a file, or redirect standard output (`avatars export ADDRESS - > FILE`)"
+    )]
+    PictureToTerminal,
+
     /// The XMPP component's settings are refused (exit status 2).
     #[error(transparent)]
     Component(#[from] avatar_xmpp::ConfigError),
@@ -186,6 +208,7 @@ impl CliError {
             | Self::Proxy(_)
             | Self::Discovery(_)
             | Self::Exists { .. }
+            | Self::PictureToTerminal
             | Self::NotTheOwner { .. }
             | Self::Config { .. }
             | Self::Tls { .. }
@@ -202,6 +225,8 @@ impl CliError {
             | Self::Bind { .. }
             | Self::RenditionFiles { .. }
             | Self::RenditionsNotKept { .. }
+            | Self::WriteFile { .. }
+            | Self::NotStored { .. }
             | Self::Output(_) => 1,
         }
     }

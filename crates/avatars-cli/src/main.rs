@@ -67,6 +67,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(&args, &mut stdout),
         Command::Import(args) => commands::import::run(&args, &mut stdout),
         Command::Remove(args) => commands::remove::run(&args, &mut stdout),
+        Command::Export(args) => commands::export::run(&args, &mut stdout),
         Command::List(args) => commands::list::run(&args, &mut stdout),
         Command::Migrate(args) => commands::migrate::run(&args, &mut stdout),
         Command::RenderAhead(args) => commands::render_ahead::run(&args, &mut stdout),

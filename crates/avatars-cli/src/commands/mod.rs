@@ -1,5 +1,6 @@
 //! One module per subcommand; each `run` writes its result to the writer it is given.
 
+pub(crate) mod export;
 pub(crate) mod hash;
 pub(crate) mod import;
 pub(crate) mod list;

@@ -303,6 +303,16 @@ fn migrate_copies_a_directory_to_the_database_and_back() {
         sorted_lines(&stdout(&avatars_in(dir.path(), &["list", "--store", &url]))),
         sorted_lines(&listed)
     );
+    // Each picture the database holds is the folder's, byte for byte.
+    for line in listed.lines() {
+        let identity = line.split_whitespace().last().unwrap();
+        let exported = |store: &str| {
+            let output = avatars_in(dir.path(), &["export", "--store", store, identity, "-"]);
+            assert!(output.status.success(), "{}", stderr(&output));
+            output.stdout
+        };
+        assert_eq!(exported(&url), exported("avatars-data"), "{identity}");
+    }
 
     let back = avatars_in(dir.path(), &["migrate", "--from", &url, "--to", "copy"]);
     assert!(back.status.success(), "{}", stderr(&back));

@@ -153,6 +153,7 @@ fn root_does_not_write_in_another_user_s_store() {
     assert!(String::from_utf8_lossy(&listed.stdout).contains("bob@example.org"));
 }
 
+/// A picture in, listed, removed, and then neither listed nor exported.
 #[test]
 fn import_list_remove() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,6 +196,101 @@ fn import_list_remove() {
             .stdout
             .is_empty()
     );
+    let gone = avatars(
+        dir.path(),
+        &[
+            "export",
+            "--data-dir",
+            data,
+            "alice@example.org",
+            "gone.png",
+        ],
+    );
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(stderr(&gone).contains("nothing stored for alice@example.org: nothing exported"));
+    assert!(!dir.path().join("gone.png").exists());
+}
+
+/// `export` writes the picture stored, byte for byte, to a new file only, or to standard
+/// output but never a terminal.
+#[test]
+fn export_writes_the_stored_picture_to_a_new_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("a.png"), 30, 30);
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let imported = avatars(
+        dir.path(),
+        &["import", "--data-dir", data, "alice@example.org", "a.png"],
+    );
+    assert!(imported.status.success(), "{}", stderr(&imported));
+
+    let exported = avatars(
+        dir.path(),
+        &["export", "--data-dir", data, "ALICE@example.org", "out.png"],
+    );
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let stored = std::fs::read(dir.path().join("out.png")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&exported.stdout),
+        format!(
+            "exported alice@example.org: PNG 30 x 30, {} bytes, to out.png\n",
+            stored.len()
+        )
+    );
+    assert_eq!(
+        image::load_from_memory(&stored).unwrap().to_rgb8(),
+        image::open(dir.path().join("a.png")).unwrap().to_rgb8(),
+        "the picture imported"
+    );
+    let piped = avatars(
+        dir.path(),
+        &["export", "--data-dir", data, "alice@example.org", "-"],
+    );
+    assert_eq!(piped.stdout, stored, "the same bytes on standard output");
+    assert!(stderr(&piped).starts_with("exported alice@example.org: PNG 30 x 30"));
+    // An existing file is left as it was; a name of another format is written, and warned of.
+    std::fs::write(dir.path().join("kept.png"), "mine").unwrap();
+    let again = avatars(
+        dir.path(),
+        &[
+            "export",
+            "--data-dir",
+            data,
+            "alice@example.org",
+            "kept.png",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("kept.png exists; not overwriting it"));
+    assert_eq!(std::fs::read(dir.path().join("kept.png")).unwrap(), b"mine");
+    let misnamed = avatars(
+        dir.path(),
+        &["export", "--data-dir", data, "alice@example.org", "out.jpg"],
+    );
+    assert!(misnamed.status.success());
+    assert!(
+        stderr(&misnamed).contains("out.jpg holds a PNG picture, as it was stored"),
+        "{}",
+        stderr(&misnamed)
+    );
+    // Standard output a terminal: refused before the store is read. (`script` gives the
+    // command a terminal.)
+    if std::path::Path::new("/usr/bin/script").exists() {
+        let command = format!(
+            "{} export --data-dir {data} alice@example.org -; echo \"exit $?\"",
+            crate::AVATARS
+        );
+        let typed = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .unwrap();
+        let shown = String::from_utf8_lossy(&typed.stdout);
+        assert!(
+            shown.contains("not writing a picture to the terminal") && shown.contains("exit 2"),
+            "{shown}"
+        );
+    }
 }
 
 /// A phone photo stored on its side, imported for two addresses of one person: reported upright,
@@ -487,7 +583,11 @@ fn a_refused_first_import_creates_no_store() {
 #[test]
 fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_folder() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["list"][..], &["remove", "a@example.org"]] {
+    for args in [
+        &["list"][..],
+        &["remove", "a@example.org"],
+        &["export", "a@example.org", "a.png"],
+    ] {
         let output = avatars(dir.path(), args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let err = stderr(&output);
