@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use avatar_proto::DefaultKeyword;
 use clap::{Args, Parser, Subcommand};
 
+use crate::server::observe::{ForwardedHeader, LogFormat};
+
 /// Where avatars are kept unless `--data-dir` says otherwise: a folder the user can see.
 pub(crate) const DEFAULT_DATA_DIR: &str = "avatars-data";
 
@@ -265,13 +267,11 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "Connections")]
     pub(crate) trusted_proxies: Vec<ipnet::IpNet>,
 
-    /// The header the --trusted-proxy proxies name the client in: x-forwarded-for (nginx,
-    /// Caddy, Traefik, HAProxy's option forwardfor), or forwarded (RFC 7239's `for=`, as
-    /// HAProxy's option forwarded writes it). Only that one is read: a proxy passes the other
-    /// on as the client wrote it.
-    #[arg(long, value_name = "HEADER", default_value = "x-forwarded-for", value_parser = ["x-forwarded-for", "forwarded"])]
+    /// The header the --trusted-proxy proxies name the client in. Only that one is read: a
+    /// proxy passes the other on as the client wrote it.
+    #[arg(long, value_name = "HEADER", value_enum, default_value_t = ForwardedHeader::XForwardedFor)]
     #[arg(requires = "trusted_proxies", help_heading = "Connections")]
-    pub(crate) forwarded_header: String,
+    pub(crate) forwarded_header: ForwardedHeader,
 
     /// On Ctrl-C or SIGTERM, stop accepting and give requests in flight this many seconds to
     /// finish before closing their connections.
@@ -408,11 +408,10 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_allow_nets: Vec<ipnet::IpNet>,
 
-    /// The access log's form (one line per request on stderr; `RUST_LOG=warn` silences it): text,
-    /// or json (one object per line: method, path, status, bytes, ms, client).
-    #[arg(long, value_name = "text|json", default_value = "text", value_parser = ["text", "json"])]
+    /// The access log's form: one line per request on stderr (`RUST_LOG=warn` silences it).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     #[arg(help_heading = "Logging")]
-    pub(crate) log_format: String,
+    pub(crate) log_format: LogFormat,
 
     /// The colours d=color picks from, as hex RGB (such as 1e6fc8,2e7d32,c62828): a site's own
     /// theme (sixteen colours that keep white text readable by default).

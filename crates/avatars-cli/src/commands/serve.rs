@@ -24,9 +24,7 @@ use crate::server::admin::{self, AdminState, Tokens};
 use crate::server::event_loops::LoopThreads;
 use crate::server::listen::{ConnectionLimits, Listener, Serving};
 use crate::server::metrics::Metrics;
-use crate::server::observe::{
-    ForwardedHeader, LogFormat, ObserveLayer, Observer, RateLimit, TrustedProxies,
-};
+use crate::server::observe::{ObserveLayer, Observer, RateLimit, TrustedProxies};
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Location, Open};
 
@@ -77,7 +75,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let observer = |listener| Observer {
             listener,
             prefix: Arc::from(args.prefix.as_str()),
-            log: LogFormat::named(&args.log_format),
+            log: args.log_format,
             metrics: Arc::new(metrics.for_listener(listener)),
             rate_limit: None,
             trusted_proxies: trusted_proxies(args),
@@ -605,7 +603,7 @@ fn rate_limit(args: &ServeArgs) -> Option<Arc<RateLimit>> {
 fn trusted_proxies(args: &ServeArgs) -> TrustedProxies {
     TrustedProxies {
         nets: Arc::from(args.trusted_proxies.as_slice()),
-        header: ForwardedHeader::named(&args.forwarded_header),
+        header: args.forwarded_header,
     }
 }
 

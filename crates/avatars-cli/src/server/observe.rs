@@ -22,25 +22,13 @@ use tower::{Layer, Service};
 
 use super::metrics::{ROUTES, RequestMetrics};
 
-/// The access log's form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The access log's form (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum LogFormat {
-    /// `GET /avatar/... 200 1234 0.3ms 127.0.0.1:5555` through `tracing`.
+    /// `GET /avatar/... 200 1234 0.3ms 127.0.0.1:5555`.
     Text,
-    /// One JSON object per line on stderr.
+    /// One JSON object a line: method, path, status, bytes, ms, client.
     Json,
-}
-
-impl LogFormat {
-    /// The form `--log-format` names: `json`, or text for anything else (clap accepts only
-    /// `text` and `json`).
-    pub(crate) fn named(name: &str) -> Self {
-        if name == "json" {
-            Self::Json
-        } else {
-            Self::Text
-        }
-    }
 }
 
 /// `--rate-limit PER_SECOND --rate-burst N`: a token bucket per client address.
@@ -126,7 +114,7 @@ impl TrustedProxies {
 
 /// The header a trusted proxy names the client in. Only the one the proxies write is read:
 /// they pass the other on as the client sent it, so it would be the client's to forge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ForwardedHeader {
     /// `X-Forwarded-For: client, proxy1` (nginx's `$proxy_add_x_forwarded_for`, Caddy,
     /// Traefik, HAProxy's `option forwardfor`).
@@ -138,16 +126,6 @@ pub(crate) enum ForwardedHeader {
 }
 
 impl ForwardedHeader {
-    /// The form `--forwarded-header` names: `forwarded`, or `x-forwarded-for` for anything else
-    /// (clap accepts only those two).
-    pub(crate) fn named(name: &str) -> Self {
-        if name == "forwarded" {
-            Self::Forwarded
-        } else {
-            Self::XForwardedFor
-        }
-    }
-
     /// The addresses the header's fields name, in order, each `None` where an entry names no
     /// address (`unknown`, an obfuscated name, or something unreadable).
     fn hops(self, headers: &HeaderMap) -> Vec<Option<IpAddr>> {

@@ -217,10 +217,7 @@ fn the_rate_limit_answers_429_with_retry_after_per_address() {
 #[test]
 fn behind_a_trusted_proxy_the_rate_limit_counts_each_forwarded_client() {
     let dir = folder_with_george();
-    let limit = ["--rate-limit", "1", "--rate-burst", "2"];
-    let mut trusting = limit.to_vec();
-    trusting.extend(["--trusted-proxy", "127.0.0.1"]);
-    let mut server = start(dir.path(), &trusting);
+    let mut server = start(dir.path(), &LIMITED_BEHIND_LOOPBACK);
     let statuses: Vec<u16> = ["203.0.113.7", "203.0.113.7", "203.0.113.7", "203.0.113.8"]
         .iter()
         .map(|client| forwarded_for(&server, client))
@@ -234,7 +231,7 @@ fn behind_a_trusted_proxy_the_rate_limit_counts_each_forwarded_client() {
     assert!(log.contains(" 203.0.113.8 via 127.0.0.1:"), "{log}");
 
     // Not trusted: the header is the client's own, and all of its requests are one bucket.
-    let untrusted = start(dir.path(), &limit);
+    let untrusted = start(dir.path(), &LIMITED_BEHIND_LOOPBACK[..4]);
     let statuses: Vec<u16> = ["203.0.113.1", "203.0.113.2", "203.0.113.3"]
         .iter()
         .map(|client| forwarded_for(&untrusted, client))
@@ -265,12 +262,7 @@ fn a_trusted_proxy_on_ipv4_is_trusted_on_a_listener_of_every_address() {
     let ipv4 = format!("127.0.0.1:{port}");
     let statuses: Vec<u16> = ["203.0.113.7", "203.0.113.8", "203.0.113.7"]
         .iter()
-        .map(|client| {
-            let request = format!(
-                "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
-            );
-            test_support::raw_http::request(&ipv4, request.as_bytes()).status
-        })
+        .map(|client| status_with(&ipv4, &format!("X-Forwarded-For: {client}\r\n")))
         .collect();
     assert_eq!(statuses, [200, 200, 429], "a bucket per forwarded client");
     let log = server.stop_gracefully();
@@ -287,22 +279,11 @@ fn behind_a_proxy_writing_forwarded_each_client_named_there_has_its_own_bucket()
     let mut server = start(
         dir.path(),
         &[
-            "--rate-limit",
-            "1",
-            "--rate-burst",
-            "2",
-            "--trusted-proxy",
-            "127.0.0.1",
-            "--forwarded-header",
-            "forwarded",
-        ],
+            &LIMITED_BEHIND_LOOPBACK[..],
+            &["--forwarded-header", "forwarded"],
+        ]
+        .concat(),
     );
-    let request = |headers: &str| {
-        let request = format!(
-            "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n"
-        );
-        test_support::raw_http::request(&server.addr, request.as_bytes()).status
-    };
     let statuses: Vec<u16> = [
         "Forwarded: for=203.0.113.7;proto=https\r\n",
         "Forwarded: for=\"[2001:db8::7]:4711\"\r\n",
@@ -311,7 +292,7 @@ fn behind_a_proxy_writing_forwarded_each_client_named_there_has_its_own_bucket()
         "Forwarded: for=\"[2001:db8::7]\"\r\n",
     ]
     .iter()
-    .map(|headers| request(headers))
+    .map(|headers| status_with(&server.addr, headers))
     .collect();
     assert_eq!(
         statuses,
@@ -336,26 +317,12 @@ fn behind_nginx_each_client_has_its_own_bucket() {
         return;
     }
     let dir = folder_with_george();
-    let mut server = start(
-        dir.path(),
-        &[
-            "--rate-limit",
-            "1",
-            "--rate-burst",
-            "2",
-            "--trusted-proxy",
-            "127.0.0.1",
-        ],
-    );
+    let mut server = start(dir.path(), &LIMITED_BEHIND_LOOPBACK);
     let nginx = test_support::nginx::ReverseProxy::start(&server.addr).unwrap();
     // Each request reaches nginx from 127.0.0.1 with the address of a proxy before it, which
     // is trusted too in this chain: `X-Forwarded-For: CLIENT` then nginx's 127.0.0.1.
-    let through_nginx = |client: &str| {
-        let request = format!(
-            "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: avatars.example.org\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
-        );
-        test_support::raw_http::request(nginx.addr(), request.as_bytes()).status
-    };
+    let through_nginx =
+        |client: &str| status_with(nginx.addr(), &format!("X-Forwarded-For: {client}\r\n"));
     let statuses: Vec<u16> = [
         "203.0.113.7",
         "198.51.100.1, 203.0.113.7",
@@ -378,11 +345,27 @@ fn behind_nginx_each_client_has_its_own_bucket() {
 
 /// The status of George's avatar asked for with `X-Forwarded-For: client`.
 fn forwarded_for(server: &Server, client: &str) -> u16 {
-    let request = format!(
-        "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n"
-    );
-    test_support::raw_http::request(&server.addr, request.as_bytes()).status
+    status_with(&server.addr, &format!("X-Forwarded-For: {client}\r\n"))
 }
+
+/// The status of George's avatar asked of `addr` with `headers` (whole lines, each ending in
+/// CRLF).
+fn status_with(addr: &str, headers: &str) -> u16 {
+    let request = format!(
+        "GET /avatar/{GEORGE_MD5} HTTP/1.1\r\nHost: avatars.example.org\r\n{headers}Connection: close\r\n\r\n"
+    );
+    test_support::raw_http::request(addr, request.as_bytes()).status
+}
+
+/// A rate of one a second, in bursts of two, for each client 127.0.0.1 forwards.
+const LIMITED_BEHIND_LOOPBACK: [&str; 6] = [
+    "--rate-limit",
+    "1",
+    "--rate-burst",
+    "2",
+    "--trusted-proxy",
+    "127.0.0.1",
+];
 
 /// A PUT on the admin listener whose body is sent in two halves, with SIGTERM between them.
 #[test]
