@@ -419,10 +419,6 @@ impl After {
                 .get(header::CONTENT_LENGTH)
                 .and_then(|length| length.to_str().ok())
                 .and_then(|length| length.parse::<u64>().ok());
-            let client = self
-                .client
-                .map(|client| client.to_string())
-                .unwrap_or_default();
             access_log(
                 self.log,
                 method.as_str(),
@@ -430,7 +426,7 @@ impl After {
                 status,
                 bytes,
                 seconds,
-                &client,
+                self.client,
             );
         }
     }
@@ -456,8 +452,10 @@ fn too_many_requests(limit: &RateLimit, wait: Duration) -> Response {
 }
 
 /// One access-log line at info level on target `avatars::access`: method, path with the query,
-/// status, bytes, duration and client address. No header is logged, so neither is
-/// `Authorization`.
+/// status, bytes, duration and client. No header is logged, so neither is `Authorization`.
+/// In JSON the client is two fields, for log pipelines to count and look up: `client`, the
+/// address the rate limit counts (the one a trusted proxy forwards, or the peer's), and
+/// `peer`, the connection's other end with its port.
 fn access_log(
     format: LogFormat,
     method: &str,
@@ -465,7 +463,7 @@ fn access_log(
     status: u16,
     bytes: Option<u64>,
     seconds: f64,
-    client: &str,
+    client: Option<Client>,
 ) {
     let millis = seconds * 1000.0;
     match format {
@@ -477,12 +475,14 @@ fn access_log(
                 "status": status,
                 "bytes": bytes,
                 "ms": (millis * 10.0).round() / 10.0,
-                "client": client,
+                "client": client.map(|client| client.ip.to_string()),
+                "peer": client.map(|client| client.peer.to_string()),
             });
             stderr_line!("{line}");
         }
         LogFormat::Text => {
             let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
+            let client = client.map_or_else(String::new, |client| client.to_string());
             tracing::info!(
                 target: "avatars::access",
                 "{method} {target} {status} {bytes} {millis:.1}ms {client}"

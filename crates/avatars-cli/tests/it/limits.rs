@@ -280,7 +280,7 @@ fn behind_a_proxy_writing_forwarded_each_client_named_there_has_its_own_bucket()
         dir.path(),
         &[
             &LIMITED_BEHIND_LOOPBACK[..],
-            &["--forwarded-header", "forwarded"],
+            &["--forwarded-header", "forwarded", "--log-format", "json"],
         ]
         .concat(),
     );
@@ -300,8 +300,19 @@ fn behind_a_proxy_writing_forwarded_each_client_named_there_has_its_own_bucket()
         "a bucket per client named in Forwarded"
     );
     let log = server.stop_gracefully();
-    assert!(log.contains(" 2001:db8::7 via 127.0.0.1:"), "{log}");
     assert!(!log.contains("198.51.100.1"), "{log}");
+    // The JSON log names the client apart from the connection's peer.
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    assert!(
+        entries.iter().any(|entry| entry["client"] == "2001:db8::7"
+            && entry["peer"]
+                .as_str()
+                .is_some_and(|peer| peer.starts_with("127.0.0.1:"))),
+        "{log}"
+    );
 }
 
 /// The same behind a real nginx, configured as its documentation's reverse proxy example

@@ -816,10 +816,12 @@ fn the_access_log_can_be_json_and_never_holds_authorization() {
     assert_eq!(entry["status"], 200);
     assert_eq!(entry["bytes"], u64::try_from(answer.body.len()).unwrap());
     assert!(entry["ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert_eq!(entry["client"], "127.0.0.1", "{entry}");
     assert!(
-        entry["client"]
+        entry["peer"]
             .as_str()
-            .is_some_and(|client| client.starts_with("127.0.0.1:"))
+            .is_some_and(|peer| peer.starts_with("127.0.0.1:")),
+        "{entry}"
     );
 }
 
