@@ -655,6 +655,57 @@ mod tests {
         );
     }
 
+    /// Header values made of the pieces real ones are made of, and others, in any order.
+    fn header_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy as _;
+        const PIECES: [&str; 17] = [
+            "for=",
+            "For=",
+            "by=",
+            "\"",
+            "[",
+            "]",
+            ":",
+            ",",
+            ";",
+            " ",
+            "203.0.113.7",
+            "10.1.2.3",
+            "2001:db8::7",
+            "::ffff:127.0.0.1",
+            "unknown",
+            "_hidden",
+            "99999",
+        ];
+        let piece = proptest::prop_oneof![
+            4 => proptest::sample::select(&PIECES[..]).prop_map(str::to_owned),
+            1 => "[ -~]{0,8}",
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        /// Whatever a client or a proxy writes in either header, the client found is the peer
+        /// or an address the header named, and nothing panics.
+        #[test]
+        fn any_forwarding_header_gives_the_peer_or_an_address_it_names(
+            values in proptest::collection::vec(header_value(), 0..4),
+            forwarded in proptest::bool::ANY,
+        ) {
+            let (header, name) = if forwarded {
+                (ForwardedHeader::Forwarded, "forwarded")
+            } else {
+                (ForwardedHeader::XForwardedFor, "x-forwarded-for")
+            };
+            let fields: Vec<&str> = values.iter().map(String::as_str).collect();
+            let found = client_behind(header, "127.0.0.1:5555", name, &fields);
+            let named = found
+                .strip_suffix(" via 127.0.0.1:5555")
+                .map(|ip| ip.parse::<IpAddr>().expect("an address"));
+            proptest::prop_assert!(found == "127.0.0.1:5555" || named.is_some(), "{}", found);
+        }
+    }
+
     /// IPv4 clients are counted one by one, IPv6 ones by their /64 network.
     #[tokio::test]
     async fn an_ipv6_client_is_counted_by_its_64_network() {
@@ -694,6 +745,10 @@ mod tests {
         );
         assert_eq!(
             client(&[r#"for="[2001:db8:cafe::17]:4711""#]),
+            via("2001:db8:cafe::17")
+        );
+        assert_eq!(
+            client(&[r#"for="[2001:db8:cafe::17]""#]),
             via("2001:db8:cafe::17")
         );
         assert_eq!(

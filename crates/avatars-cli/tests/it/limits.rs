@@ -290,14 +290,15 @@ fn behind_a_proxy_writing_forwarded_each_client_named_there_has_its_own_bucket()
         "X-Forwarded-For: 198.51.100.1\r\nForwarded: for=203.0.113.7\r\n",
         "Forwarded: for=203.0.113.7\r\n",
         "Forwarded: for=\"[2001:db8::7]\"\r\n",
+        "Forwarded: for=\"[2001:db8::8]\"\r\n",
     ]
     .iter()
     .map(|headers| status_with(&server.addr, headers))
     .collect();
     assert_eq!(
         statuses,
-        [200, 200, 200, 429, 200],
-        "a bucket per client named in Forwarded"
+        [200, 200, 200, 429, 200, 429],
+        "a bucket per client named in Forwarded (an IPv6 one's /64)"
     );
     let log = server.stop_gracefully();
     assert!(!log.contains("198.51.100.1"), "{log}");
