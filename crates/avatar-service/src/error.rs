@@ -62,8 +62,9 @@ pub enum ServiceError {
 impl ServiceError {
     /// The HTTP status to answer an upload with when it failed this way: 413 for a file over the
     /// size limit, 415 for bytes that are not a supported image format, 422 for an image that
-    /// is refused (dimensions, a decompression bomb, too many frames, corrupt data), and 500
-    /// for everything that is not the uploader's fault.
+    /// is refused (dimensions, a decompression bomb, too many frames, corrupt data); for what is
+    /// not the uploader's fault, 507 when the store has no room left, 503 when it cannot be
+    /// reached now (answer it with a `Retry-After`), and 500 for the rest.
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match self {
@@ -77,7 +78,45 @@ impl ServiceError {
                 | ImageError::TooManyFrames { .. }
                 | ImageError::Corrupt { .. },
             ) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Store(err) if err.is_out_of_space() => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Store(err) if err.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use avatar_store::StoreError;
+
+    use super::*;
+
+    /// A store failure is told apart by what will mend it: room (507), time (503), or
+    /// neither (500).
+    #[test]
+    fn a_store_failure_answers_by_what_will_mend_it() {
+        let io = |kind: io::ErrorKind| StoreError::Io {
+            action: "write",
+            path: "x".into(),
+            source: io::Error::from(kind),
+        };
+        let cases = [
+            (io(io::ErrorKind::StorageFull), 507),
+            (io(io::ErrorKind::QuotaExceeded), 507),
+            (StoreError::OutOfSpace("disk full".into()), 507),
+            (StoreError::Unavailable("gone".into()), 503),
+            (io(io::ErrorKind::ReadOnlyFilesystem), 500),
+            (StoreError::Backend("refused".into()), 500),
+        ];
+        for (err, status) in cases {
+            let described = err.to_string();
+            assert_eq!(
+                ServiceError::Store(err).status().as_u16(),
+                status,
+                "{described}"
+            );
         }
     }
 }

@@ -468,8 +468,8 @@ async fn send(
 }
 
 /// A driver error: [`StoreError::Unavailable`] when the connection is gone or the server is
-/// shutting down or starting (SQLSTATE classes 08 and 57), otherwise [`StoreError::Backend`];
-/// with the server's own message.
+/// shutting down or starting (SQLSTATE classes 08 and 57), [`StoreError::OutOfSpace`] when its
+/// disk is full (53100), otherwise [`StoreError::Backend`]; with the server's own message.
 #[expect(
     clippy::needless_pass_by_value,
     reason = "used as `map_err(database_error)`"
@@ -481,6 +481,8 @@ pub(crate) fn database_error(err: tokio_postgres::Error) -> StoreError {
             let message = format!("{} (SQLSTATE {code})", db.message());
             if code.starts_with("08") || code.starts_with("57") {
                 StoreError::Unavailable(message)
+            } else if code == "53100" {
+                StoreError::OutOfSpace(message)
             } else {
                 StoreError::Backend(message)
             }

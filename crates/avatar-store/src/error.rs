@@ -74,6 +74,12 @@ pub enum StoreError {
     #[error("the store is unavailable: {0}; retry later")]
     Unavailable(String),
 
+    /// The database has no room left for a write (its disk is full). A folder store's full
+    /// disk is an [`Io`](Self::Io) error; [`is_out_of_space`](Self::is_out_of_space) tells
+    /// both.
+    #[error("the store's database is out of space: {0}; free some, or give it more")]
+    OutOfSpace(String),
+
     /// The store's backend refused an operation (a database error other than being
     /// unreachable).
     #[error("the store's database failed: {0}")]
@@ -94,6 +100,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether a write failed for want of room: a full disk or an exhausted quota under a
+    /// folder store, a full disk under a database. Retrying soon will not help; freeing space
+    /// will.
+    #[must_use]
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            Self::OutOfSpace(_) => true,
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether the failure is transient (the store is unreachable now): a caller answers
     /// "try again later" rather than "not found" or "broken".
     #[must_use]

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use avatar_image::{ImageInfo, Limits, RenderAhead};
 use avatar_proto::{HashAlgorithm, Identity};
-use avatar_service::AvatarService;
 use avatar_service::upload::{self, store_upload_with};
+use avatar_service::{AvatarService, ServiceError};
 use avatar_store::{Store as _, StoreError};
 use axum::Json;
 use axum::Router;
@@ -196,9 +196,16 @@ impl ApiError {
         }
     }
 
-    /// 503 with `Retry-After`: the store failed (it is logged).
+    /// The store failed (it is logged): 507 when it has no room left, which retrying will not
+    /// mend, otherwise 503 with `Retry-After`.
     fn store(err: &avatar_store::StoreError) -> Self {
         tracing::error!(error = %err, "the store fails");
+        if err.is_out_of_space() {
+            return Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                format!("the store has no room left: {err}"),
+            );
+        }
         Self {
             header: Some((header::RETRY_AFTER, HeaderValue::from_static("5"))),
             ..Self::new(
@@ -328,12 +335,15 @@ async fn put(
         state.ahead.as_ref(),
     )
     .await
-    .map_err(|err| {
-        let status = err.status();
-        if status.is_server_error() {
-            tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
+    .map_err(|err| match err {
+        ServiceError::Store(err) => ApiError::store(&err),
+        err => {
+            let status = err.status();
+            if status.is_server_error() {
+                tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
+            }
+            ApiError::new(status, err.to_string())
         }
-        ApiError::new(status, err.to_string())
     })?;
     let status = if existed {
         StatusCode::OK

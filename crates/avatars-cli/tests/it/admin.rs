@@ -10,7 +10,7 @@ use test_support::server::Server;
 
 use crate::{AVATARS, admin_request};
 
-const TOKEN: &str = "correct-horse-battery-staple-0123";
+pub(crate) const TOKEN: &str = "correct-horse-battery-staple-0123";
 const ALICE: &str = "alice@example.org";
 /// `avatars hash alice@example.org`.
 const ALICE_MD5: &str = "fbf7c6aec1d4280b7c2704c1c0478bd6";
@@ -19,7 +19,7 @@ const BOB_MD5: &str = "10ac39056a4b6f1f6804d724518ff2dc";
 const ALICE_SHA256: &str = "7a64adf28737ea90719cbdf0b1a87a5effff3753b79c91d717f4f4153ead0498";
 
 /// A server with the admin listener and a token file; stderr piped.
-fn start(dir: &Path, extra: &[&str]) -> Server {
+pub(crate) fn start(dir: &Path, extra: &[&str]) -> Server {
     std::fs::write(dir.join("tokens"), format!("# operators\n\n{TOKEN}\n")).unwrap();
     let mut args = vec![
         "--admin-addr",
@@ -31,7 +31,7 @@ fn start(dir: &Path, extra: &[&str]) -> Server {
     Server::start(AVATARS, dir, &args, true)
 }
 
-fn bearer(token: &str) -> String {
+pub(crate) fn bearer(token: &str) -> String {
     format!("Authorization: Bearer {token}\r\n")
 }
 
@@ -504,7 +504,7 @@ fn render_ahead_without_room_or_with_bad_sizes_is_refused() {
 }
 
 /// The error message of a JSON error answer.
-fn error_of(response: &RawResponse) -> String {
+pub(crate) fn error_of(response: &RawResponse) -> String {
     json(response)["error"].as_str().unwrap().to_owned()
 }
 

@@ -126,7 +126,25 @@ fn a_full_disk_fails_the_import_clearly_and_keeps_the_old_avatar() {
         0,
         "a partial temporary file was left on the full disk"
     );
-    let server = serve(dir.path(), &["--data-dir", data.to_str().unwrap()], false);
+    // Uploaded through the management API: 507, which retrying will not mend, not 503.
+    let server = crate::admin::start(dir.path(), &["--data-dir", data.to_str().unwrap()]);
+    let large = std::fs::read(dir.path().join("large.png")).unwrap();
+    let put = crate::admin_request(
+        &server,
+        "PUT",
+        "/v1/avatars/george@example.com",
+        &crate::admin::bearer(crate::admin::TOKEN),
+        &large,
+    );
+    assert_eq!(put.status, 507, "{}", String::from_utf8_lossy(&put.body));
+    assert!(put.header("retry-after").is_none());
+    let said = crate::admin::error_of(&put);
+    assert!(
+        said.starts_with("the store has no room left: ")
+            && said.contains("No space left on device"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(&stored).unwrap(), before);
     let response = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
     assert_eq!(response.status, 200);
     assert_eq!(image::load_from_memory(&response.body).unwrap().width(), 40);

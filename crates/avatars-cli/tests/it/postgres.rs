@@ -261,6 +261,82 @@ fn an_import_killed_half_way_leaves_nothing_torn() {
     );
 }
 
+/// The database's disk filling up (its tables in a tablespace on a small tmpfs): the import
+/// says the database is out of space, the management API answers 507, not 503 (retrying will
+/// not mend it), and the avatar stored before is served as it was.
+#[test]
+fn a_database_out_of_space_refuses_uploads_with_507_and_keeps_what_it_has() {
+    let cluster = Cluster::start();
+    let url = cluster.database("crowded");
+    let dir = workdir();
+    let space = tempfile::tempdir().unwrap();
+    let Some(_mount) = test_support::mount::Mounted::tmpfs("512k", space.path()) else {
+        return;
+    };
+    let owned = Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(space.path())
+        .status()
+        .unwrap();
+    assert!(owned.success());
+    cluster.sql(
+        "crowded",
+        &format!(
+            "CREATE TABLESPACE small LOCATION '{}'",
+            space.path().display()
+        ),
+    );
+    cluster.sql(
+        "crowded",
+        "ALTER DATABASE crowded SET default_tablespace = small",
+    );
+    // A 512 px picture of noise: about 790 KB, more than the tablespace holds.
+    images::noise(512, 512, 7)
+        .save(dir.path().join("large.png"))
+        .unwrap();
+
+    let stored = avatars_in(
+        dir.path(),
+        &["import", "--store", &url, "alice@example.org", "alice.png"],
+    );
+    assert!(stored.status.success(), "{}", stderr(&stored));
+    let refused = avatars_in(
+        dir.path(),
+        &["import", "--store", &url, "alice@example.org", "large.png"],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let said = stderr(&refused);
+    assert!(
+        said.contains("the store's database is out of space: ")
+            && said.contains("SQLSTATE 53100")
+            && said.contains("free some, or give it more"),
+        "{said}"
+    );
+
+    let mut args = vec!["--store", url.as_str()];
+    args.extend([
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--admin-token-file",
+        "tokens",
+    ]);
+    let server = Server::start(AVATARS, dir.path(), &args, false);
+    let large = std::fs::read(dir.path().join("large.png")).unwrap();
+    let put = admin(&server, "PUT", "/v1/avatars/alice@example.org", &large);
+    assert_eq!(put.status, 507, "{}", String::from_utf8_lossy(&put.body));
+    assert!(put.header("retry-after").is_none());
+    assert_eq!(server.get(&format!("/avatar/{ALICE_MD5}?s=64")).status, 200);
+    let exported = avatars_in(
+        dir.path(),
+        &["export", "--store", &url, "alice@example.org", "-"],
+    );
+    assert_eq!(
+        image::load_from_memory(&exported.stdout).unwrap().to_rgb8(),
+        image::open(dir.path().join("alice.png")).unwrap().to_rgb8(),
+        "the picture stored before"
+    );
+}
+
 /// A directory to the database and back, idempotently, with the same avatars at the end.
 #[test]
 fn migrate_copies_a_directory_to_the_database_and_back() {
