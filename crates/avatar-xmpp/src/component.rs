@@ -30,6 +30,7 @@ use crate::announce::Announcer;
 use crate::error::ConfigError;
 use crate::iq::IqService;
 use crate::mirror::{Mirror, Mirroring};
+use crate::stats::ComponentStats;
 use crate::subscriptions::Added;
 
 /// Where and as whom the component connects.
@@ -45,6 +46,7 @@ pub struct ComponentConfig {
     max_stanza_bytes: usize,
     look_for_changes: Duration,
     mirror: Option<Mirroring>,
+    stats: Arc<ComponentStats>,
 }
 
 /// The default largest stanza: room for the largest image the default limits accept (8 MiB,
@@ -103,6 +105,7 @@ impl ComponentConfig {
             max_stanza_bytes: DEFAULT_MAX_STANZA_BYTES,
             look_for_changes: Duration::from_millis(250),
             mirror: None,
+            stats: Arc::default(),
         })
     }
 
@@ -139,6 +142,13 @@ impl ComponentConfig {
         self
     }
 
+    /// Keep the component's state and counts in `stats` as it runs (see
+    /// [`stats`](crate::stats)); without it they are kept where nobody reads them.
+    pub fn stats(mut self, stats: Arc<ComponentStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
     /// Sets the first wait before reconnecting and the longest one.
     pub const fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.initial_backoff = initial;
@@ -169,20 +179,33 @@ pub async fn run<St: Store>(
             match attempt.unwrap_or(Err(ConnectError::TimedOut(config.connect_timeout))) {
                 Ok((connection, budget, own)) => {
                     tracing::info!(domain = %config.domain, server = %config.server, "component connected");
+                    config.stats.joined();
                     let session = Session::new(service.clone(), own, config.mirror);
-                    serve(connection, &budget, session, config.look_for_changes).await;
+                    let ended = serve(
+                        connection,
+                        &budget,
+                        session,
+                        config.look_for_changes,
+                        &config.stats,
+                    )
+                    .await;
                     tracing::warn!(domain = %config.domain, "the server closed the stream; reconnecting");
+                    config.stats.left(ended);
                     true
                 }
                 Err(err) => {
                     tracing::warn!(domain = %config.domain, server = %config.server, error = %err, "cannot connect or authenticate");
+                    config.stats.failed_to_join(err.to_string());
                     false
                 }
             }
         };
         let connected = tokio::select! {
             connected = session => connected,
-            () = &mut shutdown => return,
+            () = &mut shutdown => {
+                config.stats.left("shut down".to_owned());
+                return;
+            }
         };
         if connected {
             backoff = config.initial_backoff;
@@ -386,14 +409,16 @@ fn timeouts() -> Timeouts {
     }
 }
 
-/// Answers stanzas until the stream ends. Each complete stanza refills the byte `budget` for
-/// the next; every `look_for_changes` the session looks for changes to announce.
+/// Answers stanzas until the stream ends, and says how it ended. Each complete stanza refills
+/// the byte `budget` for the next; every `look_for_changes` the session looks for changes to
+/// announce. Stanzas read and written are counted in `stats`.
 async fn serve<St: Store>(
     mut connection: Connection,
     budget: &Budget,
     mut session: Session<St>,
     look_for_changes: Duration,
-) {
+    stats: &ComponentStats,
+) -> String {
     let mut pings = 0u64;
     let mut looks = tokio::time::interval(look_for_changes);
     looks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -402,11 +427,13 @@ async fn serve<St: Store>(
             // Reading a stanza keeps its progress in the stream, so a look may interrupt it.
             next = connection.next() => match next {
                 Some(Ok(element)) if element.name() == "error" => {
-                    tracing::warn!(error = %String::from(&element), "stream error from the server");
-                    return;
+                    let error = String::from(&element);
+                    tracing::warn!(%error, "stream error from the server");
+                    return format!("the server ended the stream with an error: {error}");
                 }
                 Some(Ok(element)) => {
                     budget.refill();
+                    stats.received();
                     tracing::debug!(stanza = %String::from(&element), "received");
                     session.handle(element).await
                 }
@@ -416,9 +443,9 @@ async fn serve<St: Store>(
                 }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "the stream failed");
-                    return;
+                    return format!("the stream failed: {err}");
                 }
-                None => return,
+                None => return "the server closed the stream".to_owned(),
             },
             _ = looks.tick() => session.look().await,
         };
@@ -426,8 +453,9 @@ async fn serve<St: Store>(
             tracing::debug!(stanza = %String::from(&reply), "sending");
             if let Err(err) = connection.send(&reply).await {
                 tracing::warn!(error = %err, "cannot send a reply");
-                return;
+                return format!("cannot send to the server: {err}");
             }
+            stats.sent();
         }
     }
 }

@@ -23,7 +23,8 @@
 //! identity), [`iq`] (the IQ service and the error table), `presence.rs` (presence hashes),
 //! [`component`] (the XEP-0114 connection and its reconnect loop), [`Subscriptions`] (who
 //! subscribed, kept on disk), [`Announcer`] (presence to subscribers after any change),
-//! [`mirror`] (subscribers' own avatars copied into the store).
+//! [`mirror`] (subscribers' own avatars copied into the store), [`stats`] (what a running
+//! component has done, for monitoring).
 
 mod announce;
 pub mod component;
@@ -34,6 +35,7 @@ pub mod mapping;
 pub mod mirror;
 pub mod payload;
 mod presence;
+pub mod stats;
 mod subscriptions;
 
 pub use announce::Announcer;
@@ -43,6 +45,7 @@ pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;
 pub use mirror::Mirroring;
 pub use payload::{AvatarData, AvatarQuery, ImageSha1, PayloadError, XAvatar};
+pub use stats::{ComponentStats, ComponentStatsSnapshot};
 pub use subscriptions::{
     Added, DEFAULT_PER_SUBSCRIBER, DEFAULT_TOTAL, StorageFuture, SubscriptionFile,
     SubscriptionStorage, Subscriptions,

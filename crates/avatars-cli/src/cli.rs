@@ -565,6 +565,12 @@ pub(crate) struct XmppArgs {
     /// Subscriptions one JID may hold; past it, its new ones are refused.
     #[arg(long, value_name = "N", default_value_t = avatar_xmpp::DEFAULT_PER_SUBSCRIBER)]
     pub(crate) max_subscriptions_per_jid: usize,
+
+    /// Serve /metrics (Prometheus: joined or not, joins, failed joins, stanzas in and out) and
+    /// /healthz (200 while joined to the XMPP server, 503 saying why not) on this address;
+    /// off unless given.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
+    pub(crate) metrics_addr: Option<SocketAddr>,
 }
 
 /// `avatars migrate`.

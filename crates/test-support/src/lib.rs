@@ -59,8 +59,12 @@ pub fn is_root() -> bool {
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
 
-/// A free TCP port on 127.0.0.1.
-pub(crate) fn free_port() -> u16 {
+/// A free TCP port on 127.0.0.1, for a server that must be told its port before it starts.
+///
+/// # Panics
+/// If no port can be had on 127.0.0.1.
+#[must_use]
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())

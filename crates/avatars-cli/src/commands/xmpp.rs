@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use avatar_store_postgres::PgStore;
 use avatar_xmpp::{
-    ComponentConfig, IqConfig, IqService, JidMapping, Mirroring, StorageFuture,
+    ComponentConfig, ComponentStats, IqConfig, IqService, JidMapping, Mirroring, StorageFuture,
     SubscriptionStorage, Subscriptions,
 };
 
@@ -18,6 +18,7 @@ use std::net::ToSocketAddrs as _;
 use crate::cli::XmppArgs;
 use crate::commands::{answer_hangups, init_logging, shutdown_signal};
 use crate::error::CliError;
+use crate::server::component_monitor;
 use crate::store::{AnyStore, Location, Open};
 
 /// Connects to the server's component port and answers until Ctrl-C or SIGTERM, reconnecting
@@ -38,11 +39,27 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             .mirror_subscribers(Mirroring::new().overwrite_other_uploads(args.mirror_overwrites));
     }
     resolve(&args.server)?;
+    let stats = Arc::new(ComponentStats::default());
+    config = config.stats(Arc::clone(&stats));
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Before the store is opened: a port that cannot be had stops the start with nothing
+        // made.
+        let monitor = match args.metrics_addr {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| CliError::Bind {
+                        flag: "--metrics-addr",
+                        addr,
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
         let location = args.data.location()?;
         // A file is read before the store is opened (or created), so a damaged one changes
         // nothing.
@@ -93,8 +110,23 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             "component {} connecting to {}",
             args.domain, args.server
         )?;
+        let monitor = match monitor {
+            Some(listener) => {
+                writeln!(out, "metrics on http://{}", listener.local_addr()?)?;
+                let routes = component_monitor::router(stats);
+                Some(tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, routes).await {
+                        stderr_line!("avatars: the metrics listener failed: {err}");
+                    }
+                }))
+            }
+            None => None,
+        };
         out.flush()?;
         run(config, service, shutdown).await;
+        if let Some(monitor) = monitor {
+            monitor.abort();
+        }
         stderr_line!("shut down");
         Ok(())
     })

@@ -183,13 +183,18 @@ impl Metrics {
 
     /// Everything, in the `OpenMetrics` text format.
     pub(crate) fn render(&self) -> String {
-        let mut text = String::new();
-        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
-            // Only a failing writer makes encoding fail, and a String never fails.
-            let _ = writeln!(text, "# EOF");
-        }
-        text
+        render(&self.registry)
     }
+}
+
+/// Everything `registry` holds, in the `OpenMetrics` text format.
+pub(crate) fn render(registry: &Registry) -> String {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, registry).is_err() {
+        // Only a failing writer makes encoding fail, and a String never fails.
+        let _ = writeln!(text, "# EOF");
+    }
+    text
 }
 
 /// Reads the service's and proxy's counters, and the TLS certificate's expiry, at each scrape.

@@ -7,12 +7,15 @@
 //! - `tls`: certificates from PEM files, reloaded on SIGHUP;
 //! - `observe`: per request, the rate limit, the access log and the request metrics;
 //! - `metrics`: `/metrics`;
-//! - `admin`: the admin listener's routes, `/healthz` and the management API.
+//! - `admin`: the admin listener's routes, `/healthz` and the management API;
+//! - `component_monitor`: `avatars xmpp --metrics-addr`, the component's `/metrics` and
+//!   `/healthz`.
 //!
 //! None of it is in the library crates: an application embedding `AvatarService` brings its
 //! own server.
 
 pub(crate) mod admin;
+pub(crate) mod component_monitor;
 pub(crate) mod event_loops;
 mod idle;
 pub(crate) mod listen;

@@ -491,3 +491,64 @@ fn a_sighup_leaves_the_xmpp_component_running() {
     );
     assert!(said.contains("shut down"), "{said}");
 }
+
+/// `--metrics-addr`: while the component cannot join, /healthz answers 503 with why, and
+/// /metrics counts the failed attempts; the address is printed after the connecting line.
+#[test]
+fn the_component_s_health_says_why_it_is_not_joined() {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = test_support::silent::closed_address();
+    let mut component = Command::new(crate::AVATARS)
+        .args(["xmpp", "--server", &nowhere.to_string()])
+        .args(["--domain", "avatars.example.org", "--secret", "s3cret"])
+        .args(["--data-dir", &dir.path().join("data").display().to_string()])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut lines = std::io::BufReader::new(component.stdout.take().unwrap()).lines();
+        let connecting = lines.next().unwrap().unwrap();
+        assert!(connecting.starts_with("component avatars.example.org connecting"));
+        let said = lines.next().unwrap().unwrap();
+        let monitor = said
+            .strip_prefix("metrics on http://")
+            .unwrap_or_else(|| panic!("{said}"))
+            .to_owned();
+        let started = Instant::now();
+        let (status, body) = loop {
+            let health = test_support::raw_http::get(&monitor, "/healthz");
+            let body = String::from_utf8_lossy(&health.body).into_owned();
+            if body.contains("nothing listens there") || started.elapsed() > Duration::from_secs(10)
+            {
+                break (health.status, body);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status, 503, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["status"], "not joined");
+        let metrics =
+            String::from_utf8(test_support::raw_http::get(&monitor, "/metrics").body).unwrap();
+        assert!(metrics.contains("\navatars_xmpp_joined 0\n"), "{metrics}");
+        assert!(
+            metrics.contains("\navatars_xmpp_failed_joins_total "),
+            "{metrics}"
+        );
+        assert!(
+            !metrics.contains("avatars_xmpp_failed_joins_total 0\n"),
+            "{metrics}"
+        );
+        assert!(metrics.ends_with("# EOF\n"), "{metrics}");
+    }));
+    let _ = component.kill();
+    let _ = component.wait();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

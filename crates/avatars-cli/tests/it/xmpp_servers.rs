@@ -352,11 +352,12 @@ async fn end_to_end(kind: ServerKind) {
             &work.path().join("fixtures").join(&entry.file),
         );
     }
+    let monitor = format!("127.0.0.1:{}", test_support::free_port());
     processes.0.push(start_component(
         &server,
         &data,
         &work.path().join("component.log"),
-        &[],
+        &["--metrics-addr", &monitor],
     ));
 
     // Bob asks for Alice's avatar and probes her presence.
@@ -408,6 +409,26 @@ async fn end_to_end(kind: ServerKind) {
     assert_eq!(refusal.attr("type"), Some("error"));
     let text = String::from(&refusal);
     assert!(text.contains("service-unavailable"), "{text}");
+
+    // The component says it is joined, and counts what it read and wrote.
+    let health = test_support::raw_http::get(&monitor, "/healthz");
+    assert_eq!(health.status, 200, "{kind:?}");
+    let metrics =
+        String::from_utf8(test_support::raw_http::get(&monitor, "/metrics").body).unwrap();
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}: {metrics}"))
+    };
+    assert_eq!(value("avatars_xmpp_joined"), 1, "{metrics}");
+    assert_eq!(value("avatars_xmpp_joins_total"), 1, "{metrics}");
+    assert_eq!(value("avatars_xmpp_failed_joins_total"), 0, "{metrics}");
+    assert!(
+        value("avatars_xmpp_stanzas_received_total") >= 3,
+        "{metrics}"
+    );
+    assert!(value("avatars_xmpp_stanzas_sent_total") >= 3, "{metrics}");
 
     // Alice uploads a new picture; HTTP serves the same picture by her address's MD5.
     let mut alice = C2s::online("alice", &server).await;

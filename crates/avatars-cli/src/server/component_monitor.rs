@@ -1,0 +1,109 @@
+//! `avatars xmpp --metrics-addr`: the component's `/metrics` (the `OpenMetrics` text format,
+//! for Prometheus) and `/healthz` (200 while it is joined to its XMPP server, 503 with the
+//! reason while it is not), for a monitoring system to scrape and a supervisor to probe.
+//! Read from the component's [`ComponentStats`] at each request.
+
+use std::sync::Arc;
+
+use avatar_xmpp::ComponentStats;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Json, Response};
+use axum::routing::get;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+
+use crate::server::metrics::{self, CONTENT_TYPE};
+
+/// The routes, answering from `stats`.
+pub(crate) fn router(stats: Arc<ComponentStats>) -> Router {
+    let mut registry = Registry::with_prefix("avatars_xmpp");
+    registry.register_collector(Box::new(StatsCollector(Arc::clone(&stats))));
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .with_state(Monitor {
+            stats,
+            registry: Arc::new(registry),
+        })
+}
+
+#[derive(Clone)]
+struct Monitor {
+    stats: Arc<ComponentStats>,
+    registry: Arc<Registry>,
+}
+
+async fn metrics(State(monitor): State<Monitor>) -> Response {
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        metrics::render(&monitor.registry),
+    )
+        .into_response()
+}
+
+async fn healthz(State(monitor): State<Monitor>) -> Response {
+    let now = monitor.stats.snapshot();
+    if now.joined {
+        Json(json!({ "status": "joined" })).into_response()
+    } else {
+        let error = now
+            .last_failure
+            .unwrap_or_else(|| "joining: no attempt has ended yet".to_owned());
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not joined", "error": error })),
+        )
+            .into_response()
+    }
+}
+
+/// Reads the component's counters at each scrape.
+#[derive(Debug)]
+struct StatsCollector(Arc<ComponentStats>);
+
+impl Collector for StatsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let now = self.0.snapshot();
+        let joined = ConstGauge::new(i64::from(now.joined));
+        joined.encode(encoder.encode_descriptor(
+            "joined",
+            "Whether the component is joined to its XMPP server now (1) or not (0).",
+            None,
+            joined.metric_type(),
+        )?)?;
+        let counters = [
+            ("joins", "Handshakes the XMPP server accepted.", now.joins),
+            (
+                "failed_joins",
+                "Attempts to join that failed: refused, timed out, or nothing listening.",
+                now.failed_joins,
+            ),
+            (
+                "stanzas_received",
+                "Stanzas read from the XMPP server.",
+                now.stanzas_received,
+            ),
+            (
+                "stanzas_sent",
+                "Stanzas written to the XMPP server: replies, announcements, pings.",
+                now.stanzas_sent,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        Ok(())
+    }
+}
