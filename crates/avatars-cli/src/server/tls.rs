@@ -149,6 +149,18 @@ impl ValidUntil {
     }
 }
 
+/// What to do about a certificate or key file that cannot be read: one the server's user may
+/// not read is, most often, Let's Encrypt's, kept for root alone.
+fn unreadable(err: &std::io::Error) -> &'static str {
+    if err.kind() == std::io::ErrorKind::PermissionDenied {
+        " (the server's user may not read it: Let's Encrypt keeps its files for root alone; \
+         have certbot copy them where that user can on each renewal, as \
+         deploy/certbot-deploy-hook does)"
+    } else {
+        ""
+    }
+}
+
 /// A server configuration offering HTTP/2 and HTTP/1.1 by ALPN, with ring's safe defaults
 /// (TLS 1.2 and 1.3), and when its certificate expires.
 fn server_config(cert: &Path, key: &Path) -> Result<(ServerConfig, Option<ValidUntil>), CliError> {
@@ -156,8 +168,16 @@ fn server_config(cert: &Path, key: &Path) -> Result<(ServerConfig, Option<ValidU
         path: path.to_owned(),
         problem,
     };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(|err| problem(cert, format!("cannot read the certificate chain: {err}")))?
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path).map_err(|err| {
+            problem(
+                path,
+                format!("cannot read the {what}: {err}{}", unreadable(&err)),
+            )
+        })
+    };
+    let (cert_pem, key_pem) = (read(cert, "certificate chain")?, read(key, "private key")?);
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|err| problem(cert, format!("not a PEM certificate chain: {err}")))?;
     if chain.is_empty() {
@@ -168,7 +188,7 @@ fn server_config(cert: &Path, key: &Path) -> Result<(ServerConfig, Option<ValidU
         ));
     }
     let valid_until = ValidUntil::of(&chain[0]);
-    let private_key = PrivateKeyDer::from_pem_file(key).map_err(|err| {
+    let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|err| {
         problem(
             key,
             format!(

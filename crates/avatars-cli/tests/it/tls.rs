@@ -439,3 +439,159 @@ fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
         "renewed: no warning\n{log}"
     );
 }
+
+/// Let's Encrypt's files as certbot lays them out (`live/` and the key for root alone) cannot
+/// be read by the server's user, and the check says so and what to do;
+/// `deploy/certbot-deploy-hook`, run as certbot runs it, copies them where that user may read
+/// them, reloads the server (here a stand-in `systemctl`: no systemd runs these tests), and
+/// does so again on renewal.
+#[test]
+fn the_certbot_hook_gives_the_server_s_user_let_s_encrypt_s_files() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    if !test_support::is_root() {
+        eprintln!("SKIPPED the_certbot_hook_...: needs root to run the check as nobody");
+        return;
+    }
+    let mode = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let root = tempfile::tempdir().unwrap();
+    mode(root.path(), 0o755);
+    let ca = TestCa::new();
+    let lineage = root.path().join("letsencrypt/live/avatars.example.org");
+    std::fs::create_dir_all(&lineage).unwrap();
+    let issue = |key: &KeyPair| {
+        let (chain, _) = ca.leaf(key);
+        std::fs::write(lineage.join("fullchain.pem"), &chain).unwrap();
+        std::fs::write(lineage.join("privkey.pem"), key.serialize_pem()).unwrap();
+        mode(&lineage.join("privkey.pem"), 0o600);
+        chain
+    };
+    issue(&KeyPair::generate().unwrap());
+    mode(&root.path().join("letsencrypt/live"), 0o700);
+    mode(&root.path().join("letsencrypt"), 0o755);
+    // The server's data, which nobody (the server's user here) may write.
+    let data = root.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    mode(&data, 0o777);
+    let settings = |cert: &Path, key: &Path| {
+        format!(
+            "tls-addr = \"127.0.0.1:0\"\ntls-cert = \"{}\"\ntls-key = \"{}\"\ndata-dir = \"{}\"\n",
+            cert.display(),
+            key.display(),
+            data.join("store").display()
+        )
+    };
+    std::fs::write(
+        root.path().join("letsencrypt.toml"),
+        settings(&lineage.join("fullchain.pem"), &lineage.join("privkey.pem")),
+    )
+    .unwrap();
+    let tls = root.path().join("tls");
+    std::fs::write(
+        root.path().join("copies.toml"),
+        settings(&tls.join("fullchain.pem"), &tls.join("privkey.pem")),
+    )
+    .unwrap();
+    let (_bin, avatars) = crate::avatars_nobody_can_run();
+    let check_as_nobody = |file: &str| {
+        Command::new("runuser")
+            .current_dir(root.path())
+            .args(["-u", "nobody", "--"])
+            .arg(&avatars)
+            .args(["config", "check", file])
+            .output()
+            .unwrap()
+    };
+    let refused = check_as_nobody("letsencrypt.toml");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused)
+            .contains("fullchain.pem: cannot read the certificate chain: Permission denied")
+            && stderr(&refused).contains("Let's Encrypt keeps its files for root alone")
+            && stderr(&refused).contains("deploy/certbot-deploy-hook"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let (fake, asked) = systemctl_stand_in(root.path());
+    let run_hook = |lineage: Option<&Path>| run_certbot_hook(&fake, &tls, lineage);
+    let without = run_hook(None);
+    assert!(!without.status.success());
+    assert!(
+        stderr(&without).contains("certbot sets RENEWED_LINEAGE"),
+        "{}",
+        stderr(&without)
+    );
+
+    let ran = run_hook(Some(&lineage));
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    for file in ["fullchain.pem", "privkey.pem"] {
+        let copy = std::fs::metadata(tls.join(file)).unwrap();
+        assert_eq!(copy.mode() & 0o7777, 0o640, "{file}");
+        assert_eq!(copy.uid(), 0, "{file}");
+        assert_eq!(
+            std::fs::read(tls.join(file)).unwrap(),
+            std::fs::read(lineage.join(file)).unwrap()
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&asked).unwrap(),
+        "is-active --quiet avatars\nreload avatars\n"
+    );
+    let checked = check_as_nobody("copies.toml");
+    assert!(checked.status.success(), "{}", stderr(&checked));
+
+    // Renewed: the copies follow, and the server is reloaded again.
+    let renewed = issue(&KeyPair::generate().unwrap());
+    assert!(run_hook(Some(&lineage)).status.success());
+    assert_eq!(
+        std::fs::read_to_string(tls.join("fullchain.pem")).unwrap(),
+        renewed
+    );
+    assert_eq!(std::fs::read_to_string(&asked).unwrap().lines().count(), 4);
+    assert!(check_as_nobody("copies.toml").status.success());
+}
+
+/// A stand-in for `systemctl` in a new `bin` folder under `dir`: it succeeds (so the server
+/// counts as running) and notes each command line in `systemctl.log`. Both paths.
+fn systemctl_stand_in(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let asked = dir.join("systemctl.log");
+    std::fs::write(
+        bin.join("systemctl"),
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", asked.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("systemctl"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    (bin, asked)
+}
+
+/// `deploy/certbot-deploy-hook` as certbot runs it (with `RENEWED_LINEAGE`, unless `None`),
+/// copying into `tls` for the group nogroup, with `bin`'s programs first on the path.
+fn run_certbot_hook(bin: &Path, tls: &Path, lineage: Option<&Path>) -> std::process::Output {
+    let hook = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/certbot-deploy-hook"
+    );
+    let mut command = Command::new("sh");
+    command
+        .arg(hook)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("AVATARS_TLS_DIR", tls)
+        .env("AVATARS_GROUP", "nogroup")
+        .env_remove("RENEWED_LINEAGE");
+    if let Some(lineage) = lineage {
+        command.env("RENEWED_LINEAGE", lineage);
+    }
+    command.output().unwrap()
+}
