@@ -14,6 +14,8 @@ pub(crate) mod xmpp;
 
 use std::io;
 
+use crate::server::observe::LogFormat;
+
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the long-running commands stop gracefully.
 ///
 /// On Unix the handlers are installed when this is called, not when the future is first
@@ -68,19 +70,30 @@ pub(crate) fn answer_hangups(mut answer: impl FnMut() + Send + 'static) {
     let _ = answer;
 }
 
-/// Logs to stderr, `info` unless `RUST_LOG` says otherwise.
-pub(crate) fn init_logging() {
-    let _ = tracing_subscriber::fmt()
+/// Logs to stderr, `info` unless `RUST_LOG` says otherwise: as text, or with
+/// [`LogFormat::Json`] one JSON object a line (`timestamp`, `level`, `target` and the event's
+/// fields at the top level), the access log's lines and every other event alike.
+pub(crate) fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         // Its default reports a write that failed with `eprintln!`, which panics where stderr
         // is closed: a server whose log reader went away would drop every request it logs.
-        .log_internal_errors(false)
+        .log_internal_errors(false);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
         // Colour codes only for a person at a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// A single-threaded runtime for the short store commands.

@@ -44,7 +44,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     let location = args.data.location()?;
     // Before the store is opened, which would make a new folder a store.
     check_settings(args, proxy_keys.clone())?;
-    init_logging();
+    init_logging(args.log_format);
 
     let (runtime, threads) = runtime(args)?;
     let upload_limits = upload_limits(args);

@@ -453,9 +453,10 @@ fn too_many_requests(limit: &RateLimit, wait: Duration) -> Response {
 
 /// One access-log line at info level on target `avatars::access`: method, path with the query,
 /// status, bytes, duration and client. No header is logged, so neither is `Authorization`.
-/// In JSON the client is two fields, for log pipelines to count and look up: `client`, the
-/// address the rate limit counts (the one a trusted proxy forwards, or the peer's), and
-/// `peer`, the connection's other end with its port.
+/// As JSON (see [`init_logging`](crate::commands::init_logging)) the client is two fields, for
+/// log pipelines to count and look up: `client`, the address the rate limit counts (the one a
+/// trusted proxy forwards, or the peer's), and `peer`, the connection's other end with its
+/// port; `bytes` is left out where the response has no length.
 fn access_log(
     format: LogFormat,
     method: &str,
@@ -467,19 +468,16 @@ fn access_log(
 ) {
     let millis = seconds * 1000.0;
     match format {
-        LogFormat::Json => {
-            // Written whole, one object per line (the caller checked the access target is on).
-            let line = serde_json::json!({
-                "method": method,
-                "path": target,
-                "status": status,
-                "bytes": bytes,
-                "ms": (millis * 10.0).round() / 10.0,
-                "client": client.map(|client| client.ip.to_string()),
-                "peer": client.map(|client| client.peer.to_string()),
-            });
-            stderr_line!("{line}");
-        }
+        LogFormat::Json => tracing::info!(
+            target: "avatars::access",
+            method,
+            path = target,
+            status,
+            bytes,
+            ms = (millis * 10.0).round() / 10.0,
+            client = client.map(|client| tracing::field::display(client.ip)),
+            peer = client.map(|client| tracing::field::display(client.peer)),
+        ),
         LogFormat::Text => {
             let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
             let client = client.map_or_else(String::new, |client| client.to_string());

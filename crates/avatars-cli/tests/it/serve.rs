@@ -806,6 +806,15 @@ fn the_access_log_can_be_json_and_never_holds_authorization() {
     assert_eq!(answer.status, 200);
     let log = server.stop_gracefully();
     assert!(!log.contains("s3cr3t"), "{log}");
+    // Every line is JSON but those said at start (on stdout too) and at stop.
+    for line in log.lines().filter(|line| !line.starts_with('{')) {
+        assert!(
+            ["imported ", "listening on ", "serving ", "shut down"]
+                .iter()
+                .any(|said| line.starts_with(said)),
+            "{line}"
+        );
+    }
     let entry: serde_json::Value = log
         .lines()
         .filter(|line| line.starts_with('{'))
@@ -814,6 +823,13 @@ fn the_access_log_can_be_json_and_never_holds_authorization() {
         .unwrap_or_else(|| panic!("no JSON access line: {log}"));
     assert_eq!(entry["method"], "GET");
     assert_eq!(entry["status"], 200);
+    assert_eq!(entry["target"], "avatars::access");
+    assert!(
+        entry["timestamp"]
+            .as_str()
+            .is_some_and(|time| time.starts_with("20") && time.ends_with('Z')),
+        "{entry}"
+    );
     assert_eq!(entry["bytes"], u64::try_from(answer.body.len()).unwrap());
     assert!(entry["ms"].as_f64().is_some_and(|ms| ms >= 0.0));
     assert_eq!(entry["client"], "127.0.0.1", "{entry}");
