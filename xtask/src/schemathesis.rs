@@ -53,7 +53,13 @@ fn run() -> Result<(), String> {
     let work = bin.with_file_name("schemathesis");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|err| format!("creating {}: {err}", work.display()))?;
-    std::fs::write(work.join("tokens"), format!("{TOKEN}\n"))
+    // Readable by its owner only, as a deployment keeps it, so the server has nothing to
+    // warn of.
+    let tokens = work.join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n"))
+        .and_then(|()| {
+            std::fs::set_permissions(&tokens, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        })
         .map_err(|err| format!("writing the token file: {err}"))?;
     let picture = root.join("docs/initials.png");
     let (_server, admin) = start_admin(&bin.join("avatars"), &work, &picture)?;
