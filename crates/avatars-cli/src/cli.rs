@@ -571,6 +571,11 @@ pub(crate) struct XmppArgs {
     /// off unless given.
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub(crate) metrics_addr: Option<SocketAddr>,
+
+    /// The log's form on stderr: one line per event, as text or JSON objects (`timestamp`,
+    /// `level`, `target` and the event's fields), as `serve --log-format` writes them.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
 }
 
 /// `avatars migrate`.

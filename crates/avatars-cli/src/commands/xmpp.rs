@@ -41,7 +41,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
     resolve(&args.server)?;
     let stats = Arc::new(ComponentStats::default());
     config = config.stats(Arc::clone(&stats));
-    init_logging(crate::server::observe::LogFormat::Text);
+    init_logging(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -494,6 +494,7 @@ fn a_sighup_leaves_the_xmpp_component_running() {
 
 /// `--metrics-addr`: while the component cannot join, /healthz answers 503 with why, and
 /// /metrics counts the failed attempts; the address is printed after the connecting line.
+/// With `--log-format json` the log says the same as JSON objects.
 #[test]
 fn the_component_s_health_says_why_it_is_not_joined() {
     use std::io::BufRead as _;
@@ -506,9 +507,9 @@ fn the_component_s_health_says_why_it_is_not_joined() {
         .args(["xmpp", "--server", &nowhere.to_string()])
         .args(["--domain", "avatars.example.org", "--secret", "s3cret"])
         .args(["--data-dir", &dir.path().join("data").display().to_string()])
-        .args(["--metrics-addr", "127.0.0.1:0"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--log-format", "json"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
         .spawn()
         .unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -551,4 +552,16 @@ fn the_component_s_health_says_why_it_is_not_joined() {
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+    let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    let failures: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .filter(|event: &serde_json::Value| event["level"] == "WARN")
+        .collect();
+    assert!(
+        failures.iter().any(|event| event["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("nothing listens there"))),
+        "{log}"
+    );
 }
