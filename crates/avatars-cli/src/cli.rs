@@ -634,6 +634,11 @@ pub(crate) struct ExportArgs {
 pub(crate) struct ListArgs {
     #[command(flatten)]
     pub(crate) data: DataDir,
+
+    /// One JSON object a line instead: `identity`, `kind`, `md5` (emails only), `sha256` and
+    /// `bytes`, for scripts.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 fn parse_email_file(value: &str) -> Result<(String, PathBuf), String> {

@@ -7,32 +7,43 @@ use avatar_proto::{HashAlgorithm, Identity};
 use crate::cli::HashArgs;
 use crate::error::CliError;
 
+/// The hashes an identity is published under, with the identity and its kind, as a JSON
+/// object: `identity`, `kind` (`email` or `openid`), `md5` (emails only) and `sha256`.
+pub(crate) fn described(identity: &Identity) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    object.insert("identity".into(), identity.as_str().into());
+    let kind = if matches!(identity, Identity::Email(_)) {
+        "email"
+    } else {
+        "openid"
+    };
+    object.insert("kind".into(), kind.into());
+    for algorithm in published(identity) {
+        object.insert(
+            algorithm.name().into(),
+            identity.hash(*algorithm).to_string().into(),
+        );
+    }
+    object
+}
+
+/// The algorithms an identity's avatar is published under: MD5 and SHA-256 for an email,
+/// SHA-256 alone for an OpenID URL.
+const fn published(identity: &Identity) -> &'static [HashAlgorithm] {
+    match identity {
+        Identity::Email(_) => &[HashAlgorithm::Md5, HashAlgorithm::Sha256],
+        Identity::OpenId(_) => &[HashAlgorithm::Sha256],
+    }
+}
+
 /// Prints `md5 HEX` and `sha256 HEX` for an email, `sha256 HEX` for an OpenID URL, or the same as
 /// one JSON object with `--json`.
 pub(crate) fn run(args: &HashArgs, out: &mut impl Write) -> Result<(), CliError> {
     let identity = Identity::parse(&args.identity)?;
-    let algorithms: &[HashAlgorithm] = match identity {
-        Identity::Email(_) => &[HashAlgorithm::Md5, HashAlgorithm::Sha256],
-        Identity::OpenId(_) => &[HashAlgorithm::Sha256],
-    };
     if args.json {
-        let mut object = serde_json::Map::new();
-        object.insert("identity".into(), identity.as_str().into());
-        let kind = if matches!(identity, Identity::Email(_)) {
-            "email"
-        } else {
-            "openid"
-        };
-        object.insert("kind".into(), kind.into());
-        for &algorithm in algorithms {
-            object.insert(
-                algorithm.name().into(),
-                identity.hash(algorithm).to_string().into(),
-            );
-        }
-        writeln!(out, "{}", serde_json::Value::Object(object))?;
+        writeln!(out, "{}", serde_json::Value::Object(described(&identity)))?;
     } else {
-        for &algorithm in algorithms {
+        for &algorithm in published(&identity) {
             writeln!(out, "{algorithm} {}", identity.hash(algorithm))?;
         }
     }

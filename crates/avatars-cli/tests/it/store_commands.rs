@@ -173,6 +173,42 @@ fn import_list_remove() {
 
     let listed = avatars(dir.path(), &["list", "--data-dir", data]);
     assert!(String::from_utf8_lossy(&listed.stdout).ends_with(" alice@example.org\n"));
+    // For scripts: one object a line, with the hashes `hash --json` gives.
+    let openid = "https://example.org/~bob";
+    let bob = avatars(dir.path(), &["import", "--data-dir", data, openid, "a.png"]);
+    assert!(bob.status.success(), "{}", stderr(&bob));
+    let plain = String::from_utf8_lossy(&avatars(dir.path(), &["list", "--data-dir", data]).stdout)
+        .into_owned();
+    let bytes_of = |identity: &str| -> u64 {
+        plain
+            .lines()
+            .find_map(|line| {
+                line.trim_start()
+                    .strip_suffix(identity)?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("{identity}: {plain}"))
+    };
+    let listed = avatars(dir.path(), &["list", "--data-dir", data, "--json"]);
+    let mut objects: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    objects.sort_by_key(|object| object["identity"].to_string());
+    let hashed = |identity: &str| -> serde_json::Value {
+        let output = avatars(dir.path(), &["hash", "--json", identity]);
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    for (object, identity) in objects.iter().zip(["alice@example.org", openid]) {
+        let mut expected = hashed(identity);
+        expected["bytes"] = bytes_of(identity).into();
+        assert_eq!(object, &expected);
+    }
+    assert_eq!(objects.len(), 2);
+    let removed = avatars(dir.path(), &["remove", "--data-dir", data, openid]);
+    assert!(removed.status.success());
 
     let removed = avatars(
         dir.path(),
