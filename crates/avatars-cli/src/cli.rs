@@ -467,7 +467,8 @@ pub(crate) struct ImportArgs {
     #[arg(required_unless_present = "manifest")]
     pub(crate) identity: Option<String>,
 
-    /// A PNG, JPEG, GIF or WebP file.
+    /// A PNG, JPEG, GIF or WebP file, or - for standard input (`curl ... | avatars import
+    /// ADDRESS -`).
     #[arg(required_unless_present = "manifest")]
     pub(crate) file: Option<PathBuf>,
 

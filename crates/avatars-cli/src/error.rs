@@ -93,6 +93,12 @@ pub(crate) enum CliError {
         identity: String,
     },
 
+    /// `avatars import ADDRESS -` with standard input a terminal (exit status 2).
+    #[error(
+        "not reading a picture from the terminal: give a file, or pipe the picture in (`avatars import ADDRESS - < FILE`)"
+    )]
+    PictureFromTerminal,
+
     /// `avatars export -` with standard output a terminal (exit status 2).
     #[error(
         "not writing a picture to the terminal: give a file, or redirect standard output (`avatars export ADDRESS - > FILE`)"
@@ -209,6 +215,7 @@ impl CliError {
             | Self::Discovery(_)
             | Self::Exists { .. }
             | Self::PictureToTerminal
+            | Self::PictureFromTerminal
             | Self::NotTheOwner { .. }
             | Self::Config { .. }
             | Self::Tls { .. }

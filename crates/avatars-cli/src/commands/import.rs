@@ -2,8 +2,9 @@
 //! library's upload path ([`avatar_service::upload::store_upload`]).
 
 use std::fs::File;
-use std::io::{Read as _, Write};
+use std::io::{IsTerminal as _, Read as _, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead, probe, validate};
 use avatar_proto::Identity;
@@ -175,7 +176,7 @@ fn check_with(
 ) -> Result<(), CliError> {
     let bytes = read_upload(path, limits)?;
     check(&bytes, limits).map_err(|source| CliError::Image {
-        path: path.to_owned(),
+        path: shown(path),
         source,
     })?;
     Ok(())
@@ -196,7 +197,7 @@ pub(crate) async fn import_file(
         .await
         .map_err(|err| match err {
             ServiceError::Refused(source) => CliError::Image {
-                path: path.to_owned(),
+                path: shown(path),
                 source,
             },
             ServiceError::Store(source) => CliError::Store(source),
@@ -204,8 +205,18 @@ pub(crate) async fn import_file(
         })
 }
 
-/// The bytes of the file at `path`, refused without reading it when it is over the size limit.
+/// The name that means standard input instead of a file, as `avatars import ADDRESS -`.
+const STDIN: &str = "-";
+
+/// How standard input is named in messages.
+const STDIN_NAME: &str = "standard input";
+
+/// The bytes of the file at `path` (standard input for `-`), refused without reading it when it
+/// is over the size limit.
 fn read_upload(path: &Path, limits: &Limits) -> Result<Bytes, CliError> {
+    if path.as_os_str() == STDIN {
+        return read_stdin(limits);
+    }
     let read_error = |source| CliError::ReadFile {
         path: path.to_owned(),
         source,
@@ -228,6 +239,54 @@ fn read_upload(path: &Path, limits: &Limits) -> Result<Bytes, CliError> {
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
     Ok(Bytes::from(bytes))
+}
+
+/// `path` as messages name it: standard input for `-`.
+fn shown(path: &Path) -> PathBuf {
+    if path.as_os_str() == STDIN {
+        PathBuf::from(STDIN_NAME)
+    } else {
+        path.to_owned()
+    }
+}
+
+/// The picture piped in, read once however often it is asked for (a new store's first picture
+/// is read to check it, then again to store it); refused when standard input is a terminal,
+/// where nobody would know the command is waiting for a picture.
+fn read_stdin(limits: &Limits) -> Result<Bytes, CliError> {
+    static READ: OnceLock<Bytes> = OnceLock::new();
+    if let Some(bytes) = READ.get() {
+        return Ok(bytes.clone());
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(CliError::PictureFromTerminal);
+    }
+    let read_error = |source| CliError::ReadFile {
+        path: PathBuf::from(STDIN_NAME),
+        source,
+    };
+    let limit = limits.max_input_bytes;
+    let mut stdin = stdin.lock();
+    let mut bytes = Vec::new();
+    (&mut stdin)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() > limit {
+        // The rest is counted, not kept, for the message.
+        let rest = std::io::copy(&mut stdin, &mut std::io::sink()).map_err(read_error)?;
+        return Err(CliError::Image {
+            path: PathBuf::from(STDIN_NAME),
+            source: ImageError::InputTooLarge {
+                size: bytes
+                    .len()
+                    .saturating_add(usize::try_from(rest).unwrap_or(usize::MAX)),
+                limit,
+            },
+        });
+    }
+    Ok(READ.get_or_init(|| Bytes::from(bytes)).clone())
 }
 
 /// One line for a stored picture: its format and size, the square stored instead of a large

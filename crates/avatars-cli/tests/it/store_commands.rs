@@ -329,6 +329,72 @@ fn export_writes_the_stored_picture_to_a_new_file_only() {
     }
 }
 
+/// `import ADDRESS -` reads the picture from standard input, into a new store too (whose first
+/// picture is read twice, to check it and to store it), so `export` and `import` pipe into each
+/// other; what is piped in is refused as a file is, named as standard input.
+#[test]
+fn import_reads_standard_input_and_export_pipes_into_it() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    write_png(&dir.path().join("a.png"), 30, 30);
+    let piped = |args: &[&str], input: &[u8]| {
+        let mut child = Command::new(crate::AVATARS)
+            .current_dir(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A refused picture may be refused before all of it is read.
+        let _ = child.stdin.take().unwrap().write_all(input);
+        child.wait_with_output().unwrap()
+    };
+    let png = std::fs::read(dir.path().join("a.png")).unwrap();
+    let first = piped(
+        &["import", "--data-dir", "new", "alice@example.org", "-"],
+        &png,
+    );
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        "imported alice@example.org: PNG 30 x 30\n"
+    );
+    let exported = avatars(
+        dir.path(),
+        &["export", "--data-dir", "new", "alice@example.org", "-"],
+    );
+    let copied = piped(
+        &["import", "--data-dir", "copy", "bob@example.org", "-"],
+        &exported.stdout,
+    );
+    assert!(copied.status.success(), "{}", stderr(&copied));
+    let again = avatars(
+        dir.path(),
+        &["export", "--data-dir", "copy", "bob@example.org", "-"],
+    );
+    assert_eq!(
+        again.stdout, exported.stdout,
+        "the same picture, byte for byte"
+    );
+
+    let refused = piped(
+        &["import", "--data-dir", "none", "carol@example.org", "-"],
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).starts_with("avatars: standard input: this is an SVG"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        !dir.path().join("none").exists(),
+        "no store for a refused first picture"
+    );
+}
+
 /// A phone photo stored on its side, imported for two addresses of one person: reported upright,
 /// stored once, listed under both.
 #[test]
