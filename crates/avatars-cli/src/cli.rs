@@ -218,7 +218,7 @@ pub(crate) struct ServeArgs {
     pub(crate) admin_addr: Option<SocketAddr>,
 
     /// The management API's bearer tokens, one per line (blank lines and # comments
-    /// ignored); without it every /v1 request is refused.
+    /// ignored), read again on SIGHUP to rotate them; without it every /v1 request is refused.
     #[arg(long, value_name = "FILE", requires = "admin_addr")]
     #[arg(help_heading = "Listening")]
     pub(crate) admin_token_file: Option<PathBuf>,

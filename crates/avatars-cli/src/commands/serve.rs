@@ -90,7 +90,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // then, Ctrl-C stops a long start (imports, counting the store) at once.
         let shutdown = crate::commands::shutdown_signal();
         // Likewise: from the listening line on, a SIGHUP (`systemctl reload`) never ends it.
-        crate::commands::answer_hangups(reload_on_hangup(tls.clone()));
+        crate::commands::answer_hangups(reload_on_hangup(tls.clone(), tokens.clone()));
         let mut listeners = Vec::new();
         let mut admin_listener = None;
         let addr = plain.local_addr()?;
@@ -757,31 +757,44 @@ fn world_readable(file: &Path) -> Option<u32> {
     }
 }
 
-/// What a SIGHUP does to `serve`: reads the TLS certificate and key again when there are some
-/// (a bad pair is reported and the old one kept), and says there is nothing to read again
-/// otherwise.
-fn reload_on_hangup(tls: Option<Arc<ReloadableTls>>) -> impl FnMut() + Send + 'static {
+/// What a SIGHUP does to `serve`: reads again the TLS certificate and key and the admin
+/// tokens, those that are set (one that cannot be used is reported and the old one kept), and
+/// says there is nothing to read again when none is.
+fn reload_on_hangup(
+    tls: Option<Arc<ReloadableTls>>,
+    tokens: Tokens,
+) -> impl FnMut() + Send + 'static {
     move || {
-        let Some(tls) = &tls else {
+        let tokens_read = tokens.reload();
+        if tls.is_none() && tokens_read.is_none() {
             stderr_line!(
-                "SIGHUP: nothing to read again (only the TLS certificate and key are, and none is set); still serving"
+                "SIGHUP: nothing to read again (only the TLS certificate and key, and the admin tokens, are, and none is set); still serving"
             );
             return;
-        };
-        match tls.reload() {
-            Ok(()) => {
-                let until = tls.valid_until().map_or_else(String::new, |until| {
-                    format!(" (valid until {})", until.date())
-                });
-                stderr_line!(
-                    "reloaded the TLS certificate from {}{until}",
-                    tls.cert_path().display()
-                );
-                if let Some(warning) = tls.expiry_warning() {
-                    stderr_line!("avatars: warning: {warning}");
+        }
+        if let Some(tls) = &tls {
+            match tls.reload() {
+                Ok(()) => {
+                    let until = tls.valid_until().map_or_else(String::new, |until| {
+                        format!(" (valid until {})", until.date())
+                    });
+                    stderr_line!(
+                        "reloaded the TLS certificate from {}{until}",
+                        tls.cert_path().display()
+                    );
+                    if let Some(warning) = tls.expiry_warning() {
+                        stderr_line!("avatars: warning: {warning}");
+                    }
                 }
+                Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
             }
-            Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
+        }
+        match tokens_read {
+            Some(Ok((path, count))) => {
+                stderr_line!("reloaded {count} admin token(s) from {}", path.display());
+            }
+            Some(Err(err)) => stderr_line!("avatars: kept the admin tokens in use: {err}"),
+            None => {}
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::collections::BinaryHeap;
 use std::path::Path;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use avatar_image::{ImageInfo, Limits, RenderAhead};
@@ -45,13 +45,18 @@ const MAX_PAGE: usize = 1000;
 
 /// The bearer tokens of the management API, kept as SHA-256 digests: a request's token is
 /// hashed and compared with each in constant time, so neither its content nor its length
-/// shows in the timing.
+/// shows in the timing. Clones share them, and [`Tokens::reload`] replaces them for all (a
+/// token rotated on SIGHUP).
 #[derive(Clone, Default)]
-pub(crate) struct Tokens(Arc<[[u8; 32]]>);
+pub(crate) struct Tokens {
+    digests: Arc<RwLock<Arc<[[u8; 32]]>>>,
+    /// The file they were read from.
+    path: Option<Arc<Path>>,
+}
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tokens({} configured)", self.0.len())
+        write!(f, "Tokens({} configured)", self.len())
     }
 }
 
@@ -62,6 +67,41 @@ impl Tokens {
     /// [`CliError::ReadFile`] when it cannot be read, [`CliError::Config`] when it holds no
     /// token or one shorter than 16 characters.
     pub(crate) fn read(path: &Path) -> Result<Self, CliError> {
+        Ok(Self {
+            digests: Arc::new(RwLock::new(Self::digests(path)?)),
+            path: Some(Arc::from(path)),
+        })
+    }
+
+    /// Reads the file again and accepts its tokens from now on, in place of the old ones; a
+    /// file that cannot be used leaves the old ones in place. `None` without a file.
+    ///
+    /// # Errors
+    /// As [`Tokens::read`].
+    pub(crate) fn reload(&self) -> Option<Result<(&Path, usize), CliError>> {
+        let path = self.path.as_deref()?;
+        Some(Self::digests(path).map(|digests| {
+            let count = digests.len();
+            *self
+                .digests
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = digests;
+            (path, count)
+        }))
+    }
+
+    /// The current digests (cheap: the list is shared, not copied).
+    fn current(&self) -> Arc<[[u8; 32]]> {
+        Arc::clone(
+            &self
+                .digests
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// The digests of the tokens in `path`.
+    fn digests(path: &Path) -> Result<Arc<[[u8; 32]]>, CliError> {
         let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
             path: path.to_owned(),
             source,
@@ -90,23 +130,23 @@ impl Tokens {
             ));
         }
         warn_if_readable_by_others(path);
-        Ok(Self(tokens.into()))
+        Ok(tokens.into())
     }
 
     /// How many tokens are accepted.
     pub(crate) fn len(&self) -> usize {
-        self.0.len()
+        self.current().len()
     }
 
     /// Whether no token is accepted (no `--admin-token-file`).
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.current().is_empty()
     }
 
     fn accepts(&self, token: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         // Every token is compared, so the time does not say which one matched.
-        self.0
+        self.current()
             .iter()
             .fold(subtle::Choice::from(0), |found, known| {
                 found | known.ct_eq(&digest)

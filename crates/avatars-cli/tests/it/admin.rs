@@ -550,6 +550,56 @@ fn the_management_api_refuses_requests_without_the_token() {
     );
 }
 
+/// A token rotated in the file is accepted after a SIGHUP (`systemctl reload avatars`), and
+/// the old one refused; a file that cannot be used then is reported and the tokens in use
+/// kept.
+#[test]
+fn a_sighup_reads_the_admin_tokens_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &[]);
+    let list =
+        |token: &str| admin_request(&server, "GET", "/v1/avatars", &bearer(token), b"").status;
+    let hangup = |server: &Server| {
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    };
+    let until = |token: &str, status: u16| {
+        let started = std::time::Instant::now();
+        while list(token) != status {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{token} never answered {status}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    assert_eq!(list(TOKEN), 200);
+    let rotated = "a-new-token-after-rotation-0123456789";
+    assert_eq!(list(rotated), 403);
+    std::fs::write(dir.path().join("tokens"), format!("{rotated}\n")).unwrap();
+    assert_eq!(list(rotated), 403, "not before the SIGHUP");
+    hangup(&server);
+    until(rotated, 200);
+    assert_eq!(list(TOKEN), 403, "the old token is gone");
+
+    std::fs::write(dir.path().join("tokens"), "short\n").unwrap();
+    hangup(&server);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(list(rotated), 200, "the tokens in use are kept");
+    let log = server.stop_gracefully();
+    assert!(
+        log.contains("reloaded 1 admin token(s) from tokens"),
+        "{log}"
+    );
+    assert!(
+        log.contains("avatars: kept the admin tokens in use: tokens: line 1: a token must be"),
+        "{log}"
+    );
+}
+
 /// 415 for a non-image (saying what to send for a form), 413 over the limit, 422 for a broken image, 400 for a bad identity;
 /// none of them stores anything.
 #[test]
