@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use avatar_discovery::Discovery;
@@ -60,9 +60,27 @@ pub const GRAVATAR: &str = "https://gravatar.com/avatar/";
 /// Opened tokens remembered (each about 250 bytes: the token, its identity and hash).
 const TOKENS_KEPT: usize = 65_536;
 
+/// The keys and the tokens opened with them, replaced together
+/// ([`AvatarProxy::replace_keys`]): a token opened with a retired key is never found in the
+/// cache of the keys that retired it.
+pub(crate) struct Keyring {
+    pub(crate) keys: ProxyKeys,
+    /// Tokens already opened, so a repeated request skips the decryption.
+    pub(crate) tokens: Cache<String, Opened>,
+}
+
+impl Keyring {
+    pub(crate) fn new(keys: ProxyKeys) -> Self {
+        Self {
+            keys,
+            tokens: Cache::new(TOKENS_KEPT),
+        }
+    }
+}
+
 /// Everything a request needs, shared by every clone of the proxy.
 pub(crate) struct Shared {
-    pub(crate) keys: ProxyKeys,
+    pub(crate) keyring: RwLock<Arc<Keyring>>,
     pub(crate) prefix: String,
     pub(crate) discovery: Discovery,
     pub(crate) central: String,
@@ -80,8 +98,6 @@ pub(crate) struct Shared {
     pub(crate) palette: Arc<Palette>,
     pub(crate) cache: RenderCache,
     pub(crate) originals: Cache<Identity, Original, OriginalWeight>,
-    /// Tokens already opened, so a repeated request skips the decryption.
-    pub(crate) tokens: Cache<String, Opened>,
     pub(crate) ttl: Duration,
     pub(crate) negative_ttl: Duration,
     /// Originals kept on disk across restarts, if configured.
@@ -95,6 +111,18 @@ pub(crate) struct Shared {
     pub(crate) default_cache_control: HeaderValue,
     /// The local store answered from first, if any.
     pub(crate) local: Option<Local>,
+}
+
+impl Shared {
+    /// The keys in use and their opened tokens.
+    pub(crate) fn keyring(&self) -> Arc<Keyring> {
+        Arc::clone(
+            &self
+                .keyring
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
 }
 
 #[derive(Clone)]
@@ -360,7 +388,7 @@ impl AvatarProxyBuilder {
             .unwrap_or(usize::MAX)
             .max(16);
         Ok(AvatarProxy::from_shared(Arc::new(Shared {
-            keys: self.keys,
+            keyring: RwLock::new(Arc::new(Keyring::new(self.keys))),
             prefix: self.prefix,
             discovery: self.discovery,
             central: self.central,
@@ -377,7 +405,6 @@ impl AvatarProxyBuilder {
             palette: Arc::new(self.palette),
             cache: RenderCache::with_budget(self.cache_bytes),
             originals: Cache::with_weighter(estimated, self.original_bytes.max(1), OriginalWeight),
-            tokens: Cache::new(TOKENS_KEPT),
             ttl: self.ttl,
             negative_ttl: self.negative_ttl,
             disk,

@@ -97,15 +97,16 @@ fn asked(shared: &Shared, uri: &Uri) -> Option<Asked> {
         .strip_prefix(shared.prefix.as_str())
         .and_then(|rest| rest.strip_prefix('/'))
         .filter(|token| !token.contains('/'))?;
-    let Opened { identity, sha256 } = if let Some(opened) = shared.tokens.get(token) {
+    let keyring = shared.keyring();
+    let Opened { identity, sha256 } = if let Some(opened) = keyring.tokens.get(token) {
         opened
     } else {
-        let identity = shared.keys.open(token)?;
+        let identity = keyring.keys.open(token)?;
         let opened = Opened {
             sha256: identity.hash(HashAlgorithm::Sha256),
             identity,
         };
-        shared.tokens.insert(token.to_owned(), opened.clone());
+        keyring.tokens.insert(token.to_owned(), opened.clone());
         opened
     };
     let query = AvatarQuery::parse(uri.query().unwrap_or("").as_bytes());

@@ -15,7 +15,7 @@ use avatar_service::AvatarBody;
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::config::{AvatarProxyBuilder, Shared};
+use crate::config::{AvatarProxyBuilder, Keyring, Shared};
 use crate::error::ProxyError;
 use crate::respond;
 use crate::token::ProxyKeys;
@@ -50,6 +50,18 @@ impl AvatarProxy {
         Self { shared }
     }
 
+    /// Mint and open with `keys` from now on, in every clone of this proxy: a key added first
+    /// mints the next URLs, a key left out no longer opens its URLs (which then answer 404),
+    /// and tokens opened with the old keys are forgotten. Pages keep working through a
+    /// rotation when the new file keeps the old key after the new one until they are gone.
+    pub fn replace_keys(&self, keys: ProxyKeys) {
+        *self
+            .shared
+            .keyring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Keyring::new(keys));
+    }
+
     /// The URL a page puts in `<img src>`: `{prefix}/{token}?s={size}` and `&d={default}` when
     /// given (a keyword; URLs are ignored by the proxy). Stable for the same identity and key,
     /// so browsers and CDNs cache it.
@@ -62,7 +74,7 @@ impl AvatarProxy {
         size: u32,
         default: Option<&str>,
     ) -> Result<String, ProxyError> {
-        let token = self.shared.keys.mint(identity)?;
+        let token = self.shared.keyring().keys.mint(identity)?;
         Ok(self.url_with_token(&token, size, default))
     }
 
@@ -78,7 +90,7 @@ impl AvatarProxy {
         densities: &[u32],
         default: Option<&str>,
     ) -> Result<String, ProxyError> {
-        let token = self.shared.keys.mint(identity)?;
+        let token = self.shared.keyring().keys.mint(identity)?;
         let builder = AvatarUrlBuilder::new(identity.clone())
             .size(size)
             .max_size(self.shared.rules.max_size_px());

@@ -362,7 +362,8 @@ pub(crate) struct ServeArgs {
     pub(crate) default_max_age: u64,
 
     /// Serve the avatar proxy at /proxy/TOKEN with the keys in FILE (one key of 128 hex digits
-    /// per line; the first mints, all open; `avatars proxy-key FILE` writes one): other
+    /// per line; the first mints, all open; read again on SIGHUP, to rotate them; `avatars
+    /// proxy-key FILE` writes one): other
     /// people's avatars found by DNS SRV, fetched, re-encoded and cached here, so visitors'
     /// browsers talk to no third party; those stored here are answered from the store.
     #[arg(long, value_name = "FILE")]

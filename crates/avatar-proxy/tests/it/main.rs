@@ -394,6 +394,55 @@ async fn a_bad_or_forged_token_is_a_404_with_no_dns_and_no_upstream_traffic() {
     assert_eq!(world.dns.queries_for("_avatars-sec._tcp.a.test"), 0);
 }
 
+/// Keys replaced in a running proxy (a rotation): with the old key kept after the new one,
+/// old URLs still open and new ones are minted with the new key; once the old key is left
+/// out, its URLs are 404 at once, the token already opened (cached) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaced_keys_mint_the_next_urls_and_a_retired_key_opens_nothing() {
+    let world = world().await;
+    let old_url = url(&world, "alice@a.test", 64, None);
+    assert_eq!(
+        get(&world.proxy, &old_url, &[]).await.status(),
+        StatusCode::OK
+    );
+
+    let old_key = ProxyKey::generate();
+    let new_key = ProxyKey::generate();
+    // The world's key is unknown here, so the rotation starts from a key of the test's own.
+    world
+        .proxy
+        .replace_keys(ProxyKeys::new(old_key.clone(), Vec::new()));
+    assert_eq!(
+        get(&world.proxy, &old_url, &[]).await.status(),
+        StatusCode::NOT_FOUND,
+        "the token opened before is forgotten with its key"
+    );
+    let before = url(&world, "alice@a.test", 64, None);
+    world
+        .proxy
+        .replace_keys(ProxyKeys::new(new_key.clone(), vec![old_key]));
+    let after = url(&world, "alice@a.test", 64, None);
+    assert_ne!(before, after, "the new key mints");
+    for uri in [&before, &after] {
+        assert_eq!(
+            get(&world.proxy, uri, &[]).await.status(),
+            StatusCode::OK,
+            "{uri}"
+        );
+    }
+    world
+        .proxy
+        .replace_keys(ProxyKeys::new(new_key, Vec::new()));
+    assert_eq!(
+        get(&world.proxy, &before, &[]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&world.proxy, &after, &[]).await.status(),
+        StatusCode::OK
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_upstream_gets_the_asked_default_never_a_5xx_and_never_past_the_deadline() {
     let world = world().await;

@@ -17,7 +17,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::cli::ServeArgs;
 use crate::commands::import::{check_upload, describe, import_file};
-use crate::commands::init_logging;
+use crate::commands::{answer_hangups, init_logging};
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead, output_formats};
 use crate::server::admin::{self, AdminState, Tokens};
@@ -55,15 +55,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         }
         // Before the store is opened: a port that cannot be had stops the start with nothing
         // made or stored. Connections wait in the backlog until the start is done.
-        let plain = bind("--addr", args.addr).await?;
-        let secure = match (args.tls_addr, &tls) {
-            (Some(tls_addr), Some(_)) => Some(bind("--tls-addr", tls_addr).await?),
-            _ => None,
-        };
-        let admin = match args.admin_addr {
-            Some(admin_addr) => Some(bind("--admin-addr", admin_addr).await?),
-            None => None,
-        };
+        let (plain, secure, admin) = bind_listeners(args, tls.is_some()).await?;
         let store = location.open(Open::Create).await?;
         let (files, ahead) = renditions::open(&args.renditions, &location)?;
         let service = service(args, store, files)?;
@@ -90,7 +82,12 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // then, Ctrl-C stops a long start (imports, counting the store) at once.
         let shutdown = crate::commands::shutdown_signal();
         // Likewise: from the listening line on, a SIGHUP (`systemctl reload`) never ends it.
-        crate::commands::answer_hangups(reload_on_hangup(tls.clone(), tokens.clone()));
+        answer_hangups(reload_on_hangup(
+            args,
+            tls.as_ref(),
+            &tokens,
+            proxy.as_ref(),
+        ));
         let mut listeners = Vec::new();
         let mut admin_listener = None;
         let addr = plain.local_addr()?;
@@ -727,6 +724,31 @@ fn example_hash() -> AvatarHash {
 }
 
 /// Listens on `addr`, given with `flag`.
+/// The plain listener, the TLS one when there is a certificate, and the admin one when asked
+/// for, bound.
+async fn bind_listeners(
+    args: &ServeArgs,
+    with_tls: bool,
+) -> Result<
+    (
+        tokio::net::TcpListener,
+        Option<tokio::net::TcpListener>,
+        Option<tokio::net::TcpListener>,
+    ),
+    CliError,
+> {
+    let plain = bind("--addr", args.addr).await?;
+    let secure = match args.tls_addr.filter(|_| with_tls) {
+        Some(addr) => Some(bind("--tls-addr", addr).await?),
+        None => None,
+    };
+    let admin = match args.admin_addr {
+        Some(addr) => Some(bind("--admin-addr", addr).await?),
+        None => None,
+    };
+    Ok((plain, secure, admin))
+}
+
 async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(addr)
         .await
@@ -757,18 +779,22 @@ fn world_readable(file: &Path) -> Option<u32> {
     }
 }
 
-/// What a SIGHUP does to `serve`: reads again the TLS certificate and key and the admin
-/// tokens, those that are set (one that cannot be used is reported and the old one kept), and
-/// says there is nothing to read again when none is.
+/// What a SIGHUP does to `serve`: reads again the TLS certificate and key, the admin tokens
+/// and the proxy keys, those that are set (one that cannot be used is reported and the old
+/// one kept), and says there is nothing to read again when none is.
 fn reload_on_hangup(
-    tls: Option<Arc<ReloadableTls>>,
-    tokens: Tokens,
+    args: &ServeArgs,
+    tls: Option<&Arc<ReloadableTls>>,
+    tokens: &Tokens,
+    proxy: Option<&avatar_proxy::AvatarProxy>,
 ) -> impl FnMut() + Send + 'static {
+    let (tls, tokens) = (tls.cloned(), tokens.clone());
+    let proxy = proxy.cloned().zip(args.proxy_key_file.clone());
     move || {
         let tokens_read = tokens.reload();
-        if tls.is_none() && tokens_read.is_none() {
+        if tls.is_none() && tokens_read.is_none() && proxy.is_none() {
             stderr_line!(
-                "SIGHUP: nothing to read again (only the TLS certificate and key, and the admin tokens, are, and none is set); still serving"
+                "SIGHUP: nothing to read again (only the TLS certificate and key, the admin tokens and the proxy keys are, and none is set); still serving"
             );
             return;
         }
@@ -795,6 +821,15 @@ fn reload_on_hangup(
             }
             Some(Err(err)) => stderr_line!("avatars: kept the admin tokens in use: {err}"),
             None => {}
+        }
+        if let Some((proxy, path)) = &proxy {
+            match crate::commands::proxy::read_keys(path) {
+                Ok(keys) => {
+                    proxy.replace_keys(keys);
+                    stderr_line!("reloaded the proxy keys from {}", path.display());
+                }
+                Err(err) => stderr_line!("avatars: kept the proxy keys in use: {err}"),
+            }
         }
     }
 }

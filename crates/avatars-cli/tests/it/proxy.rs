@@ -184,3 +184,92 @@ fn new_key(dir: &std::path::Path) -> std::path::PathBuf {
 
     key
 }
+
+/// A key rotation without a restart: a new key written first in the key file mints after a
+/// SIGHUP while the old one, kept after it, still opens; once the old one is left out its links
+/// are 404; a file that cannot be used is reported and the keys in use kept.
+#[test]
+fn a_sighup_reads_the_proxy_keys_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = new_key(dir.path());
+    let old = key_line(&served);
+    let fresh = dir.path().join("fresh");
+    std::fs::create_dir(&fresh).unwrap();
+    let new = key_line(&new_key(&fresh));
+    images::solid(90, 90, [30, 30, 200])
+        .save(dir.path().join("bob.png"))
+        .unwrap();
+    let key_text = served.to_str().unwrap();
+    let mut server = Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--proxy-key-file",
+            key_text,
+            "--proxy-central",
+            "http://127.0.0.1:1/avatar/",
+            "--email",
+            "bob@a.test=bob.png",
+        ],
+        true,
+    );
+    let link = || {
+        path_of(&avatars(&[
+            "proxy-url",
+            "--key-file",
+            key_text,
+            "bob@a.test",
+        ]))
+    };
+    let hangup = |server: &Server| {
+        let sent = std::process::Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let by_old = link();
+    assert_eq!(server.get(&by_old).status, 200);
+
+    std::fs::write(&served, format!("{new}\n{old}\n")).unwrap();
+    let by_new = link();
+    assert_ne!(by_new, by_old);
+    assert_eq!(server.get(&by_new).status, 404, "not before the SIGHUP");
+    hangup(&server);
+    assert_eq!(server.get(&by_new).status, 200, "the new key");
+    assert_eq!(
+        server.get(&by_old).status,
+        200,
+        "the old key, kept after it"
+    );
+
+    std::fs::write(&served, format!("{new}\n")).unwrap();
+    hangup(&server);
+    assert_eq!(server.get(&by_old).status, 404, "the old key, retired");
+    assert_eq!(server.get(&by_new).status, 200);
+
+    std::fs::write(&served, "not a key\n").unwrap();
+    hangup(&server);
+    assert_eq!(server.get(&by_new).status, 200, "the keys in use are kept");
+    let log = server.stop_gracefully();
+    assert_eq!(
+        log.matches("reloaded the proxy keys from").count(),
+        2,
+        "{log}"
+    );
+    assert!(
+        log.contains("avatars: kept the proxy keys in use: "),
+        "{log}"
+    );
+}
+
+/// The key line of a key file `avatars proxy-key` wrote.
+fn key_line(file: &std::path::Path) -> String {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .find(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .unwrap()
+        .to_owned()
+}
