@@ -81,16 +81,24 @@ impl Server {
         &mut self.child
     }
 
-    /// Sends `signal` (`INT` or `TERM`) and waits for the server to end.
+    /// Sends `signal` (`HUP`, say) and returns at once.
     ///
     /// # Panics
-    /// If it has not ended within 10 s.
-    pub fn stop(&mut self, signal: &str) -> ExitStatus {
+    /// If `kill` fails.
+    pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
             .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Sends `signal` (`INT` or `TERM`) and waits for the server to end.
+    ///
+    /// # Panics
+    /// If it has not ended within 10 s.
+    pub fn stop(&mut self, signal: &str) -> ExitStatus {
+        self.signal(signal);
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("the child can be waited for") {

@@ -559,13 +559,6 @@ fn a_sighup_reads_the_admin_tokens_again() {
     let mut server = start(dir.path(), &[]);
     let list =
         |token: &str| admin_request(&server, "GET", "/v1/avatars", &bearer(token), b"").status;
-    let hangup = |server: &Server| {
-        let sent = std::process::Command::new("kill")
-            .args(["-HUP", &server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-    };
     let until = |token: &str, status: u16| {
         let started = std::time::Instant::now();
         while list(token) != status {
@@ -581,12 +574,12 @@ fn a_sighup_reads_the_admin_tokens_again() {
     assert_eq!(list(rotated), 403);
     std::fs::write(dir.path().join("tokens"), format!("{rotated}\n")).unwrap();
     assert_eq!(list(rotated), 403, "not before the SIGHUP");
-    hangup(&server);
+    server.signal("HUP");
     until(rotated, 200);
     assert_eq!(list(TOKEN), 403, "the old token is gone");
 
     std::fs::write(dir.path().join("tokens"), "short\n").unwrap();
-    hangup(&server);
+    server.signal("HUP");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(list(rotated), 200, "the tokens in use are kept");
     let log = server.stop_gracefully();

@@ -222,11 +222,7 @@ fn a_sighup_reads_the_proxy_keys_again() {
         ]))
     };
     let hangup = |server: &Server| {
-        let sent = std::process::Command::new("kill")
-            .args(["-HUP", &server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        server.signal("HUP");
         std::thread::sleep(std::time::Duration::from_millis(300));
     };
     let by_old = link();

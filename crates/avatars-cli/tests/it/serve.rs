@@ -575,11 +575,7 @@ fn a_sighup_without_tls_leaves_the_server_serving() {
     );
     let george = test_support::suite::md5("george@example.com");
     for _ in 0..2 {
-        let sent = std::process::Command::new("kill")
-            .args(["-HUP", &server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        server.signal("HUP");
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert_eq!(server.get(&format!("/avatar/{george}?s=40")).status, 200);
     }

@@ -322,7 +322,7 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
     // The certificate is renewed (a new key too) and the server told.
     let second_key = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
     let second = ca.install(dir.path(), &second_key, &second_key.serialize_pem());
-    hangup(&mut server);
+    server.signal("HUP");
     let started = Instant::now();
     loop {
         let (mut fresh, presented) = connect(&ca, &https).await;
@@ -342,7 +342,7 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
     // A botched renewal (a key that does not match) is refused; the good pair stays in use.
     let stray = KeyPair::generate().unwrap();
     std::fs::write(dir.path().join("key.pem"), stray.serialize_pem()).unwrap();
-    hangup(&mut server);
+    server.signal("HUP");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (mut after, presented) = connect(&ca, &https).await;
     assert_eq!(presented, second, "the old pair is kept");
@@ -356,14 +356,6 @@ async fn sighup_reloads_the_certificate_for_new_connections_and_keeps_open_ones(
         log.contains("kept the TLS certificate in use") && log.contains("does not go with"),
         "{log}"
     );
-}
-
-fn hangup(server: &mut Server) {
-    let sent = Command::new("kill")
-        .args(["-HUP", &server.child().id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
 }
 
 /// An expired certificate is still served (clients decide), but the operator is told at
@@ -418,7 +410,7 @@ fn an_expired_certificate_is_warned_of_at_start_in_the_check_and_on_reload() {
         ca.leaf_until(&key, (2099, 12, 31)),
     )
     .unwrap();
-    hangup(&mut server);
+    server.signal("HUP");
     let started = Instant::now();
     while expiry(&server) != 4_102_358_400 {
         assert!(
