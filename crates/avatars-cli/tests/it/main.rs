@@ -72,6 +72,18 @@ fn avatars_nobody_can_run() -> (tempfile::TempDir, std::path::PathBuf) {
     (bin, avatars)
 }
 
+/// `avatars config check FILE` in `dir` as the user nobody, with `avatars` a copy of the binary
+/// nobody can run ([`avatars_nobody_can_run`]): the check as a server's user runs it.
+fn config_check_as_nobody(avatars: &Path, dir: &Path, file: &str) -> Output {
+    std::process::Command::new("runuser")
+        .current_dir(dir)
+        .args(["-u", "nobody", "--"])
+        .arg(avatars)
+        .args(["config", "check", file])
+        .output()
+        .unwrap()
+}
+
 /// The conformance suite's `groups` against `targets`, which must fail no case (the summary
 /// is the message); the report, for more checks.
 async fn suite_passes(

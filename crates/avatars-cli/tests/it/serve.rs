@@ -673,15 +673,7 @@ fn config_check_finds_a_data_directory_the_user_cannot_write() {
     let as_root = avatars_in(dir.path(), &["config", "check", "serve.toml"]);
     assert!(as_root.status.success(), "{}", stderr(&as_root));
     let (_bin, avatars) = crate::avatars_nobody_can_run();
-    let check_as_nobody = |file: &str| {
-        Command::new("runuser")
-            .current_dir(dir.path())
-            .args(["-u", "nobody", "--"])
-            .arg(&avatars)
-            .args(["config", "check", file])
-            .output()
-            .unwrap()
-    };
+    let check_as_nobody = |file: &str| crate::config_check_as_nobody(&avatars, dir.path(), file);
     let as_nobody = check_as_nobody("serve.toml");
     assert_eq!(as_nobody.status.code(), Some(2), "{}", stderr(&as_nobody));
     assert!(

@@ -486,15 +486,7 @@ fn the_certbot_hook_gives_the_server_s_user_let_s_encrypt_s_files() {
     )
     .unwrap();
     let (_bin, avatars) = crate::avatars_nobody_can_run();
-    let check_as_nobody = |file: &str| {
-        Command::new("runuser")
-            .current_dir(root.path())
-            .args(["-u", "nobody", "--"])
-            .arg(&avatars)
-            .args(["config", "check", file])
-            .output()
-            .unwrap()
-    };
+    let check_as_nobody = |file: &str| crate::config_check_as_nobody(&avatars, root.path(), file);
     let refused = check_as_nobody("letsencrypt.toml");
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
