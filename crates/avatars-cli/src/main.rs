@@ -36,6 +36,16 @@ macro_rules! stderr_line {
     }};
 }
 
+/// What a running server tells its operator (it listens, a reload, a warning, it stopped):
+/// a line on stderr, or with `--log-format json` an event of the log, so that every line of a
+/// JSON log is JSON. A line starting `avatars: warning: ` or `warning: ` is a warning, one
+/// starting `avatars: ` an error, any other information.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::commands::say(&format!($($arg)*))
+    };
+}
+
 mod cli;
 mod commands;
 mod config_file;

@@ -70,6 +70,26 @@ pub(crate) fn answer_hangups(mut answer: impl FnMut() + Send + 'static) {
     let _ = answer;
 }
 
+/// Whether [`init_logging`] set up the JSON log, which [`say`] then writes to.
+static LOG_IS_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The line of [`say!`]: on stderr as it is, or as an event of the JSON log (target `avatars`,
+/// its level from its start, its text the message without `avatars: `).
+pub(crate) fn say(line: &str) {
+    if !LOG_IS_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        stderr_line!("{line}");
+    } else if let Some(warning) = line
+        .strip_prefix("avatars: warning: ")
+        .or_else(|| line.strip_prefix("warning: "))
+    {
+        tracing::warn!(target: "avatars", "{warning}");
+    } else if let Some(error) = line.strip_prefix("avatars: ") {
+        tracing::error!(target: "avatars", "{error}");
+    } else {
+        tracing::info!(target: "avatars", "{line}");
+    }
+}
+
 /// Logs to stderr, `info` unless `RUST_LOG` says otherwise: as text, or with
 /// [`LogFormat::Json`] one JSON object a line (`timestamp`, `level`, `target` and the event's
 /// fields at the top level), the access log's lines and every other event alike.
@@ -83,12 +103,15 @@ pub(crate) fn init_logging(format: LogFormat) {
         // is closed: a server whose log reader went away would drop every request it logs.
         .log_internal_errors(false);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => {
+            LOG_IS_JSON.store(true, std::sync::atomic::Ordering::Relaxed);
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(false)
+                .with_span_list(false)
+                .try_init()
+        }
         // Colour codes only for a person at a terminal, not in log files.
         LogFormat::Text => builder
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

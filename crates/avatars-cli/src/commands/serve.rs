@@ -136,7 +136,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         if let Some(renditions) = renditions {
             renditions.save(service.render_cache());
         }
-        stderr_line!("shut down");
+        say!("shut down");
         Ok(())
     })
 }
@@ -261,14 +261,14 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
             .is_some()
             .then(|| ProxyKeys::new(avatar_proxy::ProxyKey::generate(), Vec::new()));
         if let Some(warning) = setting_warnings(args) {
-            stderr_line!("avatars: warning: {warning}");
+            say!("avatars: warning: {warning}");
         }
         (any_key, None)
     } else {
         let files = StartFiles::read(args)?;
         let read = files.describe();
         for warning in files.warnings(args) {
-            stderr_line!("avatars: warning: {warning}");
+            say!("avatars: warning: {warning}");
         }
         (files.proxy_keys, read)
     };
@@ -379,7 +379,7 @@ async fn store_imports(
     for (identity, file) in imports {
         let identities = std::slice::from_ref(identity);
         let uploaded = import_file(store, identities, file, limits, ahead).await?;
-        stderr_line!("{}", describe(identity, &uploaded));
+        say!("{}", describe(identity, &uploaded));
     }
     let (stored, first_stored) = count_stored(store, COUNTED_AT_START).await?;
     let shown = imports
@@ -473,7 +473,7 @@ fn load_renditions(cache: &RenderCache, file: &Path) {
         Ok(opened) => opened,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
         Err(err) => {
-            stderr_line!(
+            say!(
                 "warning: cannot read the render cache {}: {err}",
                 file.display()
             );
@@ -482,12 +482,12 @@ fn load_renditions(cache: &RenderCache, file: &Path) {
     };
     let started = Instant::now();
     match cache.read_snapshot(&mut BufReader::new(opened)) {
-        Ok(read) => stderr_line!(
+        Ok(read) => say!(
             "render cache: {read} rendition(s) from {} in {:.2} s",
             file.display(),
             started.elapsed().as_secs_f64()
         ),
-        Err(err) => stderr_line!(
+        Err(err) => say!(
             "warning: render cache {} not used past a damaged part ({err}); {} rendition(s) kept",
             file.display(),
             cache.len()
@@ -555,13 +555,13 @@ fn save_renditions(cache: &RenderCache, file: &Path) {
         Ok(count)
     });
     match written {
-        Ok(count) => stderr_line!(
+        Ok(count) => say!(
             "render cache: {count} rendition(s) saved to {}",
             file.display()
         ),
         Err(err) => {
             let _ = std::fs::remove_file(&temporary);
-            stderr_line!(
+            say!(
                 "warning: cannot save the render cache to {}: {err}",
                 file.display()
             );
@@ -650,17 +650,17 @@ fn say_serving(
     proxy: Option<&avatar_proxy::AvatarProxy>,
 ) {
     for warning in warnings {
-        stderr_line!("avatars: warning: {warning}");
+        say!("avatars: warning: {warning}");
     }
     // Bound to every address (0.0.0.0 or [::]): the link goes to this machine's loopback.
     let addr = reachable_here(addr);
     let url = try_url(addr, &args.prefix, shown);
-    stderr_line!(
+    say!(
         "serving {stored} avatar(s) from {}; try {url} (Ctrl-C stops)",
         location.describe()
     );
     if stored == Held::Exactly(0) {
-        stderr_line!(
+        say!(
             "nobody is stored yet: add someone with `avatars import {}ADDRESS PICTURE` (the server finds them within a second)",
             location.as_flag()
         );
@@ -670,11 +670,11 @@ fn say_serving(
         let example =
             shown.and_then(|identity| Some((identity, proxy.url(identity, 128, None).ok()?)));
         if let Some((identity, path)) = example {
-            stderr_line!(
+            say!(
                 "the avatar proxy answers http://{addr}/proxy/TOKEN; try http://{addr}{path} ({identity}'s link; `avatars proxy-url` prints anyone's)"
             );
         } else {
-            stderr_line!(
+            say!(
                 "the avatar proxy answers http://{addr}/proxy/TOKEN (`avatars proxy-url` prints anyone's link)"
             );
         }
@@ -793,7 +793,7 @@ fn reload_on_hangup(
     move || {
         let tokens_read = tokens.reload();
         if tls.is_none() && tokens_read.is_none() && proxy.is_none() {
-            stderr_line!(
+            say!(
                 "SIGHUP: nothing to read again (only the TLS certificate and key, the admin tokens and the proxy keys are, and none is set); still serving"
             );
             return;
@@ -804,31 +804,31 @@ fn reload_on_hangup(
                     let until = tls.valid_until().map_or_else(String::new, |until| {
                         format!(" (valid until {})", until.date())
                     });
-                    stderr_line!(
+                    say!(
                         "reloaded the TLS certificate from {}{until}",
                         tls.cert_path().display()
                     );
                     if let Some(warning) = tls.expiry_warning() {
-                        stderr_line!("avatars: warning: {warning}");
+                        say!("avatars: warning: {warning}");
                     }
                 }
-                Err(err) => stderr_line!("avatars: kept the TLS certificate in use: {err}"),
+                Err(err) => say!("avatars: kept the TLS certificate in use: {err}"),
             }
         }
         match tokens_read {
             Some(Ok((path, count))) => {
-                stderr_line!("reloaded {count} admin token(s) from {}", path.display());
+                say!("reloaded {count} admin token(s) from {}", path.display());
             }
-            Some(Err(err)) => stderr_line!("avatars: kept the admin tokens in use: {err}"),
+            Some(Err(err)) => say!("avatars: kept the admin tokens in use: {err}"),
             None => {}
         }
         if let Some((proxy, path)) = &proxy {
             match crate::commands::proxy::read_keys(path) {
                 Ok(keys) => {
                     proxy.replace_keys(keys);
-                    stderr_line!("reloaded the proxy keys from {}", path.display());
+                    say!("reloaded the proxy keys from {}", path.display());
                 }
-                Err(err) => stderr_line!("avatars: kept the proxy keys in use: {err}"),
+                Err(err) => say!("avatars: kept the proxy keys in use: {err}"),
             }
         }
     }

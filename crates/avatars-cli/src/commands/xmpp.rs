@@ -101,7 +101,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         let shutdown = shutdown_signal();
         // Likewise a SIGHUP (a log rotation's `pkill -HUP avatars`) never ends it.
         answer_hangups(|| {
-            stderr_line!(
+            say!(
                 "SIGHUP: nothing to read again (settings are read at start: restart the component to change them); still running"
             );
         });
@@ -116,7 +116,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
                 let routes = component_monitor::router(stats);
                 Some(tokio::spawn(async move {
                     if let Err(err) = axum::serve(listener, routes).await {
-                        stderr_line!("avatars: the metrics listener failed: {err}");
+                        say!("avatars: the metrics listener failed: {err}");
                     }
                 }))
             }
@@ -127,7 +127,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         if let Some(monitor) = monitor {
             monitor.abort();
         }
-        stderr_line!("shut down");
+        say!("shut down");
         Ok(())
     })
 }

@@ -83,7 +83,7 @@ pub(crate) async fn run_until_shutdown(
 async fn finish_connections(graceful: GracefulShutdown, bound: Duration) {
     let open = graceful.count();
     if open > 0 {
-        stderr_line!(
+        say!(
             "finishing {open} open connection(s) (at most {} s)",
             bound.as_secs()
         );
@@ -92,7 +92,7 @@ async fn finish_connections(graceful: GracefulShutdown, bound: Duration) {
         .await
         .is_err()
     {
-        stderr_line!(
+        say!(
             "closing the connections still open after {} s",
             bound.as_secs()
         );

@@ -794,15 +794,32 @@ fn the_access_log_can_be_json_and_never_holds_authorization() {
     assert_eq!(answer.status, 200);
     let log = server.stop_gracefully();
     assert!(!log.contains("s3cr3t"), "{log}");
-    // Every line is JSON but those said at start (on stdout too) and at stop.
+    // Every line of the log is JSON, what the server says at start and stop too; only
+    // stdout's (mixed in here) are not.
     for line in log.lines().filter(|line| !line.starts_with('{')) {
         assert!(
-            ["imported ", "listening on ", "serving ", "shut down"]
+            ["imported ", "listening on "]
                 .iter()
                 .any(|said| line.starts_with(said)),
             "{line}"
         );
     }
+    let said: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|event: &serde_json::Value| event["target"] == "avatars")
+        .collect();
+    assert!(
+        said.iter().any(|event| event["level"] == "INFO"
+            && event["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with("serving 1 avatar(s)"))),
+        "{log}"
+    );
+    assert!(
+        said.iter().any(|event| event["message"] == "shut down"),
+        "{log}"
+    );
     let entry: serde_json::Value = log
         .lines()
         .filter(|line| line.starts_with('{'))
