@@ -201,21 +201,7 @@ impl StartFiles {
             .and_then(ReloadableTls::expiry_warning)
             .into_iter()
             .collect();
-        let secrets = [
-            ("--tls-key", args.tls_key.as_deref()),
-            ("--admin-token-file", args.admin_token_file.as_deref()),
-            ("--proxy-key-file", args.proxy_key_file.as_deref()),
-        ];
-        for (flag, file) in secrets {
-            let Some((file, mode)) = file.and_then(|file| Some((file, world_readable(file)?)))
-            else {
-                continue;
-            };
-            warnings.push(format!(
-                "{} ({flag}) is a secret that every user of this machine can read (mode {mode:04o}): chmod o-r it",
-                file.display()
-            ));
-        }
+        warnings.extend(readable_secrets(&secret_files(args)));
         warnings.extend(setting_warnings(args));
         warnings
     }
@@ -764,6 +750,33 @@ fn setting_warnings(args: &ServeArgs) -> Option<String> {
     ))
 }
 
+/// The files holding secrets, each with the flag that names it: the TLS key, the admin tokens
+/// and the proxy keys, those that are set.
+fn secret_files(args: &ServeArgs) -> Vec<(&'static str, PathBuf)> {
+    [
+        ("--tls-key", &args.tls_key),
+        ("--admin-token-file", &args.admin_token_file),
+        ("--proxy-key-file", &args.proxy_key_file),
+    ]
+    .into_iter()
+    .filter_map(|(flag, file)| Some((flag, file.clone()?)))
+    .collect()
+}
+
+/// A warning for each of `secrets` that every user of the machine may read.
+fn readable_secrets(secrets: &[(&'static str, PathBuf)]) -> Vec<String> {
+    secrets
+        .iter()
+        .filter_map(|(flag, file)| {
+            let mode = world_readable(file)?;
+            Some(format!(
+                "{} ({flag}) is a secret that every user of this machine can read (mode {mode:04o}): chmod o-r it",
+                file.display()
+            ))
+        })
+        .collect()
+}
+
 /// The permission bits of `file` when other users may read it (`o+r`).
 fn world_readable(file: &Path) -> Option<u32> {
     #[cfg(unix)]
@@ -790,6 +803,7 @@ fn reload_on_hangup(
 ) -> impl FnMut() + Send + 'static {
     let (tls, tokens) = (tls.cloned(), tokens.clone());
     let proxy = proxy.cloned().zip(args.proxy_key_file.clone());
+    let secrets = secret_files(args);
     move || {
         let tokens_read = tokens.reload();
         if tls.is_none() && tokens_read.is_none() && proxy.is_none() {
@@ -830,6 +844,10 @@ fn reload_on_hangup(
                 }
                 Err(err) => say!("avatars: kept the proxy keys in use: {err}"),
             }
+        }
+        // A file replaced since the start may have come with other permissions.
+        for warning in readable_secrets(&secrets) {
+            say!("avatars: warning: {warning}");
         }
     }
 }

@@ -129,7 +129,6 @@ impl Tokens {
                 "holds no token: expected one token per line (blank lines and # comments are skipped)".into(),
             ));
         }
-        warn_if_readable_by_others(path);
         Ok(tokens.into())
     }
 
@@ -154,22 +153,6 @@ impl Tokens {
             .into()
     }
 }
-
-#[cfg(unix)]
-fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if let Ok(metadata) = std::fs::metadata(path)
-        && metadata.permissions().mode() & 0o004 != 0
-    {
-        tracing::warn!(
-            file = %path.display(),
-            "the admin token file is readable by every user: chmod 600 it"
-        );
-    }
-}
-
-#[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &Path) {}
 
 /// What the admin routes work with.
 #[derive(Debug, Clone)]

@@ -591,6 +591,13 @@ fn a_sighup_reads_the_admin_tokens_again() {
         log.contains("avatars: kept the admin tokens in use: tokens: line 1: a token must be"),
         "{log}"
     );
+    // The file, readable by all, is warned of at start and again at each reload.
+    assert_eq!(
+        log.matches("avatars: warning: tokens (--admin-token-file) is a secret that every user")
+            .count(),
+        3,
+        "{log}"
+    );
 }
 
 /// 415 for a non-image (saying what to send for a form), 413 over the limit, 422 for a broken image, 400 for a bad identity;
