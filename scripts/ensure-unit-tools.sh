@@ -4,15 +4,18 @@
 #   their sandboxing; systemd need not be running.
 # - strace: the test runs `avatars serve` under it to check that every system call it makes
 #   is one the units' SystemCallFilter allows.
+# - promtool (Debian's prometheus): checks deploy/prometheus-alerts.yml and runs its tests;
+#   the Prometheus server the package starts is stopped, as tests start nothing system-wide.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 
 missing=()
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
     status=0
-    apt_install ensure-unit-tools "${missing[@]}" || status=$?
+    SERVICE_TO_STOP=prometheus apt_install ensure-unit-tools "${missing[@]}" || status=$?
     if [ "$status" != 0 ]; then
         echo "ensure-unit-tools: cannot install ${missing[*]} (status $status)" >&2
         exit 1

@@ -48,7 +48,7 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "unit tools (systemd-analyze and strace from apt, when missing)",
+        name: "deploy tools (systemd-analyze, strace and promtool from apt, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-unit-tools.sh"],
         env: &[],

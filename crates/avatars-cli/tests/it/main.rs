@@ -9,6 +9,7 @@ mod deploy_units;
 mod faults;
 mod hostile;
 mod limits;
+mod monitoring;
 mod postgres;
 mod proxy;
 mod readme;

@@ -19,12 +19,12 @@ use crate::{AVATARS, check_settings, folder_with_george, stderr};
 const GEORGE_MD5: &str = "40f8d096a3777232204cb3f796c577b7";
 
 /// A certificate authority made for one test.
-struct TestCa {
+pub(crate) struct TestCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl TestCa {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
@@ -59,7 +59,12 @@ impl TestCa {
     }
 
     /// Writes `cert.pem` and `key.pem` in `dir` for `key` (PEM as given), returning the leaf.
-    fn install(&self, dir: &Path, key: &KeyPair, key_pem: &str) -> CertificateDer<'static> {
+    pub(crate) fn install(
+        &self,
+        dir: &Path,
+        key: &KeyPair,
+        key_pem: &str,
+    ) -> CertificateDer<'static> {
         let (chain, leaf) = self.leaf(key);
         std::fs::write(dir.join("cert.pem"), chain).unwrap();
         std::fs::write(dir.join("key.pem"), key_pem).unwrap();
