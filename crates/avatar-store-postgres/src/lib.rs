@@ -49,6 +49,16 @@
 //! [`StoreError::Unavailable`](avatar_store::StoreError::Unavailable), which the service
 //! answers with 503 and `Retry-After`.
 //!
+//! # TLS
+//!
+//! The connection string's `sslmode` and `sslrootcert` mean what they mean to libpq (and
+//! `psql`): `prefer`, the default, encrypts when the server offers TLS; `require` encrypts or
+//! does not connect; `verify-ca` checks the server's certificate against the authorities in
+//! `sslrootcert` (PEM; the web's without it); `verify-full` checks its host name too;
+//! `disable` never encrypts. For a database on another machine:
+//! `postgres://avatars@db.internal/avatars?sslmode=verify-full&sslrootcert=/etc/avatars/db-ca.pem`.
+//! rustls does the TLS (through tokio-postgres-rustls); `tls.rs` says how each mode is checked.
+//!
 //! # Why tokio-postgres
 //!
 //! It is the async driver with first-class `LISTEN`/`NOTIFY` (its connection yields
@@ -59,6 +69,7 @@
 mod listen;
 mod schema;
 mod store;
+mod tls;
 
 pub use schema::SCHEMA_VERSION;
 pub use store::{PgStore, PgStoreBuilder, check_url, display_url};

@@ -11,7 +11,8 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use avatar_proto::AvatarHash;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::store::{CHANNEL, Shared};
 
@@ -19,10 +20,15 @@ use crate::store::{CHANNEL, Shared};
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Listens until the store is dropped, each attempt to connect and listen within `timeout`.
-pub(crate) async fn follow(store: Weak<Shared>, config: tokio_postgres::Config, timeout: Duration) {
+pub(crate) async fn follow(
+    store: Weak<Shared>,
+    config: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    timeout: Duration,
+) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        match tokio::time::timeout(timeout, config.connect(NoTls)).await {
+        match tokio::time::timeout(timeout, config.connect(tls.clone())).await {
             Err(_) => {
                 tracing::debug!(
                     ?timeout,

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::stream::{self, Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::tls::TlsSettings;
 
 use crate::{listen, schema};
 
@@ -88,7 +90,7 @@ impl PgStoreBuilder {
     /// [`StoreError::Backend`] when it refuses the schema (or holds a newer one).
     pub async fn connect(self) -> Result<PgStore, StoreError> {
         let shown = display_url(&self.url);
-        let mut config = connection_config(&self.url)?;
+        let (mut config, tls) = connection_config(&self.url)?;
         config
             .connect_timeout(self.timeout)
             .keepalives(true)
@@ -96,7 +98,7 @@ impl PgStoreBuilder {
             .application_name("avatars");
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -124,7 +126,7 @@ impl PgStoreBuilder {
                 timeout: self.timeout,
                 url: shown,
                 following,
-                listener: tokio::spawn(listen::follow(weak.clone(), config, self.timeout)),
+                listener: tokio::spawn(listen::follow(weak.clone(), config, tls, self.timeout)),
             }),
         };
         // Returned once it follows other servers' changes (or, if that takes longer than the
@@ -522,7 +524,21 @@ fn unavailable(url: &str, timeout: Duration, err: &deadpool_postgres::PoolError)
         }
         cause = current.source();
     }
-    StoreError::Unavailable(format!("no connection to {url}: {message}"))
+    let hint = tls_hint(&message);
+    StoreError::Unavailable(format!("no connection to {url}: {message}{hint}"))
+}
+
+/// What a TLS failure means for the connection string's `sslmode` and `sslrootcert`.
+fn tls_hint(message: &str) -> &'static str {
+    if message.contains("invalid peer certificate") {
+        " (sslmode=verify-ca checks the server's certificate against the authorities in \
+         sslrootcert, or the web's without it, and verify-full its host name too: give the \
+         database's authority, or connect by a name its certificate holds)"
+    } else if message.contains("server does not support TLS") {
+        " (sslmode=require, verify-ca and verify-full need a server with ssl = on)"
+    } else {
+        ""
+    }
 }
 
 /// Whether `url` is a PostgreSQL connection string [`PgStore::connect`] accepts, checked
@@ -534,17 +550,25 @@ pub fn check_url(url: &str) -> Result<(), StoreError> {
     connection_config(url).map(drop)
 }
 
-/// `url` parsed as tokio-postgres parses it.
-fn connection_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    url.parse::<tokio_postgres::Config>().map_err(|err| {
+/// `url` parsed as tokio-postgres parses it, with the TLS connector its `sslmode` and
+/// `sslrootcert` ask for ([`TlsSettings`]).
+fn connection_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
+    let invalid = |reason: String| StoreError::InvalidUrl {
+        url: display_url(url),
+        reason,
+    };
+    let (tls, rest) = TlsSettings::split(url).map_err(invalid)?;
+    let mut config = rest.parse::<tokio_postgres::Config>().map_err(|err| {
         // "invalid connection string" alone; what is wrong is its source ("invalid port").
         let why =
             std::error::Error::source(&err).map_or_else(String::new, |why| format!(": {why}"));
-        StoreError::InvalidUrl {
-            url: display_url(url),
-            reason: format!("{err}{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
-        }
-    })
+        invalid(format!(
+            "{err}{why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+        ))
+    })?;
+    config.ssl_mode(tls.mode);
+    let connector = tls.connector().map_err(invalid)?;
+    Ok((config, connector))
 }
 
 /// A connection string for messages and logs, with every password taken out:

@@ -125,6 +125,65 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Serves TLS from now on with the certificate chain and key given (PEM), as
+    /// `ssl = on` in its settings, read again without a restart; connections may still be
+    /// plain.
+    ///
+    /// # Panics
+    /// When the files cannot be written or the server does not reload.
+    pub fn enable_tls(&self, chain_pem: &str, key_pem: &str) {
+        let data = self.dir.path().join("data");
+        std::fs::write(data.join("server.crt"), chain_pem).expect("the certificate is written");
+        std::fs::write(data.join("server.key"), key_pem).expect("the key is written");
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("the key is made private");
+        if self.as_postgres {
+            run(Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(data.join("server.crt"))
+                .arg(data.join("server.key")));
+        }
+        self.settings("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        self.until_shown("ssl", "on");
+    }
+
+    /// Serves no TLS from now on, read again without a restart.
+    ///
+    /// # Panics
+    /// When the server does not reload.
+    pub fn disable_tls(&self) {
+        self.settings("ssl = off\n");
+        self.until_shown("ssl", "off");
+    }
+
+    /// Appends `lines` to the server's settings and has it read them again.
+    fn settings(&self, lines: &str) {
+        use std::io::Write as _;
+        let conf = self.dir.path().join("data").join("postgresql.auto.conf");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&conf)
+            .and_then(|mut file| file.write_all(lines.as_bytes()))
+            .expect("the settings are written");
+        self.pg("pg_ctl", &["-D", &self.data(), "reload"]);
+    }
+
+    /// Waits until the server shows `setting` as `value` (`pg_ctl reload` returns once it has
+    /// signalled the server, not once the server has read its settings).
+    fn until_shown(&self, setting: &str, value: &str) {
+        let started = std::time::Instant::now();
+        while self.query("postgres", &format!("SHOW {setting}")).trim() != value {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{setting} is not {value} 10 s after a reload"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// The URL of database `name`.
     #[must_use]
     pub fn url(&self, name: &str) -> String {

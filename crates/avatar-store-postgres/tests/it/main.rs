@@ -505,3 +505,155 @@ async fn a_trickle_of_imports_elsewhere_keeps_the_hit_rate_above_99_percent() {
         "hit rate {rate:.4} ({hits} hits, {misses} misses)"
     );
 }
+
+/// A certificate authority for one test, and a server certificate it signed for `names`:
+/// (the authority's PEM, the chain's PEM, the key's PEM).
+fn certificates(names: &[&str]) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    let leaf = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (
+        issuer.pem(),
+        format!("{}{}", leaf.pem(), issuer.pem()),
+        key.serialize_pem(),
+    )
+}
+
+/// Whether a connection of the store's (`application_name` avatars) is encrypted (`true`) or
+/// plain (`false`) now.
+fn avatars_connection(cluster: &Cluster, encrypted: bool) -> bool {
+    let count = cluster.query(
+        "secure",
+        &format!(
+            "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE application_name = 'avatars' AND ssl = {encrypted}"
+        ),
+    );
+    count.trim() != "0"
+}
+
+/// TLS to the database as libpq's `sslmode` asks for it (a server with a certificate for
+/// `localhost` only, from an authority of the test's): `prefer`, the default, and `require`
+/// encrypt whoever answers; `disable` never does; `verify-ca` checks the chain against
+/// `sslrootcert`; `verify-full` the host name too; a server without TLS is refused by
+/// `require`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_the_database_is_what_sslmode_asks_for() {
+    let cluster = Cluster::start();
+    let url = cluster.database("secure");
+    let (authority, chain, key) = certificates(&["localhost"]);
+    let (stranger, _, _) = certificates(&["localhost"]);
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root.pem");
+    std::fs::write(&root, authority).unwrap();
+    let wrong_root = dir.path().join("stranger.pem");
+    std::fs::write(&wrong_root, stranger).unwrap();
+    cluster.enable_tls(&chain, &key);
+    let with = |url: &str, query: &str| format!("{url}?{query}");
+    let alice = identity("alice@example.org");
+
+    let store = PgStore::connect(&url).await.unwrap();
+    store
+        .put(&alice, Bytes::from_static(b"picture"))
+        .await
+        .unwrap();
+    assert!(
+        avatars_connection(&cluster, true),
+        "prefer: encrypted when offered"
+    );
+    let plain = PgStore::connect(&with(&url, "sslmode=disable"))
+        .await
+        .unwrap();
+    assert!(
+        plain
+            .get(&alice.hash(HashAlgorithm::Md5))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(avatars_connection(&cluster, false), "disable: plain");
+    let root = root.display();
+    let by_name = url.replace("127.0.0.1", "localhost");
+    for (url, query) in [
+        (&url, "sslmode=require".to_owned()),
+        (&url, format!("sslmode=verify-ca&sslrootcert={root}")),
+        (&url, format!("sslmode=require&sslrootcert={root}")),
+        (&by_name, format!("sslmode=verify-full&sslrootcert={root}")),
+    ] {
+        let store = PgStore::connect(&with(url, &query)).await;
+        let store = store.unwrap_or_else(|err| panic!("{query}: {err}"));
+        assert!(
+            store
+                .get(&alice.hash(HashAlgorithm::Sha256))
+                .await
+                .unwrap()
+                .is_some(),
+            "{query}"
+        );
+    }
+    let wrong_root = wrong_root.display();
+    for (url, query, says) in [
+        (
+            &url,
+            format!("sslmode=verify-full&sslrootcert={root}"),
+            "not valid for name",
+        ),
+        (
+            &url,
+            format!("sslmode=verify-ca&sslrootcert={wrong_root}"),
+            "invalid peer certificate",
+        ),
+        (
+            &url,
+            format!("sslmode=require&sslrootcert={wrong_root}"),
+            "invalid peer certificate",
+        ),
+    ] {
+        let refused = PgStore::connect(&with(url, &query)).await;
+        let err = refused
+            .err()
+            .unwrap_or_else(|| panic!("{query}: connected"));
+        assert!(
+            err.is_unavailable() && err.to_string().contains(says),
+            "{query}: {err}"
+        );
+    }
+    cluster.disable_tls();
+    let refused = PgStore::connect(&with(&url, "sslmode=require")).await;
+    let err = refused.err().unwrap();
+    assert!(
+        err.is_unavailable() && err.to_string().contains("need a server with ssl = on"),
+        "{err}"
+    );
+    assert!(
+        PgStore::connect(&url).await.is_ok(),
+        "prefer: plain when TLS is not offered"
+    );
+}
+
+/// An `sslrootcert` that cannot be read is refused before any connection, by `check_url`
+/// (what `avatars config check` runs) too.
+#[tokio::test]
+async fn an_unreadable_root_file_is_refused_before_connecting() {
+    let missing =
+        "postgres://postgres@127.0.0.1:1/x?sslmode=verify-full&sslrootcert=/nowhere/root.pem";
+    for err in [
+        PgStore::connect(missing).await.err().unwrap(),
+        avatar_store_postgres::check_url(missing).unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, StoreError::InvalidUrl { .. })
+                && err
+                    .to_string()
+                    .contains("sslrootcert /nowhere/root.pem: cannot read it"),
+            "{err}"
+        );
+    }
+}
