@@ -70,7 +70,7 @@ pub(crate) fn answer_hangups(mut answer: impl FnMut() + Send + 'static) {
     let _ = answer;
 }
 
-/// Whether [`init_logging`] set up the JSON log, which [`say`] then writes to.
+/// Whether [`init_logging`] set up the JSON log, which [`say()`] then writes to.
 static LOG_IS_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The line of [`say!`]: on stderr as it is, or as an event of the JSON log (target `avatars`,
