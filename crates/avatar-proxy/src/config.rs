@@ -3,9 +3,10 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use avatar_discovery::Discovery;
 use avatar_image::{Limits, Palette, RenderCache, cache::DEFAULT_CACHE_BYTES};
 use avatar_proto::{DefaultKeyword, Identity, OutputFormats, RequestRules};
@@ -80,7 +81,7 @@ impl Keyring {
 
 /// Everything a request needs, shared by every clone of the proxy.
 pub(crate) struct Shared {
-    pub(crate) keyring: RwLock<Arc<Keyring>>,
+    pub(crate) keyring: ArcSwap<Keyring>,
     pub(crate) prefix: String,
     pub(crate) discovery: Discovery,
     pub(crate) central: String,
@@ -114,14 +115,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The keys in use and their opened tokens.
-    pub(crate) fn keyring(&self) -> Arc<Keyring> {
-        Arc::clone(
-            &self
-                .keyring
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
+    /// The keys in use and their opened tokens, for the length of a request.
+    pub(crate) fn keyring(&self) -> arc_swap::Guard<Arc<Keyring>> {
+        self.keyring.load()
     }
 }
 
@@ -388,7 +384,7 @@ impl AvatarProxyBuilder {
             .unwrap_or(usize::MAX)
             .max(16);
         Ok(AvatarProxy::from_shared(Arc::new(Shared {
-            keyring: RwLock::new(Arc::new(Keyring::new(self.keys))),
+            keyring: ArcSwap::from_pointee(Keyring::new(self.keys)),
             prefix: self.prefix,
             discovery: self.discovery,
             central: self.central,

@@ -55,11 +55,7 @@ impl AvatarProxy {
     /// and tokens opened with the old keys are forgotten. Pages keep working through a
     /// rotation when the new file keeps the old key after the new one until they are gone.
     pub fn replace_keys(&self, keys: ProxyKeys) {
-        *self
-            .shared
-            .keyring
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Keyring::new(keys));
+        self.shared.keyring.store(Arc::new(Keyring::new(keys)));
     }
 
     /// The URL a page puts in `<img src>`: `{prefix}/{token}?s={size}` and `&d={default}` when
