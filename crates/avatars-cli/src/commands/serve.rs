@@ -735,7 +735,11 @@ async fn bind_listeners(
     Ok((plain, secure, admin))
 }
 
-async fn bind(flag: &'static str, addr: SocketAddr) -> Result<tokio::net::TcpListener, CliError> {
+/// A listener on `addr`, or [`CliError::Bind`] naming `flag`, the option that gave it.
+pub(crate) async fn bind(
+    flag: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::Bind { flag, addr, source })

@@ -49,15 +49,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         // Before the store is opened: a port that cannot be had stops the start with nothing
         // made.
         let monitor = match args.metrics_addr {
-            Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| CliError::Bind {
-                        flag: "--metrics-addr",
-                        addr,
-                        source,
-                    })?,
-            ),
+            Some(addr) => Some(crate::commands::serve::bind("--metrics-addr", addr).await?),
             None => None,
         };
         let location = args.data.location()?;
