@@ -8,8 +8,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use test_support::server::Server;
-
 use crate::{AVATARS, avatars, folder_with_george};
 
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy");
@@ -102,24 +100,14 @@ fn serve_metrics() -> String {
             .status
             .success()
     );
-    let server = Server::start(
-        AVATARS,
+    let server = crate::tls::start_tls(
         dir.path(),
         &[
-            "--email",
-            "george@example.com=george.png",
-            "--tls-addr",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "cert.pem",
-            "--tls-key",
-            "key.pem",
             "--admin-addr",
             "127.0.0.1:0",
             "--proxy-key-file",
             "proxy.key",
         ],
-        false,
     );
     assert_eq!(
         server

@@ -74,7 +74,7 @@ impl TestCa {
 
 /// `avatars serve` with George imported and HTTPS from `cert.pem` and `key.pem` in `dir`, and
 /// `extra` arguments.
-fn start_tls(dir: &Path, extra: &[&str]) -> Server {
+pub(crate) fn start_tls(dir: &Path, extra: &[&str]) -> Server {
     let mut args = vec![
         "--email",
         "george@example.com=george.png",
