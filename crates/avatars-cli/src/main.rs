@@ -2,16 +2,19 @@
 //!
 //! ```text
 //! avatars serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--email ADDR=FILE]...
-//! avatars import [--data-dir DIR] IDENTITY FILE
+//! avatars import [--data-dir DIR] IDENTITY FILE|-
+//! avatars export [--data-dir DIR] IDENTITY FILE|-
 //! avatars remove [--data-dir DIR] IDENTITY
-//! avatars list [--data-dir DIR | --store postgres://USER@HOST/DB]
+//! avatars list [--json] [--data-dir DIR | --store postgres://USER@HOST/DB[?sslmode=verify-full]]
 //! avatars migrate --from DIR|URL --to DIR|URL
 //! avatars render-ahead --render-ahead PX,... [--data-dir DIR | --store URL --render-files-dir DIR]
 //! avatars xmpp --server HOST:PORT --domain DOMAIN --secret SECRET [--data-dir DIR] [--identity-domain D]...
 //!              [--mirror-subscribers [--mirror-overwrites]] [--subscriptions-file FILE]
+//!              [--metrics-addr 127.0.0.1:9091] [--log-format json]
 //! avatars hash [--json] IDENTITY
 //! avatars url --no-discovery [--https] [--size N] [--default D] [--force-default] [--sha256] IDENTITY
 //! avatars serve --tls-addr 0.0.0.0:443 --tls-cert FILE --tls-key FILE   (HTTPS; SIGHUP reloads)
+//! avatars serve --trusted-proxy 127.0.0.1 [--forwarded-header forwarded]   (behind nginx, HAProxy)
 //! avatars serve --admin-addr 127.0.0.1:9090 --admin-token-file FILE   (metrics, health, management API)
 //! avatars serve --config FILE          (every serve flag, in TOML; flags override the file)
 //! avatars config check [--values-only] FILE   (values, then the files they name, as serve reads them)
