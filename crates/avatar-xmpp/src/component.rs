@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ use crate::subscriptions::Added;
 pub struct ComponentConfig {
     server: String,
     domain: String,
-    secret: String,
+    secret: ComponentSecret,
     initial_backoff: Duration,
     max_backoff: Duration,
     connect_timeout: Duration,
@@ -98,7 +98,7 @@ impl ComponentConfig {
         Ok(Self {
             server,
             domain,
-            secret,
+            secret: ComponentSecret(Arc::new(Mutex::new(secret))),
             initial_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
@@ -160,6 +160,50 @@ impl ComponentConfig {
     #[must_use]
     pub fn domain(&self) -> &str {
         &self.domain
+    }
+
+    /// The secret the component proves at each connection, shared: replacing it (a rotated
+    /// secret, or a wrong one corrected) takes effect at the next connection, without ending
+    /// the one that is open.
+    #[must_use]
+    pub fn secret(&self) -> ComponentSecret {
+        self.secret.clone()
+    }
+}
+
+/// The component's shared secret, replaceable while it runs ([`ComponentConfig::secret`]).
+/// Its `Debug` does not show it.
+#[derive(Clone)]
+pub struct ComponentSecret(Arc<Mutex<String>>);
+
+impl std::fmt::Debug for ComponentSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ComponentSecret(***)")
+    }
+}
+
+impl ComponentSecret {
+    /// Proves `secret` from the next connection on.
+    ///
+    /// # Errors
+    /// [`ConfigError::EmptySecret`], and the secret in use is kept.
+    pub fn replace(&self, secret: impl Into<String>) -> Result<(), ConfigError> {
+        let secret = secret.into();
+        if secret.is_empty() {
+            return Err(ConfigError::EmptySecret);
+        }
+        *self.lock() = secret;
+        Ok(())
+    }
+
+    fn current(&self) -> String {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -368,7 +412,8 @@ async fn connect(config: &ComponentConfig) -> Result<(Connection, Budget, Jid), 
         ));
     };
     let mut connection: Connection = pending.skip_features();
-    let handshake = Handshake::from_stream_id_and_password(stream_id.into_owned(), &config.secret);
+    let handshake =
+        Handshake::from_stream_id_and_password(stream_id.into_owned(), &config.secret.current());
     connection
         .send(&Element::from(handshake))
         .await
@@ -722,6 +767,20 @@ async fn presence_replies<St: Store>(service: &IqService<St>, presence: Presence
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The secret is never shown by `Debug` (a config logged whole), and a replaced one is
+    /// what the next connection proves; an empty one is refused and the old one kept.
+    #[test]
+    fn the_secret_is_hidden_and_replaceable() {
+        let config =
+            ComponentConfig::new("127.0.0.1:5347", "avatars.example.org", "s3cret").unwrap();
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let secret = config.secret();
+        secret.replace("rotated").unwrap();
+        assert_eq!(config.secret.current(), "rotated");
+        assert!(matches!(secret.replace(""), Err(ConfigError::EmptySecret)));
+        assert_eq!(config.secret.current(), "rotated");
+    }
 
     #[test]
     fn a_config_that_can_never_connect_is_refused_when_built() {

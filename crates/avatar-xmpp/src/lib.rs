@@ -39,7 +39,7 @@ pub mod stats;
 mod subscriptions;
 
 pub use announce::Announcer;
-pub use component::ComponentConfig;
+pub use component::{ComponentConfig, ComponentSecret};
 pub use error::ConfigError;
 pub use iq::{IqConfig, IqService, Refusal};
 pub use mapping::JidMapping;

@@ -525,7 +525,8 @@ pub(crate) struct XmppArgs {
     #[arg(long, env = "AVATARS_XMPP_SECRET", hide_env_values = true)]
     pub(crate) secret: Option<String>,
 
-    /// A file holding the component secret (one line; a trailing newline is ignored).
+    /// A file holding the component secret (one line; a trailing newline is ignored), read
+    /// again on SIGHUP and proved from the next connection on.
     #[arg(long, value_name = "FILE")]
     pub(crate) secret_file: Option<PathBuf>,
 

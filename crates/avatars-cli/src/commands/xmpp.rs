@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use avatar_store_postgres::PgStore;
 use avatar_xmpp::{
-    ComponentConfig, ComponentStats, IqConfig, IqService, JidMapping, Mirroring, StorageFuture,
-    SubscriptionStorage, Subscriptions,
+    ComponentConfig, ComponentSecret, ComponentStats, IqConfig, IqService, JidMapping, Mirroring,
+    StorageFuture, SubscriptionStorage, Subscriptions,
 };
 
 use std::net::ToSocketAddrs as _;
@@ -91,12 +91,9 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         );
         // Installed before the component says it connects: see `shutdown_signal`.
         let shutdown = shutdown_signal();
-        // Likewise a SIGHUP (a log rotation's `pkill -HUP avatars`) never ends it.
-        answer_hangups(|| {
-            say!(
-                "SIGHUP: nothing to read again (settings are read at start: restart the component to change them); still running"
-            );
-        });
+        // Likewise a SIGHUP (`systemctl reload`, a log rotation's `pkill -HUP avatars`) never
+        // ends it: it reads the secret file again.
+        answer_hangups(reread_secret(args, config.secret()));
         writeln!(
             out,
             "component {} connecting to {}",
@@ -174,15 +171,42 @@ impl SubscriptionStorage for DatabaseDocument {
 fn secret(args: &XmppArgs) -> Result<String, CliError> {
     match (&args.secret, &args.secret_file) {
         (Some(secret), _) => Ok(secret.clone()),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
-                path: path.clone(),
-                source,
-            })?;
-            Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-        }
+        (None, Some(path)) => read_secret_file(path),
         // clap requires one of the two.
         (None, None) => Ok(String::new()),
+    }
+}
+
+/// The secret in `path`: its text without the line end.
+fn read_secret_file(path: &std::path::Path) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// What a SIGHUP does to the component: reads `--secret-file` again, which it proves from its
+/// next connection on (the one open goes on); a file that cannot be used is reported and the
+/// secret in use kept. A secret given otherwise has nothing to read again.
+fn reread_secret(args: &XmppArgs, secret: ComponentSecret) -> impl FnMut() + Send + 'static {
+    let file = args.secret_file.clone().filter(|_| args.secret.is_none());
+    move || {
+        let Some(file) = &file else {
+            say!(
+                "SIGHUP: nothing to read again (only --secret-file is, and the secret was given otherwise); still running"
+            );
+            return;
+        };
+        let read = read_secret_file(file)
+            .and_then(|text| secret.replace(text).map_err(CliError::Component));
+        match read {
+            Ok(()) => say!(
+                "reloaded the component secret from {} (proved from the next connection on)",
+                file.display()
+            ),
+            Err(err) => say!("avatars: kept the component secret in use: {err}"),
+        }
     }
 }
 

@@ -261,6 +261,60 @@ fn a_refused_join_is_logged_with_what_the_server_meant() {
     }
 }
 
+/// A wrong secret in `--secret-file` is corrected without a restart: the file rewritten and a
+/// SIGHUP (`systemctl reload avatars-xmpp`), and the next attempt joins real Prosody and
+/// ejabberd; an empty file then is refused, the secret in use kept.
+#[test]
+fn a_sighup_reads_the_secret_file_again() {
+    for kind in ServerKind::ALL {
+        if !available(kind, "a_sighup_reads_the_secret_file_again") {
+            continue;
+        }
+        let server = XmppServer::start(kind, DOMAIN, SECRET, &[]);
+        let work = tempfile::tempdir().unwrap();
+        let secret = work.path().join("secret");
+        std::fs::write(&secret, "not the secret\n").unwrap();
+        let log = work.path().join("component.log");
+        let component = Command::new(AVATARS)
+            .args(["xmpp", "--server", &server.component(), "--domain", DOMAIN])
+            .args(["--secret-file", &secret.display().to_string()])
+            .args([
+                "--data-dir",
+                &work.path().join("data").display().to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let pid = component.id().to_string();
+        let _stopped = Processes(vec![component]);
+        let said = || std::fs::read_to_string(&log).unwrap_or_default();
+        let until = |what: &str| {
+            let started = Instant::now();
+            while !said().contains(what) {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "{kind:?}: no {what:?} in:\n{}",
+                    said()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        let hangup = || {
+            let sent = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+            assert!(sent.success());
+        };
+        until("handshake refused");
+        std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+        hangup();
+        until("reloaded the component secret from");
+        until("component connected");
+        std::fs::write(&secret, "\n").unwrap();
+        hangup();
+        until("avatars: kept the component secret in use: ");
+    }
+}
+
 /// A logged-in client: the conformance suite's plain c2s login (stream, SASL PLAIN, bind), then
 /// whole stanzas in and out.
 struct C2s {
