@@ -175,12 +175,13 @@ pub(crate) fn router(state: AdminState) -> Router {
             "/v1/avatars/{identity}",
             get(show).put(put).delete(delete),
         )
+        .route("/v1/avatars/{identity}/picture", get(picture))
         // The body is read by `put` itself, under the image limit, once the token is checked.
         .layer(DefaultBodyLimit::disable())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, GET, PUT and DELETE /v1/avatars/{identity}",
+                "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, GET, PUT and DELETE /v1/avatars/{identity}, GET /v1/avatars/{identity}/picture",
             )
         })
         .with_state(state)
@@ -424,6 +425,40 @@ async fn show(
     let mut body = described(&identity, &image, &upload::version(&stored.content));
     body["bytes"] = json!(stored.bytes.len());
     Ok(Json(body).into_response())
+}
+
+/// `GET /v1/avatars/{identity}/picture`: the picture stored for it, byte for byte, as
+/// `avatars export` writes it (to look at, keep, or hand to the person); 404 when nothing is.
+async fn picture(
+    State(state): State<AdminState>,
+    UrlPath(text): UrlPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state.tokens, &headers)?;
+    let identity = identity(&text)?;
+    let stored = state
+        .service
+        .store()
+        .get(&identity.hash(HashAlgorithm::Sha256))
+        .await
+        .map_err(|err| ApiError::store(&err))?
+        .ok_or_else(|| ApiError::nothing_stored(&identity))?;
+    let content_type = avatar_proto::ImageFormat::sniff(&stored.bytes).map_or(
+        "application/octet-stream",
+        avatar_proto::ImageFormat::mime_type,
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        stored.bytes,
+    )
+        .into_response())
 }
 
 /// 415 for a form (`curl -F`, an HTML form's `multipart/form-data`): its framing around the

@@ -531,7 +531,12 @@ fn the_management_api_refuses_requests_without_the_token() {
     );
     assert_eq!(wrong.status, 403);
     assert_eq!(json(&wrong)["status"], 403);
-    for (method, target) in [("GET", "/v1/avatars"), ("DELETE", path.as_str())] {
+    let picture = format!("{path}/picture");
+    for (method, target) in [
+        ("GET", "/v1/avatars"),
+        ("DELETE", path.as_str()),
+        ("GET", picture.as_str()),
+    ] {
         assert_eq!(
             admin_request(&server, method, target, "", b"").status,
             401,
@@ -660,6 +665,42 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
     let unknown = admin_request(&server, "GET", "/v2/whatever", "", b"");
     assert_eq!(unknown.status, 404);
     assert!(error_of(&unknown).contains("/v1/avatars"));
+}
+
+/// `GET /v1/avatars/{identity}/picture` gives the stored picture byte for byte, as `avatars
+/// export` does, with its own content type; 404 when nothing is stored.
+#[test]
+fn the_stored_picture_is_given_back_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let png = images::png(&images::bands(50, 40));
+    let path = format!("/v1/avatars/{ALICE}");
+    assert_eq!(
+        admin_request(&server, "PUT", &path, &bearer(TOKEN), &png).status,
+        201
+    );
+    let picture = admin_request(
+        &server,
+        "GET",
+        &format!("{path}/picture"),
+        &bearer(TOKEN),
+        b"",
+    );
+    assert_eq!(picture.status, 200);
+    assert_eq!(picture.header("content-type"), Some("image/png"));
+    assert_eq!(picture.header("x-content-type-options"), Some("nosniff"));
+    let exported = crate::avatars_in(dir.path(), &["export", ALICE, "-"]);
+    assert!(exported.status.success(), "{}", crate::stderr(&exported));
+    assert_eq!(picture.body, exported.stdout);
+    let nobody = admin_request(
+        &server,
+        "GET",
+        "/v1/avatars/bob@example.org/picture",
+        &bearer(TOKEN),
+        b"",
+    );
+    assert_eq!(nobody.status, 404);
+    assert_eq!(error_of(&nobody), "nothing is stored for bob@example.org");
 }
 
 /// 201 for a new avatar (served at once), 200 when replaced, the list a page at a time, 204
