@@ -392,6 +392,25 @@ fn described(identity: &Identity, image: &ImageInfo, version: &str) -> serde_jso
     })
 }
 
+/// The identity `text` names and what is stored for it, once the token is checked: 401 or 403
+/// without a good token, 400 for a bad identity, 404 when nothing is stored.
+async fn stored_for(
+    state: &AdminState,
+    text: &str,
+    headers: &HeaderMap,
+) -> Result<(Identity, avatar_store::StoredImage), ApiError> {
+    authorize(&state.tokens, headers)?;
+    let identity = identity(text)?;
+    let stored = state
+        .service
+        .store()
+        .get(&identity.hash(HashAlgorithm::Sha256))
+        .await
+        .map_err(|err| ApiError::store(&err))?
+        .ok_or_else(|| ApiError::nothing_stored(&identity))?;
+    Ok((identity, stored))
+}
+
 /// `GET /v1/avatars/{identity}`: what is stored for it, described as `PUT` answered (its
 /// width and height those of the stored picture: for an upload larger than the master side,
 /// its centred square), and its size in bytes; 404 when nothing is.
@@ -400,15 +419,7 @@ async fn show(
     UrlPath(text): UrlPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state.tokens, &headers)?;
-    let identity = identity(&text)?;
-    let stored = state
-        .service
-        .store()
-        .get(&identity.hash(HashAlgorithm::Sha256))
-        .await
-        .map_err(|err| ApiError::store(&err))?
-        .ok_or_else(|| ApiError::nothing_stored(&identity))?;
+    let (identity, stored) = stored_for(&state, &text, &headers).await?;
     let bytes = stored.bytes.clone();
     let limits = state.limits;
     // Decoded whole, off the event loop, for the dimensions as shown (EXIF orientation).
@@ -434,15 +445,7 @@ async fn picture(
     UrlPath(text): UrlPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&state.tokens, &headers)?;
-    let identity = identity(&text)?;
-    let stored = state
-        .service
-        .store()
-        .get(&identity.hash(HashAlgorithm::Sha256))
-        .await
-        .map_err(|err| ApiError::store(&err))?
-        .ok_or_else(|| ApiError::nothing_stored(&identity))?;
+    let (_, stored) = stored_for(&state, &text, &headers).await?;
     let content_type = avatar_proto::ImageFormat::sniff(&stored.bytes).map_or(
         "application/octet-stream",
         avatar_proto::ImageFormat::mime_type,

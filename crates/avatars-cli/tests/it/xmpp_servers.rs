@@ -212,6 +212,25 @@ fn the_deploy_unit_s_command_joins_the_servers_as_deployed() {
     }
 }
 
+/// `avatars xmpp` for `server` as `domain`, with `extra` arguments (the secret) and a data
+/// directory in `work`, its log going to `log`; not waited for.
+fn component_logging_to(
+    server: &XmppServer,
+    domain: &str,
+    extra: &[&str],
+    work: &Path,
+    log: &Path,
+) -> Child {
+    Command::new(AVATARS)
+        .args(["xmpp", "--server", &server.component(), "--domain", domain])
+        .args(extra)
+        .args(["--data-dir", &work.join("data").display().to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
 /// What real Prosody and ejabberd answer a component with the wrong secret, or of a domain
 /// they do not know, is logged with what it means, and the component keeps trying. (Prosody
 /// answers an unknown domain with `host-unknown`, ejabberd with `not-authorized`, as a wrong
@@ -238,17 +257,13 @@ fn a_refused_join_is_logged_with_what_the_server_meant() {
             ),
         ] {
             let log = work.path().join("refused.log");
-            let mut component = Command::new(AVATARS)
-                .args(["xmpp", "--server", &server.component(), "--domain", domain])
-                .args(["--secret", secret, "--identity-domain", USER_DOMAIN])
-                .args([
-                    "--data-dir",
-                    &work.path().join("data").display().to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .unwrap();
+            let mut component = component_logging_to(
+                &server,
+                domain,
+                &["--secret", secret, "--identity-domain", USER_DOMAIN],
+                work.path(),
+                &log,
+            );
             let started = Instant::now();
             let said = || std::fs::read_to_string(&log).unwrap_or_default();
             while !said().contains(says) && started.elapsed() < Duration::from_secs(20) {
@@ -275,17 +290,13 @@ fn a_sighup_reads_the_secret_file_again() {
         let secret = work.path().join("secret");
         std::fs::write(&secret, "not the secret\n").unwrap();
         let log = work.path().join("component.log");
-        let component = Command::new(AVATARS)
-            .args(["xmpp", "--server", &server.component(), "--domain", DOMAIN])
-            .args(["--secret-file", &secret.display().to_string()])
-            .args([
-                "--data-dir",
-                &work.path().join("data").display().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+        let component = component_logging_to(
+            &server,
+            DOMAIN,
+            &["--secret-file", &secret.display().to_string()],
+            work.path(),
+            &log,
+        );
         let pid = component.id().to_string();
         let _stopped = Processes(vec![component]);
         let said = || std::fs::read_to_string(&log).unwrap_or_default();
