@@ -266,13 +266,15 @@ fn an_import_killed_half_way_leaves_nothing_torn() {
 /// not mend it), and the avatar stored before is served as it was.
 #[test]
 fn a_database_out_of_space_refuses_uploads_with_507_and_keeps_what_it_has() {
-    let cluster = Cluster::start();
-    let url = cluster.database("crowded");
-    let dir = workdir();
+    // Made before the cluster, so dropped after it: the tablespace is unmounted once the
+    // cluster that holds it open has stopped.
     let space = tempfile::tempdir().unwrap();
     let Some(_mount) = test_support::mount::Mounted::tmpfs("512k", space.path()) else {
         return;
     };
+    let cluster = Cluster::start();
+    let url = cluster.database("crowded");
+    let dir = workdir();
     let owned = Command::new("chown")
         .args(["postgres:postgres"])
         .arg(space.path())
