@@ -70,6 +70,35 @@ fn accepted() -> Vec<String> {
         .collect()
 }
 
+/// What is wrong with a file that is not TOML, and where: the line and column, and the line
+/// itself (the parser's message alone, "invalid boolean", does not say that `rate-limit =
+/// fifty` is the line at fault).
+fn not_toml(text: &str, err: &toml::de::Error) -> String {
+    let Some(at) = err.span().map(|span| span.start.min(text.len())) else {
+        return format!("not valid TOML: {}", err.message());
+    };
+    let before = text.get(..at).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let the_line = text[line_start..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end();
+    // A bare word where a value goes that starts as `true` or `false` would (`fifty`): the
+    // parser reads it as a misspelt one, and says so rather than that it needs quotes.
+    let hint = if text[at..].starts_with(char::is_alphabetic) && !err.message().contains("quoted") {
+        "; text values go in double quotes (`log-format = \"json\"`), numbers and true or false without"
+    } else {
+        ""
+    };
+    format!(
+        "not valid TOML at line {line}, column {column} (`{the_line}`): {}{hint}",
+        err.message()
+    )
+}
+
 /// The file's settings as `--flag value` arguments.
 ///
 /// # Errors
@@ -83,7 +112,7 @@ pub(crate) fn file_args(path: &Path) -> Result<Vec<OsString>, CliError> {
         std::fs::read_to_string(path).map_err(|err| problem(format!("cannot read it: {err}")))?;
     let table: toml::Table = text
         .parse()
-        .map_err(|err: toml::de::Error| problem(format!("not valid TOML: {}", err.message())))?;
+        .map_err(|err: toml::de::Error| problem(not_toml(&text, &err)))?;
     let accepted = accepted();
     let mut args = Vec::new();
     for (key, value) in &table {

@@ -401,7 +401,18 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
         ("adress = \"127.0.0.1:0\"\n", "did you mean \"addr\"?"),
         ("colour = 1\n", "accepted: addr, tls-addr, "),
         ("max-size = 9000\n", "--max-size"),
-        ("max-size = [\n", "not valid TOML"),
+        ("max-size = [\n", "not valid TOML at line 1, column 13"),
+        // Where, with the line.
+        (
+            "addr = \"127.0.0.1:0\"\nlog-format = json\n",
+            "line 2, column 14 (`log-format = json`): string values must be quoted",
+        ),
+        // A bare word starting as `true` or `false` would, which the parser takes for a
+        // misspelt one: the quotes are said.
+        (
+            "rate-limit = fifty\n",
+            "invalid boolean, expected `false`; text values go in double quotes",
+        ),
         (
             "[server]\naddr = \"127.0.0.1:0\"\n",
             "[server] is a section, and settings go at the top",
