@@ -59,7 +59,7 @@ impl Server {
             stdout
                 .read_line(&mut line)
                 .expect("the server prints a line");
-            line.trim()
+            announced(&line)
                 .strip_prefix(prefix)
                 .unwrap_or_else(|| panic!("expected a line starting {prefix:?}, got {line:?}"))
                 .to_owned()
@@ -160,4 +160,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The text of a line `avatars serve` or `avatars xmpp` writes on stdout (`listening on
+/// http://...`): the line itself, or with `--log-format json` the `message` of the JSON object
+/// it is then.
+///
+/// # Panics
+/// If a line that starts as JSON is not.
+#[must_use]
+pub fn announced(line: &str) -> String {
+    let line = line.trim();
+    if !line.starts_with('{') {
+        return line.to_owned();
+    }
+    let event: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|err| panic!("{line:?} is not JSON: {err}"));
+    event["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{line:?} has no message"))
+        .to_owned()
 }

@@ -90,6 +90,29 @@ pub(crate) fn say(line: &str) {
     }
 }
 
+/// A line a long-running command writes on stdout for whoever started it (`listening on
+/// http://127.0.0.1:8080`), which scripts and tests read: as it is, or with the JSON log a JSON
+/// object as the log's events are (`timestamp`, `level`, `message` the line, `target`), so that
+/// a journal merging stdout and stderr holds JSON only. It does not depend on `RUST_LOG`.
+pub(crate) fn announce(out: &mut impl io::Write, line: &str) -> io::Result<()> {
+    if !LOG_IS_JSON.load(std::sync::atomic::Ordering::Relaxed) {
+        return writeln!(out, "{line}");
+    }
+    let mut timestamp = String::new();
+    // The log's own clock and format (RFC 3339, UTC); it cannot fail writing to a String.
+    let _ = tracing_subscriber::fmt::time::FormatTime::format_time(
+        &tracing_subscriber::fmt::time::SystemTime,
+        &mut tracing_subscriber::fmt::format::Writer::new(&mut timestamp),
+    );
+    let event = serde_json::json!({
+        "timestamp": timestamp,
+        "level": "INFO",
+        "message": line,
+        "target": "avatars",
+    });
+    writeln!(out, "{event}")
+}
+
 /// Logs to stderr, `info` unless `RUST_LOG` says otherwise: as text, or with
 /// [`LogFormat::Json`] one JSON object a line (`timestamp`, `level`, `target` and the event's
 /// fields at the top level), the access log's lines and every other event alike.

@@ -91,19 +91,22 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         let mut listeners = Vec::new();
         let mut admin_listener = None;
         let addr = plain.local_addr()?;
-        writeln!(out, "listening on http://{addr}")?;
+        crate::commands::announce(out, &format!("listening on http://{addr}"))?;
         let public = |listener| Observer {
             rate_limit: rate_limit.clone(),
             ..observer(listener)
         };
         listeners.push(observed(plain, None, app.clone(), public("http")));
         if let (Some(secure), Some(tls)) = (secure, &tls) {
-            writeln!(out, "listening on https://{}", secure.local_addr()?)?;
+            crate::commands::announce(
+                out,
+                &format!("listening on https://{}", secure.local_addr()?),
+            )?;
             let tls = Some(Arc::clone(tls));
             listeners.push(observed(secure, tls, app.clone(), public("https")));
         }
         if let Some(admin) = admin {
-            writeln!(out, "admin on http://{}", admin.local_addr()?)?;
+            crate::commands::announce(out, &format!("admin on http://{}", admin.local_addr()?))?;
             let state = AdminState {
                 service: service.clone(),
                 tokens,

@@ -94,15 +94,17 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         // Likewise a SIGHUP (`systemctl reload`, a log rotation's `pkill -HUP avatars`) never
         // ends it: it reads the secret file again.
         answer_hangups(reread_secret(args, config.secret()));
-        writeln!(
+        crate::commands::announce(
             out,
-            "component {} connecting to {}",
-            args.domain, args.server
+            &format!("component {} connecting to {}", args.domain, args.server),
         )?;
         let monitor = match monitor {
             Some(listener) => {
-                writeln!(out, "metrics on http://{}", listener.local_addr()?)?;
-                let routes = component_monitor::router(stats);
+                crate::commands::announce(
+                    out,
+                    &format!("metrics on http://{}", listener.local_addr()?),
+                )?;
+                let routes = component_monitor::router(Arc::clone(&stats));
                 Some(tokio::spawn(async move {
                     if let Err(err) = axum::serve(listener, routes).await {
                         say!("avatars: the metrics listener failed: {err}");

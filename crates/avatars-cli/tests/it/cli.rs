@@ -514,9 +514,15 @@ fn the_component_s_health_says_why_it_is_not_joined() {
         .unwrap();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut lines = std::io::BufReader::new(component.stdout.take().unwrap()).lines();
-        let connecting = lines.next().unwrap().unwrap();
+        // With the JSON log, stdout's lines are JSON objects too.
+        let mut next = || {
+            let line = lines.next().unwrap().unwrap();
+            assert!(line.starts_with('{'), "{line}");
+            test_support::server::announced(&line)
+        };
+        let connecting = next();
         assert!(connecting.starts_with("component avatars.example.org connecting"));
-        let said = lines.next().unwrap().unwrap();
+        let said = next();
         let monitor = said
             .strip_prefix("metrics on http://")
             .unwrap_or_else(|| panic!("{said}"))
