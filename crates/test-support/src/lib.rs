@@ -29,6 +29,8 @@
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
 //! - [`silent`]: a TCP server that accepts and never answers, and an address where nothing
 //!   listens;
+//! - [`systemd`]: this machine's systemd booted in namespaces of its own, to run `deploy/`'s
+//!   units as an operator would;
 //! - [`tree`]: what a directory holds, to show a command wrote nothing;
 //! - [`xmpp`]: private Prosody and ejabberd servers, and a user played by slixmpp.
 
@@ -46,6 +48,7 @@ pub mod server;
 pub mod silent;
 pub mod store_contract;
 pub mod suite;
+pub mod systemd;
 pub mod tree;
 pub mod xmpp;
 

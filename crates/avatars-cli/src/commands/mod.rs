@@ -40,6 +40,7 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
                 () = received(interrupt) => {},
                 () = received(terminate) => {},
             }
+            crate::server::service_manager::stopping();
         }
     }
     #[cfg(not(unix))]
@@ -62,7 +63,9 @@ pub(crate) fn answer_hangups(mut answer: impl FnMut() + Send + 'static) {
         };
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
+                crate::server::service_manager::reloading();
                 answer();
+                crate::server::service_manager::reloaded();
             }
         });
     }

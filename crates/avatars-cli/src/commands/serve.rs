@@ -25,6 +25,7 @@ use crate::server::event_loops::LoopThreads;
 use crate::server::listen::{ConnectionLimits, Listener, Serving};
 use crate::server::metrics::Metrics;
 use crate::server::observe::{ObserveLayer, Observer, RateLimit, TrustedProxies};
+use crate::server::service_manager;
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Location, Open};
 
@@ -628,7 +629,8 @@ fn public_app(
 
 /// What the operator reads on stderr once the server listens on `addr`: the `warnings` of
 /// [`StartFiles::warnings`], where its `stored` avatars are, a URL to try, and where the proxy
-/// answers.
+/// answers; then a service manager is told the server is ready, with the status line
+/// `systemctl status` shows.
 fn say_serving(
     warnings: &[String],
     args: &ServeArgs,
@@ -668,6 +670,11 @@ fn say_serving(
             );
         }
     }
+    // Said, and listening: a systemd unit's `systemctl start` returns.
+    service_manager::ready(&format!(
+        "serving {stored} avatar(s) from {} on http://{addr}",
+        location.describe()
+    ));
 }
 
 /// `addr`, or for a listener on every address (`0.0.0.0`, `[::]`), the loopback address of

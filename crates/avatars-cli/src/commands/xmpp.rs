@@ -18,7 +18,7 @@ use std::net::ToSocketAddrs as _;
 use crate::cli::XmppArgs;
 use crate::commands::{answer_hangups, init_logging, shutdown_signal};
 use crate::error::CliError;
-use crate::server::component_monitor;
+use crate::server::{component_monitor, service_manager};
 use crate::store::{AnyStore, Location, Open};
 
 /// Connects to the server's component port and answers until Ctrl-C or SIGTERM, reconnecting
@@ -114,13 +114,47 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
             None => None,
         };
         out.flush()?;
+        service_manager::ready(&format!(
+            "component {} connecting to {}",
+            args.domain, args.server
+        ));
+        let status = service_manager::is_watching().then(|| {
+            tokio::spawn(report_status(
+                stats,
+                args.domain.clone(),
+                args.server.clone(),
+            ))
+        });
         run(config, service, shutdown).await;
-        if let Some(monitor) = monitor {
-            monitor.abort();
+        for task in [monitor, status].into_iter().flatten() {
+            task.abort();
         }
         say!("shut down");
         Ok(())
     })
+}
+
+/// Keeps the status line `systemctl status` shows saying whether the component is joined to
+/// its server, and why not when it is not.
+async fn report_status(stats: Arc<ComponentStats>, domain: String, server: String) {
+    let mut shown = String::new();
+    let mut every_second = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every_second.tick().await;
+        let now = stats.snapshot();
+        let line = match (now.joined, now.last_failure) {
+            (true, _) => format!("component {domain} joined to {server}"),
+            (false, Some(why)) => format!(
+                "component {domain} not joined to {server} ({} failed attempt(s)): {why}",
+                now.failed_joins
+            ),
+            (false, None) => continue,
+        };
+        if line != shown {
+            service_manager::status(&line);
+            shown = line;
+        }
+    }
 }
 
 /// The name of the subscriptions document: a file in a store's directory, a row of

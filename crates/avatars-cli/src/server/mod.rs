@@ -10,6 +10,8 @@
 //! - `admin`: the admin listener's routes, `/healthz` and the management API;
 //! - `component_monitor`: `avatars xmpp --metrics-addr`, the component's `/metrics` and
 //!   `/healthz`.
+//! - `service_manager`: what a systemd `Type=notify` unit is told (ready, reloading,
+//!   stopping, a status line).
 //!
 //! None of it is in the library crates: an application embedding `AvatarService` brings its
 //! own server.
@@ -21,6 +23,7 @@ mod idle;
 pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod observe;
+pub(crate) mod service_manager;
 pub(crate) mod tls;
 
 use std::io;

@@ -1,16 +1,18 @@
 //! The systemd units of `deploy/`, judged by systemd's own tools: `systemd-analyze verify` reads
 //! them as systemd would (every key known, every value parsed, the commands there), and
-//! `systemd-analyze security` scores their sandboxing. systemd cannot run them here (it is not
-//! this machine's init), so the one part of the sandbox that could stop a working server is
-//! checked apart: `avatars serve` through every kind of request, and `avatars xmpp` through
-//! the conformance suite's XMPP cases, run under strace, make no system call the units'
-//! `SystemCallFilter` leaves out. The units' commands are run by the
-//! other tests (`xmpp_servers`, and `serve`'s settings file by `serve`).
+//! `systemd-analyze security` scores their sandboxing. `avatars serve` through every kind of
+//! request, and `avatars xmpp` through the conformance suite's XMPP cases, run under strace,
+//! make no system call the units' `SystemCallFilter` leaves out. Then the units themselves
+//! run under a real systemd (this machine's, booted in namespaces of its own by
+//! `test_support::systemd`), installed by the steps their comments give, run as written: their
+//! whole sandbox as systemd applies it, `Type=notify`, reloads, the journal, a stop.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use test_support::systemd::Systemd;
 
 use crate::AVATARS;
 
@@ -370,4 +372,288 @@ fn every_kind_of_request(public: &str, admin: &str, picture: &[u8]) {
     assert_eq!(put("PUT", picture), 201);
     assert_eq!(put("DELETE", b""), 204);
     assert_eq!(test_support::raw_http::get(admin, "/metrics").status, 200);
+}
+
+/// A step of a unit's install instructions (the lines `#   ...` of its opening comment).
+enum Step {
+    /// A command, to run as written (`target/release/avatars` made this build's binary).
+    Command(String),
+    /// A line in parentheses, which says what to do by hand.
+    ByHand(String),
+}
+
+/// The install steps of `deploy/UNIT`, in order; a trailing `(edit it)` is left out.
+fn install_steps(unit: &str) -> Vec<Step> {
+    let text = std::fs::read_to_string(repository().join("deploy").join(unit)).unwrap();
+    let steps: Vec<Step> = text
+        .lines()
+        .skip_while(|line| !line.starts_with("#   "))
+        .take_while(|line| line.starts_with("#   "))
+        .map(|line| line.trim_start_matches("#   "))
+        .map(|step| match step.strip_prefix('(') {
+            Some(by_hand) => Step::ByHand(by_hand.trim_end_matches(')').to_owned()),
+            None => Step::Command(
+                step.trim_end_matches("(edit it)")
+                    .trim_end()
+                    .replace("target/release/avatars", AVATARS),
+            ),
+        })
+        .collect();
+    assert!(steps.len() > 3, "{unit}: no install steps in its comment");
+    steps
+}
+
+/// The repository's root, where the install steps run (`deploy/serve.toml`).
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `unit`'s install steps in `machine` from the repository's root, each step by hand
+/// through `by_hand`, which returns the commands that do it.
+fn install(machine: &Systemd, unit: &str, by_hand: impl Fn(&str) -> String) {
+    for step in install_steps(unit) {
+        let script = match step {
+            Step::Command(command) => command,
+            Step::ByHand(what) => by_hand(&what),
+        };
+        let done = machine.run(&format!("cd {}\n{script}", repository().display()));
+        assert!(
+            done.status.success(),
+            "{unit}'s install step failed: {script}\n{}{}",
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&done.stderr),
+        );
+    }
+}
+
+/// certbot for `certbot certonly --standalone -d DOMAIN --deploy-hook HOOK`, without Let's
+/// Encrypt (no ACME server can be reached here): a new self-signed certificate each run, laid
+/// out as certbot lays them out (`live/` and the key for root alone), then the hook run as
+/// certbot runs it. A second run is a renewal.
+const CERTBOT_STAND_IN: &str = r#"#!/bin/sh
+set -eu
+domain= hook=
+while [ $# -gt 0 ]; do
+    case $1 in -d) domain=$2; shift;; --deploy-hook) hook=$2; shift;; esac
+    shift
+done
+live=/etc/letsencrypt/live/$domain
+install -d -m 0700 /etc/letsencrypt/live "$live"
+(umask 077; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 90 \
+    -keyout "$live/privkey.pem" -out "$live/fullchain.pem" -subj "/CN=$domain" \
+    -addext "subjectAltName=DNS:$domain" 2>/dev/null)
+RENEWED_LINEAGE=$live "$hook"
+"#;
+
+/// A private systemd with `avatars serve` deployed in it by `deploy/avatars.service`'s steps
+/// (certbot's played by [`CERTBOT_STAND_IN`]), or `None` where none can boot (said).
+fn deployed_server(test: &str) -> Option<(Systemd, tempfile::TempDir)> {
+    let machine = match Systemd::boot() {
+        Ok(machine) => machine,
+        Err(why) => {
+            eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+            return None;
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let certbot = dir.path().join("certbot");
+    std::fs::write(&certbot, CERTBOT_STAND_IN).unwrap();
+    machine.exec(&format!(
+        "install -m 0755 {} /usr/local/bin/certbot",
+        certbot.display()
+    ));
+    install(&machine, "avatars.service", |step| {
+        panic!("avatars.service has a step by hand, ({step}), which this test does not know")
+    });
+    Some((machine, dir))
+}
+
+/// `systemctl show --value -p PROPERTY UNIT`.
+fn show(machine: &Systemd, unit: &str, property: &str) -> String {
+    machine
+        .sh(&format!("systemctl show --value -p {property} {unit}"))
+        .trim()
+        .to_owned()
+}
+
+/// Waits up to 10 s for `check` (a reload is answered just after `systemctl reload`
+/// returns: systemd 252's `ExecReload` does not wait for it).
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not within 10 s: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// `deploy/avatars.service`'s install steps, run as its comment writes them under a real
+/// systemd (this machine's, booted in namespaces of its own): the unit's sandbox as systemd
+/// applies it, `Type=notify`, `systemctl reload` through certbot's renewal hook and for a
+/// rotated token, the JSON log in the journal, and a stop that saves the render cache.
+#[test]
+fn the_deploy_steps_run_the_server_under_systemd_as_written() {
+    let Some((machine, _dir)) =
+        deployed_server("the_deploy_steps_run_the_server_under_systemd_as_written")
+    else {
+        return;
+    };
+    let journal = || machine.journal("avatars");
+    let show = |property: &str| show(&machine, "avatars", property);
+    // Type=notify: `systemctl enable --now` returned once it listened, so it answers at once.
+    assert_eq!(show("ActiveState"), "active", "{}", journal());
+    assert!(
+        show("StatusText").starts_with("serving 0 avatar(s) from /var/lib/avatars/data"),
+        "{}",
+        show("StatusText")
+    );
+    let https = |path: &str| {
+        machine.sh(&format!(
+            "curl -sS --resolve avatars.example.org:443:127.0.0.1 \
+             --cacert /etc/letsencrypt/live/avatars.example.org/fullchain.pem \
+             -o /dev/null -w '%{{http_code}} %{{content_type}}' 'https://avatars.example.org{path}'"
+        ))
+    };
+    let admin = |method: &str, token: &str, extra: &str| {
+        machine.sh(&format!(
+            "curl -sS -o /dev/null -w '%{{http_code}}' -X {method} \
+             -H 'Authorization: Bearer {token}' {extra} \
+             http://127.0.0.1:9090/v1/avatars/alice@example.org"
+        ))
+    };
+    let token = machine
+        .sh("cat /etc/avatars/admin-tokens")
+        .trim()
+        .to_owned();
+    let picture = repository().join("docs/initials.png");
+    let upload = format!(
+        "-H 'Content-Type: image/png' --data-binary @{}",
+        picture.display()
+    );
+    assert_eq!(admin("PUT", &token, &upload), "201", "{}", journal());
+    let hashes = crate::stdout(&crate::avatars(&["hash", "alice@example.org"]));
+    let md5 = hashes.split_whitespace().nth(1).unwrap();
+    assert_eq!(https(&format!("/avatar/{md5}?s=64")), "200 image/png");
+
+    // A renewal: certbot runs the hook again, whose `systemctl reload` has the running server
+    // serve the new certificate.
+    let served = || {
+        machine.sh(
+            "echo | openssl s_client -connect 127.0.0.1:443 -servername avatars.example.org \
+             2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+        )
+    };
+    let before = (served(), show("MainPID"));
+    machine.exec(
+        "certbot certonly --standalone -d avatars.example.org \
+         --deploy-hook /usr/local/lib/avatars/certbot-deploy-hook",
+    );
+    let issued = machine.sh("openssl x509 -noout -fingerprint -sha256 \
+         -in /etc/letsencrypt/live/avatars.example.org/fullchain.pem");
+    assert_ne!(before.0, issued);
+    eventually("the renewed certificate served", || served() == issued);
+    assert_eq!(show("MainPID"), before.1, "reloaded, not restarted");
+
+    // A token rotated as the unit's comment says: edit the file, reload.
+    machine.exec("openssl rand -hex 32 > /etc/avatars/admin-tokens && systemctl reload avatars");
+    let rotated = machine
+        .sh("cat /etc/avatars/admin-tokens")
+        .trim()
+        .to_owned();
+    eventually("the rotated token accepted", || {
+        admin("GET", &rotated, "") == "200"
+    });
+    assert_eq!(admin("GET", &token, ""), "403");
+
+    machine.exec("systemctl stop avatars");
+    assert_eq!(show("Result"), "success", "{}", journal());
+    // Its files: the user's, its group's to read (UMask=0027), no one else's.
+    let files = machine.sh(
+        "find /var/lib/avatars/data /var/lib/avatars/renditions.cache -printf '%u:%g %m %p\\n'",
+    );
+    assert!(
+        files.contains("/var/lib/avatars/renditions.cache"),
+        "{files}"
+    );
+    for file in files.lines() {
+        let mut fields = file.split(' ');
+        assert_eq!(fields.next(), Some("avatars:avatars"), "{file}");
+        assert!(
+            fields.next().is_some_and(|mode| mode.ends_with('0')),
+            "{file}"
+        );
+    }
+    // Everything the server wrote to the journal, its stdout too, is JSON (log-format = json).
+    let said = machine.sh("journalctl --no-pager -o cat _SYSTEMD_UNIT=avatars.service");
+    assert!(said.contains("\"shut down\""), "{said}");
+    for line in said.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON in the journal: {line}"
+        );
+    }
+
+    // A settings file that does not parse: `systemctl start` fails, and the journal says why.
+    machine.exec("sed -i 's/^rate-limit = 50/rate-limit = fifty/' /etc/avatars/serve.toml");
+    let refused = machine.run("systemctl start avatars");
+    assert!(!refused.status.success(), "systemctl start succeeded");
+    assert!(
+        journal().contains("not valid TOML at line"),
+        "{}",
+        journal()
+    );
+}
+
+/// `deploy/avatars-xmpp.service`'s install steps beside the server's, with Debian's Prosody
+/// set up by `deploy/prosody-avatars.cfg.lua` as its comment says, all under a real systemd:
+/// the component joins Prosody from inside its sandbox, `systemctl status` says so, and it
+/// reloads and stops as the unit says.
+#[test]
+fn the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd() {
+    let test = "the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd";
+    if !test_support::xmpp::ServerKind::Prosody.installed() {
+        eprintln!(
+            "\n*** SKIPPED {test}: Prosody is not installed (scripts/ensure-xmpp-peers.sh) ***\n"
+        );
+        return;
+    }
+    let Some((machine, _dir)) = deployed_server(test) else {
+        return;
+    };
+    install(&machine, "avatars-xmpp.service", |step| {
+        if step.starts_with("the avatars user") {
+            // Made by avatars.service's steps, above.
+            String::new()
+        } else if step.starts_with("the same secret in the XMPP server's configuration") {
+            // As deploy/prosody-avatars.cfg.lua says: the file in conf.d with the secret.
+            // Prosody is masked by the private boot, as everything the host starts is.
+            "systemctl unmask prosody\n\
+             sed \"s/the secret in \\/etc\\/avatars\\/xmpp-secret/$(cat /etc/avatars/xmpp-secret)/\" \
+                 deploy/prosody-avatars.cfg.lua > /etc/prosody/conf.d/avatars.cfg.lua\n\
+             systemctl restart prosody"
+                .to_owned()
+        } else if step.starts_with("edit the domains") {
+            // Its avatars.example.org and example.org are the test's.
+            String::new()
+        } else {
+            panic!("avatars-xmpp.service has a step by hand this test does not know: ({step})")
+        }
+    });
+    let journal = || machine.journal("avatars-xmpp");
+    let show = |property: &str| show(&machine, "avatars-xmpp", property);
+    assert_eq!(show("ActiveState"), "active", "{}", journal());
+    eventually("the component joined, as systemctl status says", || {
+        show("StatusText") == "component avatars.example.org joined to 127.0.0.1:5347"
+    });
+    let pid = show("MainPID");
+    machine.exec("systemctl reload avatars-xmpp");
+    eventually("the secret file read again", || {
+        journal().contains("/etc/avatars/xmpp-secret")
+    });
+    assert_eq!(show("MainPID"), pid, "reloaded, not restarted");
+    assert_eq!(show("ActiveState"), "active", "{}", journal());
+    machine.exec("systemctl stop avatars-xmpp");
+    assert_eq!(show("Result"), "success", "{}", journal());
 }

@@ -1,0 +1,278 @@
+//! A private systemd, to run a unit as an operator would: this machine's own systemd as the
+//! init of new PID, mount, network, UTS, IPC and cgroup namespaces. Its `/etc`, `/usr/local`
+//! and `/var` are overlays of the host's whose changes land in a temporary directory, so that
+//! install steps (`useradd`, `install`, `cp deploy/x.service /etc/systemd/system/`,
+//! `systemctl enable --now`) run as written, with real `systemctl` and `journalctl`, and the
+//! units' sandboxing applied by systemd itself, without touching the host. Its network is a
+//! loopback of its own. The rest of the file system is the host's, so the test's files and
+//! the repository are where they are outside.
+//!
+//! Only root can boot it, on a Linux with overlayfs and cgroup v2 (alone or beside v1, as
+//! here): [`Systemd::boot`] says why not otherwise, for the test to skip. Dropped, it powers
+//! off (each unit stopped as systemd stops it), or is killed after 10 s.
+//!
+//! ```no_run
+//! let machine = test_support::systemd::Systemd::boot().expect("systemd boots here");
+//! let said = machine.sh("systemctl is-system-running");
+//! assert_eq!(said.trim(), "running");
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs as the namespaces' first process (`$1` the temporary directory), doing what
+/// systemd-nspawn does to keep a container's systemd off its host:
+/// - overlays over `/etc`, `/usr/local` and `/var`;
+/// - every unit that booting or a service's default dependencies (`sysinit.target`,
+///   `basic.target`) would pull in masked, the journal's alone kept: on this file system,
+///   which is the host's, `systemd-tmpfiles-setup` would empty the host's `/tmp` (it did,
+///   once), `systemd-timesyncd` set its clock, `systemd-sysctl` its kernel settings,
+///   `systemd-modules-load` load modules, `systemd-remount-fs` remount its root, the timers
+///   run apt;
+/// - `/sys` and `/proc/sys` read-only, and no capability to load modules, set the clock or
+///   reach raw devices;
+/// - its own cgroup v2 hierarchy, rooted at the cgroup namespace's root, its own `/proc` and
+///   `/run`, and loopback up.
+const BOOT: &str = r#"set -eu
+dir=$1
+for tree in etc usr/local var; do
+    mkdir -p "$dir/upper/$tree" "$dir/work/$tree"
+    mount -t overlay overlay -o "lowerdir=/$tree,upperdir=$dir/upper/$tree,workdir=$dir/work/$tree" "/$tree"
+done
+for target in sysinit basic sockets timers paths local-fs remote-fs multi-user graphical getty network network-online; do
+    for wants in /lib/systemd/system/$target.target.wants /etc/systemd/system/$target.target.wants; do
+        [ -d "$wants" ] || continue
+        for unit in "$wants"/*; do
+            name=${unit##*/}
+            case $name in
+                '*' | systemd-journald.service | systemd-journald.socket | systemd-journald-dev-log.socket) ;;
+                *) ln -sfn /dev/null "/etc/systemd/system/$name" ;;
+            esac
+        done
+    done
+done
+# And what the fstab generator has local-fs.target pull in: remounting the host's root.
+for name in systemd-remount-fs.service systemd-fsck-root.service; do
+    ln -sfn /dev/null "/etc/systemd/system/$name"
+done
+umount -R /sys/fs/cgroup
+mount --bind /sys /sys
+mount -o remount,bind,ro /sys
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t proc proc /proc
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+mount -t tmpfs tmpfs /run
+printf '[Unit]\nDescription=A private boot for tests: nothing starts until asked\n' > /etc/systemd/system/private-boot.target
+ip link set lo up
+export container=test-support
+exec setpriv --bounding-set -sys_module,-sys_time,-sys_rawio,-wake_alarm \
+    /lib/systemd/systemd --unit=private-boot.target
+"#;
+
+/// A booted private systemd.
+pub struct Systemd {
+    dir: tempfile::TempDir,
+    /// `unshare`, whose child is the namespaces' init.
+    unshare: Child,
+    /// systemd's process id, as the host sees it.
+    init: u32,
+    /// The cgroup it was started in, removed once it is gone.
+    cgroup: PathBuf,
+}
+
+impl Systemd {
+    /// Boots it and waits until systemd says it is running.
+    ///
+    /// # Errors
+    /// Why it cannot boot here: not root, no systemd, no cgroup v2, or it did not come up.
+    pub fn boot() -> Result<Self, String> {
+        if !crate::is_root() {
+            return Err("booting systemd in namespaces needs root".to_owned());
+        }
+        for program in [
+            "systemd", "unshare", "nsenter", "setpriv", "ip", "curl", "openssl",
+        ] {
+            let found = ["/lib/systemd", "/usr/bin", "/usr/sbin", "/bin", "/sbin"]
+                .iter()
+                .any(|dir| Path::new(dir).join(program).exists());
+            if !found {
+                return Err(format!(
+                    "{program} is not installed (scripts/ensure-unit-tools.sh)"
+                ));
+            }
+        }
+        let hierarchy = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+            .into_iter()
+            .map(Path::new)
+            .find(|root| root.join("cgroup.procs").exists() && !root.join("cpu").is_dir())
+            .ok_or("no cgroup v2 hierarchy is mounted")?;
+        let dir = tempfile::tempdir().map_err(|err| err.to_string())?;
+        let cgroup = hierarchy.join(format!(
+            "test-support-systemd-{}",
+            dir.path().file_name().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::create_dir(&cgroup)
+            .map_err(|err| format!("cannot make the cgroup {}: {err}", cgroup.display()))?;
+        std::fs::write(dir.path().join("boot.sh"), BOOT).map_err(|err| err.to_string())?;
+        let log = std::fs::File::create(dir.path().join("boot.log")).map_err(|e| e.to_string())?;
+        // Moved into its own cgroup before the cgroup namespace is made, so that cgroup is the
+        // namespace's root, and everything systemd makes goes under it.
+        let unshare = Command::new("sh")
+            .arg("-c")
+            .arg(
+                "echo $$ > \"$1/cgroup.procs\" && exec unshare --pid --fork --mount --uts --ipc \
+                 --net --cgroup --propagation private sh \"$2/boot.sh\" \"$2\"",
+            )
+            .arg("sh")
+            .arg(&cgroup)
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|err| err.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|err| format!("cannot run unshare: {err}"))?;
+        let mut machine = Self {
+            dir,
+            unshare,
+            init: 0,
+            cgroup,
+        };
+        machine.init = machine.wait_for_init()?;
+        machine.wait_until_running()?;
+        Ok(machine)
+    }
+
+    /// systemd's host process id: `unshare`'s child, once it has become systemd.
+    fn wait_for_init(&mut self) -> Result<u32, String> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = self.unshare.try_wait() {
+                return Err(format!("it ended at once ({status}): {}", self.boot_log()));
+            }
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.unshare.id()))
+                    .unwrap_or_default();
+            if let Some(child) = children.split_whitespace().next() {
+                let command =
+                    std::fs::read_to_string(format!("/proc/{child}/comm")).unwrap_or_default();
+                if command.trim() == "systemd" {
+                    return child.parse().map_err(|_| "an odd process id".to_owned());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!(
+            "systemd did not start within 10 s: {}",
+            self.boot_log()
+        ))
+    }
+
+    fn wait_until_running(&self) -> Result<(), String> {
+        let started = Instant::now();
+        loop {
+            let state = self.run("systemctl is-system-running");
+            let said = String::from_utf8_lossy(&state.stdout).trim().to_owned();
+            let complaint = String::from_utf8_lossy(&state.stderr).trim().to_owned();
+            if said == "running" {
+                return Ok(());
+            }
+            if said == "degraded" || started.elapsed() > Duration::from_secs(30) {
+                let failed = self.run("systemctl --failed --no-pager");
+                return Err(format!(
+                    "systemd is {said:?}, not running ({complaint}): {}{}",
+                    String::from_utf8_lossy(&failed.stdout),
+                    self.boot_log()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn boot_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("boot.log")).unwrap_or_default()
+    }
+
+    /// Runs `script` with `sh -e` inside (every namespace, as root, in the current
+    /// directory), and returns what it did.
+    ///
+    /// # Panics
+    /// If `nsenter` cannot be run.
+    #[must_use]
+    pub fn run(&self, script: &str) -> Output {
+        let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        Command::new("nsenter")
+            .args(["--target", &self.init.to_string(), "--all"])
+            // The directory as `--wd=DIR`: the option's argument is optional, so `--wd DIR`
+            // would run DIR.
+            .arg(format!("--wd={}", here.display()))
+            .args(["sh", "-ec", script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("nsenter runs")
+    }
+
+    /// [`run`](Self::run), which must succeed: its stdout.
+    ///
+    /// # Panics
+    /// If the script fails, with what it wrote.
+    #[must_use]
+    pub fn sh(&self, script: &str) -> String {
+        let output = self.run(script);
+        assert!(
+            output.status.success(),
+            "{script}\nfailed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// [`sh`](Self::sh) for what a script does, not what it says.
+    ///
+    /// # Panics
+    /// If the script fails, with what it wrote.
+    pub fn exec(&self, script: &str) {
+        let _ = self.sh(script);
+    }
+
+    /// What `journalctl -u UNIT` shows, for a failure's message.
+    #[must_use]
+    pub fn journal(&self, unit: &str) -> String {
+        let output = self.run(&format!("journalctl --no-pager -o cat -u {unit}"));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+}
+
+impl Drop for Systemd {
+    fn drop(&mut self) {
+        // A container's systemd ends at poweroff, having stopped every unit.
+        let _ = self.run("systemctl --no-block poweroff");
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if matches!(self.unshare.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The namespaces' init gone, the kernel kills everything left in them.
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.init.to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+        // Its cgroups, innermost first, once their processes are gone.
+        let started = Instant::now();
+        while self.cgroup.exists() && started.elapsed() < Duration::from_secs(5) {
+            let _ = Command::new("find")
+                .arg(&self.cgroup)
+                .args(["-depth", "-type", "d", "-exec", "rmdir", "{}", ";"])
+                .stderr(Stdio::null())
+                .status();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
