@@ -86,7 +86,11 @@ impl Systemd {
     /// Boots it and waits until systemd says it is running.
     ///
     /// # Errors
-    /// Why it cannot boot here: not root, no systemd, no cgroup v2, or it did not come up.
+    /// Why it cannot boot here, for the test to say it is skipped: not root, a program
+    /// missing, no cgroup v2.
+    ///
+    /// # Panics
+    /// Where it can boot but does not come up, with what it said.
     pub fn boot() -> Result<Self, String> {
         if !crate::is_root() {
             return Err("booting systemd in namespaces needs root".to_owned());
@@ -139,8 +143,13 @@ impl Systemd {
             init: 0,
             cgroup,
         };
-        machine.init = machine.wait_for_init()?;
-        machine.wait_until_running()?;
+        // From here on, a machine that can boot it and does not is a failure, not a skip.
+        machine.init = machine
+            .wait_for_init()
+            .unwrap_or_else(|why| panic!("the private systemd did not boot: {why}"));
+        if let Err(why) = machine.wait_until_running() {
+            panic!("the private systemd did not come up: {why}");
+        }
         Ok(machine)
     }
 
