@@ -14,6 +14,33 @@ use tokio::sync::mpsc;
 
 use crate::{Store, StoreError, StoredEntry, StoredImage};
 
+/// The most a store's folders and files give away: its group may read them (a backup user),
+/// no one else anything, whatever the process's umask (a stricter one still applies). They
+/// hold email addresses: `runuser -u avatars -- avatars import` from a root shell, whose
+/// umask is 022, made them readable by every user of the machine.
+#[cfg(unix)]
+const DIR_MODE: u32 = 0o750;
+#[cfg(unix)]
+const FILE_MODE: u32 = 0o640;
+
+/// `fs::create_dir_all`, each folder made with [`DIR_MODE`].
+fn create_private_dirs(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
+    builder.create(path)
+}
+
+/// `File::create` with [`FILE_MODE`].
+fn create_private_file(path: &Path) -> io::Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    options.open(path)
+}
+
 /// What is at a store's path before it is opened.
 enum Found {
     /// Nothing: a store can be made there.
@@ -120,7 +147,7 @@ impl FsStore {
         }
         for dir in ["identities", "hashes/md5", "hashes/sha256", "tmp"] {
             let path = root.join(dir);
-            fs::create_dir_all(&path).map_err(StoreError::io("create directory", path))?;
+            create_private_dirs(&path).map_err(StoreError::io("create directory", path))?;
         }
         let store = Self::at(root);
         store.check_version(true)?;
@@ -261,7 +288,7 @@ impl FsStore {
         let temporary = self.temporary_path();
         let written = (|| {
             let mut file =
-                File::create(&temporary).map_err(StoreError::io("create", &temporary))?;
+                create_private_file(&temporary).map_err(StoreError::io("create", &temporary))?;
             file.write_all(bytes)
                 .map_err(StoreError::io("write", &temporary))?;
             file.sync_all()
@@ -331,7 +358,7 @@ impl FsStore {
         for identity in identities {
             let id = identity_id(identity);
             let dir = self.identity_dir(&id);
-            fs::create_dir_all(&dir).map_err(StoreError::io("create directory", &dir))?;
+            create_private_dirs(&dir).map_err(StoreError::io("create directory", &dir))?;
             self.write_atomic(&dir.join("identity"), format!("{identity}\n").as_bytes())?;
             let image = dir.join("image");
             match &first_image {

@@ -27,3 +27,31 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     found.sort();
     found
 }
+
+/// `dir` and everything under it that others than its owner and group may read, or its group
+/// change (`mode & 0o027` not zero), with the mode in octal: empty where all is private.
+///
+/// # Panics
+/// If `dir` or anything under it cannot be read.
+#[cfg(unix)]
+#[must_use]
+pub fn not_private(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let mode = std::fs::symlink_metadata(&path)
+            .expect("a readable entry")
+            .permissions()
+            .mode();
+        if mode & 0o027 != 0 {
+            found.push(format!("{} {:o}", path.display(), mode & 0o7777));
+        }
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("a readable folder") {
+                pending.push(entry.expect("a readable entry").path());
+            }
+        }
+    }
+    found
+}

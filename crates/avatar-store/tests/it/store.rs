@@ -79,6 +79,26 @@ async fn fs_store_keeps_a_shared_picture_in_one_file() {
     assert_eq!(other.bytes.len(), 4096);
 }
 
+/// Every folder and file of a store is its owner's, its group's to read, and no one else's,
+/// whatever the umask (the tests' is the usual 022, under which the store's addresses were
+/// readable by every user of the machine).
+#[cfg(unix)]
+#[tokio::test]
+async fn fs_store_folders_and_files_are_no_one_else_s_to_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = FsStore::open(&root).unwrap();
+    store
+        .put(
+            &identity("alice@example.org"),
+            Bytes::from_static(b"picture"),
+        )
+        .await
+        .unwrap();
+    assert!(root.join("identities").read_dir().unwrap().count() == 1);
+    assert_eq!(test_support::tree::not_private(&root), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn memory_store_keeps_the_contract() {
     store_contract::contract(MemoryStore::new()).await;
