@@ -32,7 +32,7 @@ pub(crate) enum CliError {
     },
 
     /// A file named on the command line cannot be read (exit status 2).
-    #[error("cannot read {}: {source}{}", path.display(), read_hint(path))]
+    #[error("cannot read {}: {source}{}", path.display(), read_hint(path, source))]
     ReadFile {
         /// The file.
         path: PathBuf,
@@ -59,7 +59,7 @@ pub(crate) enum CliError {
 
     /// Root was to write in a folder another user owns (exit status 2): see [`crate::owner`].
     #[error(
-        "{} belongs to the user of uid {uid}, not root: what root wrote there, that user (the server's) could never replace or remove; run this as that user: runuser -u \"$(stat -c %U {})\" -- avatars ...",
+        "{} belongs to the user of uid {uid}, not root: what root wrote there, that user (the server's) could never replace or remove; run this as that user: runuser -u \"$(stat -c %U {})\" -- avatars ... (to import a picture only root may read, give it on standard input: avatars import ADDRESS - < PICTURE)",
         dir.display(),
         dir.display()
     )]
@@ -257,11 +257,31 @@ fn bind_hint(err: &io::Error, flag: &str) -> String {
 }
 
 /// A file name that is a web address: commands read files, they download nothing.
-fn read_hint(path: &std::path::Path) -> &'static str {
+fn read_hint(path: &std::path::Path, source: &std::io::Error) -> String {
     let text = path.to_string_lossy().to_ascii_lowercase();
     if text.starts_with("http://") || text.starts_with("https://") {
-        "; that is a web address, and a file on this machine is expected: download it first"
-    } else {
-        ""
+        return "; that is a web address, and a file on this machine is expected: download it first"
+            .to_owned();
     }
+    #[cfg(unix)]
+    {
+        let user = rustix::process::geteuid();
+        if source.kind() == std::io::ErrorKind::PermissionDenied && !user.is_root() {
+            // Typically `runuser -u avatars -- avatars import ... /root/photo.jpg`.
+            let picture = path.extension().is_some_and(|extension| {
+                avatar_proto::ImageFormat::from_extension(extension.as_encoded_bytes()).is_some()
+            });
+            return format!(
+                "; this user (uid {}) may not read it or a folder above it (ls -ld shows whose they are){}",
+                user.as_raw(),
+                if picture {
+                    "; a picture can also go in on standard input, read by whoever runs the command: avatars import ADDRESS - < PICTURE"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let _ = source;
+    String::new()
 }

@@ -67,6 +67,7 @@ use crate::cli::{Cli, Command, ConfigCommand};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
+    owner::keep_what_is_written_private();
     let args = match config_file::expand(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(err) => {

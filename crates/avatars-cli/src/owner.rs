@@ -2,7 +2,8 @@
 //! that belongs to the server's user (`sudo avatars import ...`) would belong to root, and that
 //! user could then neither replace nor remove it: an avatar imported that way could never be
 //! changed through the server again. Every command that writes in a folder refuses it, saying
-//! how to run as the folder's owner instead.
+//! how to run as the folder's owner instead. And what `avatars` writes is no one else's to
+//! read, whatever the umask it was started with: [`keep_what_is_written_private`].
 
 use std::path::Path;
 
@@ -47,4 +48,18 @@ pub(crate) fn nearest_existing(dir: &Path) -> &Path {
         }
     }
     existing
+}
+
+/// Adds 027 to the process's umask: what any command writes (renditions, the render cache, an
+/// export) can be read by its group at most, and changed by no one else, as `deploy/`'s units
+/// ask with `UMask=0027`. A root shell's usual 022 otherwise made the files of `runuser -u
+/// avatars -- avatars import` readable by every user of the machine. A stricter umask stays.
+pub(crate) fn keep_what_is_written_private() {
+    #[cfg(unix)]
+    {
+        use rustix::fs::Mode;
+        let private = Mode::from_raw_mode(0o027);
+        let was = rustix::process::umask(private);
+        rustix::process::umask(was | private);
+    }
 }

@@ -509,13 +509,6 @@ fn the_deploy_steps_run_the_server_under_systemd_as_written() {
         "{}",
         show("StatusText")
     );
-    let https = |path: &str| {
-        machine.sh(&format!(
-            "curl -sS --resolve avatars.example.org:443:127.0.0.1 \
-             --cacert /etc/letsencrypt/live/avatars.example.org/fullchain.pem \
-             -o /dev/null -w '%{{http_code}} %{{content_type}}' 'https://avatars.example.org{path}'"
-        ))
-    };
     let admin = |method: &str, token: &str, extra: &str| {
         machine.sh(&format!(
             "curl -sS -o /dev/null -w '%{{http_code}}' -X {method} \
@@ -535,26 +528,14 @@ fn the_deploy_steps_run_the_server_under_systemd_as_written() {
     assert_eq!(admin("PUT", &token, &upload), "201", "{}", journal());
     let hashes = crate::stdout(&crate::avatars(&["hash", "alice@example.org"]));
     let md5 = hashes.split_whitespace().nth(1).unwrap();
-    assert_eq!(https(&format!("/avatar/{md5}?s=64")), "200 image/png");
-
-    // A renewal: certbot runs the hook again, whose `systemctl reload` has the running server
-    // serve the new certificate.
-    let served = || {
-        machine.sh(
-            "echo | openssl s_client -connect 127.0.0.1:443 -servername avatars.example.org \
-             2>/dev/null | openssl x509 -noout -fingerprint -sha256",
-        )
-    };
-    let before = (served(), show("MainPID"));
-    machine.exec(
-        "certbot certonly --standalone -d avatars.example.org \
-         --deploy-hook /usr/local/lib/avatars/certbot-deploy-hook",
+    assert_eq!(
+        https(&machine, &format!("/avatar/{md5}?s=64")),
+        "200 image/png"
     );
-    let issued = machine.sh("openssl x509 -noout -fingerprint -sha256 \
-         -in /etc/letsencrypt/live/avatars.example.org/fullchain.pem");
-    assert_ne!(before.0, issued);
-    eventually(10, "the renewed certificate served", || served() == issued);
-    assert_eq!(show("MainPID"), before.1, "reloaded, not restarted");
+
+    imported_at_root_s_shell_as_the_server_says(&machine, &picture);
+
+    a_renewal_is_served_without_a_restart(&machine);
 
     // A token rotated as the unit's comment says: edit the file, reload.
     machine.exec("openssl rand -hex 32 > /etc/avatars/admin-tokens && systemctl reload avatars");
@@ -603,6 +584,64 @@ fn the_deploy_steps_run_the_server_under_systemd_as_written() {
         journal().contains("not valid TOML at line"),
         "{}",
         journal()
+    );
+}
+
+/// The status and content type of `https://avatars.example.org{path}` from inside `machine`,
+/// checked against the certificate certbot's stand-in issued.
+fn https(machine: &Systemd, path: &str) -> String {
+    machine.sh(&format!(
+        "curl -sS --resolve avatars.example.org:443:127.0.0.1 \
+         --cacert /etc/letsencrypt/live/avatars.example.org/fullchain.pem \
+         -o /dev/null -w '%{{http_code}} %{{content_type}}' 'https://avatars.example.org{path}'"
+    ))
+}
+
+/// What the server's start message offers, `avatars import --data-dir ...`, typed at root's
+/// shell: refused, saying how to run it; run so, with the picture on standard input (the
+/// avatars user may not read the checkout), the running server serves it.
+fn imported_at_root_s_shell_as_the_server_says(machine: &Systemd, picture: &Path) {
+    let import = format!(
+        "avatars import --data-dir /var/lib/avatars/data bob@example.org - < {}",
+        picture.display()
+    );
+    let refused = machine.run(&import);
+    assert!(
+        !refused.status.success()
+            && String::from_utf8_lossy(&refused.stderr).contains("runuser -u"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    machine.exec(&format!("runuser -u avatars -- {import}"));
+    let hashes = crate::stdout(&crate::avatars(&["hash", "bob@example.org"]));
+    let bob = hashes.split_whitespace().nth(1).unwrap().to_owned();
+    eventually(5, "the imported avatar served", || {
+        https(machine, &format!("/avatar/{bob}?d=404")) == "200 image/png"
+    });
+}
+
+/// A renewal: certbot runs the hook again, whose `systemctl reload` has the running server
+/// serve the new certificate, in the same process.
+fn a_renewal_is_served_without_a_restart(machine: &Systemd) {
+    let served = || {
+        machine.sh(
+            "echo | openssl s_client -connect 127.0.0.1:443 -servername avatars.example.org \
+             2>/dev/null | openssl x509 -noout -fingerprint -sha256",
+        )
+    };
+    let before = (served(), show(machine, "avatars", "MainPID"));
+    machine.exec(
+        "certbot certonly --standalone -d avatars.example.org \
+         --deploy-hook /usr/local/lib/avatars/certbot-deploy-hook",
+    );
+    let issued = machine.sh("openssl x509 -noout -fingerprint -sha256 \
+         -in /etc/letsencrypt/live/avatars.example.org/fullchain.pem");
+    assert_ne!(before.0, issued);
+    eventually(10, "the renewed certificate served", || served() == issued);
+    assert_eq!(
+        show(machine, "avatars", "MainPID"),
+        before.1,
+        "reloaded, not restarted"
     );
 }
 

@@ -142,15 +142,105 @@ fn root_does_not_write_in_another_user_s_store() {
         );
         assert!(
             stderr(&output).contains("belongs to the user of uid 65534, not root")
-                && stderr(&output).contains("runuser -u \"$(stat -c %U "),
+                && stderr(&output).contains("runuser -u \"$(stat -c %U ")
+                && stderr(&output).contains("avatars import ADDRESS - < PICTURE"),
             "{args:?}: {}",
             stderr(&output)
         );
     }
     assert_eq!(snapshot(&owned), before, "nothing written");
+
     let listed = avatars(dir.path(), &["list", "--data-dir", "owned/data"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert!(String::from_utf8_lossy(&listed.stdout).contains("bob@example.org"));
+}
+
+/// What the commands write (the store, its renditions, an export) is no one else's to read,
+/// whatever the umask they run under: the tests' is the usual 022, a root shell's.
+#[cfg(unix)]
+#[test]
+fn what_the_commands_write_is_no_one_else_s_to_read() {
+    let dir = crate::folder_with_george();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    for args in [
+        &[
+            "import",
+            "--data-dir",
+            data,
+            "alice@example.org",
+            "george.png",
+        ][..],
+        &[
+            "render-ahead",
+            "--data-dir",
+            data,
+            "--render-ahead",
+            "40,80",
+        ],
+        &[
+            "export",
+            "--data-dir",
+            data,
+            "alice@example.org",
+            "exported.png",
+        ],
+    ] {
+        let output = avatars(dir.path(), args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    }
+    assert!(dir.path().join("exported.png").exists());
+    let mut open = test_support::tree::not_private(Path::new(data));
+    open.extend(test_support::tree::not_private(
+        &dir.path().join("exported.png"),
+    ));
+    assert_eq!(open, Vec::<String>::new());
+}
+
+/// The store's owner, running `import` as root is told to, with a picture only root may
+/// read (in root's home, say): told it may not read it, and how to hand it over, which works.
+#[test]
+fn the_owner_is_told_how_to_import_a_picture_only_root_may_read() {
+    if !test_support::is_root() {
+        eprintln!("SKIPPED the_owner_is_told_how_...: needs root");
+        return;
+    }
+    let dir = crate::folder_with_george();
+    let owned = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["nobody:nogroup"])
+        .arg(owned.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let private = dir.path().join("george.png");
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let (_bin, nobody_s) = crate::avatars_nobody_can_run();
+    let import = |picture: &str, stdin: std::process::Stdio| {
+        std::process::Command::new("runuser")
+            .current_dir(owned.path())
+            .args(["-u", "nobody", "--"])
+            .arg(&nobody_s)
+            .args(["import", "--data-dir", "data", "carol@example.org", picture])
+            .stdin(stdin)
+            .output()
+            .unwrap()
+    };
+    let unreadable = import(&private.display().to_string(), std::process::Stdio::null());
+    assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
+    assert!(
+        stderr(&unreadable).contains("Permission denied")
+            && stderr(&unreadable).contains("(uid 65534) may not read it")
+            && stderr(&unreadable).contains("avatars import ADDRESS - < PICTURE"),
+        "{}",
+        stderr(&unreadable)
+    );
+    let handed = import("-", std::fs::File::open(&private).unwrap().into());
+    assert!(handed.status.success(), "{}", stderr(&handed));
 }
 
 /// A picture in, listed, removed, and then neither listed nor exported.
