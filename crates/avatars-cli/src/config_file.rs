@@ -104,18 +104,69 @@ fn not_toml(text: &str, err: &toml::de::Error) -> String {
 /// # Errors
 /// [`CliError::Config`] naming what is wrong and what is accepted.
 pub(crate) fn file_args(path: &Path) -> Result<Vec<OsString>, CliError> {
+    settings_args(path, &read_settings(path)?)
+}
+
+/// The file's settings as TOML, unchecked but for the syntax.
+///
+/// # Errors
+/// [`CliError::Config`] for a file that cannot be read or is not TOML, saying where.
+pub(crate) fn read_settings(path: &Path) -> Result<toml::Table, CliError> {
     let problem = |problem: String| CliError::Config {
         path: path.to_owned(),
         problem,
     };
     let text =
         std::fs::read_to_string(path).map_err(|err| problem(format!("cannot read it: {err}")))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|err: toml::de::Error| problem(not_toml(&text, &err)))?;
+    text.parse()
+        .map_err(|err: toml::de::Error| problem(not_toml(&text, &err)))
+}
+
+/// What a reload (SIGHUP) says of the settings file `serve` started with, which it does not
+/// apply: `None` while the file holds the same settings (comments and layout aside);
+/// otherwise which settings changed, that they apply at a restart, and whether a restart would
+/// start with them. Operators edit the file, `systemctl reload`, and take the change for made.
+pub(crate) fn changed_since(path: &Path, started_with: &toml::Table) -> Option<String> {
+    let now = match read_settings(path) {
+        Ok(now) if now == *started_with => return None,
+        Ok(now) => now,
+        Err(err) => {
+            return Some(format!(
+                "{err}; the server goes on with the settings it started with, and a restart would fail"
+            ));
+        }
+    };
+    let mut changed: Vec<&str> = started_with
+        .keys()
+        .chain(now.keys())
+        .filter(|key| started_with.get(*key) != now.get(*key))
+        .map(String::as_str)
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    let restart = match settings_args(path, &now).and_then(|args| parse_serve(path, &args)) {
+        Ok(_) => format!(
+            "they apply at a restart (check the files they name first: avatars config check {})",
+            path.display()
+        ),
+        Err(err) => format!("a restart would fail: {err}"),
+    };
+    Some(format!(
+        "{} changed since the server started ({}), and a reload reads again only the TLS certificate and key, the admin tokens and the proxy keys: {restart}",
+        path.display(),
+        changed.join(", ")
+    ))
+}
+
+/// `table`'s settings as `--flag value` arguments.
+fn settings_args(path: &Path, table: &toml::Table) -> Result<Vec<OsString>, CliError> {
+    let problem = |problem: String| CliError::Config {
+        path: path.to_owned(),
+        problem,
+    };
     let accepted = accepted();
     let mut args = Vec::new();
-    for (key, value) in &table {
+    for (key, value) in table {
         if value.is_table() {
             return Err(problem(format!(
                 "[{key}] is a section, and settings go at the top of the file, in no section: `addr = \"127.0.0.1:8080\"` as its own line, as in docs/serve.example.toml"

@@ -818,7 +818,16 @@ fn reload_on_hangup(
     let (tls, tokens) = (tls.cloned(), tokens.clone());
     let proxy = proxy.cloned().zip(args.proxy_key_file.clone());
     let secrets = secret_files(args);
+    let settings = args
+        .config
+        .as_ref()
+        .and_then(|path| Some((path.clone(), crate::config_file::read_settings(path).ok()?)));
     move || {
+        if let Some((path, started_with)) = &settings
+            && let Some(note) = crate::config_file::changed_since(path, started_with)
+        {
+            say!("avatars: warning: {note}");
+        }
         let tokens_read = tokens.reload();
         if tls.is_none() && tokens_read.is_none() && proxy.is_none() {
             say!(

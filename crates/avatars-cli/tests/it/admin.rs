@@ -555,6 +555,73 @@ fn the_management_api_refuses_requests_without_the_token() {
     );
 }
 
+/// A reload does not apply an edited settings file, and says so: nothing while the file holds
+/// the settings the server started with (comments aside); which settings changed, and that
+/// they apply at a restart, once they differ; that a restart would fail once the file does not
+/// parse. Each reload is seen done when the token rotated with it is accepted.
+#[test]
+fn a_sighup_says_an_edited_settings_file_waits_for_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("serve.toml");
+    std::fs::write(&settings, "# limits\nrate-limit = 50\nmax-size = 512\n").unwrap();
+    let mut server = start(dir.path(), &["--config", "serve.toml"]);
+    let reload = |settings_now: &str, token: &str| {
+        std::fs::write(&settings, settings_now).unwrap();
+        std::fs::write(dir.path().join("tokens"), format!("{token}\n")).unwrap();
+        server.signal("HUP");
+        let started = std::time::Instant::now();
+        while admin_request(&server, "GET", "/v1/avatars", &bearer(token), b"").status != 200 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "no reload"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    reload(
+        "# the limits, reworded\nrate-limit   = 50\n\nmax-size = 512\n",
+        "token-after-a-reload-with-nothing-changed",
+    );
+    reload(
+        "rate-limit = 60\nmax-size = 512\nrender-ahead = \"40\"\n",
+        "token-after-a-reload-with-two-settings-changed",
+    );
+    reload(
+        "rate-limit = sixty\n",
+        "token-after-a-reload-with-a-broken-file",
+    );
+    reload(
+        "max-size = 99999\n",
+        "token-after-a-reload-with-a-value-out-of-range",
+    );
+    let log = server.stop_gracefully();
+    let said: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("serve.toml"))
+        .collect();
+    assert_eq!(said.len(), 3, "{log}");
+    assert!(
+        said[0].starts_with("avatars: warning: serve.toml changed since the server started (rate-limit, render-ahead)")
+            && said[0].contains("a reload reads again only the TLS certificate and key")
+            && said[0].contains("they apply at a restart (check the files they name first: avatars config check serve.toml)"),
+        "{}",
+        said[0]
+    );
+    assert!(
+        said[1].contains("not valid TOML at line 1, column 14 (`rate-limit = sixty`)")
+            && said[1].contains("a restart would fail"),
+        "{}",
+        said[1]
+    );
+    assert!(
+        said[2].contains("changed since the server started (max-size, rate-limit)")
+            && said[2].contains("a restart would fail: serve.toml: ")
+            && said[2].contains("max-size"),
+        "{}",
+        said[2]
+    );
+}
+
 /// A token rotated in the file is accepted after a SIGHUP (`systemctl reload avatars`), and
 /// the old one refused; a file that cannot be used then is reported and the tokens in use
 /// kept.
