@@ -8,9 +8,13 @@
 --
 --   openssl rand -hex 32 > /etc/avatars/xmpp-secret; chown root:avatars /etc/avatars/xmpp-secret; chmod 0640 /etc/avatars/xmpp-secret
 --
--- then `prosodyctl reload`. Users' own avatars (--mirror-subscribers) need the "pep" and
--- "vcard_legacy" modules on their VirtualHost, which Debian's prosody.cfg.lua enables. The
--- tests run Prosody with this very file (crates/test-support/src/xmpp.rs).
+-- then `systemctl restart prosody` (`prosodyctl restart` where no init system runs it): a
+-- reload does not open the component port for a component Prosody did not have when it
+-- started (the tests found `prosodyctl reload` leaving port 5347 closed). Users' own
+-- avatars (--mirror-subscribers) need the "pep" and "vcard_legacy" modules on their
+-- VirtualHost, which Debian's prosody.cfg.lua enables. The tests run Prosody with this very
+-- file (crates/test-support/src/xmpp.rs), and Debian's own Prosody under systemd with it set
+-- up as written here (crates/avatars-cli/tests/it/deploy_units.rs).
 
 Component "avatars.example.org"
     component_secret = "the secret in /etc/avatars/xmpp-secret"

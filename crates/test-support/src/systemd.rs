@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 /// - `/sys` and `/proc/sys` read-only, and no capability to load modules, set the clock or
 ///   reach raw devices;
 /// - its own cgroup v2 hierarchy, rooted at the cgroup namespace's root, its own `/proc` and
-///   `/run`, and loopback up.
+///   `/run` (what the packages' tmpfiles.d make there at boot made in it), and loopback up.
 const BOOT: &str = r#"set -eu
 dir=$1
 for tree in etc usr/local var; do
@@ -64,6 +64,9 @@ mount -t proc proc /proc
 mount --bind /proc/sys /proc/sys
 mount -o remount,bind,ro /proc/sys
 mount -t tmpfs tmpfs /run
+# What booting makes in /run for the packages' services (/run/ejabberd): only that, from the
+# masked systemd-tmpfiles-setup, which would also empty /tmp.
+systemd-tmpfiles --create --prefix=/run >/dev/null 2>&1 || true
 printf '[Unit]\nDescription=A private boot for tests: nothing starts until asked\n' > /etc/systemd/system/private-boot.target
 ip link set lo up
 export container=test-support

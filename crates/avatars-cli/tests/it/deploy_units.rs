@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use test_support::systemd::Systemd;
+use test_support::xmpp::ServerKind;
 
 use crate::AVATARS;
 
@@ -647,14 +648,52 @@ fn a_renewal_is_served_without_a_restart(machine: &Systemd) {
 
 /// `deploy/avatars-xmpp.service`'s install steps beside the server's, with Debian's Prosody
 /// set up by `deploy/prosody-avatars.cfg.lua` as its comment says, all under a real systemd:
-/// the component joins Prosody from inside its sandbox, `systemctl status` says so, and it
-/// reloads and stops as the unit says.
+/// the component joins from inside its sandbox, `systemctl status` says so, and it reloads
+/// and stops as the unit says.
 #[test]
 fn the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd() {
-    let test = "the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd";
-    if !test_support::xmpp::ServerKind::Prosody.installed() {
+    component_joins_under_systemd(
+        "the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd",
+        ServerKind::Prosody,
+        // A running Prosody (masked by the private boot, as everything the host starts is),
+        // then what the file's comment says: the file in conf.d with the secret, and
+        // `systemctl restart prosody` (a reload leaves the component port closed).
+        "systemctl unmask prosody\n\
+         systemctl start prosody\n\
+         sed \"s/the secret in \\/etc\\/avatars\\/xmpp-secret/$(cat /etc/avatars/xmpp-secret)/\" \
+             deploy/prosody-avatars.cfg.lua > /etc/prosody/conf.d/avatars.cfg.lua\n\
+         systemctl restart prosody",
+    );
+}
+
+/// The same with Debian's ejabberd, set up by `deploy/ejabberd-avatars.yml` as its comment
+/// says: the item added to the `listen:` list of `/etc/ejabberd/ejabberd.yml`.
+#[test]
+fn the_xmpp_deploy_steps_join_debian_s_ejabberd_under_systemd() {
+    component_joins_under_systemd(
+        "the_xmpp_deploy_steps_join_debian_s_ejabberd_under_systemd",
+        ServerKind::Ejabberd,
+        // A running ejabberd, then what the file's comment says: its item (the lines that are
+        // not comments) added to `listen:` with the secret, and `ejabberdctl reload_config`.
+        "systemctl unmask epmd.socket epmd ejabberd\n\
+         systemctl start ejabberd\n\
+         grep -v '^#' deploy/ejabberd-avatars.yml \
+             | sed \"s/the secret in \\/etc\\/avatars\\/xmpp-secret/$(cat /etc/avatars/xmpp-secret)/\" \
+             > /run/avatars-listen-item.yml\n\
+         sed -i '/^listen:/r /run/avatars-listen-item.yml' /etc/ejabberd/ejabberd.yml\n\
+         rm /run/avatars-listen-item.yml\n\
+         ejabberdctl reload_config",
+    );
+}
+
+/// The component's unit installed as its comment says, beside the server's, with `server`
+/// given the same secret by `set_up_server` (the step the comment leaves to the operator):
+/// it joins, `systemctl status` says so, a reload reads the secret file again in the same
+/// process, and it stops cleanly.
+fn component_joins_under_systemd(test: &str, server: ServerKind, set_up_server: &str) {
+    if !server.installed() {
         eprintln!(
-            "\n*** SKIPPED {test}: Prosody is not installed (scripts/ensure-xmpp-peers.sh) ***\n"
+            "\n*** SKIPPED {test}: {server:?} is not installed (scripts/ensure-xmpp-peers.sh) ***\n"
         );
         return;
     }
@@ -666,13 +705,7 @@ fn the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd() {
             // Made by avatars.service's steps, above.
             String::new()
         } else if step.starts_with("the same secret in the XMPP server's configuration") {
-            // As deploy/prosody-avatars.cfg.lua says: the file in conf.d with the secret.
-            // Prosody is masked by the private boot, as everything the host starts is.
-            "systemctl unmask prosody\n\
-             sed \"s/the secret in \\/etc\\/avatars\\/xmpp-secret/$(cat /etc/avatars/xmpp-secret)/\" \
-                 deploy/prosody-avatars.cfg.lua > /etc/prosody/conf.d/avatars.cfg.lua\n\
-             systemctl restart prosody"
-                .to_owned()
+            set_up_server.to_owned()
         } else if step.starts_with("edit the domains") {
             // Its avatars.example.org and example.org are the test's.
             String::new()
@@ -683,9 +716,17 @@ fn the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd() {
     let journal = || machine.journal("avatars-xmpp");
     let show = |property: &str| show(&machine, "avatars-xmpp", property);
     assert_eq!(show("ActiveState"), "active", "{}", journal());
-    eventually(10, "the component joined, as systemctl status says", || {
-        show("StatusText") == "component avatars.example.org joined to 127.0.0.1:5347"
-    });
+    let joined = "component avatars.example.org joined to 127.0.0.1:5347";
+    let started = std::time::Instant::now();
+    while show("StatusText") != joined {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "not joined within 30 s: {}\n{}",
+            show("StatusText"),
+            journal()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let pid = show("MainPID");
     machine.exec("systemctl reload avatars-xmpp");
     eventually(10, "the secret file read again", || {
