@@ -663,6 +663,8 @@ fn the_xmpp_deploy_steps_join_debian_s_prosody_under_systemd() {
          sed \"s/the secret in \\/etc\\/avatars\\/xmpp-secret/$(cat /etc/avatars/xmpp-secret)/\" \
              deploy/prosody-avatars.cfg.lua > /etc/prosody/conf.d/avatars.cfg.lua\n\
          systemctl restart prosody",
+        // Prosody reads a changed component_secret on a reload.
+        "systemctl reload prosody",
     );
 }
 
@@ -683,14 +685,25 @@ fn the_xmpp_deploy_steps_join_debian_s_ejabberd_under_systemd() {
          sed -i '/^listen:/r /run/avatars-listen-item.yml' /etc/ejabberd/ejabberd.yml\n\
          rm /run/avatars-listen-item.yml\n\
          ejabberdctl reload_config",
+        // ejabberd 23.01's reload_config restarts the listener whose password changed, and
+        // cannot bind it again while a connection to it is open or closing ("address already
+        // in use", the port then closed until a restart): a restart it is.
+        "systemctl restart ejabberd",
     );
 }
 
 /// The component's unit installed as its comment says, beside the server's, with `server`
 /// given the same secret by `set_up_server` (the step the comment leaves to the operator):
-/// it joins, `systemctl status` says so, a reload reads the secret file again in the same
-/// process, and it stops cleanly.
-fn component_joins_under_systemd(test: &str, server: ServerKind, set_up_server: &str) {
+/// it joins, `systemctl status` says so, and it stops cleanly. Then the secret rotated as
+/// the README says: changed in the secret file and the XMPP server's configuration,
+/// `systemctl reload avatars-xmpp` (the open connection goes on), then `server_rereads` has
+/// the XMPP server take it; the component's next connection joins with it.
+fn component_joins_under_systemd(
+    test: &str,
+    server: ServerKind,
+    set_up_server: &str,
+    server_rereads: &str,
+) {
     if !server.installed() {
         eprintln!(
             "\n*** SKIPPED {test}: {server:?} is not installed (scripts/ensure-xmpp-peers.sh) ***\n"
@@ -728,12 +741,32 @@ fn component_joins_under_systemd(test: &str, server: ServerKind, set_up_server: 
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let pid = show("MainPID");
-    machine.exec("systemctl reload avatars-xmpp");
+    machine.exec(
+        "old=$(cat /etc/avatars/xmpp-secret)\n\
+         openssl rand -hex 32 > /etc/avatars/xmpp-secret\n\
+         grep -rl \"$old\" /etc/prosody /etc/ejabberd 2>/dev/null \
+             | xargs sed -i \"s/$old/$(cat /etc/avatars/xmpp-secret)/\"\n\
+         systemctl reload avatars-xmpp",
+    );
     eventually(10, "the secret file read again", || {
-        journal().contains("/etc/avatars/xmpp-secret")
+        journal().contains("reloaded the component secret from /etc/avatars/xmpp-secret")
     });
     assert_eq!(show("MainPID"), pid, "reloaded, not restarted");
-    assert_eq!(show("ActiveState"), "active", "{}", journal());
+    assert_eq!(show("StatusText"), joined, "the open connection goes on");
+    // The XMPP server takes the new secret as the README says, and the component's next
+    // connection proves it.
+    machine.exec(server_rereads);
+    machine.exec("systemctl restart avatars-xmpp");
+    let started = std::time::Instant::now();
+    while show("StatusText") != joined {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "not joined with the new secret within 30 s: {}\n{}",
+            show("StatusText"),
+            journal()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     machine.exec("systemctl stop avatars-xmpp");
     assert_eq!(show("Result"), "success", "{}", journal());
 }
