@@ -250,7 +250,10 @@ impl AvatarProxyBuilder {
     }
 
     /// The total deadline of finding and fetching one original: the SRV lookups, the fetch with
-    /// its redirects, and the Gravatar fallback together (default 1 s).
+    /// its redirects, and the Gravatar fallback together (default 1 s). The lookups have half
+    /// of it: one that takes longer is a DNS error, which sends the fetch to the central
+    /// server, as any DNS error does (it goes on in the background, and its answer is cached
+    /// for the next ask).
     pub const fn deadline(mut self, deadline: Duration) -> Self {
         self.fetch.deadline = deadline;
         self

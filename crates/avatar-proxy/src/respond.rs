@@ -506,8 +506,16 @@ fn gravatar_url(shared: &Shared, identity: &Identity) -> Option<String> {
 /// https only) its `_avatars._tcp` server over http, else the central server.
 pub(crate) async fn upstream_url(shared: &Shared, identity: &Identity) -> String {
     let hash = identity.hash(HashAlgorithm::Sha256);
+    // The lookups get half the deadline, the fetch the rest: a nameserver slower than that is
+    // a DNS error, and a DNS error means the central server (docs/protocol.md
+    // `[discovery.fallback]`). Given the whole deadline, a dead nameserver left no time to
+    // fetch from the central server on the first ask, so the default was shown for someone
+    // the central server has.
     let base = match identity.domain() {
-        Ok(domain) => federated_base(shared, &domain).await,
+        Ok(domain) => tokio::time::timeout(shared.deadline / 2, federated_base(shared, &domain))
+            .await
+            .ok()
+            .flatten(),
         Err(_) => None,
     };
     let base = base.unwrap_or_else(|| shared.central.clone());

@@ -943,6 +943,36 @@ async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
     assert!(hole.queries() > 0, "the nameserver was asked");
 }
 
+/// A nameserver that never answers is a DNS error, and a DNS error means the central server
+/// (`[discovery.fallback]`): the first ask is fetched from there within the deadline, not
+/// answered with the default because the lookup took all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_nameserver_leaves_time_to_fetch_from_the_central_server() {
+    let hole = avatar_discovery::fake_dns::BlackHole::start()
+        .await
+        .unwrap();
+    let (central_addr, central) = upstream_with("carol@nowhere.test", [30, 200, 30]).await;
+    let proxy = AvatarProxy::builder(
+        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
+        Discovery::builder()
+            .nameserver(hole.addr())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+    )
+    .allow_network("127.0.0.1/32".parse().unwrap())
+    .central(format!("http://{central_addr}/avatar/"))
+    .deadline(Duration::from_millis(800))
+    .build()
+    .unwrap();
+    let carol = Identity::parse("carol@nowhere.test").unwrap();
+    let answer = get(&proxy, &proxy.url(&carol, 40, Some("404")).unwrap(), &[]).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(near(centre_colour(answer.body()), [30, 200, 30]));
+    assert!(central.requests.load(Ordering::Relaxed) > 0);
+    assert!(hole.queries() > 0, "the nameserver was asked");
+}
+
 /// With a local store (`AvatarProxyBuilder::local`), the identities it holds are answered from
 /// it, as the avatar API answers them (same bytes, same `ETag`, a 304 for it), with no lookup
 /// or fetch; everyone else is fetched as before.
