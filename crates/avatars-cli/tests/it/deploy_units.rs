@@ -829,3 +829,71 @@ fn the_server_unit_waits_out_a_database_that_comes_up_after_it() {
         journal()
     );
 }
+
+/// The avatar proxy switched on as `deploy/serve.toml` says (a key for the server's user, the
+/// cache in `/var/cache/avatars`), the unit restarted: from inside its sandbox the server
+/// fetches a picture from another avatar server (a second `avatars serve` standing in for the
+/// central one, as no DNS or internet is reachable here), serves it, and writes it to the
+/// cache, which the unit lets it write.
+#[test]
+fn the_proxy_as_the_settings_file_says_fetches_and_caches_under_the_unit() {
+    let Some((machine, _dir)) =
+        deployed_server("the_proxy_as_the_settings_file_says_fetches_and_caches_under_the_unit")
+    else {
+        return;
+    };
+    let journal = || machine.journal("avatars");
+    let picture = repository().join("docs/initials.png");
+    machine.exec(&format!(
+        "systemd-run --unit=elsewhere --property=Type=exec /usr/local/bin/avatars serve \
+             --addr 127.0.0.2:8081 --data-dir /run/elsewhere \
+             --email carol@elsewhere.example={}\n\
+         until curl -s -o /dev/null http://127.0.0.2:8081/; do sleep 0.1; done",
+        picture.display()
+    ));
+    // The settings file's own proxy lines, uncommented, its steps run; then what points this
+    // test's proxy at the stand-in.
+    machine.exec(
+        "avatars proxy-key /etc/avatars/proxy.key\n\
+         chown root:avatars /etc/avatars/proxy.key; chmod 0640 /etc/avatars/proxy.key\n\
+         sed -i -e 's|^# proxy-key-file = |proxy-key-file = |' \
+             -e 's|^# proxy-cache-dir = |proxy-cache-dir = |' /etc/avatars/serve.toml\n\
+         grep -q '^proxy-cache-dir = \"/var/cache/avatars/proxy\"' /etc/avatars/serve.toml\n\
+         printf '%s\\n' 'proxy-central = \"http://127.0.0.2:8081/avatar/\"' \
+             'proxy-allow-net = [\"127.0.0.0/8\"]' 'nameserver = [\"127.0.0.1:53\"]' \
+             >> /etc/avatars/serve.toml\n\
+         systemctl restart avatars",
+    );
+    let url = machine.sh(
+        "avatars proxy-url --proxy-key-file /etc/avatars/proxy.key --size 64 --default 404 \
+             carol@elsewhere.example",
+    );
+    let (_, token) = url
+        .trim()
+        .split_once("/proxy/")
+        .unwrap_or_else(|| panic!("not a proxy URL: {url}"));
+    let path = format!("/proxy/{token}");
+    // `d=404`: a picture only if it was fetched.
+    assert_eq!(
+        https(&machine, &path),
+        "200 image/png",
+        "{}\n{}",
+        journal(),
+        machine.journal("elsewhere")
+    );
+    // Written just after the answer.
+    let cached = || machine.sh("find /var/cache/avatars -type f -printf '%u %m %p\\n'");
+    let started = std::time::Instant::now();
+    while !cached()
+        .lines()
+        .any(|file| file.starts_with("avatars 640 /var/cache/avatars/proxy/"))
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "nothing cached: {}\n{}",
+            cached(),
+            journal()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
