@@ -904,10 +904,12 @@ async fn a_nearly_full_disk_gets_no_originals_and_every_picture_is_served() {
     );
 }
 
-/// A nameserver that never answers costs a page the deadline, not the DNS timeout: the asked
-/// default comes back within it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
+/// A proxy whose nameserver never answers (its DNS timeout 10 s), with `central` and a
+/// deadline of `deadline_ms`; the nameserver, to count what it was asked.
+async fn behind_a_black_hole(
+    central: &str,
+    deadline_ms: u64,
+) -> (avatar_discovery::fake_dns::BlackHole, AvatarProxy) {
     let hole = avatar_discovery::fake_dns::BlackHole::start()
         .await
         .unwrap();
@@ -920,10 +922,18 @@ async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
             .unwrap(),
     )
     .allow_network("127.0.0.1/32".parse().unwrap())
-    .central("http://127.0.0.1:1/avatar/")
-    .deadline(Duration::from_millis(600))
+    .central(central)
+    .deadline(Duration::from_millis(deadline_ms))
     .build()
     .unwrap();
+    (hole, proxy)
+}
+
+/// A nameserver that never answers costs a page the deadline, not the DNS timeout: the asked
+/// default comes back within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
+    let (hole, proxy) = behind_a_black_hole("http://127.0.0.1:1/avatar/", 600).await;
     let alice = Identity::parse("alice@a.test").unwrap();
     let started = Instant::now();
     let answer = get(
@@ -948,23 +958,8 @@ async fn a_black_holed_nameserver_costs_the_deadline_not_the_dns_timeout() {
 /// answered with the default because the lookup took all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_black_holed_nameserver_leaves_time_to_fetch_from_the_central_server() {
-    let hole = avatar_discovery::fake_dns::BlackHole::start()
-        .await
-        .unwrap();
     let (central_addr, central) = upstream_with("carol@nowhere.test", [30, 200, 30]).await;
-    let proxy = AvatarProxy::builder(
-        ProxyKeys::new(ProxyKey::generate(), Vec::new()),
-        Discovery::builder()
-            .nameserver(hole.addr())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
-    )
-    .allow_network("127.0.0.1/32".parse().unwrap())
-    .central(format!("http://{central_addr}/avatar/"))
-    .deadline(Duration::from_millis(800))
-    .build()
-    .unwrap();
+    let (hole, proxy) = behind_a_black_hole(&format!("http://{central_addr}/avatar/"), 800).await;
     let carol = Identity::parse("carol@nowhere.test").unwrap();
     let answer = get(&proxy, &proxy.url(&carol, 40, Some("404")).unwrap(), &[]).await;
     assert_eq!(answer.status(), StatusCode::OK);

@@ -480,11 +480,22 @@ fn show(machine: &Systemd, unit: &str, property: &str) -> String {
 /// Waits up to `seconds` for `check` (a reload, say, is answered just after `systemctl
 /// reload` returns: systemd 252's `ExecReload` does not wait for it).
 fn eventually(seconds: u64, what: &str, check: impl Fn() -> bool) {
+    eventually_showing(seconds, what, check, String::new);
+}
+
+/// [`eventually`], saying what `state` says if `check` never holds.
+fn eventually_showing(
+    seconds: u64,
+    what: &str,
+    check: impl Fn() -> bool,
+    state: impl Fn() -> String,
+) {
     let started = std::time::Instant::now();
     while !check() {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(seconds),
-            "not within {seconds} s: {what}"
+            "not within {seconds} s: {what}\n{}",
+            state()
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -730,16 +741,8 @@ fn component_joins_under_systemd(
     let show = |property: &str| show(&machine, "avatars-xmpp", property);
     assert_eq!(show("ActiveState"), "active", "{}", journal());
     let joined = "component avatars.example.org joined to 127.0.0.1:5347";
-    let started = std::time::Instant::now();
-    while show("StatusText") != joined {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "not joined within 30 s: {}\n{}",
-            show("StatusText"),
-            journal()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let status = || format!("{}\n{}", show("StatusText"), journal());
+    eventually_showing(30, "joined", || show("StatusText") == joined, status);
     let pid = show("MainPID");
     machine.exec(
         "old=$(cat /etc/avatars/xmpp-secret)\n\
@@ -757,16 +760,8 @@ fn component_joins_under_systemd(
     // connection proves it.
     machine.exec(server_rereads);
     machine.exec("systemctl restart avatars-xmpp");
-    let started = std::time::Instant::now();
-    while show("StatusText") != joined {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "not joined with the new secret within 30 s: {}\n{}",
-            show("StatusText"),
-            journal()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let joined_again = || show("StatusText") == joined;
+    eventually_showing(30, "joined with the new secret", joined_again, status);
     machine.exec("systemctl stop avatars-xmpp");
     assert_eq!(show("Result"), "success", "{}", journal());
 }
@@ -883,17 +878,12 @@ fn the_proxy_as_the_settings_file_says_fetches_and_caches_under_the_unit() {
     );
     // Written just after the answer.
     let cached = || machine.sh("find /var/cache/avatars -type f -printf '%u %m %p\\n'");
-    let started = std::time::Instant::now();
-    while !cached()
-        .lines()
-        .any(|file| file.starts_with("avatars 640 /var/cache/avatars/proxy/"))
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "nothing cached: {}\n{}",
-            cached(),
-            journal()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let written = || {
+        cached()
+            .lines()
+            .any(|file| file.starts_with("avatars 640 /var/cache/avatars/proxy/"))
+    };
+    eventually_showing(10, "cached", written, || {
+        format!("{}\n{}", cached(), journal())
+    });
 }

@@ -76,11 +76,23 @@ fn avatars_nobody_can_run() -> (tempfile::TempDir, std::path::PathBuf) {
 /// `avatars config check FILE` in `dir` as the user nobody, with `avatars` a copy of the binary
 /// nobody can run ([`avatars_nobody_can_run`]): the check as a server's user runs it.
 fn config_check_as_nobody(avatars: &Path, dir: &Path, file: &str) -> Output {
+    as_nobody(
+        avatars,
+        dir,
+        &["config", "check", file],
+        std::process::Stdio::null(),
+    )
+}
+
+/// `avatars ARGS` in `dir` as the user nobody (`runuser`), reading `stdin`, with `avatars` a
+/// copy of the binary nobody can run ([`avatars_nobody_can_run`]).
+fn as_nobody(avatars: &Path, dir: &Path, args: &[&str], stdin: std::process::Stdio) -> Output {
     std::process::Command::new("runuser")
         .current_dir(dir)
         .args(["-u", "nobody", "--"])
         .arg(avatars)
-        .args(["config", "check", file])
+        .args(args)
+        .stdin(stdin)
         .output()
         .unwrap()
 }

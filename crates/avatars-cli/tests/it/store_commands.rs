@@ -91,15 +91,8 @@ fn root_does_not_write_in_another_user_s_store() {
     let (_bin, nobody_s) = crate::avatars_nobody_can_run();
     std::fs::copy(dir.path().join("george.png"), owned.join("bob.png")).unwrap();
     chown(&owned.join("bob.png"));
-    let as_nobody = |args: &[&str]| {
-        std::process::Command::new("runuser")
-            .current_dir(&owned)
-            .args(["-u", "nobody", "--"])
-            .arg(&nobody_s)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let as_nobody =
+        |args: &[&str]| crate::as_nobody(&nobody_s, &owned, args, std::process::Stdio::null());
     let imported = as_nobody(&["import", "--data-dir", "data", "bob@example.org", "bob.png"]);
     assert!(imported.status.success(), "{}", stderr(&imported));
     let before = snapshot(&owned);
@@ -221,14 +214,8 @@ fn the_owner_is_told_how_to_import_a_picture_only_root_may_read() {
     .unwrap();
     let (_bin, nobody_s) = crate::avatars_nobody_can_run();
     let import = |picture: &str, stdin: std::process::Stdio| {
-        std::process::Command::new("runuser")
-            .current_dir(owned.path())
-            .args(["-u", "nobody", "--"])
-            .arg(&nobody_s)
-            .args(["import", "--data-dir", "data", "carol@example.org", picture])
-            .stdin(stdin)
-            .output()
-            .unwrap()
+        let args = ["import", "--data-dir", "data", "carol@example.org", picture];
+        crate::as_nobody(&nobody_s, owned.path(), &args, stdin)
     };
     let unreadable = import(&private.display().to_string(), std::process::Stdio::null());
     assert_eq!(unreadable.status.code(), Some(2), "{}", stderr(&unreadable));
