@@ -80,15 +80,18 @@ fn not_toml(text: &str, err: &toml::de::Error) -> String {
     let before = text.get(..at).unwrap_or_default();
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
-    let column = before[line_start..].chars().count() + 1;
-    let the_line = text[line_start..]
+    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+    let the_line = text
+        .get(line_start..)
+        .unwrap_or_default()
         .lines()
         .next()
         .unwrap_or_default()
         .trim_end();
     // A bare word where a value goes that starts as `true` or `false` would (`fifty`): the
     // parser reads it as a misspelt one, and says so rather than that it needs quotes.
-    let hint = if text[at..].starts_with(char::is_alphabetic) && !err.message().contains("quoted") {
+    let rest = text.get(at..).unwrap_or_default();
+    let hint = if rest.starts_with(char::is_alphabetic) && !err.message().contains("quoted") {
         "; text values go in double quotes (`log-format = \"json\"`), numbers and true or false without"
     } else {
         ""
@@ -274,4 +277,24 @@ pub(crate) fn check(
         path.display()
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a settings file holds (any text, TOML-looking or not, multi-byte
+        /// characters included), reading it gives settings or an error naming where, never a
+        /// panic.
+        #[test]
+        fn any_file_is_settings_or_an_error(text in r#"(\PC|\n|=|\[|\]|"|'|#){0,80}"#) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("serve.toml");
+            std::fs::write(&path, &text).unwrap();
+            if let Err(err) = super::file_args(&path) {
+                prop_assert!(err.to_string().contains("serve.toml"));
+            }
+        }
+    }
 }
