@@ -36,21 +36,29 @@ use std::time::{Duration, Instant};
 ///   `/run` (what the packages' tmpfiles.d make there at boot made in it), and loopback up.
 const BOOT: &str = r#"set -eu
 dir=$1
+boot_into=$2
+# What the host's own units would pull in, read before the overlays (so that what the tests
+# enable is never among them, at a reboot too).
+host_wants=$(
+    for target in sysinit basic sockets timers paths local-fs remote-fs multi-user graphical getty network network-online; do
+        for wants in /lib/systemd/system/$target.target.wants /etc/systemd/system/$target.target.wants; do
+            [ -d "$wants" ] || continue
+            for unit in "$wants"/*; do
+                name=${unit##*/}
+                case $name in
+                    '*' | systemd-journald.service | systemd-journald.socket | systemd-journald-dev-log.socket) ;;
+                    *) echo "$name" ;;
+                esac
+            done
+        done
+    done
+)
 for tree in etc usr/local var; do
     mkdir -p "$dir/upper/$tree" "$dir/work/$tree"
     mount -t overlay overlay -o "lowerdir=/$tree,upperdir=$dir/upper/$tree,workdir=$dir/work/$tree" "/$tree"
 done
-for target in sysinit basic sockets timers paths local-fs remote-fs multi-user graphical getty network network-online; do
-    for wants in /lib/systemd/system/$target.target.wants /etc/systemd/system/$target.target.wants; do
-        [ -d "$wants" ] || continue
-        for unit in "$wants"/*; do
-            name=${unit##*/}
-            case $name in
-                '*' | systemd-journald.service | systemd-journald.socket | systemd-journald-dev-log.socket) ;;
-                *) ln -sfn /dev/null "/etc/systemd/system/$name" ;;
-            esac
-        done
-    done
+for name in $host_wants; do
+    ln -sfn /dev/null "/etc/systemd/system/$name"
 done
 # And what the fstab generator has local-fs.target pull in: remounting the host's root.
 for name in systemd-remount-fs.service systemd-fsck-root.service; do
@@ -71,7 +79,7 @@ printf '[Unit]\nDescription=A private boot for tests: nothing starts until asked
 ip link set lo up
 export container=test-support
 exec setpriv --bounding-set -sys_module,-sys_time,-sys_rawio,-wake_alarm \
-    /lib/systemd/systemd --unit=private-boot.target
+    /lib/systemd/systemd --unit="$boot_into"
 "#;
 
 /// A booted private systemd.
@@ -83,6 +91,8 @@ pub struct Systemd {
     init: u32,
     /// The cgroup it was started in, removed once it is gone.
     cgroup: PathBuf,
+    /// Powered off (or killed) and waited for: nothing left to stop.
+    down: bool,
 }
 
 impl Systemd {
@@ -116,35 +126,43 @@ impl Systemd {
             .find(|root| root.join("cgroup.procs").exists() && !root.join("cpu").is_dir())
             .ok_or("no cgroup v2 hierarchy is mounted")?;
         let dir = tempfile::tempdir().map_err(|err| err.to_string())?;
+        Ok(Self::start(dir, hierarchy, "private-boot.target"))
+    }
+
+    /// Boots systemd into `target` over the overlays kept in `dir`, in a new cgroup under
+    /// `hierarchy`, and waits until it says it is running.
+    fn start(dir: tempfile::TempDir, hierarchy: &Path, target: &str) -> Self {
         let cgroup = hierarchy.join(format!(
             "test-support-systemd-{}",
             dir.path().file_name().unwrap_or_default().to_string_lossy()
         ));
         std::fs::create_dir(&cgroup)
-            .map_err(|err| format!("cannot make the cgroup {}: {err}", cgroup.display()))?;
-        std::fs::write(dir.path().join("boot.sh"), BOOT).map_err(|err| err.to_string())?;
-        let log = std::fs::File::create(dir.path().join("boot.log")).map_err(|e| e.to_string())?;
+            .unwrap_or_else(|err| panic!("cannot make the cgroup {}: {err}", cgroup.display()));
+        std::fs::write(dir.path().join("boot.sh"), BOOT).expect("the boot script written");
+        let log = std::fs::File::create(dir.path().join("boot.log")).expect("a boot log");
         // Moved into its own cgroup before the cgroup namespace is made, so that cgroup is the
         // namespace's root, and everything systemd makes goes under it.
         let unshare = Command::new("sh")
             .arg("-c")
             .arg(
                 "echo $$ > \"$1/cgroup.procs\" && exec unshare --pid --fork --mount --uts --ipc \
-                 --net --cgroup --propagation private sh \"$2/boot.sh\" \"$2\"",
+                 --net --cgroup --propagation private sh \"$2/boot.sh\" \"$2\" \"$3\"",
             )
             .arg("sh")
             .arg(&cgroup)
             .arg(dir.path())
+            .arg(target)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|err| err.to_string())?)
+            .stdout(log.try_clone().expect("the boot log, twice"))
             .stderr(log)
             .spawn()
-            .map_err(|err| format!("cannot run unshare: {err}"))?;
+            .expect("unshare runs");
         let mut machine = Self {
             dir,
             unshare,
             init: 0,
             cgroup,
+            down: false,
         };
         // From here on, a machine that can boot it and does not is a failure, not a skip.
         machine.init = machine
@@ -153,7 +171,28 @@ impl Systemd {
         if let Err(why) = machine.wait_until_running() {
             panic!("the private systemd did not come up: {why}");
         }
-        Ok(machine)
+        machine
+    }
+
+    /// Powers it off, each unit stopped as systemd stops it, and boots it again over the same
+    /// `/etc`, `/usr/local` and `/var`, this time into `multi-user.target`, as a machine
+    /// restarts: what `systemctl enable` made wanted starts at boot (the host's units stay
+    /// masked).
+    ///
+    /// # Panics
+    /// If it does not come up again.
+    #[must_use]
+    pub fn reboot(mut self) -> Self {
+        self.shut_down();
+        let hierarchy = self
+            .cgroup
+            .parent()
+            .expect("the cgroup is in a hierarchy")
+            .to_owned();
+        // Its overlays go on to the next boot; `self`, down, has nothing left to stop.
+        let placeholder = tempfile::tempdir().expect("a temporary directory");
+        let dir = std::mem::replace(&mut self.dir, placeholder);
+        Self::start(dir, &hierarchy, "multi-user.target")
     }
 
     /// systemd's host process id: `unshare`'s child, once it has become systemd.
@@ -260,6 +299,17 @@ impl Systemd {
 
 impl Drop for Systemd {
     fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+impl Systemd {
+    /// Powers it off, or kills it after 10 s, and removes its cgroups; once.
+    fn shut_down(&mut self) {
+        if self.down {
+            return;
+        }
+        self.down = true;
         // A container's systemd ends at poweroff, having stopped every unit.
         let _ = self.run("systemctl --no-block poweroff");
         let started = Instant::now();

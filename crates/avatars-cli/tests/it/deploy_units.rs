@@ -887,3 +887,52 @@ fn the_proxy_as_the_settings_file_says_fetches_and_caches_under_the_unit() {
         format!("{}\n{}", cached(), journal())
     });
 }
+
+/// `systemctl enable --now`, as the steps say, survives a restart of the machine: after a
+/// reboot into `multi-user.target` the server is started by systemd itself, serves what it
+/// stored, and answers from the render cache it saved at the shutdown.
+#[test]
+fn the_enabled_server_comes_back_after_a_reboot() {
+    let Some((machine, _dir)) = deployed_server("the_enabled_server_comes_back_after_a_reboot")
+    else {
+        return;
+    };
+    let picture = repository().join("docs/initials.png");
+    machine.exec(&format!(
+        "runuser -u avatars -- avatars import --data-dir /var/lib/avatars/data \
+             alice@example.org - < {}",
+        picture.display()
+    ));
+    let hashes = crate::stdout(&crate::avatars(&["hash", "alice@example.org"]));
+    let md5 = hashes.split_whitespace().nth(1).unwrap().to_owned();
+    let alice = format!("/avatar/{md5}?s=64&d=404");
+    eventually(5, "the imported avatar served", || {
+        https(&machine, &alice) == "200 image/png"
+    });
+
+    let machine = machine.reboot();
+    let journal = machine.journal("avatars");
+    // Nothing of the host's was started with it: the journal and the server alone run.
+    let running = machine.sh(
+        "systemctl list-units --type=service --state=running --no-legend --plain | cut -d' ' -f1",
+    );
+    assert_eq!(
+        running.split_whitespace().collect::<Vec<_>>(),
+        ["avatars.service", "systemd-journald.service"],
+        "{running}"
+    );
+    assert_eq!(
+        show(&machine, "avatars", "ActiveState"),
+        "active",
+        "{journal}"
+    );
+    assert!(
+        show(&machine, "avatars", "StatusText").starts_with("serving 1 avatar(s)"),
+        "{journal}"
+    );
+    assert_eq!(https(&machine, &alice), "200 image/png");
+    assert!(
+        journal.contains("render cache: 1 rendition(s) from /var/lib/avatars/renditions.cache"),
+        "{journal}"
+    );
+}
