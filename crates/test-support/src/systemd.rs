@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs as the namespaces' first process (`$1` the temporary directory), doing what
-/// systemd-nspawn does to keep a container's systemd off its host:
+/// Runs as the namespaces' first process (`$1` the temporary directory, `$2` the target it
+/// boots into), doing what systemd-nspawn does to keep a container's systemd off its host:
 /// - overlays over `/etc`, `/usr/local` and `/var`;
 /// - every unit that booting or a service's default dependencies (`sysinit.target`,
 ///   `basic.target`) would pull in masked, the journal's alone kept: on this file system,
