@@ -48,6 +48,14 @@ impl AvatarBody {
     }
 }
 
+/// An empty body: what middleware that answers by itself makes for its answers (tower-http's
+/// `CorsLayer` for a preflight, `TimeoutLayer` for a 408), which is why they ask for `Default`.
+impl Default for AvatarBody {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl Body for AvatarBody {
     type Data = Bytes;
     type Error = Infallible;

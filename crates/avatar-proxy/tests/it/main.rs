@@ -708,6 +708,78 @@ async fn the_layer_answers_its_paths_and_passes_the_rest_through() {
     assert_eq!(test_support::suite::dimensions(&body), (40, 40));
 }
 
+/// The layer inside the middleware applications put around what they serve (tower-http's
+/// CORS, compression and timeout, which ask the bodies they wrap for a `Default`), in a plain
+/// tower stack: pictures come through uncompressed with the application's one CORS origin, a
+/// preflight is the application's to answer, and the rest reaches the application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_composes_with_tower_http() {
+    use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_ENCODING};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+
+    const FORGE: &str = "https://forge.example";
+    let world = world().await;
+    let application = tower::service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from_static(
+            b"the application",
+        ))))
+    });
+    let stack = tower::ServiceBuilder::new()
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::exact(http::HeaderValue::from_static(FORGE))),
+        )
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(avatar_proxy::AvatarProxyLayer::new(world.proxy.clone()))
+        .service(application);
+    let call = |method: http::Method, uri: String, headers: &[(&str, &str)]| {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let stack = stack.clone();
+        let request = request.body(Full::default()).unwrap();
+        async move {
+            let Ok(response) = stack.oneshot(request).await;
+            let (parts, body) = response.into_parts();
+            Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
+        }
+    };
+    let browser = [("accept-encoding", "gzip"), ("origin", FORGE)];
+
+    let picture = call(
+        http::Method::GET,
+        url(&world, "alice@a.test", 40, None),
+        &browser,
+    )
+    .await;
+    assert_eq!(picture.status(), StatusCode::OK);
+    assert_eq!(test_support::suite::dimensions(picture.body()), (40, 40));
+    assert_eq!(picture.headers().get(CONTENT_ENCODING), None);
+    let origins: Vec<_> = picture
+        .headers()
+        .get_all(ACCESS_CONTROL_ALLOW_ORIGIN)
+        .iter()
+        .collect();
+    assert_eq!(origins, [FORGE]);
+
+    let preflight = call(
+        http::Method::OPTIONS,
+        url(&world, "alice@a.test", 40, None),
+        &[("origin", FORGE), ("access-control-request-method", "GET")],
+    )
+    .await;
+    assert_eq!(preflight.status(), StatusCode::OK);
+    assert!(preflight.body().is_empty());
+
+    let page = call(http::Method::GET, "/".to_owned(), &[]).await;
+    assert_eq!(page.body().as_ref(), b"the application");
+}
+
 /// Gravatar is asked only when the operator turns it on, after the central server has no
 /// avatar, and with only the hash allowed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

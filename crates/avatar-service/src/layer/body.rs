@@ -44,6 +44,16 @@ impl<B> ResponseBody<B> {
     }
 }
 
+/// An empty body, whatever `B` is: what middleware that answers by itself makes for its
+/// answers (tower-http's `CorsLayer` for a preflight, `TimeoutLayer` for a 408), which is why
+/// they ask for `Default`. It needs no `Default` of `B`, which bodies such as hyper's
+/// `Incoming` do not have.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::avatar(AvatarBody::empty())
+    }
+}
+
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,

@@ -14,4 +14,5 @@ mod hot_path;
 mod rendition_files;
 mod settings;
 mod tcp;
+mod tower_http;
 mod upload;

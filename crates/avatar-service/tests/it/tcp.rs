@@ -24,8 +24,19 @@ async fn serve_router(router: Router) -> SocketAddr {
     addr
 }
 
-/// The service straight on hyper, no axum in between.
-async fn serve_with_hyper(service: AvatarService<MemoryStore>) -> SocketAddr {
+/// `service` straight on hyper, no axum in between, one task per connection.
+pub(crate) async fn serve_with_hyper<S, B>(service: S) -> SocketAddr
+where
+    S: tower::Service<Request<hyper::body::Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -42,7 +53,12 @@ async fn serve_with_hyper(service: AvatarService<MemoryStore>) -> SocketAddr {
     addr
 }
 
-async fn fetch(method: Method, url: String, headers: &[(&str, &str)]) -> Response<Bytes> {
+/// `method` on `url` with `headers`, over a fresh hyper client; the whole answer.
+pub(crate) async fn fetch(
+    method: Method,
+    url: String,
+    headers: &[(&str, &str)],
+) -> Response<Bytes> {
     let client: Client<HttpConnector, Empty<Bytes>> =
         Client::builder(TokioExecutor::new()).build(HttpConnector::new());
     let mut request = Request::builder().method(method).uri(url);
