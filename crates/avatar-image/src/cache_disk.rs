@@ -33,10 +33,12 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 /// store's uploads on the same disk, logs. nginx's caches have the same rule (`min_free`).
 /// Without it a budget larger than the disk's free space (the default 2 GiB on a small
 /// server) filled the disk, and the next upload failed for want of space.
+#[cfg(unix)]
 const MIN_FREE_PARTS: u64 = 20;
 
 /// The most free space the files leave to others (a 5 % share of a large disk would be more
 /// than anything needs).
+#[cfg(unix)]
 const MIN_FREE_CAP: u64 = 1 << 30;
 
 /// How often the file system's free space is looked at, at most.
@@ -208,7 +210,7 @@ fn kibibytes(bytes: u64) -> String {
 
 /// The bytes free for an unprivileged writer on `dir`'s file system, and what the files leave
 /// free there.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 fn free_space(dir: &Path) -> Option<(u64, u64)> {
     let stats = rustix::fs::statvfs(dir).ok()?;
     let size = stats.f_blocks.saturating_mul(stats.f_frsize);
@@ -216,8 +218,8 @@ fn free_space(dir: &Path) -> Option<(u64, u64)> {
     Some((free, (size / MIN_FREE_PARTS).min(MIN_FREE_CAP)))
 }
 
-/// Elsewhere the free space is not looked at: the budget alone bounds the files.
-#[cfg(not(target_os = "linux"))]
+/// Elsewhere (Windows) the free space is not looked at: the budget alone bounds the files.
+#[cfg(not(unix))]
 fn free_space(_dir: &Path) -> Option<(u64, u64)> {
     None
 }

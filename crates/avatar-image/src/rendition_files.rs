@@ -106,7 +106,8 @@ pub enum FileRead {
 enum Unread {
     /// Not there (or unreadable): the file is forgotten.
     Gone,
-    /// Not all in the page cache.
+    /// Not all in the page cache (only Linux says so).
+    #[cfg(target_os = "linux")]
     WouldWait,
     /// The system cannot read without waiting.
     NoWaitUnsupported,
@@ -301,7 +302,8 @@ impl RenditionFiles {
                 self.index.remove(&fingerprint);
                 return Err(FileRead::Absent);
             }
-            Err(Unread::WouldWait | Unread::NoWaitUnsupported) => return Err(FileRead::WouldWait),
+            // Not all in the page cache, or no way to tell.
+            Err(_) => return Err(FileRead::WouldWait),
         };
         if !intact(&bytes) || !valid(&bytes[..bytes.len() - CHECK_BYTES]) {
             tracing::warn!(path = %path.display(), "a rendition file is damaged; deleting it");
