@@ -469,6 +469,19 @@ fn deployed_server(test: &str) -> Option<(Systemd, tempfile::TempDir)> {
     Some((machine, dir))
 }
 
+/// Imports a picture for alice@example.org into the deployed server's folder, as the server's
+/// user from root's shell; the MD5 of her address.
+fn import_alice(machine: &Systemd) -> String {
+    let picture = repository().join("docs/initials.png");
+    machine.exec(&format!(
+        "runuser -u avatars -- avatars import --data-dir /var/lib/avatars/data \
+             alice@example.org - < {}",
+        picture.display()
+    ));
+    let hashes = crate::stdout(&crate::avatars(&["hash", "alice@example.org"]));
+    hashes.split_whitespace().nth(1).unwrap().to_owned()
+}
+
 /// `systemctl show --value -p PROPERTY UNIT`.
 fn show(machine: &Systemd, unit: &str, property: &str) -> String {
     machine
@@ -897,15 +910,7 @@ fn the_enabled_server_comes_back_after_a_reboot() {
     else {
         return;
     };
-    let picture = repository().join("docs/initials.png");
-    machine.exec(&format!(
-        "runuser -u avatars -- avatars import --data-dir /var/lib/avatars/data \
-             alice@example.org - < {}",
-        picture.display()
-    ));
-    let hashes = crate::stdout(&crate::avatars(&["hash", "alice@example.org"]));
-    let md5 = hashes.split_whitespace().nth(1).unwrap().to_owned();
-    let alice = format!("/avatar/{md5}?s=64&d=404");
+    let alice = format!("/avatar/{}?s=64&d=404", import_alice(&machine));
     eventually(5, "the imported avatar served", || {
         https(&machine, &alice) == "200 image/png"
     });
@@ -935,4 +940,115 @@ fn the_enabled_server_comes_back_after_a_reboot() {
         journal.contains("render cache: 1 rendition(s) from /var/lib/avatars/renditions.cache"),
         "{journal}"
     );
+}
+
+/// `deploy/Caddyfile`'s steps after the server's: Debian's Caddy in front of it under the same
+/// systemd, as its comment writes them. Caddy's HTTPS (its own authority's certificate for
+/// `localhost`, which stands in for the host name: no ACME server can be reached here), its
+/// redirect from port 80, HTTP/2, pictures through untouched (not compressed, their `ETag`,
+/// a 304), the page compressed, and each client's own address in the server's log.
+#[test]
+fn behind_debian_s_caddy_as_the_caddyfile_says() {
+    let test = "behind_debian_s_caddy_as_the_caddyfile_says";
+    if !Path::new("/usr/bin/caddy").exists() {
+        eprintln!(
+            "\n*** SKIPPED {test}: caddy is not installed (scripts/ensure-bench-tools.sh) ***\n"
+        );
+        return;
+    }
+    let Some((machine, _dir)) = deployed_server(test) else {
+        return;
+    };
+    // What installing the package does on a machine: Caddy runs, with Debian's Caddyfile.
+    machine.exec("systemctl unmask caddy && systemctl start caddy");
+    install(&machine, "Caddyfile", |step| {
+        if step.starts_with("in /etc/avatars/serve.toml") {
+            "sed -i '/^tls-/d' /etc/avatars/serve.toml\n\
+             echo 'trusted-proxy = [\"127.0.0.1\", \"::1\"]' >> /etc/avatars/serve.toml"
+                .to_owned()
+        } else if step.starts_with("in /etc/caddy/Caddyfile") {
+            "sed -i 's/avatars.example.org/localhost/' /etc/caddy/Caddyfile".to_owned()
+        } else {
+            panic!("the Caddyfile has a step by hand this test does not know: ({step})")
+        }
+    });
+    let journal = || {
+        format!(
+            "{}\n{}",
+            machine.journal("caddy"),
+            machine.journal("avatars")
+        )
+    };
+    let alice = format!("/avatar/{}?s=80", import_alice(&machine));
+    // From 127.0.0.2, a client of its own, to Caddy on 127.0.0.1, trusting Caddy's authority.
+    let curl = |args: &str| {
+        machine.run(&format!(
+            "curl -sS --interface 127.0.0.2 --resolve localhost:443:127.0.0.1 \
+                 --cacert /var/lib/caddy/.local/share/caddy/pki/authorities/local/root.crt {args}"
+        ))
+    };
+    let head_of = |args: &str| {
+        let done = curl(&format!("-o /dev/null -D - {args}"));
+        assert!(
+            done.status.success(),
+            "curl {args}: {}\n{}",
+            String::from_utf8_lossy(&done.stderr),
+            journal()
+        );
+        String::from_utf8_lossy(&done.stdout).to_lowercase()
+    };
+    eventually_showing(
+        20,
+        "Caddy serving HTTPS for localhost",
+        || {
+            curl(&format!("-o /dev/null https://localhost{alice}"))
+                .status
+                .success()
+        },
+        journal,
+    );
+
+    let head = head_of(&format!(
+        "-H 'Accept-Encoding: zstd, gzip' https://localhost{alice}"
+    ));
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(head.contains("content-type: image/png"), "{head}");
+    assert!(
+        !head.contains("content-encoding"),
+        "a picture compressed again: {head}"
+    );
+    let through_caddy = curl(&format!("https://localhost{alice}")).stdout;
+    let direct = machine
+        .run(&format!("curl -sS http://127.0.0.1:8080{alice}"))
+        .stdout;
+    assert_eq!(
+        through_caddy, direct,
+        "the picture changed on its way through Caddy"
+    );
+    let etag = head
+        .lines()
+        .find_map(|line| line.strip_prefix("etag: "))
+        .unwrap_or_else(|| panic!("no etag: {head}"))
+        .trim()
+        .to_owned();
+    let revalidated = head_of(&format!(
+        "-H 'If-None-Match: {etag}' https://localhost{alice}"
+    ));
+    assert!(revalidated.starts_with("http/2 304"), "{revalidated}");
+
+    let page = head_of("-H 'Accept-Encoding: gzip' https://localhost/");
+    assert!(page.contains("content-encoding: gzip"), "{page}");
+    let redirect = head_of(&format!(
+        "--resolve localhost:80:127.0.0.1 http://localhost{alice}"
+    ));
+    assert!(redirect.starts_with("http/1.1 308"), "{redirect}");
+    assert!(
+        redirect.contains(&format!("location: https://localhost{alice}")),
+        "{redirect}"
+    );
+
+    // The server counts and logs the client Caddy forwarded, not Caddy.
+    let logged = machine.journal("avatars");
+    assert!(logged.contains("\"client\":\"127.0.0.2\""), "{logged}");
+    machine.exec("systemctl stop caddy avatars");
 }
