@@ -30,7 +30,10 @@
 //! Mount it in axum as a nested service (`Router::nest_service("/avatars", service)`) or as a
 //! layer in front of an application ([`AvatarLayer`]), which passes every other request through
 //! untouched. `examples/axum.rs` shows both. [`AvatarService::from_dir`] is the embedded default:
-//! a filesystem store in a directory.
+//! a filesystem store in a directory. Both go inside the middleware an application already
+//! has (tower-http's compression, CORS, timeouts, tracing): their bodies implement `Default`,
+//! which `CorsLayer` and `TimeoutLayer` ask for, and pictures come through uncompressed with
+//! their `ETag` (`tests/it/tower_http.rs`).
 //!
 //! Behaviour follows the Libravatar API and the project's decisions (`docs/protocol.md` section 2):
 //! sizes 1..=512 (80 by default, larger clamped; up to 4096 by [`max_size`]); `d=404`, `mp`/`mm`,
