@@ -1,7 +1,7 @@
 //! [`AvatarProxyLayer`] and the service it makes, [`AvatarProxyMiddleware`]: the proxy in front
 //! of an application, so `{prefix}/{token}` is answered by the proxy and every other request
-//! reaches the application untouched (the tower-http shape; the body is avatar-service's
-//! [`ResponseBody`], shared with its own layer).
+//! reaches the application untouched (the tower-http shape; the body and future are
+//! avatar-service's layer's, [`ResponseBody`] and [`ResponseFuture`], with the proxy in front).
 //!
 //! ```
 //! use avatar_discovery::Discovery;
@@ -18,18 +18,18 @@
 //! # Ok(()) }
 //! ```
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use avatar_service::layer::ResponseBody;
 use http::{Request, Response};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::service::{AvatarProxy, ResponseFuture as ProxyFuture};
+
+/// The future of an [`AvatarProxyMiddleware`] response: the proxy's or the wrapped service's
+/// (avatar-service's layer future, with the proxy's in front).
+pub type ResponseFuture<F> = avatar_service::layer::ResponseFuture<F, ProxyFuture>;
 
 /// A layer answering proxy paths in front of any service (see the [module docs](self)).
 #[derive(Debug, Clone)]
@@ -102,59 +102,9 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if self.proxy.serves(request.uri().path()) {
-            ResponseFuture {
-                kind: Kind::Proxy {
-                    future: self.proxy.call(request),
-                },
-            }
+            ResponseFuture::avatar(self.proxy.call(request))
         } else {
-            ResponseFuture {
-                kind: Kind::Inner {
-                    future: self.inner.call(request),
-                },
-            }
-        }
-    }
-}
-
-pin_project! {
-    /// The future of an [`AvatarProxyMiddleware`] response: the proxy's or the wrapped
-    /// service's.
-    pub struct ResponseFuture<F> {
-        #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProjection]
-    enum Kind<F> {
-        Proxy { #[pin] future: ProxyFuture },
-        Inner { #[pin] future: F },
-    }
-}
-
-impl<F> fmt::Debug for ResponseFuture<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, ResBody, E> Future for ResponseFuture<F>
-where
-    F: Future<Output = Result<Response<ResBody>, E>>,
-{
-    type Output = Result<Response<ResponseBody<ResBody>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProjection::Proxy { future } => future.poll(cx).map(|result| match result {
-                Ok(response) => Ok(response.map(ResponseBody::avatar)),
-                Err(never) => match never {},
-            }),
-            KindProjection::Inner { future } => future
-                .poll(cx)
-                .map(|result| result.map(|response| response.map(ResponseBody::inner))),
+            ResponseFuture::inner(self.inner.call(request))
         }
     }
 }
