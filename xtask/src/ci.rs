@@ -42,7 +42,7 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "nginx for the reverse-proxy test (nginx-light and wrk from apt, when missing)",
+        name: "reverse proxies for their tests and the bench (nginx-light, wrk and caddy from apt, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-bench-tools.sh"],
         env: &[],
