@@ -80,6 +80,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "the oldest Rust the workspace declares (rust-version), with rustup when it is there",
+        program: Some("bash"),
+        args: &["scripts/check-msrv.sh"],
+        env: &[],
+    },
+    Step {
         name: "tests",
         program: None,
         args: &["test", "--workspace", "--locked"],
