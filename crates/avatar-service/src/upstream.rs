@@ -267,8 +267,8 @@ impl UpstreamClient {
     }
 }
 
-/// An http and https client trusting the web's roots (and any added ones), with ring as the
-/// crypto provider named explicitly, so no process-wide default has to be installed.
+/// An http and https client trusting the web's roots (and any added ones), with aws-lc-rs as
+/// the crypto provider named explicitly, so no process-wide default has to be installed.
 fn proxy_client(
     extra_roots: &[Vec<u8>],
 ) -> Result<Client<HttpsConnector<HttpConnector>, Empty<Bytes>>, rustls::Error> {
@@ -282,7 +282,7 @@ fn proxy_client(
 
 /// The TLS settings of every client this project makes (the upstream fallback, the avatar
 /// proxy, the conformance suite): the web's roots from `webpki-roots` plus `extra_roots` (DER),
-/// ring as the provider named explicitly (no process-wide default to install), safe protocol
+/// aws-lc-rs as the provider named explicitly (no process-wide default to install), safe protocol
 /// versions, no client certificate.
 ///
 /// # Errors
@@ -295,7 +295,7 @@ pub fn tls_client_config(extra_roots: &[Vec<u8>]) -> Result<rustls::ClientConfig
             .map_err(|_| rustls::Error::General("invalid root certificate".into()))?;
     }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
+        rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)

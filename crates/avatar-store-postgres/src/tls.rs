@@ -91,7 +91,7 @@ impl TlsSettings {
     /// # Errors
     /// A message when `sslrootcert` cannot be read or holds no certificate.
     pub(crate) fn connector(&self) -> Result<MakeRustlsConnect, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let verifier: Arc<dyn ServerCertVerifier> = match self.check {
             Check::Nothing => Arc::new(EncryptOnly {
                 algorithms: provider.signature_verification_algorithms,

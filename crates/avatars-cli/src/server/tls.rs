@@ -197,7 +197,7 @@ fn server_config(cert: &Path, key: &Path) -> Result<(ServerConfig, Option<ValidU
         )
     })?;
     let mut config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|err| problem(cert, err.to_string()))?
             .with_no_client_auth()

@@ -264,15 +264,22 @@ fn a_certificate_that_does_not_fit_is_refused_at_start_with_the_reason() {
 
 /// A rustls client trusting only `ca`, offering `alpn`.
 fn connector(ca: &TestCa, alpn: &[&[u8]]) -> TlsConnector {
+    connector_with(ca, alpn, rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// [`connector`] with the key exchanges, ciphers and signatures of `provider`.
+fn connector_with(
+    ca: &TestCa,
+    alpn: &[&[u8]],
+    provider: rustls::crypto::CryptoProvider,
+) -> TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.issuer.der().clone()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     TlsConnector::from(Arc::new(config))
 }
@@ -310,6 +317,47 @@ async fn status_of(
     let status = response.status().as_u16();
     response.into_body().collect().await.unwrap();
     status
+}
+
+/// Browsers offer the hybrid post-quantum key exchange first (X25519MLKEM768: Chrome and
+/// Firefox since 2024), so recorded traffic cannot be decrypted later with a quantum computer;
+/// the server takes it, and still speaks plain X25519 with a client that offers nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_exchange_is_post_quantum_with_clients_that_offer_it() {
+    use rustls::NamedGroup;
+    use rustls::crypto::aws_lc_rs::{default_provider, kx_group};
+
+    let dir = folder_with_george();
+    let ca = TestCa::new();
+    let key = KeyPair::generate().unwrap();
+    ca.install(dir.path(), &key, &key.serialize_pem());
+    let server = start_tls(dir.path(), &[]);
+    let https = server.https_addr.clone().unwrap();
+    let negotiated = |provider| {
+        let https = https.clone();
+        let connector = connector_with(&ca, &[b"http/1.1"], provider);
+        async move {
+            let tcp = TcpStream::connect(&https).await.unwrap();
+            let tls = connector
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap();
+            tls.get_ref()
+                .1
+                .negotiated_key_exchange_group()
+                .unwrap()
+                .name()
+        }
+    };
+    assert_eq!(
+        negotiated(default_provider()).await,
+        NamedGroup::X25519MLKEM768
+    );
+    let classical = rustls::crypto::CryptoProvider {
+        kx_groups: vec![kx_group::X25519],
+        ..default_provider()
+    };
+    assert_eq!(negotiated(classical).await, NamedGroup::X25519);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
