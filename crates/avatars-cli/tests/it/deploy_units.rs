@@ -469,6 +469,19 @@ fn deployed_server(test: &str) -> Option<(Systemd, tempfile::TempDir)> {
     Some((machine, dir))
 }
 
+/// [`deployed_server`] where `needed` exists; `None` (said, naming `what` it is) where not.
+fn deployed_server_needing(
+    test: &str,
+    needed: &str,
+    what: &str,
+) -> Option<(Systemd, tempfile::TempDir)> {
+    if !Path::new(needed).exists() {
+        eprintln!("\n*** SKIPPED {test}: no {what} ***\n");
+        return None;
+    }
+    deployed_server(test)
+}
+
 /// Imports a picture for alice@example.org into the deployed server's folder, as the server's
 /// user from root's shell; the MD5 of her address.
 fn import_alice(machine: &Systemd) -> String {
@@ -787,14 +800,11 @@ fn component_joins_under_systemd(
 /// there to `systemctl reset-failed` it.
 #[test]
 fn the_server_unit_waits_out_a_database_that_comes_up_after_it() {
-    let test = "the_server_unit_waits_out_a_database_that_comes_up_after_it";
-    if !Path::new("/etc/postgresql/15/main/postgresql.conf").exists() {
-        eprintln!(
-            "\n*** SKIPPED {test}: no Debian PostgreSQL 15 cluster (scripts/ensure-postgres.sh) ***\n"
-        );
-        return;
-    }
-    let Some((machine, _dir)) = deployed_server(test) else {
+    let Some((machine, _dir)) = deployed_server_needing(
+        "the_server_unit_waits_out_a_database_that_comes_up_after_it",
+        "/etc/postgresql/15/main/postgresql.conf",
+        "Debian PostgreSQL 15 cluster (scripts/ensure-postgres.sh)",
+    ) else {
         return;
     };
     let journal = || machine.journal("avatars");
@@ -949,14 +959,11 @@ fn the_enabled_server_comes_back_after_a_reboot() {
 /// a 304), the page compressed, and each client's own address in the server's log.
 #[test]
 fn behind_debian_s_caddy_as_the_caddyfile_says() {
-    let test = "behind_debian_s_caddy_as_the_caddyfile_says";
-    if !Path::new("/usr/bin/caddy").exists() {
-        eprintln!(
-            "\n*** SKIPPED {test}: caddy is not installed (scripts/ensure-bench-tools.sh) ***\n"
-        );
-        return;
-    }
-    let Some((machine, _dir)) = deployed_server(test) else {
+    let Some((machine, _dir)) = deployed_server_needing(
+        "behind_debian_s_caddy_as_the_caddyfile_says",
+        "/usr/bin/caddy",
+        "Debian's caddy (scripts/ensure-bench-tools.sh)",
+    ) else {
         return;
     };
     // What installing the package does on a machine: Caddy runs, with Debian's Caddyfile.
