@@ -571,7 +571,7 @@ pub(crate) struct XmppArgs {
 
     /// Serve /metrics (Prometheus: joined or not, joins, failed joins, stanzas in and out) and
     /// /healthz (200 while joined to the XMPP server, 503 saying why not) on this address;
-    /// off unless given.
+    /// off unless given. Neither asks who is asking: bind it to 127.0.0.1, or firewall it.
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub(crate) metrics_addr: Option<SocketAddr>,
 
