@@ -1,11 +1,10 @@
 //! [`ResponseFuture`]: what [`AvatarMiddleware`](super::AvatarMiddleware) returns.
 
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-use std::convert::Infallible;
 
 use http::Response;
 use pin_project_lite::pin_project;
