@@ -309,3 +309,25 @@ fn fingerprint_of(bytes: &[u8]) -> [u8; 16] {
     fingerprint.copy_from_slice(&digest.as_bytes()[..16]);
     fingerprint
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::NamedGroup;
+
+    use super::*;
+
+    /// Every client the project makes (the fallback, the proxy, the conformance suite) offers
+    /// the hybrid post-quantum key exchange first, as browsers do; classical ones after it.
+    #[test]
+    fn clients_offer_the_post_quantum_key_exchange_first() {
+        let config = tls_client_config(&[]).unwrap();
+        let offered: Vec<NamedGroup> = config
+            .crypto_provider()
+            .kx_groups
+            .iter()
+            .map(|group| group.name())
+            .collect();
+        assert_eq!(offered.first(), Some(&NamedGroup::X25519MLKEM768));
+        assert!(offered.contains(&NamedGroup::X25519), "{offered:?}");
+    }
+}
