@@ -99,8 +99,15 @@ fn every_dependency_comes_from_the_workspace() {
                 }
             }
         }
+        let package = table
+            .get("package")
+            .and_then(|package| package.get("name"))
+            .and_then(toml::Value::as_str);
         for (kind, deps) in sections {
             for (dep, spec) in deps {
+                if is_itself_with_features(package, &kind, dep, spec) {
+                    continue;
+                }
                 let inherited = spec
                     .as_table()
                     .and_then(|spec| spec.get("workspace"))
@@ -121,6 +128,25 @@ fn every_dependency_comes_from_the_workspace() {
         "every dependency is declared once, in the root Cargo.toml's [workspace.dependencies]:\n  {}",
         wrong.join("\n  ")
     );
+}
+
+/// A crate's dev-dependency on itself by `path = "."` alone (to turn on a feature for its own
+/// tests): `cargo package` drops a dev-dependency without a version, where one inherited from
+/// the workspace, with its version, would be looked for on crates.io and fail the package.
+fn is_itself_with_features(
+    package: Option<&str>,
+    kind: &str,
+    dep: &str,
+    spec: &toml::Value,
+) -> bool {
+    let spec = spec.as_table();
+    package == Some(dep)
+        && kind == "dev-dependencies"
+        && spec
+            .and_then(|spec| spec.get("path"))
+            .and_then(toml::Value::as_str)
+            == Some(".")
+        && spec.is_some_and(|spec| !spec.contains_key("version"))
 }
 
 /// The paths a document names in backticks: tokens that start with a top-level folder of the
@@ -186,6 +212,110 @@ fn every_path_a_document_names_exists() {
         broken.is_empty(),
         "these documents name paths that do not exist:\n  {}",
         broken.join("\n  ")
+    );
+}
+
+/// The workspace's members that `cargo package` makes a crate of (not `publish = false`).
+fn published_crates() -> Vec<PathBuf> {
+    let root = workspace_root();
+    files(&root, &|path| {
+        path.file_name().is_some_and(|name| name == "Cargo.toml")
+    })
+    .into_iter()
+    .filter(|manifest| {
+        manifest.parent() != Some(root.as_path()) && !relative(manifest).starts_with("fuzz/")
+    })
+    .filter(|manifest| {
+        let table: toml::Table = fs::read_to_string(manifest).unwrap().parse().unwrap();
+        table["package"]
+            .get("publish")
+            .and_then(toml::Value::as_bool)
+            != Some(false)
+    })
+    .map(|manifest| manifest.parent().unwrap().to_path_buf())
+    .collect()
+}
+
+/// The file paths a Rust source names in `include_str!`, `include_bytes!` or `#[path]`, with
+/// their line numbers.
+fn included_paths(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        for opening in ["include_str!(\"", "include_bytes!(\"", "#[path = \""] {
+            for (at, _) in line.match_indices(opening) {
+                let rest = &line[at + opening.len()..];
+                if let Some(end) = rest.find('"') {
+                    found.push((number + 1, rest[..end].to_owned()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `path` with its `.` and `..` taken away by their names alone, symbolic links not followed:
+/// what `cargo package` copies is decided by where a path is in the package, not where it
+/// points.
+fn lexically_normal(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+#[test]
+fn a_published_crate_builds_from_its_own_files() {
+    // `cargo package` copies a crate's own folder only: a file that `src/` includes from
+    // elsewhere in the repository builds here and fails for everyone who depends on the crate
+    // from crates.io (avatar-proto included `docs/protocol.md` until 2026-12-07). A symbolic
+    // link inside the crate is copied as the file it points to. `cargo package` itself runs in
+    // CI without building (building each crate again took 5.5 minutes).
+    let mut outside = Vec::new();
+    for krate in published_crates() {
+        let sources = files(&krate.join("src"), &|path| {
+            path.extension().is_some_and(|ext| ext == "rs")
+        });
+        for source in sources {
+            let text = fs::read_to_string(&source).unwrap();
+            for (line, named) in included_paths(&text) {
+                let path = lexically_normal(&source.parent().unwrap().join(&named));
+                if !path.starts_with(&krate) || !path.exists() {
+                    outside.push(format!("{}:{line}: {named}", relative(&source)));
+                }
+            }
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "these files are not inside the crate that includes them (link them into its folder):\n  {}",
+        outside.join("\n  ")
+    );
+}
+
+#[test]
+fn included_paths_are_read_from_the_three_forms() {
+    let text = "static F: &[u8] = include_bytes!(\"../assets/f.ttf\");\n\
+                #![doc = include_str!(\"../../../docs/protocol.md\")]\n\
+                #[path = \"../../examples/axum.rs\"]\n\
+                let s = \"include_str!\";";
+    assert_eq!(
+        included_paths(text),
+        [
+            (1, "../assets/f.ttf".to_owned()),
+            (2, "../../../docs/protocol.md".to_owned()),
+            (3, "../../examples/axum.rs".to_owned()),
+        ]
+    );
+    assert_eq!(
+        lexically_normal(Path::new("/w/crates/p/src/./../../../docs/p.md")),
+        Path::new("/w/docs/p.md")
     );
 }
 

@@ -43,7 +43,7 @@
 //! repository, included here so they are read where the code that follows them is documented.
 //! Code cites them by id (`[server.size]`).
 //!
-#![doc = include_str!("../../../docs/protocol.md")]
+#![doc = include_str!("../protocol.md")]
 
 mod error;
 pub mod format;
