@@ -1,6 +1,7 @@
 //! [`PgStore`]: the [`Store`] methods as SQL, each within the operation timeout.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use avatar_proto::{AvatarHash, Identity};
@@ -169,20 +170,29 @@ impl PgStore {
         operation: impl AsyncFnOnce(&mut deadpool_postgres::Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let shared = &self.shared;
+        // Whether the time ran out in the pool or in the operation: the pool's own timeouts
+        // are the same as this one, so which of them ends a wait for a silent server is a
+        // matter of which timer the runtime looks at first; the message must not depend on it.
+        let connected = AtomicBool::new(false);
         let work = async {
             let pooled = shared.pool.get().await;
             let mut client =
                 pooled.map_err(|err| unavailable(&shared.url, shared.timeout, &err))?;
+            connected.store(true, Ordering::Relaxed);
             operation(&mut client).await
         };
-        tokio::time::timeout(shared.timeout, work)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(format!(
-                    "{} did not answer within {:?}",
-                    shared.url, shared.timeout
-                )))
-            })
+        match tokio::time::timeout(shared.timeout, work).await {
+            Ok(done) => done,
+            Err(_) if connected.load(Ordering::Relaxed) => Err(StoreError::Unavailable(format!(
+                "{} did not answer within {:?}",
+                shared.url, shared.timeout
+            ))),
+            Err(_) => {
+                let status = shared.pool.status();
+                let busy = status.size >= status.max_size && status.available == 0;
+                Err(no_connection_in_time(&shared.url, shared.timeout, busy))
+            }
+        }
     }
 }
 
@@ -493,6 +503,22 @@ pub(crate) fn database_error(err: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// No connection within `timeout`: every pooled one stayed `busy`, or else the server did not
+/// answer.
+fn no_connection_in_time(url: &str, timeout: Duration, busy: bool) -> StoreError {
+    StoreError::Unavailable(if busy {
+        format!(
+            "no connection to {url} free within {timeout:?}: every pooled connection stayed \
+             busy (the database is slow, or the pool too small for the load)"
+        )
+    } else {
+        format!(
+            "no connection to {url} within {timeout:?}: the server did not answer in time \
+             (is it running, and reachable from here?)"
+        )
+    })
+}
+
 /// No connection to `url` (as [`display_url`] shows it) could be had: `err` with its causes,
 /// where the pool's own message alone ("error connecting to server") hid why (a refused
 /// connection, a name that does not resolve, a password refused), and the time waited where
@@ -501,17 +527,9 @@ fn unavailable(url: &str, timeout: Duration, err: &deadpool_postgres::PoolError)
     use deadpool_postgres::{PoolError, TimeoutType};
     match err {
         PoolError::Timeout(TimeoutType::Create | TimeoutType::Recycle) => {
-            return StoreError::Unavailable(format!(
-                "no connection to {url} within {timeout:?}: the server did not answer in time \
-                 (is it running, and reachable from here?)"
-            ));
+            return no_connection_in_time(url, timeout, false);
         }
-        PoolError::Timeout(TimeoutType::Wait) => {
-            return StoreError::Unavailable(format!(
-                "no connection to {url} free within {timeout:?}: every pooled connection stayed \
-                 busy (the database is slow, or the pool too small for the load)"
-            ));
-        }
+        PoolError::Timeout(TimeoutType::Wait) => return no_connection_in_time(url, timeout, true),
         _ => {}
     }
     let mut message = err.to_string();
