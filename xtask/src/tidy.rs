@@ -319,6 +319,99 @@ fn included_paths_are_read_from_the_three_forms() {
     );
 }
 
+/// The licences a dependency may carry, each read for what it asks of whoever ships the
+/// `avatars` binary (the README's Licence section says what that is). A dependency whose
+/// expression none of these satisfies fails `every_dependency_s_licence_was_reviewed`.
+const REVIEWED_LICENCES: &[&str] = &[
+    "MIT",
+    "MIT-0",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "Zlib",
+    "0BSD",
+    "BSL-1.0",
+    "CC0-1.0",
+    "Unlicense",
+    "Unicode-3.0",
+    // webpki-roots: Mozilla's root certificates, as data.
+    "CDLA-Permissive-2.0",
+    // jpeg-encoder, with MIT OR Apache-2.0: the README carries the IJG's acknowledgement.
+    "IJG",
+    // The xmpp-rs crates: file-level copyleft; their source is on crates.io, unchanged.
+    "MPL-2.0",
+];
+
+/// Whether `expression` (as Cargo.toml writes it, `/` for OR included) is satisfied by
+/// [`REVIEWED_LICENCES`].
+fn licence_reviewed(expression: &str) -> Result<bool, String> {
+    let parsed = spdx::Expression::parse_mode(expression, spdx::ParseMode::LAX)
+        .map_err(|err| format!("not an SPDX expression: {err}"))?;
+    Ok(parsed.evaluate(|requirement| {
+        requirement
+            .license
+            .id()
+            .is_some_and(|id| REVIEWED_LICENCES.contains(&id.name))
+    }))
+}
+
+#[test]
+fn every_dependency_s_licence_was_reviewed() {
+    // Every package of the lock file, for every platform: a new dependency under a licence
+    // nobody read (a GPL, say, in a binary the README calls MIT OR Apache-2.0) fails here.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut unreviewed = Vec::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        let field = |key: &str| package[key].as_str().unwrap_or("?").to_owned();
+        let name = format!("{} {}", field("name"), field("version"));
+        let verdict = match package["license"].as_str() {
+            Some(expression) => match licence_reviewed(expression) {
+                Ok(true) => None,
+                Ok(false) => Some(expression.to_owned()),
+                Err(err) => Some(format!("{expression}: {err}")),
+            },
+            None => Some("no `license` expression (a licence file only)".to_owned()),
+        };
+        if let Some(why) = verdict {
+            unreviewed.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(
+        unreviewed.is_empty(),
+        "these dependencies carry licences not yet reviewed; read what each asks of whoever \
+         ships the binary, say so in the README's Licence section, then add it to \
+         REVIEWED_LICENCES:\n  {}",
+        unreviewed.join("\n  ")
+    );
+}
+
+#[test]
+fn a_licence_is_reviewed_when_one_alternative_is() {
+    assert_eq!(licence_reviewed("MIT OR Apache-2.0"), Ok(true));
+    assert_eq!(licence_reviewed("MIT/Apache-2.0"), Ok(true));
+    assert_eq!(licence_reviewed("(MIT OR Apache-2.0) AND IJG"), Ok(true));
+    assert_eq!(
+        licence_reviewed("Apache-2.0 WITH LLVM-exception OR MIT"),
+        Ok(true)
+    );
+    assert_eq!(licence_reviewed("MIT OR LGPL-2.1-or-later"), Ok(true));
+    assert_eq!(licence_reviewed("GPL-3.0-only"), Ok(false));
+    assert_eq!(licence_reviewed("MIT AND GPL-2.0-only"), Ok(false));
+    assert!(licence_reviewed("MIT OR NOPE").is_err());
+}
+
 #[test]
 fn no_stale_references() {
     let root = workspace_root();
