@@ -1,7 +1,8 @@
 //! `avatars proxy-key`, `avatars proxy-url` and `avatars serve --proxy-key-file`, end to end:
 //! one `avatars serve` holds alice@a.test's picture, the fake DNS points `_avatars._tcp.a.test`
 //! at it, and a second `avatars serve` proxies it (and counts it in its metrics), answering
-//! the one it stores itself from its own store.
+//! the one it stores itself from its own store. The same over IPv6 loopback, with the central
+//! server an IPv6 literal.
 
 use avatar_discovery::fake_dns::FakeDns;
 use test_support::images;
@@ -104,6 +105,88 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
 
     fetches_counted(&proxy);
     start_offered_bob_s_link(&mut proxy, key_text);
+}
+
+/// IPv6 end to end, as a dual-stack or IPv6-only host runs it: a server listening on `[::1]`
+/// only says so with brackets and answers there, naming its IPv6 clients in its access log; a
+/// proxy whose central server is that IPv6 literal, allowed by `--proxy-allow-net ::1/128`,
+/// fetches from it, and refuses it when only IPv4 loopback is allowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_server_answers_and_is_proxied_over_ipv6() {
+    let upstream_dir = tempfile::tempdir().unwrap();
+    images::solid(90, 90, [200, 30, 30])
+        .save(upstream_dir.path().join("alice.png"))
+        .unwrap();
+    let mut upstream = Server::start(
+        AVATARS,
+        upstream_dir.path(),
+        &["--addr", "[::1]:0", "--email", "alice@a.test=alice.png"],
+        true,
+    );
+    assert!(upstream.addr.starts_with("[::1]:"), "{}", upstream.addr);
+    let md5 = avatars(&["hash", "alice@a.test"]);
+    let md5 = stdout(&md5);
+    let md5 = md5.split_whitespace().nth(1).unwrap();
+    assert_eq!(upstream.get(&format!("/avatar/{md5}?s=48")).status, 200);
+
+    // a.test publishes no SRV record: the proxy asks its central server, the IPv6 literal.
+    let dns = FakeDns::start(&[
+        "$ORIGIN a.test.\n@ 3600 IN SOA ns.a.test. admin.a.test. 1 7200 900 1209600 300\n",
+    ])
+    .await
+    .unwrap();
+    let nameserver = dns.addr().to_string();
+    let central = format!("http://{}/avatar/", upstream.addr);
+    let proxied = |allowed: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let key = new_key(dir.path());
+        let proxy = Server::start(
+            AVATARS,
+            dir.path(),
+            &[
+                "--proxy-key-file",
+                key.to_str().unwrap(),
+                "--nameserver",
+                &nameserver,
+                "--proxy-allow-net",
+                allowed,
+                "--proxy-central",
+                &central,
+            ],
+            false,
+        );
+        let link = avatars(&[
+            "proxy-url",
+            "--key-file",
+            key.to_str().unwrap(),
+            "--size",
+            "64",
+            "--default",
+            "404",
+            "alice@a.test",
+        ]);
+        proxy.get(&path_of(&link))
+    };
+    let answer = proxied("::1/128");
+    assert_eq!(answer.status, 200);
+    let centre = centre_of(&answer.body);
+    assert!(centre[0] > 180 && centre[1] < 60, "alice's red: {centre:?}");
+    // Only IPv4 loopback allowed: ::1 is as internal as any address not allowed.
+    let refused = proxied("127.0.0.1/32");
+    assert_eq!(refused.status, 404, "::1 is not in 127.0.0.1/32: d=404");
+
+    let log = upstream.stop_gracefully();
+    assert!(
+        log.lines().any(
+            |line| line.contains(&format!("/avatar/{md5}?s=48 200")) && line.contains("[::1]:")
+        ),
+        "the access log names the IPv6 client:\n{log}"
+    );
+    let fetched = log
+        .lines()
+        .filter(|line| line.contains("GET /avatar/") && !line.contains("?s=48"))
+        .count();
+    assert_eq!(fetched, 1, "the refused proxy never connected:\n{log}");
 }
 
 /// The admin listener's metrics count the proxy's two fetches from a.test's server: alice's
