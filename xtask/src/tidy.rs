@@ -6,7 +6,10 @@
 //!   version of each crate is chosen in one place;
 //! - every repository path a README or doc names in backticks exists;
 //! - no stale references (the old `src/bench.rs`, the spec outside the repository, Cargo
-//!   descriptions promising "later releases").
+//!   descriptions promising "later releases");
+//! - a published crate's `src/` includes no file from outside its folder (`cargo package`
+//!   copies the folder alone);
+//! - every dependency's licence is one read for shipping the binary (the README's Licence).
 
 use std::fs;
 use std::path::{Path, PathBuf};
