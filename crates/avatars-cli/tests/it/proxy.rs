@@ -12,16 +12,7 @@ use crate::{AVATARS, avatars, stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
-    let upstream_dir = tempfile::tempdir().unwrap();
-    images::solid(90, 90, [200, 30, 30])
-        .save(upstream_dir.path().join("alice.png"))
-        .unwrap();
-    let upstream = Server::start(
-        AVATARS,
-        upstream_dir.path(),
-        &["--email", "alice@a.test=alice.png"],
-        false,
-    );
+    let (_upstream_dir, upstream) = alice_s_server(&[], false);
     let port = upstream.addr.rsplit(':').next().unwrap().to_owned();
     let zone = format!(
         "$ORIGIN a.test.\n@ 3600 IN SOA ns.a.test. admin.a.test. 1 7200 900 1209600 300\n\
@@ -113,16 +104,7 @@ async fn a_second_server_proxies_the_first_ones_avatar_by_srv() {
 /// fetches from it, and refuses it when only IPv4 loopback is allowed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ipv6_server_answers_and_is_proxied_over_ipv6() {
-    let upstream_dir = tempfile::tempdir().unwrap();
-    images::solid(90, 90, [200, 30, 30])
-        .save(upstream_dir.path().join("alice.png"))
-        .unwrap();
-    let mut upstream = Server::start(
-        AVATARS,
-        upstream_dir.path(),
-        &["--addr", "[::1]:0", "--email", "alice@a.test=alice.png"],
-        true,
-    );
+    let (_upstream_dir, mut upstream) = alice_s_server(&["--addr", "[::1]:0"], true);
     assert!(upstream.addr.starts_with("[::1]:"), "{}", upstream.addr);
     let md5 = avatars(&["hash", "alice@a.test"]);
     let md5 = stdout(&md5);
@@ -227,6 +209,18 @@ fn start_offered_bob_s_link(proxy: &mut Server, key_file: &str) {
     let log = proxy.stop_gracefully();
     let said = format!("; try {} (bob@a.test's link;", stdout(&bob_128).trim());
     assert!(log.contains(&said), "{said} in:\n{log}");
+}
+
+/// An `avatars serve` (started with `args` and `log` as [`Server::start`] takes them) storing
+/// alice@a.test's picture, a red square, in a directory kept as long as the one returned.
+fn alice_s_server(args: &[&str], log: bool) -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    images::solid(90, 90, [200, 30, 30])
+        .save(dir.path().join("alice.png"))
+        .unwrap();
+    let args = [args, &["--email", "alice@a.test=alice.png"]].concat();
+    let server = Server::start(AVATARS, dir.path(), &args, log);
+    (dir, server)
 }
 
 /// The `/proxy/...` path of the URL `avatars proxy-url` printed.
