@@ -706,6 +706,14 @@ pub fn server_cases() -> Vec<Case> {
             vec![Header("access-control-allow-origin", "*")],
         ),
         case(
+            "server-header-corp",
+            Should,
+            HEADERS,
+            "Cross-Origin-Resource-Policy: cross-origin (a cross-origin isolated page may show it)",
+            GEORGE_64,
+            vec![Header("cross-origin-resource-policy", "cross-origin")],
+        ),
+        case(
             "server-header-nosniff",
             Should,
             HEADERS,

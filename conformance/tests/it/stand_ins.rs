@@ -395,6 +395,24 @@ async fn a_top_left_crop_fails_the_centre_crop_case_and_only_it() {
     );
 }
 
+/// The headers of a server that predates cross-origin isolation: CORS, and no CORP.
+fn no_corp(headers: &mut HeaderMap) {
+    headers.remove("cross-origin-resource-policy");
+}
+
+#[tokio::test]
+async fn a_server_without_corp_passes_every_must_and_fails_the_corp_case_alone() {
+    let url = stand_in(Altered::Forward, no_corp, false).await;
+    let report = server_report(&url).await;
+    assert_no_must_failure(&report, "a server without CORP");
+    assert_eq!(
+        failed(&report),
+        BTreeSet::from(["server-header-corp"]),
+        "{}",
+        avatar_conformance::report::summary(&report)
+    );
+}
+
 #[tokio::test]
 async fn an_empty_server_fails_the_hit_cases_and_is_warned_about_first() {
     let url = stand_in(Altered::Forward, unchanged, true).await;

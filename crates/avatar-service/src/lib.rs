@@ -41,7 +41,8 @@
 //! requested size; trusted or relative `d=` URLs redirected, everything else ignored; `f=y`; the
 //! format the hash's extension names, else WebP for an `Accept` that lists it, else the stored
 //! one ([`output_formats`]; `Vary: Accept`, an `ETag` per format); `Content-Type` from the bytes, `Content-Length`, a strong `ETag` and
-//! `If-None-Match` -> 304, `Cache-Control` with separate max-ages for hits and defaults, CORS and
+//! `If-None-Match` -> 304, `Cache-Control` with separate max-ages for hits and defaults, CORS,
+//! `Cross-Origin-Resource-Policy: cross-origin` (for pages that are cross-origin isolated) and
 //! `nosniff`; HEAD, OPTIONS (standard methods in `Allow`), 405 with `Allow` for the rest;
 //! malformed hashes get a 400 whose one-line body says what is accepted.
 //!

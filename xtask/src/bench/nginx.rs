@@ -59,6 +59,7 @@ http {{
         root {root};
         # The headers avatars sends too.
         add_header Access-Control-Allow-Origin *;
+        add_header Cross-Origin-Resource-Policy cross-origin;
         add_header X-Content-Type-Options nosniff;
         add_header Cache-Control \"public, max-age=86400\";
     }}

@@ -317,6 +317,10 @@ async fn each_domain_is_fetched_from_its_own_server_and_the_rest_from_the_centra
         assert!(response.headers().get("set-cookie").is_none());
         assert!(response.headers().get("x-upstream").is_none());
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            response.headers()["cross-origin-resource-policy"],
+            "cross-origin"
+        );
         let upstream = seen.headers.lock().unwrap().clone().unwrap();
         assert_eq!(upstream["user-agent"], PROXY_USER_AGENT);
         assert!(upstream.get("referer").is_none() && upstream.get("cookie").is_none());

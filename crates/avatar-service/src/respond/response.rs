@@ -9,7 +9,7 @@ use http::header::{
     ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG,
     IF_NONE_MATCH, LOCATION, RETRY_AFTER, VARY, X_CONTENT_TYPE_OPTIONS,
 };
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use avatar_image::Rendered;
 
@@ -20,6 +20,10 @@ use crate::config::Config;
 /// The methods avatar paths answer. OPTIONS lists these standard methods (not the default
 /// keywords some servers put in `Allow`; those are documented instead).
 const ALLOWED: &str = "GET, HEAD, OPTIONS";
+
+/// `Cross-Origin-Resource-Policy` (Fetch), which `http` has no constant for.
+const CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-resource-policy");
 
 /// The response to an answer; for HEAD, the same without its body.
 pub(super) fn for_answer(
@@ -94,7 +98,7 @@ fn from_answer(
 
 /// An image answer: 200 with the rendition, or 304 when `If-None-Match` names its `ETag` (made
 /// from `fingerprint`); `Cache-Control` as given, `Vary: Accept` when `varies_with_accept`, and
-/// the headers every answer carries (`Content-Length`, CORS, `nosniff`). For HEAD, drop the body
+/// the headers every answer carries (`Content-Length`, CORS, CORP, `nosniff`). For HEAD, drop the body
 /// with [`without_body`].
 pub fn image(
     rendered: &Rendered,
@@ -212,15 +216,21 @@ fn common(status: StatusCode, body: Bytes) -> Response<AvatarBody> {
     let length = body.len();
     let mut response = Response::new(AvatarBody::new(body));
     *response.status_mut() = status;
-    // Room for every header an image answer carries (at most 7), made once: growing the map
+    // Room for every header an image answer carries (at most 8), made once: growing the map
     // on the way would allocate its tables again.
-    *response.headers_mut() = HeaderMap::with_capacity(8);
+    *response.headers_mut() = HeaderMap::with_capacity(9);
     let headers = response.headers_mut();
     // Formatted on the stack: `HeaderValue::from(usize)` allocates twice.
     let length = HeaderValue::from_str(itoa::Buffer::new().format(length))
         .expect("digits are a valid header value");
     headers.insert(CONTENT_LENGTH, length);
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    // Avatars are for embedding anywhere: without this, a page that is cross-origin isolated
+    // (`Cross-Origin-Embedder-Policy: require-corp`) cannot show them in a plain `<img>`.
+    headers.insert(
+        CROSS_ORIGIN_RESOURCE_POLICY,
+        HeaderValue::from_static("cross-origin"),
+    );
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }

@@ -7,6 +7,7 @@
 #[path = "../../examples/axum.rs"]
 #[allow(dead_code)]
 mod axum_example;
+mod browser;
 mod faults;
 mod formats;
 mod hostile;

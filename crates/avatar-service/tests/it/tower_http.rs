@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, CONTENT_ENCODING, CONTENT_TYPE, ETAG, X_FRAME_OPTIONS,
 };
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::{HeaderName, HeaderValue, Method, Response, StatusCode};
 use test_support::suite::*;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -41,6 +41,10 @@ fn static_files() -> tempfile::TempDir {
     dir
 }
 
+/// `Cross-Origin-Resource-Policy`, which `http` has no constant for.
+const CROSS_ORIGIN_RESOURCE_POLICY: HeaderName =
+    HeaderName::from_static("cross-origin-resource-policy");
+
 /// The layers of an application, outermost first: what a forge puts around every route it
 /// serves (a macro, as the stack's type depends on what it wraps).
 macro_rules! application_layers {
@@ -62,6 +66,11 @@ macro_rules! application_layers {
             .layer(SetResponseHeaderLayer::if_not_present(
                 X_FRAME_OPTIONS,
                 HeaderValue::from_static("DENY"),
+            ))
+            // A forge that keeps its pictures to its own sites.
+            .layer(SetResponseHeaderLayer::overriding(
+                CROSS_ORIGIN_RESOURCE_POLICY,
+                HeaderValue::from_static("same-site"),
             ))
     };
 }
@@ -104,6 +113,17 @@ async fn check_avatars_come_through(base: &str) {
         .collect();
     assert_eq!(origins, [FORGE], "{}", header_lines(&response));
     assert_eq!(response.headers()[X_FRAME_OPTIONS], "DENY");
+    // The application's resource policy replaces the service's `cross-origin`.
+    let policies: Vec<_> = response
+        .headers()
+        .get_all(CROSS_ORIGIN_RESOURCE_POLICY)
+        .iter()
+        .collect();
+    assert_eq!(policies, ["same-site"], "{}", header_lines(&response));
+    assert_eq!(
+        expected.headers()[CROSS_ORIGIN_RESOURCE_POLICY],
+        "cross-origin"
+    );
 
     let etag = response.headers()[ETAG].to_str().unwrap().to_owned();
     let mut revalidating = browser.to_vec();
