@@ -1,7 +1,9 @@
 //! `avatars serve`'s settings, its home page and its access log, over real TCP.
 
 use std::process::Command;
+use std::time::Duration;
 
+use test_support::browser;
 use test_support::server::Server;
 
 use crate::{AVATARS, avatars_in, check_settings, folder_with_george, stderr};
@@ -176,6 +178,11 @@ fn the_home_page_says_what_this_is_and_shows_a_live_example() {
             .unwrap()
             .starts_with("text/html")
     );
+    // It runs no script and loads nothing from elsewhere, and says so.
+    let policy = home.header("content-security-policy").unwrap();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(home.header("x-content-type-options"), Some("nosniff"));
     let page = String::from_utf8(home.body).unwrap();
     assert!(
         page.contains("Libravatar") && page.contains("holds 1 avatar"),
@@ -190,6 +197,51 @@ fn the_home_page_says_what_this_is_and_shows_a_live_example() {
     let image = server.get(&example);
     assert_eq!(image.status, 200, "{example}");
     assert_eq!(image.header("content-type"), Some("image/png"));
+}
+
+/// The home page as a browser shows it: its style and its live example are what its own
+/// policy allows, so Chromium's console reports no violation, and the example is fetched.
+#[test]
+fn a_browser_shows_the_home_page_within_its_own_policy() {
+    if !browser::available("a_browser_shows_the_home_page_within_its_own_policy") {
+        return;
+    }
+    let dir = folder_with_george();
+    let mut server = Server::start(
+        AVATARS,
+        dir.path(),
+        &["--email", "George@example.com=george.png"],
+        true,
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut chromium = browser::headless(profile.path());
+    chromium
+        .args([
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg("--dump-dom")
+        .arg(format!("http://{}/", server.addr));
+    let output = browser::run_with_timeout(chromium, Duration::from_secs(60));
+    let console = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("A Libravatar server"),
+        "the page loads: {console}"
+    );
+    let violations: Vec<&str> = console
+        .lines()
+        .filter(|line| line.contains("Content Security Policy"))
+        .collect();
+    assert!(violations.is_empty(), "{violations:#?}");
+    let log = server.stop_gracefully();
+    assert!(
+        log.lines().any(
+            |line| line.contains(&format!("GET /avatar/{GEORGE_MD5}?s=80"))
+                && line.contains(" 200 ")
+        ),
+        "the example picture was fetched: {log}"
+    );
 }
 
 /// The URL `serve` suggests once it listens answers, under `--prefix` too: the avatar just
