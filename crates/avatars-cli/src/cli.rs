@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use avatar_proto::DefaultKeyword;
 use clap::{Args, Parser, Subcommand};
 
-use crate::server::observe::{ForwardedHeader, LogFormat};
+use crate::server::observe::{ForwardedHeader, LogClients, LogFormat};
 
 /// Where avatars are kept unless `--data-dir` says otherwise: a folder the user can see.
 pub(crate) const DEFAULT_DATA_DIR: &str = "avatars-data";
@@ -413,6 +413,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
     #[arg(help_heading = "Logging")]
     pub(crate) log_format: LogFormat,
+
+    /// What the access log keeps of each client's address. A line's path names whose avatar
+    /// was asked for, so with the whole address it says who looked at whom.
+    #[arg(long, value_name = "KEPT", value_enum, default_value_t = LogClients::Full)]
+    #[arg(help_heading = "Logging")]
+    pub(crate) log_clients: LogClients,
 
     /// The colours d=color picks from, as hex RGB (such as 1e6fc8,2e7d32,c62828): a site's own
     /// theme (sixteen colours that keep white text readable by default).

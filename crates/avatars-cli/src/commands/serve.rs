@@ -65,14 +65,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
             store_imports(service.store(), &imports, &upload_limits, ahead.as_ref()).await?;
         let renditions = RenditionsFile::start(args, &service);
         let metrics = Arc::new(Metrics::new(service.clone(), proxy.clone(), tls.clone()));
-        let observer = |listener| Observer {
-            listener,
-            prefix: Arc::from(args.prefix.as_str()),
-            log: args.log_format,
-            metrics: Arc::new(metrics.for_listener(listener)),
-            rate_limit: None,
-            trusted_proxies: trusted_proxies(args),
-        };
+        let observer = |listener| observer(args, &metrics, listener);
         let rate_limit = rate_limit(args);
         let limits = connection_limits(args);
         let app = public_app(args, service.clone(), proxy.clone(), stored);
@@ -600,6 +593,20 @@ fn connection_limits(args: &ServeArgs) -> ConnectionLimits {
         header_timeout: Duration::from_secs(args.header_timeout_secs),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+    }
+}
+
+/// What `listener` records of each request: its metrics, and the access log as `args` say;
+/// no rate limit (the public listeners add theirs).
+fn observer(args: &ServeArgs, metrics: &Metrics, listener: &'static str) -> Observer {
+    Observer {
+        listener,
+        prefix: Arc::from(args.prefix.as_str()),
+        log: args.log_format,
+        log_clients: args.log_clients,
+        metrics: Arc::new(metrics.for_listener(listener)),
+        rate_limit: None,
+        trusted_proxies: trusted_proxies(args),
     }
 }
 

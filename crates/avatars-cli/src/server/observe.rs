@@ -31,6 +31,61 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+/// What the access log keeps of a client's address (`--log-clients`). A line's path names
+/// whose avatar was asked for (the hash), so with the full address it says who looked at
+/// whom; the rate limit counts full addresses whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogClients {
+    /// The address and port: `203.0.113.7:5555`.
+    Full,
+    /// The network alone, as web analytics anonymise addresses: an IPv4 address to its /24,
+    /// an IPv6 one to its /48, no port (`203.0.113.0/24`).
+    Network,
+    /// Nothing of it.
+    Off,
+}
+
+impl LogClients {
+    /// How `client` appears in a line; `None` when nothing of it is logged.
+    fn shown(self, client: Client) -> Option<LoggedClient> {
+        let network = |ip: IpAddr| {
+            let prefix = if ip.is_ipv4() { 24 } else { 48 };
+            IpNet::new(ip, prefix).map_or_else(|_| ip.to_string(), |net| net.trunc().to_string())
+        };
+        let (ip, peer) = match self {
+            Self::Full => (client.ip.to_string(), client.peer.to_string()),
+            Self::Network => (network(client.ip), network(client.peer.ip())),
+            Self::Off => return None,
+        };
+        Some(LoggedClient {
+            ip,
+            peer,
+            forwarded: client.ip != client.peer.ip(),
+        })
+    }
+}
+
+/// A client as an access-log line shows it ([`LogClients::shown`]).
+struct LoggedClient {
+    /// The address the rate limit counts (a trusted proxy's client, or the peer's).
+    ip: String,
+    /// The connection's other end.
+    peer: String,
+    /// Whether `ip` was named by a trusted proxy (the peer).
+    forwarded: bool,
+}
+
+impl fmt::Display for LoggedClient {
+    /// `203.0.113.7:5555`, or for a forwarded client `203.0.113.7 via 127.0.0.1:5555`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.forwarded {
+            write!(f, "{} via {}", self.ip, self.peer)
+        } else {
+            f.write_str(&self.peer)
+        }
+    }
+}
+
 /// `--rate-limit PER_SECOND --rate-burst N`: a token bucket per client address.
 #[derive(Debug)]
 pub(crate) struct RateLimit {
@@ -91,6 +146,8 @@ pub(crate) struct Observer {
     /// The avatar routes' prefix (`--prefix`), for the `route` label.
     pub(crate) prefix: Arc<str>,
     pub(crate) log: LogFormat,
+    /// What the access log keeps of each client's address.
+    pub(crate) log_clients: LogClients,
     pub(crate) metrics: Arc<RequestMetrics>,
     pub(crate) rate_limit: Option<Arc<RateLimit>>,
     /// `--trusted-proxy` and `--forwarded-header`: the peers that name the client, and where.
@@ -195,17 +252,6 @@ impl Client {
             }
         }
         Self { ip, peer }
-    }
-}
-
-impl fmt::Display for Client {
-    /// `203.0.113.7:5555`, or for a forwarded client `203.0.113.7 via 127.0.0.1:5555`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.ip == self.peer.ip() {
-            write!(f, "{}", self.peer)
-        } else {
-            write!(f, "{} via {}", self.ip, self.peer)
-        }
     }
 }
 
@@ -342,6 +388,7 @@ where
                 client,
                 metrics: Arc::clone(&observer.metrics),
                 log: observer.log,
+                addresses: observer.log_clients,
             }),
         }
     }
@@ -405,6 +452,7 @@ struct After {
     client: Option<Client>,
     metrics: Arc<RequestMetrics>,
     log: LogFormat,
+    addresses: LogClients,
 }
 
 impl After {
@@ -426,7 +474,7 @@ impl After {
                 status,
                 bytes,
                 seconds,
-                self.client,
+                self.client.and_then(|client| self.addresses.shown(client)),
             );
         }
     }
@@ -452,11 +500,13 @@ fn too_many_requests(limit: &RateLimit, wait: Duration) -> Response {
 }
 
 /// One access-log line at info level on target `avatars::access`: method, path with the query,
-/// status, bytes, duration and client. No header is logged, so neither is `Authorization`.
+/// status, bytes, duration and client, as [`LogClients`] shows it. No header is logged, so
+/// neither is `Authorization`.
 /// As JSON (see [`init_logging`](crate::commands::init_logging)) the client is two fields, for
 /// log pipelines to count and look up: `client`, the address the rate limit counts (the one a
 /// trusted proxy forwards, or the peer's), and `peer`, the connection's other end with its
-/// port; `bytes` is left out where the response has no length.
+/// port; `bytes` is left out where the response has no length, both address fields when
+/// addresses are not logged.
 fn access_log(
     format: LogFormat,
     method: &str,
@@ -464,26 +514,29 @@ fn access_log(
     status: u16,
     bytes: Option<u64>,
     seconds: f64,
-    client: Option<Client>,
+    client: Option<LoggedClient>,
 ) {
     let millis = seconds * 1000.0;
     match format {
-        LogFormat::Json => tracing::info!(
-            target: "avatars::access",
-            method,
-            path = target,
-            status,
-            bytes,
-            ms = (millis * 10.0).round() / 10.0,
-            client = client.map(|client| tracing::field::display(client.ip)),
-            peer = client.map(|client| tracing::field::display(client.peer)),
-        ),
-        LogFormat::Text => {
-            let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
-            let client = client.map_or_else(String::new, |client| client.to_string());
+        LogFormat::Json => {
+            let (client, peer) = client.map(|client| (client.ip, client.peer)).unzip();
             tracing::info!(
                 target: "avatars::access",
-                "{method} {target} {status} {bytes} {millis:.1}ms {client}"
+                method,
+                path = target,
+                status,
+                bytes,
+                ms = (millis * 10.0).round() / 10.0,
+                client,
+                peer,
+            );
+        }
+        LogFormat::Text => {
+            let bytes = bytes.map_or_else(|| "-".to_owned(), |bytes| bytes.to_string());
+            let client = client.map_or_else(String::new, |client| format!(" {client}"));
+            tracing::info!(
+                target: "avatars::access",
+                "{method} {target} {status} {bytes} {millis:.1}ms{client}"
             );
         }
     }
@@ -520,6 +573,7 @@ mod tests {
             listener: "http",
             prefix: Arc::from(""),
             log: LogFormat::Text,
+            log_clients: LogClients::Full,
             metrics: Arc::new(metrics.for_listener("http")),
             rate_limit: Some(RateLimit::new(NonZeroU32::MIN, NonZeroU32::MIN)),
             trusted_proxies: TrustedProxies::default(),
@@ -573,7 +627,63 @@ mod tests {
                 HeaderValue::from_str(field).expect("a header value"),
             );
         }
-        Client::of(peer.parse().expect("an address"), &headers, &trusted).to_string()
+        let client = Client::of(peer.parse().expect("an address"), &headers, &trusted);
+        LogClients::Full
+            .shown(client)
+            .expect("full addresses are shown")
+            .to_string()
+    }
+
+    /// `--log-clients network` keeps an IPv4 address's /24 and an IPv6 one's /48, the peer's
+    /// too, and no port; `off` keeps nothing.
+    #[test]
+    fn addresses_are_logged_whole_as_networks_or_not_at_all() {
+        use LogClients::{Full, Network, Off};
+        let trusted = TrustedProxies {
+            nets: Arc::from(["127.0.0.1/32".parse().expect("a network")]),
+            header: ForwardedHeader::XForwardedFor,
+        };
+        let shown = |addresses: LogClients, peer: &str, forwarded: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            if let Some(forwarded) = forwarded {
+                headers.insert(
+                    "x-forwarded-for",
+                    HeaderValue::from_str(forwarded).expect("a header value"),
+                );
+            }
+            let client = Client::of(peer.parse().expect("an address"), &headers, &trusted);
+            addresses.shown(client).map(|client| client.to_string())
+        };
+        for (addresses, peer, forwarded, expected) in [
+            (Full, "203.0.113.77:5555", None, Some("203.0.113.77:5555")),
+            (Network, "203.0.113.77:5555", None, Some("203.0.113.0/24")),
+            (
+                Network,
+                "[2001:db8:1234:5678::9]:5555",
+                None,
+                Some("2001:db8:1234::/48"),
+            ),
+            (
+                Network,
+                "[::ffff:203.0.113.77]:5555",
+                None,
+                Some("203.0.113.0/24"),
+            ),
+            (
+                Network,
+                "127.0.0.1:5555",
+                Some("198.51.100.200"),
+                Some("198.51.100.0/24 via 127.0.0.0/24"),
+            ),
+            (Off, "203.0.113.77:5555", None, None),
+            (Off, "127.0.0.1:5555", Some("198.51.100.200"), None),
+        ] {
+            assert_eq!(
+                shown(addresses, peer, forwarded).as_deref(),
+                expected,
+                "{addresses:?} {peer} {forwarded:?}"
+            );
+        }
     }
 
     /// Behind trusted proxies the client is the last untrusted forwarded address; the

@@ -831,6 +831,53 @@ fn config_check_values_only_reads_no_file_but_checks_every_setting() {
 
 /// `--log-format json`: one JSON object per request with method, path and query, status,
 /// bytes, duration and client; never the `Authorization` header.
+/// `--log-clients network` logs each client's /24 (IPv4) or /48 (IPv6) without the port,
+/// in text and JSON; `off` logs no address at all, while the line is still written.
+#[test]
+fn the_access_log_keeps_only_networks_or_no_addresses_when_told() {
+    let dir = folder_with_george();
+    for (format, addresses, expected) in [
+        ("text", "network", Some("127.0.0.0/24")),
+        ("json", "network", Some("127.0.0.0/24")),
+        ("text", "off", None),
+        ("json", "off", None),
+    ] {
+        let mut server = Server::start(
+            AVATARS,
+            dir.path(),
+            &[
+                "--email",
+                "George@example.com=george.png",
+                "--log-format",
+                format,
+                "--log-clients",
+                addresses,
+            ],
+            true,
+        );
+        assert_eq!(
+            server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status,
+            200
+        );
+        let log = server.stop_gracefully();
+        let line = log
+            .lines()
+            .find(|line| line.contains(&format!("/avatar/{GEORGE_MD5}?s=40")))
+            .unwrap_or_else(|| panic!("{format} {addresses}: no access line in {log}"));
+        assert!(!line.contains("127.0.0.1"), "{format} {addresses}: {line}");
+        if format == "json" {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(entry["client"].as_str(), expected, "{line}");
+            assert_eq!(entry["peer"].as_str(), expected, "{line}");
+        } else {
+            match expected {
+                Some(network) => assert!(line.ends_with(&format!("ms {network}")), "{line}"),
+                None => assert!(line.ends_with("ms"), "{line}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn the_access_log_can_be_json_and_never_holds_authorization() {
     let dir = folder_with_george();
