@@ -926,3 +926,89 @@ fn migrate_normalise_turns_old_large_originals_into_masters_in_place() {
     );
     assert_eq!(same.status.code(), Some(2));
 }
+
+/// The README's online backup: `avatars migrate` into a fresh folder while another process
+/// imports and removes. Every avatar in the copy is whole and is the picture its address
+/// was given, and every avatar that was stored throughout is in it.
+#[test]
+fn a_backup_by_migrate_while_imports_run_holds_each_avatar_whole() {
+    use avatar_proto::{HashAlgorithm, Identity};
+    use avatar_store::{FsStore, Store as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let address = |n: u32| format!("user{n}@example.org");
+    let picture = |n: u32| {
+        let [low, high, ..] = n.to_le_bytes();
+        bytes::Bytes::from(images::png(&images::solid(8, 8, [low, high, 7])))
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = FsStore::open(dir.path().join("data")).unwrap();
+    runtime.block_on(async {
+        for n in 0..300 {
+            let identity = Identity::parse(&address(n)).unwrap();
+            store.put(&identity, picture(n)).await.unwrap();
+        }
+    });
+
+    // Another process's writes, while the copy runs: new avatars, replaced ones, removed ones.
+    let (started, writing) = std::sync::mpsc::channel();
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                for n in 300..900 {
+                    let identity = Identity::parse(&address(n)).unwrap();
+                    store.put(&identity, picture(n)).await.unwrap();
+                    let old = Identity::parse(&address(n % 100)).unwrap();
+                    if n % 2 == 0 {
+                        store.remove(&old).await.unwrap();
+                    } else {
+                        store.put(&old, picture(n % 100)).await.unwrap();
+                    }
+                    if n == 310 {
+                        started.send(()).unwrap();
+                    }
+                }
+            });
+        })
+    };
+    writing.recv().unwrap();
+    let migrated = avatars(dir.path(), &["migrate", "--from", "data", "--to", "backup"]);
+    writer.join().unwrap();
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+
+    let backup = FsStore::open_existing(dir.path().join("backup")).unwrap();
+    runtime.block_on(async {
+        let listed = backup.list().await.unwrap();
+        for entry in &listed {
+            let n: u32 = entry
+                .identity
+                .trim_start_matches("user")
+                .trim_end_matches("@example.org")
+                .parse()
+                .unwrap();
+            let identity = Identity::parse(&entry.identity).unwrap();
+            for algorithm in [HashAlgorithm::Md5, HashAlgorithm::Sha256] {
+                let held = backup.get(&identity.hash(algorithm)).await.unwrap();
+                assert_eq!(
+                    held.map(|held| held.bytes),
+                    Some(picture(n)),
+                    "{} by {algorithm:?}",
+                    entry.identity
+                );
+            }
+        }
+        for n in 100..300 {
+            assert!(
+                listed.iter().any(|entry| entry.identity == address(n)),
+                "{} was stored throughout",
+                address(n)
+            );
+        }
+    });
+}
