@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::ValueEnum as _;
 
-use crate::process::wait_bounded;
+use crate::process::{ensure_cargo_tool, wait_bounded};
 use crate::workspace_root;
 
 const TASK: &str = "xtask fuzz";
@@ -86,7 +86,7 @@ impl Target {
 fn run(targets: &[String], seconds: u64) -> Result<(), String> {
     let root = workspace_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    ensure_cargo_fuzz(&cargo)?;
+    ensure_cargo_tool(TASK, &cargo, "fuzz", None, &["cargo-fuzz", "--locked"])?;
     let fuzz_dir = root.join("fuzz");
     for (number, target) in targets.iter().enumerate() {
         eprintln!(
@@ -133,29 +133,6 @@ fn run(targets: &[String], seconds: u64) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Installs cargo-fuzz when `cargo fuzz` is not there.
-fn ensure_cargo_fuzz(cargo: &str) -> Result<(), String> {
-    let present = Command::new(cargo)
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if present {
-        return Ok(());
-    }
-    eprintln!("{TASK}: installing cargo-fuzz (cargo install cargo-fuzz --locked) ...");
-    let status = Command::new(cargo)
-        .args(["install", "cargo-fuzz", "--locked"])
-        .status()
-        .map_err(|err| format!("cannot run cargo install: {err}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("installing cargo-fuzz failed ({status})"))
-    }
 }
 
 /// The newest input cargo-fuzz saved for `target` (a crash, a leak or a timeout) since

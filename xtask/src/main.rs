@@ -17,6 +17,9 @@
 //! - `schemathesis` (`schemathesis.rs`): the admin listener's management API checked by
 //!   schemathesis against `docs/admin-openapi.yaml`. Part of `ci`.
 //! - `fuzz` (`fuzz.rs`): the cargo-fuzz targets of `fuzz/`, N seconds each, on stable.
+//! - `notices [--out FILE]` (`notices.rs`): the third-party notices that go with the
+//!   `avatars` binary, by cargo-about (installed when missing). Not part of `ci`: a release
+//!   step, about a minute.
 //! - `gallery --out DIR` (`gallery.rs`): an HTML page of every default-image generator, and
 //!   `d=initials` in a dozen scripts.
 //!
@@ -29,6 +32,7 @@ mod ci;
 mod conformance;
 mod fuzz;
 mod gallery;
+mod notices;
 mod process;
 mod schemathesis;
 #[cfg(test)]
@@ -63,6 +67,13 @@ enum Task {
     /// The admin API against docs/admin-openapi.yaml with schemathesis (installed by
     /// scripts/ensure-api-tools.sh).
     Schemathesis,
+    /// The third-party notices that go with the avatars binary (licence texts, the IJG's
+    /// sentence, where the MPL crates' source is, NOTICE files), by cargo-about.
+    Notices {
+        /// Where to write them (default target/notices/THIRD-PARTY-NOTICES.md).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// An HTML page with every default-image generator.
     Gallery {
         /// Where to write the page and its images.
@@ -78,6 +89,7 @@ fn main() -> ExitCode {
         Task::Bench(options) => bench::bench(&options),
         Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::Gallery { out } => gallery::gallery(&out),
+        Task::Notices { out } => notices::notices(out.as_deref()),
         Task::Schemathesis => schemathesis::schemathesis(),
     }
 }

@@ -25,6 +25,49 @@ pub(crate) fn build_test_binaries(task: &str) -> Result<PathBuf, String> {
     Ok(target_dir.join("debug"))
 }
 
+/// Runs `cargo install INSTALL...` when `cargo SUBCOMMAND --version` does not succeed, or
+/// does not print `version` when one is asked for; says so as `task`.
+pub(crate) fn ensure_cargo_tool(
+    task: &str,
+    cargo: &str,
+    subcommand: &str,
+    version: Option<&str>,
+    install: &[&str],
+) -> Result<(), String> {
+    let present = Command::new(cargo)
+        .args([subcommand, "--version"])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|output| {
+            output.status.success()
+                && version.is_none_or(|version| {
+                    String::from_utf8_lossy(&output.stdout)
+                        .split_whitespace()
+                        .any(|word| word == version)
+                })
+        });
+    if present {
+        return Ok(());
+    }
+    eprintln!(
+        "{task}: installing it: cargo install {} ...",
+        install.join(" ")
+    );
+    let status = Command::new(cargo)
+        .arg("install")
+        .args(install)
+        .status()
+        .map_err(|err| format!("cannot run cargo install: {err}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo install {} failed ({status})",
+            install.join(" ")
+        ))
+    }
+}
+
 /// Kills the child when dropped, so a failing step never leaves a server behind.
 pub(crate) struct Running(pub(crate) Child);
 
