@@ -5,8 +5,8 @@
 //! dependencies' own sources, offline, for the crates the binary is built from (no dev- or
 //! build-only dependency), under the licences `about.toml` accepts. This task writes its
 //! findings out and adds what no tool gathers: the sentence the IJG's licence asks for, where
-//! the MPL-licensed crates' source is, and the `NOTICE` files that Apache 2.0 (section 4 d)
-//! asks a redistributor to pass on. About a minute, most of it cargo-about matching texts.
+//! the MPL-licensed crates' source is, the `NOTICE` files that Apache 2.0 (section 4 d) asks a
+//! redistributor to pass on, and the licence of the font this project's crates bundle. About a minute, most of it cargo-about matching texts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -79,7 +79,8 @@ fn write_notices(out: &Path) -> Result<String, String> {
         .map_err(|err| format!("cannot read {}: {err}", json.display()))?;
     let about: Value = serde_json::from_str(&text)
         .map_err(|err| format!("{} is not cargo-about's JSON: {err}", json.display()))?;
-    let notices = render(&about)?;
+    let mut notices = render(&about)?;
+    bundled_licences(&root, &mut notices.text);
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
@@ -87,6 +88,31 @@ fn write_notices(out: &Path) -> Result<String, String> {
     std::fs::write(out, &notices.text)
         .map_err(|err| format!("cannot write {}: {err}", out.display()))?;
     Ok(notices.summary)
+}
+
+/// Appends the licences of what this project's own crates bundle (the font `d=initials`
+/// draws with): every `*LICENSE*` file under a crate's `assets/`.
+fn bundled_licences(root: &Path, text: &mut String) {
+    let found = crate::walk::files(&root.join("crates"), &|name| name == "target", &|path| {
+        path.components().any(|part| part.as_os_str() == "assets")
+            && path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().contains("LICENSE"))
+    });
+    for (index, path) in found.iter().enumerate() {
+        if index == 0 {
+            text.push_str("## Bundled in this project's crates\n\n");
+        }
+        let body = std::fs::read_to_string(path).unwrap_or_default();
+        let fence = fence_for(&body);
+        let shown = path.strip_prefix(root).unwrap_or(path);
+        let _ = write!(
+            text,
+            "### {}\n\n{fence}text\n{}\n{fence}\n\n",
+            shown.display(),
+            body.trim_end()
+        );
+    }
 }
 
 /// A crate as cargo-about's JSON names it.
@@ -154,7 +180,8 @@ fn render(about: &Value) -> Result<Notices, String> {
         text,
         "# Third-party notices for `avatars`\n\n\
          The `avatars` binary (crate `avatars-cli` {binary_version}, default features) is \
-         built from this project's own crates (MIT OR Apache-2.0) and, of the {} crates below \
+         built from this project's own crates (MIT OR Apache-2.0; the font they bundle has its \
+         own licence, at the end) and, of the {} crates below \
          (those of every platform together), the ones its platform needs. Ship this file with \
          the binary. Written by `cargo xtask notices` (cargo-about {CARGO_ABOUT}) from \
          `Cargo.lock`; each licence text is the one the crate itself carries.\n\n",
