@@ -1,7 +1,7 @@
 //! [`Discovery`]: the handle applications keep, and its builder.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -62,6 +62,9 @@ pub struct Discovery {
 
 struct Inner {
     resolver: TokioResolver,
+    /// Whether `resolver` reads the system's configuration (no nameserver was given): host
+    /// addresses then come from the system's own resolver, as any program's would.
+    system: bool,
     cache: AnswerCache,
     clock: Arc<dyn Clock>,
     random: Mutex<RandomSource>,
@@ -85,6 +88,52 @@ impl Discovery {
     /// A builder: system resolver, 1 s timeout, 10,000 cached names.
     pub fn builder() -> DiscoveryBuilder {
         DiscoveryBuilder::default()
+    }
+
+    /// The addresses of `host` (an SRV record's target, say), to connect to the server it
+    /// names: asked of the nameservers given to [`DiscoveryBuilder::nameserver`], so that the
+    /// one DNS server answers for the records and for their targets alike, IPv6 and IPv4
+    /// together (within the lookup timeout); or, when none was given, of the system's resolver
+    /// (`getaddrinfo`: `/etc/hosts` and the system's name services), as any program's lookup.
+    /// An address literal is its own answer.
+    ///
+    /// # Errors
+    /// [`DiscoveryError::HostAddresses`]: no such name, no address, no answer in time, or the
+    /// resolver's error.
+    pub async fn host_addresses(&self, host: &str) -> Result<Vec<IpAddr>, DiscoveryError> {
+        let failed = |reason: String| DiscoveryError::HostAddresses {
+            host: host.to_owned(),
+            reason,
+        };
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let inner = &self.inner;
+        let found: Vec<IpAddr> = if inner.system {
+            tokio::net::lookup_host((host, 0))
+                .await
+                .map_err(|err| failed(err.to_string()))?
+                .map(|addr| addr.ip())
+                .collect()
+        } else {
+            // Absolute, so no search domain is tried first.
+            let name = if host.ends_with('.') {
+                host.to_owned()
+            } else {
+                format!("{host}.")
+            };
+            tokio::time::timeout(inner.timeout, inner.resolver.lookup_ip(name))
+                .await
+                .map_err(|_| failed(format!("no answer within {:?}", inner.timeout)))?
+                .map_err(|err| failed(err.to_string()))?
+                .iter()
+                .collect()
+        };
+        if found.is_empty() {
+            return Err(failed("the name has no address".to_owned()));
+        }
+        Ok(found)
     }
 
     /// The SRV records of `domain` for `scheme`'s service, from the cache or DNS.
@@ -383,6 +432,7 @@ impl DiscoveryBuilder {
         Ok(Discovery {
             inner: Arc::new(Inner {
                 resolver,
+                system: self.nameservers.is_empty(),
                 cache: AnswerCache::new(self.cache_capacity),
                 clock: self.clock,
                 random: Mutex::new(random),

@@ -1,10 +1,11 @@
 //! The one error type of this crate: what can go wrong while building a [`Discovery`](crate::Discovery)
 //! (or, with the `fake-dns` feature, starting a [`FakeDns`](crate::fake_dns::FakeDns)).
 //!
-//! Lookups themselves never fail: every DNS problem ends in the central server, with the reason
-//! in [`BaseUrl::origin`](avatar_proto::BaseUrl::origin).
+//! Lookups of SRV records never fail: every DNS problem ends in the central server, with the
+//! reason in [`BaseUrl::origin`](avatar_proto::BaseUrl::origin). Looking up the addresses of a
+//! discovered host ([`Discovery::host_addresses`](crate::Discovery::host_addresses)) can.
 
-/// Why a [`Discovery`](crate::Discovery) could not be built.
+/// Why a [`Discovery`](crate::Discovery) could not be built, or a host's addresses found.
 ///
 /// Each variant keeps the error it came from as its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,16 @@ pub enum DiscoveryError {
     /// A setting is out of range.
     #[error("invalid discovery setting: {0}")]
     Setting(&'static str),
+
+    /// A host's addresses could not be found
+    /// ([`Discovery::host_addresses`](crate::Discovery::host_addresses)).
+    #[error("cannot find the addresses of {host}: {reason}")]
+    HostAddresses {
+        /// The host name asked for.
+        host: String,
+        /// Why: no such name, no addresses, no answer in time, or the resolver's error.
+        reason: String,
+    },
 
     /// Zone-file text for the fake DNS server does not parse.
     #[cfg(feature = "fake-dns")]

@@ -373,7 +373,12 @@ impl AvatarProxyBuilder {
             ..Limits::default()
         };
         let deadline = self.fetch.deadline;
-        let fetcher = Fetcher::new(self.guard, self.fetch, &self.extra_roots)?;
+        let fetcher = Fetcher::new(
+            self.guard,
+            self.fetch,
+            &self.extra_roots,
+            self.discovery.clone(),
+        )?;
         let disk = match &self.disk {
             Some((dir, max_bytes)) => Some(Arc::new(DiskCache::open(dir, *max_bytes).map_err(
                 |err| ProxyError::Setting {

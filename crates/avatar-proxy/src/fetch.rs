@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use avatar_discovery::Discovery;
 use bytes::Bytes;
 use http::header::{ACCEPT, CACHE_CONTROL, LOCATION, USER_AGENT};
 use http::{HeaderValue, Request, StatusCode, Uri};
@@ -79,10 +80,12 @@ pub struct FetchLimits {
 }
 
 /// A resolver for the connector that drops every address the guard refuses, so the client can
-/// only ever connect to allowed ones.
+/// only ever connect to allowed ones. Names are resolved by the discovery client, so the
+/// nameservers it was given answer for the hosts the proxy fetches from too.
 #[derive(Clone)]
 struct GuardedResolver {
     guard: Arc<AddressGuard>,
+    names: Discovery,
 }
 
 impl Service<Name> for GuardedResolver {
@@ -95,12 +98,16 @@ impl Service<Name> for GuardedResolver {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let guard = Arc::clone(&self.guard);
+        let (guard, names) = (Arc::clone(&self.guard), self.names.clone());
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let allowed: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|addr| guard.allows(addr.ip()))
+            let allowed: Vec<SocketAddr> = names
+                .host_addresses(&host)
+                .await
+                .map_err(io::Error::other)?
+                .into_iter()
+                .filter(|ip| guard.allows(*ip))
+                .map(|ip| SocketAddr::new(ip, 0))
                 .collect();
             if allowed.is_empty() {
                 return Err(io::Error::new(
@@ -132,7 +139,8 @@ impl std::fmt::Debug for Fetcher {
 
 impl Fetcher {
     /// A client that connects only where `guard` allows, within `limits`, trusting the web's
-    /// roots and `extra_roots` (DER) for https.
+    /// roots and `extra_roots` (DER) for https, finding hosts' addresses with `names`
+    /// ([`Discovery::host_addresses`]: its nameservers, or the system's resolver).
     ///
     /// # Errors
     /// [`ProxyError::Tls`] for an unusable root certificate.
@@ -140,10 +148,12 @@ impl Fetcher {
         guard: AddressGuard,
         limits: FetchLimits,
         extra_roots: &[Vec<u8>],
+        names: Discovery,
     ) -> Result<Self, ProxyError> {
         let guard = Arc::new(guard);
         let mut http = HttpConnector::new_with_resolver(GuardedResolver {
             guard: Arc::clone(&guard),
+            names,
         });
         http.enforce_http(false);
         http.set_connect_timeout(Some(limits.connect_timeout));

@@ -41,7 +41,8 @@ impl fmt::Debug for AvatarProxy {
 
 impl AvatarProxy {
     /// A builder over `keys` (the first mints, all open) and `discovery` (the resolver that
-    /// finds each domain's avatar server).
+    /// finds each domain's avatar server, and then its address: with nameservers given, both
+    /// are asked of them).
     pub fn builder(keys: ProxyKeys, discovery: Discovery) -> AvatarProxyBuilder {
         AvatarProxyBuilder::new(keys, discovery)
     }

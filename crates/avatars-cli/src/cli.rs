@@ -370,7 +370,8 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) proxy_key_file: Option<PathBuf>,
 
-    /// The proxy's nameserver for SRV lookups (repeatable; the system's by default).
+    /// The proxy's nameserver, for SRV records and for the addresses of the servers they name
+    /// (repeatable; the system's resolver by default).
     #[arg(long = "nameserver", value_name = "IP[:PORT]", value_parser = parse_nameserver, requires = "proxy_key_file")]
     #[arg(help_heading = "The avatar proxy (/proxy/TOKEN)")]
     pub(crate) nameservers: Vec<SocketAddr>,

@@ -29,6 +29,9 @@ _avatars._tcp.noservice 300 IN SRV 0 0 0 .
 _avatars._tcp.shouting 300 IN SRV 0 0 80 Avatars.Example.ORG.
 _avatars._tcp.ownsub 300 IN SRV 0 0 80 own.example.org.
 deep 300 IN A 192.0.2.1
+avatars 300 IN A 192.0.2.80
+avatars 300 IN AAAA 2001:db8::80
+v6only 300 IN AAAA 2001:db8::6
 ";
 
 const IDN: &str = "
@@ -471,5 +474,76 @@ async fn the_fake_server_rotates_answers_and_lookup_now_reads_them_uncached() {
     assert_eq!(
         discovery.lookup_now("exa mple.org", Scheme::Http).await,
         Err(Fallback::InvalidDomain)
+    );
+}
+
+/// With a nameserver given, a host's addresses come from it too, IPv6 and IPv4 together; an
+/// address literal is its own answer, asked of no one; a name it does not know, or a
+/// nameserver that never answers, is an error that names the host and why.
+#[tokio::test]
+async fn host_addresses_come_from_the_same_nameserver() {
+    let dns = dns().await;
+    let discovery = discovery(&dns);
+    let mut both = discovery
+        .host_addresses("avatars.example.org")
+        .await
+        .unwrap();
+    both.sort();
+    assert_eq!(
+        both,
+        [
+            "192.0.2.80".parse::<std::net::IpAddr>().unwrap(),
+            "2001:db8::80".parse().unwrap()
+        ]
+    );
+    assert_eq!(
+        discovery
+            .host_addresses("v6only.example.org.")
+            .await
+            .unwrap(),
+        ["2001:db8::6".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(dns.queries_for("v6only.example.org") >= 1);
+    for literal in ["192.0.2.9", "[2001:db8::9]", "2001:db8::9"] {
+        let found = discovery.host_addresses(literal).await.unwrap();
+        assert_eq!(found.len(), 1, "{literal}");
+    }
+    let unknown = discovery
+        .host_addresses("nosuch.example.org")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.starts_with("cannot find the addresses of nosuch.example.org: "),
+        "{unknown}"
+    );
+
+    let hole = BlackHole::start().await.unwrap();
+    let silent = Discovery::builder()
+        .nameserver(hole.addr())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let timed_out = silent
+        .host_addresses("avatars.example.org")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "bounded by the timeout"
+    );
+    assert!(timed_out.contains("avatars.example.org"), "{timed_out}");
+}
+
+/// Without a nameserver, a host's addresses are the system's answer (`/etc/hosts` here).
+#[tokio::test]
+async fn host_addresses_without_a_nameserver_are_the_system_s() {
+    let system = Discovery::builder().build().unwrap();
+    let found = system.host_addresses("localhost").await.unwrap();
+    assert!(
+        found.contains(&std::net::IpAddr::from([127, 0, 0, 1])),
+        "{found:?}"
     );
 }

@@ -545,6 +545,7 @@ async fn each_hostile_fetch_fails_for_its_own_reason() {
             max_bytes: 256 * 1024,
         },
         &[],
+        Discovery::builder().build().unwrap(),
     )
     .unwrap();
     let fetch = |identity: &str| {
@@ -589,6 +590,7 @@ async fn each_hostile_fetch_fails_for_its_own_reason() {
             max_bytes: 1024,
         },
         &[],
+        Discovery::builder().build().unwrap(),
     )
     .unwrap();
     assert!(matches!(

@@ -6,6 +6,7 @@
 
 use avatar_discovery::fake_dns::FakeDns;
 use test_support::images;
+use test_support::raw_http::RawResponse;
 use test_support::server::Server;
 
 use crate::{AVATARS, avatars, stdout};
@@ -120,34 +121,10 @@ async fn an_ipv6_server_answers_and_is_proxied_over_ipv6() {
     let nameserver = dns.addr().to_string();
     let central = format!("http://{}/avatar/", upstream.addr);
     let proxied = |allowed: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let key = new_key(dir.path());
-        let proxy = Server::start(
-            AVATARS,
-            dir.path(),
-            &[
-                "--proxy-key-file",
-                key.to_str().unwrap(),
-                "--nameserver",
-                &nameserver,
-                "--proxy-allow-net",
-                allowed,
-                "--proxy-central",
-                &central,
-            ],
-            false,
-        );
-        let link = avatars(&[
-            "proxy-url",
-            "--key-file",
-            key.to_str().unwrap(),
-            "--size",
-            "64",
-            "--default",
-            "404",
-            "alice@a.test",
-        ]);
-        proxy.get(&path_of(&link))
+        alice_through_a_proxy(
+            &nameserver,
+            &["--proxy-allow-net", allowed, "--proxy-central", &central],
+        )
     };
     let answer = proxied("::1/128");
     assert_eq!(answer.status, 200);
@@ -169,6 +146,63 @@ async fn an_ipv6_server_answers_and_is_proxied_over_ipv6() {
         .filter(|line| line.contains("GET /avatar/") && !line.contains("?s=48"))
         .count();
     assert_eq!(fetched, 1, "the refused proxy never connected:\n{log}");
+}
+
+/// An SRV target with only an IPv6 address, which the proxy's own nameserver publishes beside
+/// the record (the system's resolver has never heard of the name): the proxy asks that
+/// nameserver for the target's address too, and fetches over IPv6.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_srv_target_with_only_an_ipv6_address_is_found_through_the_proxy_s_nameserver() {
+    let (_upstream_dir, upstream) = alice_s_server(&["--addr", "[::1]:0"], false);
+    let port = upstream.addr.rsplit(':').next().unwrap();
+    let dns = FakeDns::start(&[&format!(
+        "$ORIGIN a.test.\n@ 3600 IN SOA ns.a.test. admin.a.test. 1 7200 900 1209600 300\n\
+         _avatars._tcp 300 IN SRV 0 0 {port} avatars.a.test.\n\
+         avatars 300 IN AAAA ::1\n"
+    )])
+    .await
+    .unwrap();
+    let answer = alice_through_a_proxy(
+        &dns.addr().to_string(),
+        &[
+            "--proxy-allow-net",
+            "::1/128",
+            "--proxy-central",
+            "http://127.0.0.1:1/avatar/",
+        ],
+    );
+    assert_eq!(answer.status, 200, "alice's picture, not d=404");
+    let centre = centre_of(&answer.body);
+    assert!(centre[0] > 180 && centre[1] < 60, "alice's red: {centre:?}");
+    assert!(
+        dns.queries_for("avatars.a.test") >= 1,
+        "the target's address came from the proxy's nameserver"
+    );
+}
+
+/// alice@a.test's picture at 64 px (`d=404`) through a proxy started with `args`, whose
+/// nameserver is `nameserver`.
+fn alice_through_a_proxy(nameserver: &str, args: &[&str]) -> RawResponse {
+    let dir = tempfile::tempdir().unwrap();
+    let key = new_key(dir.path());
+    let key = key.to_str().unwrap();
+    let args = [
+        &["--proxy-key-file", key, "--nameserver", nameserver][..],
+        args,
+    ]
+    .concat();
+    let proxy = Server::start(AVATARS, dir.path(), &args, false);
+    let link = avatars(&[
+        "proxy-url",
+        "--key-file",
+        key,
+        "--size",
+        "64",
+        "--default",
+        "404",
+        "alice@a.test",
+    ]);
+    proxy.get(&path_of(&link))
 }
 
 /// The admin listener's metrics count the proxy's two fetches from a.test's server: alice's
