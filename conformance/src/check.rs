@@ -125,7 +125,7 @@ pub async fn check_domain(
             if servers.iter().any(|server| server.base == base) {
                 continue;
             }
-            servers.push(probe(&base, &options.extra_roots).await);
+            servers.push(probe(&base, &options.extra_roots, &discovery).await);
         }
         names.push(name.0);
     }
@@ -149,7 +149,8 @@ pub async fn check_domain(
                 .base
                 .trim_end_matches('/')
                 .trim_end_matches("/avatar");
-            let mut target = HttpTarget::trusting(root, &options.extra_roots)?;
+            let mut target =
+                HttpTarget::trusting_found_by(root, &options.extra_roots, discovery.clone())?;
             if let Some(identity) = &options.identity {
                 target = target.with_identity(identity.clone());
             }
@@ -260,13 +261,13 @@ fn record_problem(record: &SrvRecord) -> Option<String> {
     }
 }
 
-/// Asks `base` for an avatar nobody has, on its own scheme.
-async fn probe(base: &str, extra_roots: &[Vec<u8>]) -> ServerProbe {
+/// Asks `base` for an avatar nobody has, on its own scheme, finding its host with `names`.
+async fn probe(base: &str, extra_roots: &[Vec<u8>], names: &Discovery) -> ServerProbe {
     let root = base.trim_end_matches('/').trim_end_matches("/avatar");
     let nobody = crate::fixtures::fixture("nobody")
         .map(crate::fixtures::Fixture::md5)
         .unwrap_or_default();
-    let result = match HttpTarget::trusting(root, extra_roots) {
+    let result = match HttpTarget::trusting_found_by(root, extra_roots, names.clone()) {
         Ok(target) => target
             .send(&Method::GET, &format!("/avatar/{nobody}?s=48"), &[])
             .await

@@ -71,7 +71,8 @@ struct CheckArgs {
     /// An address of the domain that has an avatar: its hit cases run too.
     #[arg(long, value_name = "EMAIL")]
     identity: Option<String>,
-    /// Ask this DNS server (IP or IP:PORT) instead of the system's resolver.
+    /// Ask this DNS server (IP or IP:PORT) instead of the system's resolver, for the SRV records
+    /// and for the addresses of the servers they name.
     #[arg(long, value_name = "ADDR", value_parser = parse_nameserver)]
     nameserver: Option<std::net::SocketAddr>,
     /// Write the findings as JSON to FILE (- for standard output).

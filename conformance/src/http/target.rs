@@ -1,8 +1,13 @@
 //! Where HTTP requests go: this project's service in process, or any server at a URL.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use avatar_discovery::Discovery;
 use avatar_proto::{HashAlgorithm, Identity};
 use avatar_service::AvatarService;
 use avatar_store::MemoryStore;
@@ -12,6 +17,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::TokioExecutor;
 use tower::ServiceExt as _;
 use url::Url;
@@ -173,7 +179,7 @@ pub enum HttpTarget {
         base: String,
         /// The HTTP/1 client (https with the web's roots and any added with
         /// [`HttpTarget::trusting`]).
-        client: Box<Client<HttpsConnector<HttpConnector>, Full<Bytes>>>,
+        client: Box<Client<HttpsConnector<HttpConnector<HostLookup>>, Full<Bytes>>>,
         /// The identity `{identity}` in request templates stands for (the domain checker's
         /// `--identity`).
         identity: Option<Identity>,
@@ -191,19 +197,56 @@ impl std::fmt::Debug for HttpTarget {
     }
 }
 
+/// How the client finds a host's addresses: the discovery client's
+/// ([`Discovery::host_addresses`]), so the domain checker's `--nameserver` answers for the
+/// servers its SRV records name too; or, with none, the system's resolver.
+#[derive(Clone)]
+pub struct HostLookup(Option<Discovery>);
+
+impl tower::Service<Name> for HostLookup {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let names = self.0.clone();
+        Box::pin(async move {
+            let host = name.as_str();
+            let found: Vec<SocketAddr> = match names {
+                Some(names) => names
+                    .host_addresses(host)
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 0))
+                    .collect(),
+                None => tokio::net::lookup_host((host, 0)).await?.collect(),
+            };
+            Ok(found.into_iter())
+        })
+    }
+}
+
 /// An http and https client trusting the web's roots and `extra_roots`, with ring named as the
-/// crypto provider so no process-wide default has to be installed.
+/// crypto provider so no process-wide default has to be installed, finding hosts with `names`.
 fn https_client(
     extra_roots: &[Vec<u8>],
-) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, ConformanceError> {
+    names: Option<Discovery>,
+) -> Result<Client<HttpsConnector<HttpConnector<HostLookup>>, Full<Bytes>>, ConformanceError> {
     let tls = avatar_service::upstream::tls_client_config(extra_roots).map_err(|err| {
         ConformanceError::Usage(format!("TLS settings or a CA certificate: {err}"))
     })?;
+    let mut http = HttpConnector::new_with_resolver(HostLookup(names));
+    http.enforce_http(false);
     let connector = HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new()).build(connector))
 }
 
@@ -243,6 +286,28 @@ impl HttpTarget {
     /// # Errors
     /// As [`HttpTarget::url`]; [`ConformanceError::Usage`] for a root that is not a certificate.
     pub fn trusting(url: &str, extra_roots: &[Vec<u8>]) -> Result<Self, ConformanceError> {
+        Self::build(url, extra_roots, None)
+    }
+
+    /// As [`HttpTarget::trusting`], finding the server's addresses with `names`
+    /// ([`Discovery::host_addresses`]): its nameservers, as the domain checker's SRV records
+    /// came from, or the system's resolver.
+    ///
+    /// # Errors
+    /// As [`HttpTarget::trusting`].
+    pub fn trusting_found_by(
+        url: &str,
+        extra_roots: &[Vec<u8>],
+        names: Discovery,
+    ) -> Result<Self, ConformanceError> {
+        Self::build(url, extra_roots, Some(names))
+    }
+
+    fn build(
+        url: &str,
+        extra_roots: &[Vec<u8>],
+        names: Option<Discovery>,
+    ) -> Result<Self, ConformanceError> {
         let parsed: http::Uri = url.parse().map_err(|err| {
             ConformanceError::Usage(format!("--target-url {url:?} is not a URL: {err}"))
         })?;
@@ -258,7 +323,7 @@ impl HttpTarget {
         }
         Ok(Self::Url {
             base: url.trim_end_matches('/').to_owned(),
-            client: Box::new(https_client(extra_roots)?),
+            client: Box::new(https_client(extra_roots, names)?),
             identity: None,
             timeout: REQUEST_TIMEOUT,
         })

@@ -8,15 +8,18 @@ use avatar_discovery::fake_dns::FakeDns;
 
 use crate::stand_ins::{Altered, stand_in, unchanged};
 
-/// A zone for `check.test` whose records point at `port` on 127.0.0.1: http with a short TTL
-/// and a junk second-priority record, https on the same plain-HTTP port.
+/// A zone for `check.test` whose records point at `port` on 127.0.0.1: http through a name
+/// only this zone knows (so the checker must find its address there too), with a short TTL
+/// and a junk second-priority record; https at the address itself, on the same plain-HTTP
+/// port.
 fn zone(port: u16) -> String {
     format!(
         "$ORIGIN check.test.\n\
          @ 3600 IN SOA ns.check.test. admin.check.test. 1 7200 900 1209600 300\n\
-         _avatars._tcp 300 IN SRV 0 0 {port} 127.0.0.1.\n\
+         _avatars._tcp 300 IN SRV 0 0 {port} avatars.check.test.\n\
          _avatars._tcp 300 IN SRV 10 0 {port} _bad.check.test.\n\
          _avatars-sec._tcp 86400 IN SRV 0 0 {port} 127.0.0.1.\n\
+         avatars 300 IN A 127.0.0.1\n\
          empty 300 IN A 192.0.2.1\n"
     )
 }
@@ -48,7 +51,10 @@ async fn the_checker_reports_records_ttls_and_what_clients_refuse() {
     assert_eq!(http.name, "_avatars._tcp.check.test");
     assert_eq!((http.answer.as_str(), http.ttl), ("records", Some(300)));
     assert_eq!(http.records.len(), 2);
-    assert_eq!(http.base, format!("http://127.0.0.1:{port}/avatar/"));
+    assert_eq!(
+        http.base,
+        format!("http://avatars.check.test:{port}/avatar/")
+    );
     assert!(
         http.records[1]
             .problem
@@ -72,7 +78,7 @@ async fn the_checker_reports_records_ttls_and_what_clients_refuse() {
     let text = avatar_conformance::check::summary(&found);
     assert!(
         text.contains(&format!(
-            "priority 0 weight 0 port {port} target 127.0.0.1."
+            "priority 0 weight 0 port {port} target avatars.check.test."
         )),
         "{text}"
     );
@@ -146,7 +152,9 @@ async fn the_check_command_exits_1_when_the_domain_has_no_server() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains(&format!("clients use http://127.0.0.1:{port}/avatar/")),
+        stdout.contains(&format!(
+            "clients use http://avatars.check.test:{port}/avatar/"
+        )),
         "{stdout}"
     );
     let output = run("empty.check.test").await.unwrap();
