@@ -99,15 +99,7 @@ fn the_html_report_reads_in_a_real_browser() {
     chromium
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()));
-    let output = browser::run_with_timeout(chromium, Duration::from_secs(60));
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let json = browser::probe_result(&dom).unwrap_or_else(|| {
-        panic!(
-            "no result in the page; chromium said: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let found: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let found = browser::probe(chromium, Duration::from_secs(60));
 
     let worst = found["worst"].as_f64().unwrap();
     assert!(

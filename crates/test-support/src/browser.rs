@@ -78,9 +78,26 @@ pub fn run_with_timeout(mut command: Command, limit: Duration) -> Output {
     }
 }
 
-/// The text of `<pre id="browser-result">` in a dumped DOM: what a page's probe script found.
+/// Runs `chromium` (a [`headless`] command given `--dump-dom` and a page whose probe script
+/// writes JSON into `<pre id="browser-result">`) for at most `limit`, and returns that JSON.
+///
+/// # Panics
+/// When the page wrote no probe result or not JSON: the message has Chromium's stderr.
 #[must_use]
-pub fn probe_result(dom: &str) -> Option<String> {
+pub fn probe(chromium: Command, limit: Duration) -> serde_json::Value {
+    let output = run_with_timeout(chromium, limit);
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let found = probe_result(&dom).unwrap_or_else(|| {
+        panic!(
+            "no probe result in the page; chromium said: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    serde_json::from_str(&found).unwrap_or_else(|err| panic!("not JSON ({err}): {found}"))
+}
+
+/// The text of `<pre id="browser-result">` in a dumped DOM: what a page's probe script found.
+fn probe_result(dom: &str) -> Option<String> {
     let text = dom
         .split("<pre id=\"browser-result\">")
         .nth(1)?

@@ -75,19 +75,10 @@ async fn a_browser_shows_thirty_avatars_from_four_domains_and_talks_only_to_the_
         .arg("--virtual-time-budget=20000")
         .arg("--dump-dom")
         .arg(format!("http://{site}/check"));
-    let output = tokio::task::spawn_blocking(move || {
-        browser::run_with_timeout(chromium, Duration::from_secs(90))
-    })
-    .await
-    .unwrap();
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let found = browser::probe_result(&dom).unwrap_or_else(|| {
-        panic!(
-            "no probe result; chromium said: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    let found =
+        tokio::task::spawn_blocking(move || browser::probe(chromium, Duration::from_secs(90)))
+            .await
+            .unwrap();
     assert_eq!(found["total"], 30, "{found}");
     assert_eq!(found["loaded"], 30, "every picture shows: {found}");
     for source in found["sources"].as_array().unwrap() {

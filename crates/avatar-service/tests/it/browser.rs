@@ -105,19 +105,10 @@ async fn a_cross_origin_isolated_page_shows_avatars_hits_defaults_and_redirects(
         .arg("--virtual-time-budget=10000")
         .arg("--dump-dom")
         .arg(format!("http://{site}/"));
-    let output = tokio::task::spawn_blocking(move || {
-        browser::run_with_timeout(chromium, Duration::from_secs(60))
-    })
-    .await
-    .unwrap();
-    let dom = String::from_utf8_lossy(&output.stdout);
-    let found = browser::probe_result(&dom).unwrap_or_else(|| {
-        panic!(
-            "no probe result; chromium said: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let found: serde_json::Value = serde_json::from_str(&found).unwrap();
+    let found =
+        tokio::task::spawn_blocking(move || browser::probe(chromium, Duration::from_secs(60)))
+            .await
+            .unwrap();
     assert_eq!(found["isolated"], true, "the page is isolated: {found}");
     for id in ["hit", "generated", "redirected"] {
         assert_eq!(found["shown"][id], true, "{id} shows: {found}");
