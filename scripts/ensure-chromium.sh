@@ -1,19 +1,37 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the browser test of the conformance HTML report when it is
-# missing. Idempotent. Exits 0 without chromium only when there is neither chromium nor apt-get
-# (the test then skips, saying so); a failing apt-get fails this script, so a broken install is
-# never a silent skip.
+# Installs what the browser tests need, when missing. Idempotent.
+# - Debian's chromium, for the tests that load pages (the conformance HTML report, the proxy's
+#   page, a cross-origin isolated page, the home page). Exits 0 without chromium only when there
+#   is neither chromium nor apt-get (the tests then skip, saying so); a failing apt-get fails this
+#   script, so a broken install is never a silent skip.
+# - axe-core (npm, pinned) at $AVATARS_AXE (by default ~/.cache/avatars-axe), the accessibility
+#   checker the tests run on every HTML page the project writes; with Debian's nodejs and npm
+#   when there is no npm. Kept between runs so a CI run installs it once.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 
-if command -v chromium >/dev/null 2>&1; then
+AXE_VERSION=4.14.1
+axe=${AVATARS_AXE:-$HOME/.cache/avatars-axe}
+
+if ! command -v chromium >/dev/null 2>&1; then
+    status=0
+    apt_install ensure-chromium chromium fonts-dejavu-core || status=$?
+    case $status in
+        0) command -v chromium >/dev/null ;;
+        10) echo "ensure-chromium: chromium is not installed and apt-get is not available: THE BROWSER TESTS WILL BE SKIPPED" >&2; exit 0 ;;
+        11) echo "ensure-chromium: not root and no sudo: THE BROWSER TESTS WILL BE SKIPPED" >&2; exit 0 ;;
+        *) exit "$status" ;;
+    esac
+fi
+
+installed=$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$axe/node_modules/axe-core/package.json" 2>/dev/null | head -n 1 || true)
+if [ "$installed" = "$AXE_VERSION" ]; then
     exit 0
 fi
-status=0
-apt_install ensure-chromium chromium fonts-dejavu-core || status=$?
-case $status in
-    0) command -v chromium >/dev/null ;;
-    10) echo "ensure-chromium: chromium is not installed and apt-get is not available: THE BROWSER TEST WILL BE SKIPPED" >&2 ;;
-    11) echo "ensure-chromium: not root and no sudo: THE BROWSER TEST WILL BE SKIPPED" >&2 ;;
-    *) exit "$status" ;;
-esac
+if ! command -v npm >/dev/null 2>&1; then
+    apt_install ensure-chromium nodejs npm
+fi
+echo "ensure-chromium: installing axe-core $AXE_VERSION in $axe" >&2
+mkdir -p "$axe"
+npm install --prefix "$axe" --silent --no-audit --no-fund --no-save "axe-core@$AXE_VERSION" >/dev/null
+test -f "$axe/node_modules/axe-core/axe.min.js"

@@ -24,7 +24,7 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "browser for the report test (Chromium, installed with apt-get when missing)",
+        name: "browser tests' tools (Chromium with apt-get, axe-core with npm, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-chromium.sh"],
         env: &[],

@@ -16,8 +16,8 @@ const STYLE: &str = "
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 .matrix { display: grid; grid-template-columns: 12em 1fr; gap: .3em 1em; align-items: center; }
-.cells { display: flex; flex-wrap: wrap; gap: 3px; }
-.cell { width: 18px; height: 18px; border-radius: 3px; display: inline-block; }
+.cells { display: flex; flex-wrap: wrap; gap: 6px; }
+.cell { width: 20px; height: 20px; border-radius: 3px; display: inline-block; }
 .cell.pass { background: #2e9d4f; } .cell.fail { background: #d33; } .cell.skip { background: #bbb; }
 table { border-collapse: collapse; width: 100%; }
 td, th { border-bottom: 1px solid #ddd; padding: .35em .5em; text-align: left; vertical-align: top; }
@@ -88,7 +88,7 @@ pub fn html(report: &Report) -> String {
 pub fn html_page(report: &Report, preface: &str) -> String {
     let (pass, fail, skip) = report.counts();
     let mut out = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body>\n{preface}<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body><main>\n{preface}<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
     );
     for (role, target) in &report.targets {
         let _ = write!(
@@ -120,7 +120,7 @@ pub fn html_page(report: &Report, preface: &str) -> String {
         }
         out.push_str("</table>\n");
     }
-    out.push_str("</body></html>\n");
+    out.push_str("</main></body></html>\n");
     out
 }
 

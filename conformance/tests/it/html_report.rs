@@ -1,6 +1,7 @@
 //! The HTML report as a person sees it, in Debian's Chromium (headless): the warning and the
 //! failures come first, every verdict badge is readable on its row (WCAG contrast of at least
-//! 4.5:1, measured on the computed colours), and "show failures only" leaves only failures.
+//! 4.5:1, measured on the computed colours), and "show failures only" leaves only failures;
+//! and axe-core's accessibility audit of it finds nothing.
 //!
 //! Needs `chromium` (`scripts/ensure-chromium.sh`, which `cargo xtask ci` runs); skips loudly
 //! only where it is not installed and could not be.
@@ -63,12 +64,9 @@ result.textContent = JSON.stringify({ worst, worstText, headings, warningFirst, 
 document.body.appendChild(result);
 </script>";
 
-#[test]
-fn the_html_report_reads_in_a_real_browser() {
-    if !browser::available("the_html_report_reads_in_a_real_browser") {
-        return;
-    }
-    let report = Report {
+/// A report with a warning and one outcome of each kind.
+fn sample_report() -> Report {
+    Report {
         targets: vec![(
             "libravatar-server".to_owned(),
             "http://127.0.0.1:1".to_owned(),
@@ -89,7 +87,15 @@ fn the_html_report_reads_in_a_real_browser() {
             ),
         ],
         millis: 5,
-    };
+    }
+}
+
+#[test]
+fn the_html_report_reads_in_a_real_browser() {
+    if !browser::available("the_html_report_reads_in_a_real_browser") {
+        return;
+    }
+    let report = sample_report();
     let html = report::html(&report).replace("</body>", &format!("{PROBE}</body>"));
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
@@ -120,4 +126,20 @@ fn the_html_report_reads_in_a_real_browser() {
         .collect();
     assert!(!visible.is_empty(), "{found}");
     assert!(visible.iter().all(|class| *class == "row-fail"), "{found}");
+}
+
+/// axe-core finds nothing to fix in the report: landmarks, language, headings, contrast, and
+/// the matrix's links large or spaced enough to hit with a finger (WCAG 2.2's 24 px).
+#[test]
+fn the_html_report_passes_an_accessibility_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = report::html(&sample_report());
+    let Some(violations) = browser::accessibility_violations(
+        "the_html_report_passes_an_accessibility_audit",
+        &html,
+        dir.path(),
+    ) else {
+        return;
+    };
+    assert!(violations.is_empty(), "{violations:#?}");
 }

@@ -43,18 +43,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let people: Vec<String> = (1..=12).map(|n| format!("person{n}@example.org")).collect();
 
     let mut html = String::from(
-        "<!doctype html><meta charset=utf-8><title>avatars: default images</title>\
+        "<!doctype html><html lang=en><meta charset=utf-8><title>avatars: default images</title>\
          <style>body{font:14px system-ui;margin:2em;background:#fafafa}\
          table{border-collapse:collapse;margin-bottom:2em}\
          td,th{padding:4px 6px;border-bottom:1px solid #ddd;text-align:center;vertical-align:middle}\
          th.person{text-align:left;font-weight:normal;color:#4a5568}\
          img{display:block;margin:auto}</style>\
-         <h1>Default images</h1><p>Every generator (across) for 12 addresses (down), drawn at \
+         <main><h1>Default images</h1><p>Every generator (across) for 12 addresses (down), drawn at \
          each size, not scaled: one grid per size.</p>",
     );
     let mut written = 0;
     for size in SIZES {
-        write!(html, "<h2>{size} px</h2><table><tr><th></th>")?;
+        write!(html, "<h2>{size} px</h2><table><tr><th>address</th>")?;
         for keyword in &keywords {
             write!(html, "<th>{}</th>", keyword.label())?;
         }
@@ -78,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         html.push_str("</table>");
     }
     written += initials_grid(&out, &mut html)?;
+    html.push_str("</main>");
     std::fs::write(out.join("index.html"), html)?;
     println!(
         "wrote {written} images and {}",

@@ -43,10 +43,10 @@ pub(crate) fn app(proxy: AvatarProxy, people: Vec<Person>) -> Router {
 /// The page: a grid of 48 px pictures (96 px on 2x screens), identicons for those without one.
 pub(crate) fn people_page(proxy: &AvatarProxy, people: &[Person]) -> String {
     let mut page = String::from(
-        "<!doctype html><meta charset=utf-8><title>People</title>\
+        "<!doctype html><html lang=en><meta charset=utf-8><title>People</title>\
          <style>body{font:14px system-ui;margin:2em}ul{list-style:none;padding:0;display:grid;\
          grid-template-columns:repeat(auto-fill,8em);gap:1em}li{text-align:center}\
-         img{border-radius:50%}</style><h1>People</h1><ul>",
+         img{border-radius:50%}</style><main><h1>People</h1><ul>",
     );
     for person in people {
         let (Ok(src), Ok(srcset)) = (
@@ -58,10 +58,11 @@ pub(crate) fn people_page(proxy: &AvatarProxy, people: &[Person]) -> String {
         let name = escape(&person.name);
         let _ = write!(
             page,
-            "<li><img src=\"{src}\" srcset=\"{srcset}\" width=48 height=48 alt=\"{name}\"><br>{name}</li>"
+            // The name follows as text, so the picture is decoration to a screen reader.
+            "<li><img src=\"{src}\" srcset=\"{srcset}\" width=48 height=48 alt=\"\"><br>{name}</li>"
         );
     }
-    page.push_str("</ul>");
+    page.push_str("</ul></main>");
     page
 }
 

@@ -1,9 +1,10 @@
 //! Debian's Chromium, headless, as the project's browser tests run it: installed by
 //! `scripts/ensure-chromium.sh` (which `cargo xtask ci` runs), started with a fresh profile and
-//! the flags the guide names, bounded in time.
+//! the flags the guide names, bounded in time; and axe-core, the accessibility checker, run in
+//! it over the pages the project writes ([`accessibility_violations`]).
 
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -108,5 +109,78 @@ fn probe_result(dom: &str) -> Option<String> {
             .replace("&lt;", "<")
             .replace("&gt;", ">")
             .replace("&amp;", "&"),
+    )
+}
+
+/// Where `scripts/ensure-chromium.sh` installs axe-core's script.
+fn axe_script() -> Option<PathBuf> {
+    let dir = std::env::var_os("AVATARS_AXE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache/avatars-axe"))
+        })?;
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    script.is_file().then_some(script)
+}
+
+/// Runs axe-core after the page has loaded and writes the violated rules into the probe.
+const AXE_PROBE: &str = r"<script>
+window.addEventListener('load', () => {
+  const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'];
+  axe.run(document, { runOnly: { type: 'tag', values: tags } }).then((results) => {
+    const result = document.createElement('pre');
+    result.id = 'browser-result';
+    result.textContent = JSON.stringify(results.violations.map((rule) =>
+      `${rule.id}: ${rule.help} (${rule.nodes.length}: ` +
+      `${rule.nodes.slice(0, 3).map((node) => node.target.join(' ')).join(', ')})`));
+    document.body.appendChild(result);
+  });
+});
+</script>";
+
+/// What axe-core (Deque's checker, the one browsers' developer tools run) finds wrong with
+/// `html` for WCAG 2.2 AA and its best practices, loaded as a file in headless Chromium: one
+/// line per violated rule (its id, what it asks, how many elements and the first of them),
+/// empty when none. `None`, after saying so, when Chromium or axe-core is not installed
+/// (`scripts/ensure-chromium.sh` installs both), for the test named `test` to skip.
+///
+/// The page is audited as a copy with axe-core's script appended; images and styles it links
+/// by relative paths are found beside `dir`'s copy only if the caller puts them there.
+///
+/// # Panics
+/// When the page cannot be written or Chromium writes no result (with its stderr).
+#[must_use]
+pub fn accessibility_violations(test: &str, html: &str, dir: &Path) -> Option<Vec<String>> {
+    if !available(test) {
+        return None;
+    }
+    let Some(script) = axe_script() else {
+        eprintln!(
+            "\n*** SKIPPED the accessibility check of {test}: axe-core is not installed \
+             (scripts/ensure-chromium.sh installs it). ***\n"
+        );
+        return None;
+    };
+    let page = dir.join("audited.html");
+    std::fs::copy(&script, dir.join("axe.min.js")).expect("axe-core's script is copied");
+    std::fs::write(
+        &page,
+        format!("{html}<script src=\"axe.min.js\"></script>{AXE_PROBE}"),
+    )
+    .expect("the page is written");
+    let mut chromium = headless(dir);
+    chromium
+        .arg("--allow-file-access-from-files")
+        .arg("--virtual-time-budget=20000")
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()));
+    let found = probe(chromium, Duration::from_secs(90));
+    Some(
+        found
+            .as_array()
+            .expect("a list of violations")
+            .iter()
+            .map(|line| line.as_str().unwrap_or_default().to_owned())
+            .collect(),
     )
 }

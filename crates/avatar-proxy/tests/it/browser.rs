@@ -56,6 +56,7 @@ async fn a_browser_shows_thirty_avatars_from_four_domains_and_talks_only_to_the_
 
     // The example's application, plus a copy of its page with the probe.
     let (page_proxy, page_people) = (proxy.clone(), people.clone());
+    let example_page = people_page(&proxy, &people);
     let router = app(proxy, people).route(
         "/check",
         get(move || {
@@ -117,6 +118,16 @@ async fn a_browser_shows_thirty_avatars_from_four_domains_and_talks_only_to_the_
         upstream_hits.is_empty(),
         "the browser reached an avatar server: {upstream_hits:?}"
     );
+
+    // The page an application would copy passes axe-core's accessibility audit.
+    let audit = tempfile::tempdir().unwrap();
+    if let Some(violations) = browser::accessibility_violations(
+        "a_browser_shows_thirty_avatars_from_four_domains_and_talks_only_to_the_site",
+        &example_page,
+        audit.path(),
+    ) {
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
 }
 
 /// (URL, network isolation key) of every request in a Chromium network log.

@@ -943,10 +943,10 @@ const HOME_PAGE_HEADERS: [(&str, &str); 3] = [
 fn home_page(prefix: &str, stored: Held, example_hash: &str) -> String {
     let base = format!("{prefix}/avatar/");
     format!(
-        "<!doctype html><meta charset=utf-8><title>avatars</title>\
+        "<!doctype html><html lang=en><meta charset=utf-8><title>avatars</title>\
          <style>body{{font:16px system-ui;max-width:42em;margin:2em auto;line-height:1.5}}\
          code{{background:#f2f2f2;padding:0 .2em}}img{{vertical-align:middle;margin-right:.5em}}</style>\
-         <h1>A Libravatar server</h1>\
+         <main><h1>A Libravatar server</h1>\
          <p>This is <code>avatars serve</code>, serving the \
          <a href=\"https://wiki.libravatar.org/api/\">Libravatar API</a>. It holds \
          {stored} avatar(s).</p>\
@@ -959,7 +959,7 @@ fn home_page(prefix: &str, stored: Held, example_hash: &str) -> String {
          URL. <code>avatars hash ADDRESS</code> prints both hashes.</p>\
          <p><img src=\"{base}{example_hash}?s=80&amp;d=identicon\" width=80 height=80 \
          alt=\"an example avatar\"><code>{base}{example_hash}?s=80&amp;d=identicon</code> \
-         (george@example.com)</p>"
+         (george@example.com)</p></main>"
     )
 }
 

@@ -200,7 +200,8 @@ fn the_home_page_says_what_this_is_and_shows_a_live_example() {
 }
 
 /// The home page as a browser shows it: its style and its live example are what its own
-/// policy allows, so Chromium's console reports no violation, and the example is fetched.
+/// policy allows, so Chromium's console reports no violation, the example is fetched, and
+/// axe-core's accessibility audit finds nothing.
 #[test]
 fn a_browser_shows_the_home_page_within_its_own_policy() {
     if !browser::available("a_browser_shows_the_home_page_within_its_own_policy") {
@@ -234,6 +235,16 @@ fn a_browser_shows_the_home_page_within_its_own_policy() {
         .filter(|line| line.contains("Content Security Policy"))
         .collect();
     assert!(violations.is_empty(), "{violations:#?}");
+    // And axe-core's accessibility audit of it finds nothing to fix.
+    let page = String::from_utf8(server.get("/").body).unwrap();
+    let audit = tempfile::tempdir().unwrap();
+    if let Some(violations) = browser::accessibility_violations(
+        "a_browser_shows_the_home_page_within_its_own_policy",
+        &page,
+        audit.path(),
+    ) {
+        assert!(violations.is_empty(), "{violations:#?}");
+    }
     let log = server.stop_gracefully();
     assert!(
         log.lines().any(
