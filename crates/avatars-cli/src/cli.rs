@@ -211,6 +211,18 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "Listening")]
     pub(crate) tls_key: Option<PathBuf>,
 
+    /// Send `Strict-Transport-Security: max-age=SECONDS` on every answer of --tls-addr (never
+    /// over plain HTTP), so browsers that have visited ask over HTTPS only, for that long
+    /// (31536000 is a year); 0, the default, sends none. Keep HTTPS up for as long once sent.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        requires = "tls_addr"
+    )]
+    #[arg(help_heading = "Listening")]
+    pub(crate) hsts_max_age_secs: u64,
+
     /// Serve /metrics (Prometheus), /healthz and the management API (/v1/avatars) on this
     /// address; off unless given. Keep it private: firewall it, or bind it to 127.0.0.1.
     #[arg(long, value_name = "ADDR", value_parser = parse_listen_addr)]

@@ -97,7 +97,8 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
                 &format!("listening on https://{}", secure.local_addr()?),
             )?;
             let tls = Some(Arc::clone(tls));
-            listeners.push(observed(secure, tls, app.clone(), public("https")));
+            let app = strict_transport_security(app.clone(), args.hsts_max_age_secs);
+            listeners.push(observed(secure, tls, app, public("https")));
         }
         if let Some(admin) = admin {
             crate::commands::announce(out, &format!("admin on http://{}", admin.local_addr()?))?;
@@ -567,6 +568,28 @@ fn observed(
         tcp,
         serving: Arc::new(Serving::new(tls, app, limits, open)),
     }
+}
+
+/// `--hsts-max-age-secs`: `Strict-Transport-Security` on every answer of `app` (the HTTPS
+/// listener's; RFC 6797 has it ignored over plain HTTP, so it is never sent there); `app`
+/// as it is for 0.
+fn strict_transport_security(app: Router, max_age_secs: u64) -> Router {
+    if max_age_secs == 0 {
+        return app;
+    }
+    let value = axum::http::HeaderValue::from_str(&format!("max-age={max_age_secs}"))
+        .expect("digits are a valid header value");
+    app.layer(axum::middleware::map_response(
+        move |mut response: axum::response::Response| {
+            let value = value.clone();
+            async move {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::STRICT_TRANSPORT_SECURITY, value);
+                response
+            }
+        },
+    ))
 }
 
 /// `--rate-limit` and `--rate-burst`.

@@ -570,6 +570,11 @@ fn the_deploy_steps_run_the_server_under_systemd_as_written() {
         https(&machine, &format!("/avatar/{md5}?s=64")),
         "200 image/png"
     );
+    // serve.toml's HSTS, on HTTPS answers.
+    let hsts = machine.sh("curl -sS --resolve avatars.example.org:443:127.0.0.1 \
+         --cacert /etc/letsencrypt/live/avatars.example.org/fullchain.pem \
+         -o /dev/null -w '%header{strict-transport-security}' https://avatars.example.org/");
+    assert_eq!(hsts, "max-age=31536000");
 
     imported_at_root_s_shell_as_the_server_says(&machine, &picture);
 
@@ -970,7 +975,7 @@ fn behind_debian_s_caddy_as_the_caddyfile_says() {
     machine.exec("systemctl unmask caddy && systemctl start caddy");
     install(&machine, "Caddyfile", |step| {
         if step.starts_with("in /etc/avatars/serve.toml") {
-            "sed -i '/^tls-/d' /etc/avatars/serve.toml\n\
+            "sed -i -e '/^tls-/d' -e '/^hsts-/d' /etc/avatars/serve.toml\n\
              echo 'trusted-proxy = [\"127.0.0.1\", \"::1\"]' >> /etc/avatars/serve.toml"
                 .to_owned()
         } else if step.starts_with("in /etc/caddy/Caddyfile") {

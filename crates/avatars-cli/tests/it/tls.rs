@@ -89,7 +89,8 @@ pub(crate) fn start_tls(dir: &Path, extra: &[&str]) -> Server {
     Server::start(AVATARS, dir, &args, true)
 }
 
-/// `curl` over HTTPS, trusting only the test CA: (status, HTTP version) as curl reports them.
+/// `curl` over HTTPS, trusting only the test CA: (status, HTTP version) as curl reports them;
+/// the body goes to `body` in `dir`, the headers to `headers`.
 fn curl(dir: &Path, https_addr: &str, version_flag: &str) -> (String, String) {
     let port = https_addr.rsplit(':').next().unwrap();
     let output = Command::new("curl")
@@ -103,6 +104,8 @@ fn curl(dir: &Path, https_addr: &str, version_flag: &str) -> (String, String) {
             "--resolve",
             &format!("localhost:{port}:127.0.0.1"),
             version_flag,
+            "-D",
+            "headers",
             "-o",
             "body",
             "-w",
@@ -184,6 +187,43 @@ fn https_answers_http1_and_http2_for_every_key_type() {
             server.get(&format!("/avatar/{GEORGE_MD5}?s=40")).status,
             200
         );
+    }
+}
+
+/// `--hsts-max-age-secs` sends `Strict-Transport-Security` over HTTPS, never over the plain
+/// listener beside it; without it, HTTPS sends none.
+#[test]
+fn strict_transport_security_is_sent_over_https_only_and_only_when_asked() {
+    let dir = folder_with_george();
+    let ca = TestCa::new();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    ca.install(dir.path(), &key, &key.serialize_pem());
+    let hsts = |dir: &Path| {
+        std::fs::read_to_string(dir.join("headers"))
+            .unwrap()
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("strict-transport-security: ")
+                    .map(|value| value.trim().to_owned())
+            })
+    };
+    for (extra, expected) in [
+        (
+            &["--hsts-max-age-secs", "31536000"][..],
+            Some("max-age=31536000"),
+        ),
+        (&[][..], None),
+    ] {
+        let server = start_tls(dir.path(), extra);
+        let https = server.https_addr.clone().unwrap();
+        for version in ["--http2", "--http1.1"] {
+            assert_eq!(curl(dir.path(), &https, version).0, "200");
+            assert_eq!(hsts(dir.path()).as_deref(), expected, "{extra:?} {version}");
+        }
+        let plain = server.get(&format!("/avatar/{GEORGE_MD5}?s=40"));
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.header("strict-transport-security"), None, "{extra:?}");
     }
 }
 
