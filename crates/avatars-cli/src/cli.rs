@@ -59,6 +59,18 @@ pub(crate) enum Command {
     ProxyKey(ProxyKeyArgs),
     /// Print the proxied avatar URL of an email address or OpenID URL.
     ProxyUrl(ProxyUrlArgs),
+    /// Print the tab completion script for a shell: `source <(avatars completions bash)`, or
+    /// write it where the shell loads completions from.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (avatars.1 and one per subcommand) into a folder.
+    ManPages {
+        /// The folder (made when missing; pages already there are replaced).
+        dir: PathBuf,
+    },
     /// Settings files: `avatars config check FILE`.
     #[command(subcommand)]
     Config(ConfigCommand),

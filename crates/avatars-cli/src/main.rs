@@ -90,6 +90,8 @@ fn main() -> ExitCode {
         Command::Url(args) => commands::url::run(&args, &mut stdout),
         Command::ProxyKey(args) => commands::proxy::key(&args, &mut stdout),
         Command::ProxyUrl(args) => commands::proxy::url(&args, &mut stdout),
+        Command::Completions { shell } => commands::manual::completions(shell, &mut stdout),
+        Command::ManPages { dir } => commands::manual::man_pages(&dir, &mut stdout),
         Command::Config(ConfigCommand::Check { file, values_only }) => {
             config_file::check(&file, values_only, &mut stdout)
         }

@@ -4,6 +4,7 @@ pub(crate) mod export;
 pub(crate) mod hash;
 pub(crate) mod import;
 pub(crate) mod list;
+pub(crate) mod manual;
 pub(crate) mod migrate;
 pub(crate) mod proxy;
 pub(crate) mod remove;

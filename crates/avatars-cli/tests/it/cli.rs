@@ -571,3 +571,111 @@ fn the_component_s_health_says_why_it_is_not_joined() {
         "{log}"
     );
 }
+
+/// What bash offers after `words` (the last one being completed), with the script
+/// `avatars completions bash` prints loaded as a user would.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let script = stdout(&avatars(&["completions", "bash"]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("avatars.bash");
+    std::fs::write(&file, script).unwrap();
+    let quoted: Vec<String> = words.iter().map(|word| format!("'{word}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE='{}'\nCOMP_POINT=${{#COMP_LINE}}\n\
+         _avatars avatars '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file.display(),
+        quoted.join(" "),
+        words.len() - 1,
+        words.join(" "),
+        words[words.len() - 1],
+        words[words.len() - 2],
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &program])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Tab completion in bash knows the subcommands, each one's flags and a flag's values, as
+/// `--help` does; an unknown shell is a usage error naming those there are.
+#[test]
+fn completions_complete_subcommands_flags_and_values_in_bash() {
+    assert_eq!(bash_completes(&["avatars", "ser"]), ["serve"]);
+    assert!(bash_completes(&["avatars", "serve", "--log-c"]).contains(&"--log-clients".to_owned()));
+    assert_eq!(
+        bash_completes(&["avatars", "serve", "--log-clients", ""]),
+        ["full", "network", "off"]
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let script = stdout(&avatars(&["completions", shell]));
+        assert!(script.contains("render-ahead"), "{shell}");
+    }
+    let unknown = avatars(&["completions", "tcsh"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("possible values: bash"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+/// `avatars man-pages DIR` writes a page for the command and each subcommand; each renders in
+/// `man` with no warning from groff, and holds its subcommand's flags.
+#[test]
+fn man_pages_are_written_for_every_subcommand_and_render_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("man1");
+    let written = avatars(&["man-pages", pages.to_str().unwrap()]);
+    assert!(written.status.success(), "{}", stderr(&written));
+    assert!(
+        stdout(&written).starts_with("wrote 17 manual pages in "),
+        "{}",
+        stdout(&written)
+    );
+    for page in [
+        "avatars.1",
+        "avatars-serve.1",
+        "avatars-config-check.1",
+        "avatars-import.1",
+    ] {
+        assert!(pages.join(page).is_file(), "{page}");
+    }
+    let serve = std::fs::read_to_string(pages.join("avatars-serve.1")).unwrap();
+    assert!(serve.contains("log\\-clients"), "the flags are in the page");
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("*** man is not installed: the pages were not rendered ***");
+        return;
+    }
+    for entry in std::fs::read_dir(&pages).unwrap() {
+        let path = entry.unwrap().path();
+        let rendered = std::process::Command::new("man")
+            .env("MANWIDTH", "80")
+            .args(["--warnings", "-l"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            rendered.status.success(),
+            "{}: {}",
+            path.display(),
+            stderr(&rendered)
+        );
+        assert!(
+            stderr(&rendered).trim().is_empty(),
+            "{}: {}",
+            path.display(),
+            stderr(&rendered)
+        );
+        assert!(stdout(&rendered).contains("NAME"), "{}", path.display());
+    }
+}
