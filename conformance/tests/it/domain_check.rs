@@ -84,14 +84,10 @@ async fn the_checker_reports_records_ttls_and_what_clients_refuse() {
     );
     let html = avatar_conformance::check::html(&found);
     assert!(html.contains("_bad.check.test."));
-    let dir = tempfile::tempdir().unwrap();
-    if let Some(violations) = test_support::browser::accessibility_violations(
+    test_support::browser::assert_accessible(
         "the_checker_reports_records_ttls_and_what_clients_refuse",
         &html,
-        dir.path(),
-    ) {
-        assert!(violations.is_empty(), "the check's page: {violations:#?}");
-    }
+    );
     let json: serde_json::Value =
         serde_json::from_str(&avatar_conformance::check::json(&found)).unwrap();
     assert_eq!(json["names"][1]["ttl"], 300);

@@ -138,19 +138,26 @@ window.addEventListener('load', () => {
 });
 </script>";
 
-/// What axe-core (Deque's checker, the one browsers' developer tools run) finds wrong with
-/// `html` for WCAG 2.2 AA and its best practices, loaded as a file in headless Chromium: one
-/// line per violated rule (its id, what it asks, how many elements and the first of them),
-/// empty when none. `None`, after saying so, when Chromium or axe-core is not installed
-/// (`scripts/ensure-chromium.sh` installs both), for the test named `test` to skip.
+/// Asserts that axe-core (Deque's checker, the one browsers' developer tools run) finds
+/// nothing wrong with `html` for WCAG 2.2 AA and its best practices, loaded as a file in
+/// headless Chromium; says so and returns when Chromium or axe-core is not installed
+/// (`scripts/ensure-chromium.sh` installs both), for the test named `test` to go on without it.
 ///
-/// The page is audited as a copy with axe-core's script appended; images and styles it links
-/// by relative paths are found beside `dir`'s copy only if the caller puts them there.
+/// The page is audited as a copy, in a temporary folder, with axe-core's script appended;
+/// images and styles it links by relative paths are not there (axe does not load them).
 ///
 /// # Panics
-/// When the page cannot be written or Chromium writes no result (with its stderr).
-#[must_use]
-pub fn accessibility_violations(test: &str, html: &str, dir: &Path) -> Option<Vec<String>> {
+/// With one line per violated rule (its id, what it asks, how many elements and the first of
+/// them); or when the page cannot be written or Chromium writes no result (with its stderr).
+pub fn assert_accessible(test: &str, html: &str) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    if let Some(violations) = accessibility_violations(test, html, dir.path()) {
+        assert!(violations.is_empty(), "{test}: {violations:#?}");
+    }
+}
+
+/// What [`assert_accessible`] checks: the violated rules, `None` when the tools are missing.
+fn accessibility_violations(test: &str, html: &str, dir: &Path) -> Option<Vec<String>> {
     if !available(test) {
         return None;
     }

@@ -120,14 +120,10 @@ async fn a_browser_shows_thirty_avatars_from_four_domains_and_talks_only_to_the_
     );
 
     // The page an application would copy passes axe-core's accessibility audit.
-    let audit = tempfile::tempdir().unwrap();
-    if let Some(violations) = browser::accessibility_violations(
+    browser::assert_accessible(
         "a_browser_shows_thirty_avatars_from_four_domains_and_talks_only_to_the_site",
         &example_page,
-        audit.path(),
-    ) {
-        assert!(violations.is_empty(), "{violations:#?}");
-    }
+    );
 }
 
 /// (URL, network isolation key) of every request in a Chromium network log.
