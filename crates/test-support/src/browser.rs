@@ -1,7 +1,7 @@
 //! Debian's Chromium, headless, as the project's browser tests run it: installed by
 //! `scripts/ensure-chromium.sh` (which `cargo xtask ci` runs), started with a fresh profile and
 //! the flags the guide names, bounded in time; and axe-core, the accessibility checker, run in
-//! it over the pages the project writes ([`accessibility_violations`]).
+//! it over the pages the project writes ([`assert_accessible`]).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
