@@ -1,6 +1,7 @@
 //! Which resizer: `fast_image_resize` (what the pipeline uses) against `image::imageops::resize`,
 //! same filter (Lanczos3), same inputs; and the whole cold render of a 512 x 512 JPEG, and of
-//! an 8192 x 8192 JPEG upload as stored (its master), which must cost about the same.
+//! an 8192 x 8192 JPEG upload as stored (its master), which must cost about the same; and of a
+//! 512 x 512 JPEG in Display P3, converted to sRGB as it is decoded.
 //!
 //! `cargo bench -p avatar-image --bench resize`
 
@@ -12,6 +13,7 @@ use fast_image_resize::images::Image;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 use image::imageops::{self, FilterType as ImageFilter};
+use test_support::icc::{display_p3, with_profile};
 use test_support::images::{encode, photo_like};
 
 fn fir(source: &RgbImage, side: u32) -> Vec<u8> {
@@ -74,6 +76,21 @@ fn cold_render(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same render of the same picture tagged Display P3, as an iPhone's photos are: what the
+/// conversion to sRGB adds to a render (compared in `cargo xtask bench`).
+fn cold_render_in_display_p3(c: &mut Criterion) {
+    let jpeg = with_profile(
+        &encode(&photo_like(512, 512), image::ImageFormat::Jpeg),
+        &display_p3(),
+    );
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("cold render of a 512x512 Display P3 JPEG");
+    group.bench_function("to 80", |b| {
+        b.iter(|| render_square(black_box(&jpeg), 80, &limits).unwrap());
+    });
+    group.finish();
+}
+
 /// The first render of a size from the largest upload the limits accept: what is stored is the
 /// master `prepare` made at upload, so this is bounded by the master side, not by 8192.
 fn cold_render_of_a_large_upload(c: &mut Criterion) {
@@ -104,6 +121,7 @@ criterion_group!(
     benches,
     resizers,
     cold_render,
+    cold_render_in_display_p3,
     cold_render_of_a_large_upload
 );
 criterion_main!(benches);

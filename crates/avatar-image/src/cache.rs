@@ -42,7 +42,7 @@ pub enum RenderKey {
 
 /// Bumped whenever decoding, resizing, encoding or drawing changes what bytes a key renders to,
 /// so fingerprints (and the ETags built from them) never outlive the bytes they stood for.
-pub const RENDERER_VERSION: u8 = 7;
+pub const RENDERER_VERSION: u8 = 8;
 
 /// The JPEG encoder of this build when it is not the default (`jpeg-encoder`): its bytes differ,
 /// so fingerprints and rendition snapshots name it beside [`RENDERER_VERSION`]. Empty in the

@@ -4,6 +4,7 @@ use std::io::Cursor;
 
 use image::{AnimationDecoder as _, DynamicImage, ImageDecoder as _, ImageReader};
 
+use crate::color;
 use crate::error::ImageError;
 use crate::limits::Limits;
 use avatar_proto::ImageFormat;
@@ -174,8 +175,10 @@ pub(crate) fn not_readable(bytes: &[u8]) -> ImageError {
 
 /// Decodes a PNG, JPEG or WebP and turns it upright: phones store the pixels as the sensor saw
 /// them and say in EXIF `Orientation` (2 to 8) how to turn them for display. The orientation is
-/// applied before anything is cropped, so the centred square is the one a viewer sees. The
-/// metadata itself goes no further: every rendition is encoded from pixels alone.
+/// applied before anything is cropped, so the centred square is the one a viewer sees. Pixels
+/// in the colour space of an embedded ICC profile (Display P3, Adobe RGB) are converted to sRGB
+/// ([`crate::color`]). The metadata itself goes no further: every rendition is encoded from
+/// pixels alone.
 fn decode_still(
     bytes: &[u8],
     info: &ImageInfo,
@@ -190,7 +193,12 @@ fn decode_still(
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
+    // Nor is a damaged colour profile: the pixels are then taken as sRGB.
+    let icc = decoder.icc_profile().ok().flatten();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|err| failed(&err))?;
+    if let Some(icc) = icc {
+        image = color::to_srgb(image, &icc);
+    }
     image.apply_orientation(orientation);
     Ok(image)
 }

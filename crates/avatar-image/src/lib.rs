@@ -16,8 +16,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Where things live: [`decode`] (limits, probing, validation), [`prepare`] (the master an
-//! upload is stored as), `resize` (crop and resize),
+//! Where things live: [`decode`] (limits, probing, validation), `color` (colour profiles to
+//! sRGB), [`prepare`] (the master an upload is stored as), `resize` (crop and resize),
 //! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`render_ahead`] (renditions made when a picture is stored), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB), [`cache_disk`] (the
 //! disk a cache of files is on), [`throttle`] (warnings said at most once a period).
@@ -29,6 +29,7 @@
 
 pub mod cache;
 pub mod cache_disk;
+mod color;
 pub mod decode;
 pub mod defaults;
 mod encode;

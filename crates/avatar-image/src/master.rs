@@ -4,7 +4,8 @@
 //! stored file: an 8192 x 8192 photo costs hundreds of milliseconds for each new size, while
 //! the largest size served is 512 px by default. [`prepare`] bounds that cost at upload time:
 //! a picture whose longest side is over [`Limits::master_side`] is stored as its centred square
-//! at that side (or at its shortest side, when that is smaller), upright and without metadata.
+//! at that side (or at its shortest side, when that is smaller), upright, in sRGB and without
+//! metadata.
 //! Renditions drawn from the master are those drawn from the upload: the same square, resized
 //! once more from a larger intermediate.
 
@@ -22,7 +23,7 @@ pub struct Prepared {
     pub info: ImageInfo,
     /// What to store instead of the upload when its longest side is over
     /// [`Limits::master_side`]: the centred square at `min(shortest side, master_side)`,
-    /// upright, without metadata, in the upload's format (an animation stays animated).
+    /// upright, in sRGB, without metadata, in the upload's format (an animation stays animated).
     /// `None`: the upload is small enough to be stored as it is, byte for byte.
     pub master: Option<Rendered>,
 }

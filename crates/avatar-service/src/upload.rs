@@ -70,10 +70,10 @@ pub struct Uploaded {
 /// runtime keeps serving (at most one decode per CPU at a time in the process), and refused if
 /// it breaks `limits` (use the service's limits; the
 /// default allows 8 MiB files). EXIF orientation is honoured: the returned dimensions are those
-/// of the upright picture, and every rendition served from it is drawn upright with the
-/// metadata stripped. The stored file is the upload itself, byte for byte, unless its longest
+/// of the upright picture, and every rendition served from it is drawn upright, in sRGB (a
+/// picture with a Display P3 or Adobe RGB profile is converted), with the metadata stripped. The stored file is the upload itself, byte for byte, unless its longest
 /// side is over [`Limits::master_side`] (512 px by default): then it is the master
-/// [`prepare`] makes (the centred square at that side, upright), so that no render ever decodes
+/// [`prepare`] makes (the centred square at that side, upright, in sRGB), so that no render ever decodes
 /// more than that, whatever was uploaded.
 ///
 /// # Errors

@@ -28,27 +28,18 @@ pub fn orientation_block(orientation: u16) -> Vec<u8> {
 /// If `file` is none of those formats.
 #[must_use]
 pub fn with_orientation(file: &[u8], orientation: u16) -> Vec<u8> {
-    let exif = Some(Bytes::from(orientation_block(orientation)));
-    let file = Bytes::copy_from_slice(file);
-    let tagged = match image::guess_format(&file).expect("an image") {
-        image::ImageFormat::Jpeg => {
-            let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(file).expect("a JPEG");
-            jpeg.set_exif(exif);
-            jpeg.encoder().bytes()
-        }
-        image::ImageFormat::Png => {
-            let mut png = img_parts::png::Png::from_bytes(file).expect("a PNG");
-            png.set_exif(exif);
-            png.encoder().bytes()
-        }
-        image::ImageFormat::WebP => {
-            let mut webp = img_parts::webp::WebP::from_bytes(file).expect("a WebP");
-            webp.set_exif(exif);
-            webp.encoder().bytes()
-        }
-        other => panic!("no EXIF for {other:?} here"),
-    };
-    tagged.to_vec()
+    let exif = Bytes::from(orientation_block(orientation));
+    edited(file, |image| image.set_exif(Some(exif)))
+}
+
+/// `file` (a JPEG, PNG or WebP) with its metadata changed by `edit`, pixels untouched.
+pub(crate) fn edited(file: &[u8], edit: impl FnOnce(&mut img_parts::DynImage)) -> Vec<u8> {
+    let mut image = img_parts::DynImage::from_bytes(Bytes::copy_from_slice(file))
+        .ok()
+        .flatten()
+        .expect("a JPEG, PNG or WebP");
+    edit(&mut image);
+    image.encoder().bytes().to_vec()
 }
 
 /// The pixels a camera stores for a picture meant to be shown as `shown` with EXIF

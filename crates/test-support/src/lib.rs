@@ -18,6 +18,8 @@
 //!   noise, animated GIFs);
 //! - [`browser`]: headless Chromium as the browser tests run it;
 //! - [`exif`]: JPEG, PNG and WebP files with an EXIF orientation, as phones write them;
+//! - [`icc`]: colour profiles (Display P3, Adobe RGB, sRGB, grey), files embedding them, and
+//!   CSS Color 4's Display P3 to sRGB arithmetic;
 //! - [`hostile`]: files that claim enormous dimensions (PNG, GIF, WebP bombs);
 //! - [`suite`]: the conformance suite's fixture identities and images, a memory store holding
 //!   them, and a one-shot call through an [`AvatarService`](avatar_service::AvatarService);
@@ -37,6 +39,7 @@
 pub mod browser;
 pub mod exif;
 pub mod hostile;
+pub mod icc;
 pub mod images;
 pub mod log;
 pub mod mount;

@@ -1,8 +1,9 @@
-//! Integration tests of `avatar-image`: the drawn defaults, the render pipeline on real files, the rendition files and those made ahead, the XMPP rendition.
+//! Integration tests of `avatar-image`: the drawn defaults, the render pipeline on real files (colour profiles and EXIF orientation too), the rendition files and those made ahead, the XMPP rendition.
 //!
 //! One integration-test binary for the crate (one link of tokio, hyper and image instead of
 //! one per file); each module is a former test file.
 
+mod color;
 mod defaults;
 mod master;
 mod orientation;
