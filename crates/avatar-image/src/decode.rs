@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use image::{AnimationDecoder as _, DynamicImage, ImageDecoder as _, ImageReader};
+use image::{AnimationDecoder, DynamicImage, ImageDecoder, ImageReader};
 
 use crate::color;
 use crate::error::ImageError;
@@ -20,7 +20,7 @@ pub struct ImageInfo {
     pub height: u32,
 }
 
-/// A decoded image: one picture, or the composited frames of an animated GIF.
+/// A decoded image: one picture, or the composited frames of an animated GIF or WebP.
 #[derive(Clone)]
 pub(crate) enum Decoded {
     Still(DynamicImage),
@@ -111,10 +111,23 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decode
             detail: "the file ends before its end-of-image marker (truncated)".to_owned(),
         });
     }
-    let decoded = if info.format == ImageFormat::Gif {
-        decode_gif(bytes, &info, limits)?
-    } else {
-        Decoded::Still(decode_still(bytes, &info, limits)?)
+    let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
+    let decoded = match info.format {
+        ImageFormat::Gif => decode_frames(
+            image::codecs::gif::GifDecoder::new(Cursor::new(bytes)).map_err(|err| failed(&err))?,
+            &info,
+            limits,
+        )?,
+        ImageFormat::Webp => {
+            let webp = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+                .map_err(|err| failed(&err))?;
+            if webp.has_animation() {
+                decode_frames(webp, &info, limits)?
+            } else {
+                Decoded::Still(decode_still(bytes, &info, limits)?)
+            }
+        }
+        _ => Decoded::Still(decode_still(bytes, &info, limits)?),
     };
     Ok((info, decoded))
 }
@@ -203,18 +216,36 @@ fn decode_still(
     Ok(image)
 }
 
-/// GIF frames are composited to full canvases; each one counts against the memory limit.
-fn decode_gif(bytes: &[u8], info: &ImageInfo, limits: &Limits) -> Result<Decoded, ImageError> {
-    let mut decoder = image::codecs::gif::GifDecoder::new(Cursor::new(bytes))
-        .map_err(|err| map_decode_error(info.format, &err, limits))?;
+/// The frames of an animated GIF or WebP, composited to full canvases (as a viewer shows
+/// them); each one counts against the memory limit, and a colour profile is followed as for a
+/// still ([`crate::color`]). One frame is a still picture.
+fn decode_frames<'a, D>(
+    mut decoder: D,
+    info: &ImageInfo,
+    limits: &Limits,
+) -> Result<Decoded, ImageError>
+where
+    D: ImageDecoder + AnimationDecoder<'a>,
+{
+    let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
     decoder
         .set_limits(limits.for_image_crate())
-        .map_err(|err| map_decode_error(info.format, &err, limits))?;
+        .map_err(|err| failed(&err))?;
+    let icc = decoder.icc_profile().ok().flatten();
     let per_frame = frame_bytes(info.width, info.height);
     let mut frames = Vec::new();
     let mut used = 0u64;
     for frame in decoder.into_frames() {
-        let frame = frame.map_err(|err| map_decode_error(info.format, &err, limits))?;
+        let frame = frame.map_err(|err| failed(&err))?;
+        let frame = match &icc {
+            Some(icc) => {
+                let (left, top, delay) = (frame.left(), frame.top(), frame.delay());
+                let pixels = DynamicImage::ImageRgba8(frame.into_buffer());
+                let pixels = color::to_srgb(pixels, icc).into_rgba8();
+                image::Frame::from_parts(pixels, left, top, delay)
+            }
+            None => frame,
+        };
         used += per_frame;
         if used > limits.max_decoded_bytes {
             return Err(ImageError::DecodedTooLarge {

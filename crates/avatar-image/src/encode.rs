@@ -261,14 +261,16 @@ fn webp_still(
     Ok(memory.to_vec())
 }
 
-/// Encodes an animation: an animated GIF or WebP; any other format gets the first frame.
+/// Encodes an animation: an animated GIF or WebP (lossy when `source` is); any other format
+/// gets the first frame.
 pub(crate) fn animated(
     frames: Vec<image::Frame>,
     format: ImageFormat,
+    source: Source,
 ) -> Result<Vec<u8>, ImageError> {
     match format {
         ImageFormat::Gif => animated_gif(frames),
-        ImageFormat::Webp => animated_webp(&frames).map(exact),
+        ImageFormat::Webp => animated_webp(&frames, source).map(exact),
         other => match frames.into_iter().next() {
             Some(first) => still(Pixels::Rgba(first.into_buffer()), other, Source::Exact),
             None => Err(ImageError::Encode {
@@ -293,8 +295,9 @@ fn animated_gif(frames: Vec<image::Frame>) -> Result<Vec<u8>, ImageError> {
     Ok(exact(out))
 }
 
-/// An animated WebP with the frames' delays; frames are whole canvases of one size.
-fn animated_webp(frames: &[image::Frame]) -> Result<Vec<u8>, ImageError> {
+/// An animated WebP with the frames' delays; frames are whole canvases of one size. Lossless
+/// from a GIF, lossy from an animated WebP that was (as for stills).
+fn animated_webp(frames: &[image::Frame], source: Source) -> Result<Vec<u8>, ImageError> {
     let error = |detail: String| ImageError::Encode {
         format: ImageFormat::Webp,
         detail,
@@ -303,7 +306,7 @@ fn animated_webp(frames: &[image::Frame]) -> Result<Vec<u8>, ImageError> {
         return Err(error("the animation has no frames".to_owned()));
     };
     let (width, height) = first.buffer().dimensions();
-    let config = webp_config(Source::Exact).map_err(error)?;
+    let config = webp_config(source).map_err(error)?;
     let mut encoder = webp::AnimEncoder::new(width, height, &config);
     // 0: loop forever, as the GIF encoder's `Repeat::Infinite`.
     encoder.set_loop_count(0);

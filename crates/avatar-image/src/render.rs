@@ -24,7 +24,8 @@ pub struct Rendered {
 }
 
 /// Renders a stored image at `size` x `size`: the centred square, resized (up or down) with
-/// Lanczos3, encoded in the source's format. An animated GIF stays animated, frame delays kept.
+/// Lanczos3, encoded in the source's format. An animated GIF or WebP stays animated, frame
+/// delays kept.
 /// Straight from the picture: [`render_stored`] renders small sizes from a rung kept among
 /// rendition files instead, for a quarter of the work.
 ///
@@ -146,7 +147,7 @@ pub(crate) fn render_decoded(
                     image::Frame::from_parts(pixels, 0, 0, delay)
                 })
                 .collect();
-            encode::animated(frames, format)?
+            encode::animated(frames, format, encode::Source::of(source))?
         }
     };
     Ok(Rendered {

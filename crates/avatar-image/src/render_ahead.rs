@@ -183,7 +183,7 @@ impl RenderAhead {
 }
 
 /// Whether the header of `stored` says it is larger than the rung: the smaller side does not
-/// change when EXIF turns the picture upright. An animated GIF may say so and still have none.
+/// change when EXIF turns the picture upright. An animation may say so and still have none.
 fn may_have_rung(stored: &[u8], limits: &Limits) -> Result<bool, ImageError> {
     let info = probe(stored, limits)?;
     Ok(rung::serves(0, info.width, info.height))

@@ -111,6 +111,12 @@ pub fn photo_like(width: u32, height: u32) -> RgbImage {
     })
 }
 
+/// Frame `index` of the animations here: `side` x `side` in a shade of its own.
+fn animation_frame(index: u32, side: u32) -> RgbaImage {
+    let shade = u8::try_from(index * 40 % 256).expect("below 256");
+    RgbaImage::from_pixel(side, side, Rgba([shade, 100, 200, 255]))
+}
+
 /// An animated GIF of `frames` frames, `side` x `side`, each 100 ms and a different shade.
 ///
 /// # Panics
@@ -122,11 +128,9 @@ pub fn animated_gif(frames: u32, side: u32) -> Vec<u8> {
         let mut encoder = GifEncoder::new(&mut out);
         encoder.set_repeat(Repeat::Infinite).expect("in-memory GIF");
         for index in 0..frames {
-            let shade = u8::try_from(index * 40 % 256).expect("below 256");
-            let frame = RgbaImage::from_pixel(side, side, Rgba([shade, 100, 200, 255]));
             encoder
                 .encode_frame(Frame::from_parts(
-                    frame,
+                    animation_frame(index, side),
                     0,
                     0,
                     Delay::from_numer_denom_ms(100, 1),
@@ -135,6 +139,34 @@ pub fn animated_gif(frames: u32, side: u32) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The frames of [`animated_gif`] as an animated WebP, lossy at libwebp's default quality, as
+/// chat apps send animated avatars and stickers: made by libwebp's own animation encoder, the
+/// one `img2webp` and `gif2webp` use.
+///
+/// # Panics
+/// If libwebp fails, which it does not in memory.
+#[must_use]
+pub fn animated_webp(frames: u32, side: u32) -> Vec<u8> {
+    let config = webp::WebPConfig::new().expect("libwebp's default configuration");
+    let mut encoder = webp::AnimEncoder::new(side, side, &config);
+    encoder.set_loop_count(0);
+    let frames: Vec<RgbaImage> = (0..frames)
+        .map(|index| animation_frame(index, side))
+        .collect();
+    for (index, frame) in (0..).zip(&frames) {
+        encoder.add_frame(webp::AnimFrame::from_rgba(
+            frame.as_raw(),
+            side,
+            side,
+            index * 100,
+        ));
+    }
+    encoder
+        .try_encode()
+        .expect("an in-memory animated WebP")
+        .to_vec()
 }
 
 /// A `side` x `side` PNG of a translucent disc (alpha 220, its blue varying across it) on a

@@ -103,6 +103,16 @@ fn a_large_animation_stays_animated() {
 }
 
 #[test]
+fn a_large_animated_webp_stays_animated() {
+    let webp = test_support::images::animated_webp(3, 600);
+    let master = prepare(&webp, &Limits::default()).unwrap().master.unwrap();
+    assert_eq!((master.format, master.size), (ImageFormat::Webp, 512));
+    let frames =
+        image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&master.bytes[..])).unwrap();
+    assert_eq!(frames.into_frames().count(), 3);
+}
+
+#[test]
 fn refused_uploads_are_refused_by_prepare_too() {
     assert!(prepare(b"not a picture", &Limits::default()).is_err());
     let upload = encode(&photo_like(800, 600), image::ImageFormat::Jpeg);

@@ -2,7 +2,9 @@
 
 use std::io::Cursor;
 
-use avatar_image::{ImageError, ImageFormat, Limits, probe, render_square, validate};
+use avatar_image::{
+    ImageError, ImageFormat, Limits, probe, render_square, render_square_as, validate,
+};
 use image::codecs::gif::GifDecoder;
 use image::{AnimationDecoder as _, Rgb};
 use test_support::hostile::png_claiming;
@@ -72,6 +74,52 @@ fn animated_gifs_stay_animated_with_their_delays() {
         assert_eq!(frame.buffer().dimensions(), (80, 80));
         assert_eq!(frame.delay().numer_denom_ms(), (100, 1));
     }
+}
+
+/// The frames of an animated WebP, composited, as a viewer shows them.
+fn webp_frames(bytes: &[u8]) -> Vec<image::Frame> {
+    image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap()
+}
+
+#[test]
+fn animated_webps_stay_animated_with_their_delays_and_shades() {
+    // As a chat app sends an animated avatar: lossy, from libwebp's animation encoder.
+    let source = test_support::images::animated_webp(4, 60);
+    assert_eq!(validate(&source, &Limits::default()).unwrap().width, 60);
+    let rendered = render_square(&source, 80, &Limits::default()).unwrap();
+    assert_eq!(rendered.format, ImageFormat::Webp);
+    let frames = webp_frames(&rendered.bytes);
+    assert_eq!(frames.len(), 4);
+    for (index, frame) in (0u8..).zip(&frames) {
+        assert_eq!(frame.buffer().dimensions(), (80, 80));
+        assert_eq!(frame.delay().numer_denom_ms(), (100, 1));
+        // Each frame keeps its own shade (40 levels of red apart), lossy both ways.
+        let red = frame.buffer().get_pixel(40, 40).0[0];
+        assert!(red.abs_diff(index * 40) <= 8, "frame {index}: red {red}");
+    }
+    // Asked for as GIF, it is an animated GIF; as PNG, its first frame.
+    let gif = render_square_as(&source, 48, Some(ImageFormat::Gif), &Limits::default()).unwrap();
+    let gif_frames = GifDecoder::new(Cursor::new(&gif.bytes[..]))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert_eq!(gif_frames.len(), 4);
+    let png = render_square_as(&source, 48, Some(ImageFormat::Png), &Limits::default()).unwrap();
+    assert_eq!(ImageFormat::sniff(&png.bytes), Some(ImageFormat::Png));
+    // The frame limit holds for WebP as for GIF.
+    let few_frames = Limits {
+        max_frames: 3,
+        ..Limits::default()
+    };
+    assert_eq!(
+        validate(&source, &few_frames).unwrap_err(),
+        ImageError::TooManyFrames { limit: 3 }
+    );
 }
 
 #[test]

@@ -123,6 +123,34 @@ async fn an_animated_gif_stays_animated_as_webp_and_as_gif_and_is_one_frame_as_p
 }
 
 #[tokio::test]
+async fn an_uploaded_animated_webp_stays_animated_as_webp_and_as_gif() {
+    // A chat app's animated avatar: lossy animated WebP, larger than the master side.
+    let store = store().await;
+    let address = "animated-webp@example.org";
+    let upload = test_support::images::animated_webp(4, 600);
+    let uploaded = avatar_service::upload::store_upload(
+        &store,
+        &[identity(address)],
+        upload.into(),
+        &avatar_image::Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(uploaded.stored_square, Some(512));
+    let service = AvatarService::new(store);
+    let uri = format!("/avatar/{}?s=48", md5(address));
+    let webp = get_accepting(&service, &uri, CHROME_ACCEPT).await;
+    assert_eq!(webp.headers()["content-type"], "image/webp");
+    assert_eq!(webp_frames(webp.body()), 4, "four frames, as uploaded");
+    let gif = get(&service, &format!("/avatar/{}.gif?s=48", md5(address))).await;
+    let frames = image::codecs::gif::GifDecoder::new(Cursor::new(&gif.body()[..]))
+        .unwrap()
+        .into_frames()
+        .count();
+    assert_eq!(frames, 4);
+}
+
+#[tokio::test]
 async fn a_transparent_default_as_jpeg_is_shown_on_white() {
     let service = service().await;
     let blank = get(
