@@ -1,7 +1,8 @@
 //! Phone photos keep their colours: a picture whose file embeds an RGB colour profile (an
 //! iPhone's Display P3, a camera's Adobe RGB) renders in the sRGB colours a browser shows for
-//! the upload, in every format, at every size, in the master and the XMPP rendition; a
-//! profile that changes nothing, is damaged or is not RGB leaves the pixels as they are.
+//! the upload, in every format, at every size, in the master, the XMPP rendition and every
+//! frame of an animation; a profile that changes nothing, is damaged or is not RGB leaves the
+//! pixels as they are.
 
 use std::io::Cursor;
 
@@ -204,4 +205,28 @@ fn the_arithmetic_the_tests_check_against_agrees_with_css_color_4() {
     assert!(near(display_p3_as_srgb([234, 51, 35]), [255, 0, 0], 2));
     // Display P3's own red is outside sRGB: clipped to sRGB's.
     assert_eq!(display_p3_as_srgb([255, 0, 0]), [255, 0, 0]);
+}
+
+#[test]
+fn every_frame_of_an_animated_webp_in_display_p3_is_converted() {
+    use image::AnimationDecoder as _;
+    let frames_of = |bytes: &[u8]| {
+        image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+            .unwrap()
+            .into_frames()
+            .collect_frames()
+            .unwrap()
+    };
+    let plain = test_support::images::animated_webp(3, 60);
+    let upload = with_profile(&plain, &display_p3());
+    let rendered = render_square(&upload, 48, &Limits::default()).unwrap();
+    let frames = frames_of(&rendered.bytes);
+    assert_eq!(frames.len(), 3);
+    // Frame 1 is (40, 100, 200): in Display P3 that is sRGB (0, 102, 207); lossy both ways.
+    let pixel = frames[1].buffer().get_pixel(24, 24).0;
+    let shown = display_p3_as_srgb([40, 100, 200]);
+    assert!(
+        near([pixel[0], pixel[1], pixel[2]], shown, 8),
+        "{pixel:?}, a browser shows {shown:?}"
+    );
 }
