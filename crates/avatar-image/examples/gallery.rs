@@ -5,7 +5,7 @@
 //! `cargo run -p avatar-image --example gallery -- DIR`.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use avatar_image::render_default;
 use avatar_proto::{DefaultKeyword, HashAlgorithm, Identity, Initials};
@@ -32,7 +32,21 @@ const NAMES: [(&str, &str); 14] = [
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: gallery OUT-DIR")?);
-    std::fs::create_dir_all(&out)?;
+    let written = write_gallery(&out, &SIZES)?;
+    println!(
+        "wrote {written} images and {}",
+        out.join("index.html").display()
+    );
+    Ok(())
+}
+
+/// Writes the pictures at `sizes` and `index.html` showing them into `out`; how many pictures.
+/// (The tests audit the page this writes, at one size, for accessibility.)
+pub(crate) fn write_gallery(
+    out: &Path,
+    sizes: &[u32],
+) -> Result<usize, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(out)?;
     // Every drawn keyword but blank (nothing to see) and initials (its own table, by name).
     let keywords: Vec<DefaultKeyword> = DefaultKeyword::ALL
         .into_iter()
@@ -53,7 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
          each size, not scaled: one grid per size.</p>",
     );
     let mut written = 0;
-    for size in SIZES {
+    for &size in sizes {
         write!(html, "<h2>{size} px</h2><table><tr><th>address</th>")?;
         for keyword in &keywords {
             write!(html, "<th>{}</th>", keyword.label())?;
@@ -77,19 +91,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         html.push_str("</table>");
     }
-    written += initials_grid(&out, &mut html)?;
+    written += initials_grid(out, sizes, &mut html)?;
     html.push_str("</main>");
     std::fs::write(out.join("index.html"), html)?;
-    println!(
-        "wrote {written} images and {}",
-        out.join("index.html").display()
-    );
-    Ok(())
+    Ok(written)
 }
 
-/// `d=initials` for every name of [`NAMES`] at every size, as one table.
+/// `d=initials` for every name of [`NAMES`] at every size of `sizes`, as one table.
 fn initials_grid(
-    out: &std::path::Path,
+    out: &Path,
+    sizes: &[u32],
     html: &mut String,
 ) -> Result<usize, Box<dyn std::error::Error>> {
     html.push_str(
@@ -97,7 +108,7 @@ fn initials_grid(
          DejaVu Sans Bold on the hash's palette colour, white or black text for WCAG AA; a \
          script the font lacks gets the fallback figure.</p><table><tr><th>name</th>",
     );
-    for size in SIZES {
+    for &size in sizes {
         write!(html, "<th>{size} px</th>")?;
     }
     html.push_str("</tr>");
@@ -108,7 +119,7 @@ fn initials_grid(
         let initials = Initials::from_query(None, Some(name));
         let hash = Identity::parse(address)?.hash(HashAlgorithm::Md5);
         write!(html, "<tr><th class=person>{label} &rarr; {initials}</th>")?;
-        for size in SIZES {
+        for &size in sizes {
             let rendered = render_default(DefaultKeyword::Initials(initials), &hash, size)?
                 .ok_or("not an image")?;
             let file = format!("initials-{n}-{size}.png");

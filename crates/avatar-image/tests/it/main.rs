@@ -5,6 +5,7 @@
 
 mod color;
 mod defaults;
+mod gallery;
 mod master;
 mod orientation;
 mod render;
