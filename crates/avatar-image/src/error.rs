@@ -88,6 +88,28 @@ pub enum ImageError {
         size: u32,
     },
 
+    /// A crop was not written as `X,Y,SIDE` ([`Crop`](crate::Crop)'s parser).
+    #[error(
+        "invalid crop {given:?}: expected X,Y,SIDE, three whole numbers of pixels (the square's left edge, top edge and side, in the picture as shown, the side at least 1), such as 0,120,800"
+    )]
+    InvalidCrop {
+        /// What was given (its first 64 characters).
+        given: String,
+    },
+
+    /// A crop does not lie wholly inside the picture it was given for.
+    #[error(
+        "the crop {crop} (X,Y,SIDE) does not fit in the {width} x {height} picture: X + SIDE must be at most {width} and Y + SIDE at most {height}"
+    )]
+    CropOutside {
+        /// The crop.
+        crop: crate::Crop,
+        /// The picture's width, as shown.
+        width: u32,
+        /// The picture's height, as shown.
+        height: u32,
+    },
+
     /// Render-ahead was given no sizes, or more than it accepts.
     #[error(
         "{count} sizes to render ahead were given; from 1 to {limit} different sizes are accepted"
@@ -104,7 +126,7 @@ impl ImageError {
     /// Whether the error is the picture's own: it cannot be read under the limits (too large,
     /// no known format, damaged), so every size and format of it fails alike, until another
     /// picture is stored. `false` for what fails one render only (encoding one format, an
-    /// invalid size) and for a palette or sizes given wrong.
+    /// invalid size) and for a palette, sizes or a crop given wrong.
     ///
     /// ```
     /// use avatar_image::{ImageError, Limits, render_square};
@@ -126,6 +148,8 @@ impl ImageError {
             Self::Encode { .. }
             | Self::EmptyPalette
             | Self::InvalidSize { .. }
+            | Self::InvalidCrop { .. }
+            | Self::CropOutside { .. }
             | Self::AheadSizes { .. } => false,
         }
     }

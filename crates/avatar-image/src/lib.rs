@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Where things live: [`decode`] (limits, probing, validation), `color` (colour profiles to
-//! sRGB), [`prepare`] (the master an upload is stored as), `resize` (crop and resize),
+//! sRGB), [`prepare`] and [`prepare_cropped`] (what an upload is stored as: its master, or the
+//! square chosen), `resize` (crop and resize),
 //! `encode` (the encoders, and why each), [`render`] (the pipeline), [`cache`] (the render cache), [`rendition_files`] (renditions kept on disk past it), [`render_ahead`] (renditions made when a picture is stored), [`defaults`] (drawn
 //! default images), [`xmpp`] (the XMPP rendition: 32..=64 px, under 8 KB), [`cache_disk`] (the
 //! disk a cache of files is on), [`throttle`] (warnings said at most once a period).
@@ -50,7 +51,7 @@ pub use decode::{ImageInfo, probe, validate};
 pub use defaults::{Palette, render_default, render_default_with};
 pub use error::ImageError;
 pub use limits::Limits;
-pub use master::{Prepared, prepare};
+pub use master::{Crop, Prepared, prepare, prepare_cropped};
 pub use render::{Rendered, render_from_rung, render_square, render_square_as, render_stored};
 pub use render_ahead::RenderAhead;
 pub use rendition_files::{FileRead, RenditionFiles};

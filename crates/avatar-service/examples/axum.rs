@@ -19,9 +19,9 @@
 
 use std::sync::Arc;
 
-use avatar_image::Limits;
+use avatar_image::{Crop, Limits};
 use avatar_proto::{AvatarHash, AvatarUrlBuilder, Identity};
-use avatar_service::upload::store_upload;
+use avatar_service::upload::{UploadOptions, store_upload_with};
 use avatar_service::{AvatarLayer, AvatarService, ServiceError};
 use avatar_store::{FsStore, Store as _};
 use axum::Router;
@@ -32,7 +32,7 @@ use axum::routing::{get, post};
 
 /// The largest upload request accepted: the image limit (8 MiB by default, above axum's 2 MB
 /// default body limit) plus room for the multipart framing. A larger file within it still gets
-/// a clear 413 from [`store_upload`].
+/// a clear 413 from [`store_upload_with`].
 const UPLOAD_BODY_LIMIT: usize = Limits::DEFAULT.max_input_bytes + 64 * 1024;
 
 /// Where the service answers in front of the application.
@@ -76,16 +76,28 @@ pub(crate) fn app(data_dir: &std::path::Path) -> Result<Router, ServiceError> {
         .layer(AvatarLayer::new(layered)))
 }
 
-/// `POST /me/avatar`, a `multipart/form-data` form with the picture in its `avatar` field:
+/// `POST /me/avatar`, a `multipart/form-data` form with the picture in its `avatar` field and,
+/// from a cropping tool, the square chosen in a `crop` field (`X,Y,SIDE`, before the picture):
 /// stored for every address of the user, answered with the new avatar's URL (with a `v=` that
 /// changes with the picture, so the user sees it at once despite browser caches).
 async fn upload(State(app): State<App>, user: User, mut form: Multipart) -> (StatusCode, String) {
+    let mut options = UploadOptions::new();
     let picture = loop {
         match form.next_field().await {
             Ok(Some(field)) if field.name() == Some("avatar") => match field.bytes().await {
                 Ok(bytes) => break bytes,
                 Err(err) => return (err.status(), err.body_text()),
             },
+            Ok(Some(field)) if field.name() == Some("crop") => {
+                let crop = match field.text().await {
+                    Ok(text) => text.parse::<Crop>(),
+                    Err(err) => return (err.status(), err.body_text()),
+                };
+                match crop {
+                    Ok(crop) => options = options.crop(crop),
+                    Err(err) => return (StatusCode::BAD_REQUEST, format!("{err}\n")),
+                }
+            }
             Ok(Some(_)) => {}
             Ok(None) => {
                 return (
@@ -97,7 +109,14 @@ async fn upload(State(app): State<App>, user: User, mut form: Multipart) -> (Sta
             Err(err) => return (err.status(), err.body_text()),
         }
     };
-    match store_upload(&*app.store, &user.addresses, picture, &Limits::DEFAULT).await {
+    let stored = store_upload_with(
+        &*app.store,
+        &user.addresses,
+        picture,
+        &Limits::DEFAULT,
+        &options,
+    );
+    match stored.await {
         Ok(uploaded) => {
             let url = AvatarUrlBuilder::new(user.addresses[0].clone())
                 .size(128)

@@ -62,7 +62,8 @@ pub enum ServiceError {
 impl ServiceError {
     /// The HTTP status to answer an upload with when it failed this way: 413 for a file over the
     /// size limit, 415 for bytes that are not a supported image format, 422 for an image that
-    /// is refused (dimensions, a decompression bomb, too many frames, corrupt data); for what is
+    /// is refused (dimensions, a decompression bomb, too many frames, corrupt data) or a crop
+    /// that does not fit in it, 400 for a crop not written as `X,Y,SIDE`; for what is
     /// not the uploader's fault, 507 when the store has no room left, 503 when it cannot be
     /// reached now (answer it with a `Retry-After`), and 500 for the rest.
     #[must_use]
@@ -76,8 +77,10 @@ impl ServiceError {
                 ImageError::Dimensions { .. }
                 | ImageError::DecodedTooLarge { .. }
                 | ImageError::TooManyFrames { .. }
-                | ImageError::Corrupt { .. },
+                | ImageError::Corrupt { .. }
+                | ImageError::CropOutside { .. },
             ) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Refused(ImageError::InvalidCrop { .. }) => StatusCode::BAD_REQUEST,
             Self::Store(err) if err.is_out_of_space() => StatusCode::INSUFFICIENT_STORAGE,
             Self::Store(err) if err.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

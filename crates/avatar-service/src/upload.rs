@@ -4,9 +4,10 @@
 //! async runtime under the decoding [`Limits`], then stores them once for every verified address
 //! of the user. A refused upload is a [`ServiceError`] whose [`status`](ServiceError::status) is
 //! the HTTP answer (413, 415 or 422) and whose message can be shown to the user; nothing is
-//! stored. `examples/axum.rs` mounts it as an upload route. [`store_upload_with`] also makes
-//! the picture's renditions at chosen sizes before storing it
-//! ([`RenderAhead`]), so its first visitors get files, not renders.
+//! stored. `examples/axum.rs` mounts it as an upload route. [`store_upload_with`] also stores
+//! the square the person chose in a cropping tool ([`UploadOptions::crop`]) instead of the
+//! centred one, and makes the picture's renditions at chosen sizes before storing it
+//! ([`UploadOptions::render_ahead`]), so its first visitors get files, not renders.
 //!
 //! ```
 //! use avatar_image::Limits;
@@ -36,7 +37,7 @@
 
 use std::sync::OnceLock;
 
-use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead, prepare};
+use avatar_image::{Crop, ImageError, ImageInfo, Limits, RenderAhead, prepare, prepare_cropped};
 use avatar_proto::{Identity, hex};
 use avatar_store::{Store, StoredImage};
 use bytes::Bytes;
@@ -54,10 +55,13 @@ pub struct Uploaded {
     /// URLs ([`AvatarUrlBuilder::version`](avatar_proto::AvatarUrlBuilder::version)): it
     /// changes whenever the picture does, so the uploader sees the new one at once.
     pub version: String,
-    /// The side of the square stored instead of the upload, when it was larger than
-    /// [`Limits::master_side`] (its centred square, upright); `None` when the upload was stored
+    /// The side of the square stored instead of the upload: the crop asked for
+    /// ([`UploadOptions::crop`]), or the centred square of an upload larger than
+    /// [`Limits::master_side`], upright, at most that side; `None` when the upload was stored
     /// as it came.
     pub stored_square: Option<u32>,
+    /// The square stored, when one was chosen ([`UploadOptions::crop`]).
+    pub crop: Option<Crop>,
     /// How many rendition files were made ahead
     /// ([`store_upload_with`]; 0 otherwise, or when they were all kept already).
     pub rendered_ahead: usize,
@@ -91,20 +95,53 @@ pub async fn store_upload<St: Store>(
     bytes: Bytes,
     limits: &Limits,
 ) -> Result<Uploaded, ServiceError> {
-    store_upload_with(store, identities, bytes, limits, None).await
+    store_upload_with(store, identities, bytes, limits, &UploadOptions::new()).await
 }
 
-/// [`store_upload`], and with `ahead`, before the picture is stored (so no request finds it
-/// without them), its renditions at `ahead`'s sizes made and kept as files where the service
-/// looks for them ([`RenderAhead`]; give it the service's own
-/// [`rendition_files`](crate::AvatarService::rendition_files)). A rendition that cannot be made
-/// or kept is logged and made when first asked for instead; the upload is stored all the same.
+/// What [`store_upload_with`] does beyond [`store_upload`]: store the square the person chose
+/// instead of the centred one, and make renditions before storing. The default does neither.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct UploadOptions {
+    crop: Option<Crop>,
+    ahead: Option<RenderAhead>,
+}
+
+impl UploadOptions {
+    /// Neither a crop nor renditions ahead: what [`store_upload`] does.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores `crop`, the square the person chose of their picture (in pixels of the picture
+    /// as shown, EXIF orientation applied: what a page's cropping tool gives), instead of the
+    /// centred square, at its own side or [`Limits::master_side`], whichever is smaller. A
+    /// crop that does not fit in the picture refuses the upload (422), and nothing is stored.
+    pub const fn crop(mut self, crop: Crop) -> Self {
+        self.crop = Some(crop);
+        self
+    }
+
+    /// Makes the picture's renditions at `ahead`'s sizes before it is stored, as files where
+    /// the service looks for them ([`RenderAhead`]; give it the service's own
+    /// [`rendition_files`](crate::AvatarService::rendition_files)).
+    pub fn render_ahead(mut self, ahead: RenderAhead) -> Self {
+        self.ahead = Some(ahead);
+        self
+    }
+}
+
+/// [`store_upload`] with `options`: the square the person chose stored instead of the centred
+/// one ([`UploadOptions::crop`]), and, before the picture is stored (so no request finds it
+/// without them), its renditions made and kept as files where the service looks for them
+/// ([`UploadOptions::render_ahead`]). A rendition that cannot be made or kept is logged and
+/// made when first asked for instead; the upload is stored all the same.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use avatar_image::{OutputFormats, RenderAhead, RenditionFiles};
+/// use avatar_image::{Crop, OutputFormats, RenderAhead, RenditionFiles};
 /// use avatar_proto::Identity;
-/// use avatar_service::upload::store_upload_with;
+/// use avatar_service::upload::{UploadOptions, store_upload_with};
 /// use avatar_store::MemoryStore;
 ///
 /// # tokio::runtime::Runtime::new()?.block_on(async {
@@ -116,9 +153,15 @@ pub async fn store_upload<St: Store>(
 /// // The sizes the site's pages show, in the stored format and in WebP for browsers.
 /// let ahead = RenderAhead::new(Arc::clone(&files), [40, 80], OutputFormats::default())?;
 ///
+/// // The square Alice chose in the page's cropping tool.
+/// let options = UploadOptions::new()
+///     .crop(Crop { x: 100, y: 10, side: 180 })
+///     .render_ahead(ahead);
+///
 /// let alice = [Identity::parse("alice@example.org")?];
 /// let stored = store_upload_with(&MemoryStore::new(), &alice, png.into(),
-///     &avatar_image::Limits::default(), Some(&ahead)).await?;
+///     &avatar_image::Limits::default(), &options).await?;
+/// assert_eq!(stored.stored_square, Some(180));
 /// assert_eq!(stored.rendered_ahead, 4);
 /// // And the 128 px rung its sizes up to 96 px (and 128 px) are rendered from (it is larger
 /// // than 128 px).
@@ -129,25 +172,27 @@ pub async fn store_upload<St: Store>(
 /// ```
 ///
 /// # Errors
-/// As [`store_upload`].
+/// As [`store_upload`]; [`ServiceError::Refused`] with
+/// [`ImageError::CropOutside`] (422) when the crop does not fit in the picture.
 pub async fn store_upload_with<St: Store>(
     store: &St,
     identities: &[Identity],
     bytes: Bytes,
     limits: &Limits,
-    ahead: Option<&RenderAhead>,
+    options: &UploadOptions,
 ) -> Result<Uploaded, ServiceError> {
     if identities.is_empty() {
         return Err(ServiceError::NoIdentity);
     }
     let (image, stored, stored_square, rendered_ahead) =
-        prepare_off_runtime(bytes, *limits, ahead.cloned()).await?;
+        prepare_off_runtime(bytes, *limits, options.clone()).await?;
     let content = stored.content;
     store.put_shared(identities, stored.bytes).await?;
     Ok(Uploaded {
         image,
         version: version(&content),
         stored_square,
+        crop: options.crop,
         rendered_ahead,
     })
 }
@@ -175,7 +220,7 @@ fn decoding_slots() -> &'static Semaphore {
 async fn prepare_off_runtime(
     bytes: Bytes,
     limits: Limits,
-    ahead: Option<RenderAhead>,
+    options: UploadOptions,
 ) -> Result<(ImageInfo, StoredImage, Option<u32>, usize), ServiceError> {
     if bytes.len() > limits.max_input_bytes {
         return Err(ServiceError::Refused(ImageError::InputTooLarge {
@@ -189,10 +234,13 @@ async fn prepare_off_runtime(
         .await
         .map_err(|err| ServiceError::Task(err.to_string()))?;
     tokio::task::spawn_blocking(move || {
-        let prepared = prepare(&bytes, &limits)?;
+        let prepared = match options.crop {
+            Some(crop) => prepare_cropped(&bytes, &limits, crop)?,
+            None => prepare(&bytes, &limits)?,
+        };
         let stored_square = prepared.master.as_ref().map(|master| master.size);
         let stored = StoredImage::new(prepared.master.map_or(bytes, |master| master.bytes));
-        let rendered_ahead = ahead.map_or(0, |ahead| {
+        let rendered_ahead = options.ahead.map_or(0, |ahead| {
             ahead
                 .render(&stored.bytes, stored.content, &limits)
                 .unwrap_or_else(|err| {

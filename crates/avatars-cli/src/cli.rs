@@ -517,6 +517,12 @@ pub(crate) struct ImportArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["identity", "file", "also"])]
     pub(crate) manifest: Option<PathBuf>,
 
+    /// Store this square of the picture instead of its centred one: X,Y,SIDE in pixels of the
+    /// picture as shown (EXIF orientation applied), its left edge, top edge and side, as a
+    /// cropping tool gives them. Stored at SIDE or --master-side, whichever is smaller.
+    #[arg(long, value_name = "X,Y,SIDE", conflicts_with = "manifest")]
+    pub(crate) crop: Option<avatar_image::Crop>,
+
     /// A picture whose longest side is over this many pixels is stored as its centred square
     /// at this side, so serving it never decodes more; keep it at least the largest size
     /// served (`serve --max-size`).

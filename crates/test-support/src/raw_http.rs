@@ -98,11 +98,35 @@ pub fn multipart_post(
     file_name: &str,
     file: &[u8],
 ) -> Vec<u8> {
+    multipart_post_with(addr, path, extra_headers, &[], field, file_name, file)
+}
+
+/// [`multipart_post`] with text fields before the file (`(name, value)`, in order), as a form
+/// with a cropping tool's hidden inputs sends them.
+#[must_use]
+pub fn multipart_post_with(
+    addr: &str,
+    path: &str,
+    extra_headers: &str,
+    text_fields: &[(&str, &str)],
+    field: &str,
+    file_name: &str,
+    file: &[u8],
+) -> Vec<u8> {
     const BOUNDARY: &str = "----avatars-test-boundary-7MA4YWxkTrZu0gW";
-    let mut body = format!(
+    let mut body = Vec::new();
+    for (name, value) in text_fields {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
     )
-    .into_bytes();
+    .as_bytes());
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
     let mut request = format!(

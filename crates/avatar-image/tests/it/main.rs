@@ -4,6 +4,7 @@
 //! one per file); each module is a former test file.
 
 mod color;
+mod crop;
 mod defaults;
 mod gallery;
 mod master;

@@ -253,3 +253,91 @@ async fn a_large_upload_is_stored_as_its_bounded_master() {
         avatar_proto::hex::encode_lower(&stored.content[..6])
     );
 }
+
+/// A page's cropping tool sends the square the person chose with the picture: the example's
+/// form takes it in a `crop` field, and that square is what every address then shows. A crop
+/// not written as `X,Y,SIDE` is a 400, one outside the picture a 422, and neither stores
+/// anything.
+#[tokio::test]
+async fn the_square_chosen_in_a_cropping_tool_is_what_is_stored() {
+    let (addr, _dir) = start_example().await;
+    // Red on the left half, blue on the right: the person chose a square of the blue.
+    let picture = images::encode(
+        &image::RgbImage::from_fn(600, 400, |x, _| {
+            image::Rgb(if x < 300 {
+                [220, 30, 30]
+            } else {
+                [30, 30, 220]
+            })
+        }),
+        image::ImageFormat::Png,
+    );
+    let post = |crop: &str| {
+        raw_http::multipart_post_with(
+            &addr,
+            "/me/avatar",
+            "x-demo-user: alice\r\n",
+            &[("crop", crop)],
+            "avatar",
+            "me.png",
+            &picture,
+        )
+    };
+    for (crop, status, says) in [
+        ("320,40,300,", 400, "expected X,Y,SIDE"),
+        ("320,200,300", 422, "does not fit in the 600 x 400 picture"),
+    ] {
+        let refused = send(&addr, post(crop)).await;
+        assert_eq!(refused.status, status, "{crop}: {}", body(&refused));
+        assert!(body(&refused).contains(says), "{crop}: {}", body(&refused));
+    }
+    let nothing = get(
+        &addr,
+        &format!("/avatars/avatar/{}?d=404", md5_of("alice@example.org")),
+    )
+    .await;
+    assert_eq!(nothing.status, 404, "nothing was stored");
+
+    let stored = send(&addr, post("320,40,250")).await;
+    assert_eq!(stored.status, 201, "{}", body(&stored));
+    let avatar = get(
+        &addr,
+        &format!("/avatars/avatar/{}.png?s=64", md5_of("alice@example.org")),
+    )
+    .await;
+    assert_eq!(avatar.status, 200);
+    let pixels = image::load_from_memory(&avatar.body).unwrap().to_rgb8();
+    assert!(
+        pixels.pixels().all(|pixel| pixel.0 == [30, 30, 220]),
+        "blue only"
+    );
+}
+
+/// The library call under the form: the crop is reported back with the side stored.
+#[tokio::test]
+async fn store_upload_with_a_crop_reports_the_square_stored() {
+    use avatar_image::{Crop, Limits};
+    use avatar_service::upload::{UploadOptions, store_upload_with};
+    use avatar_store::MemoryStore;
+
+    let alice = [Identity::parse("alice@example.org").unwrap()];
+    let picture = images::encode(&images::photo_like(2400, 1600), image::ImageFormat::Jpeg);
+    let crop = Crop {
+        x: 1200,
+        y: 100,
+        side: 1000,
+    };
+    let options = UploadOptions::new().crop(crop);
+    let uploaded = store_upload_with(
+        &MemoryStore::new(),
+        &alice,
+        picture.into(),
+        &Limits::DEFAULT,
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!((uploaded.image.width, uploaded.image.height), (2400, 1600));
+    assert_eq!(uploaded.crop, Some(crop));
+    assert_eq!(uploaded.stored_square, Some(512), "at the master side");
+}

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use avatar_image::{ImageError, ImageInfo, Limits, RenderAhead, probe, validate};
 use avatar_proto::Identity;
 use avatar_service::ServiceError;
-use avatar_service::upload::{Uploaded, store_upload_with};
+use avatar_service::upload::{UploadOptions, Uploaded, store_upload_with};
 use avatar_store::Store;
 use bytes::Bytes;
 
@@ -61,14 +61,16 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
     } else {
         renditions::open(&args.renditions, &location)?.1
     };
+    let mut options = UploadOptions::new();
+    if let Some(crop) = args.crop {
+        options = options.crop(crop);
+    }
+    if let Some(ahead) = &ahead {
+        options = options.render_ahead(ahead.clone());
+    }
     for (identities, file) in &imports {
-        let uploaded = runtime.block_on(import_file(
-            &store,
-            identities,
-            file,
-            &limits,
-            ahead.as_ref(),
-        ))?;
+        let uploaded =
+            runtime.block_on(import_file(&store, identities, file, &limits, &options))?;
         for identity in identities {
             writeln!(out, "{}", describe(identity, &uploaded))?;
         }
@@ -183,17 +185,17 @@ fn check_with(
 }
 
 /// Reads `path` (refusing files over the size limit before reading them), decodes it fully under
-/// `limits`, and only then stores it, once for all `identities`, with its renditions made
-/// `ahead` if asked: a refused file leaves the store exactly as it was.
+/// `limits`, and only then stores it, once for all `identities`, as `options` say (the square
+/// chosen, the renditions made ahead): a refused file leaves the store exactly as it was.
 pub(crate) async fn import_file(
     store: &impl Store,
     identities: &[Identity],
     path: &Path,
     limits: &Limits,
-    ahead: Option<&RenderAhead>,
+    options: &UploadOptions,
 ) -> Result<Uploaded, CliError> {
     let bytes = read_upload(path, limits)?;
-    store_upload_with(store, identities, bytes, limits, ahead)
+    store_upload_with(store, identities, bytes, limits, options)
         .await
         .map_err(|err| match err {
             ServiceError::Refused(source) => CliError::Image {
@@ -297,9 +299,13 @@ pub(crate) fn describe(identity: &Identity, uploaded: &Uploaded) -> String {
         0 => String::new(),
         made => format!(", {made} rendition(s) made ahead"),
     };
-    let square = uploaded.stored_square.map_or_else(String::new, |side| {
-        format!(", stored as its centred {side} x {side} square")
-    });
+    let square = match (uploaded.crop, uploaded.stored_square) {
+        (Some(crop), Some(side)) => {
+            format!(", stored as the square {crop} (X,Y,SIDE) at {side} x {side}")
+        }
+        (_, Some(side)) => format!(", stored as its centred {side} x {side} square"),
+        (_, None) => String::new(),
+    };
     format!(
         "imported {identity}: {} {} x {}{square}{ahead}",
         info.format, info.width, info.height

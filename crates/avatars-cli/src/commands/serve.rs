@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use avatar_image::{Limits, RenderAhead, RenderCache, RenditionFiles};
 use avatar_proto::{AvatarHash, HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
 use avatar_proxy::ProxyKeys;
+use avatar_service::upload::UploadOptions;
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::{Store, StoreError};
 use axum::Router;
@@ -360,9 +361,12 @@ async fn store_imports(
     limits: &Limits,
     ahead: Option<&RenderAhead>,
 ) -> Result<(Held, Option<Identity>), CliError> {
+    let options = ahead.map_or_else(UploadOptions::new, |ahead| {
+        UploadOptions::new().render_ahead(ahead.clone())
+    });
     for (identity, file) in imports {
         let identities = std::slice::from_ref(identity);
-        let uploaded = import_file(store, identities, file, limits, ahead).await?;
+        let uploaded = import_file(store, identities, file, limits, &options).await?;
         say!("{}", describe(identity, &uploaded));
     }
     let (stored, first_stored) = count_stored(store, COUNTED_AT_START).await?;

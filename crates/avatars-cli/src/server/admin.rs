@@ -14,9 +14,9 @@ use std::pin::pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use avatar_image::{ImageInfo, Limits, RenderAhead};
+use avatar_image::{Crop, ImageInfo, Limits, RenderAhead};
 use avatar_proto::{HashAlgorithm, Identity};
-use avatar_service::upload::{self, store_upload_with};
+use avatar_service::upload::{self, UploadOptions, store_upload_with};
 use avatar_service::{AvatarService, ServiceError};
 use avatar_store::{Store as _, StoreError};
 use axum::Json;
@@ -310,16 +310,38 @@ fn identity(text: &str) -> Result<Identity, ApiError> {
     Identity::parse(text).map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err.to_string()))
 }
 
-/// `PUT /v1/avatars/{identity}`: the body is the image. 201 when the identity had no avatar,
-/// 200 when it replaced one.
+/// The query of `PUT /v1/avatars/{identity}`.
+#[derive(serde::Deserialize)]
+struct PutQuery {
+    /// `X,Y,SIDE`: the square the person chose ([`Crop`]).
+    crop: Option<String>,
+}
+
+/// `PUT /v1/avatars/{identity}`: the body is the image; `?crop=X,Y,SIDE` stores that square of
+/// it instead of the centred one. 201 when the identity had no avatar, 200 when it replaced
+/// one.
 async fn put(
     State(state): State<AdminState>,
     UrlPath(text): UrlPath<String>,
+    query: Result<Query<PutQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state.tokens, &headers)?;
     let identity = identity(&text)?;
+    let bad_query =
+        |message: String| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {message}"));
+    let Query(query) = query.map_err(|_| bad_query("expected at most crop=X,Y,SIDE".to_owned()))?;
+    let mut options = UploadOptions::new();
+    if let Some(crop) = query.crop {
+        options = options.crop(
+            crop.parse::<Crop>()
+                .map_err(|err| bad_query(err.to_string()))?,
+        );
+    }
+    if let Some(ahead) = &state.ahead {
+        options = options.render_ahead(ahead.clone());
+    }
     refuse_a_form(&headers)?;
     let limit = state.limits.max_input_bytes;
     let too_large = || {
@@ -351,24 +373,18 @@ async fn put(
         .await
         .map_err(|err| ApiError::store(&err))?;
     let identities = std::slice::from_ref(&identity);
-    let uploaded = store_upload_with(
-        store,
-        identities,
-        bytes,
-        &state.limits,
-        state.ahead.as_ref(),
-    )
-    .await
-    .map_err(|err| match err {
-        ServiceError::Store(err) => ApiError::store(&err),
-        err => {
-            let status = err.status();
-            if status.is_server_error() {
-                tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
+    let uploaded = store_upload_with(store, identities, bytes, &state.limits, &options)
+        .await
+        .map_err(|err| match err {
+            ServiceError::Store(err) => ApiError::store(&err),
+            err => {
+                let status = err.status();
+                if status.is_server_error() {
+                    tracing::error!(%identity, error = %err, "cannot store an uploaded avatar");
+                }
+                ApiError::new(status, err.to_string())
             }
-            ApiError::new(status, err.to_string())
-        }
-    })?;
+        })?;
     let status = if existed {
         StatusCode::OK
     } else {

@@ -734,6 +734,61 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
     assert!(error_of(&unknown).contains("/v1/avatars"));
 }
 
+/// `PUT /v1/avatars/{identity}?crop=X,Y,SIDE` stores that square of the body; a crop not
+/// written so is a 400 and one outside the picture a 422, each saying what is expected.
+#[test]
+fn the_management_api_stores_the_square_asked_for_with_crop() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let png = images::png(&images::bands(300, 200));
+    let path = format!("/v1/avatars/{ALICE}");
+    for (query, status, says) in [
+        ("?crop=1,2", 400, "expected X,Y,SIDE"),
+        ("?crop=0,0,0", 400, "expected X,Y,SIDE"),
+        (
+            "?crop=250,0,100",
+            422,
+            "does not fit in the 300 x 200 picture",
+        ),
+    ] {
+        let refused = admin_request(
+            &server,
+            "PUT",
+            &format!("{path}{query}"),
+            &bearer(TOKEN),
+            &png,
+        );
+        assert_eq!(refused.status, status, "{query}: {}", error_of(&refused));
+        assert!(
+            error_of(&refused).contains(says),
+            "{query}: {}",
+            error_of(&refused)
+        );
+    }
+    assert_eq!(
+        server.get(&format!("/avatar/{ALICE_MD5}?d=404")).status,
+        404
+    );
+    let stored = admin_request(
+        &server,
+        "PUT",
+        &format!("{path}?crop=100,50,120"),
+        &bearer(TOKEN),
+        &png,
+    );
+    assert_eq!(stored.status, 201, "{}", error_of(&stored));
+    let picture = admin_request(
+        &server,
+        "GET",
+        &format!("{path}/picture"),
+        &bearer(TOKEN),
+        b"",
+    );
+    let stored = image::load_from_memory(&picture.body).unwrap().to_rgb8();
+    let chosen = image::imageops::crop_imm(&images::bands(300, 200), 100, 50, 120, 120).to_image();
+    assert_eq!(stored, chosen);
+}
+
 /// `GET /v1/avatars/{identity}/picture` gives the stored picture byte for byte, as `avatars
 /// export` does, with its own content type; 404 when nothing is stored.
 #[test]

@@ -842,6 +842,53 @@ fn import_says_when_a_large_picture_is_stored_as_its_square() {
     );
 }
 
+/// `import --crop X,Y,SIDE` stores the square chosen, and says so; a crop outside the picture
+/// or not written so is refused saying what is expected, and stores nothing.
+#[test]
+fn import_stores_the_square_asked_for_with_crop() {
+    let dir = tempfile::tempdir().unwrap();
+    images::photo_like(1500, 1000)
+        .save(dir.path().join("large.png"))
+        .unwrap();
+    let args = [
+        "import",
+        "--crop",
+        "900,100,300",
+        "a@example.org",
+        "large.png",
+    ];
+    let imported = avatars(dir.path(), &args);
+    assert_eq!(
+        String::from_utf8(imported.stdout).unwrap(),
+        "imported a@example.org: PNG 1500 x 1000, stored as the square 900,100,300 (X,Y,SIDE) at 300 x 300\n"
+    );
+    let exported = avatars(dir.path(), &["export", "a@example.org", "-"]);
+    let stored = image::load_from_memory(&exported.stdout).unwrap().to_rgb8();
+    let chosen =
+        image::imageops::crop_imm(&images::photo_like(1500, 1000), 900, 100, 300, 300).to_image();
+    assert_eq!(stored, chosen, "exactly the square chosen, at its own side");
+
+    for (crop, says) in [
+        ("1300,100,300", "does not fit in the 1500 x 1000 picture"),
+        ("900,100", "expected X,Y,SIDE"),
+    ] {
+        let args = ["import", "--crop", crop, "b@example.org", "large.png"];
+        let refused = crate::avatars_in(dir.path(), &args);
+        assert!(!refused.status.success(), "{crop}");
+        assert!(
+            crate::stderr(&refused).contains(says),
+            "{crop}: {}",
+            crate::stderr(&refused)
+        );
+    }
+    let listed = avatars(dir.path(), &["list"]);
+    assert!(
+        !String::from_utf8(listed.stdout)
+            .unwrap()
+            .contains("b@example.org")
+    );
+}
+
 /// `migrate --normalise` in place: a store written before masters existed (here, imported with
 /// a master side above the picture's) keeps its large original until it runs; then the avatar
 /// is its 512 px master, serves the same picture, and a second run changes nothing.
