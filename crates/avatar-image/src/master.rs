@@ -27,7 +27,8 @@ pub struct Prepared {
     /// What to store instead of the upload when its longest side is over
     /// [`Limits::master_side`]: the centred square at `min(shortest side, master_side)`,
     /// upright, in sRGB, without metadata, in the upload's format (an animation stays animated).
-    /// `None`: the upload is small enough to be stored as it is, byte for byte.
+    /// `None`: the upload is small enough to be stored as it is, byte for byte. Always there
+    /// from [`prepare_cropped`]: the square chosen, at `min(its side, master_side)`.
     pub master: Option<Rendered>,
 }
 
@@ -96,7 +97,7 @@ impl Crop {
     /// Whether the square lies wholly inside a `width` x `height` picture.
     #[must_use]
     pub const fn fits(self, width: u32, height: u32) -> bool {
-        // Whatever the numbers: an edge past the picture leaves no room, and no side fits none.
+        // Overflow-free for any numbers: an edge past the picture leaves no room at all.
         self.side > 0
             && self.side <= width.saturating_sub(self.x)
             && self.side <= height.saturating_sub(self.y)
