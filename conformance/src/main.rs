@@ -204,6 +204,7 @@ fn main() -> ExitCode {
             let parameters = Parameters {
                 size,
                 default: default.as_deref(),
+                again: false,
             };
             let identities: Vec<&str> = std::iter::once(identity.as_str())
                 .chain(again.iter().map(String::as_str))

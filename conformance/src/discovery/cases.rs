@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use avatar_proto::Scheme;
 
-use super::{DiscoveryCheck, DiscoveryExpect, Nameserver};
+use super::{DiscoveryCheck, DiscoveryExpect, Nameserver, QueryParameter};
 use crate::case::{Case, Check, Group, Level};
 
 use DiscoveryExpect::{
-    AnyOf, AskedOnce, Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Param, Share, Within,
+    AnyOf, AskedOnce, Base, Central, EachOf, HashOfIdentity, NoTrailingDot, Query, Share, Within,
 };
 use Level::{Compat, Must, Should};
 use Scheme::{Http, Https};
@@ -82,7 +82,7 @@ pub fn discovery_cases() -> Vec<Case> {
         case(
             "discovery-trailing-dot",
             Must,
-            "bug of pyLibravatar: the trailing dot kept in the host",
+            "bug of pyLibravatar 2.0.0 (fixed in 2.0.2): the trailing dot kept in the host",
             "the target's trailing dot is stripped",
             "alice@example.org",
             Http,
@@ -448,7 +448,7 @@ pub fn discovery_cases() -> Vec<Case> {
                 "alice@example.org",
                 Http,
                 1,
-                vec![Param("d", URL_DEFAULT)],
+                vec![Query(QueryParameter::Default, URL_DEFAULT)],
             ),
             None,
             Some(URL_DEFAULT),
@@ -462,7 +462,7 @@ pub fn discovery_cases() -> Vec<Case> {
                 "alice@example.org",
                 Http,
                 1,
-                vec![Param("s", "512")],
+                vec![Query(QueryParameter::Size, "512")],
             ),
             Some(1000),
             None,

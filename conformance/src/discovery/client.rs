@@ -19,13 +19,17 @@ pub enum DiscoveryClient {
     InProcess,
     /// A program, given as a template of whitespace-separated words in which `{identity}`,
     /// `{nameserver}` (`IP:PORT`) and `{scheme}` (`http` or `https`) are replaced; it must print
-    /// the avatar URL on its first line of standard output. No shell is involved.
+    /// the avatar URL on standard output. The first line that is an `http` or `https` URL is its
+    /// answer: other lines (a library's own diagnostics, as pyLibravatar prints `DNS Error: ...`
+    /// before falling back) are not judged. No shell is involved.
     ///
     /// Optional: `{size}` and `{default}` (the `d` value, unencoded) for the cases about the
     /// query; write each inside one word (`--size={size}`), which is left out when a case sets
     /// no such value. `{again}`: the identity once more, for a client that looks up every
     /// identity it is given in one process (printing a URL for each), so its own caching can be
-    /// seen. Cases that need a placeholder the template lacks are skipped.
+    /// seen; like the others, it is left out of the cases that do not look up twice, so every
+    /// other case times, and counts the queries of, one lookup. Cases that need a placeholder
+    /// the template lacks are skipped.
     Command(Vec<String>),
 }
 
@@ -72,6 +76,9 @@ pub struct Parameters<'a> {
     pub size: Option<u32>,
     /// `d`, unencoded, if set.
     pub default: Option<&'a str>,
+    /// Whether a command client is to look the identity up a second time in the same process
+    /// (`{again}`).
+    pub again: bool,
 }
 
 /// A client ready to answer one case's queries.
@@ -149,10 +156,10 @@ impl ClientSession {
                     let optional = [
                         ("{size}", size.as_deref()),
                         ("{default}", parameters.default),
+                        ("{again}", parameters.again.then_some(identity)),
                     ];
                     let mut word = word
                         .replace("{identity}", identity)
-                        .replace("{again}", identity)
                         .replace("{nameserver}", &nameserver.to_string())
                         .replace("{scheme}", scheme.as_str());
                     for (placeholder, value) in optional {
@@ -183,16 +190,47 @@ impl ClientSession {
                     ));
                 }
                 let stdout = String::from_utf8_lossy(&output.stdout);
-                stdout
-                    .lines()
-                    .next()
-                    .map(|line| line.trim().to_owned())
-                    .filter(|line| !line.is_empty())
-                    .ok_or_else(|| ConformanceError::Client {
-                        command: args.clone(),
-                        problem: "printed nothing".to_owned(),
-                    })
+                first_url(&stdout).ok_or_else(|| ConformanceError::Client {
+                    command: args.clone(),
+                    problem: if stdout.trim().is_empty() {
+                        "printed nothing".to_owned()
+                    } else {
+                        format!("printed no http or https URL: {:?}", stdout.trim())
+                    },
+                })
             }
         }
+    }
+}
+
+/// The first line of a client's output that is an absolute `http` or `https` URL, trimmed.
+fn first_url(output: &str) -> Option<String> {
+    output
+        .lines()
+        .map(str::trim)
+        .find(|line| {
+            url::Url::parse(line).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+        })
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_url;
+
+    #[test]
+    fn the_answer_is_the_first_url_and_diagnostics_are_passed_over() {
+        let fallback = "DNS Error: status=REFUSED\nhttps://seccdn.libravatar.org/avatar/ab\n";
+        assert_eq!(
+            first_url(fallback).as_deref(),
+            Some("https://seccdn.libravatar.org/avatar/ab")
+        );
+        assert_eq!(
+            first_url("  http://a.example/avatar/1 \nhttp://b.example/avatar/2\n").as_deref(),
+            Some("http://a.example/avatar/1")
+        );
+        assert_eq!(first_url("avatars.example.org/avatar/ab\n"), None);
+        assert_eq!(first_url("ftp://a.example/avatar/ab\n"), None);
+        assert_eq!(first_url(""), None);
     }
 }
