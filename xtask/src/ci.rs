@@ -42,6 +42,12 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
+        name: "Libravatar client libraries for the conformance suite to judge (pyLibravatar from PyPI, libravatar from npm, pinned, when missing)",
+        program: Some("bash"),
+        args: &["scripts/ensure-client-libraries.sh"],
+        env: &[],
+    },
+    Step {
         name: "reverse proxies for their tests and the bench (nginx-light, wrk and caddy from apt, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-bench-tools.sh"],

@@ -6,4 +6,5 @@
 mod domain_check;
 mod harness;
 mod html_report;
+mod real_clients;
 mod stand_ins;

@@ -1,0 +1,179 @@
+//! The discovery cases against real client libraries, as their users install them: pyLibravatar
+//! 2.0.2, 2.0.0 and 1.7 from PyPI and the npm `libravatar` 3.0.0, installed (pinned) by
+//! `scripts/ensure-client-libraries.sh` and run through the adapters in `conformance/clients/`,
+//! which set the nameserver and nothing else.
+//!
+//! Each library must fail exactly the cases its own code gives reason to, no more: a verdict the
+//! suite gets wrong on someone else's correct code shows up here as an unexpected failure. The
+//! reasons, read in each library's source:
+//! - no library keeps SRV answers between lookups (`discovery-cache-one-process`, SHOULD);
+//! - none gives up on a silent nameserver within 5 s (`discovery-dns-down`, SHOULD): dnspython's
+//!   lifetime is 5 s, py3dns waits 30 s, Node's c-ares retries for longer than the suite waits;
+//! - pyLibravatar 2.0.0 keeps dnspython's trailing dot in the host (`str(srv_rdata.target)`,
+//!   stripped since 2.0.2), and so takes the target `.` (RFC 2782: no service here) for a host
+//!   and builds `http://./avatar/...` where the central server is due (`discovery-dot-target`);
+//! - pyLibravatar 1.7 gets the target of an IDN domain back from py3dns as Unicode and its own
+//!   sanitiser then refuses it, so it falls back to the central server (`discovery-idn`);
+//! - the npm `libravatar` passes its options through as they are given (`size=1000`).
+//!
+//! The four run at once, in one test: each spends most of its time starting processes or waiting
+//! for a silent nameserver, so together they take little longer than the slowest alone.
+//!
+//! Without the libraries (a machine that has not run the script), the test says so for each and
+//! goes on with the others.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use futures_util::future::join_all;
+
+use avatar_conformance::{DiscoveryClient, Group, Progress, Targets, all_cases, run};
+
+use crate::stand_ins::failed;
+
+/// Where `scripts/ensure-client-libraries.sh` installs the libraries.
+fn clients_dir() -> PathBuf {
+    std::env::var_os("AVATARS_CLIENTS").map_or_else(
+        || Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/avatars-clients"),
+        PathBuf::from,
+    )
+}
+
+/// The adapter `name` in `conformance/clients/`.
+fn adapter(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("clients")
+        .join(name)
+}
+
+/// A library installed by the script, and what it must fail.
+struct RealClient {
+    /// What it is, for messages.
+    library: &'static str,
+    /// A file that is there once it is installed.
+    installed: PathBuf,
+    /// The words before the arguments every adapter takes.
+    program: String,
+    /// The cases it must fail, and no others.
+    expected: &'static [&'static str],
+}
+
+impl RealClient {
+    /// pyLibravatar `version`: the Python of its virtual environment running the adapter.
+    fn pylibravatar(
+        library: &'static str,
+        version: &str,
+        expected: &'static [&'static str],
+    ) -> Self {
+        let python = clients_dir().join(format!("pylibravatar-{version}/bin/python"));
+        let program = format!(
+            "{} {}",
+            python.display(),
+            adapter("pylibravatar.py").display()
+        );
+        Self {
+            library,
+            installed: python,
+            program,
+            expected,
+        }
+    }
+
+    /// The npm `libravatar`: Node running the adapter, told where the package is.
+    fn node_libravatar(library: &'static str, expected: &'static [&'static str]) -> Self {
+        let package = clients_dir().join("node/node_modules/libravatar");
+        let program = format!(
+            "node {} --library={}",
+            adapter("node-libravatar.js").display(),
+            package.display()
+        );
+        Self {
+            library,
+            installed: package,
+            program,
+            expected,
+        }
+    }
+
+    /// Runs the discovery group against it: `None` when the failed cases are the expected ones
+    /// (or it is not installed, which it says), else what differs, with the run's summary.
+    async fn mismatch(&self) -> Option<String> {
+        if !self.installed.exists() {
+            eprintln!(
+                "{} is not installed ({} is missing): run scripts/ensure-client-libraries.sh; SKIPPED",
+                self.library,
+                self.installed.display()
+            );
+            return None;
+        }
+        let template = format!(
+            "{} {{nameserver}} {{scheme}} --size={{size}} --default={{default}} {{identity}} {{again}}",
+            self.program
+        );
+        let mut targets = Targets {
+            discovery: Some(DiscoveryClient::command(&template).unwrap()),
+            ..Targets::default()
+        };
+        let report = run(
+            &all_cases(),
+            &mut targets,
+            &[Group::LibravatarDiscovery],
+            Progress::Quiet,
+        )
+        .await
+        .unwrap();
+        let failed = failed(&report);
+        let expected: BTreeSet<&str> = self.expected.iter().copied().collect();
+        (failed != expected).then(|| {
+            format!(
+                "{}: failed {failed:?}, expected {expected:?}\n{}",
+                self.library,
+                avatar_conformance::report::summary(&report)
+            )
+        })
+    }
+}
+
+#[tokio::test]
+async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to() {
+    let clients = [
+        RealClient::pylibravatar(
+            "pyLibravatar 2.0.2",
+            "2.0.2",
+            &["discovery-cache-one-process", "discovery-dns-down"],
+        ),
+        RealClient::pylibravatar(
+            "pyLibravatar 2.0.0",
+            "2.0.0",
+            &[
+                "discovery-cache-one-process",
+                "discovery-dns-down",
+                "discovery-dot-target",
+                "discovery-trailing-dot",
+            ],
+        ),
+        RealClient::pylibravatar(
+            "pyLibravatar 1.7",
+            "1.7",
+            &[
+                "discovery-cache-one-process",
+                "discovery-dns-down",
+                "discovery-idn",
+            ],
+        ),
+        RealClient::node_libravatar(
+            "the npm libravatar 3.0.0",
+            &[
+                "discovery-cache-one-process",
+                "discovery-dns-down",
+                "discovery-query-size-clamped",
+            ],
+        ),
+    ];
+    let mismatches: Vec<String> = join_all(clients.iter().map(RealClient::mismatch))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}

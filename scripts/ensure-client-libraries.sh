@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs the real Libravatar client libraries the conformance suite is checked against, when
+# missing. Idempotent. Everything lands in $AVATARS_CLIENTS (by default ~/.cache/avatars-clients)
+# and is kept between runs, so a CI run installs it once.
+# - pyLibravatar (PyPI), one virtual environment per version, every dependency pinned:
+#   2.0.2 (the current release, dnspython), 2.0.0 (which keeps the SRV target's trailing dot) and
+#   1.7 (py3dns, which turns an IDN target into Unicode and then refuses it).
+# - the npm `libravatar` 3.0.0.
+# conformance/tests/it/real_clients.rs runs the discovery cases against each, through the
+# adapters in conformance/clients/, and asserts the verdicts.
+set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
+
+clients=${AVATARS_CLIENTS:-$HOME/.cache/avatars-clients}
+# Version directory, then the pip requirements (pyLibravatar 1.x needs py3dns without saying so).
+PYTHON_CLIENTS=(
+    "pylibravatar-2.0.2 pyLibravatar==2.0.2 dnspython==2.9.2"
+    "pylibravatar-2.0.0 pyLibravatar==2.0.0 dnspython==2.9.2"
+    "pylibravatar-1.7 pyLibravatar==1.7 py3dns==4.0.2"
+)
+NODE_LIBRAVATAR_VERSION=3.0.0
+
+missing=()
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    status=0
+    apt_install ensure-client-libraries "${missing[@]}" || status=$?
+    if [ "$status" != 0 ]; then
+        echo "ensure-client-libraries: cannot install ${missing[*]} (status $status)" >&2
+        exit 1
+    fi
+fi
+
+for entry in "${PYTHON_CLIENTS[@]}"; do
+    read -r name requirements <<<"$entry"
+    venv=$clients/$name
+    if [ "$("$venv/bin/pip" freeze --disable-pip-version-check 2>/dev/null | sort | tr '\n' ' ')" \
+        = "$(tr ' ' '\n' <<<"$requirements" | sort | tr '\n' ' ')" ]; then
+        continue
+    fi
+    echo "ensure-client-libraries: installing $requirements in $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086 # the requirements are words
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps $requirements
+    "$venv/bin/python" -c 'import libravatar'
+done
+
+node=$clients/node
+installed=$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$node/node_modules/libravatar/package.json" 2>/dev/null | head -n 1 || true)
+if [ "$installed" != "$NODE_LIBRAVATAR_VERSION" ]; then
+    echo "ensure-client-libraries: installing the npm libravatar $NODE_LIBRAVATAR_VERSION in $node" >&2
+    mkdir -p "$node"
+    npm install --prefix "$node" --silent --no-audit --no-fund --no-save "libravatar@$NODE_LIBRAVATAR_VERSION" >/dev/null
+    test -f "$node/node_modules/libravatar/package.json"
+fi
