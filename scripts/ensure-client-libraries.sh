@@ -6,6 +6,8 @@
 #   2.0.2 (the current release, dnspython), 2.0.0 (which keeps the SRV target's trailing dot) and
 #   1.7 (py3dns, which turns an IDN target into Unicode and then refuses it).
 # - the npm `libravatar` 3.0.0.
+# - Debian's go-libravatar (golang-strk.kbt-projects-go-libravatar-dev, git 2016-11-11) and the
+#   Go that builds it (golang-go), from apt; the test builds its adapter.
 # conformance/tests/it/real_clients.rs runs the discovery cases against each, through the
 # adapters in conformance/clients/, and asserts the verdicts.
 set -euo pipefail
@@ -23,6 +25,9 @@ NODE_LIBRAVATAR_VERSION=3.0.0
 missing=()
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -d /usr/share/gocode/src/strk.kbt.io/projects/go/libravatar ] \
+    || missing+=(golang-strk.kbt-projects-go-libravatar-dev)
 if [ ${#missing[@]} -gt 0 ]; then
     status=0
     apt_install ensure-client-libraries "${missing[@]}" || status=$?

@@ -90,6 +90,16 @@ pub fn discovery_cases() -> Vec<Case> {
             vec![NoTrailingDot, Base("http://avatars.example.org/avatar/")],
         ),
         case(
+            "discovery-trailing-dot-several",
+            Must,
+            "bug of go-libravatar: the trailing dot stripped for a single record only",
+            "the trailing dot is stripped from a target drawn among several records too",
+            "alice@multi.example.org",
+            Http,
+            10,
+            vec![NoTrailingDot],
+        ),
+        case(
             "discovery-hash",
             Must,
             SPEC,

@@ -1,22 +1,30 @@
 //! The discovery cases against real client libraries, as their users install them: pyLibravatar
-//! 2.0.2, 2.0.0 and 1.7 from PyPI and the npm `libravatar` 3.0.0, installed (pinned) by
-//! `scripts/ensure-client-libraries.sh` and run through the adapters in `conformance/clients/`,
-//! which set the nameserver and nothing else.
+//! 2.0.2, 2.0.0 and 1.7 from PyPI, the npm `libravatar` 3.0.0 and Debian's go-libravatar
+//! (git 2016-11-11), installed (pinned) by `scripts/ensure-client-libraries.sh` and run through
+//! the adapters in `conformance/clients/`, which set the nameserver and nothing else.
 //!
 //! Each library must fail exactly the cases its own code gives reason to, no more: a verdict the
 //! suite gets wrong on someone else's correct code shows up here as an unexpected failure. The
 //! reasons, read in each library's source:
-//! - no library keeps SRV answers between lookups (`discovery-cache-one-process`, SHOULD);
-//! - none gives up on a silent nameserver within 5 s (`discovery-dns-down`, SHOULD): dnspython's
-//!   lifetime is 5 s, py3dns waits 30 s, Node's c-ares retries for longer than the suite waits;
+//! - the Python and Node libraries keep no SRV answers between lookups
+//!   (`discovery-cache-one-process`, SHOULD);
+//! - none falls back within 5 s when the nameserver never answers (`discovery-dns-down`,
+//!   SHOULD): dnspython's lifetime is 5 s, py3dns waits 30 s, Node's c-ares retries for longer
+//!   than the suite waits, and go-libravatar returns the timeout as an error;
 //! - pyLibravatar 2.0.0 keeps dnspython's trailing dot in the host (`str(srv_rdata.target)`,
-//!   stripped since 2.0.2), and so takes the target `.` (RFC 2782: no service here) for a host
-//!   and builds `http://./avatar/...` where the central server is due (`discovery-dot-target`);
+//!   stripped since 2.0.2), so it fails both trailing-dot cases (one record, several), and takes
+//!   the target `.` (RFC 2782: no service here) for a host, building `http://./avatar/...` where
+//!   the central server is due (`discovery-dot-target`);
 //! - pyLibravatar 1.7 gets the target of an IDN domain back from py3dns as Unicode and its own
 //!   sanitiser then refuses it, so it falls back to the central server (`discovery-idn`);
-//! - the npm `libravatar` passes its options through as they are given (`size=1000`).
+//! - the npm `libravatar` passes its options through as they are given (`size=1000`);
+//! - go-libravatar has the bugs `docs/protocol.md` lists for it, and more: a single record's
+//!   port dropped (four cases); the trailing dot stripped from a single record only; a panic
+//!   (`rand.Intn(0)`) on all-zero weights; no sanitiser (an underscore, port 0, a `.` target);
+//!   no IDNA; the OpenID's port in the SRV name; the size unclamped. It does cache, and it has
+//!   no way to set a default image (the query-default case is skipped).
 //!
-//! The four run at once, in one test: each spends most of its time starting processes or waiting
+//! The five run at once, in one test: each spends most of its time starting processes or waiting
 //! for a silent nameserver, so together they take little longer than the slowest alone.
 //!
 //! Without the libraries (a machine that has not run the script), the test says so for each and
@@ -39,6 +47,14 @@ fn clients_dir() -> PathBuf {
     )
 }
 
+/// The arguments the Python and Node adapters take, after the program.
+const ARGUMENTS: &str =
+    "{nameserver} {scheme} --size={size} --default={default} {identity} {again}";
+
+/// Where Debian's Go packages keep their source, and go-libravatar's there.
+const GOPATH: &str = "/usr/share/gocode";
+const GO_LIBRAVATAR: &str = "/usr/share/gocode/src/strk.kbt.io/projects/go/libravatar";
+
 /// The adapter `name` in `conformance/clients/`.
 fn adapter(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,8 +68,8 @@ struct RealClient {
     library: &'static str,
     /// A file that is there once it is installed.
     installed: PathBuf,
-    /// The words before the arguments every adapter takes.
-    program: String,
+    /// The `--client-cmd` template.
+    template: String,
     /// The cases it must fail, and no others.
     expected: &'static [&'static str],
 }
@@ -66,15 +82,15 @@ impl RealClient {
         expected: &'static [&'static str],
     ) -> Self {
         let python = clients_dir().join(format!("pylibravatar-{version}/bin/python"));
-        let program = format!(
-            "{} {}",
+        let template = format!(
+            "{} {} {ARGUMENTS}",
             python.display(),
             adapter("pylibravatar.py").display()
         );
         Self {
             library,
             installed: python,
-            program,
+            template,
             expected,
         }
     }
@@ -82,15 +98,49 @@ impl RealClient {
     /// The npm `libravatar`: Node running the adapter, told where the package is.
     fn node_libravatar(library: &'static str, expected: &'static [&'static str]) -> Self {
         let package = clients_dir().join("node/node_modules/libravatar");
-        let program = format!(
-            "node {} --library={}",
+        let template = format!(
+            "node {} --library={} {ARGUMENTS}",
             adapter("node-libravatar.js").display(),
             package.display()
         );
         Self {
             library,
             installed: package,
-            program,
+            template,
+            expected,
+        }
+    }
+
+    /// go-libravatar from Debian's package, built with its adapter into `dir` (Go 1.19 in
+    /// GOPATH mode, as Debian's Go packages are built; a second build comes from Go's cache).
+    fn go_libravatar(library: &'static str, dir: &Path, expected: &'static [&'static str]) -> Self {
+        let binary = dir.join("go-libravatar");
+        if Path::new(GO_LIBRAVATAR).exists() {
+            let output = std::process::Command::new("go")
+                .args(["build", "-o"])
+                .arg(&binary)
+                .arg(adapter("go-libravatar.go"))
+                .env("GO111MODULE", "off")
+                .env("GOPATH", GOPATH)
+                .output();
+            match output {
+                Ok(output) if output.status.success() => {}
+                Ok(output) => panic!(
+                    "go build of the go-libravatar adapter: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+                Err(err) => eprintln!("go: {err}"),
+            }
+        }
+        // The library has no setter for the default image: no {default}.
+        let template = format!(
+            "{} {{nameserver}} {{scheme}} --size={{size}} {{identity}} {{again}}",
+            binary.display()
+        );
+        Self {
+            library,
+            installed: binary,
+            template,
             expected,
         }
     }
@@ -106,12 +156,8 @@ impl RealClient {
             );
             return None;
         }
-        let template = format!(
-            "{} {{nameserver}} {{scheme}} --size={{size}} --default={{default}} {{identity}} {{again}}",
-            self.program
-        );
         let mut targets = Targets {
-            discovery: Some(DiscoveryClient::command(&template).unwrap()),
+            discovery: Some(DiscoveryClient::command(&self.template).unwrap()),
             ..Targets::default()
         };
         let report = run(
@@ -136,6 +182,7 @@ impl RealClient {
 
 #[tokio::test]
 async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to() {
+    let dir = tempfile::tempdir().unwrap();
     let clients = [
         RealClient::pylibravatar(
             "pyLibravatar 2.0.2",
@@ -150,6 +197,7 @@ async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to
                 "discovery-dns-down",
                 "discovery-dot-target",
                 "discovery-trailing-dot",
+                "discovery-trailing-dot-several",
             ],
         ),
         RealClient::pylibravatar(
@@ -167,6 +215,26 @@ async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to
                 "discovery-cache-one-process",
                 "discovery-dns-down",
                 "discovery-query-size-clamped",
+            ],
+        ),
+        RealClient::go_libravatar(
+            "go-libravatar (Debian's, git 2016-11-11)",
+            dir.path(),
+            &[
+                "discovery-custom-port-http",
+                "discovery-custom-port-https",
+                "discovery-dns-down",
+                "discovery-dot-target",
+                "discovery-http-port-443",
+                "discovery-https-port-80",
+                "discovery-idn",
+                "discovery-junk-underscore",
+                "discovery-openid-port",
+                "discovery-port-zero",
+                "discovery-query-size-clamped",
+                "discovery-trailing-dot-several",
+                "discovery-zero-weights",
+                "discovery-zero-weights-spread",
             ],
         ),
     ];
