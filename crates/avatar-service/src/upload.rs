@@ -67,6 +67,23 @@ pub struct Uploaded {
     pub rendered_ahead: usize,
 }
 
+impl Uploaded {
+    /// The picture stored, which is not always the upload: its format (always the upload's),
+    /// and the [`stored_square`](Self::stored_square)'s side when a square was stored
+    /// instead, else the upload's width and height. What a later look at the store finds.
+    #[must_use]
+    pub fn stored_image(&self) -> ImageInfo {
+        match self.stored_square {
+            Some(side) => ImageInfo {
+                width: side,
+                height: side,
+                ..self.image
+            },
+            None => self.image,
+        }
+    }
+}
+
 /// Validates an uploaded image and stores it for `identities` (the verified addresses of one
 /// user): the image is kept once, found by every address's hashes, and replaces what each had.
 ///

@@ -340,4 +340,10 @@ async fn store_upload_with_a_crop_reports_the_square_stored() {
     assert_eq!((uploaded.image.width, uploaded.image.height), (2400, 1600));
     assert_eq!(uploaded.crop, Some(crop));
     assert_eq!(uploaded.stored_square, Some(512), "at the master side");
+    let stored = uploaded.stored_image();
+    assert_eq!(
+        (stored.format, stored.width, stored.height),
+        (uploaded.image.format, 512, 512),
+        "the picture stored is the square, in the upload's format"
+    );
 }

@@ -1,6 +1,6 @@
 //! The admin listener (`--admin-addr`): `GET /metrics`, `GET /healthz`, and the management API
-//! under `/v1/avatars` (`docs/admin-openapi.yaml` is its contract, which schemathesis checks in
-//! `cargo xtask ci`).
+//! under `/v1/avatars` (`docs/admin-openapi.yaml` is its contract, which `cargo xtask openapi`
+//! checks: linted, a client generated from it driven against a server, and schemathesis).
 //!
 //! Every `/v1` request needs `Authorization: Bearer TOKEN` with a token of
 //! `--admin-token-file`: 401 without one, 403 with a wrong one, checked before the body is read.
@@ -390,7 +390,8 @@ async fn put(
     } else {
         StatusCode::CREATED
     };
-    let body = described(&identity, &uploaded.image, &uploaded.version);
+    // The picture stored (a square when one was stored instead), as `GET` will describe it.
+    let body = described(&identity, &uploaded.stored_image(), &uploaded.version);
     Ok((status, Json(body)).into_response())
 }
 
