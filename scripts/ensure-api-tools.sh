@@ -3,18 +3,26 @@
 # - curl and openssl (Debian's): the HTTPS tests check the TLS listener with curl (HTTP/1.1 and
 #   HTTP/2) and make an RSA key with openssl; without them those tests fail, saying so.
 # - schemathesis (PyPI, pinned) in a virtual environment at $AVATARS_VENV (by default
-#   ~/.cache/avatars-venv), for `cargo xtask schemathesis`, which checks the admin API against
+#   ~/.cache/avatars-venv), for `cargo xtask openapi`, which checks the admin API against
 #   docs/admin-openapi.yaml. Kept between runs so a CI run installs it once.
+# - Two more judges of that document, in $AVATARS_OPENAPI (by default ~/.cache/avatars-openapi),
+#   pinned: Redocly CLI (npm), whose recommended rules `cargo xtask openapi` lints it with, and
+#   openapi-python-client (PyPI, a virtual environment of its own), which generates the Python
+#   client the same command then drives against a live server.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 
 SCHEMATHESIS_VERSION=4.32.5
+REDOCLY_VERSION=2.77.0
+OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
 venv=${AVATARS_VENV:-$HOME/.cache/avatars-venv}
+openapi=${AVATARS_OPENAPI:-$HOME/.cache/avatars-openapi}
 
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
     status=0
     apt_install ensure-api-tools "${missing[@]}" ca-certificates || status=$?
@@ -24,10 +32,25 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" = "$SCHEMATHESIS_VERSION" ]; then
-    exit 0
+if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION" ]; then
+    echo "ensure-api-tools: installing schemathesis $SCHEMATHESIS_VERSION in $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    "$venv/bin/schemathesis" --version >/dev/null
 fi
-echo "ensure-api-tools: installing schemathesis $SCHEMATHESIS_VERSION in $venv" >&2
-python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-"$venv/bin/schemathesis" --version >/dev/null
+
+installed=$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$openapi/node_modules/@redocly/cli/package.json" 2>/dev/null | head -n 1 || true)
+if [ "$installed" != "$REDOCLY_VERSION" ]; then
+    echo "ensure-api-tools: installing Redocly CLI $REDOCLY_VERSION in $openapi" >&2
+    mkdir -p "$openapi"
+    npm install --prefix "$openapi" --silent --no-audit --no-fund --no-save "@redocly/cli@$REDOCLY_VERSION" >/dev/null
+    test -x "$openapi/node_modules/.bin/redocly"
+fi
+
+generator=$openapi/python
+if [ "$("$generator/bin/openapi-python-client" --version 2>/dev/null | awk '{print $NF}')" != "$OPENAPI_PYTHON_CLIENT_VERSION" ]; then
+    echo "ensure-api-tools: installing openapi-python-client $OPENAPI_PYTHON_CLIENT_VERSION in $generator" >&2
+    python3 -m venv "$generator"
+    "$generator/bin/pip" install --quiet --disable-pip-version-check "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION"
+    "$generator/bin/openapi-python-client" --version >/dev/null
+fi

@@ -14,8 +14,9 @@
 //!   time per response format with the 2048 px costs; results in `target/bench/`, exit 1 when a
 //!   target is not met. Not part of `ci`: it takes minutes and
 //!   wants a quiet machine.
-//! - `schemathesis` (`schemathesis.rs`): the admin listener's management API checked by
-//!   schemathesis against `docs/admin-openapi.yaml`. Part of `ci`.
+//! - `openapi` (`openapi.rs`): `docs/admin-openapi.yaml` linted by Redocly, a Python client
+//!   generated from it driven against a live server, and the admin listener checked against it
+//!   by schemathesis. Part of `ci`.
 //! - `fuzz` (`fuzz.rs`): the cargo-fuzz targets of `fuzz/`, N seconds each, on stable.
 //! - `notices [--out FILE]` (`notices.rs`): the third-party notices that go with the
 //!   `avatars` binary, by cargo-about (installed when missing). Not part of `ci`: a release
@@ -33,8 +34,8 @@ mod conformance;
 mod fuzz;
 mod gallery;
 mod notices;
+mod openapi;
 mod process;
-mod schemathesis;
 #[cfg(test)]
 mod tidy;
 mod walk;
@@ -64,9 +65,10 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Each cargo-fuzz target for N seconds; a crash in fuzz/artifacts/ fails the task.
     Fuzz(fuzz::FuzzArgs),
-    /// The admin API against docs/admin-openapi.yaml with schemathesis (installed by
-    /// scripts/ensure-api-tools.sh).
-    Schemathesis,
+    /// docs/admin-openapi.yaml linted (Redocly), a Python client generated from it
+    /// (openapi-python-client) driven against a live server, and the admin API checked
+    /// against it (schemathesis); the tools are installed by scripts/ensure-api-tools.sh.
+    Openapi,
     /// The third-party notices that go with the avatars binary (licence texts, the IJG's
     /// sentence, where the MPL crates' source is, NOTICE files), by cargo-about.
     Notices {
@@ -90,7 +92,7 @@ fn main() -> ExitCode {
         Task::Fuzz(options) => fuzz::fuzz(&options),
         Task::Gallery { out } => gallery::gallery(&out),
         Task::Notices { out } => notices::notices(out.as_deref()),
-        Task::Schemathesis => schemathesis::schemathesis(),
+        Task::Openapi => openapi::openapi(),
     }
 }
 
