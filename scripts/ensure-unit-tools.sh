@@ -9,6 +9,7 @@
 #   the package above.
 # - promtool (Debian's prometheus): checks deploy/prometheus-alerts.yml and runs its tests;
 #   the Prometheus server the package starts is stopped, as tests start nothing system-wide.
+# - shellcheck: xtask's tidy tests check every shell script the project runs with it.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 
@@ -20,6 +21,7 @@ command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 if [ ${#missing[@]} -gt 0 ]; then
     status=0
     SERVICE_TO_STOP=prometheus apt_install ensure-unit-tools "${missing[@]}" || status=$?

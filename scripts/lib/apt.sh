@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the ensure-*.sh scripts: installs Debian packages the project's tests or benches
 # need. `apt_install TAG PACKAGE...` returns 0 once they are installed, 10 when there is no
 # apt-get, 11 when not root and no sudo, and apt-get's own status when it fails (callers use

@@ -54,7 +54,7 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "deploy tools (systemd-analyze, strace and promtool from apt, when missing)",
+        name: "deploy tools (systemd-analyze, strace, promtool and shellcheck from apt, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-unit-tools.sh"],
         env: &[],

@@ -9,7 +9,8 @@
 //!   descriptions promising "later releases");
 //! - a published crate's `src/` includes no file from outside its folder (`cargo package`
 //!   copies the folder alone);
-//! - every dependency's licence is one read for shipping the binary (the README's Licence).
+//! - every dependency's licence is one read for shipping the binary (the README's Licence);
+//! - every shell script the project runs passes ShellCheck.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -406,6 +407,41 @@ fn a_licence_is_reviewed_when_one_alternative_is() {
     assert_eq!(licence_reviewed("GPL-3.0-only"), Ok(false));
     assert_eq!(licence_reviewed("MIT AND GPL-2.0-only"), Ok(false));
     assert!(licence_reviewed("MIT OR NOPE").is_err());
+}
+
+/// `.ci/run`, the scripts under `scripts/` and the deploy hook pass ShellCheck at every
+/// severity, each read with what it sources. Says so and passes where shellcheck is not
+/// installed (`scripts/ensure-unit-tools.sh` installs it, and CI runs that first).
+#[test]
+fn every_shell_script_passes_shellcheck() {
+    let root = workspace_root();
+    let mut scripts = vec![
+        root.join(".ci/run"),
+        root.join("deploy/certbot-deploy-hook"),
+    ];
+    scripts.extend(files(&root.join("scripts"), &|path| {
+        path.extension().is_some_and(|extension| extension == "sh")
+    }));
+    let output = std::process::Command::new("shellcheck")
+        .current_dir(&root)
+        .args(["--source-path=SCRIPTDIR", "--external-sources"])
+        .args(&scripts)
+        .output();
+    match output {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "shellcheck is not installed: run scripts/ensure-unit-tools.sh; the scripts are NOT CHECKED"
+            );
+        }
+        Err(err) => panic!("cannot run shellcheck: {err}"),
+        Ok(output) => assert!(
+            output.status.success(),
+            "shellcheck on {} scripts:\n{}{}",
+            scripts.len(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
 }
 
 #[test]
