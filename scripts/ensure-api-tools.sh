@@ -11,6 +11,7 @@
 #   client the same command then drives against a live server.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
+. "$(dirname "$0")/lib/npm.sh"
 
 SCHEMATHESIS_VERSION=4.32.5
 REDOCLY_VERSION=2.77.0
@@ -39,13 +40,8 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null | awk '{print $NF}')" != 
     "$venv/bin/schemathesis" --version >/dev/null
 fi
 
-installed=$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$openapi/node_modules/@redocly/cli/package.json" 2>/dev/null | head -n 1 || true)
-if [ "$installed" != "$REDOCLY_VERSION" ]; then
-    echo "ensure-api-tools: installing Redocly CLI $REDOCLY_VERSION in $openapi" >&2
-    mkdir -p "$openapi"
-    npm install --prefix "$openapi" --silent --no-audit --no-fund --no-save "@redocly/cli@$REDOCLY_VERSION" >/dev/null
-    test -x "$openapi/node_modules/.bin/redocly"
-fi
+npm_ensure ensure-api-tools "$openapi" @redocly/cli "$REDOCLY_VERSION"
+test -x "$openapi/node_modules/.bin/redocly"
 
 generator=$openapi/python
 if [ "$("$generator/bin/openapi-python-client" --version 2>/dev/null | awk '{print $NF}')" != "$OPENAPI_PYTHON_CLIENT_VERSION" ]; then

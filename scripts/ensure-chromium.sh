@@ -9,6 +9,7 @@
 #   when there is no npm. Kept between runs so a CI run installs it once.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
+. "$(dirname "$0")/lib/npm.sh"
 
 AXE_VERSION=4.14.1
 axe=${AVATARS_AXE:-$HOME/.cache/avatars-axe}
@@ -24,14 +25,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     esac
 fi
 
-installed=$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$axe/node_modules/axe-core/package.json" 2>/dev/null | head -n 1 || true)
-if [ "$installed" = "$AXE_VERSION" ]; then
+if [ "$(npm_version "$axe" axe-core)" = "$AXE_VERSION" ]; then
     exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
     apt_install ensure-chromium nodejs npm
 fi
-echo "ensure-chromium: installing axe-core $AXE_VERSION in $axe" >&2
-mkdir -p "$axe"
-npm install --prefix "$axe" --silent --no-audit --no-fund --no-save "axe-core@$AXE_VERSION" >/dev/null
+npm_ensure ensure-chromium "$axe" axe-core "$AXE_VERSION"
 test -f "$axe/node_modules/axe-core/axe.min.js"

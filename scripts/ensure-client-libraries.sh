@@ -12,6 +12,7 @@
 # adapters in conformance/clients/, and asserts the verdicts.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
+. "$(dirname "$0")/lib/npm.sh"
 
 clients=${AVATARS_CLIENTS:-$HOME/.cache/avatars-clients}
 # Version directory, then the pip requirements (pyLibravatar 1.x needs py3dns without saying so).
@@ -52,11 +53,4 @@ for entry in "${PYTHON_CLIENTS[@]}"; do
     "$venv/bin/python" -c 'import libravatar'
 done
 
-node=$clients/node
-installed=$(sed -n 's/^ *"version": "\([^"]*\)".*/\1/p' "$node/node_modules/libravatar/package.json" 2>/dev/null | head -n 1 || true)
-if [ "$installed" != "$NODE_LIBRAVATAR_VERSION" ]; then
-    echo "ensure-client-libraries: installing the npm libravatar $NODE_LIBRAVATAR_VERSION in $node" >&2
-    mkdir -p "$node"
-    npm install --prefix "$node" --silent --no-audit --no-fund --no-save "libravatar@$NODE_LIBRAVATAR_VERSION" >/dev/null
-    test -f "$node/node_modules/libravatar/package.json"
-fi
+npm_ensure ensure-client-libraries "$clients/node" libravatar "$NODE_LIBRAVATAR_VERSION"

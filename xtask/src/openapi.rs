@@ -43,23 +43,12 @@ pub(crate) fn openapi() -> ExitCode {
     }
 }
 
-/// Where `scripts/ensure-api-tools.sh` keeps schemathesis.
-fn venv() -> PathBuf {
-    std::env::var_os("AVATARS_VENV").map_or_else(
+/// Where `scripts/ensure-api-tools.sh` keeps a tool: `$variable`, or `~/.cache/folder`.
+fn tools_dir(variable: &str, folder: &str) -> PathBuf {
+    std::env::var_os(variable).map_or_else(
         || {
             let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/avatars-venv")
-        },
-        PathBuf::from,
-    )
-}
-
-/// Where `scripts/ensure-api-tools.sh` keeps Redocly CLI and openapi-python-client.
-fn openapi_tools() -> PathBuf {
-    std::env::var_os("AVATARS_OPENAPI").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/avatars-openapi")
+            Path::new(&home).join(".cache").join(folder)
         },
         PathBuf::from,
     )
@@ -91,8 +80,9 @@ fn run_tool(mut command: Command, what: &str) -> Result<(), String> {
 
 fn run() -> Result<(), String> {
     let root = workspace_root();
-    let schemathesis = installed(venv().join("bin/schemathesis"))?;
-    let tools = openapi_tools();
+    let schemathesis =
+        installed(tools_dir("AVATARS_VENV", "avatars-venv").join("bin/schemathesis"))?;
+    let tools = tools_dir("AVATARS_OPENAPI", "avatars-openapi");
     let redocly = installed(tools.join("node_modules/.bin/redocly"))?;
     let generator = installed(tools.join("python/bin/openapi-python-client"))?;
 
