@@ -424,8 +424,10 @@ fn migrate_copies_a_directory_to_the_database_and_back() {
     );
 }
 
-/// `avatars list` prints a million avatars as it reads them: its peak memory stays far below
-/// what the list would take collected (a million identities are 30 MB of text alone).
+/// `avatars list` prints a million avatars as it reads them: its peak memory stays below three
+/// quarters of the listing's own text (51.5 MiB). Collected, the text alone would be all of it,
+/// on top of the process's own 22 MiB or so. A fixed bound of 24 MiB, tried first, was too
+/// close to that: a streaming list peaked at 24.9 MiB on a busy CI run.
 #[test]
 #[expect(clippy::cast_precision_loss, reason = "tens of megabytes")]
 fn listing_a_million_avatars_streams_them() {
@@ -469,7 +471,7 @@ fn listing_a_million_avatars_streams_them() {
         peak.rss_mib
     );
     assert!(
-        peak.rss_mib < 24.0 && peak.rss_mib < text_mib / 2.0,
+        peak.rss_mib < text_mib * 0.75,
         "peak resident memory {:.1} MiB for {text_mib:.1} MiB of listing",
         peak.rss_mib
     );
