@@ -7,8 +7,10 @@
 # - what test-support's private systemd needs to boot and what the units' install steps run:
 #   unshare, nsenter and setpriv (util-linux), ip (iproute2), curl, openssl; systemd itself is
 #   the package above.
-# - promtool (Debian's prometheus): checks deploy/prometheus-alerts.yml and runs its tests;
-#   the Prometheus server the package starts is stopped, as tests start nothing system-wide.
+# - promtool (Debian's prometheus): checks deploy/prometheus-alerts.yml and runs its tests,
+#   and lints /metrics as scrapers other than Prometheus read it; the package's Prometheus
+#   server scrapes the servers under test (test-support starts private ones). The system
+#   instance the package starts is stopped, as tests start nothing system-wide.
 # - shellcheck: xtask's tidy tests check every shell script the project runs with it.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"

@@ -218,7 +218,7 @@ impl OutputFormats {
         let listed = accept.map_or(&[][..], |accept| accept);
         let format = candidates
             .iter()
-            .find(|&&(offered, format)| offered && lists(listed, format.mime_type()))
+            .find(|&&(offered, format)| offered && accept_lists(listed, format.mime_type()))
             .map_or(source, |&(_, format)| format);
         FormatChoice {
             format,
@@ -227,8 +227,18 @@ impl OutputFormats {
     }
 }
 
-/// Whether an `Accept` value lists `mime` by name with a quality above zero.
-fn lists(accept: &[u8], mime: &str) -> bool {
+/// Whether an `Accept` value (RFC 9110 12.5.1) lists `mime` by name, in any case, with a
+/// quality above zero. Wildcards (`*/*`, `image/*`) do not name it.
+///
+/// ```
+/// use avatar_proto::format::accept_lists;
+///
+/// assert!(accept_lists(b"text/html, image/webp;q=0.5", "image/webp"));
+/// assert!(!accept_lists(b"image/*, */*", "image/webp"));
+/// assert!(!accept_lists(b"image/webp;q=0", "image/webp"));
+/// ```
+#[must_use]
+pub fn accept_lists(accept: &[u8], mime: &str) -> bool {
     accept.split(|&byte| byte == b',').any(|range| {
         let mut parts = range.split(|&byte| byte == b';');
         let name = parts.next().unwrap_or_default().trim_ascii();
@@ -307,14 +317,14 @@ mod tests {
 
     #[test]
     fn accept_lists_by_name_with_nonzero_quality() {
-        assert!(lists(b"image/webp", "image/webp"));
-        assert!(lists(b"text/html, IMAGE/WEBP ;q=0.5", "image/webp"));
-        assert!(lists(b"image/webp;q=0.001", "image/webp"));
-        assert!(!lists(b"image/webp;q=0", "image/webp"));
-        assert!(!lists(b"image/webp; q=0.000", "image/webp"));
-        assert!(!lists(b"image/*, */*", "image/webp"));
-        assert!(!lists(b"image/webpx", "image/webp"));
-        assert!(!lists(b"", "image/webp"));
+        assert!(accept_lists(b"image/webp", "image/webp"));
+        assert!(accept_lists(b"text/html, IMAGE/WEBP ;q=0.5", "image/webp"));
+        assert!(accept_lists(b"image/webp;q=0.001", "image/webp"));
+        assert!(!accept_lists(b"image/webp;q=0", "image/webp"));
+        assert!(!accept_lists(b"image/webp; q=0.000", "image/webp"));
+        assert!(!accept_lists(b"image/*, */*", "image/webp"));
+        assert!(!accept_lists(b"image/webpx", "image/webp"));
+        assert!(!accept_lists(b"", "image/webp"));
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //!   to its last kilobytes;
 //! - [`log`]: what a library logged through `tracing`, captured in memory;
 //! - [`nginx`]: Debian's nginx as a reverse proxy in front of a server under test;
+//! - [`prometheus`]: Debian's Prometheus scraping servers under test and evaluating rules;
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
 //! - [`silent`]: a TCP server that accepts and never answers, and an address where nothing
@@ -46,6 +47,7 @@ pub mod mount;
 pub mod nginx;
 pub mod not_pictures;
 pub mod postgres;
+pub mod prometheus;
 pub mod raw_http;
 pub mod server;
 pub mod silent;

@@ -28,6 +28,21 @@ pub fn get(addr: &str, path: &str) -> RawResponse {
     )
 }
 
+/// `GET path` with `Accept: accept` and `Connection: close`, read to the end.
+///
+/// # Panics
+/// If the server cannot be reached or its answer has no status line.
+#[must_use]
+pub fn get_accepting(addr: &str, path: &str, accept: &str) -> RawResponse {
+    request(
+        addr,
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+}
+
 /// Sends `bytes` as they are and reads the answer to the end (10 s at most per read).
 ///
 /// # Panics

@@ -32,7 +32,7 @@ use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use super::metrics::{self, Metrics};
+use super::metrics::Metrics;
 use crate::error::CliError;
 use crate::store::AnyStore;
 
@@ -253,12 +253,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-async fn metrics(State(state): State<AdminState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
-        state.metrics.render(),
-    )
-        .into_response()
+async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Response {
+    state.metrics.respond(&headers)
 }
 
 /// 200 when the store answers a lookup within two seconds, 503 otherwise.

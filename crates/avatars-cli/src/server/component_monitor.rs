@@ -1,6 +1,7 @@
-//! `avatars xmpp --metrics-addr`: the component's `/metrics` (the `OpenMetrics` text format,
-//! for Prometheus) and `/healthz` (200 while it is joined to its XMPP server, 503 with the
-//! reason while it is not), for a monitoring system to scrape and a supervisor to probe.
+//! `avatars xmpp --metrics-addr`: the component's `/metrics` (for Prometheus, in the format the
+//! scraper asks for, as the server's: [`metrics::respond`]) and `/healthz` (200 while it is
+//! joined to its XMPP server, 503 with the reason while it is not), for a monitoring system to
+//! scrape and a supervisor to probe.
 //! Read from the component's [`ComponentStats`] at each request.
 
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use avatar_xmpp::ComponentStats;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse as _, Json, Response};
 use axum::routing::get;
 use prometheus_client::collector::Collector;
@@ -18,7 +19,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use serde_json::json;
 
-use crate::server::metrics::{self, CONTENT_TYPE};
+use crate::server::metrics;
 
 /// The routes, answering from `stats`.
 pub(crate) fn router(stats: Arc<ComponentStats>) -> Router {
@@ -39,12 +40,8 @@ struct Monitor {
     registry: Arc<Registry>,
 }
 
-async fn metrics(State(monitor): State<Monitor>) -> Response {
-    (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        metrics::render(&monitor.registry),
-    )
-        .into_response()
+async fn metrics(State(monitor): State<Monitor>, headers: HeaderMap) -> Response {
+    metrics::respond(&monitor.registry, &headers)
 }
 
 async fn healthz(State(monitor): State<Monitor>) -> Response {

@@ -1,6 +1,7 @@
 //! `GET /metrics` of the admin listener: requests by listener, route and status, their latency,
-//! open connections, and the service's and proxy's own counters, in the `OpenMetrics` text
-//! format that Prometheus scrapes (with the Prometheus project's `prometheus-client`).
+//! open connections, and the service's and proxy's own counters, kept with the Prometheus
+//! project's `prometheus-client` and answered in the text format the scraper asks for
+//! ([`Exposition`]: `OpenMetrics` for Prometheus, the Prometheus text format for the rest).
 //!
 //! Request metrics are recorded as requests finish; the service's and proxy's numbers are read
 //! from their `stats()` at each scrape, so nothing on the serving path knows about metrics.
@@ -12,6 +13,8 @@ use crate::server::tls::ReloadableTls;
 use crate::store::AnyStore;
 use avatar_proxy::AvatarProxy;
 use avatar_service::{AvatarService, ServiceStats};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse as _, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -20,8 +23,61 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// The content type of [`Metrics::render`]'s text.
-pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The two text formats `/metrics` answers in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exposition {
+    /// `OpenMetrics` 1.0.0, what `prometheus-client` writes and Prometheus asks for first.
+    OpenMetrics,
+    /// The Prometheus text format 0.0.4, which every scraper reads: promtool, Telegraf, the
+    /// Datadog agent, VictoriaMetrics. Read as this format, `OpenMetrics` text is subtly wrong:
+    /// a counter's `# TYPE` names `x` while its samples are `x_total`, so counters become
+    /// untyped series without help.
+    PrometheusText,
+}
+
+impl Exposition {
+    /// `OpenMetrics` when `accept` lists `application/openmetrics-text` with a quality above
+    /// zero (Prometheus does), the Prometheus text format otherwise (no `Accept`, `*/*`,
+    /// `text/plain`): the rule of Prometheus's own client libraries (`client_python`'s
+    /// `choose_encoder`).
+    pub(crate) fn negotiate(accept: Option<&HeaderValue>) -> Self {
+        let names_openmetrics = accept.is_some_and(|accept| {
+            avatar_proto::format::accept_lists(accept.as_bytes(), "application/openmetrics-text")
+        });
+        if names_openmetrics {
+            Self::OpenMetrics
+        } else {
+            Self::PrometheusText
+        }
+    }
+
+    /// The `Content-Type` of an answer in this format.
+    pub(crate) const fn content_type(self) -> &'static str {
+        match self {
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Self::PrometheusText => "text/plain; version=0.0.4; charset=utf-8",
+        }
+    }
+}
+
+/// The answer to `GET /metrics` with `headers`: everything `registry` holds, in the format
+/// [`Exposition::negotiate`] picks, with `Vary: Accept`.
+pub(crate) fn respond(registry: &Registry, headers: &HeaderMap) -> Response {
+    let exposition = Exposition::negotiate(headers.get(header::ACCEPT));
+    let openmetrics = render(registry);
+    let body = match exposition {
+        Exposition::OpenMetrics => openmetrics,
+        Exposition::PrometheusText => to_prometheus_text(&openmetrics),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, exposition.content_type()),
+            (header::VARY, "accept"),
+        ],
+        body,
+    )
+        .into_response()
+}
 
 /// Labels of a finished request.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -182,8 +238,14 @@ impl Metrics {
     }
 
     /// Everything, in the `OpenMetrics` text format.
+    #[cfg(test)]
     pub(crate) fn render(&self) -> String {
         render(&self.registry)
+    }
+
+    /// The answer to `GET /metrics` with `headers` ([`respond`]).
+    pub(crate) fn respond(&self, headers: &HeaderMap) -> Response {
+        respond(&self.registry, headers)
     }
 }
 
@@ -195,6 +257,82 @@ pub(crate) fn render(registry: &Registry) -> String {
         let _ = writeln!(text, "# EOF");
     }
     text
+}
+
+/// `openmetrics`, an exposition as `prometheus-client` writes it, in the Prometheus text
+/// format 0.0.4.
+///
+/// Written here because `prometheus-client` writes `OpenMetrics` only and keeps its encoder's
+/// parts private (`prometheus/client_rust#46`), and no kept crate converts. The formats differ
+/// only in what this rewrites, for the types `prometheus-client` has: a counter's `# HELP` and
+/// `# TYPE` name its samples (`x_total`, not `x`); an info metric is a gauge named `x_info`;
+/// `unknown` is `untyped`; `# UNIT`, `# EOF`, `_created` samples and exemplars (`... # {...}
+/// v`) do not exist. Samples, label escaping (`\\`, `\"`, `\n`) and `le="+Inf"` are the same
+/// in both. `prometheus-client` writes one line per sample, help texts unescaped.
+pub(crate) fn to_prometheus_text(openmetrics: &str) -> String {
+    let mut text = String::with_capacity(openmetrics.len());
+    let mut help: Option<&str> = None;
+    let mut created: Option<String> = None;
+    for line in openmetrics.lines() {
+        if let Some(described) = line.strip_prefix("# HELP ") {
+            // prometheus-client writes a family's HELP just before its TYPE.
+            help = described.split_once(' ').map(|(_, help)| help);
+        } else if let Some(typed) = line.strip_prefix("# TYPE ") {
+            let (family, kind) = typed.split_once(' ').unwrap_or((typed, "unknown"));
+            let (name, kind) = match kind {
+                "counter" => (format!("{family}_total"), "counter"),
+                "info" => (format!("{family}_info"), "gauge"),
+                "unknown" => (family.to_owned(), "untyped"),
+                kind => (family.to_owned(), kind),
+            };
+            if let Some(help) = help.take() {
+                let _ = writeln!(text, "# HELP {name} {help}");
+            }
+            let _ = writeln!(text, "# TYPE {name} {kind}");
+            created = Some(format!("{family}_created"));
+        } else if line.starts_with('#') {
+            // `# UNIT`, `# EOF`: neither exists in the Prometheus text format.
+        } else if created
+            .as_deref()
+            .is_none_or(|created| sample_name(line) != created)
+        {
+            text.push_str(without_exemplar(line));
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// The metric name a sample line starts with.
+fn sample_name(line: &str) -> &str {
+    line.split(['{', ' ']).next().unwrap_or(line)
+}
+
+/// A sample line without its exemplar: everything before ` # ` after the label set, whose
+/// values (quoted, with `\"` and `\\` escapes) may hold ` # ` themselves.
+fn without_exemplar(line: &str) -> &str {
+    let open = sample_name(line).len();
+    let mut after_labels = open;
+    if line[open..].starts_with('{') {
+        let mut quoted = false;
+        let mut escaped = false;
+        for (offset, character) in line[open + 1..].char_indices() {
+            match character {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                '}' if !quoted => {
+                    after_labels = open + 1 + offset;
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    match line[after_labels..].find(" # ") {
+        Some(exemplar) => &line[..after_labels + exemplar],
+        None => line,
+    }
 }
 
 /// Reads the service's and proxy's counters, and the TLS certificate's expiry, at each scrape.
@@ -335,5 +473,114 @@ impl ServiceCollector {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::metrics::info::Info;
+
+    /// A registry with each type `prometheus-client` has, a unit, labels that need escaping
+    /// (holding ` # `), and a counter with an exemplar.
+    fn every_kind() -> Registry {
+        let mut registry = Registry::with_prefix("demo");
+        let requests = Family::<Vec<(String, String)>, Counter>::default();
+        requests
+            .get_or_create(&vec![("path".into(), "a \"b\" # {c}\\\n".into())])
+            .inc();
+        registry.register("requests", "Requests answered", requests);
+        let open = Gauge::<i64>::default();
+        open.set(3);
+        registry.register("open", "Open now", open);
+        let latency = Histogram::new([0.5]);
+        latency.observe(0.25);
+        registry.register_with_unit(
+            "latency",
+            "Latency",
+            prometheus_client::registry::Unit::Seconds,
+            latency,
+        );
+        registry.register(
+            "build",
+            "The build",
+            Info::new(vec![("version".to_owned(), "1.0".to_owned())]),
+        );
+        let sampled = prometheus_client::metrics::exemplar::CounterWithExemplar::<
+            Vec<(String, String)>,
+        >::default();
+        sampled.inc_by(2, Some(vec![("trace".into(), "t # 1".into())]), None);
+        registry.register("sampled", "Sampled", sampled);
+        registry
+    }
+
+    #[test]
+    fn the_prometheus_text_format_names_counters_by_their_samples_and_drops_what_it_lacks() {
+        let text = to_prometheus_text(&render(&every_kind()));
+        assert_eq!(
+            text,
+            concat!(
+                "# HELP demo_requests_total Requests answered.\n",
+                "# TYPE demo_requests_total counter\n",
+                "demo_requests_total{path=\"a \\\"b\\\" # {c}\\\\\\n\"} 1\n",
+                "# HELP demo_open Open now.\n",
+                "# TYPE demo_open gauge\n",
+                "demo_open 3\n",
+                "# HELP demo_latency_seconds Latency.\n",
+                "# TYPE demo_latency_seconds histogram\n",
+                "demo_latency_seconds_sum 0.25\n",
+                "demo_latency_seconds_count 1\n",
+                "demo_latency_seconds_bucket{le=\"0.5\"} 1\n",
+                "demo_latency_seconds_bucket{le=\"+Inf\"} 1\n",
+                "# HELP demo_build_info The build.\n",
+                "# TYPE demo_build_info gauge\n",
+                "demo_build_info{version=\"1.0\"} 1\n",
+                "# HELP demo_sampled_total Sampled.\n",
+                "# TYPE demo_sampled_total counter\n",
+                "demo_sampled_total 2\n",
+            )
+        );
+    }
+
+    #[test]
+    fn created_samples_are_dropped() {
+        let openmetrics = concat!(
+            "# HELP x Things.\n",
+            "# TYPE x counter\n",
+            "x_total 4\n",
+            "x_created 1700000000.0\n",
+            "# EOF\n",
+        );
+        assert_eq!(
+            to_prometheus_text(openmetrics),
+            "# HELP x_total Things.\n# TYPE x_total counter\nx_total 4\n"
+        );
+    }
+
+    #[test]
+    fn openmetrics_is_answered_only_to_a_scraper_that_names_it() {
+        let negotiate =
+            |accept: &str| Exposition::negotiate(Some(&HeaderValue::from_str(accept).unwrap()));
+        // What Prometheus 2.42 sends.
+        assert_eq!(
+            negotiate(
+                "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                 version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+            ),
+            Exposition::OpenMetrics
+        );
+        assert_eq!(
+            negotiate("Application/OpenMetrics-Text"),
+            Exposition::OpenMetrics
+        );
+        for other in [
+            "*/*",
+            "text/plain;version=0.0.4",
+            "application/openmetrics-text;q=0, text/plain",
+            "",
+        ] {
+            assert_eq!(negotiate(other), Exposition::PrometheusText, "{other}");
+        }
+        assert_eq!(Exposition::negotiate(None), Exposition::PrometheusText);
     }
 }

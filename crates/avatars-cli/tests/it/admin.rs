@@ -75,12 +75,31 @@ fn metrics_count_requests_renders_and_cache_hits() {
     assert_eq!(health.status, 200);
     assert_eq!(json(&health)["status"], "ok");
 
-    let scrape = || String::from_utf8(raw_http::get(&addr, "/metrics").body).unwrap();
-    let before = scrape();
+    // Prometheus (2.42 sends this) is answered in OpenMetrics; any other scraper, and curl, in
+    // the Prometheus text format.
+    let prometheus = raw_http::get_accepting(
+        &addr,
+        "/metrics",
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    );
+    assert_eq!(
+        prometheus.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
     assert!(
-        before.ends_with("# EOF\n"),
+        String::from_utf8(prometheus.body)
+            .unwrap()
+            .ends_with("# EOF\n"),
         "OpenMetrics text ends with # EOF"
     );
+    let plain = raw_http::get(&addr, "/metrics");
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(plain.header("vary"), Some("accept"));
+    let scrape = || String::from_utf8(raw_http::get(&addr, "/metrics").body).unwrap();
+    let before = scrape();
     let avatar_200 = ["listener=\"http\"", "route=\"avatar\"", "status=\"200\""];
     assert_eq!(
         count(&before, "avatars_http_requests_total", &avatar_200),
@@ -306,10 +325,11 @@ fn renditions_made_ahead_are_answered_without_rendering() {
         let answer = server.get(&format!("/avatar/{ALICE_MD5}?s={size}"));
         assert_eq!(answer.header("content-type"), Some("image/jpeg"));
     }
-    let browser = format!(
-        "GET /avatar/{ALICE_MD5}?s=80 HTTP/1.1\r\nHost: x\r\nAccept: image/avif,image/webp,*/*\r\nConnection: close\r\n\r\n"
+    let webp = raw_http::get_accepting(
+        &server.addr,
+        &format!("/avatar/{ALICE_MD5}?s=80"),
+        "image/avif,image/webp,*/*",
     );
-    let webp = raw_http::request(&server.addr, browser.as_bytes());
     assert_eq!(webp.header("content-type"), Some("image/webp"));
     let after = metrics();
     assert_eq!(count(&after, "avatars_renders_total", &[]), 0, "{after}");

@@ -350,9 +350,10 @@ fn every_kind_of_request(public: &str, admin: &str, picture: &[u8]) {
         let hit = test_support::raw_http::get(public, &format!("/avatar/{george}?s={size}"));
         assert_eq!(hit.status, 200);
     }
-    let webp = test_support::raw_http::request(
+    let webp = test_support::raw_http::get_accepting(
         public,
-        format!("GET /avatar/{george}?s=64 HTTP/1.1\r\nHost: x\r\nAccept: image/webp\r\nConnection: close\r\n\r\n").as_bytes(),
+        &format!("/avatar/{george}?s=64"),
+        "image/webp",
     );
     assert_eq!(webp.status, 200);
     let drawn = test_support::raw_http::get(

@@ -1,21 +1,26 @@
-//! `deploy/prometheus-alerts.yml`, the alerting rules for the servers' metrics: valid as
-//! Prometheus reads them (`promtool check rules`), firing as `deploy/prometheus-alerts.test.yml`
-//! says (`promtool test rules`), and naming only metrics that a real `avatars serve` (with
-//! HTTPS, the admin listener and the proxy) and a real `avatars xmpp` export, so that a
-//! renamed metric cannot leave an alert that never fires.
+//! The servers' metrics as their consumers read them. `deploy/prometheus-alerts.yml`, the
+//! alerting rules: valid as Prometheus reads them (`promtool check rules`), firing as
+//! `deploy/prometheus-alerts.test.yml` says (`promtool test rules`), and firing on what a real
+//! Prometheus scraped from a real `avatars serve` (with HTTPS, the admin listener and the proxy)
+//! and a real `avatars xmpp`, so that a renamed metric cannot leave an alert that never fires.
+//! `/metrics` as other scrapers get it: linted by promtool.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::json;
+use test_support::prometheus::Prometheus;
 
 use crate::{AVATARS, avatars, folder_with_george};
 
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy");
 
-/// Whether promtool (Debian's prometheus, which scripts/ensure-unit-tools.sh installs) is here;
-/// says loudly when it is not.
-fn promtool_installed(test: &str) -> bool {
-    let found = Command::new("promtool")
+/// Whether `tool` (from Debian's prometheus, which scripts/ensure-unit-tools.sh installs) is
+/// here; says loudly when it is not.
+fn installed(tool: &str, test: &str) -> bool {
+    let found = Command::new(tool)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -23,7 +28,7 @@ fn promtool_installed(test: &str) -> bool {
         .is_ok_and(|status| status.success());
     if !found {
         eprintln!(
-            "\n*** SKIPPED {test}: promtool is not installed (scripts/ensure-unit-tools.sh). ***\n"
+            "\n*** SKIPPED {test}: {tool} is not installed (scripts/ensure-unit-tools.sh). ***\n"
         );
     }
     found
@@ -39,7 +44,10 @@ fn promtool(args: &[&str]) -> Output {
 
 #[test]
 fn the_alerting_rules_are_valid_and_fire_as_their_tests_say() {
-    if !promtool_installed("the_alerting_rules_are_valid_and_fire_as_their_tests_say") {
+    if !installed(
+        "promtool",
+        "the_alerting_rules_are_valid_and_fire_as_their_tests_say",
+    ) {
         return;
     }
     for args in [
@@ -56,19 +64,128 @@ fn the_alerting_rules_are_valid_and_fire_as_their_tests_say() {
     }
 }
 
-/// Every `avatars_...` name in the rules is a metric that the servers export.
+/// A real Prometheus scrapes both servers (in `OpenMetrics`, as it asks) and evaluates the rules
+/// over what it stored: every metric the rules name is one it ingested, every rule evaluates
+/// without error, and exactly the alerts these servers deserve are pending (the component is
+/// not joined; the certificate expired in 2021), not `AvatarsDown` nor the rest. A renamed
+/// metric, a rule that no longer parses against real series, or a `/metrics` Prometheus cannot
+/// read fails here.
 #[test]
-fn the_alerting_rules_name_only_metrics_the_servers_export() {
-    let rules = std::fs::read_to_string(Path::new(DEPLOY).join("prometheus-alerts.yml")).unwrap();
-    let named = metric_names(&rules);
+fn prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored() {
+    if !installed(
+        "prometheus",
+        "prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored",
+    ) {
+        return;
+    }
+    let rules_file = Path::new(DEPLOY).join("prometheus-alerts.yml");
+    let named = metric_names(&std::fs::read_to_string(&rules_file).unwrap());
     assert!(named.len() >= 6, "{named:?}");
-    let exported = format!("{}{}", serve_metrics(), component_metrics());
-    for name in &named {
+    let (_dir, server) = start_server();
+    let admin = server.admin_addr.clone().unwrap();
+    let component = Component::start();
+    let prometheus = Prometheus::start(
+        &[("avatars", &admin), ("avatars-xmpp", &component.addr)],
+        &[&rules_file],
+    )
+    .unwrap();
+
+    let expected_alerts = ["AvatarsCertificateExpiresSoon", "AvatarsXmppNotJoined"];
+    let started = Instant::now();
+    loop {
+        let targets = prometheus.api("/api/v1/targets");
+        let targets: Vec<String> = targets["data"]["activeTargets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|target| {
+                format!(
+                    "{} {} {}",
+                    target["scrapeUrl"], target["health"], target["lastError"]
+                )
+            })
+            .collect();
+        let stored = prometheus.api("/api/v1/label/__name__/values");
+        let missing: Vec<&String> = named
+            .iter()
+            .filter(|name| !stored["data"].as_array().unwrap().contains(&json!(name)))
+            .collect();
+        let rules = prometheus.api("/api/v1/rules");
+        let unhealthy: Vec<&serde_json::Value> = rules["data"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|group| group["rules"].as_array().unwrap())
+            .filter(|rule| rule["health"] != "ok")
+            .collect();
+        let alerts = prometheus.api("/api/v1/alerts");
+        let mut pending: Vec<&str> = alerts["data"]["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|alert| alert["labels"]["alertname"].as_str().unwrap())
+            .collect();
+        pending.sort_unstable();
+        let all_up = targets.len() == 2 && targets.iter().all(|target| target.contains(" \"up\" "));
+        if all_up && missing.is_empty() && unhealthy.is_empty() && pending == expected_alerts {
+            break;
+        }
         assert!(
-            exported.lines().any(|line| line
-                .strip_prefix(name.as_str())
-                .is_some_and(|rest| { rest.starts_with(' ') || rest.starts_with('{') })),
-            "{name} is named by the rules and exported by no server:\n{exported}"
+            started.elapsed() < Duration::from_secs(30),
+            "after 30 s:\ntargets: {targets:#?}\nnamed by the rules, not stored: \
+             {missing:?}\nrules not evaluated cleanly: {unhealthy:#?}\nalerts: {pending:?}, \
+             expected {expected_alerts:?}\nlog:\n{}",
+            prometheus.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// What a scraper other than Prometheus gets (no `Accept`: curl, Telegraf, the Datadog agent
+/// read the Prometheus text format), promtool reads without a complaint, from both servers.
+/// In `OpenMetrics` it says "no help text" for every counter: read as the older format, a
+/// counter's `# TYPE x` does not name its `x_total` samples.
+#[test]
+fn other_scrapers_get_the_prometheus_text_format_and_promtool_finds_nothing_wrong() {
+    if !installed(
+        "promtool",
+        "other_scrapers_get_the_prometheus_text_format_and_promtool_finds_nothing_wrong",
+    ) {
+        return;
+    }
+    let (_dir, server) = start_server();
+    let component = Component::start();
+    for addr in [server.admin_addr.as_deref().unwrap(), &component.addr] {
+        let answer = test_support::raw_http::get(addr, "/metrics");
+        assert_eq!(answer.status, 200);
+        assert_eq!(
+            answer.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        let text = String::from_utf8(answer.body).unwrap();
+        assert!(text.contains("_total counter\n"), "{text}");
+        let mut promtool = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        promtool
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let output = promtool.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success() && said.trim().is_empty(),
+            "promtool check metrics on {addr}'s /metrics: {said}\n{text}"
         );
     }
 }
@@ -89,11 +206,18 @@ fn metric_names(text: &str) -> Vec<String> {
     names
 }
 
-/// The admin listener's /metrics of a server with HTTPS and the avatar proxy, after a request.
-fn serve_metrics() -> String {
+/// `avatars serve` with HTTPS (its certificate expired in 2021), the admin listener and the
+/// proxy, after a request for George; with its folder.
+fn start_server() -> (tempfile::TempDir, test_support::server::Server) {
     let dir = folder_with_george();
     let key = rcgen::KeyPair::generate().unwrap();
-    crate::tls::TestCa::new().install(dir.path(), &key, &key.serialize_pem());
+    let ca = crate::tls::TestCa::new();
+    std::fs::write(
+        dir.path().join("cert.pem"),
+        ca.leaf_until(&key, (2021, 3, 4)),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
     let proxy_key = dir.path().join("proxy.key");
     assert!(
         avatars(&["proxy-key", proxy_key.to_str().unwrap()])
@@ -115,43 +239,56 @@ fn serve_metrics() -> String {
             .status,
         200
     );
-    let metrics = test_support::raw_http::get(server.admin_addr.as_deref().unwrap(), "/metrics");
-    String::from_utf8(metrics.body).unwrap()
+    (dir, server)
 }
 
-/// The /metrics of `avatars xmpp --metrics-addr`, for a server that is not there.
-fn component_metrics() -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", test_support::free_port());
-    let mut component = Command::new(AVATARS)
-        .args([
-            "xmpp",
-            "--server",
-            &test_support::silent::closed_address().to_string(),
-        ])
-        .args(["--domain", "avatars.example.org", "--secret", "s3cret"])
-        .args(["--data-dir", &dir.path().join("data").display().to_string()])
-        .args(["--metrics-addr", &addr])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let metrics = loop {
-        let answer = std::net::TcpStream::connect(&addr)
-            .ok()
-            .map(|_| test_support::raw_http::get(&addr, "/metrics"));
-        if let Some(answer) = answer.filter(|answer| answer.status == 200) {
-            break String::from_utf8(answer.body).unwrap();
+/// `avatars xmpp --metrics-addr` for an XMPP server that is not there, once its `/metrics`
+/// answers; stopped when dropped.
+struct Component {
+    child: std::process::Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Component {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", test_support::free_port());
+        let child = Command::new(AVATARS)
+            .args([
+                "xmpp",
+                "--server",
+                &test_support::silent::closed_address().to_string(),
+            ])
+            .args(["--domain", "avatars.example.org", "--secret", "s3cret"])
+            .args(["--data-dir", &dir.path().join("data").display().to_string()])
+            .args(["--metrics-addr", &addr])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let component = Self {
+            child,
+            addr,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while !std::net::TcpStream::connect(&component.addr)
+            .is_ok_and(|_| test_support::raw_http::get(&component.addr, "/metrics").status == 200)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the component's /metrics did not answer within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if started.elapsed() > Duration::from_secs(10) {
-            let _ = component.kill();
-            let _ = component.wait();
-            panic!("the component's /metrics did not answer within 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let _ = component.kill();
-    let _ = component.wait();
-    metrics
+        component
+    }
+}
+
+impl Drop for Component {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -94,14 +94,8 @@ fn initials_as_the_server_default_formats_and_gravatar_sizes() {
         false,
     );
     let path = format!("/avatar/{NOBODY_MD5}?s=2048&name=Jane+Doe");
-    let accepting_webp = test_support::raw_http::request(
-        &server.addr,
-        format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: image/webp,*/*\r\nConnection: close\r\n\r\n",
-            server.addr
-        )
-        .as_bytes(),
-    );
+    let accepting_webp =
+        test_support::raw_http::get_accepting(&server.addr, &path, "image/webp,*/*");
     assert_eq!(accepting_webp.status, 200);
     assert_eq!(
         accepting_webp.header("content-type"),

@@ -49,7 +49,7 @@ impl TestCa {
     }
 
     /// As [`TestCa::leaf`], valid until the day `until` (year, month, day), as a PEM chain.
-    fn leaf_until(&self, key: &KeyPair, until: (i32, u8, u8)) -> String {
+    pub(crate) fn leaf_until(&self, key: &KeyPair, until: (i32, u8, u8)) -> String {
         let mut params =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
         params.not_before = rcgen::date_time_ymd(2020, 1, 1);
