@@ -5,6 +5,8 @@
 # - pyLibravatar (PyPI), one virtual environment per version, every dependency pinned:
 #   2.0.2 (the current release, dnspython), 2.0.0 (which keeps the SRV target's trailing dot) and
 #   1.7 (py3dns, which turns an IDN target into Unicode and then refuses it).
+# - django-avatar 9.0.0 (PyPI), the Django app, with Django 5.2 and the rest it needs, pinned:
+#   its Libravatar and Gravatar providers build /avatar/HASH/?s=N URLs.
 # - the npm `libravatar` 3.0.0.
 # - Debian's go-libravatar (golang-strk.kbt-projects-go-libravatar-dev, git 2016-11-11) and the
 #   Go that builds it (golang-go), from apt; the test builds its adapter.
@@ -15,11 +17,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib/npm.sh"
 
 clients=${AVATARS_CLIENTS:-$HOME/.cache/avatars-clients}
-# Version directory, then the pip requirements (pyLibravatar 1.x needs py3dns without saying so).
+# Version directory, the module that shows it installed, then the pip requirements, every one
+# spelt as pip freeze writes it (pyLibravatar 1.x needs py3dns without saying so).
 PYTHON_CLIENTS=(
-    "pylibravatar-2.0.2 pyLibravatar==2.0.2 dnspython==2.9.2"
-    "pylibravatar-2.0.0 pyLibravatar==2.0.0 dnspython==2.9.2"
-    "pylibravatar-1.7 pyLibravatar==1.7 py3dns==4.0.2"
+    "pylibravatar-2.0.2 libravatar pyLibravatar==2.0.2 dnspython==2.9.2"
+    "pylibravatar-2.0.0 libravatar pyLibravatar==2.0.0 dnspython==2.9.2"
+    "pylibravatar-1.7 libravatar pyLibravatar==1.7 py3dns==4.0.2"
+    "django-avatar-9.0.0 avatar django-avatar==9.0.0 Django==5.2.20 asgiref==3.13.0 sqlparse==0.6.1 django-appconf==1.2.0 dnspython==2.9.2 pillow==13.0.0"
 )
 NODE_LIBRAVATAR_VERSION=3.0.0
 
@@ -39,7 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 for entry in "${PYTHON_CLIENTS[@]}"; do
-    read -r name requirements <<<"$entry"
+    read -r name module requirements <<<"$entry"
     venv=$clients/$name
     if [ "$("$venv/bin/pip" freeze --disable-pip-version-check 2>/dev/null | sort | tr '\n' ' ')" \
         = "$(tr ' ' '\n' <<<"$requirements" | sort | tr '\n' ' ')" ]; then
@@ -50,7 +54,8 @@ for entry in "${PYTHON_CLIENTS[@]}"; do
     python3 -m venv "$venv"
     # shellcheck disable=SC2086 # the requirements are words
     "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps $requirements
-    "$venv/bin/python" -c 'import libravatar'
+    # A venv that cannot import its library is not kept (its pip freeze would pass next time).
+    "$venv/bin/python" -c "import $module" || { rm -rf "$venv"; exit 1; }
 done
 
 npm_ensure ensure-client-libraries "$clients/node" libravatar "$NODE_LIBRAVATAR_VERSION"

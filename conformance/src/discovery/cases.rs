@@ -399,11 +399,11 @@ pub fn discovery_cases() -> Vec<Case> {
             "discovery-central-http",
             Must,
             SPEC,
-            "the central http base is http://cdn.libravatar.org/avatar/",
+            "an http page falls back to http://cdn.libravatar.org/avatar/ (or the https form)",
             "alice@missing.example.org",
             Http,
             1,
-            vec![Base("http://cdn.libravatar.org/avatar/"), HashOfIdentity],
+            vec![Central, HashOfIdentity],
         ),
         case(
             "discovery-central-https",

@@ -8,6 +8,7 @@ mod dns;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use avatar_proto::request::parse_hash_segment;
 use avatar_proto::{AvatarQuery, HashAlgorithm, Identity, Scheme};
 use url::Url;
 
@@ -227,8 +228,16 @@ impl DiscoveryCheck {
         match expect {
             DiscoveryExpect::Base(base) => check(urls.iter().all(|url| same_base(url, base))),
             DiscoveryExpect::Central => {
-                let central = self.scheme.central_base();
-                check(urls.iter().all(|url| same_base(url, central)))
+                // An http page may take the central server's https form (django-avatar always
+                // does); an https page only that (http on it would be mixed content).
+                let accepted: &[&str] = match self.scheme {
+                    Scheme::Http => &[Scheme::Http.central_base(), Scheme::Https.central_base()],
+                    Scheme::Https => &[Scheme::Https.central_base()],
+                };
+                check(
+                    urls.iter()
+                        .all(|url| accepted.iter().any(|base| same_base(url, base))),
+                )
             }
             DiscoveryExpect::EachOf(bases) => check(
                 urls.iter()
@@ -279,11 +288,16 @@ impl DiscoveryCheck {
                 if matches!(identity, Identity::Email(_)) {
                     hashes.push(identity.hash(HashAlgorithm::Md5).to_string());
                 }
+                // Read as a server reads the path (`[server.hash-form]`): a suffix or one
+                // trailing slash after the hash (django-avatar's `HASH/?s=80`) still names it.
                 check(urls.iter().all(|url| {
-                    let hash = url
+                    let segment = url
                         .split_once("/avatar/")
-                        .map(|(_, rest)| rest.split(['?', '.']).next().unwrap_or(""));
-                    hash.is_some_and(|hash| hashes.iter().any(|known| known == hash))
+                        .map_or("", |(_, rest)| rest.split(['?', '#']).next().unwrap_or(""));
+                    parse_hash_segment(segment.as_bytes()).is_ok()
+                        && hashes
+                            .iter()
+                            .any(|known| segment.starts_with(known.as_str()))
                 }))
             }
             // Checked in `run`, which sees the DNS server.

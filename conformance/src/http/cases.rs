@@ -16,6 +16,7 @@ use Level::{Compat, Must, Should};
 
 const SPEC: &str = "Libravatar API (wiki.libravatar.org/api)";
 const HASH_FORM: &str = "docs/protocol.md [server.hash-form]";
+const TRAILING_SLASH: &str = "docs/protocol.md [server.hash-form]; Gravatar and ivatar answer it";
 const SIZE: &str = "docs/protocol.md [server.size]";
 const DEFAULT: &str = "docs/protocol.md [server.default-keyword]";
 const URL_DEFAULT: &str = "docs/protocol.md [server.default-url] (open redirect, CWE-601)";
@@ -141,6 +142,14 @@ pub fn server_cases() -> Vec<Case> {
             HASH_FORM,
             "a .webp suffix finds the same avatar (in any format)",
             Req::get("/avatar/{george}.webp?s=40"),
+            vec![Status(200), Square(40), ShowsFixture("george")],
+        ),
+        case(
+            "server-hash-trailing-slash",
+            Compat,
+            TRAILING_SLASH,
+            "a trailing slash finds the same avatar (django-avatar asks /avatar/HASH/?s=N)",
+            Req::get("/avatar/{george}/?s=40"),
             vec![Status(200), Square(40), ShowsFixture("george")],
         ),
         case(

@@ -6,5 +6,6 @@
 mod domain_check;
 mod harness;
 mod html_report;
+mod readmes;
 mod real_clients;
 mod stand_ins;

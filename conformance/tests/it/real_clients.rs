@@ -1,7 +1,8 @@
 //! The discovery cases against real client libraries, as their users install them: pyLibravatar
-//! 2.0.2, 2.0.0 and 1.7 from PyPI, the npm `libravatar` 3.0.0 and Debian's go-libravatar
-//! (git 2016-11-11), installed (pinned) by `scripts/ensure-client-libraries.sh` and run through
-//! the adapters in `conformance/clients/`, which set the nameserver and nothing else.
+//! 2.0.2, 2.0.0 and 1.7 and django-avatar 9.0.0 from PyPI, the npm `libravatar` 3.0.0 and
+//! Debian's go-libravatar (git 2016-11-11), installed (pinned) by
+//! `scripts/ensure-client-libraries.sh` and run through the adapters in `conformance/clients/`,
+//! which set the nameserver and nothing else.
 //!
 //! Each library must fail exactly the cases its own code gives reason to, no more: a verdict the
 //! suite gets wrong on someone else's correct code shows up here as an unexpected failure. The
@@ -18,13 +19,19 @@
 //! - pyLibravatar 1.7 gets the target of an IDN domain back from py3dns as Unicode and its own
 //!   sanitiser then refuses it, so it falls back to the central server (`discovery-idn`);
 //! - the npm `libravatar` passes its options through as they are given (`size=1000`);
+//! - django-avatar 9.0.0's `LibRAvatarProvider` never looks a name up: it adds the domain as
+//!   bytes to a str (`"_avatars._tcp." + domain`, a `TypeError` its `except Exception` swallows),
+//!   so every identity gets the central https server, and every case that needs an SRV answer
+//!   fails (15 MUST, the OpenID ones too: it reads an email field only); it passes the size as
+//!   given; and with no lookup, it has nothing to cache. The cases that ask for the central
+//!   server pass: on an http page its https form is the central server too;
 //! - go-libravatar has the bugs `docs/protocol.md` lists for it, and more: a single record's
 //!   port dropped (four cases); the trailing dot stripped from a single record only; a panic
 //!   (`rand.Intn(0)`) on all-zero weights; no sanitiser (an underscore, port 0, a `.` target);
 //!   no IDNA; the OpenID's port in the SRV name; the size unclamped. It does cache, and it has
 //!   no way to set a default image (the query-default case is skipped).
 //!
-//! The five run at once, in one test: each spends most of its time starting processes or waiting
+//! The six run at once, in one test: each spends most of its time starting processes or waiting
 //! for a silent nameserver, so together they take little longer than the slowest alone.
 //!
 //! Without the libraries (a machine that has not run the script), the test says so for each and
@@ -86,6 +93,23 @@ impl RealClient {
             "{} {} {ARGUMENTS}",
             python.display(),
             adapter("pylibravatar.py").display()
+        );
+        Self {
+            library,
+            installed: python,
+            template,
+            expected,
+        }
+    }
+
+    /// django-avatar's `LibRAvatarProvider`: the Python of its virtual environment running the
+    /// adapter.
+    fn django_avatar(library: &'static str, expected: &'static [&'static str]) -> Self {
+        let python = clients_dir().join("django-avatar-9.0.0/bin/python");
+        let template = format!(
+            "{} {} {ARGUMENTS}",
+            python.display(),
+            adapter("django-avatar.py").display()
         );
         Self {
             library,
@@ -209,6 +233,32 @@ async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to
                 "discovery-idn",
             ],
         ),
+        RealClient::django_avatar(
+            "django-avatar 9.0.0",
+            &[
+                "discovery-cache-one-process",
+                "discovery-custom-port-http",
+                "discovery-custom-port-https",
+                "discovery-http",
+                "discovery-http-port-443",
+                "discovery-https",
+                "discovery-https-base-form",
+                "discovery-https-port-80",
+                "discovery-idn",
+                "discovery-normalised-email",
+                "discovery-openid",
+                "discovery-openid-port",
+                "discovery-priority",
+                "discovery-query-size-clamped",
+                "discovery-several-records-port",
+                "discovery-subdomain",
+                "discovery-trailing-dot",
+                "discovery-uppercase-target",
+                "discovery-weights",
+                "discovery-zero-weights",
+                "discovery-zero-weights-spread",
+            ],
+        ),
         RealClient::node_libravatar(
             "the npm libravatar 3.0.0",
             &[
@@ -244,4 +294,65 @@ async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to
         .flatten()
         .collect();
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
+}
+
+/// django-avatar pointed at a server of ours, as a Django site uses it with its own avatar
+/// server (`AVATAR_GRAVATAR_BASE_URL`), asks for `/avatar/HASH/?s=64`: the server answers with
+/// George's picture, the bytes `/avatar/HASH?s=64` gets (it answered 400 before
+/// `[server.hash-form]` took the trailing slash). The provider hashes the email as the user
+/// record holds it, without lowercasing (Django keeps the local part's case), so the site must
+/// store it lowercased: the address is given so here.
+#[tokio::test]
+async fn django_avatar_pointed_at_our_server_gets_the_picture() {
+    let python = clients_dir().join("django-avatar-9.0.0/bin/python");
+    if !python.exists() {
+        eprintln!(
+            "django-avatar is not installed ({} is missing): run scripts/ensure-client-libraries.sh; SKIPPED",
+            python.display()
+        );
+        return;
+    }
+    let server = crate::stand_ins::stand_in(
+        crate::stand_ins::Altered::Forward,
+        crate::stand_ins::unchanged,
+        false,
+    )
+    .await;
+    let output = tokio::process::Command::new(&python)
+        .arg(adapter("django-avatar.py"))
+        .arg(format!("--gravatar-base-url={server}/avatar/"))
+        .args(["--size=64", "george@example.com"])
+        .output()
+        .await
+        .unwrap();
+    let url = String::from_utf8(output.stdout).unwrap();
+    let md5 = test_support::suite::md5("george@example.com");
+    assert_eq!(
+        url.trim_end(),
+        format!("{server}/avatar/{md5}/?s=64"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let addr = server.trim_start_matches("http://").to_owned();
+    let path = url.trim_end().trim_start_matches(&server).to_owned();
+    let (asked, plain) = tokio::task::spawn_blocking(move || {
+        (
+            test_support::raw_http::get(&addr, &path),
+            test_support::raw_http::get(&addr, &format!("/avatar/{md5}?s=64")),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        asked.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&asked.body)
+    );
+    assert_eq!(asked.body, plain.body);
+    assert_eq!(
+        asked.header("etag"),
+        plain.header("etag"),
+        "the same rendition"
+    );
 }

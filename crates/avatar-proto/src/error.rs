@@ -10,7 +10,7 @@ pub enum Error {
     /// The avatar hash in a request path or given by a caller is not 32 or 64 hex digits.
     #[error(
         "invalid avatar hash {found:?}: expected 32 (MD5) or 64 (SHA-256) hex digits, \
-         optionally followed by .png, .jpg, .jpeg, .gif or .webp"
+         optionally followed by .png, .jpg, .jpeg, .gif, .webp or .avif, and by one /"
     )]
     InvalidHash {
         /// The offending text, shortened to at most 80 characters.

@@ -153,7 +153,8 @@ impl AvatarRequest {
     ///
     /// # Errors
     /// [`Error::InvalidHash`] if the segment is not 32 or 64 hex digits with an optional
-    /// [`ACCEPTED_SUFFIXES`] suffix. Nothing in the query can make a request invalid.
+    /// [`ACCEPTED_SUFFIXES`] suffix and an optional `/` ([`parse_hash_segment`]). Nothing in
+    /// the query can make a request invalid.
     pub fn parse(
         rules: &RequestRules,
         hash_segment: impl AsRef<[u8]>,
@@ -182,12 +183,17 @@ impl AvatarRequest {
     }
 }
 
-/// Parses `{hash}` or `{hash}.{suffix}` from a request path segment: the hash, and the format
-/// the suffix names.
+/// Parses `{hash}` or `{hash}.{suffix}` from a request path segment, with one trailing `/`
+/// ignored: the hash, and the format the suffix names.
+///
+/// The slash is there because django-avatar asks for `/avatar/{hash}/?s=80` (both its Gravatar
+/// and its Libravatar provider), and Gravatar and ivatar answer it (`[server.hash-form]`).
 ///
 /// # Errors
 /// [`Error::InvalidHash`] for anything else.
 pub fn parse_hash_segment(segment: &[u8]) -> Result<(AvatarHash, Option<ImageFormat>), Error> {
+    let whole = segment;
+    let segment = segment.strip_suffix(b"/").unwrap_or(segment);
     let (hex, format) = ACCEPTED_SUFFIXES
         .iter()
         .find_map(|suffix| {
@@ -203,7 +209,7 @@ pub fn parse_hash_segment(segment: &[u8]) -> Result<(AvatarHash, Option<ImageFor
         })
         .unwrap_or((segment, None));
     let hash = AvatarHash::parse_hex(hex).map_err(|_| Error::InvalidHash {
-        found: excerpt(&String::from_utf8_lossy(segment)),
+        found: excerpt(&String::from_utf8_lossy(whole)),
     })?;
     Ok((hash, format))
 }
@@ -320,6 +326,9 @@ mod tests {
             (format!("{MD5}.jpg"), Some(ImageFormat::Jpeg)),
             (format!("{MD5}.webp"), Some(ImageFormat::Webp)),
             (format!("{MD5}.avif"), Some(ImageFormat::Avif)),
+            // django-avatar's form.
+            (format!("{MD5}/"), None),
+            (format!("{MD5}.png/"), Some(ImageFormat::Png)),
         ] {
             let (hash, found) = parse_hash_segment(segment.as_bytes()).unwrap();
             assert_eq!(hash.to_string(), MD5, "{segment}");
@@ -342,6 +351,10 @@ mod tests {
             &format!("{MD5}png"),
             &format!("%34{}", &MD5[1..]),
             &format!("../{MD5}"),
+            "/",
+            &format!("{MD5}//"),
+            &format!("{MD5}/extra"),
+            &format!("{MD5}/.png"),
         ] {
             let err = parse_hash_segment(bad.as_bytes()).unwrap_err();
             assert!(matches!(err, Error::InvalidHash { .. }), "{bad}");
