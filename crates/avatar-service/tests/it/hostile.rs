@@ -44,7 +44,9 @@ async fn malformed_hashes_and_traversal_get_a_clear_400_or_404() {
         format!("/avatar/{NOBODY_HASH}0"),
         format!("/avatar/{long}"),
         format!("/avatar/{NOBODY_HASH}.exe"),
-        format!("/avatar/{NOBODY_HASH}/"),
+        // One trailing slash is django-avatar's form and answered; more, or a path, is not.
+        format!("/avatar/{NOBODY_HASH}//"),
+        format!("/avatar/{NOBODY_HASH}/x"),
         format!("/avatar/{NOBODY_HASH}%00"),
         "/avatar/../../../../etc/passwd".to_owned(),
         "/avatar/..%2f..%2f..%2fetc%2fpasswd".to_owned(),
