@@ -118,17 +118,24 @@ async fn upload(State(app): State<App>, user: User, mut form: Multipart) -> (Sta
     );
     match stored.await {
         Ok(uploaded) => {
+            // What was stored, and what came in when that was more (a large upload is stored
+            // as its master, a cropped one as the square chosen).
+            let (stored, upload) = (uploaded.stored_image(), uploaded.image);
             let url = AvatarUrlBuilder::new(user.addresses[0].clone())
                 .size(128)
                 .version(uploaded.version)
                 .build_under(&format!("{AVATARS_PREFIX}/avatar/"));
-            let image = uploaded.image;
+            let from = if (stored.width, stored.height) == (upload.width, upload.height) {
+                String::new()
+            } else {
+                format!(" (from a {} x {} upload)", upload.width, upload.height)
+            };
             let message = format!(
-                "stored a {} {} x {} picture for {}: {url}\n",
-                image.format,
-                image.width,
-                image.height,
-                user.list_addresses()
+                "stored a {} {} x {} picture for {}{from}: {url}\n",
+                stored.format,
+                stored.width,
+                stored.height,
+                user.list_addresses(),
             );
             (StatusCode::CREATED, message)
         }

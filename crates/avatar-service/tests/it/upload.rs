@@ -76,7 +76,8 @@ async fn a_3_mb_upload_is_stored_for_every_address_and_served_at_once() {
     let message = body(&stored);
     assert!(
         message.starts_with(
-            "stored a PNG 1000 x 1000 picture for alice@example.org, alice@work.example: /avatars/avatar/"
+            "stored a PNG 512 x 512 picture for alice@example.org, alice@work.example \
+             (from a 1000 x 1000 upload): /avatars/avatar/"
         ),
         "{message}"
     );
@@ -180,7 +181,11 @@ async fn a_phone_photo_on_its_side_is_stored_and_reported_upright() {
     let sideways = images::encode(&images::photo_like(120, 90), image::ImageFormat::Jpeg);
     let stored = upload(&addr, "george", &exif::with_orientation(&sideways, 8)).await;
     assert_eq!(stored.status, 201, "{}", body(&stored));
-    assert!(body(&stored).starts_with("stored a JPEG 90 x 120 picture for george@example.com"));
+    // Stored as it came (under the master side), and said to be upright: 90 wide, 120 high.
+    assert_eq!(
+        body(&stored).split(": ").next(),
+        Some("stored a JPEG 90 x 120 picture for george@example.com")
+    );
 }
 
 /// The decode runs on a blocking thread: on a one-thread runtime, another task keeps running
@@ -300,6 +305,14 @@ async fn the_square_chosen_in_a_cropping_tool_is_what_is_stored() {
 
     let stored = send(&addr, post("320,40,250")).await;
     assert_eq!(stored.status, 201, "{}", body(&stored));
+    assert!(
+        body(&stored).starts_with(
+            "stored a PNG 250 x 250 picture for alice@example.org, alice@work.example \
+             (from a 600 x 400 upload)"
+        ),
+        "the square stored, not the upload: {}",
+        body(&stored)
+    );
     let avatar = get(
         &addr,
         &format!("/avatars/avatar/{}.png?s=64", md5_of("alice@example.org")),
