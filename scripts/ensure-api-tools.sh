@@ -9,6 +9,9 @@
 #   pinned: Redocly CLI (npm), whose recommended rules `cargo xtask openapi` lints it with, and
 #   openapi-python-client (PyPI, a virtual environment of its own), which generates the Python
 #   client the same command then drives against a live server.
+# - REDbot (PyPI, by RFC 9111's editor), pinned with httplint, the library of its checks, in a
+#   virtual environment at $AVATARS_REDBOT (by default ~/.cache/avatars-redbot): the tests run it
+#   on what `avatars serve` answers (crates/avatars-cli/tests/it/http_lint.rs).
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 . "$(dirname "$0")/lib/npm.sh"
@@ -16,8 +19,10 @@ set -euo pipefail
 SCHEMATHESIS_VERSION=4.32.5
 REDOCLY_VERSION=2.77.0
 OPENAPI_PYTHON_CLIENT_VERSION=0.29.1
+REDBOT_REQUIREMENTS="redbot==2.7.1 httplint==2026.10.4"
 venv=${AVATARS_VENV:-$HOME/.cache/avatars-venv}
 openapi=${AVATARS_OPENAPI:-$HOME/.cache/avatars-openapi}
+redbot=${AVATARS_REDBOT:-$HOME/.cache/avatars-redbot}
 
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
@@ -49,4 +54,14 @@ if [ "$("$generator/bin/openapi-python-client" --version 2>/dev/null | awk '{pri
     python3 -m venv "$generator"
     "$generator/bin/pip" install --quiet --disable-pip-version-check "openapi-python-client==$OPENAPI_PYTHON_CLIENT_VERSION"
     "$generator/bin/openapi-python-client" --version >/dev/null
+fi
+
+installed=$("$redbot/bin/pip" freeze --disable-pip-version-check 2>/dev/null | grep -E '^(redbot|httplint)==' | sort | tr '\n' ' ' || true)
+if [ "$installed" != "$(tr ' ' '\n' <<<"$REDBOT_REQUIREMENTS" | sort | tr '\n' ' ')" ]; then
+    echo "ensure-api-tools: installing $REDBOT_REQUIREMENTS in $redbot" >&2
+    rm -rf "$redbot"
+    python3 -m venv "$redbot"
+    # shellcheck disable=SC2086 # the requirements are words
+    "$redbot/bin/pip" install --quiet --disable-pip-version-check $REDBOT_REQUIREMENTS
+    "$redbot/bin/redbot" --help >/dev/null || { rm -rf "$redbot"; exit 1; }
 fi

@@ -36,7 +36,7 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "HTTP tools (curl and openssl from apt; schemathesis, openapi-python-client and Redocly CLI, pinned, when missing)",
+        name: "HTTP tools (curl and openssl from apt; schemathesis, openapi-python-client, Redocly CLI and REDbot, pinned, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-api-tools.sh"],
         env: &[],

@@ -247,7 +247,10 @@ impl<St: Store> AvatarServiceBuilder<St> {
     }
 }
 
+/// `max-age=N`, without `public`: it only lets shared caches keep answers to requests that
+/// carried `Authorization`, which an avatar request never needs to and a private deployment's
+/// would (RFC 9111 5.2.2.9; REDbot warns of it).
 fn cache_control(max_age: Duration) -> HeaderValue {
-    HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
+    HeaderValue::from_str(&format!("max-age={}", max_age.as_secs()))
         .expect("digits are a valid header value")
 }

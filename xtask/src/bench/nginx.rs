@@ -61,7 +61,7 @@ http {{
         add_header Access-Control-Allow-Origin *;
         add_header Cross-Origin-Resource-Policy cross-origin;
         add_header X-Content-Type-Options nosniff;
-        add_header Cache-Control \"public, max-age=86400\";
+        add_header Cache-Control \"max-age=86400\";
     }}
 }}
 ",

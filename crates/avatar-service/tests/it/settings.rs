@@ -96,13 +96,13 @@ async fn max_ages_are_configurable_for_hits_and_defaults() {
         get(&tuned, &format!("/avatar/{}", md5(GEORGE)))
             .await
             .headers()["cache-control"],
-        "public, max-age=7"
+        "max-age=7"
     );
     assert_eq!(
         get(&tuned, &format!("/avatar/{}", md5(NOBODY)))
             .await
             .headers()["cache-control"],
-        "public, max-age=3"
+        "max-age=3"
     );
 }
 

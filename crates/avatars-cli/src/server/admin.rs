@@ -257,12 +257,17 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
     state.metrics.respond(&headers)
 }
 
-/// 200 when the store answers a lookup within two seconds, 503 otherwise.
+/// 200 when the store answers a lookup within two seconds, 503 otherwise; never cached (an
+/// answer is true only now).
 async fn healthz(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let probe = avatar_proto::AvatarHash::parse_hex(&[b'0'; 32]).expect("32 hex digits are an MD5");
     let store = state.service.store();
     match tokio::time::timeout(Duration::from_secs(2), store.contains(&probe)).await {
-        Ok(Ok(_)) => Ok(Json(json!({ "status": "ok" })).into_response()),
+        Ok(Ok(_)) => Ok((
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(json!({ "status": "ok" })),
+        )
+            .into_response()),
         Ok(Err(err)) => Err(ApiError::store(&err)),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

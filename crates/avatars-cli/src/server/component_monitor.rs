@@ -9,7 +9,7 @@ use std::sync::Arc;
 use avatar_xmpp::ComponentStats;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse as _, Json, Response};
 use axum::routing::get;
 use prometheus_client::collector::Collector;
@@ -44,16 +44,19 @@ async fn metrics(State(monitor): State<Monitor>, headers: HeaderMap) -> Response
     metrics::respond(&monitor.registry, &headers)
 }
 
+/// 200 while joined, 503 with the reason while not; never cached (true only now).
 async fn healthz(State(monitor): State<Monitor>) -> Response {
     let now = monitor.stats.snapshot();
+    let never_cached = [(header::CACHE_CONTROL, "no-store")];
     if now.joined {
-        Json(json!({ "status": "joined" })).into_response()
+        (never_cached, Json(json!({ "status": "joined" }))).into_response()
     } else {
         let error = now
             .last_failure
             .unwrap_or_else(|| "joining: no attempt has ended yet".to_owned());
         (
             StatusCode::SERVICE_UNAVAILABLE,
+            never_cached,
             Json(json!({ "status": "not joined", "error": error })),
         )
             .into_response()

@@ -61,7 +61,7 @@ impl Exposition {
 }
 
 /// The answer to `GET /metrics` with `headers`: everything `registry` holds, in the format
-/// [`Exposition::negotiate`] picks, with `Vary: Accept`.
+/// [`Exposition::negotiate`] picks, with `Vary: Accept`, and never to be cached (`no-store`).
 pub(crate) fn respond(registry: &Registry, headers: &HeaderMap) -> Response {
     let exposition = Exposition::negotiate(headers.get(header::ACCEPT));
     let openmetrics = render(registry);
@@ -73,6 +73,7 @@ pub(crate) fn respond(registry: &Registry, headers: &HeaderMap) -> Response {
         [
             (header::CONTENT_TYPE, exposition.content_type()),
             (header::VARY, "accept"),
+            (header::CACHE_CONTROL, "no-store"),
         ],
         body,
     )

@@ -8,6 +8,7 @@ mod cli;
 mod deploy_units;
 mod faults;
 mod hostile;
+mod http_lint;
 mod limits;
 mod monitoring;
 mod postgres;

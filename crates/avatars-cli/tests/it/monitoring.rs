@@ -244,14 +244,14 @@ fn start_server() -> (tempfile::TempDir, test_support::server::Server) {
 
 /// `avatars xmpp --metrics-addr` for an XMPP server that is not there, once its `/metrics`
 /// answers; stopped when dropped.
-struct Component {
+pub(crate) struct Component {
     child: std::process::Child,
-    addr: String,
+    pub(crate) addr: String,
     _dir: tempfile::TempDir,
 }
 
 impl Component {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", test_support::free_port());
         let child = Command::new(AVATARS)

@@ -45,11 +45,11 @@ fn every_setting_reaches_the_service() {
     assert_eq!(hit.status, 200);
     let image = image::load_from_memory(&hit.body).unwrap();
     assert_eq!((image.width(), image.height()), (64, 64), "--max-size");
-    assert_eq!(hit.header("cache-control"), Some("public, max-age=7"));
+    assert_eq!(hit.header("cache-control"), Some("max-age=7"));
 
     let miss = server.get(&format!("/avatars/avatar/{NOBODY_MD5}"));
     assert_eq!(miss.status, 404, "--default 404");
-    assert_eq!(miss.header("cache-control"), Some("public, max-age=3"));
+    assert_eq!(miss.header("cache-control"), Some("max-age=3"));
 
     let ours = server.get(&format!(
         "/avatars/avatar/{NOBODY_MD5}?d=https%3A%2F%2Fimg.example.org%2Fdefaults%2Fa.png"
@@ -436,7 +436,7 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
     );
     assert_eq!(
         hit.header("cache-control"),
-        Some("public, max-age=7"),
+        Some("max-age=7"),
         "the file's hit-max-age"
     );
     assert_eq!(
