@@ -49,6 +49,19 @@
 //! [`StoreError::Unavailable`](avatar_store::StoreError::Unavailable), which the service
 //! answers with 503 and `Retry-After`.
 //!
+//! # Behind a connection pooler
+//!
+//! Every statement goes out unnamed (tokio-postgres's `*_typed` calls: parse, bind and
+//! execute in one round trip), so a pooler in transaction mode, which hands each statement to
+//! whichever server connection is free, runs them all: PgBouncer, and the managed databases'
+//! pools built on it. Statements prepared by name failed there ("prepared statement \"s84\"
+//! does not exist"). `LISTEN` cannot work through such a pool (the server connection that ran
+//! it goes back to the pool), so the URL's `listen_host` and `listen_port` parameters send the
+//! listening connection elsewhere: to the database itself, or a pool in session mode. Whether
+//! changes reach it is checked, not assumed: once listening, the store notifies a probe through
+//! its pool and follows changes only when the probe arrives; otherwise
+//! [`PgStore::why_not_following`] (and the log, every minute) says what to add.
+//!
 //! # TLS
 //!
 //! The connection string's `sslmode` and `sslrootcert` mean what they mean to libpq (and

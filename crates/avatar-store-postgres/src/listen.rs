@@ -6,8 +6,16 @@
 //! connect alone, and a server that accepts but never answers (stopped, or behind a stuck
 //! proxy) would otherwise hold the attempt, and the store unfollowed, until the kernel's
 //! keepalive gives up, minutes later.
+//!
+//! Listening is proved, not assumed: once `LISTEN` is answered, a probe is notified through the
+//! pool, as writes are, and the connection counts as following only when the probe arrives.
+//! Through a pooler in transaction mode (PgBouncer's, a managed database's pool) it never
+//! does: the server connection that ran `LISTEN` went back to the pool, and what is notified
+//! to it reaches no one. Then the store says so, and what to add to its URL
+//! (`listen_host`, `listen_port`: the database itself, or a pool in session mode).
 
 use std::sync::Weak;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use avatar_proto::AvatarHash;
@@ -18,6 +26,19 @@ use crate::store::{CHANNEL, Shared};
 
 /// The longest wait between two attempts to reconnect.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The wait before trying again when the probe did not arrive: not a passing fault, so the
+/// log is not flooded with it.
+const UNDELIVERED_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What probes' payloads start with (never hex, so never taken for a hash).
+const PROBE: &str = "probe ";
+
+/// What is wrong when the probe does not arrive, and what to do ([`PgStore::why_not_following`](crate::PgStore::why_not_following)).
+pub(crate) const UNDELIVERED: &str = "changes notified through the store's URL do not reach \
+    the connection that listens for them, so other servers' changes are not seen: is it a \
+    pooler in transaction mode (PgBouncer's, a managed database's pool)? Add listen_host=HOST \
+    and/or listen_port=PORT to the URL, naming the database itself or a pool in session mode";
 
 /// Listens until the store is dropped, each attempt to connect and listen within `timeout`.
 pub(crate) async fn follow(
@@ -57,10 +78,26 @@ pub(crate) async fn follow(
                 });
                 let listen = format!("LISTEN {CHANNEL}");
                 let listened = tokio::time::timeout(timeout, client.batch_execute(&listen)).await;
-                if let Ok(Ok(())) = listened {
+                let delivered = match listened {
+                    Ok(Ok(())) => probe(&store, &mut payloads, timeout).await,
+                    _ => Delivery::NotListening,
+                };
+                if delivered == Delivery::Lost {
+                    if let Some(shared) = store.upgrade() {
+                        shared.undelivered.store(true, Ordering::Relaxed);
+                        tracing::error!(
+                            url = %shared.url,
+                            "{UNDELIVERED}; trying again in {}s",
+                            UNDELIVERED_BACKOFF.as_secs()
+                        );
+                    }
+                    backoff = UNDELIVERED_BACKOFF;
+                }
+                if delivered == Delivery::Arrived {
                     let Some(shared) = store.upgrade() else {
                         return;
                     };
+                    shared.undelivered.store(false, Ordering::Relaxed);
                     // Listening again: what was cached before may have missed a change.
                     shared.changes.changed_all();
                     shared.following.send_replace(true);
@@ -85,13 +122,68 @@ pub(crate) async fn follow(
             return;
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        backoff = (backoff * 2).min(MAX_BACKOFF.max(backoff));
+    }
+}
+
+/// What became of the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// `LISTEN` was not answered (or the store is gone).
+    NotListening,
+    /// Notified through the pool and received here: changes will be followed.
+    Arrived,
+    /// Notified, and not received within the timeout.
+    Lost,
+}
+
+/// Notifies a probe through the store's pool and waits, up to `timeout`, for it among
+/// `payloads` (applying the changes that come first).
+async fn probe(
+    store: &Weak<Shared>,
+    payloads: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    timeout: Duration,
+) -> Delivery {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(shared) = store.upgrade() else {
+        return Delivery::NotListening;
+    };
+    let probe = format!(
+        "{PROBE}{} {}",
+        std::process::id(),
+        SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    if let Err(err) = shared.notify_through_pool(&probe).await {
+        tracing::debug!(error = %err, "cannot notify the probe of the connection that follows changes");
+        return Delivery::NotListening;
+    }
+    drop(shared);
+    let arrived = tokio::time::timeout(timeout, async {
+        while let Some(payload) = payloads.recv().await {
+            if payload == probe {
+                return true;
+            }
+            if let Some(shared) = store.upgrade() {
+                apply(&shared, &payload);
+            }
+        }
+        false
+    })
+    .await;
+    match arrived {
+        Ok(true) => Delivery::Arrived,
+        Ok(false) => Delivery::NotListening,
+        Err(_) => Delivery::Lost,
     }
 }
 
 /// Bumps the generation of each hash in `payload` (hex, comma-separated); anything
 /// unreadable bumps every hash's.
 fn apply(shared: &Shared, payload: &str) {
+    if payload.starts_with(PROBE) {
+        // Another store's (or an earlier) probe: no change.
+        return;
+    }
     for hex in payload.split(',') {
         let Ok(hash) = AvatarHash::parse_hex(hex.as_bytes()) else {
             shared.changes.changed_all();

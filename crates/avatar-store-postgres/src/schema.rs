@@ -2,6 +2,7 @@
 
 use avatar_store::StoreError;
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use crate::store::database_error;
 
@@ -48,7 +49,10 @@ const MIGRATION_LOCK: i64 = 0x6176_6174_6172_7331;
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     let transaction = client.transaction().await.map_err(database_error)?;
     transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .execute_typed(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[(&MIGRATION_LOCK, Type::INT8)],
+        )
         .await
         .map_err(database_error)?;
     transaction
@@ -56,7 +60,7 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
         .await
         .map_err(database_error)?;
     let found: Option<i32> = transaction
-        .query_opt("SELECT version FROM avatar_schema", &[])
+        .query_typed_opt("SELECT version FROM avatar_schema", &[])
         .await
         .map_err(database_error)?
         .map(|row| row.get(0));
@@ -79,15 +83,18 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     }
     if found.is_none() {
         transaction
-            .execute(
+            .execute_typed(
                 "INSERT INTO avatar_schema (version) VALUES ($1)",
-                &[&SCHEMA_VERSION],
+                &[(&SCHEMA_VERSION, Type::INT4)],
             )
             .await
             .map_err(database_error)?;
     } else if version < SCHEMA_VERSION {
         transaction
-            .execute("UPDATE avatar_schema SET version = $1", &[&SCHEMA_VERSION])
+            .execute_typed(
+                "UPDATE avatar_schema SET version = $1",
+                &[(&SCHEMA_VERSION, Type::INT4)],
+            )
             .await
             .map_err(database_error)?;
     }

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::stream::{self, Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256};
+use tokio_postgres::types::Type;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::tls::TlsSettings;
@@ -40,7 +41,34 @@ pub(crate) struct Shared {
     pub(crate) url: String,
     /// Whether the listening connection is up (set by [`listen::follow`]).
     pub(crate) following: tokio::sync::watch::Sender<bool>,
+    /// Whether its last probe was notified and never arrived (set by [`listen::follow`]).
+    pub(crate) undelivered: AtomicBool,
     listener: tokio::task::JoinHandle<()>,
+}
+
+impl Shared {
+    /// Sends `payload` on [`CHANNEL`] through the pool, as writes do: the listening connection
+    /// must receive it for other servers' changes to be followed at all.
+    pub(crate) async fn notify_through_pool(
+        self: &Arc<Self>,
+        payload: &str,
+    ) -> Result<(), StoreError> {
+        let store = PgStore {
+            shared: Arc::clone(self),
+        };
+        store
+            .with_client(async |client| {
+                client
+                    .execute_typed(
+                        "SELECT pg_notify($1, $2)",
+                        &[(&CHANNEL, Type::TEXT), (&payload, Type::TEXT)],
+                    )
+                    .await
+                    .map_err(database_error)?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 impl Drop for Shared {
@@ -91,12 +119,19 @@ impl PgStoreBuilder {
     /// [`StoreError::Backend`] when it refuses the schema (or holds a newer one).
     pub async fn connect(self) -> Result<PgStore, StoreError> {
         let shown = display_url(&self.url);
-        let (mut config, tls) = connection_config(&self.url)?;
-        config
-            .connect_timeout(self.timeout)
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(10))
-            .application_name("avatars");
+        let Connections {
+            pool: mut config,
+            listen,
+            tls,
+        } = connection_config(&self.url)?;
+        let mut listen = listen.unwrap_or_else(|| config.clone());
+        for config in [&mut config, &mut listen] {
+            config
+                .connect_timeout(self.timeout)
+                .keepalives(true)
+                .keepalives_idle(Duration::from_secs(10))
+                .application_name("avatars");
+        }
         let manager = Manager::from_config(
             config.clone(),
             tls.clone(),
@@ -127,7 +162,8 @@ impl PgStoreBuilder {
                 timeout: self.timeout,
                 url: shown,
                 following,
-                listener: tokio::spawn(listen::follow(weak.clone(), config, tls, self.timeout)),
+                undelivered: AtomicBool::new(false),
+                listener: tokio::spawn(listen::follow(weak.clone(), listen, tls, self.timeout)),
             }),
         };
         // Returned once it follows other servers' changes (or, if that takes longer than the
@@ -162,6 +198,16 @@ impl PgStore {
     #[must_use]
     pub fn is_following(&self) -> bool {
         *self.shared.following.borrow()
+    }
+
+    /// Why it does not follow other servers' changes, when it knows: its listening connection
+    /// took `LISTEN`, and a probe notified through its pool, as writes are, never reached it
+    /// (a pooler in transaction mode); the text says what to add to the URL. `None` while it
+    /// follows, and while it cannot connect (which it logs, and retries).
+    #[must_use]
+    pub fn why_not_following(&self) -> Option<&'static str> {
+        (!self.is_following() && self.shared.undelivered.load(Ordering::Relaxed))
+            .then_some(listen::UNDELIVERED)
     }
 
     /// Runs `operation` on a pooled connection within the timeout.
@@ -205,9 +251,9 @@ impl PgStore {
     pub async fn read_document(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.with_client(async move |client| {
             let row = client
-                .query_opt(
+                .query_typed_opt(
                     "SELECT body FROM avatar_documents WHERE name = $1",
-                    &[&name],
+                    &[(&name, Type::TEXT)],
                 )
                 .await
                 .map_err(database_error)?;
@@ -223,10 +269,10 @@ impl PgStore {
     pub async fn write_document(&self, name: &str, body: &str) -> Result<(), StoreError> {
         self.with_client(async move |client| {
             client
-                .execute(
+                .execute_typed(
                     "INSERT INTO avatar_documents (name, body) VALUES ($1, $2) \
                      ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated = now()",
-                    &[&name, &body],
+                    &[(&name, Type::TEXT), (&body, Type::TEXT)],
                 )
                 .await
                 .map_err(database_error)?;
@@ -241,18 +287,18 @@ impl PgStore {
             let rows =
                 match &after {
                     None => client
-                        .query(
+                        .query_typed(
                             "SELECT identity, octet_length(bytes)::bigint FROM avatar_identities \
                              ORDER BY identity COLLATE \"C\" LIMIT $1",
-                            &[&LIST_PAGE],
+                            &[(&LIST_PAGE, Type::INT8)],
                         )
                         .await,
                     Some(after) => client
-                        .query(
+                        .query_typed(
                             "SELECT identity, octet_length(bytes)::bigint FROM avatar_identities \
                              WHERE identity COLLATE \"C\" > $1 \
                              ORDER BY identity COLLATE \"C\" LIMIT $2",
-                            &[after, &LIST_PAGE],
+                            &[(after, Type::TEXT), (&LIST_PAGE, Type::INT8)],
                         )
                         .await,
                 }
@@ -276,10 +322,10 @@ impl Store for PgStore {
         let key = hash.as_bytes().to_vec();
         self.with_client(async move |client| {
             let row = client
-                .query_opt(
+                .query_typed_opt(
                     "SELECT i.bytes, i.content FROM avatar_hashes h \
                      JOIN avatar_identities i USING (identity) WHERE h.hash = $1",
-                    &[&key],
+                    &[(&key, Type::BYTEA)],
                 )
                 .await
                 .map_err(database_error)?;
@@ -324,20 +370,27 @@ impl Store for PgStore {
             let transaction = client.transaction().await.map_err(database_error)?;
             for identity in &identities {
                 transaction
-                    .execute(
+                    .execute_typed(
                         "INSERT INTO avatar_identities (identity, content, bytes) VALUES ($1, $2, $3) \
                          ON CONFLICT (identity) DO UPDATE \
                          SET content = excluded.content, bytes = excluded.bytes, updated = now()",
-                        &[&identity.as_str(), &content, &bytes.as_ref()],
+                        &[
+                            (&identity.as_str(), Type::TEXT),
+                            (&content, Type::BYTEA),
+                            (&bytes.as_ref(), Type::BYTEA),
+                        ],
                     )
                     .await
                     .map_err(database_error)?;
                 for hash in identity.published_hashes() {
                     transaction
-                        .execute(
+                        .execute_typed(
                             "INSERT INTO avatar_hashes (hash, identity) VALUES ($1, $2) \
                              ON CONFLICT (hash) DO UPDATE SET identity = excluded.identity",
-                            &[&hash.as_bytes(), &identity.as_str()],
+                            &[
+                                (&hash.as_bytes(), Type::BYTEA),
+                                (&identity.as_str(), Type::TEXT),
+                            ],
                         )
                         .await
                         .map_err(database_error)?;
@@ -357,9 +410,9 @@ impl Store for PgStore {
         let key = hash.as_bytes().to_vec();
         self.with_client(async move |client| {
             let row = client
-                .query_one(
+                .query_typed_one(
                     "SELECT EXISTS (SELECT 1 FROM avatar_hashes WHERE hash = $1)",
-                    &[&key],
+                    &[(&key, Type::BYTEA)],
                 )
                 .await
                 .map_err(database_error)?;
@@ -375,9 +428,9 @@ impl Store for PgStore {
             .with_client(async move |client| {
                 let transaction = client.transaction().await.map_err(database_error)?;
                 let removed = transaction
-                    .execute(
+                    .execute_typed(
                         "DELETE FROM avatar_identities WHERE identity = $1",
-                        &[&name],
+                        &[(&name, Type::TEXT)],
                     )
                     .await
                     .map_err(database_error)?;
@@ -397,7 +450,7 @@ impl Store for PgStore {
     async fn list(&self) -> Result<Vec<StoredEntry>, StoreError> {
         self.with_client(async |client| {
             let rows = client
-                .query(
+                .query_typed(
                     "SELECT identity, octet_length(bytes)::bigint FROM avatar_identities \
                      ORDER BY identity COLLATE \"C\"",
                     &[],
@@ -473,7 +526,10 @@ async fn send(
     payload: &str,
 ) -> Result<(), StoreError> {
     transaction
-        .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+        .execute_typed(
+            "SELECT pg_notify($1, $2)",
+            &[(&CHANNEL, Type::TEXT), (&payload, Type::TEXT)],
+        )
         .await
         .map_err(database_error)?;
     Ok(())
@@ -570,12 +626,13 @@ pub fn check_url(url: &str) -> Result<(), StoreError> {
 
 /// `url` parsed as tokio-postgres parses it, with the TLS connector its `sslmode` and
 /// `sslrootcert` ask for ([`TlsSettings`]).
-fn connection_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsConnect), StoreError> {
+fn connection_config(url: &str) -> Result<Connections, StoreError> {
     let invalid = |reason: String| StoreError::InvalidUrl {
         url: display_url(url),
         reason,
     };
-    let (tls, rest) = TlsSettings::split(url).map_err(invalid)?;
+    let (listen_at, url_rest) = crate::tls::take_parameters(url, &["listen_host", "listen_port"]);
+    let (tls, rest) = TlsSettings::split(&url_rest).map_err(invalid)?;
     let mut config = rest.parse::<tokio_postgres::Config>().map_err(|err| {
         // "invalid connection string" alone; what is wrong is its source ("invalid port").
         let why =
@@ -586,7 +643,88 @@ fn connection_config(url: &str) -> Result<(tokio_postgres::Config, MakeRustlsCon
     })?;
     config.ssl_mode(tls.mode);
     let connector = tls.connector().map_err(invalid)?;
-    Ok((config, connector))
+    let listen = listen_config(&config, &listen_at).map_err(invalid)?;
+    Ok(Connections {
+        pool: config,
+        listen,
+        tls: connector,
+    })
+}
+
+/// Where a store's connections go: its pool's, and its listening one's (the same unless the
+/// URL has `listen_host` or `listen_port`).
+struct Connections {
+    pool: tokio_postgres::Config,
+    listen: Option<tokio_postgres::Config>,
+    tls: MakeRustlsConnect,
+}
+
+/// The listening connection's settings when `listen_at` (the URL's `listen_host` and
+/// `listen_port`) moves it: `pool`'s, at that host or port. For a URL that names a pooler in
+/// transaction mode (PgBouncer's, a managed database's pool), where `LISTEN` cannot work: a
+/// server connection goes back to the pool after each statement, and what is notified to it
+/// then reaches no one.
+fn listen_config(
+    pool: &tokio_postgres::Config,
+    listen_at: &[(String, String)],
+) -> Result<Option<tokio_postgres::Config>, String> {
+    let value = |key: &str| {
+        listen_at
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    };
+    let (host, port) = (value("listen_host"), value("listen_port"));
+    if host.is_none() && port.is_none() {
+        return Ok(None);
+    }
+    let port = port
+        .map(|port| {
+            port.parse::<u16>()
+                .ok()
+                .filter(|&port| port > 0)
+                .ok_or_else(|| format!("listen_port={port} is no port: expected 1 to 65535"))
+        })
+        .transpose()?;
+    let mut listen = tokio_postgres::Config::new();
+    match host {
+        Some(host) => {
+            listen.host(host);
+        }
+        None => {
+            for host in pool.get_hosts() {
+                match host {
+                    tokio_postgres::config::Host::Tcp(name) => listen.host(name),
+                    tokio_postgres::config::Host::Unix(path) => listen.host_path(path),
+                };
+            }
+        }
+    }
+    match port {
+        Some(port) => {
+            listen.port(port);
+        }
+        None => {
+            for &port in pool.get_ports() {
+                listen.port(port);
+            }
+        }
+    }
+    if let Some(user) = pool.get_user() {
+        listen.user(user);
+    }
+    if let Some(password) = pool.get_password() {
+        listen.password(password);
+    }
+    if let Some(dbname) = pool.get_dbname() {
+        listen.dbname(dbname);
+    }
+    if let Some(options) = pool.get_options() {
+        listen.options(options);
+    }
+    listen.ssl_mode(pool.get_ssl_mode());
+    Ok(Some(listen))
 }
 
 /// A connection string for messages and logs, with every password taken out:
@@ -690,6 +828,41 @@ fn hide_key_value_password(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_host_and_port_move_only_the_listening_connection() {
+        let url =
+            "postgres://avatars:pw@pool.internal:6432/avatars?listen_port=5432&sslmode=disable";
+        let connections = connection_config(url).unwrap();
+        assert_eq!(connections.pool.get_ports(), &[6432]);
+        let listen = connections.listen.unwrap();
+        assert_eq!(listen.get_ports(), &[5432]);
+        assert_eq!(
+            listen.get_hosts(),
+            &[tokio_postgres::config::Host::Tcp(
+                "pool.internal".to_owned()
+            )]
+        );
+        assert_eq!(listen.get_user(), Some("avatars"));
+        assert_eq!(listen.get_password(), Some(&b"pw"[..]));
+        assert_eq!(listen.get_dbname(), Some("avatars"));
+        let moved = connection_config("postgres://a@pool/db?listen_host=db.internal").unwrap();
+        let listen = moved.listen.unwrap();
+        assert_eq!(
+            listen.get_hosts(),
+            &[tokio_postgres::config::Host::Tcp("db.internal".to_owned())]
+        );
+        assert!(
+            connection_config("postgres://a@db/db")
+                .unwrap()
+                .listen
+                .is_none()
+        );
+        for bad in ["0", "65536", "x"] {
+            let err = check_url(&format!("postgres://a@db/db?listen_port={bad}")).unwrap_err();
+            assert!(err.to_string().contains("expected 1 to 65535"), "{err}");
+        }
+    }
 
     #[test]
     fn passwords_never_show() {

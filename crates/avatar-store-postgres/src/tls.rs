@@ -231,7 +231,7 @@ impl ServerCertVerifier for ChainOnly {
 /// string without them. A URL's are in its query (`?sslmode=require&sslrootcert=ca.pem`,
 /// percent-decoded); libpq's `key=value` form's are words of it (`sslmode=require`, a value
 /// quoted with `'` when it holds spaces).
-fn take_parameters(url: &str, keys: &[&str]) -> (Vec<(String, String)>, String) {
+pub(crate) fn take_parameters(url: &str, keys: &[&str]) -> (Vec<(String, String)>, String) {
     let mut taken = Vec::new();
     if url.contains("://") {
         let Some((base, query)) = url.split_once('?') else {

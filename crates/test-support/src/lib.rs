@@ -27,6 +27,7 @@
 //!   to its last kilobytes;
 //! - [`log`]: what a library logged through `tracing`, captured in memory;
 //! - [`nginx`]: Debian's nginx as a reverse proxy in front of a server under test;
+//! - [`pgbouncer`]: Debian's PgBouncer in front of a private PostgreSQL, in either pool mode;
 //! - [`prometheus`]: Debian's Prometheus scraping servers under test and evaluating rules;
 //! - [`raw_http`]: a raw HTTP/1.1 client over TCP, for requests no HTTP library would send;
 //! - [`server`]: a spawned `avatars serve` process, stopped when dropped;
@@ -46,6 +47,7 @@ pub mod log;
 pub mod mount;
 pub mod nginx;
 pub mod not_pictures;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod prometheus;
 pub mod raw_http;

@@ -8,6 +8,7 @@ use avatar_proto::{HashAlgorithm, Identity};
 use avatar_store::{Store, StoreError};
 use avatar_store_postgres::{PgStore, SCHEMA_VERSION};
 use bytes::Bytes;
+use test_support::pgbouncer::{PoolMode, Pooler};
 use test_support::postgres::Cluster;
 use test_support::store_contract;
 
@@ -654,6 +655,148 @@ async fn an_unreadable_root_file_is_refused_before_connecting() {
                     .to_string()
                     .contains("sslrootcert /nowhere/root.pem: cannot read it"),
             "{err}"
+        );
+    }
+}
+
+/// PgBouncer in `mode` before a new cluster with empty databases `names`, or `None` (saying
+/// so) where PgBouncer is not installed.
+fn pooled(names: &[&str], mode: PoolMode, test: &str) -> Option<(Cluster, Pooler)> {
+    if !Pooler::installed() {
+        eprintln!(
+            "\n*** SKIPPED {test}: PgBouncer is not installed (scripts/ensure-postgres.sh). ***\n"
+        );
+        return None;
+    }
+    let cluster = Cluster::start();
+    for name in names {
+        let _ = cluster.database(name);
+    }
+    let pooler = Pooler::start(&cluster, mode).unwrap();
+    Some((cluster, pooler))
+}
+
+/// Behind PgBouncer in transaction mode (what the connection pools of DigitalOcean, Supabase
+/// and Heroku are), with fewer server connections than clients: the contract holds, and
+/// readers and writers racing through it never fail. They did, with "prepared statement
+/// \"s84\" does not exist", while every statement was prepared by name on one server
+/// connection and run on whichever PgBouncer handed out next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_pgbouncer_in_transaction_mode_every_operation_works() {
+    let Some((_cluster, pooler)) = pooled(
+        &["contract", "racing"],
+        PoolMode::Transaction,
+        "behind_pgbouncer_in_transaction_mode_every_operation_works",
+    ) else {
+        return;
+    };
+    store_contract::contract(PgStore::connect(&pooler.url("contract")).await.unwrap()).await;
+    let store = PgStore::connect(&pooler.url("racing")).await.unwrap();
+    let people: Vec<Identity> = (0..8)
+        .map(|n| identity(&format!("person{n}@example.org")))
+        .collect();
+    let tasks: Vec<_> = people
+        .iter()
+        .cloned()
+        .map(|person| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for round in 0..50u32 {
+                    store
+                        .put(&person, Bytes::from(round.to_be_bytes().to_vec()))
+                        .await?;
+                    let found = store.get(&person.hash(HashAlgorithm::Md5)).await?;
+                    assert_eq!(
+                        found.unwrap().bytes,
+                        Bytes::from(round.to_be_bytes().to_vec())
+                    );
+                    assert!(store.contains(&person.hash(HashAlgorithm::Sha256)).await?);
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        if let Err(err) = task.await.unwrap() {
+            panic!("through PgBouncer: {err}\nits log:\n{}", pooler.log());
+        }
+    }
+    assert_eq!(store.list().await.unwrap().len(), people.len());
+    assert!(store.remove(&people[0]).await.unwrap());
+}
+
+/// Through a pooler in transaction mode, `LISTEN` cannot work (the server connection that ran
+/// it goes back to the pool): the store finds that out by a probe, does not claim to follow
+/// other servers' changes, and says why and what to add to its URL (which it also logs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_how_to() {
+    let Some((_cluster, pooler)) = pooled(
+        &["pooled"],
+        PoolMode::Transaction,
+        "through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_how_to",
+    ) else {
+        return;
+    };
+    let store = PgStore::connect(&pooler.url("pooled")).await.unwrap();
+    let started = Instant::now();
+    while store.why_not_following().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no word of it within 10 s (following: {})",
+            store.is_following()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!store.is_following());
+    let why = store.why_not_following().unwrap();
+    assert!(
+        why.contains("transaction mode") && why.contains("listen_port=PORT"),
+        "{why}"
+    );
+}
+
+/// With `listen_port` naming the database itself, two servers behind a transaction pool follow
+/// each other's changes as they do without one (within 100 ms); and behind a pool in session
+/// mode, where `LISTEN` works, they need nothing added.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_pool_servers_follow_each_other_with_listen_port_or_in_session_mode() {
+    for mode in [PoolMode::Transaction, PoolMode::Session] {
+        let Some((cluster, pooler)) = pooled(
+            &["two"],
+            mode,
+            "behind_a_pool_servers_follow_each_other_with_listen_port_or_in_session_mode",
+        ) else {
+            return;
+        };
+        let url = match mode {
+            PoolMode::Transaction => {
+                format!("{}?listen_port={}", pooler.url("two"), cluster.port())
+            }
+            PoolMode::Session => pooler.url("two"),
+        };
+        let (first, second) = (
+            PgStore::connect(&url).await.unwrap(),
+            PgStore::connect(&url).await.unwrap(),
+        );
+        let started = Instant::now();
+        while !(first.is_following() && second.is_following()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{mode:?}: both stores follow within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let alice = identity("alice@example.org");
+        let before = second.generation(&alice.hash(HashAlgorithm::Md5));
+        first
+            .put(&alice, Bytes::from_static(b"alice"))
+            .await
+            .unwrap();
+        let seen =
+            wait_until(|| second.generation(&alice.hash(HashAlgorithm::Md5)) != before).await;
+        assert!(
+            seen < Duration::from_millis(100),
+            "{mode:?}: seen after {seen:?}"
         );
     }
 }
