@@ -12,6 +12,9 @@
 # - REDbot (PyPI, by RFC 9111's editor), pinned with httplint, the library of its checks, in a
 #   virtual environment at $AVATARS_REDBOT (by default ~/.cache/avatars-redbot): the tests run it
 #   on what `avatars serve` answers (crates/avatars-cli/tests/it/http_lint.rs).
+# - sslyze (PyPI), pinned with nassl, its OpenSSL, in a virtual environment at $AVATARS_SSLYZE
+#   (by default ~/.cache/avatars-sslyze): the tests scan the HTTPS listener against Mozilla's
+#   intermediate TLS configuration (crates/avatars-cli/tests/it/tls.rs).
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 . "$(dirname "$0")/lib/npm.sh"
@@ -23,6 +26,8 @@ REDBOT_REQUIREMENTS="redbot==2.7.1 httplint==2026.10.4"
 venv=${AVATARS_VENV:-$HOME/.cache/avatars-venv}
 openapi=${AVATARS_OPENAPI:-$HOME/.cache/avatars-openapi}
 redbot=${AVATARS_REDBOT:-$HOME/.cache/avatars-redbot}
+SSLYZE_REQUIREMENTS="sslyze==6.3.1 nassl==5.4.0"
+sslyze=${AVATARS_SSLYZE:-$HOME/.cache/avatars-sslyze}
 
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
@@ -56,12 +61,23 @@ if [ "$("$generator/bin/openapi-python-client" --version 2>/dev/null | awk '{pri
     "$generator/bin/openapi-python-client" --version >/dev/null
 fi
 
-installed=$("$redbot/bin/pip" freeze --disable-pip-version-check 2>/dev/null | grep -E '^(redbot|httplint)==' | sort | tr '\n' ' ' || true)
-if [ "$installed" != "$(tr ' ' '\n' <<<"$REDBOT_REQUIREMENTS" | sort | tr '\n' ' ')" ]; then
-    echo "ensure-api-tools: installing $REDBOT_REQUIREMENTS in $redbot" >&2
-    rm -rf "$redbot"
-    python3 -m venv "$redbot"
+# python_tool VENV PROGRAM REQUIREMENTS: the pinned REQUIREMENTS (words, as pip freeze spells
+# them) in VENV, with what they need, unless they are there already; PROGRAM must then run.
+python_tool() {
+    local venv=$1 program=$2 requirements=$3 names installed
+    names=$(tr ' ' '\n' <<<"$requirements" | sed 's/==.*//' | paste -sd '|')
+    installed=$("$venv/bin/pip" freeze --disable-pip-version-check 2>/dev/null \
+        | grep -E "^($names)==" | sort | tr '\n' ' ' || true)
+    if [ "$installed" = "$(tr ' ' '\n' <<<"$requirements" | sort | tr '\n' ' ')" ]; then
+        return
+    fi
+    echo "ensure-api-tools: installing $requirements in $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
     # shellcheck disable=SC2086 # the requirements are words
-    "$redbot/bin/pip" install --quiet --disable-pip-version-check $REDBOT_REQUIREMENTS
-    "$redbot/bin/redbot" --help >/dev/null || { rm -rf "$redbot"; exit 1; }
-fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check $requirements
+    "$venv/bin/$program" --help >/dev/null || { rm -rf "$venv"; exit 1; }
+}
+
+python_tool "$redbot" redbot "$REDBOT_REQUIREMENTS"
+python_tool "$sslyze" sslyze "$SSLYZE_REQUIREMENTS"

@@ -30,13 +30,13 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "PostgreSQL for the database store's tests (Debian's, installed when missing)",
+        name: "PostgreSQL and PgBouncer for the database store's tests (Debian's, installed when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-postgres.sh"],
         env: &[],
     },
     Step {
-        name: "HTTP tools (curl and openssl from apt; schemathesis, openapi-python-client, Redocly CLI and REDbot, pinned, when missing)",
+        name: "HTTP tools (curl and openssl from apt; schemathesis, openapi-python-client, Redocly CLI, REDbot and sslyze, pinned, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-api-tools.sh"],
         env: &[],

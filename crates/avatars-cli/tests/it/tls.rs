@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt as _, Empty};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::{CertificateDer, ServerName};
 use test_support::server::Server;
 use tokio::net::TcpStream;
@@ -27,6 +29,7 @@ impl TestCa {
     pub(crate) fn new() -> Self {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params
             .distinguished_name
             .push(DnType::CommonName, "avatars test CA");
@@ -54,6 +57,25 @@ impl TestCa {
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
         params.not_before = rcgen::date_time_ymd(2020, 1, 1);
         params.not_after = rcgen::date_time_ymd(until.0, until.1, until.2);
+        let leaf = params.signed_by(key, &self.issuer).unwrap();
+        format!("{}{}", leaf.pem(), self.pem())
+    }
+
+    /// As [`TestCa::leaf`], valid from an hour ago for `days` days, as a PEM chain.
+    fn leaf_for_days(&self, key: &KeyPair, days: u64) -> String {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let now = rcgen::date_time_ymd(1970, 1, 1) + since_epoch;
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.not_before = now - Duration::from_secs(3600);
+        params.not_after = now + Duration::from_secs(days * 86_400);
+        // What RFC 5280 asks of a certificate a CA issues, and strict validators check.
+        params.use_authority_key_identifier_extension = true;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         let leaf = params.signed_by(key, &self.issuer).unwrap();
         format!("{}{}", leaf.pem(), self.pem())
     }
@@ -671,4 +693,58 @@ fn run_certbot_hook(bin: &Path, tls: &Path, lineage: Option<&Path>) -> std::proc
         command.env("RENEWED_LINEAGE", lineage);
     }
     command.output().unwrap()
+}
+
+/// sslyze (PyPI, pinned by `scripts/ensure-api-tools.sh`) scans the HTTPS listener and finds it
+/// compliant with Mozilla's "intermediate" TLS configuration (ssl-config.mozilla.org, the one
+/// Mozilla recommends for servers most clients reach): TLS 1.2 and 1.3 only, forward-secret
+/// AEAD suites, the curves it names, no compression, no insecure renegotiation, a certificate of
+/// at most 366 days (a 90-day one here, as Let's Encrypt issues). A listener that took TLS 1.0
+/// or a CBC suite fails here, whatever rustls's defaults become.
+#[test]
+fn sslyze_finds_the_https_listener_compliant_with_mozillas_intermediate_configuration() {
+    let sslyze = std::env::var_os("AVATARS_SSLYZE")
+        .map_or_else(
+            || {
+                Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                    .join(".cache/avatars-sslyze")
+            },
+            std::path::PathBuf::from,
+        )
+        .join("bin/sslyze");
+    if !sslyze.exists() {
+        eprintln!(
+            "\n*** SKIPPED sslyze_finds_the_https_listener_compliant_with_mozillas_intermediate_\
+             configuration: {} is missing (scripts/ensure-api-tools.sh). ***\n",
+            sslyze.display()
+        );
+        return;
+    }
+    let dir = folder_with_george();
+    let ca = TestCa::new();
+    let key = KeyPair::generate().unwrap();
+    std::fs::write(dir.path().join("cert.pem"), ca.leaf_for_days(&key, 90)).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let server = start_tls(dir.path(), &[]);
+    let port = server
+        .https_addr
+        .as_deref()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    let output = Command::new(&sslyze)
+        .current_dir(dir.path())
+        .args(["--mozilla_config=intermediate", "--certinfo_ca_file=ca.pem"])
+        .arg(format!("localhost:{port}{{127.0.0.1}}"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && report.contains(": OK - Compliant."),
+        "sslyze: {}\n{report}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
