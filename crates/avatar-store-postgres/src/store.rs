@@ -57,16 +57,7 @@ impl Shared {
             shared: Arc::clone(self),
         };
         store
-            .with_client(async |client| {
-                client
-                    .execute_typed(
-                        "SELECT pg_notify($1, $2)",
-                        &[(&CHANNEL, Type::TEXT), (&payload, Type::TEXT)],
-                    )
-                    .await
-                    .map_err(database_error)?;
-                Ok(())
-            })
+            .with_client(async |client| send(&***client, payload).await)
             .await
     }
 }
@@ -521,11 +512,12 @@ async fn notify(
     send(transaction, &payload).await
 }
 
+/// `payload` on [`CHANNEL`], in `client`'s transaction or on its own.
 async fn send(
-    transaction: &tokio_postgres::Transaction<'_>,
+    client: &impl tokio_postgres::GenericClient,
     payload: &str,
 ) -> Result<(), StoreError> {
-    transaction
+    client
         .execute_typed(
             "SELECT pg_notify($1, $2)",
             &[(&CHANNEL, Type::TEXT), (&payload, Type::TEXT)],
@@ -668,14 +660,10 @@ fn listen_config(
     pool: &tokio_postgres::Config,
     listen_at: &[(String, String)],
 ) -> Result<Option<tokio_postgres::Config>, String> {
-    let value = |key: &str| {
-        listen_at
-            .iter()
-            .rev()
-            .find(|(name, _)| name == key)
-            .map(|(_, value)| value.as_str())
-    };
-    let (host, port) = (value("listen_host"), value("listen_port"));
+    let (host, port) = (
+        crate::tls::last_value(listen_at, "listen_host"),
+        crate::tls::last_value(listen_at, "listen_port"),
+    );
     if host.is_none() && port.is_none() {
         return Ok(None);
     }

@@ -61,15 +61,8 @@ impl TlsSettings {
     /// A message naming an `sslmode` that is none of libpq's.
     pub(crate) fn split(url: &str) -> Result<(Self, String), String> {
         let (pairs, rest) = take_parameters(url, &["sslmode", "sslrootcert"]);
-        let value = |key: &str| {
-            pairs
-                .iter()
-                .rev()
-                .find(|(name, _)| name == key)
-                .map(|(_, value)| value.clone())
-        };
-        let root = value("sslrootcert").map(PathBuf::from);
-        let sslmode = value("sslmode").unwrap_or_else(|| "prefer".to_owned());
+        let root = last_value(&pairs, "sslrootcert").map(PathBuf::from);
+        let sslmode = last_value(&pairs, "sslmode").unwrap_or("prefer").to_owned();
         let (mode, check) = match sslmode.as_str() {
             "disable" => (SslMode::Disable, Check::Nothing),
             "allow" | "prefer" => (SslMode::Prefer, Check::Nothing),
@@ -225,6 +218,15 @@ impl ServerCertVerifier for ChainOnly {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
     }
+}
+
+/// The value `key` was last given among `pairs` (libpq takes the last of repeated ones).
+pub(crate) fn last_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The `keys` parameters of a connection string, taken out: their (key, value) pairs, and the
