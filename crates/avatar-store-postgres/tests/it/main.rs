@@ -144,14 +144,10 @@ async fn a_write_on_one_server_is_seen_by_the_other_for_exactly_its_hashes() {
     let (alice, bob) = (identity("alice@example.org"), identity("bob@example.org"));
     // `connect` waits for its listener up to its timeout (2 s), then follows as soon as it
     // can: on a loaded machine a fresh cluster can take longer, so wait for it here.
-    let started = Instant::now();
-    while !(first.is_following() && second.is_following()) {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "both stores follow the other's changes within 10 s of connecting"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_within(Duration::from_secs(10), || {
+        first.is_following() && second.is_following()
+    })
+    .await;
     let bob_before: Vec<_> = bob
         .published_hashes()
         .iter()
@@ -778,14 +774,10 @@ async fn behind_a_pool_servers_follow_each_other_with_listen_port_or_in_session_
             PgStore::connect(&url).await.unwrap(),
             PgStore::connect(&url).await.unwrap(),
         );
-        let started = Instant::now();
-        while !(first.is_following() && second.is_following()) {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{mode:?}: both stores follow within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_within(Duration::from_secs(10), || {
+            first.is_following() && second.is_following()
+        })
+        .await;
         let alice = identity("alice@example.org");
         let before = second.generation(&alice.hash(HashAlgorithm::Md5));
         first
