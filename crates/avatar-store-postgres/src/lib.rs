@@ -60,7 +60,8 @@
 //! listening connection elsewhere: to the database itself, or a pool in session mode. Whether
 //! changes reach it is checked, not assumed: once listening, the store notifies a probe through
 //! its pool and follows changes only when the probe arrives; otherwise
-//! [`PgStore::why_not_following`] (and the log, every minute) says what to add.
+//! [`PgStore::why_not_following`] (and the log, trying again after 5 s, then less and less
+//! often, up to every minute) says what to add.
 //!
 //! # TLS
 //!

@@ -27,9 +27,10 @@ use crate::store::{CHANNEL, Shared};
 /// The longest wait between two attempts to reconnect.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-/// The wait before trying again when the probe did not arrive: not a passing fault, so the
-/// log is not flooded with it.
-const UNDELIVERED_BACKOFF: Duration = Duration::from_secs(60);
+/// The first and the longest wait before trying again when the probe did not arrive: rarely a
+/// passing fault, so the log is not flooded with it, and soon retried in case it was one (a
+/// database too slow to deliver it within the timeout).
+const UNDELIVERED_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(60));
 
 /// What probes' payloads start with (never hex, so never taken for a hash).
 const PROBE: &str = "probe ";
@@ -83,15 +84,16 @@ pub(crate) async fn follow(
                     _ => Delivery::NotListening,
                 };
                 if delivered == Delivery::Lost {
+                    let (first, longest) = UNDELIVERED_BACKOFF;
+                    backoff = (backoff * 2).clamp(first, longest);
                     if let Some(shared) = store.upgrade() {
                         shared.undelivered.store(true, Ordering::Relaxed);
                         tracing::error!(
                             url = %shared.url,
                             "{UNDELIVERED}; trying again in {}s",
-                            UNDELIVERED_BACKOFF.as_secs()
+                            backoff.as_secs()
                         );
                     }
-                    backoff = UNDELIVERED_BACKOFF;
                 }
                 if delivered == Delivery::Arrived {
                     let Some(shared) = store.upgrade() else {
@@ -122,6 +124,7 @@ pub(crate) async fn follow(
             return;
         }
         tokio::time::sleep(backoff).await;
+        // Up to MAX_BACKOFF; past it only after undelivered probes, which double it themselves.
         backoff = (backoff * 2).min(MAX_BACKOFF.max(backoff));
     }
 }
