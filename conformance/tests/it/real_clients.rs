@@ -54,6 +54,9 @@ fn clients_dir() -> PathBuf {
     )
 }
 
+/// The virtual environment `scripts/ensure-client-libraries.sh` installs django-avatar in.
+const DJANGO_AVATAR: &str = "django-avatar-9.0.0";
+
 /// The arguments the Python and Node adapters take, after the program.
 const ARGUMENTS: &str =
     "{nameserver} {scheme} --size={size} --default={default} {identity} {again}";
@@ -88,28 +91,27 @@ impl RealClient {
         version: &str,
         expected: &'static [&'static str],
     ) -> Self {
-        let python = clients_dir().join(format!("pylibravatar-{version}/bin/python"));
-        let template = format!(
-            "{} {} {ARGUMENTS}",
-            python.display(),
-            adapter("pylibravatar.py").display()
-        );
-        Self {
+        Self::python(
             library,
-            installed: python,
-            template,
+            &format!("pylibravatar-{version}"),
+            "pylibravatar.py",
             expected,
-        }
+        )
     }
 
-    /// django-avatar's `LibRAvatarProvider`: the Python of its virtual environment running the
-    /// adapter.
-    fn django_avatar(library: &'static str, expected: &'static [&'static str]) -> Self {
-        let python = clients_dir().join("django-avatar-9.0.0/bin/python");
+    /// A Python library: the Python of its virtual environment `venv` (in the clients folder)
+    /// running the adapter `script`.
+    fn python(
+        library: &'static str,
+        venv: &str,
+        script: &str,
+        expected: &'static [&'static str],
+    ) -> Self {
+        let python = clients_dir().join(venv).join("bin/python");
         let template = format!(
             "{} {} {ARGUMENTS}",
             python.display(),
-            adapter("django-avatar.py").display()
+            adapter(script).display()
         );
         Self {
             library,
@@ -233,8 +235,10 @@ async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to
                 "discovery-idn",
             ],
         ),
-        RealClient::django_avatar(
+        RealClient::python(
             "django-avatar 9.0.0",
+            DJANGO_AVATAR,
+            "django-avatar.py",
             &[
                 "discovery-cache-one-process",
                 "discovery-custom-port-http",
@@ -304,7 +308,7 @@ async fn real_client_libraries_fail_exactly_the_cases_their_code_gives_reason_to
 /// store it lowercased: the address is given so here.
 #[tokio::test]
 async fn django_avatar_pointed_at_our_server_gets_the_picture() {
-    let python = clients_dir().join("django-avatar-9.0.0/bin/python");
+    let python = clients_dir().join(DJANGO_AVATAR).join("bin/python");
     if !python.exists() {
         eprintln!(
             "django-avatar is not installed ({} is missing): run scripts/ensure-client-libraries.sh; SKIPPED",
