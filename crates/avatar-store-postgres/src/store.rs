@@ -43,7 +43,8 @@ pub(crate) struct Shared {
     pub(crate) following: tokio::sync::watch::Sender<bool>,
     /// Whether its last probe was notified and never arrived (set by [`listen::follow`]).
     pub(crate) undelivered: AtomicBool,
-    listener: tokio::task::JoinHandle<()>,
+    /// The task of [`listen::follow`], set once the store exists (see [`PgStoreBuilder::connect`]).
+    listener: std::sync::OnceLock<tokio::task::AbortHandle>,
 }
 
 impl Shared {
@@ -64,7 +65,9 @@ impl Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        self.listener.abort();
+        if let Some(listener) = self.listener.get() {
+            listener.abort();
+        }
     }
 }
 
@@ -147,16 +150,28 @@ impl PgStoreBuilder {
         }
         let (following, mut followed) = tokio::sync::watch::channel(false);
         let store = PgStore {
-            shared: Arc::new_cyclic(|weak| Shared {
+            shared: Arc::new(Shared {
                 pool,
                 changes: ChangeCounters::new(),
                 timeout: self.timeout,
                 url: shown,
                 following,
                 undelivered: AtomicBool::new(false),
-                listener: tokio::spawn(listen::follow(weak.clone(), listen, tls, self.timeout)),
+                listener: std::sync::OnceLock::new(),
             }),
         };
+        // Spawned once the store exists, not while it is built (`Arc::new_cyclic`): the task
+        // may run at once on another thread, and one that found the store not there yet took
+        // it for dropped and ended, so the store never followed changes. On a loaded machine
+        // that happened (the building thread preempted between the spawn and the end of
+        // `new_cyclic`).
+        let listener = tokio::spawn(listen::follow(
+            Arc::downgrade(&store.shared),
+            listen,
+            tls,
+            self.timeout,
+        ));
+        let _ = store.shared.listener.set(listener.abort_handle());
         // Returned once it follows other servers' changes (or, if that takes longer than the
         // timeout, following them as soon as it can).
         let _ = tokio::time::timeout(self.timeout, followed.wait_for(|up| *up)).await;

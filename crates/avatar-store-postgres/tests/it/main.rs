@@ -738,8 +738,9 @@ async fn through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_
     while store.why_not_following().is_none() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "no word of it within 10 s (following: {})",
-            store.is_following()
+            "no word of it within 10 s (following: {})\nPgBouncer's log:\n{}",
+            store.is_following(),
+            pooler.log()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -752,7 +753,7 @@ async fn through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_
 }
 
 /// With `listen_port` naming the database itself, two servers behind a transaction pool follow
-/// each other's changes as they do without one (within 100 ms); and behind a pool in session
+/// each other's changes as they do without one; and behind a pool in session
 /// mode, where `LISTEN` works, they need nothing added.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_pool_servers_follow_each_other_with_listen_port_or_in_session_mode() {
@@ -784,10 +785,13 @@ async fn behind_a_pool_servers_follow_each_other_with_listen_port_or_in_session_
             .put(&alice, Bytes::from_static(b"alice"))
             .await
             .unwrap();
+        // Usually within a few milliseconds; nothing but a notification can make it seen at
+        // all, so the bound allows a loaded machine (139 ms was seen with three busy loops
+        // beside this file's tests on 2 CPUs).
         let seen =
             wait_until(|| second.generation(&alice.hash(HashAlgorithm::Md5)) != before).await;
         assert!(
-            seen < Duration::from_millis(100),
+            seen < Duration::from_secs(1),
             "{mode:?}: seen after {seen:?}"
         );
     }
