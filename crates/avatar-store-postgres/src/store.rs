@@ -199,8 +199,10 @@ impl PgStore {
     }
 
     /// Whether it is following other servers' changes now (its listening connection is up).
-    /// While it is not, what the service cached keeps being served, and is treated as unknown
-    /// once it follows again.
+    /// While the connection is down (the database away, a reconnect), what the service cached
+    /// keeps being served, and is treated as unknown once it follows again; when changes
+    /// cannot reach it at all ([`why_not_following`](Self::why_not_following)), nothing is
+    /// cached in front of it.
     #[must_use]
     pub fn is_following(&self) -> bool {
         *self.shared.following.borrow()
@@ -499,7 +501,15 @@ impl Store for PgStore {
         .flat_map(stream::iter)
     }
 
+    /// `None` while changes notified through the pool do not reach the listening connection
+    /// ([`PgStore::why_not_following`]): then this store cannot tell when what a hash finds
+    /// changed, and a cache in front of it would serve a picture another server replaced for as
+    /// long as it kept it. While the listening connection is only down, the generations stand
+    /// (cached answers are served through a database outage) and all change when it is back.
     fn generation(&self, hash: &AvatarHash) -> Option<u64> {
+        if self.shared.undelivered.load(Ordering::Relaxed) && !self.is_following() {
+            return None;
+        }
         Some(self.shared.changes.generation(hash))
     }
 }
