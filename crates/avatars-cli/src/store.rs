@@ -23,6 +23,33 @@ pub(crate) enum AnyStore {
     Postgres(PgStore),
 }
 
+/// Whether a store shared by several servers sees the changes the others make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Following {
+    /// It does: what this server caches is dropped when another changes it.
+    Yes,
+    /// It does not, and why: the listening connection is down (reconnecting), or changes
+    /// notified through the store's URL never reach it ([`PgStore::why_not_following`]).
+    No(&'static str),
+}
+
+impl AnyStore {
+    /// Whether it follows other servers' changes; `None` for a directory (other processes'
+    /// writes there are noticed by [`FsStore`] itself).
+    pub(crate) fn following(&self) -> Option<Following> {
+        let Self::Postgres(store) = self else {
+            return None;
+        };
+        Some(if store.is_following() {
+            Following::Yes
+        } else {
+            Following::No(store.why_not_following().unwrap_or(
+                "the connection that follows changes is down; reconnecting (the log says why)",
+            ))
+        })
+    }
+}
+
 /// Whether a command may create a store where there is none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Open {

@@ -37,8 +37,8 @@ impl Prometheus {
         Path::new(PROMETHEUS).exists()
     }
 
-    /// Starts Prometheus scraping each `(job, HOST:PORT)` of `targets` at `/metrics` and
-    /// evaluating `rule_files`, every second, and waits until its API answers.
+    /// Starts Prometheus scraping each `(job, HOST:PORT)` of `targets` at `/metrics` (a job may
+    /// have several) and evaluating `rule_files`, every second, and waits until its API answers.
     ///
     /// # Errors
     /// When Prometheus is not installed, does not start, or its API does not answer within
@@ -56,10 +56,19 @@ impl Prometheus {
             let _ = writeln!(config, "  - {:?}", file.display().to_string());
         }
         config.push_str("scrape_configs:\n");
-        for (job, target) in targets {
+        // One scrape config a job, with every target of that job (Prometheus refuses a job
+        // named twice).
+        let mut jobs: Vec<(&str, Vec<&str>)> = Vec::new();
+        for &(job, target) in targets {
+            match jobs.iter_mut().find(|(name, _)| *name == job) {
+                Some((_, of_job)) => of_job.push(target),
+                None => jobs.push((job, vec![target])),
+            }
+        }
+        for (job, of_job) in jobs {
             let _ = writeln!(
                 config,
-                "  - job_name: {job:?}\n    static_configs: [{{targets: [{target:?}]}}]"
+                "  - job_name: {job:?}\n    static_configs: [{{targets: {of_job:?}}}]"
             );
         }
         let config_file = dir.path().join("prometheus.yml");

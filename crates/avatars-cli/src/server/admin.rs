@@ -34,7 +34,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::metrics::Metrics;
 use crate::error::CliError;
-use crate::store::AnyStore;
+use crate::store::{AnyStore, Following};
 
 /// The shortest token accepted in `--admin-token-file`.
 const MIN_TOKEN_CHARS: usize = 16;
@@ -258,14 +258,22 @@ async fn metrics(State(state): State<AdminState>, headers: HeaderMap) -> Respons
 }
 
 /// 200 when the store answers a lookup within two seconds, 503 otherwise; never cached (an
-/// answer is true only now).
+/// answer is true only now). With a PostgreSQL store, whether it sees other servers' changes
+/// (`follows_changes`, and `why_not` when it does not): a server that does not still answers,
+/// so it stays healthy, and the `avatars_store_following_changes` gauge is what to alert on.
 async fn healthz(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let probe = avatar_proto::AvatarHash::parse_hex(&[b'0'; 32]).expect("32 hex digits are an MD5");
     let store = state.service.store();
     match tokio::time::timeout(Duration::from_secs(2), store.contains(&probe)).await {
         Ok(Ok(_)) => Ok((
             [(header::CACHE_CONTROL, "no-store")],
-            Json(json!({ "status": "ok" })),
+            Json(match store.following() {
+                None => json!({ "status": "ok" }),
+                Some(Following::Yes) => json!({ "status": "ok", "follows_changes": true }),
+                Some(Following::No(why)) => {
+                    json!({ "status": "ok", "follows_changes": false, "why_not": why })
+                }
+            }),
         )
             .into_response()),
         Ok(Err(err)) => Err(ApiError::store(&err)),

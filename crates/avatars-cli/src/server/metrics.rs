@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::server::tls::ReloadableTls;
-use crate::store::AnyStore;
+use crate::store::{AnyStore, Following};
 use avatar_proxy::AvatarProxy;
 use avatar_service::{AvatarService, ServiceStats};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -452,6 +452,13 @@ impl ServiceCollector {
             "Hashes whose store answer is remembered.",
             stats.index_entries as u64,
         )?;
+        if let Some(following) = self.service.store().following() {
+            gauge(
+                "store_following_changes",
+                "1 while this server sees the changes other servers make to the shared database (a PostgreSQL store), 0 while it does not (its admin /healthz says why).",
+                u64::from(following == Following::Yes),
+            )?;
+        }
         // For an alert well before it expires (the log warns two weeks ahead).
         if let Some(until) = self.tls.as_ref().and_then(|tls| tls.valid_until()) {
             gauge(

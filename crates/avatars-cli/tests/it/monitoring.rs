@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use test_support::pgbouncer::{PoolMode, Pooler};
+use test_support::postgres::Cluster;
 use test_support::prometheus::Prometheus;
 
 use crate::{AVATARS, avatars, folder_with_george};
@@ -67,30 +69,45 @@ fn the_alerting_rules_are_valid_and_fire_as_their_tests_say() {
 /// A real Prometheus scrapes both servers (in `OpenMetrics`, as it asks) and evaluates the rules
 /// over what it stored: every metric the rules name is one it ingested, every rule evaluates
 /// without error, and exactly the alerts these servers deserve are pending (the component is
-/// not joined; the certificate expired in 2021), not `AvatarsDown` nor the rest. A renamed
-/// metric, a rule that no longer parses against real series, or a `/metrics` Prometheus cannot
-/// read fails here.
+/// not joined; the certificate expired in 2021; a second `avatars serve`, on PostgreSQL behind
+/// PgBouncer in transaction mode, cannot see other servers' changes), not `AvatarsDown` nor
+/// the rest. A renamed metric, a rule that no longer parses against real series, or a
+/// `/metrics` Prometheus cannot read fails here.
 #[test]
 fn prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored() {
-    if !installed(
-        "prometheus",
-        "prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored",
-    ) {
+    let test = "prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored";
+    if !installed("prometheus", test) {
+        return;
+    }
+    if !Pooler::installed() {
+        eprintln!(
+            "\n*** SKIPPED {test}: PgBouncer is not installed (scripts/ensure-postgres.sh). ***\n"
+        );
         return;
     }
     let rules_file = Path::new(DEPLOY).join("prometheus-alerts.yml");
     let named = metric_names(&std::fs::read_to_string(&rules_file).unwrap());
-    assert!(named.len() >= 6, "{named:?}");
+    assert!(named.len() >= 7, "{named:?}");
     let (_dir, server) = start_server();
     let admin = server.admin_addr.clone().unwrap();
+    let (_database, pooled) = start_pooled_server();
+    let pooled_admin = pooled.admin_addr.clone().unwrap();
     let component = Component::start();
     let prometheus = Prometheus::start(
-        &[("avatars", &admin), ("avatars-xmpp", &component.addr)],
+        &[
+            ("avatars", &admin),
+            ("avatars", &pooled_admin),
+            ("avatars-xmpp", &component.addr),
+        ],
         &[&rules_file],
     )
     .unwrap();
 
-    let expected_alerts = ["AvatarsCertificateExpiresSoon", "AvatarsXmppNotJoined"];
+    let expected_alerts = [
+        "AvatarsCertificateExpiresSoon",
+        "AvatarsNotFollowingChanges",
+        "AvatarsXmppNotJoined",
+    ];
     let started = Instant::now();
     loop {
         let targets = prometheus.api("/api/v1/targets");
@@ -126,7 +143,7 @@ fn prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored() {
             .map(|alert| alert["labels"]["alertname"].as_str().unwrap())
             .collect();
         pending.sort_unstable();
-        let all_up = targets.len() == 2 && targets.iter().all(|target| target.contains(" \"up\" "));
+        let all_up = targets.len() == 3 && targets.iter().all(|target| target.contains(" \"up\" "));
         if all_up && missing.is_empty() && unhealthy.is_empty() && pending == expected_alerts {
             break;
         }
@@ -240,6 +257,51 @@ fn start_server() -> (tempfile::TempDir, test_support::server::Server) {
         200
     );
     (dir, server)
+}
+
+/// `avatars serve` on PostgreSQL through PgBouncer in transaction mode (no `listen_port`), with
+/// the admin listener, once its `/healthz` says it cannot see other servers' changes and why;
+/// with the database, the pool and its folder, which stop or go when dropped.
+fn start_pooled_server() -> (
+    (Cluster, Pooler, tempfile::TempDir),
+    test_support::server::Server,
+) {
+    let cluster = Cluster::start();
+    let _ = cluster.database("pooled");
+    let pooler = Pooler::start(&cluster, PoolMode::Transaction).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = test_support::server::Server::start(
+        AVATARS,
+        dir.path(),
+        &[
+            "--store",
+            &pooler.url("pooled"),
+            "--admin-addr",
+            "127.0.0.1:0",
+        ],
+        false,
+    );
+    let admin = server.admin_addr.clone().unwrap();
+    let started = Instant::now();
+    loop {
+        let health = test_support::raw_http::get(&admin, "/healthz");
+        let body: serde_json::Value = serde_json::from_slice(&health.body).unwrap_or_default();
+        if health.status == 200
+            && body["why_not"]
+                .as_str()
+                .is_some_and(|why| why.contains("listen_port=PORT"))
+        {
+            assert_eq!(body["follows_changes"], json!(false), "{body}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "its /healthz never said why it does not follow changes: {} {body}",
+            health.status
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ((cluster, pooler, dir), server)
 }
 
 /// `avatars xmpp --metrics-addr` for an XMPP server that is not there, once its `/metrics`
