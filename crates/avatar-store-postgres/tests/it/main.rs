@@ -724,6 +724,23 @@ async fn behind_pgbouncer_in_transaction_mode_every_operation_works() {
     assert!(store.remove(&people[0]).await.unwrap());
 }
 
+/// What `store` says, within 10 s, of why it does not follow changes.
+async fn why_not_following(store: &PgStore, pooler: &Pooler) -> &'static str {
+    let started = Instant::now();
+    loop {
+        if let Some(why) = store.why_not_following() {
+            return why;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no word of it within 10 s (following: {})\nPgBouncer's log:\n{}",
+            store.is_following(),
+            pooler.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Through a pooler in transaction mode, `LISTEN` cannot work (the server connection that ran
 /// it goes back to the pool): the store finds that out by a probe, does not claim to follow
 /// other servers' changes, and says why and what to add to its URL (which it also logs).
@@ -737,18 +754,8 @@ async fn through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_
         return;
     };
     let store = PgStore::connect(&pooler.url("pooled")).await.unwrap();
-    let started = Instant::now();
-    while store.why_not_following().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no word of it within 10 s (following: {})\nPgBouncer's log:\n{}",
-            store.is_following(),
-            pooler.log()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let why = why_not_following(&store, &pooler).await;
     assert!(!store.is_following());
-    let why = store.why_not_following().unwrap();
     assert!(
         why.contains("transaction mode") && why.contains("listen_port=PORT"),
         "{why}"
@@ -772,11 +779,7 @@ async fn through_a_transaction_pool_a_picture_replaced_elsewhere_is_served_at_on
         PgStore::connect(&url).await.unwrap(),
         PgStore::connect(&url).await.unwrap(),
     );
-    let started = Instant::now();
-    while here.why_not_following().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(10), "no word of it");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    why_not_following(&here, &pooler).await;
     let alice = identity("alice@example.org");
     let picture = |rgb| {
         Bytes::from(test_support::images::png(&test_support::images::solid(
