@@ -28,8 +28,9 @@ use crate::store::{CHANNEL, Shared};
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// The first and the longest wait before trying again when the probe did not arrive: rarely a
-/// passing fault, so the log is not flooded with it, and soon retried in case it was one (a
-/// database too slow to deliver it within the timeout).
+/// passing fault, so the log is not flooded with it, and soon retried in case it was one. A
+/// probe that was only late (a database too loaded to deliver it within the timeout) still
+/// counts if it arrives meanwhile.
 const UNDELIVERED_BACKOFF: (Duration, Duration) = (Duration::from_secs(5), Duration::from_secs(60));
 
 /// What probes' payloads start with (never hex, so never taken for a hash).
@@ -50,6 +51,8 @@ pub(crate) async fn follow(
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
+        // Whether this attempt already waited `backoff` out (for a late probe).
+        let mut waited = false;
         match tokio::time::timeout(timeout, config.connect(tls.clone())).await {
             Err(_) => {
                 tracing::debug!(
@@ -79,11 +82,11 @@ pub(crate) async fn follow(
                 });
                 let listen = format!("LISTEN {CHANNEL}");
                 let listened = tokio::time::timeout(timeout, client.batch_execute(&listen)).await;
-                let delivered = match listened {
+                let mut delivered = match listened {
                     Ok(Ok(())) => probe(&store, &mut payloads, timeout).await,
                     _ => Delivery::NotListening,
                 };
-                if delivered == Delivery::Lost {
+                if let Delivery::Lost(sent) = delivered.clone() {
                     let (first, longest) = UNDELIVERED_BACKOFF;
                     backoff = (backoff * 2).clamp(first, longest);
                     if let Some(shared) = store.upgrade() {
@@ -94,6 +97,11 @@ pub(crate) async fn follow(
                             backoff.as_secs()
                         );
                     }
+                    // Until then, on this connection: a database too loaded to deliver the
+                    // probe within the timeout delivers it late, and then it is followed
+                    // after all, without reconnecting.
+                    delivered = arrival(&store, &mut payloads, &sent, backoff).await;
+                    waited = matches!(delivered, Delivery::Lost(_));
                 }
                 if delivered == Delivery::Arrived {
                     let Some(shared) = store.upgrade() else {
@@ -123,21 +131,23 @@ pub(crate) async fn follow(
         if store.strong_count() == 0 {
             return;
         }
-        tokio::time::sleep(backoff).await;
+        if !waited {
+            tokio::time::sleep(backoff).await;
+        }
         // Up to MAX_BACKOFF; past it only after undelivered probes, which double it themselves.
         backoff = (backoff * 2).min(MAX_BACKOFF.max(backoff));
     }
 }
 
 /// What became of the probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Delivery {
-    /// `LISTEN` was not answered (or the store is gone).
+    /// `LISTEN` was not answered, the connection ended (or the store is gone).
     NotListening,
     /// Notified through the pool and received here: changes will be followed.
     Arrived,
-    /// Notified, and not received within the timeout.
-    Lost,
+    /// Notified (this payload), and not received in time.
+    Lost(String),
 }
 
 /// Notifies a probe through the store's pool and waits, up to `timeout`, for it among
@@ -161,7 +171,17 @@ async fn probe(
         return Delivery::NotListening;
     }
     drop(shared);
-    let arrived = tokio::time::timeout(timeout, async {
+    arrival(store, payloads, &probe, timeout).await
+}
+
+/// Waits, up to `within`, for `probe` among `payloads` (applying the changes that come first).
+async fn arrival(
+    store: &Weak<Shared>,
+    payloads: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    probe: &str,
+    within: Duration,
+) -> Delivery {
+    let arrived = tokio::time::timeout(within, async {
         while let Some(payload) = payloads.recv().await {
             if payload == probe {
                 return true;
@@ -176,7 +196,7 @@ async fn probe(
     match arrived {
         Ok(true) => Delivery::Arrived,
         Ok(false) => Delivery::NotListening,
-        Err(_) => Delivery::Lost,
+        Err(_) => Delivery::Lost(probe.to_owned()),
     }
 }
 

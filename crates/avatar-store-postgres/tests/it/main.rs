@@ -396,6 +396,94 @@ impl Drop for Relay {
     }
 }
 
+/// A database too loaded to deliver the probe within the store's timeout: the probe arrives
+/// late, and the store follows changes after all, on the same connection. It did not: every
+/// probe counted as lost, the store said a pooler was in the way (there was none), cached
+/// nothing, and tried again less and less often.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_delivered_late_still_counts() {
+    let cluster = Cluster::start();
+    let url = cluster.database("late");
+    let slow = SlowNotifications::start(cluster.port(), Duration::from_millis(1500)).await;
+    let store = PgStore::builder(&format!("{url}?sslmode=disable&listen_port={}", slow.port))
+        .timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap();
+    // Lost after 500 ms, delivered at 1.5 s; the next attempt would be 5 s later.
+    wait_until_within(Duration::from_secs(4), || store.is_following()).await;
+    assert_eq!(store.why_not_following(), None);
+    let alice = identity("alice@example.org");
+    let before = store.generation(&alice.hash(HashAlgorithm::Md5));
+    store
+        .put(&alice, Bytes::from_static(b"alice"))
+        .await
+        .unwrap();
+    // Seen through the slow connection: what it follows is real.
+    wait_until(|| store.generation(&alice.hash(HashAlgorithm::Md5)) != before).await;
+}
+
+/// A TCP relay to a PostgreSQL server (without TLS) that holds each notification
+/// (`NotificationResponse`) it forwards for `delay`, as a loaded database is slow to deliver
+/// them; everything else passes at once.
+struct SlowNotifications {
+    port: u16,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl SlowNotifications {
+    async fn start(server_port: u16, delay: Duration) -> Self {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepting = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", server_port)).await
+                else {
+                    continue;
+                };
+                let (mut client_reads, mut client_writes) = client.into_split();
+                let (mut server_reads, mut server_writes) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_reads, &mut server_writes).await;
+                });
+                tokio::spawn(async move {
+                    // Whole messages: a type byte, then a length that counts itself.
+                    let mut pending = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    while let Ok(read) = server_reads.read(&mut chunk).await {
+                        if read == 0 {
+                            return;
+                        }
+                        pending.extend_from_slice(&chunk[..read]);
+                        while pending.len() >= 5 {
+                            let length = u32::from_be_bytes(pending[1..5].try_into().unwrap());
+                            let whole = 1 + usize::try_from(length).unwrap();
+                            if pending.len() < whole {
+                                break;
+                            }
+                            if pending[0] == b'A' {
+                                tokio::time::sleep(delay).await;
+                            }
+                            if client_writes.write_all(&pending[..whole]).await.is_err() {
+                                return;
+                            }
+                            pending.drain(..whole);
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, accepting }
+    }
+}
+
+impl Drop for SlowNotifications {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
 /// Readers on one store while another replaces the picture over and over: every read is one
 /// of the two pictures, whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
