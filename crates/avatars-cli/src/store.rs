@@ -48,6 +48,20 @@ impl AnyStore {
             ))
         })
     }
+
+    /// `health` (a `/healthz` body) with, for a PostgreSQL store, `follows_changes` and, when
+    /// false, `why_not`.
+    pub(crate) fn with_following(&self, mut health: serde_json::Value) -> serde_json::Value {
+        match self.following() {
+            None => {}
+            Some(Following::Yes) => health["follows_changes"] = true.into(),
+            Some(Following::No(why)) => {
+                health["follows_changes"] = false.into();
+                health["why_not"] = why.into();
+            }
+        }
+        health
+    }
 }
 
 /// Whether a command may create a store where there is none.

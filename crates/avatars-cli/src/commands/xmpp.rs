@@ -83,6 +83,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         for domain in &args.identity_domain {
             mapping = mapping.identity_domain(domain);
         }
+        let monitored = store.clone();
         let service = IqService::new(
             store,
             IqConfig::new(mapping)
@@ -104,7 +105,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
                     out,
                     &format!("metrics on http://{}", listener.local_addr()?),
                 )?;
-                let routes = component_monitor::router(Arc::clone(&stats));
+                let routes = component_monitor::router(Arc::clone(&stats), monitored);
                 Some(tokio::spawn(async move {
                     if let Err(err) = axum::serve(listener, routes).await {
                         say!("avatars: the metrics listener failed: {err}");

@@ -34,7 +34,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::metrics::Metrics;
 use crate::error::CliError;
-use crate::store::{AnyStore, Following};
+use crate::store::AnyStore;
 
 /// The shortest token accepted in `--admin-token-file`.
 const MIN_TOKEN_CHARS: usize = 16;
@@ -267,13 +267,7 @@ async fn healthz(State(state): State<AdminState>) -> Result<Response, ApiError> 
     match tokio::time::timeout(Duration::from_secs(2), store.contains(&probe)).await {
         Ok(Ok(_)) => Ok((
             [(header::CACHE_CONTROL, "no-store")],
-            Json(match store.following() {
-                None => json!({ "status": "ok" }),
-                Some(Following::Yes) => json!({ "status": "ok", "follows_changes": true }),
-                Some(Following::No(why)) => {
-                    json!({ "status": "ok", "follows_changes": false, "why_not": why })
-                }
-            }),
+            Json(store.with_following(json!({ "status": "ok" }))),
         )
             .into_response()),
         Ok(Err(err)) => Err(ApiError::store(&err)),

@@ -1,8 +1,9 @@
 //! `avatars xmpp --metrics-addr`: the component's `/metrics` (for Prometheus, in the format the
 //! scraper asks for, as the server's: [`metrics::respond`]) and `/healthz` (200 while it is
 //! joined to its XMPP server, 503 with the reason while it is not), for a monitoring system to
-//! scrape and a supervisor to probe.
-//! Read from the component's [`ComponentStats`] at each request.
+//! scrape and a supervisor to probe; with a PostgreSQL store, both also say whether it sees
+//! other servers' changes, as `avatars serve`'s do.
+//! Read from the component's [`ComponentStats`] and its store at each request.
 
 use std::sync::Arc;
 
@@ -20,16 +21,23 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 
 use crate::server::metrics;
+use crate::store::AnyStore;
 
-/// The routes, answering from `stats`.
-pub(crate) fn router(stats: Arc<ComponentStats>) -> Router {
-    let mut registry = Registry::with_prefix("avatars_xmpp");
-    registry.register_collector(Box::new(StatsCollector(Arc::clone(&stats))));
+/// The routes, answering from `stats` and, for whether it follows other servers' changes,
+/// `store`.
+pub(crate) fn router(stats: Arc<ComponentStats>, store: AnyStore) -> Router {
+    let mut registry = Registry::with_prefix("avatars");
+    registry
+        .sub_registry_with_prefix("xmpp")
+        .register_collector(Box::new(StatsCollector(Arc::clone(&stats))));
+    // Named as `avatars serve`'s, for one alert to cover both.
+    registry.register_collector(Box::new(StoreCollector(store.clone())));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .with_state(Monitor {
             stats,
+            store,
             registry: Arc::new(registry),
         })
 }
@@ -37,6 +45,7 @@ pub(crate) fn router(stats: Arc<ComponentStats>) -> Router {
 #[derive(Clone)]
 struct Monitor {
     stats: Arc<ComponentStats>,
+    store: AnyStore,
     registry: Arc<Registry>,
 }
 
@@ -49,17 +58,29 @@ async fn healthz(State(monitor): State<Monitor>) -> Response {
     let now = monitor.stats.snapshot();
     let never_cached = [(header::CACHE_CONTROL, "no-store")];
     if now.joined {
-        (never_cached, Json(json!({ "status": "joined" }))).into_response()
+        let health = monitor.store.with_following(json!({ "status": "joined" }));
+        (never_cached, Json(health)).into_response()
     } else {
         let error = now
             .last_failure
             .unwrap_or_else(|| "joining: no attempt has ended yet".to_owned());
+        let health = json!({ "status": "not joined", "error": error });
         (
             StatusCode::SERVICE_UNAVAILABLE,
             never_cached,
-            Json(json!({ "status": "not joined", "error": error })),
+            Json(monitor.store.with_following(health)),
         )
             .into_response()
+    }
+}
+
+/// Whether the store follows other servers' changes, at each scrape.
+#[derive(Debug)]
+struct StoreCollector(AnyStore);
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        metrics::encode_store_following(&self.0, &mut encoder)
     }
 }
 

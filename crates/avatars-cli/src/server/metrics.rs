@@ -336,6 +336,24 @@ fn without_exemplar(line: &str) -> &str {
     }
 }
 
+/// `store_following_changes` for a PostgreSQL store (nothing for a directory), as both servers
+/// export it, for one alert to cover them.
+pub(crate) fn encode_store_following(
+    store: &AnyStore,
+    encoder: &mut DescriptorEncoder<'_>,
+) -> Result<(), std::fmt::Error> {
+    let Some(following) = store.following() else {
+        return Ok(());
+    };
+    let metric = ConstGauge::new(i64::from(following == Following::Yes));
+    metric.encode(encoder.encode_descriptor(
+        "store_following_changes",
+        "1 while this server sees the changes other servers make to the shared database (a PostgreSQL store), 0 while it does not (its /healthz says why).",
+        None,
+        metric.metric_type(),
+    )?)
+}
+
 /// Reads the service's and proxy's counters, and the TLS certificate's expiry, at each scrape.
 #[derive(Debug)]
 struct ServiceCollector {
@@ -348,7 +366,8 @@ impl Collector for ServiceCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let stats = self.service.stats();
         self.encode_counters(&stats, &mut encoder)?;
-        self.encode_gauges(&stats, &mut encoder)
+        self.encode_gauges(&stats, &mut encoder)?;
+        encode_store_following(self.service.store(), &mut encoder)
     }
 }
 
@@ -452,13 +471,6 @@ impl ServiceCollector {
             "Hashes whose store answer is remembered.",
             stats.index_entries as u64,
         )?;
-        if let Some(following) = self.service.store().following() {
-            gauge(
-                "store_following_changes",
-                "1 while this server sees the changes other servers make to the shared database (a PostgreSQL store), 0 while it does not (its admin /healthz says why).",
-                u64::from(following == Following::Yes),
-            )?;
-        }
         // For an alert well before it expires (the log warns two weeks ahead).
         if let Some(until) = self.tls.as_ref().and_then(|tls| tls.valid_until()) {
             gauge(

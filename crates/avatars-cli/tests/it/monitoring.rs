@@ -90,9 +90,11 @@ fn prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored() {
     assert!(named.len() >= 7, "{named:?}");
     let (_dir, server) = start_server();
     let admin = server.admin_addr.clone().unwrap();
-    let (_database, pooled) = start_pooled_server();
+    let ((_cluster, pooler, _pooled_dir), pooled) = start_pooled_server();
     let pooled_admin = pooled.admin_addr.clone().unwrap();
-    let component = Component::start();
+    // On the same database, as a deployment shares it.
+    let component = Component::start_on(Some(&pooler.url("pooled")));
+    until_it_says_why_it_does_not_follow(&component.addr);
     let prometheus = Prometheus::start(
         &[
             ("avatars", &admin),
@@ -104,9 +106,10 @@ fn prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored() {
     .unwrap();
 
     let expected_alerts = [
-        "AvatarsCertificateExpiresSoon",
-        "AvatarsNotFollowingChanges",
-        "AvatarsXmppNotJoined",
+        "AvatarsCertificateExpiresSoon avatars",
+        "AvatarsNotFollowingChanges avatars",
+        "AvatarsNotFollowingChanges avatars-xmpp",
+        "AvatarsXmppNotJoined avatars-xmpp",
     ];
     let started = Instant::now();
     loop {
@@ -136,11 +139,18 @@ fn prometheus_scrapes_both_servers_and_the_rules_fire_on_what_it_stored() {
             .filter(|rule| rule["health"] != "ok")
             .collect();
         let alerts = prometheus.api("/api/v1/alerts");
-        let mut pending: Vec<&str> = alerts["data"]["alerts"]
+        let mut pending: Vec<String> = alerts["data"]["alerts"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|alert| alert["labels"]["alertname"].as_str().unwrap())
+            .map(|alert| {
+                let labels = &alert["labels"];
+                format!(
+                    "{} {}",
+                    labels["alertname"].as_str().unwrap(),
+                    labels["job"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         pending.sort_unstable();
         let all_up = targets.len() == 3 && targets.iter().all(|target| target.contains(" \"up\" "));
@@ -281,27 +291,32 @@ fn start_pooled_server() -> (
         ],
         false,
     );
-    let admin = server.admin_addr.clone().unwrap();
+    let health = until_it_says_why_it_does_not_follow(server.admin_addr.as_ref().unwrap());
+    assert_eq!(health.status, 200, "a server that answers stays healthy");
+    ((cluster, pooler, dir), server)
+}
+
+/// The `/healthz` at `addr` once it says the store does not follow other servers' changes,
+/// and what to add to its URL (within 15 s).
+fn until_it_says_why_it_does_not_follow(addr: &str) -> test_support::raw_http::RawResponse {
     let started = Instant::now();
     loop {
-        let health = test_support::raw_http::get(&admin, "/healthz");
+        let health = test_support::raw_http::get(addr, "/healthz");
         let body: serde_json::Value = serde_json::from_slice(&health.body).unwrap_or_default();
-        if health.status == 200
-            && body["why_not"]
-                .as_str()
-                .is_some_and(|why| why.contains("listen_port=PORT"))
+        if body["why_not"]
+            .as_str()
+            .is_some_and(|why| why.contains("listen_port=PORT"))
         {
             assert_eq!(body["follows_changes"], json!(false), "{body}");
-            break;
+            return health;
         }
         assert!(
             started.elapsed() < Duration::from_secs(15),
-            "its /healthz never said why it does not follow changes: {} {body}",
+            "{addr}/healthz never said why it does not follow changes: {} {body}",
             health.status
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    ((cluster, pooler, dir), server)
 }
 
 /// `avatars xmpp --metrics-addr` for an XMPP server that is not there, once its `/metrics`
@@ -314,8 +329,18 @@ pub(crate) struct Component {
 
 impl Component {
     pub(crate) fn start() -> Self {
+        Self::start_on(None)
+    }
+
+    /// On the PostgreSQL `store` when given, else a folder of its own.
+    pub(crate) fn start_on(store: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", test_support::free_port());
+        let folder = dir.path().join("data").display().to_string();
+        let store = match store {
+            Some(url) => ["--store", url],
+            None => ["--data-dir", &folder],
+        };
         let child = Command::new(AVATARS)
             .args([
                 "xmpp",
@@ -323,7 +348,7 @@ impl Component {
                 &test_support::silent::closed_address().to_string(),
             ])
             .args(["--domain", "avatars.example.org", "--secret", "s3cret"])
-            .args(["--data-dir", &dir.path().join("data").display().to_string()])
+            .args(store)
             .args(["--metrics-addr", &addr])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
