@@ -7,11 +7,14 @@
 #   1.7 (py3dns, which turns an IDN target into Unicode and then refuses it).
 # - django-avatar 9.0.0 (PyPI), the Django app, with Django 5.2 and the rest it needs, pinned:
 #   its Libravatar and Gravatar providers build /avatar/HASH/?s=N URLs.
+# - django-gravatar2 1.4.5 (PyPI), the Gravatar helper of Mailman 3's web interface, with Django.
+# - Debian's Gravatar::URL (libgravatar-url-perl), Perl's.
 # - the npm `libravatar` 3.0.0.
 # - Debian's go-libravatar (golang-strk.kbt-projects-go-libravatar-dev, git 2016-11-11) and the
 #   Go that builds it (golang-go), from apt; the test builds its adapter.
-# conformance/tests/it/real_clients.rs runs the discovery cases against each, through the
-# adapters in conformance/clients/, and asserts the verdicts.
+# conformance/tests/it/real_clients.rs runs the discovery cases against each Libravatar client,
+# through the adapters in conformance/clients/, and asserts the verdicts; it points the Gravatar
+# URL builders (django-avatar's, django-gravatar2, Gravatar::URL) at a server of ours.
 set -euo pipefail
 . "$(dirname "$0")/lib/apt.sh"
 . "$(dirname "$0")/lib/npm.sh"
@@ -24,6 +27,7 @@ PYTHON_CLIENTS=(
     "pylibravatar-2.0.0 libravatar pyLibravatar==2.0.0 dnspython==2.9.2"
     "pylibravatar-1.7 libravatar pyLibravatar==1.7 py3dns==4.0.2"
     "django-avatar-9.0.0 avatar django-avatar==9.0.0 Django==5.2.20 asgiref==3.13.0 sqlparse==0.6.1 django-appconf==1.2.0 dnspython==2.9.2 pillow==13.0.0"
+    "django-gravatar2-1.4.5 django_gravatar django-gravatar2==1.4.5 Django==5.2.20 asgiref==3.13.0 sqlparse==0.6.1"
 )
 NODE_LIBRAVATAR_VERSION=3.0.0
 
@@ -33,6 +37,7 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [ -d /usr/share/gocode/src/strk.kbt.io/projects/go/libravatar ] \
     || missing+=(golang-strk.kbt-projects-go-libravatar-dev)
+perl -MGravatar::URL -e 1 2>/dev/null || missing+=(libgravatar-url-perl)
 if [ ${#missing[@]} -gt 0 ]; then
     status=0
     apt_install ensure-client-libraries "${missing[@]}" || status=$?

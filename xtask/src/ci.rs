@@ -42,7 +42,7 @@ const CI_STEPS: &[Step] = &[
         env: &[],
     },
     Step {
-        name: "Libravatar client libraries for the conformance suite to judge (pyLibravatar from PyPI, libravatar from npm, go-libravatar and Go from apt, pinned, when missing)",
+        name: "Libravatar client libraries for the conformance suite to judge, and Gravatar URL builders (pyLibravatar, django-avatar and django-gravatar2 from PyPI, libravatar from npm, go-libravatar, Go and Gravatar::URL from apt, pinned, when missing)",
         program: Some("bash"),
         args: &["scripts/ensure-client-libraries.sh"],
         env: &[],
