@@ -61,10 +61,11 @@
 //! changes reach it is checked, not assumed: once listening, the store notifies a probe through
 //! its pool and follows changes only when the probe arrives (late still counts: a loaded
 //! database is slow, not a pooler); otherwise [`PgStore::why_not_following`] (and the log,
-//! trying again after 5 s, then less and less often, up to every minute) says what to add. Until then the store tells a cache in front of
-//! it nothing ([`Store::generation`](avatar_store::Store::generation) is `None`): each request
-//! reads the database, slower but never stale, where a cache would otherwise keep serving a
-//! picture another server had replaced.
+//! trying again after 5 s, then less and less often, up to every minute) says what to add.
+//! Until then the store tells a cache in front of it nothing
+//! ([`Store::generation`](avatar_store::Store::generation) is `None`): each request reads the
+//! database, slower but never stale, where a cache would otherwise keep serving a picture
+//! another server had replaced.
 //!
 //! # TLS
 //!
