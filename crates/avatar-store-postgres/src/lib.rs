@@ -32,6 +32,18 @@
 //!   [`ChangeCounters`](avatar_store::ChangeCounters), the per-hash generations the service
 //!   checks those against.
 //!
+//! # Roles
+//!
+//! Creating or migrating the tables takes a role that may create tables in the schema (the
+//! database's owner; since PostgreSQL 15 no one else may in `public` unless granted) and, for
+//! the index of version 2, owns `avatar_identities`. A database already at this release's
+//! version is only read when connecting, so a role granted just what the store's statements do
+//! (`SELECT, INSERT, UPDATE, DELETE` on `avatar_identities`; `SELECT, INSERT, UPDATE` on
+//! `avatar_hashes` and `avatar_documents`; `SELECT` on `avatar_schema`) connects too, once the
+//! owner has. A role that could not create or migrate the tables is refused saying what to
+//! grant, before anything is tried. [`PgStoreBuilder::inspect`] says all of this of a
+//! database without changing it (`avatars config check`).
+//!
 //! # What a server may have stale, and for how long
 //!
 //! Every put and remove sends `NOTIFY avatar_changes` with the hashes it touched, in the same
@@ -90,4 +102,4 @@ mod store;
 mod tls;
 
 pub use schema::SCHEMA_VERSION;
-pub use store::{PgStore, PgStoreBuilder, check_url, display_url};
+pub use store::{Inspection, PgStore, PgStoreBuilder, check_url, display_url};

@@ -53,39 +53,11 @@ pub(crate) async fn follow(
     loop {
         // Whether this attempt already waited `backoff` out (for a late probe).
         let mut waited = false;
-        match tokio::time::timeout(timeout, config.connect(tls.clone())).await {
-            Err(_) => {
-                tracing::debug!(
-                    ?timeout,
-                    "no answer to the connection that follows avatar changes"
-                );
-            }
-            Ok(Err(err)) => {
-                tracing::debug!(error = %err, "cannot connect to follow avatar changes");
-            }
-            Ok(Ok((client, mut connection))) => {
-                let (sender, mut payloads) = tokio::sync::mpsc::unbounded_channel();
-                // The connection yields notifications as messages; it must be polled for the
-                // client to work at all.
-                let driver = tokio::spawn(async move {
-                    loop {
-                        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                            Some(Ok(AsyncMessage::Notification(notification))) => {
-                                if sender.send(notification.payload().to_owned()).is_err() {
-                                    return;
-                                }
-                            }
-                            Some(Ok(_)) => {}
-                            Some(Err(_)) | None => return,
-                        }
-                    }
-                });
-                let listen = format!("LISTEN {CHANNEL}");
-                let listened = tokio::time::timeout(timeout, client.batch_execute(&listen)).await;
-                let mut delivered = match listened {
-                    Ok(Ok(())) => probe(&store, &mut payloads, timeout).await,
-                    _ => Delivery::NotListening,
-                };
+        match listening(&config, tls.clone(), timeout).await {
+            Err(why) => tracing::debug!(%why, "cannot listen for avatar changes"),
+            Ok(mut listening) => {
+                let payloads = &mut listening.payloads;
+                let mut delivered = probe(&store, payloads, timeout).await;
                 if let Delivery::Lost(sent) = delivered.clone() {
                     let (first, longest) = UNDELIVERED_BACKOFF;
                     backoff = (backoff * 2).clamp(first, longest);
@@ -100,7 +72,7 @@ pub(crate) async fn follow(
                     // Until then, on this connection: a database too loaded to deliver the
                     // probe within the timeout delivers it late, and then it is followed
                     // after all, without reconnecting.
-                    delivered = arrival(&store, &mut payloads, &sent, backoff).await;
+                    delivered = arrival(payloads, &sent, backoff, applying(&store)).await;
                     waited = matches!(delivered, Delivery::Lost(_));
                 }
                 if delivered == Delivery::Arrived {
@@ -125,7 +97,6 @@ pub(crate) async fn follow(
                         tracing::warn!(url = %shared.url, "lost the connection that follows avatar changes; reconnecting");
                     }
                 }
-                driver.abort();
             }
         }
         if store.strong_count() == 0 {
@@ -139,6 +110,84 @@ pub(crate) async fn follow(
     }
 }
 
+/// A connection that has run `LISTEN` on [`CHANNEL`], and the payloads notified to it; closed
+/// when dropped.
+struct Listening {
+    /// The connection ends with its client.
+    client: tokio_postgres::Client,
+    payloads: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Polls the connection, which yields notifications as messages (and must be polled for
+    /// the client to work at all).
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
+/// Connects with `config` and runs `LISTEN`, each within `timeout`; why not, where it cannot.
+async fn listening(
+    config: &tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    timeout: Duration,
+) -> Result<Listening, String> {
+    let (client, mut connection) = match tokio::time::timeout(timeout, config.connect(tls)).await {
+        Err(_) => return Err(format!("no answer to the connection within {timeout:?}")),
+        Ok(Err(err)) => return Err(err.to_string()),
+        Ok(Ok(connected)) => connected,
+    };
+    let (sender, payloads) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(notification))) => {
+                    if sender.send(notification.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    });
+    let listening = Listening {
+        client,
+        payloads,
+        driver,
+    };
+    let listen = format!("LISTEN {CHANNEL}");
+    match tokio::time::timeout(timeout, listening.client.batch_execute(&listen)).await {
+        Ok(Ok(())) => Ok(listening),
+        Ok(Err(err)) => Err(format!("{listen}: {err}")),
+        Err(_) => Err(format!("no answer to {listen} within {timeout:?}")),
+    }
+}
+
+/// Whether a probe notified through `notifier` (a connection of the store's pool, or made as
+/// its pool makes them) reaches a connection made with `listen` within `timeout`: once, for
+/// [`PgStoreBuilder::inspect`](crate::PgStoreBuilder::inspect).
+///
+/// # Errors
+/// Why the listening connection could not be made, or the probe not notified.
+pub(crate) async fn probe_delivery(
+    notifier: &tokio_postgres::Client,
+    listen: &tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    timeout: Duration,
+) -> Result<bool, String> {
+    let mut listening = listening(listen, tls, timeout).await?;
+    let probe = probe_payload();
+    match tokio::time::timeout(timeout, crate::store::send(notifier, &probe)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => return Err(format!("notifying a probe: {err}")),
+        Err(_) => return Err(format!("no answer to a notification within {timeout:?}")),
+    }
+    let delivery = arrival(&mut listening.payloads, &probe, timeout, |_| {}).await;
+    Ok(delivery == Delivery::Arrived)
+}
+
 /// What became of the probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Delivery {
@@ -150,6 +199,16 @@ enum Delivery {
     Lost(String),
 }
 
+/// A new probe's payload, unique to this process and call.
+fn probe_payload() -> String {
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "{PROBE}{} {}",
+        std::process::id(),
+        SENT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Notifies a probe through the store's pool and waits, up to `timeout`, for it among
 /// `payloads` (applying the changes that come first).
 async fn probe(
@@ -157,38 +216,41 @@ async fn probe(
     payloads: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
     timeout: Duration,
 ) -> Delivery {
-    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let Some(shared) = store.upgrade() else {
         return Delivery::NotListening;
     };
-    let probe = format!(
-        "{PROBE}{} {}",
-        std::process::id(),
-        SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
+    let probe = probe_payload();
     if let Err(err) = shared.notify_through_pool(&probe).await {
         tracing::debug!(error = %err, "cannot notify the probe of the connection that follows changes");
         return Delivery::NotListening;
     }
     drop(shared);
-    arrival(store, payloads, &probe, timeout).await
+    arrival(payloads, &probe, timeout, applying(store)).await
 }
 
-/// Waits, up to `within`, for `probe` among `payloads` (applying the changes that come first).
+/// What to do with a change that arrives while waiting for a probe: apply it to `store`, if
+/// it is still there.
+fn applying(store: &Weak<Shared>) -> impl FnMut(&str) + '_ {
+    move |payload: &str| {
+        if let Some(shared) = store.upgrade() {
+            apply(&shared, payload);
+        }
+    }
+}
+
+/// Waits, up to `within`, for `probe` among `payloads`, handing what comes first to `other`.
 async fn arrival(
-    store: &Weak<Shared>,
     payloads: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
     probe: &str,
     within: Duration,
+    mut other: impl FnMut(&str),
 ) -> Delivery {
     let arrived = tokio::time::timeout(within, async {
         while let Some(payload) = payloads.recv().await {
             if payload == probe {
                 return true;
             }
-            if let Some(shared) = store.upgrade() {
-                apply(&shared, &payload);
-            }
+            other(&payload);
         }
         false
     })

@@ -88,6 +88,56 @@ pub struct PgStoreBuilder {
     timeout: Duration,
 }
 
+/// What [`PgStoreBuilder::prepare`] makes of a URL and settings.
+struct Prepared {
+    pool: Pool,
+    listen: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
+    /// The URL without its password, for messages.
+    shown: String,
+}
+
+/// What [`PgStoreBuilder::inspect`] found in a database, which a store connecting there would
+/// meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The avatar schema's version there: 0 where there are no avatar tables yet, and below
+    /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION) where [`PgStoreBuilder::connect`] would
+    /// migrate it (which this role may do, or `inspect` would have said not).
+    pub schema_version: i32,
+    /// What this role may not do on the tables (at the current version) that the store's
+    /// statements do, as the `GRANT` statements that would let it; what needs it would fail.
+    pub missing_privileges: Option<String>,
+    /// Why the store would not follow other servers' changes ([`PgStore::why_not_following`]'s
+    /// text), or `None`: a probe notified through the URL reached the listening connection.
+    pub why_not_following: Option<&'static str>,
+}
+
+impl std::fmt::Display for Inspection {
+    /// One phrase: "schema version 3, follows changes", or what connecting would do and what
+    /// is missing.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.schema_version {
+            0 => f.write_str("no avatar tables yet (created on first use)")?,
+            version if version < crate::SCHEMA_VERSION => write!(
+                f,
+                "schema version {version} (migrated to {} on first use)",
+                crate::SCHEMA_VERSION
+            )?,
+            version => write!(f, "schema version {version}")?,
+        }
+        if self.missing_privileges.is_some() {
+            f.write_str(", privileges missing")?;
+        }
+        f.write_str(if self.why_not_following.is_some() {
+            ", does not follow changes"
+        } else {
+            ", follows changes"
+        })
+    }
+}
+
 impl PgStoreBuilder {
     /// At most `size` connections in the pool (16 by default), besides the listening one.
     #[must_use]
@@ -110,37 +160,15 @@ impl PgStoreBuilder {
     /// # Errors
     /// [`StoreError::InvalidUrl`] for a URL that is not a PostgreSQL connection string;
     /// [`StoreError::Unavailable`] when the database cannot be reached;
-    /// [`StoreError::Backend`] when it refuses the schema (or holds a newer one).
+    /// [`StoreError::Backend`] when it refuses the schema, holds a newer one, or this role may
+    /// not create or migrate it (saying what to grant).
     pub async fn connect(self) -> Result<PgStore, StoreError> {
-        let shown = display_url(&self.url);
-        let Connections {
-            pool: mut config,
+        let Prepared {
+            pool,
             listen,
             tls,
-        } = connection_config(&self.url)?;
-        let mut listen = listen.unwrap_or_else(|| config.clone());
-        for config in [&mut config, &mut listen] {
-            config
-                .connect_timeout(self.timeout)
-                .keepalives(true)
-                .keepalives_idle(Duration::from_secs(10))
-                .application_name("avatars");
-        }
-        let manager = Manager::from_config(
-            config.clone(),
-            tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(self.pool_size.max(1))
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(self.timeout))
-            .create_timeout(Some(self.timeout))
-            .recycle_timeout(Some(self.timeout))
-            .build()
-            .map_err(|err| StoreError::Backend(err.to_string()))?;
+            shown,
+        } = self.prepare()?;
         {
             let mut client = pool
                 .get()
@@ -176,6 +204,90 @@ impl PgStoreBuilder {
         // timeout, following them as soon as it can).
         let _ = tokio::time::timeout(self.timeout, followed.wait_for(|up| *up)).await;
         Ok(store)
+    }
+
+    /// Connects as [`connect`](Self::connect) does and says what it would find there,
+    /// changing nothing (the schema is read in a read-only transaction; the probe, a
+    /// notification no server takes for a change, is all that is sent): the schema's version,
+    /// what this role may not do on the tables that the store's statements do, and whether
+    /// changes notified through the URL reach the connection that listens for them. For
+    /// `avatars config check`, before a server is started on a database.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect): [`StoreError::InvalidUrl`],
+    /// [`StoreError::Unavailable`] (the listening connection's too, where `listen_host` or
+    /// `listen_port` send it elsewhere), and [`StoreError::Backend`] for a newer schema, or
+    /// one this role could not create or migrate (saying what to grant).
+    pub async fn inspect(self) -> Result<Inspection, StoreError> {
+        let Prepared {
+            pool,
+            listen,
+            tls,
+            shown,
+        } = self.prepare()?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|err| unavailable(&shown, self.timeout, &err))?;
+        let late =
+            || StoreError::Unavailable(format!("{shown} did not answer within {:?}", self.timeout));
+        let (schema_version, missing_privileges) =
+            tokio::time::timeout(self.timeout, schema::inspect(&mut client))
+                .await
+                .map_err(|_| late())??;
+        let delivered = listen::probe_delivery(&client, &listen, tls, self.timeout)
+            .await
+            .map_err(|why| {
+                StoreError::Unavailable(format!(
+                    "the connection that follows changes, to {}: {why}",
+                    describe_listen(&listen)
+                ))
+            })?;
+        Ok(Inspection {
+            schema_version,
+            missing_privileges,
+            why_not_following: (!delivered).then_some(listen::UNDELIVERED),
+        })
+    }
+
+    /// The pool (with no connection made yet), the listening connection's settings and the
+    /// TLS connector for this builder's URL and settings.
+    fn prepare(&self) -> Result<Prepared, StoreError> {
+        let shown = display_url(&self.url);
+        let Connections {
+            pool: mut config,
+            listen,
+            tls,
+        } = connection_config(&self.url)?;
+        let mut listen = listen.unwrap_or_else(|| config.clone());
+        for config in [&mut config, &mut listen] {
+            config
+                .connect_timeout(self.timeout)
+                .keepalives(true)
+                .keepalives_idle(Duration::from_secs(10))
+                .application_name("avatars");
+        }
+        let manager = Manager::from_config(
+            config,
+            tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.timeout))
+            .create_timeout(Some(self.timeout))
+            .recycle_timeout(Some(self.timeout))
+            .build()
+            .map_err(|err| StoreError::Backend(err.to_string()))?;
+        Ok(Prepared {
+            pool,
+            listen,
+            tls,
+            shown,
+        })
     }
 }
 
@@ -538,7 +650,7 @@ async fn notify(
 }
 
 /// `payload` on [`CHANNEL`], in `client`'s transaction or on its own.
-async fn send(
+pub(crate) async fn send(
     client: &impl tokio_postgres::GenericClient,
     payload: &str,
 ) -> Result<(), StoreError> {
@@ -738,6 +850,20 @@ fn listen_config(
     }
     listen.ssl_mode(pool.get_ssl_mode());
     Ok(Some(listen))
+}
+
+/// Where a connection made with `config` goes, for messages: `HOST:PORT` (the first of each).
+fn describe_listen(config: &tokio_postgres::Config) -> String {
+    use tokio_postgres::config::Host;
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |host| match host {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}")
 }
 
 /// A connection string for messages and logs, with every password taken out:

@@ -82,14 +82,16 @@ pub(crate) enum ConfigCommand {
     /// Check a settings file for `avatars serve --config FILE` without starting anything: every
     /// value as its flag is checked, then the files it names, read as `serve` reads them at
     /// start (the TLS certificate and key, the admin tokens, the proxy keys, the `email`
-    /// pictures), and the folders it writes in (the store's, the rendition files', the proxy's
-    /// cache, the render cache file's), by making and removing a file there. Run it as the
-    /// user the server runs as.
+    /// pictures), the folders it writes in (the store's, the rendition files', the proxy's
+    /// cache, the render cache file's), by making and removing a file there, and a PostgreSQL
+    /// store's database, connected to and inspected without changing anything (the schema's
+    /// version, the role's privileges, whether other servers' changes would reach it). Run it
+    /// as the user the server runs as.
     Check {
         /// The TOML file.
         file: PathBuf,
-        /// Check the values only, not the files and folders they name: for a file written
-        /// here for another machine.
+        /// Check the values only, not the files, folders and database they name: for a file
+        /// written here for another machine.
         #[arg(long)]
         values_only: bool,
     },

@@ -250,8 +250,8 @@ fn parse_serve(path: &Path, settings: &[OsString]) -> Result<ServeArgs, CliError
 
 /// `avatars config check FILE`: whether `serve --config FILE` would start with these
 /// settings: every value checked as the flag would be, then (unless `values_only`) every file
-/// they name read as `serve` reads it at start, and the service and proxy built with them
-/// ([`check_start`]); one line either way.
+/// they name read as `serve` reads it at start, a PostgreSQL store connected to and
+/// inspected, and the service and proxy built with them ([`check_start`]); one line either way.
 ///
 /// # Errors
 /// [`CliError::Config`] naming the first problem with a value, or the error `serve` would
@@ -263,17 +263,22 @@ pub(crate) fn check(
 ) -> Result<(), CliError> {
     let settings = file_args(path)?;
     let args = parse_serve(path, &settings)?;
-    let read = check_start(&args, values_only)?;
+    let checked = check_start(&args, values_only)?;
     // A list is one setting however many times its flag is given.
     let flags = settings
         .iter()
         .filter(|arg| arg.to_string_lossy().starts_with("--"))
         .collect::<std::collections::BTreeSet<_>>()
         .len();
-    let read = read.map_or_else(String::new, |read| format!("; read: {read}"));
+    let read = checked
+        .read
+        .map_or_else(String::new, |read| format!("; read: {read}"));
+    let database = checked
+        .database
+        .map_or_else(String::new, |found| format!("; {found}"));
     writeln!(
         out,
-        "{}: ok, {flags} setting(s) for avatars serve{read}",
+        "{}: ok, {flags} setting(s) for avatars serve{read}{database}",
         path.display()
     )?;
     Ok(())

@@ -839,7 +839,7 @@ async fn why_not_following(store: &PgStore, pooler: &Pooler) -> &'static str {
 /// other servers' changes, and says why and what to add to its URL (which it also logs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_how_to() {
-    let Some((_cluster, pooler)) = pooled(
+    let Some((cluster, pooler)) = pooled(
         &["pooled"],
         PoolMode::Transaction,
         "through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_how_to",
@@ -853,6 +853,16 @@ async fn through_a_transaction_pool_the_store_says_it_cannot_follow_changes_and_
         why.contains("transaction mode") && why.contains("listen_port=PORT"),
         "{why}"
     );
+    // Inspecting the database before starting a server says the same (`avatars config
+    // check`), and that adding what it says is enough.
+    let found = PgStore::builder(&pooler.url("pooled"))
+        .inspect()
+        .await
+        .unwrap();
+    assert_eq!(found.why_not_following, Some(why), "{found}");
+    let direct = format!("{}?listen_port={}", pooler.url("pooled"), cluster.port());
+    let found = PgStore::builder(&direct).inspect().await.unwrap();
+    assert_eq!(found.why_not_following, None, "{found}");
 }
 
 /// Through a transaction pool (no `listen_port`), a server cannot see other servers' changes:
@@ -948,4 +958,186 @@ async fn behind_a_pool_servers_follow_each_other_with_listen_port_or_in_session_
             "{mode:?}: seen after {seen:?}"
         );
     }
+}
+
+/// The grants the README gives a role that uses tables another role created.
+const README_GRANTS: &str =
+    "GRANT SELECT, INSERT, UPDATE, DELETE ON avatar_identities TO avatars_app;
+GRANT SELECT, INSERT, UPDATE ON avatar_hashes, avatar_documents TO avatars_app;
+GRANT SELECT ON avatar_schema TO avatars_app;";
+
+/// `url` as role `role` (the test clusters trust every local connection).
+fn as_role(url: &str, role: &str) -> String {
+    url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1)
+}
+
+/// Whether the database `name` has no avatar tables (`inspect` created none).
+fn has_no_tables(cluster: &Cluster, name: &str) -> bool {
+    cluster
+        .query(name, "SELECT to_regclass('avatar_schema') IS NULL")
+        .trim()
+        == "t"
+}
+
+/// A role that may only read and write the tables (their owner created them, as a careful
+/// database administrator does) connects, and every operation works: the README's grants are
+/// enough, and `inspect` finds nothing missing. It could not connect at all while the store ran
+/// `CREATE TABLE IF NOT EXISTS` at every start, which PostgreSQL refuses without `CREATE` on
+/// the schema even when the table is there ("permission denied for schema public").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_granted_only_the_tables_connects_and_every_operation_works() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(README_GRANTS),
+        "the README lost its grants:\n{README_GRANTS}"
+    );
+    let cluster = Cluster::start();
+    let url = cluster.database("granted");
+    drop(PgStore::connect(&url).await.unwrap());
+    cluster.sql(
+        "granted",
+        &format!("CREATE ROLE avatars_app LOGIN; {README_GRANTS}"),
+    );
+    let app = as_role(&url, "avatars_app");
+    let found = PgStore::builder(&app).inspect().await.unwrap();
+    assert_eq!(
+        (
+            found.schema_version,
+            found.missing_privileges.as_deref(),
+            found.why_not_following
+        ),
+        (SCHEMA_VERSION, None, None),
+        "{found}"
+    );
+    assert_eq!(
+        found.to_string(),
+        format!("schema version {SCHEMA_VERSION}, follows changes")
+    );
+    let store = PgStore::connect(&app).await.unwrap();
+    store_contract::contract(store.clone()).await;
+    store
+        .write_document("xmpp-subscriptions", "a\n")
+        .await
+        .unwrap();
+    store
+        .write_document("xmpp-subscriptions", "b\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .read_document("xmpp-subscriptions")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("b\n")
+    );
+}
+
+/// What a role may not do is said before anything is tried, with what to grant: creating the
+/// tables (since PostgreSQL 15 only the database's owner may create in `public`), or the
+/// statements of a store at the current version. `inspect` changes nothing, says what
+/// `connect` would do, refuses a newer schema, and names an unreachable listening connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspecting_a_database_changes_nothing_and_says_what_to_grant() {
+    let cluster = Cluster::start();
+    let url = cluster.database("inspected");
+    cluster.sql(
+        "inspected",
+        "CREATE ROLE newcomer LOGIN; CREATE ROLE reader LOGIN",
+    );
+
+    let found = PgStore::builder(&url).inspect().await.unwrap();
+    assert_eq!(
+        found.to_string(),
+        "no avatar tables yet (created on first use), follows changes"
+    );
+    assert!(has_no_tables(&cluster, "inspected"));
+    // A listening connection sent where nothing answers.
+    let nowhere = test_support::free_port();
+    let said = PgStore::builder(&format!("{url}?listen_port={nowhere}"))
+        .inspect()
+        .await
+        .unwrap_err();
+    assert!(matches!(said, StoreError::Unavailable(_)), "{said}");
+    assert!(
+        said.to_string().contains(&format!(
+            "the connection that follows changes, to 127.0.0.1:{nowhere}: "
+        )),
+        "{said}"
+    );
+
+    let newcomer = as_role(&url, "newcomer");
+    for refused in [
+        PgStore::builder(&newcomer).inspect().await.unwrap_err(),
+        PgStore::connect(&newcomer).await.unwrap_err(),
+    ] {
+        let said = refused.to_string();
+        assert!(
+            said.contains(
+                "role newcomer may not create tables in schema public of database inspected"
+            ) && said.contains("GRANT CREATE ON SCHEMA public TO newcomer"),
+            "{said}"
+        );
+    }
+    assert!(has_no_tables(&cluster, "inspected"));
+
+    drop(PgStore::connect(&url).await.unwrap());
+    cluster.sql(
+        "inspected",
+        "GRANT SELECT ON avatar_identities, avatar_hashes, avatar_documents, avatar_schema TO reader",
+    );
+    let found = PgStore::builder(&as_role(&url, "reader"))
+        .inspect()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.missing_privileges.as_deref(),
+        Some(
+            "role reader lacks privileges the store's statements need on the avatar tables, and \
+             what needs them will fail: GRANT INSERT, UPDATE, DELETE ON avatar_identities TO \
+             reader; GRANT INSERT, UPDATE ON avatar_hashes TO reader; GRANT INSERT, UPDATE ON \
+             avatar_documents TO reader;"
+        )
+    );
+    assert_eq!(
+        found.to_string(),
+        format!("schema version {SCHEMA_VERSION}, privileges missing, follows changes")
+    );
+
+    // An older schema is what connecting would migrate; a newer one is refused.
+    cluster.sql(
+        "inspected",
+        "UPDATE avatar_schema SET version = 2; DROP TABLE avatar_documents",
+    );
+    let found = PgStore::builder(&url).inspect().await.unwrap();
+    assert_eq!(
+        found.to_string(),
+        format!("schema version 2 (migrated to {SCHEMA_VERSION} on first use), follows changes")
+    );
+    assert_eq!(
+        cluster
+            .query("inspected", "SELECT version FROM avatar_schema")
+            .trim(),
+        "2"
+    );
+    let said = PgStore::builder(&as_role(&url, "reader"))
+        .inspect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        said.contains("migrate the avatar tables from schema version 2"),
+        "{said}"
+    );
+    cluster.sql(
+        "inspected",
+        &format!("UPDATE avatar_schema SET version = {}", SCHEMA_VERSION + 1),
+    );
+    let said = PgStore::builder(&url)
+        .inspect()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(said.contains("newer than this release"), "{said}");
 }

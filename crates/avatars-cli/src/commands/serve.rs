@@ -230,15 +230,23 @@ impl StartFiles {
     }
 }
 
+/// What [`check_start`] found, for its one line.
+pub(crate) struct StartChecked {
+    /// What was read, when files were ([`StartFiles::describe`]).
+    pub(crate) read: Option<String>,
+    /// The PostgreSQL store's URL (without its password) and what was found there.
+    pub(crate) database: Option<String>,
+}
+
 /// What `avatars config check` checks of `serve`'s start, as `serve` checks it before it
 /// opens the store: every file named, read as [`StartFiles::read`] reads it (unless
-/// `values_only`), the store's address (a PostgreSQL URL parsed, not connected to), and the
+/// `values_only`), the store's address (a PostgreSQL URL parsed and, unless `values_only`,
+/// connected to and inspected without changing anything: [`inspect_database`]), and the
 /// settings ([`check_settings`]).
-/// `Some(what was read)` when files were.
 ///
 /// # Errors
 /// The first file or setting refused, as `serve` would say it.
-pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<String>, CliError> {
+pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<StartChecked, CliError> {
     let (proxy_keys, read) = if values_only {
         // The key file is not read: any key builds the proxy the same.
         let any_key = args
@@ -273,7 +281,33 @@ pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<Option<
             check_writable(&dir, named, what)?;
         }
     }
-    Ok(read)
+    let database = match &location {
+        Location::Postgres(url) if !values_only => Some(inspect_database(url)?),
+        _ => None,
+    };
+    Ok(StartChecked { read, database })
+}
+
+/// The database at `url` as `serve` would meet it, inspected without changing anything
+/// ([`PgStoreBuilder::inspect`](avatar_store_postgres::PgStoreBuilder::inspect)): the URL
+/// and what was found, for the check's line; privileges missing for some of the store's
+/// statements, and changes that would not be followed, as warnings (`serve` starts, and works
+/// without them, less well).
+///
+/// # Errors
+/// The database unreachable, holding a newer schema, or one this role could not create or
+/// migrate: as `serve` would stop.
+fn inspect_database(url: &str) -> Result<String, CliError> {
+    let shown = avatar_store_postgres::display_url(url);
+    let found = crate::commands::small_runtime()?
+        .block_on(avatar_store_postgres::PgStore::builder(url).inspect())?;
+    if let Some(missing) = &found.missing_privileges {
+        say!("avatars: warning: {shown}: {missing}");
+    }
+    if let Some(why) = found.why_not_following {
+        say!("avatars: warning: {shown}: {why}");
+    }
+    Ok(format!("{shown}: {found}"))
 }
 
 /// The folders `serve` writes in, each with the setting's value that names it and what it

@@ -555,3 +555,68 @@ fn sorted_lines(text: &str) -> Vec<&str> {
     lines.sort_unstable();
     lines
 }
+
+/// `avatars config check` of settings naming a database connects and says what `serve` would
+/// find there, changing nothing: tables to create, the schema's version, whether it would
+/// follow other servers' changes. What would stop `serve` fails the check, saying why (a role
+/// that may not create the tables, with what to grant; a database that does not answer);
+/// `--values-only` connects to nothing.
+#[test]
+fn config_check_inspects_the_database_serve_would_use() {
+    let cluster = Cluster::start();
+    let url = cluster.database("checked");
+    cluster.sql("checked", "CREATE ROLE newcomer LOGIN");
+    let dir = tempfile::tempdir().unwrap();
+    let check = |store: &str, values_only: bool| {
+        std::fs::write(
+            dir.path().join("serve.toml"),
+            format!("store = \"{store}\"\n"),
+        )
+        .unwrap();
+        let mut args = vec!["config", "check"];
+        if values_only {
+            args.push("--values-only");
+        }
+        args.push("serve.toml");
+        avatars_in(dir.path(), &args)
+    };
+
+    let checked = check(&url, false);
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert_eq!(
+        stdout(&checked),
+        format!(
+            "serve.toml: ok, 1 setting(s) for avatars serve; {url}: no avatar tables yet \
+             (created on first use), follows changes\n"
+        )
+    );
+    assert_eq!(
+        cluster
+            .query("checked", "SELECT to_regclass('avatar_schema') IS NULL")
+            .trim(),
+        "t"
+    );
+
+    let newcomer = url.replacen("postgres://postgres@", "postgres://newcomer@", 1);
+    let refused = check(&newcomer, false);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("GRANT CREATE ON SCHEMA public TO newcomer"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let nowhere = format!(
+        "postgres://postgres@127.0.0.1:{}/checked",
+        test_support::free_port()
+    );
+    let refused = check(&nowhere, false);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains(&format!("no connection to {nowhere}")),
+        "{}",
+        stderr(&refused)
+    );
+    let values = check(&nowhere, true);
+    assert!(values.status.success(), "{}", stderr(&values));
+}
