@@ -213,7 +213,7 @@ pub(super) fn cpu_budget(budget: &Budget<'_>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::scale::drive::Counters;
+    use crate::bench::scale::drive::{Counters, MachineTicks};
     use crate::bench::wrk::Run;
 
     #[test]
@@ -277,13 +277,13 @@ mod tests {
             resident_mib: 100.0,
             server_cpu_seconds: 94.6,
             wrk_cpu_seconds: 18.0,
-            steal_share: 0.0,
+            ticks: MachineTicks::default(),
             reference: Run {
                 requests_per_second: 37_000.0,
                 p50_ms: 0.8,
                 p99_ms: 6.0,
             },
-            reference_steal_share: 0.0,
+            reference_ticks: MachineTicks::default(),
         };
         let ahead =
             json!({"cpu": {"server_cpu_us_per_answer": 37.4, "wrk_cpu_us_per_answer": 23.8}});

@@ -70,13 +70,18 @@ pub(super) fn joined(slices: &[Run]) -> Run {
     }
 }
 
-/// The machine's CPU time stolen by its hypervisor, from `/proc/stat`'s first line.
+/// The machine's CPU time stolen by its hypervisor, and left idle, from `/proc/stat`'s first
+/// line.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct MachineTicks {
     /// Every state's ticks, summed.
     pub(super) total: u64,
     /// Ticks the virtual CPUs waited for the host (`steal`).
     pub(super) steal: u64,
+    /// Ticks no process ran, `iowait`'s included.
+    pub(super) idle: u64,
+    /// Ticks no process ran while one waited for a disk (`iowait`).
+    pub(super) iowait: u64,
 }
 
 impl MachineTicks {
@@ -93,9 +98,12 @@ impl MachineTicks {
             .collect();
         // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
         // counted in user already.
+        let tick = |n: usize| ticks.get(n).copied().unwrap_or(0);
         Ok(Self {
             total: ticks.iter().take(8).sum(),
-            steal: ticks.get(7).copied().unwrap_or(0),
+            steal: tick(7),
+            idle: tick(3) + tick(4),
+            iowait: tick(4),
         })
     }
 
@@ -104,6 +112,8 @@ impl MachineTicks {
         Self {
             total: self.total.saturating_sub(earlier.total),
             steal: self.steal.saturating_sub(earlier.steal),
+            idle: self.idle.saturating_sub(earlier.idle),
+            iowait: self.iowait.saturating_sub(earlier.iowait),
         }
     }
 
@@ -111,6 +121,8 @@ impl MachineTicks {
         Self {
             total: self.total + other.total,
             steal: self.steal + other.steal,
+            idle: self.idle + other.idle,
+            iowait: self.iowait + other.iowait,
         }
     }
 
@@ -118,6 +130,17 @@ impl MachineTicks {
     #[expect(clippy::cast_precision_loss, reason = "tick counts far below 2^52")]
     pub(super) fn steal_share(self) -> f64 {
         self.steal as f64 / self.total.max(1) as f64
+    }
+
+    /// The shares of the ticks stolen, idle, and idle waiting for a disk, for a report:
+    /// `steal_share`, `idle_share` and `iowait_share`. A server that leaves the CPUs idle
+    /// while wrk drives it waits for something, the disk when `iowait` is most of it.
+    #[expect(clippy::cast_precision_loss, reason = "tick counts far below 2^52")]
+    pub(super) fn shares(self, report: &mut Value) {
+        let total = self.total.max(1) as f64;
+        report["steal_share"] = json!(self.steal_share());
+        report["idle_share"] = json!(self.idle as f64 / total);
+        report["iowait_share"] = json!(self.iowait as f64 / total);
     }
 }
 
@@ -164,7 +187,7 @@ pub(super) fn rendered_ahead(
     report["renders"] = json!(counted.renders);
     report["resident_mib"] = json!(measured.resident_mib);
     report["cpu"] = measured.cpu_json(MEASURE_SECONDS);
-    report["steal_share"] = json!(measured.steal_share);
+    measured.ticks.shares(&mut report);
     report["slices"] = measured.slices_json();
     report["nginx"] = measured.reference_json();
     Ok(report)
@@ -247,9 +270,9 @@ impl Drive<'_> {
             resident_mib,
             server_cpu_seconds,
             wrk_cpu_seconds,
-            steal_share: ticks.steal_share(),
+            ticks,
             reference: joined(&reference_runs),
-            reference_steal_share: reference_ticks.steal_share(),
+            reference_ticks,
         })
     }
 }
@@ -270,12 +293,12 @@ pub(super) struct Measured {
     pub(super) server_cpu_seconds: f64,
     /// CPU seconds wrk used during the run.
     pub(super) wrk_cpu_seconds: f64,
-    /// The share of the machine's CPU time stolen by its host during the server's slices.
-    pub(super) steal_share: f64,
+    /// The machine's ticks during the server's slices.
+    pub(super) ticks: MachineTicks,
     /// nginx, in the slices between the server's.
     pub(super) reference: Run,
-    /// The same share during nginx's slices.
-    pub(super) reference_steal_share: f64,
+    /// The same during nginx's slices.
+    pub(super) reference_ticks: MachineTicks,
 }
 
 /// One slice of a measured run: the server's, and nginx's right after it. Rendering as asked,
@@ -312,7 +335,7 @@ impl Measured {
     /// The report of the server rendering as asked.
     pub(super) fn rendering_as_asked_json(&self) -> Value {
         let (run, counted) = (&self.run, &self.counted);
-        json!({
+        let mut report = json!({
             "requests_per_second": run.requests_per_second,
             "p50_ms": run.p50_ms,
             "p99_ms": run.p99_ms,
@@ -323,15 +346,16 @@ impl Measured {
             "render_ms_mean": counted.render_ms(),
             "resident_mib": self.resident_mib,
             "cpu": self.cpu_json(MEASURE_SECONDS),
-            "steal_share": self.steal_share,
             "slices": self.slices_json(),
-        })
+        });
+        self.ticks.shares(&mut report);
+        report
     }
 
     /// nginx's run beside this one, for the report.
     pub(super) fn reference_json(&self) -> Value {
         let mut report = run_json(&self.reference);
-        report["steal_share"] = json!(self.reference_steal_share);
+        self.reference_ticks.shares(&mut report);
         report
     }
 
@@ -559,12 +583,22 @@ mod tests {
         let ticks = MachineTicks {
             total: 300,
             steal: 30,
+            idle: 60,
+            iowait: 30,
         }
         .add(MachineTicks {
             total: 100,
             steal: 10,
+            idle: 20,
+            iowait: 10,
         });
         assert!((ticks.steal_share() - 0.1).abs() < 1e-12);
+        let mut report = json!({});
+        ticks.shares(&mut report);
+        assert_eq!(
+            report,
+            json!({"steal_share": 0.1, "idle_share": 0.2, "iowait_share": 0.1})
+        );
         assert!(
             MachineTicks::default().steal_share().abs() < 1e-12,
             "no ticks, none stolen"

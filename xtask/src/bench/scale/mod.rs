@@ -111,6 +111,7 @@ pub(super) fn measure(
     let made_ahead = render_ahead(avatars, &data, &ahead, count)?;
     let avatar_count = f64::from(count);
     let static_seconds = static_files(avatars, &data, &ahead, &corpus)?;
+    let writeback_seconds = write_back()?;
 
     let reference = StaticReference::start(work, &corpus)?;
 
@@ -156,6 +157,7 @@ pub(super) fn measure(
         "corpus": made,
         "import_seconds": imported.seconds,
         "static_files_seconds": static_seconds,
+        "writeback_seconds": writeback_seconds,
         "imports_per_second": avatar_count / imported.seconds,
         "rungs": {
             "files": imported.files,
@@ -187,6 +189,25 @@ pub(super) fn measure(
         "measured_seconds": MEASURE_SECONDS,
         "slices": SLICES,
     }))
+}
+
+/// Waits for what the preparation wrote (the corpus, the store, every rendition made ahead and
+/// nginx's files: some 8 GiB in a few minutes) to be on disk, before anything is measured; how
+/// long that took. Written back during a run, it can hold the server's own writes back (the
+/// kernel throttles a writer while much is dirty), which nginx, writing nothing, never meets.
+/// A run without this wait (2026-12-07, AMD EPYC host) left 21 % of the two CPUs unused in the
+/// server's turns rendering as asked, with a p99 of 512 ms.
+fn write_back() -> Result<f64, String> {
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("sync")
+        .status()
+        .map_err(|err| format!("running sync: {err}"))?;
+    if !status.success() {
+        return Err(format!("sync failed: {status}"));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!("{TASK}: scale: the preparation's writes on disk after {seconds:.1} s more");
+    Ok(seconds)
 }
 
 /// Where the import makes renditions ahead, and at which sizes (the corpus's, comma-separated).

@@ -55,7 +55,38 @@ pub(crate) fn print(report: &Value) {
     );
     print_slices("rendering as asked", &report["avatars"]);
     print_slices("over the renditions made ahead", &report["rendered_ahead"]);
+    print_idle(report);
     print_cpu_budget(report);
+}
+
+/// The CPUs' idle share in each turn, and how much of it waited for a disk, if the report has
+/// them (earlier reports do not).
+fn print_idle(report: &Value) {
+    let turns = [
+        ("rendering as asked", &report["avatars"]),
+        ("nginx beside it", &report["nginx"]),
+        ("over the renditions made ahead", &report["rendered_ahead"]),
+        ("nginx beside it", &report["rendered_ahead"]["nginx"]),
+    ];
+    if turns.iter().any(|(_, turn)| turn["idle_share"].is_null()) {
+        return;
+    }
+    let each: Vec<String> = turns
+        .iter()
+        .map(|(name, turn)| {
+            format!(
+                "{:.1} % ({:.1} %) {name}",
+                number(&turn["idle_share"]) * 100.0,
+                number(&turn["iowait_share"]) * 100.0
+            )
+        })
+        .collect();
+    println!(
+        "scale, the CPUs idle (of it waiting for a disk): {}; the preparation's writes were on \
+         disk {:.1} s after it ended",
+        each.join("; "),
+        number(&report["writeback_seconds"])
+    );
 }
 
 /// A run's slices for the terminal, if its report has them (earlier reports do not).
