@@ -97,6 +97,16 @@ struct Prepared {
     shown: String,
 }
 
+impl Prepared {
+    /// A connection from the pool within `timeout`, or why there is none.
+    async fn client(&self, timeout: Duration) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|err| unavailable(&self.shown, timeout, &err))
+    }
+}
+
 /// What [`PgStoreBuilder::inspect`] found in a database, which a store connecting there would
 /// meet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,19 +173,14 @@ impl PgStoreBuilder {
     /// [`StoreError::Backend`] when it refuses the schema, holds a newer one, or this role may
     /// not create or migrate it (saying what to grant).
     pub async fn connect(self) -> Result<PgStore, StoreError> {
+        let prepared = self.prepare()?;
+        schema::migrate(&mut *prepared.client(self.timeout).await?).await?;
         let Prepared {
             pool,
             listen,
             tls,
             shown,
-        } = self.prepare()?;
-        {
-            let mut client = pool
-                .get()
-                .await
-                .map_err(|err| unavailable(&shown, self.timeout, &err))?;
-            schema::migrate(&mut client).await?;
-        }
+        } = prepared;
         let (following, mut followed) = tokio::sync::watch::channel(false);
         let store = PgStore {
             shared: Arc::new(Shared {
@@ -219,16 +224,11 @@ impl PgStoreBuilder {
     /// `listen_port` send it elsewhere), and [`StoreError::Backend`] for a newer schema, or
     /// one this role could not create or migrate (saying what to grant).
     pub async fn inspect(self) -> Result<Inspection, StoreError> {
+        let prepared = self.prepare()?;
+        let mut client = prepared.client(self.timeout).await?;
         let Prepared {
-            pool,
-            listen,
-            tls,
-            shown,
-        } = self.prepare()?;
-        let mut client = pool
-            .get()
-            .await
-            .map_err(|err| unavailable(&shown, self.timeout, &err))?;
+            listen, tls, shown, ..
+        } = prepared;
         let late =
             || StoreError::Unavailable(format!("{shown} did not answer within {:?}", self.timeout));
         let (schema_version, missing_privileges) =
