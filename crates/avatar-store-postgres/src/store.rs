@@ -229,8 +229,7 @@ impl PgStoreBuilder {
         let Prepared {
             listen, tls, shown, ..
         } = prepared;
-        let late =
-            || StoreError::Unavailable(format!("{shown} did not answer within {:?}", self.timeout));
+        let late = || no_answer_in_time(&shown, self.timeout);
         let (schema_version, missing_privileges) =
             tokio::time::timeout(self.timeout, schema::inspect(&mut client))
                 .await
@@ -349,10 +348,9 @@ impl PgStore {
         };
         match tokio::time::timeout(shared.timeout, work).await {
             Ok(done) => done,
-            Err(_) if connected.load(Ordering::Relaxed) => Err(StoreError::Unavailable(format!(
-                "{} did not answer within {:?}",
-                shared.url, shared.timeout
-            ))),
+            Err(_) if connected.load(Ordering::Relaxed) => {
+                Err(no_answer_in_time(&shared.url, shared.timeout))
+            }
             Err(_) => {
                 let status = shared.pool.status();
                 let busy = status.size >= status.max_size && status.available == 0;
@@ -686,6 +684,11 @@ pub(crate) fn database_error(err: tokio_postgres::Error) -> StoreError {
         }
         None => StoreError::Unavailable(err.to_string()),
     }
+}
+
+/// A connected server that did not answer within `timeout`.
+fn no_answer_in_time(url: &str, timeout: Duration) -> StoreError {
+    StoreError::Unavailable(format!("{url} did not answer within {timeout:?}"))
 }
 
 /// No connection within `timeout`: every pooled one stayed `busy`, or else the server did not
