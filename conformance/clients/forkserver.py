@@ -14,8 +14,10 @@ waits on a Unix socket. A client sends its arguments and its stdin, stdout and s
 forks a child, which takes those three as its own, runs the adapter's main(ARG...) and exits
 with its status, which the client exits with too. The child starts where a new process running
 the adapter would: the server has imported modules and looked nothing up, so no library has
-anything cached, and each child's lookups are its own. A client that goes away (the suite's
-timeout) takes its child with it.
+anything cached, and each child's lookups are its own. Python reseeds the random module in a
+forked child, as a new process seeds it, so the weighted choice between SRV records differs
+from draw to draw as it would. A client that goes away (the suite's timeout) takes its child
+with it.
 
 The server runs one child at a time: the suite asks one draw after another. Start one server
 per adapter and Python environment.
