@@ -43,5 +43,5 @@ pub use case::{Case, Check, Group, Level, Outcome, Verdict, VerdictKind};
 pub use discovery::DiscoveryClient;
 pub use error::ConformanceError;
 pub use http::HttpTarget;
-pub use runner::{Progress, Report, Targets, all_cases, run};
+pub use runner::{Progress, Report, Targets, all_cases, cases_named, run};
 pub use xmpp::XmppTarget;

@@ -8,8 +8,8 @@ use avatar_conformance::check;
 use avatar_conformance::discovery::Parameters;
 use avatar_conformance::fixtures::write_fixtures;
 use avatar_conformance::{
-    ConformanceError, DiscoveryClient, Group, HttpTarget, Level, Progress, Targets, XmppTarget,
-    all_cases, report, run,
+    Case, ConformanceError, DiscoveryClient, Group, HttpTarget, Level, Progress, Targets,
+    XmppTarget, all_cases, cases_named, report, run,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -144,6 +144,11 @@ struct RunArgs {
     /// xep-0153, xep-0084.
     #[arg(long = "group", value_name = "GROUP")]
     groups: Vec<String>,
+    /// Run only these cases (repeatable): an id as `list` shows it, or the start of some ids
+    /// followed by `*` (`--case 'discovery-trailing-dot*'`). Without --group, only the groups
+    /// of these cases run, so only their targets are needed.
+    #[arg(long = "case", value_name = "ID")]
+    cases: Vec<String>,
     /// Write the report as JSON to FILE (- for standard output).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -224,9 +229,19 @@ fn main() -> ExitCode {
     })
 }
 
-async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
+/// The cases and groups to run: those `--case` names (all without it), in the groups `--group`
+/// names (without it, the groups of those cases).
+fn selection(args: &RunArgs) -> Result<(Vec<Case>, Vec<Group>), ConformanceError> {
+    let cases = if args.cases.is_empty() {
+        all_cases()
+    } else {
+        cases_named(all_cases(), &args.cases)?
+    };
     let groups = if args.groups.is_empty() {
-        Group::ALL.to_vec()
+        Group::ALL
+            .into_iter()
+            .filter(|group| cases.iter().any(|case| case.group == *group))
+            .collect()
     } else {
         args.groups
             .iter()
@@ -239,8 +254,31 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
                     ))
                 })
             })
-            .collect::<Result<_, _>>()?
+            .collect::<Result<Vec<Group>, _>>()?
     };
+    // A case named exactly must run; a pattern takes what --group leaves of it.
+    let left_out = |case: &&Case| !groups.contains(&case.group);
+    if let Some(case) = cases
+        .iter()
+        .filter(left_out)
+        .find(|case| args.cases.iter().any(|pattern| pattern == case.id))
+    {
+        return Err(ConformanceError::Usage(format!(
+            "--case {}: it is in the group {}, which --group leaves out",
+            case.id, case.group
+        )));
+    }
+    if !args.cases.is_empty() && cases.iter().all(|case| left_out(&case)) {
+        return Err(ConformanceError::Usage(format!(
+            "--case {}: none of its cases is in the groups --group names",
+            args.cases.join(" --case ")
+        )));
+    }
+    Ok((cases, groups))
+}
+
+async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
+    let (cases, groups) = selection(&args)?;
     let wants = |check: fn(&Group) -> bool| groups.iter().any(check);
     let mut targets = Targets::default();
     if wants(|group| *group == Group::LibravatarServer) {
@@ -280,7 +318,7 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     } else {
         Progress::Stderr
     };
-    let report = run(&all_cases(), &mut targets, &groups, progress).await?;
+    let report = run(&cases, &mut targets, &groups, progress).await?;
     print!("{}", report::summary(&report));
     let write = write_output;
     if let Some(path) = &args.json {

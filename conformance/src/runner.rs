@@ -20,6 +20,42 @@ pub fn all_cases() -> Vec<Case> {
     cases
 }
 
+/// The cases of `cases` that `patterns` name, in report order: each pattern is a case's id, or
+/// the start of some ids followed by `*` (`discovery-trailing-dot*`).
+///
+/// # Errors
+/// [`ConformanceError::Usage`] for a pattern that names no case, listing the ids that contain
+/// it, if any.
+pub fn cases_named(cases: Vec<Case>, patterns: &[String]) -> Result<Vec<Case>, ConformanceError> {
+    let matches = |pattern: &str, id: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => id.starts_with(prefix),
+        None => id == pattern,
+    };
+    for pattern in patterns {
+        if !cases.iter().any(|case| matches(pattern, case.id)) {
+            let word = pattern.trim_end_matches('*');
+            let near: Vec<&str> = cases
+                .iter()
+                .map(|case| case.id)
+                .filter(|id| !word.is_empty() && id.contains(word))
+                .collect();
+            let hint = if near.is_empty() {
+                "`avatar-conformance list` shows every case".to_owned()
+            } else {
+                format!("ids containing it: {}", near.join(", "))
+            };
+            return Err(ConformanceError::Usage(format!(
+                "--case {pattern:?}: no case has that id (a trailing * matches ids starting with \
+                 the rest); {hint}"
+            )));
+        }
+    }
+    Ok(cases
+        .into_iter()
+        .filter(|case| patterns.iter().any(|pattern| matches(pattern, case.id)))
+        .collect())
+}
+
 /// The targets of one run; a group runs only when its target is set.
 #[derive(Debug, Default)]
 pub struct Targets {
@@ -210,5 +246,32 @@ async fn run_case(
             Some(target) => check.run(case.id, target).await,
             None => (Verdict::skip("no XMPP target"), Vec::new()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(patterns: &[&str]) -> Result<Vec<&'static str>, ConformanceError> {
+        let patterns: Vec<String> = patterns.iter().map(|&pattern| pattern.to_owned()).collect();
+        let cases = cases_named(all_cases(), &patterns)?;
+        Ok(cases.iter().map(|case| case.id).collect())
+    }
+
+    #[test]
+    fn cases_are_named_by_id_or_by_the_start_of_ids_and_run_in_report_order() {
+        assert_eq!(
+            ids(&["discovery-trailing-dot-several", "discovery-http"]).unwrap(),
+            ["discovery-http", "discovery-trailing-dot-several"]
+        );
+        assert_eq!(
+            ids(&["discovery-trailing-dot*", "discovery-trailing-dot"]).unwrap(),
+            ["discovery-trailing-dot", "discovery-trailing-dot-several"]
+        );
+        assert_eq!(ids(&["*"]).unwrap().len(), all_cases().len());
+        // The start of an id without `*` is no id.
+        assert!(ids(&["discovery-trailing"]).is_err());
+        assert!(ids(&["discovery-http", "DISCOVERY-HTTPS"]).is_err());
     }
 }

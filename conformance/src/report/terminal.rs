@@ -71,10 +71,11 @@ pub fn summary(report: &Report) -> String {
         }
     }
     let (pass, fail, skip) = report.counts();
+    let ran = report.outcomes.len();
     let _ = writeln!(
         out,
-        "\n{} cases: {pass} passed, {fail} failed, {skip} skipped in {:.1} s",
-        report.outcomes.len(),
+        "\n{ran} {}: {pass} passed, {fail} failed, {skip} skipped in {:.1} s",
+        if ran == 1 { "case" } else { "cases" },
         seconds(report.millis)
     );
     out

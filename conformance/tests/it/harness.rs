@@ -222,11 +222,14 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
         avatar_conformance::report::summary(&report)
     );
 
+    // The binary, asked for those two cases and one the client passes.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
         .args([
             "-q",
-            "--group",
-            "libravatar-discovery",
+            "--case",
+            "discovery-trailing-dot*",
+            "--case",
+            "discovery-http",
             "--client-cmd",
             &template,
         ])
@@ -239,6 +242,54 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
         stdout.contains("http://avatars.example.org./avatar/"),
         "the failure shows the dotted URL: {stdout}"
     );
+    // group, pass, fail, skip, failed MUST/SHOULD/COMPAT: three cases ran, no other group.
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("group "))
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [["libravatar-discovery", "1", "2", "0", "2/0/0"]],
+        "{stdout}"
+    );
+}
+
+/// `--case` names what it cannot run before anything starts: an id no case has (with the ids
+/// that contain it), a case `--group` leaves out, a pattern left with nothing.
+#[tokio::test]
+async fn a_case_the_run_cannot_have_is_refused_with_the_reason() {
+    for (arguments, says) in [
+        (
+            &["--case", "discovery-trailing"][..],
+            "--case \"discovery-trailing\": no case has that id (a trailing * matches ids starting \
+             with the rest); ids containing it: discovery-trailing-dot, \
+             discovery-trailing-dot-several",
+        ),
+        (
+            &["--case", "no-such-thing*"][..],
+            "`avatar-conformance list` shows every case",
+        ),
+        (
+            &["--case", "discovery-http", "--group", "libravatar-server"][..],
+            "--case discovery-http: it is in the group libravatar-discovery, which --group leaves out",
+        ),
+        (
+            &["--case", "discovery-trailing-dot*", "--group", "xep-0008"][..],
+            "--case discovery-trailing-dot*: none of its cases is in the groups --group names",
+        ),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+            .args(arguments)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(says), "{arguments:?}: {stderr}");
+    }
 }
 
 /// Correct but different: `:80` written out in every http URL (as the API page's own Python
