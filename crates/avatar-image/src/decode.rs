@@ -119,12 +119,16 @@ pub(crate) fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, Decode
             limits,
         )?,
         ImageFormat::Webp => {
-            let webp = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
+            let mut webp = image::codecs::webp::WebPDecoder::new(Cursor::new(bytes))
                 .map_err(|err| failed(&err))?;
             if webp.has_animation() {
                 decode_frames(webp, &info, limits)?
             } else {
-                Decoded::Still(decode_still(bytes, &info, limits)?)
+                // The headers are read: the same decoder gives the still, as `ImageReader`
+                // would have made it (with the limits set).
+                webp.set_limits(limits.for_image_crate())
+                    .map_err(|err| failed(&err))?;
+                Decoded::Still(upright(webp, &info, limits)?)
             }
         }
         _ => Decoded::Still(decode_still(bytes, &info, limits)?),
@@ -197,11 +201,23 @@ fn decode_still(
     info: &ImageInfo,
     limits: &Limits,
 ) -> Result<DynamicImage, ImageError> {
-    let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
     let image_crate_format = readable(info.format).ok_or_else(|| not_readable(bytes))?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_crate_format);
     reader.limits(limits.for_image_crate());
-    let mut decoder = reader.into_decoder().map_err(|err| failed(&err))?;
+    let decoder = reader
+        .into_decoder()
+        .map_err(|err| map_decode_error(info.format, &err, limits))?;
+    upright(decoder, info, limits)
+}
+
+/// What `decoder` (its limits set) decodes, turned upright and in sRGB, as [`decode_still`]
+/// says.
+fn upright(
+    mut decoder: impl ImageDecoder,
+    info: &ImageInfo,
+    limits: &Limits,
+) -> Result<DynamicImage, ImageError> {
+    let failed = |err: &image::ImageError| map_decode_error(info.format, err, limits);
     // A damaged EXIF block is no reason to refuse a picture: it is shown as stored.
     let orientation = decoder
         .orientation()
