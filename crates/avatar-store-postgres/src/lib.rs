@@ -44,6 +44,10 @@
 //! grant, before anything is tried. [`PgStoreBuilder::inspect`] says all of this of a
 //! database without changing it (`avatars config check`).
 //!
+//! The tables live in the first schema of the connection's search path: `public`, or a schema
+//! named after the role, or one the URL names as libpq takes it
+//! (`?options=-c%20search_path%3Davatar_store`).
+//!
 //! # What a server may have stale, and for how long
 //!
 //! Every put and remove sends `NOTIFY avatar_changes` with the hashes it touched, in the same

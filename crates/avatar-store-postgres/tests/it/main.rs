@@ -1034,6 +1034,72 @@ async fn a_role_granted_only_the_tables_connects_and_every_operation_works() {
     );
 }
 
+/// A database shared with other applications keeps the avatar tables in a schema of their
+/// own, as the README says: one named after the role needs nothing in the URL (PostgreSQL's
+/// search path starts with `"$user"`); another is named in it as libpq takes it (`options=-c
+/// search_path=avatar_store`). The tables are created there and nowhere else, a second store
+/// with that URL finds what the first stored, and `inspect` without it says there are no
+/// tables where it would look, so `config check` shows a URL that lost its schema before a
+/// server starts on an empty store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tables_go_to_the_schema_the_url_names() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(README_SCHEMA_OPTION),
+        "the README lost its schema option: {README_SCHEMA_OPTION}"
+    );
+    let cluster = Cluster::start();
+    let url = cluster.database("shared");
+    let tables_in = |schema: &str| {
+        cluster
+            .query(
+                "shared",
+                &format!(
+                    "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'avatar%' \
+                     AND schemaname = '{schema}'"
+                ),
+            )
+            .trim()
+            .to_owned()
+    };
+    cluster.sql(
+        "shared",
+        "CREATE ROLE keeper LOGIN; CREATE SCHEMA keeper AUTHORIZATION keeper; \
+         CREATE SCHEMA avatar_store",
+    );
+    drop(PgStore::connect(&as_role(&url, "keeper")).await.unwrap());
+    assert_eq!(tables_in("keeper"), "4");
+
+    let in_schema = format!("{url}?{README_SCHEMA_OPTION}");
+    let alice = identity("alice@example.org");
+    PgStore::connect(&in_schema)
+        .await
+        .unwrap()
+        .put(&alice, Bytes::from_static(b"alice"))
+        .await
+        .unwrap();
+    assert_eq!(tables_in("avatar_store"), "4");
+    assert_eq!(tables_in("public"), "0");
+
+    let second = PgStore::connect(&in_schema).await.unwrap();
+    let stored = second.get(&alice.hash(HashAlgorithm::Md5)).await.unwrap();
+    assert_eq!(&stored.unwrap().bytes[..], b"alice");
+    let found = PgStore::builder(&in_schema).inspect().await.unwrap();
+    assert_eq!(
+        found.to_string(),
+        format!("schema version {SCHEMA_VERSION}, follows changes")
+    );
+    let without = PgStore::builder(&url).inspect().await.unwrap();
+    assert_eq!(
+        without.to_string(),
+        "no avatar tables yet (created on first use), follows changes"
+    );
+}
+
+/// The URL parameter the README gives for a schema of the avatar tables' own.
+const README_SCHEMA_OPTION: &str = "options=-c%20search_path%3Davatar_store";
+
 /// What a role may not do is said before anything is tried, with what to grant: creating the
 /// tables (since PostgreSQL 15 only the database's owner may create in `public`), or the
 /// statements of a store at the current version. `inspect` changes nothing, says what
