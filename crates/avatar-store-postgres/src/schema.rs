@@ -100,6 +100,11 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     if let Some(problem) = may_not_migrate(&transaction, version).await? {
         return Err(StoreError::Backend(problem));
     }
+    if found.is_none()
+        && let Some(elsewhere) = tables_elsewhere(&transaction).await?
+    {
+        tracing::warn!("creating empty avatar tables, although {elsewhere}");
+    }
     transaction
         .batch_execute("CREATE TABLE IF NOT EXISTS avatar_schema (version integer NOT NULL)")
         .await
@@ -135,6 +140,17 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
     transaction.commit().await.map_err(database_error)
 }
 
+/// What [`inspect`] found.
+pub(crate) struct Found {
+    /// The schema's version, 0 where there is none (in the search path).
+    pub(crate) version: i32,
+    /// What the role may not do on the tables at this version, as `GRANT` statements.
+    pub(crate) missing_privileges: Option<String>,
+    /// Where there is no schema: avatar tables the connection does not look in, and what
+    /// would make it ([`tables_elsewhere`]).
+    pub(crate) tables_elsewhere: Option<String>,
+}
+
 /// What [`migrate`] would find, read in a read-only transaction: the schema's version (0 where
 /// there is none yet), and what the role may not do that the store would need, where it may
 /// not: create or migrate the schema (an error, as `migrate` would stop there), or read and
@@ -142,7 +158,7 @@ pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// [`StoreError::Backend`] for a newer schema, or one this role could not create or migrate.
-pub(crate) async fn inspect(client: &mut Client) -> Result<(i32, Option<String>), StoreError> {
+pub(crate) async fn inspect(client: &mut Client) -> Result<Found, StoreError> {
     let transaction = client
         .build_transaction()
         .read_only(true)
@@ -154,12 +170,82 @@ pub(crate) async fn inspect(client: &mut Client) -> Result<(i32, Option<String>)
         return Err(newer_schema(version));
     }
     if version < SCHEMA_VERSION {
-        return match may_not_migrate(&transaction, version).await? {
-            Some(problem) => Err(StoreError::Backend(problem)),
-            None => Ok((version, None)),
+        if let Some(problem) = may_not_migrate(&transaction, version).await? {
+            return Err(StoreError::Backend(problem));
+        }
+        let tables_elsewhere = if version == 0 {
+            tables_elsewhere(&transaction).await?
+        } else {
+            None
         };
+        return Ok(Found {
+            version,
+            missing_privileges: None,
+            tables_elsewhere,
+        });
     }
-    Ok((version, may_not_use(&transaction).await?))
+    Ok(Found {
+        version,
+        missing_privileges: may_not_use(&transaction).await?,
+        tables_elsewhere: None,
+    })
+}
+
+/// What a schema's name must have encoded as a value in a URL's query: the rest is read as
+/// written.
+const IN_URL_QUERY: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'+')
+    .add(b'=');
+
+/// Avatar tables in the database that the connection does not look in, when it finds none in
+/// its search path: in a schema the role may not use, or one outside the search path (a URL
+/// that lost its `options=-c search_path=...`). Says where, and what would make the store use
+/// them; `None` where there are none. Such tables may be another store's on purpose, so this
+/// only ever warns.
+async fn tables_elsewhere(transaction: &Transaction<'_>) -> Result<Option<String>, StoreError> {
+    let rows = transaction
+        .query_typed(
+            "SELECT n.nspname, quote_ident(n.nspname), has_schema_privilege(n.oid, 'USAGE'), \
+             quote_ident(current_user), array_to_string(current_schemas(false), ', ') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = 'avatar_schema' AND c.relkind = 'r' ORDER BY n.nspname",
+            &[],
+        )
+        .await
+        .map_err(database_error)?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let (name, schema, usable, role, search_path): (String, String, bool, String, String) = (
+        first.get(0),
+        first.get(1),
+        first.get(2),
+        first.get(3),
+        first.get(4),
+    );
+    let more = match rows.len() {
+        1 => String::new(),
+        2 => " (and one other schema)".to_owned(),
+        n => format!(" (and {} other schemas)", n - 1),
+    };
+    Ok(Some(if usable {
+        format!(
+            "schema {schema}{more} holds avatar tables, which this connection does not look in \
+             (its search path: {search_path}); if they are this store's, add \
+             ?options=-c%20search_path%3D{} to the URL",
+            percent_encoding::utf8_percent_encode(&name, IN_URL_QUERY)
+        )
+    } else {
+        format!(
+            "schema {schema}{more} holds avatar tables, which role {role} may not use; if \
+             they are this store's: GRANT USAGE ON SCHEMA {schema} TO {role}"
+        )
+    }))
 }
 
 /// The version in `avatar_schema`, read without creating it: `None` where there is no such
@@ -217,12 +303,20 @@ async fn may_not_migrate(
     };
     let needs = &MIGRATION_NEEDS[usize::try_from(version).unwrap_or(0)..];
     if needs.contains(&Need::CreateInSchema) && !may_create {
+        // Tables it cannot see are more likely what is wrong than a right to create.
+        let elsewhere = if version == 0 {
+            tables_elsewhere(transaction)
+                .await?
+                .map_or_else(String::new, |elsewhere| format!(". But {elsewhere}"))
+        } else {
+            String::new()
+        };
         return Ok(Some(format!(
             "role {role} may not create tables in schema {schema} of database {database}, and \
              the store must, to {creating} (since PostgreSQL 15 only the database's owner may, \
              unless granted): connect once as the database's owner, or make {role} the owner \
              (createdb -O {role}, or ALTER DATABASE {database} OWNER TO {role}), or GRANT \
-             CREATE ON SCHEMA {schema} TO {role}"
+             CREATE ON SCHEMA {schema} TO {role}{elsewhere}"
         )));
     }
     for need in needs {

@@ -122,6 +122,11 @@ pub struct Inspection {
     /// Why the store would not follow other servers' changes ([`PgStore::why_not_following`]'s
     /// text), or `None`: a probe notified through the URL reached the listening connection.
     pub why_not_following: Option<&'static str>,
+    /// Where there are no avatar tables in the connection's search path: the avatar tables
+    /// elsewhere in the database that it does not look in (a schema the role may not use, or
+    /// one a URL that lost its `options=-c search_path=...` no longer names), and what would
+    /// make it. `connect` would create empty tables beside them.
+    pub tables_elsewhere: Option<String>,
 }
 
 impl std::fmt::Display for Inspection {
@@ -129,6 +134,9 @@ impl std::fmt::Display for Inspection {
     /// is missing.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.schema_version {
+            0 if self.tables_elsewhere.is_some() => f.write_str(
+                "no avatar tables where it looks (created there on first use; some elsewhere)",
+            )?,
             0 => f.write_str("no avatar tables yet (created on first use)")?,
             version if version < crate::SCHEMA_VERSION => write!(
                 f,
@@ -230,10 +238,9 @@ impl PgStoreBuilder {
             listen, tls, shown, ..
         } = prepared;
         let late = || no_answer_in_time(&shown, self.timeout);
-        let (schema_version, missing_privileges) =
-            tokio::time::timeout(self.timeout, schema::inspect(&mut client))
-                .await
-                .map_err(|_| late())??;
+        let found = tokio::time::timeout(self.timeout, schema::inspect(&mut client))
+            .await
+            .map_err(|_| late())??;
         let delivered = listen::probe_delivery(&client, &listen, tls, self.timeout)
             .await
             .map_err(|why| {
@@ -243,9 +250,10 @@ impl PgStoreBuilder {
                 ))
             })?;
         Ok(Inspection {
-            schema_version,
-            missing_privileges,
+            schema_version: found.version,
+            missing_privileges: found.missing_privileges,
             why_not_following: (!delivered).then_some(listen::UNDELIVERED),
+            tables_elsewhere: found.tables_elsewhere,
         })
     }
 

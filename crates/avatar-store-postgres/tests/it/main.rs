@@ -1090,10 +1090,61 @@ async fn the_tables_go_to_the_schema_the_url_names() {
         found.to_string(),
         format!("schema version {SCHEMA_VERSION}, follows changes")
     );
+    // A URL that lost the option: the tables are named, with what brings them back.
     let without = PgStore::builder(&url).inspect().await.unwrap();
     assert_eq!(
         without.to_string(),
-        "no avatar tables yet (created on first use), follows changes"
+        "no avatar tables where it looks (created there on first use; some elsewhere), \
+         follows changes"
+    );
+    assert_eq!(
+        without.tables_elsewhere.as_deref(),
+        Some(
+            "schema avatar_store (and one other schema) holds avatar tables, which this \
+             connection does not look in (its search path: public); if they are this store's, \
+             add ?options=-c%20search_path%3Davatar_store to the URL"
+        )
+    );
+    // A role that may not use the schemas, and may not create in public either: refused,
+    // saying so before the right to create, which is less likely what it lacks.
+    cluster.sql("shared", "CREATE ROLE outsider LOGIN");
+    let refused = PgStore::connect(&as_role(&url, "outsider"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.ends_with(
+            "GRANT CREATE ON SCHEMA public TO outsider. But schema avatar_store (and one other \
+             schema) holds avatar tables, which role outsider may not use; if they are this \
+             store's: GRANT USAGE ON SCHEMA avatar_store TO outsider"
+        ),
+        "{refused}"
+    );
+    assert_eq!(tables_in("public"), "0");
+    // Granted, it finds them: same store, same picture.
+    cluster.sql(
+        "shared",
+        "GRANT USAGE ON SCHEMA avatar_store TO outsider; \
+         ALTER ROLE outsider SET search_path = avatar_store; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA avatar_store TO outsider",
+    );
+    let granted = PgStore::connect(&as_role(&url, "outsider")).await.unwrap();
+    let stored = granted.get(&alice.hash(HashAlgorithm::Md5)).await.unwrap();
+    assert_eq!(&stored.unwrap().bytes[..], b"alice");
+    // Connecting with the URL that lost the option creates empty tables (they could be
+    // another store's on purpose), and says so in the log.
+    let log = test_support::log::Captured::default();
+    let guard = tracing::subscriber::set_default(log.subscriber());
+    drop(PgStore::connect(&url).await.unwrap());
+    drop(guard);
+    assert_eq!(tables_in("public"), "4");
+    assert!(
+        log.text().contains(
+            "creating empty avatar tables, although schema avatar_store (and one other schema) \
+             holds avatar tables, which this connection does not look in"
+        ),
+        "{}",
+        log.text()
     );
 }
 

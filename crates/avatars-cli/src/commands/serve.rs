@@ -307,6 +307,9 @@ fn inspect_database(url: &str) -> Result<String, CliError> {
     if let Some(why) = found.why_not_following {
         say!("avatars: warning: {shown}: {why}");
     }
+    if let Some(elsewhere) = &found.tables_elsewhere {
+        say!("avatars: warning: {shown}: serve would create empty avatar tables, but {elsewhere}");
+    }
     Ok(format!("{shown}: {found}"))
 }
 

@@ -619,4 +619,21 @@ fn config_check_inspects_the_database_serve_would_use() {
     );
     let values = check(&nowhere, true);
     assert!(values.status.success(), "{}", stderr(&values));
+
+    // The tables in a schema the URL no longer names: a warning, naming them.
+    cluster.sql(
+        "checked",
+        "CREATE SCHEMA kept; CREATE TABLE kept.avatar_schema (version integer NOT NULL)",
+    );
+    let warned = check(&url, false);
+    assert!(warned.status.success(), "{}", stderr(&warned));
+    assert!(
+        stderr(&warned).contains(&format!(
+            "avatars: warning: {url}: serve would create empty avatar tables, but schema kept \
+             holds avatar tables, which this connection does not look in (its search path: \
+             public); if they are this store's, add ?options=-c%20search_path%3Dkept to the URL"
+        )),
+        "{}",
+        stderr(&warned)
+    );
 }
