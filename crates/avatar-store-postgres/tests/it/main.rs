@@ -966,6 +966,16 @@ const README_GRANTS: &str =
 GRANT SELECT, INSERT, UPDATE ON avatar_hashes, avatar_documents TO avatars_app;
 GRANT SELECT ON avatar_schema TO avatars_app;";
 
+/// Panics unless the project's README has `text` as written, which a test runs.
+fn assert_readme_says(text: &str) {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(text),
+        "the README lost what a test runs:\n{text}"
+    );
+}
+
 /// `url` as role `role` (the test clusters trust every local connection).
 fn as_role(url: &str, role: &str) -> String {
     url.replacen("postgres://postgres@", &format!("postgres://{role}@"), 1)
@@ -986,12 +996,7 @@ fn has_no_tables(cluster: &Cluster, name: &str) -> bool {
 /// the schema even when the table is there ("permission denied for schema public").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_granted_only_the_tables_connects_and_every_operation_works() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    assert!(
-        readme.contains(README_GRANTS),
-        "the README lost its grants:\n{README_GRANTS}"
-    );
+    assert_readme_says(README_GRANTS);
     let cluster = Cluster::start();
     let url = cluster.database("granted");
     drop(PgStore::connect(&url).await.unwrap());
@@ -1037,18 +1042,14 @@ async fn a_role_granted_only_the_tables_connects_and_every_operation_works() {
 /// A database shared with other applications keeps the avatar tables in a schema of their
 /// own, as the README says: one named after the role needs nothing in the URL (PostgreSQL's
 /// search path starts with `"$user"`); another is named in it as libpq takes it (`options=-c
-/// search_path=avatar_store`). The tables are created there and nowhere else, a second store
-/// with that URL finds what the first stored, and `inspect` without it says there are no
-/// tables where it would look, so `config check` shows a URL that lost its schema before a
-/// server starts on an empty store.
+/// search_path=avatar_store`). The tables are created there and nowhere else, and a second
+/// store with that URL finds what the first stored. Without it, `inspect` names the tables it
+/// would not look in and the option that brings them back, a role that may not use their
+/// schema is refused with the `GRANT USAGE` it lacks, and `connect` logs it as it creates
+/// empty tables (they may be another store's on purpose).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tables_go_to_the_schema_the_url_names() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    assert!(
-        readme.contains(README_SCHEMA_OPTION),
-        "the README lost its schema option: {README_SCHEMA_OPTION}"
-    );
+    assert_readme_says(README_SCHEMA_OPTION);
     let cluster = Cluster::start();
     let url = cluster.database("shared");
     let tables_in = |schema: &str| {
