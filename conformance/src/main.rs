@@ -230,18 +230,15 @@ fn main() -> ExitCode {
 }
 
 /// The cases and groups to run: those `--case` names (all without it), in the groups `--group`
-/// names (without it, the groups of those cases).
+/// names (all without it), each group kept only where one of those cases is in it.
 fn selection(args: &RunArgs) -> Result<(Vec<Case>, Vec<Group>), ConformanceError> {
     let cases = if args.cases.is_empty() {
         all_cases()
     } else {
         cases_named(all_cases(), &args.cases)?
     };
-    let groups = if args.groups.is_empty() {
-        Group::ALL
-            .into_iter()
-            .filter(|group| cases.iter().any(|case| case.group == *group))
-            .collect()
+    let mut groups = if args.groups.is_empty() {
+        Group::ALL.to_vec()
     } else {
         args.groups
             .iter()
@@ -274,6 +271,8 @@ fn selection(args: &RunArgs) -> Result<(Vec<Case>, Vec<Group>), ConformanceError
             args.cases.join(" --case ")
         )));
     }
+    // A group none of the named cases is in needs no target.
+    groups.retain(|group| cases.iter().any(|case| case.group == *group));
     Ok((cases, groups))
 }
 

@@ -257,6 +257,39 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
     );
 }
 
+/// A group `--group` names but none of the `--case` cases is in needs no target: the run does
+/// not wait for a component to connect when only a discovery case runs.
+#[tokio::test]
+async fn a_group_none_of_the_named_cases_is_in_needs_no_target() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+        .args([
+            "-q",
+            "--case",
+            "discovery-http",
+            "--group",
+            "libravatar-discovery",
+            "--group",
+            "xep-0008",
+            "--component-listen",
+            "127.0.0.1:0",
+            "--secret",
+            "never used",
+            "--component-wait",
+            "1",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("1 case: 1 passed"), "{stdout}");
+}
+
 /// `--case` names what it cannot run before anything starts: an id no case has (with the ids
 /// that contain it), a case `--group` leaves out, a pattern left with nothing.
 #[tokio::test]
