@@ -237,7 +237,7 @@ async fn tables_elsewhere(transaction: &Transaction<'_>) -> Result<Option<String
         format!(
             "schema {schema}{more} holds avatar tables, which this connection does not look in \
              (its search path: {search_path}); if they are this store's, add \
-             ?options=-c%20search_path%3D{} to the URL",
+             the parameter options=-c%20search_path%3D{} to the URL",
             percent_encoding::utf8_percent_encode(&name, IN_URL_QUERY)
         )
     } else {

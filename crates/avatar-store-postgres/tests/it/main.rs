@@ -1103,7 +1103,7 @@ async fn the_tables_go_to_the_schema_the_url_names() {
         Some(
             "schema avatar_store (and one other schema) holds avatar tables, which this \
              connection does not look in (its search path: public); if they are this store's, \
-             add ?options=-c%20search_path%3Davatar_store to the URL"
+             add the parameter options=-c%20search_path%3Davatar_store to the URL"
         )
     );
     // A role that may not use the schemas, and may not create in public either: refused,

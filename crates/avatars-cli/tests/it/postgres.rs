@@ -631,7 +631,7 @@ fn config_check_inspects_the_database_serve_would_use() {
         stderr(&warned).contains(&format!(
             "avatars: warning: {url}: serve would create empty avatar tables, but schema kept \
              holds avatar tables, which this connection does not look in (its search path: \
-             public); if they are this store's, add ?options=-c%20search_path%3Dkept to the URL"
+             public); if they are this store's, add the parameter options=-c%20search_path%3Dkept to the URL"
         )),
         "{}",
         stderr(&warned)
