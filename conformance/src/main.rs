@@ -41,7 +41,11 @@ enum Command {
         out: PathBuf,
     },
     /// List the cases: id, group, level, title.
-    List,
+    List {
+        /// Only these (as --case takes them: an id, or the start of some ids followed by `*`).
+        #[arg(value_name = "ID")]
+        cases: Vec<String>,
+    },
     /// Print the avatar URL this project's client builds, as a reference (and the shape a
     /// --client-cmd program must have): IDENTITY NAMESERVER SCHEME.
     Client {
@@ -188,15 +192,20 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }),
-        Some(Command::List) => {
-            for case in all_cases() {
+        Some(Command::List { cases }) => (if cases.is_empty() {
+            Ok(all_cases())
+        } else {
+            cases_named(all_cases(), &cases)
+        })
+        .map(|cases| {
+            for case in cases {
                 println!(
                     "{:<40} {:<21} {:<6} {}",
                     case.id, case.group, case.level, case.title
                 );
             }
-            Ok(ExitCode::SUCCESS)
-        }
+            ExitCode::SUCCESS
+        }),
         Some(Command::Check(args)) => runtime.block_on(check(args)),
         Some(Command::Client {
             identity,

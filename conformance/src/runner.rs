@@ -45,8 +45,8 @@ pub fn cases_named(cases: Vec<Case>, patterns: &[String]) -> Result<Vec<Case>, C
                 format!("ids containing it: {}", near.join(", "))
             };
             return Err(ConformanceError::Usage(format!(
-                "--case {pattern:?}: no case has that id (a trailing * matches ids starting with \
-                 the rest); {hint}"
+                "no case has the id {pattern:?} (a trailing * matches ids starting with the \
+                 rest); {hint}"
             )));
         }
     }

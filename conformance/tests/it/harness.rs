@@ -290,20 +290,49 @@ async fn a_group_none_of_the_named_cases_is_in_needs_no_target() {
     assert!(stdout.contains("1 case: 1 passed"), "{stdout}");
 }
 
-/// `--case` names what it cannot run before anything starts: an id no case has (with the ids
-/// that contain it), a case `--group` leaves out, a pattern left with nothing.
+/// `list` shows what `--case` would run: the same ids and patterns, in report order.
+#[tokio::test]
+async fn list_shows_what_a_case_pattern_selects() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+        .args(["list", "discovery-trailing-dot*", "discovery-http"])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let ids: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "discovery-http",
+            "discovery-trailing-dot",
+            "discovery-trailing-dot-several"
+        ]
+    );
+}
+
+/// `--case` (and `list`) name what they cannot select before anything starts: an id no case
+/// has (with the ids that contain it), a case `--group` leaves out, a pattern left with
+/// nothing.
 #[tokio::test]
 async fn a_case_the_run_cannot_have_is_refused_with_the_reason() {
     for (arguments, says) in [
         (
             &["--case", "discovery-trailing"][..],
-            "--case \"discovery-trailing\": no case has that id (a trailing * matches ids starting \
-             with the rest); ids containing it: discovery-trailing-dot, \
+            "no case has the id \"discovery-trailing\" (a trailing * matches ids starting with \
+             the rest); ids containing it: discovery-trailing-dot, \
              discovery-trailing-dot-several",
         ),
         (
             &["--case", "no-such-thing*"][..],
             "`avatar-conformance list` shows every case",
+        ),
+        (
+            &["list", "no-such-thing"][..],
+            "no case has the id \"no-such-thing\"",
         ),
         (
             &["--case", "discovery-http", "--group", "libravatar-server"][..],
