@@ -87,7 +87,7 @@ struct RealClient {
     installed: PathBuf,
     /// The `--client-cmd` template.
     template: String,
-    /// What the template asks, for a Python library.
+    /// For a Python library: the fork server the template asks, started for the run.
     fork_server: Option<ForkServer>,
     /// The cases it must fail, and no others.
     expected: &'static [&'static str],
@@ -114,7 +114,8 @@ impl ForkServer {
         )
     }
 
-    /// Starts the server and waits until it listens; it is killed when the child is dropped.
+    /// Starts the server and waits until it listens; it is killed when the returned child is
+    /// dropped.
     async fn start(&self) -> tokio::process::Child {
         use tokio::io::AsyncBufReadExt;
 
