@@ -79,10 +79,11 @@ struct CheckArgs {
     /// and for the addresses of the servers they name.
     #[arg(long, value_name = "ADDR", value_parser = parse_nameserver)]
     nameserver: Option<std::net::SocketAddr>,
-    /// Write the findings as JSON to FILE (- for standard output).
+    /// Write the findings as JSON to FILE (- for standard output; the summary then goes to
+    /// standard error).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Write the findings as an HTML page to FILE.
+    /// Write the findings as an HTML page to FILE (- for standard output).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
     /// No progress lines.
@@ -131,6 +132,11 @@ struct RunArgs {
     /// How long to wait for the component to connect, in seconds.
     #[arg(long, default_value_t = 30, value_name = "N")]
     component_wait: u64,
+    /// How long the XMPP service (--component-listen or --c2s) may take to answer a stanza
+    /// that must be answered, in seconds; a case whose answer has not come by then fails.
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    answer_timeout_secs: u64,
     /// Test through a real XMPP server: log in at HOST:PORT (plain c2s) and query JIDs of
     /// --subject-domain.
     #[arg(long, value_name = "HOST:PORT", requires_all = ["jid", "password", "subject_domain"])]
@@ -153,13 +159,15 @@ struct RunArgs {
     /// of these cases run, so only their targets are needed.
     #[arg(long = "case", value_name = "ID")]
     cases: Vec<String>,
-    /// Write the report as JSON to FILE (- for standard output).
+    /// Write the report as JSON to FILE (- for standard output; the summary then goes to
+    /// standard error).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
-    /// Write the report as JUnit XML to FILE.
+    /// Write the report as JUnit XML to FILE (- for standard output).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
-    /// Write the report as an HTML page with the returned images to FILE.
+    /// Write the report as an HTML page with the returned images to FILE (- for standard
+    /// output).
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
     /// The least binding level whose failures make the run fail.
@@ -287,6 +295,11 @@ fn selection(args: &RunArgs) -> Result<(Vec<Case>, Vec<Group>), ConformanceError
 
 async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     let (cases, groups) = selection(&args)?;
+    let report_on_stdout = on_standard_output(&[
+        ("--json", &args.json),
+        ("--junit", &args.junit),
+        ("--html", &args.html),
+    ])?;
     let wants = |check: fn(&Group) -> bool| groups.iter().any(check);
     let mut targets = Targets::default();
     if wants(|group| *group == Group::LibravatarServer) {
@@ -327,7 +340,11 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
         Progress::Stderr
     };
     let report = run(&cases, &mut targets, &groups, progress).await?;
-    print!("{}", report::summary(&report));
+    if report_on_stdout {
+        eprint!("{}", report::summary(&report));
+    } else {
+        print!("{}", report::summary(&report));
+    }
     let write = write_output;
     if let Some(path) = &args.json {
         write(path, report::json(&report))?;
@@ -353,6 +370,7 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
 }
 
 async fn check(args: CheckArgs) -> Result<ExitCode, ConformanceError> {
+    let findings_on_stdout = on_standard_output(&[("--json", &args.json), ("--html", &args.html)])?;
     let identity = args
         .identity
         .as_deref()
@@ -371,7 +389,11 @@ async fn check(args: CheckArgs) -> Result<ExitCode, ConformanceError> {
         Progress::Stderr
     };
     let found = check::check_domain(&options, progress).await?;
-    print!("{}", check::summary(&found));
+    if findings_on_stdout {
+        eprint!("{}", check::summary(&found));
+    } else {
+        print!("{}", check::summary(&found));
+    }
     if let Some(path) = &args.json {
         write_output(path, check::json(&found))?;
     }
@@ -388,6 +410,25 @@ async fn check(args: CheckArgs) -> Result<ExitCode, ConformanceError> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Whether one of the report `outputs` (option, path) goes to standard output (`-`): the
+/// summary then goes to standard error, so that standard output holds the report alone. Two
+/// reports cannot share it.
+fn on_standard_output(outputs: &[(&str, &Option<PathBuf>)]) -> Result<bool, ConformanceError> {
+    let dashes: Vec<&str> = outputs
+        .iter()
+        .filter(|(_, path)| path.as_ref().is_some_and(|path| path.as_os_str() == "-"))
+        .map(|(option, _)| *option)
+        .collect();
+    match dashes[..] {
+        [] => Ok(false),
+        [_] => Ok(true),
+        _ => Err(ConformanceError::Usage(format!(
+            "{} ask for standard output (-) together: one report at most can go there, give the others a file",
+            dashes.join(" and ")
+        ))),
+    }
 }
 
 /// Writes a report to `path`, or to standard output for `-`.
@@ -426,6 +467,7 @@ async fn xmpp_target(
     args: &RunArgs,
     described: &mut Vec<(String, String)>,
 ) -> Result<XmppTarget, ConformanceError> {
+    let answer_timeout = Duration::from_secs(args.answer_timeout_secs);
     if let Some(addr) = &args.component_listen {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -440,7 +482,8 @@ async fn xmpp_target(
         let secret = args.secret.as_deref().unwrap_or_default();
         let target =
             XmppTarget::component(&listener, secret, Duration::from_secs(args.component_wait))
-                .await?;
+                .await?
+                .answer_timeout(answer_timeout);
         described.push((
             "xmpp".to_owned(),
             format!("component {} connected to {bound}", target.domain()),
@@ -454,7 +497,9 @@ async fn xmpp_target(
             "xmpp".to_owned(),
             format!("{domain} through {server} as {jid}"),
         ));
-        return XmppTarget::client(server, jid, password, domain).await;
+        return XmppTarget::client(server, jid, password, domain)
+            .await
+            .map(|target| target.answer_timeout(answer_timeout));
     }
     described.push((
         "xmpp".to_owned(),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use avatar_proto::request::parse_hash_segment;
 use avatar_proto::{AvatarQuery, HashAlgorithm, Identity, Scheme};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use url::Url;
 
 pub use cases::discovery_cases;
@@ -187,16 +188,45 @@ impl DiscoveryCheck {
             self.draws
         };
         let started = Instant::now();
-        let mut urls = Vec::with_capacity(draws as usize);
-        for _ in 0..draws {
-            match session
-                .avatar_url(self.identity, self.scheme, &parameters)
-                .await
-            {
-                Ok(url) => urls.push(url),
-                Err(err) => return Verdict::fail(request, "an avatar URL", err.to_string()),
+        // A command's draws are separate processes, as many at once as there are cores (a
+        // client that is slow to start, such as Node's, would take minutes one at a time); the
+        // in-process client draws one after another.
+        let at_once = match session {
+            ClientSession::Command { .. } => {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
             }
-        }
+            ClientSession::InProcess(_) => 1,
+        };
+        let drawing = futures_util::stream::iter(0..draws)
+            .map(|_| session.avatar_url(self.identity, self.scheme, &parameters))
+            .buffer_unordered(at_once)
+            .try_collect::<Vec<String>>();
+        // A case with a time bound has its verdict once twice the bound has passed: the
+        // client (a command is killed) is not waited for any longer.
+        let bound = self.expect.iter().find_map(|expect| match expect {
+            DiscoveryExpect::Within(limit) => Some(*limit),
+            _ => None,
+        });
+        let drawn = match bound {
+            Some(limit) => match tokio::time::timeout(limit * 2, drawing).await {
+                Ok(drawn) => drawn,
+                Err(_) => {
+                    return Verdict::fail(
+                        request,
+                        DiscoveryExpect::Within(limit).to_string(),
+                        format!(
+                            "no answer after {:?}, when the suite stopped waiting",
+                            limit * 2
+                        ),
+                    );
+                }
+            },
+            None => drawing.await,
+        };
+        let urls = match drawn {
+            Ok(urls) => urls,
+            Err(err) => return Verdict::fail(request, "an avatar URL", err.to_string()),
+        };
         let elapsed = started.elapsed();
         for (name, count) in before {
             let queries = nameservers.queries_for(name) - count;

@@ -31,8 +31,6 @@ const NS_PEP_METADATA: &str = "urn:xmpp:avatar:metadata";
 const NS_DISCO_INFO: &str = "http://jabber.org/protocol/disco#info";
 const NS_STANZAS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 
-/// How long to wait for an answer that must come.
-const ANSWER_WAIT: Duration = Duration::from_secs(5);
 /// How long to wait before concluding that no answer comes.
 const SILENCE_WAIT: Duration = Duration::from_secs(1);
 
@@ -440,7 +438,7 @@ async fn run_step(
             let wait = if matches!(step.expect, XmppExpect::NoReply) {
                 SILENCE_WAIT
             } else {
-                ANSWER_WAIT
+                target.answer_wait()
             };
             target
                 .wait_for(
@@ -463,7 +461,7 @@ async fn run_step(
                                 sender.split('/').next().unwrap_or("").to_lowercase() == from
                             })
                     },
-                    ANSWER_WAIT,
+                    target.answer_wait(),
                 )
                 .await?
         }
@@ -473,7 +471,12 @@ async fn run_step(
             .as_ref()
             .map_or_else(|| "no answer".to_owned(), String::from)
     };
-    let answer = || reply.as_ref().ok_or_else(|| mismatch("no answer"));
+    let waited = target.answer_wait();
+    let answer = || {
+        reply
+            .as_ref()
+            .ok_or_else(|| mismatch(format!("no answer within {waited:?}")))
+    };
     match &step.expect {
         XmppExpect::Result => expect_type(answer()?, "result"),
         XmppExpect::Error(kind, condition) => expect_error(answer()?, kind, &[condition]),
@@ -704,10 +707,15 @@ pub(super) async fn fetch_image(
     let reply = target
         .wait_for(
             |element| element.name() == "iq" && element.attr("id") == Some(id.as_str()),
-            ANSWER_WAIT,
+            target.answer_wait(),
         )
         .await?
-        .ok_or_else(|| mismatch(format!("no answer to {request}")))?;
+        .ok_or_else(|| {
+            mismatch(format!(
+                "no answer within {:?} to {request}",
+                target.answer_wait()
+            ))
+        })?;
     image_in(&reply, at)
         .map(|(_, bytes)| bytes)
         .map_err(|err| mismatch(format!("fetching {at:?} of {subject}: {err}")))

@@ -102,7 +102,7 @@ pub(super) async fn run_step(
                             && matches!(element.attr("type"), Some("subscribed" | "unsubscribed"))
                             && bare(element.attr("from")) == from
                     },
-                    super::ANSWER_WAIT,
+                    target.answer_wait(),
                 )
                 .await?;
             let accepted = answer
@@ -114,9 +114,10 @@ pub(super) async fn run_step(
                     "the service does not mirror subscribers' avatars: its answer to a subscription to its own JID was {}",
                     answer.map_or_else(|| "nothing".to_owned(), |answer| String::from(&answer))
                 ))),
-                (_, false) => Err(mismatch(
-                    answer.map_or_else(|| "no answer".to_owned(), |answer| String::from(&answer)),
-                )),
+                (_, false) => Err(mismatch(answer.map_or_else(
+                    || format!("no answer within {:?}", target.answer_wait()),
+                    |answer| String::from(&answer),
+                ))),
             }
         }
         XmppExpect::Announces(subject) => announced(placeholders, target, subject).await,

@@ -28,6 +28,10 @@ pub const ME: &str = "writer@example.com";
 /// The domain of the users the in-process target mirrors (`--identity-domain` of a component).
 pub const MIRRORED_DOMAIN: &str = "example.net";
 
+/// How long the service may take to answer a stanza that must be answered, unless
+/// [`XmppTarget::answer_timeout`] says otherwise.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How the harness reaches the service.
 #[derive(Debug)]
 enum Link {
@@ -52,6 +56,7 @@ pub struct XmppTarget {
     sender: Option<String>,
     me: String,
     stash: Vec<Element>,
+    answer_timeout: Duration,
 }
 
 impl XmppTarget {
@@ -78,6 +83,7 @@ impl XmppTarget {
             sender: Some(TESTER.to_owned()),
             me: ME.to_owned(),
             stash: Vec::new(),
+            answer_timeout: ANSWER_TIMEOUT,
         })
     }
 
@@ -101,6 +107,7 @@ impl XmppTarget {
             sender: Some(TESTER.to_owned()),
             me: ME.to_owned(),
             stash: Vec::new(),
+            answer_timeout: ANSWER_TIMEOUT,
         })
     }
 
@@ -125,7 +132,22 @@ impl XmppTarget {
             sender: None,
             me,
             stash: Vec::new(),
+            answer_timeout: ANSWER_TIMEOUT,
         })
+    }
+
+    /// How long the service may take to answer a stanza that must be answered (5 s unless
+    /// set): a case whose answer has not come by then fails with "no answer within ...". A slow service
+    /// or link needs more; a harness testing services that never answer, less.
+    #[must_use]
+    pub const fn answer_timeout(mut self, timeout: Duration) -> Self {
+        self.answer_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for an answer that must come ([`XmppTarget::answer_timeout`]).
+    pub(super) const fn answer_wait(&self) -> Duration {
+        self.answer_timeout
     }
 
     /// The domain whose JIDs name the subjects.

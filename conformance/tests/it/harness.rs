@@ -207,6 +207,40 @@ async fn discovery_report(template: &str) -> Report {
     run_groups(&mut targets, &[Group::LibravatarDiscovery]).await
 }
 
+/// A client that never answers when the nameserver is silent has its verdict at twice the
+/// case's 5 s bound: the suite stops it then rather than waiting out its 20 s limit for any
+/// client (npm's `libravatar` and pyLibravatar 1.7 would take it all). The clock is tokio's,
+/// paused, so the test takes no 10 s.
+#[tokio::test(start_paused = true)]
+async fn a_client_that_never_falls_back_is_stopped_at_twice_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = dir.path().join("silent-client");
+    executable(&client, "#!/bin/sh\nexec sleep 3600\n");
+    let template = format!("{} {{identity}} {{nameserver}}", client.display());
+    let cases =
+        avatar_conformance::cases_named(all_cases(), &["discovery-dns-down".to_owned()]).unwrap();
+    let mut targets = Targets {
+        discovery: Some(DiscoveryClient::command(&template).unwrap()),
+        ..Targets::default()
+    };
+    let report = run(
+        &cases,
+        &mut targets,
+        &[Group::LibravatarDiscovery],
+        Progress::Quiet,
+    )
+    .await
+    .unwrap();
+    let [outcome] = &report.outcomes[..] else {
+        panic!("one case ran: {:?}", report.outcomes);
+    };
+    let Verdict::Fail { expected, got, .. } = &outcome.verdict else {
+        panic!("it failed: {:?}", outcome.verdict);
+    };
+    assert_eq!(expected, "an answer within 5s", "{got}");
+    assert_eq!(got, "no answer after 10s, when the suite stopped waiting");
+}
+
 #[tokio::test]
 async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,7 +350,7 @@ async fn list_shows_what_a_case_pattern_selects() {
 
 /// `--case` (and `list`) name what they cannot select before anything starts: an id no case
 /// has (with the ids that contain it), a case `--group` leaves out, a pattern left with
-/// nothing.
+/// nothing; and two reports cannot both go to standard output.
 #[tokio::test]
 async fn a_case_the_run_cannot_have_is_refused_with_the_reason() {
     for (arguments, says) in [
@@ -341,6 +375,14 @@ async fn a_case_the_run_cannot_have_is_refused_with_the_reason() {
         (
             &["--case", "discovery-trailing-dot*", "--group", "xep-0008"][..],
             "--case discovery-trailing-dot*: none of its cases is in the groups --group names",
+        ),
+        (
+            &["--case", "discovery-http", "--json", "-", "--html", "-"][..],
+            "--json and --html ask for standard output (-) together",
+        ),
+        (
+            &["check", "example.org", "--json", "-", "--html", "-"][..],
+            "--json and --html ask for standard output (-) together",
         ),
     ] {
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
@@ -492,6 +534,7 @@ async fn agreeable_component(addr: std::net::SocketAddr, secret: &'static str) {
     }
 }
 
+/// The agreeable component connected with `secret`, as a target that waits 1 s for answers.
 async fn component_target(secret: &'static str) -> XmppTarget {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -499,6 +542,7 @@ async fn component_target(secret: &'static str) -> XmppTarget {
     XmppTarget::component(&listener, "right secret", Duration::from_secs(10))
         .await
         .unwrap()
+        .answer_timeout(Duration::from_secs(1))
 }
 
 #[tokio::test]
@@ -528,6 +572,18 @@ async fn a_component_that_never_answers_with_an_error_fails_the_error_table() {
     );
     assert!(!failed(&report).contains("xep0114-handshake"));
     assert!(report.failures_at_least(Level::Must).count() >= 8);
+    // It never answers a presence probe either: those cases wait the target's answer timeout
+    // (1 s here, not the 5 s default) and say so.
+    let probe = report
+        .outcomes
+        .iter()
+        .find(|outcome| outcome.id == "xep0008-presence-hash")
+        .expect("the presence case ran");
+    assert!(
+        matches!(&probe.verdict, Verdict::Fail { got, .. } if got == "no answer within 1s"),
+        "{:?}",
+        probe.verdict
+    );
 }
 
 /// Targets with only an XMPP component: the stand-in `component`, connected to the harness
@@ -690,6 +746,69 @@ async fn a_mirror_of_another_design_passes_the_mirror_case() {
         Verdict::Pass,
         "{}",
         avatar_conformance::report::summary(&report)
+    );
+}
+
+/// `--answer-timeout-secs` is how long a component's cases wait for an answer: a component
+/// that never answers a presence probe fails after 1 s, and the report says how long it waited.
+#[tokio::test]
+async fn the_answer_timeout_option_bounds_the_wait_for_a_component() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut run = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+        .args([
+            "-q",
+            "--case",
+            "xep0008-presence-hash",
+            "--component-listen",
+            "127.0.0.1:0",
+            "--secret",
+            "right secret",
+            "--answer-timeout-secs",
+            "1",
+            "--json",
+            "-",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(run.stderr.take().unwrap()).lines();
+    let waiting = stderr.next_line().await.unwrap().unwrap_or_default();
+    let rest_of_stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        while let Ok(Some(line)) = stderr.next_line().await {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let addr = waiting
+        .strip_prefix("avatar-conformance: waiting for a component on ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {waiting:?}"));
+    tokio::spawn(agreeable_component(addr, "right secret"));
+    let output = tokio::time::timeout(Duration::from_secs(30), run.wait_with_output())
+        .await
+        .expect("the run ends")
+        .unwrap();
+    // Standard output holds the report alone; the summary went to standard error.
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "standard output is not the JSON report ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    let outcome = &report["outcomes"][0];
+    assert_eq!(outcome["id"], "xep0008-presence-hash", "{report}");
+    assert_eq!(outcome["verdict"], "fail", "{report}");
+    assert_eq!(outcome["got"], "no answer within 1s", "{report}");
+    assert!(outcome["millis"].as_u64().unwrap() < 4000, "{report}");
+    let summary = rest_of_stderr.await.unwrap();
+    assert!(
+        summary.contains("FAIL [MUST] xep0008-presence-hash"),
+        "{summary}"
     );
 }
 
