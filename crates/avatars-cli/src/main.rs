@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         }
     };
     let cli = Cli::parse_from(args);
-    let mut stdout = io::stdout().lock();
+    let mut stdout = UntilTheReaderGoes::new(io::stdout().lock());
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(&args, &mut stdout),
         Command::Import(args) => commands::import::run(&args, &mut stdout),
@@ -103,5 +103,53 @@ fn main() -> ExitCode {
             stderr_line!("avatars: {err}");
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// Standard output for the commands: once its reader has gone (`avatars list | head -1`, a
+/// picture piped to a program that has seen enough), what is written to it is dropped and the
+/// command carries on to its own end and exit status. Without it the broken pipe stopped a
+/// command half-way with an error: an import between two pictures, a server at its next line.
+/// (No crate does this small thing; `std` reports the pipe, `eprintln!`-style macros panic.)
+struct UntilTheReaderGoes<W> {
+    inner: W,
+    reader_gone: bool,
+}
+
+impl<W: io::Write> UntilTheReaderGoes<W> {
+    const fn new(inner: W) -> Self {
+        Self {
+            inner,
+            reader_gone: false,
+        }
+    }
+
+    /// `done` unless the reader has gone, which is then remembered.
+    fn unless_gone<T>(&mut self, done: io::Result<T>, dropped: T) -> io::Result<T> {
+        match done {
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
+                self.reader_gone = true;
+                Ok(dropped)
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: io::Write> io::Write for UntilTheReaderGoes<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.reader_gone {
+            return Ok(buf.len());
+        }
+        let written = self.inner.write(buf);
+        self.unless_gone(written, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.reader_gone {
+            return Ok(());
+        }
+        let flushed = self.inner.flush();
+        self.unless_gone(flushed, ())
     }
 }

@@ -33,6 +33,8 @@ pub(crate) fn run(args: &ExportArgs, out: &mut impl Write) -> Result<(), CliErro
     let what = describe(&stored.bytes);
     if to_out {
         out.write_all(&stored.bytes)?;
+        // Said once it is all written, not while part of it waits in a buffer.
+        out.flush()?;
         stderr_line!("exported {identity}: {what}");
         return Ok(());
     }

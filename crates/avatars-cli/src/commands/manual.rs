@@ -19,8 +19,13 @@ pub(crate) fn completions(
     out: &mut impl Write,
 ) -> Result<(), CliError> {
     let mut command = Cli::command();
-    clap_complete::generate(shell, &mut command, "avatars", out);
-    out.flush().map_err(CliError::Output)
+    // Made in memory first: `generate` panics when its writer fails (a full disk, a reader
+    // that has gone), where this returns the error.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "avatars", &mut script);
+    out.write_all(&script)
+        .and_then(|()| out.flush())
+        .map_err(CliError::Output)
 }
 
 /// Writes `avatars.1` and a page per subcommand (`avatars-serve.1`, ...) into `dir`, made when

@@ -324,6 +324,68 @@ fn import_list_remove() {
     assert!(!dir.path().join("gone.png").exists());
 }
 
+/// A reader of standard output that stops early (`avatars list | head -1`, a picture piped to
+/// a program that has seen enough) is no error: each command carries on to its own end and
+/// exit status, quietly. An import goes on storing every picture of its manifest, and a
+/// command that fails still says why. The pipe's reading end is closed before the command
+/// starts, so its first write finds the reader gone.
+#[test]
+fn a_reader_that_stops_early_stops_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut manifest = Vec::new();
+    for name in ["a", "b", "c"] {
+        write_png(&dir.path().join(format!("{name}.png")), 30, 30);
+        manifest.push(serde_json::json!({"identity": format!("{name}@example.org"), "file": format!("{name}.png")}));
+    }
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        serde_json::json!({ "avatars": manifest }).to_string(),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let with_the_reader_gone = |args: &[&str]| {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        std::process::Command::new(env!("CARGO_BIN_EXE_avatars"))
+            .current_dir(dir.path())
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let imported =
+        with_the_reader_gone(&["import", "--data-dir", data, "--manifest", "manifest.json"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let listed = avatars(dir.path(), &["list", "--data-dir", data]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).lines().count(),
+        3,
+        "every picture of the manifest stored"
+    );
+    for args in [
+        &["list", "--data-dir", data][..],
+        &["list", "--data-dir", data, "--json"],
+        &["hash", "a@example.org"],
+        &["url", "a@example.org"],
+        &["completions", "bash"],
+    ] {
+        let output = with_the_reader_gone(args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+    let exported = with_the_reader_gone(&["export", "--data-dir", data, "a@example.org", "-"]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let missing = with_the_reader_gone(&["export", "--data-dir", data, "z@example.org", "-"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("nothing stored for z@example.org"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
 /// `export` writes the picture stored, byte for byte, to a new file only, or to standard
 /// output but never a terminal.
 #[test]
