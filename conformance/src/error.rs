@@ -102,6 +102,11 @@ pub enum ConformanceError {
     #[error("{0}")]
     Mismatch(String),
 
+    /// Standard output could not be written (a full disk, a closed descriptor; a reader that
+    /// has gone is no error).
+    #[error("writing to standard output: {0}")]
+    Output(#[source] std::io::Error),
+
     /// Same-origin redirects that never end: a loop, or more than [`MAX_REDIRECTS`] hops.
     ///
     /// [`MAX_REDIRECTS`]: crate::http::MAX_REDIRECTS

@@ -192,27 +192,31 @@ fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
-        Some(Command::Fixtures { out }) => write_fixtures(&out).map(|manifest| {
-            println!(
-                "wrote {} images and manifest.json to {}",
+        Some(Command::Fixtures { out }) => write_fixtures(&out).and_then(|manifest| {
+            print_out(&format!(
+                "wrote {} images and manifest.json to {}\n",
                 manifest.avatars.len(),
                 out.display()
-            );
-            ExitCode::SUCCESS
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }),
         Some(Command::List { cases }) => (if cases.is_empty() {
             Ok(all_cases())
         } else {
             cases_named(all_cases(), &cases)
         })
-        .map(|cases| {
+        .and_then(|cases| {
+            use std::fmt::Write as _;
+            let mut listed = String::new();
             for case in cases {
-                println!(
+                let _ = writeln!(
+                    listed,
                     "{:<40} {:<21} {:<6} {}",
                     case.id, case.group, case.level, case.title
                 );
             }
-            ExitCode::SUCCESS
+            print_out(&listed)?;
+            Ok(ExitCode::SUCCESS)
         }),
         Some(Command::Check(args)) => runtime.block_on(check(args)),
         Some(Command::Client {
@@ -343,7 +347,7 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     if report_on_stdout {
         eprint!("{}", report::summary(&report));
     } else {
-        print!("{}", report::summary(&report));
+        print_out(&report::summary(&report))?;
     }
     let write = write_output;
     if let Some(path) = &args.json {
@@ -392,7 +396,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode, ConformanceError> {
     if findings_on_stdout {
         eprint!("{}", check::summary(&found));
     } else {
-        print!("{}", check::summary(&found));
+        print_out(&check::summary(&found))?;
     }
     if let Some(path) = &args.json {
         write_output(path, check::json(&found))?;
@@ -431,11 +435,26 @@ fn on_standard_output(outputs: &[(&str, &Option<PathBuf>)]) -> Result<bool, Conf
     }
 }
 
+/// Writes `text` to standard output. A reader that has gone (`avatar-conformance list | head`)
+/// is no error: what is left is dropped, and a run keeps the exit status of its verdicts.
+fn print_out(text: &str) -> Result<(), ConformanceError> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(ConformanceError::Output(err))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Writes a report to `path`, or to standard output for `-`.
 fn write_output(path: &PathBuf, text: String) -> Result<(), ConformanceError> {
     if path.as_os_str() == "-" {
-        println!("{text}");
-        Ok(())
+        print_out(&format!("{text}\n"))
     } else {
         std::fs::write(path, text).map_err(|source| ConformanceError::File {
             path: path.clone(),
@@ -458,7 +477,7 @@ async fn reference_client(
     let session = DiscoveryClient::InProcess.session(nameserver)?;
     for identity in identities {
         let url = session.avatar_url(identity, scheme, parameters).await?;
-        println!("{url}");
+        print_out(&format!("{url}\n"))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -291,6 +291,48 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
     );
 }
 
+/// A reader of standard output that has gone (`avatar-conformance list | head -1`) is no
+/// error and no panic: `list` ends quietly and successfully, and a run still exits with its
+/// verdicts' status (1 here, for the dotted client's two MUST failures). The pipe's reading end
+/// is closed before the binary starts, so its first write finds the reader gone.
+#[tokio::test]
+async fn a_reader_that_stops_early_changes_no_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = rewriting_client(dir.path(), "dotted-client", "s#^(https?://[^/:]+)#\\1.#");
+    for (args, status) in [
+        (&["list"][..], 0),
+        (&["list", "discovery-*"], 0),
+        (
+            &[
+                "-q",
+                "--case",
+                "discovery-trailing-dot*",
+                "--client-cmd",
+                &template,
+            ],
+            1,
+        ),
+        (&["-q", "--case", "discovery-http", "--json", "-"], 0),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        // spawn, not output(), which would give the binary a pipe of its own.
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(status), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}
+
 /// A group `--group` names but none of the `--case` cases is in needs no target: the run does
 /// not wait for a component to connect when only a discovery case runs.
 #[tokio::test]
