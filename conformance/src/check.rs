@@ -142,9 +142,10 @@ pub async fn check_domain(
     }
     let cases = match answering {
         Some(server) => {
-            if progress == Progress::Stderr {
-                eprintln!("avatar-conformance: server cases against {}", server.base);
-            }
+            progress.say(format_args!(
+                "avatar-conformance: server cases against {}\n",
+                server.base
+            ));
             let root = server
                 .base
                 .trim_end_matches('/')

@@ -29,6 +29,14 @@
 //! against the in-process targets, the `avatars serve` binary over TCP and the `avatars xmpp`
 //! component.
 
+// `eprintln!` panics when standard error cannot be written (`2>&1 | head` once `head` has
+// gone), stopping a run before its verdicts: progress goes through `Progress::say`.
+#![deny(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "Progress::say writes without panicking when it cannot"
+)]
+
 pub mod case;
 pub mod check;
 pub mod discovery;

@@ -1,5 +1,13 @@
 //! `avatar-conformance`: run the suite against this project or any other implementation.
 
+// print! and eprintln! panic when their stream cannot be written (a reader gone, a full disk):
+// print_out and to_stderr say so or lose the text instead.
+#![deny(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "print_out and to_stderr write without panicking when they cannot"
+)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -187,7 +195,9 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("avatar-conformance: cannot start the runtime: {err}");
+            to_stderr(format_args!(
+                "avatar-conformance: cannot start the runtime: {err}\n"
+            ));
             return ExitCode::from(2);
         }
     };
@@ -245,7 +255,7 @@ fn main() -> ExitCode {
         None => runtime.block_on(run_suite(cli.run)),
     };
     outcome.unwrap_or_else(|err| {
-        eprintln!("avatar-conformance: {}", err.with_causes());
+        to_stderr(format_args!("avatar-conformance: {}\n", err.with_causes()));
         ExitCode::from(2)
     })
 }
@@ -345,7 +355,7 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     };
     let report = run(&cases, &mut targets, &groups, progress).await?;
     if report_on_stdout {
-        eprint!("{}", report::summary(&report));
+        to_stderr(format_args!("{}", report::summary(&report)));
     } else {
         print_out(&report::summary(&report))?;
     }
@@ -366,7 +376,9 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
     };
     let failed = report.failures_at_least(level).count();
     if failed > 0 {
-        eprintln!("avatar-conformance: {failed} failure(s) at {level} level or stricter");
+        to_stderr(format_args!(
+            "avatar-conformance: {failed} failure(s) at {level} level or stricter\n"
+        ));
         Ok(ExitCode::FAILURE)
     } else {
         Ok(ExitCode::SUCCESS)
@@ -394,7 +406,7 @@ async fn check(args: CheckArgs) -> Result<ExitCode, ConformanceError> {
     };
     let found = check::check_domain(&options, progress).await?;
     if findings_on_stdout {
-        eprint!("{}", check::summary(&found));
+        to_stderr(format_args!("{}", check::summary(&found)));
     } else {
         print_out(&check::summary(&found))?;
     }
@@ -433,6 +445,14 @@ fn on_standard_output(outputs: &[(&str, &Option<PathBuf>)]) -> Result<bool, Conf
             dashes.join(" and ")
         ))),
     }
+}
+
+/// Writes `text` to standard error; what cannot be written there (`2>&1 | head` once `head`
+/// has gone) is lost, where `eprintln!` would panic before the run's exit status.
+fn to_stderr(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_fmt(text).and_then(|()| stderr.flush());
 }
 
 /// Writes `text` to standard output. A reader that has gone (`avatar-conformance list | head`)
@@ -497,7 +517,9 @@ async fn xmpp_target(
                 action: format!("listening on {addr}"),
                 source,
             })?;
-        eprintln!("avatar-conformance: waiting for a component on {bound}");
+        to_stderr(format_args!(
+            "avatar-conformance: waiting for a component on {bound}\n"
+        ));
         let secret = args.secret.as_deref().unwrap_or_default();
         let target =
             XmppTarget::component(&listener, secret, Duration::from_secs(args.component_wait))

@@ -78,6 +78,18 @@ pub enum Progress {
     Stderr,
 }
 
+impl Progress {
+    /// Writes `text` to standard error for [`Progress::Stderr`]. Unlike `eprint!`, a standard
+    /// error that cannot be written (`2>&1 | head` once `head` has gone) loses the text
+    /// instead of stopping the run with a panic before its verdicts and reports.
+    pub(crate) fn say(self, text: std::fmt::Arguments<'_>) {
+        if self == Self::Stderr {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_fmt(text).and_then(|()| stderr.flush());
+        }
+    }
+}
+
 /// The result of a run.
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -175,10 +187,8 @@ pub async fn run(
             })?;
         warnings.extend(crate::http::fixtures_warning(target).await);
     }
-    if progress == Progress::Stderr {
-        for warning in &warnings {
-            eprintln!("warning: {warning}");
-        }
+    for warning in &warnings {
+        progress.say(format_args!("warning: {warning}\n"));
     }
     let terminal = std::io::stderr().is_terminal();
     let mut outcomes = Vec::with_capacity(selected.len());
@@ -193,12 +203,11 @@ pub async fn run(
             );
             let group_starts = index == 0 || selected[index - 1].group != case.group;
             if terminal {
-                eprint!("\r\x1b[2K{line}");
+                progress.say(format_args!("\r\x1b[2K{line}"));
             } else if group_starts || index % 20 == 0 {
                 // Logs get a line per group and every 20 cases, not one per case.
-                eprintln!("{line} ({})", case.group);
+                progress.say(format_args!("{line} ({})\n", case.group));
             }
-            let _ = std::io::stderr().flush();
         }
         let began = Instant::now();
         let (verdict, images) = run_case(case, targets, nameservers.as_ref()).await;
@@ -216,8 +225,8 @@ pub async fn run(
             images,
         });
     }
-    if progress == Progress::Stderr && terminal {
-        eprintln!();
+    if terminal {
+        progress.say(format_args!("\n"));
     }
     Ok(Report {
         targets: targets.described.clone(),

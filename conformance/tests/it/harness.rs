@@ -291,8 +291,8 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
     );
 }
 
-/// A reader of standard output that has gone (`avatar-conformance list | head -1`) is no
-/// error and no panic: `list` ends quietly and successfully, and a run still exits with its
+/// A reader of standard output or standard error that has gone (`avatar-conformance list |
+/// head -1`) is no error and no panic: `list` ends quietly and successfully, and a run still exits with its
 /// verdicts' status (1 here, for the dotted client's two MUST failures). The pipe's reading end
 /// is closed before the binary starts, so its first write finds the reader gone.
 #[tokio::test]
@@ -331,6 +331,30 @@ async fn a_reader_that_stops_early_changes_no_exit_status() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
     }
+    // Standard error gone too (`2>&1 | head`): the progress lines are lost, the run goes on to
+    // its summary and its status.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+        .args([
+            "--case",
+            "discovery-trailing-dot*",
+            "--client-cmd",
+            &template,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(writer)
+        .spawn()
+        .unwrap()
+        .wait_with_output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL [MUST] discovery-trailing-dot"),
+        "{stdout}"
+    );
 }
 
 /// A group `--group` names but none of the `--case` cases is in needs no target: the run does
