@@ -76,3 +76,72 @@ pub fn junit(report: &Report) -> String {
     out.push_str("</testsuites>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::junit;
+    use crate::case::{Group, Level, Outcome, Verdict};
+    use crate::runner::Report;
+
+    /// The text of `xml` as a strict XML 1.0 parser reads it, or why it is not XML.
+    fn text_of(xml: &str) -> Result<String, String> {
+        let mut reader = rxml::Reader::new(std::io::BufReader::new(xml.as_bytes()));
+        let mut text = String::new();
+        rxml::as_eof_flag(reader.read_all(|event| {
+            if let rxml::Event::Text(_, chunk) = event {
+                text.push_str(&chunk);
+            }
+        }))
+        .map_err(|err| err.to_string())?;
+        Ok(text)
+    }
+
+    /// What strict parsers refuse even escaped: C0 controls but tab and newlines, and the
+    /// non-characters U+FFFE and U+FFFF; a hostile server's headers may carry any of them.
+    const UNREADABLE: &str =
+        "bell\u{7} nul\u{0} esc\u{1b} fffe\u{fffe} ffff\u{ffff} <tag> & \"quote\"";
+
+    proptest! {
+        /// Whatever a target sends back (control characters, U+FFFE, markup, any script),
+        /// the JUnit report stays XML a CI system can read, and says it.
+        #[test]
+        fn any_text_a_target_returns_stays_readable_xml(
+            got in prop_oneof![any::<String>(), Just(UNREADABLE.to_owned())],
+            request in any::<String>(),
+            reason in any::<String>(),
+        ) {
+            let outcome = |verdict| Outcome {
+                id: "server-hash-md5",
+                group: Group::LibravatarServer,
+                title: "a title",
+                source: "a source",
+                level: Level::Must,
+                verdict,
+                millis: 1,
+                images: Vec::new(),
+            };
+            let report = Report {
+                targets: Vec::new(),
+                warnings: Vec::new(),
+                outcomes: vec![
+                    outcome(Verdict::Fail {
+                        request: request.clone(),
+                        expected: "an image".to_owned(),
+                        got: got.clone(),
+                    }),
+                    outcome(Verdict::Skip { reason }),
+                ],
+                millis: 2,
+            };
+            let xml = junit(&report);
+            let text = text_of(&xml).map_err(|err| TestCaseError::fail(format!("{err}: {xml}")))?;
+            let readable = |value: &str| !value.chars().any(|c| c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'));
+            if readable(&got) && readable(&request) {
+                prop_assert!(text.contains(&format!("got: {got}")), "{text}");
+                prop_assert!(text.contains(&format!("request: {request}")), "{text}");
+            }
+        }
+    }
+}

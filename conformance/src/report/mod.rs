@@ -33,8 +33,11 @@ pub(crate) fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+            // Characters XML 1.0 cannot carry at all, even as references: C0 controls but
+            // tab and the line ends, and the non-characters U+FFFE and U+FFFF.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t')
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             c => out.push(c),
