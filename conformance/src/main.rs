@@ -450,9 +450,7 @@ fn on_standard_output(outputs: &[(&str, &Option<PathBuf>)]) -> Result<bool, Conf
 /// Writes `text` to standard error; what cannot be written there (`2>&1 | head` once `head`
 /// has gone) is lost, where `eprintln!` would panic before the run's exit status.
 fn to_stderr(text: std::fmt::Arguments<'_>) {
-    use std::io::Write as _;
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_fmt(text).and_then(|()| stderr.flush());
+    Progress::Stderr.say(text);
 }
 
 /// Writes `text` to standard output. A reader that has gone (`avatar-conformance list | head`)

@@ -82,7 +82,7 @@ impl Progress {
     /// Writes `text` to standard error for [`Progress::Stderr`]. Unlike `eprint!`, a standard
     /// error that cannot be written (`2>&1 | head` once `head` has gone) loses the text
     /// instead of stopping the run with a panic before its verdicts and reports.
-    pub(crate) fn say(self, text: std::fmt::Arguments<'_>) {
+    pub fn say(self, text: std::fmt::Arguments<'_>) {
         if self == Self::Stderr {
             let mut stderr = std::io::stderr().lock();
             let _ = stderr.write_fmt(text).and_then(|()| stderr.flush());

@@ -137,8 +137,8 @@ impl XmppTarget {
     }
 
     /// How long the service may take to answer a stanza that must be answered (5 s unless
-    /// set): a case whose answer has not come by then fails with "no answer within ...". A slow service
-    /// or link needs more; a harness testing services that never answer, less.
+    /// set): a case whose answer has not come by then fails with "no answer within ...". A
+    /// slow service or link needs more; a harness testing services that never answer, less.
     #[must_use]
     pub const fn answer_timeout(mut self, timeout: Duration) -> Self {
         self.answer_timeout = timeout;
