@@ -292,9 +292,10 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
 }
 
 /// A reader of standard output or standard error that has gone (`avatar-conformance list |
-/// head -1`) is no error and no panic: `list` ends quietly and successfully, and a run still exits with its
-/// verdicts' status (1 here, for the dotted client's two MUST failures). The pipe's reading end
-/// is closed before the binary starts, so its first write finds the reader gone.
+/// head -1`) is no error and no panic: `list` ends quietly and successfully, and a run still
+/// exits with its verdicts' status (1 here, for the dotted client's two MUST failures). The
+/// pipe's reading end is closed before the binary starts, so its first write finds the reader
+/// gone.
 #[tokio::test]
 async fn a_reader_that_stops_early_changes_no_exit_status() {
     let dir = tempfile::tempdir().unwrap();
