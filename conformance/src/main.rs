@@ -131,6 +131,11 @@ struct RunArgs {
     /// {identity}, {nameserver} (IP:PORT) and {scheme} (http/https); it must print the avatar URL.
     #[arg(long, value_name = "TEMPLATE")]
     client_cmd: Option<String>,
+    /// How many runs of --client-cmd a case that draws many URLs (up to 200) makes at once;
+    /// one per CPU by default. 1 runs them one after another, for a client that cannot run
+    /// beside itself (one writing a fixed file, or limited by a service it asks).
+    #[arg(long, value_name = "N", requires = "client_cmd")]
+    client_jobs: Option<std::num::NonZeroUsize>,
     /// Test an XEP-0114 component: listen here (HOST:PORT, port 0 for any) as its server.
     #[arg(long, value_name = "ADDR", requires = "secret", conflicts_with = "c2s")]
     component_listen: Option<String>,
@@ -336,7 +341,11 @@ async fn run_suite(args: RunArgs) -> Result<ExitCode, ConformanceError> {
             targets
                 .described
                 .push(("libravatar-discovery".to_owned(), template.clone()));
-            DiscoveryClient::command(template)?
+            let client = DiscoveryClient::command(template)?;
+            match args.client_jobs {
+                Some(jobs) => client.with_jobs(jobs),
+                None => client,
+            }
         } else {
             targets.described.push((
                 "libravatar-discovery".to_owned(),

@@ -2,6 +2,7 @@
 //! avatar URL for an identity when pointed at a nameserver.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use avatar_discovery::Discovery;
@@ -30,7 +31,15 @@ pub enum DiscoveryClient {
     /// seen; like the others, it is left out of the cases that do not look up twice, so every
     /// other case times, and counts the queries of, one lookup. Cases that need a placeholder
     /// the template lacks are skipped.
-    Command(Vec<String>),
+    ///
+    /// A case that draws many URLs runs up to `jobs` of the program at once
+    /// ([`Self::with_jobs`]; one per CPU by default).
+    Command {
+        /// The template's words.
+        words: Vec<String>,
+        /// How many runs of the program a case makes at once.
+        jobs: NonZeroUsize,
+    },
 }
 
 impl DiscoveryClient {
@@ -48,7 +57,21 @@ impl DiscoveryClient {
                 "--client-cmd {template:?}: expected 'PROG ARGS...' using {{identity}} and {{nameserver}} (and {{scheme}} for https cases)"
             )));
         }
-        Ok(Self::Command(words))
+        Ok(Self::Command {
+            words,
+            jobs: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        })
+    }
+
+    /// A command client that runs at most `jobs` of its program at once (1: one after another,
+    /// for a program that cannot run beside itself, such as one writing a fixed file). The
+    /// in-process client always looks up one URL at a time, and is returned as it is.
+    #[must_use]
+    pub fn with_jobs(self, jobs: NonZeroUsize) -> Self {
+        match self {
+            Self::Command { words, .. } => Self::Command { words, jobs },
+            Self::InProcess => Self::InProcess,
+        }
     }
 
     /// A fresh session: one in-process [`Discovery`] (so its cache spans one case's draws), or
@@ -61,9 +84,10 @@ impl DiscoveryClient {
             Self::InProcess => {
                 ClientSession::InProcess(Discovery::builder().nameserver(nameserver).build()?)
             }
-            Self::Command(words) => ClientSession::Command {
+            Self::Command { words, jobs } => ClientSession::Command {
                 words: words.clone(),
                 nameserver,
+                jobs: *jobs,
             },
         })
     }
@@ -92,6 +116,8 @@ pub enum ClientSession {
         words: Vec<String>,
         /// The nameserver it is pointed at.
         nameserver: SocketAddr,
+        /// How many runs of it a case makes at once.
+        jobs: NonZeroUsize,
     },
 }
 
@@ -123,6 +149,16 @@ impl ClientSession {
         }
     }
 
+    /// How many URLs a case asks for at once: the command's jobs, one for the in-process
+    /// client.
+    #[must_use]
+    pub fn jobs(&self) -> NonZeroUsize {
+        match self {
+            Self::InProcess(_) => NonZeroUsize::MIN,
+            Self::Command { jobs, .. } => *jobs,
+        }
+    }
+
     /// The avatar URL the client builds for `identity` on a page served over `scheme`, with
     /// `parameters`.
     ///
@@ -150,7 +186,9 @@ impl ClientSession {
                 }
                 Ok(discovery.avatar_url(&builder).await)
             }
-            Self::Command { words, nameserver } => {
+            Self::Command {
+                words, nameserver, ..
+            } => {
                 let size = parameters.size.map(|size| size.to_string());
                 let expand = |word: &String| {
                     let optional = [

@@ -188,18 +188,12 @@ impl DiscoveryCheck {
             self.draws
         };
         let started = Instant::now();
-        // A command's draws are separate processes, as many at once as there are cores (a
-        // client that is slow to start, such as Node's, would take minutes one at a time); the
-        // in-process client draws one after another.
-        let at_once = match session {
-            ClientSession::Command { .. } => {
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-            }
-            ClientSession::InProcess(_) => 1,
-        };
+        // A command's draws are separate processes, by default as many at once as there are
+        // cores (a client that is slow to start, such as Node's, would take minutes one at a
+        // time); the in-process client draws one after another.
         let drawing = futures_util::stream::iter(0..draws)
             .map(|_| session.avatar_url(self.identity, self.scheme, &parameters))
-            .buffer_unordered(at_once)
+            .buffer_unordered(session.jobs().get())
             .try_collect::<Vec<String>>();
         // A case with a time bound has its verdict once twice the bound has passed: the
         // client (a command is killed) is not waited for any longer.

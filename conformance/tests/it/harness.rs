@@ -291,6 +291,73 @@ async fn a_client_that_keeps_the_trailing_dot_fails_and_exits_non_zero() {
     );
 }
 
+/// `--client-jobs 1` runs a client command's draws one after another, for a client that cannot
+/// run beside itself; by default a case's draws (10 in `discovery-trailing-dot-several`) run as
+/// many at once as there are cores. The stand-in takes a lock directory for its run and fails
+/// when another run holds it; it holds it for 100 ms, so three runs at once overlap.
+#[tokio::test]
+async fn client_jobs_1_runs_a_client_that_cannot_run_beside_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = dir.path().join("running");
+    let client = dir.path().join("lonely-client");
+    executable(
+        &client,
+        &format!(
+            "#!/bin/sh\n\
+             mkdir '{lock}' 2>/dev/null || {{ echo 'another run of me is going on' >&2; exit 3; }}\n\
+             sleep 0.1\n\
+             url=$('{bin}' client \"$@\"); status=$?\n\
+             rmdir '{lock}'\n\
+             [ $status = 0 ] && printf '%s\\n' \"$url\"\n\
+             exit $status\n",
+            lock = lock.display(),
+            bin = env!("CARGO_BIN_EXE_avatar-conformance"),
+        ),
+    );
+    let template = format!(
+        "{} {{identity}} {{nameserver}} {{scheme}}",
+        client.display()
+    );
+    let conformance = |jobs: &str| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+            .args([
+                "-q",
+                "--case",
+                "discovery-trailing-dot-several",
+                "--client-cmd",
+                &template,
+                "--client-jobs",
+                jobs,
+            ])
+            .output()
+    };
+    let one = conformance("1").await.unwrap();
+    let stdout = String::from_utf8_lossy(&one.stdout);
+    assert_eq!(one.status.code(), Some(0), "{stdout}");
+    let three = conformance("3").await.unwrap();
+    let stdout = String::from_utf8_lossy(&three.stdout);
+    assert_eq!(three.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("another run of me is going on"),
+        "the failure shows the client's own words: {stdout}"
+    );
+
+    // 0 is no number of jobs, and jobs need a command to run.
+    for args in [
+        &["--client-cmd", &template, "--client-jobs", "0"][..],
+        &["--client-jobs", "1"],
+    ] {
+        let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("--client-"), "{args:?}: {stderr}");
+    }
+}
+
 /// A reader of standard output or standard error that has gone (`avatar-conformance list |
 /// head -1`) is no error and no panic: `list` ends quietly and successfully, and a run still
 /// exits with its verdicts' status (1 here, for the dotted client's two MUST failures). The
