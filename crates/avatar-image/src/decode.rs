@@ -334,6 +334,18 @@ fn map_decode_error(format: ImageFormat, err: &image::ImageError, limits: &Limit
 fn corrupt(format: ImageFormat, err: &image::ImageError) -> ImageError {
     ImageError::Corrupt {
         format,
-        detail: err.to_string(),
+        detail: decoder_said(err),
     }
+}
+
+/// What the decoder said, as one line: a decoding error's own cause without the image crate's
+/// `Format error decoding Jpeg:` before it (the message names the format already), and without
+/// the newline zune-jpeg ends some of its messages with.
+pub(crate) fn decoder_said(err: &image::ImageError) -> String {
+    let said = match err {
+        image::ImageError::Decoding(decoding) => std::error::Error::source(decoding)
+            .map_or_else(|| decoding.to_string(), ToString::to_string),
+        other => other.to_string(),
+    };
+    said.split_whitespace().collect::<Vec<_>>().join(" ")
 }

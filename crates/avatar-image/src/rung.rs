@@ -131,7 +131,7 @@ pub(crate) fn decode(rung: &[u8]) -> Result<DynamicImage, ImageError> {
     };
     let corrupt = |err: image::ImageError| ImageError::Corrupt {
         format: ImageFormat::sniff(rung).unwrap_or(ImageFormat::Jpeg),
-        detail: format!("the rung: {err}"),
+        detail: format!("the rung: {}", crate::decode::decoder_said(&err)),
     };
     let image = image::load_from_memory_with_format(rung, format).map_err(corrupt)?;
     if (image.width(), image.height()) == (RUNG_SIDE, RUNG_SIDE) {
