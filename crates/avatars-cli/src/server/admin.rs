@@ -22,8 +22,10 @@ use avatar_store::{Store as _, StoreError};
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::StreamExt as _;
@@ -167,7 +169,7 @@ pub(crate) struct AdminState {
 
 /// The admin listener's routes.
 pub(crate) fn router(state: AdminState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/v1/avatars", get(list))
@@ -184,7 +186,37 @@ pub(crate) fn router(state: AdminState) -> Router {
                 "no such admin route: the admin listener serves GET /metrics, GET /healthz, GET /v1/avatars, GET, PUT and DELETE /v1/avatars/{identity}, GET /v1/avatars/{identity}/picture",
             )
         })
-        .with_state(state)
+        .with_state(state);
+    // axum gives a 405 its `Allow` header outside every layer of the routes, so the layer
+    // that reads it wraps the router whole.
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .layer(middleware::from_fn(method_not_allowed))
+            .service(routes),
+    )
+}
+
+/// A known path asked with a method it does not take: axum's 405, with its `Allow` header,
+/// given a JSON body saying so as every other error does (axum's own is empty).
+async fn method_not_allowed(method: Method, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let allowed = allow
+        .as_ref()
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .replace(',', ", ");
+    ApiError {
+        header: allow.map(|value| (header::ALLOW, value)),
+        ..ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method {method} is not allowed here; use {allowed}"),
+        )
+    }
+    .into_response()
 }
 
 /// What went wrong with an admin request, answered as JSON: `{"error": what, "status": code}`.
@@ -192,7 +224,7 @@ pub(crate) fn router(state: AdminState) -> Router {
 struct ApiError {
     status: StatusCode,
     error: String,
-    /// `WWW-Authenticate: Bearer` (401) or `Retry-After` (503).
+    /// `WWW-Authenticate: Bearer` (401), `Allow` (405) or `Retry-After` (503).
     header: Option<(header::HeaderName, HeaderValue)>,
 }
 
@@ -309,7 +341,18 @@ fn authorize(tokens: &Tokens, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The identity in the path (400 when it is none).
-fn identity(text: &str) -> Result<Identity, ApiError> {
+/// The `{identity}` of a `/v1/avatars/{identity}` path as axum decoded it, or its refusal,
+/// answered only once the token has been checked.
+type IdentitySegment = Result<UrlPath<String>, PathRejection>;
+
+fn identity(segment: &IdentitySegment) -> Result<Identity, ApiError> {
+    let UrlPath(text) = segment.as_ref().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "the identity in the path is not UTF-8 once percent-decoded; expected an email \
+             address or an OpenID URL, its non-ASCII characters percent-encoded as UTF-8",
+        )
+    })?;
     Identity::parse(text).map_err(|err| ApiError::new(StatusCode::BAD_REQUEST, err.to_string()))
 }
 
@@ -325,13 +368,13 @@ struct PutQuery {
 /// one.
 async fn put(
     State(state): State<AdminState>,
-    UrlPath(text): UrlPath<String>,
+    segment: IdentitySegment,
     query: Result<Query<PutQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&state.tokens, &headers)?;
-    let identity = identity(&text)?;
+    let identity = identity(&segment)?;
     let bad_query =
         |message: String| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {message}"));
     let Query(query) = query.map_err(|_| bad_query("expected at most crop=X,Y,SIDE".to_owned()))?;
@@ -416,11 +459,11 @@ fn described(identity: &Identity, image: &ImageInfo, version: &str) -> serde_jso
 /// without a good token, 400 for a bad identity, 404 when nothing is stored.
 async fn stored_for(
     state: &AdminState,
-    text: &str,
+    segment: &IdentitySegment,
     headers: &HeaderMap,
 ) -> Result<(Identity, avatar_store::StoredImage), ApiError> {
     authorize(&state.tokens, headers)?;
-    let identity = identity(text)?;
+    let identity = identity(segment)?;
     let stored = state
         .service
         .store()
@@ -436,10 +479,10 @@ async fn stored_for(
 /// its centred square), and its size in bytes; 404 when nothing is.
 async fn show(
     State(state): State<AdminState>,
-    UrlPath(text): UrlPath<String>,
+    segment: IdentitySegment,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (identity, stored) = stored_for(&state, &text, &headers).await?;
+    let (identity, stored) = stored_for(&state, &segment, &headers).await?;
     let bytes = stored.bytes.clone();
     let limits = state.limits;
     // Decoded whole, off the event loop, for the dimensions as shown (EXIF orientation).
@@ -462,10 +505,10 @@ async fn show(
 /// `avatars export` writes it (to look at, keep, or hand to the person); 404 when nothing is.
 async fn picture(
     State(state): State<AdminState>,
-    UrlPath(text): UrlPath<String>,
+    segment: IdentitySegment,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (_, stored) = stored_for(&state, &text, &headers).await?;
+    let (_, stored) = stored_for(&state, &segment, &headers).await?;
     let content_type = avatar_proto::ImageFormat::sniff(&stored.bytes).map_or(
         "application/octet-stream",
         avatar_proto::ImageFormat::mime_type,
@@ -508,11 +551,11 @@ fn refuse_a_form(headers: &HeaderMap) -> Result<(), ApiError> {
 /// `DELETE /v1/avatars/{identity}`: 204 when removed, 404 when nothing was stored.
 async fn delete(
     State(state): State<AdminState>,
-    UrlPath(text): UrlPath<String>,
+    segment: IdentitySegment,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     authorize(&state.tokens, &headers)?;
-    let identity = identity(&text)?;
+    let identity = identity(&segment)?;
     match state.service.store().remove(&identity).await {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
         Ok(false) => Err(ApiError::nothing_stored(&identity)),

@@ -692,8 +692,9 @@ fn a_sighup_reads_the_admin_tokens_again() {
     );
 }
 
-/// 415 for a non-image (saying what to send for a form), 413 over the limit, 422 for a broken image, 400 for a bad identity;
-/// none of them stores anything.
+/// 415 for a non-image (saying what to send for a form), 413 over the limit, 422 for a broken
+/// image, 400 for a bad identity (or a path that is not UTF-8), 405 with the methods for a
+/// method a path does not take, all in JSON; none of them stores anything.
 #[test]
 fn the_management_api_refuses_bad_uploads_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -752,6 +753,37 @@ fn the_management_api_refuses_bad_uploads_with_their_reason() {
     let unknown = admin_request(&server, "GET", "/v2/whatever", "", b"");
     assert_eq!(unknown.status, 404);
     assert!(error_of(&unknown).contains("/v1/avatars"));
+    // A path that is not UTF-8 once decoded: JSON as every other error, after the token check.
+    let not_utf8 = "/v1/avatars/%FF@example.org";
+    assert_eq!(admin_request(&server, "GET", not_utf8, "", b"").status, 401);
+    let undecodable = admin_request(&server, "GET", not_utf8, &bearer(TOKEN), b"");
+    assert_eq!(undecodable.status, 400);
+    assert!(
+        error_of(&undecodable).contains("not UTF-8"),
+        "{}",
+        error_of(&undecodable)
+    );
+    // A method a known path does not take: 405 with Allow, and JSON naming the methods.
+    for (method, target, allowed) in [
+        ("PATCH", path.as_str(), "GET, HEAD, PUT, DELETE"),
+        ("POST", "/v1/avatars", "GET, HEAD"),
+        ("DELETE", "/metrics", "GET, HEAD"),
+    ] {
+        let refused = admin_request(&server, method, target, &bearer(TOKEN), b"");
+        assert_eq!(refused.status, 405, "{method} {target}");
+        assert_eq!(
+            refused
+                .header("allow")
+                .map(|allow| allow.replace(',', ", ")),
+            // (RawResponse keeps the header block in lowercase.)
+            Some(allowed.to_lowercase()),
+            "{method} {target}"
+        );
+        assert_eq!(
+            error_of(&refused),
+            format!("method {method} is not allowed here; use {allowed}")
+        );
+    }
 }
 
 /// `PUT /v1/avatars/{identity}?crop=X,Y,SIDE` stores that square of the body; a crop not
