@@ -194,6 +194,11 @@ async fn srv_name(
         }
         Ok(SrvAnswer::NoRecords) => ("none".to_owned(), None, Vec::new()),
         Ok(SrvAnswer::Failed { reason }) => (format!("failed: {reason}"), None, Vec::new()),
+        Ok(SrvAnswer::TimedOut { after }) => (
+            format!("failed: no answer within {after:?}"),
+            None,
+            Vec::new(),
+        ),
         Ok(_) => ("failed".to_owned(), None, Vec::new()),
         Err(reason) => (format!("failed: {reason}"), None, Vec::new()),
     };

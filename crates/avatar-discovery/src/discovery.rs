@@ -169,6 +169,10 @@ impl Discovery {
                     answer: Err(Fallback::LookupFailed),
                     expires: now + inner.error_ttl,
                 },
+                Some(SrvAnswer::TimedOut { .. }) => Cached {
+                    answer: Err(Fallback::TimedOut),
+                    expires: now + inner.error_ttl,
+                },
                 None => Cached {
                     answer: Err(Fallback::InvalidDomain),
                     expires: now + inner.negative_ttl,

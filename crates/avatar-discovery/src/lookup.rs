@@ -20,7 +20,12 @@ pub enum SrvAnswer {
     },
     /// NXDOMAIN, or the name exists without SRV records.
     NoRecords,
-    /// Anything else: timeout, refusal, server failure, malformed answer.
+    /// No answer within the lookup's timeout.
+    TimedOut {
+        /// The timeout.
+        after: Duration,
+    },
+    /// Anything else: refusal, server failure, malformed answer, an unreachable nameserver.
     Failed {
         /// What went wrong, in words.
         reason: String,
@@ -38,9 +43,7 @@ pub(crate) async fn srv(resolver: &TokioResolver, name: &str, timeout: Duration)
     let lookup = match tokio::time::timeout(timeout, resolver.srv_lookup(name)).await {
         Err(_) => {
             tracing::debug!(?timeout, "SRV lookup timed out");
-            return SrvAnswer::Failed {
-                reason: format!("no answer within {timeout:?}"),
-            };
+            return SrvAnswer::TimedOut { after: timeout };
         }
         Ok(Err(err)) if err.is_nx_domain() || err.is_no_records_found() => {
             return SrvAnswer::NoRecords;

@@ -271,10 +271,15 @@ async fn a_short_ttl_is_cached_for_a_day() {
     );
     clock.advance(Duration::from_secs(3600));
     let expired = discovery.base_url("example.org", Scheme::Http).await;
-    assert_eq!(
-        expired.origin(),
-        &BaseOrigin::Central(Fallback::LookupFailed),
-        "re-queried after a day"
+    // Whether the closed port's refusal reaches the resolver before the timeout is the
+    // system's affair.
+    assert!(
+        matches!(
+            expired.origin(),
+            BaseOrigin::Central(Fallback::LookupFailed | Fallback::TimedOut)
+        ),
+        "re-queried after a day: {:?}",
+        expired.origin()
     );
 }
 
@@ -301,7 +306,7 @@ async fn a_black_holed_nameserver_falls_back_and_concurrent_lookups_share_one_qu
     for lookup in lookups {
         let base = lookup.await.unwrap();
         assert_eq!(base.as_str(), "https://seccdn.libravatar.org/avatar/");
-        assert_eq!(base.origin(), &BaseOrigin::Central(Fallback::LookupFailed));
+        assert_eq!(base.origin(), &BaseOrigin::Central(Fallback::TimedOut));
     }
     // Not a speed assertion (the benchmark measures that): only that nothing hangs.
     assert!(started.elapsed() < Duration::from_secs(10));

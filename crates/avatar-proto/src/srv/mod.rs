@@ -117,8 +117,11 @@ pub enum Fallback {
     InvalidTarget,
     /// The selected port is 0.
     InvalidPort,
-    /// The DNS lookup failed or timed out.
+    /// The nameserver refused or failed the query, sent an answer that could not be read, or
+    /// could not be reached.
     LookupFailed,
+    /// No answer came within the lookup's timeout.
+    TimedOut,
     /// The identity's domain could not be turned into a DNS name.
     InvalidDomain,
     /// The lookup is still running (a caller that does not wait gets the central server
@@ -134,7 +137,11 @@ impl fmt::Display for Fallback {
             Self::NoService => "the domain declares no avatar service (target \".\")",
             Self::InvalidTarget => "SRV target is not a valid host name",
             Self::InvalidPort => "SRV port is 0",
-            Self::LookupFailed => "DNS lookup failed or timed out",
+            Self::LookupFailed => {
+                "DNS lookup failed (the nameserver refused or failed the query, or could not be \
+                 reached)"
+            }
+            Self::TimedOut => "no DNS answer within the lookup's timeout",
             Self::InvalidDomain => "the domain is not a valid DNS name",
             Self::Resolving => "the lookup is still running",
         })

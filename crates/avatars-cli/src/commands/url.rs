@@ -39,6 +39,11 @@ pub(crate) fn run(args: &UrlArgs, out: &mut impl Write) -> Result<(), CliError> 
                 BaseOrigin::Federated(target) => {
                     stderr_line!("avatars: federated: {}:{}", target.host(), target.port());
                 }
+                BaseOrigin::Central(Fallback::TimedOut) => stderr_line!(
+                    "avatars: central server: {} (--timeout-ms {})",
+                    Fallback::TimedOut,
+                    args.timeout_ms
+                ),
                 BaseOrigin::Central(reason) => stderr_line!("avatars: central server: {reason}"),
             }
         }

@@ -66,6 +66,14 @@ async fn falls_back_to_the_central_server_and_says_why() {
         String::from_utf8_lossy(&missing.stderr),
         "avatars: central server: no SRV records\n"
     );
+    // Not one of the server's zones: REFUSED, told apart from a nameserver that is silent.
+    let refused = avatars(&["url", "-v", "--nameserver", &nameserver, "a@example.net"]);
+    assert!(stdout(&refused).starts_with("http://cdn.libravatar.org/avatar/"));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "avatars: central server: DNS lookup failed (the nameserver refused or failed the \
+         query, or could not be reached)\n"
+    );
 
     let hole = BlackHole::start().await.unwrap();
     let silent = avatars(&[
@@ -80,7 +88,10 @@ async fn falls_back_to_the_central_server_and_says_why() {
     ]);
     assert!(silent.status.success());
     assert!(stdout(&silent).starts_with("https://seccdn.libravatar.org/avatar/"));
-    assert!(String::from_utf8_lossy(&silent.stderr).contains("DNS lookup failed or timed out"));
+    assert_eq!(
+        String::from_utf8_lossy(&silent.stderr),
+        "avatars: central server: no DNS answer within the lookup's timeout (--timeout-ms 300)\n"
+    );
 }
 
 #[test]
