@@ -261,7 +261,9 @@ pub(crate) struct ServeArgs {
     #[arg(help_heading = "Connections")]
     pub(crate) idle_timeout_secs: u64,
 
-    /// The most connections open at once on each listener; more wait to be accepted.
+    /// The most connections open at once on each listener; more wait to be accepted. The
+    /// soft open-file limit (`ulimit -n`) is raised at start to make room for them all, up to
+    /// the hard one (a warning says how many fit when that is lower).
     #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     #[arg(help_heading = "Connections")]
     pub(crate) max_connections: u64,

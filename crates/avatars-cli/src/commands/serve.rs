@@ -36,7 +36,12 @@ use crate::store::{AnyStore, Location, Open};
 /// then stops accepting and lets requests in flight finish within `--shutdown-timeout-secs`.
 pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
     let files = StartFiles::read(args)?;
-    let warnings = files.warnings(args);
+    let mut warnings = files.warnings(args);
+    let listeners = 1 + u64::from(args.tls_addr.is_some()) + u64::from(args.admin_addr.is_some());
+    warnings.extend(crate::server::open_files::make_room(
+        listeners,
+        args.max_connections,
+    ));
     let StartFiles {
         imports,
         tls,

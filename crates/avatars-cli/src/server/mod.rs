@@ -7,6 +7,7 @@
 //! - `tls`: certificates from PEM files, reloaded on SIGHUP;
 //! - `observe`: per request, the rate limit, the access log and the request metrics;
 //! - `metrics`: `/metrics`;
+//! - `open_files`: the open-file limit raised to what the listeners may hold;
 //! - `admin`: the admin listener's routes, `/healthz` and the management API;
 //! - `component_monitor`: `avatars xmpp --metrics-addr`, the component's `/metrics` and
 //!   `/healthz`.
@@ -23,6 +24,7 @@ mod idle;
 pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod observe;
+pub(crate) mod open_files;
 pub(crate) mod service_manager;
 pub(crate) mod tls;
 

@@ -505,3 +505,77 @@ fn the_public_listener_is_served_by_the_event_loops_asked_for() {
         "{err}"
     );
 }
+
+/// `avatars serve` run by a shell whose open-file limits are `ulimit` (soft, then hard).
+fn start_limited(dir: &std::path::Path, soft: u32, hard: u32, extra: &[&str]) -> Server {
+    use std::os::unix::fs::PermissionsExt as _;
+    let shell = dir.join("limited-avatars");
+    std::fs::write(
+        &shell,
+        format!("#!/bin/sh\nulimit -Sn {soft} && ulimit -Hn {hard} && exec '{AVATARS}' \"$@\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shell, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut args = vec!["--email", "george@example.com=george.png"];
+    args.extend_from_slice(extra);
+    Server::start(shell.to_str().unwrap(), dir, &args, true)
+}
+
+/// A shell's soft open-file limit (64 here, 1024 on Debian) below what `--max-connections`
+/// allows is raised: 150 connections held open, a new one is still answered at once (without
+/// the raise, `accept` fails with EMFILE past 64 and it waits). Below the hard limit nothing
+/// can be done but say so, and the server starts.
+#[test]
+fn the_open_file_limit_is_raised_to_what_the_connections_need() {
+    let dir = folder_with_george();
+    let mut server = start_limited(dir.path(), 64, 4096, &["--max-connections", "200"]);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let soft: Vec<&str> = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        soft[3..5],
+        ["456", "4096"],
+        "200 connections and 256: {limits}"
+    );
+    let held: Vec<TcpStream> = (0..150)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    let mut fresh = TcpStream::connect(&server.addr).unwrap();
+    fresh
+        .write_all(
+            format!(
+                "GET /avatar/{GEORGE_MD5}?s=40 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = fresh.read_to_end(&mut answer);
+    assert!(
+        read.is_ok() && answer.starts_with(b"HTTP/1.1 200"),
+        "{read:?}: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    drop(held);
+    server.stop("TERM");
+    assert!(!server.log().contains("open-file limit"));
+
+    let mut short = start_limited(dir.path(), 300, 300, &["--admin-addr", "127.0.0.1:0"]);
+    short.stop("TERM");
+    let log = short.log();
+    assert!(
+        log.contains(
+            "avatars: warning: the open-file limit is 300 and cannot be raised further \
+             (`ulimit -Hn`): about 44 connection(s) can be open at once, fewer than the 4096 \
+             --max-connections allows on each of the 2 listeners;"
+        ),
+        "{log}"
+    );
+}
