@@ -37,11 +37,6 @@ use crate::store::{AnyStore, Location, Open};
 pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError> {
     let files = StartFiles::read(args)?;
     let mut warnings = files.warnings(args);
-    let listeners = 1 + u64::from(args.tls_addr.is_some()) + u64::from(args.admin_addr.is_some());
-    warnings.extend(crate::server::open_files::make_room(
-        listeners,
-        args.max_connections,
-    ));
     let StartFiles {
         imports,
         tls,
@@ -52,6 +47,11 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     // Before the store is opened, which would make a new folder a store.
     check_settings(args, proxy_keys.clone())?;
     init_logging(args.log_format);
+    let listeners = 1 + u64::from(args.tls_addr.is_some()) + u64::from(args.admin_addr.is_some());
+    warnings.extend(crate::server::open_files::make_room(
+        listeners,
+        args.max_connections,
+    ));
 
     let (runtime, threads) = runtime(args)?;
     let upload_limits = upload_limits(args);

@@ -340,11 +340,11 @@ fn authorize(tokens: &Tokens, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-/// The identity in the path (400 when it is none).
 /// The `{identity}` of a `/v1/avatars/{identity}` path as axum decoded it, or its refusal,
 /// answered only once the token has been checked.
 type IdentitySegment = Result<UrlPath<String>, PathRejection>;
 
+/// The identity in the path (400 when it is none, or not UTF-8 once decoded).
 fn identity(segment: &IdentitySegment) -> Result<Identity, ApiError> {
     let UrlPath(text) = segment.as_ref().map_err(|_| {
         ApiError::new(

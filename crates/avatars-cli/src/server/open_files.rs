@@ -107,7 +107,11 @@ mod tests {
         let plan = plan(Some(65_536), Some(65_536), 4096);
         assert_eq!(plan.raise_to, None);
         assert_eq!(plan.shortfall(1, 4096), None);
-        assert_eq!(super::plan(None, None, u64::MAX).raise_to, None, "unlimited");
+        assert_eq!(
+            super::plan(None, None, u64::MAX).raise_to,
+            None,
+            "unlimited"
+        );
     }
 
     #[test]
