@@ -3,11 +3,13 @@
 //! `--render-ahead` on does not wait for its existing pictures to be asked for. A rendition
 //! kept already is not made again, so a run that stopped half way is finished by running it
 //! again. The store is read as it goes (`Store::entries`), and pictures are rendered on every
-//! CPU at once. Each picture's rung is made too; without `--render-ahead`, only the rungs
+//! CPU at once; a picture stored for several addresses is rendered once. Each picture's rung is made too; without `--render-ahead`, only the rungs
 //! (for a store imported before rungs were made at import).
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::pin::pin;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use avatar_image::rung::RUNG_SIDE;
@@ -48,10 +50,11 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
             return Ok(());
         };
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let seen = Mutex::new(HashSet::new());
         let mut outcomes = pin!(
             store
                 .entries()
-                .map(|entry| render_one(&store, &ahead, entry))
+                .map(|entry| render_one(&store, &ahead, &seen, entry))
                 // Twice the CPUs: each picture is read from the store before it is rendered,
                 // and with one per CPU those reads left the CPUs idle a fifth of the time.
                 .buffer_unordered(cpus * 2)
@@ -143,10 +146,15 @@ fn check_room_for_rungs(args: &RenderAheadArgs, location: &Location) -> Result<(
     Ok(())
 }
 
-/// Reads `entry`'s picture and renders it ahead on a blocking thread.
+/// Reads `entry`'s picture and renders it ahead on a blocking thread, unless a picture of the
+/// same content is in `seen` (one stored for several addresses, `import --also`): its
+/// renditions are that picture's, made or being made already. `seen` holds the first 8 bytes
+/// of each content's SHA-256, 8 MiB or so for a million pictures; two pictures sharing them
+/// (about one chance in 10^7 in a million) would leave the second to be rendered when asked.
 async fn render_one(
     store: &AnyStore,
     ahead: &RenderAhead,
+    seen: &Mutex<HashSet<u64>>,
     entry: Result<avatar_store::StoredEntry, avatar_store::StoreError>,
 ) -> Result<Outcome, CliError> {
     let entry = entry?;
@@ -161,6 +169,15 @@ async fn render_one(
             return Ok(Outcome::Failed);
         }
     };
+    let first = seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(u64::from_le_bytes(
+            image.content[..8].try_into().expect("8 of 32 bytes"),
+        ));
+    if !first {
+        return Ok(Outcome::Made(0));
+    }
     let ahead = ahead.clone();
     let rendered = tokio::task::spawn_blocking(move || {
         ahead.render(&image.bytes, image.content, &Limits::DEFAULT)

@@ -357,8 +357,8 @@ fn renditions_made_ahead_are_answered_without_rendering() {
 }
 
 /// `avatars render-ahead`: the renditions of the avatars stored before `--render-ahead` was
-/// turned on, made once (a second run makes none), answered without rendering; a stored file
-/// that cannot be rendered is told and skipped.
+/// turned on, made once (a second run makes none; a picture stored for two addresses, once),
+/// answered without rendering; a stored file that cannot be rendered is told and skipped.
 #[test]
 fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
     let dir = tempfile::tempdir().unwrap();
@@ -369,12 +369,12 @@ fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
         .unwrap();
     let carol = images::png(&images::checkers(70, 70, [200, 40, 40]));
     std::fs::write(dir.path().join("carol.png"), &carol).unwrap();
-    for (identity, file) in [
-        (ALICE, "alice.jpg"),
-        ("bob@example.org", "bob.png"),
-        ("carol@example.org", "carol.png"),
+    for import in [
+        &[ALICE, "alice.jpg", "--also", "alice@work.example"][..],
+        &["bob@example.org", "bob.png"],
+        &["carol@example.org", "carol.png"],
     ] {
-        let output = crate::avatars_in(dir.path(), &["import", identity, file]);
+        let output = crate::avatars_in(dir.path(), &[&["import"][..], import].concat());
         assert!(output.status.success(), "{}", crate::stderr(&output));
     }
     // Carol's stored file damaged on disk: told and skipped, the others rendered.
@@ -394,7 +394,7 @@ fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
     assert!(output.status.success(), "{}", crate::stderr(&output));
     assert_eq!(
         crate::stdout(&output).trim(),
-        "rendered ahead at 80, 40 px, in the stored format, for 3 avatar(s) in avatars-data/renditions: 4 rendition(s) \
+        "rendered ahead at 80, 40 px, in the stored format, for 4 avatar(s) in avatars-data/renditions: 4 rendition(s) \
          made, 1 picture(s) that could not be rendered"
     );
     assert!(
@@ -404,7 +404,7 @@ fn render_ahead_makes_the_renditions_of_avatars_stored_before() {
     );
     let again = crate::stdout(&crate::avatars_in(dir.path(), &ahead));
     assert!(
-        again.contains("for 3 avatar(s) in avatars-data/renditions: 0 rendition(s) made"),
+        again.contains("for 4 avatar(s) in avatars-data/renditions: 0 rendition(s) made"),
         "{again}"
     );
 
