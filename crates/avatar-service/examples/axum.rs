@@ -25,6 +25,7 @@ use avatar_service::upload::{UploadOptions, store_upload_with};
 use avatar_service::{AvatarLayer, AvatarService, ServiceError};
 use avatar_store::{FsStore, Store as _};
 use axum::Router;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -34,6 +35,10 @@ use axum::routing::{get, post};
 /// default body limit) plus room for the multipart framing. A larger file within it still gets
 /// a clear 413 from [`store_upload_with`].
 const UPLOAD_BODY_LIMIT: usize = Limits::DEFAULT.max_input_bytes + 64 * 1024;
+
+/// What an upload that is not a form with the picture is told.
+const NOT_A_FORM: &str = "expected a multipart form with the picture in a field named `avatar` \
+                          (curl -F avatar=@FILE), and optionally a `crop` field, X,Y,SIDE\n";
 
 /// Where the service answers in front of the application.
 const AVATARS_PREFIX: &str = "/avatars";
@@ -77,17 +82,36 @@ pub(crate) fn app(data_dir: &std::path::Path) -> Result<Router, ServiceError> {
 }
 
 /// `POST /me/avatar`, a `multipart/form-data` form with the picture in its `avatar` field and,
-/// from a cropping tool, the square chosen in a `crop` field (`X,Y,SIDE`, before the picture):
+/// from a cropping tool, the square chosen in a `crop` field (`X,Y,SIDE`, before or after it):
 /// stored for every address of the user, answered with the new avatar's URL (with a `v=` that
 /// changes with the picture, so the user sees it at once despite browser caches).
-async fn upload(State(app): State<App>, user: User, mut form: Multipart) -> (StatusCode, String) {
+async fn upload(
+    State(app): State<App>,
+    user: User,
+    form: Result<Multipart, MultipartRejection>,
+) -> (StatusCode, String) {
+    let Ok(mut form) = form else {
+        return (StatusCode::BAD_REQUEST, NOT_A_FORM.to_owned());
+    };
+    // Every field is read before anything is stored: a page's script may append the crop
+    // after the picture.
     let mut options = UploadOptions::new();
-    let picture = loop {
+    let mut picture = None;
+    loop {
         match form.next_field().await {
-            Ok(Some(field)) if field.name() == Some("avatar") => match field.bytes().await {
-                Ok(bytes) => break bytes,
-                Err(err) => return (err.status(), err.body_text()),
-            },
+            Ok(Some(field)) if field.name() == Some("avatar") => {
+                if picture.is_some() {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        "one picture at a time: the form has two fields named `avatar`\n"
+                            .to_owned(),
+                    );
+                }
+                match field.bytes().await {
+                    Ok(bytes) => picture = Some(bytes),
+                    Err(err) => return (err.status(), err.body_text()),
+                }
+            }
             Ok(Some(field)) if field.name() == Some("crop") => {
                 let crop = match field.text().await {
                     Ok(text) => text.parse::<Crop>(),
@@ -99,15 +123,12 @@ async fn upload(State(app): State<App>, user: User, mut form: Multipart) -> (Sta
                 }
             }
             Ok(Some(_)) => {}
-            Ok(None) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    "expected a multipart form with the picture in a field named `avatar`\n"
-                        .to_owned(),
-                );
-            }
+            Ok(None) => break,
             Err(err) => return (err.status(), err.body_text()),
         }
+    }
+    let Some(picture) = picture else {
+        return (StatusCode::BAD_REQUEST, NOT_A_FORM.to_owned());
     };
     let stored = store_upload_with(
         &*app.store,

@@ -128,22 +128,68 @@ pub fn multipart_post_with(
     file_name: &str,
     file: &[u8],
 ) -> Vec<u8> {
+    let mut parts: Vec<FormPart<'_>> = text_fields
+        .iter()
+        .map(|(name, value)| FormPart::Text(name, value))
+        .collect();
+    parts.push(FormPart::File {
+        name: field,
+        file_name,
+        bytes: file,
+    });
+    multipart_post_parts(addr, path, extra_headers, &parts)
+}
+
+/// One field of a `multipart/form-data` form.
+#[derive(Debug, Clone, Copy)]
+pub enum FormPart<'a> {
+    /// A text field: its name and value.
+    Text(&'a str, &'a str),
+    /// A file field.
+    File {
+        /// The field's name.
+        name: &'a str,
+        /// The file's name, as a browser sends it.
+        file_name: &'a str,
+        /// The file.
+        bytes: &'a [u8],
+    },
+}
+
+/// A whole `POST path` request carrying `parts` in this order as a `multipart/form-data` form
+/// (a page's script may append the picture before or after other fields).
+#[must_use]
+pub fn multipart_post_parts(
+    addr: &str,
+    path: &str,
+    extra_headers: &str,
+    parts: &[FormPart<'_>],
+) -> Vec<u8> {
     const BOUNDARY: &str = "----avatars-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
-    for (name, value) in text_fields {
-        body.extend_from_slice(
-            format!(
-                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-            )
-            .as_bytes(),
-        );
+    for part in parts {
+        match part {
+            FormPart::Text(name, value) => body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            ),
+            FormPart::File {
+                name,
+                file_name,
+                bytes,
+            } => {
+                body.extend_from_slice(format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes());
+                body.extend_from_slice(bytes);
+                body.extend_from_slice(b"\r\n");
+            }
+        }
     }
-    body.extend_from_slice(format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .as_bytes());
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     let mut request = format!(
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n{extra_headers}\r\n",
         body.len()

@@ -3,7 +3,7 @@
 //! body limit.
 
 use avatar_proto::{HashAlgorithm, Identity};
-use test_support::raw_http::{self, RawResponse};
+use test_support::raw_http::{self, FormPart, RawResponse};
 use test_support::{exif, images};
 
 use crate::axum_example;
@@ -260,9 +260,9 @@ async fn a_large_upload_is_stored_as_its_bounded_master() {
 }
 
 /// A page's cropping tool sends the square the person chose with the picture: the example's
-/// form takes it in a `crop` field, and that square is what every address then shows. A crop
-/// not written as `X,Y,SIDE` is a 400, one outside the picture a 422, and neither stores
-/// anything.
+/// form takes it in a `crop` field, before or after the picture, and that square is what every
+/// address then shows. A crop not written as `X,Y,SIDE` is a 400, one outside the picture a
+/// 422, two pictures or none a 400, and none of them stores anything.
 #[tokio::test]
 async fn the_square_chosen_in_a_cropping_tool_is_what_is_stored() {
     let (addr, _dir) = start_example().await;
@@ -288,13 +288,50 @@ async fn the_square_chosen_in_a_cropping_tool_is_what_is_stored() {
             &picture,
         )
     };
+    // The crop after the picture, as a script appending to a FormData may send it.
+    let post_crop_after = |crop: &str| {
+        let file = FormPart::File {
+            name: "avatar",
+            file_name: "me.png",
+            bytes: &picture,
+        };
+        let parts = [file, FormPart::Text("crop", crop)];
+        raw_http::multipart_post_parts(&addr, "/me/avatar", "x-demo-user: alice\r\n", &parts)
+    };
     for (crop, status, says) in [
         ("320,40,300,", 400, "expected X,Y,SIDE"),
         ("320,200,300", 422, "does not fit in the 600 x 400 picture"),
     ] {
-        let refused = send(&addr, post(crop)).await;
-        assert_eq!(refused.status, status, "{crop}: {}", body(&refused));
-        assert!(body(&refused).contains(says), "{crop}: {}", body(&refused));
+        for request in [post(crop), post_crop_after(crop)] {
+            let refused = send(&addr, request).await;
+            assert_eq!(refused.status, status, "{crop}: {}", body(&refused));
+            assert!(body(&refused).contains(says), "{crop}: {}", body(&refused));
+        }
+    }
+    // Two pictures, or none (a body that is no form at all): 400, saying what to send.
+    let file = FormPart::File {
+        name: "avatar",
+        file_name: "me.png",
+        bytes: &picture,
+    };
+    let two = raw_http::multipart_post_parts(
+        &addr,
+        "/me/avatar",
+        "x-demo-user: alice\r\n",
+        &[file, file],
+    );
+    let mut bare = b"POST /me/avatar HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                     x-demo-user: alice\r\nContent-Type: image/png\r\n"
+        .to_vec();
+    bare.extend_from_slice(format!("Content-Length: {}\r\n\r\n", picture.len()).as_bytes());
+    bare.extend_from_slice(&picture);
+    for (request, says) in [
+        (two, "the form has two fields named `avatar`"),
+        (bare, "curl -F avatar=@FILE"),
+    ] {
+        let refused = send(&addr, request).await;
+        assert_eq!(refused.status, 400, "{}", body(&refused));
+        assert!(body(&refused).contains(says), "{}", body(&refused));
     }
     let nothing = get(
         &addr,
@@ -303,7 +340,7 @@ async fn the_square_chosen_in_a_cropping_tool_is_what_is_stored() {
     .await;
     assert_eq!(nothing.status, 404, "nothing was stored");
 
-    let stored = send(&addr, post("320,40,250")).await;
+    let stored = send(&addr, post_crop_after("320,40,250")).await;
     assert_eq!(stored.status, 201, "{}", body(&stored));
     assert!(
         body(&stored).starts_with(
