@@ -99,6 +99,16 @@ pub(crate) enum CliError {
     )]
     PictureFromTerminal,
 
+    /// `avatars import ADDRESS -` with more than the limit piped in (exit status 2); the rest is
+    /// not read, since a stream need not end.
+    #[error(
+        "standard input: more than {limit} bytes came in; at most {limit} bytes are accepted (the rest was not read)"
+    )]
+    StdinTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+
     /// `avatars export -` with standard output a terminal (exit status 2).
     #[error(
         "not writing a picture to the terminal: give a file, or redirect standard output (`avatars export ADDRESS - > FILE`)"
@@ -216,6 +226,7 @@ impl CliError {
             | Self::Exists { .. }
             | Self::PictureToTerminal
             | Self::PictureFromTerminal
+            | Self::StdinTooLarge { .. }
             | Self::NotTheOwner { .. }
             | Self::Config { .. }
             | Self::Tls { .. }

@@ -276,17 +276,8 @@ fn read_stdin(limits: &Limits) -> Result<Bytes, CliError> {
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
     if bytes.len() > limit {
-        // The rest is counted, not kept, for the message.
-        let rest = std::io::copy(&mut stdin, &mut std::io::sink()).map_err(read_error)?;
-        return Err(CliError::Image {
-            path: PathBuf::from(STDIN_NAME),
-            source: ImageError::InputTooLarge {
-                size: bytes
-                    .len()
-                    .saturating_add(usize::try_from(rest).unwrap_or(usize::MAX)),
-                limit,
-            },
-        });
+        // Not read to its end to say how long it is: `cat /dev/zero |` never ends.
+        return Err(CliError::StdinTooLarge { limit });
     }
     Ok(READ.get_or_init(|| Bytes::from(bytes)).clone())
 }

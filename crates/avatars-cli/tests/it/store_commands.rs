@@ -470,7 +470,8 @@ fn export_writes_the_stored_picture_to_a_new_file_only() {
 
 /// `import ADDRESS -` reads the picture from standard input, into a new store too (whose first
 /// picture is read twice, to check it and to store it), so `export` and `import` pipe into each
-/// other; what is piped in is refused as a file is, named as standard input.
+/// other; what is piped in is refused as a file is, named as standard input, and a stream
+/// past the size limit is refused without being read to its end.
 #[test]
 fn import_reads_standard_input_and_export_pipes_into_it() {
     use std::io::Write as _;
@@ -531,6 +532,41 @@ fn import_reads_standard_input_and_export_pipes_into_it() {
     assert!(
         !dir.path().join("none").exists(),
         "no store for a refused first picture"
+    );
+
+    // A stream that never ends (`cat /dev/zero |`): refused once past the limit, not read on.
+    let mut endless = Command::new(crate::AVATARS)
+        .current_dir(dir.path())
+        .args(["import", "--data-dir", "none", "carol@example.org", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = endless.stdin.take().unwrap();
+    let feeding = std::thread::spawn(move || {
+        let zeros = vec![0u8; 1 << 16];
+        // Until the reader has gone.
+        while input.write_all(&zeros).is_ok() {}
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = endless.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = endless.kill();
+            panic!("still reading an endless standard input after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    feeding.join().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut endless.stderr.take().unwrap(), &mut said).unwrap();
+    assert_eq!(status.code(), Some(2), "{said}");
+    assert_eq!(
+        said,
+        "avatars: standard input: more than 8388608 bytes came in; at most 8388608 bytes are \
+         accepted (the rest was not read)\n"
     );
 }
 
