@@ -99,12 +99,15 @@ pub(crate) enum CliError {
     )]
     PictureFromTerminal,
 
-    /// `avatars import ADDRESS -` with more than the limit piped in (exit status 2); the rest is
-    /// not read, since a stream need not end.
+    /// A picture read from a stream (standard input, a pipe, `/dev/stdin`) past the size limit
+    /// (exit status 2); the rest is not read, since a stream need not end.
     #[error(
-        "standard input: more than {limit} bytes came in; at most {limit} bytes are accepted (the rest was not read)"
+        "{}: more than {limit} bytes came in; at most {limit} bytes are accepted (the rest was not read)",
+        path.display()
     )]
-    StdinTooLarge {
+    StreamTooLarge {
+        /// The file, or `standard input`.
+        path: PathBuf,
         /// The limit.
         limit: usize,
     },
@@ -226,7 +229,7 @@ impl CliError {
             | Self::Exists { .. }
             | Self::PictureToTerminal
             | Self::PictureFromTerminal
-            | Self::StdinTooLarge { .. }
+            | Self::StreamTooLarge { .. }
             | Self::NotTheOwner { .. }
             | Self::Config { .. }
             | Self::Tls { .. }

@@ -236,10 +236,17 @@ fn read_upload(path: &Path, limits: &Limits) -> Result<Bytes, CliError> {
         });
     }
     let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-    // Read at most one byte past the limit, in case the file grew since it was measured.
+    // Read at most one byte past the limit: a pipe (`/dev/stdin`) measures 0, and a file may
+    // have grown since it was measured.
     file.take(limit as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
+    if bytes.len() > limit {
+        return Err(CliError::StreamTooLarge {
+            path: path.to_owned(),
+            limit,
+        });
+    }
     Ok(Bytes::from(bytes))
 }
 
@@ -277,7 +284,10 @@ fn read_stdin(limits: &Limits) -> Result<Bytes, CliError> {
         .map_err(read_error)?;
     if bytes.len() > limit {
         // Not read to its end to say how long it is: `cat /dev/zero |` never ends.
-        return Err(CliError::StdinTooLarge { limit });
+        return Err(CliError::StreamTooLarge {
+            path: PathBuf::from(STDIN_NAME),
+            limit,
+        });
     }
     Ok(READ.get_or_init(|| Bytes::from(bytes)).clone())
 }

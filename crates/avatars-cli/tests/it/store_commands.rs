@@ -534,40 +534,45 @@ fn import_reads_standard_input_and_export_pipes_into_it() {
         "no store for a refused first picture"
     );
 
-    // A stream that never ends (`cat /dev/zero |`): refused once past the limit, not read on.
-    let mut endless = Command::new(crate::AVATARS)
-        .current_dir(dir.path())
-        .args(["import", "--data-dir", "none", "carol@example.org", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = endless.stdin.take().unwrap();
-    let feeding = std::thread::spawn(move || {
-        let zeros = vec![0u8; 1 << 16];
-        // Until the reader has gone.
-        while input.write_all(&zeros).is_ok() {}
-    });
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = endless.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(30) {
-            let _ = endless.kill();
-            panic!("still reading an endless standard input after 30 s");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    feeding.join().unwrap();
-    let mut said = String::new();
-    std::io::Read::read_to_string(&mut endless.stderr.take().unwrap(), &mut said).unwrap();
-    assert_eq!(status.code(), Some(2), "{said}");
-    assert_eq!(
-        said,
-        "avatars: standard input: more than 8388608 bytes came in; at most 8388608 bytes are \
-         accepted (the rest was not read)\n"
-    );
+    // A stream that never ends (`cat /dev/zero |`), as `-` or as a file: refused once past the
+    // limit, not read on.
+    for (file, named) in [("-", "standard input"), ("/dev/stdin", "/dev/stdin")] {
+        let mut endless = Command::new(crate::AVATARS)
+            .current_dir(dir.path())
+            .args(["import", "--data-dir", "none", "carol@example.org", file])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = endless.stdin.take().unwrap();
+        let feeding = std::thread::spawn(move || {
+            let zeros = vec![0u8; 1 << 16];
+            // Until the reader has gone.
+            while input.write_all(&zeros).is_ok() {}
+        });
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = endless.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                let _ = endless.kill();
+                panic!("{file}: still reading an endless stream after 30 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        feeding.join().unwrap();
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut endless.stderr.take().unwrap(), &mut said).unwrap();
+        assert_eq!(status.code(), Some(2), "{file}: {said}");
+        assert_eq!(
+            said,
+            format!(
+                "avatars: {named}: more than 8388608 bytes came in; at most 8388608 bytes are \
+                 accepted (the rest was not read)\n"
+            )
+        );
+    }
 }
 
 /// A phone photo stored on its side, imported for two addresses of one person: reported upright,
