@@ -21,17 +21,21 @@ use prometheus_client::registry::Registry;
 use serde_json::json;
 
 use crate::server::metrics;
+use crate::server::process_metrics::ProcessCollector;
 use crate::store::AnyStore;
 
 /// The routes, answering from `stats` and, for whether it follows other servers' changes,
 /// `store`.
 pub(crate) fn router(stats: Arc<ComponentStats>, store: AnyStore) -> Router {
-    let mut registry = Registry::with_prefix("avatars");
-    registry
+    // The process metrics go unprefixed, as every exporter's; the rest are `avatars_`.
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ProcessCollector));
+    let avatars = registry.sub_registry_with_prefix("avatars");
+    avatars
         .sub_registry_with_prefix("xmpp")
         .register_collector(Box::new(StatsCollector(Arc::clone(&stats))));
     // Named as `avatars serve`'s, for one alert to cover both.
-    registry.register_collector(Box::new(StoreCollector(store.clone())));
+    avatars.register_collector(Box::new(StoreCollector(store.clone())));
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

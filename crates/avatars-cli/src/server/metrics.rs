@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::server::process_metrics::ProcessCollector;
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Following};
 use avatar_proxy::AvatarProxy;
@@ -181,9 +182,12 @@ impl Metrics {
         proxy: Option<AvatarProxy>,
         tls: Option<Arc<ReloadableTls>>,
     ) -> Self {
-        let mut registry = Registry::with_prefix("avatars");
+        // The process metrics go unprefixed, as every exporter's; the rest are `avatars_`.
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(ProcessCollector));
+        let avatars = registry.sub_registry_with_prefix("avatars");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        avatars.register(
             "http_requests",
             "HTTP requests answered, by listener, route and status",
             requests.clone(),
@@ -193,18 +197,18 @@ impl Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 17))
         });
-        registry.register(
+        avatars.register(
             "http_request_duration_seconds",
             "Time from a request's headers to its response's headers, by listener and route",
             latency.clone(),
         );
         let connections = Family::<ListenerLabels, Gauge>::default();
-        registry.register(
+        avatars.register(
             "connections_open",
             "Connections open now, by listener",
             connections.clone(),
         );
-        registry.register_collector(Box::new(ServiceCollector {
+        avatars.register_collector(Box::new(ServiceCollector {
             service,
             proxy,
             tls,

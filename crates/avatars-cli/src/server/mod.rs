@@ -8,6 +8,7 @@
 //! - `observe`: per request, the rate limit, the access log and the request metrics;
 //! - `metrics`: `/metrics`;
 //! - `open_files`: the open-file limit raised to what the listeners may hold;
+//! - `process_metrics`: the `process_*` metrics of `/metrics` (open files, memory, CPU);
 //! - `admin`: the admin listener's routes, `/healthz` and the management API;
 //! - `component_monitor`: `avatars xmpp --metrics-addr`, the component's `/metrics` and
 //!   `/healthz`.
@@ -25,6 +26,7 @@ pub(crate) mod listen;
 pub(crate) mod metrics;
 pub(crate) mod observe;
 pub(crate) mod open_files;
+pub(crate) mod process_metrics;
 pub(crate) mod service_manager;
 pub(crate) mod tls;
 

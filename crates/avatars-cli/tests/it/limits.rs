@@ -524,11 +524,17 @@ fn start_limited(dir: &std::path::Path, soft: u32, hard: u32, extra: &[&str]) ->
 /// A shell's soft open-file limit (64 here, 1024 on Debian) below what `--max-connections`
 /// allows is raised: 150 connections held open, a new one is still answered at once (without
 /// the raise, `accept` fails with EMFILE past 64 and it waits). Below the hard limit nothing
-/// can be done but say so, and the server starts.
+/// can be done but say so, and the server starts. `/metrics` says both, as `process_open_fds`
+/// and `process_max_fds`.
 #[test]
 fn the_open_file_limit_is_raised_to_what_the_connections_need() {
     let dir = folder_with_george();
-    let mut server = start_limited(dir.path(), 64, 4096, &["--max-connections", "200"]);
+    let mut server = start_limited(
+        dir.path(),
+        64,
+        4096,
+        &["--max-connections", "200", "--admin-addr", "127.0.0.1:0"],
+    );
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
     let soft: Vec<&str> = limits
         .lines()
@@ -538,8 +544,8 @@ fn the_open_file_limit_is_raised_to_what_the_connections_need() {
         .collect();
     assert_eq!(
         soft[3..5],
-        ["456", "4096"],
-        "200 connections and 256: {limits}"
+        ["656", "4096"],
+        "200 connections on each of two listeners, and 256: {limits}"
     );
     let held: Vec<TcpStream> = (0..150)
         .map(|_| TcpStream::connect(&server.addr).unwrap())
@@ -563,6 +569,19 @@ fn the_open_file_limit_is_raised_to_what_the_connections_need() {
         "{read:?}: {:?}",
         String::from_utf8_lossy(&answer)
     );
+    // What /metrics says of it, as every exporter names it (and the alert reads).
+    let admin = server.admin_addr.clone().unwrap();
+    let metrics = String::from_utf8(test_support::raw_http::get(&admin, "/metrics").body).unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+    };
+    assert!((value("process_max_fds") - 656.0).abs() < 0.5, "{metrics}");
+    assert!(value("process_open_fds") >= 150.0, "{metrics}");
+    assert!(value("process_resident_memory_bytes") > 0.0, "{metrics}");
+    assert!(value("process_cpu_seconds_total") >= 0.0, "{metrics}");
     drop(held);
     server.stop("TERM");
     assert!(!server.log().contains("open-file limit"));
