@@ -3,8 +3,9 @@
 //! `--render-ahead` on does not wait for its existing pictures to be asked for. A rendition
 //! kept already is not made again, so a run that stopped half way is finished by running it
 //! again. The store is read as it goes (`Store::entries`), and pictures are rendered on every
-//! CPU at once; a picture stored for several addresses is rendered once. Each picture's rung is made too; without `--render-ahead`, only the rungs
-//! (for a store imported before rungs were made at import).
+//! CPU at once; a picture stored for several addresses is rendered once. Each picture's rung
+//! is made too; without `--render-ahead`, only the rungs (for a store imported before rungs
+//! were made at import).
 
 use std::collections::HashSet;
 use std::io::Write;

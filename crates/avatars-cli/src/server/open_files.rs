@@ -43,8 +43,8 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// What to tell the operator when the limit stays below the need, for `connections` open at
-    /// once across `listeners` listeners of `per_listener` each.
+    /// What to tell the operator when the limit stays below the need of `listeners` listeners
+    /// of `per_listener` connections each.
     #[must_use]
     pub(crate) fn shortfall(&self, listeners: u64, per_listener: u64) -> Option<String> {
         if self.limit >= self.needed {
