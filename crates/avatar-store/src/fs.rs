@@ -254,6 +254,25 @@ impl FsStore {
         }
     }
 
+    /// A miss is only a miss while the store is there: with its directory deleted, or its disk
+    /// unmounted under it, every lookup would find nothing and every visitor get a default,
+    /// with nothing failing. Its `VERSION` file, made when it was opened, says it still is
+    /// (one `stat` per miss; hits need none).
+    fn still_here(&self) -> Result<(), StoreError> {
+        let version = self.root.join("VERSION");
+        match fs::metadata(&version) {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::Unavailable(format!(
+                    "the store at {} is gone: its VERSION file is missing (the directory was \
+                     deleted, or the disk holding it unmounted)",
+                    self.root.display()
+                )))
+            }
+            Err(err) => Err(StoreError::io("look at", version)(err)),
+        }
+    }
+
     fn hash_path(&self, hash: &AvatarHash) -> PathBuf {
         let algorithm = match hash.algorithm() {
             HashAlgorithm::Md5 => "md5",
@@ -336,7 +355,7 @@ impl FsStore {
     fn get_blocking(&self, hash: &AvatarHash) -> Result<Option<StoredImage>, StoreError> {
         let pointer = self.hash_path(hash);
         let Some(id) = read_if_exists(&pointer, 128)? else {
-            return Ok(None);
+            return self.still_here().map(|()| None);
         };
         let id = parse_id(&id).ok_or_else(|| StoreError::Damaged {
             path: pointer.clone(),
@@ -391,7 +410,7 @@ impl FsStore {
 
     fn contains_blocking(&self, hash: &AvatarHash) -> Result<bool, StoreError> {
         let Some(id) = read_if_exists(&self.hash_path(hash), 128)? else {
-            return Ok(false);
+            return self.still_here().map(|()| false);
         };
         Ok(parse_id(&id).is_some_and(|id| self.identity_dir(&id).join("image").is_file()))
     }

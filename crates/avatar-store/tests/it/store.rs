@@ -191,6 +191,39 @@ async fn fs_store_persists_and_leaves_no_temporaries() {
     );
 }
 
+/// A store whose directory goes away while it is open (deleted, or its disk unmounted under a
+/// running server) says so on every lookup, as an unavailable store, rather than answering
+/// that nobody has an avatar; once the directory is back, it answers again.
+#[tokio::test]
+async fn fs_store_whose_directory_is_gone_is_unavailable_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("avatars");
+    let store = FsStore::open(&root).unwrap();
+    let george = identity("george@example.com");
+    store
+        .put(&george, Bytes::from_static(b"kept"))
+        .await
+        .unwrap();
+    let nobody = identity("nobody@example.com").hash(HashAlgorithm::Md5);
+    assert!(store.get(&nobody).await.unwrap().is_none(), "a plain miss");
+
+    let aside = dir.path().join("unmounted");
+    std::fs::rename(&root, &aside).unwrap();
+    for hash in [nobody, george.hash(HashAlgorithm::Md5)] {
+        let err = store.get(&hash).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert!(
+            err.to_string().contains("its VERSION file is missing"),
+            "{err}"
+        );
+        assert!(store.contains(&hash).await.unwrap_err().is_unavailable());
+    }
+
+    std::fs::rename(&aside, &root).unwrap();
+    assert!(store.get(&nobody).await.unwrap().is_none());
+    assert!(store.contains(&george.hash(HashAlgorithm::Md5)).await.unwrap());
+}
+
 #[tokio::test]
 async fn fs_store_refuses_a_directory_of_another_kind() {
     let dir = tempfile::tempdir().unwrap();
