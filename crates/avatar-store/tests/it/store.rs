@@ -221,7 +221,12 @@ async fn fs_store_whose_directory_is_gone_is_unavailable_not_empty() {
 
     std::fs::rename(&aside, &root).unwrap();
     assert!(store.get(&nobody).await.unwrap().is_none());
-    assert!(store.contains(&george.hash(HashAlgorithm::Md5)).await.unwrap());
+    assert!(
+        store
+            .contains(&george.hash(HashAlgorithm::Md5))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
