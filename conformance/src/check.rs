@@ -288,7 +288,7 @@ async fn probe(base: &str, extra_roots: &[Vec<u8>], names: &Discovery) -> Server
         },
         Err(err) => ServerProbe {
             base: base.to_owned(),
-            result: format!("no answer: {}", err.with_causes()),
+            result: format!("no answer: {}", avatar_proto::report::with_causes(&err)),
             answered: false,
         },
     }

@@ -143,24 +143,3 @@ impl ConformanceError {
 
 /// `Result` with this crate's error.
 pub(crate) type Result<T> = std::result::Result<T, ConformanceError>;
-
-impl ConformanceError {
-    /// The message with each of its sources not already in it, so that what the operating
-    /// system or TLS said is named (`client error (Connect): Connection refused`, a certificate
-    /// refused) where the message alone would stop at the HTTP client's summary.
-    #[must_use]
-    pub fn with_causes(&self) -> String {
-        use std::error::Error as _;
-        use std::fmt::Write as _;
-        let mut text = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            if !text.contains(&cause_text) {
-                let _ = write!(text, ": {cause_text}");
-            }
-            source = cause.source();
-        }
-        text
-    }
-}

@@ -260,7 +260,10 @@ fn main() -> ExitCode {
         None => runtime.block_on(run_suite(cli.run)),
     };
     outcome.unwrap_or_else(|err| {
-        to_stderr(format_args!("avatar-conformance: {}\n", err.with_causes()));
+        to_stderr(format_args!(
+            "avatar-conformance: {}\n",
+            avatar_proto::report::with_causes(&err)
+        ));
         ExitCode::from(2)
     })
 }

@@ -38,6 +38,7 @@
 //! - [`srv`]: SRV records, RFC 2782 selection, sanitising, base URLs and central fallbacks;
 //! - [`url_builder`]: [`AvatarUrlBuilder`] for clients;
 //! - [`hex`]: the one hex codec of the project.
+//! - [`report`]: an error and its causes on one line, the one way the project writes them.
 //!
 //! The rules themselves, each with its source, follow: they are `docs/protocol.md` of the
 //! repository, included here so they are read where the code that follows them is documented.
@@ -50,6 +51,7 @@ pub mod format;
 pub mod hash;
 pub mod hex;
 pub mod identity;
+pub mod report;
 pub mod request;
 mod scheme;
 pub mod srv;

@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use avatar_discovery::Discovery;
+use avatar_proto::report::with_causes;
 use bytes::Bytes;
 use http::header::{ACCEPT, CACHE_CONTROL, LOCATION, USER_AGENT};
 use http::{HeaderValue, Request, StatusCode, Uri};
@@ -194,7 +195,7 @@ impl Fetcher {
                 if refused_by_guard(&err) {
                     FetchFailure::RefusedAddress(url.host().unwrap_or_default().to_owned())
                 } else {
-                    FetchFailure::Connection(err.to_string())
+                    FetchFailure::Connection(with_causes(&err))
                 }
             })?;
             let status = response.status();
@@ -222,7 +223,7 @@ impl Fetcher {
                     if err.is::<http_body_util::LengthLimitError>() {
                         FetchFailure::TooLarge(self.limits.max_bytes)
                     } else {
-                        FetchFailure::Connection(err.to_string())
+                        FetchFailure::Connection(with_causes(&*err))
                     }
                 });
         }

@@ -728,16 +728,7 @@ fn unavailable(url: &str, timeout: Duration, err: &deadpool_postgres::PoolError)
         PoolError::Timeout(TimeoutType::Wait) => return no_connection_in_time(url, timeout, true),
         _ => {}
     }
-    let mut message = err.to_string();
-    let mut cause = std::error::Error::source(err);
-    while let Some(current) = cause {
-        let said = current.to_string();
-        // Some errors repeat their source's message in their own.
-        if !message.contains(&said) {
-            message = format!("{message}: {said}");
-        }
-        cause = current.source();
-    }
+    let message = avatar_proto::report::with_causes(err);
     let hint = tls_hint(&message);
     StoreError::Unavailable(format!("no connection to {url}: {message}{hint}"))
 }

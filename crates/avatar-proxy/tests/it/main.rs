@@ -575,6 +575,18 @@ async fn each_hostile_fetch_fails_for_its_own_reason() {
         fetch("nobody@hostile.test").await,
         Err(FetchFailure::Status(404))
     );
+    // A refused connection says so, not only the HTTP client's "client error (Connect)".
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let refused = fetcher
+        .fetch(format!("http://{closed}/avatar/x").parse().unwrap())
+        .await;
+    assert!(
+        matches!(&refused, Err(FetchFailure::Connection(said)) if said.contains("Connection refused")),
+        "{refused:?}"
+    );
     // These arrive; what is wrong with them is for the image checks to find.
     // (`Fetched` carries the body and the upstream's max-age.)
     let html = fetch("html@hostile.test").await;

@@ -161,6 +161,9 @@ where
         .into_owned();
     if let Err(err) = watcher.watch(connection).await {
         // Clients hanging up and slow clients timed out land here: not the server's fault.
-        tracing::debug!(error = %err, "connection closed with an error");
+        tracing::debug!(
+            error = avatar_proto::report::with_causes(&*err),
+            "connection closed with an error"
+        );
     }
 }
