@@ -15,6 +15,7 @@ use clap::CommandFactory as _;
 use crate::cli::{Cli, Command, ServeArgs};
 use crate::commands::serve::check_start;
 use crate::error::CliError;
+use crate::other_names::{self, Meant};
 
 /// Flags that make no sense in a file.
 const NOT_IN_A_FILE: [&str; 3] = ["config", "help", "version"];
@@ -176,13 +177,18 @@ fn settings_args(path: &Path, table: &toml::Table) -> Result<Vec<OsString>, CliE
             )));
         }
         if !accepted.contains(key) {
-            // As clap suggests a flag for a misspelt one (`--adress`: `--addr`): Jaro
-            // similarity over 0.7, the closest.
-            let near = accepted
-                .iter()
-                .filter(|name| strsim::jaro(name, key) > 0.7)
-                .max_by(|a, b| strsim::jaro(a, key).total_cmp(&strsim::jaro(b, key)));
-            let hint = near.map_or_else(String::new, |name| format!(" (did you mean {name:?}?)"));
+            // What the name means for `serve` (`port`: `addr`), or else, as clap suggests a
+            // flag for a misspelt one (`adress`: `addr`), the closest by Jaro similarity over 0.7.
+            let hint = match other_names::meant(key, |name| accepted.iter().any(|a| a == name)) {
+                Some(Meant::Option(name)) => format!(" (did you mean {name:?}?)"),
+                Some(Meant::Elsewhere(how)) => format!(" ({how})"),
+                Some(Meant::Nothing) => String::new(),
+                None => accepted
+                    .iter()
+                    .filter(|name| strsim::jaro(name, key) > 0.7)
+                    .max_by(|a, b| strsim::jaro(a, key).total_cmp(&strsim::jaro(b, key)))
+                    .map_or_else(String::new, |name| format!(" (did you mean {name:?}?)")),
+            };
             return Err(problem(format!(
                 "unknown setting {key:?}{hint}; accepted: {}",
                 accepted.join(", ")

@@ -53,6 +53,7 @@ mod cli;
 mod commands;
 mod config_file;
 mod error;
+mod other_names;
 mod owner;
 mod renditions;
 mod server;
@@ -61,9 +62,7 @@ mod store;
 use std::io::{self, Write as _};
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Command, ConfigCommand};
 use crate::error::CliError;
 
 fn main() -> ExitCode {
@@ -75,7 +74,7 @@ fn main() -> ExitCode {
             return ExitCode::from(err.exit_code());
         }
     };
-    let cli = Cli::parse_from(args);
+    let cli = other_names::parse_or_exit(&args);
     let mut stdout = UntilTheReaderGoes::new(io::stdout().lock());
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(&args, &mut stdout),

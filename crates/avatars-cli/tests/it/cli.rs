@@ -682,3 +682,47 @@ fn man_pages_are_written_for_every_subcommand_and_render_cleanly() {
         assert!(stdout(&rendered).contains("NAME"), "{}", path.display());
     }
 }
+
+/// The names people try before reading `--help` point to the option meant, not to the one
+/// spelt most alike: clap alone answered `--port` with `--formats`, `--listen` with `--store`,
+/// `--verbose` with `--version`, and `import --bind` with "pass it as a value".
+#[test]
+fn an_option_by_another_name_points_to_the_one_meant() {
+    let says = |args: &[&str], tip: &str, usage: &str| {
+        let output = avatars(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let err = stderr(&output);
+        assert!(err.contains(tip), "{args:?}: {err}");
+        assert!(err.contains(usage), "{args:?}: {err}");
+        for wrong in ["'--formats'", "'--store'", "'--version'", "as a value"] {
+            assert!(tip == wrong || !err.contains(wrong), "{args:?}: {err}");
+        }
+    };
+    let serve_usage = "Usage: avatars serve [OPTIONS]";
+    says(&["serve", "--port", "8080"], "'--addr'", serve_usage);
+    says(&["serve", "--listen=127.0.0.1:80"], "'--addr'", serve_usage);
+    says(
+        &["serve", "--database", "postgres://x"],
+        "'--store'",
+        serve_usage,
+    );
+    says(&["serve", "--verbose"], "RUST_LOG=debug", serve_usage);
+    says(
+        &["xmpp", "--host", "localhost"],
+        "'--server'",
+        "Usage: avatars xmpp",
+    );
+    says(
+        &["import", "--bind", "127.0.0.1:80", "a@example.org", "-"],
+        "`avatars serve --addr`",
+        "Usage: avatars import [OPTIONS]",
+    );
+    says(
+        &["list", "--verbose"],
+        "Usage: avatars list [OPTIONS]",
+        "Usage: avatars list [OPTIONS]",
+    );
+    // A misspelling the table does not know still gets clap's nearest spelling.
+    let output = avatars(&["serve", "--adress", "127.0.0.1:0"]);
+    assert!(stderr(&output).contains("'--addr'"), "{}", stderr(&output));
+}

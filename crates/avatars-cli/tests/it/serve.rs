@@ -449,6 +449,10 @@ fn a_config_file_holds_the_flags_and_flags_override_it() {
         ("max_size = 64\n", "did you mean \"max-size\"?"),
         // What clap says of `--adress`, the file says of `adress`.
         ("adress = \"127.0.0.1:0\"\n", "did you mean \"addr\"?"),
+        // What people call it elsewhere: not the nearest spelling ("formats", "store").
+        ("port = 8080\n", "did you mean \"addr\"?"),
+        ("listen = \"127.0.0.1:0\"\n", "did you mean \"addr\"?"),
+        ("verbose = true\n", "RUST_LOG=debug for more"),
         ("colour = 1\n", "accepted: addr, tls-addr, "),
         ("max-size = 9000\n", "--max-size"),
         ("max-size = [\n", "not valid TOML at line 1, column 13"),
