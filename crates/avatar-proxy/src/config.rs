@@ -18,7 +18,7 @@ use quick_cache::sync::Cache;
 
 use crate::disk::DiskCache;
 use crate::error::ProxyError;
-use crate::fetch::{FetchLimits, Fetcher};
+use crate::fetch::{FetchFailure, FetchLimits, Fetcher};
 use crate::guard::AddressGuard;
 use crate::local::Local;
 use crate::respond::{Opened, Original};
@@ -105,9 +105,10 @@ pub(crate) struct Shared {
     pub(crate) disk: Option<Arc<DiskCache>>,
     /// Identities whose stale picture is being refetched in the background.
     pub(crate) refreshing: Mutex<HashSet<Identity>>,
-    /// Originals fetched, and how many gave no usable picture (`ProxyStats`).
+    /// Originals fetched, and how many gave no usable picture, by
+    /// [`FetchFailure::reason`](crate::fetch::FetchFailure::reason) (`ProxyStats`).
     pub(crate) fetches: AtomicU64,
-    pub(crate) fetch_failures: AtomicU64,
+    pub(crate) fetch_failures: [AtomicU64; FetchFailure::REASONS.len()],
     pub(crate) hit_cache_control: HeaderValue,
     pub(crate) default_cache_control: HeaderValue,
     /// The local store answered from first, if any.
@@ -414,7 +415,7 @@ impl AvatarProxyBuilder {
             disk,
             refreshing: Mutex::new(HashSet::new()),
             fetches: AtomicU64::new(0),
-            fetch_failures: AtomicU64::new(0),
+            fetch_failures: std::array::from_fn(|_| AtomicU64::new(0)),
             hit_cache_control: cache_control(self.hit_max_age),
             default_cache_control: cache_control(self.default_max_age),
             local: self.local,

@@ -58,6 +58,46 @@ pub enum FetchFailure {
     /// Connecting or the exchange failed.
     #[error("connection: {0}")]
     Connection(String),
+    /// A 200 whose body is no picture the proxy takes: not an image, AVIF, or past the
+    /// dimension and decoded-size limits.
+    #[error("upstream answered 200 with no picture the proxy takes: {0}")]
+    NotAPicture(String),
+}
+
+impl FetchFailure {
+    /// Every [`reason`](Self::reason), in a fixed order (the index of
+    /// [`ProxyStats::fetch_failures_by_reason`](crate::ProxyStats::fetch_failures_by_reason)).
+    pub const REASONS: [&'static str; 8] = [
+        "status",
+        "scheme",
+        "refused_address",
+        "redirect",
+        "too_large",
+        "deadline",
+        "connection",
+        "not_a_picture",
+    ];
+
+    /// What kind of failure this is, in a word fit for a metric's label: one of
+    /// [`REASONS`](Self::REASONS).
+    #[must_use]
+    pub const fn reason(&self) -> &'static str {
+        Self::REASONS[self.reason_index()]
+    }
+
+    /// This failure's place in [`REASONS`](Self::REASONS).
+    pub(crate) const fn reason_index(&self) -> usize {
+        match self {
+            Self::Status(_) => 0,
+            Self::Scheme(_) => 1,
+            Self::RefusedAddress(_) => 2,
+            Self::Redirect(_) => 3,
+            Self::TooLarge(_) => 4,
+            Self::Deadline => 5,
+            Self::Connection(_) => 6,
+            Self::NotAPicture(_) => 7,
+        }
+    }
 }
 
 /// What a fetch brought back: the body, and how long the upstream says it may be kept.

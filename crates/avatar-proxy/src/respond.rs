@@ -423,12 +423,18 @@ async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool
              body: bytes,
              max_age,
          }| {
-            let format = ImageFormat::sniff(&bytes)
-                .filter(|&format| format != ImageFormat::Avif)
-                .ok_or(FetchFailure::Status(200))?;
+            let format = ImageFormat::sniff(&bytes).ok_or_else(|| {
+                FetchFailure::NotAPicture("not PNG, JPEG, GIF or WebP".to_owned())
+            })?;
+            if format == ImageFormat::Avif {
+                return Err(FetchFailure::NotAPicture(
+                    "AVIF, which the proxy does not decode".to_owned(),
+                ));
+            }
             // The header alone is checked here (dimensions, decoded size: bombs are refused
             // before any decoding); the render decodes under the same limits.
-            avatar_image::probe(&bytes, &shared.limits).map_err(|_| FetchFailure::Status(200))?;
+            avatar_image::probe(&bytes, &shared.limits)
+                .map_err(|err| FetchFailure::NotAPicture(err.to_string()))?;
             Ok((bytes, format, max_age))
         },
     );
@@ -455,9 +461,12 @@ async fn fetch_original(shared: &Shared, identity: &Identity) -> (Original, bool
             tracing::debug!(%identity, url, %failure, "no usable upstream avatar");
             // A 404 is an answer ("no avatar here"), not a failure.
             if !matches!(failure, FetchFailure::Status(404)) {
-                shared.fetch_failures.fetch_add(1, Ordering::Relaxed);
+                shared.fetch_failures[failure.reason_index()].fetch_add(1, Ordering::Relaxed);
             }
-            let answered = matches!(failure, FetchFailure::Status(_) | FetchFailure::TooLarge(_));
+            let answered = matches!(
+                failure,
+                FetchFailure::Status(_) | FetchFailure::TooLarge(_) | FetchFailure::NotAPicture(_)
+            );
             // An answer ("no avatar", a bad file) is remembered for the negative TTL; a
             // failure of the network (a timeout, a refused connection) only briefly, so a slow
             // nameserver's first lookup does not hide a picture for minutes.

@@ -17,6 +17,7 @@ use tower_service::Service;
 
 use crate::config::{AvatarProxyBuilder, Keyring, Shared};
 use crate::error::ProxyError;
+use crate::fetch::FetchFailure;
 use crate::respond;
 use crate::token::ProxyKeys;
 
@@ -123,7 +124,12 @@ impl AvatarProxy {
     pub fn stats(&self) -> ProxyStats {
         ProxyStats {
             fetches: self.shared.fetches.load(Ordering::Relaxed),
-            fetch_failures: self.shared.fetch_failures.load(Ordering::Relaxed),
+            fetch_failures_by_reason: std::array::from_fn(|index| {
+                (
+                    FetchFailure::REASONS[index],
+                    self.shared.fetch_failures[index].load(Ordering::Relaxed),
+                )
+            }),
             cache_entries_now: self.shared.cache.len(),
             cache_bytes_now: self.shared.cache.used_bytes(),
             originals_now: self.shared.originals.len(),
@@ -139,14 +145,27 @@ pub struct ProxyStats {
     /// (the identity's own, the central one, Gravatar).
     pub fetches: u64,
     /// Of those, the ones that gave no usable picture for a reason other than "no avatar
-    /// here" (a 404): a refused address, the deadline, a bad status, too large, not an image.
-    pub fetch_failures: u64,
+    /// here" (a 404), counted by [`FetchFailure::reason`] in the order of
+    /// [`FetchFailure::REASONS`]: a bad status, a refused address, the deadline, too large,
+    /// not a picture, and so on.
+    pub fetch_failures_by_reason: [(&'static str, u64); FetchFailure::REASONS.len()],
     /// Renditions the proxy's render cache holds now.
     pub cache_entries_now: usize,
     /// Bytes the render cache holds now.
     pub cache_bytes_now: u64,
     /// Fetched originals (and remembered misses) held now.
     pub originals_now: usize,
+}
+
+impl ProxyStats {
+    /// Fetches that gave no usable picture, whatever the reason (404s not counted).
+    #[must_use]
+    pub fn fetch_failures(&self) -> u64 {
+        self.fetch_failures_by_reason
+            .iter()
+            .map(|&(_, count)| count)
+            .sum()
+    }
 }
 
 /// The future of [`AvatarProxy`]'s `call`: ready at once when the caches could answer,

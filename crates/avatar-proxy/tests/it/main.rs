@@ -337,7 +337,7 @@ async fn each_domain_is_fetched_from_its_own_server_and_the_rest_from_the_centra
     // The operator's counters agree: three fetches, none failed, three originals held.
     let stats = world.proxy.stats();
     assert_eq!(
-        (stats.fetches, stats.fetch_failures, stats.originals_now),
+        (stats.fetches, stats.fetch_failures(), stats.originals_now),
         (3, 0, 3)
     );
     assert!(stats.cache_entries_now >= 6 && stats.cache_bytes_now > 0);
@@ -481,7 +481,22 @@ async fn a_hostile_upstream_gets_the_asked_default_never_a_5xx_and_never_past_th
     // Every fetch failed, and the counters say so.
     let stats = world.proxy.stats();
     assert_eq!(stats.fetches, HOSTILE.len() as u64, "{stats:?}");
-    assert_eq!(stats.fetch_failures, stats.fetches, "{stats:?}");
+    assert_eq!(stats.fetch_failures(), stats.fetches, "{stats:?}");
+    // Each for its own reason: the drip ran out of time, the endless body past the cap, the
+    // bomb and the page are no pictures, three redirects went where they may not.
+    let by_reason = |reason: &str| {
+        stats
+            .fetch_failures_by_reason
+            .iter()
+            .find(|(name, _)| *name == reason)
+            .map(|&(_, count)| count)
+    };
+    assert_eq!(by_reason("deadline"), Some(1), "{stats:?}");
+    assert_eq!(by_reason("too_large"), Some(1), "{stats:?}");
+    assert_eq!(by_reason("not_a_picture"), Some(2), "{stats:?}");
+    assert_eq!(by_reason("refused_address"), Some(2), "{stats:?}");
+    assert_eq!(by_reason("redirect"), Some(1), "{stats:?}");
+    assert_eq!(by_reason("connection"), Some(0), "{stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

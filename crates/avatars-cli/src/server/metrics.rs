@@ -423,11 +423,22 @@ impl ServiceCollector {
                 "Originals the proxy fetched (or tried).",
                 proxy.fetches,
             )?;
-            counter(
+        }
+        if let Some(proxy) = &self.proxy {
+            // By reason, every reason present from the start (a rate over a series that
+            // appears only with its first failure misses that failure).
+            let failures = proxy.stats().fetch_failures_by_reason;
+            let mut family = encoder.encode_descriptor(
                 "proxy_fetch_failures",
-                "Proxy fetches that gave no usable picture (not counting 404s).",
-                proxy.fetch_failures,
+                "Proxy fetches that gave no usable picture (not counting 404s), by reason: \
+                 status, scheme, refused_address, redirect, too_large, deadline, connection, \
+                 not_a_picture.",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
             )?;
+            for (reason, count) in failures {
+                ConstCounter::new(count).encode(family.encode_family(&[("reason", reason)])?)?;
+            }
         }
         let seconds = ConstCounter::new(stats.render_seconds);
         seconds.encode(encoder.encode_descriptor(

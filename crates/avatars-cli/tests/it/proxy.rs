@@ -215,10 +215,14 @@ fn fetches_counted(proxy: &Server) {
         metrics.contains("\navatars_proxy_fetches_total 2\n"),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("\navatars_proxy_fetch_failures_total 0\n"),
-        "{metrics}"
-    );
+    for reason in avatar_proxy::fetch::FetchFailure::REASONS {
+        assert!(
+            metrics.contains(&format!(
+                "\navatars_proxy_fetch_failures_total{{reason=\"{reason}\"}} 0\n"
+            )),
+            "{metrics}"
+        );
+    }
     assert!(
         metrics.contains(
             "avatars_http_requests_total{listener=\"http\",route=\"proxy\",status=\"200\"} 2"
