@@ -73,6 +73,14 @@ pub struct SrvName {
     pub base: String,
 }
 
+impl SrvName {
+    /// Whether the lookup failed (no answer, or an error), rather than answering.
+    #[must_use]
+    pub fn failed(&self) -> bool {
+        self.answer.starts_with("failed")
+    }
+}
+
 /// One record and what a client makes of it.
 #[derive(Debug, Serialize)]
 pub struct RecordFinding {
@@ -112,11 +120,21 @@ pub async fn check_domain(
         builder = builder.nameserver(nameserver);
     }
     let discovery = builder.build()?;
-    let mut warnings = Vec::new();
     let mut names = Vec::new();
     let mut servers: Vec<ServerProbe> = Vec::new();
-    for scheme in [Scheme::Https, Scheme::Http] {
-        let name = srv_name(&discovery, &options.domain, scheme, &mut warnings).await;
+    // Both names at once: a silent nameserver costs one lookup timeout, not two.
+    let (mut warnings, mut http_warnings) = (Vec::new(), Vec::new());
+    let (https, http) = tokio::join!(
+        srv_name(&discovery, &options.domain, Scheme::Https, &mut warnings),
+        srv_name(
+            &discovery,
+            &options.domain,
+            Scheme::Http,
+            &mut http_warnings
+        ),
+    );
+    warnings.append(&mut http_warnings);
+    for (scheme, name) in [(Scheme::Https, https), (Scheme::Http, http)] {
         for record in &name.1 {
             let Ok(target) = record.sanitise() else {
                 continue;
@@ -130,9 +148,23 @@ pub async fn check_domain(
         names.push(name.0);
     }
     let answering = servers.iter().find(|server| server.answered);
-    if servers.is_empty() {
+    let failed: Vec<&SrvName> = names.iter().filter(|name| name.failed()).collect();
+    if servers.is_empty() && failed.len() == names.len() {
+        // Not "no server": the question went unanswered.
         warnings.push(format!(
-            "{} publishes no usable avatar server: clients use the central one (cdn.libravatar.org)",
+            "the DNS lookups for {} failed ({}), so whether it publishes an avatar server is not known: is the nameserver reachable (--nameserver to ask another)?",
+            options.domain,
+            failed
+                .first()
+                .map_or("", |name| name.answer.trim_start_matches("failed: "))
+        ));
+    } else if servers.is_empty() {
+        let mut unanswered = String::new();
+        for name in &failed {
+            let _ = write!(unanswered, " (the lookup of {} {})", name.name, name.answer);
+        }
+        warnings.push(format!(
+            "{} publishes no usable avatar server: clients use the central one (cdn.libravatar.org){unanswered}",
             options.domain
         ));
     } else if answering.is_none() {

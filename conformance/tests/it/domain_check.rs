@@ -2,7 +2,7 @@
 //! what it reads from DNS, which servers answer (an https record on a plain-HTTP port fails the
 //! TLS handshake), and the server cases it runs.
 
-use avatar_conformance::check::{CheckOptions, DomainReport, check_domain};
+use avatar_conformance::check::{CheckOptions, DomainReport, SrvName, check_domain};
 use avatar_conformance::{Level, Progress, Verdict};
 use avatar_discovery::fake_dns::FakeDns;
 
@@ -169,4 +169,33 @@ async fn the_check_command_exits_1_when_the_domain_has_no_server() {
         stdout.contains("publishes no usable avatar server"),
         "{stdout}"
     );
+}
+
+/// A nameserver that refuses the domain's zone, or says nothing at all, does not say that the
+/// domain has no avatar server: the checker says the question went unanswered.
+#[tokio::test]
+async fn a_failed_lookup_is_not_reported_as_a_domain_without_a_server() {
+    let (_, dns, _) = checked().await;
+    let hole = avatar_discovery::fake_dns::BlackHole::start()
+        .await
+        .unwrap();
+    for nameserver in [dns.addr(), hole.addr()] {
+        let options = CheckOptions {
+            // Not a zone the fake DNS holds: it answers REFUSED.
+            domain: "elsewhere.test".to_owned(),
+            identity: None,
+            nameserver: Some(nameserver),
+            extra_roots: Vec::new(),
+        };
+        let found = check_domain(&options, Progress::Quiet).await.unwrap();
+        assert!(found.names.iter().all(SrvName::failed), "{found:?}");
+        assert_eq!(found.warnings.len(), 1, "{:?}", found.warnings);
+        let warning = &found.warnings[0];
+        assert!(
+            warning.starts_with("the DNS lookups for elsewhere.test failed (")
+                && warning.contains("whether it publishes an avatar server is not known"),
+            "{warning}"
+        );
+        assert!(!warning.contains("publishes no usable"), "{warning}");
+    }
 }
