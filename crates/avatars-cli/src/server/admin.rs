@@ -578,7 +578,7 @@ async fn list(
     page: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&state.tokens, &headers)?;
-    let bad_limit = || {
+    let bad_page = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             format!(
@@ -586,10 +586,16 @@ async fn list(
             ),
         )
     };
-    let Query(page) = page.map_err(|_| bad_limit())?;
+    let Query(page) = page.map_err(|_| bad_page())?;
     let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad_limit());
+    // The query is decoded lossily: bytes that are not UTF-8 (`after=%FF`) arrive as U+FFFD,
+    // which no `next` holds, and would give an empty last page instead of this error.
+    let undecodable = page
+        .after
+        .as_deref()
+        .is_some_and(|after| after.contains(char::REPLACEMENT_CHARACTER));
+    if !(1..=MAX_PAGE).contains(&limit) || undecodable {
+        return Err(bad_page());
     }
     let (shown, more) = page_after(state.service.store(), page.after.as_deref(), limit)
         .await

@@ -956,7 +956,8 @@ fn the_management_api_stores_lists_and_removes() {
         seen,
         ["alice@example.org", "bob@example.org", "carol@example.org"]
     );
-    for query in ["limit=0", "limit=1001", "limit=x"] {
+    // `after=%FF` is no identity (it is not UTF-8 once decoded): refused, not an empty page.
+    for query in ["limit=0", "limit=1001", "limit=x", "after=%FF"] {
         let refused = admin_request(
             &server,
             "GET",
@@ -966,6 +967,7 @@ fn the_management_api_stores_lists_and_removes() {
         );
         assert_eq!(refused.status, 400, "{query}");
         assert!(error_of(&refused).contains("limit"), "{query}");
+        assert!(error_of(&refused).contains("after"), "{query}");
     }
 
     // 204 when removed (and gone from the public API at once), 404 the second time.
