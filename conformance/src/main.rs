@@ -119,8 +119,9 @@ enum FailOn {
 #[derive(Debug, Args)]
 struct RunArgs {
     /// Test the Libravatar server at this URL (http://HOST:PORT[/PREFIX]) instead of the
-    /// in-process one. Load the fixtures into it first (see `fixtures`).
-    #[arg(long, value_name = "URL")]
+    /// in-process one. Load the fixtures into it first (see `fixtures`). (`--url` is taken
+    /// for it too.)
+    #[arg(long, value_name = "URL", alias = "url")]
     target_url: Option<String>,
     /// How long one request to --target-url may take before it counts as failed, in seconds.
     /// The run asks the server once first, and stops at once if it does not answer.

@@ -152,12 +152,13 @@ async fn a_server_that_does_not_answer_stops_the_run_with_the_reason() {
     let silent = test_support::silent::SilentServer::start();
     let silent_url = format!("http://{}", silent.addr());
     let closed_url = format!("http://{}", test_support::silent::closed_address());
-    for (url, says) in [
-        (&silent_url, "nothing within 1s"),
-        (&closed_url, "Connection refused"),
+    // `--url`, the name people try first, is `--target-url` too.
+    for (url, says, flag) in [
+        (&silent_url, "nothing within 1s", "--target-url"),
+        (&closed_url, "Connection refused", "--url"),
     ] {
         let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_avatar-conformance"))
-            .args(["-q", "--target-url", url, "--request-timeout-secs", "1"])
+            .args(["-q", flag, url, "--request-timeout-secs", "1"])
             .output();
         // Every case timing out one by one would take minutes.
         let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)

@@ -591,10 +591,7 @@ async fn each_hostile_fetch_fails_for_its_own_reason() {
         Err(FetchFailure::Status(404))
     );
     // A refused connection says so, not only the HTTP client's "client error (Connect)".
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = test_support::silent::closed_address();
     let refused = fetcher
         .fetch(format!("http://{closed}/avatar/x").parse().unwrap())
         .await;
