@@ -1,15 +1,17 @@
-//! `avatars serve`: the standalone server.
+//! `avatars serve`: the standalone server. Here, its start and its listeners; beside it, what
+//! is checked before anything starts ([`start_checks`], shared with `avatars config check`),
+//! the render cache kept across restarts ([`render_cache_file`]) and the page at `/`
+//! ([`mod@home_page`]).
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use avatar_image::{Limits, RenderAhead, RenderCache, RenditionFiles};
+use avatar_image::{Limits, RenderAhead, RenditionFiles};
 use avatar_proto::{AvatarHash, HashAlgorithm, Identity, TrustedUrl, TrustedUrls};
-use avatar_proxy::ProxyKeys;
 use avatar_service::upload::UploadOptions;
 use avatar_service::{AvatarService, Upstream};
 use avatar_store::{Store, StoreError};
@@ -17,7 +19,7 @@ use axum::Router;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::cli::ServeArgs;
-use crate::commands::import::{check_upload, describe, import_file};
+use crate::commands::import::{describe, import_file};
 use crate::commands::{answer_hangups, init_logging};
 use crate::error::CliError;
 use crate::renditions::{self, check_render_ahead, output_formats};
@@ -29,6 +31,15 @@ use crate::server::observe::{ObserveLayer, Observer, RateLimit, TrustedProxies};
 use crate::server::service_manager;
 use crate::server::tls::ReloadableTls;
 use crate::store::{AnyStore, Location, Open};
+
+mod home_page;
+mod render_cache_file;
+mod start_checks;
+
+use home_page::{home_page, home_page_headers};
+use render_cache_file::RenditionsFile;
+pub(crate) use start_checks::check_start;
+use start_checks::{StartFiles, check_settings, readable_secrets, secret_files, written_folders};
 
 /// Binds every listener, opens (or creates) the data directory, imports any `--email` pairs,
 /// prints `listening on http://HOST:PORT` (then `listening on https://...` and `admin on
@@ -145,254 +156,6 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
     })
 }
 
-/// The files `serve` reads before it touches anything, so that one it cannot use stops it
-/// with nothing stored and nothing listening: every `--email` picture (read and decoded under
-/// the upload limits, not kept), the TLS certificate and key, the admin tokens and the proxy
-/// keys. `avatars config check` reads them the same way.
-pub(crate) struct StartFiles {
-    imports: Vec<(Identity, PathBuf)>,
-    tls: Option<Arc<ReloadableTls>>,
-    tokens: Tokens,
-    proxy_keys: Option<ProxyKeys>,
-}
-
-impl StartFiles {
-    /// Reads and checks every file `args` names.
-    ///
-    /// # Errors
-    /// The first file that cannot be used, saying what is wrong with it.
-    pub(crate) fn read(args: &ServeArgs) -> Result<Self, CliError> {
-        let imports = args
-            .emails
-            .iter()
-            .map(|(identity, file)| Ok((Identity::parse(identity)?, file.clone())))
-            .collect::<Result<Vec<_>, CliError>>()?;
-        let limits = upload_limits(args);
-        for (_, file) in &imports {
-            check_upload(file, &limits)?;
-        }
-        let tls = match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(Arc::new(ReloadableTls::load(cert, key)?)),
-            _ => None,
-        };
-        let tokens = args
-            .admin_token_file
-            .as_deref()
-            .map(Tokens::read)
-            .transpose()?
-            .unwrap_or_default();
-        let proxy_keys = args
-            .proxy_key_file
-            .as_deref()
-            .map(crate::commands::proxy::read_keys)
-            .transpose()?;
-        Ok(Self {
-            imports,
-            tls,
-            tokens,
-            proxy_keys,
-        })
-    }
-
-    /// What the operator should hear of, though serve runs with it: the TLS certificate
-    /// expired or expiring ([`ReloadableTls::expiry_warning`]), a secret file (the TLS key,
-    /// the admin tokens, the proxy keys) that every user of the machine may read, and an admin
-    /// listener other machines can reach, which has no TLS of its own ([`setting_warnings`]).
-    pub(crate) fn warnings(&self, args: &ServeArgs) -> Vec<String> {
-        let mut warnings: Vec<String> = self
-            .tls
-            .as_deref()
-            .and_then(ReloadableTls::expiry_warning)
-            .into_iter()
-            .collect();
-        warnings.extend(readable_secrets(&secret_files(args)));
-        warnings.extend(setting_warnings(args));
-        warnings
-    }
-
-    /// What was read, for `config check` to say: `the TLS certificate and key, 2 admin
-    /// token(s), the proxy key file, 1 picture(s)`; `None` when no file is named.
-    pub(crate) fn describe(&self) -> Option<String> {
-        let mut read = Vec::new();
-        if let Some(tls) = &self.tls {
-            read.push(match tls.valid_until() {
-                Some(until) => {
-                    format!("the TLS certificate (valid until {}) and key", until.date())
-                }
-                None => "the TLS certificate and key".to_owned(),
-            });
-        }
-        if !self.tokens.is_empty() {
-            read.push(format!("{} admin token(s)", self.tokens.len()));
-        }
-        if self.proxy_keys.is_some() {
-            read.push("the proxy key file".to_owned());
-        }
-        if !self.imports.is_empty() {
-            read.push(format!("{} picture(s)", self.imports.len()));
-        }
-        (!read.is_empty()).then(|| read.join(", "))
-    }
-}
-
-/// What [`check_start`] found, for its one line.
-pub(crate) struct StartChecked {
-    /// What was read, when files were ([`StartFiles::describe`]).
-    pub(crate) read: Option<String>,
-    /// The PostgreSQL store's URL (without its password) and what was found there.
-    pub(crate) database: Option<String>,
-}
-
-/// What `avatars config check` checks of `serve`'s start, as `serve` checks it before it
-/// opens the store: every file named, read as [`StartFiles::read`] reads it (unless
-/// `values_only`), the store's address (a PostgreSQL URL parsed and, unless `values_only`,
-/// connected to and inspected without changing anything: [`inspect_database`]), and the
-/// settings ([`check_settings`]).
-///
-/// # Errors
-/// The first file or setting refused, as `serve` would say it.
-pub(crate) fn check_start(args: &ServeArgs, values_only: bool) -> Result<StartChecked, CliError> {
-    let (proxy_keys, read) = if values_only {
-        // The key file is not read: any key builds the proxy the same.
-        let any_key = args
-            .proxy_key_file
-            .is_some()
-            .then(|| ProxyKeys::new(avatar_proxy::ProxyKey::generate(), Vec::new()));
-        if let Some(warning) = setting_warnings(args) {
-            say!("avatars: warning: {warning}");
-        }
-        (any_key, None)
-    } else {
-        let files = StartFiles::read(args)?;
-        let read = files.describe();
-        for warning in files.warnings(args) {
-            say!("avatars: warning: {warning}");
-        }
-        (files.proxy_keys, read)
-    };
-    let location = args.data.location()?;
-    check_render_ahead(&args.renditions, &location)?;
-    let proxy_on = proxy_keys.is_some();
-    check_settings(args, proxy_keys)?;
-    if !values_only {
-        if let Location::Dir(dir) = &location {
-            // A store there must be one serve can open (a new or empty folder becomes one).
-            match avatar_store::FsStore::open_existing(dir) {
-                Ok(_) | Err(StoreError::NoStore { .. }) => {}
-                Err(err) => return Err(err.into()),
-            }
-        }
-        for (dir, named, what) in written_folders(args, &location, proxy_on) {
-            check_writable(&dir, named, what)?;
-        }
-    }
-    let database = match &location {
-        Location::Postgres(url) if !values_only => Some(inspect_database(url)?),
-        _ => None,
-    };
-    Ok(StartChecked { read, database })
-}
-
-/// The database at `url` as `serve` would meet it, inspected without changing anything
-/// ([`PgStoreBuilder::inspect`](avatar_store_postgres::PgStoreBuilder::inspect)): the URL
-/// and what was found, for the check's line; privileges missing for some of the store's
-/// statements, and changes that would not be followed, as warnings (`serve` starts, and works
-/// without them, less well).
-///
-/// # Errors
-/// The database unreachable, holding a newer schema, or one this role could not create or
-/// migrate: as `serve` would stop.
-fn inspect_database(url: &str) -> Result<String, CliError> {
-    let shown = avatar_store_postgres::display_url(url);
-    let found = crate::commands::small_runtime()?
-        .block_on(avatar_store_postgres::PgStore::builder(url).inspect())?;
-    if let Some(missing) = &found.missing_privileges {
-        say!("avatars: warning: {shown}: {missing}");
-    }
-    if let Some(why) = found.why_not_following {
-        say!("avatars: warning: {shown}: {why}");
-    }
-    if let Some(elsewhere) = &found.tables_elsewhere {
-        say!("avatars: warning: {shown}: serve would create empty avatar tables, but {elsewhere}");
-    }
-    Ok(format!("{shown}: {found}"))
-}
-
-/// The folders `serve` writes in, each with the setting's value that names it and what it
-/// keeps there: the store's (a directory store), the rendition files', the proxy's cache
-/// (with the proxy on), and the render cache file's.
-fn written_folders<'a>(
-    args: &'a ServeArgs,
-    location: &'a Location,
-    proxy_on: bool,
-) -> Vec<(PathBuf, &'a Path, &'static str)> {
-    let mut folders = Vec::new();
-    if let Location::Dir(dir) = location {
-        folders.push((dir.clone(), dir.as_path(), "the store"));
-    }
-    if let Some(dir) = &args.renditions.render_files_dir {
-        folders.push((dir.clone(), dir.as_path(), "the rendition files"));
-    }
-    if let Some(dir) = args.proxy_cache_dir.as_ref().filter(|_| proxy_on) {
-        folders.push((dir.clone(), dir.as_path(), "the proxy's cache"));
-    }
-    // Written when the server stops (and every --render-cache-save-secs), beside itself.
-    if let Some(file) = &args.render_cache_file {
-        let folder = file
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        folders.push((folder.to_owned(), file.as_path(), "the render cache file"));
-    }
-    folders
-}
-
-/// Whether `serve` could keep `what` (the setting's value `named`) in the folder `dir`, as the
-/// user running the check (the one the server runs as, best): it must be able to write in
-/// `dir`, or, where `dir` is not made yet, in the nearest folder above it (it makes `dir`).
-/// Tried by making and removing a file there; nothing else is written.
-///
-/// # Errors
-/// [`CliError::Config`] naming `named` and the folder it cannot write in.
-fn check_writable(dir: &Path, named: &Path, what: &str) -> Result<(), CliError> {
-    crate::owner::check_root_writes_its_own(dir)?;
-    let writes_in = crate::owner::nearest_existing(dir);
-    let probe = writes_in.join(format!(".avatars-config-check-{}", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&probe);
-    match written {
-        Ok(_) => {
-            let _ = std::fs::remove_file(&probe);
-            Ok(())
-        }
-        Err(err) => Err(CliError::Config {
-            path: named.to_owned(),
-            problem: format!(
-                "{what} cannot be kept here: cannot write in {}: {err} (check as the user the server runs as)",
-                std::fs::canonicalize(writes_in)
-                    .unwrap_or_else(|_| writes_in.to_owned())
-                    .display()
-            ),
-        }),
-    }
-}
-
-/// Whether the avatar service and the proxy (with `proxy_keys`, when it is on) would be built
-/// with `args`' settings: both built and dropped, over an empty store in memory and with no
-/// folder made, so that a setting they refuse is found before any store is opened or made.
-///
-/// # Errors
-/// The first setting refused.
-fn check_settings(args: &ServeArgs, proxy_keys: Option<ProxyKeys>) -> Result<(), CliError> {
-    service(args, avatar_store::MemoryStore::new(), None)?;
-    if let Some(keys) = proxy_keys {
-        crate::commands::proxy::check_settings(args, keys)?;
-    }
-    Ok(())
-}
-
 /// Stores `imports` (`--email`, each already checked by [`StartFiles::read`]) in `store`,
 /// each said on stderr; then how many avatars it holds, counted up to [`COUNTED_AT_START`],
 /// and whose avatar to show the operator: the first imported, or else the first stored
@@ -427,7 +190,7 @@ const COUNTED_AT_START: usize = 10_000;
 
 /// How many avatars a store holds, as far as they were counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Held {
+pub(super) enum Held {
     /// All of them.
     Exactly(usize),
     /// Counting stopped here; there are more.
@@ -488,114 +251,10 @@ fn runtime(args: &ServeArgs) -> std::io::Result<(tokio::runtime::Runtime, LoopTh
 
 /// The limits of uploads (`--email`, the management API): the defaults, with a master no
 /// smaller than the largest size served.
-fn upload_limits(args: &ServeArgs) -> Limits {
+pub(super) fn upload_limits(args: &ServeArgs) -> Limits {
     Limits {
         master_side: Limits::DEFAULT.master_side.max(args.max_size),
         ..Limits::DEFAULT
-    }
-}
-
-/// Fills the render cache from `file` (`--render-cache-file`), saying how many renditions it
-/// held; a file that is missing is a first start, one that cannot be read is reported and the
-/// cache starts empty.
-fn load_renditions(cache: &RenderCache, file: &Path) {
-    let opened = match std::fs::File::open(file) {
-        Ok(opened) => opened,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
-        Err(err) => {
-            say!(
-                "warning: cannot read the render cache {}: {err}",
-                file.display()
-            );
-            return;
-        }
-    };
-    let started = Instant::now();
-    match cache.read_snapshot(&mut BufReader::new(opened)) {
-        Ok(read) => say!(
-            "render cache: {read} rendition(s) from {} in {:.2} s",
-            file.display(),
-            started.elapsed().as_secs_f64()
-        ),
-        Err(err) => say!(
-            "warning: render cache {} not used past a damaged part ({err}); {} rendition(s) kept",
-            file.display(),
-            cache.len()
-        ),
-    }
-}
-
-/// `--render-cache-file`: read when the server starts, saved every
-/// `--render-cache-save-secs` while it serves and once more when it stops, one save at a time.
-#[derive(Clone)]
-struct RenditionsFile {
-    file: PathBuf,
-    saving: Arc<std::sync::Mutex<()>>,
-}
-
-impl RenditionsFile {
-    /// Fills `service`'s render cache from the file and starts the periodic saves; `None`
-    /// without `--render-cache-file`.
-    fn start(args: &ServeArgs, service: &AvatarService<AnyStore>) -> Option<Self> {
-        let file = args.render_cache_file.clone()?;
-        load_renditions(service.render_cache(), &file);
-        let renditions = Self {
-            file,
-            saving: Arc::new(std::sync::Mutex::new(())),
-        };
-        if args.render_cache_save_secs > 0 {
-            let every = Duration::from_secs(args.render_cache_save_secs);
-            tokio::spawn(renditions.clone().save_every(every, service.clone()));
-        }
-        Some(renditions)
-    }
-
-    fn save(&self, cache: &RenderCache) {
-        let _one_at_a_time = self
-            .saving
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        save_renditions(cache, &self.file);
-    }
-
-    /// Saves every `every`, on a blocking thread, while the server runs.
-    async fn save_every(self, every: Duration, service: AvatarService<AnyStore>) {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let (renditions, service) = (self.clone(), service.clone());
-            let _ =
-                tokio::task::spawn_blocking(move || renditions.save(service.render_cache())).await;
-        }
-    }
-}
-
-/// Writes the render cache to `file` through a temporary file renamed into place, so a crash
-/// while saving leaves the previous snapshot whole.
-fn save_renditions(cache: &RenderCache, file: &Path) {
-    let temporary = file.with_extension("tmp");
-    let written = std::fs::File::create(&temporary).and_then(|created| {
-        let mut out = BufWriter::new(created);
-        let count = cache.write_snapshot(&mut out)?;
-        out.into_inner()
-            .map_err(std::io::IntoInnerError::into_error)?
-            .sync_all()?;
-        std::fs::rename(&temporary, file)?;
-        Ok(count)
-    });
-    match written {
-        Ok(count) => say!(
-            "render cache: {count} rendition(s) saved to {}",
-            file.display()
-        ),
-        Err(err) => {
-            let _ = std::fs::remove_file(&temporary);
-            say!(
-                "warning: cannot save the render cache to {}: {err}",
-                file.display()
-            );
-        }
     }
 }
 
@@ -833,57 +492,6 @@ pub(crate) async fn bind(
         .map_err(|source| CliError::Bind { flag, addr, source })
 }
 
-/// The warnings of [`StartFiles::warnings`] that the settings alone give, which `config check
-/// --values-only` says too: an admin listener other machines can reach.
-fn setting_warnings(args: &ServeArgs) -> Option<String> {
-    let admin = args.admin_addr.filter(|addr| !addr.ip().is_loopback())?;
-    Some(format!(
-        "the admin listener ({admin}) can be reached from other machines, and has no TLS: its bearer tokens and uploads cross the network in clear; bind it to 127.0.0.1 or firewall it"
-    ))
-}
-
-/// The files holding secrets, each with the flag that names it: the TLS key, the admin tokens
-/// and the proxy keys, those that are set.
-fn secret_files(args: &ServeArgs) -> Vec<(&'static str, PathBuf)> {
-    [
-        ("--tls-key", &args.tls_key),
-        ("--admin-token-file", &args.admin_token_file),
-        ("--proxy-key-file", &args.proxy_key_file),
-    ]
-    .into_iter()
-    .filter_map(|(flag, file)| Some((flag, file.clone()?)))
-    .collect()
-}
-
-/// A warning for each of `secrets` that every user of the machine may read.
-fn readable_secrets(secrets: &[(&'static str, PathBuf)]) -> Vec<String> {
-    secrets
-        .iter()
-        .filter_map(|(flag, file)| {
-            let mode = world_readable(file)?;
-            Some(format!(
-                "{} ({flag}) is a secret that every user of this machine can read (mode {mode:04o}): chmod o-r it",
-                file.display()
-            ))
-        })
-        .collect()
-}
-
-/// The permission bits of `file` when other users may read it (`o+r`).
-fn world_readable(file: &Path) -> Option<u32> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(file).ok()?.permissions().mode() & 0o7777;
-        (mode & 0o004 != 0).then_some(mode)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
-        None
-    }
-}
-
 /// What a SIGHUP does to `serve`: reads again the TLS certificate and key, the admin tokens
 /// and the proxy keys, those that are set (one that cannot be used is reported and the old
 /// one kept), and says there is nothing to read again when none is.
@@ -954,7 +562,7 @@ fn reload_on_hangup(
 }
 
 /// The service as the flags configure it.
-fn service<St: Store>(
+pub(super) fn service<St: Store>(
     args: &ServeArgs,
     store: St,
     files: Option<Arc<RenditionFiles>>,
@@ -994,66 +602,6 @@ fn service<St: Store>(
         builder = builder.palette(palette);
     }
     Ok(builder.build()?)
-}
-
-/// The home page's style sheet, inline in the page.
-const HOME_PAGE_STYLE: &str = "body{font:16px system-ui;max-width:42em;margin:2em auto;\
-    line-height:1.5}code{background:#f2f2f2;padding:0 .2em}img{vertical-align:middle;\
-    margin-right:.5em}";
-
-/// The home page's headers: it loads nothing but its own pictures and its own style (allowed
-/// by its SHA-256, not by `'unsafe-inline'`), runs no script and is framed by no one, and its
-/// policy says so (the page is what people and security scanners see first of a server). It
-/// counts what the store holds, so caches keep it a minute at most.
-fn home_page_headers() -> axum::http::HeaderMap {
-    use base64::Engine as _;
-    use sha2::Digest as _;
-
-    let style = base64::engine::general_purpose::STANDARD
-        .encode(sha2::Sha256::digest(HOME_PAGE_STYLE.as_bytes()));
-    let policy = format!(
-        "default-src 'none'; img-src 'self'; style-src 'sha256-{style}'; base-uri 'none'; \
-         form-action 'none'; frame-ancestors 'none'"
-    );
-    let mut headers = axum::http::HeaderMap::new();
-    for (name, value) in [
-        ("content-security-policy", policy.as_str()),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("cache-control", "max-age=60"),
-    ] {
-        headers.insert(
-            name,
-            value
-                .parse()
-                .expect("ASCII without controls is a header value"),
-        );
-    }
-    headers
-}
-
-/// `GET /`: what this server is, what it holds, and how to build an avatar URL, with a live
-/// example.
-fn home_page(prefix: &str, stored: Held, example_hash: &str) -> String {
-    let base = format!("{prefix}/avatar/");
-    format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><title>avatars</title>\
-         <style>{HOME_PAGE_STYLE}</style>\
-         <main><h1>A Libravatar server</h1>\
-         <p>This is <code>avatars serve</code>, serving the \
-         <a href=\"https://wiki.libravatar.org/api/\">Libravatar API</a>. It holds \
-         {stored} avatar(s).</p>\
-         <h2>Building an avatar URL</h2>\
-         <p><code>{base}HASH?s=SIZE&amp;d=DEFAULT</code>, where HASH is the MD5 or SHA-256 (in hex) \
-         of the lowercased, trimmed email address; <code>s</code> is the size in pixels (80 by \
-         default); <code>d</code> is what to show when there is no avatar: <code>404</code>, \
-         <code>mp</code>, <code>identicon</code>, <code>monsterid</code>, <code>wavatar</code>, \
-         <code>retro</code>, <code>robohash</code>, <code>pagan</code>, <code>blank</code> or a \
-         URL. <code>avatars hash ADDRESS</code> prints both hashes.</p>\
-         <p><img src=\"{base}{example_hash}?s=80&amp;d=identicon\" width=80 height=80 \
-         alt=\"an example avatar\"><code>{base}{example_hash}?s=80&amp;d=identicon</code> \
-         (george@example.com)</p></main>"
-    )
 }
 
 #[cfg(test)]
