@@ -99,11 +99,21 @@
 //! notifications as messages), no compile-time database and no macros; `deadpool-postgres`
 //! pools it. sqlx would do the queries too, but its listener is a separate abstraction and it
 //! brings far more to compile for five statements.
+//!
+//! # Where things live
+//!
+//! `store.rs` has the [`Store`](avatar_store::Store) methods as SQL; `schema.rs` the tables and
+//! their migrations; `listen.rs` the `LISTEN` connection that tells other servers' changes;
+//! `connection.rs` the connection string read into configurations; `errors.rs` what a failed
+//! call means as a [`StoreError`](avatar_store::StoreError); `tls.rs` the `sslmode`s.
 
+mod connection;
+mod errors;
 mod listen;
 mod schema;
 mod store;
 mod tls;
 
+pub use connection::{check_url, display_url};
 pub use schema::SCHEMA_VERSION;
-pub use store::{Inspection, PgStore, PgStoreBuilder, check_url, display_url};
+pub use store::{Inspection, PgStore, PgStoreBuilder};

@@ -4,7 +4,7 @@ use avatar_store::StoreError;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Transaction};
 
-use crate::store::database_error;
+use crate::errors::database_error;
 
 /// The schema version this release writes; `PgStore::connect` migrates any older database to it.
 pub const SCHEMA_VERSION: i32 = 3;
