@@ -6,8 +6,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::tls::TlsSettings;
 
-/// Whether `url` is a PostgreSQL connection string [`PgStore::connect`](crate::PgStore::connect) accepts, checked
-/// without connecting: for a command line or settings file to refuse a malformed one at once.
+/// Whether `url` is a PostgreSQL connection string [`PgStore::connect`](crate::PgStore::connect)
+/// accepts, checked without connecting: for a command line or settings file to refuse a
+/// malformed one at once.
 ///
 /// # Errors
 /// [`StoreError::InvalidUrl`] saying what is wrong, with any password removed.

@@ -50,10 +50,10 @@ pub(crate) fn no_connection_in_time(url: &str, timeout: Duration, busy: bool) ->
     })
 }
 
-/// No connection to `url` (as [`display_url`](crate::display_url) shows it) could be had: `err` with its causes,
-/// where the pool's own message alone ("error connecting to server") hid why (a refused
-/// connection, a name that does not resolve, a password refused), and the time waited where
-/// the pool's says only that a timeout occurred.
+/// No connection to `url` (as [`display_url`](crate::display_url) shows it) could be had:
+/// `err` with its causes, where the pool's own message alone ("error connecting to server")
+/// hid why (a refused connection, a name that does not resolve, a password refused), and the
+/// time waited where the pool's says only that a timeout occurred.
 pub(crate) fn unavailable(
     url: &str,
     timeout: Duration,
