@@ -4,8 +4,9 @@
 //! clap then suggests the flag spelt most alike, which is rarely the one meant: `--port` got
 //! `--formats`, `--listen` got `--store`, `--verbose` got `--version`; and for a command taking
 //! arguments it said to pass `--bind` as a value. A settings file's unknown key had the same
-//! suggestions. This table says what such a name means; where it is silent, the nearest
-//! spelling is still suggested. (clap's aliases would accept these names, but then `--port 80`
+//! suggestions. This table says what such a name means for each command, or that it means
+//! nothing there (`import --port`: no tip, rather than `--formats`); where it is silent, the
+//! nearest spelling is still suggested. (clap's aliases would accept these names, but then `--port 80`
 //! would have to mean an address, and a file could set one option under two names.)
 
 use std::ffi::OsString;
@@ -16,12 +17,12 @@ use clap::{CommandFactory as _, Parser as _};
 use crate::cli::Cli;
 
 /// What an option name the command does not have most likely meant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Meant {
     /// One of the command's own options (its long name, without dashes).
     Option(&'static str),
     /// Nothing an option of this command sets: how it is done instead.
-    Elsewhere(String),
+    Elsewhere(&'static str),
     /// Nothing the command has or does: clap's nearest spelling (`--verbose`: `--version`)
     /// is not said.
     Nothing,
@@ -40,12 +41,11 @@ const OTHER_NAMES: &[(&[&str], &[&str])] = &[
             "port",
             "host",
             "address",
-            "http",
-            "http-addr",
-            "http-port",
         ],
         &["addr", "server"],
     ),
+    // `serve --http ADDR` is its address; `url --http`, the scheme.
+    (&["http", "http-addr", "http-port"], &["addr", "scheme"]),
     (
         &[
             "tls",
@@ -56,7 +56,7 @@ const OTHER_NAMES: &[(&[&str], &[&str])] = &[
             "https-port",
             "ssl",
         ],
-        &["tls-addr"],
+        &["tls-addr", "https"],
     ),
     (
         &[
@@ -143,14 +143,13 @@ pub(crate) fn meant(name: &str, has: impl Fn(&str) -> bool) -> Option<Meant> {
     if let Some(option) = option {
         return Some(Meant::Option(option));
     }
-    if LOGGING_NAMES.contains(&name.as_str()) {
-        return Some(if has("log-format") {
-            Meant::Elsewhere(LOGGING.to_owned())
-        } else {
-            Meant::Nothing
-        });
+    if LOGGING_NAMES.contains(&name.as_str()) && has("log-format") {
+        return Some(Meant::Elsewhere(LOGGING));
     }
-    None
+    // A name the table knows, for a command with nothing like it (`import --port`,
+    // `list --verbose`): clap's nearest spelling (`--formats`, `--version`) would mislead.
+    let known = LOGGING_NAMES.contains(&name.as_str()) || meanings(&name).next().is_some();
+    known.then_some(Meant::Nothing)
 }
 
 /// The options `name` (lowercase, `-` between words) may mean, the likeliest first.
@@ -159,22 +158,6 @@ fn meanings(name: &str) -> impl Iterator<Item = &'static str> {
         .iter()
         .filter(move |(names, _)| names.contains(&name))
         .flat_map(|(_, options)| options.iter().copied())
-}
-
-/// For a name [`meant`] knows that `command` has nothing like (`import --port`): the command
-/// whose option it is, rather than clap's nearest spelling (`--formats`).
-fn of_another_command(name: &str, root: &clap::Command) -> Option<Meant> {
-    let name = name.to_ascii_lowercase().replace('_', "-");
-    meanings(&name).find_map(|option| {
-        let owner = root.get_subcommands().find(|sub| {
-            sub.get_arguments()
-                .any(|arg| arg.get_long() == Some(option))
-        })?;
-        Some(Meant::Elsewhere(format!(
-            "that is an option of another command: `avatars {} --{option}`",
-            owner.get_name()
-        )))
-    })
 }
 
 /// The command line parsed, or its error printed (with what an unknown option meant, where
@@ -203,20 +186,18 @@ fn explained(mut err: clap::Error, args: &[OsString]) -> clap::Error {
         .to_owned();
     let mut root = Cli::command();
     root.build();
-    let Some(usage) = subcommand_of(&mut root, args).map(|command| {
-        let has = |long: &str| {
-            command
-                .get_arguments()
-                .any(|arg| arg.get_long() == Some(long))
-        };
-        (meant(&name, has), command.render_usage())
-    }) else {
+    let Some(command) = subcommand_of(&mut root, args) else {
         return err;
     };
-    let (meant, usage) = usage;
-    let Some(meant) = meant.or_else(|| of_another_command(&name, &root)) else {
+    let has = |long: &str| {
+        command
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(long))
+    };
+    let Some(meant) = meant(&name, has) else {
         return err;
     };
+    let usage = command.render_usage();
     // clap's own tips (the flag spelt most alike, or "to pass it as a value, use `--`") are
     // replaced, and so is the usage line, which showed the flag clap suggested.
     err.remove(ContextKind::SuggestedArg);
@@ -292,10 +273,7 @@ mod tests {
             meant("metrics-addr", &serve),
             Some(Meant::Option("admin-addr"))
         );
-        assert_eq!(
-            meant("verbose", &serve),
-            Some(Meant::Elsewhere(LOGGING.to_owned()))
-        );
+        assert_eq!(meant("verbose", &serve), Some(Meant::Elsewhere(LOGGING)));
         assert_eq!(meant("formatz", &serve), None, "left to clap's spelling");
     }
 
@@ -313,10 +291,20 @@ mod tests {
             meant("debug", options_of("url")),
             Some(Meant::Option("verbose"))
         );
-        // Nothing to mean: no option of that kind, and no log to set.
+        // What the name means elsewhere is nothing here: no option of that kind, no log to
+        // set; and clap's nearest spelling is not said either.
         let import = options_of("import");
-        assert_eq!(meant("port", &import), None);
+        assert_eq!(meant("port", &import), Some(Meant::Nothing));
         assert_eq!(meant("verbose", &import), Some(Meant::Nothing));
+        assert_eq!(meant("key", options_of("hash")), Some(Meant::Nothing));
+        // `url`'s own flags for the same words.
+        let url = options_of("url");
+        assert_eq!(meant("http", &url), Some(Meant::Option("scheme")));
+        assert_eq!(meant("tls", &url), Some(Meant::Option("https")));
+        assert_eq!(
+            meant("http", options_of("serve")),
+            Some(Meant::Option("addr"))
+        );
         assert_eq!(meant("db", &import), Some(Meant::Option("store")));
     }
 

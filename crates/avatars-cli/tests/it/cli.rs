@@ -712,10 +712,16 @@ fn an_option_by_another_name_points_to_the_one_meant() {
         "'--server'",
         "Usage: avatars xmpp",
     );
+    // A name that means nothing for the command gets no tip rather than a wrong one.
     says(
         &["import", "--bind", "127.0.0.1:80", "a@example.org", "-"],
-        "`avatars serve --addr`",
         "Usage: avatars import [OPTIONS]",
+        "Usage: avatars import [OPTIONS]",
+    );
+    says(
+        &["url", "--tls", "a@example.org"],
+        "'--https'",
+        "Usage: avatars url",
     );
     says(
         &["list", "--verbose"],
