@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use avatar_image::{ImageFormat, Limits, Rendered};
+use avatar_proto::report::with_causes;
 use avatar_proto::url_builder::encode_query_value;
 use avatar_proto::{AvatarHash, AvatarRequest, DefaultImage, DefaultKeyword, HashAlgorithm};
 use bytes::Bytes;
@@ -224,7 +225,7 @@ impl UpstreamClient {
                 })
             }
             Err(reason) => {
-                tracing::debug!(hash = %request.hash, reason, "upstream has no usable avatar; using the default");
+                tracing::debug!(hash = %request.hash, %reason, "upstream has no usable avatar; using the default");
                 self.misses
                     .insert(key, Instant::now() + self.settings.negative_ttl);
                 None
@@ -232,38 +233,45 @@ impl UpstreamClient {
         }
     }
 
-    async fn fetch(&self, request: &AvatarRequest) -> Result<Bytes, &'static str> {
+    /// The upstream's picture for `request`, or why there is none: its status, or what
+    /// failed with its causes (a refused connection, a certificate not trusted, the timeout).
+    async fn fetch(&self, request: &AvatarRequest) -> Result<Bytes, String> {
         let client = self.client.as_ref().ok_or("no client")?;
         let not_found = DefaultImage::Keyword(DefaultKeyword::NotFound);
-        let uri: Uri = self
-            .url(request, Some(&not_found))
-            .parse()
-            .map_err(|_| "bad URL")?;
+        let url = self.url(request, Some(&not_found));
+        let uri: Uri = url.parse().map_err(|_| format!("bad URL {url}"))?;
         let upstream_request = Request::get(uri)
             .body(Empty::new())
-            .map_err(|_| "bad request")?;
+            .map_err(|err| err.to_string())?;
         let exchange = async {
             let response = client
                 .request(upstream_request)
                 .await
-                .map_err(|_| "connection failed")?;
+                .map_err(|err| format!("connection failed: {}", with_causes(&err)))?;
             if response.status() != StatusCode::OK {
-                return Err("not found or failed upstream");
+                return Err(format!("upstream answered {}", response.status().as_u16()));
             }
-            let body = Limited::new(response.into_body(), self.limits.max_input_bytes);
-            let bytes = body
+            let limit = self.limits.max_input_bytes;
+            let bytes = Limited::new(response.into_body(), limit)
                 .collect()
                 .await
-                .map_err(|_| "body failed or too large")?
+                .map_err(|err| {
+                    if err.is::<http_body_util::LengthLimitError>() {
+                        format!("body over {limit} bytes")
+                    } else {
+                        format!("body cut short: {}", with_causes(&*err))
+                    }
+                })?
                 .to_bytes();
             if ImageFormat::sniff(&bytes).is_none() {
-                return Err("not an image");
+                return Err("not an image".to_owned());
             }
             Ok(bytes)
         };
-        tokio::time::timeout(self.settings.timeout, exchange)
+        let timeout = self.settings.timeout;
+        tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| "timed out")?
+            .map_err(|_| format!("no answer within {timeout:?}"))?
     }
 }
 

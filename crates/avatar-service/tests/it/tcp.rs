@@ -376,11 +376,21 @@ async fn upstream_proxy_over_https_trusts_only_what_it_should() {
     assert_eq!(found.status(), StatusCode::OK);
     assert_eq!(found.body().as_ref(), jpeg().as_slice());
 
-    // Without the test CA the certificate is not trusted: the default flow answers instead.
+    // Without the test CA the certificate is not trusted: the default flow answers instead,
+    // and the debug log says why (the TLS error under the HTTP client's "client error").
     let untrusting = AvatarService::builder(MemoryStore::new())
         .upstream(Upstream::proxy().base_url(base))
         .build()
         .unwrap();
-    let refused = get(&untrusting, &format!("/avatar/{known}?s=80&d=404")).await;
+    let log = test_support::log::Captured::default();
+    let refused = {
+        let _logging = tracing::subscriber::set_default(log.subscriber());
+        get(&untrusting, &format!("/avatar/{known}?s=80&d=404")).await
+    };
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    assert!(
+        log.text().contains("invalid peer certificate"),
+        "{}",
+        log.text()
+    );
 }
