@@ -478,32 +478,37 @@ pub fn html(report: &DomainReport) -> String {
             .ttl
             .map(|ttl| format!(", TTL {ttl} s"))
             .unwrap_or_default();
-        let _ = write!(
+        let _ = writeln!(
             preface,
-            "<h2><code>{}</code> ({} pages): {}{ttl}</h2>\n<table><tr><th>priority</th><th>weight</th><th>port</th><th>target</th><th>problem</th></tr>\n",
+            "<h2><code>{}</code> ({} pages): {}{ttl}</h2>",
             escape(&name.name),
             name.scheme,
             escape(&name.answer)
         );
-        for record in &name.records {
-            let _ = writeln!(
-                preface,
-                "<tr class=\"row-{}\"><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-                if record.problem.is_some() {
-                    "fail"
-                } else {
-                    "pass"
-                },
-                record.priority,
-                record.weight,
-                record.port,
-                escape(&record.target),
-                escape(record.problem.as_deref().unwrap_or(""))
-            );
+        // A table only for records there are: an empty one read as a page that failed to load.
+        if !name.records.is_empty() {
+            preface.push_str("<table><tr><th>priority</th><th>weight</th><th>port</th><th>target</th><th>problem</th></tr>\n");
+            for record in &name.records {
+                let _ = writeln!(
+                    preface,
+                    "<tr class=\"row-{}\"><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                    if record.problem.is_some() {
+                        "fail"
+                    } else {
+                        "pass"
+                    },
+                    record.priority,
+                    record.weight,
+                    record.port,
+                    escape(&record.target),
+                    escape(record.problem.as_deref().unwrap_or(""))
+                );
+            }
+            preface.push_str("</table>\n");
         }
         let _ = writeln!(
             preface,
-            "</table>\n<p>Clients use <code>{}</code></p>",
+            "<p>Clients use <code>{}</code></p>",
             escape(&name.base)
         );
     }
@@ -520,11 +525,17 @@ pub fn html(report: &DomainReport) -> String {
         }
         preface.push_str("</table>\n");
     }
-    let empty = Report {
-        targets: Vec::new(),
-        warnings: Vec::new(),
-        outcomes: Vec::new(),
-        millis: 0,
-    };
-    crate::report::html_page(report.cases.as_ref().unwrap_or(&empty), &preface)
+    if report.cases.is_none() {
+        // Not "0 passed, 0 failed" and "No case failed.": nothing was there to be checked.
+        let why = if report.servers.is_empty() {
+            "No server of the domain was found"
+        } else {
+            "No server of the domain answered"
+        };
+        let _ = writeln!(
+            preface,
+            "<h2>Cases</h2>\n<p class=\"warning\">{why}, so no case ran.</p>"
+        );
+    }
+    crate::report::html_page(report.cases.as_ref(), &preface)
 }

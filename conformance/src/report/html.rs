@@ -79,16 +79,29 @@ fn matrix(report: &Report, out: &mut String) {
 /// The report as one HTML page with the images inline.
 #[must_use]
 pub fn html(report: &Report) -> String {
-    html_page(report, "")
+    html_page(Some(report), "")
 }
 
-/// [`html`] with `preface` (HTML, in the page's style) before the report: what the domain
-/// checker found in DNS.
+/// A page in [`html`]'s style: `preface` (HTML), then `report` when there is one. The domain
+/// checker's page is its findings in DNS, then the cases it ran, if any server answered.
 #[must_use]
-pub fn html_page(report: &Report, preface: &str) -> String {
-    let (pass, fail, skip) = report.counts();
+pub fn html_page(report: Option<&Report>, preface: &str) -> String {
     let mut out = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body><main>\n{preface}<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Avatar conformance</title><style>{STYLE}</style></head><body><main>\n{preface}"
+    );
+    if let Some(report) = report {
+        report_body(report, &mut out);
+    }
+    out.push_str("</main></body></html>\n");
+    out
+}
+
+/// The counts, the targets, the warnings, the failures, the matrix and every group's table.
+fn report_body(report: &Report, out: &mut String) {
+    let (pass, fail, skip) = report.counts();
+    let _ = write!(
+        out,
+        "<h1>Avatar conformance: {pass} passed, {fail} failed, {skip} skipped</h1>\n<ul>"
     );
     for (role, target) in &report.targets {
         let _ = write!(
@@ -107,8 +120,8 @@ pub fn html_page(report: &Report, preface: &str) -> String {
         );
     }
     out.push_str("<p class=\"filter\"><label><input type=\"checkbox\" id=\"only-failures\"> show failures only</label></p>\n");
-    failures(report, &mut out);
-    matrix(report, &mut out);
+    failures(report, out);
+    matrix(report, out);
     for (group, outcomes) in report.by_group() {
         let _ = write!(
             out,
@@ -116,12 +129,10 @@ pub fn html_page(report: &Report, preface: &str) -> String {
             group.name()
         );
         for outcome in outcomes {
-            row(outcome, &mut out, true);
+            row(outcome, out, true);
         }
         out.push_str("</table>\n");
     }
-    out.push_str("</main></body></html>\n");
-    out
 }
 
 /// The failures, MUST first, before anything else; or a line saying there are none.

@@ -197,5 +197,14 @@ async fn a_failed_lookup_is_not_reported_as_a_domain_without_a_server() {
             "{warning}"
         );
         assert!(!warning.contains("publishes no usable"), "{warning}");
+        // The page says no case ran, rather than "0 passed" and "No case failed.", and shows
+        // no empty tables of records.
+        let page = avatar_conformance::check::html(&found);
+        assert!(
+            page.contains("No server of the domain was found, so no case ran."),
+            "{page}"
+        );
+        assert!(!page.contains("No case failed"), "{page}");
+        assert!(!page.contains("<table>"), "{page}");
     }
 }
