@@ -1,5 +1,9 @@
 //! The page at `/`: what this server is, what it holds, and a link to try.
 
+use std::fmt::Write as _;
+
+use avatar_proto::DefaultKeyword;
+
 use super::Held;
 
 /// The home page's style sheet, inline in the page.
@@ -42,6 +46,7 @@ pub(super) fn home_page_headers() -> axum::http::HeaderMap {
 /// example.
 pub(super) fn home_page(prefix: &str, stored: Held, example_hash: &str) -> String {
     let base = format!("{prefix}/avatar/");
+    let keywords = keywords();
     format!(
         "<!doctype html><html lang=en><meta charset=utf-8><title>avatars</title>\
          <style>{HOME_PAGE_STYLE}</style>\
@@ -52,12 +57,47 @@ pub(super) fn home_page(prefix: &str, stored: Held, example_hash: &str) -> Strin
          <h2>Building an avatar URL</h2>\
          <p><code>{base}HASH?s=SIZE&amp;d=DEFAULT</code>, where HASH is the MD5 or SHA-256 (in hex) \
          of the lowercased, trimmed email address; <code>s</code> is the size in pixels (80 by \
-         default); <code>d</code> is what to show when there is no avatar: <code>404</code>, \
-         <code>mp</code>, <code>identicon</code>, <code>monsterid</code>, <code>wavatar</code>, \
-         <code>retro</code>, <code>robohash</code>, <code>pagan</code>, <code>blank</code> or a \
-         URL. <code>avatars hash ADDRESS</code> prints both hashes.</p>\
+         default); <code>d</code> is what to show when there is no avatar: {keywords} \
+         (<code>initials</code> draws those of <code>name=</code>, or <code>initials=</code> \
+         itself), or a URL. <code>avatars hash ADDRESS</code> prints both hashes.</p>\
          <p><img src=\"{base}{example_hash}?s=80&amp;d=identicon\" width=80 height=80 \
          alt=\"an example avatar\"><code>{base}{example_hash}?s=80&amp;d=identicon</code> \
          (george@example.com)</p></main>"
     )
+}
+
+/// Every `d=` keyword the server draws, each once (`robohash` has three sets), from
+/// [`DefaultKeyword::ALL`] rather than written out again: `color` and `initials` were missing
+/// from the list when it was.
+fn keywords() -> String {
+    let mut names: Vec<&str> = DefaultKeyword::ALL
+        .iter()
+        .map(|keyword| keyword.name())
+        .collect();
+    names.dedup();
+    let mut listed = String::new();
+    for (at, name) in names.iter().enumerate() {
+        if at > 0 {
+            listed.push_str(", ");
+        }
+        let _ = write!(listed, "<code>{name}</code>");
+    }
+    listed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_names_every_default_keyword() {
+        let page = home_page("", Held::Exactly(0), "00");
+        for keyword in DefaultKeyword::ALL {
+            assert!(
+                page.contains(&format!("<code>{}</code>", keyword.name())),
+                "{keyword}"
+            );
+        }
+        assert_eq!(page.matches("<code>robohash</code>").count(), 1);
+    }
 }
