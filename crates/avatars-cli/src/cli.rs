@@ -135,7 +135,8 @@ pub(crate) struct ProxyUrlArgs {
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) size: u32,
 
-    /// What a missing avatar gets: a default keyword (mp, 404, identicon, ..., initials).
+    /// What a missing avatar gets: a default keyword (mp, 404, identicon, retro, monsterid,
+    /// wavatar, robohash, pagan, color, initials, blank).
     #[arg(long, value_name = "KEYWORD", value_parser = parse_default_keyword)]
     pub(crate) default: Option<DefaultKeyword>,
 
@@ -745,7 +746,7 @@ pub(crate) struct UrlArgs {
     pub(crate) size: Option<u32>,
 
     /// Default image when there is no avatar: a keyword (404, mp, identicon, monsterid, wavatar,
-    /// retro, robohash, pagan, blank) or a URL, unencoded.
+    /// retro, robohash, pagan, color, initials, blank) or a URL, unencoded.
     #[arg(long, value_name = "D")]
     pub(crate) default: Option<String>,
 
@@ -883,5 +884,33 @@ mod tests {
                 .unwrap_err()
                 .contains("IP or IP:PORT")
         );
+    }
+
+    /// Every `--default` help names every keyword the server draws: `url`'s once missed
+    /// Gravatar's newer `color` and `initials`.
+    #[test]
+    fn every_default_help_names_every_keyword() {
+        use clap::CommandFactory as _;
+
+        let command = Cli::command();
+        for sub in command.get_subcommands() {
+            let Some(default) = sub
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some("default"))
+            else {
+                continue;
+            };
+            let help = default
+                .get_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            for keyword in DefaultKeyword::ALL {
+                assert!(
+                    help.contains(keyword.name()),
+                    "{} --default does not name {keyword}: {help}",
+                    sub.get_name()
+                );
+            }
+        }
     }
 }
