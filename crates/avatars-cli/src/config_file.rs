@@ -179,7 +179,7 @@ fn settings_args(path: &Path, table: &toml::Table) -> Result<Vec<OsString>, CliE
         if !accepted.contains(key) {
             // What the name means for `serve` (`port`: `addr`), or else, as clap suggests a
             // flag for a misspelt one (`adress`: `addr`), the closest by Jaro similarity over 0.7.
-            let hint = match other_names::meant(key, |name| accepted.iter().any(|a| a == name)) {
+            let hint = match other_names::meant(key, &accepted) {
                 Some(Meant::Option(name)) => format!(" (did you mean {name:?}?)"),
                 Some(Meant::Elsewhere(how)) => format!(" ({how})"),
                 Some(Meant::Nothing) => String::new(),

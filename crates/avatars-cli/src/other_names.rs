@@ -17,10 +17,10 @@ use clap::{CommandFactory as _, Parser as _};
 use crate::cli::Cli;
 
 /// What an option name the command does not have most likely meant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Meant {
     /// One of the command's own options (its long name, without dashes).
-    Option(&'static str),
+    Option(String),
     /// Nothing an option of this command sets: how it is done instead.
     Elsewhere(&'static str),
     /// Nothing the command has or does: clap's nearest spelling (`--verbose`: `--version`)
@@ -135,21 +135,44 @@ const LOGGING_NAMES: &[&str] = &[
 const LOGGING: &str = "how much is logged is set by the environment: RUST_LOG=debug for more, \
                        RUST_LOG=warn for less, which also silences the access log";
 
-/// What `name` (an option a command does not have, without dashes) most likely meant, given
-/// which options the command has.
-pub(crate) fn meant(name: &str, has: impl Fn(&str) -> bool) -> Option<Meant> {
-    let name = name.to_ascii_lowercase().replace('_', "-");
-    let option = meanings(&name).find(|option| has(option));
-    if let Some(option) = option {
-        return Some(Meant::Option(option));
+/// How near (Jaro similarity) a name must be to one of the table's to count as a misspelling
+/// of it (`lisen`: `listen`, 0.94; `por`: `port`, 0.92), when no option of the command is
+/// nearer.
+const NEAR: f64 = 0.85;
+
+/// What `given` (an option the command does not have, without dashes) most likely meant,
+/// given the command's `options`: the option itself in another case or with `_`
+/// (`--DATA_DIR`); else what the table says of the name it holds nearest to this one, when
+/// that is nearer than any option (`--verbos` is `verbose`, not `--version`). `None` leaves
+/// the nearest option's spelling to the caller (`--adr`: `--addr`).
+pub(crate) fn meant(given: &str, options: &[impl AsRef<str>]) -> Option<Meant> {
+    let name = given.to_ascii_lowercase().replace('_', "-");
+    let has = |wanted: &str| options.iter().any(|option| option.as_ref() == wanted);
+    if has(&name) {
+        return Some(Meant::Option(name));
     }
-    if LOGGING_NAMES.contains(&name.as_str()) && has("log-format") {
+    let nearest_option = options
+        .iter()
+        .map(|option| strsim::jaro(option.as_ref(), &name))
+        .fold(0.0, f64::max);
+    let (known, nearness) = OTHER_NAMES
+        .iter()
+        .flat_map(|(names, _)| names.iter())
+        .chain(LOGGING_NAMES)
+        .map(|known| (*known, strsim::jaro(known, &name)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if nearness < NEAR || nearness <= nearest_option {
+        return None;
+    }
+    if let Some(option) = meanings(known).find(|option| has(option)) {
+        return Some(Meant::Option(option.to_owned()));
+    }
+    if LOGGING_NAMES.contains(&known) && has("log-format") {
         return Some(Meant::Elsewhere(LOGGING));
     }
     // A name the table knows, for a command with nothing like it (`import --port`,
     // `list --verbose`): clap's nearest spelling (`--formats`, `--version`) would mislead.
-    let known = LOGGING_NAMES.contains(&name.as_str()) || meanings(&name).next().is_some();
-    known.then_some(Meant::Nothing)
+    Some(Meant::Nothing)
 }
 
 /// The options `name` (lowercase, `-` between words) may mean, the likeliest first.
@@ -189,12 +212,11 @@ fn explained(mut err: clap::Error, args: &[OsString]) -> clap::Error {
     let Some(command) = subcommand_of(&mut root, args) else {
         return err;
     };
-    let has = |long: &str| {
-        command
-            .get_arguments()
-            .any(|arg| arg.get_long() == Some(long))
-    };
-    let Some(meant) = meant(&name, has) else {
+    let options: Vec<&str> = command
+        .get_arguments()
+        .filter_map(clap::Arg::get_long)
+        .collect();
+    let Some(meant) = meant(&name, &options) else {
         return err;
     };
     let usage = command.render_usage();
@@ -246,66 +268,108 @@ fn subcommand_of<'a>(
 mod tests {
     use super::*;
 
-    /// Which options `command` has.
-    fn options_of(command: &str) -> impl Fn(&str) -> bool {
-        let command = Cli::command()
+    /// The options `command` has.
+    fn options_of(command: &str) -> Vec<String> {
+        Cli::command()
             .find_subcommand(command)
             .expect("a subcommand")
-            .clone();
-        move |long| {
-            command
-                .get_arguments()
-                .any(|arg| arg.get_long() == Some(long))
-        }
+            .get_arguments()
+            .filter_map(clap::Arg::get_long)
+            .map(str::to_owned)
+            .collect()
     }
 
     #[test]
     fn what_a_server_option_was_meant_to_be() {
         let serve = options_of("serve");
         for name in ["port", "listen", "bind", "host", "LISTEN_ADDR"] {
-            assert_eq!(meant(name, &serve), Some(Meant::Option("addr")), "{name}");
+            assert_eq!(
+                meant(name, &serve),
+                Some(Meant::Option("addr".to_owned())),
+                "{name}"
+            );
         }
-        assert_eq!(meant("tls", &serve), Some(Meant::Option("tls-addr")));
-        assert_eq!(meant("cert", &serve), Some(Meant::Option("tls-cert")));
-        assert_eq!(meant("dir", &serve), Some(Meant::Option("data-dir")));
-        assert_eq!(meant("database", &serve), Some(Meant::Option("store")));
+        assert_eq!(
+            meant("tls", &serve),
+            Some(Meant::Option("tls-addr".to_owned()))
+        );
+        assert_eq!(
+            meant("cert", &serve),
+            Some(Meant::Option("tls-cert".to_owned()))
+        );
+        assert_eq!(
+            meant("dir", &serve),
+            Some(Meant::Option("data-dir".to_owned()))
+        );
+        assert_eq!(
+            meant("database", &serve),
+            Some(Meant::Option("store".to_owned()))
+        );
         assert_eq!(
             meant("metrics-addr", &serve),
-            Some(Meant::Option("admin-addr"))
+            Some(Meant::Option("admin-addr".to_owned()))
         );
         assert_eq!(meant("verbose", &serve), Some(Meant::Elsewhere(LOGGING)));
         assert_eq!(meant("formatz", &serve), None, "left to clap's spelling");
+        // Misspellings: of an option, in another case (`DATA_DIR`), or of one of the table's
+        // names, which wins only when no option is nearer (`adr` is `addr`'s).
+        assert_eq!(
+            meant("DATA_DIR", &serve),
+            Some(Meant::Option("data-dir".to_owned()))
+        );
+        assert_eq!(
+            meant("lisen", &serve),
+            Some(Meant::Option("addr".to_owned()))
+        );
+        assert_eq!(meant("por", &serve), Some(Meant::Option("addr".to_owned())));
+        assert_eq!(meant("verbos", &serve), Some(Meant::Elsewhere(LOGGING)));
+        assert_eq!(meant("adr", &serve), None);
     }
 
     #[test]
     fn each_command_gets_an_option_it_has() {
         let xmpp = options_of("xmpp");
-        assert_eq!(meant("host", &xmpp), Some(Meant::Option("server")));
-        assert_eq!(meant("metrics", &xmpp), Some(Meant::Option("metrics-addr")));
-        assert_eq!(meant("password", &xmpp), Some(Meant::Option("secret")));
         assert_eq!(
-            meant("key", options_of("proxy-url")),
-            Some(Meant::Option("key-file"))
+            meant("host", &xmpp),
+            Some(Meant::Option("server".to_owned()))
         );
         assert_eq!(
-            meant("debug", options_of("url")),
-            Some(Meant::Option("verbose"))
+            meant("metrics", &xmpp),
+            Some(Meant::Option("metrics-addr".to_owned()))
+        );
+        assert_eq!(
+            meant("password", &xmpp),
+            Some(Meant::Option("secret".to_owned()))
+        );
+        assert_eq!(
+            meant("key", &options_of("proxy-url")),
+            Some(Meant::Option("key-file".to_owned()))
+        );
+        assert_eq!(
+            meant("debug", &options_of("url")),
+            Some(Meant::Option("verbose".to_owned()))
         );
         // What the name means elsewhere is nothing here: no option of that kind, no log to
         // set; and clap's nearest spelling is not said either.
         let import = options_of("import");
         assert_eq!(meant("port", &import), Some(Meant::Nothing));
         assert_eq!(meant("verbose", &import), Some(Meant::Nothing));
-        assert_eq!(meant("key", options_of("hash")), Some(Meant::Nothing));
+        assert_eq!(meant("key", &options_of("hash")), Some(Meant::Nothing));
         // `url`'s own flags for the same words.
         let url = options_of("url");
-        assert_eq!(meant("http", &url), Some(Meant::Option("scheme")));
-        assert_eq!(meant("tls", &url), Some(Meant::Option("https")));
         assert_eq!(
-            meant("http", options_of("serve")),
-            Some(Meant::Option("addr"))
+            meant("http", &url),
+            Some(Meant::Option("scheme".to_owned()))
         );
-        assert_eq!(meant("db", &import), Some(Meant::Option("store")));
+        assert_eq!(meant("tls", &url), Some(Meant::Option("https".to_owned())));
+        assert_eq!(
+            meant("http", &options_of("serve")),
+            Some(Meant::Option("addr".to_owned()))
+        );
+        assert_eq!(
+            meant("db", &import),
+            Some(Meant::Option("store".to_owned()))
+        );
     }
 
     #[test]

@@ -707,6 +707,14 @@ fn an_option_by_another_name_points_to_the_one_meant() {
         serve_usage,
     );
     says(&["serve", "--verbose"], "RUST_LOG=debug", serve_usage);
+    // Misspelt, and in another case: still the one meant.
+    says(&["serve", "--verbos"], "RUST_LOG=debug", serve_usage);
+    says(
+        &["serve", "--lisen", "127.0.0.1:80"],
+        "'--addr'",
+        serve_usage,
+    );
+    says(&["serve", "--DATA-DIR", "x"], "'--data-dir'", serve_usage);
     says(
         &["xmpp", "--host", "localhost"],
         "'--server'",
