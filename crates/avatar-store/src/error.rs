@@ -44,8 +44,7 @@ pub enum StoreError {
 
     /// The path holds something that is not a store: files of its own, or a file.
     #[error(
-        "{} is not an avatars store: {why}; \
-         point --data-dir at a store, or at a new or empty directory to make one",
+        "{} is not an avatars store: {why}",
         path.display()
     )]
     NotAStore {
@@ -59,8 +58,7 @@ pub enum StoreError {
     /// There is no store at the path (it does not exist, or is an empty directory), and the
     /// command does not create one.
     #[error(
-        "there is no avatars store at {} (nothing has been imported there); \
-         `avatars import` or `avatars serve` creates one, or pass --data-dir",
+        "there is no avatars store at {} (nothing has been stored there)",
         path.display()
     )]
     NoStore {

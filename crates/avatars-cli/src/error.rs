@@ -138,6 +138,16 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// The directory an option names holds no store, or something that is not one (exit
+    /// status 2): the store's words, then what to give that option.
+    #[error("{source}; {}", store_hint(source, flag))]
+    StoreAt {
+        /// `--data-dir`, `--store`, `--from` or `--to`.
+        flag: &'static str,
+        /// [`StoreError::NoStore`] or [`StoreError::NotAStore`].
+        source: StoreError,
+    },
+
     /// The service's settings are refused (exit status 2).
     #[error(transparent)]
     Service(#[from] avatar_service::ServiceError),
@@ -236,6 +246,7 @@ impl CliError {
             | Self::SameStore { .. }
             | Self::MissingOption { .. }
             | Self::RenderAhead(_)
+            | Self::StoreAt { .. }
             | Self::Store(
                 StoreError::NotAStore { .. }
                 | StoreError::NoStore { .. }
@@ -298,4 +309,16 @@ fn read_hint(path: &std::path::Path, source: &std::io::Error) -> String {
     }
     let _ = source;
     String::new()
+}
+
+/// What to give `flag` when the directory it named holds no store, or something else.
+fn store_hint(err: &StoreError, flag: &str) -> String {
+    match (err, flag) {
+        (StoreError::NoStore { .. }, "--from") => "give --from the store to copy from".to_owned(),
+        (StoreError::NoStore { .. }, _) => format!(
+            "`avatars import` or `avatars serve` makes one there, or give {flag} the directory \
+             of one"
+        ),
+        _ => format!("give {flag} a store, or a new or empty directory to make one in"),
+    }
 }

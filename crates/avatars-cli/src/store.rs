@@ -133,25 +133,42 @@ impl Location {
         }
     }
 
-    /// Opens the store here; a directory to write in only where root may ([`crate::owner`]).
+    /// Opens the store here, which `flag` named; a directory to write in only where root may
+    /// ([`crate::owner`]).
     ///
     /// # Errors
-    /// The store's, and [`CliError::NotTheOwner`].
-    pub(crate) async fn open(&self, open: Open) -> Result<AnyStore, CliError> {
+    /// The store's; [`CliError::StoreAt`] for a directory that holds no store or something
+    /// else, saying what to give `flag`; and [`CliError::NotTheOwner`].
+    pub(crate) async fn open(&self, open: Open, flag: &'static str) -> Result<AnyStore, CliError> {
         if let (Self::Dir(dir), Open::Create | Open::Existing) = (self, open) {
             crate::owner::check_root_writes_its_own(dir)?;
         }
-        Ok(match (self, open) {
-            (Self::Dir(dir), Open::Create) => FsStore::open(dir).map(AnyStore::Dir)?,
+        let opened = match (self, open) {
+            (Self::Dir(dir), Open::Create) => FsStore::open(dir).map(AnyStore::Dir),
             (Self::Dir(dir), Open::Existing | Open::Read) => {
-                FsStore::open_existing(dir).map(AnyStore::Dir)?
+                FsStore::open_existing(dir).map(AnyStore::Dir)
             }
-            (Self::Postgres(url), _) => PgStore::connect(url).await.map(AnyStore::Postgres)?,
+            (Self::Postgres(url), _) => PgStore::connect(url).await.map(AnyStore::Postgres),
+        };
+        opened.map_err(|err| match err {
+            StoreError::NoStore { .. } | StoreError::NotAStore { .. } => {
+                CliError::StoreAt { flag, source: err }
+            }
+            other => CliError::Store(other),
         })
     }
 }
 
 impl DataDir {
+    /// The option that names the store: `--store` if given, else `--data-dir`.
+    pub(crate) const fn flag(&self) -> &'static str {
+        if self.store.is_some() {
+            "--store"
+        } else {
+            "--data-dir"
+        }
+    }
+
     /// `--store` if given, else `--data-dir`.
     ///
     /// # Errors

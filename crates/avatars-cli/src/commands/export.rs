@@ -24,7 +24,7 @@ pub(crate) fn run(args: &ExportArgs, out: &mut impl Write) -> Result<(), CliErro
         return Err(CliError::PictureToTerminal);
     }
     let runtime = small_runtime()?;
-    let store = runtime.block_on(args.data.location()?.open(Open::Read))?;
+    let store = runtime.block_on(args.data.location()?.open(Open::Read, args.data.flag()))?;
     let Some(stored) = runtime.block_on(store.get(&identity.hash(HashAlgorithm::Sha256)))? else {
         return Err(CliError::NotStored {
             identity: identity.to_string(),

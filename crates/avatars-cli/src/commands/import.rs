@@ -52,7 +52,7 @@ pub(crate) fn run(args: &ImportArgs, out: &mut impl Write) -> Result<(), CliErro
         &limits,
     )?;
     let runtime = small_runtime()?;
-    let store = runtime.block_on(location.open(Open::Create))?;
+    let store = runtime.block_on(location.open(Open::Create, args.data.flag()))?;
     // Opened only to make each picture's rung and the renditions asked for ahead: importing
     // does not read them. With a budget of 0 they are not opened at all (opening would empty
     // the server's folder).

@@ -20,7 +20,11 @@ use crate::store::Open;
 pub(crate) fn run(args: &ListArgs, out: &mut impl Write) -> Result<(), CliError> {
     let runtime = small_runtime()?;
     runtime.block_on(async {
-        let store = args.data.location()?.open(Open::Read).await?;
+        let store = args
+            .data
+            .location()?
+            .open(Open::Read, args.data.flag())
+            .await?;
         let mut entries = pin!(store.entries());
         while let Some(entry) = entries.next().await {
             let entry = entry?;

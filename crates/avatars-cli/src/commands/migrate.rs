@@ -39,8 +39,8 @@ pub(crate) fn run(args: &MigrateArgs, out: &mut impl Write) -> Result<(), CliErr
     });
     let runtime = small_runtime()?;
     runtime.block_on(async {
-        let source = from.open(Open::Read).await?;
-        let target = to.open(Open::Create).await?;
+        let source = from.open(Open::Read, "--from").await?;
+        let target = to.open(Open::Create, "--to").await?;
         let mut entries = pin!(source.entries());
         let (mut total, mut copied, mut present, mut normalised) = (0usize, 0usize, 0usize, 0usize);
         let mut shown = Instant::now();

@@ -14,7 +14,7 @@ use crate::store::Open;
 pub(crate) fn run(args: &RemoveArgs, out: &mut impl Write) -> Result<(), CliError> {
     let identity = Identity::parse(&args.identity)?;
     let runtime = small_runtime()?;
-    let store = runtime.block_on(args.data.location()?.open(Open::Existing))?;
+    let store = runtime.block_on(args.data.location()?.open(Open::Existing, args.data.flag()))?;
     if runtime.block_on(store.remove(&identity))? {
         writeln!(out, "removed {identity}")?;
     } else {

@@ -46,7 +46,7 @@ pub(crate) fn run(args: &RenderAheadArgs, out: &mut impl Write) -> Result<(), Cl
     }
     let runtime = small_runtime()?;
     runtime.block_on(async {
-        let store = location.open(Open::Existing).await?;
+        let store = location.open(Open::Existing, args.data.flag()).await?;
         let (_, Some(ahead)) = renditions::open(&args.renditions, &location)? else {
             return Ok(());
         };

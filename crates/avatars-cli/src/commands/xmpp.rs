@@ -58,7 +58,7 @@ pub(crate) fn run_component(args: &XmppArgs, out: &mut impl Write) -> Result<(),
         let from_file = subscriptions_file(args, &location)
             .map(Subscriptions::open)
             .transpose()?;
-        let store = match location.open(Open::Create).await? {
+        let store = match location.open(Open::Create, args.data.flag()).await? {
             // Changes by other processes (`avatars import`, `avatars serve`'s management API)
             // are looked for often enough to be announced within a second.
             AnyStore::Dir(store) => {

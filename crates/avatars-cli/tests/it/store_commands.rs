@@ -874,7 +874,8 @@ fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let err = stderr(&output);
         assert!(
-            err.contains("there is no avatars store at avatars-data"),
+            err.contains("there is no avatars store at avatars-data")
+                && err.contains("give --data-dir the directory of one"),
             "{args:?}: {err}"
         );
     }
@@ -914,7 +915,20 @@ fn read_only_commands_never_create_a_store_and_no_command_writes_into_a_foreign_
             err.contains("is not an avatars store") && err.contains("no VERSION file"),
             "{args:?}: {err}"
         );
+        assert!(err.contains("give --data-dir a store"), "{args:?}: {err}");
     }
+    // migrate names its own options, not --data-dir, which it does not have.
+    let into = avatars(
+        dir.path(),
+        &["migrate", "--from", "nothing-here", "--to", data],
+    );
+    assert_eq!(into.status.code(), Some(2));
+    assert!(
+        stderr(&into).contains("give --from the store to copy from")
+            && !stderr(&into).contains("--data-dir"),
+        "{}",
+        stderr(&into)
+    );
     assert_eq!(snapshot(&foreign), before, "the folder is as it was");
 }
 

@@ -74,7 +74,7 @@ pub(crate) fn run(args: &ServeArgs, out: &mut impl Write) -> Result<(), CliError
         // Before the store is opened: a port that cannot be had stops the start with nothing
         // made or stored. Connections wait in the backlog until the start is done.
         let (plain, secure, admin) = bind_listeners(args, tls.is_some()).await?;
-        let store = location.open(Open::Create).await?;
+        let store = location.open(Open::Create, args.data.flag()).await?;
         let (files, ahead) = renditions::open(&args.renditions, &location)?;
         let service = service(args, store, files)?;
         let proxy = crate::commands::proxy::for_serve(args, proxy_keys, &service)?;
