@@ -431,7 +431,7 @@ impl Mirror {
             return;
         };
         if !self.ours_to_write(service, &identity).await {
-            tracing::info!(%identity, "not mirroring over an avatar stored another way (see --mirror-overwrites)");
+            tracing::info!(%identity, "not mirroring over an avatar stored another way (overwrite_other_uploads, `avatars xmpp --mirror-overwrites`, allows it)");
             return;
         }
         match service.store_image(&identity, bytes).await {
