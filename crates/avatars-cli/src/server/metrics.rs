@@ -430,9 +430,11 @@ impl ServiceCollector {
             let failures = proxy.stats().fetch_failures_by_reason;
             let mut family = encoder.encode_descriptor(
                 "proxy_fetch_failures",
-                "Proxy fetches that gave no usable picture (not counting 404s), by reason: \
-                 status, scheme, refused_address, redirect, too_large, deadline, connection, \
-                 not_a_picture.",
+                &format!(
+                    "Proxy fetches that gave no usable picture (not counting 404s), by reason: \
+                     {}.",
+                    avatar_proxy::fetch::FetchFailure::REASONS.join(", ")
+                ),
                 None,
                 prometheus_client::metrics::MetricType::Counter,
             )?;
