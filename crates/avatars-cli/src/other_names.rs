@@ -279,97 +279,59 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn what_a_server_option_was_meant_to_be() {
-        let serve = options_of("serve");
-        for name in ["port", "listen", "bind", "host", "LISTEN_ADDR"] {
-            assert_eq!(
-                meant(name, &serve),
-                Some(Meant::Option("addr".to_owned())),
-                "{name}"
-            );
-        }
-        assert_eq!(
-            meant("tls", &serve),
-            Some(Meant::Option("tls-addr".to_owned()))
-        );
-        assert_eq!(
-            meant("cert", &serve),
-            Some(Meant::Option("tls-cert".to_owned()))
-        );
-        assert_eq!(
-            meant("dir", &serve),
-            Some(Meant::Option("data-dir".to_owned()))
-        );
-        assert_eq!(
-            meant("database", &serve),
-            Some(Meant::Option("store".to_owned()))
-        );
-        assert_eq!(
-            meant("metrics-addr", &serve),
-            Some(Meant::Option("admin-addr".to_owned()))
-        );
-        assert_eq!(meant("verbose", &serve), Some(Meant::Elsewhere(LOGGING)));
-        assert_eq!(meant("formatz", &serve), None, "left to clap's spelling");
-        // Misspellings: of an option, in another case (`DATA_DIR`), or of one of the table's
-        // names, which wins only when no option is nearer (`adr` is `addr`'s).
-        assert_eq!(
-            meant("DATA_DIR", &serve),
-            Some(Meant::Option("data-dir".to_owned()))
-        );
-        assert_eq!(
-            meant("lisen", &serve),
-            Some(Meant::Option("addr".to_owned()))
-        );
-        assert_eq!(meant("por", &serve), Some(Meant::Option("addr".to_owned())));
-        assert_eq!(meant("verbos", &serve), Some(Meant::Elsewhere(LOGGING)));
-        assert_eq!(meant("adr", &serve), None);
-    }
-
-    #[test]
-    fn each_command_gets_an_option_it_has() {
-        let xmpp = options_of("xmpp");
-        assert_eq!(
-            meant("host", &xmpp),
-            Some(Meant::Option("server".to_owned()))
-        );
-        assert_eq!(
-            meant("metrics", &xmpp),
-            Some(Meant::Option("metrics-addr".to_owned()))
-        );
-        assert_eq!(
-            meant("password", &xmpp),
-            Some(Meant::Option("secret".to_owned()))
-        );
-        assert_eq!(
-            meant("key", &options_of("proxy-url")),
-            Some(Meant::Option("key-file".to_owned()))
-        );
-        assert_eq!(
-            meant("debug", &options_of("url")),
-            Some(Meant::Option("verbose".to_owned()))
-        );
+    /// What a name means, by command: an option (`--NAME`), the logging tip (`RUST_LOG`), no
+    /// tip (`-`), or clap's nearest spelling left as it is (`clap`).
+    const MEANINGS: &[(&str, &str, &str)] = &[
+        ("serve", "port", "--addr"),
+        ("serve", "listen", "--addr"),
+        ("serve", "bind", "--addr"),
+        ("serve", "host", "--addr"),
+        ("serve", "LISTEN_ADDR", "--addr"),
+        ("serve", "http", "--addr"),
+        ("serve", "tls", "--tls-addr"),
+        ("serve", "cert", "--tls-cert"),
+        ("serve", "dir", "--data-dir"),
+        ("serve", "database", "--store"),
+        ("serve", "metrics-addr", "--admin-addr"),
+        ("serve", "verbose", "RUST_LOG"),
+        ("serve", "formatz", "clap"),
+        // Misspellings: of an option, in another case, or of one of the table's names, which
+        // wins only when no option is nearer (`adr` is `addr`'s).
+        ("serve", "DATA_DIR", "--data-dir"),
+        ("serve", "lisen", "--addr"),
+        ("serve", "por", "--addr"),
+        ("serve", "verbos", "RUST_LOG"),
+        ("serve", "adr", "clap"),
+        // Each command gets an option it has.
+        ("xmpp", "host", "--server"),
+        ("xmpp", "metrics", "--metrics-addr"),
+        ("xmpp", "password", "--secret"),
+        ("proxy-url", "key", "--key-file"),
+        ("url", "debug", "--verbose"),
+        ("url", "http", "--scheme"),
+        ("url", "tls", "--https"),
+        ("import", "db", "--store"),
         // What the name means elsewhere is nothing here: no option of that kind, no log to
         // set; and clap's nearest spelling is not said either.
-        let import = options_of("import");
-        assert_eq!(meant("port", &import), Some(Meant::Nothing));
-        assert_eq!(meant("verbose", &import), Some(Meant::Nothing));
-        assert_eq!(meant("key", &options_of("hash")), Some(Meant::Nothing));
-        // `url`'s own flags for the same words.
-        let url = options_of("url");
-        assert_eq!(
-            meant("http", &url),
-            Some(Meant::Option("scheme".to_owned()))
-        );
-        assert_eq!(meant("tls", &url), Some(Meant::Option("https".to_owned())));
-        assert_eq!(
-            meant("http", &options_of("serve")),
-            Some(Meant::Option("addr".to_owned()))
-        );
-        assert_eq!(
-            meant("db", &import),
-            Some(Meant::Option("store".to_owned()))
-        );
+        ("import", "port", "-"),
+        ("import", "verbose", "-"),
+        ("hash", "key", "-"),
+    ];
+
+    #[test]
+    fn what_each_name_means_for_each_command() {
+        for &(command, name, expected) in MEANINGS {
+            let got = match meant(name, &options_of(command)) {
+                Some(Meant::Option(option)) => format!("--{option}"),
+                Some(Meant::Elsewhere(how)) => {
+                    assert_eq!(how, LOGGING);
+                    "RUST_LOG".to_owned()
+                }
+                Some(Meant::Nothing) => "-".to_owned(),
+                None => "clap".to_owned(),
+            };
+            assert_eq!(got, expected, "{command} --{name}");
+        }
     }
 
     #[test]
