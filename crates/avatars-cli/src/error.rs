@@ -159,6 +159,20 @@ pub(crate) enum CliError {
         store: String,
     },
 
+    /// Two listeners were given one port (exit status 2).
+    #[error(
+        "{first} and {second} both ask for port {port}: each listener needs a port of its own \
+         (0 picks a free one)"
+    )]
+    SameAddress {
+        /// The first listener's option.
+        first: &'static str,
+        /// The second's.
+        second: &'static str,
+        /// The port both ask for.
+        port: u16,
+    },
+
     /// An option that this combination of options needs is missing (exit status 2).
     #[error("{why}: give {option}")]
     MissingOption {
@@ -244,6 +258,7 @@ impl CliError {
             | Self::Config { .. }
             | Self::Tls { .. }
             | Self::SameStore { .. }
+            | Self::SameAddress { .. }
             | Self::MissingOption { .. }
             | Self::RenderAhead(_)
             | Self::StoreAt { .. }

@@ -626,6 +626,48 @@ fn a_port_already_taken_stops_serve_before_anything_is_stored() {
         );
         assert!(!dir.path().join("fresh").exists(), "{flag}: no store made");
     }
+    // Two of its own listeners on one port: not "another program", and refused before
+    // anything is bound or stored, by `config check` too. Port 0 twice is two free ports.
+    let port = taken.rsplit(':').next().unwrap().to_owned();
+    for (addr, admin, refused) in [
+        ("127.0.0.1", "127.0.0.1", true),
+        ("0.0.0.0", "127.0.0.1", true),
+        ("127.0.0.1", "127.0.0.2", false),
+    ] {
+        let (addr, admin) = (format!("{addr}:{port}"), format!("{admin}:{port}"));
+        let said = format!("--addr and --admin-addr both ask for port {port}");
+        let file = format!("addr = \"{addr}\"\nadmin-addr = \"{admin}\"\n");
+        std::fs::write(dir.path().join("ports.toml"), file).unwrap();
+        let checked = avatars_in(
+            dir.path(),
+            &["config", "check", "--values-only", "ports.toml"],
+        );
+        assert_eq!(!checked.status.success(), refused, "{}", stderr(&checked));
+        if !refused {
+            continue;
+        }
+        assert!(stderr(&checked).contains(&said), "{}", stderr(&checked));
+        let serve = [
+            "serve",
+            "--data-dir",
+            "fresh",
+            "--addr",
+            &addr,
+            "--admin-addr",
+            &admin,
+        ];
+        let output = avatars_in(dir.path(), &serve);
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(&said), "{}", stderr(&output));
+        assert!(!dir.path().join("fresh").exists(), "no store made");
+    }
+    let zeros = "addr = \"127.0.0.1:0\"\nadmin-addr = \"127.0.0.1:0\"\n";
+    std::fs::write(dir.path().join("ports.toml"), zeros).unwrap();
+    let checked = avatars_in(
+        dir.path(),
+        &["config", "check", "--values-only", "ports.toml"],
+    );
+    assert!(checked.status.success(), "{}", stderr(&checked));
 }
 
 /// A SIGHUP (`systemctl reload`, as `deploy/avatars.service` sends it) never ends the server:

@@ -1,6 +1,7 @@
 //! What `serve` checks before it touches anything, and `avatars config check` with it: the
 //! files it reads, the store's address, the folders it writes and the settings.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -262,9 +263,39 @@ pub(super) fn check_settings(
     args: &ServeArgs,
     proxy_keys: Option<ProxyKeys>,
 ) -> Result<(), CliError> {
+    listeners_apart(args)?;
     service(args, avatar_store::MemoryStore::new(), None)?;
     if let Some(keys) = proxy_keys {
         crate::commands::proxy::check_settings(args, keys)?;
+    }
+    Ok(())
+}
+
+/// Each listener on an address of its own: two of `--addr`, `--tls-addr` and `--admin-addr` on
+/// one port (the same address, or one of them every address) would have the second told that
+/// "another program" holds the port, which is this one. Port 0 picks a free port each time.
+fn listeners_apart(args: &ServeArgs) -> Result<(), CliError> {
+    let listeners = [
+        ("--addr", Some(args.addr)),
+        ("--tls-addr", args.tls_addr),
+        ("--admin-addr", args.admin_addr),
+    ];
+    let given: Vec<(&'static str, SocketAddr)> = listeners
+        .into_iter()
+        .filter_map(|(flag, addr)| addr.map(|addr| (flag, addr)))
+        .collect();
+    for (at, &(first, one)) in given.iter().enumerate() {
+        for &(second, other) in &given[at + 1..] {
+            let overlap =
+                one.ip() == other.ip() || one.ip().is_unspecified() || other.ip().is_unspecified();
+            if one.port() != 0 && one.port() == other.port() && overlap {
+                return Err(CliError::SameAddress {
+                    first,
+                    second,
+                    port: one.port(),
+                });
+            }
+        }
     }
     Ok(())
 }
