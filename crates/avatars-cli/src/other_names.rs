@@ -4,10 +4,11 @@
 //! clap then suggests the flag spelt most alike, which is rarely the one meant: `--port` got
 //! `--formats`, `--listen` got `--store`, `--verbose` got `--version`; and for a command taking
 //! arguments it said to pass `--bind` as a value. A settings file's unknown key had the same
-//! suggestions. This table says what such a name means for each command, or that it means
-//! nothing there (`import --port`: no tip, rather than `--formats`); where it is silent, the
-//! nearest spelling is still suggested. (clap's aliases would accept these names, but then `--port 80`
-//! would have to mean an address, and a file could set one option under two names.)
+//! suggestions. This table says what such a name (or a misspelling of it) means for each
+//! command, or that it means nothing there (`import --port`: no tip, rather than `--formats`);
+//! where it is silent, the nearest spelling is still suggested. (clap's aliases would accept
+//! these names, but then `--port 80` would have to mean an address, and a file could set one
+//! option under two names.)
 
 use std::ffi::OsString;
 
